@@ -1,0 +1,133 @@
+// File: filemon/core/parser.h
+//
+// A zero-copy parser for filemon(4) logs of every known variant (FreeBSD v5, FreeBSD 9.x v4,
+// FreeBSD 10.x, NetBSD kernel, bmake's ktrace filemon, the Juniper Linux "buildmon" port).
+// It reads a buffer (or a `MappedFile`) and yields `Record`s whose views point into it.
+//
+// Example:
+//   absl::StatusOr<filemon::MappedFile> file = filemon::MappedFile::Open("filemon.out");
+//   if (!file.ok()) return file.status();
+//   filemon::Parser parser(file->data(), {.filename = "filemon.out"});
+//   filemon::Record r;
+//   while (parser.Next(&r)) { ... }
+//   if (!parser.status().ok()) { ... "filemon.out:12:3: expected a pid" ... }
+
+#ifndef FILEMON_CORE_PARSER_H_
+#define FILEMON_CORE_PARSER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "filemon/core/record.h"
+
+namespace filemon {
+
+// Which producer wrote a log, as far as the parser can tell from what it has seen so far.
+enum class LogVariant : uint8_t {
+  kUnknown,        // nothing decisive seen (e.g. records only)
+  kFreeBsdV5,      // "# Start", V 5, "X pid status signal"
+  kFreeBsd10,      // "# Start", "X pid status" (wait-encoded)
+  kFreeBsd9,       // v4 with "# Start"/"S" records
+  kNetBsdKernel,   // no "# Start"; "X pid status"; "# Bye bye" at the target's exit
+  kKtrace,         // bmake's userland ktrace filemon: "# filemon version 4" and V 4, no Start
+  kJuniperLinux,   // "# buildmon version N"
+};
+absl::string_view LogVariantName(LogVariant variant);
+
+struct ParserOptions {
+  // Strict: the first line outside the grammar stops parsing with an error
+  // "FILE:LINE:COL: what was expected". Lenient: bad lines are skipped and counted.
+  bool strict = true;
+  // Used in error messages.
+  absl::string_view filename = "-";
+};
+
+// Not thread-safe. `data` must outlive the parser and every record it returns.
+class Parser {
+ public:
+  Parser(absl::string_view data, ParserOptions options);
+  Parser(const Parser&) = delete;
+  Parser& operator=(const Parser&) = delete;
+
+  // Return values:
+  //  `true`                     - `*record` is the next record;
+  //  `false` (when `ok()`)      - end of input;
+  //  `false` (when `!ok()`)     - strict mode: a malformed line; see `status()`.
+  // The record's views point into `data`, except escaped paths (log_format.md), which point
+  // into the parser's scratch and are valid until the next call to `Next()`.
+  bool Next(Record* record);
+
+  bool ok() const { return status_.ok(); }
+  absl::Status status() const { return status_; }
+
+  // 1-based line of the record last returned (or of the error).
+  size_t line() const { return line_; }
+  // Byte offset of the start of the line last returned.
+  size_t offset() const { return line_start_; }
+
+  // Lenient mode: lines skipped as malformed, and the first such error (for reporting).
+  size_t skipped_lines() const { return skipped_lines_; }
+  const absl::Status& first_skipped_error() const { return first_skipped_; }
+
+  // True once the parser has met a last line without its '\n' (a crash tail or a truncated
+  // kernel record). The text of that line is still returned as a record if it parses; strict
+  // mode does not treat it as an error.
+  bool truncated() const { return truncated_; }
+
+  // The variant and version seen so far (final after `Next()` returned false).
+  LogVariant variant() const;
+  // The "V n" version, or 0 if none was seen.
+  int64_t version() const { return version_; }
+
+ private:
+  bool ParseLine(absl::string_view line, Record* record);
+  bool Error(size_t column, absl::string_view message);
+
+  absl::string_view data_;
+  ParserOptions options_;
+  size_t pos_ = 0;
+  size_t line_ = 0;
+  size_t line_start_ = 0;
+  size_t skipped_lines_ = 0;
+  bool truncated_ = false;
+  bool escape_next_ = false;
+  absl::Status status_;
+  absl::Status first_skipped_;
+  std::string scratch_;
+  std::string scratch2_;
+  // What the variant detection has seen.
+  int64_t version_ = 0;
+  int64_t header_version_ = 0;
+  bool saw_buildmon_ = false;
+  bool saw_start_ = false;
+  bool saw_stat_ = false;
+  bool saw_exit2_ = false;
+  bool saw_exit3_ = false;
+};
+
+// A read-only memory mapping of a whole file (empty files map to an empty view). Movable.
+class MappedFile {
+ public:
+  // Errors name the path and the failing call: "open(filemon.out): No such file or directory".
+  static absl::StatusOr<MappedFile> Open(const std::string& path);
+  MappedFile(MappedFile&& other) noexcept;
+  MappedFile& operator=(MappedFile&& other) noexcept;
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  ~MappedFile();
+
+  absl::string_view data() const { return absl::string_view(data_, size_); }
+
+ private:
+  MappedFile(const char* data, size_t size) : data_(data), size_(size) {}
+  const char* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+}  // namespace filemon
+
+#endif  // FILEMON_CORE_PARSER_H_
