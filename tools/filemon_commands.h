@@ -17,7 +17,7 @@ int RunTrace(int argc, char** argv);
 
 // Exit statuses of the tool's own failures, above any command's status (125, as env(1) and
 // xargs(1) use: the tracer itself failed).
-inline constexpr int kExitUsage = 125;       // bad options
+inline constexpr int kExitUsage = 125;        // bad options
 inline constexpr int kExitTracerError = 126;  // backend unavailable, cannot start the command
 inline constexpr int kExitLogError = 127;     // cannot write or read the log
 

@@ -28,13 +28,13 @@ namespace filemon {
 
 // Which producer wrote a log, as far as the parser can tell from what it has seen so far.
 enum class LogVariant : uint8_t {
-  kUnknown,        // nothing decisive seen (e.g. records only)
-  kFreeBsdV5,      // "# Start", V 5, "X pid status signal"
-  kFreeBsd10,      // "# Start", "X pid status" (wait-encoded)
-  kFreeBsd9,       // v4 with "# Start"/"S" records
-  kNetBsdKernel,   // no "# Start"; "X pid status"; "# Bye bye" at the target's exit
-  kKtrace,         // bmake's userland ktrace filemon: "# filemon version 4" and V 4, no Start
-  kJuniperLinux,   // "# buildmon version N"
+  kUnknown,       // nothing decisive seen (e.g. records only)
+  kFreeBsdV5,     // "# Start", V 5, "X pid status signal"
+  kFreeBsd10,     // "# Start", "X pid status" (wait-encoded)
+  kFreeBsd9,      // v4 with "# Start"/"S" records
+  kNetBsdKernel,  // no "# Start"; "X pid status"; "# Bye bye" at the target's exit
+  kKtrace,        // bmake's userland ktrace filemon: "# filemon version 4" and V 4, no Start
+  kJuniperLinux,  // "# buildmon version N"
 };
 absl::string_view LogVariantName(LogVariant variant);
 
