@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -170,13 +171,18 @@ FilemonDevice& FilemonDevice::operator=(FilemonDevice&& other) noexcept {
 FilemonDevice::~FilemonDevice() { Close().IgnoreError(); }
 
 absl::Status FilemonDevice::SetLogFd(int log_fd) {
+  int error_number = SetLogFdErrno(log_fd);
+  if (error_number != 0) return FilemonError(FilemonCall::kSetFd, error_number, path_, log_fd);
+  return absl::OkStatus();
+}
+
+int FilemonDevice::SetLogFdErrno(int log_fd) {
   int arg = log_fd;
   int r;
   do {
     r = ::ioctl(fd_, kFilemonSetFd, &arg);
   } while (r < 0 && errno == EINTR);
-  if (r < 0) return FilemonError(FilemonCall::kSetFd, errno, path_, log_fd);
-  return absl::OkStatus();
+  return r < 0 ? errno : 0;
 }
 
 absl::Status FilemonDevice::SetPid(pid_t pid) {
@@ -195,14 +201,18 @@ int FilemonDevice::SetPidInChild(pid_t pid) const {
 }
 
 absl::Status FilemonDevice::Close() {
-  if (fd_ < 0) return absl::OkStatus();
+  int error_number = CloseErrno();
+  if (error_number != 0) return FilemonError(FilemonCall::kClose, error_number, path_, 0);
+  return absl::OkStatus();
+}
+
+int FilemonDevice::CloseErrno() {
+  if (fd_ < 0) return 0;
   int fd = std::exchange(fd_, -1);
   // close(2) is not retried on EINTR: the descriptor is released either way (POSIX leaves
   // its state unspecified; FreeBSD and Linux free it), and filemon's error is reported once.
-  if (::close(fd) < 0 && errno != EINTR) {
-    return FilemonError(FilemonCall::kClose, errno, path_, 0);
-  }
-  return absl::OkStatus();
+  if (::close(fd) < 0 && errno != EINTR) return errno;
+  return 0;
 }
 
 }  // namespace filemon

@@ -105,6 +105,8 @@ class FilemonDevice {
   // Errors: EEXIST (a log is already set), EBADF (not open for writing), EINVAL (a descriptor
   // type the kernel cannot log to).
   absl::Status SetLogFd(int log_fd);
+  // The same, returning 0 or the errno (for C callers that report errno).
+  int SetLogFdErrno(int log_fd);
 
   // FILEMON_SET_PID. Errors: ESRCH (no such process, exiting, or mid-exec), EBUSY (traced by
   // another filemon and not the caller), EPERM (not debuggable by the caller).
@@ -119,6 +121,8 @@ class FilemonDevice {
   // ENAMETOOLONG for a traced call whose path it could not copy (that record is missing).
   // Idempotent: later calls return OK.
   absl::Status Close();
+  // The same, returning 0 or the errno.
+  int CloseErrno();
 
   int fd() const { return fd_; }
   const std::string& path() const { return path_; }

@@ -1,0 +1,87 @@
+/* File: filemon/backends/bmake_filemon.h
+ *
+ * bmake's filemon abstraction (NetBSD/bmake filemon/filemon.h), implemented by this library,
+ * so that bmake's meta mode, or any build tool written against those eight functions, records
+ * a filemon(4) log of every command it runs: on the kernel device where it exists
+ * (FreeBSD, NetBSD: `filemon_path()` is "/dev/filemon"), on the ptrace backend on Linux
+ * (`filemon_path()` is "ptrace"). The log is the FreeBSD v5 text (header, records, footer).
+ *
+ * C linkage; every function sets errno and returns -1 (or NULL) on failure, as bmake expects.
+ *
+ * The protocol, in bmake's order (meta.c):
+ *   struct filemon *F = filemon_open();          // NULL + errno: no filemon here
+ *   filemon_setfd(F, log_fd);                     // F owns log_fd from now on
+ *   pid_t pid = fork();
+ *   if (pid == 0) {                                // child
+ *     if (filemon_setpid_child(F, getpid()) == -1) err(1, "filemon");
+ *     execv(...);                                  // traced from here on
+ *   }
+ *   filemon_setpid_parent(F, pid);
+ *   // event loop: poll filemon_readfd(F) (if != -1) for input; when readable call
+ *   // filemon_process(F); stop polling once it returns <= 0.
+ *   waitpid(pid, ...);
+ *   while (filemon_process(F) > 0) continue;       // every record is now in the log
+ *   if (filemon_close(F) == -1) ...;               // frees F even then
+ *
+ * Linux specifics (the ptrace implementation): `filemon_setfd` forks a tracer process that
+ * holds the log and traces the children that name themselves with `filemon_setpid_child`; the
+ * calling process must be single-threaded at that moment (bmake is). Each child runs
+ * `prctl(PR_SET_PTRACER)` for that tracer (Yama's restricted ptrace) and waits until it is
+ * traced. One filemon may trace several children in turn (bmake's compat mode runs every
+ * command of a target under one filemon); the log then holds them all.
+ */
+
+#ifndef FILEMON_BACKENDS_BMAKE_FILEMON_H_
+#define FILEMON_BACKENDS_BMAKE_FILEMON_H_
+
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct filemon;
+
+/* What bmake shows in `.MAKE.PATH_FILEMON`: "/dev/filemon" on the device, "ptrace" on Linux.
+ * A static string. Never fails. */
+const char *filemon_path(void);
+
+/* A new filemon handle, not yet logging. Returns NULL with errno set when this system cannot
+ * trace (device missing: ENOENT/ENXIO; ptrace forbidden: EPERM). */
+struct filemon *filemon_open(void);
+
+/* Ends logging and frees F (also when it fails). Call `filemon_process` until it returns
+ * <= 0 first, or records of a traced child still running are lost. Returns 0, or -1 with
+ * errno: the first error met while logging (a write error on the log; EFAULT or ENAMETOOLONG
+ * for a record the kernel could not copy), or the tracer's failure. */
+int filemon_close(struct filemon *F);
+
+/* Sets the log: F takes ownership of `fd` (it is closed by this call or by filemon_close, also
+ * on failure). The header is written at once. Returns 0, or -1 with errno (EEXIST: a log is
+ * already set; EBADF: not open for writing). */
+int filemon_setfd(struct filemon *F, int fd);
+
+/* Parent side, right after fork: tells F which child it will be tracing, so that
+ * `filemon_process` knows what to wait for. Never fails. */
+void filemon_setpid_parent(struct filemon *F, pid_t pid);
+
+/* Child side, after fork and before exec, with pid == getpid(): starts tracing the calling
+ * process and, from then on, every process it starts. Async-signal-safe. Returns 0 once the
+ * child is traced, or -1 with errno (ESRCH, EBUSY on the device; EPERM when ptrace is
+ * forbidden; EPIPE when the tracer is gone). */
+int filemon_setpid_child(const struct filemon *F, pid_t pid);
+
+/* A descriptor to poll for input, or -1 when there is nothing to poll (the device: the kernel
+ * writes the log itself). When it is readable, call `filemon_process`. */
+int filemon_readfd(const struct filemon *F);
+
+/* Makes progress. Returns > 0 while a child named with `filemon_setpid_parent` is still
+ * being traced (more may follow), 0 when every such child has finished and its records are in
+ * the log, -1 with errno on failure. May block until the next event. */
+int filemon_process(struct filemon *F);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* FILEMON_BACKENDS_BMAKE_FILEMON_H_ */
