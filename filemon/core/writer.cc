@@ -111,6 +111,17 @@ inline bool Contains(absl::string_view s, char c) {
   return !s.empty() && std::memchr(s.data(), c, s.size()) != nullptr;
 }
 
+// A comment whose text the parser would take for the escape marker or a header/footer line
+// (e.g. " Start 1.000000"): written escaped, it parses back as a plain comment.
+bool CommentReadsAsOtherKind(absl::string_view text) {
+  auto starts = [text](absl::string_view prefix) {
+    return text.size() >= prefix.size() && text.substr(0, prefix.size()) == prefix;
+  };
+  return text == lf::kEscapeMarkerText || text == lf::kByeBye || starts(lf::kFilemonVersion) ||
+         starts(lf::kBuildmonVersion) || starts(lf::kTargetPid) || starts(lf::kStart) ||
+         starts(lf::kStop);
+}
+
 // Whether `record` cannot be written faithfully without the escape rule.
 inline bool NeedsEscape(const Record& record) {
   switch (record.kind) {
@@ -119,8 +130,7 @@ inline bool NeedsEscape(const Record& record) {
       return Contains(record.path, '\n') || Contains(record.path2, '\n') ||
              Contains(record.path, '\'') || Contains(record.path2, '\'');
     case RecordKind::kComment:
-      // A comment that reads as the marker would otherwise be taken for it.
-      return Contains(record.path, '\n') || record.path == lf::kEscapeMarkerText;
+      return Contains(record.path, '\n') || CommentReadsAsOtherKind(record.path);
     case RecordKind::kFork:
     case RecordKind::kExit:
     case RecordKind::kVersion:
