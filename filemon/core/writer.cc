@@ -272,40 +272,12 @@ Writer::Writer(int fd, WriterOptions options)
 
 Writer::~Writer() { Close().IgnoreError(); }
 
-namespace {
-Record TimeRecord(RecordKind kind, absl::Time t) {
-  const int64_t us = absl::ToUnixMicros(t);
-  Record r;
-  r.kind = kind;
-  r.seconds = us < 0 ? 0 : us / 1000000;
-  r.microseconds = us < 0 ? 0 : us % 1000000;
-  return r;
-}
-}  // namespace
-
 void Writer::WriteHeader(int64_t target_pid, absl::Time start) {
-  Record version;
-  version.kind = RecordKind::kHeaderVersion;
-  version.path = "filemon";
-  version.version = kFilemonVersion;
-  Add(version);
-  Record target;
-  target.kind = RecordKind::kTargetPid;
-  target.pid = target_pid;
-  Add(target);
-  Add(TimeRecord(RecordKind::kStart, start));
-  Record v;
-  v.kind = RecordKind::kVersion;
-  v.version = kFilemonVersion;
-  Add(v);
+  static_assert(kFilemonVersion == 5, "AddHeader (record_sink.cc) writes version 5");
+  AddHeader(target_pid, start, this);
 }
 
-void Writer::WriteFooter(absl::Time stop) {
-  Add(TimeRecord(RecordKind::kStop, stop));
-  Record bye;
-  bye.kind = RecordKind::kByeBye;
-  Add(bye);
-}
+void Writer::WriteFooter(absl::Time stop) { AddFooter(stop, this); }
 
 void Writer::Add(const Record& record) {
   if (!status_.ok()) return;
