@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -24,13 +26,21 @@ Record Header(RecordKind kind) {
   return r;
 }
 
-// One golden line per record kind, each checked against the FreeBSD format string it comes
-// from (filemon/core/log_format.md; FreeBSD sys/dev/filemon/filemon_wrapper.c).
+// One golden line per record kind. `expected` is what the kernel's own format string (copied
+// from the spec, filemon/core/log_format.md, with its sources) makes of the same values through
+// snprintf, so the writer is checked against the format strings themselves.
 struct Golden {
-  const char* format;  // the kernel's format string, for the reader
   Record record;
-  const char* line;
+  std::string expected;
+  const char* line;  // the same bytes, spelled out for the reader
 };
+
+template <typename... Args>
+std::string Printf(const char* format, Args... args) {
+  char buf[512];
+  const int n = snprintf(buf, sizeof buf, format, args...);
+  return std::string(buf, static_cast<size_t>(n));
+}
 
 std::vector<Golden> Goldens() {
   Record hv = Header(RecordKind::kHeaderVersion);
@@ -53,42 +63,70 @@ std::vector<Golden> Goldens() {
   x2.kind = RecordKind::kExit;
   x2.pid = 4899;
   x2.status = 256;
+  const uintmax_t s1 = 1497269126, u1 = 786684, s2 = 1497269127, u2 = 7;
   return {
-      {"# filemon version %d", hv, "# filemon version 5\n"},
-      {"# buildmon version %d", bmv, "# buildmon version 4\n"},
-      {"# Target pid %d", tp, "# Target pid 53942\n"},
-      {"# Start %ju.%06ju", start, "# Start 1497269126.786684\n"},
-      {"V %d", v, "V 5\n"},
-      {"A %d %s", Record::Path(RecordKind::kAt, 12, "rel/x"), "A 12 rel/x\n"},
-      {"C %d %s", Record::Path(RecordKind::kChdir, 12, "/tmp"), "C 12 /tmp\n"},
-      {"D %d %s", Record::Path(RecordKind::kDelete, 12, "a b"), "D 12 a b\n"},
-      {"E %d %s", Record::Path(RecordKind::kExec, 65204, "/bin/sleep"), "E 65204 /bin/sleep\n"},
-      {"F %d %d", Record::Fork(29676, 4899), "F 29676 4899\n"},
-      {"L %d '%s' '%s'", Record::TwoPaths(RecordKind::kLink, 7, "/a", "b c"), "L 7 '/a' 'b c'\n"},
-      {"M %d '%s' '%s'", Record::TwoPaths(RecordKind::kMove, 576, "foo.h.new", "foo.h"),
-       "M 576 'foo.h.new' 'foo.h'\n"},
-      {"R %d %s%s%s", Record::Path(RecordKind::kRead, 1, "/etc/motd"), "R 1 /etc/motd\n"},
-      {"S %d %s", Record::Path(RecordKind::kStat, 1, "/etc"), "S 1 /etc\n"},
-      {"%c %d %s%s%s", Record::Path(RecordKind::kWrite, 29676, "foo.h.new"), "W 29676 foo.h.new\n"},
-      {"X %d %d %d", Record::Exit(65204, 0, 0), "X 65204 0 0\n"},
-      {"X %d %d %d", Record::Exit(9, 1, 15), "X 9 1 15\n"},
-      {"X %d %d", x2, "X 4899 256\n"},
-      {"# Stop %ju.%06ju", stop, "# Stop 1497269127.000007\n"},
-      {"# Bye bye", Header(RecordKind::kByeBye), "# Bye bye\n"},
-      {"#%s", Record::Comment(" any text"), "# any text\n"},
-      {"R %d %s (empty path)", Record::Path(RecordKind::kRead, 3, ""), "R 3 \n"},
-      {"F %d %d (int64 range)", Record::Fork(-9223372036854775807 - 1, 9223372036854775807),
+      // FreeBSD filemon.c filemon_write_header(): "# filemon version %d\n# Target pid %d\n"
+      // "# Start %ju.%06ju\nV %d\n", one line each.
+      {hv, Printf("# filemon version %d\n", 5), "# filemon version 5\n"},
+      // Juniper filemon-linux: "# buildmon version %d\n".
+      {bmv, Printf("# buildmon version %d\n", 4), "# buildmon version 4\n"},
+      {tp, Printf("# Target pid %d\n", 53942), "# Target pid 53942\n"},
+      {start, Printf("# Start %ju.%06ju\n", s1, u1), "# Start 1497269126.786684\n"},
+      {v, Printf("V %d\n", 5), "V 5\n"},
+      // FreeBSD filemon_wrapper.c.
+      {Record::Path(RecordKind::kAt, 12, "rel/x"), Printf("A %d %s\n", 12, "rel/x"),
+       "A 12 rel/x\n"},
+      {Record::Path(RecordKind::kChdir, 12, "/tmp"), Printf("C %d %s\n", 12, "/tmp"),
+       "C 12 /tmp\n"},
+      {Record::Path(RecordKind::kDelete, 12, "a b"), Printf("D %d %s\n", 12, "a b"), "D 12 a b\n"},
+      {Record::Path(RecordKind::kExec, 65204, "/bin/sleep"),
+       Printf("E %d %s\n", 65204, "/bin/sleep"), "E 65204 /bin/sleep\n"},
+      {Record::Fork(29676, 4899), Printf("F %d %d\n", 29676, 4899), "F 29676 4899\n"},
+      {Record::TwoPaths(RecordKind::kLink, 7, "/a", "b c"),
+       Printf("L %d '%s' '%s'\n", 7, "/a", "b c"), "L 7 '/a' 'b c'\n"},
+      {Record::TwoPaths(RecordKind::kMove, 576, "foo.h.new", "foo.h"),
+       Printf("M %d '%s' '%s'\n", 576, "foo.h.new", "foo.h"), "M 576 'foo.h.new' 'foo.h'\n"},
+      {Record::Path(RecordKind::kRead, 1, "/etc/motd"),
+       Printf("R %d %s%s%s\n", 1, "", "", "/etc/motd"), "R 1 /etc/motd\n"},
+      // FreeBSD 9.x filemon_wrapper.c: "S %d %s\n".
+      {Record::Path(RecordKind::kStat, 1, "/etc"), Printf("S %d %s\n", 1, "/etc"), "S 1 /etc\n"},
+      {Record::Path(RecordKind::kWrite, 29676, "foo.h.new"),
+       Printf("%c %d %s%s%s\n", 'W', 29676, "", "", "foo.h.new"), "W 29676 foo.h.new\n"},
+      {Record::Exit(65204, 0, 0), Printf("X %d %d %d\n", 65204, 0, 0), "X 65204 0 0\n"},
+      {Record::Exit(9, 1, 15), Printf("X %d %d %d\n", 9, 1, 15), "X 9 1 15\n"},
+      // FreeBSD 9.x/10.x, NetBSD, ktrace: "X %d %d\n".
+      {x2, Printf("X %d %d\n", 4899, 256), "X 4899 256\n"},
+      // filemon_close_log(): "# Stop %ju.%06ju\n# Bye bye\n".
+      {stop, Printf("# Stop %ju.%06ju\n", s2, u2), "# Stop 1497269127.000007\n"},
+      {Header(RecordKind::kByeBye), Printf("# Bye bye\n"), "# Bye bye\n"},
+      {Record::Comment(" any text"), Printf("#%s\n", " any text"), "# any text\n"},
+      {Record::Path(RecordKind::kRead, 3, ""), Printf("R %d %s\n", 3, ""), "R 3 \n"},
+      {Record::Fork(-9223372036854775807 - 1, 9223372036854775807),
+       Printf("F %jd %jd\n", INTMAX_MIN, INTMAX_MAX),
        "F -9223372036854775808 9223372036854775807\n"},
   };
 }
 
 TEST(FormatRecord, GoldenLinesMatchKernelFormatStrings) {
   for (const Golden& g : Goldens()) {
-    SCOPED_TRACE(g.format);
+    SCOPED_TRACE(g.line);
     std::string out;
     AppendRecord(g.record, &out);
+    EXPECT_EQ(out, g.expected);
     EXPECT_EQ(out, g.line);
     EXPECT_LE(out.size(), MaxFormattedSize(g.record));
+  }
+}
+
+TEST(FormatRecord, IntegersOfEveryLengthMatchPrintf) {
+  for (int64_t v : {int64_t{0}, int64_t{9}, int64_t{10}, int64_t{99}, int64_t{100}, int64_t{-1},
+                    int64_t{-10}}) {
+    for (int64_t m = 1; m != 0 && m < INT64_MAX / 10; m *= 10) {
+      const int64_t x = v * m + (v < 0 ? -7 : 7);
+      std::string out;
+      AppendRecord(Record::Fork(x, x - 1), &out);
+      EXPECT_EQ(out, Printf("F %jd %jd\n", static_cast<intmax_t>(x), static_cast<intmax_t>(x - 1)));
+    }
   }
 }
 
