@@ -21,15 +21,14 @@
 
 static int failures = 0;
 
-#define CHECK(cond, ...)                                     \
-  do {                                                       \
-    if (!(cond)) {                                           \
-      fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, \
-              __LINE__, #cond);                              \
-      fprintf(stderr, __VA_ARGS__);                          \
-      fputc('\n', stderr);                                   \
-      ++failures;                                            \
-    }                                                        \
+#define CHECK(cond, ...)                                                       \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
+      fprintf(stderr, __VA_ARGS__);                                            \
+      fputc('\n', stderr);                                                     \
+      ++failures;                                                              \
+    }                                                                          \
   } while (0)
 
 /* One command, the way bmake's compat mode runs it under an open filemon. Returns the pid. */

@@ -110,8 +110,7 @@ void CloseAllExcept(const int* keep, int count) {
     absl::Status traced = TraceAnnouncedChild(message.pid, answer, &writer);
     int error_number = 0;
     if (!traced.ok()) {
-      std::fprintf(stderr, "filemon: tracing pid %d: %s\n", message.pid,
-                   traced.ToString().c_str());
+      std::fprintf(stderr, "filemon: tracing pid %d: %s\n", message.pid, traced.ToString().c_str());
       error_number = EIO;
       if (trace_error == 0) trace_error = error_number;
     }

@@ -59,7 +59,7 @@ class BmakeTracerClient {
   pid_t tracer_ = -1;
   int control_fd_ = -1;
   int status_fd_ = -1;
-  int pending_ = 0;     // children named with SetPidParent whose kDone is not yet read
+  int pending_ = 0;  // children named with SetPidParent whose kDone is not yet read
   pid_t last_child_ = -1;
   int first_error_ = 0;  // the first error any message reported
 };

@@ -53,8 +53,7 @@ std::string MissingDeviceCause(absl::string_view device) {
 #endif
 }
 
-std::string Cause(FilemonCall call, int error_number, absl::string_view device,
-                  int64_t argument) {
+std::string Cause(FilemonCall call, int error_number, absl::string_view device, int64_t argument) {
   if (error_number == ENOTTY && call != FilemonCall::kOpen && call != FilemonCall::kClose) {
     return absl::StrCat(device, " is not a filemon(4) device");
   }
@@ -76,11 +75,9 @@ std::string Cause(FilemonCall call, int error_number, absl::string_view device,
         case EEXIST:
           return "this filemon handle already has a log descriptor (one FILEMON_SET_FD per open)";
         case EBADF:
-          return absl::StrCat("log descriptor ", argument,
-                              " is invalid or not open for writing");
+          return absl::StrCat("log descriptor ", argument, " is invalid or not open for writing");
         case EINVAL:
-          return absl::StrCat("log descriptor ", argument,
-                              " has a type the kernel cannot log to");
+          return absl::StrCat("log descriptor ", argument, " has a type the kernel cannot log to");
       }
       break;
     case FilemonCall::kSetPid:

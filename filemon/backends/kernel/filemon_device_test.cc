@@ -35,12 +35,11 @@ struct EncodingCase {
 
 TEST(FilemonIoctl, BsdEncoding) {
   constexpr EncodingCase kCases[] = {
-      {'S', 1, 4, 0xC0045301u},
-      {'S', 2, 4, 0xC0045302u},
-      {'S', 2, 8, 0xC0085302u},      // an 8-byte pid_t would change the number
-      {'t', 0x10, 0, 0xC0007410u},   // no parameter
-      {'x', 1, 0x2000, 0xC0007801u}, // the length is masked to 13 bits (IOCPARM_MASK)
-      {'\xf1', 2, 4, 0xC004F102u},   // groups are unsigned bytes
+      {'S', 1, 4, 0xC0045301u},      {'S', 2, 4, 0xC0045302u},
+      {'S', 2, 8, 0xC0085302u},       // an 8-byte pid_t would change the number
+      {'t', 0x10, 0, 0xC0007410u},    // no parameter
+      {'x', 1, 0x2000, 0xC0007801u},  // the length is masked to 13 bits (IOCPARM_MASK)
+      {'\xf1', 2, 4, 0xC004F102u},    // groups are unsigned bytes
   };
   for (const EncodingCase& c : kCases) {
     SCOPED_TRACE(absl::StrCat(std::string(1, c.group), " ", c.number, " ", c.length));
@@ -75,8 +74,8 @@ TEST(FilemonError, EveryDocumentedErrorNamesCallAndCause) {
        "invalid path address; its record is missing"},
       {FilemonCall::kClose, ENAMETOOLONG, 0, absl::StatusCode::kInvalidArgument,
        "close(/dev/filemon)", "path too long to copy; its record is missing"},
-      {FilemonCall::kClose, ENOSPC, 0, absl::StatusCode::kResourceExhausted,
-       "close(/dev/filemon)", "could not write the log"},
+      {FilemonCall::kClose, ENOSPC, 0, absl::StatusCode::kResourceExhausted, "close(/dev/filemon)",
+       "could not write the log"},
       {FilemonCall::kOpen, ENOENT, 0, absl::StatusCode::kUnavailable, "open(/dev/filemon)",
        PlatformHasFilemonDevice() ? "module is not loaded" : "use the ptrace backend"},
       {FilemonCall::kOpen, EACCES, 0, absl::StatusCode::kPermissionDenied, "open(/dev/filemon)",

@@ -7,8 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -162,8 +162,8 @@ absl::Status Drain(int fd, off_t* offset, std::string* buffer, KernelLogFollower
   }
 }
 
-absl::StatusOr<ExitStatus> KernelBackend::Run(const Command& command,
-                                              const TraceOptions& options, RecordSink* sink) {
+absl::StatusOr<ExitStatus> KernelBackend::Run(const Command& command, const TraceOptions& options,
+                                              RecordSink* sink) {
   if (command.argv.empty()) return absl::InvalidArgumentError("kernel backend: empty command");
   if (options.absolute_paths) {
     return absl::UnimplementedError(

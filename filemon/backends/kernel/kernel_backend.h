@@ -14,7 +14,7 @@
 // Example:
 //   absl::StatusOr<std::unique_ptr<filemon::Backend>> backend = filemon::MakeKernelBackend();
 //   if (!backend.ok()) return backend.status();  // Linux: "open(/dev/filemon): ..."
-//   absl::StatusOr<filemon::ExitStatus> exit = (*backend)->Run({{"cc", "-c", "a.c"}}, {}, sink);
+//   absl::StatusOr<filemon::ExitStatus> exit = (*backend)->Run(command, {}, sink);
 
 #ifndef FILEMON_BACKENDS_KERNEL_KERNEL_BACKEND_H_
 #define FILEMON_BACKENDS_KERNEL_KERNEL_BACKEND_H_

@@ -5,7 +5,7 @@
 // Example:
 //   // Drive Run()'s error paths on Linux, where MakeKernelBackend() refuses:
 //   std::unique_ptr<filemon::Backend> b =
-//       filemon::NewKernelBackendUnchecked({.device_path = "/dev/null"});
+//       filemon::NewKernelBackendUnchecked(options);  // options.device_path = "/dev/null"
 
 #ifndef FILEMON_BACKENDS_KERNEL_KERNEL_BACKEND_INTERNAL_H_
 #define FILEMON_BACKENDS_KERNEL_KERNEL_BACKEND_INTERNAL_H_
