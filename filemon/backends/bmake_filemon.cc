@@ -1,38 +1,106 @@
 // bmake's filemon API over this library. Two implementations behind one C surface, chosen at
-// run time: the filemon(4) device where the platform has one (bmake's own filemon_dev.c
-// semantics), and on Linux a tracer process running the ptrace backend (see
-// bmake_filemon_tracer.h for its protocol).
+// run time: the filemon(4) device where the platform has one (the semantics of bmake's own
+// filemon_dev.c), and elsewhere a backend's fork-it-yourself `TraceSession`
+// (filemon/core/backend.h; ptrace on Linux) feeding a `Writer` on the log descriptor.
 
 #include "filemon/backends/bmake_filemon.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <new>
+#include <string>
 #include <utility>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "filemon/backends/backend_factory.h"
 #include "filemon/backends/kernel/filemon_device.h"
+#include "filemon/core/backend.h"
+#include "filemon/core/writer.h"
 
-#if defined(__linux__)
-#include "filemon/backends/bmake_filemon_tracer.h"
-#endif
+namespace {
+
+// The backend the session path uses: $FILEMON_BACKEND if set, else ptrace (the one backend
+// that traces a child the caller forks and sees static binaries too).
+std::string SessionBackendName() {
+  const char* name = std::getenv("FILEMON_BACKEND");
+  return name != nullptr && *name != '\0' ? name : "ptrace";
+}
+
+// bmake reports failures with err(3) and strerror: the reason is printed here, once, and errno
+// carries the closest code.
+int Report(const absl::Status& status) {
+  std::fprintf(stderr, "filemon: %s\n", status.ToString().c_str());
+  switch (status.code()) {
+    case absl::StatusCode::kPermissionDenied:
+      return EPERM;
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kUnimplemented:
+      return ENOSYS;
+    case absl::StatusCode::kResourceExhausted:
+      return ENOSPC;
+    default:
+      return EIO;
+  }
+}
+
+}  // namespace
 
 // The opaque handle of the C API.
 struct filemon {
-  // The device (FreeBSD, NetBSD); empty on Linux.
+  // The device (FreeBSD, NetBSD); null elsewhere.
   std::unique_ptr<filemon::FilemonDevice> device;
-#if defined(__linux__)
-  // The tracer process (Linux).
-  filemon::BmakeTracerClient tracer;
-#endif
+
+  // Elsewhere: the backend, the log, and the session the current (or next) child uses. A
+  // session traces one child; the next one is started as soon as the current child is done,
+  // since bmake's compat mode forks the next command of a target under the same filemon
+  // without calling the API in between.
+  std::unique_ptr<filemon::Backend> backend;
+  std::unique_ptr<filemon::Writer> writer;
+  std::unique_ptr<filemon::TraceSession> session;
+  pid_t child = -1;     // the child named by filemon_setpid_parent, while traced
+  int first_error = 0;  // the first failure, returned again by filemon_close
 };
+
+namespace {
+
+int Fail(struct filemon* F, int error_number) {
+  if (F->first_error == 0) F->first_error = error_number;
+  errno = error_number;
+  return -1;
+}
+
+int StartSession(struct filemon* F) {
+  absl::StatusOr<std::unique_ptr<filemon::TraceSession>> session =
+      F->backend->StartSession(filemon::TraceOptions());
+  if (!session.ok()) return Fail(F, Report(session.status()));
+  F->session = *std::move(session);
+  return 0;
+}
+
+// The current child's tree is done: its records are in the log; get ready for the next child.
+int ChildDone(struct filemon* F) {
+  F->child = -1;
+  F->session.reset();
+  if (absl::Status s = F->writer->Flush(); !s.ok()) return Fail(F, Report(s));
+  return StartSession(F);
+}
+
+}  // namespace
 
 extern "C" {
 
 const char* filemon_path(void) {
-  return filemon::PlatformHasFilemonDevice() ? filemon::kFilemonDevicePath : "ptrace";
+  static const std::string* const path = new std::string(
+      filemon::PlatformHasFilemonDevice() ? filemon::kFilemonDevicePath : SessionBackendName());
+  return path->c_str();
 }
 
 struct filemon* filemon_open(void) {
@@ -52,12 +120,14 @@ struct filemon* filemon_open(void) {
         filemon::FilemonDevice::Adopt(fd, filemon::kFilemonDevicePath));
     return F.release();
   }
-#if defined(__linux__)
+  absl::StatusOr<std::unique_ptr<filemon::Backend>> backend =
+      filemon::MakeBackend(SessionBackendName());
+  if (!backend.ok()) {
+    errno = Report(backend.status());
+    return nullptr;
+  }
+  F->backend = *std::move(backend);
   return F.release();
-#else
-  errno = ENXIO;
-  return nullptr;
-#endif
 }
 
 int filemon_setfd(struct filemon* F, int fd) {
@@ -72,50 +142,78 @@ int filemon_setfd(struct filemon* F, int fd) {
     }
     return 0;
   }
-#if defined(__linux__)
-  return F->tracer.SetFd(fd);
-#else
-  ::close(fd);
-  errno = EBADF;
-  return -1;
-#endif
+  if (F->writer != nullptr) {
+    ::close(fd);
+    errno = EEXIST;  // as FILEMON_SET_FD
+    return -1;
+  }
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || (flags & O_ACCMODE) == O_RDONLY) {
+    if (flags >= 0) ::close(fd);
+    errno = EBADF;  // "invalid or not opened for writing"
+    return -1;
+  }
+  filemon::WriterOptions options;
+  options.own_fd = true;
+  F->writer = std::make_unique<filemon::Writer>(fd, options);
+  // The header now, as FILEMON_SET_FD writes it; "Target pid" is the caller's pid.
+  F->writer->WriteHeader(::getpid(), absl::Now());
+  if (absl::Status s = F->writer->Flush(); !s.ok()) return Fail(F, Report(s));
+  return StartSession(F);
 }
 
 void filemon_setpid_parent(struct filemon* F, pid_t pid) {
-#if defined(__linux__)
-  if (F->device == nullptr) F->tracer.SetPidParent(pid);
-#endif
+  if (F->device != nullptr || F->session == nullptr) return;
+  absl::Status s = F->session->SetChild(pid);
+  if (!s.ok()) {
+    Fail(F, Report(s));
+    return;
+  }
+  F->child = pid;
 }
 
 int filemon_setpid_child(const struct filemon* F, pid_t pid) {
+  int error_number;
   if (F->device != nullptr) {
-    int error_number = F->device->SetPidInChild(pid);
-    if (error_number != 0) {
-      errno = error_number;
-      return -1;
-    }
-    return 0;
+    error_number = F->device->SetPidInChild(pid);
+  } else if (F->session == nullptr) {
+    error_number = EBADF;  // no log set
+  } else {
+    // `pid` is the caller itself (bmake passes getpid()); the session traces the caller.
+    error_number = F->session->PrepareChild();
   }
-#if defined(__linux__)
-  return F->tracer.SetPidChild(pid);
-#else
-  errno = ENXIO;
-  return -1;
-#endif
+  if (error_number != 0) {
+    errno = error_number;
+    return -1;
+  }
+  return 0;
 }
 
 int filemon_readfd(const struct filemon* F) {
-#if defined(__linux__)
-  if (F->device == nullptr) return F->tracer.ReadFd();
-#endif
-  return -1;
+  if (F->device != nullptr || F->child < 0 || F->session == nullptr) return -1;
+  return F->session->ReadFd();
 }
 
 int filemon_process(struct filemon* F) {
-#if defined(__linux__)
-  if (F->device == nullptr) return F->tracer.Process();
-#endif
-  return 0;
+  if (F->device != nullptr || F->child < 0) return 0;
+  // Once the caller has reaped its child (bmake's meta_cmd_finish loop), nothing but the end
+  // of the trace is left to wait for: block for it instead of spinning. Before that (the
+  // event loop, called when filemon_readfd is readable), deliver what is ready.
+  bool reaped = ::kill(F->child, 0) < 0 && errno == ESRCH;
+  if (reaped) {
+    if (absl::Status s = F->session->Finish(F->writer.get()); !s.ok()) {
+      ChildDone(F);
+      return Fail(F, Report(s));
+    }
+  } else {
+    absl::StatusOr<bool> done = F->session->Process(F->writer.get());
+    if (!done.ok()) {
+      ChildDone(F);
+      return Fail(F, Report(done.status()));
+    }
+    if (!*done) return 1;
+  }
+  return ChildDone(F) == 0 ? 0 : -1;
 }
 
 int filemon_close(struct filemon* F) {
@@ -123,12 +221,19 @@ int filemon_close(struct filemon* F) {
   int error_number = 0;
   if (F->device != nullptr) {
     error_number = F->device->CloseErrno();
+  } else if (F->writer != nullptr) {
+    if (F->child >= 0) {
+      if (absl::Status s = F->session->Finish(F->writer.get()); !s.ok()) {
+        error_number = Report(s);
+      }
+    }
+    F->session.reset();  // an unused session: no child to kill
+    F->writer->WriteFooter(absl::Now());
+    if (absl::Status s = F->writer->Close(); !s.ok() && error_number == 0) {
+      error_number = Report(s);
+    }
+    if (F->first_error != 0) error_number = F->first_error;
   }
-#if defined(__linux__)
-  else {
-    error_number = F->tracer.Close();
-  }
-#endif
   if (error_number != 0) {
     errno = error_number;
     return -1;

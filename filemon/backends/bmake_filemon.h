@@ -23,12 +23,15 @@
  *   while (filemon_process(F) > 0) continue;       // every record is now in the log
  *   if (filemon_close(F) == -1) ...;               // frees F even then
  *
- * Linux specifics (the ptrace implementation): `filemon_setfd` forks a tracer process that
- * holds the log and traces the children that name themselves with `filemon_setpid_child`; the
- * calling process must be single-threaded at that moment (bmake is). Each child runs
- * `prctl(PR_SET_PTRACER)` for that tracer (Yama's restricted ptrace) and waits until it is
- * traced. One filemon may trace several children in turn (bmake's compat mode runs every
- * command of a target under one filemon); the log then holds them all.
+ * Without the device (Linux), each child is traced by a backend's fork-it-yourself session
+ * (filemon/core/backend.h `TraceSession`; the ptrace backend, or the one named by
+ * $FILEMON_BACKEND), whose tracer is a separate process, so that the caller's wait(2) loops
+ * never see it. `filemon_setfd` writes the header and starts the session; the child names its
+ * tracer with prctl(PR_SET_PTRACER) (Yama's restricted ptrace) and waits until it is traced;
+ * records reach the log through `filemon_process`; `filemon_close` writes the footer. One
+ * filemon may trace several children in turn (bmake's compat mode runs every command of a
+ * target under one filemon); the log then holds them all. Unlike the device, which stops
+ * logging at close, a child is done when its whole tree has exited, orphans included.
  */
 
 #ifndef FILEMON_BACKENDS_BMAKE_FILEMON_H_
@@ -42,12 +45,13 @@ extern "C" {
 
 struct filemon;
 
-/* What bmake shows in `.MAKE.PATH_FILEMON`: "/dev/filemon" on the device, "ptrace" on Linux.
+/* What bmake shows in `.MAKE.PATH_FILEMON`: "/dev/filemon" on the device, the session
+ * backend's name ("ptrace") elsewhere.
  * A static string. Never fails. */
 const char *filemon_path(void);
 
 /* A new filemon handle, not yet logging. Returns NULL with errno set when this system cannot
- * trace (device missing: ENOENT/ENXIO; ptrace forbidden: EPERM). */
+ * trace (device missing: ENOENT/ENXIO; backend unavailable: ENOSYS, the reason on stderr). */
 struct filemon *filemon_open(void);
 
 /* Ends logging and frees F (also when it fails). Call `filemon_process` until it returns
@@ -58,7 +62,7 @@ int filemon_close(struct filemon *F);
 
 /* Sets the log: F takes ownership of `fd` (it is closed by this call or by filemon_close, also
  * on failure). The header is written at once. Returns 0, or -1 with errno (EEXIST: a log is
- * already set; EBADF: not open for writing). */
+ * already set; EBADF: not open for writing; EIO/ENOSYS: the session could not start). */
 int filemon_setfd(struct filemon *F, int fd);
 
 /* Parent side, right after fork: tells F which child it will be tracing, so that
