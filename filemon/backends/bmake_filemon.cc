@@ -54,7 +54,7 @@ int Report(const absl::Status& status) {
 }  // namespace
 
 // The opaque handle of the C API.
-struct filemon {
+struct filemon_handle {
   // The device (FreeBSD, NetBSD); null elsewhere.
   std::unique_ptr<filemon::FilemonDevice> device;
 
@@ -71,13 +71,13 @@ struct filemon {
 
 namespace {
 
-int Fail(struct filemon* F, int error_number) {
+int Fail(struct filemon_handle* F, int error_number) {
   if (F->first_error == 0) F->first_error = error_number;
   errno = error_number;
   return -1;
 }
 
-int StartSession(struct filemon* F) {
+int StartSession(struct filemon_handle* F) {
   absl::StatusOr<std::unique_ptr<filemon::TraceSession>> session =
       F->backend->StartSession(filemon::TraceOptions());
   if (!session.ok()) return Fail(F, Report(session.status()));
@@ -86,7 +86,7 @@ int StartSession(struct filemon* F) {
 }
 
 // The current child's tree is done: its records are in the log; get ready for the next child.
-int ChildDone(struct filemon* F) {
+int ChildDone(struct filemon_handle* F) {
   F->child = -1;
   F->session.reset();
   if (absl::Status s = F->writer->Flush(); !s.ok()) return Fail(F, Report(s));
@@ -103,8 +103,8 @@ const char* filemon_path(void) {
   return path->c_str();
 }
 
-struct filemon* filemon_open(void) {
-  std::unique_ptr<struct filemon> F(new (std::nothrow) struct filemon);
+struct filemon_handle* filemon_open(void) {
+  std::unique_ptr<struct filemon_handle> F(new (std::nothrow) struct filemon_handle);
   if (F == nullptr) {
     errno = ENOMEM;
     return nullptr;
@@ -130,7 +130,7 @@ struct filemon* filemon_open(void) {
   return F.release();
 }
 
-int filemon_setfd(struct filemon* F, int fd) {
+int filemon_setfd(struct filemon_handle* F, int fd) {
   if (F->device != nullptr) {
     // Ownership: closed in every case (filemon_dev.c closes it after a successful ioctl;
     // bmake exits on failure). The kernel holds its own reference.
@@ -162,7 +162,7 @@ int filemon_setfd(struct filemon* F, int fd) {
   return StartSession(F);
 }
 
-void filemon_setpid_parent(struct filemon* F, pid_t pid) {
+void filemon_setpid_parent(struct filemon_handle* F, pid_t pid) {
   if (F->device != nullptr || F->session == nullptr) return;
   absl::Status s = F->session->SetChild(pid);
   if (!s.ok()) {
@@ -172,7 +172,7 @@ void filemon_setpid_parent(struct filemon* F, pid_t pid) {
   F->child = pid;
 }
 
-int filemon_setpid_child(const struct filemon* F, pid_t pid) {
+int filemon_setpid_child(const struct filemon_handle* F, pid_t pid) {
   int error_number;
   if (F->device != nullptr) {
     error_number = F->device->SetPidInChild(pid);
@@ -189,12 +189,12 @@ int filemon_setpid_child(const struct filemon* F, pid_t pid) {
   return 0;
 }
 
-int filemon_readfd(const struct filemon* F) {
+int filemon_readfd(const struct filemon_handle* F) {
   if (F->device != nullptr || F->child < 0 || F->session == nullptr) return -1;
   return F->session->ReadFd();
 }
 
-int filemon_process(struct filemon* F) {
+int filemon_process(struct filemon_handle* F) {
   if (F->device != nullptr || F->child < 0) return 0;
   // Once the caller has reaped its child (bmake's meta_cmd_finish loop), nothing but the end
   // of the trace is left to wait for: block for it instead of spinning. Before that (the
@@ -216,8 +216,8 @@ int filemon_process(struct filemon* F) {
   return ChildDone(F) == 0 ? 0 : -1;
 }
 
-int filemon_close(struct filemon* F) {
-  std::unique_ptr<struct filemon> owned(F);  // freed on every path
+int filemon_close(struct filemon_handle* F) {
+  std::unique_ptr<struct filemon_handle> owned(F);  // freed on every path
   int error_number = 0;
   if (F->device != nullptr) {
     error_number = F->device->CloseErrno();

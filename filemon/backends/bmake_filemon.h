@@ -43,7 +43,15 @@
 extern "C" {
 #endif
 
-struct filemon;
+/* The handle is `struct filemon` in C, as bmake declares it. C++ cannot have a struct and this
+ * library's namespace `filemon` in the same scope, so C++ sees another tag for the same opaque
+ * type; the functions have C linkage, so the symbols and the ABI are the same. */
+#ifdef __cplusplus
+#define FILEMON_HANDLE filemon_handle
+#else
+#define FILEMON_HANDLE filemon
+#endif
+struct FILEMON_HANDLE;
 
 /* What bmake shows in `.MAKE.PATH_FILEMON`: "/dev/filemon" on the device, the session
  * backend's name ("ptrace") elsewhere.
@@ -52,37 +60,39 @@ const char *filemon_path(void);
 
 /* A new filemon handle, not yet logging. Returns NULL with errno set when this system cannot
  * trace (device missing: ENOENT/ENXIO; backend unavailable: ENOSYS, the reason on stderr). */
-struct filemon *filemon_open(void);
+struct FILEMON_HANDLE *filemon_open(void);
 
 /* Ends logging and frees F (also when it fails). Call `filemon_process` until it returns
  * <= 0 first, or records of a traced child still running are lost. Returns 0, or -1 with
  * errno: the first error met while logging (a write error on the log; EFAULT or ENAMETOOLONG
  * for a record the kernel could not copy), or the tracer's failure. */
-int filemon_close(struct filemon *F);
+int filemon_close(struct FILEMON_HANDLE *F);
 
 /* Sets the log: F takes ownership of `fd` (it is closed by this call or by filemon_close, also
  * on failure). The header is written at once. Returns 0, or -1 with errno (EEXIST: a log is
  * already set; EBADF: not open for writing; EIO/ENOSYS: the session could not start). */
-int filemon_setfd(struct filemon *F, int fd);
+int filemon_setfd(struct FILEMON_HANDLE *F, int fd);
 
 /* Parent side, right after fork: tells F which child it will be tracing, so that
  * `filemon_process` knows what to wait for. Never fails. */
-void filemon_setpid_parent(struct filemon *F, pid_t pid);
+void filemon_setpid_parent(struct FILEMON_HANDLE *F, pid_t pid);
 
 /* Child side, after fork and before exec, with pid == getpid(): starts tracing the calling
  * process and, from then on, every process it starts. Async-signal-safe. Returns 0 once the
  * child is traced, or -1 with errno (ESRCH, EBUSY on the device; EPERM when ptrace is
  * forbidden; EPIPE when the tracer is gone). */
-int filemon_setpid_child(const struct filemon *F, pid_t pid);
+int filemon_setpid_child(const struct FILEMON_HANDLE *F, pid_t pid);
 
 /* A descriptor to poll for input, or -1 when there is nothing to poll (the device: the kernel
  * writes the log itself). When it is readable, call `filemon_process`. */
-int filemon_readfd(const struct filemon *F);
+int filemon_readfd(const struct FILEMON_HANDLE *F);
 
 /* Makes progress. Returns > 0 while a child named with `filemon_setpid_parent` is still
  * being traced (more may follow), 0 when every such child has finished and its records are in
- * the log, -1 with errno on failure. May block until the next event. */
-int filemon_process(struct filemon *F);
+ * the log, -1 with errno on failure. Before the caller has reaped the child it does not block
+ * (it delivers what is ready: call it when `filemon_readfd` is readable); after, it blocks
+ * until the traced tree is done, so that `while (filemon_process(F) > 0)` does not spin. */
+int filemon_process(struct FILEMON_HANDLE *F);
 
 #ifdef __cplusplus
 } /* extern "C" */
