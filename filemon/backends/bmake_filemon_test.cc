@@ -1,0 +1,156 @@
+// bmake's filemon API: the documented edge cases (ownership of the fd, errors, a command that
+// fails, orphans, close without draining). The C test (bmake_filemon_c_test.c) covers bmake's
+// exact call order.
+
+#include "filemon/backends/bmake_filemon.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace {
+
+std::string TempDir() { return std::getenv("TEST_TMPDIR"); }
+
+// A fresh handle, or a skip reason.
+struct filemon_handle* OpenOrSkip(std::string* why) {
+  struct filemon_handle* F = filemon_open();
+  if (F == nullptr) *why = absl::StrCat("filemon_open: ", std::strerror(errno));
+  return F;
+}
+
+// A log file: the descriptor to hand over and one to read back with.
+struct Log {
+  int read_fd = -1;
+  int handover_fd = -1;
+};
+
+Log NewLog(const std::string& name) {
+  std::string path = absl::StrCat(TempDir(), "/", name);
+  Log log;
+  log.read_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  log.handover_fd = ::dup(log.read_fd);
+  return log;
+}
+
+std::string ReadBack(int fd) {
+  std::string out;
+  char buf[8192];
+  ssize_t n;
+  while ((n = ::pread(fd, buf, sizeof(buf), out.size())) > 0) out.append(buf, n);
+  return out;
+}
+
+// Forks `script` the bmake way; returns its pid.
+pid_t Start(struct filemon_handle* F, const char* script) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (filemon_setpid_child(F, ::getpid()) != 0) ::_exit(126);
+    ::execl("/bin/sh", "sh", "-c", script, static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  filemon_setpid_parent(F, pid);
+  return pid;
+}
+
+TEST(BmakeFilemon, PathNamesTheMechanism) {
+#if defined(__FreeBSD__) || defined(__NetBSD__)
+  EXPECT_STREQ(filemon_path(), "/dev/filemon");
+#else
+  EXPECT_STREQ(filemon_path(), "ptrace");
+#endif
+}
+
+TEST(BmakeFilemon, SetFdTakesOwnershipAndFailsLikeTheDevice) {
+  std::string why;
+  struct filemon_handle* F = OpenOrSkip(&why);
+  if (F == nullptr) GTEST_SKIP() << why;
+  int read_only = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_EQ(filemon_setfd(F, read_only), -1);
+  EXPECT_EQ(errno, EBADF);
+  EXPECT_EQ(::fcntl(read_only, F_GETFD), -1) << "the descriptor is closed even on failure";
+
+  Log log = NewLog("owned.log");
+  ASSERT_EQ(filemon_setfd(F, log.handover_fd), 0);
+  EXPECT_NE(::fcntl(log.handover_fd, F_GETFD), -1) << "kept open by the handle until close";
+  int second = ::dup(log.read_fd);
+  EXPECT_EQ(filemon_setfd(F, second), -1);
+  EXPECT_EQ(errno, EEXIST);
+  EXPECT_EQ(::fcntl(second, F_GETFD), -1);
+
+  EXPECT_EQ(filemon_readfd(F), -1) << "nothing to poll before a child is named";
+  EXPECT_EQ(filemon_process(F), 0) << "no child: nothing to wait for";
+  EXPECT_EQ(filemon_close(F), 0);
+  std::string text = ReadBack(log.read_fd);
+  EXPECT_TRUE(absl::StartsWith(
+      text, absl::StrCat("# filemon version 5\n# Target pid ", ::getpid(), "\n# Start ")))
+      << text;
+  EXPECT_TRUE(absl::EndsWith(text, "\n# Bye bye\n")) << text;
+  ::close(log.read_fd);
+}
+
+TEST(BmakeFilemon, LogWriteErrorIsReported) {
+  std::string why;
+  struct filemon_handle* F = OpenOrSkip(&why);
+  if (F == nullptr) GTEST_SKIP() << why;
+  int full = ::open("/dev/full", O_WRONLY | O_CLOEXEC);
+  if (full < 0) {
+    filemon_close(F);
+    GTEST_SKIP() << "no /dev/full";
+  }
+  EXPECT_EQ(filemon_setfd(F, full), -1) << "the header cannot be written";
+  EXPECT_EQ(errno, ENOSPC);
+  EXPECT_EQ(filemon_close(F), -1);
+  EXPECT_EQ(errno, ENOSPC);
+}
+
+TEST(BmakeFilemon, FailingCommandAndItsOrphan) {
+  std::string why;
+  struct filemon_handle* F = OpenOrSkip(&why);
+  if (F == nullptr) GTEST_SKIP() << why;
+  Log log = NewLog("orphan.log");
+  ASSERT_EQ(filemon_setfd(F, log.handover_fd), 0);
+  std::string input = absl::StrCat(TempDir(), "/orphan-input");
+  ::close(::open(input.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+  std::string script = absl::StrCat("(sleep 0.3; cat ", input, ") & exit 3");
+  pid_t pid = Start(F, script.c_str());
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 3) << status;
+  // bmake's meta_cmd_finish: after the reap, this blocks until the orphan is done too.
+  while (filemon_process(F) > 0) {
+  }
+  EXPECT_EQ(filemon_close(F), 0);
+  std::string text = ReadBack(log.read_fd);
+  ::close(log.read_fd);
+  EXPECT_TRUE(absl::StrContains(text, absl::StrCat("\nX ", pid, " 3 0\n"))) << text;
+  EXPECT_TRUE(absl::StrContains(text, absl::StrCat(" ", input, "\n"))) << "the orphan's read\n"
+                                                                       << text;
+}
+
+TEST(BmakeFilemon, CloseWithoutDrainingStillCompletesTheLog) {
+  std::string why;
+  struct filemon_handle* F = OpenOrSkip(&why);
+  if (F == nullptr) GTEST_SKIP() << why;
+  Log log = NewLog("undrained.log");
+  ASSERT_EQ(filemon_setfd(F, log.handover_fd), 0);
+  pid_t pid = Start(F, "exec /bin/true");
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_EQ(filemon_close(F), 0);
+  std::string text = ReadBack(log.read_fd);
+  ::close(log.read_fd);
+  EXPECT_TRUE(absl::StrContains(text, absl::StrCat("\nE ", pid, " /bin/true\n"))) << text;
+  EXPECT_TRUE(absl::StrContains(text, absl::StrCat("\nX ", pid, " 0 0\n"))) << text;
+  EXPECT_TRUE(absl::EndsWith(text, "\n# Bye bye\n")) << text;
+}
+
+}  // namespace
