@@ -14,20 +14,15 @@
 #include "absl/strings/str_cat.h"
 #include "filemon/backends/kernel/filemon_device.h"
 #include "filemon/backends/kernel/kernel_backend_internal.h"
+#include "filemon/backends/kernel/testing.h"
 #include "filemon/core/backend.h"
 #include "filemon/core/record.h"
-#include "filemon/core/record_sink.h"
-#include "filemon/core/writer.h"
 #include "gtest/gtest.h"
 
 namespace filemon {
 namespace {
 
-class TextSink : public RecordSink {
- public:
-  void Add(const Record& record) override { AppendRecord(record, &text); }
-  std::string text;
-};
+using kernel_testing::TextSink;
 
 Command TrueCommand() {
   Command command;

@@ -52,23 +52,12 @@ void KernelLogFollower::Line(absl::string_view line) {
     sink_->Add(Record::Comment(scratch_));
     return;
   }
-  switch (record.kind) {
-    case RecordKind::kVersion:
-    case RecordKind::kHeaderVersion:
-    case RecordKind::kTargetPid:
-    case RecordKind::kStart:
-    case RecordKind::kStop:
-    case RecordKind::kByeBye:
-    case RecordKind::kComment:
-      return;  // the header and footer are the sink owner's
-    case RecordKind::kFork:
-      live_.insert(record.child_pid);
-      break;
-    case RecordKind::kExit:
-      live_.erase(record.pid);
-      break;
-    default:
-      break;
+  // The header and footer ('#' lines and V) are the sink owner's.
+  if (record.kind == RecordKind::kVersion || RecordLetter(record.kind) == '#') return;
+  if (record.kind == RecordKind::kFork) {
+    live_.insert(record.child_pid);
+  } else if (record.kind == RecordKind::kExit) {
+    live_.erase(record.pid);
   }
   ++records_;
   sink_->Add(record);

@@ -2,56 +2,44 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
+#include "filemon/backends/kernel/testing.h"
 #include "filemon/core/record.h"
-#include "filemon/core/record_sink.h"
-#include "filemon/core/writer.h"
 #include "gtest/gtest.h"
 
 namespace filemon {
 namespace {
 
-// Formats every record it gets, as the writer would.
-class TextSink : public RecordSink {
- public:
-  void Add(const Record& record) override { AppendRecord(record, &text); }
-  std::string text;
-};
+using kernel_testing::TextSink;
 
-// filemon-format.md 4(a): FreeBSD v5, the output of ruby-filemon's `bin/filemon sleep 1`.
-constexpr char kFreeBsdLog[] =
-    "# filemon version 5\n"
-    "# Target pid 53942\n"
-    "# Start 1497269126.786684\n"
-    "V 5\n"
-    "E 65204 /bin/sleep\n"
-    "R 65204 /etc/libmap.conf\n"
-    "R 65204 /usr/local/etc/libmap.d\n"
-    "R 65204 /var/run/ld-elf.so.hints\n"
-    "R 65204 /lib/libc.so.7\n"
-    "X 65204 0 0\n"
-    "# Stop 1497269127.857683\n"
-    "# Bye bye\n";
-
+// A FreeBSD v5 log of `sh -c 'cat in > out; mv out done'`: header, records, footer.
 constexpr char kFreeBsdRecords[] =
-    "E 65204 /bin/sleep\n"
-    "R 65204 /etc/libmap.conf\n"
-    "R 65204 /usr/local/etc/libmap.d\n"
-    "R 65204 /var/run/ld-elf.so.hints\n"
-    "R 65204 /lib/libc.so.7\n"
-    "X 65204 0 0\n";
+    "E 701 /bin/sh\n"
+    "R 701 /lib/libc.so.7\n"
+    "W 701 out\n"
+    "F 701 702\n"
+    "E 702 /bin/cat\n"
+    "R 702 in\n"
+    "X 702 0 0\n"
+    "M 701 'out' 'done'\n"
+    "X 701 0 0\n";
+std::string FreeBsdLog() {
+  return absl::StrCat("# filemon version 5\n# Target pid 700\n# Start 1700000000.000100\nV 5\n",
+                      kFreeBsdRecords, "# Stop 1700000000.250000\n# Bye bye\n");
+}
 
 TEST(KernelLogFollower, ForwardsRecordsButNotHeaderOrFooter) {
   TextSink sink;
   KernelLogFollower follower(&sink);
-  follower.Feed(kFreeBsdLog);
+  follower.Feed(FreeBsdLog());
   follower.Finish();
   EXPECT_EQ(sink.text, kFreeBsdRecords);
-  EXPECT_EQ(follower.records(), 6u);
+  EXPECT_EQ(follower.records(), 9u);
   EXPECT_EQ(follower.malformed_lines(), 0u);
 }
 
 TEST(KernelLogFollower, AnySplitOfTheBytesGivesTheSameRecords) {
-  const std::string log = kFreeBsdLog;
+  const std::string log = FreeBsdLog();
   for (size_t a = 0; a <= log.size(); ++a) {
     for (size_t b = a; b <= log.size(); b += 7) {
       SCOPED_TRACE(testing::Message() << "split at " << a << " and " << b);
