@@ -23,12 +23,24 @@ meta_tool="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 [[ "$("$bmake" -r -f /dev/null -V .MAKE.PATH_FILEMON)" == "ptrace" ]] ||
   fail "$bmake is not built with this library (.MAKE.PATH_FILEMON is not 'ptrace')"
 
+# expect_check FILE=VERDICT...: `filemon-meta check` gives each FILE that verdict.
+expect_check() {
+  local files=() want
+  for want in "$@"; do files+=("${want%%=*}"); done
+  "$meta_tool" check --compat 20200710 "${files[@]}" > check.log 2>&1 || true
+  for want in "$@"; do
+    grep -q "^${want%%=*}: ${want#*=}" check.log ||
+      { cat check.log; fail "filemon-meta check: expected ${want%%=*}: ${want#*=}"; }
+  done
+}
+
 run_project() {
   local mode="$1"; shift  # the extra bmake arguments (e.g. -j2)
   local dir="$TEST_TMPDIR/project$mode"
   rm -rf "$dir"
   mkdir -p "$dir"
   cd "$dir"
+  here="$(pwd -P)"
   printf '#define A 1\n' > a.h
   printf '#define B 2\n' > b.h
   printf '#include "a.h"\nint a(void) { return A; }\n' > a.c
@@ -62,32 +74,35 @@ EOF
   echo "== no change ($mode)"
   "$bmake" -r "$@" > build2.log 2>&1 || { cat build2.log; fail "second build failed"; }
   if grep -q '^cc ' build2.log; then cat build2.log; fail "something rebuilt with no change"; fi
-  "$meta_tool" check ./*.meta > check2.log 2>&1 || true
-  for m in a.o.meta b.o.meta main.o.meta prog.meta; do
-    grep -q "$m.*up to date\|$m: ok\|$m: up-to-date" check2.log ||
-      { cat check2.log; fail "filemon-meta check disagrees with bmake: $m is up to date"; }
-  done
+  expect_check a.o.meta=up-to-date b.o.meta=up-to-date main.o.meta=up-to-date prog.meta=up-to-date
 
   touch a.h
   echo "== a.h touched ($mode)"
-  "$meta_tool" check ./*.meta > check3.log 2>&1 || true
+  # filemon-meta first (bmake rewrites the .meta files), then bmake.
+  expect_check a.o.meta=out-of-date b.o.meta=up-to-date main.o.meta=up-to-date prog.meta=up-to-date
+  "$meta_tool" check --compat 20200710 a.o.meta > check-a.log 2>&1 && fail "check a.o.meta: exit 0"
   "$bmake" -r -dM "$@" > build3.log 2>&1 || { cat build3.log; fail "third build failed"; }
-  grep -q "a\.o\.meta: [0-9]*: file '.*a\.h' is newer than the target\.\.\." build3.log ||
-    { cat build3.log; fail "no 'newer' message for a.h"; }
+  newer="$(grep "is newer than the target" build3.log)" || { cat build3.log; fail "no 'newer' message"; }
+  [[ "$newer" == "$here/a.o.meta: "*": file '$here/a.h' is newer than the target..." ]] ||
+    fail "bmake's 'newer' messages are not exactly one for a.h in a.o.meta: $newer"
+  [[ "$(sed -n 1p check-a.log)" == "out-of-date: newer" ]] || { cat check-a.log; fail "check a.o.meta"; }
+  grep -qxF "$newer" check-a.log || { cat check-a.log; fail "filemon-meta's message differs from bmake's: $newer"; }
+  # bmake rebuilt exactly the targets filemon-meta found out of date (prog is relinked because
+  # a.o is newer, an ordinary make rule; its .meta itself was up to date for both).
   grep -q '^cc -c a\.c -o a\.o$' build3.log || { cat build3.log; fail "a.o was not rebuilt"; }
   if grep -q '^cc -c b\.c\|^cc -c main\.c' build3.log; then
     cat build3.log; fail "more than a.o (and prog) rebuilt"
   fi
   grep -q '^cc -o prog' build3.log || { cat build3.log; fail "prog was not relinked"; }
-  grep -q "a.o.meta.*out of date\|a.o.meta: out-of-date\|a.o.meta: oodate" check3.log ||
-    { cat check3.log; fail "filemon-meta check disagrees with bmake: a.o.meta is out of date"; }
-  for m in b.o.meta main.o.meta; do
-    grep -q "$m.*up to date\|$m: ok\|$m: up-to-date" check3.log ||
-      { cat check3.log; fail "filemon-meta check disagrees with bmake: $m is up to date"; }
-  done
+
+  touch -d '1 minute ago' ./*
+  echo "== after the rebuild ($mode)"
+  expect_check a.o.meta=up-to-date b.o.meta=up-to-date main.o.meta=up-to-date prog.meta=up-to-date
+  "$bmake" -r "$@" > build4.log 2>&1 || { cat build4.log; fail "fourth build failed"; }
+  if grep -q '^cc ' build4.log; then cat build4.log; fail "something rebuilt after the rebuild"; fi
   echo "ok ($mode)"
 }
 
-run_project "" 
+run_project ""
 run_project "-j2" -j2
 echo PASS
