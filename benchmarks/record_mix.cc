@@ -45,32 +45,38 @@ RecordMix::RecordMix(size_t count) {
     paths_.push_back(std::move(p));
     return paths_.back();
   };
+  // Percent of each kind in the mix (sums to 100).
+  struct Share {
+    RecordKind kind;
+    int percent;
+  };
+  static constexpr Share kShares[] = {
+      {RecordKind::kRead, 60}, {RecordKind::kWrite, 15}, {RecordKind::kExec, 5},
+      {RecordKind::kFork, 5},  {RecordKind::kExit, 5},   {RecordKind::kAt, 3},
+      {RecordKind::kChdir, 2}, {RecordKind::kDelete, 2}, {RecordKind::kMove, 2},
+      {RecordKind::kLink, 1},
+  };
   records_.reserve(count);
   for (size_t i = 0; i < count; ++i) {
     const int64_t pid = uniform(1000, 999999);
-    const int pick = uniform(0, 99);
-    if (pick < 60) {
-      records_.push_back(Record::Path(RecordKind::kRead, pid, path()));
-    } else if (pick < 75) {
-      records_.push_back(Record::Path(RecordKind::kWrite, pid, path()));
-    } else if (pick < 80) {
-      records_.push_back(Record::Path(RecordKind::kExec, pid, path()));
-    } else if (pick < 85) {
+    int pick = uniform(0, 99);
+    RecordKind kind = RecordKind::kRead;
+    for (const Share& share : kShares) {
+      if (pick < share.percent) {
+        kind = share.kind;
+        break;
+      }
+      pick -= share.percent;
+    }
+    if (kind == RecordKind::kFork) {
       records_.push_back(Record::Fork(pid, uniform(1000, 999999)));
-    } else if (pick < 90) {
+    } else if (kind == RecordKind::kExit) {
       records_.push_back(Record::Exit(pid, uniform(0, 3) == 0 ? uniform(1, 255) : 0, 0));
-    } else if (pick < 93) {
-      records_.push_back(Record::Path(RecordKind::kAt, pid, path()));
-    } else if (pick < 95) {
-      records_.push_back(Record::Path(RecordKind::kChdir, pid, path()));
-    } else if (pick < 97) {
-      records_.push_back(Record::Path(RecordKind::kDelete, pid, path()));
-    } else if (pick < 99) {
+    } else if (filemon::HasTwoPaths(kind)) {
       const absl::string_view from = path();
-      records_.push_back(Record::TwoPaths(RecordKind::kMove, pid, from, path()));
+      records_.push_back(Record::TwoPaths(kind, pid, from, path()));
     } else {
-      const absl::string_view from = path();
-      records_.push_back(Record::TwoPaths(RecordKind::kLink, pid, from, path()));
+      records_.push_back(Record::Path(kind, pid, path()));
     }
   }
 }
