@@ -36,7 +36,9 @@ TEST_P(BackendConformanceTest, ShellFileOperations) {
   int64_t shell = r->Of(RecordKind::kExec)[0]->pid;
   bool chdir_d = false, write_a = false, append_b = false, read_a = false;
   for (const OwnedRecord& rec : r->records) {
-    chdir_d |= rec.kind == RecordKind::kChdir && rec.path == "d" && rec.pid == shell;
+    // Shells may chdir() to the path they computed (dash passes it absolute).
+    chdir_d |= rec.kind == RecordKind::kChdir && (rec.path == "d" || rec.path == dir + "/d") &&
+               rec.pid == shell;
     write_a |= rec.kind == RecordKind::kWrite && rec.path == "a" && rec.pid == shell;
     append_b |= rec.kind == RecordKind::kWrite && rec.path == "b" && rec.pid == shell;
     read_a |= rec.kind == RecordKind::kRead && rec.path == "a" && rec.pid != shell;  // cat
@@ -47,7 +49,7 @@ TEST_P(BackendConformanceTest, ShellFileOperations) {
   EXPECT_TRUE(r->HasTwo(RecordKind::kLink, "c", "s")) << r->log;
   EXPECT_TRUE(r->Has(RecordKind::kDelete, "s")) << r->log;
   EXPECT_TRUE(r->Has(RecordKind::kDelete, "h")) << r->log;
-  EXPECT_TRUE(r->Has(RecordKind::kChdir, "..")) << r->log;
+  EXPECT_TRUE(r->Has(RecordKind::kChdir, "..") || r->Has(RecordKind::kChdir, dir)) << r->log;
   // rm -r removes with unlinkat(dirfd, ...) / rmdir: the prefix makes the paths resolvable.
   bool removed_dir = false;
   for (const OwnedRecord& rec : r->records) {
@@ -226,8 +228,12 @@ TEST_P(BackendConformanceTest, AbsoluteOptionResolvesEveryPath) {
   EXPECT_TRUE(r->HasTwo(RecordKind::kMove, dir + "/d/a", dir + "/d/b")) << r->log;
   EXPECT_TRUE(r->Has(RecordKind::kRead, dir + "/d/b")) << r->log;
   for (const OwnedRecord& rec : r->records) {
-    if (HasPath(rec.kind)) EXPECT_EQ(rec.path.substr(0, 1), "/") << rec.ToString();
-    if (HasTwoPaths(rec.kind)) EXPECT_EQ(rec.path2.substr(0, 1), "/") << rec.ToString();
+    if (HasPath(rec.kind)) {
+      EXPECT_EQ(rec.path.substr(0, 1), "/") << rec.ToString();
+    }
+    if (HasTwoPaths(rec.kind)) {
+      EXPECT_EQ(rec.path2.substr(0, 1), "/") << rec.ToString();
+    }
   }
 }
 

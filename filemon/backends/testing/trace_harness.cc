@@ -261,10 +261,13 @@ void AddOpen(int64_t pid, const StraceArg* dirfd, const std::string& path,
 }
 
 void StraceLineToRecords(int64_t pid, absl::string_view call, std::vector<OwnedRecord>* out) {
+  // "name(args) = result", with alignment blanks before the '='.
   size_t paren = call.find('(');
-  size_t eq = call.rfind(") = ");
-  if (paren == absl::string_view::npos || eq == absl::string_view::npos || eq < paren) return;
-  absl::string_view result = call.substr(eq + 4);
+  size_t equals = call.rfind(" = ");
+  if (paren == absl::string_view::npos || equals == absl::string_view::npos) return;
+  absl::string_view result = call.substr(equals + 3);
+  size_t eq = call.find_last_not_of(' ', equals);
+  if (eq == absl::string_view::npos || eq < paren || call[eq] != ')') return;
   if (absl::StartsWith(result, "-") || absl::StartsWith(result, "?")) return;  // failed
   absl::string_view name = call.substr(0, paren);
   std::vector<StraceArg> a = SplitArgs(call.substr(paren + 1, eq - paren - 1));
