@@ -161,8 +161,8 @@ void Decoder::EmitOpen(pid_t tid, pid_t tgid, int dirfd, uint64_t path_addr, uin
     sink_->Add(Record::Path(RecordKind::kAt, tgid, raw.view()));
   }
   if (flags & O_RDWR) sink_->Add(Record::Path(RecordKind::kRead, tgid, out.view()));
-  sink_->Add(Record::Path((flags & O_ACCMODE) ? RecordKind::kWrite : RecordKind::kRead, tgid,
-                          out.view()));
+  sink_->Add(
+      Record::Path((flags & O_ACCMODE) ? RecordKind::kWrite : RecordKind::kRead, tgid, out.view()));
 }
 
 void Decoder::OnExit(pid_t tid, pid_t tgid, const PendingCall& call, int64_t rval) {
@@ -173,8 +173,9 @@ void Decoder::OnExit(pid_t tid, pid_t tgid, const PendingCall& call, int64_t rva
       Text c(scratch_->out2, sizeof(scratch_->out2));
       c.Append("ptrace(request ").AppendInt(static_cast<int64_t>(a[0])).Append(") failed: ");
       c.Append(strerror(static_cast<int>(-rval)));
-      c.Append(" (the process is traced by filemon; a traced process cannot trace its own "
-               "children)");
+      c.Append(
+          " (the process is traced by filemon; a traced process cannot trace its own "
+          "children)");
       Comment(tgid, c.view());
     }
     return;

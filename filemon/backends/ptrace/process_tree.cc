@@ -40,9 +40,9 @@ bool IsStopSignal(int signal) {
 
 struct ProcessTree::Tracee {
   pid_t tid = 0;
-  pid_t tgid = 0;              // 0 until the parent's fork/clone event names it
+  pid_t tgid = 0;                // 0 until the parent's fork/clone event names it
   bool first_stop_seen = false;  // an auto-attached child's initial stop was consumed
-  bool held = false;           // in its initial stop, waiting for the parent's event
+  bool held = false;             // in its initial stop, waiting for the parent's event
   PendingCall call;
   size_t exec_length = 0;  // exec_path's length; 0: read /proc/PID/exe after the exec
   char exec_path[PATH_MAX + 1];

@@ -39,7 +39,8 @@ using ptrace_internal::PrepareTracedChild;
 using ptrace_internal::ProcessTree;
 
 absl::Status MakePipe(int fds[2], absl::string_view what) {
-  if (pipe2(fds, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, absl::StrCat("pipe2(", what, ")"));
+  if (pipe2(fds, O_CLOEXEC) != 0)
+    return absl::ErrnoToStatus(errno, absl::StrCat("pipe2(", what, ")"));
   return absl::OkStatus();
 }
 
@@ -91,7 +92,8 @@ absl::StatusOr<std::string> FindProgram(const Command& command) {
   std::string first_denied;
   for (absl::string_view dir : absl::StrSplit(path_var, ':')) {
     std::string candidate = absl::StrCat(dir.empty() ? "." : dir, "/", name);
-    if (!command.cwd.empty() && candidate[0] != '/') candidate = absl::StrCat(command.cwd, "/", candidate);
+    if (!command.cwd.empty() && candidate[0] != '/')
+      candidate = absl::StrCat(command.cwd, "/", candidate);
     struct stat st;
     if (stat(candidate.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
     if (access(candidate.c_str(), X_OK) == 0) return candidate;
@@ -121,8 +123,8 @@ absl::Status SeizeChild(ProcessTree* tree, pid_t pid, int ready_fd, int go_fd) {
     return absl::FailedPreconditionError("the child exited before it could be traced");
   }
   if (pid > 0 && reported != pid) {
-    return absl::InternalError(absl::StrCat("child handshake: expected pid ", pid, ", got ",
-                                            reported));
+    return absl::InternalError(
+        absl::StrCat("child handshake: expected pid ", pid, ", got ", reported));
   }
   absl::Status seized = tree->Seize(reported);
   if (!seized.ok()) return seized;
@@ -323,8 +325,7 @@ class PtraceBackend : public Backend {
   absl::string_view name() const override { return "ptrace"; }
   absl::StatusOr<ExitStatus> Run(const Command& command, const TraceOptions& options,
                                  RecordSink* sink) override;
-  absl::StatusOr<std::unique_ptr<TraceSession>> StartSession(
-      const TraceOptions& options) override {
+  absl::StatusOr<std::unique_ptr<TraceSession>> StartSession(const TraceOptions& options) override {
     absl::StatusOr<std::unique_ptr<PtraceSession>> s = PtraceSession::Start(options);
     if (!s.ok()) return s.status();
     return std::unique_ptr<TraceSession>(std::move(*s));
@@ -404,8 +405,8 @@ absl::StatusOr<ExitStatus> PtraceBackend::Run(const Command& command, const Trac
     memcpy(&error, report, sizeof(int));
     absl::string_view what(report + sizeof(int));
     std::string target = what == "chdir" ? command.cwd : *program;
-    return absl::ErrnoToStatus(error, absl::StrCat("cannot start the command: ", what, "(",
-                                                   target, ")"));
+    return absl::ErrnoToStatus(error,
+                               absl::StrCat("cannot start the command: ", what, "(", target, ")"));
   }
   return result;
 }
@@ -419,10 +420,11 @@ absl::Status PtraceBackendAvailable() {
   struct utsname u;
   if (uname(&u) == 0) {
     int major = 0, minor = 0;
-    if (sscanf(u.release, "%d.%d", &major, &minor) == 2 && (major < 5 || (major == 5 && minor < 3))) {
-      return absl::UnavailableError(absl::StrCat(
-          "ptrace backend: Linux ", u.release,
-          " lacks PTRACE_GET_SYSCALL_INFO (5.3 or later is needed)"));
+    if (sscanf(u.release, "%d.%d", &major, &minor) == 2 &&
+        (major < 5 || (major == 5 && minor < 3))) {
+      return absl::UnavailableError(
+          absl::StrCat("ptrace backend: Linux ", u.release,
+                       " lacks PTRACE_GET_SYSCALL_INFO (5.3 or later is needed)"));
     }
   }
   return absl::OkStatus();

@@ -88,12 +88,12 @@ TEST(PtraceBackend, SignalSentToTheTracerIsPassedOnToTheCommand) {
       sent = true;
     }
   });
-  absl::StatusOr<TraceResult> r = TraceCommand(
-      "ptrace",
-      ShellCommand("trap 'echo got > got; exit 3' TERM; echo x > ready; "
-                   "while :; do sleep 0.05; done",
-                   dir),
-      {});
+  absl::StatusOr<TraceResult> r =
+      TraceCommand("ptrace",
+                   ShellCommand("trap 'echo got > got; exit 3' TERM; echo x > ready; "
+                                "while :; do sleep 0.05; done",
+                                dir),
+                   {});
   killer.join();
   ASSERT_TRUE(sent);
   ASSERT_TRUE(r.ok()) << r.status();
@@ -132,8 +132,8 @@ TEST(PtraceBackend, StoppedJobStaysStoppedUntilContinued) {
 
 TEST(PtraceBackend, OrphansAreWaitedFor) {
   std::string dir = MakeTempDir("orphan");
-  absl::StatusOr<TraceResult> r = TraceCommand(
-      "ptrace", ShellCommand("(sleep 0.3; echo late > late) & exit 0", dir), {});
+  absl::StatusOr<TraceResult> r =
+      TraceCommand("ptrace", ShellCommand("(sleep 0.3; echo late > late) & exit 0", dir), {});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit.ShellStatus(), 0);
   EXPECT_TRUE(r->Has(RecordKind::kWrite, "late")) << r->log;

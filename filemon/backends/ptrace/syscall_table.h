@@ -30,26 +30,26 @@ namespace ptrace_internal {
 // one (the same for every ABI).
 enum class Op : uint8_t {
   kNone = 0,
-  kOpen,        // open(path, flags, mode)
-  kOpenat,      // openat(dirfd, path, flags, mode)
-  kOpenat2,     // openat2(dirfd, path, struct open_how*, size)
-  kCreat,       // creat(path, mode)
-  kChdir,       // chdir(path)
-  kFchdir,      // fchdir(fd)
-  kRename,      // rename(old, new)
-  kRenameat,    // renameat(olddirfd, old, newdirfd, new)
-  kRenameat2,   // renameat2(olddirfd, old, newdirfd, new, flags)
-  kLink,        // link(old, new)
-  kLinkat,      // linkat(olddirfd, old, newdirfd, new, flags)
-  kSymlink,     // symlink(target, linkpath)
-  kSymlinkat,   // symlinkat(target, newdirfd, linkpath)
-  kUnlink,      // unlink(path)
-  kUnlinkat,    // unlinkat(dirfd, path, flags)
-  kRmdir,       // rmdir(path)
-  kExecve,      // execve(path, argv, envp)
-  kExecveat,    // execveat(dirfd, path, argv, envp, flags)
-  kPtrace,      // ptrace(request, pid, addr, data): logged as a comment when it fails
-  kRefuse,      // a syscall of an ABI this build cannot decode (x32): the process is killed
+  kOpen,       // open(path, flags, mode)
+  kOpenat,     // openat(dirfd, path, flags, mode)
+  kOpenat2,    // openat2(dirfd, path, struct open_how*, size)
+  kCreat,      // creat(path, mode)
+  kChdir,      // chdir(path)
+  kFchdir,     // fchdir(fd)
+  kRename,     // rename(old, new)
+  kRenameat,   // renameat(olddirfd, old, newdirfd, new)
+  kRenameat2,  // renameat2(olddirfd, old, newdirfd, new, flags)
+  kLink,       // link(old, new)
+  kLinkat,     // linkat(olddirfd, old, newdirfd, new, flags)
+  kSymlink,    // symlink(target, linkpath)
+  kSymlinkat,  // symlinkat(target, newdirfd, linkpath)
+  kUnlink,     // unlink(path)
+  kUnlinkat,   // unlinkat(dirfd, path, flags)
+  kRmdir,      // rmdir(path)
+  kExecve,     // execve(path, argv, envp)
+  kExecveat,   // execveat(dirfd, path, argv, envp, flags)
+  kPtrace,     // ptrace(request, pid, addr, data): logged as a comment when it fails
+  kRefuse,     // a syscall of an ABI this build cannot decode (x32): the process is killed
   kOpCount,
 };
 

@@ -53,8 +53,7 @@ TEST_P(BackendConformanceTest, ShellFileOperations) {
   // rm -r removes with unlinkat(dirfd, ...) / rmdir: the prefix makes the paths resolvable.
   bool removed_dir = false;
   for (const OwnedRecord& rec : r->records) {
-    removed_dir |= rec.kind == RecordKind::kDelete &&
-                   (rec.path == "d" || rec.path == dir + "/d");
+    removed_dir |= rec.kind == RecordKind::kDelete && (rec.path == "d" || rec.path == dir + "/d");
   }
   EXPECT_TRUE(removed_dir) << r->log;
 }
@@ -88,8 +87,8 @@ TEST_P(BackendConformanceTest, GccReadsTheLocalHeaderAndWritesTheObject) {
   if (!OnPath("gcc")) GTEST_SKIP() << "gcc is not installed";
   std::string dir = MakeTempDir("gcc");
   ASSERT_TRUE(WriteFile(dir + "/local.h", "#define VALUE 42\n").ok());
-  ASSERT_TRUE(WriteFile(dir + "/main.c", "#include \"local.h\"\nint main(void){return VALUE;}\n")
-                  .ok());
+  ASSERT_TRUE(
+      WriteFile(dir + "/main.c", "#include \"local.h\"\nint main(void){return VALUE;}\n").ok());
   absl::StatusOr<TraceResult> r = Trace(ShellCommand("gcc -c main.c -o main.o", dir));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit.ShellStatus(), 0) << r->log;
@@ -272,8 +271,8 @@ TEST_P(BackendConformanceTest, ThousandShortLivedChildrenLoseNoRecord) {
   std::string dir = MakeTempDir("many");
   ASSERT_TRUE(WriteFile(dir + "/f", "").ok());
   // `read` is a builtin: each child is a subshell that opens f once, via the shell's fork.
-  absl::StatusOr<TraceResult> r = Trace(ShellCommand(
-      "i=0; while [ $i -lt 1000 ]; do (exec 3<f); i=$((i+1)); done; wait", dir));
+  absl::StatusOr<TraceResult> r =
+      Trace(ShellCommand("i=0; while [ $i -lt 1000 ]; do (exec 3<f); i=$((i+1)); done; wait", dir));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit.ShellStatus(), 0);
   EXPECT_EQ(r->Of(RecordKind::kFork).size(), 1000u);
@@ -297,9 +296,10 @@ TEST_P(BackendConformanceTest, AgreesWithStrace) {
   ASSERT_EQ(mkdir((dir + "/tree").c_str(), 0755), 0);
   ASSERT_TRUE(WriteFile(dir + "/tree/leaf", "x").ok());
   const Case kCases[] = {
-      {"shell", {"/bin/sh", "-c",
-                 "cat in > o1 && mv o1 o2 && ln o2 o3 && ln -s o2 o4 && rm o3 o4 && "
-                 "mkdir dd && cd dd && cat ../in >> ../o2 && cd .. && rmdir dd && rm o2"}},
+      {"shell",
+       {"/bin/sh", "-c",
+        "cat in > o1 && mv o1 o2 && ln o2 o3 && ln -s o2 o4 && rm o3 o4 && "
+        "mkdir dd && cd dd && cat ../in >> ../o2 && cd .. && rmdir dd && rm o2"}},
       {"at_calls", {TestProgram("at_calls"), "atdir"}},
       {"find", {"find", "tree", "-name", "leaf", "-exec", "/bin/cat", "{}", ";"}},
       {"static", {TestProgram("static_open"), "in", "static_out"}},

@@ -14,14 +14,14 @@ static long Int80(long nr, long a, long b, long c) {
 
 int main(int argc, char** argv) {
   if (argc != 3) return 2;
-  char* low = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT,
-                   -1, 0);
+  char* low =
+      mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
   if (low == MAP_FAILED) return 3;
   strncpy(low, argv[1], 4095);
   strncpy(low + 4096, argv[2], 4095);
   long fd = Int80(5, (long)low, 0, 0);  // i386 open(path, O_RDONLY)
   if (fd < 0) return 4;
-  Int80(6, fd, 0, 0);                   // i386 close
+  Int80(6, fd, 0, 0);                          // i386 close
   fd = Int80(8, (long)(low + 4096), 0644, 0);  // i386 creat(path, 0644)
   if (fd < 0) return 5;
   Int80(6, fd, 0, 0);

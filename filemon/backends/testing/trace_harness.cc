@@ -248,8 +248,8 @@ std::string AtPath(const StraceArg& dirfd, const std::string& path) {
   return path;
 }
 
-void AddOpen(int64_t pid, const StraceArg* dirfd, const std::string& path,
-             absl::string_view flags, std::vector<OwnedRecord>* out) {
+void AddOpen(int64_t pid, const StraceArg* dirfd, const std::string& path, absl::string_view flags,
+             std::vector<OwnedRecord>* out) {
   std::string resolved = dirfd != nullptr ? AtPath(*dirfd, path) : path;
   if (dirfd != nullptr && dirfd->is_fd && !dirfd->is_cwd && !path.empty() && path[0] != '/') {
     out->push_back({RecordKind::kAt, pid, 0, 0, 0, path, ""});
@@ -316,11 +316,20 @@ absl::StatusOr<std::vector<OwnedRecord>> StraceFileRecords(const Command& comman
   std::string dir = MakeTempDir("strace");
   std::string log = dir + "/strace.out";
   std::vector<std::string> argv = {
-      "strace", "-f", "-qq", "-y", "-s", "4096", "-e", "signal=none",
+      "strace",
+      "-f",
+      "-qq",
+      "-y",
+      "-s",
+      "4096",
+      "-e",
+      "signal=none",
       "-e",
       "trace=open,openat,openat2,creat,chdir,fchdir,rename,renameat,renameat2,link,linkat,"
       "symlink,symlinkat,unlink,unlinkat,rmdir,execve,execveat",
-      "-o", log, "--"};
+      "-o",
+      log,
+      "--"};
   argv.insert(argv.end(), command.argv.begin(), command.argv.end());
   pid_t pid = fork();
   if (pid < 0) return absl::ErrnoToStatus(errno, "fork");
