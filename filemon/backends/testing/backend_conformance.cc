@@ -58,6 +58,18 @@ TEST_P(BackendConformanceTest, ShellFileOperations) {
   EXPECT_TRUE(removed_dir) << r->log;
 }
 
+TEST_P(BackendConformanceTest, ProgramThatClosesAndReopensItsStandardDescriptors) {
+  std::string dir = MakeTempDir("stdio");
+  absl::StatusOr<TraceResult> r = Trace(ShellCommand(
+      "exec 0<&- 1>&- 2>&-; exec 1>out 2>err 0<out; echo x; cat >/dev/null; echo y > last", dir));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit.ShellStatus(), 0) << r->log;
+  EXPECT_TRUE(r->Has(RecordKind::kWrite, "out")) << r->log;
+  EXPECT_TRUE(r->Has(RecordKind::kWrite, "err")) << r->log;
+  EXPECT_TRUE(r->Has(RecordKind::kRead, "out")) << r->log;
+  EXPECT_TRUE(r->Has(RecordKind::kWrite, "last")) << r->log;
+}
+
 TEST_P(BackendConformanceTest, FailedOpenIsNotLogged) {
   std::string dir = MakeTempDir("failed");
   absl::StatusOr<TraceResult> r =
