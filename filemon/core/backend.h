@@ -87,8 +87,8 @@ class Backend {
 //   }
 //   (*session)->SetChild(pid);           // 3. parent: closes the child's ends of the pipes
 //   while (!done) {                      // 4. parent: its own loop, its own waitpid(pid)
-//     poll((*session)->ReadFd(), ...);   //    readable when records may be ready or the
-//     (*session)->Process(&writer);      //    tracer is done; Process() returns `true` then
+//     poll((*session)->ReadFd(), ...);   //    readable once the tracer is done
+//     done = *(*session)->Process(&writer);  // records so far; `true` when all are in
 //   }
 //   (*session)->Finish(&writer);         // 5. blocks until the traced tree is done
 //
@@ -98,11 +98,14 @@ class Backend {
 // - `PrepareChild()` runs in the forked child before exec. It is async-signal-safe and allocates
 //   nothing. It installs what the backend needs (ptrace: names the tracer for Yama with
 //   prctl(PR_SET_PTRACER), waits until the tracer has attached, then installs the seccomp
-//   filter and sets no_new_privs). Returns 0, or an errno value (the child should _exit then).
+//   filter, setting no_new_privs first if unprivileged). Returns 0, or an errno value (the child should _exit then).
 // - Records of the child and all its descendants (orphans included) reach `sink` through
 //   `Process()` (what is ready now, never blocks) and `Finish()` (everything, blocks until every
 //   traced process has exited). Records only: the caller writes the header and footer.
 // - One child per session. Destroying a session before `Finish()` kills the traced tree.
+// - ptrace: the tracer process is forked from the caller in `StartSession()` (then detached by
+//   a double fork; it closes the caller's descriptors). A caller that is a child subreaper
+//   (PR_SET_CHILD_SUBREAPER) would inherit it as a child.
 class TraceSession {
  public:
   virtual ~TraceSession() = default;
@@ -113,8 +116,10 @@ class TraceSession {
   // In the parent, after fork(): the child's pid (or -1 if fork failed, which ends the session).
   virtual absl::Status SetChild(int pid) = 0;
 
-  // A descriptor that polls readable when `Process()` has something to do (records, or the end
-  // of the trace); -1 if the backend has nothing to poll.
+  // A descriptor that polls readable at the latest when the traced tree is done (so that an
+  // event loop can wait for it next to its own descriptors); -1 if the backend has nothing to
+  // poll. `Process()` may deliver records before that (ptrace: in batches of the tracer's
+  // 64 KiB buffer).
   virtual int ReadFd() const = 0;
 
   // Moves the records available now into `sink`. Returns true once the traced tree is done and
