@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # bmake's meta mode on Linux with this library serving its filemon calls (scripts/bmake-filemon).
 #
-#   scripts/bmake-filemon     # builds and installs bazel-bin/bmake-filemon/bin/bmake
-#   bazel test --test_env=BMAKE_FILEMON=$PWD/bazel-bin/bmake-filemon/bin/bmake \
+#   bazel test --test_env=BMAKE_FILEMON="$(scripts/bmake-filemon)" \
 #       //filemon/backends:bmake_meta_integration_test
+# (scripts/bmake-filemon builds and installs the bmake, and prints its path.)
 #
 # A small C project is built in meta mode, in compat mode and with -j2 (the two ways bmake
 # drives filemon), and the test checks that:
@@ -17,7 +17,7 @@ set -euo pipefail
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 bmake="${BMAKE_FILEMON:-}"
-[[ -n "$bmake" ]] || fail "BMAKE_FILEMON is not set: run scripts/bmake-filemon, then bazel test --test_env=BMAKE_FILEMON=\$PWD/bazel-bin/bmake-filemon/bin/bmake ..."
+[[ -n "$bmake" ]] || fail "BMAKE_FILEMON is not set: bazel test --test_env=BMAKE_FILEMON=\"\$(scripts/bmake-filemon)\" ..."
 [[ -x "$bmake" ]] || fail "BMAKE_FILEMON=$bmake is not an executable"
 meta_tool="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 [[ "$("$bmake" -r -f /dev/null -V .MAKE.PATH_FILEMON)" == "ptrace" ]] ||
