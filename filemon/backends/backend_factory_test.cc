@@ -40,8 +40,7 @@ TEST(MakeBackend, KernelIsUnavailableOnLinuxAndNamesTheAlternatives) {
   ASSERT_FALSE(backend.ok());
   EXPECT_EQ(backend.status().code(), absl::StatusCode::kUnavailable);
   for (absl::string_view part : {"/dev/filemon", "--backend=ptrace", "--backend=preload"}) {
-    EXPECT_NE(backend.status().message().find(part), absl::string_view::npos)
-        << backend.status();
+    EXPECT_NE(backend.status().message().find(part), absl::string_view::npos) << backend.status();
   }
 #else
   GTEST_SKIP() << "the kernel backend's Linux path";

@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -75,6 +76,17 @@ int Fail(struct filemon_handle* F, int error_number) {
   if (F->first_error == 0) F->first_error = error_number;
   errno = error_number;
   return -1;
+}
+
+// True once the caller has reaped `child` (waitid reports ECHILD); a zombie or a running
+// child is left alone (WNOWAIT).
+bool Reaped(pid_t child) {
+  siginfo_t info;
+  info.si_pid = 0;
+  while (::waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOHANG | WNOWAIT) < 0) {
+    if (errno != EINTR) return errno == ECHILD;
+  }
+  return false;
 }
 
 int StartSession(struct filemon_handle* F) {
@@ -199,7 +211,7 @@ int filemon_process(struct filemon_handle* F) {
   // Once the caller has reaped its child (bmake's meta_cmd_finish loop), nothing but the end
   // of the trace is left to wait for: block for it instead of spinning. Before that (the
   // event loop, called when filemon_readfd is readable), deliver what is ready.
-  bool reaped = ::kill(F->child, 0) < 0 && errno == ESRCH;
+  bool reaped = Reaped(F->child);
   if (reaped) {
     if (absl::Status s = F->session->Finish(F->writer.get()); !s.ok()) {
       ChildDone(F);
