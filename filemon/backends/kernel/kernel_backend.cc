@@ -84,9 +84,11 @@ ExecPlan PlanExec(const Command& command) {
 
 // The child between fork and exec: async-signal-safe calls only.
 [[noreturn]] void RunChild(const Command& command, const ExecPlan& plan,
-                           const FilemonDevice& device, int report_fd) {
+                           const FilemonDevice& device, const KernelDeviceHooks& hooks,
+                           int report_fd) {
   if (!command.cwd.empty() && ::chdir(command.cwd.c_str()) < 0) ChildFail(report_fd, 1, errno);
-  int error_number = device.SetPidInChild(::getpid());
+  int error_number = hooks.set_pid_in_child != nullptr ? hooks.set_pid_in_child(::getpid())
+                                                       : device.SetPidInChild(::getpid());
   if (error_number != 0) ChildFail(report_fd, 2, error_number);
   char** envp = plan.envp.empty() ? environ : const_cast<char**>(plan.envp.data());
   // execvp's rules: ENOEXEC is not retried through a shell here (the kernel would log the
@@ -112,7 +114,8 @@ void SleepMicros(long micros) {
 
 class KernelBackend : public Backend {
  public:
-  explicit KernelBackend(KernelBackendOptions options) : options_(std::move(options)) {}
+  KernelBackend(KernelBackendOptions options, KernelDeviceHooks hooks)
+      : options_(std::move(options)), hooks_(std::move(hooks)) {}
 
   absl::string_view name() const override { return "kernel"; }
 
@@ -123,6 +126,7 @@ class KernelBackend : public Backend {
   absl::Status OpenLog(ScopedFd* write_fd, ScopedFd* read_fd) const;
 
   KernelBackendOptions options_;
+  KernelDeviceHooks hooks_;
 };
 
 absl::Status KernelBackend::OpenLog(ScopedFd* write_fd, ScopedFd* read_fd) const {
@@ -174,7 +178,11 @@ absl::StatusOr<ExitStatus> KernelBackend::Run(const Command& command, const Trac
   if (!device.ok()) return device.status();
   ScopedFd log_write, log_read;
   if (absl::Status s = OpenLog(&log_write, &log_read); !s.ok()) return s;
-  if (absl::Status s = device->SetLogFd(log_write.get()); !s.ok()) return s;
+  int set_fd_error = hooks_.set_log_fd ? hooks_.set_log_fd(log_write.get())
+                                       : device->SetLogFdErrno(log_write.get());
+  if (set_fd_error != 0) {
+    return FilemonError(FilemonCall::kSetFd, set_fd_error, device->path(), log_write.get());
+  }
   log_write.reset();  // the kernel holds its own reference
 
   int report[2];
@@ -186,7 +194,7 @@ absl::StatusOr<ExitStatus> KernelBackend::Run(const Command& command, const Trac
   ExecPlan plan = PlanExec(command);
   pid_t child = ::fork();
   if (child < 0) return absl::ErrnoToStatus(errno, "fork()");
-  if (child == 0) RunChild(command, plan, *device, report_write.get());
+  if (child == 0) RunChild(command, plan, *device, hooks_, report_write.get());
   report_write.reset();
 
   ChildFailure failure{0, 0};
@@ -274,8 +282,9 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeKernelBackend(KernelBackendOptions 
   return NewKernelBackendUnchecked(std::move(options));
 }
 
-std::unique_ptr<Backend> NewKernelBackendUnchecked(KernelBackendOptions options) {
-  return std::make_unique<KernelBackend>(std::move(options));
+std::unique_ptr<Backend> NewKernelBackendUnchecked(KernelBackendOptions options,
+                                                   KernelDeviceHooks hooks) {
+  return std::make_unique<KernelBackend>(std::move(options), std::move(hooks));
 }
 
 }  // namespace filemon
