@@ -6,7 +6,10 @@
 # BENCHMARKS.md ("bmake meta mode with filemon").
 #
 # usage: benchmarks/bmake_meta_overhead.sh [--rounds N] [--jobs J] [--bmake PATH]
-#   --bmake  the bmake built by scripts/bmake-filemon (default: build it now)
+#                                          [--workload cc|true]
+#   --bmake     the bmake built by scripts/bmake-filemon (default: build it now)
+#   --workload  cc: 21 `cc -O0 -c` and a link (default); true: the same targets whose commands
+#               are `true` (what tracing costs per command, fixed part)
 # Variants:
 #   plain           /usr/bin/bmake (Debian's, no filemon), no meta mode
 #   meta-nofilemon  our bmake, .MAKE.MODE = meta nofilemon (writes .meta files, no tracing)
@@ -17,12 +20,14 @@ set -euo pipefail
 rounds=9
 jobs=2
 bmake=""
+workload=cc
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rounds) rounds=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
     --bmake) bmake=$2; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --workload) workload=$2; shift 2 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "bmake_meta_overhead.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -37,15 +42,20 @@ for i in $(seq 1 20); do
   printf '#define X%d %d\n' "$i" "$i" > "h$i.h"
 done
 printf 'int main(void) { return 0; }\n' > main.c
-cat > Makefile <<'EOF'
+case "$workload" in
+  cc) compile='cc -O0 -c ${s} -o ${.TARGET}'; link='cc -o prog ${OBJS}' ;;
+  true) compile='true ${s}'; link='true' ;;
+  *) echo "bmake_meta_overhead.sh: unknown workload $workload" >&2; exit 2 ;;
+esac
+cat > Makefile <<EOF
 SRCS != echo *.c
-OBJS = ${SRCS:.c=.o}
+OBJS = \${SRCS:.c=.o}
 all: prog
-prog: ${OBJS}
-	cc -o prog ${OBJS}
-.for s in ${SRCS}
-${s:.c=.o}: ${s}
-	cc -O0 -c ${s} -o ${.TARGET}
+prog: \${OBJS}
+	$link
+.for s in \${SRCS}
+\${s:.c=.o}: \${s}
+	$compile
 .endfor
 EOF
 printf '.MAKE.MODE = meta nofilemon curdirOk=yes\n.include "Makefile"\n' > nofilemon.mk
@@ -57,15 +67,28 @@ commands=(
   "$bmake -r -j$jobs -f nofilemon.mk"
   "$bmake -r -j$jobs -f filemon.mk"
 )
-declare -a samples
+# CPU time must include the tracer processes, which are not bmake's children: as root, each
+# run is the child of a shell that is pid 1 of a new pid namespace, which reaps every orphan,
+# so /usr/bin/time sees the CPU of the whole tree. Elsewhere only wall time is measured.
+cpu=0
+if [[ $(id -u) -eq 0 ]] && unshare --fork --pid true 2>/dev/null && [[ -x /usr/bin/time ]]; then cpu=1; fi
+declare -a wall_samples cpu_samples
 for ((r = 0; r < rounds; r++)); do
   for ((k = 0; k < ${#names[@]}; k++)); do
     v=$(( (r + k) % ${#names[@]} ))
     rm -f ./*.o ./*.meta prog
-    start=$(date +%s%N)
-    ${commands[$v]} > /dev/null 2>&1 || { echo "${names[$v]} failed" >&2; exit 1; }
-    end=$(date +%s%N)
-    samples[$v]+="$(( (end - start) / 1000 )) "
+    if [[ $cpu -eq 1 ]]; then
+      /usr/bin/time -o time.out -f '%e %U %S' unshare --fork --pid \
+        bash -c "${commands[$v]} > /dev/null 2>&1 || exit 1; true" || { echo "${names[$v]} failed" >&2; exit 1; }
+      read -r e u sy < time.out
+      wall_samples[$v]+="$e "
+      cpu_samples[$v]+="$(awk -v u="$u" -v s="$sy" 'BEGIN {print u + s}') "
+    else
+      start=$(date +%s%N)
+      ${commands[$v]} > /dev/null 2>&1 || { echo "${names[$v]} failed" >&2; exit 1; }
+      end=$(date +%s%N)
+      wall_samples[$v]+="$(awk -v d=$(( end - start )) 'BEGIN {print d / 1e9}') "
+    fi
   done
 done
 # The traced variant once more, untimed, to check that it did its job.
@@ -74,10 +97,14 @@ ${commands[2]} > /dev/null 2>&1
 [[ $(grep -c -- '-- filemon acquired metadata --' ./*.meta | grep -c ':1$') -eq 22 ]] ||
   { echo "meta-filemon did not write 22 .meta files with filemon sections" >&2; exit 1; }
 
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-base=$(echo "${samples[0]}" | median)
-printf '%-16s %12s %8s   (median of %d rounds, -j%d, %s)\n' variant median_ms ratio "$rounds" "$jobs" "$(nproc) cores"
+median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+printf '%-16s %10s %7s %10s %7s   (%s: medians of %d rounds, -j%d, %s cores)\n' \
+  variant wall_s ratio cpu_s ratio "$workload" "$rounds" "$jobs" "$(nproc)"
+wall_base=$(echo "${wall_samples[0]}" | median)
+cpu_base=$(echo "${cpu_samples[0]:-0}" | median)
 for ((v = 0; v < ${#names[@]}; v++)); do
-  m=$(echo "${samples[$v]}" | median)
-  awk -v n="${names[$v]}" -v m="$m" -v b="$base" 'BEGIN {printf "%-16s %12.1f %8.2f\n", n, m / 1000, m / b}'
+  w=$(echo "${wall_samples[$v]}" | median)
+  c=$(echo "${cpu_samples[$v]:-0}" | median)
+  awk -v n="${names[$v]}" -v w="$w" -v wb="$wall_base" -v c="$c" -v cb="$cpu_base" \
+    'BEGIN {printf "%-16s %10.3f %7.2f %10.3f %7s\n", n, w, w / wb, c, (cb > 0 ? sprintf("%.2f", c / cb) : "-")}'
 done
