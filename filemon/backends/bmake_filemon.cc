@@ -181,6 +181,10 @@ void filemon_setpid_parent(struct filemon_handle* F, pid_t pid) {
     Fail(F, Report(s));
     return;
   }
+  if (pid <= 0) {  // fork failed: that session is over; ready the next one
+    ChildDone(F);
+    return;
+  }
   F->child = pid;
 }
 

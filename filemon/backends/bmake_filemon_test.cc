@@ -136,6 +136,27 @@ TEST(BmakeFilemon, FailingCommandAndItsOrphan) {
                                                                        << text;
 }
 
+TEST(BmakeFilemon, FailedForkIsNotWaitedFor) {
+  std::string why;
+  struct filemon_handle* F = OpenOrSkip(&why);
+  if (F == nullptr) GTEST_SKIP() << why;
+  Log log = NewLog("nofork.log");
+  ASSERT_EQ(filemon_setfd(F, log.handover_fd), 0);
+  filemon_setpid_parent(F, -1);  // what a caller passes when fork(2) failed
+  EXPECT_EQ(filemon_process(F), 0);
+  // The next child is traced as usual.
+  pid_t pid = Start(F, "exec /bin/true");
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  while (filemon_process(F) > 0) {
+  }
+  EXPECT_EQ(filemon_close(F), 0);
+  std::string text = ReadBack(log.read_fd);
+  ::close(log.read_fd);
+  EXPECT_TRUE(absl::StrContains(text, absl::StrCat("\nE ", pid, " /bin/true\n"))) << text;
+}
+
 TEST(BmakeFilemon, CloseWithoutDrainingStillCompletesTheLog) {
   std::string why;
   struct filemon_handle* F = OpenOrSkip(&why);
