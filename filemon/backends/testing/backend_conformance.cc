@@ -143,12 +143,12 @@ TEST_P(BackendConformanceTest, StaticBinary) {
   std::string dir = MakeTempDir("static");
   ASSERT_TRUE(WriteFile(dir + "/in", "x").ok());
   Command c;
-  c.argv = {TestProgram("static_open"), "in", "out"};
+  c.argv = {TestProgram("static_open_bin"), "in", "out"};
   c.cwd = dir;
   absl::StatusOr<TraceResult> r = Trace(c);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit.ShellStatus(), 0) << r->log;
-  EXPECT_TRUE(r->Has(RecordKind::kExec, TestProgram("static_open"))) << r->log;
+  EXPECT_TRUE(r->Has(RecordKind::kExec, TestProgram("static_open_bin"))) << r->log;
   EXPECT_TRUE(r->Has(RecordKind::kRead, "in")) << r->log;
   EXPECT_TRUE(r->Has(RecordKind::kWrite, "out")) << r->log;
 }
@@ -156,7 +156,7 @@ TEST_P(BackendConformanceTest, StaticBinary) {
 TEST_P(BackendConformanceTest, ThreadsAreFoldedIntoTheirProcess) {
   std::string dir = MakeTempDir("threads");
   Command c;
-  c.argv = {TestProgram("threads"), dir, "8"};
+  c.argv = {TestProgram("threads_bin"), dir, "8"};
   absl::StatusOr<TraceResult> r = Trace(c);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit.ShellStatus(), 0) << r->log;
@@ -173,7 +173,7 @@ TEST_P(BackendConformanceTest, ThreadsAreFoldedIntoTheirProcess) {
 
 TEST_P(BackendConformanceTest, PosixSpawnAndVfork) {
   Command c;
-  c.argv = {TestProgram("spawn"), "/bin/cat", "/dev/null"};
+  c.argv = {TestProgram("spawn_bin"), "/bin/cat", "/dev/null"};
   absl::StatusOr<TraceResult> r = Trace(c);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit.ShellStatus(), 0) << r->log;
@@ -204,7 +204,7 @@ TEST_P(BackendConformanceTest, FindExecUsesDirfds) {
 TEST_P(BackendConformanceTest, AtCallsGetTheirDirectoryPrefix) {
   std::string dir = MakeTempDir("at");
   Command c;
-  c.argv = {TestProgram("at_calls"), dir};
+  c.argv = {TestProgram("at_calls_bin"), dir};
   absl::StatusOr<TraceResult> r = Trace(c);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit.ShellStatus(), 0) << r->log;
@@ -312,10 +312,10 @@ TEST_P(BackendConformanceTest, AgreesWithStrace) {
        {"/bin/sh", "-c",
         "cat in > o1 && mv o1 o2 && ln o2 o3 && ln -s o2 o4 && rm o3 o4 && "
         "mkdir dd && cd dd && cat ../in >> ../o2 && cd .. && rmdir dd && rm o2"}},
-      {"at_calls", {TestProgram("at_calls"), "atdir"}},
+      {"at_calls", {TestProgram("at_calls_bin"), "atdir"}},
       {"find", {"find", "tree", "-name", "leaf", "-exec", "/bin/cat", "{}", ";"}},
-      {"static", {TestProgram("static_open"), "in", "static_out"}},
-      {"spawn", {TestProgram("spawn"), "/bin/cat", "in"}},
+      {"static", {TestProgram("static_open_bin"), "in", "static_out"}},
+      {"spawn", {TestProgram("spawn_bin"), "/bin/cat", "in"}},
   };
   for (const Case& c : kCases) {
     SCOPED_TRACE(c.name);
