@@ -176,9 +176,13 @@ void PtraceSession::TracerMain(const TraceOptions& options, int ready_fd, int go
     }
   }
   syscall(SYS_close_range, from, ~0U, 0);
-  signal(SIGINT, SIG_IGN);  // a terminal's ^C is for the command; the tracer waits for it
-  signal(SIGQUIT, SIG_IGN);
-  signal(SIGTSTP, SIG_IGN);
+  // Signals meant for the command or the caller's process group (a terminal's ^C, ^Z, a
+  // `kill 0` on interrupt) reach the traced processes themselves; the tracer keeps tracing until
+  // they are gone, so that the log is complete. The session's destructor uses SIGKILL.
+  setpgid(0, 0);
+  for (int sig : {SIGINT, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU, SIGTERM, SIGHUP, SIGPIPE}) {
+    signal(sig, SIG_IGN);
+  }
 
   int status = 0;
   {
