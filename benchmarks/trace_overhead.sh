@@ -4,7 +4,7 @@
 # are compared with the untraced run. Results go in BENCHMARKS.md ("Tracing overhead").
 #
 # usage: benchmarks/trace_overhead.sh [--rounds N] [--workloads gcc,make]
-#                                     [--variants untraced,ptrace,strace,strace-seccomp]
+#                                     [--variants untraced,ptrace,floor,strace,strace-seccomp]
 #
 # Workloads:
 #   gcc   20 small C files compiled one after the other (gcc -O1 -c), each including libc headers.
@@ -16,19 +16,21 @@
 #   preload, auto, kernel   filemon --backend=NAME, when those backends exist
 #   strace          strace -f -e trace=<the syscalls filemon records>
 #   strace-seccomp  the same with --seccomp-bpf
+#   floor           benchmarks/ptrace_floor.c: a bare seccomp+ptrace loop (entry and exit stop per
+#                   filtered call, bare records, no paths): the least any such tracer can cost
 # Scratch files (sources, objects, logs) live in $FILEMON_BENCH_DIR (default /tmp/filemon-bench),
 # never in the repository. $FILEMON overrides the filemon binary.
 set -euo pipefail
 
 ROUNDS=7
 WORKLOADS=gcc,make
-VARIANTS=untraced,ptrace,strace,strace-seccomp
+VARIANTS=untraced,ptrace,floor,strace,strace-seccomp
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rounds) ROUNDS=$2; shift 2 ;;
     --workloads) WORKLOADS=$2; shift 2 ;;
     --variants) VARIANTS=$2; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "trace_overhead.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -50,6 +52,7 @@ variant_prefix() {
     ptrace|preload|auto|kernel) echo "$FILEMON --backend=$1 -o $SCRATCH/filemon.log --" ;;
     strace) echo "strace -f -qq -o $SCRATCH/strace.log -e trace=$SYSCALLS" ;;
     strace-seccomp) echo "strace -f -qq --seccomp-bpf -o $SCRATCH/strace.log -e trace=$SYSCALLS" ;;
+    floor) echo "$SCRATCH/ptrace_floor $SCRATCH/floor.log" ;;
     *) echo "trace_overhead.sh: unknown variant $1" >&2; exit 2 ;;
   esac
 }
@@ -100,6 +103,10 @@ setup_make() {
 }
 prepare_make() { make -s -C "$BMAKE_SRC" -f Makefile.boot clean >/dev/null 2>&1 || true; }
 run_make() { (cd "$BMAKE_SRC" && $1 make -s -j2 -f Makefile.boot CFLAGS="$BMAKE_CFLAGS"); }
+
+if [[ ",$VARIANTS," == *,floor,* ]]; then
+  cc -O2 -o "$SCRATCH/ptrace_floor" "$REPO/benchmarks/ptrace_floor.c"
+fi
 
 IFS=, read -r -a workloads <<< "$WORKLOADS"
 IFS=, read -r -a variants <<< "$VARIANTS"
