@@ -267,7 +267,6 @@ absl::Status PtraceSession::SetChild(int pid) {
   // The child holds its own copies; without ours, the tracer sees EOF if the child dies early.
   CloseFd(&setup_.ready_fd);
   CloseFd(&setup_.go_fd);
-  if (pid <= 0) return absl::OkStatus();
   return absl::OkStatus();
 }
 
