@@ -4,9 +4,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -429,6 +431,20 @@ absl::Status PtraceBackendAvailable() {
           absl::StrCat("ptrace backend: Linux ", u.release,
                        " lacks PTRACE_GET_SYSCALL_INFO (5.3 or later is needed)"));
     }
+  }
+  // Yama's ptrace_scope 3 forbids ptrace to everyone, root included.
+  if (FILE* f = fopen("/proc/sys/kernel/yama/ptrace_scope", "re")) {
+    int scope = 0;
+    bool read = fscanf(f, "%d", &scope) == 1;
+    fclose(f);
+    if (read && scope >= 3) {
+      return absl::UnavailableError(
+          "ptrace backend: ptrace is disabled on this system "
+          "(/proc/sys/kernel/yama/ptrace_scope is 3)");
+    }
+  }
+  if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0 && errno == EINVAL) {
+    return absl::UnavailableError("ptrace backend: this kernel has no seccomp support");
   }
   return absl::OkStatus();
 }
