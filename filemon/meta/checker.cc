@@ -1,0 +1,886 @@
+#include "filemon/meta/checker.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "filemon/core/parser.h"
+#include "filemon/core/record.h"
+#include "filemon/meta/modifiers.h"
+#include "filemon/meta/path_cache.h"
+
+namespace filemon {
+namespace meta {
+
+absl::string_view CompatName(Compat compat) {
+  return compat == Compat::k20200710 ? "20200710" : "20260313";
+}
+
+bool ParseCompat(absl::string_view text, Compat* compat) {
+  if (text == "20200710") {
+    *compat = Compat::k20200710;
+  } else if (text == "20260313") {
+    *compat = Compat::k20260313;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+absl::string_view ReasonCode(Reason reason) {
+  switch (reason) {
+    case Reason::kUpToDate:
+      return "up-to-date";
+    case Reason::kNewer:
+      return "newer";
+    case Reason::kCmdChanged:
+      return "cmd_changed";
+    case Reason::kCmdMoreInMeta:
+      return "cmd_more_in_meta";
+    case Reason::kCmdExtraNow:
+      return "cmd_extra_now";
+    case Reason::kCwdChanged:
+      return "cwd_changed";
+    case Reason::kMissingFiles:
+      return "missing_files";
+    case Reason::kMissingFilemon:
+      return "missing_filemon";
+    case Reason::kMissingMeta:
+      return "missing_meta";
+    case Reason::kMalformed:
+      return "malformed";
+    case Reason::kTruncated:
+      return "truncated";
+    case Reason::kTargetMissing:
+      return "target_missing";
+  }
+  return "unknown";
+}
+
+namespace {
+
+constexpr size_t kMaxPathLen = PATH_MAX;  // bmake's MAXPATHLEN buffers (4096 on Linux)
+
+// glibc's atoi: (int)strtol(s, NULL, 10), saturating at LONG_MIN/LONG_MAX before the cast.
+int Atoi(absl::string_view s) {
+  size_t i = 0;
+  while (i < s.size() && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))) ++i;
+  bool negative = false;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) negative = s[i++] == '-';
+  unsigned long long value = 0;
+  bool overflow = false;
+  for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) {
+    if (value > (static_cast<unsigned long long>(LONG_MAX) + 1 - (s[i] - '0')) / 10) {
+      overflow = true;
+    } else {
+      value = value * 10 + (s[i] - '0');
+    }
+  }
+  long result;
+  if (negative) {
+    result = overflow || value > static_cast<unsigned long long>(LONG_MAX) + 1
+                 ? LONG_MIN
+                 : static_cast<long>(0 - value);
+  } else {
+    result = overflow || value > static_cast<unsigned long long>(LONG_MAX)
+                 ? LONG_MAX
+                 : static_cast<long>(value);
+  }
+  return static_cast<int>(result);
+}
+
+bool HasAnyPrefix(absl::string_view path, const std::vector<std::string>& prefixes) {
+  for (const std::string& prefix : prefixes) {
+    if (absl::StartsWith(path, prefix)) return true;
+  }
+  return false;
+}
+
+// `path` equals `prefix` or starts with `prefix` + '/' (bmake's path_starts_with/path_match).
+bool PathStartsWith(absl::string_view path, absl::string_view prefix) {
+  return absl::StartsWith(path, prefix) &&
+         (path.size() == prefix.size() || path[prefix.size()] == '/');
+}
+
+// bmake's DEQUOTE: drop a leading quote and cut at the next one.
+absl::string_view Dequote(absl::string_view p) {
+  if (p.empty() || p[0] != '\'') return p;
+  p.remove_prefix(1);
+  const size_t q = p.find('\'');
+  return q == absl::string_view::npos ? p : p.substr(0, q);
+}
+
+// bmake's `:tA`: realpath, or the word unchanged if that fails.
+std::string TA(const std::string& path) {
+  char buf[PATH_MAX];
+  if (realpath(path.c_str(), buf) != nullptr) return buf;
+  return path;
+}
+
+// `${LIST:O:u:tA}`.
+std::vector<std::string> SortUniqueRealpaths(std::vector<std::string> words) {
+  std::sort(words.begin(), words.end());
+  words.erase(std::unique(words.begin(), words.end()), words.end());
+  for (std::string& w : words) w = TA(w);
+  return words;
+}
+
+// One physical line as bmake's fgetLine() + strlen() see it.
+struct BLine {
+  absl::string_view text;  // without the '\n'; cut at a NUL byte (bmake's strings end there)
+  size_t x = 0;            // bmake's `x`: bytes up to the NUL or through the '\n'
+  bool complete = false;   // ended with '\n' (bmake: buf[x - 1] == '\n')
+  size_t start = 0;        // offset of the line in the data
+};
+
+class LineReader {
+ public:
+  explicit LineReader(absl::string_view data)
+      : data_(data), has_nul_(std::memchr(data.data(), 0, data.size()) != nullptr) {}
+
+  // False at the end, and (as bmake's `fgetLine(...) > 0` test) at a line starting with NUL.
+  bool Next(BLine* line) {
+    if (pos_ >= data_.size()) return false;
+    const char* start = data_.data() + pos_;
+    const size_t left = data_.size() - pos_;
+    const void* nl = std::memchr(start, '\n', left);
+    const size_t len = nl ? static_cast<const char*>(nl) - start : left;
+    line->start = pos_;
+    pos_ += len + (nl ? 1 : 0);
+    if (has_nul_) {
+      const void* nul = std::memchr(start, 0, len);
+      if (nul != nullptr) {
+        const size_t k = static_cast<const char*>(nul) - start;
+        line->text = absl::string_view(start, k);
+        line->x = k;
+        line->complete = false;
+        return k > 0;
+      }
+    }
+    line->text = absl::string_view(start, len);
+    line->x = len + (nl ? 1 : 0);
+    line->complete = nl != nullptr;
+    return true;
+  }
+  size_t pos() const { return pos_; }
+
+ private:
+  absl::string_view data_;
+  bool has_nul_;
+  size_t pos_ = 0;
+};
+
+// A filemon line as bmake's meta_oodate() splits it.
+struct Fields {
+  char key = 0;      // buf[0]
+  bool has_p1 = false;
+  absl::string_view p1;  // after the first ' ' (the pid and the rest)
+  int pid = 0;
+  bool has_p = false;
+  absl::string_view p;  // what is left after the pid (for '#'/'V': p1)
+  // L/M from a core record: the two paths already split and unquoted.
+  bool split_known = false;
+  absl::string_view src, dst;
+};
+
+void FieldsFromLine(absl::string_view line, Fields* f) {
+  f->key = line.empty() ? '\0' : line[0];
+  const size_t sp = line.find(' ');
+  f->has_p1 = sp != absl::string_view::npos;
+  f->p1 = f->has_p1 ? line.substr(sp + 1) : absl::string_view();
+  f->split_known = false;
+  if (f->key == '#' || f->key == 'V') {
+    f->has_p = f->has_p1;
+    f->p = f->p1;
+    return;
+  }
+  if (!f->has_p1 || f->p1.empty()) return;  // malformed; reported by the caller
+  f->pid = Atoi(f->p1);
+  const size_t sp2 = f->p1.find(' ');
+  f->has_p = sp2 != absl::string_view::npos;
+  f->p = f->has_p ? f->p1.substr(sp2 + 1) : absl::string_view();
+}
+
+// The fast path: a record the core parser read from `line`, accepted only when bmake's split of
+// the same line gives the same fields (one ' ' after the letter, a pid without blanks, one ' '
+// before the path, the path running to the end of the line, L/M paths without blanks or
+// quotes). Anything else goes through FieldsFromLine.
+bool FieldsFromRecord(const Record& r, absl::string_view line, Fields* f) {
+  if (line.size() < 4 || line[1] != ' ' || line[0] != RecordLetter(r.kind)) return false;
+  const char* ls = line.data();
+  const char* le = ls + line.size();
+  const auto pid_ok = [&](const char* pid_end) {  // pid token is line[2, pid_end), no blanks
+    return pid_end > ls + 2 && pid_end < le && *pid_end == ' ' &&
+           std::memchr(ls + 2, ' ', pid_end - (ls + 2)) == nullptr;
+  };
+  f->key = line[0];
+  f->has_p1 = true;
+  f->p1 = line.substr(2);
+  f->pid = static_cast<int>(r.pid);
+  f->split_known = false;
+  switch (r.kind) {
+    case RecordKind::kAt:
+    case RecordKind::kChdir:
+    case RecordKind::kDelete:
+    case RecordKind::kExec:
+    case RecordKind::kRead:
+    case RecordKind::kStat:
+    case RecordKind::kWrite: {
+      const char* ps = r.path.data();
+      if (r.path.empty() || ps <= ls + 3 || ps + r.path.size() != le || !pid_ok(ps - 1)) {
+        return false;
+      }
+      f->has_p = true;
+      f->p = r.path;
+      return true;
+    }
+    case RecordKind::kLink:
+    case RecordKind::kMove: {
+      const char* a = r.path.data();
+      const char* b = r.path2.data();
+      if (a <= ls + 4 || a >= le || b <= a || b >= le || b + r.path2.size() + 1 != le ||
+          a[-1] != '\'' || a + r.path.size() + 3 != b || a[r.path.size()] != '\'' ||
+          a[r.path.size() + 1] != ' ' || b[-1] != '\'' || b[r.path2.size()] != '\'' ||
+          !pid_ok(a - 2)) {
+        return false;
+      }
+      for (absl::string_view s : {r.path, r.path2}) {
+        if (s.find_first_of(" '") != absl::string_view::npos) return false;
+      }
+      f->has_p = true;
+      f->p = absl::string_view(a - 1, le - (a - 1));
+      f->split_known = true;
+      f->src = r.path;
+      f->dst = r.path2;
+      return true;
+    }
+    default:
+      // F, X, V and comments carry no path: bmake's own split of the line is the reading.
+      FieldsFromLine(line, f);
+      return true;
+  }
+}
+
+}  // namespace
+
+struct Checker::State {
+  CheckOptions options;
+  std::string cwd;  // realpath of options.cwd (bmake's getcwd())
+  int cwd_fd = -1;
+  std::vector<std::string> ignore_paths;
+  std::vector<std::string> bailiwick;
+  std::string tmpdir;
+  absl::optional<ModifierChain> ignore_filter;
+  absl::optional<ModifierChain> cmp_filter;
+
+  ~State() {
+    if (cwd_fd >= 0) close(cwd_fd);
+  }
+};
+
+Checker::Checker(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Checker::Checker(Checker&&) noexcept = default;
+Checker& Checker::operator=(Checker&&) noexcept = default;
+Checker::~Checker() = default;
+
+const CheckOptions& Checker::options() const { return state_->options; }
+
+absl::StatusOr<Checker> Checker::Create(CheckOptions options) {
+  auto state = std::make_unique<State>();
+  if (options.cwd.empty()) {
+    char buf[PATH_MAX];
+    if (getcwd(buf, sizeof buf) == nullptr) return absl::ErrnoToStatus(errno, "getcwd()");
+    options.cwd = buf;
+  }
+  {
+    char buf[PATH_MAX];
+    if (realpath(options.cwd.c_str(), buf) == nullptr) {
+      return absl::ErrnoToStatus(errno, absl::StrCat("realpath(", options.cwd, ") (--cwd)"));
+    }
+    state->cwd = buf;
+  }
+  if (options.curdir.empty()) options.curdir = options.cwd;
+  state->cwd_fd = open(state->cwd.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (state->cwd_fd < 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("open(", state->cwd, ") (--cwd)"));
+  }
+  std::vector<std::string> ignore = options.ignore_paths;
+  for (const char* d : {"/dev", "/etc", "/proc", "/tmp", "/var/run", "/var/tmp"}) {
+    ignore.push_back(d);
+  }
+  for (absl::string_view w :
+       absl::StrSplit(options.tmpdir_env, absl::ByAnyChar(" \t\n"), absl::SkipEmpty())) {
+    ignore.emplace_back(w);
+  }
+  state->ignore_paths = SortUniqueRealpaths(std::move(ignore));
+  state->bailiwick = SortUniqueRealpaths(options.bailiwick);
+  // bmake's getTmpdir(): "${TMPDIR:tA:U/tmp/}/" if that is a directory, else "/tmp/".
+  state->tmpdir = (options.tmpdir_env.empty() ? std::string("/tmp/") : TA(options.tmpdir_env)) + "/";
+  struct stat st;
+  if (stat(state->tmpdir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) state->tmpdir = "/tmp/";
+  if (!options.ignore_filter.empty()) {
+    absl::StatusOr<ModifierChain> chain = ModifierChain::ParseFilter(options.ignore_filter);
+    if (!chain.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("IGNORE_FILTER: ", chain.status().message()));
+    }
+    state->ignore_filter = std::move(*chain);
+  }
+  if (!options.cmp_filter.empty()) {
+    if (options.compat == Compat::k20200710) {
+      return absl::InvalidArgumentError(
+          "CMP_FILTER needs compat 20260313: bmake 20200710 has no .MAKE.META.CMP_FILTER");
+    }
+    absl::StatusOr<ModifierChain> chain = ModifierChain::ParseFilter(options.cmp_filter);
+    if (!chain.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("CMP_FILTER: ", chain.status().message()));
+    }
+    state->cmp_filter = std::move(*chain);
+  }
+  state->options = std::move(options);
+  return Checker(std::move(state));
+}
+
+namespace {
+
+// One run of meta_oodate() over one .meta.
+class Run {
+ public:
+  Run(const Checker::State& s, absl::string_view data, absl::string_view meta_path,
+      int64_t target_mtime, Decision* d)
+      : s_(s),
+        o_(s.options),
+        data_(data),
+        meta_path_(meta_path),
+        target_mtime_(target_mtime),
+        d_(d),
+        cache_(s.cwd_fd, s.cwd),
+        lcwd_(s.cwd),
+        latestdir_(s.cwd) {}
+
+  void Go();
+
+ private:
+  std::string Prefix(size_t line) const {
+    return o_.compat == Compat::k20200710 ? absl::StrCat(meta_path_, ": ", line, ": ")
+                                          : absl::StrCat(meta_path_, ":", line, ": ");
+  }
+  void Message(std::string m) { d_->messages.push_back(std::move(m)); }
+  void OutOfDate(Reason reason) {
+    if (oodate_) return;
+    oodate_ = true;
+    d_->out_of_date = true;
+    d_->reason = reason;
+    d_->line = lineno_;
+  }
+  void Malformed() {
+    Message(absl::StrCat(Prefix(lineno_), "malformed"));
+    OutOfDate(Reason::kMalformed);
+  }
+
+  void Cmd(const BLine& line, bool has_p, absl::string_view p, LineReader* reader);
+  void Cwd(bool has_p, absl::string_view p);
+  void Filemon(absl::string_view line);
+  void ProcessFilemon(Fields& f);
+  void CheckWrite(absl::string_view p, bool is_link);
+  // R/E/L-source; returns false where bmake `continue`s (skipping the E latestdir reset).
+  bool CheckRead(absl::string_view p);
+  bool Ignore(absl::string_view p);
+  void AddMissing(absl::string_view p);
+  void PidSwitch(int pid);
+  bool CoreRecord(size_t offset, Record* record);
+
+  const Checker::State& s_;
+  const CheckOptions& o_;
+  absl::string_view data_;
+  absl::string_view meta_path_;
+  int64_t target_mtime_;
+  Decision* d_;
+  internal::PathCache cache_;
+
+  bool oodate_ = false;
+  size_t lineno_ = 0;
+  bool have_filemon_ = false;
+  size_t cmd_index_ = 0;
+  std::vector<std::string> missing_;
+
+  // Per-pid directory tracking, bmake's ".meta.<pid>.lcwd/.ldir" variables.
+  struct PidDirs {
+    std::string lcwd, ldir;
+  };
+  absl::flat_hash_map<int, PidDirs> pid_dirs_;
+  int lastpid_ = 0;
+  bool have_vname_ = false;  // lcwd_vname has been set (it names `vname_pid_`)
+  int vname_pid_ = 0;
+  std::string lcwd_, latestdir_;
+
+  // The core parser over the filemon section, kept in step with the line loop.
+  std::unique_ptr<Parser> parser_;
+  size_t parser_base_ = 0;  // offset of the parser's data in data_
+  bool parser_done_ = false;
+  bool have_pending_ = false;
+  size_t pending_offset_ = 0;
+  Record pending_;
+
+  std::string candidate_, real_;
+  absl::flat_hash_map<absl::string_view, bool> ignore_cache_;
+};
+
+bool Run::CoreRecord(size_t offset, Record* record) {
+  while (!parser_done_ && (!have_pending_ || pending_offset_ < offset)) {
+    if (!parser_->Next(&pending_)) {
+      parser_done_ = true;
+      have_pending_ = false;
+      break;
+    }
+    have_pending_ = true;
+    pending_offset_ = parser_base_ + parser_->offset();
+  }
+  if (have_pending_ && pending_offset_ == offset) {
+    *record = pending_;
+    return true;
+  }
+  return false;
+}
+
+void Run::Go() {
+  LineReader reader(data_);
+  BLine line;
+  while (!oodate_ && reader.Next(&line)) {
+    ++lineno_;
+    if (!line.complete) {
+      Message(absl::StrCat(Prefix(lineno_), "line truncated at ", line.x));
+      OutOfDate(Reason::kTruncated);
+      break;
+    }
+    const absl::string_view text = line.text;
+    if (!have_filemon_ &&
+        (absl::StartsWith(text, "-- filemon") || absl::StartsWith(text, "# buildmon"))) {
+      have_filemon_ = true;
+      parser_base_ = reader.pos();
+      parser_ = std::make_unique<Parser>(data_.substr(parser_base_),
+                                         ParserOptions{/*strict=*/false, meta_path_});
+      continue;
+    }
+    if (have_filemon_) {
+      Fields f;
+      Record record;
+      if (!CoreRecord(line.start, &record) || !FieldsFromRecord(record, text, &f)) {
+        FieldsFromLine(text, &f);
+      }
+      ProcessFilemon(f);
+      continue;
+    }
+    const size_t sp = text.find(' ');
+    const absl::string_view key = text.substr(0, sp);
+    const bool has_p = sp != absl::string_view::npos;
+    const absl::string_view p = has_p ? text.substr(sp + 1) : absl::string_view();
+    if (key == "CMD") {
+      Cmd(line, has_p, p, &reader);
+    } else if (key == "CWD") {
+      Cwd(has_p, p);
+    }
+  }
+  if (!missing_.empty()) {
+    Message(absl::StrCat(meta_path_, ": missing files: ", missing_.front(), "..."));
+    if (!oodate_) {
+      d_->path = missing_.front();
+      d_->line = 0;
+    }
+    OutOfDate(Reason::kMissingFiles);
+    if (d_->reason == Reason::kMissingFiles) d_->line = 0;
+  }
+  if (!oodate_ && !have_filemon_ && o_.missing_filemon) {
+    Message(absl::StrCat(meta_path_, ": missing filemon data"));
+    OutOfDate(Reason::kMissingFilemon);
+    d_->line = 0;
+  }
+}
+
+void Run::Cmd(const BLine& line, bool has_p, absl::string_view p, LineReader* reader) {
+  if (!o_.commands.has_value()) return;  // commands not compared at all
+  const std::vector<CurrentCommand>& commands = *o_.commands;
+  if (cmd_index_ >= commands.size()) {
+    Message(absl::StrCat(Prefix(lineno_),
+                         "there were more build commands in the meta data file than there are "
+                         "now..."));
+    OutOfDate(Reason::kCmdMoreInMeta);
+    return;
+  }
+  const CurrentCommand& cmd = commands[cmd_index_];
+  const bool has_oodate = !cmd.compare;
+  if (has_oodate) Message(absl::StrCat(Prefix(lineno_), "cannot compare command using .OODATE"));
+  const size_t cmd_line = lineno_;
+  // A current command whose expansion holds '\n' was written as several lines: read one more
+  // line per '\n'.
+  size_t newlines = std::count(cmd.text.begin(), cmd.text.end(), '\n');
+  if (newlines > 0) {
+    size_t end = line.start + line.text.size();  // where p ends, before its '\n'
+    size_t x = line.x;
+    BLine next;
+    while (newlines-- > 0) {
+      if (!reader->Next(&next)) break;
+      ++lineno_;
+      x += next.x;
+      end = next.start + next.text.size();
+      if (!next.complete) {
+        Message(absl::StrCat(Prefix(lineno_), "line truncated at ", x));
+        break;
+      }
+    }
+    if (has_p) {
+      const size_t p_start = p.data() - data_.data();
+      p = data_.substr(p_start, end - p_start);
+    }
+  }
+  if (has_p && !has_oodate && !o_.no_cmd_compare) {
+    bool differ = p != cmd.text;
+    if (differ && s_.cmp_filter.has_value()) {
+      differ = s_.cmp_filter->Apply(p) != s_.cmp_filter->Apply(cmd.text);
+    }
+    if (differ) {
+      Message(absl::StrCat(Prefix(cmd_line), "a build command has changed\n", p, "\nvs\n",
+                           cmd.text));
+      if (!o_.ignore_cmd) {
+        if (!oodate_) {
+          d_->old_command = std::string(p);
+          d_->new_command = cmd.text;
+        }
+        OutOfDate(Reason::kCmdChanged);
+        d_->line = cmd_line;
+      }
+    }
+  }
+  ++cmd_index_;
+}
+
+void Run::Cwd(bool has_p, absl::string_view p) {
+  if (!oodate_ && o_.commands.has_value() && cmd_index_ < o_.commands->size()) {
+    Message(absl::StrCat(Prefix(lineno_),
+                         "there are extra build commands now that weren't in the meta data "
+                         "file"));
+    OutOfDate(Reason::kCmdExtraNow);
+  }
+  if (!has_p || p.empty()) {
+    Malformed();
+    return;
+  }
+  if (p != s_.cwd) {
+    Message(absl::StrCat(Prefix(lineno_), "the current working directory has changed from '", p,
+                         "' to '", o_.curdir, "'"));
+    OutOfDate(Reason::kCwdChanged);
+  }
+}
+
+void Run::PidSwitch(int pid) {
+  if (lastpid_ > 0) {
+    PidDirs& saved = pid_dirs_[lastpid_];
+    saved.lcwd.assign(lcwd_);
+    saved.ldir.assign(latestdir_);
+  }
+  have_vname_ = true;
+  vname_pid_ = pid;
+  lastpid_ = pid;
+  auto it = pid_dirs_.find(pid);
+  if (it != pid_dirs_.end()) {
+    latestdir_.assign(it->second.ldir);
+    lcwd_.assign(it->second.lcwd);
+  }
+}
+
+void Run::ProcessFilemon(Fields& f) {
+  if (f.key != '#' && f.key != 'V') {
+    if (!f.has_p1 || f.p1.empty()) {
+      Malformed();
+      return;
+    }
+    if (f.pid > 0 && f.pid != lastpid_) PidSwitch(f.pid);
+  }
+  if (!f.has_p || f.p.empty()) {
+    Malformed();
+    return;
+  }
+  absl::string_view p = f.p;
+  switch (f.key) {
+    case 'X':
+      if (have_vname_) pid_dirs_.erase(vname_pid_);
+      lastpid_ = 0;
+      return;
+    case 'F': {
+      const int child = Atoi(p);
+      if (child > 0) pid_dirs_[child] = PidDirs{lcwd_, latestdir_};
+      return;
+    }
+    case 'C': {
+      const absl::string_view dir = p.substr(0, std::min(p.size(), kMaxPathLen - 1));
+      latestdir_.assign(dir.data(), dir.size());
+      lcwd_.assign(dir.data(), dir.size());
+      if (have_vname_) pid_dirs_[vname_pid_] = PidDirs{lcwd_, lcwd_};
+      return;
+    }
+    case 'M':
+    case 'L': {
+      absl::string_view src, dst;
+      if (f.split_known) {
+        src = f.src;
+        dst = f.dst;
+      } else {
+        const size_t sp = p.find(' ');
+        if (sp == absl::string_view::npos || sp + 1 == p.size()) {
+          Malformed();
+          return;
+        }
+        src = Dequote(p.substr(0, sp));
+        dst = Dequote(p.substr(sp + 1));
+      }
+      if (f.key == 'M') {
+        // The source of a rename only clears missing files, like D.
+        if (!src.empty() && src[0] == '/') {
+          missing_.erase(std::remove_if(missing_.begin(), missing_.end(),
+                                        [src](const std::string& m) {
+                                          return PathStartsWith(m, src);
+                                        }),
+                         missing_.end());
+        }
+        CheckWrite(dst, /*is_link=*/false);
+        return;
+      }
+      CheckWrite(dst, /*is_link=*/true);
+      if (!oodate_) CheckRead(src);
+      return;
+    }
+    case 'D':
+      if (p[0] == '/') {
+        missing_.erase(std::remove_if(missing_.begin(), missing_.end(),
+                                      [p](const std::string& m) { return PathStartsWith(m, p); }),
+                       missing_.end());
+      }
+      return;
+    case 'W':
+      CheckWrite(p, /*is_link=*/false);
+      return;
+    case 'R':
+    case 'E':
+      if (CheckRead(p) && f.key == 'E') latestdir_.assign(lcwd_);
+      return;
+    default:
+      return;
+  }
+}
+
+void Run::AddMissing(absl::string_view p) {
+  for (const std::string& m : missing_) {
+    if (m == p) return;
+  }
+  missing_.emplace_back(p);
+}
+
+void Run::CheckWrite(absl::string_view p, bool is_link) {
+  if (p.empty() || p[0] != '/') return;
+  if (s_.bailiwick.empty()) return;
+  if (absl::StartsWith(p, s_.cwd)) return;
+  if (!HasAnyPrefix(p, s_.bailiwick)) return;
+  if (absl::StartsWith(p, s_.tmpdir)) return;
+  if (absl::string_view("tmp").find(p) != absl::string_view::npos) return;  // strstr("tmp", p)
+  const internal::StatResult& st = is_link ? cache_.Lstat(p) : cache_.Stat(p);
+  if (st.error != 0 && !Ignore(p)) AddMissing(p);
+}
+
+bool Run::Ignore(absl::string_view p) {
+  auto it = ignore_cache_.find(p);
+  if (it != ignore_cache_.end()) return it->second;
+  bool ignore = false;
+  if (!p.empty() && p[0] == '/') {
+    if (o_.compat == Compat::k20260313 && HasAnyPrefix(p, s_.ignore_paths)) {
+      ignore = true;
+    } else {
+      cache_.Realpath(p, &real_);
+      ignore = HasAnyPrefix(real_, s_.ignore_paths);
+    }
+  }
+  if (!ignore && !o_.ignore_patterns.empty()) {
+    // ${IGNORE_PATTERNS:@m@${.p.:M$m}@}: any word of p matching any pattern.
+    for (absl::string_view word : absl::StrSplit(p, absl::ByAnyChar(" \t\n"), absl::SkipEmpty())) {
+      for (const std::string& pattern : o_.ignore_patterns) {
+        if (GlobMatch(word, pattern)) ignore = true;
+      }
+    }
+  }
+  if (!ignore && s_.ignore_filter.has_value()) ignore = s_.ignore_filter->Apply(p).empty();
+  ignore_cache_.emplace(p, ignore);  // `p` points into the .meta data, which outlives the run
+  return ignore;
+}
+
+bool Run::CheckRead(absl::string_view p) {
+  if (Ignore(p)) return false;  // bmake: `break`, which also skips E's latestdir reset
+  absl::string_view candidates[3];
+  int n = 0;
+  if (!p.empty() && p[0] == '/') {
+    candidates[n++] = p;
+  } else {
+    if (p == ".") return false;  // bmake: `continue`
+    // latestdir/p, lcwd/p, cwd/p, built in one buffer reserved up front so that the views
+    // stay valid.
+    candidate_.clear();
+    candidate_.reserve(latestdir_.size() + lcwd_.size() + s_.cwd.size() + 3 * (p.size() + 1));
+    const auto add = [&](const std::string& dir) {
+      const size_t start = candidate_.size();
+      absl::StrAppend(&candidate_, dir, "/", p);
+      size_t len = candidate_.size() - start;
+      if (len >= kMaxPathLen) {
+        if (o_.compat == Compat::k20260313) {  // [N] skips a candidate that does not fit
+          candidate_.resize(start);
+          return;
+        }
+        len = kMaxPathLen - 1;  // [D] snprintf truncates
+        candidate_.resize(start + len);
+      }
+      candidates[n++] = absl::string_view(candidate_.data() + start, len);
+    };
+    add(latestdir_);
+    if (latestdir_ != lcwd_) add(lcwd_);
+    if (lcwd_ != s_.cwd) add(s_.cwd);
+  }
+  int error = 0;
+  for (int i = 0; i < n; ++i) {
+    const internal::StatResult& st = cache_.Stat(candidates[i]);
+    if (st.error != 0) {
+      error = st.error;
+      continue;
+    }
+    if (!st.is_dir) {
+      if (st.mtime > target_mtime_) {
+        Message(absl::StrCat(Prefix(lineno_), "file '", candidates[i],
+                             "' is newer than the target..."));
+        if (!oodate_) d_->path = std::string(candidates[i]);
+        OutOfDate(Reason::kNewer);
+      }
+    } else {
+      cache_.Realpath(candidates[i], &real_);
+      latestdir_.assign(real_);
+    }
+    return true;
+  }
+  if (error == ENOENT && !p.empty() && p[0] == '/' && !absl::StartsWith(p, s_.cwd)) {
+    AddMissing(p);
+  }
+  return true;
+}
+
+absl::Status ReadWholeFile(const std::string& path, std::string* out, bool* missing) {
+  *missing = false;
+  int fd;
+  do {
+    fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      *missing = true;
+      return absl::OkStatus();
+    }
+    return absl::ErrnoToStatus(errno, absl::StrCat("open(", path, ")"));
+  }
+  struct stat st;
+  if (fstat(fd, &st) == 0 && st.st_size > 0) out->reserve(st.st_size);
+  char buf[1 << 16];
+  while (true) {
+    const ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int e = errno;
+      close(fd);
+      return absl::ErrnoToStatus(e, absl::StrCat("read(", path, ")"));
+    }
+    if (n == 0) break;
+    out->append(buf, n);
+  }
+  close(fd);
+  return absl::OkStatus();
+}
+
+std::string AbsolutePath(const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  char buf[PATH_MAX];
+  if (getcwd(buf, sizeof buf) == nullptr) return path;
+  absl::string_view rest = path;
+  while (absl::ConsumePrefix(&rest, "./")) {
+  }
+  return absl::StrCat(buf, "/", rest);
+}
+
+// The TARGET record, read from the header only.
+absl::string_view TargetRecord(absl::string_view data) {
+  for (absl::string_view line : absl::StrSplit(data, '\n')) {
+    if (absl::StartsWith(line, "TARGET ")) return line.substr(7);
+    if (absl::StartsWith(line, "-- ")) break;
+  }
+  return absl::string_view();
+}
+
+}  // namespace
+
+Decision Checker::CheckData(absl::string_view data, absl::string_view meta_path,
+                            int64_t target_mtime) const {
+  Decision d;
+  d.meta_path = std::string(meta_path);
+  Run(*state_, data, meta_path, target_mtime, &d).Go();
+  return d;
+}
+
+absl::StatusOr<Decision> Checker::CheckFile(const std::string& meta_path) const {
+  const std::string name = AbsolutePath(meta_path);
+  std::string data;
+  bool missing = false;
+  absl::Status read = ReadWholeFile(meta_path, &data, &missing);
+  if (!read.ok()) return read;
+  const CheckOptions& o = state_->options;
+  std::string target = o.target;
+  if (target.empty() && !missing) target = std::string(TargetRecord(data));
+  if (target.empty()) {
+    absl::string_view base = meta_path;
+    const size_t slash = base.rfind('/');
+    if (slash != absl::string_view::npos) base.remove_prefix(slash + 1);
+    absl::ConsumeSuffix(&base, ".meta");
+    target = std::string(base);
+  }
+  Decision d;
+  d.meta_path = name;
+  struct stat st;
+  if (fstatat(state_->cwd_fd, target.c_str(), &st, 0) != 0) {
+    d.out_of_date = true;
+    d.reason = Reason::kTargetMissing;
+    d.path = target;
+    return d;
+  }
+  if (missing) {
+    if (o.missing_meta) {
+      // bmake: "if target is in .CURDIR we do not need a meta file" (a prefix test on the
+      // target's directory; a name without '/' is never exempt).
+      const size_t slash = target.rfind('/');
+      const bool exempt = slash != std::string::npos && slash > 0 &&
+                          o.curdir.compare(0, slash, target, 0, slash) == 0;
+      if (!exempt) {
+        d.out_of_date = true;
+        d.reason = Reason::kMissingMeta;
+        d.messages.push_back(absl::StrCat(name, ": required but missing"));
+      }
+    }
+    return d;
+  }
+  return CheckData(data, name, static_cast<int64_t>(st.st_mtime));
+}
+
+}  // namespace meta
+}  // namespace filemon
