@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -14,6 +16,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "filemon/core/parser.h"
@@ -522,7 +525,6 @@ void Run::Cmd(const BLine& line, bool has_p, absl::string_view p, LineReader* re
   const CurrentCommand& cmd = commands[cmd_index_];
   const bool has_oodate = !cmd.compare;
   if (has_oodate) Message(absl::StrCat(Prefix(lineno_), "cannot compare command using .OODATE"));
-  const size_t cmd_line = lineno_;
   // A current command whose expansion holds '\n' was written as several lines: read one more
   // line per '\n'.
   size_t newlines = std::count(cmd.text.begin(), cmd.text.end(), '\n');
@@ -551,7 +553,8 @@ void Run::Cmd(const BLine& line, bool has_p, absl::string_view p, LineReader* re
       differ = s_.cmp_filter->Apply(p) != s_.cmp_filter->Apply(cmd.text);
     }
     if (differ) {
-      Message(absl::StrCat(Prefix(cmd_line), "a build command has changed\n", p, "\nvs\n",
+      // bmake reports the line of the command's last physical line.
+      Message(absl::StrCat(Prefix(lineno_), "a build command has changed\n", p, "\nvs\n",
                            cmd.text));
       if (!o_.ignore_cmd) {
         if (!oodate_) {
@@ -559,7 +562,6 @@ void Run::Cmd(const BLine& line, bool has_p, absl::string_view p, LineReader* re
           d_->new_command = cmd.text;
         }
         OutOfDate(Reason::kCmdChanged);
-        d_->line = cmd_line;
       }
     }
   }
@@ -880,6 +882,75 @@ absl::StatusOr<Decision> Checker::CheckFile(const std::string& meta_path) const 
     return d;
   }
   return CheckData(data, name, static_cast<int64_t>(st.st_mtime));
+}
+
+std::vector<absl::StatusOr<Decision>> Checker::CheckFiles(
+    const std::vector<std::string>& meta_paths, int threads) const {
+  std::vector<absl::StatusOr<Decision>> results(meta_paths.size(),
+                                                absl::UnknownError("not checked"));
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  threads = static_cast<int>(std::min<size_t>(threads, std::max<size_t>(1, meta_paths.size())));
+  std::atomic<size_t> next{0};
+  const auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < meta_paths.size();) {
+      results[i] = CheckFile(meta_paths[i]);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (std::thread& t : pool) t.join();
+  return results;
+}
+
+namespace {
+
+void AppendJsonString(absl::string_view s, std::string* out) {
+  out->push_back('"');
+  for (const char c : s) {
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          absl::StrAppend(out, "\\u00", absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
+        } else {
+          out->push_back(c);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+}  // namespace
+
+std::string DecisionJson(const Decision& d) {
+  std::string out = "{\"meta\":";
+  AppendJsonString(d.meta_path, &out);
+  absl::StrAppend(&out, ",\"out_of_date\":", d.out_of_date ? "true" : "false", ",\"reason\":\"",
+                  ReasonCode(d.reason), "\",\"line\":", d.line, ",\"path\":");
+  AppendJsonString(d.path, &out);
+  out.append(",\"old_command\":");
+  AppendJsonString(d.old_command, &out);
+  out.append(",\"new_command\":");
+  AppendJsonString(d.new_command, &out);
+  out.append(",\"messages\":[");
+  for (size_t i = 0; i < d.messages.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    AppendJsonString(d.messages[i], &out);
+  }
+  out.append("]}");
+  return out;
 }
 
 }  // namespace meta

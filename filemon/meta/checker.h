@@ -117,6 +117,10 @@ struct Decision {
   std::vector<std::string> messages;
 };
 
+// The decision as one JSON object: {"meta": ..., "out_of_date": bool, "reason": "newer",
+// "line": N, "path": ..., "old_command": ..., "new_command": ..., "messages": [...]}.
+std::string DecisionJson(const Decision& decision);
+
 class Checker {
  public:
   // Validates and prepares `options` (realpaths, filters). Errors: a filter with an
@@ -136,6 +140,11 @@ class Checker {
   // mtime is `target_mtime` (whole seconds).
   Decision CheckData(absl::string_view data, absl::string_view meta_path,
                      int64_t target_mtime) const;
+
+  // Checks many .meta files with `threads` threads (0: one per core), results in input order.
+  // Each file gets its own TARGET (unless `options().target` is set) and its own cache.
+  std::vector<absl::StatusOr<Decision>> CheckFiles(const std::vector<std::string>& meta_paths,
+                                                   int threads) const;
 
   const CheckOptions& options() const;
 
