@@ -15,11 +15,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "absl/strings/strip.h"
 #include "filemon/meta/checker.h"
 #include "tools/filemon_meta_commands.h"
 
 namespace {
+
+using filemon_meta_tool::FlagValue;
+using filemon_meta_tool::UsageError;
 
 constexpr int kExitUpToDate = 0;
 constexpr int kExitOutOfDate = 1;
@@ -93,36 +95,13 @@ run: runs COMMAND under a tracing backend (--backend auto|ptrace|preload|kernel,
   status is the command's.
 )";
 
-void Usage(const std::string& error) {
-  std::fprintf(stderr, "filemon-meta: %s\n(see filemon-meta --help)\n", error.c_str());
-}
-
-// "--name VALUE" or "--name=VALUE".
-bool Value(int argc, char** argv, int* i, absl::string_view name, std::string* out,
-           bool* error) {
-  absl::string_view arg = argv[*i];
-  if (!absl::ConsumePrefix(&arg, name)) return false;
-  if (arg.empty()) {
-    if (*i + 1 >= argc) {
-      Usage(absl::StrCat(name, " needs a value"));
-      *error = true;
-      return true;
-    }
-    *out = argv[++*i];
-    return true;
-  }
-  if (arg[0] != '=') return false;
-  *out = std::string(arg.substr(1));
-  return true;
-}
-
 int Check(int argc, char** argv) {
   filemon::meta::CheckOptions options;
   std::vector<std::string> files;
   std::string format = "text";
   int jobs = 0;
-  bool error = false;
-  for (int i = 0; i < argc && !error; ++i) {
+  std::string error;
+  for (int i = 0; i < argc && error.empty(); ++i) {
     const absl::string_view arg = argv[i];
     std::string v;
     if (arg == "--no-cmd-compare") {
@@ -133,52 +112,45 @@ int Check(int argc, char** argv) {
       options.missing_meta = true;
     } else if (arg == "--missing-filemon") {
       options.missing_filemon = true;
-    } else if (Value(argc, argv, &i, "--cwd", &options.cwd, &error) ||
-               Value(argc, argv, &i, "--curdir", &options.curdir, &error) ||
-               Value(argc, argv, &i, "--target", &options.target, &error) ||
-               Value(argc, argv, &i, "--ignore-filter", &options.ignore_filter, &error) ||
-               Value(argc, argv, &i, "--cmp-filter", &options.cmp_filter, &error) ||
-               Value(argc, argv, &i, "--format", &format, &error)) {
-    } else if (Value(argc, argv, &i, "--cmd-nocompare", &v, &error)) {
+    } else if (FlagValue(argc, argv, &i, "--cwd", &options.cwd, &error) ||
+               FlagValue(argc, argv, &i, "--curdir", &options.curdir, &error) ||
+               FlagValue(argc, argv, &i, "--target", &options.target, &error) ||
+               FlagValue(argc, argv, &i, "--ignore-filter", &options.ignore_filter, &error) ||
+               FlagValue(argc, argv, &i, "--cmp-filter", &options.cmp_filter, &error) ||
+               FlagValue(argc, argv, &i, "--format", &format, &error)) {
+    } else if (FlagValue(argc, argv, &i, "--cmd-nocompare", &v, &error)) {
       if (!options.commands) options.commands.emplace();
       options.commands->push_back({v, false});
-    } else if (Value(argc, argv, &i, "--cmd", &v, &error)) {
+    } else if (FlagValue(argc, argv, &i, "--cmd", &v, &error)) {
       if (!options.commands) options.commands.emplace();
       options.commands->push_back({v, true});
-    } else if (Value(argc, argv, &i, "--ignore-path", &v, &error)) {
+    } else if (FlagValue(argc, argv, &i, "--ignore-path", &v, &error)) {
       options.ignore_paths.push_back(v);
-    } else if (Value(argc, argv, &i, "--ignore-pattern", &v, &error)) {
+    } else if (FlagValue(argc, argv, &i, "--ignore-pattern", &v, &error)) {
       options.ignore_patterns.push_back(v);
-    } else if (Value(argc, argv, &i, "--bailiwick", &v, &error)) {
+    } else if (FlagValue(argc, argv, &i, "--bailiwick", &v, &error)) {
       options.bailiwick.push_back(v);
-    } else if (Value(argc, argv, &i, "--compat", &v, &error)) {
-      if (!error && !filemon::meta::ParseCompat(v, &options.compat)) {
-        Usage(absl::StrCat("--compat: '", v, "' is not 20200710 or 20260313"));
-        error = true;
+    } else if (FlagValue(argc, argv, &i, "--compat", &v, &error)) {
+      if (error.empty() && !filemon::meta::ParseCompat(v, &options.compat)) {
+        error = absl::StrCat("--compat: '", v, "' is not 20200710 or 20260313");
       }
-    } else if (Value(argc, argv, &i, "--jobs", &v, &error)) {
-      if (!error && (!absl::SimpleAtoi(v, &jobs) || jobs < 0)) {
-        Usage(absl::StrCat("--jobs: '", v, "' is not a number"));
-        error = true;
+    } else if (FlagValue(argc, argv, &i, "--jobs", &v, &error)) {
+      if (error.empty() && (!absl::SimpleAtoi(v, &jobs) || jobs < 0)) {
+        error = absl::StrCat("--jobs: '", v, "' is not a number");
       }
     } else if (arg == "--") {
       for (++i; i < argc; ++i) files.emplace_back(argv[i]);
     } else if (absl::StartsWith(arg, "-") && arg != "-") {
-      Usage(absl::StrCat("check: unknown option '", arg, "'"));
-      error = true;
+      error = absl::StrCat("check: unknown option '", arg, "'");
     } else {
       files.emplace_back(arg);
     }
   }
-  if (error) return kExitError;
+  if (!error.empty()) return UsageError(error);
   if (format != "text" && format != "json") {
-    Usage(absl::StrCat("--format: '", format, "' is not text or json"));
-    return kExitError;
+    return UsageError(absl::StrCat("--format: '", format, "' is not text or json"));
   }
-  if (files.empty()) {
-    Usage("check: no FILE.meta given");
-    return kExitError;
-  }
+  if (files.empty()) return UsageError("check: no FILE.meta given");
   if (const char* tmpdir = std::getenv("TMPDIR")) options.tmpdir_env = tmpdir;
   absl::StatusOr<filemon::meta::Checker> checker =
       filemon::meta::Checker::Create(std::move(options));
@@ -245,6 +217,5 @@ int main(int argc, char** argv) {
   if (command == "check") return Check(argc - 2, argv + 2);
   if (command == "deps") return filemon_meta_tool::RunDeps(argc - 2, argv + 2);
   if (command == "run") return filemon_meta_tool::RunRun(argc - 2, argv + 2);
-  Usage(absl::StrCat("unknown command '", command, "'"));
-  return kExitError;
+  return filemon_meta_tool::UsageError(absl::StrCat("unknown command '", command, "'"));
 }

@@ -7,7 +7,19 @@
 #ifndef TOOLS_FILEMON_META_COMMANDS_H_
 #define TOOLS_FILEMON_META_COMMANDS_H_
 
+#include <string>
+
+#include "absl/strings/string_view.h"
+
 namespace filemon_meta_tool {
+
+// Reads option `name` at argv[*i] as "--name VALUE" (advancing *i) or "--name=VALUE". Returns
+// false if argv[*i] is another option. A missing VALUE sets `*error`.
+bool FlagValue(int argc, char** argv, int* i, absl::string_view name, std::string* value,
+               std::string* error);
+
+// Prints "filemon-meta: <message>\n(see filemon-meta --help)\n" to stderr; returns 2.
+int UsageError(absl::string_view message);
 
 // `filemon-meta deps [--format text|json] [--srctop DIR]... [--objroot DIR]... FILE.meta...`
 // (filemon_meta_deps.cc).

@@ -23,6 +23,7 @@
 #include "filemon/core/record.h"
 #include "filemon/meta/modifiers.h"
 #include "filemon/meta/path_cache.h"
+#include "filemon/meta/pid_dirs.h"
 
 namespace filemon {
 namespace meta {
@@ -75,34 +76,6 @@ absl::string_view ReasonCode(Reason reason) {
 namespace {
 
 constexpr size_t kMaxPathLen = PATH_MAX;  // bmake's MAXPATHLEN buffers (4096 on Linux)
-
-// glibc's atoi: (int)strtol(s, NULL, 10), saturating at LONG_MIN/LONG_MAX before the cast.
-int Atoi(absl::string_view s) {
-  size_t i = 0;
-  while (i < s.size() && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))) ++i;
-  bool negative = false;
-  if (i < s.size() && (s[i] == '+' || s[i] == '-')) negative = s[i++] == '-';
-  unsigned long long value = 0;
-  bool overflow = false;
-  for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) {
-    if (value > (static_cast<unsigned long long>(LONG_MAX) + 1 - (s[i] - '0')) / 10) {
-      overflow = true;
-    } else {
-      value = value * 10 + (s[i] - '0');
-    }
-  }
-  long result;
-  if (negative) {
-    result = overflow || value > static_cast<unsigned long long>(LONG_MAX) + 1
-                 ? LONG_MIN
-                 : static_cast<long>(0 - value);
-  } else {
-    result = overflow || value > static_cast<unsigned long long>(LONG_MAX)
-                 ? LONG_MAX
-                 : static_cast<long>(value);
-  }
-  return static_cast<int>(result);
-}
 
 bool HasAnyPrefix(absl::string_view path, const std::vector<std::string>& prefixes) {
   for (const std::string& prefix : prefixes) {
@@ -210,7 +183,7 @@ void FieldsFromLine(absl::string_view line, Fields* f) {
     return;
   }
   if (!f->has_p1 || f->p1.empty()) return;  // malformed; reported by the caller
-  f->pid = Atoi(f->p1);
+  f->pid = internal::Atoi(f->p1);
   const size_t sp2 = f->p1.find(' ');
   f->has_p = sp2 != absl::string_view::npos;
   f->p = f->has_p ? f->p1.substr(sp2 + 1) : absl::string_view();
@@ -370,8 +343,7 @@ class Run {
         target_mtime_(target_mtime),
         d_(d),
         cache_(s.cwd_fd, s.cwd),
-        lcwd_(s.cwd),
-        latestdir_(s.cwd) {}
+        dirs_(s.cwd) {}
 
   void Go();
 
@@ -402,7 +374,6 @@ class Run {
   bool CheckRead(absl::string_view p);
   bool Ignore(absl::string_view p);
   void AddMissing(absl::string_view p);
-  void PidSwitch(int pid);
   bool CoreRecord(size_t offset, Record* record);
 
   const Checker::State& s_;
@@ -419,15 +390,7 @@ class Run {
   size_t cmd_index_ = 0;
   std::vector<std::string> missing_;
 
-  // Per-pid directory tracking, bmake's ".meta.<pid>.lcwd/.ldir" variables.
-  struct PidDirs {
-    std::string lcwd, ldir;
-  };
-  absl::flat_hash_map<int, PidDirs> pid_dirs_;
-  int lastpid_ = 0;
-  bool have_vname_ = false;  // lcwd_vname has been set (it names `vname_pid_`)
-  int vname_pid_ = 0;
-  std::string lcwd_, latestdir_;
+  internal::PidDirs dirs_;
 
   // The core parser over the filemon section, kept in step with the line loop.
   std::unique_ptr<Parser> parser_;
@@ -586,29 +549,13 @@ void Run::Cwd(bool has_p, absl::string_view p) {
   }
 }
 
-void Run::PidSwitch(int pid) {
-  if (lastpid_ > 0) {
-    PidDirs& saved = pid_dirs_[lastpid_];
-    saved.lcwd.assign(lcwd_);
-    saved.ldir.assign(latestdir_);
-  }
-  have_vname_ = true;
-  vname_pid_ = pid;
-  lastpid_ = pid;
-  auto it = pid_dirs_.find(pid);
-  if (it != pid_dirs_.end()) {
-    latestdir_.assign(it->second.ldir);
-    lcwd_.assign(it->second.lcwd);
-  }
-}
-
 void Run::ProcessFilemon(Fields& f) {
   if (f.key != '#' && f.key != 'V') {
     if (!f.has_p1 || f.p1.empty()) {
       Malformed();
       return;
     }
-    if (f.pid > 0 && f.pid != lastpid_) PidSwitch(f.pid);
+    dirs_.Switch(f.pid);
   }
   if (!f.has_p || f.p.empty()) {
     Malformed();
@@ -617,21 +564,14 @@ void Run::ProcessFilemon(Fields& f) {
   absl::string_view p = f.p;
   switch (f.key) {
     case 'X':
-      if (have_vname_) pid_dirs_.erase(vname_pid_);
-      lastpid_ = 0;
+      dirs_.Exit();
       return;
-    case 'F': {
-      const int child = Atoi(p);
-      if (child > 0) pid_dirs_[child] = PidDirs{lcwd_, latestdir_};
+    case 'F':
+      dirs_.Fork(internal::Atoi(p));
       return;
-    }
-    case 'C': {
-      const absl::string_view dir = p.substr(0, std::min(p.size(), kMaxPathLen - 1));
-      latestdir_.assign(dir.data(), dir.size());
-      lcwd_.assign(dir.data(), dir.size());
-      if (have_vname_) pid_dirs_[vname_pid_] = PidDirs{lcwd_, lcwd_};
+    case 'C':
+      dirs_.Chdir(p);
       return;
-    }
     case 'M':
     case 'L': {
       absl::string_view src, dst;
@@ -675,7 +615,7 @@ void Run::ProcessFilemon(Fields& f) {
       return;
     case 'R':
     case 'E':
-      if (CheckRead(p) && f.key == 'E') latestdir_.assign(lcwd_);
+      if (CheckRead(p) && f.key == 'E') dirs_.ResetLatestdir();
       return;
     default:
       return;
@@ -736,7 +676,9 @@ bool Run::CheckRead(absl::string_view p) {
     // latestdir/p, lcwd/p, cwd/p, built in one buffer reserved up front so that the views
     // stay valid.
     candidate_.clear();
-    candidate_.reserve(latestdir_.size() + lcwd_.size() + s_.cwd.size() + 3 * (p.size() + 1));
+    const std::string& latestdir = dirs_.latestdir();
+    const std::string& lcwd = dirs_.lcwd();
+    candidate_.reserve(latestdir.size() + lcwd.size() + s_.cwd.size() + 3 * (p.size() + 1));
     const auto add = [&](const std::string& dir) {
       const size_t start = candidate_.size();
       absl::StrAppend(&candidate_, dir, "/", p);
@@ -751,9 +693,9 @@ bool Run::CheckRead(absl::string_view p) {
       }
       candidates[n++] = absl::string_view(candidate_.data() + start, len);
     };
-    add(latestdir_);
-    if (latestdir_ != lcwd_) add(lcwd_);
-    if (lcwd_ != s_.cwd) add(s_.cwd);
+    add(latestdir);
+    if (latestdir != lcwd) add(lcwd);
+    if (lcwd != s_.cwd) add(s_.cwd);
   }
   int error = 0;
   for (int i = 0; i < n; ++i) {
@@ -771,7 +713,7 @@ bool Run::CheckRead(absl::string_view p) {
       }
     } else {
       cache_.Realpath(candidates[i], &real_);
-      latestdir_.assign(real_);
+      dirs_.SetLatestdir(real_);
     }
     return true;
   }

@@ -119,7 +119,7 @@ MetaFile ParseMetaFile(absl::string_view data) {
     }
     // Anything else in the header continues a multi-line command (bmake writes a command
     // whose expansion holds '\n' as several lines), or is ignored.
-    if (last_cmd != nullptr && cmd_start <= lines.end()) {
+    if (last_cmd != nullptr) {
       const size_t end = lines.start() + line.size();
       last_cmd->text = data.substr(cmd_start, end - cmd_start);
     }
@@ -129,12 +129,15 @@ MetaFile ParseMetaFile(absl::string_view data) {
 }
 
 absl::Status ForEachFilemonRecord(const MetaFile& meta, absl::string_view filename, bool strict,
-                                  absl::FunctionRef<void(const Record&, size_t)> fn) {
+                                  absl::FunctionRef<void(const Record&, size_t)> fn,
+                                  size_t* skipped) {
+  if (skipped != nullptr) *skipped = 0;
   if (!meta.has_filemon) return absl::OkStatus();
   Parser parser(meta.filemon.text, {/*strict=*/false, filename});
   Record record;
   const size_t base = meta.filemon.line - 1;
   while (parser.Next(&record)) fn(record, base + parser.line());
+  if (skipped != nullptr) *skipped = parser.skipped_lines();
   if (strict && parser.skipped_lines() > 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         filename, ": ", parser.skipped_lines(),

@@ -62,9 +62,11 @@ MetaFile ParseMetaFile(absl::string_view data);
 
 // Parses `meta.filemon` with core's lenient `filemon::Parser` and calls `fn(record, line)` for
 // each record, `line` being the .meta line. Lines the parser cannot read are skipped; the
-// returned status names the first one ("FILE:LINE:COL: why") if `strict`, else it is OK.
+// returned status names the first one ("FILE:LINE:COL: why") if `strict`, else it is OK, and
+// `*skipped` (if not null) receives their number.
 absl::Status ForEachFilemonRecord(const MetaFile& meta, absl::string_view filename, bool strict,
-                                  absl::FunctionRef<void(const Record&, size_t)> fn);
+                                  absl::FunctionRef<void(const Record&, size_t)> fn,
+                                  size_t* skipped = nullptr);
 
 }  // namespace meta
 }  // namespace filemon
