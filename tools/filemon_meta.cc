@@ -82,7 +82,8 @@ check options (each is the bmake setting named on the right):
   --compat V           20260313 (default; current FreeBSD: "F:N: ..." messages) or 20200710
                        (Debian's bmake: "F: N: ...", no CMP_FILTER)
   --format text|json   json: one object per file
-  --jobs N             threads for several files (default: one per core)
+  --jobs N             threads (default: one per core); several files are checked in
+                       parallel, a large single .meta is first classified in parallel
 
 deps: every path the commands read (R), executed (E), wrote (W), deleted (D) and moved (M,
   both ends) or linked (L), made absolute with bmake's per-process cwd rules, deduplicated.
@@ -164,7 +165,7 @@ int Check(int argc, char** argv) {
   if (many) {
     results = checker->CheckFiles(files, jobs);
   } else {
-    results.push_back(checker->CheckFile(files[0]));
+    results.push_back(jobs > 0 ? checker->CheckFileWith(files[0], jobs) : checker->CheckFile(files[0]));
   }
   int status = kExitUpToDate;
   std::string out;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <thread>
 #include <cerrno>
 #include <cstring>
@@ -249,6 +250,56 @@ bool FieldsFromRecord(const Record& r, absl::string_view line, Fields* f) {
   }
 }
 
+// Core's parser over the filemon section, kept in step with a line loop: `At(offset)` gives the
+// record the parser read from the line starting at `offset`, if any (lines it skipped as
+// malformed have none). Offsets only grow between calls.
+class RecordCursor {
+ public:
+  RecordCursor(absl::string_view data, size_t base, absl::string_view name)
+      : parser_(data.substr(base), ParserOptions{/*strict=*/false, name}), base_(base) {}
+
+  const Record* At(size_t offset) {
+    while (!done_ && (!have_ || offset_ < offset)) {
+      if (!parser_.Next(&record_)) {
+        done_ = true;
+        have_ = false;
+        break;
+      }
+      have_ = true;
+      offset_ = base_ + parser_.offset();
+    }
+    return have_ && offset_ == offset ? &record_ : nullptr;
+  }
+
+ private:
+  Parser parser_;
+  size_t base_;
+  bool done_ = false, have_ = false;
+  size_t offset_ = 0;
+  Record record_;
+};
+
+// bmake's split of the line at `offset`, through the core record when it agrees.
+void ReadFields(RecordCursor& cursor, size_t offset, absl::string_view text, Fields* f) {
+  const Record* r = cursor.At(offset);
+  if (r == nullptr || !FieldsFromRecord(*r, text, f)) FieldsFromLine(text, f);
+}
+
+// The source and target of an L or M record, as bmake splits and unquotes them. False:
+// malformed.
+bool SplitTwoPaths(const Fields& f, absl::string_view* src, absl::string_view* dst) {
+  if (f.split_known) {
+    *src = f.src;
+    *dst = f.dst;
+    return true;
+  }
+  const size_t sp = f.p.find(' ');
+  if (sp == absl::string_view::npos || sp + 1 == f.p.size()) return false;
+  *src = Dequote(f.p.substr(0, sp));
+  *dst = Dequote(f.p.substr(sp + 1));
+  return true;
+}
+
 }  // namespace
 
 struct Checker::State {
@@ -331,12 +382,48 @@ absl::StatusOr<Checker> Checker::Create(CheckOptions options) {
 
 namespace {
 
+// bmake's meta_ignore(): IGNORE_PATHS (absolute paths; [N] raw then realpath, [D] realpath or
+// glibc's partial result), IGNORE_PATTERNS, IGNORE_FILTER. A pure function of `p`.
+bool IgnorePath(const Checker::State& s, absl::string_view p, internal::PathCache* cache,
+                std::string* real) {
+  const CheckOptions& o = s.options;
+  if (!p.empty() && p[0] == '/') {
+    if (o.compat == Compat::k20260313 && HasAnyPrefix(p, s.ignore_paths)) return true;
+    cache->Realpath(p, real);
+    if (HasAnyPrefix(*real, s.ignore_paths)) return true;
+  }
+  if (!o.ignore_patterns.empty()) {
+    // ${IGNORE_PATTERNS:@m@${.p.:M$m}@}: any word of p matching any pattern.
+    for (absl::string_view word : absl::StrSplit(p, absl::ByAnyChar(" \t\n"), absl::SkipEmpty())) {
+      for (const std::string& pattern : o.ignore_patterns) {
+        if (GlobMatch(word, pattern)) return true;
+      }
+    }
+  }
+  return s.ignore_filter.has_value() && s.ignore_filter->Apply(p).empty();
+}
+
+// Whether an absolute R/E/L-source path can change anything: not when it exists, is no
+// directory and is not newer than the target, nor when it is ignored (except for E, whose
+// latestdir reset an ignored path skips). REQUIRES: `e.tag` known, and `e.stat` unless ignored.
+bool Interesting(char key, absl::string_view p, const internal::PathCache::Entry& e,
+                 const Checker::State& s, int64_t target_mtime) {
+  if (e.tag == 1) return key == 'E';
+  const internal::StatResult& st = e.stat;
+  if (st.error == 0) return st.is_dir || st.mtime > target_mtime;
+  return st.error == ENOENT && !absl::StartsWith(p, s.cwd);
+}
+
+// Sections at least this large are classified by several threads first (Run::Classify).
+constexpr size_t kParallelBytes = 1 << 20;
+
 // One run of meta_oodate() over one .meta.
 class Run {
  public:
   Run(const Checker::State& s, absl::string_view data, absl::string_view meta_path,
-      int64_t target_mtime, Decision* d)
-      : s_(s),
+      int64_t target_mtime, int threads, Decision* d)
+      : threads_(threads),
+        s_(s),
         o_(s.options),
         data_(data),
         meta_path_(meta_path),
@@ -372,10 +459,14 @@ class Run {
   void CheckWrite(absl::string_view p, bool is_link);
   // R/E/L-source; returns false where bmake `continue`s (skipping the E latestdir reset).
   bool CheckRead(absl::string_view p);
-  bool Ignore(absl::string_view p);
+  // `*entry` (if not null) receives the cache entry of an absolute `p`.
+  bool Ignore(absl::string_view p, internal::PathCache::Entry** entry = nullptr);
+  bool ComputeIgnore(absl::string_view p);
   void AddMissing(absl::string_view p);
-  bool CoreRecord(size_t offset, Record* record);
+  void Classify(size_t begin, int threads);
+  bool Boring(absl::string_view p);
 
+  int threads_;
   const Checker::State& s_;
   const CheckOptions& o_;
   absl::string_view data_;
@@ -393,33 +484,20 @@ class Run {
   internal::PidDirs dirs_;
 
   // The core parser over the filemon section, kept in step with the line loop.
-  std::unique_ptr<Parser> parser_;
-  size_t parser_base_ = 0;  // offset of the parser's data in data_
-  bool parser_done_ = false;
-  bool have_pending_ = false;
-  size_t pending_offset_ = 0;
-  Record pending_;
+  std::unique_ptr<RecordCursor> cursor_;
+  size_t line_offset_ = 0;  // of the line being processed
+
+  // Pass 1 (large sections, several threads): the offsets of the absolute R/E/L records whose
+  // path is not "boring" (exists, is no directory, is not newer, is not an ignored E). The
+  // sequential pass skips the lookup for the others.
+  bool classified_ = false;
+  std::vector<size_t> interesting_;
+  size_t next_interesting_ = 0;
+  absl::flat_hash_map<std::string, internal::PathCache::Entry> prefetched_;
 
   std::string candidate_, real_;
-  absl::flat_hash_map<absl::string_view, bool> ignore_cache_;
+  absl::flat_hash_map<absl::string_view, bool> relative_ignore_;
 };
-
-bool Run::CoreRecord(size_t offset, Record* record) {
-  while (!parser_done_ && (!have_pending_ || pending_offset_ < offset)) {
-    if (!parser_->Next(&pending_)) {
-      parser_done_ = true;
-      have_pending_ = false;
-      break;
-    }
-    have_pending_ = true;
-    pending_offset_ = parser_base_ + parser_->offset();
-  }
-  if (have_pending_ && pending_offset_ == offset) {
-    *record = pending_;
-    return true;
-  }
-  return false;
-}
 
 void Run::Go() {
   LineReader reader(data_);
@@ -435,17 +513,16 @@ void Run::Go() {
     if (!have_filemon_ &&
         (absl::StartsWith(text, "-- filemon") || absl::StartsWith(text, "# buildmon"))) {
       have_filemon_ = true;
-      parser_base_ = reader.pos();
-      parser_ = std::make_unique<Parser>(data_.substr(parser_base_),
-                                         ParserOptions{/*strict=*/false, meta_path_});
+      cursor_ = std::make_unique<RecordCursor>(data_, reader.pos(), meta_path_);
+      if (threads_ > 1 && data_.size() - reader.pos() >= kParallelBytes) {
+        Classify(reader.pos(), threads_);
+      }
       continue;
     }
     if (have_filemon_) {
       Fields f;
-      Record record;
-      if (!CoreRecord(line.start, &record) || !FieldsFromRecord(record, text, &f)) {
-        FieldsFromLine(text, &f);
-      }
+      line_offset_ = line.start;
+      ReadFields(*cursor_, line.start, text, &f);
       ProcessFilemon(f);
       continue;
     }
@@ -575,17 +652,9 @@ void Run::ProcessFilemon(Fields& f) {
     case 'M':
     case 'L': {
       absl::string_view src, dst;
-      if (f.split_known) {
-        src = f.src;
-        dst = f.dst;
-      } else {
-        const size_t sp = p.find(' ');
-        if (sp == absl::string_view::npos || sp + 1 == p.size()) {
-          Malformed();
-          return;
-        }
-        src = Dequote(p.substr(0, sp));
-        dst = Dequote(p.substr(sp + 1));
+      if (!SplitTwoPaths(f, &src, &dst)) {
+        Malformed();
+        return;
       }
       if (f.key == 'M') {
         // The source of a rename only clears missing files, like D.
@@ -600,7 +669,7 @@ void Run::ProcessFilemon(Fields& f) {
         return;
       }
       CheckWrite(dst, /*is_link=*/true);
-      if (!oodate_) CheckRead(src);
+      if (!oodate_ && !Boring(src)) CheckRead(src);
       return;
     }
     case 'D':
@@ -615,6 +684,10 @@ void Run::ProcessFilemon(Fields& f) {
       return;
     case 'R':
     case 'E':
+      if (Boring(p)) {
+        if (f.key == 'E') dirs_.ResetLatestdir();
+        return;
+      }
       if (CheckRead(p) && f.key == 'E') dirs_.ResetLatestdir();
       return;
     default:
@@ -640,33 +713,119 @@ void Run::CheckWrite(absl::string_view p, bool is_link) {
   if (st.error != 0 && !Ignore(p)) AddMissing(p);
 }
 
-bool Run::Ignore(absl::string_view p) {
-  auto it = ignore_cache_.find(p);
-  if (it != ignore_cache_.end()) return it->second;
-  bool ignore = false;
+bool Run::Ignore(absl::string_view p, internal::PathCache::Entry** entry) {
   if (!p.empty() && p[0] == '/') {
-    if (o_.compat == Compat::k20260313 && HasAnyPrefix(p, s_.ignore_paths)) {
-      ignore = true;
-    } else {
-      cache_.Realpath(p, &real_);
-      ignore = HasAnyPrefix(real_, s_.ignore_paths);
+    // One lookup serves the ignore decision and the stat that follows it.
+    internal::PathCache::Entry* e = &cache_.Find(p);
+    if (e->tag < 0 && classified_) {
+      auto it = prefetched_.find(p);
+      if (it != prefetched_.end()) *e = it->second;
     }
-  }
-  if (!ignore && !o_.ignore_patterns.empty()) {
-    // ${IGNORE_PATTERNS:@m@${.p.:M$m}@}: any word of p matching any pattern.
-    for (absl::string_view word : absl::StrSplit(p, absl::ByAnyChar(" \t\n"), absl::SkipEmpty())) {
-      for (const std::string& pattern : o_.ignore_patterns) {
-        if (GlobMatch(word, pattern)) ignore = true;
-      }
+    if (e->tag < 0) {
+      const bool ignore = ComputeIgnore(p);
+      e = &cache_.Find(p);  // ComputeIgnore may have added paths (realpath): find it again
+      e->tag = ignore ? 1 : 0;
     }
+    if (entry != nullptr) *entry = e;
+    return e->tag == 1;
   }
-  if (!ignore && s_.ignore_filter.has_value()) ignore = s_.ignore_filter->Apply(p).empty();
-  ignore_cache_.emplace(p, ignore);  // `p` points into the .meta data, which outlives the run
+  auto it = relative_ignore_.find(p);
+  if (it != relative_ignore_.end()) return it->second;
+  const bool ignore = ComputeIgnore(p);
+  relative_ignore_.emplace(p, ignore);  // `p` points into the .meta data, which outlives the run
   return ignore;
 }
 
+bool Run::Boring(absl::string_view p) {
+  if (!classified_ || p.empty() || p[0] != '/') return false;
+  while (next_interesting_ < interesting_.size() && interesting_[next_interesting_] < line_offset_) {
+    ++next_interesting_;
+  }
+  return next_interesting_ == interesting_.size() || interesting_[next_interesting_] != line_offset_;
+}
+
+// Pass 1: each thread reads a slice of the section with its own core parser and decides, for
+// every absolute R/E/L-source path, whether it is boring (see Interesting()); each distinct
+// path is resolved and stat'ed once overall (threads share their results). What is boring
+// does not depend on the per-process state, so the sequential pass can skip its lookup. Lines
+// not positively found boring are listed as interesting, so the sequential pass handles them
+// in full.
+void Run::Classify(size_t begin, int threads) {
+  std::vector<size_t> bounds = {begin};
+  const size_t size = data_.size() - begin;
+  for (int t = 1; t < threads; ++t) {
+    size_t at = begin + size * t / threads;
+    const void* nl = std::memchr(data_.data() + at, '\n', data_.size() - at);
+    at = nl ? static_cast<const char*>(nl) - data_.data() + 1 : data_.size();
+    if (at > bounds.back()) bounds.push_back(at);
+  }
+  bounds.push_back(data_.size());
+  std::mutex mu;
+  std::vector<std::vector<size_t>> found(bounds.size() - 1);
+  const auto work = [&](size_t chunk) {
+    internal::PathCache local(s_.cwd_fd, s_.cwd);
+    std::string real;
+    RecordCursor cursor(data_, bounds[chunk], meta_path_);
+    std::vector<size_t>& out = found[chunk];
+    for (size_t pos = bounds[chunk]; pos < bounds[chunk + 1];) {
+      const char* start = data_.data() + pos;
+      const void* nl = std::memchr(start, '\n', bounds[chunk + 1] - pos);
+      const size_t len = nl ? static_cast<const char*>(nl) - start : bounds[chunk + 1] - pos;
+      const size_t offset = pos;
+      pos += len + 1;
+      const absl::string_view text(start, len);
+      Fields f;
+      absl::string_view p;
+      bool boring = false;
+      if (nl != nullptr && (len == 0 || std::memchr(start, 0, len) == nullptr)) {
+        ReadFields(cursor, offset, text, &f);
+        absl::string_view dst;
+        if ((f.key == 'R' || f.key == 'E' || f.key == 'L') && f.has_p1 && !f.p1.empty() &&
+            f.has_p && !f.p.empty() && (f.key != 'L' || SplitTwoPaths(f, &p, &dst))) {
+          if (f.key != 'L') p = f.p;
+          if (!p.empty() && p[0] == '/') {
+            internal::PathCache::Entry* e = &local.Find(p);
+            if (e->tag < 0) {
+              bool known = false;
+              {
+                std::lock_guard<std::mutex> lock(mu);
+                auto it = prefetched_.find(p);
+                if (it != prefetched_.end()) {
+                  *e = it->second;
+                  known = true;
+                }
+              }
+              if (!known) {
+                const bool ignore = IgnorePath(s_, p, &local, &real);
+                e = &local.Find(p);  // IgnorePath may have added paths: find it again
+                e->tag = ignore ? 1 : 0;
+                if (!ignore) local.Stat(p, *e);
+                std::lock_guard<std::mutex> lock(mu);
+                prefetched_.emplace(std::string(p), *e);
+              }
+            }
+            boring = !Interesting(f.key, p, *e, s_, target_mtime_);
+          }
+        }
+      }
+      if (!boring) out.push_back(offset);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t c = 1; c < found.size(); ++c) pool.emplace_back(work, c);
+  work(0);
+  for (std::thread& t : pool) t.join();
+  for (const std::vector<size_t>& chunk : found) {
+    interesting_.insert(interesting_.end(), chunk.begin(), chunk.end());
+  }
+  classified_ = true;
+}
+
+bool Run::ComputeIgnore(absl::string_view p) { return IgnorePath(s_, p, &cache_, &real_); }
+
 bool Run::CheckRead(absl::string_view p) {
-  if (Ignore(p)) return false;  // bmake: `break`, which also skips E's latestdir reset
+  internal::PathCache::Entry* entry = nullptr;
+  if (Ignore(p, &entry)) return false;  // bmake: `break`, which also skips E's latestdir reset
   absl::string_view candidates[3];
   int n = 0;
   if (!p.empty() && p[0] == '/') {
@@ -699,7 +858,8 @@ bool Run::CheckRead(absl::string_view p) {
   }
   int error = 0;
   for (int i = 0; i < n; ++i) {
-    const internal::StatResult& st = cache_.Stat(candidates[i]);
+    const internal::StatResult& st =
+        entry != nullptr ? cache_.Stat(candidates[i], *entry) : cache_.Stat(candidates[i]);
     if (st.error != 0) {
       error = st.error;
       continue;
@@ -723,37 +883,6 @@ bool Run::CheckRead(absl::string_view p) {
   return true;
 }
 
-absl::Status ReadWholeFile(const std::string& path, std::string* out, bool* missing) {
-  *missing = false;
-  int fd;
-  do {
-    fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  } while (fd < 0 && errno == EINTR);
-  if (fd < 0) {
-    if (errno == ENOENT) {
-      *missing = true;
-      return absl::OkStatus();
-    }
-    return absl::ErrnoToStatus(errno, absl::StrCat("open(", path, ")"));
-  }
-  struct stat st;
-  if (fstat(fd, &st) == 0 && st.st_size > 0) out->reserve(st.st_size);
-  char buf[1 << 16];
-  while (true) {
-    const ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int e = errno;
-      close(fd);
-      return absl::ErrnoToStatus(e, absl::StrCat("read(", path, ")"));
-    }
-    if (n == 0) break;
-    out->append(buf, n);
-  }
-  close(fd);
-  return absl::OkStatus();
-}
-
 std::string AbsolutePath(const std::string& path) {
   if (!path.empty() && path[0] == '/') return path;
   char buf[PATH_MAX];
@@ -775,20 +904,38 @@ absl::string_view TargetRecord(absl::string_view data) {
 
 }  // namespace
 
+namespace {
+
+int Cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+}  // namespace
+
 Decision Checker::CheckData(absl::string_view data, absl::string_view meta_path,
                             int64_t target_mtime) const {
+  return CheckDataWith(data, meta_path, target_mtime, Cores());
+}
+
+Decision Checker::CheckDataWith(absl::string_view data, absl::string_view meta_path,
+                                int64_t target_mtime, int threads) const {
   Decision d;
   d.meta_path = std::string(meta_path);
-  Run(*state_, data, meta_path, target_mtime, &d).Go();
+  Run(*state_, data, meta_path, target_mtime, threads, &d).Go();
   return d;
 }
 
 absl::StatusOr<Decision> Checker::CheckFile(const std::string& meta_path) const {
+  return CheckFileWith(meta_path, Cores());
+}
+
+absl::StatusOr<Decision> Checker::CheckFileWith(const std::string& meta_path, int threads) const {
   const std::string name = AbsolutePath(meta_path);
-  std::string data;
+  absl::StatusOr<MappedFile> file = MappedFile::Open(meta_path);
   bool missing = false;
-  absl::Status read = ReadWholeFile(meta_path, &data, &missing);
-  if (!read.ok()) return read;
+  if (!file.ok()) {
+    if (!absl::IsNotFound(file.status())) return file.status();  // bmake: fopen() ENOENT only
+    missing = true;
+  }
+  const absl::string_view data = missing ? absl::string_view() : file->data();
   const CheckOptions& o = state_->options;
   std::string target = o.target;
   if (target.empty() && !missing) target = std::string(TargetRecord(data));
@@ -823,19 +970,19 @@ absl::StatusOr<Decision> Checker::CheckFile(const std::string& meta_path) const 
     }
     return d;
   }
-  return CheckData(data, name, static_cast<int64_t>(st.st_mtime));
+  return CheckDataWith(data, name, static_cast<int64_t>(st.st_mtime), threads);
 }
 
 std::vector<absl::StatusOr<Decision>> Checker::CheckFiles(
     const std::vector<std::string>& meta_paths, int threads) const {
   std::vector<absl::StatusOr<Decision>> results(meta_paths.size(),
                                                 absl::UnknownError("not checked"));
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (threads <= 0) threads = Cores();
   threads = static_cast<int>(std::min<size_t>(threads, std::max<size_t>(1, meta_paths.size())));
   std::atomic<size_t> next{0};
   const auto work = [&] {
     for (size_t i; (i = next.fetch_add(1)) < meta_paths.size();) {
-      results[i] = CheckFile(meta_paths[i]);
+      results[i] = CheckFileWith(meta_paths[i], 1);  // the files are the parallelism
     }
   };
   std::vector<std::thread> pool;

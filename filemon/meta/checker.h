@@ -133,13 +133,18 @@ class Checker {
 
   // Checks the target whose .meta is `meta_path`: the target's existence and mtime first,
   // then the .meta (a missing .meta is up to date unless `missing_meta`). Errors are I/O
-  // errors other than a missing .meta, naming the file.
+  // errors other than a missing .meta, naming the file. A large filemon section is first
+  // classified by one thread per core (each distinct path resolved and stat'ed once overall).
   absl::StatusOr<Decision> CheckFile(const std::string& meta_path) const;
+  // The same with at most `threads` threads (1: none besides the caller).
+  absl::StatusOr<Decision> CheckFileWith(const std::string& meta_path, int threads) const;
 
   // Checks `data` (a .meta's bytes, named `meta_path` in messages) against a target whose
   // mtime is `target_mtime` (whole seconds).
   Decision CheckData(absl::string_view data, absl::string_view meta_path,
                      int64_t target_mtime) const;
+  Decision CheckDataWith(absl::string_view data, absl::string_view meta_path,
+                         int64_t target_mtime, int threads) const;
 
   // Checks many .meta files with `threads` threads (0: one per core), results in input order.
   // Each file gets its own TARGET (unless `options().target` is set) and its own cache.

@@ -191,3 +191,61 @@ TEST(ReasonCode, EveryReasonHasTheToolsCode) {
 }  // namespace
 }  // namespace meta
 }  // namespace filemon
+
+namespace filemon {
+namespace meta {
+namespace {
+
+// A section over kParallelBytes is classified by several threads first: the decision must be
+// the one the plain sequential reading gives, event by event.
+TEST_F(CheckerTest, ParallelClassificationGivesTheSequentialDecision) {
+  dir_->Mkdir("d/sub", kT0);
+  dir_->Mkdir("o", kT0);
+  for (int i = 0; i < 50; ++i) {
+    dir_->Write(absl::StrCat("d/sub/f", i, ".h"), "x", kT0 + 5);
+    dir_->Write(absl::StrCat("o/g", i, ".h"), "x", kT0 + 5);
+  }
+  dir_->Write("d/sub/late.h", "x", kT0 + 5);
+  dir_->Write("o/newer.h", "x", kT0 + 11);
+  std::string body;
+  for (int p = 0; p < 6000; ++p) {
+    const int pid = 2000 + p;
+    absl::StrAppend(&body, "F 1000 ", pid, "\nE ", pid, " /etc/ignored-exec\n");
+    if (p % 7 == 0) absl::StrAppend(&body, "R ", pid, " ", D(), "/sub\nR ", pid, " f", p % 50, ".h\n");
+    if (p % 11 == 0) absl::StrAppend(&body, "C ", pid, " ", D(), "/sub\n");
+    for (int k = 0; k < 5; ++k) {
+      absl::StrAppend(&body, "R ", pid, " ", *dir_ / absl::StrCat("o/g", (p + k) % 50, ".h"), "\n");
+    }
+    absl::StrAppend(&body, "R ", pid, " late.h\nR ", pid, " ", *dir_ / "o/gone.h", "\nD ", pid, " ",
+                    *dir_ / "o/gone.h", "\nX ", pid, " 0 0\n");
+  }
+  const std::string base = Meta(D(), body);
+  ASSERT_GT(base.size(), 1u << 20);
+  const std::vector<std::pair<std::string, std::string>> variants = {
+      {"up_to_date", base},
+      {"newer_at_end", base + absl::StrCat("R 1 ", *dir_ / "o/newer.h", "\n")},
+      {"malformed_in_middle", Meta(D(), body.substr(0, body.size() / 2) + "R 5\n" +
+                                            body.substr(body.size() / 2))},
+      {"missing_at_end", base + absl::StrCat("R 1 ", *dir_ / "o/never.h", "\n")},
+      {"relative_newer_via_dir",
+       base + absl::StrCat("R 1 ", *dir_ / "o", "\nR 1 newer.h\n")},
+  };
+  absl::StatusOr<Checker> checker = Checker::Create(options_);
+  ASSERT_TRUE(checker.ok());
+  for (const auto& [name, text] : variants) {
+    SCOPED_TRACE(name);
+    WriteMeta(text);
+    absl::StatusOr<Decision> one = checker->CheckFileWith(MetaPath(), 1);
+    absl::StatusOr<Decision> many = checker->CheckFileWith(MetaPath(), 4);
+    ASSERT_TRUE(one.ok() && many.ok());
+    EXPECT_EQ(one->reason, many->reason);
+    EXPECT_EQ(one->line, many->line);
+    EXPECT_EQ(one->path, many->path);
+    EXPECT_EQ(one->messages, many->messages);
+    EXPECT_EQ(one->out_of_date, name != "up_to_date") << ReasonCode(one->reason);
+  }
+}
+
+}  // namespace
+}  // namespace meta
+}  // namespace filemon

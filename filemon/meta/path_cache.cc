@@ -39,7 +39,39 @@ void Join(absl::string_view dir, absl::string_view base, std::string* out) {
   out->append(base.data(), base.size());
 }
 
+uint64_t Load8(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+uint64_t Mix(uint64_t h) {  // murmur3's fmix64
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return h;
+}
+
 }  // namespace
+
+size_t PathHash::operator()(absl::string_view s) const {
+  const size_t n = s.size();
+  uint64_t a, b, c;
+  if (n >= 16) {
+    a = Load8(s.data());
+    b = Load8(s.data() + n - 16);
+    c = Load8(s.data() + n - 8);
+  } else {
+    char buf[24] = {};
+    std::memcpy(buf, s.data(), n);
+    a = Load8(buf);
+    b = Load8(buf + 8);
+    c = Load8(buf + 16);
+  }
+  return Mix(a ^ Mix(b + 0x9e3779b97f4a7c15ull * n) ^ (c * 0xc2b2ae3d27d4eb4full));
+}
 
 absl::string_view PathCache::Keep(absl::string_view s) {
   if (s.size() > arena_left_) {
@@ -84,8 +116,9 @@ const StatResult& PathCache::Lstat(absl::string_view path) {
   return e.lstat;
 }
 
-const StatResult& PathCache::Stat(absl::string_view path) {
-  Entry& e = Find(path);
+const StatResult& PathCache::Stat(absl::string_view path) { return Stat(path, Find(path)); }
+
+const StatResult& PathCache::Stat(absl::string_view path, Entry& e) {
   if (!e.have_stat) {
     if (!e.have_lstat && IsClean(path)) {
       DoStat(path, /*follow=*/false, &e.lstat);
@@ -161,7 +194,7 @@ bool PathCache::RealDir(absl::string_view dir, std::string* out) {
   if (!IsClean(dir)) {
     ok = SlowRealpath(dir, &result);
   } else {
-    const StatResult& l = Lstat(dir);
+    const StatResult l = Lstat(dir);  // a copy: RealDir() below may rehash entries_
     absl::string_view parent, base;
     Split(dir, &parent, &base);
     if (l.error == 0 && !l.is_link) {
@@ -196,7 +229,7 @@ bool PathCache::Realpath(absl::string_view path, std::string* out) {
     return false;
   }
   if (!IsClean(path)) return SlowRealpath(path, out);
-  const StatResult& l = Lstat(path);
+  const StatResult l = Lstat(path);  // a copy: RealDir() below may rehash entries_
   if (l.is_link || (l.error != 0 && l.error != ENOENT)) return SlowRealpath(path, out);
   absl::string_view dir, base;
   Split(path, &dir, &base);

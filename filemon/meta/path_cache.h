@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,6 +35,12 @@ struct StatResult {
   bool is_dir = false;
   bool is_link = false;  // lstat only
   int64_t mtime = 0;     // st_mtime, whole seconds
+};
+
+// A fast hash for paths: their length, first 8 and last 16 bytes, mixed. Paths that differ
+// only in the middle collide and are told apart by the map's equality test.
+struct PathHash {
+  size_t operator()(absl::string_view s) const;
 };
 
 class PathCache {
@@ -55,12 +62,21 @@ class PathCache {
 
   size_t stat_calls() const { return stat_calls_; }
 
- private:
+  // What is known of one path. `tag` is the caller's own per-path memo (-1: unset), kept here
+  // so that one hash lookup (on keys stored compactly, not in the caller's big buffer) serves
+  // both the caller's question and the stat.
   struct Entry {
     bool have_stat = false, have_lstat = false;
+    int8_t tag = -1;
     StatResult stat, lstat;
   };
+  // The reference is valid until the next call that may add a path (any call but `Stat(path,
+  // e)` on a path already found).
   Entry& Find(absl::string_view path);
+  // stat(2) of `path`, whose entry is `e` (from `Find(path)`).
+  const StatResult& Stat(absl::string_view path, Entry& e);
+
+ private:
   absl::string_view Keep(absl::string_view s);
   bool RealDir(absl::string_view dir, std::string* out);
   bool SlowRealpath(absl::string_view path, std::string* out);
@@ -68,7 +84,7 @@ class PathCache {
 
   int dir_fd_;
   std::string dir_;
-  absl::flat_hash_map<absl::string_view, Entry> entries_;
+  absl::flat_hash_map<absl::string_view, Entry, PathHash> entries_;
   // realpath of directories: success flag + result (partial on failure).
   absl::flat_hash_map<absl::string_view, std::pair<bool, std::string>> dirs_;
   std::vector<std::unique_ptr<char[]>> arena_;
