@@ -20,10 +20,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/types/optional.h"
+#include "filemon/backends/backend_factory.h"
 #include "filemon/core/backend.h"
 #include "filemon/core/record_sink.h"
 #include "filemon/meta/meta_writer.h"
-#include "tools/filemon_meta_backend.h"
 #include "tools/filemon_meta_commands.h"
 
 namespace filemon_meta_tool {
@@ -145,7 +145,7 @@ int RunRun(int argc, char** argv) {
     if (getcwd(here, sizeof here) != nullptr) meta_path = absl::StrCat(here, "/", meta_path);
   }
 
-  absl::StatusOr<std::unique_ptr<filemon::Backend>> backend = MakeBackendByName(backend_name);
+  absl::StatusOr<std::unique_ptr<filemon::Backend>> backend = filemon::MakeBackend(backend_name);
   if (!backend.ok()) {
     std::fprintf(stderr, "filemon-meta: run: backend '%s': %s\n", backend_name.c_str(),
                  std::string(backend.status().message()).c_str());
