@@ -17,8 +17,8 @@ namespace {
 std::string BenchRoot(absl::string_view name) {
   const char* dir = std::getenv("FILEMON_BENCH_DIR");
   const char* home = std::getenv("HOME");
-  return absl::StrCat(dir != nullptr ? dir : absl::StrCat(home ? home : ".", "/.cache/filemon-bench"),
-                      "/", name);
+  return absl::StrCat(
+      dir != nullptr ? dir : absl::StrCat(home ? home : ".", "/.cache/filemon-bench"), "/", name);
 }
 
 const filemon_bench::GeneratedMeta& Generated() {

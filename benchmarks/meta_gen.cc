@@ -72,11 +72,12 @@ absl::StatusOr<GeneratedMeta> GenerateMeta(const std::string& root, size_t recor
   s = Touch(cc, kSourceTime, true);
   if (!s.ok()) return s;
 
-  std::string out = absl::StrCat("# Meta data file ", g.meta_path, "\nCMD ", g.command, "\nCWD ",
-                                 g.objdir, "\nTARGET ", g.target,
-                                 "\n-- command output --\n\n-- filemon acquired metadata --\n"
-                                 "# filemon version 5\n# Target pid 1000\n# Start 1600000100.000000\n"
-                                 "V 5\n");
+  std::string out =
+      absl::StrCat("# Meta data file ", g.meta_path, "\nCMD ", g.command, "\nCWD ", g.objdir,
+                   "\nTARGET ", g.target,
+                   "\n-- command output --\n\n-- filemon acquired metadata --\n"
+                   "# filemon version 5\n# Target pid 1000\n# Start 1600000100.000000\n"
+                   "V 5\n");
   uint64_t rng = 88172645463325252ull;
   const auto next = [&rng] {
     rng ^= rng << 13;
@@ -108,8 +109,8 @@ absl::StatusOr<GeneratedMeta> GenerateMeta(const std::string& root, size_t recor
       }
       ++n;
     }
-    absl::StrAppend(&out, "W ", pid, " ", g.objdir, "/t", p, ".o\n", "D ", pid, " ", g.objdir,
-                    "/t", p, ".o\n", "X ", pid, " 0 0\n");
+    absl::StrAppend(&out, "W ", pid, " ", g.objdir, "/t", p, ".o\n", "D ", pid, " ", g.objdir, "/t",
+                    p, ".o\n", "X ", pid, " 0 0\n");
     n += 3;
   }
   // The last record reads one particular source: the one made newer on request.

@@ -165,13 +165,15 @@ int Check(int argc, char** argv) {
   if (many) {
     results = checker->CheckFiles(files, jobs);
   } else {
-    results.push_back(jobs > 0 ? checker->CheckFileWith(files[0], jobs) : checker->CheckFile(files[0]));
+    results.push_back(jobs > 0 ? checker->CheckFileWith(files[0], jobs)
+                               : checker->CheckFile(files[0]));
   }
   int status = kExitUpToDate;
   std::string out;
   for (size_t i = 0; i < results.size(); ++i) {
     if (!results[i].ok()) {
-      std::fprintf(stderr, "filemon-meta: %s\n", std::string(results[i].status().message()).c_str());
+      std::fprintf(stderr, "filemon-meta: %s\n",
+                   std::string(results[i].status().message()).c_str());
       status = kExitError;
       continue;
     }

@@ -11,34 +11,6 @@
 #include "tools/filemon_meta_commands.h"
 
 namespace filemon_meta_tool {
-namespace {
-
-void Json(absl::string_view s, std::string* out) {
-  out->push_back('"');
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      out->push_back('\\');
-      out->push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      absl::StrAppend(out, "\\u00", absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
-    } else {
-      out->push_back(c);
-    }
-  }
-  out->push_back('"');
-}
-
-void JsonList(absl::string_view name, const std::vector<std::string>& items, std::string* out) {
-  absl::StrAppend(out, "\"", name, "\":[");
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) out->push_back(',');
-    Json(items[i], out);
-  }
-  out->append("]");
-}
-
-}  // namespace
-
 int RunDeps(int argc, char** argv) {
   filemon::meta::DepsOptions options;
   std::vector<std::string> files;
@@ -77,32 +49,11 @@ int RunDeps(int argc, char** argv) {
   }
   std::string out;
   if (format == "json") {
-    out.push_back('{');
-    JsonList("read", all.read, &out);
-    out.push_back(',');
-    JsonList("exec", all.exec, &out);
-    out.push_back(',');
-    JsonList("write", all.write, &out);
-    out.push_back(',');
-    JsonList("deleted", all.deleted, &out);
-    out.append(",\"renamed\":[");
-    for (size_t i = 0; i < all.renamed.size(); ++i) {
-      if (i > 0) out.push_back(',');
-      out.push_back('[');
-      Json(all.renamed[i].first, &out);
-      out.push_back(',');
-      Json(all.renamed[i].second, &out);
-      out.push_back(']');
-    }
-    out.append("],");
-    JsonList("src_dirs", all.src_dirs, &out);
-    out.push_back(',');
-    JsonList("obj_dirs", all.obj_dirs, &out);
-    absl::StrAppend(&out, ",\"malformed_lines\":", all.malformed_lines, "}\n");
+    absl::StrAppend(&out, filemon::meta::DepsJson(all), "\n");
   } else {
-    for (const auto& [letter, list] : {std::make_pair("R", &all.read), std::make_pair("E", &all.exec),
-                                       std::make_pair("W", &all.write),
-                                       std::make_pair("D", &all.deleted)}) {
+    for (const auto& [letter, list] :
+         {std::make_pair("R", &all.read), std::make_pair("E", &all.exec),
+          std::make_pair("W", &all.write), std::make_pair("D", &all.deleted)}) {
       for (const std::string& p : *list) absl::StrAppend(&out, letter, " ", p, "\n");
     }
     for (const auto& [from, to] : all.renamed) absl::StrAppend(&out, "M ", from, " ", to, "\n");

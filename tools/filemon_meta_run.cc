@@ -1,9 +1,9 @@
 // `filemon-meta run`: run commands under a tracing backend and write their .meta in bmake's
 // layout. The only part of filemon-meta that uses a backend.
 
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>

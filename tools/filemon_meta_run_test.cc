@@ -46,8 +46,9 @@ TEST(FilemonMetaRun, CompileThenCheck) {
   dir.Write("a.h", "#define A 1\n", now - 100);
   dir.Write("a.c", "#include \"a.h\"\nint f(void) { return A; }\n", now - 100);
   const std::string tool = Tool();
-  Result run = Shell(dir.path(), absl::StrCat(kEnv, " '", tool,
-                                              "' run --meta a.o.meta --target a.o --cmd 'cc -c a.c'"));
+  Result run =
+      Shell(dir.path(),
+            absl::StrCat(kEnv, " '", tool, "' run --meta a.o.meta --target a.o --cmd 'cc -c a.c'"));
   if (run.status == 2 && absl::StrContains(run.out, "backend")) {
     GTEST_SKIP() << "no tracing backend here: " << run.out;
   }
@@ -78,10 +79,12 @@ TEST(FilemonMetaRun, CompileThenCheck) {
     Result bmake = Shell(dir.path(), absl::StrCat(kEnv, " bmake -r -n -dM a.o"));
     EXPECT_TRUE(absl::StrContains(bmake.out, "a.o.meta: ")) << bmake.out;
     EXPECT_TRUE(absl::StrContains(bmake.out, "file '" + dir / "a.h" + "' is newer")) << bmake.out;
-    Result ours = Shell(dir.path(), absl::StrCat(kEnv, " '", tool,
-                                                 "' check --compat 20200710 --cmd 'cc -c a.c' a.o.meta"));
+    Result ours = Shell(
+        dir.path(),
+        absl::StrCat(kEnv, " '", tool, "' check --compat 20200710 --cmd 'cc -c a.c' a.o.meta"));
     EXPECT_TRUE(absl::StrContains(bmake.out, ours.out.substr(ours.out.find('\n') + 1)))
-        << bmake.out << "\nvs\n" << ours.out;
+        << bmake.out << "\nvs\n"
+        << ours.out;
   }
 
   dir.SetMtime("a.h", now - 100);
@@ -90,8 +93,9 @@ TEST(FilemonMetaRun, CompileThenCheck) {
 
 TEST(FilemonMetaRun, FailingCommandRecordsItsErrorCode) {
   filemon::meta::TestDir dir("run_fail");
-  Result run = Shell(dir.path(), absl::StrCat(kEnv, " '", Tool(),
-                                              "' run --meta x.meta --target x --cmd 'echo out; exit 3'"));
+  Result run = Shell(
+      dir.path(),
+      absl::StrCat(kEnv, " '", Tool(), "' run --meta x.meta --target x --cmd 'echo out; exit 3'"));
   if (run.status == 2 && absl::StrContains(run.out, "backend")) {
     GTEST_SKIP() << "no tracing backend here: " << run.out;
   }
@@ -100,8 +104,9 @@ TEST(FilemonMetaRun, FailingCommandRecordsItsErrorCode) {
   std::ifstream meta(dir / "x.meta");
   std::stringstream text;
   text << meta.rdbuf();
-  EXPECT_TRUE(absl::StrContains(text.str(), "-- command output --\nout\n\n*** Error code 3\n\n"
-                                            "-- filemon acquired metadata --\n"))
+  EXPECT_TRUE(absl::StrContains(text.str(),
+                                "-- command output --\nout\n\n*** Error code 3\n\n"
+                                "-- filemon acquired metadata --\n"))
       << text.str();
 }
 

@@ -8,20 +8,21 @@
 
 #include <algorithm>
 #include <atomic>
-#include <mutex>
-#include <thread>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
+#include <thread>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "filemon/core/parser.h"
 #include "filemon/core/record.h"
+#include "filemon/meta/json_internal.h"
 #include "filemon/meta/modifiers.h"
 #include "filemon/meta/path_cache.h"
 #include "filemon/meta/pid_dirs.h"
@@ -161,7 +162,7 @@ class LineReader {
 
 // A filemon line as bmake's meta_oodate() splits it.
 struct Fields {
-  char key = 0;      // buf[0]
+  char key = 0;  // buf[0]
   bool has_p1 = false;
   absl::string_view p1;  // after the first ' ' (the pid and the rest)
   int pid = 0;
@@ -207,47 +208,37 @@ bool FieldsFromRecord(const Record& r, absl::string_view line, Fields* f) {
   f->p1 = line.substr(2);
   f->pid = static_cast<int>(r.pid);
   f->split_known = false;
-  switch (r.kind) {
-    case RecordKind::kAt:
-    case RecordKind::kChdir:
-    case RecordKind::kDelete:
-    case RecordKind::kExec:
-    case RecordKind::kRead:
-    case RecordKind::kStat:
-    case RecordKind::kWrite: {
-      const char* ps = r.path.data();
-      if (r.path.empty() || ps <= ls + 3 || ps + r.path.size() != le || !pid_ok(ps - 1)) {
-        return false;
-      }
-      f->has_p = true;
-      f->p = r.path;
-      return true;
+  if (HasPath(r.kind) && !HasTwoPaths(r.kind)) {  // A C D E R S W
+    const char* ps = r.path.data();
+    if (r.path.empty() || ps <= ls + 3 || ps + r.path.size() != le || !pid_ok(ps - 1)) {
+      return false;
     }
-    case RecordKind::kLink:
-    case RecordKind::kMove: {
-      const char* a = r.path.data();
-      const char* b = r.path2.data();
-      if (a <= ls + 4 || a >= le || b <= a || b >= le || b + r.path2.size() + 1 != le ||
-          a[-1] != '\'' || a + r.path.size() + 3 != b || a[r.path.size()] != '\'' ||
-          a[r.path.size() + 1] != ' ' || b[-1] != '\'' || b[r.path2.size()] != '\'' ||
-          !pid_ok(a - 2)) {
-        return false;
-      }
-      for (absl::string_view s : {r.path, r.path2}) {
-        if (s.find_first_of(" '") != absl::string_view::npos) return false;
-      }
-      f->has_p = true;
-      f->p = absl::string_view(a - 1, le - (a - 1));
-      f->split_known = true;
-      f->src = r.path;
-      f->dst = r.path2;
-      return true;
-    }
-    default:
-      // F, X, V and comments carry no path: bmake's own split of the line is the reading.
-      FieldsFromLine(line, f);
-      return true;
+    f->has_p = true;
+    f->p = r.path;
+    return true;
   }
+  if (HasTwoPaths(r.kind)) {  // L M
+    const char* a = r.path.data();
+    const char* b = r.path2.data();
+    if (a <= ls + 4 || a >= le || b <= a || b >= le || b + r.path2.size() + 1 != le ||
+        a[-1] != '\'' || a + r.path.size() + 3 != b || a[r.path.size()] != '\'' ||
+        a[r.path.size() + 1] != ' ' || b[-1] != '\'' || b[r.path2.size()] != '\'' ||
+        !pid_ok(a - 2)) {
+      return false;
+    }
+    for (absl::string_view s : {r.path, r.path2}) {
+      if (s.find_first_of(" '") != absl::string_view::npos) return false;
+    }
+    f->has_p = true;
+    f->p = absl::string_view(a - 1, le - (a - 1));
+    f->split_known = true;
+    f->src = r.path;
+    f->dst = r.path2;
+    return true;
+  }
+  // F, X, V and comments carry no path: bmake's own split of the line is the reading.
+  FieldsFromLine(line, f);
+  return true;
 }
 
 // Core's parser over the filemon section, kept in step with a line loop: `At(offset)` gives the
@@ -354,14 +345,14 @@ absl::StatusOr<Checker> Checker::Create(CheckOptions options) {
   state->ignore_paths = SortUniqueRealpaths(std::move(ignore));
   state->bailiwick = SortUniqueRealpaths(options.bailiwick);
   // bmake's getTmpdir(): "${TMPDIR:tA:U/tmp/}/" if that is a directory, else "/tmp/".
-  state->tmpdir = (options.tmpdir_env.empty() ? std::string("/tmp/") : TA(options.tmpdir_env)) + "/";
+  state->tmpdir =
+      (options.tmpdir_env.empty() ? std::string("/tmp/") : TA(options.tmpdir_env)) + "/";
   struct stat st;
   if (stat(state->tmpdir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) state->tmpdir = "/tmp/";
   if (!options.ignore_filter.empty()) {
     absl::StatusOr<ModifierChain> chain = ModifierChain::ParseFilter(options.ignore_filter);
     if (!chain.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("IGNORE_FILTER: ", chain.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat("IGNORE_FILTER: ", chain.status().message()));
     }
     state->ignore_filter = std::move(*chain);
   }
@@ -594,8 +585,8 @@ void Run::Cmd(const BLine& line, bool has_p, absl::string_view p, LineReader* re
     }
     if (differ) {
       // bmake reports the line of the command's last physical line.
-      Message(absl::StrCat(Prefix(lineno_), "a build command has changed\n", p, "\nvs\n",
-                           cmd.text));
+      Message(
+          absl::StrCat(Prefix(lineno_), "a build command has changed\n", p, "\nvs\n", cmd.text));
       if (!o_.ignore_cmd) {
         if (!oodate_) {
           d_->old_command = std::string(p);
@@ -659,11 +650,10 @@ void Run::ProcessFilemon(Fields& f) {
       if (f.key == 'M') {
         // The source of a rename only clears missing files, like D.
         if (!src.empty() && src[0] == '/') {
-          missing_.erase(std::remove_if(missing_.begin(), missing_.end(),
-                                        [src](const std::string& m) {
-                                          return PathStartsWith(m, src);
-                                        }),
-                         missing_.end());
+          missing_.erase(
+              std::remove_if(missing_.begin(), missing_.end(),
+                             [src](const std::string& m) { return PathStartsWith(m, src); }),
+              missing_.end());
         }
         CheckWrite(dst, /*is_link=*/false);
         return;
@@ -738,10 +728,12 @@ bool Run::Ignore(absl::string_view p, internal::PathCache::Entry** entry) {
 
 bool Run::Boring(absl::string_view p) {
   if (!classified_ || p.empty() || p[0] != '/') return false;
-  while (next_interesting_ < interesting_.size() && interesting_[next_interesting_] < line_offset_) {
+  while (next_interesting_ < interesting_.size() &&
+         interesting_[next_interesting_] < line_offset_) {
     ++next_interesting_;
   }
-  return next_interesting_ == interesting_.size() || interesting_[next_interesting_] != line_offset_;
+  return next_interesting_ == interesting_.size() ||
+         interesting_[next_interesting_] != line_offset_;
 }
 
 // Pass 1: each thread reads a slice of the section with its own core parser and decides, for
@@ -992,51 +984,20 @@ std::vector<absl::StatusOr<Decision>> Checker::CheckFiles(
   return results;
 }
 
-namespace {
-
-void AppendJsonString(absl::string_view s, std::string* out) {
-  out->push_back('"');
-  for (const char c : s) {
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppend(out, "\\u00", absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-  out->push_back('"');
-}
-
-}  // namespace
-
 std::string DecisionJson(const Decision& d) {
   std::string out = "{\"meta\":";
-  AppendJsonString(d.meta_path, &out);
+  internal::AppendJsonString(d.meta_path, &out);
   absl::StrAppend(&out, ",\"out_of_date\":", d.out_of_date ? "true" : "false", ",\"reason\":\"",
                   ReasonCode(d.reason), "\",\"line\":", d.line, ",\"path\":");
-  AppendJsonString(d.path, &out);
+  internal::AppendJsonString(d.path, &out);
   out.append(",\"old_command\":");
-  AppendJsonString(d.old_command, &out);
+  internal::AppendJsonString(d.old_command, &out);
   out.append(",\"new_command\":");
-  AppendJsonString(d.new_command, &out);
+  internal::AppendJsonString(d.new_command, &out);
   out.append(",\"messages\":[");
   for (size_t i = 0; i < d.messages.size(); ++i) {
     if (i > 0) out.push_back(',');
-    AppendJsonString(d.messages[i], &out);
+    internal::AppendJsonString(d.messages[i], &out);
   }
   out.append("]}");
   return out;

@@ -50,17 +50,17 @@ absl::string_view CompatName(Compat compat);
 
 enum class Reason {
   kUpToDate,
-  kNewer,            // an R/E/L-source file is newer than the target
-  kCmdChanged,       // a recorded command differs from the current one
-  kCmdMoreInMeta,    // more CMD records than current commands
-  kCmdExtraNow,      // more current commands than CMD records (noticed at CWD)
-  kCwdChanged,       // the CWD record is not .OBJDIR
-  kMissingFiles,     // a file read outside .OBJDIR (or written in the bailiwick) is gone
-  kMissingFilemon,   // no filemon section and missing-filemon=yes
-  kMissingMeta,      // no .meta and missing-meta=yes (or .META)
-  kMalformed,        // a filemon line without pid or path, a blank line, a bare CWD, ...
-  kTruncated,        // a line without its '\n'
-  kTargetMissing,    // the target does not exist (decided before the .meta is read)
+  kNewer,           // an R/E/L-source file is newer than the target
+  kCmdChanged,      // a recorded command differs from the current one
+  kCmdMoreInMeta,   // more CMD records than current commands
+  kCmdExtraNow,     // more current commands than CMD records (noticed at CWD)
+  kCwdChanged,      // the CWD record is not .OBJDIR
+  kMissingFiles,    // a file read outside .OBJDIR (or written in the bailiwick) is gone
+  kMissingFilemon,  // no filemon section and missing-filemon=yes
+  kMissingMeta,     // no .meta and missing-meta=yes (or .META)
+  kMalformed,       // a filemon line without pid or path, a blank line, a bare CWD, ...
+  kTruncated,       // a line without its '\n'
+  kTargetMissing,   // the target does not exist (decided before the .meta is read)
 };
 // The tool's code: "up-to-date", "newer", "cmd_changed", ... (see filemon-meta --help).
 absl::string_view ReasonCode(Reason reason);
@@ -108,9 +108,9 @@ struct Decision {
   Reason reason = Reason::kUpToDate;  // the first reason found (bmake stops there)
   size_t line = 0;                    // .meta line of the reason, 0 if none
   std::string meta_path;              // the .meta as named in messages (absolute)
-  std::string path;          // kNewer: the file; kMissingFiles: the first missing file
-  std::string old_command;   // kCmdChanged: recorded
-  std::string new_command;   // kCmdChanged: current
+  std::string path;                   // kNewer: the file; kMissingFiles: the first missing file
+  std::string old_command;            // kCmdChanged: recorded
+  std::string new_command;            // kCmdChanged: current
   // bmake's -dM debug lines and warnings, in bmake's order, without "bmake: " (a command
   // change is one message of several lines). Informational ones (cannot compare, a change
   // under ignore-cmd, a truncated command continuation) appear too.
@@ -143,8 +143,8 @@ class Checker {
   // mtime is `target_mtime` (whole seconds).
   Decision CheckData(absl::string_view data, absl::string_view meta_path,
                      int64_t target_mtime) const;
-  Decision CheckDataWith(absl::string_view data, absl::string_view meta_path,
-                         int64_t target_mtime, int threads) const;
+  Decision CheckDataWith(absl::string_view data, absl::string_view meta_path, int64_t target_mtime,
+                         int threads) const;
 
   // Checks many .meta files with `threads` threads (0: one per core), results in input order.
   // Each file gets its own TARGET (unless `options().target` is set) and its own cache.

@@ -49,10 +49,10 @@ struct Scenario {
   std::string meta;    // with @D@ (.OBJDIR) and @O@ (outside); "<none>": no .meta
   std::vector<File> files;
   std::vector<Command> commands;  // empty: {"echo build > ${.TARGET}"}
-  std::vector<std::string> args;   // extra tool arguments (placeholders allowed)
-  std::string makefile_vars;       // lines before the target
-  std::string mode;                // appended to .MAKE.MODE
-  std::string attrs;               // target attributes (.NOMETA_CMP, .META)
+  std::vector<std::string> args;  // extra tool arguments (placeholders allowed)
+  std::string makefile_vars;      // lines before the target
+  std::string mode;               // appended to .MAKE.MODE
+  std::string attrs;              // target attributes (.NOMETA_CMP, .META)
   bool no_target = false;
 };
 
@@ -71,101 +71,182 @@ std::vector<Scenario> Scenarios() {
   const File same{"d/same.h", 10};
   const File newer{"d/new.h", 11};
   // R/E/L-source mtimes, whole seconds, strict.
-  s.push_back({"read_older", "up-to-date", Meta("R 100 @D@/old.h\nX 100 0 0\n# Bye bye\n"), {older}});
+  s.push_back(
+      {"read_older", "up-to-date", Meta("R 100 @D@/old.h\nX 100 0 0\n# Bye bye\n"), {older}});
   s.push_back({"read_same_second", "up-to-date", Meta("R 100 @D@/same.h\n"), {same}});
   s.push_back({"read_newer", "newer", Meta("R 100 @D@/old.h\nR 100 @D@/new.h\n"), {older, newer}});
   s.push_back({"read_newer_relative", "newer", Meta("R 100 new.h\n"), {newer}});
   s.push_back({"exec_newer", "newer", Meta("E 100 @D@/new.h\n"), {newer}});
   s.push_back({"write_newer_not_checked", "up-to-date", Meta("W 100 @D@/new.h\n"), {newer}});
-  s.push_back({"stat_and_at_not_checked", "up-to-date",
-               Meta("S 100 @D@/new.h\nA 100 new.h\n"), {newer}});
+  s.push_back(
+      {"stat_and_at_not_checked", "up-to-date", Meta("S 100 @D@/new.h\nA 100 new.h\n"), {newer}});
   s.push_back({"link_source_newer", "newer", Meta("L 100 '@D@/new.h' '@D@/lnk'\n"), {newer}});
-  s.push_back({"move_source_not_checked", "up-to-date",
-               Meta("M 100 '@D@/new.h' '@D@/moved'\n"), {newer}});
+  s.push_back(
+      {"move_source_not_checked", "up-to-date", Meta("M 100 '@D@/new.h' '@D@/moved'\n"), {newer}});
   s.push_back({"read_dot_skipped", "up-to-date", Meta("R 100 .\n"), {}});
-  s.push_back({"directory_never_newer", "up-to-date", Meta("R 100 @D@/sub\n"),
-               {{"d/sub", 20, "", true}}});
+  s.push_back(
+      {"directory_never_newer", "up-to-date", Meta("R 100 @D@/sub\n"), {{"d/sub", 20, "", true}}});
   // Directories read set latestdir; relative paths try latestdir, lcwd, cwd.
-  s.push_back({"latestdir_first", "newer", Meta("R 100 @D@/sub\nR 100 x.h\n"),
+  s.push_back({"latestdir_first",
+               "newer",
+               Meta("R 100 @D@/sub\nR 100 x.h\n"),
                {{"d/sub", 5, "", true}, {"d/sub/x.h", 11}, {"d/x.h", 5}}});
-  s.push_back({"latestdir_falls_back_to_cwd", "up-to-date", Meta("R 100 @D@/sub\nR 100 x.h\n"),
+  s.push_back({"latestdir_falls_back_to_cwd",
+               "up-to-date",
+               Meta("R 100 @D@/sub\nR 100 x.h\n"),
                {{"d/sub", 5, "", true}, {"d/x.h", 5}}});
-  s.push_back({"exec_resets_latestdir", "up-to-date",
+  s.push_back({"exec_resets_latestdir",
+               "up-to-date",
                Meta("R 100 @D@/sub\nE 100 @D@/old.h\nR 100 x.h\n"),
                {older, {"d/sub", 5, "", true}, {"d/sub/x.h", 11}, {"d/x.h", 5}}});
-  s.push_back({"exec_dot_keeps_latestdir", "newer", Meta("R 100 @D@/sub\nE 100 .\nR 100 x.h\n"),
+  s.push_back({"exec_dot_keeps_latestdir",
+               "newer",
+               Meta("R 100 @D@/sub\nE 100 .\nR 100 x.h\n"),
                {{"d/sub", 5, "", true}, {"d/sub/x.h", 11}, {"d/x.h", 5}}});
   // Per-pid cwd: C, F, unknown pids, X.
-  s.push_back({"chdir", "newer", Meta("C 100 @D@/sub\nR 100 x.h\n"),
+  s.push_back({"chdir",
+               "newer",
+               Meta("C 100 @D@/sub\nR 100 x.h\n"),
                {{"d/sub", 5, "", true}, {"d/sub/x.h", 11}, {"d/x.h", 5}}});
-  s.push_back({"fork_inherits_cwd", "newer", Meta("C 100 @D@/sub\nF 100 101\nR 101 x.h\n"),
+  s.push_back({"fork_inherits_cwd",
+               "newer",
+               Meta("C 100 @D@/sub\nF 100 101\nR 101 x.h\n"),
                {{"d/sub", 5, "", true}, {"d/sub/x.h", 11}, {"d/x.h", 5}}});
-  s.push_back({"unknown_pid_inherits_previous_cwd", "newer",
+  s.push_back({"unknown_pid_inherits_previous_cwd",
+               "newer",
                Meta("C 100 @D@/sub\nR 102 x.h\n"),
                {{"d/sub", 5, "", true}, {"d/sub/x.h", 11}, {"d/x.h", 5}}});
-  s.push_back({"pid_switch_restores_cwd", "up-to-date",
+  s.push_back({"pid_switch_restores_cwd",
+               "up-to-date",
                Meta("F 100 101\nC 101 @D@/sub\nR 100 x.h\n"),
                {{"d/sub", 5, "", true}, {"d/sub/x.h", 11}, {"d/x.h", 5}}});
-  s.push_back({"exit_keeps_local_cwd", "newer",
+  s.push_back({"exit_keeps_local_cwd",
+               "newer",
                Meta("C 100 @D@/sub\nX 100 0 0\nR 100 x.h\n"),
                {{"d/sub", 5, "", true}, {"d/sub/x.h", 11}, {"d/x.h", 5}}});
-  s.push_back({"relative_chdir", "newer", Meta("C 100 sub\nR 100 x.h\n"),
+  s.push_back({"relative_chdir",
+               "newer",
+               Meta("C 100 sub\nR 100 x.h\n"),
                {{"d/sub", 5, "", true}, {"d/sub/x.h", 11}, {"d/x.h", 5}}});
   // Missing files: absolute, outside cwd (raw prefix), ENOENT.
   s.push_back({"missing_outside_cwd", "missing_files", Meta("R 100 @O@/gone.h\n"), {}});
   s.push_back({"missing_relative_not_reported", "up-to-date", Meta("R 100 gone.h\n"), {}});
   s.push_back({"missing_under_cwd_not_reported", "up-to-date", Meta("R 100 @D@/gone.h\n"), {}});
   s.push_back({"missing_sibling_with_cwd_prefix", "up-to-date", Meta("R 100 @D@x/gone.h\n"), {}});
-  s.push_back({"missing_enotdir_not_reported", "up-to-date", Meta("R 100 @O@/f/gone.h\n"),
-               {{"o/f", 1}}});
-  s.push_back({"delete_clears_earlier_missing", "up-to-date",
-               Meta("R 100 @O@/gone.h\nD 100 @O@/gone.h\n"), {}});
-  s.push_back({"delete_before_read_does_not_clear", "missing_files",
-               Meta("D 100 @O@/gone.h\nR 100 @O@/gone.h\n"), {}});
-  s.push_back({"delete_dir_clears_below", "up-to-date",
-               Meta("R 100 @O@/d/a.h\nD 100 @O@/d\n"), {}});
-  s.push_back({"delete_prefix_is_by_component", "missing_files",
-               Meta("R 100 @O@/d/a.h\nD 100 @O@/\n"), {}});
-  s.push_back({"delete_relative_clears_nothing", "missing_files",
-               Meta("R 100 @O@/gone.h\nD 100 gone.h\n"), {}});
-  s.push_back({"move_source_clears_missing", "up-to-date",
-               Meta("R 100 @O@/gone.h\nM 100 '@O@/gone.h' '@O@/other.h'\n"), {}});
-  s.push_back({"missing_then_newer_two_messages", "newer",
-               Meta("R 100 @O@/gone.h\nR 100 @D@/new.h\n"), {newer}});
-  s.push_back({"missing_listed_once", "missing_files",
-               Meta("R 100 @O@/a.h\nR 100 @O@/a.h\nR 100 @O@/b.h\n"), {}});
+  s.push_back(
+      {"missing_enotdir_not_reported", "up-to-date", Meta("R 100 @O@/f/gone.h\n"), {{"o/f", 1}}});
+  s.push_back({"delete_clears_earlier_missing",
+               "up-to-date",
+               Meta("R 100 @O@/gone.h\nD 100 @O@/gone.h\n"),
+               {}});
+  s.push_back({"delete_before_read_does_not_clear",
+               "missing_files",
+               Meta("D 100 @O@/gone.h\nR 100 @O@/gone.h\n"),
+               {}});
+  s.push_back(
+      {"delete_dir_clears_below", "up-to-date", Meta("R 100 @O@/d/a.h\nD 100 @O@/d\n"), {}});
+  s.push_back({"delete_prefix_is_by_component",
+               "missing_files",
+               Meta("R 100 @O@/d/a.h\nD 100 @O@/\n"),
+               {}});
+  s.push_back({"delete_relative_clears_nothing",
+               "missing_files",
+               Meta("R 100 @O@/gone.h\nD 100 gone.h\n"),
+               {}});
+  s.push_back({"move_source_clears_missing",
+               "up-to-date",
+               Meta("R 100 @O@/gone.h\nM 100 '@O@/gone.h' '@O@/other.h'\n"),
+               {}});
+  s.push_back({"missing_then_newer_two_messages",
+               "newer",
+               Meta("R 100 @O@/gone.h\nR 100 @D@/new.h\n"),
+               {newer}});
+  s.push_back({"missing_listed_once",
+               "missing_files",
+               Meta("R 100 @O@/a.h\nR 100 @O@/a.h\nR 100 @O@/b.h\n"),
+               {}});
   // IGNORE_PATHS (realpath, string prefix), IGNORE_PATTERNS, IGNORE_FILTER.
-  s.push_back({"ignore_path", "up-to-date", Meta("R 100 @O@/gone.h\nR 100 @O@/n.h\n"),
-               {{"o/n.h", 11}}, {}, {"--ignore-path", "@O@"},
+  s.push_back({"ignore_path",
+               "up-to-date",
+               Meta("R 100 @O@/gone.h\nR 100 @O@/n.h\n"),
+               {{"o/n.h", 11}},
+               {},
+               {"--ignore-path", "@O@"},
                ".MAKE.META.IGNORE_PATHS= @O@\n"});
-  s.push_back({"ignore_path_no_boundary", "up-to-date", Meta("R 100 @O@/abc/gone.h\n"), {},
-               {}, {"--ignore-path", "@O@/ab"}, ".MAKE.META.IGNORE_PATHS= @O@/ab\n"});
-  s.push_back({"ignore_path_through_symlink", "up-to-date",
+  s.push_back({"ignore_path_no_boundary",
+               "up-to-date",
+               Meta("R 100 @O@/abc/gone.h\n"),
+               {},
+               {},
+               {"--ignore-path", "@O@/ab"},
+               ".MAKE.META.IGNORE_PATHS= @O@/ab\n"});
+  s.push_back({"ignore_path_through_symlink",
+               "up-to-date",
                Meta("R 100 @O@/lnk/n.h\nR 100 @O@/lnk/gone.h\nR 100 @O@/lnk/no/gone.h\n"),
                {{"o/ign", 5, "", true}, {"o/ign/n.h", 11}, {"o/lnk", 5, "@O@/ign"}},
-               {}, {"--ignore-path", "@O@/ign"}, ".MAKE.META.IGNORE_PATHS= @O@/ign\n"});
-  s.push_back({"ignore_path_is_realpathed", "up-to-date", Meta("R 100 @O@/ign/n.h\n"),
+               {},
+               {"--ignore-path", "@O@/ign"},
+               ".MAKE.META.IGNORE_PATHS= @O@/ign\n"});
+  s.push_back({"ignore_path_is_realpathed",
+               "up-to-date",
+               Meta("R 100 @O@/ign/n.h\n"),
                {{"o/ign", 5, "", true}, {"o/ign/n.h", 11}, {"o/lnk", 5, "@O@/ign"}},
-               {}, {"--ignore-path", "@O@/lnk"}, ".MAKE.META.IGNORE_PATHS= @O@/lnk\n"});
-  s.push_back({"ignore_path_not_for_relative", "newer", Meta("R 100 new.h\n"), {newer}, {},
-               {"--ignore-path", "@D@"}, ".MAKE.META.IGNORE_PATHS= @D@\n"});
-  s.push_back({"ignore_pattern", "up-to-date", Meta("R 100 @D@/new.h\nR 100 @O@/gone.h\n"),
-               {newer}, {}, {"--ignore-pattern", "*.h"},
+               {},
+               {"--ignore-path", "@O@/lnk"},
+               ".MAKE.META.IGNORE_PATHS= @O@/lnk\n"});
+  s.push_back({"ignore_path_not_for_relative",
+               "newer",
+               Meta("R 100 new.h\n"),
+               {newer},
+               {},
+               {"--ignore-path", "@D@"},
+               ".MAKE.META.IGNORE_PATHS= @D@\n"});
+  s.push_back({"ignore_pattern",
+               "up-to-date",
+               Meta("R 100 @D@/new.h\nR 100 @O@/gone.h\n"),
+               {newer},
+               {},
+               {"--ignore-pattern", "*.h"},
                ".MAKE.META.IGNORE_PATTERNS= *.c *.h\n"});
-  s.push_back({"ignore_pattern_on_relative", "up-to-date", Meta("R 100 new.h\n"), {newer}, {},
-               {"--ignore-pattern", "n[a-f]w.?"}, ".MAKE.META.IGNORE_PATTERNS= n[a-f]w.?\n"});
-  s.push_back({"ignore_pattern_no_match", "newer", Meta("R 100 @D@/new.h\n"), {newer}, {},
-               {"--ignore-pattern", "*.c"}, ".MAKE.META.IGNORE_PATTERNS= *.c\n"});
-  s.push_back({"ignore_filter_N", "up-to-date", Meta("R 100 @D@/new.h\n"), {newer}, {},
-               {"--ignore-filter", "N*.h"}, ".MAKE.META.IGNORE_FILTER= N*.h\n"});
-  s.push_back({"ignore_filter_S_keeps", "newer", Meta("R 100 @D@/new.h\n"), {newer}, {},
+  s.push_back({"ignore_pattern_on_relative",
+               "up-to-date",
+               Meta("R 100 new.h\n"),
+               {newer},
+               {},
+               {"--ignore-pattern", "n[a-f]w.?"},
+               ".MAKE.META.IGNORE_PATTERNS= n[a-f]w.?\n"});
+  s.push_back({"ignore_pattern_no_match",
+               "newer",
+               Meta("R 100 @D@/new.h\n"),
+               {newer},
+               {},
+               {"--ignore-pattern", "*.c"},
+               ".MAKE.META.IGNORE_PATTERNS= *.c\n"});
+  s.push_back({"ignore_filter_N",
+               "up-to-date",
+               Meta("R 100 @D@/new.h\n"),
+               {newer},
+               {},
+               {"--ignore-filter", "N*.h"},
+               ".MAKE.META.IGNORE_FILTER= N*.h\n"});
+  s.push_back({"ignore_filter_S_keeps",
+               "newer",
+               Meta("R 100 @D@/new.h\n"),
+               {newer},
+               {},
                {"--ignore-filter", "S,new,old, M*/old.h"},
                ".MAKE.META.IGNORE_FILTER= S,new,old, M*/old.h\n"});
-  s.push_back({"ignore_filter_C_empties", "up-to-date", Meta("R 100 @D@/new.h\n"), {newer}, {},
+  s.push_back({"ignore_filter_C_empties",
+               "up-to-date",
+               Meta("R 100 @D@/new.h\n"),
+               {newer},
+               {},
                {"--ignore-filter", "C,.*/n[ew]+\\.h$,,"},
                ".MAKE.META.IGNORE_FILTER= C,.*/n[ew]+\\.h$$,,\n"});
   // Malformed and truncated lines.
-  s.push_back({"blank_line_malformed", "malformed", Meta("R 100 @D@/old.h\n\nR 100 @D@/new.h\n"),
+  s.push_back({"blank_line_malformed",
+               "malformed",
+               Meta("R 100 @D@/old.h\n\nR 100 @D@/new.h\n"),
                {older, newer}});
   s.push_back({"lone_hash_malformed", "malformed", Meta("#\n"), {}});
   s.push_back({"hash_word_malformed", "malformed", Meta("#comment\n"), {}});
@@ -182,79 +263,178 @@ std::vector<Scenario> Scenarios() {
   s.push_back({"truncated_last_line", "truncated", Meta("R 100 @D@/old.h"), {older}});
   s.push_back({"stops_at_first_reason", "newer", Meta("R 100 @D@/new.h\n\n#\n"), {newer}});
   s.push_back({"empty_meta", "up-to-date", "", {}});
-  s.push_back({"buildmon_marker", "newer",
+  s.push_back({"buildmon_marker",
+               "newer",
                "# Meta data file @D@/foo.meta\nCMD echo build > foo\nCWD @D@\nTARGET foo\n"
                "-- command output --\n# buildmon version 3\nV 3\nR 100 @D@/new.h\n",
                {newer}});
-  s.push_back({"records_before_marker_ignored", "up-to-date",
+  s.push_back({"records_before_marker_ignored",
+               "up-to-date",
                "CMD echo build > foo\nCWD @D@\n-- command output --\nR 100 @D@/new.h\n",
                {newer}});
   // CMD and CWD.
   s.push_back({"cmd_changed", "cmd_changed", Meta("", "CMD echo built > foo\n"), {}});
-  s.push_back({"cmd_prefix_is_compared", "cmd_changed", Meta(""), {},
+  s.push_back({"cmd_prefix_is_compared",
+               "cmd_changed",
+               Meta(""),
+               {},
                {{"@echo build > ${.TARGET}", "@echo build > foo"}}});
-  s.push_back({"cmd_trailing_blank_is_compared", "cmd_changed", Meta("", "CMD echo build > foo \n"),
+  s.push_back(
+      {"cmd_trailing_blank_is_compared", "cmd_changed", Meta("", "CMD echo build > foo \n"), {}});
+  s.push_back({"cmd_more_in_meta",
+               "cmd_more_in_meta",
+               Meta("", "CMD echo build > foo\nCMD echo again\n"),
                {}});
-  s.push_back({"cmd_more_in_meta", "cmd_more_in_meta",
-               Meta("", "CMD echo build > foo\nCMD echo again\n"), {}});
-  s.push_back({"cmd_extra_now", "cmd_extra_now", Meta(""), {},
-               {{"echo build > ${.TARGET}", "echo build > foo"}, {"touch ${.TARGET}", "touch foo"}}});
-  s.push_back({"cmd_extra_now_needs_cwd", "up-to-date",
-               "CMD echo build > foo\n-- command output --\n", {},
-               {{"echo build > ${.TARGET}", "echo build > foo"}, {"touch ${.TARGET}", "touch foo"}}});
+  s.push_back(
+      {"cmd_extra_now",
+       "cmd_extra_now",
+       Meta(""),
+       {},
+       {{"echo build > ${.TARGET}", "echo build > foo"}, {"touch ${.TARGET}", "touch foo"}}});
+  s.push_back(
+      {"cmd_extra_now_needs_cwd",
+       "up-to-date",
+       "CMD echo build > foo\n-- command output --\n",
+       {},
+       {{"echo build > ${.TARGET}", "echo build > foo"}, {"touch ${.TARGET}", "touch foo"}}});
   s.push_back({"cmd_bare_counts", "up-to-date", Meta("", "CMD\n"), {}});
-  s.push_back({"cmd_oodate_not_compared", "up-to-date", Meta("", "CMD echo other\n"), {},
+  s.push_back({"cmd_oodate_not_compared",
+               "up-to-date",
+               Meta("", "CMD echo other\n"),
+               {},
                {{"echo ${.OODATE} > ${.TARGET}", "echo  > foo", false}}});
-  s.push_back({"cmd_dollar_question_not_compared", "up-to-date", Meta("", "CMD echo other\n"), {},
+  s.push_back({"cmd_dollar_question_not_compared",
+               "up-to-date",
+               Meta("", "CMD echo other\n"),
+               {},
                {{"echo $? > ${.TARGET}", "echo  > foo", false}}});
-  s.push_back({"nometa_cmp", "up-to-date", Meta("", "CMD echo other\n"), {}, {},
-               {"--no-cmd-compare"}, "", "", ".NOMETA_CMP"});
-  s.push_back({"nometa_cmp_still_counts", "cmd_more_in_meta",
-               Meta("", "CMD echo build > foo\nCMD echo more\n"), {}, {}, {"--no-cmd-compare"}, "",
-               "", ".NOMETA_CMP"});
-  s.push_back({"ignore_cmd", "up-to-date", Meta("", "CMD echo other\n"), {}, {}, {"--ignore-cmd"},
-               "", "ignore-cmd"});
-  s.push_back({"cmd_multiline", "up-to-date", Meta("", "CMD echo x\ny\n"), {},
+  s.push_back({"nometa_cmp",
+               "up-to-date",
+               Meta("", "CMD echo other\n"),
+               {},
+               {},
+               {"--no-cmd-compare"},
+               "",
+               "",
+               ".NOMETA_CMP"});
+  s.push_back({"nometa_cmp_still_counts",
+               "cmd_more_in_meta",
+               Meta("", "CMD echo build > foo\nCMD echo more\n"),
+               {},
+               {},
+               {"--no-cmd-compare"},
+               "",
+               "",
+               ".NOMETA_CMP"});
+  s.push_back({"ignore_cmd",
+               "up-to-date",
+               Meta("", "CMD echo other\n"),
+               {},
+               {},
+               {"--ignore-cmd"},
+               "",
+               "ignore-cmd"});
+  s.push_back({"cmd_multiline",
+               "up-to-date",
+               Meta("", "CMD echo x\ny\n"),
+               {},
                {{"echo ${x y:L:ts\\n}", "echo x\ny"}}});
-  s.push_back({"cmd_multiline_changed", "cmd_changed", Meta("", "CMD echo x\nz\n"), {},
+  s.push_back({"cmd_multiline_changed",
+               "cmd_changed",
+               Meta("", "CMD echo x\nz\n"),
+               {},
                {{"echo ${x y:L:ts\\n}", "echo x\ny"}}});
-  s.push_back({"cmd_multiline_truncated", "up-to-date", "CMD echo x\ny", {},
+  s.push_back({"cmd_multiline_truncated",
+               "up-to-date",
+               "CMD echo x\ny",
+               {},
                {{"echo ${x y:L:ts\\n}", "echo x\ny"}}});
-  s.push_back({"cmd_in_command_output", "cmd_more_in_meta",
-               "CMD echo build > foo\nCWD @D@\n-- command output --\nCMD from output\n", {}});
-  s.push_back({"cwd_changed", "cwd_changed",
-               "CMD echo build > foo\nCWD /somewhere/else\n-- command output --\n", {}});
+  s.push_back({"cmd_in_command_output",
+               "cmd_more_in_meta",
+               "CMD echo build > foo\nCWD @D@\n-- command output --\nCMD from output\n",
+               {}});
+  s.push_back({"cwd_changed",
+               "cwd_changed",
+               "CMD echo build > foo\nCWD /somewhere/else\n-- command output --\n",
+               {}});
   s.push_back({"cwd_bare_malformed", "malformed", "CMD echo build > foo\nCWD\n", {}});
-  s.push_back({"cwd_in_command_output", "cwd_changed",
-               "CMD echo build > foo\nCWD @D@\n-- command output --\nCWD /x\n", {}});
+  s.push_back({"cwd_in_command_output",
+               "cwd_changed",
+               "CMD echo build > foo\nCWD @D@\n-- command output --\nCWD /x\n",
+               {}});
   // missing-filemon, missing-meta, missing target.
-  s.push_back({"no_filemon_default", "up-to-date",
-               "CMD echo build > foo\nCWD @D@\n-- command output --\n\n", {}});
-  s.push_back({"missing_filemon", "missing_filemon",
-               "CMD echo build > foo\nCWD @D@\n-- command output --\n\n", {}, {},
-               {"--missing-filemon"}, "", "missing-filemon=yes"});
-  s.push_back({"missing_filemon_empty_section_ok", "up-to-date", Meta(""), {}, {},
-               {"--missing-filemon"}, "", "missing-filemon=yes"});
+  s.push_back({"no_filemon_default",
+               "up-to-date",
+               "CMD echo build > foo\nCWD @D@\n-- command output --\n\n",
+               {}});
+  s.push_back({"missing_filemon",
+               "missing_filemon",
+               "CMD echo build > foo\nCWD @D@\n-- command output --\n\n",
+               {},
+               {},
+               {"--missing-filemon"},
+               "",
+               "missing-filemon=yes"});
+  s.push_back({"missing_filemon_empty_section_ok",
+               "up-to-date",
+               Meta(""),
+               {},
+               {},
+               {"--missing-filemon"},
+               "",
+               "missing-filemon=yes"});
   s.push_back({"no_meta_default", "up-to-date", "<none>", {}});
-  s.push_back({"missing_meta", "missing_meta", "<none>", {}, {}, {"--missing-meta"}, "",
+  s.push_back({"missing_meta",
+               "missing_meta",
+               "<none>",
+               {},
+               {},
+               {"--missing-meta"},
+               "",
                "missing-meta=yes"});
   s.push_back({"target_missing", "target_missing", Meta(""), {}, {}, {}, "", "", "", true});
   // Bailiwick: W/L-target/M-target files outside .OBJDIR but inside the bailiwick.
-  s.push_back({"bailiwick_write_missing", "missing_files", Meta("W 100 @O@/gen.h\n"), {}, {},
-               {"--bailiwick", "@O@"}, ".MAKE.META.BAILIWICK= @O@\n"});
-  s.push_back({"bailiwick_write_present", "up-to-date", Meta("W 100 @O@/gen.h\n"),
-               {{"o/gen.h", 11}}, {}, {"--bailiwick", "@O@"}, ".MAKE.META.BAILIWICK= @O@\n"});
-  s.push_back({"bailiwick_write_under_cwd", "up-to-date", Meta("W 100 @D@/gen.h\n"), {}, {},
-               {"--bailiwick", "@D@"}, ".MAKE.META.BAILIWICK= @D@\n"});
-  s.push_back({"bailiwick_move_target_missing", "missing_files",
-               Meta("M 100 '@O@/a' '@O@/b'\n"), {}, {}, {"--bailiwick", "@O@"},
+  s.push_back({"bailiwick_write_missing",
+               "missing_files",
+               Meta("W 100 @O@/gen.h\n"),
+               {},
+               {},
+               {"--bailiwick", "@O@"},
                ".MAKE.META.BAILIWICK= @O@\n"});
-  s.push_back({"bailiwick_link_target_dangling", "up-to-date",
-               Meta("L 100 '@D@/old.h' '@O@/l'\n"), {older, {"o/l", 5, "@O@/nowhere"}}, {},
-               {"--bailiwick", "@O@"}, ".MAKE.META.BAILIWICK= @O@\n"});
-  s.push_back({"no_bailiwick_write_missing_ignored", "up-to-date", Meta("W 100 @O@/gen.h\n"),
-               {}});
-  s.push_back({"bailiwick_missing_but_ignored", "up-to-date", Meta("W 100 @O@/gen.h\n"), {}, {},
+  s.push_back({"bailiwick_write_present",
+               "up-to-date",
+               Meta("W 100 @O@/gen.h\n"),
+               {{"o/gen.h", 11}},
+               {},
+               {"--bailiwick", "@O@"},
+               ".MAKE.META.BAILIWICK= @O@\n"});
+  s.push_back({"bailiwick_write_under_cwd",
+               "up-to-date",
+               Meta("W 100 @D@/gen.h\n"),
+               {},
+               {},
+               {"--bailiwick", "@D@"},
+               ".MAKE.META.BAILIWICK= @D@\n"});
+  s.push_back({"bailiwick_move_target_missing",
+               "missing_files",
+               Meta("M 100 '@O@/a' '@O@/b'\n"),
+               {},
+               {},
+               {"--bailiwick", "@O@"},
+               ".MAKE.META.BAILIWICK= @O@\n"});
+  s.push_back({"bailiwick_link_target_dangling",
+               "up-to-date",
+               Meta("L 100 '@D@/old.h' '@O@/l'\n"),
+               {older, {"o/l", 5, "@O@/nowhere"}},
+               {},
+               {"--bailiwick", "@O@"},
+               ".MAKE.META.BAILIWICK= @O@\n"});
+  s.push_back({"no_bailiwick_write_missing_ignored", "up-to-date", Meta("W 100 @O@/gen.h\n"), {}});
+  s.push_back({"bailiwick_missing_but_ignored",
+               "up-to-date",
+               Meta("W 100 @O@/gen.h\n"),
+               {},
+               {},
                {"--bailiwick", "@O@", "--ignore-pattern", "*.h"},
                ".MAKE.META.BAILIWICK= @O@\n.MAKE.META.IGNORE_PATTERNS= *.h\n"});
   return s;
@@ -276,8 +456,8 @@ std::string Quote(const std::string& s) {
 // Runs a shell command line; returns its exit status, stdout and stderr.
 int Shell(const std::string& command, std::string* out, std::string* err, const std::string& dir) {
   const std::string o = dir + "/.stdout", e = dir + "/.stderr";
-  const int rc = system(absl::StrCat("cd ", Quote(dir), " && ", command, " >", Quote(o), " 2>",
-                                     Quote(e)).c_str());
+  const int rc = system(
+      absl::StrCat("cd ", Quote(dir), " && ", command, " >", Quote(o), " 2>", Quote(e)).c_str());
   std::ifstream fo(o), fe(e);
   std::stringstream so, se;
   so << fo.rdbuf();
@@ -322,9 +502,10 @@ TEST_P(BmakeDiff, SameVerdictAndMessages) {
   ASSERT_NE(realpath(root.c_str(), real), nullptr);
   const std::string base = absl::StrCat(real, "/", sc.name);
   const std::string d = base + "/d", o = base + "/o";
-  ASSERT_EQ(system(absl::StrCat("rm -rf ", Quote(base), " && mkdir -p ", Quote(d), " ",
-                                Quote(o)).c_str()),
-            0);
+  ASSERT_EQ(
+      system(
+          absl::StrCat("rm -rf ", Quote(base), " && mkdir -p ", Quote(d), " ", Quote(o)).c_str()),
+      0);
   // Files: parents first, then mtimes bottom-up (creating a child touches its directory).
   for (const File& f : sc.files) {
     const std::string path = base + "/" + f.path;
@@ -362,9 +543,8 @@ TEST_P(BmakeDiff, SameVerdictAndMessages) {
     bmake_lines.emplace_back(line);
   }
 
-  std::string command = absl::StrCat(env, " ", Quote(ToolPath()),
-                                     " check --compat 20200710 --cwd ", Quote(d),
-                                     " --target foo");
+  std::string command = absl::StrCat(env, " ", Quote(ToolPath()), " check --compat 20200710 --cwd ",
+                                     Quote(d), " --target foo");
   for (const Command& c : sc.commands) {
     absl::StrAppend(&command, c.compare ? " --cmd " : " --cmd-nocompare ", Quote(c.expanded));
   }
@@ -379,8 +559,8 @@ TEST_P(BmakeDiff, SameVerdictAndMessages) {
   tool_lines.erase(tool_lines.begin());
 
   SCOPED_TRACE(absl::StrCat("Makefile:\n", makefile, "\n.meta:\n", Sub(sc.meta, d, o),
-                            "\nbmake stdout:\n", bout, "\nbmake stderr:\n", berr,
-                            "\ntool:\n", tout));
+                            "\nbmake stdout:\n", bout, "\nbmake stderr:\n", berr, "\ntool:\n",
+                            tout));
   EXPECT_EQ(verdict == "up-to-date", bmake_up) << verdict;
   EXPECT_EQ(rc, verdict == "up-to-date" ? 0 : 1);
   EXPECT_EQ(verdict, sc.expect == "up-to-date" ? sc.expect : "out-of-date: " + sc.expect);

@@ -56,10 +56,12 @@ TEST_F(CheckerTest, Compat20260313MessagesHaveNoBlankAfterColon) {
   EXPECT_EQ(d.line, 10u);
   EXPECT_EQ(d.path, D() + "/new.h");
   ASSERT_EQ(d.messages.size(), 1u);
-  EXPECT_EQ(d.messages[0], MetaPath() + ":10: file '" + D() + "/new.h' is newer than the target...");
+  EXPECT_EQ(d.messages[0],
+            MetaPath() + ":10: file '" + D() + "/new.h' is newer than the target...");
   options_.compat = Compat::k20200710;
   d = MustCheck(options_, MetaPath());
-  EXPECT_EQ(d.messages[0], MetaPath() + ": 10: file '" + D() + "/new.h' is newer than the target...");
+  EXPECT_EQ(d.messages[0],
+            MetaPath() + ": 10: file '" + D() + "/new.h' is newer than the target...");
 }
 
 // [N] tests the raw path against IGNORE_PATHS before its realpath; [D] only the realpath.
@@ -82,8 +84,9 @@ TEST_F(CheckerTest, CmpFilterIn20260313) {
   EXPECT_EQ(d.reason, Reason::kCmdChanged);
   EXPECT_EQ(d.old_command, "cc -c foo.c");
   EXPECT_EQ(d.new_command, "cc -O2 -c foo.c");
-  EXPECT_EQ(d.messages[0], MetaPath() + ":2: a build command has changed\ncc -c foo.c\nvs\n"
-                                        "cc -O2 -c foo.c");
+  EXPECT_EQ(d.messages[0], MetaPath() +
+                               ":2: a build command has changed\ncc -c foo.c\nvs\n"
+                               "cc -O2 -c foo.c");
   options_.cmp_filter = "S/-O2//";  // words are re-joined by single blanks
   EXPECT_FALSE(MustCheck(options_, MetaPath()).out_of_date);
   options_.compat = Compat::k20200710;
@@ -146,8 +149,8 @@ TEST_F(CheckerTest, CheckFilesInParallelKeepsOrder) {
     const std::string name = absl::StrCat("t", i);
     dir_->Write("d/" + name, "o", kT0 + 10);
     dir_->Write(absl::StrCat("d/", name, ".h"), "x", kT0 + 10 + (i % 3 == 0 ? 1 : 0));
-    const std::string meta = absl::StrReplaceAll(
-        Meta(D(), absl::StrCat("R 1 ", name, ".h\n")), {{"TARGET foo", "TARGET " + name}});
+    const std::string meta = absl::StrReplaceAll(Meta(D(), absl::StrCat("R 1 ", name, ".h\n")),
+                                                 {{"TARGET foo", "TARGET " + name}});
     dir_->Write(absl::StrCat("d/", name, ".meta"), meta);
     paths.push_back(*dir_ / absl::StrCat("d/", name, ".meta"));
   }
@@ -211,7 +214,8 @@ TEST_F(CheckerTest, ParallelClassificationGivesTheSequentialDecision) {
   for (int p = 0; p < 6000; ++p) {
     const int pid = 2000 + p;
     absl::StrAppend(&body, "F 1000 ", pid, "\nE ", pid, " /etc/ignored-exec\n");
-    if (p % 7 == 0) absl::StrAppend(&body, "R ", pid, " ", D(), "/sub\nR ", pid, " f", p % 50, ".h\n");
+    if (p % 7 == 0)
+      absl::StrAppend(&body, "R ", pid, " ", D(), "/sub\nR ", pid, " f", p % 50, ".h\n");
     if (p % 11 == 0) absl::StrAppend(&body, "C ", pid, " ", D(), "/sub\n");
     for (int k = 0; k < 5; ++k) {
       absl::StrAppend(&body, "R ", pid, " ", *dir_ / absl::StrCat("o/g", (p + k) % 50, ".h"), "\n");
@@ -224,11 +228,10 @@ TEST_F(CheckerTest, ParallelClassificationGivesTheSequentialDecision) {
   const std::vector<std::pair<std::string, std::string>> variants = {
       {"up_to_date", base},
       {"newer_at_end", base + absl::StrCat("R 1 ", *dir_ / "o/newer.h", "\n")},
-      {"malformed_in_middle", Meta(D(), body.substr(0, body.size() / 2) + "R 5\n" +
-                                            body.substr(body.size() / 2))},
+      {"malformed_in_middle",
+       Meta(D(), body.substr(0, body.size() / 2) + "R 5\n" + body.substr(body.size() / 2))},
       {"missing_at_end", base + absl::StrCat("R 1 ", *dir_ / "o/never.h", "\n")},
-      {"relative_newer_via_dir",
-       base + absl::StrCat("R 1 ", *dir_ / "o", "\nR 1 newer.h\n")},
+      {"relative_newer_via_dir", base + absl::StrCat("R 1 ", *dir_ / "o", "\nR 1 newer.h\n")},
   };
   absl::StatusOr<Checker> checker = Checker::Create(options_);
   ASSERT_TRUE(checker.ok());

@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "filemon/core/parser.h"
 #include "filemon/core/record.h"
+#include "filemon/meta/json_internal.h"
 #include "filemon/meta/meta_file.h"
 #include "filemon/meta/path_cache.h"
 #include "filemon/meta/pid_dirs.h"
@@ -148,9 +149,10 @@ absl::StatusOr<Deps> ExtractDeps(absl::string_view data, absl::string_view filen
   };
 
   const absl::Status parsed = ForEachFilemonRecord(
-      meta, filename, /*strict=*/false, [&](const Record& r, size_t /*line*/) {
-        if (r.pid > 0 && (HasPath(r.kind) || r.kind == RecordKind::kFork ||
-                          r.kind == RecordKind::kExit)) {
+      meta, filename, /*strict=*/false,
+      [&](const Record& r, size_t /*line*/) {
+        if (r.pid > 0 &&
+            (HasPath(r.kind) || r.kind == RecordKind::kFork || r.kind == RecordKind::kExit)) {
           dirs.Switch(static_cast<int>(r.pid));
         }
         bool is_dir;
@@ -206,11 +208,36 @@ absl::StatusOr<Deps> ReadDeps(const std::string& path, const DepsOptions& option
   return ExtractDeps(file->data(), path, options);
 }
 
+std::string DepsJson(const Deps& deps) {
+  std::string out = "{";
+  internal::AppendJsonList("read", deps.read, &out);
+  out.push_back(',');
+  internal::AppendJsonList("exec", deps.exec, &out);
+  out.push_back(',');
+  internal::AppendJsonList("write", deps.write, &out);
+  out.push_back(',');
+  internal::AppendJsonList("deleted", deps.deleted, &out);
+  out.append(",\"renamed\":[");
+  for (size_t i = 0; i < deps.renamed.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out.push_back('[');
+    internal::AppendJsonString(deps.renamed[i].first, &out);
+    out.push_back(',');
+    internal::AppendJsonString(deps.renamed[i].second, &out);
+    out.push_back(']');
+  }
+  out.append("],");
+  internal::AppendJsonList("src_dirs", deps.src_dirs, &out);
+  out.push_back(',');
+  internal::AppendJsonList("obj_dirs", deps.obj_dirs, &out);
+  absl::StrAppend(&out, ",\"malformed_lines\":", deps.malformed_lines, "}");
+  return out;
+}
+
 void MergeDeps(const Deps& from, Deps* into) {
-  for (auto [src, dst] : {std::make_pair(&from.read, &into->read),
-                          std::make_pair(&from.exec, &into->exec),
-                          std::make_pair(&from.write, &into->write),
-                          std::make_pair(&from.deleted, &into->deleted)}) {
+  for (auto [src, dst] :
+       {std::make_pair(&from.read, &into->read), std::make_pair(&from.exec, &into->exec),
+        std::make_pair(&from.write, &into->write), std::make_pair(&from.deleted, &into->deleted)}) {
     UniqueList list(dst);
     for (const std::string& s : *src) list.Add(s);
   }

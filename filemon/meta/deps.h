@@ -37,10 +37,10 @@ struct DepsOptions {
 };
 
 struct Deps {
-  std::vector<std::string> read;     // R, and the source of L
-  std::vector<std::string> exec;     // E
-  std::vector<std::string> write;    // W, and the targets of L and M
-  std::vector<std::string> deleted;  // D
+  std::vector<std::string> read;                             // R, and the source of L
+  std::vector<std::string> exec;                             // E
+  std::vector<std::string> write;                            // W, and the targets of L and M
+  std::vector<std::string> deleted;                          // D
   std::vector<std::pair<std::string, std::string>> renamed;  // M: from, to
   // meta2deps grouping of the directories of `read` and `exec` files (directories themselves
   // excluded; the CWD directory excluded), relative to the first matching root ("." for the
@@ -57,6 +57,10 @@ absl::StatusOr<Deps> ExtractDeps(absl::string_view data, absl::string_view filen
 
 // Reads `path` and extracts. Errors: the file cannot be read; it has no filemon section.
 absl::StatusOr<Deps> ReadDeps(const std::string& path, const DepsOptions& options);
+
+// {"read":[...],"exec":[...],"write":[...],"deleted":[...],"renamed":[[from,to],...],
+//  "src_dirs":[...],"obj_dirs":[...],"malformed_lines":N}
+std::string DepsJson(const Deps& deps);
 
 // Merges `from` into `into`, keeping first-seen order and uniqueness (for several .meta files).
 void MergeDeps(const Deps& from, Deps* into);

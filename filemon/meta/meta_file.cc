@@ -3,9 +3,9 @@
 #include <cstring>
 
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "filemon/core/parser.h"
 
 namespace filemon {
@@ -139,10 +139,10 @@ absl::Status ForEachFilemonRecord(const MetaFile& meta, absl::string_view filena
   while (parser.Next(&record)) fn(record, base + parser.line());
   if (skipped != nullptr) *skipped = parser.skipped_lines();
   if (strict && parser.skipped_lines() > 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        filename, ": ", parser.skipped_lines(),
-        " malformed filemon line(s) in the section starting at line ", meta.filemon.line,
-        "; first: ", parser.first_skipped_error().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(filename, ": ", parser.skipped_lines(),
+                     " malformed filemon line(s) in the section starting at line ",
+                     meta.filemon.line, "; first: ", parser.first_skipped_error().message()));
   }
   return absl::OkStatus();
 }

@@ -39,7 +39,7 @@ struct MetaLine {
 
 struct MetaFile {
   absl::string_view data;
-  MetaLine meta_name;             // "# Meta data file PATH": PATH
+  MetaLine meta_name;              // "# Meta data file PATH": PATH
   std::vector<MetaLine> commands;  // "CMD text"; continuation lines are joined with '\n'
   MetaLine cwd;                    // "CWD dir"
   MetaLine target;                 // "TARGET name"

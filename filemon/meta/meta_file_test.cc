@@ -11,24 +11,24 @@ namespace meta {
 namespace {
 
 constexpr char kMeta[] =
-    "# Meta data file /o/foo.meta\n"  // 1
-    "CMD @echo one\n"                 // 2
-    "CMD printf 'a\n"                 // 3
-    "b'\n"                            // 4
-    "CWD /o\n"                        // 5
-    "TARGET foo\n"                    // 6
-    "OODATE foo.c\n"                  // 7
-    "ENV HOME=/root\n"                // 8
-    "-- command output --\n"          // 9
-    "one\n"                           // 10
-    "\n*** Error code 2(ignored)\n"   // 11-12
-    "\n"                              // 13
+    "# Meta data file /o/foo.meta\n"     // 1
+    "CMD @echo one\n"                    // 2
+    "CMD printf 'a\n"                    // 3
+    "b'\n"                               // 4
+    "CWD /o\n"                           // 5
+    "TARGET foo\n"                       // 6
+    "OODATE foo.c\n"                     // 7
+    "ENV HOME=/root\n"                   // 8
+    "-- command output --\n"             // 9
+    "one\n"                              // 10
+    "\n*** Error code 2(ignored)\n"      // 11-12
+    "\n"                                 // 13
     "-- filemon acquired metadata --\n"  // 14
-    "# filemon version 5\n"           // 15
-    "V 5\n"                           // 16
-    "R 10 /o/foo.c\n"                 // 17
-    "R 10\n"                          // 18: malformed
-    "M 10 'a' 'b'\n";                 // 19
+    "# filemon version 5\n"              // 15
+    "V 5\n"                              // 16
+    "R 10 /o/foo.c\n"                    // 17
+    "R 10\n"                             // 18: malformed
+    "M 10 'a' 'b'\n";                    // 19
 
 TEST(ParseMetaFile, HeaderOutputAndFilemonSection) {
   const MetaFile m = ParseMetaFile(kMeta);

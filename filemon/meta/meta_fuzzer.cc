@@ -39,15 +39,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
 
   const filemon::meta::MetaFile meta = filemon::meta::ParseMetaFile(data);
   size_t skipped = 0;
-  (void)filemon::meta::ForEachFilemonRecord(meta, "fuzz.meta", (mode & 1) != 0,
-                                            [](const filemon::Record&, size_t) {}, &skipped);
+  (void)filemon::meta::ForEachFilemonRecord(
+      meta, "fuzz.meta", (mode & 1) != 0, [](const filemon::Record&, size_t) {}, &skipped);
 
   filemon::meta::CheckOptions options;
   options.cwd = Scratch();
   options.compat = (mode & 2) ? filemon::meta::Compat::k20200710 : filemon::meta::Compat::k20260313;
   options.ignore_cmd = (mode & 4) != 0;
   options.no_cmd_compare = (mode & 8) != 0;
-  if (mode & 16) options.commands = std::vector<filemon::meta::CurrentCommand>{{"cc -c x.c", true}, {"a\nb", false}};
+  if (mode & 16)
+    options.commands =
+        std::vector<filemon::meta::CurrentCommand>{{"cc -c x.c", true}, {"a\nb", false}};
   if (mode & 32) options.bailiwick = {"/"};
   if (mode & 64) options.ignore_patterns = {"*.h", "[a-"};
   if (mode & 128) {

@@ -34,9 +34,10 @@ TEST(FormatMeta, SameBytesAsBmake) {
             ".MAKE.MODE= meta curdirOk=yes\n"
             "ok:\n\t@echo hello\n\t@echo bye > ${.TARGET}\n"
             "bad:\n\t@echo out; exit 4\n");
-  ASSERT_EQ(system(absl::StrCat("cd '", dir.path(), "' && env -u TMPDIR -u MAKEFLAGS bmake -r ok "
-                                                    ">/dev/null 2>&1; env -u TMPDIR -u MAKEFLAGS "
-                                                    "bmake -r bad >/dev/null 2>&1; true")
+  ASSERT_EQ(system(absl::StrCat("cd '", dir.path(),
+                                "' && env -u TMPDIR -u MAKEFLAGS bmake -r ok "
+                                ">/dev/null 2>&1; env -u TMPDIR -u MAKEFLAGS "
+                                "bmake -r bad >/dev/null 2>&1; true")
                        .c_str()),
             0);
   MetaHeader ok{dir / "ok.meta", {"@echo hello", "@echo bye > ok"}, dir.path(), "ok"};

@@ -250,7 +250,8 @@ absl::Status ParsePart(absl::string_view chain, size_t* pos, char delim, const s
                        bool* anchor_end, std::string* out) {
   size_t i = *pos;
   while (true) {
-    if (i >= chain.size()) return ChainError(chain, i, absl::StrCat("missing delimiter '", std::string(1, delim), "'"));
+    if (i >= chain.size())
+      return ChainError(chain, i, absl::StrCat("missing delimiter '", std::string(1, delim), "'"));
     const char c = chain[i];
     if (c == delim) break;
     if (c == '\\' && i + 1 < chain.size() &&
@@ -340,17 +341,18 @@ absl::StatusOr<ModifierChain> ModifierChain::Parse(absl::string_view chain) {
         options.set_log_errors(false);
         m->re = std::make_unique<RE2>(m->lhs, options);
         if (!m->re->ok()) {
-          return ChainError(chain, start,
-                            absl::StrCat("bad regular expression '", m->lhs, "': ", m->re->error()));
+          return ChainError(
+              chain, start,
+              absl::StrCat("bad regular expression '", m->lhs, "': ", m->re->error()));
         }
         const int groups = m->re->NumberOfCapturingGroups();
         for (size_t k = 0; k + 1 < m->replacement.size(); ++k) {
           if (m->replacement[k] != '\\') continue;
           const char d = m->replacement[k + 1];
           if (d >= '0' && d <= '9' && d - '0' > groups) {
-            return ChainError(chain, start,
-                              absl::StrCat("no subexpression \\", std::string(1, d), " in '",
-                                           m->lhs, "'"));
+            return ChainError(
+                chain, start,
+                absl::StrCat("no subexpression \\", std::string(1, d), " in '", m->lhs, "'"));
           }
           ++k;
         }

@@ -20,11 +20,21 @@ struct GlobCase {
 
 TEST(GlobMatch, Table) {
   constexpr GlobCase kCases[] = {
-      {"foo.c", "*.c", true},       {"foo.c", "*.h", false},     {"foo.c", "f?o.c", true},
-      {"foo.c", "f[a-z]o.c", true}, {"foo.c", "f[^o]o.c", false}, {"foo.c", "f[z-a]o.c", true},
-      {"", "*", true},              {"", "", true},              {"a", "", false},
-      {"a*b", "a\\*b", true},       {"axb", "a\\*b", false},     {"abc", "a*c*", true},
-      {"abc", "**c", true},         {"ab", "a[", false},         {"a", "[^]", true},
+      {"foo.c", "*.c", true},
+      {"foo.c", "*.h", false},
+      {"foo.c", "f?o.c", true},
+      {"foo.c", "f[a-z]o.c", true},
+      {"foo.c", "f[^o]o.c", false},
+      {"foo.c", "f[z-a]o.c", true},
+      {"", "*", true},
+      {"", "", true},
+      {"a", "", false},
+      {"a*b", "a\\*b", true},
+      {"axb", "a\\*b", false},
+      {"abc", "a*c*", true},
+      {"abc", "**c", true},
+      {"ab", "a[", false},
+      {"a", "[^]", true},
       {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaab", "*a*a*a*a*a*a*a*a*a*a*c", false},
   };
   for (const GlobCase& c : kCases) {
@@ -95,8 +105,8 @@ TEST(ModifierChain, TableMatchesInstalledBmake) {
     // bmake reads the variable name up to ':' — values with ':' need another spelling.
     if (std::string(c.value).find(':') != std::string::npos) continue;
     const std::string expr = absl::StrCat("${", c.value, ":L:", c.chain, "}");
-    const std::string command = absl::StrCat(
-        "bmake -r -f /dev/null -V '", absl::StrReplaceAll(expr, {{"'", "'\\''"}}), "'");
+    const std::string command = absl::StrCat("bmake -r -f /dev/null -V '",
+                                             absl::StrReplaceAll(expr, {{"'", "'\\''"}}), "'");
     FILE* p = popen(command.c_str(), "r");
     ASSERT_NE(p, nullptr);
     std::string out;

@@ -33,7 +33,9 @@ TestDir::TestDir(absl::string_view name) {
   path_ = buf;
 }
 
-std::string TestDir::operator/(absl::string_view rel) const { return absl::StrCat(path_, "/", rel); }
+std::string TestDir::operator/(absl::string_view rel) const {
+  return absl::StrCat(path_, "/", rel);
+}
 
 void TestDir::Write(absl::string_view rel, absl::string_view text, time_t mtime) const {
   const std::string p = *this / rel;
