@@ -41,7 +41,7 @@ constexpr char kUsage[] =
     "  --backend=NAME    how to trace (default: auto):\n"
     "                      ptrace   ptrace + seccomp-bpf; Linux, no privileges needed, sees\n"
     "                               static binaries; set-id programs lose their privilege\n"
-    "                      preload  LD_PRELOAD interposer (not available yet: issue 9)\n"
+    "                      preload  LD_PRELOAD interposer (not available yet: issue 12)\n"
     "                      kernel   the filemon(4) device /dev/filemon (FreeBSD/NetBSD only)\n"
     "                      auto     the best one available here (kernel where filemon(4)\n"
     "                               exists, else ptrace)\n"

@@ -19,14 +19,14 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(absl::string_view name) {
     if (kernel.ok()) return kernel;
   }
   if (name == "ptrace" || name == "auto") {
-    // `auto` picks ptrace until the preload backend (issue 9) lands.
+    // `auto` picks ptrace until the preload backend (issue 12) lands.
     absl::Status available = PtraceBackendAvailable();
     if (!available.ok()) return available;
     return MakePtraceBackend();
   }
   if (name == "preload") {
     return absl::UnavailableError(
-        "backend preload: the LD_PRELOAD interposer is not built yet (issue 9); use "
+        "backend preload: the LD_PRELOAD interposer is not built yet (issue 12); use "
         "--backend=ptrace");
   }
   return absl::InvalidArgumentError(absl::StrCat("unknown backend \"", name, "\"; expected one of ",

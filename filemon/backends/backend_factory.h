@@ -2,7 +2,7 @@
 //
 // Maps a backend name to an implementation of `filemon::Backend` (filemon/core/backend.h):
 //   "ptrace"  - ptrace + seccomp-bpf (Linux, unprivileged; sees static binaries too);
-//   "preload" - LD_PRELOAD interposer (issue 9: not available yet);
+//   "preload" - LD_PRELOAD interposer (issue 12: not available yet);
 //   "kernel"  - FreeBSD/NetBSD /dev/filemon (kernel/kernel_backend.h; Unavailable on Linux);
 //   "auto"    - the best backend this host offers: the kernel device where filemon(4)
 //               exists, else ptrace (never the kernel backend on Linux).

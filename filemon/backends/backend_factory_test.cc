@@ -22,7 +22,7 @@ TEST(MakeBackend, UnavailableBackendsSayWhyAndWhere) {
     absl::string_view issue;
   };
   constexpr Case kCases[] = {
-      {"preload", absl::StatusCode::kUnavailable, "issue 9"},
+      {"preload", absl::StatusCode::kUnavailable, "issue 12"},
   };
   for (const Case& c : kCases) {
     SCOPED_TRACE(std::string(c.name));
