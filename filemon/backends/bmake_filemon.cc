@@ -20,8 +20,13 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+// The session backends (the factory, hence ptrace) are linked only where they build (Linux:
+// BUILD.bazel defines FILEMON_BMAKE_SESSIONS); FreeBSD/NetBSD need only the device.
+#if defined(FILEMON_BMAKE_SESSIONS)
 #include "filemon/backends/backend_factory.h"
+#endif
 #include "filemon/backends/kernel/filemon_device.h"
 #include "filemon/core/backend.h"
 #include "filemon/core/writer.h"
@@ -132,6 +137,7 @@ struct filemon_handle* filemon_open(void) {
         filemon::FilemonDevice::Adopt(fd, filemon::kFilemonDevicePath));
     return F.release();
   }
+#if defined(FILEMON_BMAKE_SESSIONS)
   absl::StatusOr<std::unique_ptr<filemon::Backend>> backend =
       filemon::MakeBackend(SessionBackendName());
   if (!backend.ok()) {
@@ -140,6 +146,11 @@ struct filemon_handle* filemon_open(void) {
   }
   F->backend = *std::move(backend);
   return F.release();
+#else
+  errno = Report(absl::UnavailableError(
+      absl::StrCat("no ", filemon::kFilemonDevicePath, " and no tracing backend on this system")));
+  return nullptr;
+#endif
 }
 
 int filemon_setfd(struct filemon_handle* F, int fd) {
