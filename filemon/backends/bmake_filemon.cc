@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <string>
@@ -47,6 +48,8 @@ int Report(const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kPermissionDenied:
       return EPERM;
+    case absl::StatusCode::kFailedPrecondition:
+      return EBUSY;
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kUnimplemented:
       return ENOSYS;
@@ -94,6 +97,44 @@ bool Reaped(pid_t child) {
   return false;
 }
 
+#if defined(FILEMON_BMAKE_SESSIONS)
+// The TracerPid of the calling process (/proc/self/status), 0 if untraced or unknown.
+// Async-signal-safe (open, read, close; no allocation).
+long TracerPid() {
+  int fd = ::open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[4096];
+  ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
+  ::close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  static constexpr char kKey[] = "\nTracerPid:";
+  const char* p = std::strstr(buf, kKey);
+  if (p == nullptr) return 0;
+  p += sizeof(kKey) - 1;
+  while (*p == ' ' || *p == '\t') ++p;
+  long pid = 0;
+  while (*p >= '0' && *p <= '9') pid = pid * 10 + (*p++ - '0');
+  return pid;
+}
+
+// True if this process's children are traced from birth: it runs under a tracer that follows
+// forks (an enclosing bmake's filemon, `strace -f`, a debugger). ptrace gives a process one
+// tracer, so they cannot be traced again; the FreeBSD device would instead move the child to
+// the inner filemon ("Bmake .META + .MAKE relies on this"), which ptrace cannot do.
+bool ChildrenBornTraced() {
+  if (TracerPid() == 0) return false;
+  pid_t probe = ::fork();
+  if (probe == 0) ::_exit(TracerPid() != 0 ? 1 : 0);
+  if (probe < 0) return false;
+  int status = 0;
+  while (::waitpid(probe, &status, 0) < 0) {
+    if (errno != EINTR) return false;
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 1;
+}
+#endif
+
 int StartSession(struct filemon_handle* F) {
   absl::StatusOr<std::unique_ptr<filemon::TraceSession>> session =
       F->backend->StartSession(filemon::TraceOptions());
@@ -138,6 +179,14 @@ struct filemon_handle* filemon_open(void) {
     return F.release();
   }
 #if defined(FILEMON_BMAKE_SESSIONS)
+  if (ChildrenBornTraced()) {
+    // bmake then warns "Could not open filemon" and runs this make without it; the enclosing
+    // trace still records every command.
+    errno = Report(absl::FailedPreconditionError(
+        "this process runs under a tracer that follows its children (an enclosing bmake's "
+        "filemon, strace -f, a debugger); ptrace cannot trace them a second time"));
+    return nullptr;
+  }
   absl::StatusOr<std::unique_ptr<filemon::Backend>> backend =
       filemon::MakeBackend(SessionBackendName());
   if (!backend.ok()) {

@@ -59,7 +59,8 @@ struct FILEMON_HANDLE;
 const char *filemon_path(void);
 
 /* A new filemon handle, not yet logging. Returns NULL with errno set when this system cannot
- * trace (device missing: ENOENT/ENXIO; backend unavailable: ENOSYS, the reason on stderr). */
+ * trace (device missing: ENOENT/ENXIO; backend unavailable: ENOSYS; the caller's children are
+ * already traced by an enclosing tracer: EBUSY; the reason on stderr). */
 struct FILEMON_HANDLE *filemon_open(void);
 
 /* Ends logging and frees F (also when it fails). Call `filemon_process` until it returns

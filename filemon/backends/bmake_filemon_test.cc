@@ -157,6 +157,32 @@ TEST(BmakeFilemon, FailedForkIsNotWaitedFor) {
   EXPECT_TRUE(absl::StrContains(text, absl::StrCat("\nE ", pid, " /bin/true\n"))) << text;
 }
 
+TEST(BmakeFilemon, RefusesToOpenUnderAnEnclosingTrace) {
+#if defined(__FreeBSD__) || defined(__NetBSD__)
+  GTEST_SKIP() << "the device lets an inner filemon take a child over";
+#endif
+  std::string why;
+  struct filemon_handle* F = OpenOrSkip(&why);
+  if (F == nullptr) GTEST_SKIP() << why;
+  Log log = NewLog("nested.log");
+  ASSERT_EQ(filemon_setfd(F, log.handover_fd), 0);
+  std::string helper = absl::StrCat(std::getenv("TEST_SRCDIR"), "/", std::getenv("TEST_WORKSPACE"),
+                                    "/filemon/backends/bmake_filemon_nested_open");
+  pid_t pid = Start(F, helper.c_str());  // a traced process that opens a filemon of its own
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "filemon_open under an enclosing trace: exit status " << status;
+  while (filemon_process(F) > 0) {
+  }
+  EXPECT_EQ(filemon_close(F), 0);
+  std::string text = ReadBack(log.read_fd);
+  ::close(log.read_fd);
+  EXPECT_TRUE(absl::StrContains(text, absl::StrCat(" ", helper, "\n"))) << text;
+  // The enclosing trace keeps the helper's probe child (F and X records).
+  EXPECT_TRUE(absl::StrContains(text, "\nF ")) << text;
+}
+
 TEST(BmakeFilemon, CloseWithoutDrainingStillCompletesTheLog) {
   std::string why;
   struct filemon_handle* F = OpenOrSkip(&why);
