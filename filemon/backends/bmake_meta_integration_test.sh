@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bmake's meta mode on Linux with this library serving its filemon calls (scripts/bmake-filemon).
 #
-#   bazel test --test_env=BMAKE_FILEMON="$(scripts/bmake-filemon)" \
+#   bazel test --nocache_test_results --test_env=BMAKE_FILEMON="$(scripts/bmake-filemon)" \
 #       //filemon/backends:bmake_meta_integration_test
 # (scripts/bmake-filemon builds and installs the bmake, and prints its path.)
 #
