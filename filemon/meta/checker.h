@@ -147,16 +147,22 @@ class Checker {
                          int threads) const;
 
   // Checks many .meta files with `threads` threads (0: one per core), results in input order.
-  // Each file gets its own TARGET (unless `options().target` is set) and its own cache.
+  // Each file gets its own TARGET (unless `options().target` is set); what is known of a path
+  // (ignored, stat) is shared by all the checks, so each distinct path is stat'ed once.
   std::vector<absl::StatusOr<Decision>> CheckFiles(const std::vector<std::string>& meta_paths,
                                                    int threads) const;
 
   const CheckOptions& options() const;
 
   struct State;  // internal
+  class Shared;  // internal: path facts shared by concurrent checks
 
  private:
   explicit Checker(std::unique_ptr<State> state);
+  absl::StatusOr<Decision> CheckFileImpl(const std::string& meta_path, int threads,
+                                         Shared* facts) const;
+  Decision CheckDataImpl(absl::string_view data, absl::string_view meta_path, int64_t target_mtime,
+                         int threads, Shared* facts) const;
   std::unique_ptr<State> state_;
 };
 
