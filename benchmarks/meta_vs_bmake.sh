@@ -48,8 +48,8 @@ for variant in up-to-date newer; do
     -n "bmake -n ($variant)" "bmake -r -n -dM $target" \
     -n "filemon-meta check ($variant)" \
     "$meta_tool check --compat 20200710 --cmd 'sh build.sh' $meta" \
-    -n "filemon-meta check --jobs 1 ($variant)" \
-    "$meta_tool check --compat 20200710 --jobs 1 --cmd 'sh build.sh' $meta"
+    -n "filemon-meta check --jobs 2 ($variant)" \
+    "$meta_tool check --compat 20200710 --jobs 2 --cmd 'sh build.sh' $meta"
   cd "$root"
 done
 

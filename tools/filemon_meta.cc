@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -82,8 +83,9 @@ check options (each is the bmake setting named on the right):
   --compat V           20260313 (default; current FreeBSD: "F:N: ..." messages) or 20200710
                        (Debian's bmake: "F: N: ...", no CMP_FILTER)
   --format text|json   json: one object per file
-  --jobs N             threads (default: one per core); several files are checked in
-                       parallel, a large single .meta is first classified in parallel
+  --jobs N             threads: several files are checked in parallel (default: one per
+                       core); a single .meta over 1 MiB is first classified by N threads
+                       (default 1: on a busy machine that costs more than it saves)
 
 deps: every path the commands read (R), executed (E), wrote (W), deleted (D) and moved (M,
   both ends) or linked (L), made absolute with bmake's per-process cwd rules, deduplicated.

@@ -979,7 +979,7 @@ int Cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurr
 
 Decision Checker::CheckData(absl::string_view data, absl::string_view meta_path,
                             int64_t target_mtime) const {
-  return CheckDataWith(data, meta_path, target_mtime, Cores());
+  return CheckDataWith(data, meta_path, target_mtime, 1);
 }
 
 Decision Checker::CheckDataWith(absl::string_view data, absl::string_view meta_path,
@@ -996,7 +996,7 @@ Decision Checker::CheckDataImpl(absl::string_view data, absl::string_view meta_p
 }
 
 absl::StatusOr<Decision> Checker::CheckFile(const std::string& meta_path) const {
-  return CheckFileWith(meta_path, Cores());
+  return CheckFileWith(meta_path, 1);
 }
 
 absl::StatusOr<Decision> Checker::CheckFileWith(const std::string& meta_path, int threads) const {

@@ -133,10 +133,12 @@ class Checker {
 
   // Checks the target whose .meta is `meta_path`: the target's existence and mtime first,
   // then the .meta (a missing .meta is up to date unless `missing_meta`). Errors are I/O
-  // errors other than a missing .meta, naming the file. A large filemon section is first
-  // classified by one thread per core (each distinct path resolved and stat'ed once overall).
+  // errors other than a missing .meta, naming the file. One thread.
   absl::StatusOr<Decision> CheckFile(const std::string& meta_path) const;
-  // The same with at most `threads` threads (1: none besides the caller).
+  // The same with up to `threads` threads: a filemon section over 1 MiB is first classified by
+  // that many threads (each distinct path resolved and stat'ed once overall), then read in
+  // order with the lookups of the paths found harmless skipped. It pays on an idle machine
+  // with a very large .meta; on a busy one it costs more than it saves (BENCHMARKS.md).
   absl::StatusOr<Decision> CheckFileWith(const std::string& meta_path, int threads) const;
 
   // Checks `data` (a .meta's bytes, named `meta_path` in messages) against a target whose
