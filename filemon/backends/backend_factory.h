@@ -2,8 +2,8 @@
 //
 // Maps a backend name to an implementation of `filemon::Backend` (filemon/core/backend.h):
 //   "ptrace"  - ptrace + seccomp-bpf (Linux, unprivileged; sees static binaries too);
-//   "preload" - LD_PRELOAD interposer (issue 9: not available yet);
-//   "kernel"  - FreeBSD/NetBSD /dev/filemon (issue 11: not available yet);
+//   "preload" - LD_PRELOAD interposer (issue 12: not available yet);
+//   "kernel"  - FreeBSD/NetBSD /dev/filemon (issue 7: not available yet);
 //   "auto"    - the best backend this host offers (ptrace for now).
 // An unknown or unavailable backend is a Status naming the reason, never a crash.
 //

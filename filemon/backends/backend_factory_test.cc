@@ -22,8 +22,8 @@ TEST(MakeBackend, UnavailableBackendsSayWhyAndWhere) {
     absl::string_view issue;
   };
   constexpr Case kCases[] = {
-      {"preload", absl::StatusCode::kUnavailable, "issue 9"},
-      {"kernel", absl::StatusCode::kUnimplemented, "issue 11"},
+      {"preload", absl::StatusCode::kUnavailable, "issue 12"},
+      {"kernel", absl::StatusCode::kUnimplemented, "issue 7"},
   };
   for (const Case& c : kCases) {
     SCOPED_TRACE(std::string(c.name));
