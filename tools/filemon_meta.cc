@@ -30,8 +30,10 @@ constexpr int kExitError = 2;
 
 constexpr char kUsage[] = R"(usage:
   filemon-meta check [options] FILE.meta...
-  filemon-meta deps [--format text|json] [--srctop DIR]... [--objroot DIR]... FILE.meta...
-  filemon-meta run --meta FILE.meta --target NAME [--backend B] [--cwd DIR] -- COMMAND...
+  filemon-meta deps [--format text|json] [--srctop DIR]... [--objroot DIR]... [--cwd DIR]
+                    FILE.meta...
+  filemon-meta run --meta FILE.meta --target NAME [--backend B] [--cwd DIR]
+                   (--cmd TEXT... | -- COMMAND...)
 
 bmake's meta mode keeps, next to each target, a .meta file: the commands that made it, their
 output, and a filemon(4) log of every file they read (R), executed (E), wrote (W), renamed (M),
@@ -92,10 +94,13 @@ deps: every path the commands read (R), executed (E), wrote (W), deleted (D) and
   --srctop DIR, --objroot DIR (repeatable): group the directories read as meta2deps does:
   `src:DIR` lines for directories under a SRCTOP, `obj:DIR` under an OBJROOT.
 
-run: runs COMMAND under a tracing backend (--backend auto|ptrace|preload|kernel, default
-  auto) and writes FILE.meta in bmake's layout (header, output, filemon section), so that
-  builders other than bmake can use `check`. The command's output is also shown; the exit
-  status is the command's.
+run: runs each --cmd TEXT with `/bin/sh -c`, as bmake does (or COMMAND as given), under a
+  tracing backend (--backend auto|ptrace|preload|kernel, default auto), in --cwd (default:
+  here), and writes FILE.meta in bmake's layout (CMD/CWD/TARGET header, the output, a failing
+  command's "*** Error code N", the filemon section), so that builders other than bmake can
+  use `check`: `check --cmd TEXT` with the same TEXT then compares the commands. The output
+  is also shown; the exit status is the first failing command's, else 0; 2 if tracing failed.
+  --cwd DIR (deps): resolve relative names against DIR instead of the CWD record.
 )";
 
 int Check(int argc, char** argv) {
