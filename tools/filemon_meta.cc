@@ -93,6 +93,7 @@ deps: every path the commands read (R), executed (E), wrote (W), deleted (D) and
   both ends) or linked (L), made absolute with bmake's per-process cwd rules, deduplicated.
   --srctop DIR, --objroot DIR (repeatable): group the directories read as meta2deps does:
   `src:DIR` lines for directories under a SRCTOP, `obj:DIR` under an OBJROOT.
+  --cwd DIR: resolve relative names against DIR instead of the CWD record.
 
 run: runs each --cmd TEXT with `/bin/sh -c`, as bmake does (or COMMAND as given), under a
   tracing backend (--backend auto|ptrace|preload|kernel, default auto), in --cwd (default:
@@ -100,7 +101,6 @@ run: runs each --cmd TEXT with `/bin/sh -c`, as bmake does (or COMMAND as given)
   command's "*** Error code N", the filemon section), so that builders other than bmake can
   use `check`: `check --cmd TEXT` with the same TEXT then compares the commands. The output
   is also shown; the exit status is the first failing command's, else 0; 2 if tracing failed.
-  --cwd DIR (deps): resolve relative names against DIR instead of the CWD record.
 )";
 
 int Check(int argc, char** argv) {
