@@ -171,6 +171,20 @@ TEST_P(BackendConformanceTest, ThreadsAreFoldedIntoTheirProcess) {
   EXPECT_EQ(r->Of(RecordKind::kExit).size(), 1u) << r->log;
 }
 
+TEST_P(BackendConformanceTest, ExecFromANonLeaderThreadKeepsTheProcessId) {
+  Command c;
+  c.argv = {TestProgram("thread_exec_bin"), "/bin/cat", "/dev/null"};
+  absl::StatusOr<TraceResult> r = Trace(c);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit.ShellStatus(), 0) << r->log;
+  std::vector<const OwnedRecord*> execs = r->Of(RecordKind::kExec);
+  ASSERT_EQ(execs.size(), 2u) << r->log;
+  EXPECT_EQ(execs[1]->path, "/bin/cat") << r->log;
+  EXPECT_EQ(r->Pids(), std::vector<int64_t>{execs[0]->pid}) << r->log;
+  EXPECT_TRUE(r->Has(RecordKind::kRead, "/dev/null")) << r->log;
+  EXPECT_EQ(r->Of(RecordKind::kExit).size(), 1u) << r->log;
+}
+
 TEST_P(BackendConformanceTest, PosixSpawnAndVfork) {
   Command c;
   c.argv = {TestProgram("spawn_bin"), "/bin/cat", "/dev/null"};
