@@ -1,6 +1,8 @@
 #include "filemon/backends/testing/backend_conformance.h"
 
+#include <limits.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -234,6 +236,9 @@ TEST_P(BackendConformanceTest, AtCallsGetTheirDirectoryPrefix) {
   EXPECT_TRUE(r->Has(RecordKind::kDelete, s)) << r->log;
   EXPECT_TRUE(r->Has(RecordKind::kDelete, dir + "/sub")) << r->log;
   EXPECT_TRUE(r->HasTwo(RecordKind::kMove, g, dir + "/k")) << r->log;
+  char bin[PATH_MAX];
+  ASSERT_NE(realpath("/bin", bin), nullptr);
+  EXPECT_TRUE(r->Has(RecordKind::kExec, absl::StrCat(bin, "/true"))) << r->log;  // execveat
   // The A clue immediately precedes its R/W.
   for (size_t i = 0; i < r->records.size(); ++i) {
     if (r->records[i].kind != RecordKind::kAt) continue;

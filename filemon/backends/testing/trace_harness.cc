@@ -306,6 +306,8 @@ void StraceLineToRecords(int64_t pid, absl::string_view call, std::vector<OwnedR
     one(RecordKind::kDelete, AtPath(a[0], path(1)));
   } else if (name == "execve") {
     one(RecordKind::kExec, path(0));
+  } else if (name == "execveat" && a.size() >= 2) {
+    one(RecordKind::kExec, AtPath(a[0], path(1)));
   }
 }
 
