@@ -84,7 +84,13 @@ class Parser {
   int64_t version() const { return version_; }
 
  private:
-  bool ParseLine(absl::string_view line, Record* record);
+  enum class LineResult { kRecord, kMarker, kError };
+  LineResult ParseLine(absl::string_view line, Record* record);
+  LineResult ParseTwoPaths(absl::string_view line, const char* p, bool escaped, Record* record);
+  LineResult ParseComment(absl::string_view line, bool escaped, Record* record);
+  // Notes a malformed line (1-based column, static message) for `Next()` to report.
+  LineResult Fail(ptrdiff_t column, const char* message);
+  // Reports the noted error: strict mode stops (returns false), lenient mode counts it.
   bool Error(size_t column, absl::string_view message);
 
   absl::string_view data_;
@@ -94,19 +100,27 @@ class Parser {
   size_t line_start_ = 0;
   size_t skipped_lines_ = 0;
   bool truncated_ = false;
+  // The previous line was the escape marker: this record's paths are escaped.
   bool escape_next_ = false;
+  size_t error_column_ = 0;
+  const char* error_message_ = "";
   absl::Status status_;
   absl::Status first_skipped_;
+  // Unescaped paths (path, path2) of the record last returned.
   std::string scratch_;
   std::string scratch2_;
   // What the variant detection has seen.
   int64_t version_ = 0;
   int64_t header_version_ = 0;
+  bool saw_header_ = false;
   bool saw_buildmon_ = false;
   bool saw_start_ = false;
   bool saw_stat_ = false;
   bool saw_exit2_ = false;
   bool saw_exit3_ = false;
+  bool saw_bye_ = false;
+  bool record_after_bye_ = false;
+  int bye_count_ = 0;
 };
 
 // A read-only memory mapping of a whole file (empty files map to an empty view). Movable.

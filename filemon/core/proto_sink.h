@@ -1,0 +1,56 @@
+// File: filemon/core/proto_sink.h
+//
+// A `RecordSink` that collects records into a `proto::Log` (filemon.proto), for producers that
+// output JSON instead of FreeBSD text (`filemon --format=json -- COMMAND`), and
+// `ParseLogToProto`, which does the same for a text log.
+//
+// Example (a tracer):
+//   filemon::LogProtoSink sink;
+//   filemon::AddHeader(getpid(), absl::Now(), &sink);   // record_sink.h
+//   backend->Run(command, {}, &sink);
+//   filemon::AddFooter(absl::Now(), &sink);
+//   absl::StatusOr<std::string> json = filemon::LogToJson(sink.TakeLog());  // proto_convert.h
+
+#ifndef FILEMON_CORE_PROTO_SINK_H_
+#define FILEMON_CORE_PROTO_SINK_H_
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "filemon/core/filemon.pb.h"
+#include "filemon/core/parser.h"
+#include "filemon/core/record.h"
+#include "filemon/core/record_sink.h"
+
+namespace filemon {
+
+// Copies every record it is given (one heap string per path: not for hot paths that can write
+// text instead). Never fails. Not thread-safe.
+class LogProtoSink : public RecordSink {
+ public:
+  LogProtoSink() = default;
+  LogProtoSink(const LogProtoSink&) = delete;  // holds a possibly large message
+  LogProtoSink& operator=(const LogProtoSink&) = delete;
+
+  void Add(const Record& record) override;
+
+  // The variant stored in the log. Default: `LogVariant::kFreeBsdV5`, what this library's
+  // writer and backends produce.
+  void set_variant(LogVariant variant) { variant_ = variant; }
+
+  // The log collected so far, with the header lines found at its start and the footer lines
+  // found at its end moved into their fields (so that `AppendLogText` restores the text). The
+  // sink is empty afterwards.
+  proto::Log TakeLog();
+
+ private:
+  proto::Log log_;
+  LogVariant variant_ = LogVariant::kFreeBsdV5;
+};
+
+// Parses a whole text log into a `proto::Log` (variant, truncated and skipped_lines filled in).
+// Errors: strict mode's first malformed line, as `Parser::status()` reports it.
+absl::StatusOr<proto::Log> ParseLogToProto(absl::string_view text, const ParserOptions& options);
+
+}  // namespace filemon
+
+#endif  // FILEMON_CORE_PROTO_SINK_H_
