@@ -59,8 +59,8 @@ ExecKind ProbeElf(int fd, const Elf64_Ehdr& header) {
 
 ExecKind Probe(const char* path, int depth, ExecProbe* probe) {
   CopyName(path, probe->judged, sizeof(probe->judged));
-  long fd = RawSyscall4(SYS_openat, AT_FDCWD, reinterpret_cast<long>(path), O_RDONLY | O_CLOEXEC,
-                        0);
+  long fd =
+      RawSyscall4(SYS_openat, AT_FDCWD, reinterpret_cast<long>(path), O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0) return ExecKind::kUnknown;
   struct stat st;
   ExecKind kind = ExecKind::kUnknown;

@@ -41,9 +41,9 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <initializer_list>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 
 #include "filemon/backends/preload/exec_probe.h"
 #include "filemon/backends/preload/raw_syscall.h"
@@ -70,16 +70,16 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // State, set once by the constructor (and in fork children), read lock-free afterwards.
 
-std::atomic<int> g_fd{-1};           // the socket to the supervisor; -1: inactive
-std::atomic<int> g_pid{0};           // this process's pid
+std::atomic<int> g_fd{-1};              // the socket to the supervisor; -1: inactive
+std::atomic<int> g_pid{0};              // this process's pid
 std::atomic<bool> g_pid_shared{false};  // a CLONE_VM child shares our memory: ask the kernel
 std::atomic<bool> g_exit_recorded{false};
-bool g_absolute = false;   // TraceOptions::absolute_paths
-bool g_auto = false;       // the `auto` backend: hand unpreloadable programs to the helper
-char g_lib_path[512];      // this library, as the loader found it
-char g_socket_name[108];   // the supervisor's abstract socket, for reconnecting
-char g_options[64];        // FILEMON_PRELOAD_OPTIONS as received
-char g_helper[512];        // FILEMON_PRELOAD_HELPER (auto): runs a program under ptrace
+bool g_absolute = false;  // TraceOptions::absolute_paths
+bool g_auto = false;      // the `auto` backend: hand unpreloadable programs to the helper
+char g_lib_path[512];     // this library, as the loader found it
+char g_socket_name[108];  // the supervisor's abstract socket, for reconnecting
+char g_options[64];       // FILEMON_PRELOAD_OPTIONS as received
+char g_helper[512];       // FILEMON_PRELOAD_HELPER (auto): runs a program under ptrace
 
 // The pid as seen by this thread. A `CLONE_VM|CLONE_VFORK` child changes its (shared) copy
 // while the parent thread is suspended; the parent restores it.
@@ -92,7 +92,16 @@ constexpr char kEnvOptions[] = "FILEMON_PRELOAD_OPTIONS";
 constexpr char kEnvHelper[] = "FILEMON_PRELOAD_HELPER";
 constexpr char kEnvLdPreload[] = "LD_PRELOAD";
 
-bool Active() { return g_fd.load(std::memory_order_relaxed) >= 0; }
+// 0: not initialised; 1: initialising; 2: ready. Libraries initialised before this one (e.g.
+// libselinux's constructor reading /proc/filesystems) call us before our constructor runs:
+// the first interposed call initialises, so that E and the loader's opens come first.
+std::atomic<int> g_init_state{0};
+void EnsureInit();
+
+bool Active() {
+  if (__builtin_expect(g_init_state.load(std::memory_order_acquire) != 2, 0)) EnsureInit();
+  return g_fd.load(std::memory_order_relaxed) >= 0;
+}
 
 int Pid() {
   if (__builtin_expect(g_pid_shared.load(std::memory_order_relaxed), 0)) {
@@ -175,7 +184,8 @@ Fn Resolve(std::atomic<Fn>* slot, const char* name) {
 }
 
 #define REAL(name) Resolve(&real_##name, #name)
-#define DECLARE_REAL(name, type) std::atomic<type> real_##name{nullptr}
+#define DECLARE_REAL(name, type) \
+  std::atomic<type> real_##name { nullptr }
 
 DECLARE_REAL(open, int (*)(const char*, int, ...));
 DECLARE_REAL(open64, int (*)(const char*, int, ...));
@@ -264,9 +274,9 @@ void SendBytes(const char* data, size_t size) {
 }
 
 enum class PathRule {
-  kAsPassed,    // the ptrace backend's rule (see Message::AppendPath)
-  kLiteral,     // never prefixed: the contents of a symlink
-  kDirectory,   // the directory `dirfd` names (fchdir)
+  kAsPassed,   // the ptrace backend's rule (see Message::AppendPath)
+  kLiteral,    // never prefixed: the contents of a symlink
+  kDirectory,  // the directory `dirfd` names (fchdir)
 };
 
 // One message under construction, on the caller's stack.
@@ -482,7 +492,7 @@ bool InDirectoryList(const char* path, const char* list) {
 struct LoadedObjects {
   Message* message = nullptr;
   int pid = 0;
-  int skip = 0;                  // objects to skip (already reported)
+  int skip = 0;  // objects to skip (already reported)
   int index = 0;
   bool used_cache = false;
   const char* interp = nullptr;  // the dynamic loader, mapped by the kernel (no open)
@@ -606,7 +616,7 @@ bool Reconnect(int broken_fd) {
   if (g_socket_name[0] == '\0') return false;
   long s = RawSyscall3(SYS_socket, AF_UNIX, SOCK_SEQPACKET, 0);
   if (s < 0) return false;
-  struct sockaddr_un addr{};
+  struct sockaddr_un addr {};
   addr.sun_family = AF_UNIX;
   size_t len = Length(g_socket_name);
   memcpy(addr.sun_path + 1, g_socket_name, len);  // abstract: leading NUL
@@ -631,7 +641,7 @@ bool Reconnect(int broken_fd) {
   return true;
 }
 
-__attribute__((constructor)) void Init() {
+void Init() {
   long fd = -1;
   if (!ParseInt(getenv(kEnvFd), &fd)) return;
   int pid = static_cast<int>(RawSyscall0(SYS_getpid));
@@ -672,6 +682,15 @@ __attribute__((constructor)) void Init() {
   on_exit(OnExit, nullptr);
   pthread_atfork(nullptr, nullptr, OnForkChild);
 }
+
+void EnsureInit() {
+  int expected = 0;
+  if (!g_init_state.compare_exchange_strong(expected, 1)) return;  // done or in progress
+  Init();
+  g_init_state.store(2, std::memory_order_release);
+}
+
+__attribute__((constructor)) void Constructor() { EnsureInit(); }
 
 // ---------------------------------------------------------------------------------------------
 // Exec: keep our environment, detect programs the interposer cannot enter.
@@ -728,8 +747,8 @@ size_t CountEntries(char* const* v) {
 
 size_t EnvScratchSize(char* const* envp) {
   const char* user = EnvValue(envp, kEnvLdPreload, sizeof(kEnvLdPreload) - 1);
-  return sizeof(g_lib_path) + sizeof(g_socket_name) + sizeof(g_options) + sizeof(g_helper) +
-         256 + (user != nullptr ? Length(user) : 0);
+  return sizeof(g_lib_path) + sizeof(g_socket_name) + sizeof(g_options) + sizeof(g_helper) + 256 +
+         (user != nullptr ? Length(user) : 0);
 }
 
 // Before exec'ing a program the loader will not load us into: in auto mode hand it to the
@@ -1126,55 +1145,55 @@ mode_t ModeArg(int flags, va_list ap) {
 
 }  // namespace
 
-#define OPEN_WRAPPER(name)                                  \
+#define OPEN_WRAPPER(name)                                    \
   FILEMON_EXPORT int name(const char* path, int flags, ...) { \
-    va_list ap;                                             \
-    va_start(ap, flags);                                    \
-    mode_t mode = ModeArg(flags, ap);                       \
-    va_end(ap);                                             \
-    int fd = REAL(name)(path, flags, mode);                 \
-    if (fd >= 0) RecordOpen(AT_FDCWD, path, flags, false);  \
-    return fd;                                              \
+    va_list ap;                                               \
+    va_start(ap, flags);                                      \
+    mode_t mode = ModeArg(flags, ap);                         \
+    va_end(ap);                                               \
+    int fd = REAL(name)(path, flags, mode);                   \
+    if (fd >= 0) RecordOpen(AT_FDCWD, path, flags, false);    \
+    return fd;                                                \
   }
 OPEN_WRAPPER(open)
 OPEN_WRAPPER(open64)
 
-#define OPENAT_WRAPPER(name)                                           \
+#define OPENAT_WRAPPER(name)                                             \
   FILEMON_EXPORT int name(int dirfd, const char* path, int flags, ...) { \
-    va_list ap;                                                        \
-    va_start(ap, flags);                                               \
-    mode_t mode = ModeArg(flags, ap);                                  \
-    va_end(ap);                                                        \
-    int fd = REAL(name)(dirfd, path, flags, mode);                     \
-    if (fd >= 0) RecordOpen(dirfd, path, flags, true);                 \
-    return fd;                                                         \
+    va_list ap;                                                          \
+    va_start(ap, flags);                                                 \
+    mode_t mode = ModeArg(flags, ap);                                    \
+    va_end(ap);                                                          \
+    int fd = REAL(name)(dirfd, path, flags, mode);                       \
+    if (fd >= 0) RecordOpen(dirfd, path, flags, true);                   \
+    return fd;                                                           \
   }
 OPENAT_WRAPPER(openat)
 OPENAT_WRAPPER(openat64)
 
-#define OPEN2_WRAPPER(name)                                 \
-  FILEMON_EXPORT int name(const char* path, int flags) {    \
-    int fd = REAL(name)(path, flags);                       \
-    if (fd >= 0) RecordOpen(AT_FDCWD, path, flags, false);  \
-    return fd;                                              \
+#define OPEN2_WRAPPER(name)                                \
+  FILEMON_EXPORT int name(const char* path, int flags) {   \
+    int fd = REAL(name)(path, flags);                      \
+    if (fd >= 0) RecordOpen(AT_FDCWD, path, flags, false); \
+    return fd;                                             \
   }
 OPEN2_WRAPPER(__open_2)
 OPEN2_WRAPPER(__open64_2)
 
-#define OPENAT2_WRAPPER(name)                                          \
-  FILEMON_EXPORT int name(int dirfd, const char* path, int flags) {    \
-    int fd = REAL(name)(dirfd, path, flags);                           \
-    if (fd >= 0) RecordOpen(dirfd, path, flags, true);                 \
-    return fd;                                                         \
+#define OPENAT2_WRAPPER(name)                                       \
+  FILEMON_EXPORT int name(int dirfd, const char* path, int flags) { \
+    int fd = REAL(name)(dirfd, path, flags);                        \
+    if (fd >= 0) RecordOpen(dirfd, path, flags, true);              \
+    return fd;                                                      \
   }
 OPENAT2_WRAPPER(__openat_2)
 OPENAT2_WRAPPER(__openat64_2)
 
-#define CREAT_WRAPPER(name)                                                         \
-  FILEMON_EXPORT int name(const char* path, mode_t mode) {                          \
-    int fd = REAL(name)(path, mode);                                                \
+#define CREAT_WRAPPER(name)                                                       \
+  FILEMON_EXPORT int name(const char* path, mode_t mode) {                        \
+    int fd = REAL(name)(path, mode);                                              \
     if (fd >= 0) RecordOpen(AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC, false); \
-    return fd;                                                                      \
+    return fd;                                                                    \
   }
 CREAT_WRAPPER(creat)
 CREAT_WRAPPER(creat64)
@@ -1188,13 +1207,13 @@ CREAT_WRAPPER(creat64)
 FOPEN_WRAPPER(fopen)
 FOPEN_WRAPPER(fopen64)
 
-#define FREOPEN_WRAPPER(name)                                                          \
-  FILEMON_EXPORT FILE* name(const char* path, const char* mode, FILE* stream) {        \
-    FILE* f = REAL(name)(path, mode, stream);                                          \
-    if (f != nullptr && path != nullptr) {                                             \
-      RecordOpen(AT_FDCWD, path, FopenFlags(mode), false);                             \
-    }                                                                                  \
-    return f;                                                                          \
+#define FREOPEN_WRAPPER(name)                                                   \
+  FILEMON_EXPORT FILE* name(const char* path, const char* mode, FILE* stream) { \
+    FILE* f = REAL(name)(path, mode, stream);                                   \
+    if (f != nullptr && path != nullptr) {                                      \
+      RecordOpen(AT_FDCWD, path, FopenFlags(mode), false);                      \
+    }                                                                           \
+    return f;                                                                   \
   }
 FREOPEN_WRAPPER(freopen)
 FREOPEN_WRAPPER(freopen64)
@@ -1222,11 +1241,11 @@ MKSTEMP_WRAPPER(mkostemps, (char* tmpl, int suffix, int flags), (tmpl, suffix, f
 MKSTEMP_WRAPPER(mkostemps64, (char* tmpl, int suffix, int flags), (tmpl, suffix, flags))
 
 // tmpfile(3) opens an unnamed file in /tmp (O_TMPFILE|O_RDWR on the directory).
-#define TMPFILE_WRAPPER(name)                                       \
-  FILEMON_EXPORT FILE* name() {                                     \
-    FILE* f = REAL(name)();                                         \
+#define TMPFILE_WRAPPER(name)                                        \
+  FILEMON_EXPORT FILE* name() {                                      \
+    FILE* f = REAL(name)();                                          \
     if (f != nullptr) RecordOpen(AT_FDCWD, P_tmpdir, O_RDWR, false); \
-    return f;                                                       \
+    return f;                                                        \
   }
 TMPFILE_WRAPPER(tmpfile)
 TMPFILE_WRAPPER(tmpfile64)
@@ -1323,23 +1342,23 @@ FILEMON_EXPORT int execvp(const char* file, char* const argv[]) noexcept {
   return ExecvpeImpl(file, argv, environ);
 }
 
-#define COLLECT_VARARGS(first, args, envp_out)                \
-  size_t count = 1;                                           \
-  {                                                           \
-    va_list ap;                                               \
-    va_start(ap, first);                                      \
-    while (va_arg(ap, const char*) != nullptr) ++count;       \
-    va_end(ap);                                               \
-  }                                                           \
-  const char* args[count + 1];                                \
-  char* const* envp_out = environ;                            \
-  {                                                           \
-    va_list ap;                                               \
-    va_start(ap, first);                                      \
-    args[0] = first;                                          \
+#define COLLECT_VARARGS(first, args, envp_out)                             \
+  size_t count = 1;                                                        \
+  {                                                                        \
+    va_list ap;                                                            \
+    va_start(ap, first);                                                   \
+    while (va_arg(ap, const char*) != nullptr) ++count;                    \
+    va_end(ap);                                                            \
+  }                                                                        \
+  const char* args[count + 1];                                             \
+  char* const* envp_out = environ;                                         \
+  {                                                                        \
+    va_list ap;                                                            \
+    va_start(ap, first);                                                   \
+    args[0] = first;                                                       \
     for (size_t i = 1; i <= count; ++i) args[i] = va_arg(ap, const char*); \
-    envp_out = va_arg(ap, char* const*);                      \
-    va_end(ap);                                               \
+    envp_out = va_arg(ap, char* const*);                                   \
+    va_end(ap);                                                            \
   }
 
 FILEMON_EXPORT int execl(const char* path, const char* arg, ...) noexcept {

@@ -2,16 +2,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <limits.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -196,8 +196,8 @@ void PreloadBackend::HandleExit(const WireRecord& record, RecordSink* sink) {
   sink->Add(Record::Exit(record.pid, record.status, record.signal));
 }
 
-absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command,
-                                               const TraceOptions& options, RecordSink* sink) {
+absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const TraceOptions& options,
+                                               RecordSink* sink) {
   if (command.argv.empty()) return absl::InvalidArgumentError("preload: empty command");
   exit_written_.clear();
 
@@ -220,9 +220,8 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command,
   ExecProbe probe = ProbeExecutable(probe_path.c_str());
   bool unpreloadable = probe.kind != ExecKind::kPreloadable && probe.kind != ExecKind::kUnknown;
   if (unpreloadable && options_.auto_mode && options_.fallback != nullptr) {
-    sink->Add(Record::Comment(absl::StrCat(" auto: ", program, " is ",
-                                           ExecKindReason(probe.kind), ": tracing with ",
-                                           options_.fallback->name())));
+    sink->Add(Record::Comment(absl::StrCat(" auto: ", program, " is ", ExecKindReason(probe.kind),
+                                           ": tracing with ", options_.fallback->name())));
     return options_.fallback->Run(command, options, sink);
   }
 
@@ -285,8 +284,8 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command,
     }
     new_env.push_back(std::move(entry));
   }
-  new_env.push_back(absl::StrCat("LD_PRELOAD=", library, user_preload.empty() ? "" : ":",
-                                 user_preload));
+  new_env.push_back(
+      absl::StrCat("LD_PRELOAD=", library, user_preload.empty() ? "" : ":", user_preload));
   new_env.push_back(absl::StrCat("FILEMON_PRELOAD_FD=", child_fd));
   new_env.push_back(absl::StrCat("FILEMON_PRELOAD_SOCKET=", socket_name));
   std::string opts;
@@ -308,8 +307,7 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command,
 
   pid_t reaper = fork();
   if (reaper == 0) {
-    RunReaper(child_fd, program.c_str(), argv.data(), envp.data(), pid_digits,
-              command.cwd.c_str());
+    RunReaper(child_fd, program.c_str(), argv.data(), envp.data(), pid_digits, command.cwd.c_str());
   }
   int fork_errno = errno;
   close(child_fd);
@@ -354,10 +352,10 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command,
         root_done = true;
         break;
       case MessageType::kRootExecError:
-        error = absl::ErrnoToStatus(
-            record.status, absl::StrCat("preload: cannot start ", command.argv[0], ": ",
-                                        record.signal == 1 ? "chdir(" + command.cwd + ")"
-                                                           : "execve(" + program + ")"));
+        error = absl::ErrnoToStatus(record.status,
+                                    absl::StrCat("preload: cannot start ", command.argv[0], ": ",
+                                                 record.signal == 1 ? "chdir(" + command.cwd + ")"
+                                                                    : "execve(" + program + ")"));
         break;
       case MessageType::kDone:
         done = true;
@@ -431,7 +429,8 @@ absl::StatusOr<std::unique_ptr<Backend>> MakePreloadBackend(PreloadOptions optio
 
 absl::StatusOr<std::string> FindPreloadFile(const std::string& name) {
   std::vector<std::string> candidates;
-  if (const char* dir = getenv("FILEMON_PRELOAD_DIR")) candidates.push_back(absl::StrCat(dir, "/", name));
+  if (const char* dir = getenv("FILEMON_PRELOAD_DIR"))
+    candidates.push_back(absl::StrCat(dir, "/", name));
   char exe[4096];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
   if (n > 0) {

@@ -31,11 +31,11 @@ namespace preload_internal {
 inline constexpr size_t kMaxMessage = 20 * 1024;
 
 enum class MessageType : uint8_t {
-  kRecords = 1,       // records from a traced process
-  kReaped = 2,        // a parent reaped a child: one WireRecord of kind kExit
-  kRootExit = 3,      // the traced command's end: one WireRecord of kind kExit
+  kRecords = 1,        // records from a traced process
+  kReaped = 2,         // a parent reaped a child: one WireRecord of kind kExit
+  kRootExit = 3,       // the traced command's end: one WireRecord of kind kExit
   kRootExecError = 4,  // the command could not be started: WireRecord.status = errno
-  kDone = 5,          // the reaper has no child left: nothing traced is alive
+  kDone = 5,           // the reaper has no child left: nothing traced is alive
 };
 
 struct MessageHeader {
