@@ -698,7 +698,9 @@ __attribute__((constructor)) void Constructor() { EnsureInit(); }
 // The environment for a new program: `envp` without our variables, plus ours (LD_PRELOAD
 // keeps the program's own entries after ours). `out` has room for count(envp) + 8 entries;
 // `scratch` holds the new strings.
-void FixEnvironment(char* const* envp, char** out, char* scratch, size_t scratch_size) {
+// `preload` false: without LD_PRELOAD (for the ptrace helper, whose subtree ptrace sees).
+void FixEnvironment(char* const* envp, char** out, char* scratch, size_t scratch_size,
+                    bool preload = true) {
   ByteAppender s(scratch, scratch_size);
   size_t n = 0;
   const char* user_preload = nullptr;
@@ -718,7 +720,9 @@ void FixEnvironment(char* const* envp, char** out, char* scratch, size_t scratch
     s.Append("", 1);
     if (!s.overflow()) out[n++] = s.data() + start;
   };
-  if (user_preload == nullptr || user_preload[0] == '\0') {
+  if (!preload) {
+    if (user_preload != nullptr) add(kEnvLdPreload, user_preload);
+  } else if (user_preload == nullptr || user_preload[0] == '\0') {
     add(kEnvLdPreload, g_lib_path);
   } else if (strstr(user_preload, g_lib_path) != nullptr) {
     add(kEnvLdPreload, user_preload);
@@ -787,7 +791,7 @@ int ExecveImpl(const char* path, char* const argv[], char* const envp[]) {
   bool helper = PrepareUnpreloadable(path, argv, helper_argv);
   char* env[CountEntries(envp) + 8];
   char scratch[EnvScratchSize(envp)];
-  FixEnvironment(envp, env, scratch, sizeof(scratch));
+  FixEnvironment(envp, env, scratch, sizeof(scratch), /*preload=*/!helper);
   if (helper) {
     return REAL(execve)(g_helper, const_cast<char* const*>(helper_argv), env);
   }
@@ -913,7 +917,7 @@ int SpawnImpl(SpawnFn real, bool search, pid_t* pid, const char* file,
   }
   char* env[CountEntries(envp) + 8];
   char scratch[EnvScratchSize(envp)];
-  FixEnvironment(envp, env, scratch, sizeof(scratch));
+  FixEnvironment(envp, env, scratch, sizeof(scratch), /*preload=*/!helper);
   pid_t child = 0;
   int rc = helper ? REAL(posix_spawn)(&child, g_helper, actions, attr,
                                       const_cast<char* const*>(helper_argv), env)
