@@ -21,8 +21,12 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <iconv.h>
 #include <link.h>
+#include <locale.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -38,6 +42,8 @@
 #include <sys/types.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -247,6 +253,17 @@ DECLARE_REAL(system, int (*)(const char*));
 DECLARE_REAL(popen, FILE* (*)(const char*, const char*));
 DECLARE_REAL(tmpfile, FILE* (*)());
 DECLARE_REAL(tmpfile64, FILE* (*)());
+DECLARE_REAL(setlocale, char* (*)(int, const char*));
+DECLARE_REAL(newlocale, locale_t (*)(int, const char*, locale_t));
+DECLARE_REAL(iconv_open, iconv_t (*)(const char*, const char*));
+DECLARE_REAL(tzset, void (*)());
+DECLARE_REAL(localtime, struct tm* (*)(const time_t*));
+DECLARE_REAL(localtime_r, struct tm* (*)(const time_t*, struct tm*));
+DECLARE_REAL(mktime, time_t (*)(struct tm*));
+DECLARE_REAL(getpwnam, struct passwd* (*)(const char*));
+DECLARE_REAL(getpwuid, struct passwd* (*)(uid_t));
+DECLARE_REAL(getgrnam, struct group* (*)(const char*));
+DECLARE_REAL(getgrgid, struct group* (*)(gid_t));
 
 // ---------------------------------------------------------------------------------------------
 // Messages.
@@ -462,6 +479,131 @@ void RecordReaped(pid_t pid, int wait_status) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Files that libc opens internally (setlocale's locale data, NSS, time zones, iconv modules)
+// never pass through an interposable symbol. For the libc functions that do so, the call runs
+// in a Syscall User Dispatch window (Linux >= 5.11): every system call that libc makes during
+// the window stops in our SIGSYS handler, which makes the call itself (from this library's
+// text, which the kernel lets through) and records the opens that succeed. Outside the
+// windows the selector is ALLOW and nothing is trapped; a window costs two rt_sigaction calls
+// plus one signal per system call made inside it.
+
+#if defined(__x86_64__)
+
+uintptr_t g_text_start = 0;  // this library's executable segment: system calls from here pass
+size_t g_text_size = 0;
+__attribute__((tls_model("initial-exec"))) thread_local char t_selector = 0;
+__attribute__((tls_model("initial-exec"))) thread_local bool t_dispatch_on = false;
+__attribute__((tls_model("initial-exec"))) thread_local bool t_in_window = false;
+
+constexpr unsigned long kSaRestorer = 0x04000000;  // SA_RESTORER (kernel ABI)
+constexpr int kPrSetSyscallUserDispatch = 59;
+constexpr int kDispatchOn = 1;
+constexpr char kSelectorAllow = 0;
+constexpr char kSelectorBlock = 1;
+
+extern "C" void filemon_preload_restorer();
+__asm__(
+    ".text\n"
+    ".type filemon_preload_restorer,@function\n"
+    "filemon_preload_restorer:\n"
+    "  mov $15, %eax\n"  // rt_sigreturn, issued from our text so that it is never trapped
+    "  syscall\n"
+    ".size filemon_preload_restorer,.-filemon_preload_restorer\n");
+
+struct KernelSigaction {
+  void (*handler)(int, siginfo_t*, void*);
+  unsigned long flags;
+  void (*restorer)();
+  uint64_t mask;
+};
+
+void RecordTrappedOpen(long nr, long a1, long a2, long a3) {
+  switch (nr) {
+    case SYS_open:
+      RecordOpen(AT_FDCWD, reinterpret_cast<const char*>(a1), static_cast<int>(a2), false);
+      break;
+    case SYS_openat:
+      RecordOpen(static_cast<int>(a1), reinterpret_cast<const char*>(a2), static_cast<int>(a3),
+                 true);
+      break;
+    default:
+      break;
+  }
+}
+
+void OnTrappedSyscall(int, siginfo_t* info, void* context) {
+  auto* uc = static_cast<ucontext_t*>(context);
+  greg_t* r = uc->uc_mcontext.gregs;
+  long nr = info->si_syscall;
+  long result =
+      RawSyscall6(nr, r[REG_RDI], r[REG_RSI], r[REG_RDX], r[REG_R10], r[REG_R8], r[REG_R9]);
+  r[REG_RAX] = result;
+  if (result >= 0) RecordTrappedOpen(nr, r[REG_RDI], r[REG_RSI], r[REG_RDX]);
+}
+
+int FindText(struct dl_phdr_info* info, size_t, void*) {
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X)) continue;
+    uintptr_t start = info->dlpi_addr + ph.p_vaddr;
+    uintptr_t self = reinterpret_cast<uintptr_t>(&OnTrappedSyscall);
+    if (self >= start && self < start + ph.p_memsz) {
+      g_text_start = start;
+      g_text_size = ph.p_memsz;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+void InitSyscallWindows() { dl_iterate_phdr(FindText, nullptr); }
+
+// Runs `fn` with libc's own system calls trapped and its opens recorded.
+template <typename Fn>
+auto InLibcWindow(Fn fn) -> decltype(fn()) {
+  if (!Active() || g_text_size == 0 || t_in_window) return fn();
+  if (!t_dispatch_on) {
+    if (RawSyscall6(SYS_prctl, kPrSetSyscallUserDispatch, kDispatchOn, g_text_start, g_text_size,
+                    reinterpret_cast<long>(&t_selector), 0) != 0) {
+      return fn();  // kernel without Syscall User Dispatch
+    }
+    t_dispatch_on = true;
+  }
+  KernelSigaction ours{};
+  ours.handler = OnTrappedSyscall;
+  ours.flags = SA_SIGINFO | kSaRestorer;
+  ours.restorer = filemon_preload_restorer;
+  ours.mask = ~uint64_t{0};
+  KernelSigaction saved{};
+  if (RawSyscall4(SYS_rt_sigaction, SIGSYS, reinterpret_cast<long>(&ours),
+                  reinterpret_cast<long>(&saved), 8) != 0) {
+    return fn();
+  }
+  t_in_window = true;
+  t_selector = kSelectorBlock;
+  __asm__ volatile("" ::: "memory");
+  auto result = fn();
+  __asm__ volatile("" ::: "memory");
+  t_selector = kSelectorAllow;
+  t_in_window = false;
+  RawSyscall4(SYS_rt_sigaction, SIGSYS, reinterpret_cast<long>(&saved), 0, 8);
+  return result;
+}
+
+void ResetSyscallWindowAfterFork() { t_dispatch_on = false; }
+
+#else
+
+void InitSyscallWindows() {}
+template <typename Fn>
+auto InLibcWindow(Fn fn) -> decltype(fn()) {
+  return fn();
+}
+void ResetSyscallWindowAfterFork() {}
+
+#endif
+
+// ---------------------------------------------------------------------------------------------
 // Process start: E, the loader's opens, and F for a process created behind our back.
 
 bool IsSystemLibraryDir(const char* path) {
@@ -590,6 +732,7 @@ void OnForkChild() {
   g_pid.store(self, std::memory_order_relaxed);
   t_pid = self;
   g_exit_recorded.store(false, std::memory_order_relaxed);
+  ResetSyscallWindowAfterFork();
   Message m;
   m.AddFork(parent, self);
   m.Send();
@@ -681,6 +824,7 @@ void Init() {
 
   on_exit(OnExit, nullptr);
   pthread_atfork(nullptr, nullptr, OnForkChild);
+  InitSyscallWindows();
 }
 
 void EnsureInit() {
@@ -1571,4 +1715,66 @@ FILEMON_EXPORT int dup2(int oldfd, int newfd) noexcept {
 FILEMON_EXPORT int dup3(int oldfd, int newfd, int flags) noexcept {
   if (oldfd != newfd) MoveSocketAwayFrom(newfd);
   return REAL(dup3)(oldfd, newfd, flags);
+}
+
+// --- libc functions that open files internally (see InLibcWindow) ---
+
+FILEMON_EXPORT char* setlocale(int category, const char* locale) noexcept {
+  if (locale == nullptr) return REAL(setlocale)(category, locale);  // a query opens nothing
+  return InLibcWindow([&] { return REAL(setlocale)(category, locale); });
+}
+
+FILEMON_EXPORT locale_t newlocale(int mask, const char* locale, locale_t base) noexcept {
+  return InLibcWindow([&] { return REAL(newlocale)(mask, locale, base); });
+}
+
+FILEMON_EXPORT iconv_t iconv_open(const char* to, const char* from) {
+  return InLibcWindow([&] { return REAL(iconv_open)(to, from); });
+}
+
+FILEMON_EXPORT void tzset() noexcept {
+  InLibcWindow([&] {
+    REAL(tzset)();
+    return 0;
+  });
+}
+
+FILEMON_EXPORT struct passwd* getpwnam(const char* name) {
+  return InLibcWindow([&] { return REAL(getpwnam)(name); });
+}
+
+FILEMON_EXPORT struct passwd* getpwuid(uid_t uid) {
+  return InLibcWindow([&] { return REAL(getpwuid)(uid); });
+}
+
+FILEMON_EXPORT struct group* getgrnam(const char* name) {
+  return InLibcWindow([&] { return REAL(getgrnam)(name); });
+}
+
+FILEMON_EXPORT struct group* getgrgid(gid_t gid) {
+  return InLibcWindow([&] { return REAL(getgrgid)(gid); });
+}
+
+// The first local-time conversion reads the time zone (/etc/localtime); later ones reuse it
+// (glibc reloads only when TZ changes, which goes through tzset again).
+std::atomic<bool> g_time_zone_loaded{false};
+
+template <typename Fn>
+auto FirstTimeZoneUse(Fn fn) -> decltype(fn()) {
+  if (g_time_zone_loaded.load(std::memory_order_relaxed)) return fn();
+  auto result = InLibcWindow(fn);
+  g_time_zone_loaded.store(true, std::memory_order_relaxed);
+  return result;
+}
+
+FILEMON_EXPORT struct tm* localtime(const time_t* t) noexcept {
+  return FirstTimeZoneUse([&] { return REAL(localtime)(t); });
+}
+
+FILEMON_EXPORT struct tm* localtime_r(const time_t* t, struct tm* out) noexcept {
+  return FirstTimeZoneUse([&] { return REAL(localtime_r)(t, out); });
+}
+
+FILEMON_EXPORT time_t mktime(struct tm* tm) noexcept {
+  return FirstTimeZoneUse([&] { return REAL(mktime)(tm); });
 }
