@@ -404,8 +404,13 @@ class Message {
 
 // open/openat/creat/fopen: FreeBSD's rule: R if O_RDWR, then W if any write access, else R.
 // `at`: openat/openat2, which also write the `A` clue for a relative path with a real dirfd.
-void RecordOpen(int dirfd, const char* path, int flags, bool at) {
+bool InLibcWindowNow();
+
+// `trapped`: called by the libc window's trap handler. Inside a window the handler records
+// the open system call itself, so the wrappers do not.
+void RecordOpen(int dirfd, const char* path, int flags, bool at, bool trapped = false) {
   if (!Active() || path == nullptr) return;
+  if (!trapped && InLibcWindowNow()) return;
   Message m;
   int pid = Pid();
   if (at && path[0] != '/' && dirfd != AT_FDCWD) {
@@ -520,11 +525,11 @@ struct KernelSigaction {
 void RecordTrappedOpen(long nr, long a1, long a2, long a3) {
   switch (nr) {
     case SYS_open:
-      RecordOpen(AT_FDCWD, reinterpret_cast<const char*>(a1), static_cast<int>(a2), false);
+      RecordOpen(AT_FDCWD, reinterpret_cast<const char*>(a1), static_cast<int>(a2), false, true);
       break;
     case SYS_openat:
       RecordOpen(static_cast<int>(a1), reinterpret_cast<const char*>(a2), static_cast<int>(a3),
-                 true);
+                 true, true);
       break;
     default:
       break;
@@ -558,6 +563,11 @@ int FindText(struct dl_phdr_info* info, size_t, void*) {
 
 void InitSyscallWindows() { dl_iterate_phdr(FindText, nullptr); }
 
+std::atomic<bool> g_dispatch_failed{false};
+
+bool InLibcWindowNow() { return t_in_window; }
+bool LibcWindowAvailable() { return g_text_size != 0 && !g_dispatch_failed.load(); }
+
 // Runs `fn` with libc's own system calls trapped and its opens recorded.
 template <typename Fn>
 auto InLibcWindow(Fn fn) -> decltype(fn()) {
@@ -565,6 +575,7 @@ auto InLibcWindow(Fn fn) -> decltype(fn()) {
   if (!t_dispatch_on) {
     if (RawSyscall6(SYS_prctl, kPrSetSyscallUserDispatch, kDispatchOn, g_text_start, g_text_size,
                     reinterpret_cast<long>(&t_selector), 0) != 0) {
+      g_dispatch_failed.store(true);
       return fn();  // kernel without Syscall User Dispatch
     }
     t_dispatch_on = true;
@@ -594,6 +605,8 @@ void ResetSyscallWindowAfterFork() { t_dispatch_on = false; }
 
 #else
 
+bool InLibcWindowNow() { return false; }
+bool LibcWindowAvailable() { return false; }
 void InitSyscallWindows() {}
 template <typename Fn>
 auto InLibcWindow(Fn fn) -> decltype(fn()) {
@@ -1632,6 +1645,8 @@ FILEMON_EXPORT long syscall(long nr, ...) noexcept {
 
 FILEMON_EXPORT void* dlopen(const char* file, int mode) noexcept {
   if (!Active() || file == nullptr) return REAL(dlopen)(file, mode);
+  // The loader's own opens, exactly (the cache, the library, its dependencies).
+  if (LibcWindowAvailable()) return InLibcWindow([&] { return REAL(dlopen)(file, mode); });
   int before = CountLoadedObjects();
   void* handle = REAL(dlopen)(file, mode);
   if (handle != nullptr) {
