@@ -37,12 +37,33 @@ void CopyName(const char* path, char* out, size_t size) {
   out[n] = '\0';
 }
 
+// True if the note segment at [offset, offset + size) holds a Go build ID note.
+bool HasGoNote(int fd, uint64_t offset, uint64_t size) {
+  char notes[512];
+  if (size > sizeof(notes)) size = sizeof(notes);
+  long n = ReadAt(fd, notes, static_cast<long>(size), static_cast<long>(offset));
+  size_t pos = 0;
+  while (n > 0 && pos + sizeof(Elf64_Nhdr) <= static_cast<size_t>(n)) {
+    Elf64_Nhdr note;
+    std::memcpy(&note, notes + pos, sizeof(note));
+    size_t name_at = pos + sizeof(note);
+    if (note.n_namesz == 3 && name_at + 3 <= static_cast<size_t>(n) &&
+        std::memcmp(notes + name_at, "Go", 3) == 0) {
+      return true;
+    }
+    pos = name_at + ((note.n_namesz + 3) & ~3u) + ((note.n_descsz + 3) & ~3u);
+  }
+  return false;
+}
+
 ExecKind ProbeElf(int fd, const Elf64_Ehdr& header) {
   if (header.e_ident[EI_CLASS] != ELFCLASS64 || header.e_machine != kNativeMachine) {
     return ExecKind::kForeign;
   }
   if (header.e_phentsize != sizeof(Elf64_Phdr)) return ExecKind::kUnknown;
   Elf64_Phdr phdrs[32];
+  bool interp = false;
+  bool go = false;
   for (unsigned first = 0; first < header.e_phnum; first += 32) {
     unsigned count = header.e_phnum - first;
     if (count > 32) count = 32;
@@ -51,10 +72,14 @@ ExecKind ProbeElf(int fd, const Elf64_Ehdr& header) {
       return ExecKind::kUnknown;
     }
     for (unsigned i = 0; i < count; ++i) {
-      if (phdrs[i].p_type == PT_INTERP) return ExecKind::kPreloadable;
+      if (phdrs[i].p_type == PT_INTERP) interp = true;
+      if (phdrs[i].p_type == PT_NOTE && HasGoNote(fd, phdrs[i].p_offset, phdrs[i].p_filesz)) {
+        go = true;
+      }
     }
   }
-  return ExecKind::kStatic;
+  if (!interp) return ExecKind::kStatic;
+  return go ? ExecKind::kRawSyscalls : ExecKind::kPreloadable;
 }
 
 ExecKind Probe(const char* path, int depth, ExecProbe* probe) {
@@ -110,6 +135,8 @@ const char* ExecKindReason(ExecKind kind) {
       return "of another ELF class or machine (e.g. 32-bit)";
     case ExecKind::kSecure:
       return "set-user-ID or set-group-ID (the loader drops LD_PRELOAD)";
+    case ExecKind::kRawSyscalls:
+      return "a Go program (it makes its own system calls)";
     case ExecKind::kUnknown:
       break;
   }

@@ -4,7 +4,8 @@
 // new program: not for a statically linked program (no `PT_INTERP`), a program of another ELF
 // class or machine (a 32-bit program on x86-64), or a set-user-ID/set-group-ID program that
 // changes the credentials (the loader then runs in secure mode and drops `LD_PRELOAD`).
-// `#!` scripts are judged by their interpreter.
+// `#!` scripts are judged by their interpreter. A Go program (a "Go" ELF note) makes its system
+// calls itself even when dynamically linked, so the interposer would see nothing.
 //
 // Uses raw system calls only and allocates nothing: the interposer calls it in `vfork`
 // children and between `fork` and `exec`.
@@ -24,6 +25,7 @@ enum class ExecKind {
   kStatic,       // no PT_INTERP: the interposer is never loaded
   kForeign,      // another ELF class or machine: the loader ignores our library
   kSecure,       // set-user-ID / set-group-ID: the loader drops LD_PRELOAD
+  kRawSyscalls,  // dynamically linked but makes its own system calls (a Go program)
   kUnknown,      // cannot be read or is not a program: exec will fail or the kernel decides
 };
 
