@@ -21,6 +21,8 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <glob.h>
 #include <grp.h>
 #include <iconv.h>
 #include <link.h>
@@ -39,6 +41,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <sys/types.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -257,6 +260,14 @@ DECLARE_REAL(setlocale, char* (*)(int, const char*));
 DECLARE_REAL(newlocale, locale_t (*)(int, const char*, locale_t));
 DECLARE_REAL(iconv_open, iconv_t (*)(const char*, const char*));
 DECLARE_REAL(tzset, void (*)());
+DECLARE_REAL(sysconf, long (*)(int));
+DECLARE_REAL(get_nprocs, int (*)());
+DECLARE_REAL(get_nprocs_conf, int (*)());
+DECLARE_REAL(scandir, int (*)(const char*, struct dirent***, int (*)(const struct dirent*),
+                              int (*)(const struct dirent**, const struct dirent**)));
+DECLARE_REAL(nftw, int (*)(const char*, int (*)(const char*, const struct stat*, int, struct FTW*),
+                           int, int));
+DECLARE_REAL(glob, int (*)(const char*, int, int (*)(const char*, int), glob_t*));
 DECLARE_REAL(localtime, struct tm* (*)(const time_t*));
 DECLARE_REAL(localtime_r, struct tm* (*)(const time_t*, struct tm*));
 DECLARE_REAL(mktime, time_t (*)(struct tm*));
@@ -1792,4 +1803,36 @@ FILEMON_EXPORT struct tm* localtime_r(const time_t* t, struct tm* out) noexcept 
 
 FILEMON_EXPORT time_t mktime(struct tm* tm) noexcept {
   return FirstTimeZoneUse([&] { return REAL(mktime)(tm); });
+}
+
+// sysconf opens /sys files only for the processor counts; the other names stay unwindowed.
+FILEMON_EXPORT long sysconf(int name) noexcept {
+  if (name != _SC_NPROCESSORS_ONLN && name != _SC_NPROCESSORS_CONF) return REAL(sysconf)(name);
+  return InLibcWindow([&] { return REAL(sysconf)(name); });
+}
+
+FILEMON_EXPORT int get_nprocs() noexcept {
+  return InLibcWindow([&] { return REAL(get_nprocs)(); });
+}
+
+FILEMON_EXPORT int get_nprocs_conf() noexcept {
+  return InLibcWindow([&] { return REAL(get_nprocs_conf)(); });
+}
+
+// Directory walkers that open directories through libc's internal opendir.
+FILEMON_EXPORT int scandir(const char* dir, struct dirent*** list,
+                           int (*filter)(const struct dirent*),
+                           int (*compare)(const struct dirent**, const struct dirent**)) {
+  return InLibcWindow([&] { return REAL(scandir)(dir, list, filter, compare); });
+}
+
+FILEMON_EXPORT int nftw(const char* dir,
+                        int (*fn)(const char*, const struct stat*, int, struct FTW*), int fds,
+                        int flags) {
+  return InLibcWindow([&] { return REAL(nftw)(dir, fn, fds, flags); });
+}
+
+FILEMON_EXPORT int glob(const char* pattern, int flags, int (*errfunc)(const char*, int),
+                        glob_t* out) noexcept {
+  return InLibcWindow([&] { return REAL(glob)(pattern, flags, errfunc, out); });
 }
