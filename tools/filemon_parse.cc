@@ -1,12 +1,168 @@
-#include <cstdio>
+// `filemon parse [--format=filemon|json] [--strict|--lenient] FILE|-`: parses a filemon(4) log
+// of any known variant and prints it again, as a canonical FreeBSD v5 log (byte for byte the
+// same for a canonical input) or as one JSON object (filemon/core/filemon.proto's Log).
 
+#include <errno.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
+#include "filemon/core/filemon.pb.h"
+#include "filemon/core/parser.h"
+#include "filemon/core/proto_convert.h"
+#include "filemon/core/proto_sink.h"
+#include "filemon/core/record.h"
+#include "filemon/core/writer.h"
 #include "tools/filemon_commands.h"
 
 namespace filemon_tool {
+namespace {
+
+constexpr int kExitMalformed = 2;
+
+constexpr char kUsage[] =
+    "usage: filemon parse [--format=filemon|json] [--strict|--lenient] FILE|-\n"
+    "\n"
+    "Parses a filemon(4) log (FreeBSD v5, FreeBSD 9.x/10.x, NetBSD, bmake's ktrace filemon,\n"
+    "the Juniper Linux 'buildmon' port) and prints it again on standard output.\n"
+    "\n"
+    "  --format=filemon  a canonical FreeBSD v5 log (the default); a canonical input is\n"
+    "                    reproduced byte for byte\n"
+    "  --format=json     one JSON object: header fields, records, footer, variant\n"
+    "                    (the Log message of filemon/core/filemon.proto)\n"
+    "  --strict          stop at the first line outside the grammar (the default)\n"
+    "  --lenient         skip such lines, count them, and warn on standard error\n"
+    "  FILE|-            the log; '-' reads standard input\n"
+    "\n"
+    "Exit status: 0 on success; 2 on a malformed log in strict mode, with the error on\n"
+    "standard error as FILE:LINE:COL: message; 125 on bad options; 127 if the log cannot be\n"
+    "read or the output cannot be written.\n";
+
+int Usage(const char* problem) {
+  std::fprintf(stderr, "filemon parse: %s\n%s", problem, kUsage);
+  return kExitUsage;
+}
+
+void Warn(absl::string_view name, const filemon::Parser& parser) {
+  if (parser.skipped_lines() > 0) {
+    std::fprintf(stderr, "filemon parse: warning: %.*s: skipped %zu malformed line(s), first: %s\n",
+                 static_cast<int>(name.size()), name.data(), parser.skipped_lines(),
+                 std::string(parser.first_skipped_error().message()).c_str());
+  }
+  if (parser.truncated()) {
+    std::fprintf(stderr,
+                 "filemon parse: warning: %.*s: the last line has no newline (truncated log)\n",
+                 static_cast<int>(name.size()), name.data());
+  }
+}
+
+// Writes `s` to standard output; false (with a message) on failure.
+bool WriteStdout(absl::string_view s) {
+  while (!s.empty()) {
+    const ssize_t n = ::write(STDOUT_FILENO, s.data(), s.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      std::fprintf(stderr, "filemon parse: write(stdout): %s\n", std::strerror(errno));
+      return false;
+    }
+    s.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace
 
 int RunParse(int argc, char** argv) {
-  std::fprintf(stderr, "filemon parse: not built yet (issue 9)\n");
-  return kExitUsage;
+  bool json = false;
+  bool strict = true;
+  const char* file = nullptr;
+  bool options_done = false;
+  for (int i = 0; i < argc; ++i) {
+    const absl::string_view arg = argv[i];
+    if (!options_done && (arg == "--help" || arg == "-h")) {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (!options_done && arg == "--") {
+      options_done = true;
+    } else if (!options_done && (arg == "--format" || absl::StartsWith(arg, "--format="))) {
+      absl::string_view value;
+      if (arg == "--format") {
+        if (i + 1 == argc) return Usage("--format needs a value: filemon or json");
+        value = argv[++i];
+      } else {
+        value = arg.substr(sizeof("--format=") - 1);
+      }
+      if (value == "json") {
+        json = true;
+      } else if (value == "filemon") {
+        json = false;
+      } else {
+        return Usage("--format must be filemon or json");
+      }
+    } else if (!options_done && arg == "--strict") {
+      strict = true;
+    } else if (!options_done && arg == "--lenient") {
+      strict = false;
+    } else if (!options_done && arg.size() > 1 && arg[0] == '-') {
+      return Usage(("unknown option " + std::string(arg)).c_str());
+    } else if (file != nullptr) {
+      return Usage("expected exactly one FILE (or - for standard input)");
+    } else {
+      file = argv[i];
+    }
+  }
+  if (file == nullptr) return Usage("expected a FILE (or - for standard input)");
+
+  const std::string name = file;
+  absl::StatusOr<filemon::MappedFile> input =
+      filemon::MappedFile::Open(name == "-" ? "/dev/stdin" : name);
+  if (!input.ok()) {
+    std::fprintf(stderr, "filemon parse: %s\n", std::string(input.status().message()).c_str());
+    return kExitLogError;
+  }
+  filemon::ParserOptions options;
+  options.strict = strict;
+  options.filename = name;
+
+  if (json) {
+    filemon::Parser parser(input->data(), options);
+    absl::StatusOr<filemon::proto::Log> log = filemon::ParseLogToProto(&parser);
+    if (!log.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(log.status().message()).c_str());
+      return kExitMalformed;
+    }
+    Warn(name, parser);
+    absl::StatusOr<std::string> text = filemon::LogToJson(*log);
+    if (!text.ok()) {
+      std::fprintf(stderr, "filemon parse: %s\n", std::string(text.status().message()).c_str());
+      return kExitLogError;
+    }
+    text->push_back('\n');
+    return WriteStdout(*text) ? 0 : kExitLogError;
+  }
+
+  // Stream: records before a strict error have been printed when it is reported.
+  filemon::Writer out(STDOUT_FILENO, {});
+  filemon::Parser parser(input->data(), options);
+  filemon::Record r;
+  while (parser.Next(&r)) out.Add(r);
+  const absl::Status written = out.Close();
+  if (!parser.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(parser.status().message()).c_str());
+    return kExitMalformed;
+  }
+  Warn(name, parser);
+  if (!written.ok()) {
+    std::fprintf(stderr, "filemon parse: %s\n", std::string(written.message()).c_str());
+    return kExitLogError;
+  }
+  return 0;
 }
 
 }  // namespace filemon_tool

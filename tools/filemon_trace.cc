@@ -1,6 +1,27 @@
+// `filemon [options] [--] COMMAND [ARGS...]`: trace COMMAND with a backend and write the log.
+// Flags in, library calls, exit status out.
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <string>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "filemon/backends/backend_factory.h"
+#include "filemon/core/backend.h"
+#include "filemon/core/proto_convert.h"
+#include "filemon/core/proto_sink.h"
+#include "filemon/core/record_sink.h"
+#include "filemon/core/writer.h"
 #include "tools/filemon_commands.h"
 
 namespace filemon_tool {
@@ -12,18 +33,153 @@ constexpr char kUsage[] =
     "       filemon parse [--format=filemon|json] [--strict|--lenient] FILE|-\n"
     "\n"
     "Runs COMMAND and records which files it and all its descendants read, write, execute,\n"
-    "rename, link and delete, in the FreeBSD filemon(4) log format.\n";
+    "rename, link and delete, in the log format of FreeBSD's filemon(4) (version 5). Only\n"
+    "successful calls are recorded. filemon waits until every traced process has exited,\n"
+    "orphans and daemons included, then writes the footer.\n"
+    "\n"
+    "Options:\n"
+    "  --backend=NAME    how to trace (default: auto):\n"
+    "                      ptrace   ptrace + seccomp-bpf; Linux, no privileges needed, sees\n"
+    "                               static binaries; set-id programs lose their privilege\n"
+    "                      preload  LD_PRELOAD interposer (not available yet: issue 9)\n"
+    "                      kernel   /dev/filemon on FreeBSD/NetBSD (not available yet: issue 11)\n"
+    "                      auto     the best one available here (ptrace)\n"
+    "  -o FILE           write the log to FILE (default: filemon.out); -o - writes to standard\n"
+    "                    output (mixed with the command's own output)\n"
+    "  --format=FORMAT   filemon: the FreeBSD text log (default); json: the same records as\n"
+    "                    one JSON object (filemon/core/filemon.proto)\n"
+    "  --absolute        resolve every path to an absolute one at the moment of the call,\n"
+    "                    through the process's working directory and directory fds (FreeBSD\n"
+    "                    logs paths as passed; symlink contents are never rewritten)\n"
+    "  --help            this text\n"
+    "  --                end of options: everything after it is the command\n"
+    "\n"
+    "Log lines (pid is the process id; threads are folded into their process):\n"
+    "  # filemon version 5 / # Target pid N / # Start S.U   header (N: the tracer's pid)\n"
+    "  V 5               format version\n"
+    "  E pid path        pid executed path (absolute, as FreeBSD resolves it)\n"
+    "  F pid child       pid created process child (fork, vfork, clone, posix_spawn)\n"
+    "  R pid path        opened path for reading (O_RDWR gives R then W)\n"
+    "  W pid path        opened path for writing (open, openat, openat2, creat)\n"
+    "  A pid path        the next R/W came from openat with a directory fd and this relative\n"
+    "                    path; the R/W line carries the directory's absolute path as prefix\n"
+    "  C pid path        changed directory (chdir: path as passed; fchdir: the resolved path)\n"
+    "  D pid path        deleted path (unlink, unlinkat, rmdir)\n"
+    "  M pid 'from' 'to' renamed (rename, renameat, renameat2)\n"
+    "  L pid 'from' 'to' linked (link, linkat); for symlink/symlinkat 'from' is the link's\n"
+    "                    contents and 'to' the new link\n"
+    "  X pid code signal exited with code, or was killed by signal (code 0)\n"
+    "  # ...             a comment: tracer notes (e.g. a set-id program that ran without its\n"
+    "                    privilege, a tracee whose own ptrace failed), then the footer\n"
+    "  # Stop S.U / # Bye bye   footer\n"
+    "Paths are as the process passed them; a relative path used with a directory fd (openat,\n"
+    "renameat, linkat, symlinkat, unlinkat, execveat) gets the directory as prefix.\n"
+    "\n"
+    "Exit status: the command's, or 128+N if signal N killed it. filemon's own failures:\n"
+    "  125 bad options, 126 cannot trace (backend unavailable, cannot start the command),\n"
+    "  127 cannot write the log.\n";
+
+int Usage(const char* message) {
+  std::fprintf(stderr, "filemon: %s\n(filemon --help explains the options)\n", message);
+  return kExitUsage;
+}
+
+absl::Status WriteAll(int fd, absl::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return absl::ErrnoToStatus(errno, "write(log)");
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
 int RunTrace(int argc, char** argv) {
-  if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
-    std::fputs(kUsage, stdout);
-    return 0;
+  std::string backend_name = "auto";
+  std::string output = "filemon.out";
+  bool json = false;
+  filemon::TraceOptions options;
+  int i = 1;
+  for (; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--") {
+      ++i;
+      break;
+    }
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (absl::ConsumePrefix(&arg, "--backend=")) {
+      backend_name = std::string(arg);
+    } else if (arg == "-o" || arg == "--output") {
+      if (i + 1 >= argc) return Usage("-o needs a file name");
+      output = argv[++i];
+    } else if (absl::ConsumePrefix(&arg, "--output=")) {
+      output = std::string(arg);
+    } else if (absl::ConsumePrefix(&arg, "--format=")) {
+      if (arg != "filemon" && arg != "json") return Usage("--format is filemon or json");
+      json = arg == "json";
+    } else if (arg == "--absolute") {
+      options.absolute_paths = true;
+    } else if (absl::StartsWith(arg, "-") && arg != "-") {
+      std::string message = "unknown option " + std::string(arg);
+      return Usage(message.c_str());
+    } else {
+      break;
+    }
   }
-  std::fputs(kUsage, stderr);
-  std::fprintf(stderr, "filemon: tracing is not built yet (issue 10)\n");
-  return kExitUsage;
+  if (i >= argc) return Usage("no command given");
+  filemon::Command command;
+  for (; i < argc; ++i) command.argv.push_back(argv[i]);
+
+  absl::StatusOr<std::unique_ptr<filemon::Backend>> backend = filemon::MakeBackend(backend_name);
+  if (!backend.ok()) {
+    std::fprintf(stderr, "filemon: %s\n", std::string(backend.status().message()).c_str());
+    return kExitTracerError;
+  }
+  int fd = 1;
+  if (output != "-") {
+    fd = open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) {
+      std::fprintf(stderr, "filemon: cannot open the log %s: %s\n", output.c_str(),
+                   std::strerror(errno));
+      return kExitLogError;
+    }
+  }
+  filemon::WriterOptions writer_options;
+  writer_options.own_fd = fd != 1;
+  filemon::Writer writer(fd, writer_options);
+  filemon::LogProtoSink proto_sink;
+  filemon::RecordSink* sink = json ? static_cast<filemon::RecordSink*>(&proto_sink) : &writer;
+
+  filemon::AddHeader(getpid(), absl::Now(), sink);
+  absl::StatusOr<filemon::ExitStatus> exit = (*backend)->Run(command, options, sink);
+  if (!exit.ok()) {
+    std::string note = " filemon: " + exit.status().ToString();
+    sink->Add(filemon::Record::Comment(note));
+  }
+  filemon::AddFooter(absl::Now(), sink);
+  absl::Status log_status;
+  if (json) {
+    absl::StatusOr<std::string> text = filemon::LogToJson(proto_sink.TakeLog(), /*pretty=*/true);
+    log_status = text.ok() ? WriteAll(fd, *text + "\n") : text.status();
+  }
+  absl::Status closed = writer.Close();
+  if (log_status.ok()) log_status = closed;
+
+  if (!exit.ok()) {
+    std::fprintf(stderr, "filemon: %s\n", std::string(exit.status().message()).c_str());
+    return kExitTracerError;
+  }
+  if (!log_status.ok()) {
+    std::fprintf(stderr, "filemon: cannot write the log %s: %s\n", output.c_str(),
+                 std::string(log_status.message()).c_str());
+    return kExitLogError;
+  }
+  return exit->ShellStatus();
 }
 
 }  // namespace filemon_tool

@@ -16,15 +16,20 @@
 #ifndef FILEMON_CORE_BACKEND_H_
 #define FILEMON_CORE_BACKEND_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
 #include "filemon/core/record_sink.h"
 
 namespace filemon {
+
+class TraceSession;
 
 // A command to start.
 struct Command {
@@ -64,7 +69,72 @@ class Backend {
   // command, backend failure), never the command's exit status.
   virtual absl::StatusOr<ExitStatus> Run(const Command& command, const TraceOptions& options,
                                          RecordSink* sink) = 0;
+
+  // Starts a session for a caller that forks the command itself (bmake's filemon API). See
+  // `TraceSession`. Backends that cannot trace a foreign child return Unimplemented.
+  virtual absl::StatusOr<std::unique_ptr<TraceSession>> StartSession(const TraceOptions& options);
 };
+
+// The fork-it-yourself protocol, for callers that fork and reap the command themselves:
+//
+//   absl::StatusOr<std::unique_ptr<filemon::TraceSession>> session =
+//       backend->StartSession({});        // 1. parent, before fork(): starts the tracer
+//   pid_t pid = fork();
+//   if (pid == 0) {
+//     if ((*session)->PrepareChild() != 0) _exit(126);  // 2. child: blocks until traced
+//     execv(path, argv);
+//     _exit(127);
+//   }
+//   (*session)->SetChild(pid);           // 3. parent: closes the child's ends of the pipes
+//   while (!done) {                      // 4. parent: its own loop, its own waitpid(pid)
+//     poll((*session)->ReadFd(), ...);   //    readable once the tracer is done
+//     done = *(*session)->Process(&writer);  // records so far; `true` when all are in
+//   }
+//   (*session)->Finish(&writer);         // 5. blocks until the traced tree is done
+//
+// Contract:
+// - The tracer is not the caller's thread nor its child: the caller keeps reaping its own child
+//   with waitpid() (even waitpid(-1)) and never sees the tracer or a ptrace stop.
+// - `PrepareChild()` runs in the forked child before exec. It is async-signal-safe and allocates
+//   nothing. It installs what the backend needs (ptrace: names the tracer for Yama with
+//   prctl(PR_SET_PTRACER), waits until the tracer has attached, then installs the seccomp
+//   filter, setting no_new_privs first if unprivileged). Returns 0, or an errno value (the child should _exit then).
+// - Records of the child and all its descendants (orphans included) reach `sink` through
+//   `Process()` (what is ready now, never blocks) and `Finish()` (everything, blocks until every
+//   traced process has exited). Records only: the caller writes the header and footer.
+// - One child per session. Destroying a session before `Finish()` kills the traced tree.
+// - ptrace: the tracer process is forked from the caller in `StartSession()` (then detached by
+//   a double fork; it closes the caller's descriptors). A caller that is a child subreaper
+//   (PR_SET_CHILD_SUBREAPER) would inherit it as a child.
+class TraceSession {
+ public:
+  virtual ~TraceSession() = default;
+
+  // In the child, between fork() and exec. Async-signal-safe; returns 0 or an errno value.
+  virtual int PrepareChild() const = 0;
+
+  // In the parent, after fork(): the child's pid (or -1 if fork failed, which ends the session).
+  virtual absl::Status SetChild(int pid) = 0;
+
+  // A descriptor that polls readable at the latest when the traced tree is done (so that an
+  // event loop can wait for it next to its own descriptors); -1 if the backend has nothing to
+  // poll. `Process()` may deliver records before that (ptrace: in batches of the tracer's
+  // 64 KiB buffer).
+  virtual int ReadFd() const = 0;
+
+  // Moves the records available now into `sink`. Returns true once the traced tree is done and
+  // every record has been delivered, false if more may follow.
+  virtual absl::StatusOr<bool> Process(RecordSink* sink) = 0;
+
+  // Blocks until the traced tree is done and delivers the remaining records into `sink`.
+  virtual absl::Status Finish(RecordSink* sink) = 0;
+};
+
+inline absl::StatusOr<std::unique_ptr<TraceSession>> Backend::StartSession(
+    const TraceOptions& options) {
+  return absl::UnimplementedError(
+      absl::StrCat("backend ", name(), " cannot trace a child that the caller forks"));
+}
 
 }  // namespace filemon
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -409,6 +410,40 @@ LogVariant Parser::variant() const {
   return LogVariant::kUnknown;
 }
 
+namespace {
+
+// Reads `fd` to end of file into a malloc'd buffer (*data, *size). Returns 0 or the errno.
+int ReadToEnd(int fd, char** data, size_t* size) {
+  size_t capacity = 64 * 1024, used = 0;
+  char* buffer = static_cast<char*>(std::malloc(capacity));
+  if (buffer == nullptr) return ENOMEM;
+  for (;;) {
+    if (used == capacity) {
+      char* bigger = static_cast<char*>(std::realloc(buffer, capacity * 2));
+      if (bigger == nullptr) {
+        std::free(buffer);
+        return ENOMEM;
+      }
+      buffer = bigger;
+      capacity *= 2;
+    }
+    const ssize_t n = ::read(fd, buffer + used, capacity - used);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int e = errno;
+      std::free(buffer);
+      return e;
+    }
+    if (n == 0) break;
+    used += static_cast<size_t>(n);
+  }
+  *data = buffer;
+  *size = used;
+  return 0;
+}
+
+}  // namespace
+
 absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path) {
   int fd;
   do {
@@ -421,37 +456,53 @@ absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path) {
     ::close(fd);
     return absl::ErrnoToStatus(e, absl::StrCat("fstat(", path, ")"));
   }
-  if (!S_ISREG(st.st_mode)) {
+  if (S_ISDIR(st.st_mode)) {
     ::close(fd);
-    return absl::InvalidArgumentError(
-        absl::StrCat("mmap(", path, "): not a regular file (read pipes with ReadAll)"));
+    return absl::ErrnoToStatus(EISDIR, absl::StrCat("read(", path, ")"));
+  }
+  if (!S_ISREG(st.st_mode) || st.st_size == 0) {
+    // Pipes, terminals, and files whose size stat(2) does not know (/proc): read them.
+    char* data = nullptr;
+    size_t size = 0;
+    const int e = ReadToEnd(fd, &data, &size);
+    ::close(fd);
+    if (e != 0) return absl::ErrnoToStatus(e, absl::StrCat("read(", path, ")"));
+    return MappedFile(data, size, /*mapped=*/false);
   }
   const size_t size = static_cast<size_t>(st.st_size);
-  if (size == 0) {
-    ::close(fd);
-    return MappedFile(nullptr, 0);
-  }
   void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   const int e = errno;
   ::close(fd);
   if (map == MAP_FAILED) return absl::ErrnoToStatus(e, absl::StrCat("mmap(", path, ")"));
-  return MappedFile(static_cast<const char*>(map), size);
+  return MappedFile(static_cast<const char*>(map), size, /*mapped=*/true);
 }
 
 MappedFile::MappedFile(MappedFile&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+    : data_(std::exchange(other.data_, nullptr)),
+      size_(std::exchange(other.size_, 0)),
+      mapped_(std::exchange(other.mapped_, false)) {}
 
 MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
   if (this != &other) {
-    if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
+    Release();
     data_ = std::exchange(other.data_, nullptr);
     size_ = std::exchange(other.size_, 0);
+    mapped_ = std::exchange(other.mapped_, false);
   }
   return *this;
 }
 
-MappedFile::~MappedFile() {
-  if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
+MappedFile::~MappedFile() { Release(); }
+
+void MappedFile::Release() {
+  if (data_ == nullptr) return;
+  if (mapped_) {
+    ::munmap(const_cast<char*>(data_), size_);
+  } else {
+    std::free(const_cast<char*>(data_));
+  }
+  data_ = nullptr;
+  size_ = 0;
 }
 
 }  // namespace filemon

@@ -123,23 +123,31 @@ class Parser {
   int bye_count_ = 0;
 };
 
-// A read-only memory mapping of a whole file (empty files map to an empty view). Movable.
+// The whole contents of a file, read-only: an mmap of a regular file, or for anything else
+// (a pipe, a terminal, "/dev/stdin") a heap copy of everything read until end of file.
+// Empty files give an empty view. Movable.
+//
+// Example:
+//   absl::StatusOr<MappedFile> in = MappedFile::Open(name == "-" ? "/dev/stdin" : name);
 class MappedFile {
  public:
   // Errors name the path and the failing call: "open(filemon.out): No such file or directory".
   static absl::StatusOr<MappedFile> Open(const std::string& path);
   MappedFile(MappedFile&& other) noexcept;
   MappedFile& operator=(MappedFile&& other) noexcept;
-  MappedFile(const MappedFile&) = delete;
+  MappedFile(const MappedFile&) = delete;  // owns the mapping
   MappedFile& operator=(const MappedFile&) = delete;
   ~MappedFile();
 
   absl::string_view data() const { return absl::string_view(data_, size_); }
 
  private:
-  MappedFile(const char* data, size_t size) : data_(data), size_(size) {}
+  MappedFile(const char* data, size_t size, bool mapped)
+      : data_(data), size_(size), mapped_(mapped) {}
+  void Release();
   const char* data_ = nullptr;
   size_t size_ = 0;
+  bool mapped_ = false;  // munmap() rather than free()
 };
 
 }  // namespace filemon

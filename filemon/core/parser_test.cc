@@ -1,5 +1,7 @@
 #include "filemon/core/parser.h"
 
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -8,6 +10,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -467,6 +470,25 @@ TEST(MappedFile, MapsAndParsesAFile) {
   absl::StatusOr<MappedFile> e = MappedFile::Open(empty);
   ASSERT_TRUE(e.ok()) << e.status();
   EXPECT_TRUE(e->data().empty());
+}
+
+TEST(MappedFile, ReadsPipesToTheEnd) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const std::string big(200000, 'x');  // more than one read(2) and one buffer growth
+  std::thread writer([&] {
+    for (size_t done = 0; done < big.size();) {
+      const ssize_t n = write(fds[1], big.data() + done, big.size() - done);
+      if (n <= 0) break;
+      done += static_cast<size_t>(n);
+    }
+    close(fds[1]);
+  });
+  absl::StatusOr<MappedFile> file = MappedFile::Open("/dev/fd/" + std::to_string(fds[0]));
+  writer.join();
+  close(fds[0]);
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(file->data(), big);
 }
 
 TEST(MappedFile, ErrorsNameTheCallAndPath) {

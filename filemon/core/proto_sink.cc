@@ -98,17 +98,21 @@ proto::Log LogProtoSink::TakeLog() {
   return log;
 }
 
-absl::StatusOr<proto::Log> ParseLogToProto(absl::string_view text, const ParserOptions& options) {
-  Parser parser(text, options);
+absl::StatusOr<proto::Log> ParseLogToProto(Parser* parser) {
   LogProtoSink sink;
   Record r;
-  while (parser.Next(&r)) sink.Add(r);
-  if (!parser.ok()) return parser.status();
-  sink.set_variant(parser.variant());
+  while (parser->Next(&r)) sink.Add(r);
+  if (!parser->ok()) return parser->status();
+  sink.set_variant(parser->variant());
   proto::Log log = sink.TakeLog();
-  log.set_truncated(parser.truncated());
-  log.set_skipped_lines(static_cast<int64_t>(parser.skipped_lines()));
+  log.set_truncated(parser->truncated());
+  log.set_skipped_lines(static_cast<int64_t>(parser->skipped_lines()));
   return log;
+}
+
+absl::StatusOr<proto::Log> ParseLogToProto(absl::string_view text, const ParserOptions& options) {
+  Parser parser(text, options);
+  return ParseLogToProto(&parser);
 }
 
 }  // namespace filemon

@@ -50,6 +50,8 @@ class LogProtoSink : public RecordSink {
 // Parses a whole text log into a `proto::Log` (variant, truncated and skipped_lines filled in).
 // Errors: strict mode's first malformed line, as `Parser::status()` reports it.
 absl::StatusOr<proto::Log> ParseLogToProto(absl::string_view text, const ParserOptions& options);
+// The same from a parser not yet (fully) read, which the caller keeps for its counters.
+absl::StatusOr<proto::Log> ParseLogToProto(Parser* parser);
 
 }  // namespace filemon
 

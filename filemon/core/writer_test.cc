@@ -121,7 +121,7 @@ TEST(FormatRecord, GoldenLinesMatchKernelFormatStrings) {
 TEST(FormatRecord, IntegersOfEveryLengthMatchPrintf) {
   for (int64_t v : {int64_t{0}, int64_t{9}, int64_t{10}, int64_t{99}, int64_t{100}, int64_t{-1},
                     int64_t{-10}}) {
-    for (int64_t m = 1; m != 0 && m < INT64_MAX / 10; m *= 10) {
+    for (int64_t m = 1; m <= INT64_MAX / 1000; m *= 10) {  // |v * m| + 7 fits
       const int64_t x = v * m + (v < 0 ? -7 : 7);
       std::string out;
       AppendRecord(Record::Fork(x, x - 1), &out);
@@ -205,7 +205,8 @@ TEST_F(WriterTest, SmallBufferFlushesAndHugeRecordsStillWritten) {
   std::string expected;
   const std::string huge(1000, 'p');
   for (int i = 0; i < 100; ++i) {
-    const Record r = Record::Path(RecordKind::kRead, i, i % 10 == 0 ? huge : "/x/y");
+    const Record r =
+        Record::Path(RecordKind::kRead, i, i % 10 == 0 ? absl::string_view(huge) : "/x/y");
     w.Add(r);
     AppendRecord(r, &expected);
   }

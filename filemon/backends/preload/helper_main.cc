@@ -25,8 +25,8 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
-#include "filemon/backends/backend_factory.h"
 #include "filemon/backends/preload/wire_format.h"
+#include "filemon/backends/ptrace/ptrace_backend.h"
 #include "filemon/core/backend.h"
 #include "filemon/core/record.h"
 #include "filemon/core/record_sink.h"
@@ -120,15 +120,16 @@ int Main(int argc, char** argv) {
   options.absolute_paths = opts != nullptr && strstr(opts, "absolute") != nullptr;
   if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);  // the subtree is traced by ptrace alone
 
-  absl::StatusOr<std::unique_ptr<Backend>> backend = MakeBackend("ptrace");
-  if (!backend.ok()) {
-    std::fprintf(stderr, "filemon_preload_helper: %s\n", backend.status().ToString().c_str());
+  absl::Status available = PtraceBackendAvailable();
+  if (!available.ok()) {
+    std::fprintf(stderr, "filemon_preload_helper: %s\n", available.ToString().c_str());
     return 125;
   }
+  std::unique_ptr<Backend> backend = MakePtraceBackend();
   ForwardingSink sink(fd, getpid());
   sink.Add(Record::Comment(std::string(" auto: ") + argv[1] +
                            " cannot be preloaded: traced with ptrace from here"));
-  absl::StatusOr<ExitStatus> exit = (*backend)->Run(command, options, &sink);
+  absl::StatusOr<ExitStatus> exit = backend->Run(command, options, &sink);
   if (!exit.ok()) {
     std::fprintf(stderr, "filemon_preload_helper: %s\n", exit.status().ToString().c_str());
     return 127;

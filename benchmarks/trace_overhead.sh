@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Tracing overhead of the filemon backends against strace, on two real workloads, measured side by
+# side: every round runs each variant once (in a rotating order), and the medians over the rounds
+# are compared with the untraced run. Results go in BENCHMARKS.md ("Tracing overhead").
+#
+# usage: benchmarks/trace_overhead.sh [--rounds N] [--workloads gcc,make]
+#                                     [--variants untraced,ptrace,strace,strace-seccomp]
+#
+# Workloads:
+#   gcc   20 small C files compiled one after the other (gcc -O1 -c), each including libc headers.
+#   make  Debian's bmake source (apt-get source bmake; a deb-src entry for Debian's archive is
+#         added if missing) built with `make -j2 -f Makefile.boot`, after an untimed `make clean`.
+# Variants (add more in `variant_prefix`):
+#   untraced        the workload alone
+#   ptrace          filemon --backend=ptrace (bazel-bin/tools/filemon built with --config=opt)
+#   preload, auto, kernel   filemon --backend=NAME, when those backends exist
+#   strace          strace -f -e trace=<the syscalls filemon records>
+#   strace-seccomp  the same with --seccomp-bpf
+# Scratch files (sources, objects, logs) live in $FILEMON_BENCH_DIR (default /tmp/filemon-bench),
+# never in the repository. $FILEMON overrides the filemon binary.
+set -euo pipefail
+
+ROUNDS=7
+WORKLOADS=gcc,make
+VARIANTS=untraced,ptrace,strace,strace-seccomp
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --rounds) ROUNDS=$2; shift 2 ;;
+    --workloads) WORKLOADS=$2; shift 2 ;;
+    --variants) VARIANTS=$2; shift 2 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    *) echo "trace_overhead.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+SCRATCH=${FILEMON_BENCH_DIR:-/tmp/filemon-bench}
+mkdir -p "$SCRATCH"
+SYSCALLS=open,openat,openat2,creat,chdir,fchdir,rename,renameat,renameat2,link,linkat,symlink
+SYSCALLS=$SYSCALLS,symlinkat,unlink,unlinkat,rmdir,execve,execveat
+
+if [[ -z "${FILEMON:-}" ]]; then
+  (cd "$REPO" && bazel build --config=opt //tools:filemon >&2)
+  FILEMON=$(cd "$REPO" && bazel info --config=opt bazel-bin 2>/dev/null)/tools/filemon
+fi
+
+variant_prefix() {
+  case "$1" in
+    untraced) echo "" ;;
+    ptrace|preload|auto|kernel) echo "$FILEMON --backend=$1 -o $SCRATCH/filemon.log --" ;;
+    strace) echo "strace -f -qq -o $SCRATCH/strace.log -e trace=$SYSCALLS" ;;
+    strace-seccomp) echo "strace -f -qq --seccomp-bpf -o $SCRATCH/strace.log -e trace=$SYSCALLS" ;;
+    *) echo "trace_overhead.sh: unknown variant $1" >&2; exit 2 ;;
+  esac
+}
+
+BMAKE_CFLAGS='-O2 -g -D__COPYRIGHT(x)= -D__RCSID(x)= -I. -DHAVE_CONFIG_H -DNEED_HOST_CDEFS_H'
+BMAKE_CFLAGS="$BMAKE_CFLAGS -DMAKE_NATIVE -DUSE_META -Wno-unused"
+
+setup_gcc() {
+  mkdir -p "$SCRATCH/gcc"
+  for i in $(seq 20); do
+    cat > "$SCRATCH/gcc/unit$i.c" <<C
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+struct item$i { char name[32]; int value; };
+int compare$i(const void* a, const void* b) {
+  return ((const struct item$i*)a)->value - ((const struct item$i*)b)->value;
+}
+int run$i(int n) {
+  struct item$i* items = calloc((size_t)n, sizeof(*items));
+  for (int k = 0; k < n; ++k) { snprintf(items[k].name, 32, "x%d", k); items[k].value = (k * $i) % 17; }
+  qsort(items, (size_t)n, sizeof(*items), compare$i);
+  int r = items[0].value + (int)strlen(items[n - 1].name);
+  free(items);
+  return r;
+}
+C
+  done
+}
+prepare_gcc() { rm -f "$SCRATCH"/gcc/*.o; }
+run_gcc() { (cd "$SCRATCH/gcc" && $1 sh -c 'for i in $(seq 20); do gcc -O1 -c unit$i.c -o unit$i.o; done'); }
+
+setup_make() {
+  local src
+  src=$(ls -d "$SCRATCH"/bmake-*/ 2>/dev/null | head -1 || true)
+  if [[ -z "$src" ]]; then
+    if ! grep -rqs '^Types:.*deb-src\|^deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+      echo "trace_overhead.sh: adding a deb-src entry for Debian's archive" >&2
+      printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+        "$(. /etc/os-release && echo "$VERSION_CODENAME")" > /etc/apt/sources.list.d/filemon-deb-src.sources
+      apt-get update -o DPkg::Lock::Timeout=300 >&2
+    fi
+    (cd "$SCRATCH" && apt-get source bmake >&2)
+    src=$(ls -d "$SCRATCH"/bmake-*/ | head -1)
+  fi
+  BMAKE_SRC=${src%/}
+  (cd "$BMAKE_SRC" && [[ -f config.h ]] || ./configure --with-machine=debian >/dev/null)
+}
+prepare_make() { make -s -C "$BMAKE_SRC" -f Makefile.boot clean >/dev/null 2>&1 || true; }
+run_make() { (cd "$BMAKE_SRC" && $1 make -s -j2 -f Makefile.boot CFLAGS="$BMAKE_CFLAGS"); }
+
+IFS=, read -r -a workloads <<< "$WORKLOADS"
+IFS=, read -r -a variants <<< "$VARIANTS"
+for v in "${variants[@]}"; do variant_prefix "$v" >/dev/null; done
+RESULTS="$SCRATCH/results.txt"
+: > "$RESULTS"
+
+for w in "${workloads[@]}"; do
+  "setup_$w"
+  # Warm-up (not counted): caches, and a check that every variant runs the workload.
+  for v in "${variants[@]}"; do
+    "prepare_$w"
+    if ! "run_$w" "$(variant_prefix "$v")" > /dev/null 2>"$SCRATCH/stderr.txt"; then
+      echo "trace_overhead.sh: $w under $v failed:" >&2; cat "$SCRATCH/stderr.txt" >&2; exit 1
+    fi
+  done
+  n=${#variants[@]}
+  for ((round = 0; round < ROUNDS; ++round)); do
+    for ((k = 0; k < n; ++k)); do
+      v=${variants[$(((k + round) % n))]}
+      "prepare_$w"
+      prefix=$(variant_prefix "$v")
+      start=$(date +%s%N)
+      "run_$w" "$prefix" > /dev/null 2>&1
+      end=$(date +%s%N)
+      echo "$w $v $(((end - start) / 1000))" >> "$RESULTS"
+    done
+  done
+done
+
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $ROUNDS interleaved rounds"
+echo "# command: benchmarks/trace_overhead.sh --rounds $ROUNDS --workloads $WORKLOADS --variants $VARIANTS"
+awk '
+  { t[$1 " " $2] = t[$1 " " $2] " " $3; order[$1] = order[$1] (index(order[$1], " " $2 " ") ? "" : " " $2 " ") }
+  END {
+    for (w in order) {
+      printf "\nworkload %s\n%-16s %10s %8s   samples (s)\n", w, "variant", "median s", "ratio"
+      split(order[w], vs, " ")
+      base = 0
+      for (i = 1; i in vs; ++i) {
+        if (vs[i] == "") continue
+        m = split(t[w " " vs[i]], s, " ")
+        for (a = 1; a <= m; ++a) for (b = a + 1; b <= m; ++b) if (s[b] + 0 < s[a] + 0) { x = s[a]; s[a] = s[b]; s[b] = x }
+        med = (m % 2) ? s[(m + 1) / 2] : (s[m / 2] + s[m / 2 + 1]) / 2
+        if (vs[i] == "untraced") base = med
+        line = ""
+        for (a = 1; a <= m; ++a) line = line sprintf(" %.2f", s[a] / 1e6)
+        meds[i] = med; lines[i] = line
+      }
+      for (i = 1; i in vs; ++i) {
+        if (vs[i] == "") continue
+        printf "%-16s %10.3f %8s  %s\n", vs[i], meds[i] / 1e6, base ? sprintf("%.2fx", meds[i] / base) : "-", lines[i]
+      }
+    }
+  }' "$RESULTS"

@@ -1,0 +1,40 @@
+#include "filemon/backends/backend_factory.h"
+
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "filemon/backends/preload/preload_backend.h"
+#include "filemon/backends/ptrace/ptrace_backend.h"
+
+namespace filemon {
+
+std::vector<absl::string_view> BackendNames() { return {"ptrace", "preload", "kernel", "auto"}; }
+
+absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(absl::string_view name) {
+  if (name == "ptrace") {
+    absl::Status available = PtraceBackendAvailable();
+    if (!available.ok()) return available;
+    return MakePtraceBackend();
+  }
+  if (name == "preload") return MakePreloadBackend(PreloadOptions{});
+  if (name == "auto") {
+    // Preload where the interposer sees everything; ptrace for a command whose program it
+    // cannot enter (and, through filemon_preload_helper, for such programs exec'd later).
+    // See README.md, "How auto decides".
+    PreloadOptions options;
+    options.auto_mode = true;
+    if (PtraceBackendAvailable().ok()) options.fallback = MakePtraceBackend();
+    return MakePreloadBackend(std::move(options));
+  }
+  if (name == "kernel") {
+    return absl::UnimplementedError(
+        "backend kernel: /dev/filemon exists only on FreeBSD and NetBSD and its driver is not "
+        "built yet (issue 11); use --backend=ptrace on Linux");
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown backend \"", name, "\"; expected one of ",
+                                                 absl::StrJoin(BackendNames(), ", ")));
+}
+
+}  // namespace filemon

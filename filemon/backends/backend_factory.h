@@ -1,0 +1,37 @@
+// File: filemon/backends/backend_factory.h
+//
+// Maps a backend name to an implementation of `filemon::Backend` (filemon/core/backend.h):
+//   "ptrace"  - ptrace + seccomp-bpf (Linux, unprivileged; sees static binaries too);
+//   "preload" - LD_PRELOAD interposer (dynamically linked programs; see preload_backend.h);
+//   "kernel"  - FreeBSD/NetBSD /dev/filemon (issue 11: not available yet);
+//   "auto"    - preload where the interposer sees everything, ptrace where it cannot (a
+//               statically linked program, a Go program); see README.md "How auto decides".
+// An unknown or unavailable backend is a Status naming the reason, never a crash.
+//
+// Example:
+//   absl::StatusOr<std::unique_ptr<filemon::Backend>> backend = filemon::MakeBackend("auto");
+//   if (!backend.ok()) return backend.status();
+//   absl::StatusOr<filemon::ExitStatus> exit = (*backend)->Run(command, {}, &writer);
+
+#ifndef FILEMON_BACKENDS_BACKEND_FACTORY_H_
+#define FILEMON_BACKENDS_BACKEND_FACTORY_H_
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "filemon/core/backend.h"
+
+namespace filemon {
+
+// Errors: InvalidArgument for an unknown name; Unavailable/Unimplemented (with the reason and
+// the issue that tracks it) for a backend this build or host cannot provide.
+absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(absl::string_view name);
+
+// The names `MakeBackend` accepts, "auto" last.
+std::vector<absl::string_view> BackendNames();
+
+}  // namespace filemon
+
+#endif  // FILEMON_BACKENDS_BACKEND_FACTORY_H_

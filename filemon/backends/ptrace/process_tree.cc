@@ -1,0 +1,293 @@
+#include "filemon/backends/ptrace/process_tree.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "filemon/backends/ptrace/child_setup.h"
+#include "filemon/core/record.h"
+
+namespace filemon {
+namespace ptrace_internal {
+namespace {
+
+// The root process while a `Run` with forwarding is in progress (0 otherwise).
+volatile sig_atomic_t g_forward_to = 0;
+
+constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+struct sigaction g_previous[sizeof(kForwardedSignals) / sizeof(kForwardedSignals[0])];
+
+// Passes a signal sent to the tracer (kill(1), not the terminal: a terminal's SIGINT already
+// reaches the whole foreground process group, tracees included) on to the root.
+void ForwardSignal(int signal, siginfo_t* info, void*) {
+  pid_t root = g_forward_to;
+  if (root > 0 && info->si_code <= 0) kill(root, signal);
+}
+
+bool IsStopSignal(int signal) {
+  return signal == SIGSTOP || signal == SIGTSTP || signal == SIGTTIN || signal == SIGTTOU;
+}
+
+}  // namespace
+
+struct ProcessTree::Tracee {
+  pid_t tid = 0;
+  pid_t tgid = 0;                // 0 until the parent's fork/clone event names it
+  bool first_stop_seen = false;  // an auto-attached child's initial stop was consumed
+  bool held = false;             // in its initial stop, waiting for the parent's event
+  PendingCall call;
+  size_t exec_length = 0;  // exec_path's length; 0: read /proc/PID/exe after the exec
+  char exec_path[PATH_MAX + 1];
+};
+
+ProcessTree::ProcessTree(const TraceOptions& options, RecordSink* sink) : decoder_(options, sink) {}
+
+ProcessTree::~ProcessTree() {
+  if (forwarding_) {
+    g_forward_to = 0;
+    for (size_t i = 0; i < sizeof(kForwardedSignals) / sizeof(kForwardedSignals[0]); ++i) {
+      sigaction(kForwardedSignals[i], &g_previous[i], nullptr);
+    }
+  }
+}
+
+void ProcessTree::ForwardTerminationSignals() {
+  if (forwarding_) return;
+  forwarding_ = true;
+  struct sigaction action;
+  memset(&action, 0, sizeof(action));
+  action.sa_sigaction = ForwardSignal;
+  action.sa_flags = SA_SIGINFO;  // no SA_RESTART: waitpid() returns EINTR, harmlessly
+  sigemptyset(&action.sa_mask);
+  for (size_t i = 0; i < sizeof(kForwardedSignals) / sizeof(kForwardedSignals[0]); ++i) {
+    sigaction(kForwardedSignals[i], &action, &g_previous[i]);
+  }
+}
+
+ProcessTree::Tracee* ProcessTree::Add(pid_t tid) {
+  std::unique_ptr<Tracee>& slot = tracees_[tid];
+  if (slot == nullptr) {
+    slot.reset(new Tracee);
+    slot->tid = tid;
+  }
+  return slot.get();
+}
+
+absl::Status ProcessTree::Seize(pid_t pid) {
+  if (ptrace(PTRACE_SEIZE, pid, nullptr, TraceOptionsMask()) != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("ptrace(PTRACE_SEIZE, ", pid, ")"));
+  }
+  Tracee* t = Add(pid);
+  t->tgid = pid;
+  t->first_stop_seen = true;  // a seized process has no initial stop
+  root_ = pid;
+  if (forwarding_) g_forward_to = pid;
+  return absl::OkStatus();
+}
+
+void ProcessTree::Resume(pid_t tid, int request, int signal) {
+  // ESRCH: the tracee was killed (SIGKILL) while stopped; its exit will be reported.
+  ptrace(static_cast<__ptrace_request>(request), tid, nullptr,
+         reinterpret_cast<void*>(static_cast<intptr_t>(signal)));
+}
+
+absl::StatusOr<ExitStatus> ProcessTree::Run() {
+  while (!tracees_.empty()) {
+    int status = 0;
+    pid_t tid = waitpid(-1, &status, __WALL);
+    if (tid < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ECHILD) break;  // every tracee is gone (e.g. killed while held)
+      return absl::ErrnoToStatus(errno, "waitpid(-1, __WALL)");
+    }
+    if (WIFSTOPPED(status)) {
+      HandleStop(tid, status);
+    } else if (WIFEXITED(status) || WIFSIGNALED(status)) {
+      HandleExit(tid, status);
+    }
+  }
+  g_forward_to = 0;
+  if (!error_.ok()) return error_;
+  if (!root_exited_) return absl::InternalError("the traced command vanished without an exit");
+  return root_exit_;
+}
+
+void ProcessTree::HandleExit(pid_t tid, int status) {
+  auto it = tracees_.find(tid);
+  if (it == tracees_.end()) return;  // not ours (see the header: other children of the caller)
+  Tracee* t = it->second.get();
+  pid_t tgid = t->tgid != 0 ? t->tgid : t->tid;
+  if (t->tid == tgid) {
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+    int signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    decoder_.sink()->Add(Record::Exit(tgid, code, signal));
+    if (tid == root_) {
+      root_exit_.code = code;
+      root_exit_.signal = signal;
+      root_exited_ = true;
+      g_forward_to = 0;
+    }
+  }
+  tracees_.erase(it);
+}
+
+void ProcessTree::HandleStop(pid_t tid, int status) {
+  auto it = tracees_.find(tid);
+  if (it == tracees_.end()) {
+    // An auto-attached child whose initial stop came before its parent's fork event: hold it
+    // until that event says whether it is a thread, so that its `F` precedes its records.
+    Tracee* t = Add(tid);
+    t->first_stop_seen = true;
+    t->held = true;
+    return;
+  }
+  Tracee* t = it->second.get();
+  int signal = WSTOPSIG(status);
+  int event = static_cast<unsigned>(status) >> 16;
+  if (!t->first_stop_seen) {
+    t->first_stop_seen = true;
+    Resume(tid, PTRACE_CONT, 0);
+    return;
+  }
+  if (signal == (SIGTRAP | 0x80)) {
+    OnSyscallExit(t);
+    Resume(tid, PTRACE_CONT, 0);
+    return;
+  }
+  switch (event) {
+    case 0:  // signal-delivery-stop: deliver it
+      Resume(tid, PTRACE_CONT, signal);
+      return;
+    case PTRACE_EVENT_SECCOMP:
+      OnSeccomp(t);  // resumes
+      return;
+    case PTRACE_EVENT_FORK:
+    case PTRACE_EVENT_VFORK:
+    case PTRACE_EVENT_CLONE:
+      OnNewChild(t, event);
+      Resume(tid, PTRACE_CONT, 0);
+      return;
+    case PTRACE_EVENT_EXEC:
+      OnExec(t);  // may erase other tracees, never `t`'s own tid
+      Resume(tid, PTRACE_CONT, 0);
+      return;
+    case PTRACE_EVENT_STOP:
+      // Group-stop (SIGSTOP, SIGTSTP...): stay stopped as untraced, without eating SIGCONT.
+      Resume(tid, IsStopSignal(signal) ? PTRACE_LISTEN : PTRACE_CONT, 0);
+      return;
+    default:
+      Resume(tid, PTRACE_CONT, 0);
+      return;
+  }
+}
+
+void ProcessTree::OnSeccomp(Tracee* t) {
+  __ptrace_syscall_info info;
+  memset(&info, 0, sizeof(info));
+  long n = ptrace(static_cast<__ptrace_request>(PTRACE_GET_SYSCALL_INFO), t->tid,
+                  reinterpret_cast<void*>(sizeof(info)), &info);
+  if (n <= 0 || info.op != PTRACE_SYSCALL_INFO_SECCOMP) {
+    Resume(t->tid, PTRACE_CONT, 0);
+    return;
+  }
+  uint32_t data = info.seccomp.ret_data;
+  t->call.op = OpOfSeccompData(data);
+  t->call.abi = AbiOfSeccompData(data);
+  for (int i = 0; i < 6; ++i) t->call.args[i] = info.seccomp.args[i];
+  pid_t tgid = t->tgid != 0 ? t->tgid : t->tid;
+  switch (t->call.op) {
+    case Op::kRefuse: {
+      char text[160];
+      snprintf(text, sizeof(text),
+               "system call %llu of the %s ABI cannot be decoded by this build; the process is "
+               "killed rather than traced wrongly",
+               static_cast<unsigned long long>(info.seccomp.nr),
+               std::string(AbiName(t->call.abi)).c_str());
+      decoder_.Comment(tgid, text);
+      fprintf(stderr, "filemon: pid %d: %s\n", static_cast<int>(tgid), text);
+      kill(tgid, SIGKILL);
+      Resume(t->tid, PTRACE_CONT, 0);
+      return;
+    }
+    case Op::kExecve:
+    case Op::kExecveat:
+      // A successful exec never returns: the exec event records it, so no exit stop.
+      t->exec_length = decoder_.ExecPath(t->tid, t->call, t->exec_path, sizeof(t->exec_path));
+      t->call.op = Op::kNone;
+      Resume(t->tid, PTRACE_CONT, 0);
+      return;
+    case Op::kNone:
+      Resume(t->tid, PTRACE_CONT, 0);
+      return;
+    default:
+      Resume(t->tid, PTRACE_SYSCALL, 0);  // to the exit stop, for the result
+      return;
+  }
+}
+
+void ProcessTree::OnSyscallExit(Tracee* t) {
+  __ptrace_syscall_info info;
+  memset(&info, 0, sizeof(info));
+  long n = ptrace(static_cast<__ptrace_request>(PTRACE_GET_SYSCALL_INFO), t->tid,
+                  reinterpret_cast<void*>(sizeof(info)), &info);
+  if (n > 0 && info.op == PTRACE_SYSCALL_INFO_EXIT && t->call.op != Op::kNone) {
+    pid_t tgid = t->tgid != 0 ? t->tgid : t->tid;
+    decoder_.OnExit(t->tid, tgid, t->call, info.exit.rval);
+  }
+  t->call.op = Op::kNone;
+}
+
+void ProcessTree::OnNewChild(Tracee* parent, int event) {
+  unsigned long message = 0;
+  if (ptrace(PTRACE_GETEVENTMSG, parent->tid, nullptr, &message) != 0) return;
+  pid_t child = static_cast<pid_t>(message);
+  pid_t parent_tgid = parent->tgid != 0 ? parent->tgid : parent->tid;
+  bool thread = false;
+  if (event == PTRACE_EVENT_CLONE) {
+    // clone() without SIGCHLD as exit signal is either a thread or a process; a thread shows in
+    // its creator's /proc/PID/task.
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task/%d", static_cast<int>(parent_tgid),
+             static_cast<int>(child));
+    struct stat st;
+    thread = stat(path, &st) == 0;
+  }
+  if (!thread) decoder_.sink()->Add(Record::Fork(parent_tgid, child));
+  Tracee* c = Add(child);
+  c->tgid = thread ? parent_tgid : child;
+  if (c->held) {
+    c->held = false;
+    Resume(child, PTRACE_CONT, 0);
+  }
+}
+
+void ProcessTree::OnExec(Tracee* t) {
+  unsigned long former = 0;
+  ptrace(PTRACE_GETEVENTMSG, t->tid, nullptr, &former);
+  Tracee* execer = t;
+  std::unique_ptr<Tracee> gone;
+  if (static_cast<pid_t>(former) != t->tid) {
+    // A non-leader thread exec'd and took the leader's tid; its old tid never reports again.
+    auto it = tracees_.find(static_cast<pid_t>(former));
+    if (it != tracees_.end()) {
+      gone = std::move(it->second);
+      tracees_.erase(it);
+      execer = gone.get();
+    }
+  }
+  pid_t tgid = t->tgid != 0 ? t->tgid : t->tid;
+  decoder_.OnExec(tgid, absl::string_view(execer->exec_path, execer->exec_length));
+  t->exec_length = 0;
+  t->call.op = Op::kNone;
+}
+
+}  // namespace ptrace_internal
+}  // namespace filemon

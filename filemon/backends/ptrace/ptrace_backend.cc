@@ -1,0 +1,435 @@
+#include "filemon/backends/ptrace/ptrace_backend.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "filemon/backends/ptrace/child_setup.h"
+#include "filemon/backends/ptrace/process_tree.h"
+#include "filemon/backends/ptrace/syscall_table.h"
+#include "filemon/core/parser.h"
+#include "filemon/core/writer.h"
+
+extern char** environ;
+
+namespace filemon {
+namespace {
+
+using ptrace_internal::BuildSeccompFilter;
+using ptrace_internal::ChildSetup;
+using ptrace_internal::PrepareTracedChild;
+using ptrace_internal::ProcessTree;
+
+absl::Status MakePipe(int fds[2], absl::string_view what) {
+  if (pipe2(fds, O_CLOEXEC) != 0)
+    return absl::ErrnoToStatus(errno, absl::StrCat("pipe2(", what, ")"));
+  return absl::OkStatus();
+}
+
+void CloseFd(int* fd) {
+  if (*fd >= 0) close(*fd);
+  *fd = -1;
+}
+
+ssize_t ReadFull(int fd, void* data, size_t size) {
+  size_t got = 0;
+  while (got < size) {
+    ssize_t n = read(fd, static_cast<char*>(data) + got, size - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -1;
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  return static_cast<ssize_t>(got);
+}
+
+bool WriteFull(int fd, const void* data, size_t size) {
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = write(fd, static_cast<const char*>(data) + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// execvp(3)'s search, done in the parent so that the child allocates nothing.
+absl::StatusOr<std::string> FindProgram(const Command& command) {
+  const std::string& name = command.argv[0];
+  if (name.find('/') != std::string::npos) return name;
+  std::string path_var = "/usr/local/bin:/usr/bin:/bin";
+  bool found_var = false;
+  if (command.env.has_value()) {
+    for (const std::string& e : *command.env) {
+      if (absl::string_view(e).substr(0, 5) == "PATH=") {
+        path_var = e.substr(5);
+        found_var = true;
+      }
+    }
+  }
+  if (!found_var) {
+    if (const char* p = getenv("PATH")) path_var = p;
+  }
+  std::string first_denied;
+  for (absl::string_view dir : absl::StrSplit(path_var, ':')) {
+    std::string candidate = absl::StrCat(dir.empty() ? "." : dir, "/", name);
+    if (!command.cwd.empty() && candidate[0] != '/')
+      candidate = absl::StrCat(command.cwd, "/", candidate);
+    struct stat st;
+    if (stat(candidate.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    if (first_denied.empty()) first_denied = candidate;
+  }
+  if (!first_denied.empty()) {
+    return absl::PermissionDeniedError(absl::StrCat("cannot execute ", first_denied));
+  }
+  return absl::NotFoundError(absl::StrCat("command not found in PATH: ", name));
+}
+
+// NULL-terminated views of a string vector; the strings must outlive it.
+std::vector<char*> CArray(const std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  out.reserve(strings.size() + 1);
+  for (const std::string& s : strings) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+// The parent's side of the child handshake: after the child has handed its pid, seize it and
+// let it go. On failure the child is left blocked and the caller kills it.
+absl::Status SeizeChild(ProcessTree* tree, pid_t pid, int ready_fd, int go_fd) {
+  pid_t reported = 0;
+  ssize_t n = ReadFull(ready_fd, &reported, sizeof(reported));
+  if (n != static_cast<ssize_t>(sizeof(reported))) {
+    return absl::FailedPreconditionError("the child exited before it could be traced");
+  }
+  if (pid > 0 && reported != pid) {
+    return absl::InternalError(
+        absl::StrCat("child handshake: expected pid ", pid, ", got ", reported));
+  }
+  absl::Status seized = tree->Seize(reported);
+  if (!seized.ok()) return seized;
+  if (!WriteFull(go_fd, "g", 1)) return absl::ErrnoToStatus(errno, "write(go pipe)");
+  return absl::OkStatus();
+}
+
+// The fork-it-yourself session: a tracer process (a grandchild of the caller, reparented away so
+// that the caller never reaps it) traces the caller's child and writes FreeBSD text records into
+// a memfd; the caller's side parses them back into its sink.
+class PtraceSession : public TraceSession {
+ public:
+  static absl::StatusOr<std::unique_ptr<PtraceSession>> Start(const TraceOptions& options);
+  ~PtraceSession() override;
+
+  int PrepareChild() const override { return PrepareTracedChild(setup_); }
+  absl::Status SetChild(int pid) override;
+  int ReadFd() const override { return done_fd_; }
+  absl::StatusOr<bool> Process(RecordSink* sink) override;
+  absl::Status Finish(RecordSink* sink) override;
+
+ private:
+  PtraceSession() = default;
+  [[noreturn]] static void TracerMain(const TraceOptions& options, int ready_fd, int go_fd,
+                                      int done_fd, int log_fd);
+  absl::Status Deliver(RecordSink* sink, bool final);
+
+  ChildSetup setup_;  // ready_fd, go_fd: the child's ends
+  pid_t tracer_ = -1;
+  int done_fd_ = -1;  // EOF once the tracer has exited
+  int log_fd_ = -1;   // the memfd the tracer writes
+  bool done_ = false;
+  bool child_set_ = false;
+  off_t read_offset_ = 0;
+  std::string pending_;  // bytes read but not yet parsed (an incomplete last line)
+};
+
+void PtraceSession::TracerMain(const TraceOptions& options, int ready_fd, int go_fd, int done_fd,
+                               int log_fd) {
+  // Keep only what the tracer needs: holding copies of the caller's pipes would delay the EOFs
+  // the caller waits for.
+  int keep[] = {ready_fd, go_fd, done_fd, log_fd, 2};
+  std::sort(std::begin(keep), std::end(keep));
+  unsigned int from = 3;
+  for (int fd : keep) {
+    if (fd >= static_cast<int>(from)) {
+      if (fd > static_cast<int>(from)) syscall(SYS_close_range, from, fd - 1, 0);
+      from = static_cast<unsigned int>(fd) + 1;
+    }
+  }
+  syscall(SYS_close_range, from, ~0U, 0);
+  signal(SIGINT, SIG_IGN);  // a terminal's ^C is for the command; the tracer waits for it
+  signal(SIGQUIT, SIG_IGN);
+  signal(SIGTSTP, SIG_IGN);
+
+  int status = 0;
+  {
+    Writer writer(log_fd, {});
+    ProcessTree tree(options, &writer);
+    absl::Status s = SeizeChild(&tree, 0, ready_fd, go_fd);
+    close(ready_fd);
+    close(go_fd);
+    if (!s.ok()) {
+      // No child (the caller's fork failed, or the child died first): nothing to trace.
+      status = 1;
+    } else {
+      absl::StatusOr<ExitStatus> exit = tree.Run();
+      if (!exit.ok()) {
+        std::string text = absl::StrCat(" filemon: tracer error: ", exit.status().ToString());
+        writer.Add(Record::Comment(text));
+        status = 2;
+      }
+    }
+    if (!writer.Close().ok()) status = 3;
+  }
+  _exit(status);
+}
+
+absl::StatusOr<std::unique_ptr<PtraceSession>> PtraceSession::Start(const TraceOptions& options) {
+  std::unique_ptr<PtraceSession> s(new PtraceSession);
+  absl::Status built = BuildSeccompFilter(&s->setup_);
+  if (!built.ok()) return built;
+  int ready[2], go[2], done[2], info[2];
+  absl::Status p = MakePipe(ready, "ready");
+  if (p.ok()) p = MakePipe(go, "go");
+  if (p.ok()) p = MakePipe(done, "done");
+  if (p.ok()) p = MakePipe(info, "tracer pid");
+  if (!p.ok()) return p;
+  int log_fd = static_cast<int>(syscall(SYS_memfd_create, "filemon-session", MFD_CLOEXEC));
+  if (log_fd < 0) return absl::ErrnoToStatus(errno, "memfd_create(filemon-session)");
+
+  pid_t middle = fork();
+  if (middle < 0) return absl::ErrnoToStatus(errno, "fork(tracer)");
+  if (middle == 0) {
+    pid_t tracer = fork();
+    if (tracer == 0) {
+      close(info[0]);
+      close(info[1]);
+      TracerMain(options, ready[0], go[1], done[1], log_fd);
+    }
+    WriteFull(info[1], &tracer, sizeof(tracer));
+    _exit(tracer < 0 ? 1 : 0);
+  }
+  close(info[1]);
+  pid_t tracer = -1;
+  ssize_t n = ReadFull(info[0], &tracer, sizeof(tracer));
+  close(info[0]);
+  int middle_status;
+  while (waitpid(middle, &middle_status, 0) < 0 && errno == EINTR) {
+  }
+  close(ready[0]);
+  close(go[1]);
+  close(done[1]);
+  s->setup_.ready_fd = ready[1];
+  s->setup_.go_fd = go[0];
+  s->done_fd_ = done[0];
+  s->log_fd_ = log_fd;
+  if (n != static_cast<ssize_t>(sizeof(tracer)) || tracer <= 0) {
+    return absl::InternalError("could not start the tracer process");
+  }
+  s->tracer_ = tracer;
+  s->setup_.tracer_pid = tracer;
+  return s;
+}
+
+PtraceSession::~PtraceSession() {
+  if (!done_ && tracer_ > 0) kill(tracer_, SIGKILL);  // PTRACE_O_EXITKILL takes the tree along
+  CloseFd(&setup_.ready_fd);
+  CloseFd(&setup_.go_fd);
+  CloseFd(&done_fd_);
+  CloseFd(&log_fd_);
+}
+
+absl::Status PtraceSession::SetChild(int pid) {
+  child_set_ = true;
+  // The child holds its own copies; without ours, the tracer sees EOF if the child dies early.
+  CloseFd(&setup_.ready_fd);
+  CloseFd(&setup_.go_fd);
+  if (pid <= 0) return absl::OkStatus();
+  return absl::OkStatus();
+}
+
+absl::Status PtraceSession::Deliver(RecordSink* sink, bool final) {
+  char buffer[64 * 1024];
+  while (true) {
+    ssize_t n = pread(log_fd_, buffer, sizeof(buffer), read_offset_);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return absl::ErrnoToStatus(errno, "pread(session log)");
+    if (n == 0) break;
+    pending_.append(buffer, static_cast<size_t>(n));
+    read_offset_ += n;
+  }
+  size_t end = final ? pending_.size() : pending_.rfind('\n');
+  if (end == std::string::npos || end == 0) return absl::OkStatus();
+  if (!final) ++end;
+  Parser parser(absl::string_view(pending_.data(), end), {.strict = true, .filename = "session"});
+  Record record;
+  while (parser.Next(&record)) sink->Add(record);
+  absl::Status status = parser.status();
+  pending_.erase(0, end);
+  return status;
+}
+
+absl::StatusOr<bool> PtraceSession::Process(RecordSink* sink) {
+  if (!done_) {
+    pollfd p{done_fd_, POLLIN, 0};
+    if (poll(&p, 1, 0) > 0) {
+      char c;
+      ssize_t n;
+      do {
+        n = read(done_fd_, &c, 1);
+      } while (n < 0 && errno == EINTR);
+      if (n == 0) done_ = true;
+    }
+  }
+  absl::Status s = Deliver(sink, done_);
+  if (!s.ok()) return s;
+  return done_;
+}
+
+absl::Status PtraceSession::Finish(RecordSink* sink) {
+  if (!child_set_) {
+    absl::Status s = SetChild(-1);
+    if (!s.ok()) return s;
+  }
+  while (!done_) {
+    char c;
+    ssize_t n = read(done_fd_, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return absl::ErrnoToStatus(errno, "read(tracer done pipe)");
+    if (n == 0) done_ = true;
+  }
+  return Deliver(sink, true);
+}
+
+class PtraceBackend : public Backend {
+ public:
+  absl::string_view name() const override { return "ptrace"; }
+  absl::StatusOr<ExitStatus> Run(const Command& command, const TraceOptions& options,
+                                 RecordSink* sink) override;
+  absl::StatusOr<std::unique_ptr<TraceSession>> StartSession(const TraceOptions& options) override {
+    absl::StatusOr<std::unique_ptr<PtraceSession>> s = PtraceSession::Start(options);
+    if (!s.ok()) return s.status();
+    return std::unique_ptr<TraceSession>(std::move(*s));
+  }
+};
+
+absl::StatusOr<ExitStatus> PtraceBackend::Run(const Command& command, const TraceOptions& options,
+                                              RecordSink* sink) {
+  if (command.argv.empty()) return absl::InvalidArgumentError("empty command");
+  absl::StatusOr<std::string> program = FindProgram(command);
+  if (!program.ok()) return program.status();
+  std::vector<char*> argv = CArray(command.argv);
+  std::vector<char*> envp = command.env.has_value() ? CArray(*command.env) : std::vector<char*>();
+  char** env = command.env.has_value() ? envp.data() : environ;
+  const char* cwd = command.cwd.empty() ? nullptr : command.cwd.c_str();
+
+  ChildSetup setup;
+  absl::Status built = BuildSeccompFilter(&setup);
+  if (!built.ok()) return built;
+  int ready[2], go[2], failed[2];
+  absl::Status p = MakePipe(ready, "ready");
+  if (p.ok()) p = MakePipe(go, "go");
+  if (p.ok()) p = MakePipe(failed, "exec error");
+  if (!p.ok()) return p;
+  setup.ready_fd = ready[1];
+  setup.go_fd = go[0];
+  setup.tracer_pid = getpid();
+
+  pid_t pid = fork();
+  if (pid < 0) return absl::ErrnoToStatus(errno, "fork");
+  if (pid == 0) {
+    int error = 0;
+    const char* what = "chdir";
+    if (cwd != nullptr && chdir(cwd) != 0) {
+      error = errno;
+    } else {
+      what = "trace";
+      error = PrepareTracedChild(setup);
+      if (error == 0) {
+        what = "execve";
+        execve(program->c_str(), argv.data(), env);
+        error = errno;
+      }
+    }
+    char report[sizeof(int) + 8] = {};
+    memcpy(report, &error, sizeof(int));
+    strncpy(report + sizeof(int), what, 7);
+    WriteFull(failed[1], report, sizeof(report));
+    _exit(127);
+  }
+  close(ready[1]);
+  close(go[0]);
+  close(failed[1]);
+
+  absl::StatusOr<ExitStatus> result;
+  {
+    ProcessTree tree(options, sink);
+    tree.ForwardTerminationSignals();
+    absl::Status seized = SeizeChild(&tree, pid, ready[0], go[1]);
+    close(ready[0]);
+    close(go[1]);
+    if (!seized.ok()) {
+      kill(pid, SIGKILL);
+      int status;
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      result = seized;
+    } else {
+      result = tree.Run();
+    }
+  }
+  char report[sizeof(int) + 8] = {};
+  ssize_t n = ReadFull(failed[0], report, sizeof(report));
+  close(failed[0]);
+  if (n == static_cast<ssize_t>(sizeof(report))) {
+    int error;
+    memcpy(&error, report, sizeof(int));
+    absl::string_view what(report + sizeof(int));
+    std::string target = what == "chdir" ? command.cwd : *program;
+    return absl::ErrnoToStatus(error,
+                               absl::StrCat("cannot start the command: ", what, "(", target, ")"));
+  }
+  return result;
+}
+
+}  // namespace
+
+absl::Status PtraceBackendAvailable() {
+  if (ptrace_internal::HostAbis().empty()) {
+    return absl::UnimplementedError("ptrace backend: no syscall table for this CPU");
+  }
+  struct utsname u;
+  if (uname(&u) == 0) {
+    int major = 0, minor = 0;
+    if (sscanf(u.release, "%d.%d", &major, &minor) == 2 &&
+        (major < 5 || (major == 5 && minor < 3))) {
+      return absl::UnavailableError(
+          absl::StrCat("ptrace backend: Linux ", u.release,
+                       " lacks PTRACE_GET_SYSCALL_INFO (5.3 or later is needed)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::unique_ptr<Backend> MakePtraceBackend() { return std::make_unique<PtraceBackend>(); }
+
+}  // namespace filemon

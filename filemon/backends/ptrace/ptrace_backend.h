@@ -1,0 +1,34 @@
+// File: filemon/backends/ptrace/ptrace_backend.h
+//
+// The ptrace backend (Linux): traces a command and all its descendants without privileges, with
+// a seccomp-bpf filter so that the tracee stops only on the file system calls filemon records
+// (see syscall_table.h), and implements the fork-it-yourself protocol of `TraceSession` with a
+// separate tracer process.
+//
+// Example:
+//   std::unique_ptr<filemon::Backend> backend = filemon::MakePtraceBackend();
+//   absl::StatusOr<filemon::ExitStatus> exit =
+//       backend->Run({.argv = {"make", "-j2"}}, {}, &writer);
+
+#ifndef FILEMON_BACKENDS_PTRACE_PTRACE_BACKEND_H_
+#define FILEMON_BACKENDS_PTRACE_PTRACE_BACKEND_H_
+
+#include <memory>
+
+#include "absl/status/status.h"
+#include "filemon/core/backend.h"
+
+namespace filemon {
+
+// OK if this host can use the backend (Linux on a CPU with a syscall table, seccomp filters,
+// PTRACE_GET_SYSCALL_INFO); otherwise why not.
+absl::Status PtraceBackendAvailable();
+
+// Run() waits with waitpid(-1): while it runs, the calling process must have no other child it
+// wants to reap (use StartSession() otherwise). SIGINT/SIGTERM/SIGHUP/SIGQUIT sent to the caller
+// with kill(2) during Run() are passed on to the command.
+std::unique_ptr<Backend> MakePtraceBackend();
+
+}  // namespace filemon
+
+#endif  // FILEMON_BACKENDS_PTRACE_PTRACE_BACKEND_H_

@@ -1,0 +1,279 @@
+#include "filemon/backends/ptrace/ptrace_backend.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "filemon/backends/testing/backend_conformance.h"
+#include "filemon/backends/testing/trace_harness.h"
+#include "filemon/core/backend.h"
+#include "filemon/core/record.h"
+#include "gtest/gtest.h"
+
+namespace filemon {
+namespace testing_internal {
+
+INSTANTIATE_TEST_SUITE_P(Ptrace, BackendConformanceTest, ::testing::Values("ptrace"));
+
+namespace {
+
+bool WaitForFile(const std::string& path) {
+  for (int i = 0; i < 2000; ++i) {  // 20 s: generous on a loaded machine
+    struct stat st;
+    if (stat(path.c_str(), &st) == 0 && st.st_size > 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+std::string ReadFileOrEmpty(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool HasComment(const TraceResult& r, absl::string_view text) {
+  for (const OwnedRecord& rec : r.records) {
+    if (rec.kind == RecordKind::kComment && rec.path.find(std::string(text)) != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+TEST(PtraceBackend, I386SystemCallsAreDecodedWithTheI386Table) {
+  std::string dir = MakeTempDir("int80");
+  ASSERT_TRUE(WriteFile(dir + "/in", "x").ok());
+  Command c;
+  c.argv = {TestProgram("int80_open"), "in", "out"};
+  c.cwd = dir;
+  absl::StatusOr<TraceResult> r = TraceCommand("ptrace", c, {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->exit.ShellStatus(), 0) << r->log;
+  EXPECT_TRUE(r->Has(RecordKind::kRead, "in")) << r->log;    // i386 open (5)
+  EXPECT_TRUE(r->Has(RecordKind::kWrite, "out")) << r->log;  // i386 creat (8)
+}
+
+TEST(PtraceBackend, TraceeThatTriesToPtraceGetsTheErrorAndTheLogSaysSo) {
+  if (!OnPath("strace")) GTEST_SKIP() << "strace is not installed (Debian package strace)";
+  Command c;
+  c.argv = {"strace", "-o", "/dev/null", "/bin/true"};
+  absl::StatusOr<TraceResult> r = TraceCommand("ptrace", c, {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_NE(r->exit.ShellStatus(), 0) << r->log;  // strace cannot trace under a tracer
+  EXPECT_TRUE(HasComment(*r, "ptrace(request")) << r->log;
+  EXPECT_TRUE(HasComment(*r, "Operation not permitted")) << r->log;
+}
+
+TEST(PtraceBackend, SignalSentToTheTracerIsPassedOnToTheCommand) {
+  std::string dir = MakeTempDir("forward");
+  std::atomic<bool> sent{false};
+  std::thread killer([&] {
+    if (WaitForFile(dir + "/ready")) {
+      kill(getpid(), SIGTERM);
+      sent = true;
+    }
+  });
+  absl::StatusOr<TraceResult> r =
+      TraceCommand("ptrace",
+                   ShellCommand("trap 'echo got > got; exit 3' TERM; echo x > ready; "
+                                "while :; do sleep 0.05; done",
+                                dir),
+                   {});
+  killer.join();
+  ASSERT_TRUE(sent);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit.code, 3) << r->log;
+  EXPECT_TRUE(r->Has(RecordKind::kWrite, "got")) << r->log;
+}
+
+TEST(PtraceBackend, StoppedJobStaysStoppedUntilContinued) {
+  std::string dir = MakeTempDir("stop");
+  std::atomic<char> state{'?'};
+  std::thread continuer([&] {
+    if (!WaitForFile(dir + "/pid")) return;
+    int pid = atoi(ReadFileOrEmpty(dir + "/pid").c_str());
+    std::string stat_path = absl::StrCat("/proc/", pid, "/stat");
+    for (int i = 0; i < 2000 && state != 'T' && state != 't'; ++i) {
+      std::string stat = ReadFileOrEmpty(stat_path);
+      size_t paren = stat.rfind(')');
+      if (paren != std::string::npos && paren + 2 < stat.size()) state = stat[paren + 2];
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    // Still stopped: the tracer did not resume it behind the job-control's back.
+    std::string stat = ReadFileOrEmpty(stat_path);
+    size_t paren = stat.rfind(')');
+    if (paren != std::string::npos && paren + 2 < stat.size()) state = stat[paren + 2];
+    kill(pid, SIGCONT);
+  });
+  absl::StatusOr<TraceResult> r = TraceCommand(
+      "ptrace", ShellCommand("echo $$ > pid; kill -STOP $$; echo resumed > after", dir), {});
+  continuer.join();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(state == 'T' || state == 't') << "state " << state.load();
+  EXPECT_EQ(r->exit.ShellStatus(), 0) << r->log;
+  EXPECT_TRUE(r->Has(RecordKind::kWrite, "after")) << r->log;
+}
+
+TEST(PtraceBackend, OrphansAreWaitedFor) {
+  std::string dir = MakeTempDir("orphan");
+  absl::StatusOr<TraceResult> r =
+      TraceCommand("ptrace", ShellCommand("(sleep 0.3; echo late > late) & exit 0", dir), {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit.ShellStatus(), 0);
+  EXPECT_TRUE(r->Has(RecordKind::kWrite, "late")) << r->log;
+  struct stat st;
+  EXPECT_EQ(stat((dir + "/late").c_str(), &st), 0);
+}
+
+// The bmake-style protocol: the caller forks and execs the command itself and reaps it with
+// its own waitpid(); the session delivers the records.
+TEST(PtraceSession, TracesAChildTheCallerForksAndReaps) {
+  std::string dir = MakeTempDir("session");
+  ASSERT_TRUE(WriteFile(dir + "/in", "data\n").ok());
+  std::unique_ptr<Backend> backend = MakePtraceBackend();
+  absl::StatusOr<std::unique_ptr<TraceSession>> session = backend->StartSession({});
+  ASSERT_TRUE(session.ok()) << session.status();
+  std::string script = "cat in > out; sh -c 'exit 0'; exit 5";
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (chdir(dir.c_str()) != 0) _exit(120);
+    if ((*session)->PrepareChild() != 0) _exit(121);
+    execl("/bin/sh", "sh", "-c", script.c_str(), static_cast<char*>(nullptr));
+    _exit(122);
+  }
+  ASSERT_TRUE((*session)->SetChild(pid).ok());
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 5);
+  // The tracer is not our child: nothing else to reap.
+  EXPECT_EQ(waitpid(-1, &status, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+  CollectingSink sink;
+  ASSERT_TRUE((*session)->Finish(&sink).ok());
+  TraceResult r;
+  r.records = std::move(sink.records());
+  for (const OwnedRecord& rec : r.records) absl::StrAppend(&r.log, rec.ToString(), "\n");
+  EXPECT_TRUE(r.Has(RecordKind::kExec, "/bin/sh")) << r.log;
+  EXPECT_TRUE(r.Has(RecordKind::kRead, "in")) << r.log;
+  EXPECT_TRUE(r.Has(RecordKind::kWrite, "out")) << r.log;
+  EXPECT_EQ(r.Of(RecordKind::kFork).size(), 2u) << r.log;
+  std::vector<const OwnedRecord*> exits = r.Of(RecordKind::kExit);
+  ASSERT_EQ(exits.size(), 3u) << r.log;
+  EXPECT_EQ(exits.back()->pid, pid) << r.log;
+  EXPECT_EQ(exits.back()->status, 5) << r.log;
+  for (const OwnedRecord& rec : r.records) EXPECT_NE(rec.kind, RecordKind::kComment) << r.log;
+}
+
+TEST(PtraceSession, ProcessReportsDoneAfterTheTreeExits) {
+  std::unique_ptr<Backend> backend = MakePtraceBackend();
+  absl::StatusOr<std::unique_ptr<TraceSession>> session = backend->StartSession({});
+  ASSERT_TRUE(session.ok()) << session.status();
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if ((*session)->PrepareChild() != 0) _exit(121);
+    execl("/bin/true", "true", static_cast<char*>(nullptr));
+    _exit(122);
+  }
+  ASSERT_TRUE((*session)->SetChild(pid).ok());
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_EQ(status, 0);
+  CollectingSink sink;
+  bool done = false;
+  for (int i = 0; i < 2000 && !done; ++i) {  // poll as bmake does
+    pollfd p{(*session)->ReadFd(), POLLIN, 0};
+    poll(&p, 1, 10);
+    absl::StatusOr<bool> processed = (*session)->Process(&sink);
+    ASSERT_TRUE(processed.ok()) << processed.status();
+    done = *processed;
+  }
+  ASSERT_TRUE(done);
+  bool exec_seen = false;
+  for (const OwnedRecord& rec : sink.records()) {
+    exec_seen |= rec.kind == RecordKind::kExec && rec.path == "/bin/true";
+  }
+  EXPECT_TRUE(exec_seen);
+}
+
+TEST(PtraceSession, ChildThatNeverExecsEndsTheSession) {
+  std::unique_ptr<Backend> backend = MakePtraceBackend();
+  absl::StatusOr<std::unique_ptr<TraceSession>> session = backend->StartSession({});
+  ASSERT_TRUE(session.ok()) << session.status();
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) _exit(9);  // dies before PrepareChild
+  ASSERT_TRUE((*session)->SetChild(pid).ok());
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  CollectingSink sink;
+  EXPECT_TRUE((*session)->Finish(&sink).ok());  // returns rather than hangs
+  EXPECT_TRUE(sink.records().empty());
+}
+
+// Set-id programs run without their privilege under ptrace when the tracer is not privileged;
+// the log says so. The tracer runs as `nobody` in a forked child for this.
+TEST(PtraceBackend, SetuidProgramRunsWithoutPrivilegeAndTheLogSaysSo) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to create a set-user-ID root program";
+  char dir_template[] = "/tmp/filemon-setuid-XXXXXX";  // TEST_TMPDIR is not reachable by nobody
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  std::string dir = dir_template;
+  std::string program = dir + "/id";
+  ASSERT_EQ(system(absl::StrCat("cp /usr/bin/id '", program, "' && chmod 4755 '", program,
+                                "' && chmod 755 '", dir, "'")
+                       .c_str()),
+            0);
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    close(fds[0]);
+    if (setgid(65534) != 0 || setuid(65534) != 0) {
+      std::string why = absl::StrCat("setuid(nobody) failed: ", strerror(errno));
+      (void)!write(fds[1], why.data(), why.size());
+      _exit(3);
+    }
+    Command c;
+    c.argv = {program, "-u"};
+    c.cwd = "/";
+    absl::StatusOr<TraceResult> r = TraceCommand("ptrace", c, {});
+    std::string out = r.ok() ? r->log : r.status().ToString();
+    (void)!write(fds[1], out.data(), out.size());
+    _exit(r.ok() ? 0 : 2);
+  }
+  close(fds[1]);
+  std::string log;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof(buf))) > 0) log.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  (void)!system(absl::StrCat("rm -rf '", dir, "'").c_str());
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 3) GTEST_SKIP() << log;
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << log;
+  EXPECT_NE(log.find("is set-user-ID but runs without that privilege"), std::string::npos) << log;
+}
+
+}  // namespace
+}  // namespace testing_internal
+}  // namespace filemon

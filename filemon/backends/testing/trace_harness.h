@@ -1,0 +1,96 @@
+// File: filemon/backends/testing/trace_harness.h
+//
+// Runs a real command under a backend chosen by name and returns what the backend recorded, as
+// owned records and as the FreeBSD log text; runs the same command under `strace -f` and turns
+// strace's successful file operations into the same records, for cross-checks. Shared by every
+// backend's tests (see backend_conformance.h).
+//
+// Example:
+//   absl::StatusOr<TraceResult> r = TraceCommand("ptrace", ShellCommand("cat /etc/motd"), {});
+//   EXPECT_TRUE(r->Has(RecordKind::kRead, "/etc/motd")) << r->log;
+
+#ifndef FILEMON_BACKENDS_TESTING_TRACE_HARNESS_H_
+#define FILEMON_BACKENDS_TESTING_TRACE_HARNESS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "filemon/core/backend.h"
+#include "filemon/core/record.h"
+#include "filemon/core/record_sink.h"
+
+namespace filemon {
+namespace testing_internal {
+
+// A record that owns its paths.
+struct OwnedRecord {
+  RecordKind kind = RecordKind::kComment;
+  int64_t pid = 0;
+  int64_t child_pid = 0;
+  int64_t status = 0;
+  int64_t signal = 0;
+  std::string path;
+  std::string path2;
+
+  static OwnedRecord From(const Record& record);
+  // The record's log line, without its newline.
+  std::string ToString() const;
+};
+
+// Copies every record it is given.
+class CollectingSink : public RecordSink {
+ public:
+  void Add(const Record& record) override { records_.push_back(OwnedRecord::From(record)); }
+  std::vector<OwnedRecord>& records() { return records_; }
+
+ private:
+  std::vector<OwnedRecord> records_;
+};
+
+struct TraceResult {
+  ExitStatus exit;
+  std::vector<OwnedRecord> records;
+  std::string log;  // the records as log lines, for failure messages
+
+  int Count(RecordKind kind, absl::string_view path) const;
+  bool Has(RecordKind kind, absl::string_view path) const { return Count(kind, path) > 0; }
+  bool HasTwo(RecordKind kind, absl::string_view from, absl::string_view to) const;
+  // The records of `kind` in order.
+  std::vector<const OwnedRecord*> Of(RecordKind kind) const;
+  // Distinct pids that produced any record.
+  std::vector<int64_t> Pids() const;
+};
+
+// Runs `command` under the backend `backend_name` (backend_factory.h).
+absl::StatusOr<TraceResult> TraceCommand(absl::string_view backend_name, const Command& command,
+                                         const TraceOptions& options);
+
+// `/bin/sh -c script` in `cwd` (empty: the caller's).
+Command ShellCommand(absl::string_view script, absl::string_view cwd = "");
+
+// A fresh, empty directory under TEST_TMPDIR (or /tmp), without symlinks in its path.
+std::string MakeTempDir(absl::string_view name);
+
+// The runfiles path of a program built in filemon/backends/testing (e.g. "static_open").
+std::string TestProgram(absl::string_view name);
+
+// Writes `contents` to `path`.
+absl::Status WriteFile(const std::string& path, absl::string_view contents);
+
+// Is `program` on PATH?
+bool OnPath(absl::string_view program);
+
+// Runs `command` under `strace -f` (the same traced calls as the ptrace backend) and returns
+// the successful file operations as records (A R W C D L M E; no F/X), with the same path rules
+// as the backend's default mode: dirfd-relative paths prefixed by the directory, fchdir as the
+// resolved directory. Unavailable if strace is not installed.
+absl::StatusOr<std::vector<OwnedRecord>> StraceFileRecords(const Command& command);
+
+}  // namespace testing_internal
+}  // namespace filemon
+
+#endif  // FILEMON_BACKENDS_TESTING_TRACE_HARNESS_H_

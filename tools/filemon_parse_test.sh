@@ -1,0 +1,78 @@
+#!/bin/bash
+# End-to-end test of `filemon parse`: byte-for-byte output, JSON, exit statuses, error format.
+# Usage: filemon_parse_test.sh PATH/TO/filemon   (Bazel passes it; logs come from runfiles)
+set -u
+filemon="$1"
+logs="filemon/core/testdata/parser_corpus"
+out="${TEST_TMPDIR:-/tmp}/parse_out"
+err="${TEST_TMPDIR:-/tmp}/parse_err"
+failures=0
+
+fail() {
+  echo "FAIL: $*" >&2
+  failures=$((failures + 1))
+}
+
+# expect_status WANT CMD...: runs CMD with stdout/stderr captured, checks the exit status.
+expect_status() {
+  local want="$1"
+  shift
+  "$@" >"$out" 2>"$err"
+  local got=$?
+  [[ $got == "$want" ]] || fail "$* exited $got, want $want; stderr: $(cat "$err")"
+}
+
+# Canonical logs of every variant are reproduced byte for byte, from a file and from stdin.
+for log in freebsd_v5 freebsd9 freebsd10 netbsd_v2 juniper escapes; do
+  expect_status 0 "$filemon" parse "$logs/$log.log"
+  cmp -s "$out" "$logs/$log.log" || fail "$log.log: output differs: $(diff "$out" "$logs/$log.log")"
+  [[ ! -s "$err" ]] || fail "$log.log: unexpected stderr: $(cat "$err")"
+  expect_status 0 "$filemon" parse --format=filemon --strict - <"$logs/$log.log"
+  cmp -s "$out" "$logs/$log.log" || fail "$log.log via stdin: output differs"
+done
+
+# JSON: one object on one line, with the variant and the records.
+expect_status 0 "$filemon" parse --format=json "$logs/freebsd_v5.log"
+[[ $(wc -l <"$out") == 1 ]] || fail "json: expected one line, got $(wc -l <"$out")"
+grep -q '"variant":"FREEBSD_V5"' "$out" || fail "json: no variant: $(cat "$out")"
+grep -q '"kind":"EXEC","pid":"65204","path":"/bin/sleep"' "$out" || fail "json: no E record"
+grep -q '"byeBye":true' "$out" || fail "json: no footer"
+expect_status 0 "$filemon" parse --format json "$logs/netbsd_v2.log"
+grep -q '"variant":"NETBSD_KERNEL"' "$out" || fail "json netbsd: $(cat "$out")"
+
+# Strict mode: exit 2, FILE:LINE:COL: message on stderr.
+expect_status 2 "$filemon" parse "$logs/netbsd_v4.log"
+[[ $(cat "$err") == "$logs/netbsd_v4.log:19:1: expected a record letter (one of ACDEFLMRSWXV) or '#'" ]] ||
+  fail "strict error: $(cat "$err")"
+expect_status 2 "$filemon" parse --format=json - <"$logs/malformed.log"
+[[ $(cat "$err") == "-:2:1: expected a record letter (one of ACDEFLMRSWXV) or '#'" ]] ||
+  fail "strict error on stdin: $(cat "$err")"
+[[ ! -s "$out" ]] || fail "json output despite a strict error"
+
+# Lenient mode: exit 0, bad lines skipped, a warning.
+expect_status 0 "$filemon" parse --lenient "$logs/netbsd_v4.log"
+[[ $(wc -l <"$out") == 22 ]] || fail "lenient: expected 22 lines, got $(wc -l <"$out")"
+grep -q "skipped 1 malformed line(s), first: $logs/netbsd_v4.log:19:1:" "$err" ||
+  fail "lenient warning: $(cat "$err")"
+
+# A truncated log: exit 0, a warning, and the last record completed with its newline.
+expect_status 0 "$filemon" parse "$logs/truncated.log"
+[[ $(cat "$out") == $'R 1 /a\nR 2 /b' ]] || fail "truncated: $(cat "$out")"
+grep -q "truncated log" "$err" || fail "truncated: no warning: $(cat "$err")"
+
+# Usage.
+expect_status 0 "$filemon" parse --help
+grep -q "usage: filemon parse" "$out" || fail "--help: $(cat "$out")"
+expect_status 125 "$filemon" parse --format=xml "$logs/freebsd_v5.log"
+expect_status 125 "$filemon" parse --bogus "$logs/freebsd_v5.log"
+expect_status 125 "$filemon" parse
+expect_status 125 "$filemon" parse a b
+expect_status 127 "$filemon" parse /nonexistent/filemon.out
+[[ $(cat "$err") == "filemon parse: open(/nonexistent/filemon.out): No such file or directory" ]] ||
+  fail "missing file: $(cat "$err")"
+
+if ((failures > 0)); then
+  echo "$failures failure(s)"
+  exit 1
+fi
+echo "all filemon parse checks passed"

@@ -1,0 +1,54 @@
+#!/bin/sh
+# The `filemon` tracer tool end to end: options, log file, exit statuses, signals.
+set -u
+FILEMON=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+cd "${TEST_TMPDIR:-/tmp}" || exit 1
+failures=0
+check() {  # check NAME CONDITION...
+  name=$1; shift
+  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; failures=$((failures + 1)); fi
+}
+
+"$FILEMON" --help > help.txt
+check "--help exits 0" [ $? -eq 0 ]
+for word in --backend= -o --format= --absolute "E pid" "F pid" "R pid" "W pid" "A pid" "C pid" \
+            "D pid" "M pid" "L pid" "X pid" "V 5" "# Stop"; do
+  check "--help explains $word" grep -q -e "$word" help.txt
+done
+
+"$FILEMON" sh -c 'echo hi > made; exit 7'
+check "exit status 7 is the command's" [ $? -eq 7 ]
+check "default log is filemon.out" grep -q '^W [0-9]* made$' filemon.out
+check "log has the header" grep -q '^# filemon version 5$' filemon.out
+check "log has the footer" sh -c 'tail -1 filemon.out | grep -q "^# Bye bye$"'
+
+"$FILEMON" -o - sh -c 'kill -KILL $$' > stdout.txt
+check "killed by SIGKILL gives 128+9" [ $? -eq 137 ]
+check "-o - writes to standard output" grep -q '^X [0-9]* 0 9$' stdout.txt
+
+"$FILEMON" -o json.txt --format=json true
+check "--format=json" grep -q '"kind": "EXEC"' json.txt
+
+"$FILEMON" --no-such-option true 2> err.txt
+check "bad option exits 125" [ $? -eq 125 ]
+"$FILEMON" --backend=kernel true 2> err.txt
+check "unavailable backend exits 126" [ $? -eq 126 ]
+check "unavailable backend names the issue" grep -q "issue 11" err.txt
+"$FILEMON" -o log2 /nonexistent/program 2> err.txt
+check "command that cannot start exits 126" [ $? -eq 126 ]
+check "the error names the program" grep -q /nonexistent/program err.txt
+"$FILEMON" -o /nonexistent/dir/log true 2> err.txt
+check "unwritable log exits 127" [ $? -eq 127 ]
+
+# SIGTERM to the tracer reaches the command; the log is still complete.
+rm -f ready
+"$FILEMON" -o term.log sh -c 'trap "echo got > got; exit 3" TERM; echo x > ready; while :; do sleep 0.05; done' &
+tracer=$!
+i=0; while [ ! -s ready ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+kill -TERM $tracer
+wait $tracer
+check "SIGTERM passed on: the command's trap ran" [ $? -eq 3 ]
+check "SIGTERM: the log has the trap's write" grep -q '^W [0-9]* got$' term.log
+check "SIGTERM: the log still has its footer" sh -c 'tail -1 term.log | grep -q "^# Bye bye$"'
+
+[ $failures -eq 0 ] || { echo "$failures check(s) failed"; exit 1; }
