@@ -35,6 +35,8 @@ extern "C" char** environ;
 namespace filemon {
 namespace {
 
+using absl::StrCat;
+
 using preload_internal::DecodeRecords;
 using preload_internal::ExecKind;
 using preload_internal::ExecKindReason;
@@ -128,6 +130,7 @@ void SendFromChild(int fd, MessageType type, int pid, int status, int signal) {
     SendFromChild(fd, MessageType::kRootExecError, getpid(), errno, 2);
     _exit(127);
   }
+  SendFromChild(fd, MessageType::kRootStarted, root, 0, 0);
   while (true) {
     int status = 0;
     pid_t pid = waitpid(-1, &status, __WALL);
@@ -322,10 +325,17 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
     if (listener >= 0) close(listener);
     return absl::ErrnoToStatus(fork_errno, "preload: fork");
   }
-  if (unpreloadable) {
-    sink->Add(Record::Comment(absl::StrCat(
-        " preload: ", program, " is ", ExecKindReason(probe.kind),
-        ": the interposer cannot record its own operations (use --backend=ptrace or auto)")));
+  // An unpreloadable command cannot write its own E: the supervisor does, with the reason.
+  std::string absolute_program = program;
+  if (program[0] != '/') {
+    std::string base = command.cwd;
+    if (base.empty() || base[0] != '/') {
+      char cwd[PATH_MAX];
+      if (getcwd(cwd, sizeof(cwd)) != nullptr) base = base.empty() ? cwd : StrCat(cwd, "/", base);
+    }
+    absl::string_view rest = program;
+    while (rest.substr(0, 2) == "./") rest.remove_prefix(2);
+    absolute_program = StrCat(base, "/", rest);
   }
 
   // Read until the reaper says nothing traced is alive; then drain what is queued.
@@ -365,6 +375,15 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
         break;
       case MessageType::kDone:
         done = true;
+        break;
+      case MessageType::kRootStarted:
+        if (unpreloadable) {
+          sink->Add(Record::Comment(
+              StrCat(" preload: ", program, " is ", ExecKindReason(probe.kind),
+                     ": the interposer cannot record its own operations (use --backend=ptrace or "
+                     "auto)")));
+          sink->Add(Record::Path(RecordKind::kExec, record.pid, absolute_program));
+        }
         break;
     }
   };

@@ -36,6 +36,7 @@ enum class MessageType : uint8_t {
   kRootExit = 3,       // the traced command's end: one WireRecord of kind kExit
   kRootExecError = 4,  // the command could not be started: WireRecord.status = errno
   kDone = 5,           // the reaper has no child left: nothing traced is alive
+  kRootStarted = 6,    // the command's process exists: WireRecord.pid
 };
 
 struct MessageHeader {
