@@ -889,7 +889,26 @@ void FixEnvironment(char* const* envp, char** out, char* scratch, size_t scratch
     if (!s.overflow()) out[n++] = s.data() + start;
   };
   if (!preload) {
-    if (user_preload != nullptr) add(kEnvLdPreload, user_preload);
+    // The program's own entries, without this library.
+    if (user_preload != nullptr) {
+      size_t start = s.size();
+      s.Append("LD_PRELOAD=", sizeof(kEnvLdPreload));
+      size_t values = s.size();
+      const char* p = user_preload;
+      size_t lib_len = Length(g_lib_path);
+      while (*p != '\0') {
+        const char* end = p;
+        while (*end != '\0' && *end != ':' && *end != ' ') ++end;
+        size_t len = static_cast<size_t>(end - p);
+        if (len > 0 && !(len == lib_len && memcmp(p, g_lib_path, len) == 0)) {
+          if (s.size() > values) s.Append(":", 1);
+          s.Append(p, len);
+        }
+        p = *end != '\0' ? end + 1 : end;
+      }
+      s.Append("", 1);
+      if (!s.overflow() && s.size() > values + 1) out[n++] = s.data() + start;
+    }
   } else if (user_preload == nullptr || user_preload[0] == '\0') {
     add(kEnvLdPreload, g_lib_path);
   } else if (strstr(user_preload, g_lib_path) != nullptr) {

@@ -4,6 +4,8 @@
 
 #include "filemon/backends/preload/preload_backend.h"
 
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,6 +84,15 @@ int Count(const Traced& t, char letter, const std::string& rest) {
 }
 
 std::string Program() { return Runfile("preload_test_program"); }
+
+// A program of filemon/backends/testing.
+std::string TestProgram(const std::string& name) {
+  const char* srcdir = getenv("TEST_SRCDIR");
+  std::string path =
+      std::string(srcdir != nullptr ? srcdir : ".") + "/filemon/filemon/backends/testing/" + name;
+  char resolved[PATH_MAX];
+  return realpath(path.c_str(), resolved) != nullptr ? resolved : path;
+}
 
 TEST(PreloadBackend, ShellFileOperations) {
   std::string dir = TmpDir() + "/shell_ops";
@@ -180,13 +191,19 @@ TEST(PreloadBackend, KilledBySignalGetsItsX) {
 }
 
 TEST(PreloadBackend, StaticProgramIsNeverSilentlyLost) {
-  std::string file = TmpDir() + "/static";
-  std::ofstream(file) << "x";
-  std::string prog = Runfile("static_program");
-  Traced t = Trace({"/bin/sh", "-c", prog + " " + file});
+  std::string dir = TmpDir() + "/static";
+  mkdir(dir.c_str(), 0755);
+  std::ofstream(dir + "/in") << "x";
+  std::string prog = TestProgram("static_open");
+  // Exec'd by a shell, and as the command itself: E and a comment saying why the rest is
+  // missing.
+  Traced t = Trace({"/bin/sh", "-c", prog + " in out"}, false, dir);
   EXPECT_EQ(t.exit.code, 0);
   EXPECT_EQ(Count(t, 'E', prog), 1) << t.log;
   EXPECT_TRUE(absl::StrContains(t.log, "statically linked")) << t.log;
+  Traced root = Trace({prog, "in", "out"}, false, dir);
+  EXPECT_EQ(Count(root, 'E', prog), 1) << root.log;
+  EXPECT_TRUE(absl::StrContains(root.log, "statically linked")) << root.log;
 }
 
 TEST(PreloadBackend, OpenatWithDirfdGetsPrefixAndClue) {
