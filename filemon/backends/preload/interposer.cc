@@ -1441,37 +1441,36 @@ MKSTEMP_WRAPPER(mkostemps64, (char* tmpl, int suffix, int flags), (tmpl, suffix,
 TMPFILE_WRAPPER(tmpfile)
 TMPFILE_WRAPPER(tmpfile64)
 
-FILEMON_EXPORT int rename(const char* from, const char* to) noexcept {
-  int rc = REAL(rename)(from, to);
-  if (rc == 0) RecordTwo(WireKind::kMove, AT_FDCWD, from, AT_FDCWD, to);
-  return rc;
-}
+// Wrappers that record one or two paths when the call returns 0.
+#define ONE_PATH_WRAPPER(name, params, args, kind, dirfd, path) \
+  FILEMON_EXPORT int name params noexcept {                     \
+    int rc = REAL(name) args;                                   \
+    if (rc == 0) RecordOne(kind, dirfd, path);                  \
+    return rc;                                                  \
+  }
+#define TWO_PATH_WRAPPER(name, params, args, kind, dirfd1, path1, dirfd2, path2) \
+  FILEMON_EXPORT int name params noexcept {                                      \
+    int rc = REAL(name) args;                                                    \
+    if (rc == 0) RecordTwo(kind, dirfd1, path1, dirfd2, path2);                  \
+    return rc;                                                                   \
+  }
 
-FILEMON_EXPORT int renameat(int fromfd, const char* from, int tofd, const char* to) noexcept {
-  int rc = REAL(renameat)(fromfd, from, tofd, to);
-  if (rc == 0) RecordTwo(WireKind::kMove, fromfd, from, tofd, to);
-  return rc;
-}
-
-FILEMON_EXPORT int renameat2(int fromfd, const char* from, int tofd, const char* to,
-                             unsigned flags) noexcept {
-  int rc = REAL(renameat2)(fromfd, from, tofd, to, flags);
-  if (rc == 0) RecordTwo(WireKind::kMove, fromfd, from, tofd, to);
-  return rc;
-}
-
-FILEMON_EXPORT int link(const char* from, const char* to) noexcept {
-  int rc = REAL(link)(from, to);
-  if (rc == 0) RecordTwo(WireKind::kLink, AT_FDCWD, from, AT_FDCWD, to);
-  return rc;
-}
-
-FILEMON_EXPORT int linkat(int fromfd, const char* from, int tofd, const char* to,
-                          int flags) noexcept {
-  int rc = REAL(linkat)(fromfd, from, tofd, to, flags);
-  if (rc == 0) RecordTwo(WireKind::kLink, fromfd, from, tofd, to);
-  return rc;
-}
+TWO_PATH_WRAPPER(rename, (const char* from, const char* to), (from, to), WireKind::kMove, AT_FDCWD,
+                 from, AT_FDCWD, to)
+TWO_PATH_WRAPPER(renameat, (int fromfd, const char* from, int tofd, const char* to),
+                 (fromfd, from, tofd, to), WireKind::kMove, fromfd, from, tofd, to)
+TWO_PATH_WRAPPER(renameat2,
+                 (int fromfd, const char* from, int tofd, const char* to, unsigned flags),
+                 (fromfd, from, tofd, to, flags), WireKind::kMove, fromfd, from, tofd, to)
+TWO_PATH_WRAPPER(link, (const char* from, const char* to), (from, to), WireKind::kLink, AT_FDCWD,
+                 from, AT_FDCWD, to)
+TWO_PATH_WRAPPER(linkat, (int fromfd, const char* from, int tofd, const char* to, int flags),
+                 (fromfd, from, tofd, to, flags), WireKind::kLink, fromfd, from, tofd, to)
+ONE_PATH_WRAPPER(unlink, (const char* path), (path), WireKind::kDelete, AT_FDCWD, path)
+ONE_PATH_WRAPPER(unlinkat, (int dirfd, const char* path, int flags), (dirfd, path, flags),
+                 WireKind::kDelete, dirfd, path)
+ONE_PATH_WRAPPER(rmdir, (const char* path), (path), WireKind::kDelete, AT_FDCWD, path)
+ONE_PATH_WRAPPER(chdir, (const char* path), (path), WireKind::kChdir, AT_FDCWD, path)
 
 FILEMON_EXPORT int symlink(const char* target, const char* linkpath) noexcept {
   int rc = REAL(symlink)(target, linkpath);
@@ -1482,30 +1481,6 @@ FILEMON_EXPORT int symlink(const char* target, const char* linkpath) noexcept {
 FILEMON_EXPORT int symlinkat(const char* target, int dirfd, const char* linkpath) noexcept {
   int rc = REAL(symlinkat)(target, dirfd, linkpath);
   if (rc == 0) RecordSymlink(target, dirfd, linkpath);
-  return rc;
-}
-
-FILEMON_EXPORT int unlink(const char* path) noexcept {
-  int rc = REAL(unlink)(path);
-  if (rc == 0) RecordOne(WireKind::kDelete, AT_FDCWD, path);
-  return rc;
-}
-
-FILEMON_EXPORT int unlinkat(int dirfd, const char* path, int flags) noexcept {
-  int rc = REAL(unlinkat)(dirfd, path, flags);
-  if (rc == 0) RecordOne(WireKind::kDelete, dirfd, path);
-  return rc;
-}
-
-FILEMON_EXPORT int rmdir(const char* path) noexcept {
-  int rc = REAL(rmdir)(path);
-  if (rc == 0) RecordOne(WireKind::kDelete, AT_FDCWD, path);
-  return rc;
-}
-
-FILEMON_EXPORT int chdir(const char* path) noexcept {
-  int rc = REAL(chdir)(path);
-  if (rc == 0) RecordOne(WireKind::kChdir, AT_FDCWD, path);
   return rc;
 }
 

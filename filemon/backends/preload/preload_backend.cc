@@ -405,24 +405,29 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
       conns.push_back(c);
     }
   };
+  // Accepts reconnections and reads every queued message; closes reconnections that ended.
+  // Returns the number of messages read.
+  auto drain_all = [&]() {
+    received = 0;
+    accept_all();
+    for (size_t i = 0; i < conns.size() && !done; ++i) {
+      if (drain(conns[i]) && i > 0) {
+        close(conns[i]);
+        conns.erase(conns.begin() + static_cast<std::ptrdiff_t>(i));
+        --i;
+      }
+    }
+    return received;
+  };
   // While records flow, sleep between drains instead of waiting in poll: a sender whose
   // reader is not waiting only queues its message, and does not pay for waking the reader
   // (measured: the per-record cost halves). Idle, wait in poll.
   bool busy = false;
   while (!done) {
     if (busy) {
-      received = 0;
       struct timespec pause = {0, 1000 * 1000};
       nanosleep(&pause, nullptr);
-      accept_all();
-      for (size_t i = 0; i < conns.size() && !done; ++i) {
-        if (drain(conns[i]) && i > 0) {
-          close(conns[i]);
-          conns.erase(conns.begin() + static_cast<std::ptrdiff_t>(i));
-          --i;
-        }
-      }
-      busy = received > 0;
+      busy = drain_all() > 0;
       continue;
     }
     std::vector<pollfd> fds;
@@ -442,16 +447,7 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
       }
       continue;
     }
-    received = 0;
-    accept_all();
-    for (size_t i = 0; i < conns.size() && !done; ++i) {
-      if (drain(conns[i]) && i > 0) {
-        close(conns[i]);
-        conns.erase(conns.begin() + static_cast<std::ptrdiff_t>(i));
-        --i;
-      }
-    }
-    busy = received > 0;
+    busy = drain_all() > 0;
   }
   if (reaper > 0) {
     int status;
