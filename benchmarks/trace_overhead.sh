@@ -56,7 +56,7 @@ variant_prefix() {
   esac
 }
 
-BMAKE_CFLAGS='-O2 -g -D__COPYRIGHT(x)= -D__RCSID(x)= -I. -DHAVE_CONFIG_H -DNEED_HOST_CDEFS_H'
+BMAKE_CFLAGS="-O2 -g '-D__COPYRIGHT(x)=' '-D__RCSID(x)=' -I. -DHAVE_CONFIG_H -DNEED_HOST_CDEFS_H"
 BMAKE_CFLAGS="$BMAKE_CFLAGS -DMAKE_NATIVE -DUSE_META -Wno-unused"
 
 setup_gcc() {
