@@ -85,6 +85,40 @@ bool RecordKindFromWire(WireKind wire, RecordKind* kind) {
   }
 }
 
+// While a `Run` is in progress, SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to the supervisor with
+// kill(2) are passed on to the command (a terminal's signals already reach the whole
+// foreground process group), as the ptrace backend does.
+volatile sig_atomic_t g_forward_to = 0;
+constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+
+void ForwardSignal(int signal, siginfo_t* info, void*) {
+  pid_t root = g_forward_to;
+  if (root > 0 && info->si_code <= 0) kill(root, signal);
+}
+
+class ScopedSignalForwarding {
+ public:
+  ScopedSignalForwarding() {
+    struct sigaction action;
+    std::memset(&action, 0, sizeof(action));
+    action.sa_sigaction = ForwardSignal;
+    action.sa_flags = SA_SIGINFO;  // no SA_RESTART: poll() returns EINTR, harmlessly
+    sigemptyset(&action.sa_mask);
+    for (size_t i = 0; i < kSignals; ++i) sigaction(kForwardedSignals[i], &action, &previous_[i]);
+  }
+  ScopedSignalForwarding(const ScopedSignalForwarding&) = delete;
+  ScopedSignalForwarding& operator=(const ScopedSignalForwarding&) = delete;
+  ~ScopedSignalForwarding() {
+    g_forward_to = 0;
+    for (size_t i = 0; i < kSignals; ++i) sigaction(kForwardedSignals[i], &previous_[i], nullptr);
+  }
+  void set_root(pid_t root) { g_forward_to = root; }
+
+ private:
+  static constexpr size_t kSignals = sizeof(kForwardedSignals) / sizeof(kForwardedSignals[0]);
+  struct sigaction previous_[kSignals];
+};
+
 // Sends one message from the reaper or the command's child (async-signal-safe).
 void SendFromChild(int fd, MessageType type, int pid, int status, int signal) {
   struct {
@@ -109,6 +143,10 @@ void SendFromChild(int fd, MessageType type, int pid, int status, int signal) {
                             char* pid_digits, const char* cwd) {
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  struct sigaction default_action;
+  std::memset(&default_action, 0, sizeof(default_action));
+  default_action.sa_handler = SIG_DFL;
+  for (int signal : kForwardedSignals) sigaction(signal, &default_action, nullptr);
   fcntl(fd, F_SETFD, 0);  // inherited by the command
   sigset_t none;
   sigemptyset(&none);
@@ -314,6 +352,7 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
   for (std::string& a : argv_storage) argv.push_back(&a[0]);
   argv.push_back(nullptr);
 
+  ScopedSignalForwarding forwarding;
   pid_t reaper = fork();
   if (reaper == 0) {
     RunReaper(child_fd, program.c_str(), argv.data(), envp.data(), pid_digits, command.cwd.c_str());
@@ -377,6 +416,7 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
         done = true;
         break;
       case MessageType::kRootStarted:
+        forwarding.set_root(record.pid);
         if (unpreloadable) {
           sink->Add(Record::Comment(
               StrCat(" preload: ", program, " is ", ExecKindReason(probe.kind),
