@@ -75,6 +75,8 @@ namespace preload_internal {
 namespace {
 
 #define FILEMON_EXPORT extern "C" __attribute__((visibility("default")))
+#define FILEMON_STRINGIFY_(x) #x
+#define FILEMON_STRINGIFY(x) FILEMON_STRINGIFY_(x)
 
 // ---------------------------------------------------------------------------------------------
 // State, set once by the constructor (and in fork children), read lock-free afterwards.
@@ -82,7 +84,9 @@ namespace {
 std::atomic<int> g_fd{-1};              // the socket to the supervisor; -1: inactive
 std::atomic<int> g_pid{0};              // this process's pid
 std::atomic<bool> g_pid_shared{false};  // a CLONE_VM child shares our memory: ask the kernel
-std::atomic<bool> g_exit_recorded{false};
+// The pid whose X this process image has written (a vfork child shares this memory, so a flag
+// would let the child's exit silence its parent's).
+std::atomic<int> g_exit_recorded{0};
 bool g_absolute = false;  // TraceOptions::absolute_paths
 bool g_auto = false;      // the `auto` backend: hand unpreloadable programs to the helper
 char g_lib_path[512];     // this library, as the loader found it
@@ -473,7 +477,9 @@ void RecordFchdir(int fd) {
 }
 
 void RecordExit(int code) {
-  if (!Active() || g_exit_recorded.exchange(true)) return;
+  if (!Active()) return;
+  int pid = Pid();
+  if (g_exit_recorded.exchange(pid) == pid) return;
   Message m;
   m.AddExit(Pid(), code & 0xff, 0);
   m.Send();
@@ -755,7 +761,7 @@ void OnForkChild() {
   int self = static_cast<int>(RawSyscall0(SYS_getpid));
   g_pid.store(self, std::memory_order_relaxed);
   t_pid = self;
-  g_exit_recorded.store(false, std::memory_order_relaxed);
+  g_exit_recorded.store(0, std::memory_order_relaxed);
   ResetSyscallWindowAfterFork();
   Message m;
   m.AddFork(parent, self);
@@ -1156,7 +1162,7 @@ int CloneTrampoline(void* data) {
   t_pid = self;
   if (!(start.flags & CLONE_VM)) {  // our own copy of memory
     g_pid.store(self, std::memory_order_relaxed);
-    g_exit_recorded.store(false, std::memory_order_relaxed);
+    g_exit_recorded.store(0, std::memory_order_relaxed);
   }
   Message m;
   m.AddFork(start.parent, self);
@@ -1593,11 +1599,62 @@ FILEMON_EXPORT FILE* popen(const char* command, const char* mode) {
 
 FILEMON_EXPORT pid_t fork() noexcept { return REAL(fork)(); }  // F: the atfork child handler
 
-// vfork's child borrows the parent's memory and stack until it execs; a wrapper function
-// cannot return twice on one stack, and the child's records need its own pid. fork gives the
-// program the same observable behaviour (vfork's contract forbids the child from relying on
-// shared memory).
+// vfork: the child borrows the parent's memory and stack until it execs, so a C wrapper cannot
+// return twice. On x86-64 the entry point is written like glibc's: the return address is held
+// in a register across the system call, and each side then calls a hook (the child on the
+// parent's stack below the caller's frame, as any call the child makes does). The child's hook
+// caches the child's pid in the thread's slot (the parent's thread, suspended) and writes F; the
+// parent's hook clears the slot again when it resumes. Elsewhere vfork is served by fork.
+extern "C" __attribute__((visibility("hidden"))) void filemon_preload_vfork_child() {
+  int self = static_cast<int>(RawSyscall0(SYS_getpid));
+  t_pid = self;
+  if (!Active()) return;
+  Message m;
+  m.AddFork(g_pid.load(std::memory_order_relaxed), self);
+  m.Send();
+}
+
+extern "C" __attribute__((visibility("hidden"))) void filemon_preload_vfork_parent() { t_pid = 0; }
+
+extern "C" __attribute__((visibility("hidden"))) long filemon_preload_vfork_error(long error) {
+  errno = static_cast<int>(-error);
+  return -1;
+}
+
+#if defined(__x86_64__)
+__asm__(
+    ".text\n"
+    ".globl vfork\n"
+    ".type vfork,@function\n"
+    "vfork:\n"
+    "  pop %rdx\n"  // the return address, kept in a register: the child may reuse the stack
+    "  mov $" FILEMON_STRINGIFY(SYS_vfork) ", %eax\n"
+    "  syscall\n"
+    "  push %rdx\n"
+    "  test %rax, %rax\n"
+    "  jz 1f\n"
+    "  cmp $-4095, %rax\n"
+    "  jae 2f\n"
+    "  push %rax\n"  // the parent: keep the child's pid (and align the stack for the call)
+    "  call filemon_preload_vfork_parent\n"
+    "  pop %rax\n"
+    "  ret\n"
+    "1:\n"
+    "  sub $8, %rsp\n"
+    "  call filemon_preload_vfork_child\n"
+    "  add $8, %rsp\n"
+    "  xor %eax, %eax\n"
+    "  ret\n"
+    "2:\n"
+    "  sub $8, %rsp\n"
+    "  mov %rax, %rdi\n"
+    "  call filemon_preload_vfork_error\n"
+    "  add $8, %rsp\n"
+    "  ret\n"
+    ".size vfork,.-vfork\n");
+#else
 FILEMON_EXPORT pid_t vfork() noexcept { return REAL(fork)(); }
+#endif
 
 FILEMON_EXPORT pid_t _Fork() noexcept {
   pid_t r = REAL(_Fork)();
