@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,19 +121,30 @@ int Main(int argc, char** argv) {
   options.absolute_paths = opts != nullptr && strstr(opts, "absolute") != nullptr;
   if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);  // the subtree is traced by ptrace alone
 
-  absl::Status available = PtraceBackendAvailable();
-  if (!available.ok()) {
-    std::fprintf(stderr, "filemon_preload_helper: %s\n", available.ToString().c_str());
-    return 125;
-  }
-  std::unique_ptr<Backend> backend = MakePtraceBackend();
   ForwardingSink sink(fd, getpid());
+  // If ptrace cannot trace here, the program still runs (in this process, untraced), and the
+  // log says what is missing.
+  auto run_untraced = [&](const std::string& why) {
+    sink.Add(Record::Comment(std::string(" auto: ") + argv[1] + " cannot be preloaded and " + why +
+                             ": its own operations are not recorded"));
+    std::string path = argv[1];
+    if (path[0] != '/') {
+      char cwd[PATH_MAX];
+      if (getcwd(cwd, sizeof(cwd)) != nullptr) path = std::string(cwd) + "/" + path;
+    }
+    sink.Add(Record::Path(RecordKind::kExec, getpid(), path));
+    execv(argv[1], argv + 3);
+    std::fprintf(stderr, "filemon_preload_helper: execv(%s): %s\n", argv[1], strerror(errno));
+    return 127;
+  };
+  absl::Status available = PtraceBackendAvailable();
+  if (!available.ok()) return run_untraced("ptrace is unavailable (" + available.ToString() + ")");
+  std::unique_ptr<Backend> backend = MakePtraceBackend();
   sink.Add(Record::Comment(std::string(" auto: ") + argv[1] +
                            " cannot be preloaded: traced with ptrace from here"));
   absl::StatusOr<ExitStatus> exit = backend->Run(command, options, &sink);
   if (!exit.ok()) {
-    std::fprintf(stderr, "filemon_preload_helper: %s\n", exit.status().ToString().c_str());
-    return 127;
+    return run_untraced("ptrace could not start it (" + exit.status().ToString() + ")");
   }
   if (exit->signal != 0) {
     signal(exit->signal, SIG_DFL);
