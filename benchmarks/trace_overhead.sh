@@ -4,7 +4,7 @@
 # are compared with the untraced run. Results go in BENCHMARKS.md ("Tracing overhead").
 #
 # usage: benchmarks/trace_overhead.sh [--rounds N] [--workloads gcc,make]
-#                                     [--variants untraced,ptrace,preload,auto,strace,strace-seccomp]
+#                                     [--variants untraced,ptrace,floor,preload,auto,strace,strace-seccomp]
 #
 # Workloads:
 #   gcc   20 small C files compiled one after the other (gcc -O1 -c), each including libc headers.
@@ -18,19 +18,21 @@
 #   kernel          filemon --backend=kernel (FreeBSD/NetBSD)
 #   strace          strace -f -e trace=<the syscalls filemon records>
 #   strace-seccomp  the same with --seccomp-bpf
+#   floor           benchmarks/ptrace_floor.c: a bare seccomp+ptrace loop (entry and exit stop per
+#                   filtered call, bare records, no paths): the least any such tracer can cost
 # Scratch files (sources, objects, logs) live in $FILEMON_BENCH_DIR (default /tmp/filemon-bench),
 # never in the repository. $FILEMON overrides the filemon binary.
 set -euo pipefail
 
 ROUNDS=7
 WORKLOADS=gcc,make
-VARIANTS=untraced,ptrace,preload,auto,strace,strace-seccomp
+VARIANTS=untraced,ptrace,floor,preload,auto,strace,strace-seccomp
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rounds) ROUNDS=$2; shift 2 ;;
     --workloads) WORKLOADS=$2; shift 2 ;;
     --variants) VARIANTS=$2; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "trace_overhead.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -52,11 +54,12 @@ variant_prefix() {
     ptrace|preload|auto|kernel) echo "$FILEMON --backend=$1 -o $SCRATCH/filemon.log --" ;;
     strace) echo "strace -f -qq -o $SCRATCH/strace.log -e trace=$SYSCALLS" ;;
     strace-seccomp) echo "strace -f -qq --seccomp-bpf -o $SCRATCH/strace.log -e trace=$SYSCALLS" ;;
+    floor) echo "$SCRATCH/ptrace_floor $SCRATCH/floor.log" ;;
     *) echo "trace_overhead.sh: unknown variant $1" >&2; exit 2 ;;
   esac
 }
 
-BMAKE_CFLAGS="-O2 -g '-D__COPYRIGHT(x)=' '-D__RCSID(x)=' -I. -DHAVE_CONFIG_H -DNEED_HOST_CDEFS_H"
+BMAKE_CFLAGS='-O2 -g -D__COPYRIGHT\(x\)= -D__RCSID\(x\)= -I. -DHAVE_CONFIG_H -DNEED_HOST_CDEFS_H'
 BMAKE_CFLAGS="$BMAKE_CFLAGS -DMAKE_NATIVE -DUSE_META -Wno-unused"
 
 setup_gcc() {
@@ -103,10 +106,15 @@ setup_make() {
 prepare_make() { make -s -C "$BMAKE_SRC" -f Makefile.boot clean >/dev/null 2>&1 || true; }
 run_make() { (cd "$BMAKE_SRC" && $1 make -s -j2 -f Makefile.boot CFLAGS="$BMAKE_CFLAGS"); }
 
+if [[ ",$VARIANTS," == *,floor,* ]]; then
+  cc -O2 -o "$SCRATCH/ptrace_floor" "$REPO/benchmarks/ptrace_floor.c"
+fi
+
 IFS=, read -r -a workloads <<< "$WORKLOADS"
 IFS=, read -r -a variants <<< "$VARIANTS"
 for v in "${variants[@]}"; do variant_prefix "$v" >/dev/null; done
 RESULTS="$SCRATCH/results.txt"
+TIMEFORMAT='%3R %3U %3S'
 : > "$RESULTS"
 
 for w in "${workloads[@]}"; do
@@ -124,36 +132,39 @@ for w in "${workloads[@]}"; do
       v=${variants[$(((k + round) % n))]}
       "prepare_$w"
       prefix=$(variant_prefix "$v")
-      start=$(date +%s%N)
-      "run_$w" "$prefix" > /dev/null 2>&1
-      end=$(date +%s%N)
-      echo "$w $v $(((end - start) / 1000))" >> "$RESULTS"
+      # Wall time, and the CPU time (user + system) of the whole process tree, tracer included:
+      # on a shared machine the CPU time is the steadier of the two.
+      { time "run_$w" "$prefix" > /dev/null 2>&1; } 2> "$SCRATCH/time.txt"
+      read -r wall user sys < "$SCRATCH/time.txt"
+      echo "$w $v $wall $(echo "$user + $sys" | bc)" >> "$RESULTS"
     done
   done
 done
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $ROUNDS interleaved rounds"
 echo "# command: benchmarks/trace_overhead.sh --rounds $ROUNDS --workloads $WORKLOADS --variants $VARIANTS"
-awk '
-  { t[$1 " " $2] = t[$1 " " $2] " " $3; order[$1] = order[$1] (index(order[$1], " " $2 " ") ? "" : " " $2 " ") }
-  END {
-    for (w in order) {
-      printf "\nworkload %s\n%-16s %10s %8s   samples (s)\n", w, "variant", "median s", "ratio"
-      split(order[w], vs, " ")
-      base = 0
-      for (i = 1; i in vs; ++i) {
-        if (vs[i] == "") continue
-        m = split(t[w " " vs[i]], s, " ")
-        for (a = 1; a <= m; ++a) for (b = a + 1; b <= m; ++b) if (s[b] + 0 < s[a] + 0) { x = s[a]; s[a] = s[b]; s[b] = x }
-        med = (m % 2) ? s[(m + 1) / 2] : (s[m / 2] + s[m / 2 + 1]) / 2
-        if (vs[i] == "untraced") base = med
-        line = ""
-        for (a = 1; a <= m; ++a) line = line sprintf(" %.2f", s[a] / 1e6)
-        meds[i] = med; lines[i] = line
+report() {  # report FIELD TITLE: medians and ratios of column FIELD (3: wall, 4: cpu)
+  awk -v field="$1" -v title="$2" '
+    { t[$1 " " $2] = t[$1 " " $2] " " $field
+      if (!index(order[$1], " " $2 " ")) order[$1] = order[$1] " " $2 " " }
+    END {
+      for (w in order) {
+        printf "\nworkload %s, %s\n%-16s %9s %7s   samples (s, sorted)\n", w, title, "variant", "median s", "ratio"
+        nv = split(order[w], vs, " ")
+        base = 0
+        for (i = 1; i <= nv; ++i) {
+          m = split(t[w " " vs[i]], s, " ")
+          for (a = 1; a <= m; ++a) for (b = a + 1; b <= m; ++b) if (s[b] + 0 < s[a] + 0) { x = s[a]; s[a] = s[b]; s[b] = x }
+          meds[i] = (m % 2) ? s[(m + 1) / 2] : (s[m / 2] + s[m / 2 + 1]) / 2
+          if (vs[i] == "untraced") base = meds[i]
+          lines[i] = ""
+          for (a = 1; a <= m; ++a) lines[i] = lines[i] sprintf(" %.2f", s[a])
+        }
+        for (i = 1; i <= nv; ++i) {
+          printf "%-16s %9.3f %7s  %s\n", vs[i], meds[i], base ? sprintf("%.2fx", meds[i] / base) : "-", lines[i]
+        }
       }
-      for (i = 1; i in vs; ++i) {
-        if (vs[i] == "") continue
-        printf "%-16s %10.3f %8s  %s\n", vs[i], meds[i] / 1e6, base ? sprintf("%.2fx", meds[i] / base) : "-", lines[i]
-      }
-    }
-  }' "$RESULTS"
+    }' "$RESULTS"
+}
+report 3 "wall time"
+report 4 "CPU time (user + system, tracer included)"

@@ -1,24 +1,224 @@
 // filemon-meta: read bmake .meta files; decide whether a target is out of date, as bmake's meta
-// mode does, and extract dependencies. See `filemon-meta --help`.
+// mode does (check), list what the commands touched (deps), or run a command under a tracing
+// backend and write its .meta (run). Flags in, library calls, exit status out.
+
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "filemon/meta/checker.h"
+#include "tools/filemon_meta_commands.h"
 
 namespace {
 
-constexpr char kUsage[] =
-    "usage: filemon-meta check [options] FILE.meta...\n"
-    "       filemon-meta deps [options] FILE.meta...\n"
-    "       filemon-meta run --meta FILE.meta --target NAME [--backend B] -- COMMAND...\n";
+using filemon_meta_tool::FlagValue;
+using filemon_meta_tool::UsageError;
+
+constexpr int kExitUpToDate = 0;
+constexpr int kExitOutOfDate = 1;
+constexpr int kExitError = 2;
+
+constexpr char kUsage[] = R"(usage:
+  filemon-meta check [options] FILE.meta...
+  filemon-meta deps [--format text|json] [--srctop DIR]... [--objroot DIR]... FILE.meta...
+  filemon-meta run --meta FILE.meta --target NAME [--backend B] [--cwd DIR] -- COMMAND...
+
+bmake's meta mode keeps, next to each target, a .meta file: the commands that made it, their
+output, and a filemon(4) log of every file they read (R), executed (E), wrote (W), renamed (M),
+linked (L) and deleted (D). `check` decides from it, exactly as bmake's meta_oodate() does,
+whether the target must be rebuilt, and prints bmake's own message:
+
+  $ filemon-meta check --cwd /obj/lib foo.o.meta
+  out-of-date: newer
+  /obj/lib/foo.o.meta:14: file '/src/lib/foo.h' is newer than the target...
+
+check: first line `up-to-date` or `out-of-date: CODE`; then bmake's -dM message(s).
+  CODE  newer             an R/E/L-source file is newer than the target (whole seconds)
+        cmd_changed       a CMD record differs from the current command (--cmd)
+        cmd_more_in_meta  more CMD records than current commands
+        cmd_extra_now     more current commands than CMD records (seen at the CWD record)
+        cwd_changed       the CWD record is not --cwd
+        missing_files     a file read outside --cwd (or written in the bailiwick) is gone
+        missing_filemon   no filemon section and --missing-filemon
+        missing_meta      no .meta and --missing-meta
+        malformed         a blank line, a record without pid or path, a bare CWD, ...
+        truncated         a line without its newline (an interrupted write)
+        target_missing    the target does not exist (bmake rebuilds before reading the .meta)
+  Exit status: 0 up to date, 1 out of date, 2 usage or I/O error.
+  With several files, they are checked in parallel (every core) and each gives one line
+  `FILE: up-to-date` or `FILE: out-of-date: CODE`; the exit status is the worst.
+
+check options (each is the bmake setting named on the right):
+  --cwd DIR            .OBJDIR: relative paths resolve here; CWD must equal its realpath
+                       (default: the current directory)
+  --curdir DIR         .CURDIR, shown in the cwd message (default: --cwd)
+  --target NAME        the target, relative to --cwd (default: the TARGET record)
+  --cmd TEXT           a current command, expanded; repeat for each, in order
+  --cmd-nocompare TEXT a current command that uses ${.OODATE} or $?: counted, not compared
+                       (no --cmd/--cmd-nocompare at all: commands are not compared)
+  --no-cmd-compare     .NOMETA_CMP: compare the number of commands only
+  --ignore-cmd         .MAKE.MODE=ignore-cmd: report a changed command, do not rebuild
+  --ignore-path P      .MAKE.META.IGNORE_PATHS (repeatable; a prefix of the realpath).
+                       Always added: /dev /etc /proc /tmp /var/run /var/tmp $TMPDIR
+  --ignore-pattern G   .MAKE.META.IGNORE_PATTERNS (repeatable; a :M glob: * ? [a-z] \c)
+  --ignore-filter MODS .MAKE.META.IGNORE_FILTER: modifiers; a path is ignored if they make
+                       it empty, e.g. 'N*.gen' or 'C,^/obj/.*,,'
+  --cmp-filter MODS    .MAKE.META.CMP_FILTER (compat 20260313): modifiers applied to both
+                       commands before comparing, e.g. 'S,-O2,,g'
+                       Modifiers: S/old/new/[g1W] C/regex/new/[g1W] (POSIX ERE) M<glob>
+                       N<glob>; anything else is refused.
+  --bailiwick P        .MAKE.META.BAILIWICK (repeatable)
+  --missing-meta       missing-meta=yes: a missing FILE.meta makes the target out of date
+  --missing-filemon    missing-filemon=yes: no filemon section makes it out of date
+  --compat V           20260313 (default; current FreeBSD: "F:N: ..." messages) or 20200710
+                       (Debian's bmake: "F: N: ...", no CMP_FILTER)
+  --format text|json   json: one object per file
+  --jobs N             threads (default: one per core); several files are checked in
+                       parallel, a large single .meta is first classified in parallel
+
+deps: every path the commands read (R), executed (E), wrote (W), deleted (D) and moved (M,
+  both ends) or linked (L), made absolute with bmake's per-process cwd rules, deduplicated.
+  --srctop DIR, --objroot DIR (repeatable): group the directories read as meta2deps does:
+  `src:DIR` lines for directories under a SRCTOP, `obj:DIR` under an OBJROOT.
+
+run: runs COMMAND under a tracing backend (--backend auto|ptrace|preload|kernel, default
+  auto) and writes FILE.meta in bmake's layout (header, output, filemon section), so that
+  builders other than bmake can use `check`. The command's output is also shown; the exit
+  status is the command's.
+)";
+
+int Check(int argc, char** argv) {
+  filemon::meta::CheckOptions options;
+  std::vector<std::string> files;
+  std::string format = "text";
+  int jobs = 0;
+  std::string error;
+  for (int i = 0; i < argc && error.empty(); ++i) {
+    const absl::string_view arg = argv[i];
+    std::string v;
+    if (arg == "--no-cmd-compare") {
+      options.no_cmd_compare = true;
+    } else if (arg == "--ignore-cmd") {
+      options.ignore_cmd = true;
+    } else if (arg == "--missing-meta") {
+      options.missing_meta = true;
+    } else if (arg == "--missing-filemon") {
+      options.missing_filemon = true;
+    } else if (FlagValue(argc, argv, &i, "--cwd", &options.cwd, &error) ||
+               FlagValue(argc, argv, &i, "--curdir", &options.curdir, &error) ||
+               FlagValue(argc, argv, &i, "--target", &options.target, &error) ||
+               FlagValue(argc, argv, &i, "--ignore-filter", &options.ignore_filter, &error) ||
+               FlagValue(argc, argv, &i, "--cmp-filter", &options.cmp_filter, &error) ||
+               FlagValue(argc, argv, &i, "--format", &format, &error)) {
+    } else if (FlagValue(argc, argv, &i, "--cmd-nocompare", &v, &error)) {
+      if (!options.commands) options.commands.emplace();
+      options.commands->push_back({v, false});
+    } else if (FlagValue(argc, argv, &i, "--cmd", &v, &error)) {
+      if (!options.commands) options.commands.emplace();
+      options.commands->push_back({v, true});
+    } else if (FlagValue(argc, argv, &i, "--ignore-path", &v, &error)) {
+      options.ignore_paths.push_back(v);
+    } else if (FlagValue(argc, argv, &i, "--ignore-pattern", &v, &error)) {
+      options.ignore_patterns.push_back(v);
+    } else if (FlagValue(argc, argv, &i, "--bailiwick", &v, &error)) {
+      options.bailiwick.push_back(v);
+    } else if (FlagValue(argc, argv, &i, "--compat", &v, &error)) {
+      if (error.empty() && !filemon::meta::ParseCompat(v, &options.compat)) {
+        error = absl::StrCat("--compat: '", v, "' is not 20200710 or 20260313");
+      }
+    } else if (FlagValue(argc, argv, &i, "--jobs", &v, &error)) {
+      if (error.empty() && (!absl::SimpleAtoi(v, &jobs) || jobs < 0)) {
+        error = absl::StrCat("--jobs: '", v, "' is not a number");
+      }
+    } else if (arg == "--") {
+      for (++i; i < argc; ++i) files.emplace_back(argv[i]);
+    } else if (absl::StartsWith(arg, "-") && arg != "-") {
+      error = absl::StrCat("check: unknown option '", arg, "'");
+    } else {
+      files.emplace_back(arg);
+    }
+  }
+  if (!error.empty()) return UsageError(error);
+  if (format != "text" && format != "json") {
+    return UsageError(absl::StrCat("--format: '", format, "' is not text or json"));
+  }
+  if (files.empty()) return UsageError("check: no FILE.meta given");
+  if (const char* tmpdir = std::getenv("TMPDIR")) options.tmpdir_env = tmpdir;
+  absl::StatusOr<filemon::meta::Checker> checker =
+      filemon::meta::Checker::Create(std::move(options));
+  if (!checker.ok()) {
+    std::fprintf(stderr, "filemon-meta: %s\n", std::string(checker.status().message()).c_str());
+    return kExitError;
+  }
+  const bool json = format == "json";
+  const bool many = files.size() > 1;
+  std::vector<absl::StatusOr<filemon::meta::Decision>> results;
+  if (many) {
+    results = checker->CheckFiles(files, jobs);
+  } else {
+    results.push_back(jobs > 0 ? checker->CheckFileWith(files[0], jobs)
+                               : checker->CheckFile(files[0]));
+  }
+  int status = kExitUpToDate;
+  std::string out;
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (!results[i].ok()) {
+      std::fprintf(stderr, "filemon-meta: %s\n",
+                   std::string(results[i].status().message()).c_str());
+      status = kExitError;
+      continue;
+    }
+    const filemon::meta::Decision& d = *results[i];
+    if (d.out_of_date && status == kExitUpToDate) status = kExitOutOfDate;
+    if (json) {
+      absl::StrAppend(&out, filemon::meta::DecisionJson(d), "\n");
+      continue;
+    }
+    const std::string verdict =
+        d.out_of_date ? absl::StrCat("out-of-date: ", filemon::meta::ReasonCode(d.reason))
+                      : "up-to-date";
+    if (many) {
+      absl::StrAppend(&out, files[i], ": ", verdict, "\n");
+      continue;
+    }
+    absl::StrAppend(&out, verdict, "\n");
+    for (const std::string& m : d.messages) absl::StrAppend(&out, m, "\n");
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  if (std::fflush(stdout) != 0) return kExitError;
+  return status;
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return kExitError;
+  }
+  const absl::string_view command = argv[1];
+  if (command == "--help" || command == "-h" || command == "help") {
     std::fputs(kUsage, stdout);
     return 0;
   }
-  std::fputs(kUsage, stderr);
-  std::fprintf(stderr, "filemon-meta: not built yet (issue 11)\n");
-  return 2;
+  for (int i = 2; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--") == 0) break;
+    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+  }
+  if (command == "check") return Check(argc - 2, argv + 2);
+  if (command == "deps") return filemon_meta_tool::RunDeps(argc - 2, argv + 2);
+  if (command == "run") return filemon_meta_tool::RunRun(argc - 2, argv + 2);
+  return filemon_meta_tool::UsageError(absl::StrCat("unknown command '", command, "'"));
 }

@@ -44,7 +44,7 @@ constexpr char kUsage[] =
     "                      preload  LD_PRELOAD interposer; dynamically linked programs, lowest\n"
     "                               cost; a static program's own operations are missing (the\n"
     "                               log says so); set-id programs keep their privilege\n"
-    "                      kernel   /dev/filemon on FreeBSD/NetBSD (not available yet: issue 11)\n"
+    "                      kernel   /dev/filemon on FreeBSD/NetBSD (not available yet: issue 7)\n"
     "                      auto     preload, and ptrace for programs the interposer cannot\n"
     "                               enter (static, Go): the whole run if the command is one,\n"
     "                               else from the exec of such a program on (README.md)\n"

@@ -33,7 +33,7 @@ check "--format=json" grep -q '"kind": "EXEC"' json.txt
 check "bad option exits 125" [ $? -eq 125 ]
 "$FILEMON" --backend=kernel true 2> err.txt
 check "unavailable backend exits 126" [ $? -eq 126 ]
-check "unavailable backend names the issue" grep -q "issue 11" err.txt
+check "unavailable backend names the issue" grep -q "issue 7" err.txt
 "$FILEMON" -o log2 /nonexistent/program 2> err.txt
 check "command that cannot start exits 126" [ $? -eq 126 ]
 check "the error names the program" grep -q /nonexistent/program err.txt

@@ -31,7 +31,7 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(absl::string_view name) {
   if (name == "kernel") {
     return absl::UnimplementedError(
         "backend kernel: /dev/filemon exists only on FreeBSD and NetBSD and its driver is not "
-        "built yet (issue 11); use --backend=ptrace on Linux");
+        "built yet (issue 7); use --backend=ptrace on Linux");
   }
   return absl::InvalidArgumentError(absl::StrCat("unknown backend \"", name, "\"; expected one of ",
                                                  absl::StrJoin(BackendNames(), ", ")));

@@ -3,7 +3,7 @@
 // Maps a backend name to an implementation of `filemon::Backend` (filemon/core/backend.h):
 //   "ptrace"  - ptrace + seccomp-bpf (Linux, unprivileged; sees static binaries too);
 //   "preload" - LD_PRELOAD interposer (dynamically linked programs; see preload_backend.h);
-//   "kernel"  - FreeBSD/NetBSD /dev/filemon (issue 11: not available yet);
+//   "kernel"  - FreeBSD/NetBSD /dev/filemon (issue 7: not available yet);
 //   "auto"    - preload where the interposer sees everything, ptrace where it cannot (a
 //               statically linked program, a Go program); see README.md "How auto decides".
 // An unknown or unavailable backend is a Status naming the reason, never a crash.

@@ -22,7 +22,7 @@ TEST(MakeBackend, UnavailableBackendsSayWhyAndWhere) {
     absl::string_view issue;
   };
   constexpr Case kCases[] = {
-      {"kernel", absl::StatusCode::kUnimplemented, "issue 11"},
+      {"kernel", absl::StatusCode::kUnimplemented, "issue 7"},
   };
   for (const Case& c : kCases) {
     SCOPED_TRACE(std::string(c.name));

@@ -66,7 +66,9 @@ class Backend {
   // Starts `command`, streams the records of it and all its descendants into `sink` (records
   // only: the caller writes the header and footer), and returns once every traced process has
   // exited (orphans and daemons included). Errors are the tracer's own (cannot start the
-  // command, backend failure), never the command's exit status.
+  // command, backend failure), never the command's exit status. The calling process should have
+  // no other child it means to reap meanwhile (ptrace waits with waitpid(-1)); such callers use
+  // `StartSession()`.
   virtual absl::StatusOr<ExitStatus> Run(const Command& command, const TraceOptions& options,
                                          RecordSink* sink) = 0;
 

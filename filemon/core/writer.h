@@ -5,7 +5,8 @@
 //
 // Hot path: `Add()` allocates nothing and calls no printf: integers are formatted by hand,
 // paths are copied with their known length, and one `write(2)` is issued per buffer flush
-// (or per record with `FlushPolicy::kEveryRecord`).
+// (or per record with `FlushPolicy::kEveryRecord`). Only a record longer than the whole buffer
+// (`WriterOptions::buffer_size`) is formatted on the heap.
 //
 // Paths that cannot be written faithfully (a '\n' in any path; a '\'' in an L/M path) are
 // escaped by the rule in log_format.md ("Escaped paths"), which `Parser` reverses.

@@ -1,14 +1,18 @@
 #include "filemon/core/writer.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -249,6 +253,84 @@ TEST(Writer, FullDeviceReportsEnospc) {
   w.Add(Record::Path(RecordKind::kRead, 1, "/a"));
   const absl::Status s = w.Close();
   EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
+}
+
+TEST_F(WriterTest, SharedAppendLogKeepsRecordsWhole) {
+  // Two writers on one O_APPEND log, flushing per record, as processes sharing a log do.
+  const int fd2 = open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  const int fd1 = open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  ASSERT_GE(fd1, 0);
+  ASSERT_GE(fd2, 0);
+  WriterOptions options;
+  options.flush = FlushPolicy::kEveryRecord;
+  options.own_fd = true;
+  Writer a(fd1, options), b(fd2, options);
+  std::string expected;
+  for (int i = 0; i < 100; ++i) {
+    const Record ra = Record::Path(RecordKind::kRead, 1, "/from/a");
+    const Record rb = Record::Path(RecordKind::kWrite, 2, "/from/b");
+    a.Add(ra);
+    b.Add(rb);
+    AppendRecord(ra, &expected);
+    AppendRecord(rb, &expected);
+  }
+  EXPECT_TRUE(a.Close().ok());
+  EXPECT_TRUE(b.Close().ok());
+  EXPECT_EQ(Contents(), expected);
+}
+
+void OnAlarm(int) {}
+
+TEST(Writer, RetriesInterruptedAndShortWrites) {
+  // A slow reader on a pipe and a 1 ms interval timer without SA_RESTART: write(2) of the
+  // writer's 1 MiB buffer returns short counts and EINTR, and every byte must still arrive once.
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  struct sigaction action = {};
+  action.sa_handler = OnAlarm;  // no SA_RESTART
+  struct sigaction old_action;
+  ASSERT_EQ(sigaction(SIGALRM, &action, &old_action), 0);
+
+  sigset_t alarm_set, old_set;
+  sigemptyset(&alarm_set);
+  sigaddset(&alarm_set, SIGALRM);
+  pthread_sigmask(SIG_BLOCK, &alarm_set, &old_set);  // the reader inherits the block
+  std::string got;
+  std::thread reader([&] {
+    char buf[16384];
+    ssize_t n;
+    while ((n = read(fds[0], buf, sizeof buf)) != 0) {
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) break;
+      got.append(buf, static_cast<size_t>(n));
+      usleep(200);
+    }
+  });
+  pthread_sigmask(SIG_SETMASK, &old_set, nullptr);
+  struct itimerval timer = {{0, 1000}, {0, 1000}};
+  ASSERT_EQ(setitimer(ITIMER_REAL, &timer, nullptr), 0);
+
+  std::string expected;
+  {
+    WriterOptions options;
+    options.buffer_size = 1 << 20;
+    options.own_fd = true;
+    Writer w(fds[1], options);
+    const std::string path(100, 'p');
+    for (int i = 0; i < 30000; ++i) {
+      const Record r = Record::Path(RecordKind::kRead, i, path);
+      w.Add(r);
+      AppendRecord(r, &expected);
+    }
+    EXPECT_TRUE(w.Close().ok()) << w.status();
+  }
+  struct itimerval off = {};
+  setitimer(ITIMER_REAL, &off, nullptr);
+  reader.join();
+  close(fds[0]);
+  sigaction(SIGALRM, &old_action, nullptr);
+  EXPECT_EQ(got.size(), expected.size());
+  EXPECT_TRUE(got == expected);
 }
 
 }  // namespace

@@ -4,9 +4,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -176,9 +178,13 @@ void PtraceSession::TracerMain(const TraceOptions& options, int ready_fd, int go
     }
   }
   syscall(SYS_close_range, from, ~0U, 0);
-  signal(SIGINT, SIG_IGN);  // a terminal's ^C is for the command; the tracer waits for it
-  signal(SIGQUIT, SIG_IGN);
-  signal(SIGTSTP, SIG_IGN);
+  // Signals meant for the command or the caller's process group (a terminal's ^C, ^Z, a
+  // `kill 0` on interrupt) reach the traced processes themselves; the tracer keeps tracing until
+  // they are gone, so that the log is complete. The session's destructor uses SIGKILL.
+  setpgid(0, 0);
+  for (int sig : {SIGINT, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU, SIGTERM, SIGHUP, SIGPIPE}) {
+    signal(sig, SIG_IGN);
+  }
 
   int status = 0;
   {
@@ -263,7 +269,6 @@ absl::Status PtraceSession::SetChild(int pid) {
   // The child holds its own copies; without ours, the tracer sees EOF if the child dies early.
   CloseFd(&setup_.ready_fd);
   CloseFd(&setup_.go_fd);
-  if (pid <= 0) return absl::OkStatus();
   return absl::OkStatus();
 }
 
@@ -426,6 +431,20 @@ absl::Status PtraceBackendAvailable() {
           absl::StrCat("ptrace backend: Linux ", u.release,
                        " lacks PTRACE_GET_SYSCALL_INFO (5.3 or later is needed)"));
     }
+  }
+  // Yama's ptrace_scope 3 forbids ptrace to everyone, root included.
+  if (FILE* f = fopen("/proc/sys/kernel/yama/ptrace_scope", "re")) {
+    int scope = 0;
+    bool read = fscanf(f, "%d", &scope) == 1;
+    fclose(f);
+    if (read && scope >= 3) {
+      return absl::UnavailableError(
+          "ptrace backend: ptrace is disabled on this system "
+          "(/proc/sys/kernel/yama/ptrace_scope is 3)");
+    }
+  }
+  if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0 && errno == EINVAL) {
+    return absl::UnavailableError("ptrace backend: this kernel has no seccomp support");
   }
   return absl::OkStatus();
 }

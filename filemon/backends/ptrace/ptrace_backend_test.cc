@@ -59,7 +59,7 @@ TEST(PtraceBackend, I386SystemCallsAreDecodedWithTheI386Table) {
   std::string dir = MakeTempDir("int80");
   ASSERT_TRUE(WriteFile(dir + "/in", "x").ok());
   Command c;
-  c.argv = {TestProgram("int80_open"), "in", "out"};
+  c.argv = {TestProgram("int80_open_bin"), "in", "out"};
   c.cwd = dir;
   absl::StatusOr<TraceResult> r = TraceCommand("ptrace", c, {});
   ASSERT_TRUE(r.ok()) << r.status();

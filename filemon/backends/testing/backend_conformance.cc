@@ -147,12 +147,12 @@ TEST_P(BackendConformanceTest, StaticBinary) {
   std::string dir = MakeTempDir("static");
   ASSERT_TRUE(WriteFile(dir + "/in", "x").ok());
   Command c;
-  c.argv = {TestProgram("static_open"), "in", "out"};
+  c.argv = {TestProgram("static_open_bin"), "in", "out"};
   c.cwd = dir;
   absl::StatusOr<TraceResult> r = Trace(c);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit.ShellStatus(), 0) << r->log;
-  EXPECT_TRUE(r->Has(RecordKind::kExec, TestProgram("static_open"))) << r->log;
+  EXPECT_TRUE(r->Has(RecordKind::kExec, TestProgram("static_open_bin"))) << r->log;
   EXPECT_TRUE(r->Has(RecordKind::kRead, "in")) << r->log;
   EXPECT_TRUE(r->Has(RecordKind::kWrite, "out")) << r->log;
 }
@@ -160,7 +160,7 @@ TEST_P(BackendConformanceTest, StaticBinary) {
 TEST_P(BackendConformanceTest, ThreadsAreFoldedIntoTheirProcess) {
   std::string dir = MakeTempDir("threads");
   Command c;
-  c.argv = {TestProgram("threads"), dir, "8"};
+  c.argv = {TestProgram("threads_bin"), dir, "8"};
   absl::StatusOr<TraceResult> r = Trace(c);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit.ShellStatus(), 0) << r->log;
@@ -177,7 +177,7 @@ TEST_P(BackendConformanceTest, ThreadsAreFoldedIntoTheirProcess) {
 
 TEST_P(BackendConformanceTest, PosixSpawnAndVfork) {
   Command c;
-  c.argv = {TestProgram("spawn"), "/bin/cat", "/dev/null"};
+  c.argv = {TestProgram("spawn_bin"), "/bin/cat", "/dev/null"};
   absl::StatusOr<TraceResult> r = Trace(c);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit.ShellStatus(), 0) << r->log;
@@ -208,7 +208,7 @@ TEST_P(BackendConformanceTest, FindExecUsesDirfds) {
 TEST_P(BackendConformanceTest, AtCallsGetTheirDirectoryPrefix) {
   std::string dir = MakeTempDir("at");
   Command c;
-  c.argv = {TestProgram("at_calls"), dir};
+  c.argv = {TestProgram("at_calls_bin"), dir};
   absl::StatusOr<TraceResult> r = Trace(c);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit.ShellStatus(), 0) << r->log;
@@ -316,14 +316,25 @@ TEST_P(BackendConformanceTest, AgreesWithStrace) {
        {"/bin/sh", "-c",
         "cat in > o1 && mv o1 o2 && ln o2 o3 && ln -s o2 o4 && rm o3 o4 && "
         "mkdir dd && cd dd && cat ../in >> ../o2 && cd .. && rmdir dd && rm o2"}},
-      {"at_calls", {TestProgram("at_calls"), "atdir"}},
+      {"at_calls", {TestProgram("at_calls_bin"), "atdir"}},
       {"find", {"find", "tree", "-name", "leaf", "-exec", "/bin/cat", "{}", ";"}},
-      {"static", {TestProgram("static_open"), "in", "static_out"}},
-      {"spawn", {TestProgram("spawn"), "/bin/cat", "in"}},
+      {"static", {TestProgram("static_open_bin"), "in", "static_out"}},
+      {"spawn", {TestProgram("spawn_bin"), "/bin/cat", "in"}},
+      {"threads", {TestProgram("threads_bin"), "atdir", "6"}},
+      // -pipe: no randomly named temporary files, so that both runs make the same calls.
+      {"gcc", {"gcc", "-pipe", "-c", "main.c", "-o", "main.o"}},
+      {"make", {"make", "-s", "one", "two"}},
   };
+  ASSERT_TRUE(WriteFile(dir + "/local.h", "#define VALUE 42\n").ok());
+  ASSERT_TRUE(
+      WriteFile(dir + "/main.c", "#include \"local.h\"\nint main(void){return VALUE;}\n").ok());
+  ASSERT_TRUE(WriteFile(dir + "/Makefile", "one: in\n\tcat in > one\ntwo: in\n\tcp in two\n").ok());
+  const std::string cleanup =
+      absl::StrCat("cd '", dir, "' && rm -rf atdir static_out main.o one two");
   for (const Case& c : kCases) {
     SCOPED_TRACE(c.name);
     if (GetParam() == "preload" && std::string(c.name) == "static") continue;  // see StaticBinary
+    if ((c.argv[0] == "gcc" || c.argv[0] == "make") && !OnPath(c.argv[0])) continue;
     ASSERT_EQ(mkdir((dir + "/atdir").c_str(), 0755), 0);
     Command command;
     command.argv = c.argv;
@@ -331,11 +342,11 @@ TEST_P(BackendConformanceTest, AgreesWithStrace) {
     absl::StatusOr<std::vector<OwnedRecord>> expected = StraceFileRecords(command);
     ASSERT_TRUE(expected.ok()) << expected.status();
     // strace's run changed the tree; undo it so that the traced run sees the same start.
-    ASSERT_EQ(system(absl::StrCat("rm -rf '", dir, "/atdir' '", dir, "/static_out'").c_str()), 0);
+    ASSERT_EQ(system(cleanup.c_str()), 0);
     ASSERT_EQ(mkdir((dir + "/atdir").c_str(), 0755), 0);
     absl::StatusOr<TraceResult> r = Trace(command);
     ASSERT_TRUE(r.ok()) << r.status();
-    ASSERT_EQ(system(absl::StrCat("rm -rf '", dir, "/atdir' '", dir, "/static_out'").c_str()), 0);
+    ASSERT_EQ(system(cleanup.c_str()), 0);
     // Compare as multisets of "letter paths", pids aside (they differ between the runs).
     auto key = [](const OwnedRecord& rec) {
       std::string k = rec.ToString();

@@ -75,7 +75,7 @@ Command ShellCommand(absl::string_view script, absl::string_view cwd = "");
 // A fresh, empty directory under TEST_TMPDIR (or /tmp), without symlinks in its path.
 std::string MakeTempDir(absl::string_view name);
 
-// The runfiles path of a program built in filemon/backends/testing (e.g. "static_open").
+// The runfiles path of a program built in filemon/backends/testing (e.g. "static_open_bin").
 std::string TestProgram(absl::string_view name);
 
 // Writes `contents` to `path`.

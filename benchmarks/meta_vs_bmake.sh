@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The same out-of-date decision by `filemon-meta check` and by Debian's `bmake -n` (meta mode)
+# on one generated .meta of 200,000 filemon records (4,000 processes, ~5,000 distinct existing
+# source files), up to date and with one newer source (the one read last), timed as whole
+# processes side by side with hyperfine; then `filemon-meta check` over 10,000 small .meta
+# files with one thread and with every core.
+#
+# Usage: benchmarks/meta_vs_bmake.sh [WORKDIR]
+#   WORKDIR (default ~/.cache/filemon-bench/meta_vs_bmake) must not be under /tmp, /var/tmp,
+#   /dev, /etc or /proc: bmake ignores files there, which would make its job trivial.
+# Needs: bmake, hyperfine. Prints hyperfine's tables; the figures go to BENCHMARKS.md.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+work="${1:-$HOME/.cache/filemon-bench/meta_vs_bmake}"
+case "$work" in
+  /tmp*|/var/tmp*|/dev*|/etc*|/proc*|/var/run*|/run*)
+    echo "meta_vs_bmake.sh: $work is under a path bmake ignores; pick another WORKDIR" >&2
+    exit 2 ;;
+esac
+for tool in bmake hyperfine; do
+  command -v "$tool" >/dev/null || { echo "meta_vs_bmake.sh: needs $tool" >&2; exit 2; }
+done
+unset TMPDIR MAKEFLAGS MAKEOBJDIR MAKEOBJDIRPREFIX
+runs="${RUNS:-30}"
+
+(cd "$root" && bazel build --config=opt --noshow_progress //tools:filemon-meta //benchmarks:meta_gen_main >&2)
+bin="$(cd "$root" && bazel info --config=opt bazel-bin 2>/dev/null)"
+meta_tool="$bin/tools/filemon-meta"
+gen="$bin/benchmarks/meta_gen_main"
+
+for variant in up-to-date newer; do
+  rm -rf "$work"
+  read -r meta objdir target newer_file records < <("$gen" "$work" 200000 4000 5000 \
+      "$([ "$variant" = newer ] && echo newer || echo same)")
+  printf '.MAKE.MODE= meta curdirOk=yes\n%s:\n\tsh build.sh\n' "$target" > "$objdir/Makefile"
+  touch -d @1599999000 "$objdir/Makefile"
+  cd "$objdir"
+  bmake_says="$(bmake -r -n -dM "$target" 2>&1 | grep -c "is up to date" || true)"
+  ours="$("$meta_tool" check --compat 20200710 --cmd 'sh build.sh' "$meta" | head -1 || true)"
+  echo "== $variant: $records records, $(wc -c < "$meta") bytes; bmake up-to-date=$bmake_says; filemon-meta: $ours"
+  if [ "$variant" = up-to-date ] && { [ "$bmake_says" != 1 ] || [ "$ours" != up-to-date ]; }; then
+    echo "meta_vs_bmake.sh: the two disagree" >&2; exit 1
+  fi
+  if [ "$variant" = newer ] && { [ "$bmake_says" != 0 ] || [ "$ours" != "out-of-date: newer" ]; }; then
+    echo "meta_vs_bmake.sh: the two disagree" >&2; exit 1
+  fi
+  hyperfine -N --warmup 3 --runs "$runs" \
+    -n "bmake -n ($variant)" "bmake -r -n -dM $target" \
+    -n "filemon-meta check ($variant)" \
+    "$meta_tool check --compat 20200710 --cmd 'sh build.sh' $meta" \
+    -n "filemon-meta check --jobs 1 ($variant)" \
+    "$meta_tool check --compat 20200710 --jobs 1 --cmd 'sh build.sh' $meta"
+  cd "$root"
+done
+
+# 10,000 small .meta files (200 records each) checked at once.
+rm -rf "$work"
+read -r meta objdir target _ _ < <("$gen" "$work" 200 4 150 same)
+mkdir -p "$objdir/many"
+awk -v n=10000 -v dir="$objdir/many" '{ line[NR] = $0 }
+  END { for (i = 1; i <= n; i++) { f = dir "/t" i ".meta"
+          for (j = 1; j <= NR; j++) { l = line[j]; if (l ~ /^TARGET /) l = "TARGET many/t" i; print l > f }
+          close(f) } }' "$meta"
+(cd "$objdir/many" && seq 1 10000 | sed 's/^/t/' | xargs touch -d @1600000100)
+echo "== 10,000 .meta files of $(wc -l < "$meta") lines"
+cd "$objdir"
+"$meta_tool" check --cmd 'sh build.sh' many/*.meta | grep -vc ': up-to-date$' \
+  | grep -qx 0 || { echo "meta_vs_bmake.sh: not all 10,000 up to date" >&2; exit 1; }
+hyperfine -N --warmup 1 --runs "${RUNS_MANY:-10}" \
+  -n "check 10,000 files, --jobs 1" \
+  "sh -c '$meta_tool check --jobs 1 --cmd \"sh build.sh\" many/*.meta > /dev/null'" \
+  -n "check 10,000 files, every core" \
+  "sh -c '$meta_tool check --cmd \"sh build.sh\" many/*.meta > /dev/null'"

@@ -1,0 +1,1007 @@
+#include "filemon/meta/checker.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "filemon/core/parser.h"
+#include "filemon/core/record.h"
+#include "filemon/meta/json_internal.h"
+#include "filemon/meta/modifiers.h"
+#include "filemon/meta/path_cache.h"
+#include "filemon/meta/pid_dirs.h"
+
+namespace filemon {
+namespace meta {
+
+absl::string_view CompatName(Compat compat) {
+  return compat == Compat::k20200710 ? "20200710" : "20260313";
+}
+
+bool ParseCompat(absl::string_view text, Compat* compat) {
+  if (text == "20200710") {
+    *compat = Compat::k20200710;
+  } else if (text == "20260313") {
+    *compat = Compat::k20260313;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+absl::string_view ReasonCode(Reason reason) {
+  switch (reason) {
+    case Reason::kUpToDate:
+      return "up-to-date";
+    case Reason::kNewer:
+      return "newer";
+    case Reason::kCmdChanged:
+      return "cmd_changed";
+    case Reason::kCmdMoreInMeta:
+      return "cmd_more_in_meta";
+    case Reason::kCmdExtraNow:
+      return "cmd_extra_now";
+    case Reason::kCwdChanged:
+      return "cwd_changed";
+    case Reason::kMissingFiles:
+      return "missing_files";
+    case Reason::kMissingFilemon:
+      return "missing_filemon";
+    case Reason::kMissingMeta:
+      return "missing_meta";
+    case Reason::kMalformed:
+      return "malformed";
+    case Reason::kTruncated:
+      return "truncated";
+    case Reason::kTargetMissing:
+      return "target_missing";
+  }
+  return "unknown";
+}
+
+namespace {
+
+constexpr size_t kMaxPathLen = PATH_MAX;  // bmake's MAXPATHLEN buffers (4096 on Linux)
+
+bool HasAnyPrefix(absl::string_view path, const std::vector<std::string>& prefixes) {
+  for (const std::string& prefix : prefixes) {
+    if (absl::StartsWith(path, prefix)) return true;
+  }
+  return false;
+}
+
+// `path` equals `prefix` or starts with `prefix` + '/' (bmake's path_starts_with/path_match).
+bool PathStartsWith(absl::string_view path, absl::string_view prefix) {
+  return absl::StartsWith(path, prefix) &&
+         (path.size() == prefix.size() || path[prefix.size()] == '/');
+}
+
+// bmake's DEQUOTE: drop a leading quote and cut at the next one.
+absl::string_view Dequote(absl::string_view p) {
+  if (p.empty() || p[0] != '\'') return p;
+  p.remove_prefix(1);
+  const size_t q = p.find('\'');
+  return q == absl::string_view::npos ? p : p.substr(0, q);
+}
+
+// bmake's `:tA`: realpath, or the word unchanged if that fails.
+std::string TA(const std::string& path) {
+  char buf[PATH_MAX];
+  if (realpath(path.c_str(), buf) != nullptr) return buf;
+  return path;
+}
+
+// `${LIST:O:u:tA}`.
+std::vector<std::string> SortUniqueRealpaths(std::vector<std::string> words) {
+  std::sort(words.begin(), words.end());
+  words.erase(std::unique(words.begin(), words.end()), words.end());
+  for (std::string& w : words) w = TA(w);
+  return words;
+}
+
+// One physical line as bmake's fgetLine() + strlen() see it.
+struct BLine {
+  absl::string_view text;  // without the '\n'; cut at a NUL byte (bmake's strings end there)
+  size_t x = 0;            // bmake's `x`: bytes up to the NUL or through the '\n'
+  bool complete = false;   // ended with '\n' (bmake: buf[x - 1] == '\n')
+  size_t start = 0;        // offset of the line in the data
+};
+
+class LineReader {
+ public:
+  explicit LineReader(absl::string_view data)
+      : data_(data), has_nul_(std::memchr(data.data(), 0, data.size()) != nullptr) {}
+
+  // False at the end, and (as bmake's `fgetLine(...) > 0` test) at a line starting with NUL.
+  bool Next(BLine* line) {
+    if (pos_ >= data_.size()) return false;
+    const char* start = data_.data() + pos_;
+    const size_t left = data_.size() - pos_;
+    const void* nl = std::memchr(start, '\n', left);
+    const size_t len = nl ? static_cast<const char*>(nl) - start : left;
+    line->start = pos_;
+    pos_ += len + (nl ? 1 : 0);
+    if (has_nul_) {
+      const void* nul = std::memchr(start, 0, len);
+      if (nul != nullptr) {
+        const size_t k = static_cast<const char*>(nul) - start;
+        line->text = absl::string_view(start, k);
+        line->x = k;
+        line->complete = false;
+        return k > 0;
+      }
+    }
+    line->text = absl::string_view(start, len);
+    line->x = len + (nl ? 1 : 0);
+    line->complete = nl != nullptr;
+    return true;
+  }
+  size_t pos() const { return pos_; }
+
+ private:
+  absl::string_view data_;
+  bool has_nul_;
+  size_t pos_ = 0;
+};
+
+// A filemon line as bmake's meta_oodate() splits it.
+struct Fields {
+  char key = 0;  // buf[0]
+  bool has_p1 = false;
+  absl::string_view p1;  // after the first ' ' (the pid and the rest)
+  int pid = 0;
+  bool has_p = false;
+  absl::string_view p;  // what is left after the pid (for '#'/'V': p1)
+  // L/M from a core record: the two paths already split and unquoted.
+  bool split_known = false;
+  absl::string_view src, dst;
+};
+
+void FieldsFromLine(absl::string_view line, Fields* f) {
+  f->key = line.empty() ? '\0' : line[0];
+  const size_t sp = line.find(' ');
+  f->has_p1 = sp != absl::string_view::npos;
+  f->p1 = f->has_p1 ? line.substr(sp + 1) : absl::string_view();
+  f->split_known = false;
+  if (f->key == '#' || f->key == 'V') {
+    f->has_p = f->has_p1;
+    f->p = f->p1;
+    return;
+  }
+  if (!f->has_p1 || f->p1.empty()) return;  // malformed; reported by the caller
+  f->pid = internal::Atoi(f->p1);
+  const size_t sp2 = f->p1.find(' ');
+  f->has_p = sp2 != absl::string_view::npos;
+  f->p = f->has_p ? f->p1.substr(sp2 + 1) : absl::string_view();
+}
+
+// The fast path: a record the core parser read from `line`, accepted only when bmake's split of
+// the same line gives the same fields (one ' ' after the letter, a pid without blanks, one ' '
+// before the path, the path running to the end of the line, L/M paths without blanks or
+// quotes). Anything else goes through FieldsFromLine.
+bool FieldsFromRecord(const Record& r, absl::string_view line, Fields* f) {
+  if (line.size() < 4 || line[1] != ' ' || line[0] != RecordLetter(r.kind)) return false;
+  const char* ls = line.data();
+  const char* le = ls + line.size();
+  const auto pid_ok = [&](const char* pid_end) {  // pid token is line[2, pid_end), no blanks
+    return pid_end > ls + 2 && pid_end < le && *pid_end == ' ' &&
+           std::memchr(ls + 2, ' ', pid_end - (ls + 2)) == nullptr;
+  };
+  f->key = line[0];
+  f->has_p1 = true;
+  f->p1 = line.substr(2);
+  f->pid = static_cast<int>(r.pid);
+  f->split_known = false;
+  if (HasPath(r.kind) && !HasTwoPaths(r.kind)) {  // A C D E R S W
+    const char* ps = r.path.data();
+    if (r.path.empty() || ps <= ls + 3 || ps + r.path.size() != le || !pid_ok(ps - 1)) {
+      return false;
+    }
+    f->has_p = true;
+    f->p = r.path;
+    return true;
+  }
+  if (HasTwoPaths(r.kind)) {  // L M
+    const char* a = r.path.data();
+    const char* b = r.path2.data();
+    if (a <= ls + 4 || a >= le || b <= a || b >= le || b + r.path2.size() + 1 != le ||
+        a[-1] != '\'' || a + r.path.size() + 3 != b || a[r.path.size()] != '\'' ||
+        a[r.path.size() + 1] != ' ' || b[-1] != '\'' || b[r.path2.size()] != '\'' ||
+        !pid_ok(a - 2)) {
+      return false;
+    }
+    for (absl::string_view s : {r.path, r.path2}) {
+      if (s.find_first_of(" '") != absl::string_view::npos) return false;
+    }
+    f->has_p = true;
+    f->p = absl::string_view(a - 1, le - (a - 1));
+    f->split_known = true;
+    f->src = r.path;
+    f->dst = r.path2;
+    return true;
+  }
+  // F, X, V and comments carry no path: bmake's own split of the line is the reading.
+  FieldsFromLine(line, f);
+  return true;
+}
+
+// Core's parser over the filemon section, kept in step with a line loop: `At(offset)` gives the
+// record the parser read from the line starting at `offset`, if any (lines it skipped as
+// malformed have none). Offsets only grow between calls.
+class RecordCursor {
+ public:
+  RecordCursor(absl::string_view data, size_t base, absl::string_view name)
+      : parser_(data.substr(base), ParserOptions{/*strict=*/false, name}), base_(base) {}
+
+  const Record* At(size_t offset) {
+    while (!done_ && (!have_ || offset_ < offset)) {
+      if (!parser_.Next(&record_)) {
+        done_ = true;
+        have_ = false;
+        break;
+      }
+      have_ = true;
+      offset_ = base_ + parser_.offset();
+    }
+    return have_ && offset_ == offset ? &record_ : nullptr;
+  }
+
+ private:
+  Parser parser_;
+  size_t base_;
+  bool done_ = false, have_ = false;
+  size_t offset_ = 0;
+  Record record_;
+};
+
+// bmake's split of the line at `offset`, through the core record when it agrees.
+void ReadFields(RecordCursor& cursor, size_t offset, absl::string_view text, Fields* f) {
+  const Record* r = cursor.At(offset);
+  if (r == nullptr || !FieldsFromRecord(*r, text, f)) FieldsFromLine(text, f);
+}
+
+// The source and target of an L or M record, as bmake splits and unquotes them. False:
+// malformed.
+bool SplitTwoPaths(const Fields& f, absl::string_view* src, absl::string_view* dst) {
+  if (f.split_known) {
+    *src = f.src;
+    *dst = f.dst;
+    return true;
+  }
+  const size_t sp = f.p.find(' ');
+  if (sp == absl::string_view::npos || sp + 1 == f.p.size()) return false;
+  *src = Dequote(f.p.substr(0, sp));
+  *dst = Dequote(f.p.substr(sp + 1));
+  return true;
+}
+
+}  // namespace
+
+struct Checker::State {
+  CheckOptions options;
+  std::string cwd;  // realpath of options.cwd (bmake's getcwd())
+  int cwd_fd = -1;
+  std::vector<std::string> ignore_paths;
+  std::vector<std::string> bailiwick;
+  std::string tmpdir;
+  absl::optional<ModifierChain> ignore_filter;
+  absl::optional<ModifierChain> cmp_filter;
+
+  ~State() {
+    if (cwd_fd >= 0) close(cwd_fd);
+  }
+};
+
+Checker::Checker(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Checker::Checker(Checker&&) noexcept = default;
+Checker& Checker::operator=(Checker&&) noexcept = default;
+Checker::~Checker() = default;
+
+const CheckOptions& Checker::options() const { return state_->options; }
+
+absl::StatusOr<Checker> Checker::Create(CheckOptions options) {
+  auto state = std::make_unique<State>();
+  if (options.cwd.empty()) {
+    char buf[PATH_MAX];
+    if (getcwd(buf, sizeof buf) == nullptr) return absl::ErrnoToStatus(errno, "getcwd()");
+    options.cwd = buf;
+  }
+  {
+    char buf[PATH_MAX];
+    if (realpath(options.cwd.c_str(), buf) == nullptr) {
+      return absl::ErrnoToStatus(errno, absl::StrCat("realpath(", options.cwd, ") (--cwd)"));
+    }
+    state->cwd = buf;
+  }
+  if (options.curdir.empty()) options.curdir = options.cwd;
+  state->cwd_fd = open(state->cwd.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (state->cwd_fd < 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("open(", state->cwd, ") (--cwd)"));
+  }
+  std::vector<std::string> ignore = options.ignore_paths;
+  for (const char* d : {"/dev", "/etc", "/proc", "/tmp", "/var/run", "/var/tmp"}) {
+    ignore.push_back(d);
+  }
+  for (absl::string_view w :
+       absl::StrSplit(options.tmpdir_env, absl::ByAnyChar(" \t\n"), absl::SkipEmpty())) {
+    ignore.emplace_back(w);
+  }
+  state->ignore_paths = SortUniqueRealpaths(std::move(ignore));
+  state->bailiwick = SortUniqueRealpaths(options.bailiwick);
+  // bmake's getTmpdir(): "${TMPDIR:tA:U/tmp/}/" if that is a directory, else "/tmp/".
+  state->tmpdir =
+      (options.tmpdir_env.empty() ? std::string("/tmp/") : TA(options.tmpdir_env)) + "/";
+  struct stat st;
+  if (stat(state->tmpdir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) state->tmpdir = "/tmp/";
+  if (!options.ignore_filter.empty()) {
+    absl::StatusOr<ModifierChain> chain = ModifierChain::ParseFilter(options.ignore_filter);
+    if (!chain.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("IGNORE_FILTER: ", chain.status().message()));
+    }
+    state->ignore_filter = std::move(*chain);
+  }
+  if (!options.cmp_filter.empty()) {
+    if (options.compat == Compat::k20200710) {
+      return absl::InvalidArgumentError(
+          "CMP_FILTER needs compat 20260313: bmake 20200710 has no .MAKE.META.CMP_FILTER");
+    }
+    absl::StatusOr<ModifierChain> chain = ModifierChain::ParseFilter(options.cmp_filter);
+    if (!chain.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("CMP_FILTER: ", chain.status().message()));
+    }
+    state->cmp_filter = std::move(*chain);
+  }
+  state->options = std::move(options);
+  return Checker(std::move(state));
+}
+
+namespace {
+
+// bmake's meta_ignore(): IGNORE_PATHS (absolute paths; [N] raw then realpath, [D] realpath or
+// glibc's partial result), IGNORE_PATTERNS, IGNORE_FILTER. A pure function of `p`.
+bool IgnorePath(const Checker::State& s, absl::string_view p, internal::PathCache* cache,
+                std::string* real) {
+  const CheckOptions& o = s.options;
+  if (!p.empty() && p[0] == '/') {
+    if (o.compat == Compat::k20260313 && HasAnyPrefix(p, s.ignore_paths)) return true;
+    cache->Realpath(p, real);
+    if (HasAnyPrefix(*real, s.ignore_paths)) return true;
+  }
+  if (!o.ignore_patterns.empty()) {
+    // ${IGNORE_PATTERNS:@m@${.p.:M$m}@}: any word of p matching any pattern.
+    for (absl::string_view word : absl::StrSplit(p, absl::ByAnyChar(" \t\n"), absl::SkipEmpty())) {
+      for (const std::string& pattern : o.ignore_patterns) {
+        if (GlobMatch(word, pattern)) return true;
+      }
+    }
+  }
+  return s.ignore_filter.has_value() && s.ignore_filter->Apply(p).empty();
+}
+
+// Whether an absolute R/E/L-source path can change anything: not when it exists, is no
+// directory and is not newer than the target, nor when it is ignored (except for E, whose
+// latestdir reset an ignored path skips). REQUIRES: `e.tag` known, and `e.stat` unless ignored.
+bool Interesting(char key, absl::string_view p, const internal::PathCache::Entry& e,
+                 const Checker::State& s, int64_t target_mtime) {
+  if (e.tag == 1) return key == 'E';
+  const internal::StatResult& st = e.stat;
+  if (st.error == 0) return st.is_dir || st.mtime > target_mtime;
+  return st.error == ENOENT && !absl::StartsWith(p, s.cwd);
+}
+
+// Sections at least this large are classified by several threads first (Run::Classify).
+constexpr size_t kParallelBytes = 1 << 20;
+
+// One run of meta_oodate() over one .meta.
+class Run {
+ public:
+  Run(const Checker::State& s, absl::string_view data, absl::string_view meta_path,
+      int64_t target_mtime, int threads, Decision* d)
+      : threads_(threads),
+        s_(s),
+        o_(s.options),
+        data_(data),
+        meta_path_(meta_path),
+        target_mtime_(target_mtime),
+        d_(d),
+        cache_(s.cwd_fd, s.cwd),
+        dirs_(s.cwd) {}
+
+  void Go();
+
+ private:
+  std::string Prefix(size_t line) const {
+    return o_.compat == Compat::k20200710 ? absl::StrCat(meta_path_, ": ", line, ": ")
+                                          : absl::StrCat(meta_path_, ":", line, ": ");
+  }
+  void Message(std::string m) { d_->messages.push_back(std::move(m)); }
+  void OutOfDate(Reason reason) {
+    if (oodate_) return;
+    oodate_ = true;
+    d_->out_of_date = true;
+    d_->reason = reason;
+    d_->line = lineno_;
+  }
+  void Malformed() {
+    Message(absl::StrCat(Prefix(lineno_), "malformed"));
+    OutOfDate(Reason::kMalformed);
+  }
+
+  void Cmd(const BLine& line, bool has_p, absl::string_view p, LineReader* reader);
+  void Cwd(bool has_p, absl::string_view p);
+  void Filemon(absl::string_view line);
+  void ProcessFilemon(Fields& f);
+  void CheckWrite(absl::string_view p, bool is_link);
+  // R/E/L-source; returns false where bmake `continue`s (skipping the E latestdir reset).
+  bool CheckRead(absl::string_view p);
+  // `*entry` (if not null) receives the cache entry of an absolute `p`.
+  bool Ignore(absl::string_view p, internal::PathCache::Entry** entry = nullptr);
+  bool ComputeIgnore(absl::string_view p);
+  void AddMissing(absl::string_view p);
+  void Classify(size_t begin, int threads);
+  bool Boring(absl::string_view p);
+
+  int threads_;
+  const Checker::State& s_;
+  const CheckOptions& o_;
+  absl::string_view data_;
+  absl::string_view meta_path_;
+  int64_t target_mtime_;
+  Decision* d_;
+  internal::PathCache cache_;
+
+  bool oodate_ = false;
+  size_t lineno_ = 0;
+  bool have_filemon_ = false;
+  size_t cmd_index_ = 0;
+  std::vector<std::string> missing_;
+
+  internal::PidDirs dirs_;
+
+  // The core parser over the filemon section, kept in step with the line loop.
+  std::unique_ptr<RecordCursor> cursor_;
+  size_t line_offset_ = 0;  // of the line being processed
+
+  // Pass 1 (large sections, several threads): the offsets of the absolute R/E/L records whose
+  // path is not "boring" (exists, is no directory, is not newer, is not an ignored E). The
+  // sequential pass skips the lookup for the others.
+  bool classified_ = false;
+  std::vector<size_t> interesting_;
+  size_t next_interesting_ = 0;
+  absl::flat_hash_map<std::string, internal::PathCache::Entry> prefetched_;
+
+  std::string candidate_, real_;
+  absl::flat_hash_map<absl::string_view, bool> relative_ignore_;
+};
+
+void Run::Go() {
+  LineReader reader(data_);
+  BLine line;
+  while (!oodate_ && reader.Next(&line)) {
+    ++lineno_;
+    if (!line.complete) {
+      Message(absl::StrCat(Prefix(lineno_), "line truncated at ", line.x));
+      OutOfDate(Reason::kTruncated);
+      break;
+    }
+    const absl::string_view text = line.text;
+    if (!have_filemon_ &&
+        (absl::StartsWith(text, "-- filemon") || absl::StartsWith(text, "# buildmon"))) {
+      have_filemon_ = true;
+      cursor_ = std::make_unique<RecordCursor>(data_, reader.pos(), meta_path_);
+      if (threads_ > 1 && data_.size() - reader.pos() >= kParallelBytes) {
+        Classify(reader.pos(), threads_);
+      }
+      continue;
+    }
+    if (have_filemon_) {
+      Fields f;
+      line_offset_ = line.start;
+      ReadFields(*cursor_, line.start, text, &f);
+      ProcessFilemon(f);
+      continue;
+    }
+    const size_t sp = text.find(' ');
+    const absl::string_view key = text.substr(0, sp);
+    const bool has_p = sp != absl::string_view::npos;
+    const absl::string_view p = has_p ? text.substr(sp + 1) : absl::string_view();
+    if (key == "CMD") {
+      Cmd(line, has_p, p, &reader);
+    } else if (key == "CWD") {
+      Cwd(has_p, p);
+    }
+  }
+  if (!missing_.empty()) {
+    Message(absl::StrCat(meta_path_, ": missing files: ", missing_.front(), "..."));
+    if (!oodate_) {
+      d_->path = missing_.front();
+      d_->line = 0;
+    }
+    OutOfDate(Reason::kMissingFiles);
+    if (d_->reason == Reason::kMissingFiles) d_->line = 0;
+  }
+  if (!oodate_ && !have_filemon_ && o_.missing_filemon) {
+    Message(absl::StrCat(meta_path_, ": missing filemon data"));
+    OutOfDate(Reason::kMissingFilemon);
+    d_->line = 0;
+  }
+}
+
+void Run::Cmd(const BLine& line, bool has_p, absl::string_view p, LineReader* reader) {
+  if (!o_.commands.has_value()) return;  // commands not compared at all
+  const std::vector<CurrentCommand>& commands = *o_.commands;
+  if (cmd_index_ >= commands.size()) {
+    Message(absl::StrCat(Prefix(lineno_),
+                         "there were more build commands in the meta data file than there are "
+                         "now..."));
+    OutOfDate(Reason::kCmdMoreInMeta);
+    return;
+  }
+  const CurrentCommand& cmd = commands[cmd_index_];
+  const bool has_oodate = !cmd.compare;
+  if (has_oodate) Message(absl::StrCat(Prefix(lineno_), "cannot compare command using .OODATE"));
+  // A current command whose expansion holds '\n' was written as several lines: read one more
+  // line per '\n'.
+  size_t newlines = std::count(cmd.text.begin(), cmd.text.end(), '\n');
+  if (newlines > 0) {
+    size_t end = line.start + line.text.size();  // where p ends, before its '\n'
+    size_t x = line.x;
+    BLine next;
+    while (newlines-- > 0) {
+      if (!reader->Next(&next)) break;
+      ++lineno_;
+      x += next.x;
+      end = next.start + next.text.size();
+      if (!next.complete) {
+        Message(absl::StrCat(Prefix(lineno_), "line truncated at ", x));
+        break;
+      }
+    }
+    if (has_p) {
+      const size_t p_start = p.data() - data_.data();
+      p = data_.substr(p_start, end - p_start);
+    }
+  }
+  if (has_p && !has_oodate && !o_.no_cmd_compare) {
+    bool differ = p != cmd.text;
+    if (differ && s_.cmp_filter.has_value()) {
+      differ = s_.cmp_filter->Apply(p) != s_.cmp_filter->Apply(cmd.text);
+    }
+    if (differ) {
+      // bmake reports the line of the command's last physical line.
+      Message(
+          absl::StrCat(Prefix(lineno_), "a build command has changed\n", p, "\nvs\n", cmd.text));
+      if (!o_.ignore_cmd) {
+        if (!oodate_) {
+          d_->old_command = std::string(p);
+          d_->new_command = cmd.text;
+        }
+        OutOfDate(Reason::kCmdChanged);
+      }
+    }
+  }
+  ++cmd_index_;
+}
+
+void Run::Cwd(bool has_p, absl::string_view p) {
+  if (!oodate_ && o_.commands.has_value() && cmd_index_ < o_.commands->size()) {
+    Message(absl::StrCat(Prefix(lineno_),
+                         "there are extra build commands now that weren't in the meta data "
+                         "file"));
+    OutOfDate(Reason::kCmdExtraNow);
+  }
+  if (!has_p || p.empty()) {
+    Malformed();
+    return;
+  }
+  if (p != s_.cwd) {
+    Message(absl::StrCat(Prefix(lineno_), "the current working directory has changed from '", p,
+                         "' to '", o_.curdir, "'"));
+    OutOfDate(Reason::kCwdChanged);
+  }
+}
+
+void Run::ProcessFilemon(Fields& f) {
+  if (f.key != '#' && f.key != 'V') {
+    if (!f.has_p1 || f.p1.empty()) {
+      Malformed();
+      return;
+    }
+    dirs_.Switch(f.pid);
+  }
+  if (!f.has_p || f.p.empty()) {
+    Malformed();
+    return;
+  }
+  absl::string_view p = f.p;
+  switch (f.key) {
+    case 'X':
+      dirs_.Exit();
+      return;
+    case 'F':
+      dirs_.Fork(internal::Atoi(p));
+      return;
+    case 'C':
+      dirs_.Chdir(p);
+      return;
+    case 'M':
+    case 'L': {
+      absl::string_view src, dst;
+      if (!SplitTwoPaths(f, &src, &dst)) {
+        Malformed();
+        return;
+      }
+      if (f.key == 'M') {
+        // The source of a rename only clears missing files, like D.
+        if (!src.empty() && src[0] == '/') {
+          missing_.erase(
+              std::remove_if(missing_.begin(), missing_.end(),
+                             [src](const std::string& m) { return PathStartsWith(m, src); }),
+              missing_.end());
+        }
+        CheckWrite(dst, /*is_link=*/false);
+        return;
+      }
+      CheckWrite(dst, /*is_link=*/true);
+      if (!oodate_ && !Boring(src)) CheckRead(src);
+      return;
+    }
+    case 'D':
+      if (p[0] == '/') {
+        missing_.erase(std::remove_if(missing_.begin(), missing_.end(),
+                                      [p](const std::string& m) { return PathStartsWith(m, p); }),
+                       missing_.end());
+      }
+      return;
+    case 'W':
+      CheckWrite(p, /*is_link=*/false);
+      return;
+    case 'R':
+    case 'E':
+      if (Boring(p)) {
+        if (f.key == 'E') dirs_.ResetLatestdir();
+        return;
+      }
+      if (CheckRead(p) && f.key == 'E') dirs_.ResetLatestdir();
+      return;
+    default:
+      return;
+  }
+}
+
+void Run::AddMissing(absl::string_view p) {
+  for (const std::string& m : missing_) {
+    if (m == p) return;
+  }
+  missing_.emplace_back(p);
+}
+
+void Run::CheckWrite(absl::string_view p, bool is_link) {
+  if (p.empty() || p[0] != '/') return;
+  if (s_.bailiwick.empty()) return;
+  if (absl::StartsWith(p, s_.cwd)) return;
+  if (!HasAnyPrefix(p, s_.bailiwick)) return;
+  if (absl::StartsWith(p, s_.tmpdir)) return;
+  if (absl::string_view("tmp").find(p) != absl::string_view::npos) return;  // strstr("tmp", p)
+  const internal::StatResult& st = is_link ? cache_.Lstat(p) : cache_.Stat(p);
+  if (st.error != 0 && !Ignore(p)) AddMissing(p);
+}
+
+bool Run::Ignore(absl::string_view p, internal::PathCache::Entry** entry) {
+  if (!p.empty() && p[0] == '/') {
+    // One lookup serves the ignore decision and the stat that follows it.
+    internal::PathCache::Entry* e = &cache_.Find(p);
+    if (e->tag < 0 && classified_) {
+      auto it = prefetched_.find(p);
+      if (it != prefetched_.end()) *e = it->second;
+    }
+    if (e->tag < 0) {
+      const bool ignore = ComputeIgnore(p);
+      e = &cache_.Find(p);  // ComputeIgnore may have added paths (realpath): find it again
+      e->tag = ignore ? 1 : 0;
+    }
+    if (entry != nullptr) *entry = e;
+    return e->tag == 1;
+  }
+  auto it = relative_ignore_.find(p);
+  if (it != relative_ignore_.end()) return it->second;
+  const bool ignore = ComputeIgnore(p);
+  relative_ignore_.emplace(p, ignore);  // `p` points into the .meta data, which outlives the run
+  return ignore;
+}
+
+bool Run::Boring(absl::string_view p) {
+  if (!classified_ || p.empty() || p[0] != '/') return false;
+  while (next_interesting_ < interesting_.size() &&
+         interesting_[next_interesting_] < line_offset_) {
+    ++next_interesting_;
+  }
+  return next_interesting_ == interesting_.size() ||
+         interesting_[next_interesting_] != line_offset_;
+}
+
+// Pass 1: each thread reads a slice of the section with its own core parser and decides, for
+// every absolute R/E/L-source path, whether it is boring (see Interesting()); each distinct
+// path is resolved and stat'ed once overall (threads share their results). What is boring
+// does not depend on the per-process state, so the sequential pass can skip its lookup. Lines
+// not positively found boring are listed as interesting, so the sequential pass handles them
+// in full.
+void Run::Classify(size_t begin, int threads) {
+  std::vector<size_t> bounds = {begin};
+  const size_t size = data_.size() - begin;
+  for (int t = 1; t < threads; ++t) {
+    size_t at = begin + size * t / threads;
+    const void* nl = std::memchr(data_.data() + at, '\n', data_.size() - at);
+    at = nl ? static_cast<const char*>(nl) - data_.data() + 1 : data_.size();
+    if (at > bounds.back()) bounds.push_back(at);
+  }
+  bounds.push_back(data_.size());
+  std::mutex mu;
+  std::vector<std::vector<size_t>> found(bounds.size() - 1);
+  const auto work = [&](size_t chunk) {
+    internal::PathCache local(s_.cwd_fd, s_.cwd);
+    std::string real;
+    RecordCursor cursor(data_, bounds[chunk], meta_path_);
+    std::vector<size_t>& out = found[chunk];
+    for (size_t pos = bounds[chunk]; pos < bounds[chunk + 1];) {
+      const char* start = data_.data() + pos;
+      const void* nl = std::memchr(start, '\n', bounds[chunk + 1] - pos);
+      const size_t len = nl ? static_cast<const char*>(nl) - start : bounds[chunk + 1] - pos;
+      const size_t offset = pos;
+      pos += len + 1;
+      const absl::string_view text(start, len);
+      Fields f;
+      absl::string_view p;
+      bool boring = false;
+      if (nl != nullptr && (len == 0 || std::memchr(start, 0, len) == nullptr)) {
+        ReadFields(cursor, offset, text, &f);
+        absl::string_view dst;
+        if ((f.key == 'R' || f.key == 'E' || f.key == 'L') && f.has_p1 && !f.p1.empty() &&
+            f.has_p && !f.p.empty() && (f.key != 'L' || SplitTwoPaths(f, &p, &dst))) {
+          if (f.key != 'L') p = f.p;
+          if (!p.empty() && p[0] == '/') {
+            internal::PathCache::Entry* e = &local.Find(p);
+            if (e->tag < 0) {
+              bool known = false;
+              {
+                std::lock_guard<std::mutex> lock(mu);
+                auto it = prefetched_.find(p);
+                if (it != prefetched_.end()) {
+                  *e = it->second;
+                  known = true;
+                }
+              }
+              if (!known) {
+                const bool ignore = IgnorePath(s_, p, &local, &real);
+                e = &local.Find(p);  // IgnorePath may have added paths: find it again
+                e->tag = ignore ? 1 : 0;
+                if (!ignore) local.Stat(p, *e);
+                std::lock_guard<std::mutex> lock(mu);
+                prefetched_.emplace(std::string(p), *e);
+              }
+            }
+            boring = !Interesting(f.key, p, *e, s_, target_mtime_);
+          }
+        }
+      }
+      if (!boring) out.push_back(offset);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t c = 1; c < found.size(); ++c) pool.emplace_back(work, c);
+  work(0);
+  for (std::thread& t : pool) t.join();
+  for (const std::vector<size_t>& chunk : found) {
+    interesting_.insert(interesting_.end(), chunk.begin(), chunk.end());
+  }
+  classified_ = true;
+}
+
+bool Run::ComputeIgnore(absl::string_view p) { return IgnorePath(s_, p, &cache_, &real_); }
+
+bool Run::CheckRead(absl::string_view p) {
+  internal::PathCache::Entry* entry = nullptr;
+  if (Ignore(p, &entry)) return false;  // bmake: `break`, which also skips E's latestdir reset
+  absl::string_view candidates[3];
+  int n = 0;
+  if (!p.empty() && p[0] == '/') {
+    candidates[n++] = p;
+  } else {
+    if (p == ".") return false;  // bmake: `continue`
+    // latestdir/p, lcwd/p, cwd/p, built in one buffer reserved up front so that the views
+    // stay valid.
+    candidate_.clear();
+    const std::string& latestdir = dirs_.latestdir();
+    const std::string& lcwd = dirs_.lcwd();
+    candidate_.reserve(latestdir.size() + lcwd.size() + s_.cwd.size() + 3 * (p.size() + 1));
+    const auto add = [&](const std::string& dir) {
+      const size_t start = candidate_.size();
+      absl::StrAppend(&candidate_, dir, "/", p);
+      size_t len = candidate_.size() - start;
+      if (len >= kMaxPathLen) {
+        if (o_.compat == Compat::k20260313) {  // [N] skips a candidate that does not fit
+          candidate_.resize(start);
+          return;
+        }
+        len = kMaxPathLen - 1;  // [D] snprintf truncates
+        candidate_.resize(start + len);
+      }
+      candidates[n++] = absl::string_view(candidate_.data() + start, len);
+    };
+    add(latestdir);
+    if (latestdir != lcwd) add(lcwd);
+    if (lcwd != s_.cwd) add(s_.cwd);
+  }
+  int error = 0;
+  for (int i = 0; i < n; ++i) {
+    const internal::StatResult& st =
+        entry != nullptr ? cache_.Stat(candidates[i], *entry) : cache_.Stat(candidates[i]);
+    if (st.error != 0) {
+      error = st.error;
+      continue;
+    }
+    if (!st.is_dir) {
+      if (st.mtime > target_mtime_) {
+        Message(absl::StrCat(Prefix(lineno_), "file '", candidates[i],
+                             "' is newer than the target..."));
+        if (!oodate_) d_->path = std::string(candidates[i]);
+        OutOfDate(Reason::kNewer);
+      }
+    } else {
+      cache_.Realpath(candidates[i], &real_);
+      dirs_.SetLatestdir(real_);
+    }
+    return true;
+  }
+  if (error == ENOENT && !p.empty() && p[0] == '/' && !absl::StartsWith(p, s_.cwd)) {
+    AddMissing(p);
+  }
+  return true;
+}
+
+std::string AbsolutePath(const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  char buf[PATH_MAX];
+  if (getcwd(buf, sizeof buf) == nullptr) return path;
+  absl::string_view rest = path;
+  while (absl::ConsumePrefix(&rest, "./")) {
+  }
+  return absl::StrCat(buf, "/", rest);
+}
+
+// The TARGET record, read from the header only.
+absl::string_view TargetRecord(absl::string_view data) {
+  for (absl::string_view line : absl::StrSplit(data, '\n')) {
+    if (absl::StartsWith(line, "TARGET ")) return line.substr(7);
+    if (absl::StartsWith(line, "-- ")) break;
+  }
+  return absl::string_view();
+}
+
+}  // namespace
+
+namespace {
+
+int Cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+}  // namespace
+
+Decision Checker::CheckData(absl::string_view data, absl::string_view meta_path,
+                            int64_t target_mtime) const {
+  return CheckDataWith(data, meta_path, target_mtime, Cores());
+}
+
+Decision Checker::CheckDataWith(absl::string_view data, absl::string_view meta_path,
+                                int64_t target_mtime, int threads) const {
+  Decision d;
+  d.meta_path = std::string(meta_path);
+  Run(*state_, data, meta_path, target_mtime, threads, &d).Go();
+  return d;
+}
+
+absl::StatusOr<Decision> Checker::CheckFile(const std::string& meta_path) const {
+  return CheckFileWith(meta_path, Cores());
+}
+
+absl::StatusOr<Decision> Checker::CheckFileWith(const std::string& meta_path, int threads) const {
+  const std::string name = AbsolutePath(meta_path);
+  absl::StatusOr<MappedFile> file = MappedFile::Open(meta_path);
+  bool missing = false;
+  if (!file.ok()) {
+    if (!absl::IsNotFound(file.status())) return file.status();  // bmake: fopen() ENOENT only
+    missing = true;
+  }
+  const absl::string_view data = missing ? absl::string_view() : file->data();
+  const CheckOptions& o = state_->options;
+  std::string target = o.target;
+  if (target.empty() && !missing) target = std::string(TargetRecord(data));
+  if (target.empty()) {
+    absl::string_view base = meta_path;
+    const size_t slash = base.rfind('/');
+    if (slash != absl::string_view::npos) base.remove_prefix(slash + 1);
+    absl::ConsumeSuffix(&base, ".meta");
+    target = std::string(base);
+  }
+  Decision d;
+  d.meta_path = name;
+  struct stat st;
+  if (fstatat(state_->cwd_fd, target.c_str(), &st, 0) != 0) {
+    d.out_of_date = true;
+    d.reason = Reason::kTargetMissing;
+    d.path = target;
+    return d;
+  }
+  if (missing) {
+    if (o.missing_meta) {
+      // bmake: "if target is in .CURDIR we do not need a meta file" (a prefix test on the
+      // target's directory; a name without '/' is never exempt).
+      const size_t slash = target.rfind('/');
+      const bool exempt = slash != std::string::npos && slash > 0 &&
+                          o.curdir.compare(0, slash, target, 0, slash) == 0;
+      if (!exempt) {
+        d.out_of_date = true;
+        d.reason = Reason::kMissingMeta;
+        d.messages.push_back(absl::StrCat(name, ": required but missing"));
+      }
+    }
+    return d;
+  }
+  return CheckDataWith(data, name, static_cast<int64_t>(st.st_mtime), threads);
+}
+
+std::vector<absl::StatusOr<Decision>> Checker::CheckFiles(
+    const std::vector<std::string>& meta_paths, int threads) const {
+  std::vector<absl::StatusOr<Decision>> results(meta_paths.size(),
+                                                absl::UnknownError("not checked"));
+  if (threads <= 0) threads = Cores();
+  threads = static_cast<int>(std::min<size_t>(threads, std::max<size_t>(1, meta_paths.size())));
+  std::atomic<size_t> next{0};
+  const auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < meta_paths.size();) {
+      results[i] = CheckFileWith(meta_paths[i], 1);  // the files are the parallelism
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (std::thread& t : pool) t.join();
+  return results;
+}
+
+std::string DecisionJson(const Decision& d) {
+  std::string out = "{\"meta\":";
+  internal::AppendJsonString(d.meta_path, &out);
+  absl::StrAppend(&out, ",\"out_of_date\":", d.out_of_date ? "true" : "false", ",\"reason\":\"",
+                  ReasonCode(d.reason), "\",\"line\":", d.line, ",\"path\":");
+  internal::AppendJsonString(d.path, &out);
+  out.append(",\"old_command\":");
+  internal::AppendJsonString(d.old_command, &out);
+  out.append(",\"new_command\":");
+  internal::AppendJsonString(d.new_command, &out);
+  out.append(",\"messages\":[");
+  for (size_t i = 0; i < d.messages.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    internal::AppendJsonString(d.messages[i], &out);
+  }
+  out.append("]}");
+  return out;
+}
+
+}  // namespace meta
+}  // namespace filemon

@@ -1,0 +1,166 @@
+// File: filemon/meta/checker.h
+//
+// bmake's meta-mode out-of-date decision (`meta_oodate()`), as a library: given a target's
+// `.meta` file and what bmake would know (its .OBJDIR, .CURDIR, the target, the current
+// commands and the `.MAKE.META.*` settings), says whether the target is up to date or why not,
+// with bmake's exact messages. Every rule and quirk, with its source, is in
+// ../shared/spec/bmake-meta.md §4-§8; two bmake versions are emulated (`Compat`).
+//
+// What is outside `meta_oodate()` is outside this library: the makefile's own out-of-date rules
+// (sources newer than the target, .PHONY, ...) and `meta_needed()` (.NOMETA, sub-makes). The
+// one exception is a missing target (`kTargetMissing`), which bmake decides before reading the
+// `.meta`.
+//
+// Thread-safety: a `Checker` is immutable once created; `Check*` may run concurrently. Each
+// call keeps its own stat/realpath cache, so each distinct path is stat'ed once per call.
+//
+// Example:
+//   filemon::meta::CheckOptions options;
+//   options.cwd = "/obj/lib";
+//   options.commands = {{"cc -c foo.c", true}};
+//   absl::StatusOr<filemon::meta::Checker> checker = filemon::meta::Checker::Create(options);
+//   absl::StatusOr<filemon::meta::Decision> d = checker->CheckFile("/obj/lib/foo.o.meta");
+//   if (d.ok() && d->out_of_date) std::cout << d->messages[0] << "\n";
+//   // "/obj/lib/foo.o.meta:12: file '/src/lib/foo.h' is newer than the target..."
+
+#ifndef FILEMON_META_CHECKER_H_
+#define FILEMON_META_CHECKER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/optional.h"
+
+namespace filemon {
+namespace meta {
+
+// Which bmake to agree with, message text included.
+enum class Compat {
+  k20200710,  // Debian's bmake: "F: N: ..." messages, realpath-only ignore test, no CMP_FILTER
+  k20260313,  // current FreeBSD bmake: "F:N: ...", CMP_FILTER, raw-then-realpath ignore test
+};
+// "20200710" / "20260313".
+absl::string_view CompatName(Compat compat);
+[[nodiscard]] bool ParseCompat(absl::string_view text, Compat* compat);
+
+enum class Reason {
+  kUpToDate,
+  kNewer,           // an R/E/L-source file is newer than the target
+  kCmdChanged,      // a recorded command differs from the current one
+  kCmdMoreInMeta,   // more CMD records than current commands
+  kCmdExtraNow,     // more current commands than CMD records (noticed at CWD)
+  kCwdChanged,      // the CWD record is not .OBJDIR
+  kMissingFiles,    // a file read outside .OBJDIR (or written in the bailiwick) is gone
+  kMissingFilemon,  // no filemon section and missing-filemon=yes
+  kMissingMeta,     // no .meta and missing-meta=yes (or .META)
+  kMalformed,       // a filemon line without pid or path, a blank line, a bare CWD, ...
+  kTruncated,       // a line without its '\n'
+  kTargetMissing,   // the target does not exist (decided before the .meta is read)
+};
+// The tool's code: "up-to-date", "newer", "cmd_changed", ... (see filemon-meta --help).
+absl::string_view ReasonCode(Reason reason);
+
+// One current command of the target, expanded as bmake would expand it.
+struct CurrentCommand {
+  std::string text;
+  // False for a command that uses `$?` or `${.OODATE}` (bmake cannot compare it; it still
+  // counts, and bmake prints "cannot compare command using .OODATE").
+  bool compare = true;
+};
+
+struct CheckOptions {
+  // bmake's .OBJDIR (its working directory). Relative record paths and relative targets are
+  // resolved against it; the CWD record is compared with its realpath. Default: the process's
+  // current directory.
+  std::string cwd;
+  // bmake's .CURDIR, printed in the "current working directory has changed" message and used
+  // for the missing-meta exemption. Default: `cwd`.
+  std::string curdir;
+  // The target as the makefile names it, relative to `cwd` or absolute. Empty: the .meta's
+  // TARGET record (or the .meta's file name without ".meta").
+  std::string target;
+  // The current commands, in order. Unset: commands are not compared (CMD records are only
+  // skipped; no count check).
+  absl::optional<std::vector<CurrentCommand>> commands;
+  bool no_cmd_compare = false;  // .NOMETA_CMP
+  bool ignore_cmd = false;      // .MAKE.MODE=ignore-cmd
+  // .MAKE.META.IGNORE_PATHS beyond bmake's defaults (/dev /etc /proc /tmp /var/run /var/tmp
+  // and `tmpdir_env`), which always apply. Each is realpath'ed, as `:tA` does.
+  std::vector<std::string> ignore_paths;
+  std::vector<std::string> ignore_patterns;  // .MAKE.META.IGNORE_PATTERNS (:M globs)
+  std::string ignore_filter;                 // .MAKE.META.IGNORE_FILTER (modifier list)
+  std::string cmp_filter;                    // .MAKE.META.CMP_FILTER (k20260313 only)
+  std::vector<std::string> bailiwick;        // .MAKE.META.BAILIWICK
+  bool missing_meta = false;                 // missing-meta=yes (or the target is .META)
+  bool missing_filemon = false;              // missing-filemon=yes
+  Compat compat = Compat::k20260313;
+  // $TMPDIR as bmake sees it (empty: unset). Used for IGNORE_PATHS and the bailiwick test.
+  std::string tmpdir_env;
+};
+
+struct Decision {
+  bool out_of_date = false;
+  Reason reason = Reason::kUpToDate;  // the first reason found (bmake stops there)
+  size_t line = 0;                    // .meta line of the reason, 0 if none
+  std::string meta_path;              // the .meta as named in messages (absolute)
+  std::string path;                   // kNewer: the file; kMissingFiles: the first missing file
+  std::string old_command;            // kCmdChanged: recorded
+  std::string new_command;            // kCmdChanged: current
+  // bmake's -dM debug lines and warnings, in bmake's order, without "bmake: " (a command
+  // change is one message of several lines). Informational ones (cannot compare, a change
+  // under ignore-cmd, a truncated command continuation) appear too.
+  std::vector<std::string> messages;
+};
+
+// The decision as one JSON object: {"meta": ..., "out_of_date": bool, "reason": "newer",
+// "line": N, "path": ..., "old_command": ..., "new_command": ..., "messages": [...]}.
+std::string DecisionJson(const Decision& decision);
+
+class Checker {
+ public:
+  // Validates and prepares `options` (realpaths, filters). Errors: a filter with an
+  // unsupported modifier; `cmp_filter` with k20200710; `cwd` that cannot be opened.
+  static absl::StatusOr<Checker> Create(CheckOptions options);
+
+  Checker(Checker&&) noexcept;
+  Checker& operator=(Checker&&) noexcept;
+  ~Checker();
+
+  // Checks the target whose .meta is `meta_path`: the target's existence and mtime first,
+  // then the .meta (a missing .meta is up to date unless `missing_meta`). Errors are I/O
+  // errors other than a missing .meta, naming the file. A large filemon section is first
+  // classified by one thread per core (each distinct path resolved and stat'ed once overall).
+  absl::StatusOr<Decision> CheckFile(const std::string& meta_path) const;
+  // The same with at most `threads` threads (1: none besides the caller).
+  absl::StatusOr<Decision> CheckFileWith(const std::string& meta_path, int threads) const;
+
+  // Checks `data` (a .meta's bytes, named `meta_path` in messages) against a target whose
+  // mtime is `target_mtime` (whole seconds).
+  Decision CheckData(absl::string_view data, absl::string_view meta_path,
+                     int64_t target_mtime) const;
+  Decision CheckDataWith(absl::string_view data, absl::string_view meta_path, int64_t target_mtime,
+                         int threads) const;
+
+  // Checks many .meta files with `threads` threads (0: one per core), results in input order.
+  // Each file gets its own TARGET (unless `options().target` is set) and its own cache.
+  std::vector<absl::StatusOr<Decision>> CheckFiles(const std::vector<std::string>& meta_paths,
+                                                   int threads) const;
+
+  const CheckOptions& options() const;
+
+  struct State;  // internal
+
+ private:
+  explicit Checker(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace meta
+}  // namespace filemon
+
+#endif  // FILEMON_META_CHECKER_H_

@@ -1,0 +1,254 @@
+// Unit tests of the checker: what the differential test (checker_bmake_test.cc) cannot reach
+// with Debian's bmake: compat 20260313, parallel checks, JSON, byte-level corner cases.
+
+#include "filemon/meta/checker.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "filemon/meta/test_dir.h"
+#include "gtest/gtest.h"
+
+namespace filemon {
+namespace meta {
+namespace {
+
+constexpr time_t kT0 = 1600000000;
+
+std::string Meta(const std::string& cwd, const std::string& records) {
+  return absl::StrCat("# Meta data file ", cwd, "/foo.meta\nCMD cc -c foo.c\nCWD ", cwd,
+                      "\nTARGET foo\n-- command output --\n\n-- filemon acquired metadata --\n"
+                      "# filemon version 5\nV 5\n",
+                      records);
+}
+
+Decision MustCheck(const CheckOptions& options, const std::string& meta) {
+  absl::StatusOr<Checker> checker = Checker::Create(options);
+  EXPECT_TRUE(checker.ok()) << checker.status();
+  absl::StatusOr<Decision> d = checker->CheckFile(meta);
+  EXPECT_TRUE(d.ok()) << d.status();
+  return *d;
+}
+
+class CheckerTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::make_unique<TestDir>(testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_->Write("d/foo", "o", kT0 + 10);
+    options_.cwd = *dir_ / "d";
+    options_.target = "foo";
+  }
+  std::string D() const { return *dir_ / "d"; }
+  std::string MetaPath() const { return *dir_ / "d/foo.meta"; }
+  void WriteMeta(const std::string& text) const { dir_->Write("d/foo.meta", text); }
+
+  std::unique_ptr<TestDir> dir_;
+  CheckOptions options_;
+};
+
+TEST_F(CheckerTest, Compat20260313MessagesHaveNoBlankAfterColon) {
+  dir_->Write("d/new.h", "x", kT0 + 11);
+  WriteMeta(Meta(D(), "R 1 new.h\n"));
+  Decision d = MustCheck(options_, MetaPath());
+  EXPECT_EQ(d.reason, Reason::kNewer);
+  EXPECT_EQ(d.line, 10u);
+  EXPECT_EQ(d.path, D() + "/new.h");
+  ASSERT_EQ(d.messages.size(), 1u);
+  EXPECT_EQ(d.messages[0],
+            MetaPath() + ":10: file '" + D() + "/new.h' is newer than the target...");
+  options_.compat = Compat::k20200710;
+  d = MustCheck(options_, MetaPath());
+  EXPECT_EQ(d.messages[0],
+            MetaPath() + ": 10: file '" + D() + "/new.h' is newer than the target...");
+}
+
+// [N] tests the raw path against IGNORE_PATHS before its realpath; [D] only the realpath.
+TEST_F(CheckerTest, RawIgnoreTestOnlyIn20260313) {
+  dir_->Mkdir("o/ign", kT0);
+  dir_->Mkdir("o/real", kT0);
+  dir_->Write("o/real/x.h", "x", kT0 + 11);
+  dir_->Symlink("o/ign/lnk", *dir_ / "o/real");
+  WriteMeta(Meta(D(), absl::StrCat("R 1 ", *dir_ / "o/ign/lnk/x.h", "\n")));
+  options_.ignore_paths = {*dir_ / "o/ign"};
+  EXPECT_FALSE(MustCheck(options_, MetaPath()).out_of_date);
+  options_.compat = Compat::k20200710;
+  EXPECT_EQ(MustCheck(options_, MetaPath()).reason, Reason::kNewer);
+}
+
+TEST_F(CheckerTest, CmpFilterIn20260313) {
+  WriteMeta(Meta(D(), ""));
+  options_.commands = std::vector<CurrentCommand>{{"cc -O2 -c foo.c", true}};
+  Decision d = MustCheck(options_, MetaPath());
+  EXPECT_EQ(d.reason, Reason::kCmdChanged);
+  EXPECT_EQ(d.old_command, "cc -c foo.c");
+  EXPECT_EQ(d.new_command, "cc -O2 -c foo.c");
+  EXPECT_EQ(d.messages[0], MetaPath() +
+                               ":2: a build command has changed\ncc -c foo.c\nvs\n"
+                               "cc -O2 -c foo.c");
+  options_.cmp_filter = "S/-O2//";  // words are re-joined by single blanks
+  EXPECT_FALSE(MustCheck(options_, MetaPath()).out_of_date);
+  options_.compat = Compat::k20200710;
+  absl::StatusOr<Checker> refused = Checker::Create(options_);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("CMP_FILTER needs compat 20260313"),
+            absl::string_view::npos);
+}
+
+TEST_F(CheckerTest, BadFilterIsAnError) {
+  options_.ignore_filter = "tA";
+  absl::StatusOr<Checker> checker = Checker::Create(options_);
+  ASSERT_FALSE(checker.ok());
+  EXPECT_NE(checker.status().message().find("IGNORE_FILTER: "), absl::string_view::npos);
+}
+
+TEST_F(CheckerTest, NulByteEndsTheLineAsBmakesStrlenDoes) {
+  WriteMeta(Meta(D(), std::string("R 1 /x\0junk\n", 12)));
+  Decision d = MustCheck(options_, MetaPath());
+  EXPECT_EQ(d.reason, Reason::kTruncated);
+  EXPECT_EQ(d.messages[0], MetaPath() + ":10: line truncated at 6");
+  // A line starting with NUL ends bmake's reading (fgetLine returns 0): no verdict change.
+  WriteMeta(Meta(D(), std::string("\0R 1 x\n\n", 8)));
+  EXPECT_FALSE(MustCheck(options_, MetaPath()).out_of_date);
+}
+
+TEST_F(CheckerTest, CandidateLongerThanMaxPathLen) {
+  // A relative name that overflows MAXPATHLEN with cwd/: [D] truncates, [N] skips it.
+  const std::string name(PATH_MAX, 'a');
+  WriteMeta(Meta(D(), absl::StrCat("R 1 ", name, "\n")));
+  EXPECT_FALSE(MustCheck(options_, MetaPath()).out_of_date);
+  options_.compat = Compat::k20200710;
+  EXPECT_FALSE(MustCheck(options_, MetaPath()).out_of_date);
+}
+
+TEST_F(CheckerTest, TargetFromTheTargetRecord) {
+  WriteMeta(Meta(D(), ""));
+  options_.target.clear();
+  EXPECT_FALSE(MustCheck(options_, MetaPath()).out_of_date);
+  dir_->Write("d/bar.meta", absl::StrReplaceAll(Meta(D(), ""), {{"TARGET foo", "TARGET bar"}}));
+  Decision d = MustCheck(options_, *dir_ / "d/bar.meta");
+  EXPECT_EQ(d.reason, Reason::kTargetMissing);
+  EXPECT_EQ(d.path, "bar");
+}
+
+TEST_F(CheckerTest, MissingMetaIsAnIoErrorOnlyWhenNotEnoent) {
+  absl::StatusOr<Checker> checker = Checker::Create(options_);
+  ASSERT_TRUE(checker.ok());
+  absl::StatusOr<Decision> d = checker->CheckFile(*dir_ / "d/none.meta");
+  ASSERT_TRUE(d.ok());
+  EXPECT_FALSE(d->out_of_date);
+  dir_->Mkdir("d/dir.meta");
+  d = checker->CheckFile(*dir_ / "d/dir.meta");
+  EXPECT_FALSE(d.ok());
+}
+
+TEST_F(CheckerTest, CheckFilesInParallelKeepsOrder) {
+  std::vector<std::string> paths;
+  for (int i = 0; i < 200; ++i) {
+    const std::string name = absl::StrCat("t", i);
+    dir_->Write("d/" + name, "o", kT0 + 10);
+    dir_->Write(absl::StrCat("d/", name, ".h"), "x", kT0 + 10 + (i % 3 == 0 ? 1 : 0));
+    const std::string meta = absl::StrReplaceAll(Meta(D(), absl::StrCat("R 1 ", name, ".h\n")),
+                                                 {{"TARGET foo", "TARGET " + name}});
+    dir_->Write(absl::StrCat("d/", name, ".meta"), meta);
+    paths.push_back(*dir_ / absl::StrCat("d/", name, ".meta"));
+  }
+  options_.target.clear();
+  absl::StatusOr<Checker> checker = Checker::Create(options_);
+  ASSERT_TRUE(checker.ok());
+  std::vector<absl::StatusOr<Decision>> results = checker->CheckFiles(paths, 4);
+  ASSERT_EQ(results.size(), paths.size());
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(results[i].ok());
+    EXPECT_EQ(results[i]->out_of_date, i % 3 == 0) << i;
+    EXPECT_EQ(results[i]->meta_path, paths[i]);
+  }
+}
+
+TEST(DecisionJson, EscapesAndNamesTheReason) {
+  Decision d;
+  d.out_of_date = true;
+  d.reason = Reason::kCmdChanged;
+  d.line = 2;
+  d.meta_path = "/o/a\"b.meta";
+  d.old_command = "echo \\x";
+  d.new_command = "a\tb";
+  d.messages = {"m1\nm2"};
+  EXPECT_EQ(DecisionJson(d),
+            "{\"meta\":\"/o/a\\\"b.meta\",\"out_of_date\":true,\"reason\":\"cmd_changed\","
+            "\"line\":2,\"path\":\"\",\"old_command\":\"echo \\\\x\",\"new_command\":\"a\\tb\","
+            "\"messages\":[\"m1\\nm2\"]}");
+}
+
+TEST(ReasonCode, EveryReasonHasTheToolsCode) {
+  EXPECT_EQ(ReasonCode(Reason::kUpToDate), "up-to-date");
+  EXPECT_EQ(ReasonCode(Reason::kCmdMoreInMeta), "cmd_more_in_meta");
+  EXPECT_EQ(ReasonCode(Reason::kTargetMissing), "target_missing");
+  Compat c;
+  EXPECT_TRUE(ParseCompat("20200710", &c));
+  EXPECT_EQ(c, Compat::k20200710);
+  EXPECT_FALSE(ParseCompat("2020", &c));
+}
+
+}  // namespace
+}  // namespace meta
+}  // namespace filemon
+
+namespace filemon {
+namespace meta {
+namespace {
+
+// A section over kParallelBytes is classified by several threads first: the decision must be
+// the one the plain sequential reading gives, event by event.
+TEST_F(CheckerTest, ParallelClassificationGivesTheSequentialDecision) {
+  dir_->Mkdir("d/sub", kT0);
+  dir_->Mkdir("o", kT0);
+  for (int i = 0; i < 50; ++i) {
+    dir_->Write(absl::StrCat("d/sub/f", i, ".h"), "x", kT0 + 5);
+    dir_->Write(absl::StrCat("o/g", i, ".h"), "x", kT0 + 5);
+  }
+  dir_->Write("d/sub/late.h", "x", kT0 + 5);
+  dir_->Write("o/newer.h", "x", kT0 + 11);
+  std::string body;
+  for (int p = 0; p < 6000; ++p) {
+    const int pid = 2000 + p;
+    absl::StrAppend(&body, "F 1000 ", pid, "\nE ", pid, " /etc/ignored-exec\n");
+    if (p % 7 == 0)
+      absl::StrAppend(&body, "R ", pid, " ", D(), "/sub\nR ", pid, " f", p % 50, ".h\n");
+    if (p % 11 == 0) absl::StrAppend(&body, "C ", pid, " ", D(), "/sub\n");
+    for (int k = 0; k < 5; ++k) {
+      absl::StrAppend(&body, "R ", pid, " ", *dir_ / absl::StrCat("o/g", (p + k) % 50, ".h"), "\n");
+    }
+    absl::StrAppend(&body, "R ", pid, " late.h\nR ", pid, " ", *dir_ / "o/gone.h", "\nD ", pid, " ",
+                    *dir_ / "o/gone.h", "\nX ", pid, " 0 0\n");
+  }
+  const std::string base = Meta(D(), body);
+  ASSERT_GT(base.size(), 1u << 20);
+  const std::vector<std::pair<std::string, std::string>> variants = {
+      {"up_to_date", base},
+      {"newer_at_end", base + absl::StrCat("R 1 ", *dir_ / "o/newer.h", "\n")},
+      {"malformed_in_middle",
+       Meta(D(), body.substr(0, body.size() / 2) + "R 5\n" + body.substr(body.size() / 2))},
+      {"missing_at_end", base + absl::StrCat("R 1 ", *dir_ / "o/never.h", "\n")},
+      {"relative_newer_via_dir", base + absl::StrCat("R 1 ", *dir_ / "o", "\nR 1 newer.h\n")},
+  };
+  absl::StatusOr<Checker> checker = Checker::Create(options_);
+  ASSERT_TRUE(checker.ok());
+  for (const auto& [name, text] : variants) {
+    SCOPED_TRACE(name);
+    WriteMeta(text);
+    absl::StatusOr<Decision> one = checker->CheckFileWith(MetaPath(), 1);
+    absl::StatusOr<Decision> many = checker->CheckFileWith(MetaPath(), 4);
+    ASSERT_TRUE(one.ok() && many.ok());
+    EXPECT_EQ(one->reason, many->reason);
+    EXPECT_EQ(one->line, many->line);
+    EXPECT_EQ(one->path, many->path);
+    EXPECT_EQ(one->messages, many->messages);
+    EXPECT_EQ(one->out_of_date, name != "up_to_date") << ReasonCode(one->reason);
+  }
+}
+
+}  // namespace
+}  // namespace meta
+}  // namespace filemon

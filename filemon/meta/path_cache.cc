@@ -1,0 +1,247 @@
+#include "filemon/meta/path_cache.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace filemon {
+namespace meta {
+namespace internal {
+namespace {
+
+// Absolute, no empty, "." or ".." component, no trailing '/': realpath can be assembled from
+// the parent's realpath and the last component.
+bool IsClean(absl::string_view p) {
+  if (p.size() < 2 || p[0] != '/' || p.back() == '/') return false;
+  if (p.find("//") != absl::string_view::npos) return false;
+  if (p.find("/./") != absl::string_view::npos || p.find("/../") != absl::string_view::npos) {
+    return false;
+  }
+  return !absl::EndsWith(p, "/.") && !absl::EndsWith(p, "/..");
+}
+
+void Split(absl::string_view p, absl::string_view* dir, absl::string_view* base) {
+  const size_t slash = p.rfind('/');
+  *dir = p.substr(0, slash);  // "" for "/x"
+  *base = p.substr(slash + 1);
+}
+
+void Join(absl::string_view dir, absl::string_view base, std::string* out) {
+  out->assign(dir.data(), dir.size());
+  if (out->empty() || out->back() != '/') out->push_back('/');
+  out->append(base.data(), base.size());
+}
+
+uint64_t Load8(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+uint64_t Mix(uint64_t h) {  // murmur3's fmix64
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return h;
+}
+
+}  // namespace
+
+size_t PathHash::operator()(absl::string_view s) const {
+  const size_t n = s.size();
+  uint64_t a, b, c;
+  if (n >= 16) {
+    a = Load8(s.data());
+    b = Load8(s.data() + n - 16);
+    c = Load8(s.data() + n - 8);
+  } else {
+    char buf[24] = {};
+    std::memcpy(buf, s.data(), n);
+    a = Load8(buf);
+    b = Load8(buf + 8);
+    c = Load8(buf + 16);
+  }
+  return Mix(a ^ Mix(b + 0x9e3779b97f4a7c15ull * n) ^ (c * 0xc2b2ae3d27d4eb4full));
+}
+
+absl::string_view PathCache::Keep(absl::string_view s) {
+  if (s.size() > arena_left_) {
+    const size_t size = std::max<size_t>(64 * 1024, s.size());
+    arena_.push_back(std::make_unique<char[]>(size));
+    arena_next_ = arena_.back().get();
+    arena_left_ = size;
+  }
+  char* at = arena_next_;
+  if (!s.empty()) std::memcpy(at, s.data(), s.size());
+  arena_next_ += s.size();
+  arena_left_ -= s.size();
+  return absl::string_view(at, s.size());
+}
+
+PathCache::Entry& PathCache::Find(absl::string_view path) {
+  auto it = entries_.find(path);
+  if (it != entries_.end()) return it->second;
+  return entries_.emplace(Keep(path), Entry()).first->second;
+}
+
+void PathCache::DoStat(absl::string_view path, bool follow, StatResult* out) {
+  scratch_.assign(path.data(), path.size());
+  struct stat st;
+  ++stat_calls_;
+  if (fstatat(dir_fd_, scratch_.c_str(), &st, follow ? 0 : AT_SYMLINK_NOFOLLOW) != 0) {
+    out->error = errno;
+    return;
+  }
+  out->error = 0;
+  out->is_dir = S_ISDIR(st.st_mode);
+  out->is_link = S_ISLNK(st.st_mode);
+  out->mtime = static_cast<int64_t>(st.st_mtime);
+}
+
+const StatResult& PathCache::Lstat(absl::string_view path) {
+  Entry& e = Find(path);
+  if (!e.have_lstat) {
+    DoStat(path, /*follow=*/false, &e.lstat);
+    e.have_lstat = true;
+  }
+  return e.lstat;
+}
+
+const StatResult& PathCache::Stat(absl::string_view path) { return Stat(path, Find(path)); }
+
+const StatResult& PathCache::Stat(absl::string_view path, Entry& e) {
+  if (!e.have_stat) {
+    if (!e.have_lstat && IsClean(path)) {
+      DoStat(path, /*follow=*/false, &e.lstat);
+      e.have_lstat = true;
+    }
+    if (e.have_lstat && !e.lstat.is_link && (e.lstat.error == 0 || e.lstat.error == ENOENT)) {
+      e.stat = e.lstat;  // not a symlink (or absent): stat says the same
+    } else {
+      DoStat(path, /*follow=*/true, &e.stat);
+    }
+    e.have_stat = true;
+  }
+  return e.stat;
+}
+
+bool PathCache::SlowRealpath(absl::string_view path, std::string* out) {
+  std::string full = path[0] == '/' ? std::string(path) : absl::StrCat(dir_, "/", path);
+  char buf[PATH_MAX];
+  if (realpath(full.c_str(), buf) != nullptr) {
+    out->assign(buf);
+    return true;
+  }
+  if (errno != ENOENT && errno != EACCES) {
+    out->assign(full);  // glibc leaves the caller's buffer as it was: unknowable; keep the name
+    return false;
+  }
+  // glibc's partial result: the resolved prefix and the component that failed.
+  std::string resolved;
+  std::string candidate;
+  for (absl::string_view rest = full; !rest.empty();) {
+    const size_t slash = rest.find('/');
+    const absl::string_view c = rest.substr(0, slash);
+    rest = slash == absl::string_view::npos ? absl::string_view() : rest.substr(slash + 1);
+    if (c.empty() || c == ".") continue;
+    if (c == "..") {
+      const size_t up = resolved.rfind('/');
+      resolved.resize(up == std::string::npos ? 0 : up);
+      continue;
+    }
+    Join(resolved, c, &candidate);
+    struct stat st;
+    if (lstat(candidate.c_str(), &st) != 0) {
+      out->assign(candidate);
+      return false;
+    }
+    if (S_ISLNK(st.st_mode)) {
+      if (realpath(candidate.c_str(), buf) == nullptr) {
+        out->assign(candidate);
+        return false;
+      }
+      resolved.assign(buf);
+      if (resolved == "/") resolved.clear();
+    } else {
+      resolved = candidate;
+    }
+  }
+  out->assign(resolved.empty() ? "/" : resolved);
+  return false;
+}
+
+bool PathCache::RealDir(absl::string_view dir, std::string* out) {
+  if (dir.empty()) {
+    out->assign("/");
+    return true;
+  }
+  auto it = dirs_.find(dir);
+  if (it != dirs_.end()) {
+    *out = it->second.second;
+    return it->second.first;
+  }
+  bool ok;
+  std::string result;
+  if (!IsClean(dir)) {
+    ok = SlowRealpath(dir, &result);
+  } else {
+    const StatResult l = Lstat(dir);  // a copy: RealDir() below may rehash entries_
+    absl::string_view parent, base;
+    Split(dir, &parent, &base);
+    if (l.error == 0 && !l.is_link) {
+      std::string real_parent;
+      ok = RealDir(parent, &real_parent);
+      if (ok) {
+        Join(real_parent, base, &result);
+      } else {
+        ok = SlowRealpath(dir, &result);
+      }
+    } else if (l.error == ENOENT) {
+      std::string real_parent;
+      ok = false;
+      if (RealDir(parent, &real_parent)) {
+        Join(real_parent, base, &result);
+      } else {
+        result = std::move(real_parent);  // the parent's own partial result
+      }
+    } else {
+      ok = SlowRealpath(dir, &result);
+    }
+  }
+  *out = result;
+  dirs_.emplace(Keep(dir), std::make_pair(ok, std::move(result)));
+  return ok;
+}
+
+bool PathCache::Realpath(absl::string_view path, std::string* out) {
+  if (path.empty()) {
+    out->clear();
+    errno = ENOENT;
+    return false;
+  }
+  if (!IsClean(path)) return SlowRealpath(path, out);
+  const StatResult l = Lstat(path);  // a copy: RealDir() below may rehash entries_
+  if (l.is_link || (l.error != 0 && l.error != ENOENT)) return SlowRealpath(path, out);
+  absl::string_view dir, base;
+  Split(path, &dir, &base);
+  std::string real_dir;
+  if (!RealDir(dir, &real_dir)) {
+    *out = std::move(real_dir);
+    return false;
+  }
+  Join(real_dir, base, out);
+  return l.error == 0;
+}
+
+}  // namespace internal
+}  // namespace meta
+}  // namespace filemon

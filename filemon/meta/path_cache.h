@@ -1,0 +1,101 @@
+// File: filemon/meta/path_cache.h (internal to //filemon/meta)
+//
+// The file-system questions bmake's meta_oodate() asks, each asked once per distinct path:
+// stat(2), lstat(2), and realpath(3) including the partial result glibc leaves in the buffer
+// when a component is missing (bmake relies on it to ignore missing files under ignored
+// directories). Relative paths are resolved against a directory (bmake's .OBJDIR), not the
+// process's working directory.
+//
+// realpath of an existing, non-symlink file with a lexically clean absolute name is computed
+// as realpath(dirname) + "/" + basename, with the directory's realpath cached: one lstat per
+// file and one realpath per directory instead of one readlink per component per file.
+//
+// Not thread-safe: one cache per check.
+
+#ifndef FILEMON_META_PATH_CACHE_H_
+#define FILEMON_META_PATH_CACHE_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+
+namespace filemon {
+namespace meta {
+namespace internal {
+
+struct StatResult {
+  int error = 0;  // errno of the failed call, 0 on success
+  bool is_dir = false;
+  bool is_link = false;  // lstat only
+  int64_t mtime = 0;     // st_mtime, whole seconds
+};
+
+// A fast hash for paths: their length, first 8 and last 16 bytes, mixed. Paths that differ
+// only in the middle collide and are told apart by the map's equality test.
+struct PathHash {
+  size_t operator()(absl::string_view s) const;
+};
+
+class PathCache {
+ public:
+  // `dir_fd` (not owned) is the directory relative paths are resolved against; `dir` its
+  // absolute name (for realpath of relative names).
+  PathCache(int dir_fd, std::string dir) : dir_fd_(dir_fd), dir_(std::move(dir)) {}
+  PathCache(const PathCache&) = delete;
+  PathCache& operator=(const PathCache&) = delete;
+
+  // stat(2) (follows symlinks).
+  const StatResult& Stat(absl::string_view path);
+  // lstat(2).
+  const StatResult& Lstat(absl::string_view path);
+  // realpath(3) of an absolute or relative path. On failure, returns false and sets `*out` to
+  // what glibc leaves in the caller's buffer for ENOENT: the resolved existing prefix plus the
+  // first missing component.
+  bool Realpath(absl::string_view path, std::string* out);
+
+  size_t stat_calls() const { return stat_calls_; }
+
+  // What is known of one path. `tag` is the caller's own per-path memo (-1: unset), kept here
+  // so that one hash lookup (on keys stored compactly, not in the caller's big buffer) serves
+  // both the caller's question and the stat.
+  struct Entry {
+    bool have_stat = false, have_lstat = false;
+    int8_t tag = -1;
+    StatResult stat, lstat;
+  };
+  // The reference is valid until the next call that may add a path (any call but `Stat(path,
+  // e)` on a path already found).
+  Entry& Find(absl::string_view path);
+  // stat(2) of `path`, whose entry is `e` (from `Find(path)`).
+  const StatResult& Stat(absl::string_view path, Entry& e);
+
+ private:
+  absl::string_view Keep(absl::string_view s);
+  bool RealDir(absl::string_view dir, std::string* out);
+  bool SlowRealpath(absl::string_view path, std::string* out);
+  void DoStat(absl::string_view path, bool follow, StatResult* out);
+
+  int dir_fd_;
+  std::string dir_;
+  absl::flat_hash_map<absl::string_view, Entry, PathHash> entries_;
+  // realpath of directories: success flag + result (partial on failure).
+  absl::flat_hash_map<absl::string_view, std::pair<bool, std::string>> dirs_;
+  std::vector<std::unique_ptr<char[]>> arena_;
+  size_t arena_left_ = 0;
+  char* arena_next_ = nullptr;
+  std::string scratch_;
+  size_t stat_calls_ = 0;
+};
+
+}  // namespace internal
+}  // namespace meta
+}  // namespace filemon
+
+#endif  // FILEMON_META_PATH_CACHE_H_

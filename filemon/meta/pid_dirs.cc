@@ -1,0 +1,67 @@
+#include "filemon/meta/pid_dirs.h"
+
+#include <limits.h>
+
+#include <algorithm>
+
+namespace filemon {
+namespace meta {
+namespace internal {
+
+int Atoi(absl::string_view s) {
+  size_t i = 0;
+  while (i < s.size() && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))) ++i;
+  bool negative = false;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) negative = s[i++] == '-';
+  // Accumulate up to LONG_MAX + 1, saturating (strtol's ERANGE result).
+  constexpr unsigned long long kLimit = static_cast<unsigned long long>(LONG_MAX) + 1;
+  unsigned long long value = 0;
+  for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) {
+    value = std::min(kLimit, value * 10 + static_cast<unsigned>(s[i] - '0'));
+  }
+  long result;
+  if (negative) {
+    result = value >= kLimit ? LONG_MIN : -static_cast<long>(value);
+  } else {
+    result = value >= kLimit ? LONG_MAX : static_cast<long>(value);
+  }
+  return static_cast<int>(result);
+}
+
+void PidDirs::Switch(int pid) {
+  if (pid <= 0 || pid == lastpid_) return;
+  if (lastpid_ > 0) {
+    Saved& saved = saved_[lastpid_];
+    saved.lcwd.assign(lcwd_);
+    saved.ldir.assign(latestdir_);
+  }
+  have_vname_ = true;
+  vname_pid_ = pid;
+  lastpid_ = pid;
+  auto it = saved_.find(pid);
+  if (it != saved_.end()) {
+    latestdir_.assign(it->second.ldir);
+    lcwd_.assign(it->second.lcwd);
+  }
+}
+
+void PidDirs::Exit() {
+  if (have_vname_) saved_.erase(vname_pid_);
+  lastpid_ = 0;
+}
+
+void PidDirs::Fork(int child) {
+  if (child > 0) saved_[child] = Saved{lcwd_, latestdir_};
+}
+
+void PidDirs::Chdir(absl::string_view dir) {
+  constexpr size_t kMaxPathLen = PATH_MAX;  // strlcpy into a MAXPATHLEN buffer
+  dir = dir.substr(0, std::min(dir.size(), kMaxPathLen - 1));
+  latestdir_.assign(dir.data(), dir.size());
+  lcwd_.assign(dir.data(), dir.size());
+  if (have_vname_) saved_[vname_pid_] = Saved{lcwd_, lcwd_};
+}
+
+}  // namespace internal
+}  // namespace meta
+}  // namespace filemon

@@ -1,0 +1,34 @@
+// File: tools/filemon_meta_commands.h
+//
+// The subcommands of `filemon-meta` that live in their own libraries: `deps` (meta only) and
+// `run` (the one place filemon-meta uses a tracing backend). `check` is in filemon_meta.cc.
+// Each takes the arguments after the subcommand name and returns the exit status.
+
+#ifndef TOOLS_FILEMON_META_COMMANDS_H_
+#define TOOLS_FILEMON_META_COMMANDS_H_
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace filemon_meta_tool {
+
+// Reads option `name` at argv[*i] as "--name VALUE" (advancing *i) or "--name=VALUE". Returns
+// false if argv[*i] is another option. A missing VALUE sets `*error`.
+bool FlagValue(int argc, char** argv, int* i, absl::string_view name, std::string* value,
+               std::string* error);
+
+// Prints "filemon-meta: <message>\n(see filemon-meta --help)\n" to stderr; returns 2.
+int UsageError(absl::string_view message);
+
+// `filemon-meta deps [--format text|json] [--srctop DIR]... [--objroot DIR]... FILE.meta...`
+// (filemon_meta_deps.cc).
+int RunDeps(int argc, char** argv);
+
+// `filemon-meta run --meta FILE.meta --target NAME [--backend B] [--cwd DIR] -- COMMAND...`
+// (filemon_meta_run.cc).
+int RunRun(int argc, char** argv);
+
+}  // namespace filemon_meta_tool
+
+#endif  // TOOLS_FILEMON_META_COMMANDS_H_

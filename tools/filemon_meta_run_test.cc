@@ -1,0 +1,130 @@
+// End to end: `filemon-meta run` traces a real compile into a .meta; `check` then says
+// up-to-date, and `newer` naming the header once the header is touched; Debian's bmake reads
+// the same traced .meta and agrees.
+
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "filemon/meta/test_dir.h"
+#include "gtest/gtest.h"
+
+namespace {
+
+constexpr char kEnv[] = "env -u TMPDIR -u MAKEFLAGS";
+
+struct Result {
+  int status = -1;
+  std::string out;
+};
+
+Result Shell(const std::string& dir, const std::string& command) {
+  Result r;
+  const std::string out = dir + "/.out";
+  const int rc = system(absl::StrCat("cd '", dir, "' && ", command, " >'", out, "' 2>&1").c_str());
+  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  std::ifstream f(out);
+  std::stringstream s;
+  s << f.rdbuf();
+  r.out = s.str();
+  return r;
+}
+
+std::string Tool() {
+  return absl::StrCat(getenv("TEST_SRCDIR"), "/", getenv("TEST_WORKSPACE"), "/tools/filemon-meta");
+}
+
+TEST(FilemonMetaRun, CompileThenCheck) {
+  if (system("command -v cc >/dev/null 2>&1") != 0) GTEST_SKIP() << "no C compiler (cc)";
+  filemon::meta::TestDir dir("run_e2e");
+  const time_t now = time(nullptr);
+  dir.Write("a.h", "#define A 1\n", now - 100);
+  dir.Write("a.c", "#include \"a.h\"\nint f(void) { return A; }\n", now - 100);
+  const std::string tool = Tool();
+  Result run =
+      Shell(dir.path(),
+            absl::StrCat(kEnv, " '", tool, "' run --meta a.o.meta --target a.o --cmd 'cc -c a.c'"));
+  if (run.status == 2 && absl::StrContains(run.out, "backend")) {
+    GTEST_SKIP() << "no tracing backend here: " << run.out;
+  }
+  ASSERT_EQ(run.status, 0) << run.out;
+  std::ifstream meta(dir / "a.o.meta");
+  std::stringstream text;
+  text << meta.rdbuf();
+  ASSERT_TRUE(absl::StrContains(text.str(), "-- filemon acquired metadata --")) << text.str();
+  ASSERT_TRUE(absl::StrContains(text.str(), "CMD cc -c a.c\n")) << text.str();
+  // The compiler read a.h (relative to its cwd); the .o is newer than every input.
+  dir.SetMtime("a.o", now);
+
+  const std::string check = absl::StrCat(kEnv, " '", tool, "' check --cmd 'cc -c a.c' a.o.meta");
+  Result up = Shell(dir.path(), check);
+  EXPECT_EQ(up.status, 0) << up.out;
+  EXPECT_EQ(up.out, "up-to-date\n");
+
+  dir.SetMtime("a.h", now + 2);
+  Result newer = Shell(dir.path(), check);
+  EXPECT_EQ(newer.status, 1) << newer.out;
+  EXPECT_TRUE(absl::StartsWith(newer.out, "out-of-date: newer\n")) << newer.out;
+  EXPECT_TRUE(absl::StrContains(newer.out, "file '" + dir / "a.h" + "' is newer than the target"))
+      << newer.out;
+
+  // Debian's bmake reads the same traced .meta and decides the same way.
+  if (system("command -v bmake >/dev/null 2>&1") == 0) {
+    dir.Write("Makefile", ".MAKE.MODE= meta curdirOk=yes\na.o:\n\tcc -c a.c\n", now - 200);
+    Result bmake = Shell(dir.path(), absl::StrCat(kEnv, " bmake -r -n -dM a.o"));
+    EXPECT_TRUE(absl::StrContains(bmake.out, "a.o.meta: ")) << bmake.out;
+    EXPECT_TRUE(absl::StrContains(bmake.out, "file '" + dir / "a.h" + "' is newer")) << bmake.out;
+    Result ours = Shell(
+        dir.path(),
+        absl::StrCat(kEnv, " '", tool, "' check --compat 20200710 --cmd 'cc -c a.c' a.o.meta"));
+    EXPECT_TRUE(absl::StrContains(bmake.out, ours.out.substr(ours.out.find('\n') + 1)))
+        << bmake.out << "\nvs\n"
+        << ours.out;
+  }
+
+  dir.SetMtime("a.h", now - 100);
+  EXPECT_EQ(Shell(dir.path(), check).out, "up-to-date\n");
+}
+
+TEST(FilemonMetaRun, FailingCommandRecordsItsErrorCode) {
+  filemon::meta::TestDir dir("run_fail");
+  Result run = Shell(
+      dir.path(),
+      absl::StrCat(kEnv, " '", Tool(), "' run --meta x.meta --target x --cmd 'echo out; exit 3'"));
+  if (run.status == 2 && absl::StrContains(run.out, "backend")) {
+    GTEST_SKIP() << "no tracing backend here: " << run.out;
+  }
+  EXPECT_EQ(run.status, 3) << run.out;
+  EXPECT_EQ(run.out, "out\n");
+  std::ifstream meta(dir / "x.meta");
+  std::stringstream text;
+  text << meta.rdbuf();
+  EXPECT_TRUE(absl::StrContains(text.str(),
+                                "-- command output --\nout\n\n*** Error code 3\n\n"
+                                "-- filemon acquired metadata --\n"))
+      << text.str();
+}
+
+TEST(FilemonMeta, UsageErrorsExitTwoAndHelpTeaches) {
+  filemon::meta::TestDir dir("usage");
+  EXPECT_EQ(Shell(dir.path(), absl::StrCat("'", Tool(), "' check --bogus x.meta")).status, 2);
+  EXPECT_EQ(Shell(dir.path(), absl::StrCat("'", Tool(), "' check")).status, 2);
+  EXPECT_EQ(Shell(dir.path(), absl::StrCat("'", Tool(), "' frobnicate")).status, 2);
+  EXPECT_EQ(Shell(dir.path(), absl::StrCat("'", Tool(), "' run --meta m -- true")).status, 2);
+  Result help = Shell(dir.path(), absl::StrCat("'", Tool(), "' --help"));
+  EXPECT_EQ(help.status, 0);
+  for (const char* word : {"check", "deps", "run", "newer", "--cmp-filter", "--compat"}) {
+    EXPECT_TRUE(absl::StrContains(help.out, word)) << word;
+  }
+  dir.Write("bad.meta", "x");
+  Result io = Shell(dir.path(), absl::StrCat("'", Tool(), "' check --cwd /nonexistent bad.meta"));
+  EXPECT_EQ(io.status, 2);
+  EXPECT_TRUE(absl::StrContains(io.out, "/nonexistent")) << io.out;
+}
+
+}  // namespace
