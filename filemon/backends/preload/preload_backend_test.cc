@@ -194,7 +194,7 @@ TEST(PreloadBackend, StaticProgramIsNeverSilentlyLost) {
   std::string dir = TmpDir() + "/static";
   mkdir(dir.c_str(), 0755);
   std::ofstream(dir + "/in") << "x";
-  std::string prog = TestProgram("static_open");
+  std::string prog = TestProgram("static_open_bin");
   // Exec'd by a shell, and as the command itself: E and a comment saying why the rest is
   // missing.
   Traced t = Trace({"/bin/sh", "-c", prog + " in out"}, false, dir);

@@ -65,7 +65,7 @@ TEST(PreloadVsPtrace, SameRecordsForTheSameRun) {
       "rm h s && cd .. && rmdir d/../d/. 2>/dev/null; rm -r d && "
       "gcc -c main.c -o main.o && make -s && find . -name hdr.h -exec cat {} ';' > /dev/null && "
       "(exec 3<main.c) && " +
-      TestProgram("spawn") +
+      TestProgram("spawn_bin") +
       " /bin/cat hdr.h > /dev/null; "
       "rm -f a b main.o; exit 3";
   if (!OnPath("gcc") || !OnPath("make")) GTEST_SKIP() << "gcc and make are needed";
@@ -87,7 +87,7 @@ TEST(PreloadVsPtrace, SameRecordsForTheSameRun) {
 TEST(Auto, StaticProgramExecdMidRunMovesToPtraceWithoutLoss) {
   std::string dir = MakeTempDir("auto_static");
   ASSERT_TRUE(WriteFile(dir + "/in", "x").ok());
-  std::string prog = TestProgram("static_open");
+  std::string prog = TestProgram("static_open_bin");
   absl::StatusOr<TraceResult> r =
       TraceCommand("auto", ShellCommand(prog + " in out && cat out", dir), {});
   ASSERT_TRUE(r.ok()) << r.status();
@@ -114,7 +114,7 @@ TEST(Auto, StaticCommandRunsUnderPtraceAndSaysSo) {
   std::string dir = MakeTempDir("auto_static_root");
   ASSERT_TRUE(WriteFile(dir + "/in", "x").ok());
   Command c;
-  c.argv = {TestProgram("static_open"), "in", "out"};
+  c.argv = {TestProgram("static_open_bin"), "in", "out"};
   c.cwd = dir;
   absl::StatusOr<TraceResult> r = TraceCommand("auto", c, {});
   ASSERT_TRUE(r.ok()) << r.status();
