@@ -113,9 +113,10 @@ absl::StatusOr<GeneratedMeta> GenerateMeta(const std::string& root, size_t recor
                     p, ".o\n", "X ", pid, " 0 0\n");
     n += 3;
   }
-  // The last record reads one particular source: the one made newer on request.
-  const size_t f = files - 1;
-  last_read = absl::StrCat(dirs[f / kPerDir], "/", names[f]);
+  // The last record reads a source read nowhere else: the one made newer on request.
+  last_read = root + "/src/last.h";
+  s = Touch(last_read, kSourceTime, /*create=*/true);
+  if (!s.ok()) return s;
   absl::StrAppend(&out, "R ", shell, " ", last_read, "\n# Stop 1600000101.000000\n# Bye bye\n");
   n += 1;
   g.newer_file = last_read;

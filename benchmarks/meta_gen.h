@@ -5,7 +5,8 @@
 // distinct existing source files (absolute and relative names, with chdirs), plus ignored
 // system paths, writes, deletes and exits. The files are created under `root`/src with an
 // mtime older than the target `root`/obj/target, so that the .meta is up to date; with
-// `newer_last`, the file read last is made newer, so a checker must read to the end.
+// `newer_last`, the file read last (and only there) is made newer, so a checker must read
+// to the end.
 //
 // Example:
 //   absl::StatusOr<GeneratedMeta> g = GenerateMeta("/var/bench", 200000, 4000, 5000, false);

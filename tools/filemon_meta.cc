@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -29,8 +30,10 @@ constexpr int kExitError = 2;
 
 constexpr char kUsage[] = R"(usage:
   filemon-meta check [options] FILE.meta...
-  filemon-meta deps [--format text|json] [--srctop DIR]... [--objroot DIR]... FILE.meta...
-  filemon-meta run --meta FILE.meta --target NAME [--backend B] [--cwd DIR] -- COMMAND...
+  filemon-meta deps [--format text|json] [--srctop DIR]... [--objroot DIR]... [--cwd DIR]
+                    FILE.meta...
+  filemon-meta run --meta FILE.meta --target NAME [--backend B] [--cwd DIR]
+                   (--cmd TEXT... | -- COMMAND...)
 
 bmake's meta mode keeps, next to each target, a .meta file: the commands that made it, their
 output, and a filemon(4) log of every file they read (R), executed (E), wrote (W), renamed (M),
@@ -82,18 +85,22 @@ check options (each is the bmake setting named on the right):
   --compat V           20260313 (default; current FreeBSD: "F:N: ..." messages) or 20200710
                        (Debian's bmake: "F: N: ...", no CMP_FILTER)
   --format text|json   json: one object per file
-  --jobs N             threads (default: one per core); several files are checked in
-                       parallel, a large single .meta is first classified in parallel
+  --jobs N             threads: several files are checked in parallel (default: one per
+                       core); a single .meta over 1 MiB is first classified by N threads
+                       (default 1: on a busy machine that costs more than it saves)
 
 deps: every path the commands read (R), executed (E), wrote (W), deleted (D) and moved (M,
   both ends) or linked (L), made absolute with bmake's per-process cwd rules, deduplicated.
   --srctop DIR, --objroot DIR (repeatable): group the directories read as meta2deps does:
   `src:DIR` lines for directories under a SRCTOP, `obj:DIR` under an OBJROOT.
+  --cwd DIR: resolve relative names against DIR instead of the CWD record.
 
-run: runs COMMAND under a tracing backend (--backend auto|ptrace|preload|kernel, default
-  auto) and writes FILE.meta in bmake's layout (header, output, filemon section), so that
-  builders other than bmake can use `check`. The command's output is also shown; the exit
-  status is the command's.
+run: runs each --cmd TEXT with `/bin/sh -c`, as bmake does (or COMMAND as given), under a
+  tracing backend (--backend auto|ptrace|preload|kernel, default auto), in --cwd (default:
+  here), and writes FILE.meta in bmake's layout (CMD/CWD/TARGET header, the output, a failing
+  command's "*** Error code N", the filemon section), so that builders other than bmake can
+  use `check`: `check --cmd TEXT` with the same TEXT then compares the commands. The output
+  is also shown; the exit status is the first failing command's, else 0; 2 if tracing failed.
 )";
 
 int Check(int argc, char** argv) {

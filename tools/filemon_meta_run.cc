@@ -88,12 +88,12 @@ class OutputCapture {
     if (saved_out_ < 0) return;
     std::fflush(stdout);
     std::fflush(stderr);
-    dup2(saved_out_, 1);
+    dup2(saved_out_, 1);  // drops our write ends of the pipe: the reader sees EOF
     dup2(saved_err_, 2);
+    if (reader_.joinable()) reader_.join();  // it copies to saved_out_: close that after
     close(saved_out_);
     close(saved_err_);
     saved_out_ = saved_err_ = -1;
-    if (reader_.joinable()) reader_.join();
     close(read_fd_);
   }
 

@@ -371,6 +371,38 @@ absl::StatusOr<Checker> Checker::Create(CheckOptions options) {
   return Checker(std::move(state));
 }
 
+// What is known of absolute record paths (ignored? stat?), shared by the threads of one check
+// (Run::Classify) or by all the checks of CheckFiles(), as bmake's own stat cache is shared by
+// every target of a run: each distinct path is resolved and stat'ed once overall.
+class Checker::Shared {
+ public:
+  bool Get(absl::string_view p, internal::PathCache::Entry* e) {
+    Shard& shard = shards_[internal::PathHash()(p) % kShards];
+    std::lock_guard<std::mutex> lock(shard.mu);
+    auto it = shard.map.find(p);
+    if (it == shard.map.end()) return false;
+    *e = it->second;
+    return true;
+  }
+  void Put(absl::string_view p, const internal::PathCache::Entry& e) {
+    Shard& shard = shards_[internal::PathHash()(p) % kShards];
+    std::lock_guard<std::mutex> lock(shard.mu);
+    auto [it, inserted] = shard.map.emplace(std::string(p), e);
+    if (!inserted &&
+        ((it->second.tag < 0 && e.tag >= 0) || (!it->second.have_stat && e.have_stat))) {
+      it->second = e;  // knows more (a candidate's entry has no ignore decision)
+    }
+  }
+
+ private:
+  static constexpr size_t kShards = 16;
+  struct Shard {
+    std::mutex mu;
+    absl::flat_hash_map<std::string, internal::PathCache::Entry> map;
+  };
+  Shard shards_[kShards];
+};
+
 namespace {
 
 // bmake's meta_ignore(): IGNORE_PATHS (absolute paths; [N] raw then realpath, [D] realpath or
@@ -412,8 +444,9 @@ constexpr size_t kParallelBytes = 1 << 20;
 class Run {
  public:
   Run(const Checker::State& s, absl::string_view data, absl::string_view meta_path,
-      int64_t target_mtime, int threads, Decision* d)
-      : threads_(threads),
+      int64_t target_mtime, int threads, Checker::Shared* facts, Decision* d)
+      : facts_(facts != nullptr ? facts : &own_facts_),
+        threads_(threads),
         s_(s),
         o_(s.options),
         data_(data),
@@ -484,7 +517,8 @@ class Run {
   bool classified_ = false;
   std::vector<size_t> interesting_;
   size_t next_interesting_ = 0;
-  absl::flat_hash_map<std::string, internal::PathCache::Entry> prefetched_;
+  Checker::Shared own_facts_;
+  Checker::Shared* facts_;  // `own_facts_` or CheckFiles()' shared one
 
   std::string candidate_, real_;
   absl::flat_hash_map<absl::string_view, bool> relative_ignore_;
@@ -707,14 +741,13 @@ bool Run::Ignore(absl::string_view p, internal::PathCache::Entry** entry) {
   if (!p.empty() && p[0] == '/') {
     // One lookup serves the ignore decision and the stat that follows it.
     internal::PathCache::Entry* e = &cache_.Find(p);
-    if (e->tag < 0 && classified_) {
-      auto it = prefetched_.find(p);
-      if (it != prefetched_.end()) *e = it->second;
-    }
+    if (e->tag < 0) facts_->Get(p, e);  // may know the stat only (a lookup candidate)
     if (e->tag < 0) {
       const bool ignore = ComputeIgnore(p);
       e = &cache_.Find(p);  // ComputeIgnore may have added paths (realpath): find it again
       e->tag = ignore ? 1 : 0;
+      if (!ignore) cache_.Stat(p, *e);  // needed next anyway; shared with the stat
+      facts_->Put(p, *e);
     }
     if (entry != nullptr) *entry = e;
     return e->tag == 1;
@@ -752,7 +785,6 @@ void Run::Classify(size_t begin, int threads) {
     if (at > bounds.back()) bounds.push_back(at);
   }
   bounds.push_back(data_.size());
-  std::mutex mu;
   std::vector<std::vector<size_t>> found(bounds.size() - 1);
   const auto work = [&](size_t chunk) {
     internal::PathCache local(s_.cwd_fd, s_.cwd);
@@ -778,22 +810,12 @@ void Run::Classify(size_t begin, int threads) {
           if (!p.empty() && p[0] == '/') {
             internal::PathCache::Entry* e = &local.Find(p);
             if (e->tag < 0) {
-              bool known = false;
-              {
-                std::lock_guard<std::mutex> lock(mu);
-                auto it = prefetched_.find(p);
-                if (it != prefetched_.end()) {
-                  *e = it->second;
-                  known = true;
-                }
-              }
-              if (!known) {
+              if (!facts_->Get(p, e)) {
                 const bool ignore = IgnorePath(s_, p, &local, &real);
                 e = &local.Find(p);  // IgnorePath may have added paths: find it again
                 e->tag = ignore ? 1 : 0;
                 if (!ignore) local.Stat(p, *e);
-                std::lock_guard<std::mutex> lock(mu);
-                prefetched_.emplace(std::string(p), *e);
+                facts_->Put(p, *e);
               }
             }
             boring = !Interesting(f.key, p, *e, s_, target_mtime_);
@@ -850,8 +872,12 @@ bool Run::CheckRead(absl::string_view p) {
   }
   int error = 0;
   for (int i = 0; i < n; ++i) {
-    const internal::StatResult& st =
-        entry != nullptr ? cache_.Stat(candidates[i], *entry) : cache_.Stat(candidates[i]);
+    internal::PathCache::Entry& ce = entry != nullptr ? *entry : cache_.Find(candidates[i]);
+    if (!ce.have_stat && entry == nullptr && !(facts_->Get(candidates[i], &ce) && ce.have_stat)) {
+      cache_.Stat(candidates[i], ce);
+      facts_->Put(candidates[i], ce);
+    }
+    const internal::StatResult& st = cache_.Stat(candidates[i], ce);
     if (st.error != 0) {
       error = st.error;
       continue;
@@ -873,6 +899,55 @@ bool Run::CheckRead(absl::string_view p) {
     AddMissing(p);
   }
   return true;
+}
+
+// A small .meta is read (one read(2)); a large one is mapped (no copy). Mapping a small file
+// costs more: a page fault, and a munmap(2) that must reach every thread's TLB. `*missing`:
+// ENOENT, which is not an error (bmake: fopen() failed).
+absl::Status ReadMeta(const std::string& path, std::string* small,
+                      absl::optional<MappedFile>* mapped, bool* missing) {
+  constexpr off_t kMapAbove = 1 << 20;
+  int fd;
+  do {
+    fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      *missing = true;
+      return absl::OkStatus();
+    }
+    return absl::ErrnoToStatus(errno, absl::StrCat("open(", path, ")"));
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    const int e = errno;
+    close(fd);
+    return absl::ErrnoToStatus(e, absl::StrCat("fstat(", path, ")"));
+  }
+  if (st.st_size > kMapAbove || !S_ISREG(st.st_mode)) {
+    close(fd);
+    absl::StatusOr<MappedFile> file = MappedFile::Open(path);
+    if (!file.ok()) return file.status();
+    mapped->emplace(std::move(*file));
+    return absl::OkStatus();
+  }
+  small->resize(static_cast<size_t>(st.st_size));
+  size_t done = 0;
+  while (true) {
+    if (done == small->size()) small->resize(done + 4096);  // the file grew
+    const ssize_t n = read(fd, &(*small)[done], small->size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int e = errno;
+      close(fd);
+      return absl::ErrnoToStatus(e, absl::StrCat("read(", path, ")"));
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  small->resize(done);
+  close(fd);
+  return absl::OkStatus();
 }
 
 std::string AbsolutePath(const std::string& path) {
@@ -904,30 +979,39 @@ int Cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurr
 
 Decision Checker::CheckData(absl::string_view data, absl::string_view meta_path,
                             int64_t target_mtime) const {
-  return CheckDataWith(data, meta_path, target_mtime, Cores());
+  return CheckDataWith(data, meta_path, target_mtime, 1);
 }
 
 Decision Checker::CheckDataWith(absl::string_view data, absl::string_view meta_path,
                                 int64_t target_mtime, int threads) const {
+  return CheckDataImpl(data, meta_path, target_mtime, threads, nullptr);
+}
+
+Decision Checker::CheckDataImpl(absl::string_view data, absl::string_view meta_path,
+                                int64_t target_mtime, int threads, Shared* facts) const {
   Decision d;
   d.meta_path = std::string(meta_path);
-  Run(*state_, data, meta_path, target_mtime, threads, &d).Go();
+  Run(*state_, data, meta_path, target_mtime, threads, facts, &d).Go();
   return d;
 }
 
 absl::StatusOr<Decision> Checker::CheckFile(const std::string& meta_path) const {
-  return CheckFileWith(meta_path, Cores());
+  return CheckFileWith(meta_path, 1);
 }
 
 absl::StatusOr<Decision> Checker::CheckFileWith(const std::string& meta_path, int threads) const {
+  return CheckFileImpl(meta_path, threads, nullptr);
+}
+
+absl::StatusOr<Decision> Checker::CheckFileImpl(const std::string& meta_path, int threads,
+                                                Shared* facts) const {
   const std::string name = AbsolutePath(meta_path);
-  absl::StatusOr<MappedFile> file = MappedFile::Open(meta_path);
+  std::string small;
+  absl::optional<MappedFile> mapped;
   bool missing = false;
-  if (!file.ok()) {
-    if (!absl::IsNotFound(file.status())) return file.status();  // bmake: fopen() ENOENT only
-    missing = true;
-  }
-  const absl::string_view data = missing ? absl::string_view() : file->data();
+  const absl::Status read = ReadMeta(meta_path, &small, &mapped, &missing);
+  if (!read.ok()) return read;
+  const absl::string_view data = mapped.has_value() ? mapped->data() : absl::string_view(small);
   const CheckOptions& o = state_->options;
   std::string target = o.target;
   if (target.empty() && !missing) target = std::string(TargetRecord(data));
@@ -962,7 +1046,7 @@ absl::StatusOr<Decision> Checker::CheckFileWith(const std::string& meta_path, in
     }
     return d;
   }
-  return CheckDataWith(data, name, static_cast<int64_t>(st.st_mtime), threads);
+  return CheckDataImpl(data, name, static_cast<int64_t>(st.st_mtime), threads, facts);
 }
 
 std::vector<absl::StatusOr<Decision>> Checker::CheckFiles(
@@ -971,10 +1055,13 @@ std::vector<absl::StatusOr<Decision>> Checker::CheckFiles(
                                                 absl::UnknownError("not checked"));
   if (threads <= 0) threads = Cores();
   threads = static_cast<int>(std::min<size_t>(threads, std::max<size_t>(1, meta_paths.size())));
+  Shared shared;
   std::atomic<size_t> next{0};
   const auto work = [&] {
     for (size_t i; (i = next.fetch_add(1)) < meta_paths.size();) {
-      results[i] = CheckFileWith(meta_paths[i], 1);  // the files are the parallelism
+      // The files are the parallelism; their paths' facts are shared (bmake's stat cache is
+      // shared by all targets of a run, too).
+      results[i] = CheckFileImpl(meta_paths[i], 1, &shared);
     }
   };
   std::vector<std::thread> pool;

@@ -133,10 +133,12 @@ class Checker {
 
   // Checks the target whose .meta is `meta_path`: the target's existence and mtime first,
   // then the .meta (a missing .meta is up to date unless `missing_meta`). Errors are I/O
-  // errors other than a missing .meta, naming the file. A large filemon section is first
-  // classified by one thread per core (each distinct path resolved and stat'ed once overall).
+  // errors other than a missing .meta, naming the file. One thread.
   absl::StatusOr<Decision> CheckFile(const std::string& meta_path) const;
-  // The same with at most `threads` threads (1: none besides the caller).
+  // The same with up to `threads` threads: a filemon section over 1 MiB is first classified by
+  // that many threads (each distinct path resolved and stat'ed once overall), then read in
+  // order with the lookups of the paths found harmless skipped. It pays on an idle machine
+  // with a very large .meta; on a busy one it costs more than it saves (BENCHMARKS.md).
   absl::StatusOr<Decision> CheckFileWith(const std::string& meta_path, int threads) const;
 
   // Checks `data` (a .meta's bytes, named `meta_path` in messages) against a target whose
@@ -147,16 +149,22 @@ class Checker {
                          int threads) const;
 
   // Checks many .meta files with `threads` threads (0: one per core), results in input order.
-  // Each file gets its own TARGET (unless `options().target` is set) and its own cache.
+  // Each file gets its own TARGET (unless `options().target` is set); what is known of a path
+  // (ignored, stat) is shared by all the checks, so each distinct path is stat'ed once.
   std::vector<absl::StatusOr<Decision>> CheckFiles(const std::vector<std::string>& meta_paths,
                                                    int threads) const;
 
   const CheckOptions& options() const;
 
   struct State;  // internal
+  class Shared;  // internal: path facts shared by concurrent checks
 
  private:
   explicit Checker(std::unique_ptr<State> state);
+  absl::StatusOr<Decision> CheckFileImpl(const std::string& meta_path, int threads,
+                                         Shared* facts) const;
+  Decision CheckDataImpl(absl::string_view data, absl::string_view meta_path, int64_t target_mtime,
+                         int threads, Shared* facts) const;
   std::unique_ptr<State> state_;
 };
 

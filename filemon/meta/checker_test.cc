@@ -1,4 +1,4 @@
-// Unit tests of the checker: what the differential test (checker_bmake_test.cc) cannot reach
+// Unit tests of the checker: what the differential test (tools/filemon_meta_bmake_test.cc) cannot reach
 // with Debian's bmake: compat 20260313, parallel checks, JSON, byte-level corner cases.
 
 #include "filemon/meta/checker.h"

@@ -438,22 +438,28 @@ std::vector<Scenario> Scenarios() {
                {"--bailiwick", "@O@", "--ignore-pattern", "*.h"},
                ".MAKE.META.BAILIWICK= @O@\n.MAKE.META.IGNORE_PATTERNS= *.h\n"});
   // More quirks.
-  s.push_back({"ignored_exec_keeps_latestdir", "newer",
+  s.push_back({"ignored_exec_keeps_latestdir",
+               "newer",
                Meta("R 100 @D@/sub\nE 100 /etc/no-such-tool\nR 100 x.h\n"),
                {{"d/sub", 5, "", true}, {"d/sub/x.h", 11}, {"d/x.h", 5}}});
-  s.push_back({"default_ignore_paths", "up-to-date",
+  s.push_back({"default_ignore_paths",
+               "up-to-date",
                Meta("R 100 /dev/null\nR 100 /proc/self/stat\nR 100 /etc/passwd\n"
                     "R 100 /etc/no/such/file\n"),
                {}});
   s.push_back({"link_source_relative_newer", "newer", Meta("L 100 'new.h' '@D@/l'\n"), {newer}});
-  s.push_back({"extra_commands_and_cwd_changed", "cmd_extra_now",
-               "CMD echo build > foo\nCWD /elsewhere\n-- command output --\n", {},
-               {{"echo build > ${.TARGET}", "echo build > foo"}, {"touch ${.TARGET}", "touch foo"}}});
-  s.push_back({"new_pid_after_exit_keeps_stale_dirs", "newer",
+  s.push_back(
+      {"extra_commands_and_cwd_changed",
+       "cmd_extra_now",
+       "CMD echo build > foo\nCWD /elsewhere\n-- command output --\n",
+       {},
+       {{"echo build > ${.TARGET}", "echo build > foo"}, {"touch ${.TARGET}", "touch foo"}}});
+  s.push_back({"new_pid_after_exit_keeps_stale_dirs",
+               "newer",
                Meta("C 100 @D@/sub\nX 100 0 0\nR 101 x.h\n"),
                {{"d/sub", 5, "", true}, {"d/sub/x.h", 11}, {"d/x.h", 5}}});
-  s.push_back({"missing_through_missing_directory", "missing_files",
-               Meta("R 100 @O@/nodir/gone.h\n"), {}});
+  s.push_back(
+      {"missing_through_missing_directory", "missing_files", Meta("R 100 @O@/nodir/gone.h\n"), {}});
   return s;
 }
 
