@@ -103,6 +103,8 @@ constexpr char kEnvPid[] = "FILEMON_PRELOAD_PID";
 constexpr char kEnvSocket[] = "FILEMON_PRELOAD_SOCKET";
 constexpr char kEnvOptions[] = "FILEMON_PRELOAD_OPTIONS";
 constexpr char kEnvHelper[] = "FILEMON_PRELOAD_HELPER";
+// execveat/fexecve: the program's path (the kernel's AT_EXECFN is then "/dev/fd/N/...").
+constexpr char kEnvExec[] = "FILEMON_PRELOAD_EXEC";
 constexpr char kEnvLdPreload[] = "LD_PRELOAD";
 
 // 0: not initialised; 1: initialising; 2: ready. Libraries initialised before this one (e.g.
@@ -846,6 +848,10 @@ void Init() {
   }
   char path[4096];
   const char* execfn = reinterpret_cast<const char*>(getauxval(AT_EXECFN));
+  const char* exec_env = getenv(kEnvExec);
+  if (execfn != nullptr && StartsWith(execfn, "/dev/fd/") && exec_env != nullptr) {
+    execfn = exec_env;  // execveat/fexecve: the path our wrapper resolved before the exec
+  }
   if (execfn != nullptr) {
     size_t n = AbsoluteExecPath(execfn, path, sizeof(path));
     start.AddLiteral(WireKind::kExec, pid, path, n);
@@ -874,7 +880,7 @@ __attribute__((constructor)) void Constructor() { EnsureInit(); }
 // `scratch` holds the new strings.
 // `preload` false: without LD_PRELOAD (for the ptrace helper, whose subtree ptrace sees).
 void FixEnvironment(char* const* envp, char** out, char* scratch, size_t scratch_size,
-                    bool preload = true) {
+                    bool preload = true, const char* exec_path = nullptr) {
   ByteAppender s(scratch, scratch_size);
   size_t n = 0;
   const char* user_preload = nullptr;
@@ -931,6 +937,7 @@ void FixEnvironment(char* const* envp, char** out, char* scratch, size_t scratch
   if (g_socket_name[0] != '\0') add(kEnvSocket, g_socket_name);
   if (g_options[0] != '\0') add(kEnvOptions, g_options);
   if (g_helper[0] != '\0') add(kEnvHelper, g_helper);
+  if (exec_path != nullptr) add(kEnvExec, exec_path);
   out[n] = nullptr;
 }
 
@@ -1289,6 +1296,11 @@ long SyscallImpl(long nr, long a1, long a2, long a3, long a4, long a5, long a6) 
     case SYS_execve:
       return ExecveImpl(str(a1), reinterpret_cast<char* const*>(a2),
                         reinterpret_cast<char* const*>(a3));
+#ifdef SYS_execveat
+    case SYS_execveat:
+      return ::execveat(static_cast<int>(a1), str(a2), reinterpret_cast<char* const*>(a3),
+                        reinterpret_cast<char* const*>(a4), static_cast<int>(a5));
+#endif
     case SYS_exit_group:
       RecordExit(static_cast<int>(a1));
       return real();
@@ -1550,11 +1562,44 @@ FILEMON_EXPORT int execle(const char* path, const char* arg, ...) noexcept {
   return ExecveImpl(path, const_cast<char* const*>(args), envp);
 }
 
+// The path of `dirfd` + "/" + `path` (or of `dirfd` alone for an empty path), for the E
+// record of execveat/fexecve. Returns false if the descriptor's path cannot be read.
+bool ExecPathAt(int dirfd, const char* path, char* out, size_t size) {
+  if (path != nullptr && path[0] == '/') {
+    CopyString(path, out, size);
+    return true;
+  }
+  long n;
+  if (dirfd == AT_FDCWD) {
+    n = RawSyscall2(SYS_getcwd, reinterpret_cast<long>(out), static_cast<long>(size));
+    if (n > 0) --n;
+  } else {
+    char link[32] = "/proc/self/fd/";
+    size_t len = Length(link);
+    link[len + FormatUnsigned(static_cast<unsigned>(dirfd), link + len)] = '\0';
+    n = RawSyscall4(SYS_readlinkat, AT_FDCWD, reinterpret_cast<long>(link),
+                    reinterpret_cast<long>(out), static_cast<long>(size) - 1);
+  }
+  if (n <= 0) return false;
+  size_t used = static_cast<size_t>(n);
+  if (path != nullptr && path[0] != '\0') {
+    size_t rest = Length(path);
+    if (used + 1 + rest >= size) return false;
+    out[used++] = '/';
+    memcpy(out + used, path, rest);
+    used += rest;
+  }
+  out[used] = '\0';
+  return true;
+}
+
 FILEMON_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) noexcept {
   if (!Active()) return REAL(fexecve)(fd, argv, envp);
+  char exec_path[4096];
+  bool known = ExecPathAt(fd, "", exec_path, sizeof(exec_path));
   char* env[CountEntries(envp) + 8];
   char scratch[EnvScratchSize(envp)];
-  FixEnvironment(envp, env, scratch, sizeof(scratch));
+  FixEnvironment(envp, env, scratch, sizeof(scratch), true, known ? exec_path : nullptr);
   return REAL(fexecve)(fd, argv, env);
 }
 
@@ -1563,8 +1608,11 @@ FILEMON_EXPORT int execveat(int dirfd, const char* path, char* const argv[], cha
   char* env[CountEntries(envp) + 8];
   char scratch[EnvScratchSize(envp)];
   char* const* use_env = envp;
+  char exec_path[4096];
   if (Active()) {
-    FixEnvironment(envp, env, scratch, sizeof(scratch));
+    bool known = ExecPathAt(dirfd, (flags & AT_EMPTY_PATH) && path[0] == '\0' ? "" : path,
+                            exec_path, sizeof(exec_path));
+    FixEnvironment(envp, env, scratch, sizeof(scratch), true, known ? exec_path : nullptr);
     use_env = env;
   }
   long rc = RawSyscall6(SYS_execveat, dirfd, reinterpret_cast<long>(path),
