@@ -1091,6 +1091,48 @@ bool SearchPath(const char* file, char* out, size_t size) {
   }
 }
 
+// glibc's file actions (sysdeps/posix/spawn_int.h, unchanged since glibc 2.29): the child
+// performs them inside glibc, where no wrapper sees them, so the parent records the opens and
+// chdirs for the child once the spawn succeeded.
+struct GlibcSpawnAction {
+  enum Tag { kClose, kDup2, kOpen, kChdir, kFchdir, kClosefrom, kTcsetpgrp } tag;
+  union {
+    struct {
+      int fd;
+      char* path;
+      int oflag;
+      mode_t mode;
+    } open_action;
+    struct {
+      char* path;
+    } chdir_action;
+    struct {
+      int fd;
+    } fchdir_action;
+  } action;
+};
+
+void RecordSpawnFileActions(pid_t child, const posix_spawn_file_actions_t* actions) {
+  if (actions == nullptr || actions->__used <= 0 || actions->__actions == nullptr) return;
+  const auto* list = reinterpret_cast<const GlibcSpawnAction*>(actions->__actions);
+  Message m;
+  for (int i = 0; i < actions->__used; ++i) {
+    const GlibcSpawnAction& a = list[i];
+    if (a.tag == GlibcSpawnAction::kOpen && a.action.open_action.path != nullptr) {
+      const char* path = a.action.open_action.path;
+      int flags = a.action.open_action.oflag;
+      if (flags & O_RDWR) m.Add(WireKind::kRead, child, AT_FDCWD, path);
+      m.Add((flags & O_ACCMODE) ? WireKind::kWrite : WireKind::kRead, child, AT_FDCWD, path);
+    } else if (a.tag == GlibcSpawnAction::kChdir && a.action.chdir_action.path != nullptr) {
+      m.Add(WireKind::kChdir, child, AT_FDCWD, a.action.chdir_action.path);
+    } else if (a.tag == GlibcSpawnAction::kFchdir) {
+      m.Add(WireKind::kChdir, child, a.action.fchdir_action.fd, "", AT_FDCWD, nullptr,
+            PathRule::kDirectory);
+    }
+  }
+  m.Send();
+}
+
 using SpawnFn = int (*)(pid_t*, const char*, const posix_spawn_file_actions_t*,
                         const posix_spawnattr_t*, char* const[], char* const[]);
 
@@ -1123,6 +1165,7 @@ int SpawnImpl(SpawnFn real, bool search, pid_t* pid, const char* file,
                                       const_cast<char* const*>(helper_argv), env)
                   : real(&child, file, actions, attr, argv, env);
   if (pid != nullptr) *pid = child;
+  if (rc == 0) RecordSpawnFileActions(child, actions);
   if (rc == 0 && unpreloadable && !helper) {
     // The child cannot write its own F and E.
     Message m;

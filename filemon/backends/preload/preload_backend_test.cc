@@ -181,6 +181,24 @@ TEST(PreloadBackend, ForkVforkSpawnAndExits) {
   }
 }
 
+TEST(PreloadBackend, PosixSpawnFileActionsAreTheChildsRecords) {
+  std::string dir = TmpDir() + "/spawn_actions";
+  mkdir(dir.c_str(), 0755);
+  Traced t = Trace({Program(), "spawn_actions", dir, "out"});
+  EXPECT_EQ(t.exit.code, 0) << t.log;
+  EXPECT_EQ(Count(t, 'C', dir), 1) << t.log;
+  EXPECT_EQ(Count(t, 'W', "out"), 1) << t.log;
+  // Both under the child's pid, the one that exec'd /bin/true.
+  std::string exec_pid, write_pid;
+  for (const std::string& line : t.lines) {
+    std::vector<std::string> f = absl::StrSplit(line, absl::MaxSplits(' ', 2));
+    if (f.size() == 3 && f[0] == "E" && f[2] == "/bin/true") exec_pid = f[1];
+    if (f.size() == 3 && f[0] == "W" && f[2] == "out") write_pid = f[1];
+  }
+  EXPECT_FALSE(exec_pid.empty()) << t.log;
+  EXPECT_EQ(exec_pid, write_pid) << t.log;
+}
+
 TEST(PreloadBackend, KilledBySignalGetsItsX) {
   Traced t = Trace({"/bin/sh", "-c", Program() + " kill_self; exit 0"});
   EXPECT_EQ(t.exit.code, 0);

@@ -2,6 +2,8 @@
 // and the order between processes), and auto hands a statically linked program exec'd
 // mid-run to ptrace without losing its records.
 
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 #include <map>
@@ -53,6 +55,15 @@ std::string Difference(const std::map<std::string, int>& a, const std::map<std::
   return absl::StrJoin(lines, "\n");
 }
 
+// preload_test_program (this package): posix_spawn with chdir and open file actions.
+std::string SpawnActionsProgram() {
+  const char* srcdir = getenv("TEST_SRCDIR");
+  std::string path = absl::StrCat(srcdir != nullptr ? srcdir : ".",
+                                  "/filemon/filemon/backends/preload/preload_test_program");
+  char resolved[PATH_MAX];
+  return realpath(path.c_str(), resolved) != nullptr ? resolved : path;
+}
+
 TEST(PreloadVsPtrace, SameRecordsForTheSameRun) {
   std::string dir = MakeTempDir("same");
   ASSERT_TRUE(WriteFile(dir + "/hdr.h", "#define N 3\n").ok());
@@ -64,7 +75,8 @@ TEST(PreloadVsPtrace, SameRecordsForTheSameRun) {
       "mkdir d && cd d && echo hi > x && cat x >> y && mv x z && ln z h && ln -s z s && "
       "rm h s && cd .. && rmdir d/../d/. 2>/dev/null; rm -r d && "
       "gcc -c main.c -o main.o && make -s && find . -name hdr.h -exec cat {} ';' > /dev/null && "
-      "(exec 3<main.c) && " +
+      "(exec 3<main.c) && mkdir sa && " +
+      SpawnActionsProgram() + " spawn_actions sa o && rm sa/o && rmdir sa && " +
       TestProgram("spawn_bin") +
       " /bin/cat hdr.h > /dev/null; "
       "rm -f a b main.o; exit 3";

@@ -6,6 +6,8 @@
 //   raw_open PATH        syscall(SYS_openat, ...) instead of the libc wrapper
 //   signal_open PATH     open PATH inside a signal handler
 //   spawn PROG ARGS...   posix_spawn PROG, wait, exit with its status
+//   spawn_actions DIR OUT  posix_spawn /bin/true with file actions: chdir DIR, open OUT for
+//                        writing as its standard output
 //   vfork PROG ARGS...   vfork + execv PROG, wait, exit with its status
 //   fork_no_exec PATH    fork; the child opens PATH and exits 3 without exec
 //   clearenv PROG ARGS   clearenv() then execvp PROG (the interposer must survive)
@@ -101,6 +103,18 @@ int main(int argc, char** argv) {
     pid_t pid;
     if (posix_spawn(&pid, argv[2], nullptr, nullptr, argv + 2, environ) != 0) return 101;
     return WaitFor(pid);
+  }
+  if (strcmp(cmd, "spawn_actions") == 0 && argc == 4) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addchdir_np(&actions, argv[2]);
+    posix_spawn_file_actions_addopen(&actions, 1, argv[3], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    char true_path[] = "/bin/true";
+    char* true_argv[] = {true_path, nullptr};
+    pid_t pid;
+    int rc = posix_spawn(&pid, true_path, &actions, nullptr, true_argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    return rc != 0 ? 101 : WaitFor(pid);
   }
   if (strcmp(cmd, "vfork") == 0 && argc >= 3) {
     pid_t pid = vfork();
