@@ -503,6 +503,56 @@ void RecordReaped(pid_t pid, int wait_status) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// setlocale(LC_ALL, "") cache. The files it opens depend only on the locale variables (and the
+// installed locale data), and nearly every program of a build calls it once at start: the
+// first process that runs it in a libc window passes the list of files to its descendants
+// (FILEMON_PRELOAD_LOCALE), and a descendant with the same variables calls setlocale without
+// a window and writes the same records. Format: KEY '\x1d' PATH '\x1d' PATH ...
+
+constexpr char kEnvLocale[] = "FILEMON_PRELOAD_LOCALE";
+constexpr char kLocaleSeparator = '\x1d';
+char g_locale_cache[4096];         // KEY, then the paths; "" when unknown
+bool g_locale_collecting = false;  // a window is recording the paths into g_locale_cache
+bool g_locale_cache_bad = false;   // the window saw something the cache cannot replay
+size_t g_locale_cache_size = 0;
+bool g_setlocale_called = false;  // this process image called setlocale with a locale name
+
+// The key: the category, then every variable setlocale(LC_ALL, "") reads.
+size_t LocaleKey(int category, char* out, size_t size) {
+  static const char* const kVars[] = {
+      "LC_ALL",       "LC_CTYPE",       "LC_NUMERIC",        "LC_TIME", "LC_COLLATE",
+      "LC_MONETARY",  "LC_MESSAGES",    "LC_PAPER",          "LC_NAME", "LC_ADDRESS",
+      "LC_TELEPHONE", "LC_MEASUREMENT", "LC_IDENTIFICATION", "LANG",    "LOCPATH"};
+  ByteAppender key(out, size);
+  char number[24];
+  size_t n = FormatUnsigned(static_cast<unsigned>(category), number);
+  key.Append(number, n);
+  for (const char* var : kVars) {
+    const char* value = getenv(var);
+    key.Append(";", 1);
+    if (value != nullptr) key.Append(value, Length(value));
+  }
+  if (key.overflow()) return 0;
+  return key.size();
+}
+
+void CollectLocaleOpen(const char* path, int flags) {
+  if (!g_locale_collecting) return;
+  size_t len = Length(path);
+  if ((flags & O_ACCMODE) != O_RDONLY || len + 1 > sizeof(g_locale_cache) - g_locale_cache_size) {
+    g_locale_cache_bad = true;
+    return;
+  }
+  for (size_t i = 0; i < len; ++i) {
+    if (path[i] == kLocaleSeparator) g_locale_cache_bad = true;
+  }
+  g_locale_cache[g_locale_cache_size++] = kLocaleSeparator;
+  memcpy(g_locale_cache + g_locale_cache_size, path, len);
+  g_locale_cache_size += len;
+  g_locale_cache[g_locale_cache_size] = '\0';
+}
+
+// ---------------------------------------------------------------------------------------------
 // Files that libc opens internally (setlocale's locale data, NSS, time zones, iconv modules)
 // never pass through an interposable symbol. For the libc functions that do so, the call runs
 // in a Syscall User Dispatch window (Linux >= 5.11): every system call that libc makes during
@@ -545,10 +595,17 @@ void RecordTrappedOpen(long nr, long a1, long a2, long a3) {
   switch (nr) {
     case SYS_open:
       RecordOpen(AT_FDCWD, reinterpret_cast<const char*>(a1), static_cast<int>(a2), false, true);
+      CollectLocaleOpen(reinterpret_cast<const char*>(a1), static_cast<int>(a2));
       break;
     case SYS_openat:
       RecordOpen(static_cast<int>(a1), reinterpret_cast<const char*>(a2), static_cast<int>(a3),
                  true, true);
+      // Paths relative to a dirfd cannot be replayed; setlocale's are absolute.
+      if (static_cast<int>(a1) == AT_FDCWD || reinterpret_cast<const char*>(a2)[0] == '/') {
+        CollectLocaleOpen(reinterpret_cast<const char*>(a2), static_cast<int>(a3));
+      } else {
+        g_locale_cache_bad = true;
+      }
       break;
     default:
       break;
@@ -585,6 +642,7 @@ void InitSyscallWindows() { dl_iterate_phdr(FindText, nullptr); }
 std::atomic<bool> g_dispatch_failed{false};
 
 bool InLibcWindowNow() { return t_in_window; }
+bool InLibcWindowWorks() { return g_text_size != 0 && !g_dispatch_failed.load() && t_dispatch_on; }
 bool LibcWindowAvailable() { return g_text_size != 0 && !g_dispatch_failed.load(); }
 
 // Runs `fn` with libc's own system calls trapped and its opens recorded.
@@ -625,6 +683,7 @@ void ResetSyscallWindowAfterFork() { t_dispatch_on = false; }
 #else
 
 bool InLibcWindowNow() { return false; }
+bool InLibcWindowWorks() { return false; }
 bool LibcWindowAvailable() { return false; }
 void InitSyscallWindows() {}
 template <typename Fn>
@@ -829,6 +888,10 @@ void Init() {
     g_auto = strstr(s, "auto") != nullptr;
   }
   if (const char* s = getenv(kEnvHelper)) CopyString(s, g_helper, sizeof(g_helper));
+  if (const char* s = getenv(kEnvLocale)) {
+    CopyString(s, g_locale_cache, sizeof(g_locale_cache));
+    g_locale_cache_size = Length(g_locale_cache);
+  }
   Dl_info self{};
   if (dladdr(reinterpret_cast<void*>(&Init), &self) != 0 && self.dli_fname != nullptr) {
     CopyString(self.dli_fname, g_lib_path, sizeof(g_lib_path));
@@ -938,6 +1001,7 @@ void FixEnvironment(char* const* envp, char** out, char* scratch, size_t scratch
   if (g_options[0] != '\0') add(kEnvOptions, g_options);
   if (g_helper[0] != '\0') add(kEnvHelper, g_helper);
   if (exec_path != nullptr) add(kEnvExec, exec_path);
+  if (g_locale_cache_size > 0) add(kEnvLocale, g_locale_cache);
   out[n] = nullptr;
 }
 
@@ -1889,7 +1953,47 @@ FILEMON_EXPORT int dup3(int oldfd, int newfd, int flags) noexcept {
 
 FILEMON_EXPORT char* setlocale(int category, const char* locale) noexcept {
   if (locale == nullptr) return REAL(setlocale)(category, locale);  // a query opens nothing
-  return InLibcWindow([&] { return REAL(setlocale)(category, locale); });
+  bool first = !g_setlocale_called;
+  g_setlocale_called = true;
+  // Only a process's first setlocale(LC_ALL, "") loads every category from scratch.
+  if (!first || category != LC_ALL || locale[0] != '\0' || !Active()) {
+    return InLibcWindow([&] { return REAL(setlocale)(category, locale); });
+  }
+  char key[1024];
+  size_t key_len = LocaleKey(category, key, sizeof(key));
+  if (key_len > 0 && g_locale_cache_size > key_len && memcmp(g_locale_cache, key, key_len) == 0 &&
+      g_locale_cache[key_len] == kLocaleSeparator) {
+    char* result = REAL(setlocale)(category, locale);
+    if (result != nullptr) {
+      Message m;
+      int pid = Pid();
+      const char* p = g_locale_cache + key_len;
+      while (*p == kLocaleSeparator) {
+        const char* start = ++p;
+        while (*p != '\0' && *p != kLocaleSeparator) ++p;
+        m.AddLiteral(WireKind::kRead, pid, start, static_cast<size_t>(p - start));
+      }
+      m.Send();
+    }
+    return result;
+  }
+  // Run it in a window, and remember what it opened for the descendants.
+  g_locale_cache_size = 0;
+  g_locale_cache[0] = '\0';
+  if (key_len > 0 && key_len < sizeof(g_locale_cache)) {
+    memcpy(g_locale_cache, key, key_len);
+    g_locale_cache[key_len] = '\0';
+    g_locale_cache_size = key_len;
+  }
+  g_locale_cache_bad = key_len == 0;
+  g_locale_collecting = true;
+  char* result = InLibcWindow([&] { return REAL(setlocale)(category, locale); });
+  g_locale_collecting = false;
+  if (result == nullptr || g_locale_cache_bad || !InLibcWindowWorks()) {
+    g_locale_cache_size = 0;
+    g_locale_cache[0] = '\0';
+  }
+  return result;
 }
 
 FILEMON_EXPORT locale_t newlocale(int mask, const char* locale, locale_t base) noexcept {

@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include <map>
@@ -17,6 +18,8 @@
 #include "filemon/core/backend.h"
 #include "filemon/core/record.h"
 #include "gtest/gtest.h"
+
+extern "C" char** environ;
 
 namespace filemon {
 namespace testing_internal {
@@ -94,6 +97,33 @@ TEST(PreloadVsPtrace, SameRecordsForTheSameRun) {
   EXPECT_EQ(Difference(l, p), "") << "preload recorded, ptrace did not\npreload log:\n"
                                   << preload->log << "\nptrace log:\n"
                                   << ptrace->log;
+}
+
+// Locale data opened inside glibc's setlocale: through the libc window in the first process,
+// and from the cache its descendants inherit.
+TEST(PreloadVsPtrace, SameLocaleFilesUnderAUtf8Locale) {
+  struct stat st;
+  if (stat("/usr/lib/locale/C.utf8", &st) != 0) GTEST_SKIP() << "no C.UTF-8 locale data here";
+  std::string dir = MakeTempDir("locale");
+  ASSERT_TRUE(WriteFile(dir + "/f", "x\n").ok());
+  Command c =
+      ShellCommand("cat f > /dev/null && ls f > /dev/null && sh -c 'cat f' > /dev/null", dir);
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (strncmp(*e, "LC_", 3) != 0 && strncmp(*e, "LANG=", 5) != 0) env.emplace_back(*e);
+  }
+  env.push_back("LANG=C.UTF-8");
+  c.env = env;
+  absl::StatusOr<TraceResult> ptrace = TraceCommand("ptrace", c, {});
+  ASSERT_TRUE(ptrace.ok()) << ptrace.status();
+  absl::StatusOr<TraceResult> preload = TraceCommand("preload", c, {});
+  ASSERT_TRUE(preload.ok()) << preload.status();
+  std::map<std::string, int> p = Multiset(*ptrace), l = Multiset(*preload);
+  EXPECT_GE(p["R /usr/lib/locale/C.utf8/LC_CTYPE"], 3) << ptrace->log;
+  EXPECT_EQ(Difference(p, l), "") << "ptrace recorded, preload did not\npreload log:\n"
+                                  << preload->log;
+  EXPECT_EQ(Difference(l, p), "") << "preload recorded, ptrace did not\npreload log:\n"
+                                  << preload->log;
 }
 
 TEST(Auto, StaticProgramExecdMidRunMovesToPtraceWithoutLoss) {
