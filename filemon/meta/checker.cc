@@ -201,8 +201,11 @@ bool FieldsFromRecord(const Record& r, absl::string_view line, Fields* f) {
   const char* ls = line.data();
   const char* le = ls + line.size();
   const auto pid_ok = [&](const char* pid_end) {  // pid token is line[2, pid_end), no blanks
-    return pid_end > ls + 2 && pid_end < le && *pid_end == ' ' &&
-           std::memchr(ls + 2, ' ', pid_end - (ls + 2)) == nullptr;
+    if (pid_end <= ls + 2 || pid_end >= le || *pid_end != ' ') return false;
+    for (const char* c = ls + 2; c < pid_end; ++c) {
+      if (*c == ' ') return false;
+    }
+    return true;
   };
   f->key = line[0];
   f->has_p1 = true;
@@ -708,13 +711,25 @@ void Run::ProcessFilemon(Fields& f) {
       CheckWrite(p, /*is_link=*/false);
       return;
     case 'R':
-    case 'E':
+    case 'E': {
       if (Boring(p)) {
         if (f.key == 'E') dirs_.ResetLatestdir();
         return;
       }
+      if (p[0] == '/') {
+        // Most records end here, with one lookup: a path already known to be ignored (as in
+        // CheckRead: no latestdir reset) or to exist, be no directory and not be newer.
+        const internal::PathCache::Entry& e = cache_.Find(p);
+        if (e.tag == 1) return;
+        if (e.tag == 0 && e.have_stat && e.stat.error == 0 && !e.stat.is_dir &&
+            e.stat.mtime <= target_mtime_) {
+          if (f.key == 'E') dirs_.ResetLatestdir();
+          return;
+        }
+      }
       if (CheckRead(p) && f.key == 'E') dirs_.ResetLatestdir();
       return;
+    }
     default:
       return;
   }

@@ -23,11 +23,15 @@ namespace {
 // the parent's realpath and the last component.
 bool IsClean(absl::string_view p) {
   if (p.size() < 2 || p[0] != '/' || p.back() == '/') return false;
-  if (p.find("//") != absl::string_view::npos) return false;
-  if (p.find("/./") != absl::string_view::npos || p.find("/../") != absl::string_view::npos) {
-    return false;
+  size_t start = 1;  // of the current component
+  for (size_t i = 1; i <= p.size(); ++i) {
+    if (i < p.size() && p[i] != '/') continue;
+    const size_t len = i - start;
+    if (len == 0) return false;
+    if (p[start] == '.' && (len == 1 || (len == 2 && p[start + 1] == '.'))) return false;
+    start = i + 1;
   }
-  return !absl::EndsWith(p, "/.") && !absl::EndsWith(p, "/..");
+  return true;
 }
 
 void Split(absl::string_view p, absl::string_view* dir, absl::string_view* base) {
@@ -42,39 +46,7 @@ void Join(absl::string_view dir, absl::string_view base, std::string* out) {
   out->append(base.data(), base.size());
 }
 
-uint64_t Load8(const char* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
-
-uint64_t Mix(uint64_t h) {  // murmur3's fmix64
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdull;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ull;
-  h ^= h >> 33;
-  return h;
-}
-
 }  // namespace
-
-size_t PathHash::operator()(absl::string_view s) const {
-  const size_t n = s.size();
-  uint64_t a, b, c;
-  if (n >= 16) {
-    a = Load8(s.data());
-    b = Load8(s.data() + n - 16);
-    c = Load8(s.data() + n - 8);
-  } else {
-    char buf[24] = {};
-    std::memcpy(buf, s.data(), n);
-    a = Load8(buf);
-    b = Load8(buf + 8);
-    c = Load8(buf + 16);
-  }
-  return Mix(a ^ Mix(b + 0x9e3779b97f4a7c15ull * n) ^ (c * 0xc2b2ae3d27d4eb4full));
-}
 
 char* PathCache::Allocate(size_t size) {
   size = (size + 7) & ~size_t{7};
