@@ -197,7 +197,11 @@ void FieldsFromLine(absl::string_view line, Fields* f) {
 // before the path, the path running to the end of the line, L/M paths without blanks or
 // quotes). Anything else goes through FieldsFromLine.
 bool FieldsFromRecord(const Record& r, absl::string_view line, Fields* f) {
-  if (line.size() < 4 || line[1] != ' ' || line[0] != RecordLetter(r.kind)) return false;
+  // R, the most common record, is told without calls into core.
+  const bool read = r.kind == RecordKind::kRead;
+  if (line.size() < 4 || line[1] != ' ' || line[0] != (read ? 'R' : RecordLetter(r.kind))) {
+    return false;
+  }
   const char* ls = line.data();
   const char* le = ls + line.size();
   const auto pid_ok = [&](const char* pid_end) {  // pid token is line[2, pid_end), no blanks
@@ -212,7 +216,8 @@ bool FieldsFromRecord(const Record& r, absl::string_view line, Fields* f) {
   f->p1 = line.substr(2);
   f->pid = static_cast<int>(r.pid);
   f->split_known = false;
-  if (HasPath(r.kind) && !HasTwoPaths(r.kind)) {  // A C D E R S W
+  const bool two_paths = r.kind == RecordKind::kLink || r.kind == RecordKind::kMove;
+  if (!two_paths && (read || HasPath(r.kind))) {  // A C D E R S W
     const char* ps = r.path.data();
     if (r.path.empty() || ps <= ls + 3 || ps + r.path.size() != le || !pid_ok(ps - 1)) {
       return false;
@@ -221,7 +226,7 @@ bool FieldsFromRecord(const Record& r, absl::string_view line, Fields* f) {
     f->p = r.path;
     return true;
   }
-  if (HasTwoPaths(r.kind)) {  // L M
+  if (two_paths) {  // L M
     const char* a = r.path.data();
     const char* b = r.path2.data();
     if (a <= ls + 4 || a >= le || b <= a || b >= le || b + r.path2.size() + 1 != le ||
