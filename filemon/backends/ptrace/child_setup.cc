@@ -67,6 +67,9 @@ absl::Status BuildSeccompFilter(ChildSetup* setup) {
 int PrepareTracedChild(const ChildSetup& setup) {
   // Without Yama (or with ptrace_scope 0) this fails with EINVAL, which is harmless.
   prctl(PR_SET_PTRACER, setup.tracer_pid, 0, 0, 0);
+  // A caller that changed its credentials (e.g. dropped root) is not dumpable, and nobody
+  // without CAP_SYS_PTRACE may attach to it; exec recomputes this flag anyway.
+  prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
   pid_t self = static_cast<pid_t>(syscall(SYS_getpid));
   ssize_t n;
   do {

@@ -41,7 +41,8 @@ struct ChildSetup {
 // return SECCOMP_RET_TRACE tagged with `SeccompData`, every other call is allowed.
 absl::Status BuildSeccompFilter(ChildSetup* setup);
 
-// In the child after fork(): names the tracer for Yama, hands its pid to the tracer, blocks
+// In the child after fork(): names the tracer for Yama, makes itself dumpable (attachable),
+// hands its pid to the tracer, blocks
 // until seized, then installs the filter (setting no_new_privs first unless the process may
 // install a filter without it). Async-signal-safe. Returns 0 or an errno value.
 int PrepareTracedChild(const ChildSetup& setup);

@@ -48,9 +48,11 @@ class ProcessTree {
   // Runs until every traced process has exited. Returns how the root ended.
   absl::StatusOr<ExitStatus> Run();
 
-  // While `Run` is in progress, SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to the tracer are
-  // passed on to the root process (and the tracer keeps tracing until everything has exited).
-  // Installs the handlers; the destructor restores the previous ones.
+  // While `Run` is in progress, SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to the tracer with
+  // kill(2) are passed on to the root process, and the tracer keeps tracing until everything has
+  // exited. (A terminal's signals already reach the whole foreground group, command included,
+  // and are not passed on a second time.) Installs the handlers process-wide; the destructor
+  // restores the previous ones.
   void ForwardTerminationSignals();
 
  private:

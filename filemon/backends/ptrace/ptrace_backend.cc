@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -41,14 +43,24 @@ using ptrace_internal::PrepareTracedChild;
 using ptrace_internal::ProcessTree;
 
 absl::Status MakePipe(int fds[2], absl::string_view what) {
-  if (pipe2(fds, O_CLOEXEC) != 0)
+  if (pipe2(fds, O_CLOEXEC) != 0) {
     return absl::ErrnoToStatus(errno, absl::StrCat("pipe2(", what, ")"));
+  }
   return absl::OkStatus();
 }
 
 void CloseFd(int* fd) {
   if (*fd >= 0) close(*fd);
   *fd = -1;
+}
+
+// Closes every descriptor of `pipes` (pairs; -1 entries are skipped) and returns `status`.
+absl::Status CloseAll(std::initializer_list<int*> pipes, absl::Status status) {
+  for (int* pair : pipes) {
+    CloseFd(&pair[0]);
+    CloseFd(&pair[1]);
+  }
+  return status;
 }
 
 ssize_t ReadFull(int fd, void* data, size_t size) {
@@ -213,17 +225,22 @@ absl::StatusOr<std::unique_ptr<PtraceSession>> PtraceSession::Start(const TraceO
   std::unique_ptr<PtraceSession> s(new PtraceSession);
   absl::Status built = BuildSeccompFilter(&s->setup_);
   if (!built.ok()) return built;
-  int ready[2], go[2], done[2], info[2];
+  int ready[2] = {-1, -1}, go[2] = {-1, -1}, done[2] = {-1, -1}, info[2] = {-1, -1};
+  int log_fd = -1;
+  auto fail = [&](absl::Status status) {
+    CloseFd(&log_fd);
+    return CloseAll({ready, go, done, info}, std::move(status));
+  };
   absl::Status p = MakePipe(ready, "ready");
   if (p.ok()) p = MakePipe(go, "go");
   if (p.ok()) p = MakePipe(done, "done");
   if (p.ok()) p = MakePipe(info, "tracer pid");
-  if (!p.ok()) return p;
-  int log_fd = static_cast<int>(syscall(SYS_memfd_create, "filemon-session", MFD_CLOEXEC));
-  if (log_fd < 0) return absl::ErrnoToStatus(errno, "memfd_create(filemon-session)");
+  if (!p.ok()) return fail(p);
+  log_fd = static_cast<int>(syscall(SYS_memfd_create, "filemon-session", MFD_CLOEXEC));
+  if (log_fd < 0) return fail(absl::ErrnoToStatus(errno, "memfd_create(filemon-session)"));
 
   pid_t middle = fork();
-  if (middle < 0) return absl::ErrnoToStatus(errno, "fork(tracer)");
+  if (middle < 0) return fail(absl::ErrnoToStatus(errno, "fork(tracer)"));
   if (middle == 0) {
     pid_t tracer = fork();
     if (tracer == 0) {
@@ -350,17 +367,17 @@ absl::StatusOr<ExitStatus> PtraceBackend::Run(const Command& command, const Trac
   ChildSetup setup;
   absl::Status built = BuildSeccompFilter(&setup);
   if (!built.ok()) return built;
-  int ready[2], go[2], failed[2];
+  int ready[2] = {-1, -1}, go[2] = {-1, -1}, failed[2] = {-1, -1};
   absl::Status p = MakePipe(ready, "ready");
   if (p.ok()) p = MakePipe(go, "go");
   if (p.ok()) p = MakePipe(failed, "exec error");
-  if (!p.ok()) return p;
+  if (!p.ok()) return CloseAll({ready, go, failed}, p);
   setup.ready_fd = ready[1];
   setup.go_fd = go[0];
   setup.tracer_pid = getpid();
 
   pid_t pid = fork();
-  if (pid < 0) return absl::ErrnoToStatus(errno, "fork");
+  if (pid < 0) return CloseAll({ready, go, failed}, absl::ErrnoToStatus(errno, "fork"));
   if (pid == 0) {
     int error = 0;
     const char* what = "chdir";

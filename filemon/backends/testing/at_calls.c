@@ -8,12 +8,15 @@
 //   unlinkat(d, "h", 0), unlinkat(d, "s", 0)
 //   mkdirat(d, "sub") + unlinkat(d, "sub", AT_REMOVEDIR)
 //   renameat(d, "g", AT_FDCWD, argv[1]/"k")
+//   execveat(fd of /bin, "true")      -> E <realpath of /bin>/true
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+extern char** environ;
 
 int main(int argc, char** argv) {
   if (argc != 2) return 2;
@@ -34,5 +37,8 @@ int main(int argc, char** argv) {
   char k[4096];
   snprintf(k, sizeof(k), "%s/k", argv[1]);
   if (renameat(d, "g", AT_FDCWD, k) != 0) return 12;
-  return 0;
+  int bin = open("/bin", O_RDONLY | O_DIRECTORY);
+  char* true_argv[] = {"true", NULL};
+  syscall(SYS_execveat, bin, "true", true_argv, environ, 0);
+  return 13;
 }

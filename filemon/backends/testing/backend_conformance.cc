@@ -1,6 +1,8 @@
 #include "filemon/backends/testing/backend_conformance.h"
 
+#include <limits.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -171,6 +173,20 @@ TEST_P(BackendConformanceTest, ThreadsAreFoldedIntoTheirProcess) {
   EXPECT_EQ(r->Of(RecordKind::kExit).size(), 1u) << r->log;
 }
 
+TEST_P(BackendConformanceTest, ExecFromANonLeaderThreadKeepsTheProcessId) {
+  Command c;
+  c.argv = {TestProgram("thread_exec_bin"), "/bin/cat", "/dev/null"};
+  absl::StatusOr<TraceResult> r = Trace(c);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit.ShellStatus(), 0) << r->log;
+  std::vector<const OwnedRecord*> execs = r->Of(RecordKind::kExec);
+  ASSERT_EQ(execs.size(), 2u) << r->log;
+  EXPECT_EQ(execs[1]->path, "/bin/cat") << r->log;
+  EXPECT_EQ(r->Pids(), std::vector<int64_t>{execs[0]->pid}) << r->log;
+  EXPECT_TRUE(r->Has(RecordKind::kRead, "/dev/null")) << r->log;
+  EXPECT_EQ(r->Of(RecordKind::kExit).size(), 1u) << r->log;
+}
+
 TEST_P(BackendConformanceTest, PosixSpawnAndVfork) {
   Command c;
   c.argv = {TestProgram("spawn_bin"), "/bin/cat", "/dev/null"};
@@ -220,6 +236,9 @@ TEST_P(BackendConformanceTest, AtCallsGetTheirDirectoryPrefix) {
   EXPECT_TRUE(r->Has(RecordKind::kDelete, s)) << r->log;
   EXPECT_TRUE(r->Has(RecordKind::kDelete, dir + "/sub")) << r->log;
   EXPECT_TRUE(r->HasTwo(RecordKind::kMove, g, dir + "/k")) << r->log;
+  char bin[PATH_MAX];
+  ASSERT_NE(realpath("/bin", bin), nullptr);
+  EXPECT_TRUE(r->Has(RecordKind::kExec, absl::StrCat(bin, "/true"))) << r->log;  // execveat
   // The A clue immediately precedes its R/W.
   for (size_t i = 0; i < r->records.size(); ++i) {
     if (r->records[i].kind != RecordKind::kAt) continue;

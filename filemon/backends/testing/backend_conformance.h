@@ -7,7 +7,7 @@
 //
 //   INSTANTIATE_TEST_SUITE_P(Ptrace, BackendConformanceTest, ::testing::Values("ptrace"));
 //
-// and lists the test programs of filemon/backends/testing in its `data`.
+// and lists "//filemon/backends/testing:test_programs" in its `data`.
 
 #ifndef FILEMON_BACKENDS_TESTING_BACKEND_CONFORMANCE_H_
 #define FILEMON_BACKENDS_TESTING_BACKEND_CONFORMANCE_H_

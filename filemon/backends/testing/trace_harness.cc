@@ -20,6 +20,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "filemon/backends/backend_factory.h"
+#include "filemon/core/parser.h"
+#include "filemon/core/writer.h"
 
 namespace filemon {
 namespace testing_internal {
@@ -83,17 +85,35 @@ std::vector<int64_t> TraceResult::Pids() const {
   return pids;
 }
 
+namespace {
+
+// Formats every record as its log line.
+struct LogTextSink : RecordSink {
+  void Add(const Record& record) override { AppendRecord(record, &text); }
+  std::string text;
+};
+
+}  // namespace
+
 absl::StatusOr<TraceResult> TraceCommand(absl::string_view backend_name, const Command& command,
                                          const TraceOptions& options) {
   absl::StatusOr<std::unique_ptr<Backend>> backend = MakeBackend(backend_name);
   if (!backend.ok()) return backend.status();
-  CollectingSink sink;
+  // The records go through the real log text and back: what the tests see is what a reader of
+  // the log would parse.
+  LogTextSink sink;
   absl::StatusOr<ExitStatus> exit = (*backend)->Run(command, options, &sink);
   if (!exit.ok()) return exit.status();
   TraceResult result;
   result.exit = *exit;
-  result.records = std::move(sink.records());
-  for (const OwnedRecord& r : result.records) absl::StrAppend(&result.log, r.ToString(), "\n");
+  result.log = std::move(sink.text);
+  Parser parser(result.log, {});
+  Record record;
+  while (parser.Next(&record)) result.records.push_back(OwnedRecord::From(record));
+  if (!parser.ok()) {
+    return absl::InternalError(absl::StrCat(
+        "the backend's log does not parse: ", parser.status().ToString(), "\n", result.log));
+  }
   return result;
 }
 
@@ -306,6 +326,8 @@ void StraceLineToRecords(int64_t pid, absl::string_view call, std::vector<OwnedR
     one(RecordKind::kDelete, AtPath(a[0], path(1)));
   } else if (name == "execve") {
     one(RecordKind::kExec, path(0));
+  } else if (name == "execveat" && a.size() >= 2) {
+    one(RecordKind::kExec, AtPath(a[0], path(1)));
   }
 }
 

@@ -1,7 +1,8 @@
 // File: filemon/backends/testing/trace_harness.h
 //
 // Runs a real command under a backend chosen by name and returns what the backend recorded, as
-// owned records and as the FreeBSD log text; runs the same command under `strace -f` and turns
+// the FreeBSD log text and as the records parsed back from it (so every case also checks that
+// the log is well-formed); runs the same command under `strace -f` and turns
 // strace's successful file operations into the same records, for cross-checks. Shared by every
 // backend's tests (see backend_conformance.h).
 //
@@ -54,7 +55,7 @@ class CollectingSink : public RecordSink {
 struct TraceResult {
   ExitStatus exit;
   std::vector<OwnedRecord> records;
-  std::string log;  // the records as log lines, for failure messages
+  std::string log;  // the log text (records only, no header/footer)
 
   int Count(RecordKind kind, absl::string_view path) const;
   bool Has(RecordKind kind, absl::string_view path) const { return Count(kind, path) > 0; }
