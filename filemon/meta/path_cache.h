@@ -47,13 +47,26 @@ struct PathHash {
     const size_t n = s.size();
     uint64_t h = n * 0xc2b2ae3d27d4eb4full;
     uint64_t w;
-    if (n >= 8) {
+    if (n >= 16) {
+      // Two independent lanes over 16 bytes a step: half the multiply chain's latency.
+      uint64_t h2 = ~h;
       size_t i = 0;
-      for (; i + 8 < n; i += 8) {
+      for (; i + 16 < n; i += 16) {
         std::memcpy(&w, p + i, 8);
         h = (h ^ w) * kMul;
+        std::memcpy(&w, p + i + 8, 8);
+        h2 = (h2 ^ w) * kMul;
       }
-      std::memcpy(&w, p + n - 8, 8);  // the last 8 (overlapping the previous word)
+      std::memcpy(&w, p + n - 16, 8);  // the last 16 (overlapping the previous step)
+      h = (h ^ w) * kMul;
+      std::memcpy(&w, p + n - 8, 8);
+      h2 = (h2 ^ w) * kMul;
+      h ^= (h2 << 31) | (h2 >> 33);
+      w = 0;
+    } else if (n >= 8) {
+      std::memcpy(&w, p, 8);
+      h = (h ^ w) * kMul;
+      std::memcpy(&w, p + n - 8, 8);
     } else {
       w = 0;
       if (n > 0) std::memcpy(&w, p, n);
