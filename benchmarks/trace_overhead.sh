@@ -4,7 +4,7 @@
 # are compared with the untraced run. Results go in BENCHMARKS.md ("Tracing overhead").
 #
 # usage: benchmarks/trace_overhead.sh [--rounds N] [--workloads gcc,make]
-#                                     [--variants untraced,ptrace,floor,strace,strace-seccomp]
+#                                     [--variants untraced,ptrace,floor,preload,auto,strace,strace-seccomp]
 #
 # Workloads:
 #   gcc   20 small C files compiled one after the other (gcc -O1 -c), each including libc headers.
@@ -13,7 +13,9 @@
 # Variants (add more in `variant_prefix`):
 #   untraced        the workload alone
 #   ptrace          filemon --backend=ptrace (bazel-bin/tools/filemon built with --config=opt)
-#   preload, auto, kernel   filemon --backend=NAME, when those backends exist
+#   preload         filemon --backend=preload (the LD_PRELOAD interposer)
+#   auto            filemon --backend=auto (preload, ptrace for programs preload cannot enter)
+#   kernel          filemon --backend=kernel (FreeBSD/NetBSD)
 #   strace          strace -f -e trace=<the syscalls filemon records>
 #   strace-seccomp  the same with --seccomp-bpf
 #   floor           benchmarks/ptrace_floor.c: a bare seccomp+ptrace loop (entry and exit stop per
@@ -24,7 +26,7 @@ set -euo pipefail
 
 ROUNDS=7
 WORKLOADS=gcc,make
-VARIANTS=untraced,ptrace,floor,strace,strace-seccomp
+VARIANTS=untraced,ptrace,floor,preload,auto,strace,strace-seccomp
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rounds) ROUNDS=$2; shift 2 ;;

@@ -2,10 +2,11 @@
 //
 // Maps a backend name to an implementation of `filemon::Backend` (filemon/core/backend.h):
 //   "ptrace"  - ptrace + seccomp-bpf (Linux, unprivileged; sees static binaries too);
-//   "preload" - LD_PRELOAD interposer (issue 12: not available yet);
+//   "preload" - LD_PRELOAD interposer (dynamically linked programs; see preload_backend.h);
 //   "kernel"  - FreeBSD/NetBSD /dev/filemon (kernel/kernel_backend.h; Unavailable on Linux);
-//   "auto"    - the best backend this host offers: the kernel device where filemon(4)
-//               exists, else ptrace (never the kernel backend on Linux).
+//   "auto"    - the kernel device where filemon(4) exists (never on Linux); else preload where
+//               the interposer sees everything, ptrace where it cannot (a statically linked
+//               program, a Go program); see README.md "How auto decides".
 // An unknown or unavailable backend is a Status naming the reason, never a crash.
 //
 // Example:

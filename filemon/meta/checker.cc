@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -196,19 +197,27 @@ void FieldsFromLine(absl::string_view line, Fields* f) {
 // before the path, the path running to the end of the line, L/M paths without blanks or
 // quotes). Anything else goes through FieldsFromLine.
 bool FieldsFromRecord(const Record& r, absl::string_view line, Fields* f) {
-  if (line.size() < 4 || line[1] != ' ' || line[0] != RecordLetter(r.kind)) return false;
+  // R, the most common record, is told without calls into core.
+  const bool read = r.kind == RecordKind::kRead;
+  if (line.size() < 4 || line[1] != ' ' || line[0] != (read ? 'R' : RecordLetter(r.kind))) {
+    return false;
+  }
   const char* ls = line.data();
   const char* le = ls + line.size();
   const auto pid_ok = [&](const char* pid_end) {  // pid token is line[2, pid_end), no blanks
-    return pid_end > ls + 2 && pid_end < le && *pid_end == ' ' &&
-           std::memchr(ls + 2, ' ', pid_end - (ls + 2)) == nullptr;
+    if (pid_end <= ls + 2 || pid_end >= le || *pid_end != ' ') return false;
+    for (const char* c = ls + 2; c < pid_end; ++c) {
+      if (*c == ' ') return false;
+    }
+    return true;
   };
   f->key = line[0];
   f->has_p1 = true;
   f->p1 = line.substr(2);
   f->pid = static_cast<int>(r.pid);
   f->split_known = false;
-  if (HasPath(r.kind) && !HasTwoPaths(r.kind)) {  // A C D E R S W
+  const bool two_paths = r.kind == RecordKind::kLink || r.kind == RecordKind::kMove;
+  if (!two_paths && (read || HasPath(r.kind))) {  // A C D E R S W
     const char* ps = r.path.data();
     if (r.path.empty() || ps <= ls + 3 || ps + r.path.size() != le || !pid_ok(ps - 1)) {
       return false;
@@ -217,7 +226,7 @@ bool FieldsFromRecord(const Record& r, absl::string_view line, Fields* f) {
     f->p = r.path;
     return true;
   }
-  if (HasTwoPaths(r.kind)) {  // L M
+  if (two_paths) {  // L M
     const char* a = r.path.data();
     const char* b = r.path2.data();
     if (a <= ls + 4 || a >= le || b <= a || b >= le || b + r.path2.size() + 1 != le ||
@@ -707,13 +716,25 @@ void Run::ProcessFilemon(Fields& f) {
       CheckWrite(p, /*is_link=*/false);
       return;
     case 'R':
-    case 'E':
+    case 'E': {
       if (Boring(p)) {
         if (f.key == 'E') dirs_.ResetLatestdir();
         return;
       }
+      if (p[0] == '/') {
+        // Most records end here, with one lookup: a path already known to be ignored (as in
+        // CheckRead: no latestdir reset) or to exist, be no directory and not be newer.
+        const internal::PathCache::Entry& e = cache_.Find(p);
+        if (e.tag == 1) return;
+        if (e.tag == 0 && e.have_stat && e.stat.error == 0 && !e.stat.is_dir &&
+            e.stat.mtime <= target_mtime_) {
+          if (f.key == 'E') dirs_.ResetLatestdir();
+          return;
+        }
+      }
       if (CheckRead(p) && f.key == 'E') dirs_.ResetLatestdir();
       return;
+    }
     default:
       return;
   }
@@ -901,11 +922,26 @@ bool Run::CheckRead(absl::string_view p) {
   return true;
 }
 
+// A large .meta mapped read-only with every page populated up front (MAP_POPULATE): one
+// mmap(2) instead of a page fault per few pages as the check walks the file.
+class Mapping {
+ public:
+  Mapping(const char* data, size_t size) : data_(data), size_(size) {}
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+  ~Mapping() { munmap(const_cast<char*>(data_), size_); }
+  absl::string_view data() const { return absl::string_view(data_, size_); }
+
+ private:
+  const char* data_;
+  size_t size_;
+};
+
 // A small .meta is read (one read(2)); a large one is mapped (no copy). Mapping a small file
 // costs more: a page fault, and a munmap(2) that must reach every thread's TLB. `*missing`:
 // ENOENT, which is not an error (bmake: fopen() failed).
-absl::Status ReadMeta(const std::string& path, std::string* small,
-                      absl::optional<MappedFile>* mapped, bool* missing) {
+absl::Status ReadMeta(const std::string& path, std::string* small, absl::optional<Mapping>* mapped,
+                      bool* missing) {
   constexpr off_t kMapAbove = 1 << 20;
   int fd;
   do {
@@ -924,17 +960,24 @@ absl::Status ReadMeta(const std::string& path, std::string* small,
     close(fd);
     return absl::ErrnoToStatus(e, absl::StrCat("fstat(", path, ")"));
   }
-  if (st.st_size > kMapAbove || !S_ISREG(st.st_mode)) {
+  if (S_ISDIR(st.st_mode)) {
     close(fd);
-    absl::StatusOr<MappedFile> file = MappedFile::Open(path);
-    if (!file.ok()) return file.status();
-    mapped->emplace(std::move(*file));
+    return absl::ErrnoToStatus(EISDIR, absl::StrCat("read(", path, ")"));
+  }
+  if (st.st_size > kMapAbove && S_ISREG(st.st_mode)) {
+    const size_t size = static_cast<size_t>(st.st_size);
+    void* map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    const int e = errno;
+    close(fd);
+    if (map == MAP_FAILED) return absl::ErrnoToStatus(e, absl::StrCat("mmap(", path, ")"));
+    mapped->emplace(static_cast<const char*>(map), size);
     return absl::OkStatus();
   }
-  small->resize(static_cast<size_t>(st.st_size));
+  // Small files, and pipes or /proc files whose size stat(2) does not know: read to the end.
+  small->resize(std::max<size_t>(static_cast<size_t>(std::max<off_t>(st.st_size, 0)), 4096));
   size_t done = 0;
   while (true) {
-    if (done == small->size()) small->resize(done + 4096);  // the file grew
+    if (done == small->size()) small->resize(done * 2);  // the file grew, or its size is unknown
     const ssize_t n = read(fd, &(*small)[done], small->size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
@@ -1007,7 +1050,7 @@ absl::StatusOr<Decision> Checker::CheckFileImpl(const std::string& meta_path, in
                                                 Shared* facts) const {
   const std::string name = AbsolutePath(meta_path);
   std::string small;
-  absl::optional<MappedFile> mapped;
+  absl::optional<Mapping> mapped;
   bool missing = false;
   const absl::Status read = ReadMeta(meta_path, &small, &mapped, &missing);
   if (!read.ok()) return read;

@@ -4,9 +4,12 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <new>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -20,11 +23,15 @@ namespace {
 // the parent's realpath and the last component.
 bool IsClean(absl::string_view p) {
   if (p.size() < 2 || p[0] != '/' || p.back() == '/') return false;
-  if (p.find("//") != absl::string_view::npos) return false;
-  if (p.find("/./") != absl::string_view::npos || p.find("/../") != absl::string_view::npos) {
-    return false;
+  size_t start = 1;  // of the current component
+  for (size_t i = 1; i <= p.size(); ++i) {
+    if (i < p.size() && p[i] != '/') continue;
+    const size_t len = i - start;
+    if (len == 0) return false;
+    if (p[start] == '.' && (len == 1 || (len == 2 && p[start + 1] == '.'))) return false;
+    start = i + 1;
   }
-  return !absl::EndsWith(p, "/.") && !absl::EndsWith(p, "/..");
+  return true;
 }
 
 void Split(absl::string_view p, absl::string_view* dir, absl::string_view* base) {
@@ -39,65 +46,110 @@ void Join(absl::string_view dir, absl::string_view base, std::string* out) {
   out->append(base.data(), base.size());
 }
 
-uint64_t Load8(const char* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
-
-uint64_t Mix(uint64_t h) {  // murmur3's fmix64
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdull;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ull;
-  h ^= h >> 33;
-  return h;
-}
-
 }  // namespace
 
-size_t PathHash::operator()(absl::string_view s) const {
-  const size_t n = s.size();
-  uint64_t a, b, c;
-  if (n >= 16) {
-    a = Load8(s.data());
-    b = Load8(s.data() + n - 16);
-    c = Load8(s.data() + n - 8);
-  } else {
-    char buf[24] = {};
-    std::memcpy(buf, s.data(), n);
-    a = Load8(buf);
-    b = Load8(buf + 8);
-    c = Load8(buf + 16);
+char* PathCache::Allocate(size_t size) {
+  size = (size + 7) & ~size_t{7};
+  if (size > arena_left_) {
+    const size_t chunk = std::max<size_t>(64 * 1024, size);
+    arena_.push_back(std::make_unique<char[]>(chunk));  // new[] aligns for any scalar
+    arena_next_ = arena_.back().get();
+    arena_left_ = chunk;
   }
-  return Mix(a ^ Mix(b + 0x9e3779b97f4a7c15ull * n) ^ (c * 0xc2b2ae3d27d4eb4full));
+  char* at = arena_next_;
+  arena_next_ += size;
+  arena_left_ -= size;
+  return at;
 }
 
 absl::string_view PathCache::Keep(absl::string_view s) {
-  if (s.size() > arena_left_) {
-    const size_t size = std::max<size_t>(64 * 1024, s.size());
-    arena_.push_back(std::make_unique<char[]>(size));
-    arena_next_ = arena_.back().get();
-    arena_left_ = size;
-  }
-  char* at = arena_next_;
+  char* at = Allocate(s.size());
   if (!s.empty()) std::memcpy(at, s.data(), s.size());
-  arena_next_ += s.size();
-  arena_left_ -= s.size();
   return absl::string_view(at, s.size());
 }
 
+void PathCache::Grow() {
+  std::vector<Slot> old(slots_.size() * 2);
+  old.swap(slots_);
+  const size_t mask = slots_.size() - 1;
+  for (const Slot& s : old) {
+    if (s.node == nullptr) continue;
+    size_t i = PathHash()(absl::string_view(s.node->key(), s.size)) & mask;
+    while (slots_[i].node != nullptr) i = (i + 1) & mask;
+    slots_[i] = s;
+  }
+}
+
 PathCache::Entry& PathCache::Find(absl::string_view path) {
-  auto it = entries_.find(path);
-  if (it != entries_.end()) return it->second;
-  return entries_.emplace(Keep(path), Entry()).first->second;
+  const uint64_t h = PathHash()(path);
+  const uint32_t tag = static_cast<uint32_t>(h >> 32);
+  size_t mask = slots_.size() - 1;
+  size_t i = h & mask;
+  for (;; i = (i + 1) & mask) {
+    const Slot& s = slots_[i];
+    if (s.node == nullptr) break;
+    if (s.tag == tag && s.size == path.size() &&
+        std::memcmp(s.node->key(), path.data(), path.size()) == 0) {
+      return s.node->entry;
+    }
+  }
+  if (4 * (used_ + 1) > 3 * slots_.size()) {  // at most 3/4 full
+    Grow();
+    mask = slots_.size() - 1;
+    for (i = h & mask; slots_[i].node != nullptr; i = (i + 1) & mask) {
+    }
+  }
+  Node* node = new (Allocate(sizeof(Node) + path.size())) Node();
+  if (!path.empty()) std::memcpy(const_cast<char*>(node->key()), path.data(), path.size());
+  slots_[i] = Slot{node, tag, static_cast<uint32_t>(path.size())};
+  ++used_;
+  return node->entry;
+}
+
+PathCache::~PathCache() {
+  for (const auto& [dir, slot] : dir_fds_) {
+    if (slot.fd >= 0) close(slot.fd);
+  }
+}
+
+int PathCache::DirFd(absl::string_view dir) {
+  // Below this many stats in one directory, opening it costs more than it saves (many small
+  // checks each see a directory a few times).
+  constexpr int kOpenAt = 8;
+  auto it = dir_fds_.find(dir);
+  if (it == dir_fds_.end()) it = dir_fds_.emplace(Keep(dir), DirSlot()).first;
+  DirSlot& slot = it->second;
+  if (slot.uses < kOpenAt && ++slot.uses == kOpenAt) {
+    scratch_.assign(dir.data(), dir.size());
+    int fd;
+    do {
+      fd = open(scratch_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    slot.fd = fd;  // -1 on failure: stat the full name, which reports the error
+  }
+  return slot.fd;
 }
 
 void PathCache::DoStat(absl::string_view path, bool follow, StatResult* out) {
+  // A clean absolute name is stat'ed relative to its directory's descriptor: the kernel walks
+  // one component instead of every one (the same answer: the directory is what the full name
+  // resolves to, and a missing or unsearchable directory falls back to the full name).
+  int at = dir_fd_;
+  const char* name;
+  const size_t slash = path.rfind('/');
+  const int dfd = slash != absl::string_view::npos && slash > 0 && path[0] == '/' &&
+                          path.size() > slash + 1 && IsClean(path)
+                      ? DirFd(path.substr(0, slash))
+                      : -1;
   scratch_.assign(path.data(), path.size());
+  name = scratch_.c_str();
+  if (dfd >= 0) {
+    at = dfd;
+    name += slash + 1;
+  }
   struct stat st;
   ++stat_calls_;
-  if (fstatat(dir_fd_, scratch_.c_str(), &st, follow ? 0 : AT_SYMLINK_NOFOLLOW) != 0) {
+  if (fstatat(at, name, &st, follow ? 0 : AT_SYMLINK_NOFOLLOW) != 0) {
     out->error = errno;
     return;
   }
@@ -194,7 +246,7 @@ bool PathCache::RealDir(absl::string_view dir, std::string* out) {
   if (!IsClean(dir)) {
     ok = SlowRealpath(dir, &result);
   } else {
-    const StatResult l = Lstat(dir);  // a copy: RealDir() below may rehash entries_
+    const StatResult l = Lstat(dir);
     absl::string_view parent, base;
     Split(dir, &parent, &base);
     if (l.error == 0 && !l.is_link) {
@@ -229,7 +281,7 @@ bool PathCache::Realpath(absl::string_view path, std::string* out) {
     return false;
   }
   if (!IsClean(path)) return SlowRealpath(path, out);
-  const StatResult l = Lstat(path);  // a copy: RealDir() below may rehash entries_
+  const StatResult l = Lstat(path);
   if (l.is_link || (l.error != 0 && l.error != ENOENT)) return SlowRealpath(path, out);
   absl::string_view dir, base;
   Split(path, &dir, &base);

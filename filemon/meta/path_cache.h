@@ -37,10 +37,49 @@ struct StatResult {
   int64_t mtime = 0;     // st_mtime, whole seconds
 };
 
-// A fast hash for paths: their length, first 8 and last 16 bytes, mixed. Paths that differ
-// only in the middle collide and are told apart by the map's equality test.
+// A fast hash for paths: every byte counts (paths read by one build often differ only in a
+// middle component, e.g. /src/libN/include/config.h), 8 at a time. Inline: it runs once per
+// record.
 struct PathHash {
-  size_t operator()(absl::string_view s) const;
+  size_t operator()(absl::string_view s) const {
+    constexpr uint64_t kMul = 0x9e3779b97f4a7c15ull;
+    const char* p = s.data();
+    const size_t n = s.size();
+    uint64_t h = n * 0xc2b2ae3d27d4eb4full;
+    uint64_t w;
+    if (n >= 16) {
+      // Two independent lanes over 16 bytes a step: half the multiply chain's latency.
+      uint64_t h2 = ~h;
+      size_t i = 0;
+      for (; i + 16 < n; i += 16) {
+        std::memcpy(&w, p + i, 8);
+        h = (h ^ w) * kMul;
+        std::memcpy(&w, p + i + 8, 8);
+        h2 = (h2 ^ w) * kMul;
+      }
+      std::memcpy(&w, p + n - 16, 8);  // the last 16 (overlapping the previous step)
+      h = (h ^ w) * kMul;
+      std::memcpy(&w, p + n - 8, 8);
+      h2 = (h2 ^ w) * kMul;
+      h ^= (h2 << 31) | (h2 >> 33);
+      w = 0;
+    } else if (n >= 8) {
+      std::memcpy(&w, p, 8);
+      h = (h ^ w) * kMul;
+      std::memcpy(&w, p + n - 8, 8);
+    } else {
+      w = 0;
+      if (n > 0) std::memcpy(&w, p, n);
+    }
+    h = (h ^ w) * kMul;
+    // murmur3's fmix64.
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+  }
 };
 
 class PathCache {
@@ -48,6 +87,7 @@ class PathCache {
   // `dir_fd` (not owned) is the directory relative paths are resolved against; `dir` its
   // absolute name (for realpath of relative names).
   PathCache(int dir_fd, std::string dir) : dir_fd_(dir_fd), dir_(std::move(dir)) {}
+  ~PathCache();
   PathCache(const PathCache&) = delete;
   PathCache& operator=(const PathCache&) = delete;
 
@@ -70,8 +110,7 @@ class PathCache {
     int8_t tag = -1;
     StatResult stat, lstat;
   };
-  // The reference is valid until the next call that may add a path (any call but `Stat(path,
-  // e)` on a path already found).
+  // The reference is valid as long as the cache.
   Entry& Find(absl::string_view path);
   // stat(2) of `path`, whose entry is `e` (from `Find(path)`).
   const StatResult& Stat(absl::string_view path, Entry& e);
@@ -81,12 +120,39 @@ class PathCache {
   bool RealDir(absl::string_view dir, std::string* out);
   bool SlowRealpath(absl::string_view path, std::string* out);
   void DoStat(absl::string_view path, bool follow, StatResult* out);
+  // An O_PATH descriptor of the absolute directory `dir` once it has been asked for often
+  // enough to pay for its open(2), else -1.
+  int DirFd(absl::string_view dir);
 
   int dir_fd_;
   std::string dir_;
-  absl::flat_hash_map<absl::string_view, Entry, PathHash> entries_;
+  // The path table: open addressing with linear probing over compact slots (hash tag,
+  // length, node), each node holding its Entry followed by the path's bytes in the arena. A
+  // lookup that finds its path reads the slot array (small enough to stay in cache while the
+  // .meta streams past) and one node, where a general map would read a control byte, a wide
+  // slot and a separately stored key.
+  struct Node {
+    Entry entry;
+    const char* key() const { return reinterpret_cast<const char*>(this + 1); }
+  };
+  struct Slot {
+    Node* node = nullptr;
+    uint32_t tag = 0;  // the hash's upper half
+    uint32_t size = 0;
+  };
+  void Grow();
+  char* Allocate(size_t size);  // from the arena, 8-byte aligned
+  std::vector<Slot> slots_ = std::vector<Slot>(1024);
+  size_t used_ = 0;
   // realpath of directories: success flag + result (partial on failure).
   absl::flat_hash_map<absl::string_view, std::pair<bool, std::string>> dirs_;
+  // Directories of stat'ed absolute names: uses so far, then the descriptor (or -1 when its
+  // open failed; the full name is used then).
+  struct DirSlot {
+    int uses = 0;
+    int fd = -1;
+  };
+  absl::flat_hash_map<absl::string_view, DirSlot> dir_fds_;
   std::vector<std::unique_ptr<char[]>> arena_;
   size_t arena_left_ = 0;
   char* arena_next_ = nullptr;

@@ -142,6 +142,10 @@ TEST_P(BackendConformanceTest, MakeBuildsTwoTargets) {
 }
 
 TEST_P(BackendConformanceTest, StaticBinary) {
+  if (GetParam() == "preload") {
+    GTEST_SKIP() << "a static binary is invisible to an interposer (auto hands it to ptrace; "
+                    "preload says so in the log: PreloadBackend.StaticProgramIsNeverSilentlyLost)";
+  }
   std::string dir = MakeTempDir("static");
   ASSERT_TRUE(WriteFile(dir + "/in", "x").ok());
   Command c;
@@ -348,6 +352,7 @@ TEST_P(BackendConformanceTest, AgreesWithStrace) {
       absl::StrCat("cd '", dir, "' && rm -rf atdir static_out main.o one two");
   for (const Case& c : kCases) {
     SCOPED_TRACE(c.name);
+    if (GetParam() == "preload" && std::string(c.name) == "static") continue;  // see StaticBinary
     if ((c.argv[0] == "gcc" || c.argv[0] == "make") && !OnPath(c.argv[0])) continue;
     ASSERT_EQ(mkdir((dir + "/atdir").c_str(), 0755), 0);
     Command command;

@@ -1,0 +1,159 @@
+// filemon_preload_helper: the `auto` backend's hand-off to ptrace for one program.
+//
+// When a traced process exec's a program that the interposer cannot enter (statically
+// linked, another ELF class), the interposer in `auto` mode exec's this helper instead, in
+// the same process (same pid P), with the supervisor's socket inherited:
+//
+//   filemon_preload_helper PROGRAM -- ARGV0 ARGS...
+//
+// The helper runs PROGRAM under the ptrace backend and forwards every record to the
+// supervisor, writing the program's own process as P (the pid its parent knows), so that the
+// log reads as if P had exec'd PROGRAM under ptrace. It exits as PROGRAM did (the same code, or
+// the same signal), so the parent sees what it would have seen untraced. Not a user tool.
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "filemon/backends/preload/wire_format.h"
+#include "filemon/backends/ptrace/ptrace_backend.h"
+#include "filemon/core/backend.h"
+#include "filemon/core/record.h"
+#include "filemon/core/record_sink.h"
+
+extern "C" char** environ;
+
+namespace filemon {
+namespace {
+
+using preload_internal::ByteAppender;
+using preload_internal::kMaxMessage;
+using preload_internal::MessageHeader;
+using preload_internal::MessageType;
+using preload_internal::WireKind;
+using preload_internal::WireRecord;
+
+// Sends each record to the supervisor, with the traced program's pid replaced by ours.
+class ForwardingSink : public RecordSink {
+ public:
+  ForwardingSink(int fd, int64_t self) : fd_(fd), self_(self) {}
+
+  void Add(const Record& record) override {
+    if (root_ == 0 && record.kind == RecordKind::kExec) root_ = record.pid;
+    WireRecord w{};
+    switch (record.kind) {
+      case RecordKind::kComment:
+        w.kind = WireKind::kComment;
+        break;
+      case RecordKind::kAt:
+      case RecordKind::kChdir:
+      case RecordKind::kDelete:
+      case RecordKind::kExec:
+      case RecordKind::kFork:
+      case RecordKind::kLink:
+      case RecordKind::kMove:
+      case RecordKind::kRead:
+      case RecordKind::kWrite:
+      case RecordKind::kExit:
+        w.kind = static_cast<WireKind>(RecordLetter(record.kind));
+        break;
+      default:
+        return;  // header/footer kinds: the supervisor's caller writes those
+    }
+    w.pid = static_cast<int32_t>(Map(record.pid));
+    w.child_pid = static_cast<int32_t>(record.child_pid);
+    w.status = static_cast<int32_t>(record.status);
+    w.signal = static_cast<int32_t>(record.signal);
+    w.len1 = static_cast<uint16_t>(record.path.size());
+    w.len2 = static_cast<uint16_t>(record.path2.size());
+    char buf[kMaxMessage];
+    ByteAppender out(buf, sizeof(buf));
+    MessageHeader header{};
+    header.type = MessageType::kRecords;
+    header.sender = static_cast<int32_t>(self_);
+    out.Append(&header, sizeof(header));
+    out.Append(&w, sizeof(w));
+    out.Append(record.path.data(), record.path.size());
+    out.Append(record.path2.data(), record.path2.size());
+    if (out.overflow()) return;
+    while (send(fd_, out.data(), out.size(), MSG_NOSIGNAL) < 0 && errno == EINTR) {
+    }
+  }
+
+ private:
+  int64_t Map(int64_t pid) const { return pid == root_ && root_ != 0 ? self_ : pid; }
+
+  int fd_;
+  int64_t self_;
+  int64_t root_ = 0;
+};
+
+int Main(int argc, char** argv) {
+  if (argc < 4 || strcmp(argv[2], "--") != 0) {
+    std::fprintf(stderr, "usage: filemon_preload_helper PROGRAM -- ARGV0 ARGS...\n");
+    return 125;
+  }
+  const char* fd_text = getenv("FILEMON_PRELOAD_FD");
+  int fd = fd_text != nullptr ? atoi(fd_text) : -1;
+  Command command;
+  command.argv.push_back(argv[1]);  // the resolved program (argv[0] is not kept: see README)
+  for (int i = 4; i < argc; ++i) command.argv.push_back(argv[i]);
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    absl::string_view entry(*e);
+    if (entry.substr(0, 16) == "FILEMON_PRELOAD_" || entry.substr(0, 11) == "LD_PRELOAD=") continue;
+    env.emplace_back(entry.data(), entry.size());
+  }
+  command.env = std::move(env);
+  TraceOptions options;
+  const char* opts = getenv("FILEMON_PRELOAD_OPTIONS");
+  options.absolute_paths = opts != nullptr && strstr(opts, "absolute") != nullptr;
+  if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);  // the subtree is traced by ptrace alone
+
+  ForwardingSink sink(fd, getpid());
+  // If ptrace cannot trace here, the program still runs (in this process, untraced), and the
+  // log says what is missing.
+  auto run_untraced = [&](const std::string& why) {
+    sink.Add(Record::Comment(std::string(" auto: ") + argv[1] + " cannot be preloaded and " + why +
+                             ": its own operations are not recorded"));
+    std::string path = argv[1];
+    if (path[0] != '/') {
+      char cwd[PATH_MAX];
+      if (getcwd(cwd, sizeof(cwd)) != nullptr) path = std::string(cwd) + "/" + path;
+    }
+    sink.Add(Record::Path(RecordKind::kExec, getpid(), path));
+    execv(argv[1], argv + 3);
+    std::fprintf(stderr, "filemon_preload_helper: execv(%s): %s\n", argv[1], strerror(errno));
+    return 127;
+  };
+  absl::Status available = PtraceBackendAvailable();
+  if (!available.ok()) return run_untraced("ptrace is unavailable (" + available.ToString() + ")");
+  std::unique_ptr<Backend> backend = MakePtraceBackend();
+  sink.Add(Record::Comment(std::string(" auto: ") + argv[1] +
+                           " cannot be preloaded: traced with ptrace from here"));
+  absl::StatusOr<ExitStatus> exit = backend->Run(command, options, &sink);
+  if (!exit.ok()) {
+    return run_untraced("ptrace could not start it (" + exit.status().ToString() + ")");
+  }
+  if (exit->signal != 0) {
+    signal(exit->signal, SIG_DFL);
+    raise(exit->signal);
+  }
+  return exit->code;
+}
+
+}  // namespace
+}  // namespace filemon
+
+int main(int argc, char** argv) { return filemon::Main(argc, argv); }

@@ -1,0 +1,2084 @@
+// libfilemon_preload.so: the interposer loaded into every traced process with LD_PRELOAD.
+//
+// It wraps the libc entry points that reach the file system calls the ptrace backend records
+// (see filemon/backends/preload/README in README.md, "The preload backend and auto"), calls
+// the real function, and for each call that succeeded sends one message of wire records
+// (wire_format.h) to the supervisor through the inherited `SOCK_SEQPACKET` socket.
+//
+// Contracts that every wrapper keeps:
+// - The traced program sees the same results and `errno` as untraced: our own work uses raw
+//   system calls (raw_syscall.h), which never touch `errno`.
+// - Hot path (open/openat/fopen/rename/...): no allocation, no lock, no system call beyond the
+//   one `sendto` of the message; the pid is cached per thread (the kernel's getpid is a
+//   system call since glibc 2.25). Only a relative path with a real dirfd costs one more call
+//   (`readlink` of /proc/self/fd/N), as does `--absolute` (`getcwd`).
+// - Async-signal-safe and vfork-safe: messages are built on the stack; `vfork` is served by
+//   `fork` so that a child never writes into its parent's memory.
+// - Inactive (pure pass-through) unless FILEMON_PRELOAD_FD is set.
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <glob.h>
+#include <grp.h>
+#include <iconv.h>
+#include <link.h>
+#include <locale.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysinfo.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+
+#include "filemon/backends/preload/exec_probe.h"
+#include "filemon/backends/preload/raw_syscall.h"
+#include "filemon/backends/preload/wire_format.h"
+
+#ifndef CLONE_VM
+#define CLONE_VM 0x00000100
+#endif
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE 1
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+extern "C" char** environ;
+
+namespace filemon {
+namespace preload_internal {
+namespace {
+
+#define FILEMON_EXPORT extern "C" __attribute__((visibility("default")))
+#define FILEMON_STRINGIFY_(x) #x
+#define FILEMON_STRINGIFY(x) FILEMON_STRINGIFY_(x)
+
+// ---------------------------------------------------------------------------------------------
+// State, set once by the constructor (and in fork children), read lock-free afterwards.
+
+std::atomic<int> g_fd{-1};              // the socket to the supervisor; -1: inactive
+std::atomic<int> g_pid{0};              // this process's pid
+std::atomic<bool> g_pid_shared{false};  // a CLONE_VM child shares our memory: ask the kernel
+// The pid whose X this process image has written (a vfork child shares this memory, so a flag
+// would let the child's exit silence its parent's).
+std::atomic<int> g_exit_recorded{0};
+bool g_absolute = false;  // TraceOptions::absolute_paths
+bool g_auto = false;      // the `auto` backend: hand unpreloadable programs to the helper
+char g_lib_path[512];     // this library, as the loader found it
+char g_socket_name[108];  // the supervisor's abstract socket, for reconnecting
+char g_options[64];       // FILEMON_PRELOAD_OPTIONS as received
+char g_helper[512];       // FILEMON_PRELOAD_HELPER (auto): runs a program under ptrace
+
+// The pid as seen by this thread. A `CLONE_VM|CLONE_VFORK` child changes its (shared) copy
+// while the parent thread is suspended; the parent restores it.
+__attribute__((tls_model("initial-exec"))) thread_local int t_pid = 0;
+
+constexpr char kEnvFd[] = "FILEMON_PRELOAD_FD";
+constexpr char kEnvPid[] = "FILEMON_PRELOAD_PID";
+constexpr char kEnvSocket[] = "FILEMON_PRELOAD_SOCKET";
+constexpr char kEnvOptions[] = "FILEMON_PRELOAD_OPTIONS";
+constexpr char kEnvHelper[] = "FILEMON_PRELOAD_HELPER";
+// execveat/fexecve: the program's path (the kernel's AT_EXECFN is then "/dev/fd/N/...").
+constexpr char kEnvExec[] = "FILEMON_PRELOAD_EXEC";
+constexpr char kEnvLdPreload[] = "LD_PRELOAD";
+
+// 0: not initialised; 1: initialising; 2: ready. Libraries initialised before this one (e.g.
+// libselinux's constructor reading /proc/filesystems) call us before our constructor runs:
+// the first interposed call initialises, so that E and the loader's opens come first.
+std::atomic<int> g_init_state{0};
+void EnsureInit();
+
+bool Active() {
+  if (__builtin_expect(g_init_state.load(std::memory_order_acquire) != 2, 0)) EnsureInit();
+  return g_fd.load(std::memory_order_relaxed) >= 0;
+}
+
+int Pid() {
+  if (__builtin_expect(g_pid_shared.load(std::memory_order_relaxed), 0)) {
+    return static_cast<int>(RawSyscall0(SYS_getpid));
+  }
+  int pid = t_pid;
+  if (__builtin_expect(pid == 0, 0)) pid = t_pid = g_pid.load(std::memory_order_relaxed);
+  return pid;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small async-signal-safe string helpers.
+
+size_t Length(const char* s) {
+  size_t n = 0;
+  while (s[n] != '\0') ++n;
+  return n;
+}
+
+bool StartsWith(const char* s, const char* prefix) {
+  while (*prefix != '\0') {
+    if (*s++ != *prefix++) return false;
+  }
+  return true;
+}
+
+// The value of `name` in `envp` ("name=value"), or nullptr.
+const char* EnvValue(char* const* envp, const char* name, size_t name_len) {
+  if (envp == nullptr) return nullptr;
+  for (char* const* e = envp; *e != nullptr; ++e) {
+    const char* s = *e;
+    size_t i = 0;
+    while (i < name_len && s[i] == name[i]) ++i;
+    if (i == name_len && s[i] == '=') return s + i + 1;
+  }
+  return nullptr;
+}
+
+size_t FormatUnsigned(unsigned long value, char* out) {
+  char digits[24];
+  size_t n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value != 0);
+  for (size_t i = 0; i < n; ++i) out[i] = digits[n - 1 - i];
+  return n;
+}
+
+bool ParseInt(const char* s, long* out) {
+  if (s == nullptr || *s == '\0') return false;
+  long v = 0;
+  for (; *s != '\0'; ++s) {
+    if (*s < '0' || *s > '9') return false;
+    v = v * 10 + (*s - '0');
+  }
+  *out = v;
+  return true;
+}
+
+void CopyString(const char* s, char* out, size_t size) {
+  size_t n = Length(s);
+  if (n >= size) n = size - 1;
+  memcpy(out, s, n);
+  out[n] = '\0';
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real functions. Resolved by the constructor; a call that comes earlier (another
+// library's constructor) resolves its own on the spot.
+
+template <typename Fn>
+Fn Resolve(std::atomic<Fn>* slot, const char* name) {
+  Fn fn = slot->load(std::memory_order_relaxed);
+  if (__builtin_expect(fn == nullptr, 0)) {
+    fn = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
+    slot->store(fn, std::memory_order_relaxed);
+  }
+  return fn;
+}
+
+#define REAL(name) Resolve(&real_##name, #name)
+#define DECLARE_REAL(name, type) \
+  std::atomic<type> real_##name { nullptr }
+
+DECLARE_REAL(open, int (*)(const char*, int, ...));
+DECLARE_REAL(open64, int (*)(const char*, int, ...));
+DECLARE_REAL(__open_2, int (*)(const char*, int));
+DECLARE_REAL(__open64_2, int (*)(const char*, int));
+DECLARE_REAL(openat, int (*)(int, const char*, int, ...));
+DECLARE_REAL(openat64, int (*)(int, const char*, int, ...));
+DECLARE_REAL(__openat_2, int (*)(int, const char*, int));
+DECLARE_REAL(__openat64_2, int (*)(int, const char*, int));
+DECLARE_REAL(creat, int (*)(const char*, mode_t));
+DECLARE_REAL(creat64, int (*)(const char*, mode_t));
+DECLARE_REAL(fopen, FILE* (*)(const char*, const char*));
+DECLARE_REAL(fopen64, FILE* (*)(const char*, const char*));
+DECLARE_REAL(freopen, FILE* (*)(const char*, const char*, FILE*));
+DECLARE_REAL(freopen64, FILE* (*)(const char*, const char*, FILE*));
+DECLARE_REAL(opendir, DIR* (*)(const char*));
+DECLARE_REAL(mkstemp, int (*)(char*));
+DECLARE_REAL(mkstemp64, int (*)(char*));
+DECLARE_REAL(mkostemp, int (*)(char*, int));
+DECLARE_REAL(mkostemp64, int (*)(char*, int));
+DECLARE_REAL(mkstemps, int (*)(char*, int));
+DECLARE_REAL(mkstemps64, int (*)(char*, int));
+DECLARE_REAL(mkostemps, int (*)(char*, int, int));
+DECLARE_REAL(mkostemps64, int (*)(char*, int, int));
+DECLARE_REAL(rename, int (*)(const char*, const char*));
+DECLARE_REAL(renameat, int (*)(int, const char*, int, const char*));
+DECLARE_REAL(renameat2, int (*)(int, const char*, int, const char*, unsigned));
+DECLARE_REAL(link, int (*)(const char*, const char*));
+DECLARE_REAL(linkat, int (*)(int, const char*, int, const char*, int));
+DECLARE_REAL(symlink, int (*)(const char*, const char*));
+DECLARE_REAL(symlinkat, int (*)(const char*, int, const char*));
+DECLARE_REAL(unlink, int (*)(const char*));
+DECLARE_REAL(unlinkat, int (*)(int, const char*, int));
+DECLARE_REAL(rmdir, int (*)(const char*));
+DECLARE_REAL(chdir, int (*)(const char*));
+DECLARE_REAL(fchdir, int (*)(int));
+DECLARE_REAL(execve, int (*)(const char*, char* const[], char* const[]));
+DECLARE_REAL(fexecve, int (*)(int, char* const[], char* const[]));
+DECLARE_REAL(posix_spawn, int (*)(pid_t*, const char*, const posix_spawn_file_actions_t*,
+                                  const posix_spawnattr_t*, char* const[], char* const[]));
+DECLARE_REAL(posix_spawnp, int (*)(pid_t*, const char*, const posix_spawn_file_actions_t*,
+                                   const posix_spawnattr_t*, char* const[], char* const[]));
+DECLARE_REAL(fork, pid_t (*)());
+DECLARE_REAL(_Fork, pid_t (*)());
+DECLARE_REAL(clone, int (*)(int (*)(void*), void*, int, void*, ...));
+DECLARE_REAL(_exit, void (*)(int));
+DECLARE_REAL(_Exit, void (*)(int));
+DECLARE_REAL(syscall, long (*)(long, ...));
+DECLARE_REAL(dlopen, void* (*)(const char*, int));
+DECLARE_REAL(waitpid, pid_t (*)(pid_t, int*, int));
+DECLARE_REAL(wait4, pid_t (*)(pid_t, int*, int, struct rusage*));
+DECLARE_REAL(waitid, int (*)(idtype_t, id_t, siginfo_t*, int));
+DECLARE_REAL(close, int (*)(int));
+DECLARE_REAL(close_range, int (*)(unsigned, unsigned, int));
+DECLARE_REAL(closefrom, void (*)(int));
+DECLARE_REAL(dup2, int (*)(int, int));
+DECLARE_REAL(dup3, int (*)(int, int, int));
+DECLARE_REAL(system, int (*)(const char*));
+DECLARE_REAL(popen, FILE* (*)(const char*, const char*));
+DECLARE_REAL(tmpfile, FILE* (*)());
+DECLARE_REAL(tmpfile64, FILE* (*)());
+DECLARE_REAL(setlocale, char* (*)(int, const char*));
+DECLARE_REAL(newlocale, locale_t (*)(int, const char*, locale_t));
+DECLARE_REAL(iconv_open, iconv_t (*)(const char*, const char*));
+DECLARE_REAL(tzset, void (*)());
+DECLARE_REAL(sysconf, long (*)(int));
+DECLARE_REAL(get_nprocs, int (*)());
+DECLARE_REAL(get_nprocs_conf, int (*)());
+DECLARE_REAL(scandir, int (*)(const char*, struct dirent***, int (*)(const struct dirent*),
+                              int (*)(const struct dirent**, const struct dirent**)));
+DECLARE_REAL(nftw, int (*)(const char*, int (*)(const char*, const struct stat*, int, struct FTW*),
+                           int, int));
+DECLARE_REAL(glob, int (*)(const char*, int, int (*)(const char*, int), glob_t*));
+DECLARE_REAL(localtime, struct tm* (*)(const time_t*));
+DECLARE_REAL(localtime_r, struct tm* (*)(const time_t*, struct tm*));
+DECLARE_REAL(mktime, time_t (*)(struct tm*));
+DECLARE_REAL(getpwnam, struct passwd* (*)(const char*));
+DECLARE_REAL(getpwuid, struct passwd* (*)(uid_t));
+DECLARE_REAL(getgrnam, struct group* (*)(const char*));
+DECLARE_REAL(getgrgid, struct group* (*)(gid_t));
+
+// ---------------------------------------------------------------------------------------------
+// Messages.
+
+bool Reconnect(int broken_fd);
+
+void SendBytes(const char* data, size_t size) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    int fd = g_fd.load(std::memory_order_relaxed);
+    if (fd < 0) return;
+    long n;
+    do {
+      n = RawSyscall6(SYS_sendto, fd, reinterpret_cast<long>(data), static_cast<long>(size),
+                      MSG_NOSIGNAL, 0, 0);
+    } while (n == -EINTR);
+    if (n >= 0) return;
+    // The program closed or replaced our descriptor behind our back (a raw close, an
+    // inherited close-on-exec): reconnect through the supervisor's named socket.
+    if (n != -EBADF && n != -ENOTSOCK && n != -ENOTCONN && n != -EPIPE && n != -ECONNREFUSED &&
+        n != -EOPNOTSUPP) {
+      return;
+    }
+    if (!Reconnect(fd)) return;
+  }
+}
+
+enum class PathRule {
+  kAsPassed,   // the ptrace backend's rule (see Message::AppendPath)
+  kLiteral,    // never prefixed: the contents of a symlink
+  kDirectory,  // the directory `dirfd` names (fchdir)
+};
+
+// One message under construction, on the caller's stack.
+class Message {
+ public:
+  explicit Message(MessageType type = MessageType::kRecords) : out_(buf_, sizeof(buf_)) {
+    MessageHeader header{};
+    header.type = type;
+    header.sender = Pid();
+    out_.Append(&header, sizeof(header));
+  }
+  Message(const Message&) = delete;
+  Message& operator=(const Message&) = delete;
+
+  bool empty() const { return out_.size() == sizeof(MessageHeader); }
+
+  // A record whose path(s) are resolved by the path rules (see AppendPath).
+  void Add(WireKind kind, int pid, int dirfd1, const char* path1, int dirfd2 = AT_FDCWD,
+           const char* path2 = nullptr, PathRule rule1 = PathRule::kAsPassed) {
+    size_t start = Begin(kind, pid);
+    size_t len1 = AppendPath(dirfd1, path1, rule1);
+    size_t len2 = path2 == nullptr ? 0 : AppendPath(dirfd2, path2, PathRule::kAsPassed);
+    Finish(start, len1, len2);
+  }
+  // A record whose path is taken literally.
+  void AddLiteral(WireKind kind, int pid, const char* text, size_t size) {
+    size_t start = Begin(kind, pid);
+    out_.Append(text, size);
+    Finish(start, size, 0);
+  }
+  void AddComment(const char* a, const char* b = "", const char* c = "", const char* d = "") {
+    size_t start = Begin(WireKind::kComment, Pid());
+    size_t before = out_.size();
+    for (const char* s : {" preload: ", a, b, c, d}) out_.Append(s, Length(s));
+    Finish(start, out_.size() - before, 0);
+  }
+  void AddFork(int parent, int child) {
+    size_t start = Begin(WireKind::kFork, parent);
+    Finish(start, 0, 0);
+    Patch(start)->child_pid = child;
+  }
+  void AddExit(int pid, int code, int signal) {
+    size_t start = Begin(WireKind::kExit, pid);
+    Finish(start, 0, 0);
+    Patch(start)->status = code;
+    Patch(start)->signal = signal;
+  }
+
+  void Send() {
+    if (!empty() && !out_.overflow()) SendBytes(out_.data(), out_.size());
+  }
+
+ private:
+  size_t Begin(WireKind kind, int pid) {
+    size_t start = out_.size();
+    WireRecord record{};
+    record.kind = kind;
+    record.pid = pid;
+    out_.Append(&record, sizeof(record));
+    return start;
+  }
+  void Finish(size_t start, size_t len1, size_t len2) {
+    if (out_.overflow()) return;
+    Patch(start)->len1 = static_cast<uint16_t>(len1);
+    Patch(start)->len2 = static_cast<uint16_t>(len2);
+  }
+  WireRecord* Patch(size_t start) { return reinterpret_cast<WireRecord*>(buf_ + start); }
+
+  // Appends `path` by the ptrace backend's rules: as passed; a relative path with a real
+  // dirfd gets the directory's absolute path and '/' in front; with `--absolute` every
+  // relative path is made absolute through the cwd or the dirfd. Returns the bytes appended.
+  size_t AppendPath(int dirfd, const char* path, PathRule rule) {
+    size_t before = out_.size();
+    if (rule == PathRule::kLiteral) {
+      out_.Append(path, Length(path));
+      return out_.size() - before;
+    }
+    if (path[0] != '/' && (dirfd != AT_FDCWD || g_absolute || rule == PathRule::kDirectory)) {
+      long n;
+      if (dirfd == AT_FDCWD) {
+        n = RawSyscall2(SYS_getcwd, reinterpret_cast<long>(out_.tail()),
+                        static_cast<long>(out_.room()));
+        if (n > 0) --n;  // getcwd counts the NUL
+      } else {
+        char link[32] = "/proc/self/fd/";
+        size_t len = Length(link);
+        link[len + FormatUnsigned(static_cast<unsigned>(dirfd), link + len)] = '\0';
+        n = RawSyscall4(SYS_readlinkat, AT_FDCWD, reinterpret_cast<long>(link),
+                        reinterpret_cast<long>(out_.tail()), static_cast<long>(out_.room()));
+      }
+      if (n > 0) {
+        out_.Grow(static_cast<size_t>(n));
+        if (rule == PathRule::kDirectory) return out_.size() - before;
+        // "/" + "x" must not become "//x".
+        if (out_.data()[out_.size() - 1] != '/') out_.Append("/", 1);
+      }
+    }
+    out_.Append(path, Length(path));
+    return out_.size() - before;
+  }
+
+  alignas(8) char buf_[kMaxMessage];
+  ByteAppender out_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Records for the operations.
+
+// open/openat/creat/fopen: FreeBSD's rule: R if O_RDWR, then W if any write access, else R.
+// `at`: openat/openat2, which also write the `A` clue for a relative path with a real dirfd.
+bool InLibcWindowNow();
+
+// `trapped`: called by the libc window's trap handler. Inside a window the handler records
+// the open system call itself, so the wrappers do not.
+void RecordOpen(int dirfd, const char* path, int flags, bool at, bool trapped = false) {
+  if (!Active() || path == nullptr) return;
+  if (!trapped && InLibcWindowNow()) return;
+  Message m;
+  int pid = Pid();
+  if (at && path[0] != '/' && dirfd != AT_FDCWD) {
+    m.AddLiteral(WireKind::kAt, pid, path, Length(path));
+  }
+  if (flags & O_RDWR) m.Add(WireKind::kRead, pid, dirfd, path);
+  m.Add((flags & O_ACCMODE) ? WireKind::kWrite : WireKind::kRead, pid, dirfd, path);
+  m.Send();
+}
+
+// fopen modes: "r" read; "w"/"a" write; "+" both.
+int FopenFlags(const char* mode) {
+  if (mode == nullptr) return O_RDONLY;
+  bool plus = false;
+  for (const char* m = mode + 1; *m != '\0' && *m != ','; ++m) plus |= (*m == '+');
+  if (plus) return O_RDWR;
+  return mode[0] == 'r' ? O_RDONLY : O_WRONLY;
+}
+
+void RecordOne(WireKind kind, int dirfd, const char* path) {
+  if (!Active() || path == nullptr) return;
+  Message m;
+  m.Add(kind, Pid(), dirfd, path);
+  m.Send();
+}
+
+void RecordTwo(WireKind kind, int dirfd1, const char* path1, int dirfd2, const char* path2) {
+  if (!Active() || path1 == nullptr || path2 == nullptr) return;
+  Message m;
+  m.Add(kind, Pid(), dirfd1, path1, dirfd2, path2);
+  m.Send();
+}
+
+// symlink: the link contents are recorded as given, never prefixed.
+void RecordSymlink(const char* target, int dirfd, const char* linkpath) {
+  if (!Active() || target == nullptr || linkpath == nullptr) return;
+  Message m;
+  // The contents of a symlink are not a path relative to the caller.
+  m.Add(WireKind::kLink, Pid(), AT_FDCWD, target, dirfd, linkpath, PathRule::kLiteral);
+  m.Send();
+}
+
+// fchdir: C with the directory the descriptor names.
+void RecordFchdir(int fd) {
+  if (!Active()) return;
+  Message m;
+  m.Add(WireKind::kChdir, Pid(), fd, "", AT_FDCWD, nullptr, PathRule::kDirectory);
+  m.Send();
+}
+
+void RecordExit(int code) {
+  if (!Active()) return;
+  int pid = Pid();
+  if (g_exit_recorded.exchange(pid) == pid) return;
+  Message m;
+  m.AddExit(Pid(), code & 0xff, 0);
+  m.Send();
+}
+
+// A parent reaped `pid`: the supervisor writes X for it unless the child wrote its own
+// (a child killed by a signal, or one the interposer could not see).
+void RecordReaped(pid_t pid, int wait_status) {
+  if (!Active() || pid <= 0) return;
+  Message m(MessageType::kReaped);
+  if (WIFEXITED(wait_status)) {
+    m.AddExit(pid, WEXITSTATUS(wait_status), 0);
+  } else if (WIFSIGNALED(wait_status)) {
+    m.AddExit(pid, 0, WTERMSIG(wait_status));
+  } else {
+    return;  // stopped or continued: not an exit
+  }
+  m.Send();
+}
+
+// ---------------------------------------------------------------------------------------------
+// setlocale(LC_ALL, "") cache. The files it opens depend only on the locale variables (and the
+// installed locale data), and nearly every program of a build calls it once at start: the
+// first process that runs it in a libc window passes the list of files to its descendants
+// (FILEMON_PRELOAD_LOCALE), and a descendant with the same variables calls setlocale without
+// a window and writes the same records. Format: KEY '\x1d' PATH '\x1d' PATH ...
+
+constexpr char kEnvLocale[] = "FILEMON_PRELOAD_LOCALE";
+constexpr char kLocaleSeparator = '\x1d';
+char g_locale_cache[4096];         // KEY, then the paths; "" when unknown
+bool g_locale_collecting = false;  // a window is recording the paths into g_locale_cache
+bool g_locale_cache_bad = false;   // the window saw something the cache cannot replay
+size_t g_locale_cache_size = 0;
+bool g_setlocale_called = false;  // this process image called setlocale with a locale name
+
+// The key: the category, then every variable setlocale(LC_ALL, "") reads.
+size_t LocaleKey(int category, char* out, size_t size) {
+  static const char* const kVars[] = {
+      "LC_ALL",       "LC_CTYPE",       "LC_NUMERIC",        "LC_TIME", "LC_COLLATE",
+      "LC_MONETARY",  "LC_MESSAGES",    "LC_PAPER",          "LC_NAME", "LC_ADDRESS",
+      "LC_TELEPHONE", "LC_MEASUREMENT", "LC_IDENTIFICATION", "LANG",    "LOCPATH"};
+  ByteAppender key(out, size);
+  char number[24];
+  size_t n = FormatUnsigned(static_cast<unsigned>(category), number);
+  key.Append(number, n);
+  for (const char* var : kVars) {
+    const char* value = getenv(var);
+    key.Append(";", 1);
+    if (value != nullptr) key.Append(value, Length(value));
+  }
+  if (key.overflow()) return 0;
+  return key.size();
+}
+
+void CollectLocaleOpen(const char* path, int flags) {
+  if (!g_locale_collecting) return;
+  size_t len = Length(path);
+  if ((flags & O_ACCMODE) != O_RDONLY || len + 1 > sizeof(g_locale_cache) - g_locale_cache_size) {
+    g_locale_cache_bad = true;
+    return;
+  }
+  for (size_t i = 0; i < len; ++i) {
+    if (path[i] == kLocaleSeparator) g_locale_cache_bad = true;
+  }
+  g_locale_cache[g_locale_cache_size++] = kLocaleSeparator;
+  memcpy(g_locale_cache + g_locale_cache_size, path, len);
+  g_locale_cache_size += len;
+  g_locale_cache[g_locale_cache_size] = '\0';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files that libc opens internally (setlocale's locale data, NSS, time zones, iconv modules)
+// never pass through an interposable symbol. For the libc functions that do so, the call runs
+// in a Syscall User Dispatch window (Linux >= 5.11): every system call that libc makes during
+// the window stops in our SIGSYS handler, which makes the call itself (from this library's
+// text, which the kernel lets through) and records the opens that succeed. Outside the
+// windows the selector is ALLOW and nothing is trapped; a window costs two rt_sigaction calls
+// plus one signal per system call made inside it.
+
+#if defined(__x86_64__)
+
+uintptr_t g_text_start = 0;  // this library's executable segment: system calls from here pass
+size_t g_text_size = 0;
+__attribute__((tls_model("initial-exec"))) thread_local char t_selector = 0;
+__attribute__((tls_model("initial-exec"))) thread_local bool t_dispatch_on = false;
+__attribute__((tls_model("initial-exec"))) thread_local bool t_in_window = false;
+
+constexpr unsigned long kSaRestorer = 0x04000000;  // SA_RESTORER (kernel ABI)
+constexpr int kPrSetSyscallUserDispatch = 59;
+constexpr int kDispatchOn = 1;
+constexpr char kSelectorAllow = 0;
+constexpr char kSelectorBlock = 1;
+
+extern "C" void filemon_preload_restorer();
+__asm__(
+    ".text\n"
+    ".type filemon_preload_restorer,@function\n"
+    "filemon_preload_restorer:\n"
+    "  mov $15, %eax\n"  // rt_sigreturn, issued from our text so that it is never trapped
+    "  syscall\n"
+    ".size filemon_preload_restorer,.-filemon_preload_restorer\n");
+
+struct KernelSigaction {
+  void (*handler)(int, siginfo_t*, void*);
+  unsigned long flags;
+  void (*restorer)();
+  uint64_t mask;
+};
+
+void RecordTrappedOpen(long nr, long a1, long a2, long a3) {
+  switch (nr) {
+    case SYS_open:
+      RecordOpen(AT_FDCWD, reinterpret_cast<const char*>(a1), static_cast<int>(a2), false, true);
+      CollectLocaleOpen(reinterpret_cast<const char*>(a1), static_cast<int>(a2));
+      break;
+    case SYS_openat:
+      RecordOpen(static_cast<int>(a1), reinterpret_cast<const char*>(a2), static_cast<int>(a3),
+                 true, true);
+      // Paths relative to a dirfd cannot be replayed; setlocale's are absolute.
+      if (static_cast<int>(a1) == AT_FDCWD || reinterpret_cast<const char*>(a2)[0] == '/') {
+        CollectLocaleOpen(reinterpret_cast<const char*>(a2), static_cast<int>(a3));
+      } else {
+        g_locale_cache_bad = true;
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+void OnTrappedSyscall(int, siginfo_t* info, void* context) {
+  auto* uc = static_cast<ucontext_t*>(context);
+  greg_t* r = uc->uc_mcontext.gregs;
+  long nr = info->si_syscall;
+  long result =
+      RawSyscall6(nr, r[REG_RDI], r[REG_RSI], r[REG_RDX], r[REG_R10], r[REG_R8], r[REG_R9]);
+  r[REG_RAX] = result;
+  if (result >= 0) RecordTrappedOpen(nr, r[REG_RDI], r[REG_RSI], r[REG_RDX]);
+}
+
+int FindText(struct dl_phdr_info* info, size_t, void*) {
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X)) continue;
+    uintptr_t start = info->dlpi_addr + ph.p_vaddr;
+    uintptr_t self = reinterpret_cast<uintptr_t>(&OnTrappedSyscall);
+    if (self >= start && self < start + ph.p_memsz) {
+      g_text_start = start;
+      g_text_size = ph.p_memsz;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+void InitSyscallWindows() { dl_iterate_phdr(FindText, nullptr); }
+
+std::atomic<bool> g_dispatch_failed{false};
+
+bool InLibcWindowNow() { return t_in_window; }
+bool InLibcWindowWorks() { return g_text_size != 0 && !g_dispatch_failed.load() && t_dispatch_on; }
+bool LibcWindowAvailable() { return g_text_size != 0 && !g_dispatch_failed.load(); }
+
+// Runs `fn` with libc's own system calls trapped and its opens recorded.
+template <typename Fn>
+auto InLibcWindow(Fn fn) -> decltype(fn()) {
+  if (!Active() || g_text_size == 0 || t_in_window) return fn();
+  if (!t_dispatch_on) {
+    if (RawSyscall6(SYS_prctl, kPrSetSyscallUserDispatch, kDispatchOn, g_text_start, g_text_size,
+                    reinterpret_cast<long>(&t_selector), 0) != 0) {
+      g_dispatch_failed.store(true);
+      return fn();  // kernel without Syscall User Dispatch
+    }
+    t_dispatch_on = true;
+  }
+  KernelSigaction ours{};
+  ours.handler = OnTrappedSyscall;
+  ours.flags = SA_SIGINFO | kSaRestorer;
+  ours.restorer = filemon_preload_restorer;
+  ours.mask = ~uint64_t{0};
+  KernelSigaction saved{};
+  if (RawSyscall4(SYS_rt_sigaction, SIGSYS, reinterpret_cast<long>(&ours),
+                  reinterpret_cast<long>(&saved), 8) != 0) {
+    return fn();
+  }
+  t_in_window = true;
+  t_selector = kSelectorBlock;
+  __asm__ volatile("" ::: "memory");
+  auto result = fn();
+  __asm__ volatile("" ::: "memory");
+  t_selector = kSelectorAllow;
+  t_in_window = false;
+  RawSyscall4(SYS_rt_sigaction, SIGSYS, reinterpret_cast<long>(&saved), 0, 8);
+  return result;
+}
+
+void ResetSyscallWindowAfterFork() { t_dispatch_on = false; }
+
+#else
+
+bool InLibcWindowNow() { return false; }
+bool InLibcWindowWorks() { return false; }
+bool LibcWindowAvailable() { return false; }
+void InitSyscallWindows() {}
+template <typename Fn>
+auto InLibcWindow(Fn fn) -> decltype(fn()) {
+  return fn();
+}
+void ResetSyscallWindowAfterFork() {}
+
+#endif
+
+// ---------------------------------------------------------------------------------------------
+// Process start: E, the loader's opens, and F for a process created behind our back.
+
+bool IsSystemLibraryDir(const char* path) {
+  return StartsWith(path, "/lib/") || StartsWith(path, "/lib64/") ||
+         StartsWith(path, "/usr/lib/") || StartsWith(path, "/usr/lib64/") ||
+         StartsWith(path, "/usr/local/lib/");
+}
+
+// True if `path` lies directly in one of the ':'-separated directories of `list`.
+bool InDirectoryList(const char* path, const char* list) {
+  if (list == nullptr) return false;
+  size_t path_len = Length(path);
+  size_t dir_len = path_len;
+  while (dir_len > 0 && path[dir_len - 1] != '/') --dir_len;
+  if (dir_len > 0) --dir_len;  // the directory without its trailing '/'
+  const char* p = list;
+  while (*p != '\0') {
+    const char* end = p;
+    while (*end != '\0' && *end != ':') ++end;
+    size_t n = static_cast<size_t>(end - p);
+    while (n > 1 && p[n - 1] == '/') --n;
+    if (n == dir_len && memcmp(p, path, n) == 0) return true;
+    p = *end == ':' ? end + 1 : end;
+  }
+  return false;
+}
+
+struct LoadedObjects {
+  Message* message = nullptr;
+  int pid = 0;
+  int skip = 0;  // objects to skip (already reported)
+  int index = 0;
+  bool used_cache = false;
+  const char* interp = nullptr;  // the dynamic loader, mapped by the kernel (no open)
+  bool count_only = false;
+};
+
+int VisitObject(struct dl_phdr_info* info, size_t, void* data) {
+  auto* objects = static_cast<LoadedObjects*>(data);
+  int index = objects->index++;
+  if (objects->count_only || index < objects->skip) return 0;
+  const char* name = info->dlpi_name;
+  // The main program (""), the vDSO (no '/'), the loader and this library are not opened by
+  // the loader on the program's behalf.
+  if (name == nullptr || name[0] == '\0') return 0;
+  bool has_slash = false;
+  for (const char* p = name; *p != '\0'; ++p) has_slash |= (*p == '/');
+  if (!has_slash) return 0;
+  if (objects->interp != nullptr && strcmp(name, objects->interp) == 0) return 0;
+  if (strcmp(name, g_lib_path) == 0) return 0;
+  if (IsSystemLibraryDir(name) && !InDirectoryList(name, getenv("LD_LIBRARY_PATH"))) {
+    objects->used_cache = true;
+  }
+  objects->message->Add(WireKind::kRead, objects->pid, AT_FDCWD, name);
+  return 0;
+}
+
+// The main program's PT_INTERP string.
+const char* InterpreterOf() {
+  auto* phdr = reinterpret_cast<const ElfW(Phdr)*>(getauxval(AT_PHDR));
+  size_t phnum = getauxval(AT_PHNUM);
+  if (phdr == nullptr) return nullptr;
+  uintptr_t base = 0;
+  for (size_t i = 0; i < phnum; ++i) {
+    if (phdr[i].p_type == PT_PHDR) base = reinterpret_cast<uintptr_t>(phdr) - phdr[i].p_vaddr;
+  }
+  for (size_t i = 0; i < phnum; ++i) {
+    if (phdr[i].p_type == PT_INTERP) return reinterpret_cast<const char*>(base + phdr[i].p_vaddr);
+  }
+  return nullptr;
+}
+
+// Sends the loader's opens of the objects loaded after the first `skip` ones (the cache,
+// then each library), as the ptrace backend sees them.
+void RecordLoadedObjects(Message* loaded, int skip) {
+  Message libraries;
+  LoadedObjects objects;
+  objects.message = &libraries;
+  objects.pid = Pid();
+  objects.skip = skip;
+  objects.interp = InterpreterOf();
+  dl_iterate_phdr(VisitObject, &objects);
+  if (objects.used_cache) {
+    loaded->Add(WireKind::kRead, objects.pid, AT_FDCWD, "/etc/ld.so.cache");
+  }
+  loaded->Send();
+  libraries.Send();
+}
+
+int CountLoadedObjects() {
+  LoadedObjects objects;
+  objects.count_only = true;
+  dl_iterate_phdr(VisitObject, &objects);
+  return objects.index;
+}
+
+// The absolute form of an exec'd path: as passed if absolute, else cwd + "/" + path
+// (a leading "./" dropped).
+size_t AbsoluteExecPath(const char* path, char* out, size_t size) {
+  size_t n = 0;
+  if (path[0] != '/') {
+    long len = RawSyscall2(SYS_getcwd, reinterpret_cast<long>(out), static_cast<long>(size));
+    if (len > 0) {
+      n = static_cast<size_t>(len - 1);
+      if (n == 0 || out[n - 1] != '/') out[n++] = '/';
+    }
+    while (path[0] == '.' && path[1] == '/') {
+      path += 2;
+      while (*path == '/') ++path;
+    }
+  }
+  size_t len = Length(path);
+  if (len > size - n - 1) len = size - n - 1;
+  memcpy(out + n, path, len);
+  n += len;
+  out[n] = '\0';
+  return n;
+}
+
+void OnExit(int status, void*) { RecordExit(status); }
+
+void OnForkChild() {
+  if (!Active()) return;
+  int parent = g_pid.load(std::memory_order_relaxed);
+  int self = static_cast<int>(RawSyscall0(SYS_getpid));
+  g_pid.store(self, std::memory_order_relaxed);
+  t_pid = self;
+  g_exit_recorded.store(0, std::memory_order_relaxed);
+  ResetSyscallWindowAfterFork();
+  Message m;
+  m.AddFork(parent, self);
+  m.Send();
+}
+
+// The fd the supervisor gave us must still be our socket: a program may have closed it
+// before exec (e.g. a `posix_spawn` close action) and reused the number for its own file.
+bool IsOurSocket(int fd) {
+  struct stat st;
+  if (RawSyscall2(SYS_fstat, fd, reinterpret_cast<long>(&st)) != 0) return false;
+  if (!S_ISSOCK(st.st_mode)) return false;
+  int type = 0;
+  socklen_t len = sizeof(type);
+  if (RawSyscall6(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, reinterpret_cast<long>(&type),
+                  reinterpret_cast<long>(&len), 0) != 0) {
+    return false;
+  }
+  return type == SOCK_SEQPACKET;
+}
+
+// Connects a new socket to the supervisor's named socket and puts it at `broken_fd`'s number
+// (or any number if that is taken by the program).
+bool Reconnect(int broken_fd) {
+  if (g_socket_name[0] == '\0') return false;
+  long s = RawSyscall3(SYS_socket, AF_UNIX, SOCK_SEQPACKET, 0);
+  if (s < 0) return false;
+  struct sockaddr_un addr {};
+  addr.sun_family = AF_UNIX;
+  size_t len = Length(g_socket_name);
+  memcpy(addr.sun_path + 1, g_socket_name, len);  // abstract: leading NUL
+  long rc = RawSyscall3(SYS_connect, s, reinterpret_cast<long>(&addr),
+                        static_cast<long>(offsetof(struct sockaddr_un, sun_path) + 1 + len));
+  if (rc != 0) {
+    RawSyscall1(SYS_close, s);
+    g_fd.store(-1, std::memory_order_relaxed);
+    return false;
+  }
+  // A fd number that the program does not use: dup above 900 (the program's own fds are
+  // usually low); keep `s` if that fails.
+  long high = RawSyscall3(SYS_fcntl, s, F_DUPFD, 900);
+  if (high >= 0) {
+    RawSyscall1(SYS_close, s);
+    s = high;
+  }
+  int expected = broken_fd;
+  if (!g_fd.compare_exchange_strong(expected, static_cast<int>(s))) {
+    RawSyscall1(SYS_close, s);  // another thread reconnected first
+  }
+  return true;
+}
+
+void Init() {
+  long fd = -1;
+  if (!ParseInt(getenv(kEnvFd), &fd)) return;
+  int pid = static_cast<int>(RawSyscall0(SYS_getpid));
+  g_pid.store(pid, std::memory_order_relaxed);
+  t_pid = pid;
+  if (const char* s = getenv(kEnvSocket)) CopyString(s, g_socket_name, sizeof(g_socket_name));
+  if (const char* s = getenv(kEnvOptions)) {
+    CopyString(s, g_options, sizeof(g_options));
+    g_absolute = strstr(s, "absolute") != nullptr;
+    g_auto = strstr(s, "auto") != nullptr;
+  }
+  if (const char* s = getenv(kEnvHelper)) CopyString(s, g_helper, sizeof(g_helper));
+  if (const char* s = getenv(kEnvLocale)) {
+    CopyString(s, g_locale_cache, sizeof(g_locale_cache));
+    g_locale_cache_size = Length(g_locale_cache);
+  }
+  Dl_info self{};
+  if (dladdr(reinterpret_cast<void*>(&Init), &self) != 0 && self.dli_fname != nullptr) {
+    CopyString(self.dli_fname, g_lib_path, sizeof(g_lib_path));
+  }
+  if (IsOurSocket(static_cast<int>(fd))) {
+    g_fd.store(static_cast<int>(fd), std::memory_order_relaxed);
+  } else if (!Reconnect(static_cast<int>(fd))) {
+    return;
+  }
+
+  Message start;
+  // A process the interposer did not see being created (glibc's posix_spawn, system(),
+  // popen() clone internally): its parent did not write F, so it does.
+  long exec_pid = 0;
+  if (!ParseInt(getenv(kEnvPid), &exec_pid) || exec_pid != pid) {
+    start.AddFork(static_cast<int>(RawSyscall0(SYS_getppid)), pid);
+  }
+  char path[4096];
+  const char* execfn = reinterpret_cast<const char*>(getauxval(AT_EXECFN));
+  const char* exec_env = getenv(kEnvExec);
+  if (execfn != nullptr && StartsWith(execfn, "/dev/fd/") && exec_env != nullptr) {
+    execfn = exec_env;  // execveat/fexecve: the path our wrapper resolved before the exec
+  }
+  if (execfn != nullptr) {
+    size_t n = AbsoluteExecPath(execfn, path, sizeof(path));
+    start.AddLiteral(WireKind::kExec, pid, path, n);
+  }
+  RecordLoadedObjects(&start, 0);
+
+  on_exit(OnExit, nullptr);
+  pthread_atfork(nullptr, nullptr, OnForkChild);
+  InitSyscallWindows();
+}
+
+void EnsureInit() {
+  int expected = 0;
+  if (!g_init_state.compare_exchange_strong(expected, 1)) return;  // done or in progress
+  Init();
+  g_init_state.store(2, std::memory_order_release);
+}
+
+__attribute__((constructor)) void Constructor() { EnsureInit(); }
+
+// ---------------------------------------------------------------------------------------------
+// Exec: keep our environment, detect programs the interposer cannot enter.
+
+// The environment for a new program: `envp` without our variables, plus ours (LD_PRELOAD
+// keeps the program's own entries after ours). `out` has room for count(envp) + 8 entries;
+// `scratch` holds the new strings.
+// `preload` false: without LD_PRELOAD (for the ptrace helper, whose subtree ptrace sees).
+void FixEnvironment(char* const* envp, char** out, char* scratch, size_t scratch_size,
+                    bool preload = true, const char* exec_path = nullptr) {
+  ByteAppender s(scratch, scratch_size);
+  size_t n = 0;
+  const char* user_preload = nullptr;
+  if (envp != nullptr) {
+    for (char* const* e = envp; *e != nullptr; ++e) {
+      if (StartsWith(*e, "FILEMON_PRELOAD_")) continue;
+      if (StartsWith(*e, "LD_PRELOAD=")) {
+        user_preload = *e + sizeof(kEnvLdPreload);
+        continue;
+      }
+      out[n++] = *e;
+    }
+  }
+  auto add = [&](const char* name, const char* v1, const char* v2 = "", const char* v3 = "") {
+    size_t start = s.size();
+    for (const char* piece : {name, "=", v1, v2, v3}) s.Append(piece, Length(piece));
+    s.Append("", 1);
+    if (!s.overflow()) out[n++] = s.data() + start;
+  };
+  if (!preload) {
+    // The program's own entries, without this library.
+    if (user_preload != nullptr) {
+      size_t start = s.size();
+      s.Append("LD_PRELOAD=", sizeof(kEnvLdPreload));
+      size_t values = s.size();
+      const char* p = user_preload;
+      size_t lib_len = Length(g_lib_path);
+      while (*p != '\0') {
+        const char* end = p;
+        while (*end != '\0' && *end != ':' && *end != ' ') ++end;
+        size_t len = static_cast<size_t>(end - p);
+        if (len > 0 && !(len == lib_len && memcmp(p, g_lib_path, len) == 0)) {
+          if (s.size() > values) s.Append(":", 1);
+          s.Append(p, len);
+        }
+        p = *end != '\0' ? end + 1 : end;
+      }
+      s.Append("", 1);
+      if (!s.overflow() && s.size() > values + 1) out[n++] = s.data() + start;
+    }
+  } else if (user_preload == nullptr || user_preload[0] == '\0') {
+    add(kEnvLdPreload, g_lib_path);
+  } else if (strstr(user_preload, g_lib_path) != nullptr) {
+    add(kEnvLdPreload, user_preload);
+  } else {
+    add(kEnvLdPreload, g_lib_path, ":", user_preload);
+  }
+  char number[24];
+  number[FormatUnsigned(static_cast<unsigned>(g_fd.load(std::memory_order_relaxed)), number)] =
+      '\0';
+  add(kEnvFd, number);
+  number[FormatUnsigned(static_cast<unsigned>(Pid()), number)] = '\0';
+  add(kEnvPid, number);
+  if (g_socket_name[0] != '\0') add(kEnvSocket, g_socket_name);
+  if (g_options[0] != '\0') add(kEnvOptions, g_options);
+  if (g_helper[0] != '\0') add(kEnvHelper, g_helper);
+  if (exec_path != nullptr) add(kEnvExec, exec_path);
+  if (g_locale_cache_size > 0) add(kEnvLocale, g_locale_cache);
+  out[n] = nullptr;
+}
+
+size_t CountEntries(char* const* v) {
+  size_t n = 0;
+  if (v != nullptr) {
+    while (v[n] != nullptr) ++n;
+  }
+  return n;
+}
+
+size_t EnvScratchSize(char* const* envp) {
+  const char* user = EnvValue(envp, kEnvLdPreload, sizeof(kEnvLdPreload) - 1);
+  return sizeof(g_lib_path) + sizeof(g_socket_name) + sizeof(g_options) + sizeof(g_helper) + 256 +
+         (user != nullptr ? Length(user) : 0);
+}
+
+// Before exec'ing a program the loader will not load us into: in auto mode hand it to the
+// ptrace helper (which traces it in this very process id); otherwise write E now (the
+// program cannot) and say why its own operations are missing. Returns the helper's argv in
+// `helper_argv` (room for count(argv) + 4) when the helper takes over.
+bool PrepareUnpreloadable(const char* path, char* const argv[], const char** helper_argv) {
+  ExecProbe probe = ProbeExecutable(path);
+  if (probe.kind == ExecKind::kPreloadable || probe.kind == ExecKind::kUnknown) return false;
+  if (RawSyscall4(SYS_faccessat, AT_FDCWD, reinterpret_cast<long>(path), X_OK, 0) != 0) {
+    return false;  // the exec will fail
+  }
+  if (g_auto && g_helper[0] != '\0' && probe.kind != ExecKind::kSecure) {
+    size_t n = 0;
+    helper_argv[n++] = g_helper;
+    helper_argv[n++] = path;
+    helper_argv[n++] = "--";
+    for (size_t i = 0; argv != nullptr && argv[i] != nullptr; ++i) helper_argv[n++] = argv[i];
+    helper_argv[n] = nullptr;
+    return true;
+  }
+  Message m;
+  m.AddComment(path, " is ", ExecKindReason(probe.kind),
+               ": the interposer cannot record its own operations (use --backend=ptrace or auto)");
+  char absolute[4096];
+  size_t n = AbsoluteExecPath(path, absolute, sizeof(absolute));
+  m.AddLiteral(WireKind::kExec, Pid(), absolute, n);
+  m.Send();
+  return false;
+}
+
+int ExecveImpl(const char* path, char* const argv[], char* const envp[]) {
+  if (!Active()) return REAL(execve)(path, argv, envp);
+  size_t argc = CountEntries(argv);
+  const char* helper_argv[argc + 4];
+  bool helper = PrepareUnpreloadable(path, argv, helper_argv);
+  char* env[CountEntries(envp) + 8];
+  char scratch[EnvScratchSize(envp)];
+  FixEnvironment(envp, env, scratch, sizeof(scratch), /*preload=*/!helper);
+  if (helper) {
+    return REAL(execve)(g_helper, const_cast<char* const*>(helper_argv), env);
+  }
+  return REAL(execve)(path, argv, env);
+}
+
+// execvp's search: `file` with a '/' is used as is; otherwise each PATH entry in turn; a file
+// that exists but is not an executable format runs under /bin/sh, as glibc does.
+int ExecvpeImpl(const char* file, char* const argv[], char* const envp[]) {
+  if (file == nullptr || file[0] == '\0') {
+    errno = ENOENT;
+    return -1;
+  }
+  auto run = [&](const char* path) {
+    ExecveImpl(path, argv, envp);
+    if (errno == ENOEXEC) {
+      size_t argc = CountEntries(argv);
+      const char* sh_argv[argc + 2];
+      sh_argv[0] = "/bin/sh";
+      sh_argv[1] = path;
+      for (size_t i = 1; i <= argc; ++i) sh_argv[i + 1] = argv[i];
+      if (argc == 0) sh_argv[2] = nullptr;
+      ExecveImpl("/bin/sh", const_cast<char* const*>(sh_argv), envp);
+      errno = ENOEXEC;
+    }
+  };
+  for (const char* p = file; *p != '\0'; ++p) {
+    if (*p == '/') {
+      run(file);
+      return -1;
+    }
+  }
+  const char* search = getenv("PATH");
+  if (search == nullptr) search = "/bin:/usr/bin";
+  size_t file_len = Length(file);
+  bool saw_eacces = false;
+  const char* dir = search;
+  while (true) {
+    const char* end = dir;
+    while (*end != '\0' && *end != ':') ++end;
+    size_t dir_len = static_cast<size_t>(end - dir);
+    char candidate[dir_len + file_len + 2];
+    size_t n = 0;
+    if (dir_len > 0) {
+      memcpy(candidate, dir, dir_len);
+      n = dir_len;
+      candidate[n++] = '/';
+    }
+    memcpy(candidate + n, file, file_len + 1);
+    run(candidate);
+    switch (errno) {
+      case EACCES:
+        saw_eacces = true;
+        break;
+      case ENOENT:
+      case ESTALE:
+      case ENOTDIR:
+      case ENODEV:
+      case ETIMEDOUT:
+        break;
+      default:
+        return -1;
+    }
+    if (*end == '\0') break;
+    dir = end + 1;
+  }
+  if (saw_eacces) errno = EACCES;
+  return -1;
+}
+
+// The path of a program for posix_spawnp: the first PATH entry where it is executable.
+bool SearchPath(const char* file, char* out, size_t size) {
+  for (const char* p = file; *p != '\0'; ++p) {
+    if (*p == '/') return false;
+  }
+  const char* dir = getenv("PATH");
+  if (dir == nullptr) dir = "/bin:/usr/bin";
+  size_t file_len = Length(file);
+  while (true) {
+    const char* end = dir;
+    while (*end != '\0' && *end != ':') ++end;
+    size_t dir_len = static_cast<size_t>(end - dir);
+    if (dir_len + file_len + 2 <= size) {
+      size_t n = 0;
+      if (dir_len > 0) {
+        memcpy(out, dir, dir_len);
+        n = dir_len;
+        out[n++] = '/';
+      }
+      memcpy(out + n, file, file_len + 1);
+      if (RawSyscall4(SYS_faccessat, AT_FDCWD, reinterpret_cast<long>(out), X_OK, 0) == 0) {
+        return true;
+      }
+    }
+    if (*end == '\0') return false;
+    dir = end + 1;
+  }
+}
+
+// glibc's file actions (sysdeps/posix/spawn_int.h, unchanged since glibc 2.29): the child
+// performs them inside glibc, where no wrapper sees them, so the parent records the opens and
+// chdirs for the child once the spawn succeeded.
+struct GlibcSpawnAction {
+  enum Tag { kClose, kDup2, kOpen, kChdir, kFchdir, kClosefrom, kTcsetpgrp } tag;
+  union {
+    struct {
+      int fd;
+      char* path;
+      int oflag;
+      mode_t mode;
+    } open_action;
+    struct {
+      char* path;
+    } chdir_action;
+    struct {
+      int fd;
+    } fchdir_action;
+  } action;
+};
+
+void RecordSpawnFileActions(pid_t child, const posix_spawn_file_actions_t* actions) {
+  if (actions == nullptr || actions->__used <= 0 || actions->__actions == nullptr) return;
+  const auto* list = reinterpret_cast<const GlibcSpawnAction*>(actions->__actions);
+  Message m;
+  for (int i = 0; i < actions->__used; ++i) {
+    const GlibcSpawnAction& a = list[i];
+    if (a.tag == GlibcSpawnAction::kOpen && a.action.open_action.path != nullptr) {
+      const char* path = a.action.open_action.path;
+      int flags = a.action.open_action.oflag;
+      if (flags & O_RDWR) m.Add(WireKind::kRead, child, AT_FDCWD, path);
+      m.Add((flags & O_ACCMODE) ? WireKind::kWrite : WireKind::kRead, child, AT_FDCWD, path);
+    } else if (a.tag == GlibcSpawnAction::kChdir && a.action.chdir_action.path != nullptr) {
+      m.Add(WireKind::kChdir, child, AT_FDCWD, a.action.chdir_action.path);
+    } else if (a.tag == GlibcSpawnAction::kFchdir) {
+      m.Add(WireKind::kChdir, child, a.action.fchdir_action.fd, "", AT_FDCWD, nullptr,
+            PathRule::kDirectory);
+    }
+  }
+  m.Send();
+}
+
+using SpawnFn = int (*)(pid_t*, const char*, const posix_spawn_file_actions_t*,
+                        const posix_spawnattr_t*, char* const[], char* const[]);
+
+int SpawnImpl(SpawnFn real, bool search, pid_t* pid, const char* file,
+              const posix_spawn_file_actions_t* actions, const posix_spawnattr_t* attr,
+              char* const argv[], char* const envp[]) {
+  if (!Active()) return real(pid, file, actions, attr, argv, envp);
+  char found[4096];
+  const char* path = file;
+  if (search && SearchPath(file, found, sizeof(found))) path = found;
+  ExecProbe probe = ProbeExecutable(path);
+  bool unpreloadable = probe.kind != ExecKind::kPreloadable && probe.kind != ExecKind::kUnknown;
+  size_t argc = CountEntries(argv);
+  const char* helper_argv[argc + 4];
+  bool helper = false;
+  if (unpreloadable && g_auto && g_helper[0] != '\0' && probe.kind != ExecKind::kSecure) {
+    size_t n = 0;
+    helper_argv[n++] = g_helper;
+    helper_argv[n++] = path;
+    helper_argv[n++] = "--";
+    for (size_t i = 0; i < argc; ++i) helper_argv[n++] = argv[i];
+    helper_argv[n] = nullptr;
+    helper = true;
+  }
+  char* env[CountEntries(envp) + 8];
+  char scratch[EnvScratchSize(envp)];
+  FixEnvironment(envp, env, scratch, sizeof(scratch), /*preload=*/!helper);
+  pid_t child = 0;
+  int rc = helper ? REAL(posix_spawn)(&child, g_helper, actions, attr,
+                                      const_cast<char* const*>(helper_argv), env)
+                  : real(&child, file, actions, attr, argv, env);
+  if (pid != nullptr) *pid = child;
+  if (rc == 0) RecordSpawnFileActions(child, actions);
+  if (rc == 0 && unpreloadable && !helper) {
+    // The child cannot write its own F and E.
+    Message m;
+    m.AddFork(Pid(), child);
+    m.AddComment(path, " is ", ExecKindReason(probe.kind),
+                 ": the interposer cannot record its own operations (use --backend=ptrace or "
+                 "auto)");
+    char absolute[4096];
+    size_t n = AbsoluteExecPath(path, absolute, sizeof(absolute));
+    m.AddLiteral(WireKind::kExec, child, absolute, n);
+    m.Send();
+  }
+  return rc;
+}
+
+// Runs `fn` with our variables in `environ` (for system(3)/popen(3), whose internal spawn
+// passes `environ` to the shell).
+template <typename Fn>
+auto WithOurEnvironment(Fn fn) -> decltype(fn()) {
+  if (!Active() || EnvValue(environ, kEnvFd, sizeof(kEnvFd) - 1) != nullptr) return fn();
+  char** saved = environ;
+  char* env[CountEntries(saved) + 8];
+  char scratch[EnvScratchSize(saved)];
+  FixEnvironment(saved, env, scratch, sizeof(scratch));
+  environ = env;
+  auto result = fn();
+  if (environ == env) environ = saved;
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// clone(2) with a function: the child of a new process updates the cached pid and writes F.
+
+struct CloneStart {
+  int (*fn)(void*);
+  void* arg;
+  int parent;
+  int flags;
+};
+
+int CloneTrampoline(void* data) {
+  CloneStart start = *static_cast<CloneStart*>(data);
+  int self = static_cast<int>(RawSyscall0(SYS_gettid));  // a new process: tid == pid
+  t_pid = self;
+  if (!(start.flags & CLONE_VM)) {  // our own copy of memory
+    g_pid.store(self, std::memory_order_relaxed);
+    g_exit_recorded.store(0, std::memory_order_relaxed);
+  }
+  Message m;
+  m.AddFork(start.parent, self);
+  m.Send();
+  return start.fn(start.arg);
+}
+
+// The fd relocation for dup2/dup3 onto our socket's number.
+void MoveSocketAwayFrom(int fd) {
+  int ours = g_fd.load(std::memory_order_relaxed);
+  if (ours < 0 || fd != ours) return;
+  long moved = RawSyscall3(SYS_fcntl, ours, F_DUPFD, ours + 1);
+  if (moved >= 0) g_fd.store(static_cast<int>(moved), std::memory_order_relaxed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw syscall(2): the calls the ptrace backend records, decoded from their numbers.
+
+long SyscallImpl(long nr, long a1, long a2, long a3, long a4, long a5, long a6) {
+  auto real = [&]() { return REAL(syscall)(nr, a1, a2, a3, a4, a5, a6); };
+  if (!Active()) return real();
+  auto str = [](long a) { return reinterpret_cast<const char*>(a); };
+  switch (nr) {
+#ifdef SYS_open
+    case SYS_open: {
+      long r = real();
+      if (r >= 0) RecordOpen(AT_FDCWD, str(a1), static_cast<int>(a2), false);
+      return r;
+    }
+#endif
+#ifdef SYS_creat
+    case SYS_creat: {
+      long r = real();
+      if (r >= 0) RecordOpen(AT_FDCWD, str(a1), O_WRONLY | O_CREAT | O_TRUNC, false);
+      return r;
+    }
+#endif
+    case SYS_openat: {
+      long r = real();
+      if (r >= 0) RecordOpen(static_cast<int>(a1), str(a2), static_cast<int>(a3), true);
+      return r;
+    }
+#ifdef SYS_openat2
+    case SYS_openat2: {
+      long r = real();
+      // struct open_how starts with the 64-bit flags.
+      if (r >= 0 && a3 != 0) {
+        RecordOpen(static_cast<int>(a1), str(a2),
+                   static_cast<int>(*reinterpret_cast<const uint64_t*>(a3)), true);
+      }
+      return r;
+    }
+#endif
+#ifdef SYS_rename
+    case SYS_rename: {
+      long r = real();
+      if (r == 0) RecordTwo(WireKind::kMove, AT_FDCWD, str(a1), AT_FDCWD, str(a2));
+      return r;
+    }
+#endif
+    case SYS_renameat:
+#ifdef SYS_renameat2
+    case SYS_renameat2:
+#endif
+    {
+      long r = real();
+      if (r == 0) {
+        RecordTwo(WireKind::kMove, static_cast<int>(a1), str(a2), static_cast<int>(a3), str(a4));
+      }
+      return r;
+    }
+#ifdef SYS_link
+    case SYS_link: {
+      long r = real();
+      if (r == 0) RecordTwo(WireKind::kLink, AT_FDCWD, str(a1), AT_FDCWD, str(a2));
+      return r;
+    }
+#endif
+    case SYS_linkat: {
+      long r = real();
+      if (r == 0) {
+        RecordTwo(WireKind::kLink, static_cast<int>(a1), str(a2), static_cast<int>(a3), str(a4));
+      }
+      return r;
+    }
+#ifdef SYS_symlink
+    case SYS_symlink: {
+      long r = real();
+      if (r == 0) RecordSymlink(str(a1), AT_FDCWD, str(a2));
+      return r;
+    }
+#endif
+    case SYS_symlinkat: {
+      long r = real();
+      if (r == 0) RecordSymlink(str(a1), static_cast<int>(a2), str(a3));
+      return r;
+    }
+#ifdef SYS_unlink
+    case SYS_unlink:
+#endif
+#ifdef SYS_rmdir
+    case SYS_rmdir:
+#endif
+    {
+      long r = real();
+      if (r == 0) RecordOne(WireKind::kDelete, AT_FDCWD, str(a1));
+      return r;
+    }
+    case SYS_unlinkat: {
+      long r = real();
+      if (r == 0) RecordOne(WireKind::kDelete, static_cast<int>(a1), str(a2));
+      return r;
+    }
+    case SYS_chdir: {
+      long r = real();
+      if (r == 0) RecordOne(WireKind::kChdir, AT_FDCWD, str(a1));
+      return r;
+    }
+    case SYS_fchdir: {
+      long r = real();
+      if (r == 0) RecordFchdir(static_cast<int>(a1));
+      return r;
+    }
+    case SYS_execve:
+      return ExecveImpl(str(a1), reinterpret_cast<char* const*>(a2),
+                        reinterpret_cast<char* const*>(a3));
+#ifdef SYS_execveat
+    case SYS_execveat:
+      return ::execveat(static_cast<int>(a1), str(a2), reinterpret_cast<char* const*>(a3),
+                        reinterpret_cast<char* const*>(a4), static_cast<int>(a5));
+#endif
+    case SYS_exit_group:
+      RecordExit(static_cast<int>(a1));
+      return real();
+    case SYS_close:
+      if (static_cast<int>(a1) == g_fd.load(std::memory_order_relaxed)) return 0;
+      return real();
+#ifdef SYS_fork
+    case SYS_fork:
+#endif
+#ifdef SYS_vfork
+    case SYS_vfork:
+#endif
+#if defined(SYS_fork) || defined(SYS_vfork)
+      return fork();
+#endif
+    case SYS_clone:
+      if (!(a1 & CLONE_VM)) {
+        long r = real();
+        if (r == 0) OnForkChild();
+        return r;
+      }
+      if (!(a1 & CLONE_THREAD)) g_pid_shared.store(true, std::memory_order_relaxed);
+      return real();
+    case SYS_wait4: {
+      int status = 0;
+      int* user = reinterpret_cast<int*>(a2);
+      long r = REAL(syscall)(nr, a1, reinterpret_cast<long>(&status), a3, a4, 0, 0);
+      if (user != nullptr) *user = status;
+      if (r > 0) RecordReaped(static_cast<pid_t>(r), status);
+      return r;
+    }
+    default:
+      return real();
+  }
+}
+
+}  // namespace
+}  // namespace preload_internal
+}  // namespace filemon
+
+// ---------------------------------------------------------------------------------------------
+// The interposed entry points (exported; see interposer.lds).
+
+using namespace filemon::preload_internal;  // NOLINT: the C entry points below
+
+namespace {
+
+mode_t ModeArg(int flags, va_list ap) {
+  return (flags & (O_CREAT | O_TMPFILE)) ? static_cast<mode_t>(va_arg(ap, int)) : 0;
+}
+
+}  // namespace
+
+#define OPEN_WRAPPER(name)                                    \
+  FILEMON_EXPORT int name(const char* path, int flags, ...) { \
+    va_list ap;                                               \
+    va_start(ap, flags);                                      \
+    mode_t mode = ModeArg(flags, ap);                         \
+    va_end(ap);                                               \
+    int fd = REAL(name)(path, flags, mode);                   \
+    if (fd >= 0) RecordOpen(AT_FDCWD, path, flags, false);    \
+    return fd;                                                \
+  }
+OPEN_WRAPPER(open)
+OPEN_WRAPPER(open64)
+
+#define OPENAT_WRAPPER(name)                                             \
+  FILEMON_EXPORT int name(int dirfd, const char* path, int flags, ...) { \
+    va_list ap;                                                          \
+    va_start(ap, flags);                                                 \
+    mode_t mode = ModeArg(flags, ap);                                    \
+    va_end(ap);                                                          \
+    int fd = REAL(name)(dirfd, path, flags, mode);                       \
+    if (fd >= 0) RecordOpen(dirfd, path, flags, true);                   \
+    return fd;                                                           \
+  }
+OPENAT_WRAPPER(openat)
+OPENAT_WRAPPER(openat64)
+
+#define OPEN2_WRAPPER(name)                                \
+  FILEMON_EXPORT int name(const char* path, int flags) {   \
+    int fd = REAL(name)(path, flags);                      \
+    if (fd >= 0) RecordOpen(AT_FDCWD, path, flags, false); \
+    return fd;                                             \
+  }
+OPEN2_WRAPPER(__open_2)
+OPEN2_WRAPPER(__open64_2)
+
+#define OPENAT2_WRAPPER(name)                                       \
+  FILEMON_EXPORT int name(int dirfd, const char* path, int flags) { \
+    int fd = REAL(name)(dirfd, path, flags);                        \
+    if (fd >= 0) RecordOpen(dirfd, path, flags, true);              \
+    return fd;                                                      \
+  }
+OPENAT2_WRAPPER(__openat_2)
+OPENAT2_WRAPPER(__openat64_2)
+
+#define CREAT_WRAPPER(name)                                                       \
+  FILEMON_EXPORT int name(const char* path, mode_t mode) {                        \
+    int fd = REAL(name)(path, mode);                                              \
+    if (fd >= 0) RecordOpen(AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC, false); \
+    return fd;                                                                    \
+  }
+CREAT_WRAPPER(creat)
+CREAT_WRAPPER(creat64)
+
+#define FOPEN_WRAPPER(name)                                                \
+  FILEMON_EXPORT FILE* name(const char* path, const char* mode) {          \
+    FILE* f = REAL(name)(path, mode);                                      \
+    if (f != nullptr) RecordOpen(AT_FDCWD, path, FopenFlags(mode), false); \
+    return f;                                                              \
+  }
+FOPEN_WRAPPER(fopen)
+FOPEN_WRAPPER(fopen64)
+
+#define FREOPEN_WRAPPER(name)                                                   \
+  FILEMON_EXPORT FILE* name(const char* path, const char* mode, FILE* stream) { \
+    FILE* f = REAL(name)(path, mode, stream);                                   \
+    if (f != nullptr && path != nullptr) {                                      \
+      RecordOpen(AT_FDCWD, path, FopenFlags(mode), false);                      \
+    }                                                                           \
+    return f;                                                                   \
+  }
+FREOPEN_WRAPPER(freopen)
+FREOPEN_WRAPPER(freopen64)
+
+FILEMON_EXPORT DIR* opendir(const char* path) {
+  DIR* d = REAL(opendir)(path);
+  if (d != nullptr) RecordOpen(AT_FDCWD, path, O_RDONLY, false);
+  return d;
+}
+
+// mkstemp and friends open the name they made with O_RDWR|O_CREAT|O_EXCL: R then W.
+#define MKSTEMP_WRAPPER(name, params, args)                 \
+  FILEMON_EXPORT int name params {                          \
+    int fd = REAL(name) args;                               \
+    if (fd >= 0) RecordOpen(AT_FDCWD, tmpl, O_RDWR, false); \
+    return fd;                                              \
+  }
+MKSTEMP_WRAPPER(mkstemp, (char* tmpl), (tmpl))
+MKSTEMP_WRAPPER(mkstemp64, (char* tmpl), (tmpl))
+MKSTEMP_WRAPPER(mkostemp, (char* tmpl, int flags), (tmpl, flags))
+MKSTEMP_WRAPPER(mkostemp64, (char* tmpl, int flags), (tmpl, flags))
+MKSTEMP_WRAPPER(mkstemps, (char* tmpl, int suffix), (tmpl, suffix))
+MKSTEMP_WRAPPER(mkstemps64, (char* tmpl, int suffix), (tmpl, suffix))
+MKSTEMP_WRAPPER(mkostemps, (char* tmpl, int suffix, int flags), (tmpl, suffix, flags))
+MKSTEMP_WRAPPER(mkostemps64, (char* tmpl, int suffix, int flags), (tmpl, suffix, flags))
+
+// tmpfile(3) opens an unnamed file in /tmp (O_TMPFILE|O_RDWR on the directory).
+#define TMPFILE_WRAPPER(name)                                        \
+  FILEMON_EXPORT FILE* name() {                                      \
+    FILE* f = REAL(name)();                                          \
+    if (f != nullptr) RecordOpen(AT_FDCWD, P_tmpdir, O_RDWR, false); \
+    return f;                                                        \
+  }
+TMPFILE_WRAPPER(tmpfile)
+TMPFILE_WRAPPER(tmpfile64)
+
+// Wrappers that record one or two paths when the call returns 0.
+#define ONE_PATH_WRAPPER(name, params, args, kind, dirfd, path) \
+  FILEMON_EXPORT int name params noexcept {                     \
+    int rc = REAL(name) args;                                   \
+    if (rc == 0) RecordOne(kind, dirfd, path);                  \
+    return rc;                                                  \
+  }
+#define TWO_PATH_WRAPPER(name, params, args, kind, dirfd1, path1, dirfd2, path2) \
+  FILEMON_EXPORT int name params noexcept {                                      \
+    int rc = REAL(name) args;                                                    \
+    if (rc == 0) RecordTwo(kind, dirfd1, path1, dirfd2, path2);                  \
+    return rc;                                                                   \
+  }
+
+TWO_PATH_WRAPPER(rename, (const char* from, const char* to), (from, to), WireKind::kMove, AT_FDCWD,
+                 from, AT_FDCWD, to)
+TWO_PATH_WRAPPER(renameat, (int fromfd, const char* from, int tofd, const char* to),
+                 (fromfd, from, tofd, to), WireKind::kMove, fromfd, from, tofd, to)
+TWO_PATH_WRAPPER(renameat2,
+                 (int fromfd, const char* from, int tofd, const char* to, unsigned flags),
+                 (fromfd, from, tofd, to, flags), WireKind::kMove, fromfd, from, tofd, to)
+TWO_PATH_WRAPPER(link, (const char* from, const char* to), (from, to), WireKind::kLink, AT_FDCWD,
+                 from, AT_FDCWD, to)
+TWO_PATH_WRAPPER(linkat, (int fromfd, const char* from, int tofd, const char* to, int flags),
+                 (fromfd, from, tofd, to, flags), WireKind::kLink, fromfd, from, tofd, to)
+ONE_PATH_WRAPPER(unlink, (const char* path), (path), WireKind::kDelete, AT_FDCWD, path)
+ONE_PATH_WRAPPER(unlinkat, (int dirfd, const char* path, int flags), (dirfd, path, flags),
+                 WireKind::kDelete, dirfd, path)
+ONE_PATH_WRAPPER(rmdir, (const char* path), (path), WireKind::kDelete, AT_FDCWD, path)
+ONE_PATH_WRAPPER(chdir, (const char* path), (path), WireKind::kChdir, AT_FDCWD, path)
+
+FILEMON_EXPORT int symlink(const char* target, const char* linkpath) noexcept {
+  int rc = REAL(symlink)(target, linkpath);
+  if (rc == 0) RecordSymlink(target, AT_FDCWD, linkpath);
+  return rc;
+}
+
+FILEMON_EXPORT int symlinkat(const char* target, int dirfd, const char* linkpath) noexcept {
+  int rc = REAL(symlinkat)(target, dirfd, linkpath);
+  if (rc == 0) RecordSymlink(target, dirfd, linkpath);
+  return rc;
+}
+
+FILEMON_EXPORT int fchdir(int fd) noexcept {
+  int rc = REAL(fchdir)(fd);
+  if (rc == 0) RecordFchdir(fd);
+  return rc;
+}
+
+// --- exec ---
+
+FILEMON_EXPORT int execve(const char* path, char* const argv[], char* const envp[]) noexcept {
+  return ExecveImpl(path, argv, envp);
+}
+
+FILEMON_EXPORT int execv(const char* path, char* const argv[]) noexcept {
+  return ExecveImpl(path, argv, environ);
+}
+
+FILEMON_EXPORT int execvpe(const char* file, char* const argv[], char* const envp[]) noexcept {
+  return ExecvpeImpl(file, argv, envp);
+}
+
+FILEMON_EXPORT int execvp(const char* file, char* const argv[]) noexcept {
+  return ExecvpeImpl(file, argv, environ);
+}
+
+#define COLLECT_VARARGS(first, args, envp_out)                             \
+  size_t count = 1;                                                        \
+  {                                                                        \
+    va_list ap;                                                            \
+    va_start(ap, first);                                                   \
+    while (va_arg(ap, const char*) != nullptr) ++count;                    \
+    va_end(ap);                                                            \
+  }                                                                        \
+  const char* args[count + 1];                                             \
+  char* const* envp_out = environ;                                         \
+  {                                                                        \
+    va_list ap;                                                            \
+    va_start(ap, first);                                                   \
+    args[0] = first;                                                       \
+    for (size_t i = 1; i <= count; ++i) args[i] = va_arg(ap, const char*); \
+    envp_out = va_arg(ap, char* const*);                                   \
+    va_end(ap);                                                            \
+  }
+
+FILEMON_EXPORT int execl(const char* path, const char* arg, ...) noexcept {
+  COLLECT_VARARGS(arg, args, unused_envp);
+  (void)unused_envp;
+  return ExecveImpl(path, const_cast<char* const*>(args), environ);
+}
+
+FILEMON_EXPORT int execlp(const char* file, const char* arg, ...) noexcept {
+  COLLECT_VARARGS(arg, args, unused_envp);
+  (void)unused_envp;
+  return ExecvpeImpl(file, const_cast<char* const*>(args), environ);
+}
+
+FILEMON_EXPORT int execle(const char* path, const char* arg, ...) noexcept {
+  COLLECT_VARARGS(arg, args, envp);
+  return ExecveImpl(path, const_cast<char* const*>(args), envp);
+}
+
+// The path of `dirfd` + "/" + `path` (or of `dirfd` alone for an empty path), for the E
+// record of execveat/fexecve. Returns false if the descriptor's path cannot be read.
+bool ExecPathAt(int dirfd, const char* path, char* out, size_t size) {
+  if (path != nullptr && path[0] == '/') {
+    CopyString(path, out, size);
+    return true;
+  }
+  long n;
+  if (dirfd == AT_FDCWD) {
+    n = RawSyscall2(SYS_getcwd, reinterpret_cast<long>(out), static_cast<long>(size));
+    if (n > 0) --n;
+  } else {
+    char link[32] = "/proc/self/fd/";
+    size_t len = Length(link);
+    link[len + FormatUnsigned(static_cast<unsigned>(dirfd), link + len)] = '\0';
+    n = RawSyscall4(SYS_readlinkat, AT_FDCWD, reinterpret_cast<long>(link),
+                    reinterpret_cast<long>(out), static_cast<long>(size) - 1);
+  }
+  if (n <= 0) return false;
+  size_t used = static_cast<size_t>(n);
+  if (path != nullptr && path[0] != '\0') {
+    size_t rest = Length(path);
+    if (used + 1 + rest >= size) return false;
+    out[used++] = '/';
+    memcpy(out + used, path, rest);
+    used += rest;
+  }
+  out[used] = '\0';
+  return true;
+}
+
+FILEMON_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) noexcept {
+  if (!Active()) return REAL(fexecve)(fd, argv, envp);
+  char exec_path[4096];
+  bool known = ExecPathAt(fd, "", exec_path, sizeof(exec_path));
+  char* env[CountEntries(envp) + 8];
+  char scratch[EnvScratchSize(envp)];
+  FixEnvironment(envp, env, scratch, sizeof(scratch), true, known ? exec_path : nullptr);
+  return REAL(fexecve)(fd, argv, env);
+}
+
+FILEMON_EXPORT int execveat(int dirfd, const char* path, char* const argv[], char* const envp[],
+                            int flags) noexcept {
+  char* env[CountEntries(envp) + 8];
+  char scratch[EnvScratchSize(envp)];
+  char* const* use_env = envp;
+  char exec_path[4096];
+  if (Active()) {
+    bool known = ExecPathAt(dirfd, (flags & AT_EMPTY_PATH) && path[0] == '\0' ? "" : path,
+                            exec_path, sizeof(exec_path));
+    FixEnvironment(envp, env, scratch, sizeof(scratch), true, known ? exec_path : nullptr);
+    use_env = env;
+  }
+  long rc = RawSyscall6(SYS_execveat, dirfd, reinterpret_cast<long>(path),
+                        reinterpret_cast<long>(argv), reinterpret_cast<long>(use_env), flags, 0);
+  errno = static_cast<int>(-rc);
+  return -1;
+}
+
+FILEMON_EXPORT int posix_spawn(pid_t* pid, const char* path,
+                               const posix_spawn_file_actions_t* actions,
+                               const posix_spawnattr_t* attr, char* const argv[],
+                               char* const envp[]) {
+  return SpawnImpl(REAL(posix_spawn), false, pid, path, actions, attr, argv, envp);
+}
+
+FILEMON_EXPORT int posix_spawnp(pid_t* pid, const char* file,
+                                const posix_spawn_file_actions_t* actions,
+                                const posix_spawnattr_t* attr, char* const argv[],
+                                char* const envp[]) {
+  return SpawnImpl(REAL(posix_spawnp), true, pid, file, actions, attr, argv, envp);
+}
+
+FILEMON_EXPORT int system(const char* command) {
+  return WithOurEnvironment([&] { return REAL(system)(command); });
+}
+
+FILEMON_EXPORT FILE* popen(const char* command, const char* mode) {
+  return WithOurEnvironment([&] { return REAL(popen)(command, mode); });
+}
+
+// --- processes ---
+
+FILEMON_EXPORT pid_t fork() noexcept { return REAL(fork)(); }  // F: the atfork child handler
+
+// vfork: the child borrows the parent's memory and stack until it execs, so a C wrapper cannot
+// return twice. On x86-64 the entry point is written like glibc's: the return address is held
+// in a register across the system call, and each side then calls a hook (the child on the
+// parent's stack below the caller's frame, as any call the child makes does). The child's hook
+// caches the child's pid in the thread's slot (the parent's thread, suspended) and writes F; the
+// parent's hook clears the slot again when it resumes. Elsewhere vfork is served by fork.
+extern "C" __attribute__((visibility("hidden"))) void filemon_preload_vfork_child() {
+  int self = static_cast<int>(RawSyscall0(SYS_getpid));
+  t_pid = self;
+  if (!Active()) return;
+  Message m;
+  m.AddFork(g_pid.load(std::memory_order_relaxed), self);
+  m.Send();
+}
+
+extern "C" __attribute__((visibility("hidden"))) void filemon_preload_vfork_parent() { t_pid = 0; }
+
+extern "C" __attribute__((visibility("hidden"))) long filemon_preload_vfork_error(long error) {
+  errno = static_cast<int>(-error);
+  return -1;
+}
+
+#if defined(__x86_64__)
+__asm__(
+    ".text\n"
+    ".globl vfork\n"
+    ".type vfork,@function\n"
+    "vfork:\n"
+    "  pop %rdx\n"  // the return address, kept in a register: the child may reuse the stack
+    "  mov $" FILEMON_STRINGIFY(SYS_vfork) ", %eax\n"
+    "  syscall\n"
+    "  push %rdx\n"
+    "  test %rax, %rax\n"
+    "  jz 1f\n"
+    "  cmp $-4095, %rax\n"
+    "  jae 2f\n"
+    "  push %rax\n"  // the parent: keep the child's pid (and align the stack for the call)
+    "  call filemon_preload_vfork_parent\n"
+    "  pop %rax\n"
+    "  ret\n"
+    "1:\n"
+    "  sub $8, %rsp\n"
+    "  call filemon_preload_vfork_child\n"
+    "  add $8, %rsp\n"
+    "  xor %eax, %eax\n"
+    "  ret\n"
+    "2:\n"
+    "  sub $8, %rsp\n"
+    "  mov %rax, %rdi\n"
+    "  call filemon_preload_vfork_error\n"
+    "  add $8, %rsp\n"
+    "  ret\n"
+    ".size vfork,.-vfork\n");
+#else
+FILEMON_EXPORT pid_t vfork() noexcept { return REAL(fork)(); }
+#endif
+
+FILEMON_EXPORT pid_t _Fork() noexcept {
+  pid_t r = REAL(_Fork)();
+  if (r == 0) OnForkChild();
+  return r;
+}
+
+FILEMON_EXPORT int clone(int (*fn)(void*), void* stack, int flags, void* arg, ...) noexcept {
+  va_list ap;
+  va_start(ap, arg);
+  pid_t* parent_tid = va_arg(ap, pid_t*);
+  void* tls = va_arg(ap, void*);
+  pid_t* child_tid = va_arg(ap, pid_t*);
+  va_end(ap);
+  if (!Active() || (flags & CLONE_THREAD)) {
+    return REAL(clone)(fn, stack, flags, arg, parent_tid, tls, child_tid);
+  }
+  if ((flags & CLONE_VM) && !(flags & CLONE_VFORK)) {
+    // Parent and child run at once in one memory: neither may trust a cached pid.
+    g_pid_shared.store(true, std::memory_order_relaxed);
+    return REAL(clone)(fn, stack, flags, arg, parent_tid, tls, child_tid);
+  }
+  int saved = t_pid;
+  CloneStart start{fn, arg, Pid(), flags};
+  int rc = REAL(clone)(CloneTrampoline, stack, flags, &start, parent_tid, tls, child_tid);
+  t_pid = saved;  // a CLONE_VM|CLONE_VFORK child wrote our (shared) copy
+  return rc;
+}
+
+FILEMON_EXPORT void _exit(int status) {
+  RecordExit(status);
+  REAL(_exit)(status);
+  __builtin_unreachable();
+}
+
+FILEMON_EXPORT void _Exit(int status) noexcept {
+  RecordExit(status);
+  REAL(_Exit)(status);
+  __builtin_unreachable();
+}
+
+FILEMON_EXPORT long syscall(long nr, ...) noexcept {
+  va_list ap;
+  va_start(ap, nr);
+  long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
+  long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
+  va_end(ap);
+  return SyscallImpl(nr, a1, a2, a3, a4, a5, a6);
+}
+
+FILEMON_EXPORT void* dlopen(const char* file, int mode) noexcept {
+  if (!Active() || file == nullptr) return REAL(dlopen)(file, mode);
+  // The loader's own opens, exactly (the cache, the library, its dependencies).
+  if (LibcWindowAvailable()) return InLibcWindow([&] { return REAL(dlopen)(file, mode); });
+  int before = CountLoadedObjects();
+  void* handle = REAL(dlopen)(file, mode);
+  if (handle != nullptr) {
+    Message cache;
+    RecordLoadedObjects(&cache, before);
+  }
+  return handle;
+}
+
+// --- reaping: X for children that could not write their own ---
+
+FILEMON_EXPORT pid_t waitpid(pid_t pid, int* status, int options) {
+  int local = 0;
+  pid_t r = REAL(waitpid)(pid, &local, options);
+  if (status != nullptr) *status = local;
+  if (r > 0) RecordReaped(r, local);
+  return r;
+}
+
+FILEMON_EXPORT pid_t wait(int* status) { return waitpid(-1, status, 0); }
+
+FILEMON_EXPORT pid_t wait4(pid_t pid, int* status, int options, struct rusage* usage) noexcept {
+  int local = 0;
+  pid_t r = REAL(wait4)(pid, &local, options, usage);
+  if (status != nullptr) *status = local;
+  if (r > 0) RecordReaped(r, local);
+  return r;
+}
+
+FILEMON_EXPORT pid_t wait3(int* status, int options, struct rusage* usage) noexcept {
+  return wait4(-1, status, options, usage);
+}
+
+FILEMON_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t* info, int options) {
+  int rc = REAL(waitid)(idtype, id, info, options);
+  if (rc == 0 && info != nullptr && info->si_pid > 0 && (options & WEXITED) &&
+      !(options & WNOWAIT)) {
+    if (info->si_code == CLD_EXITED) {
+      RecordReaped(info->si_pid, W_EXITCODE(info->si_status, 0));
+    } else if (info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED) {
+      RecordReaped(info->si_pid, info->si_status);
+    }
+  }
+  return rc;
+}
+
+// --- our descriptor survives programs that close everything ---
+
+FILEMON_EXPORT int close(int fd) {
+  if (fd >= 0 && fd == g_fd.load(std::memory_order_relaxed)) return 0;
+  return REAL(close)(fd);
+}
+
+FILEMON_EXPORT int close_range(unsigned first, unsigned last, int flags) noexcept {
+  int ours = g_fd.load(std::memory_order_relaxed);
+  if (ours < 0 || static_cast<unsigned>(ours) < first || static_cast<unsigned>(ours) > last) {
+    return REAL(close_range)(first, last, flags);
+  }
+  int rc = 0;
+  if (static_cast<unsigned>(ours) > first) {
+    rc = REAL(close_range)(first, static_cast<unsigned>(ours) - 1, flags);
+  }
+  if (rc == 0 && static_cast<unsigned>(ours) < last) {
+    rc = REAL(close_range)(static_cast<unsigned>(ours) + 1, last, flags);
+  }
+  return rc;
+}
+
+FILEMON_EXPORT void closefrom(int lowfd) noexcept {
+  int ours = g_fd.load(std::memory_order_relaxed);
+  if (ours < 0 || ours < lowfd) return REAL(closefrom)(lowfd);
+  if (ours > lowfd) close_range(static_cast<unsigned>(lowfd), static_cast<unsigned>(ours) - 1, 0);
+  REAL(closefrom)(ours + 1);
+}
+
+FILEMON_EXPORT int dup2(int oldfd, int newfd) noexcept {
+  if (oldfd != newfd) MoveSocketAwayFrom(newfd);
+  return REAL(dup2)(oldfd, newfd);
+}
+
+FILEMON_EXPORT int dup3(int oldfd, int newfd, int flags) noexcept {
+  if (oldfd != newfd) MoveSocketAwayFrom(newfd);
+  return REAL(dup3)(oldfd, newfd, flags);
+}
+
+// --- libc functions that open files internally (see InLibcWindow) ---
+
+FILEMON_EXPORT char* setlocale(int category, const char* locale) noexcept {
+  if (locale == nullptr) return REAL(setlocale)(category, locale);  // a query opens nothing
+  bool first = !g_setlocale_called;
+  g_setlocale_called = true;
+  // Only a process's first setlocale(LC_ALL, "") loads every category from scratch.
+  if (!first || category != LC_ALL || locale[0] != '\0' || !Active()) {
+    return InLibcWindow([&] { return REAL(setlocale)(category, locale); });
+  }
+  char key[1024];
+  size_t key_len = LocaleKey(category, key, sizeof(key));
+  if (key_len > 0 && g_locale_cache_size > key_len && memcmp(g_locale_cache, key, key_len) == 0 &&
+      g_locale_cache[key_len] == kLocaleSeparator) {
+    char* result = REAL(setlocale)(category, locale);
+    if (result != nullptr) {
+      Message m;
+      int pid = Pid();
+      const char* p = g_locale_cache + key_len;
+      while (*p == kLocaleSeparator) {
+        const char* start = ++p;
+        while (*p != '\0' && *p != kLocaleSeparator) ++p;
+        m.AddLiteral(WireKind::kRead, pid, start, static_cast<size_t>(p - start));
+      }
+      m.Send();
+    }
+    return result;
+  }
+  // Run it in a window, and remember what it opened for the descendants.
+  g_locale_cache_size = 0;
+  g_locale_cache[0] = '\0';
+  if (key_len > 0 && key_len < sizeof(g_locale_cache)) {
+    memcpy(g_locale_cache, key, key_len);
+    g_locale_cache[key_len] = '\0';
+    g_locale_cache_size = key_len;
+  }
+  g_locale_cache_bad = key_len == 0;
+  g_locale_collecting = true;
+  char* result = InLibcWindow([&] { return REAL(setlocale)(category, locale); });
+  g_locale_collecting = false;
+  if (result == nullptr || g_locale_cache_bad || !InLibcWindowWorks()) {
+    g_locale_cache_size = 0;
+    g_locale_cache[0] = '\0';
+  }
+  return result;
+}
+
+FILEMON_EXPORT locale_t newlocale(int mask, const char* locale, locale_t base) noexcept {
+  return InLibcWindow([&] { return REAL(newlocale)(mask, locale, base); });
+}
+
+FILEMON_EXPORT iconv_t iconv_open(const char* to, const char* from) {
+  return InLibcWindow([&] { return REAL(iconv_open)(to, from); });
+}
+
+FILEMON_EXPORT void tzset() noexcept {
+  InLibcWindow([&] {
+    REAL(tzset)();
+    return 0;
+  });
+}
+
+FILEMON_EXPORT struct passwd* getpwnam(const char* name) {
+  return InLibcWindow([&] { return REAL(getpwnam)(name); });
+}
+
+FILEMON_EXPORT struct passwd* getpwuid(uid_t uid) {
+  return InLibcWindow([&] { return REAL(getpwuid)(uid); });
+}
+
+FILEMON_EXPORT struct group* getgrnam(const char* name) {
+  return InLibcWindow([&] { return REAL(getgrnam)(name); });
+}
+
+FILEMON_EXPORT struct group* getgrgid(gid_t gid) {
+  return InLibcWindow([&] { return REAL(getgrgid)(gid); });
+}
+
+// The first local-time conversion reads the time zone (/etc/localtime); later ones reuse it
+// (glibc reloads only when TZ changes, which goes through tzset again).
+std::atomic<bool> g_time_zone_loaded{false};
+
+template <typename Fn>
+auto FirstTimeZoneUse(Fn fn) -> decltype(fn()) {
+  if (g_time_zone_loaded.load(std::memory_order_relaxed)) return fn();
+  auto result = InLibcWindow(fn);
+  g_time_zone_loaded.store(true, std::memory_order_relaxed);
+  return result;
+}
+
+FILEMON_EXPORT struct tm* localtime(const time_t* t) noexcept {
+  return FirstTimeZoneUse([&] { return REAL(localtime)(t); });
+}
+
+FILEMON_EXPORT struct tm* localtime_r(const time_t* t, struct tm* out) noexcept {
+  return FirstTimeZoneUse([&] { return REAL(localtime_r)(t, out); });
+}
+
+FILEMON_EXPORT time_t mktime(struct tm* tm) noexcept {
+  return FirstTimeZoneUse([&] { return REAL(mktime)(tm); });
+}
+
+// sysconf opens /sys files only for the processor counts; the other names stay unwindowed.
+FILEMON_EXPORT long sysconf(int name) noexcept {
+  if (name != _SC_NPROCESSORS_ONLN && name != _SC_NPROCESSORS_CONF) return REAL(sysconf)(name);
+  return InLibcWindow([&] { return REAL(sysconf)(name); });
+}
+
+FILEMON_EXPORT int get_nprocs() noexcept {
+  return InLibcWindow([&] { return REAL(get_nprocs)(); });
+}
+
+FILEMON_EXPORT int get_nprocs_conf() noexcept {
+  return InLibcWindow([&] { return REAL(get_nprocs_conf)(); });
+}
+
+// Directory walkers that open directories through libc's internal opendir.
+FILEMON_EXPORT int scandir(const char* dir, struct dirent*** list,
+                           int (*filter)(const struct dirent*),
+                           int (*compare)(const struct dirent**, const struct dirent**)) {
+  return InLibcWindow([&] { return REAL(scandir)(dir, list, filter, compare); });
+}
+
+FILEMON_EXPORT int nftw(const char* dir,
+                        int (*fn)(const char*, const struct stat*, int, struct FTW*), int fds,
+                        int flags) {
+  return InLibcWindow([&] { return REAL(nftw)(dir, fn, fds, flags); });
+}
+
+FILEMON_EXPORT int glob(const char* pattern, int flags, int (*errfunc)(const char*, int),
+                        glob_t* out) noexcept {
+  return InLibcWindow([&] { return REAL(glob)(pattern, flags, errfunc, out); });
+}

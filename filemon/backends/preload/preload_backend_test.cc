@@ -1,0 +1,257 @@
+// Real programs under the preload backend (and auto without a fallback): the records they
+// must produce, the records they must not, and the ways programs try to escape an
+// interposer.
+
+#include "filemon/backends/preload/preload_backend.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "filemon/core/backend.h"
+#include "filemon/core/record.h"
+#include "filemon/core/record_sink.h"
+#include "filemon/core/writer.h"
+#include "gtest/gtest.h"
+
+namespace filemon {
+namespace {
+
+class LinesSink : public RecordSink {
+ public:
+  void Add(const Record& record) override { AppendRecord(record, &text_); }
+  const std::string& text() const { return text_; }
+  std::vector<std::string> lines() const { return absl::StrSplit(text_, '\n', absl::SkipEmpty()); }
+
+ private:
+  std::string text_;
+};
+
+struct Traced {
+  ExitStatus exit;
+  std::string log;
+  std::vector<std::string> lines;
+};
+
+std::string TmpDir() {
+  const char* dir = getenv("TEST_TMPDIR");
+  return dir != nullptr ? dir : "/tmp";
+}
+
+std::string Runfile(const std::string& name) {
+  absl::StatusOr<std::string> path = FindPreloadFile(name);
+  EXPECT_TRUE(path.ok()) << path.status();
+  return path.ok() ? *path : name;
+}
+
+Traced Trace(std::vector<std::string> argv, bool absolute = false, std::string cwd = "") {
+  PreloadOptions options;
+  absl::StatusOr<std::unique_ptr<Backend>> backend = MakePreloadBackend(std::move(options));
+  EXPECT_TRUE(backend.ok());
+  Command command;
+  command.argv = std::move(argv);
+  command.cwd = std::move(cwd);
+  TraceOptions trace;
+  trace.absolute_paths = absolute;
+  LinesSink sink;
+  absl::StatusOr<ExitStatus> exit = (*backend)->Run(command, trace, &sink);
+  EXPECT_TRUE(exit.ok()) << exit.status();
+  Traced t;
+  if (exit.ok()) t.exit = *exit;
+  t.log = sink.text();
+  t.lines = sink.lines();
+  return t;
+}
+
+// Lines "<letter> <pid> <rest>" with the given letter and rest.
+int Count(const Traced& t, char letter, const std::string& rest) {
+  int n = 0;
+  for (const std::string& line : t.lines) {
+    std::vector<std::string> f = absl::StrSplit(line, absl::MaxSplits(' ', 2));
+    if (f.size() == 3 && f[0].size() == 1 && f[0][0] == letter && f[2] == rest) ++n;
+  }
+  return n;
+}
+
+std::string Program() { return Runfile("preload_test_program"); }
+
+// A program of filemon/backends/testing.
+std::string TestProgram(const std::string& name) {
+  const char* srcdir = getenv("TEST_SRCDIR");
+  std::string path =
+      std::string(srcdir != nullptr ? srcdir : ".") + "/filemon/filemon/backends/testing/" + name;
+  char resolved[PATH_MAX];
+  return realpath(path.c_str(), resolved) != nullptr ? resolved : path;
+}
+
+TEST(PreloadBackend, ShellFileOperations) {
+  std::string dir = TmpDir() + "/shell_ops";
+  mkdir(dir.c_str(), 0755);
+  Traced t = Trace({"/bin/sh", "-c",
+                    "cd " + dir +
+                        " && echo hi > a && cat a > /dev/null && mv a b && ln b c && ln -s b d && "
+                        "rm c d && mkdir e && rmdir e && cat missing 2>/dev/null; exit 7"});
+  EXPECT_EQ(t.exit.code, 7) << t.log;
+  if (getenv("PRELOAD_TEST_VERBOSE")) fprintf(stderr, "%s", t.log.c_str());
+  EXPECT_EQ(Count(t, 'E', "/bin/sh"), 1) << t.log;
+  EXPECT_EQ(Count(t, 'C', dir), 1) << t.log;
+  EXPECT_EQ(Count(t, 'W', "a"), 1) << t.log;
+  EXPECT_EQ(Count(t, 'R', "a"), 1) << t.log;
+  EXPECT_EQ(Count(t, 'M', "'a' 'b'"), 1) << t.log;
+  EXPECT_EQ(Count(t, 'L', "'b' 'c'"), 1) << t.log;
+  EXPECT_EQ(Count(t, 'L', "'b' 'd'"), 1) << t.log;
+  EXPECT_EQ(Count(t, 'D', "c"), 1) << t.log;
+  EXPECT_EQ(Count(t, 'D', "d"), 1) << t.log;
+  EXPECT_EQ(Count(t, 'D', "e"), 1) << t.log;
+  EXPECT_EQ(Count(t, 'R', "missing"), 0) << "a failed open is not a record\n" << t.log;
+  EXPECT_GE(Count(t, 'R', "/etc/ld.so.cache"), 1) << "the loader's opens\n" << t.log;
+  EXPECT_TRUE(absl::StrContains(t.log, " 7 0\n")) << t.log;  // X pid 7 0
+}
+
+TEST(PreloadBackend, EightThreadsTenThousandOpensEachLoseNothing) {
+  std::string file = TmpDir() + "/stress";
+  std::ofstream(file) << "x";
+  Traced t = Trace({Program(), "threads", "8", "10000", file});
+  EXPECT_EQ(t.exit.code, 0);
+  EXPECT_EQ(Count(t, 'R', file), 80000);
+  for (const std::string& line : t.lines) {
+    ASSERT_TRUE(line[0] == '#' || (line.size() > 2 && line[1] == ' ')) << "torn: " << line;
+  }
+}
+
+TEST(PreloadBackend, SurvivesClosingAllDescriptors) {
+  std::string file = TmpDir() + "/after_close_all";
+  std::ofstream(file) << "x";
+  Traced t = Trace({Program(), "close_all", file});
+  EXPECT_EQ(t.exit.code, 0);
+  EXPECT_EQ(Count(t, 'R', file), 1) << t.log;
+  Traced raw = Trace({Program(), "raw_close", file});
+  EXPECT_EQ(raw.exit.code, 0);
+  EXPECT_EQ(Count(raw, 'R', file), 1) << "reconnects through the named socket\n" << raw.log;
+}
+
+TEST(PreloadBackend, SurvivesClearedEnvironment) {
+  std::string file = TmpDir() + "/clearenv";
+  std::ofstream(file) << "x";
+  Traced t = Trace({Program(), "clearenv", "cat", file});
+  EXPECT_EQ(t.exit.code, 0);
+  EXPECT_EQ(Count(t, 'R', file), 1) << t.log;
+  Traced env = Trace({"/usr/bin/env", "-i", "/bin/cat", file});
+  EXPECT_EQ(Count(env, 'R', file), 1) << env.log;
+}
+
+TEST(PreloadBackend, DlopenAndRawSyscallAndSignalHandler) {
+  std::string file = TmpDir() + "/raw";
+  std::ofstream(file) << "x";
+  Traced t = Trace({Program(), "dlopen", "libz.so.1"});
+  EXPECT_EQ(t.exit.code, 0) << t.log;
+  bool saw = false;
+  for (const std::string& line : t.lines) saw |= absl::StrContains(line, "libz.so.1");
+  EXPECT_TRUE(saw) << t.log;
+  Traced raw = Trace({Program(), "raw_open", file});
+  EXPECT_EQ(Count(raw, 'R', file), 1) << raw.log;
+  Traced sig = Trace({Program(), "signal_open", file});
+  EXPECT_EQ(Count(sig, 'R', file), 1) << sig.log;
+}
+
+TEST(PreloadBackend, ForkVforkSpawnAndExits) {
+  std::string file = TmpDir() + "/forked";
+  std::ofstream(file) << "x";
+  Traced t = Trace({Program(), "fork_no_exec", file});
+  EXPECT_EQ(t.exit.code, 0);
+  ASSERT_EQ(Count(t, 'R', file), 1) << t.log;
+  EXPECT_TRUE(absl::StrContains(t.log, "\nF ")) << t.log;
+  EXPECT_TRUE(absl::StrContains(t.log, " 3 0\n")) << "the child's X\n" << t.log;
+  for (const char* how : {"spawn", "vfork"}) {
+    Traced s = Trace({Program(), how, "/bin/cat", file});
+    EXPECT_EQ(s.exit.code, 0) << how;
+    EXPECT_EQ(Count(s, 'E', "/bin/cat"), 1) << how << "\n" << s.log;
+    EXPECT_EQ(Count(s, 'R', file), 1) << how << "\n" << s.log;
+    EXPECT_TRUE(absl::StrContains(s.log, "\nF ")) << how << "\n" << s.log;
+  }
+}
+
+TEST(PreloadBackend, PosixSpawnFileActionsAreTheChildsRecords) {
+  std::string dir = TmpDir() + "/spawn_actions";
+  mkdir(dir.c_str(), 0755);
+  Traced t = Trace({Program(), "spawn_actions", dir, "out"});
+  EXPECT_EQ(t.exit.code, 0) << t.log;
+  EXPECT_EQ(Count(t, 'C', dir), 1) << t.log;
+  EXPECT_EQ(Count(t, 'W', "out"), 1) << t.log;
+  // Both under the child's pid, the one that exec'd /bin/true.
+  std::string exec_pid, write_pid;
+  for (const std::string& line : t.lines) {
+    std::vector<std::string> f = absl::StrSplit(line, absl::MaxSplits(' ', 2));
+    if (f.size() == 3 && f[0] == "E" && f[2] == "/bin/true") exec_pid = f[1];
+    if (f.size() == 3 && f[0] == "W" && f[2] == "out") write_pid = f[1];
+  }
+  EXPECT_FALSE(exec_pid.empty()) << t.log;
+  EXPECT_EQ(exec_pid, write_pid) << t.log;
+}
+
+TEST(PreloadBackend, KilledBySignalGetsItsX) {
+  Traced t = Trace({"/bin/sh", "-c", Program() + " kill_self; exit 0"});
+  EXPECT_EQ(t.exit.code, 0);
+  EXPECT_TRUE(absl::StrContains(t.log, " 0 9\n")) << t.log;
+  Traced root = Trace({Program(), "kill_self"});
+  EXPECT_EQ(root.exit.signal, 9);
+  EXPECT_TRUE(absl::StrContains(root.log, " 0 9\n")) << root.log;
+}
+
+TEST(PreloadBackend, StaticProgramIsNeverSilentlyLost) {
+  std::string dir = TmpDir() + "/static";
+  mkdir(dir.c_str(), 0755);
+  std::ofstream(dir + "/in") << "x";
+  std::string prog = TestProgram("static_open_bin");
+  // Exec'd by a shell, and as the command itself: E and a comment saying why the rest is
+  // missing.
+  Traced t = Trace({"/bin/sh", "-c", prog + " in out"}, false, dir);
+  EXPECT_EQ(t.exit.code, 0);
+  EXPECT_EQ(Count(t, 'E', prog), 1) << t.log;
+  EXPECT_TRUE(absl::StrContains(t.log, "statically linked")) << t.log;
+  Traced root = Trace({prog, "in", "out"}, false, dir);
+  EXPECT_EQ(Count(root, 'E', prog), 1) << root.log;
+  EXPECT_TRUE(absl::StrContains(root.log, "statically linked")) << root.log;
+}
+
+TEST(PreloadBackend, OpenatWithDirfdGetsPrefixAndClue) {
+  std::string dir = TmpDir() + "/find";
+  mkdir(dir.c_str(), 0755);
+  std::ofstream(dir + "/f1") << "x";
+  Traced t = Trace({"/usr/bin/find", dir, "-name", "f1", "-exec", "/bin/cat", "{}", ";"});
+  EXPECT_EQ(t.exit.code, 0);
+  EXPECT_EQ(Count(t, 'R', dir + "/f1"), 1) << t.log;
+}
+
+TEST(PreloadBackend, AbsolutePaths) {
+  std::string dir = TmpDir() + "/absolute";
+  mkdir(dir.c_str(), 0755);
+  Traced t = Trace({"/bin/sh", "-c", "echo x > rel"}, /*absolute=*/true, dir);
+  EXPECT_EQ(Count(t, 'W', dir + "/rel"), 1) << t.log;
+}
+
+TEST(PreloadBackend, SetuidProgramIsSaidInTheLog) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to make a set-user-ID program of another user";
+  std::string prog = TmpDir() + "/setuid_cat";
+  std::ifstream in("/bin/cat", std::ios::binary);
+  std::ofstream(prog, std::ios::binary) << in.rdbuf();
+  if (chown(prog.c_str(), 65534, 65534) != 0) {
+    GTEST_SKIP() << "cannot chown a file to another user here (sandbox user namespace)";
+  }
+  ASSERT_EQ(chmod(prog.c_str(), 04755), 0);
+  Traced t = Trace({"/bin/sh", "-c", prog + " /dev/null"});
+  EXPECT_TRUE(absl::StrContains(t.log, "set-user-ID")) << t.log;
+}
+
+}  // namespace
+}  // namespace filemon

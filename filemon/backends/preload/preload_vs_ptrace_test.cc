@@ -1,0 +1,170 @@
+// The preload and ptrace logs of the same deterministic run hold the same records (up to pids
+// and the order between processes), and auto hands a statically linked program exec'd
+// mid-run to ptrace without losing its records.
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "filemon/backends/testing/trace_harness.h"
+#include "filemon/core/backend.h"
+#include "filemon/core/record.h"
+#include "gtest/gtest.h"
+
+extern "C" char** environ;
+
+namespace filemon {
+namespace testing_internal {
+namespace {
+
+// "letter paths" per record (pids differ between runs), counted. F and X are compared by
+// count: their pids are the only thing they hold.
+std::map<std::string, int> Multiset(const TraceResult& r) {
+  std::map<std::string, int> out;
+  for (const OwnedRecord& rec : r.records) {
+    if (rec.kind == RecordKind::kComment) continue;
+    std::string line = rec.ToString();
+    if (rec.kind == RecordKind::kFork) {
+      line = "F";
+    } else if (rec.kind == RecordKind::kExit) {
+      line = absl::StrCat("X ", rec.status, " ", rec.signal);
+    } else {
+      size_t first = line.find(' '), second = line.find(' ', first + 1);
+      line = absl::StrCat(line.substr(0, 1), line.substr(second));
+    }
+    // gcc's temporary files have random names: "/tmp/ccAbC123.s".
+    size_t tmp = line.find("/tmp/cc");
+    if (tmp != std::string::npos && line.size() >= tmp + 14) line.replace(tmp + 7, 6, "XXXXXX");
+    ++out[line];
+  }
+  return out;
+}
+
+std::string Difference(const std::map<std::string, int>& a, const std::map<std::string, int>& b) {
+  std::vector<std::string> lines;
+  for (const auto& [key, n] : a) {
+    auto it = b.find(key);
+    int m = it == b.end() ? 0 : it->second;
+    if (n > m) lines.push_back(absl::StrCat(key, " x", n - m));
+  }
+  return absl::StrJoin(lines, "\n");
+}
+
+// preload_test_program (this package): posix_spawn with chdir and open file actions.
+std::string SpawnActionsProgram() {
+  const char* srcdir = getenv("TEST_SRCDIR");
+  std::string path = absl::StrCat(srcdir != nullptr ? srcdir : ".",
+                                  "/filemon/filemon/backends/preload/preload_test_program");
+  char resolved[PATH_MAX];
+  return realpath(path.c_str(), resolved) != nullptr ? resolved : path;
+}
+
+TEST(PreloadVsPtrace, SameRecordsForTheSameRun) {
+  std::string dir = MakeTempDir("same");
+  ASSERT_TRUE(WriteFile(dir + "/hdr.h", "#define N 3\n").ok());
+  ASSERT_TRUE(
+      WriteFile(dir + "/main.c", "#include \"hdr.h\"\nint main(void) { return N; }\n").ok());
+  ASSERT_TRUE(WriteFile(dir + "/Makefile", "all: a b\na:\n\techo a > a\nb: a\n\tcat a > b\n").ok());
+  // Everything the run does is deterministic: the same files, in the same order per process.
+  const std::string script =
+      "mkdir d && cd d && echo hi > x && cat x >> y && mv x z && ln z h && ln -s z s && "
+      "rm h s && cd .. && rmdir d/../d/. 2>/dev/null; rm -r d && "
+      "gcc -c main.c -o main.o && make -s && find . -name hdr.h -exec cat {} ';' > /dev/null && "
+      "(exec 3<main.c) && mkdir sa && " +
+      SpawnActionsProgram() + " spawn_actions sa o && rm sa/o && rmdir sa && " +
+      TestProgram("spawn_bin") +
+      " /bin/cat hdr.h > /dev/null; "
+      "rm -f a b main.o; exit 3";
+  if (!OnPath("gcc") || !OnPath("make")) GTEST_SKIP() << "gcc and make are needed";
+  absl::StatusOr<TraceResult> ptrace = TraceCommand("ptrace", ShellCommand(script, dir), {});
+  ASSERT_TRUE(ptrace.ok()) << ptrace.status();
+  absl::StatusOr<TraceResult> preload = TraceCommand("preload", ShellCommand(script, dir), {});
+  ASSERT_TRUE(preload.ok()) << preload.status();
+  EXPECT_EQ(ptrace->exit.ShellStatus(), 3) << ptrace->log;
+  EXPECT_EQ(preload->exit.ShellStatus(), 3) << preload->log;
+  std::map<std::string, int> p = Multiset(*ptrace), l = Multiset(*preload);
+  EXPECT_EQ(Difference(p, l), "") << "ptrace recorded, preload did not\npreload log:\n"
+                                  << preload->log << "\nptrace log:\n"
+                                  << ptrace->log;
+  EXPECT_EQ(Difference(l, p), "") << "preload recorded, ptrace did not\npreload log:\n"
+                                  << preload->log << "\nptrace log:\n"
+                                  << ptrace->log;
+}
+
+// Locale data opened inside glibc's setlocale: through the libc window in the first process,
+// and from the cache its descendants inherit.
+TEST(PreloadVsPtrace, SameLocaleFilesUnderAUtf8Locale) {
+  struct stat st;
+  if (stat("/usr/lib/locale/C.utf8", &st) != 0) GTEST_SKIP() << "no C.UTF-8 locale data here";
+  std::string dir = MakeTempDir("locale");
+  ASSERT_TRUE(WriteFile(dir + "/f", "x\n").ok());
+  Command c =
+      ShellCommand("cat f > /dev/null && ls f > /dev/null && sh -c 'cat f' > /dev/null", dir);
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (strncmp(*e, "LC_", 3) != 0 && strncmp(*e, "LANG=", 5) != 0) env.emplace_back(*e);
+  }
+  env.push_back("LANG=C.UTF-8");
+  c.env = env;
+  absl::StatusOr<TraceResult> ptrace = TraceCommand("ptrace", c, {});
+  ASSERT_TRUE(ptrace.ok()) << ptrace.status();
+  absl::StatusOr<TraceResult> preload = TraceCommand("preload", c, {});
+  ASSERT_TRUE(preload.ok()) << preload.status();
+  std::map<std::string, int> p = Multiset(*ptrace), l = Multiset(*preload);
+  EXPECT_GE(p["R /usr/lib/locale/C.utf8/LC_CTYPE"], 3) << ptrace->log;
+  EXPECT_EQ(Difference(p, l), "") << "ptrace recorded, preload did not\npreload log:\n"
+                                  << preload->log;
+  EXPECT_EQ(Difference(l, p), "") << "preload recorded, ptrace did not\npreload log:\n"
+                                  << preload->log;
+}
+
+TEST(Auto, StaticProgramExecdMidRunMovesToPtraceWithoutLoss) {
+  std::string dir = MakeTempDir("auto_static");
+  ASSERT_TRUE(WriteFile(dir + "/in", "x").ok());
+  std::string prog = TestProgram("static_open_bin");
+  absl::StatusOr<TraceResult> r =
+      TraceCommand("auto", ShellCommand(prog + " in out && cat out", dir), {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit.ShellStatus(), 0) << r->log;
+  EXPECT_TRUE(r->Has(RecordKind::kRead, "in")) << r->log;
+  EXPECT_TRUE(r->Has(RecordKind::kWrite, "out")) << r->log;
+  EXPECT_TRUE(r->Has(RecordKind::kRead, "out")) << "preload again after it: cat\n" << r->log;
+  ASSERT_EQ(r->Of(RecordKind::kExec).size(), 3u) << r->log;  // sh, the static program, cat
+  // The static program's records carry the pid its parent forked (the shell's child).
+  const OwnedRecord* exec = r->Of(RecordKind::kExec)[1];
+  EXPECT_EQ(exec->path, prog) << r->log;
+  bool forked = false;
+  for (const OwnedRecord* f : r->Of(RecordKind::kFork)) forked |= f->child_pid == exec->pid;
+  EXPECT_TRUE(forked) << r->log;
+  for (const OwnedRecord& rec : r->records) {
+    if (rec.kind == RecordKind::kRead && rec.path == "in") {
+      EXPECT_EQ(rec.pid, exec->pid);
+    }
+  }
+  EXPECT_TRUE(absl::StrContains(r->log, "traced with ptrace")) << r->log;
+}
+
+TEST(Auto, StaticCommandRunsUnderPtraceAndSaysSo) {
+  std::string dir = MakeTempDir("auto_static_root");
+  ASSERT_TRUE(WriteFile(dir + "/in", "x").ok());
+  Command c;
+  c.argv = {TestProgram("static_open_bin"), "in", "out"};
+  c.cwd = dir;
+  absl::StatusOr<TraceResult> r = TraceCommand("auto", c, {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->Has(RecordKind::kRead, "in")) << r->log;
+  EXPECT_TRUE(r->Has(RecordKind::kWrite, "out")) << r->log;
+  EXPECT_TRUE(absl::StrContains(r->log, "statically linked: tracing with ptrace")) << r->log;
+}
+
+}  // namespace
+}  // namespace testing_internal
+}  // namespace filemon

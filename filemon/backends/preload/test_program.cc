@@ -1,0 +1,146 @@
+// preload_test_program: what real programs do to an interposer, one subcommand each.
+//   threads N M PATH     N threads open PATH M times each (the stress case)
+//   close_all PATH       close every descriptor (close() loop and close_range), then open PATH
+//   raw_close PATH       close our socket with a raw close_range syscall, then open PATH
+//   dlopen LIB           dlopen LIB (the loader's open must be recorded)
+//   raw_open PATH        syscall(SYS_openat, ...) instead of the libc wrapper
+//   signal_open PATH     open PATH inside a signal handler
+//   spawn PROG ARGS...   posix_spawn PROG, wait, exit with its status
+//   spawn_actions DIR OUT  posix_spawn /bin/true with file actions: chdir DIR, open OUT for
+//                        writing as its standard output
+//   vfork PROG ARGS...   vfork + execv PROG, wait, exit with its status
+//   fork_no_exec PATH    fork; the child opens PATH and exits 3 without exec
+//   clearenv PROG ARGS   clearenv() then execvp PROG (the interposer must survive)
+//   kill_self            raise SIGKILL
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+int OpenClose(const char* path) {
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return 1;
+  close(fd);
+  return 0;
+}
+
+int WaitFor(pid_t pid) {
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return 100;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+const char* g_signal_path;
+void OnSignal(int) { OpenClose(g_signal_path); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return 2;
+  const char* cmd = argv[1];
+  if (strcmp(cmd, "threads") == 0 && argc == 5) {
+    int threads = atoi(argv[2]);
+    int opens = atoi(argv[3]);
+    const char* path = argv[4];
+    std::vector<std::thread> workers;
+    int failures = 0;
+    for (int t = 0; t < threads; ++t) {
+      workers.emplace_back([&] {
+        for (int i = 0; i < opens; ++i) failures += OpenClose(path);
+      });
+    }
+    for (auto& w : workers) w.join();
+    return failures == 0 ? 0 : 1;
+  }
+  if (strcmp(cmd, "close_all") == 0 && argc == 3) {
+    for (int fd = 3; fd < 4096; ++fd) close(fd);
+    close_range(3, ~0U, 0);
+    return OpenClose(argv[2]);
+  }
+  if (strcmp(cmd, "raw_close") == 0 && argc == 3) {
+    syscall(SYS_close_range, 3, ~0U, 0);  // the interposer sees this one too
+    long r = 0;
+#if defined(__x86_64__)
+    // An inline close_range that no wrapper can see.
+    __asm__ volatile("syscall"
+                     : "=a"(r)
+                     : "a"(SYS_close_range), "D"(3), "S"(~0U), "d"(0)
+                     : "rcx", "r11", "memory");
+#endif
+    (void)r;
+    return OpenClose(argv[2]);
+  }
+  if (strcmp(cmd, "dlopen") == 0 && argc == 3) {
+    return dlopen(argv[2], RTLD_NOW) != nullptr ? 0 : 1;
+  }
+  if (strcmp(cmd, "raw_open") == 0 && argc == 3) {
+    long fd = syscall(SYS_openat, AT_FDCWD, argv[2], O_RDONLY);
+    if (fd < 0) return 1;
+    close(static_cast<int>(fd));
+    return 0;
+  }
+  if (strcmp(cmd, "signal_open") == 0 && argc == 3) {
+    g_signal_path = argv[2];
+    signal(SIGUSR1, OnSignal);
+    raise(SIGUSR1);
+    return 0;
+  }
+  if (strcmp(cmd, "spawn") == 0 && argc >= 3) {
+    pid_t pid;
+    if (posix_spawn(&pid, argv[2], nullptr, nullptr, argv + 2, environ) != 0) return 101;
+    return WaitFor(pid);
+  }
+  if (strcmp(cmd, "spawn_actions") == 0 && argc == 4) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addchdir_np(&actions, argv[2]);
+    posix_spawn_file_actions_addopen(&actions, 1, argv[3], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    char true_path[] = "/bin/true";
+    char* true_argv[] = {true_path, nullptr};
+    pid_t pid;
+    int rc = posix_spawn(&pid, true_path, &actions, nullptr, true_argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    return rc != 0 ? 101 : WaitFor(pid);
+  }
+  if (strcmp(cmd, "vfork") == 0 && argc >= 3) {
+    pid_t pid = vfork();
+    if (pid == 0) {
+      execv(argv[2], argv + 2);
+      _exit(127);
+    }
+    return WaitFor(pid);
+  }
+  if (strcmp(cmd, "fork_no_exec") == 0 && argc == 3) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      OpenClose(argv[2]);
+      exit(3);
+    }
+    return WaitFor(pid) == 3 ? 0 : 1;
+  }
+  if (strcmp(cmd, "clearenv") == 0 && argc >= 3) {
+    clearenv();
+    setenv("PATH", "/bin:/usr/bin", 1);
+    execvp(argv[2], argv + 2);
+    return 127;
+  }
+  if (strcmp(cmd, "kill_self") == 0) {
+    raise(SIGKILL);
+    return 0;
+  }
+  return 2;
+}

@@ -1,0 +1,127 @@
+// File: filemon/backends/preload/wire_format.h
+//
+// The bytes that travel from the interposer (libfilemon_preload.so, inside every traced
+// process) to the supervisor (PreloadBackend) through one pipe shared by all of them.
+//
+// The channel is a `SOCK_SEQPACKET` Unix socket: every `send(2)` is one message that the
+// kernel keeps whole and in order, whatever its size (up to the socket buffer), and
+// `MSG_NOSIGNAL` keeps a traced program alive if the supervisor is gone. A message is a
+// `MessageHeader` followed by records, each a `WireRecord` and `len1 + len2` path bytes; the
+// records of one call (e.g. `A` then `R` then `W`) travel in one message, so they are never
+// separated in the log.
+//
+// Header-only, no dependencies, no allocation: the interposer includes it and must stay
+// async-signal-safe.
+//
+// Example (supervisor side):
+//   DecodeRecords(data + sizeof(MessageHeader), size - sizeof(MessageHeader),
+//                 [&](const WireRecord& r, const char* path1, const char* path2) { ... });
+
+#ifndef FILEMON_BACKENDS_PRELOAD_WIRE_FORMAT_H_
+#define FILEMON_BACKENDS_PRELOAD_WIRE_FORMAT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace filemon {
+namespace preload_internal {
+
+// The largest message the interposer sends: two paths of PATH_MAX with dirfd prefixes.
+inline constexpr size_t kMaxMessage = 20 * 1024;
+
+enum class MessageType : uint8_t {
+  kRecords = 1,        // records from a traced process
+  kReaped = 2,         // a parent reaped a child: one WireRecord of kind kExit
+  kRootExit = 3,       // the traced command's end: one WireRecord of kind kExit
+  kRootExecError = 4,  // the command could not be started: WireRecord.status = errno
+  kDone = 5,           // the reaper has no child left: nothing traced is alive
+  kRootStarted = 6,    // the command's process exists: WireRecord.pid
+};
+
+struct MessageHeader {
+  MessageType type;
+  uint8_t reserved[3];
+  int32_t sender;  // the sending process (diagnostics)
+};
+static_assert(sizeof(MessageHeader) == 8, "MessageHeader layout");
+
+// The record kinds on the wire (mapped to `filemon::RecordKind` by the supervisor).
+enum class WireKind : uint8_t {
+  kAt = 'A',
+  kChdir = 'C',
+  kDelete = 'D',
+  kExec = 'E',
+  kFork = 'F',
+  kLink = 'L',
+  kMove = 'M',
+  kRead = 'R',
+  kWrite = 'W',
+  kExit = 'X',
+  kComment = '#',
+};
+
+struct WireRecord {
+  WireKind kind;
+  uint8_t reserved;
+  uint16_t len1;  // bytes of the first path (or comment text)
+  uint16_t len2;  // bytes of the second path (L, M)
+  uint16_t reserved2;
+  int32_t pid;
+  int32_t child_pid;  // F
+  int32_t status;     // X: exit code
+  int32_t signal;     // X: terminating signal or 0
+};
+static_assert(sizeof(WireRecord) == 24, "WireRecord layout");
+
+// Appends bytes to a fixed buffer; remembers overflow instead of writing past the end.
+class ByteAppender {
+ public:
+  ByteAppender(char* data, size_t capacity) : data_(data), capacity_(capacity) {}
+  void Append(const void* bytes, size_t n) {
+    if (n > capacity_ - size_) {
+      overflow_ = true;
+      n = capacity_ - size_;
+    }
+    std::memcpy(data_ + size_, bytes, n);
+    size_ += n;
+  }
+  char* data() const { return data_; }
+  size_t size() const { return size_; }
+  size_t capacity() const { return capacity_; }
+  // Lets a caller write directly after the end (e.g. readlink(2) into the buffer).
+  char* tail() const { return data_ + size_; }
+  size_t room() const { return capacity_ - size_; }
+  void Grow(size_t n) { size_ += n; }
+  void Truncate(size_t n) { size_ = n; }
+  bool overflow() const { return overflow_; }
+
+ private:
+  char* data_;
+  size_t capacity_;
+  size_t size_ = 0;
+  bool overflow_ = false;
+};
+
+// Decodes the records of a joined batch. Calls `fn(const WireRecord&, const char* path1,
+// const char* path2)` per record; returns false if the batch is malformed (then `fn` has been
+// called for the well-formed records before the damage).
+template <typename Fn>
+bool DecodeRecords(const char* data, size_t size, Fn fn) {
+  size_t pos = 0;
+  while (pos < size) {
+    if (size - pos < sizeof(WireRecord)) return false;
+    WireRecord record;
+    std::memcpy(&record, data + pos, sizeof(record));
+    pos += sizeof(record);
+    if (size - pos < size_t{record.len1} + record.len2) return false;
+    fn(record, data + pos, data + pos + record.len1);
+    pos += size_t{record.len1} + record.len2;
+  }
+  return true;
+}
+
+}  // namespace preload_internal
+}  // namespace filemon
+
+#endif  // FILEMON_BACKENDS_PRELOAD_WIRE_FORMAT_H_
