@@ -2,7 +2,8 @@
 # The same out-of-date decision by `filemon-meta check` and by Debian's `bmake -n` (meta mode)
 # on one generated .meta of 200,000 filemon records (4,000 processes, ~5,000 distinct existing
 # source files), up to date and with one newer source (the one read last), timed as whole
-# processes side by side with hyperfine; then `filemon-meta check` over 10,000 small .meta
+# processes side by side with hyperfine (`filemon-meta check` as run by default, every core, and
+# with --jobs 1); then `filemon-meta check` over 10,000 small .meta
 # files with one thread and with every core.
 #
 # Usage: benchmarks/meta_vs_bmake.sh [WORKDIR]
@@ -48,8 +49,8 @@ for variant in up-to-date newer; do
     -n "bmake -n ($variant)" "bmake -r -n -dM $target" \
     -n "filemon-meta check ($variant)" \
     "$meta_tool check --compat 20200710 --cmd 'sh build.sh' $meta" \
-    -n "filemon-meta check --jobs 2 ($variant)" \
-    "$meta_tool check --compat 20200710 --jobs 2 --cmd 'sh build.sh' $meta"
+    -n "filemon-meta check --jobs 1 ($variant)" \
+    "$meta_tool check --compat 20200710 --jobs 1 --cmd 'sh build.sh' $meta"
   cd "$root"
 done
 

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -85,9 +86,9 @@ check options (each is the bmake setting named on the right):
   --compat V           20260313 (default; current FreeBSD: "F:N: ..." messages) or 20200710
                        (Debian's bmake: "F: N: ...", no CMP_FILTER)
   --format text|json   json: one object per file
-  --jobs N             threads: several files are checked in parallel (default: one per
-                       core); a single .meta over 1 MiB is first classified by N threads
-                       (default 1: on a busy machine that costs more than it saves)
+  --jobs N             threads (default: one per core): several files are checked in
+                       parallel; the filemon section of a single .meta of 256 KiB or more is
+                       read by N threads together (same decision; --jobs 1: one thread)
 
 deps: every path the commands read (R), executed (E), wrote (W), deleted (D) and moved (M,
   both ends) or linked (L), made absolute with bmake's per-process cwd rules, deduplicated.
@@ -172,8 +173,8 @@ int Check(int argc, char** argv) {
   if (many) {
     results = checker->CheckFiles(files, jobs);
   } else {
-    results.push_back(jobs > 0 ? checker->CheckFileWith(files[0], jobs)
-                               : checker->CheckFile(files[0]));
+    const int threads = jobs > 0 ? jobs : static_cast<int>(std::thread::hardware_concurrency());
+    results.push_back(checker->CheckFileWith(files[0], std::max(threads, 1)));
   }
   int status = kExitUpToDate;
   std::string out;

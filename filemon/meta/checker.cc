@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -21,8 +22,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "filemon/core/parser.h"
-#include "filemon/core/record.h"
 #include "filemon/meta/json_internal.h"
 #include "filemon/meta/modifiers.h"
 #include "filemon/meta/path_cache.h"
@@ -154,6 +153,8 @@ class LineReader {
     return true;
   }
   size_t pos() const { return pos_; }
+  void Seek(size_t pos) { pos_ = pos; }
+  bool has_nul() const { return has_nul_; }
 
  private:
   absl::string_view data_;
@@ -169,130 +170,56 @@ struct Fields {
   int pid = 0;
   bool has_p = false;
   absl::string_view p;  // what is left after the pid (for '#'/'V': p1)
-  // L/M from a core record: the two paths already split and unquoted.
-  bool split_known = false;
-  absl::string_view src, dst;
+  // An absolute R or E path's PathHash(), computed ahead of the lookup (Run::FilemonLines).
+  bool hashed = false;
+  uint64_t hash = 0;
 };
 
-void FieldsFromLine(absl::string_view line, Fields* f) {
+// Whether `f` is an R or E record of an absolute path, the one looked up on every line.
+inline bool HashAhead(const Fields& f) {
+  return (f.key == 'R' || f.key == 'E') && f.has_p && !f.p.empty() && f.p[0] == '/';
+}
+
+// bmake's split: the key is the first byte, `p1` follows the first ' ', the pid is atoi(p1) and
+// `p` follows the next ' '. The usual shape, "K 1234 path", is read without a search or atoi().
+inline void FieldsFromLine(absl::string_view line, Fields* f) {
   f->key = line.empty() ? '\0' : line[0];
-  const size_t sp = line.find(' ');
+  const size_t sp = line.size() >= 2 && line[1] == ' ' ? 1 : line.find(' ');
   f->has_p1 = sp != absl::string_view::npos;
   f->p1 = f->has_p1 ? line.substr(sp + 1) : absl::string_view();
-  f->split_known = false;
+  f->pid = 0;
+  f->hashed = false;
+  f->hash = 0;
   if (f->key == '#' || f->key == 'V') {
     f->has_p = f->has_p1;
     f->p = f->p1;
     return;
   }
+  f->has_p = false;
+  f->p = absl::string_view();
   if (!f->has_p1 || f->p1.empty()) return;  // malformed; reported by the caller
+  const char* const begin = f->p1.data();
+  const char* const end = begin + f->p1.size();
+  const char* d = begin;
+  int value = 0;
+  while (d < end && d - begin < 9 && static_cast<unsigned char>(*d - '0') < 10) {
+    value = value * 10 + (*d++ - '0');
+  }
+  if (d > begin && d < end && *d == ' ') {  // 1-9 digits, then the ' ': atoi() says `value`
+    f->pid = value;
+    f->has_p = true;
+    f->p = absl::string_view(d + 1, static_cast<size_t>(end - d - 1));
+    return;
+  }
   f->pid = internal::Atoi(f->p1);
   const size_t sp2 = f->p1.find(' ');
   f->has_p = sp2 != absl::string_view::npos;
   f->p = f->has_p ? f->p1.substr(sp2 + 1) : absl::string_view();
 }
 
-// The fast path: a record the core parser read from `line`, accepted only when bmake's split of
-// the same line gives the same fields (one ' ' after the letter, a pid without blanks, one ' '
-// before the path, the path running to the end of the line, L/M paths without blanks or
-// quotes). Anything else goes through FieldsFromLine.
-bool FieldsFromRecord(const Record& r, absl::string_view line, Fields* f) {
-  // R, the most common record, is told without calls into core.
-  const bool read = r.kind == RecordKind::kRead;
-  if (line.size() < 4 || line[1] != ' ' || line[0] != (read ? 'R' : RecordLetter(r.kind))) {
-    return false;
-  }
-  const char* ls = line.data();
-  const char* le = ls + line.size();
-  const auto pid_ok = [&](const char* pid_end) {  // pid token is line[2, pid_end), no blanks
-    if (pid_end <= ls + 2 || pid_end >= le || *pid_end != ' ') return false;
-    for (const char* c = ls + 2; c < pid_end; ++c) {
-      if (*c == ' ') return false;
-    }
-    return true;
-  };
-  f->key = line[0];
-  f->has_p1 = true;
-  f->p1 = line.substr(2);
-  f->pid = static_cast<int>(r.pid);
-  f->split_known = false;
-  const bool two_paths = r.kind == RecordKind::kLink || r.kind == RecordKind::kMove;
-  if (!two_paths && (read || HasPath(r.kind))) {  // A C D E R S W
-    const char* ps = r.path.data();
-    if (r.path.empty() || ps <= ls + 3 || ps + r.path.size() != le || !pid_ok(ps - 1)) {
-      return false;
-    }
-    f->has_p = true;
-    f->p = r.path;
-    return true;
-  }
-  if (two_paths) {  // L M
-    const char* a = r.path.data();
-    const char* b = r.path2.data();
-    if (a <= ls + 4 || a >= le || b <= a || b >= le || b + r.path2.size() + 1 != le ||
-        a[-1] != '\'' || a + r.path.size() + 3 != b || a[r.path.size()] != '\'' ||
-        a[r.path.size() + 1] != ' ' || b[-1] != '\'' || b[r.path2.size()] != '\'' ||
-        !pid_ok(a - 2)) {
-      return false;
-    }
-    for (absl::string_view s : {r.path, r.path2}) {
-      if (s.find_first_of(" '") != absl::string_view::npos) return false;
-    }
-    f->has_p = true;
-    f->p = absl::string_view(a - 1, le - (a - 1));
-    f->split_known = true;
-    f->src = r.path;
-    f->dst = r.path2;
-    return true;
-  }
-  // F, X, V and comments carry no path: bmake's own split of the line is the reading.
-  FieldsFromLine(line, f);
-  return true;
-}
-
-// Core's parser over the filemon section, kept in step with a line loop: `At(offset)` gives the
-// record the parser read from the line starting at `offset`, if any (lines it skipped as
-// malformed have none). Offsets only grow between calls.
-class RecordCursor {
- public:
-  RecordCursor(absl::string_view data, size_t base, absl::string_view name)
-      : parser_(data.substr(base), ParserOptions{/*strict=*/false, name}), base_(base) {}
-
-  const Record* At(size_t offset) {
-    while (!done_ && (!have_ || offset_ < offset)) {
-      if (!parser_.Next(&record_)) {
-        done_ = true;
-        have_ = false;
-        break;
-      }
-      have_ = true;
-      offset_ = base_ + parser_.offset();
-    }
-    return have_ && offset_ == offset ? &record_ : nullptr;
-  }
-
- private:
-  Parser parser_;
-  size_t base_;
-  bool done_ = false, have_ = false;
-  size_t offset_ = 0;
-  Record record_;
-};
-
-// bmake's split of the line at `offset`, through the core record when it agrees.
-void ReadFields(RecordCursor& cursor, size_t offset, absl::string_view text, Fields* f) {
-  const Record* r = cursor.At(offset);
-  if (r == nullptr || !FieldsFromRecord(*r, text, f)) FieldsFromLine(text, f);
-}
-
 // The source and target of an L or M record, as bmake splits and unquotes them. False:
 // malformed.
 bool SplitTwoPaths(const Fields& f, absl::string_view* src, absl::string_view* dst) {
-  if (f.split_known) {
-    *src = f.src;
-    *dst = f.dst;
-    return true;
-  }
   const size_t sp = f.p.find(' ');
   if (sp == absl::string_view::npos || sp + 1 == f.p.size()) return false;
   *src = Dequote(f.p.substr(0, sp));
@@ -381,7 +308,7 @@ absl::StatusOr<Checker> Checker::Create(CheckOptions options) {
 }
 
 // What is known of absolute record paths (ignored? stat?), shared by the threads of one check
-// (Run::Classify) or by all the checks of CheckFiles(), as bmake's own stat cache is shared by
+// (Run::Cooperate) or by all the checks of CheckFiles(), as bmake's own stat cache is shared by
 // every target of a run: each distinct path is resolved and stat'ed once overall.
 class Checker::Shared {
  public:
@@ -446,16 +373,26 @@ bool Interesting(char key, absl::string_view p, const internal::PathCache::Entry
   return st.error == ENOENT && !absl::StartsWith(p, s.cwd);
 }
 
-// Sections at least this large are classified by several threads first (Run::Classify).
-constexpr size_t kParallelBytes = 1 << 20;
+// A filemon section at least this large is read by several threads (Run::Cooperate), in
+// chunks of about kChunkBytes. Tests lower both (SetParallelTuningForTesting).
+size_t g_parallel_bytes = 256 << 10;
+size_t g_chunk_bytes = 64 << 10;
+
+}  // namespace
+
+void internal::SetParallelTuningForTesting(size_t min_bytes, size_t chunk_bytes) {
+  g_parallel_bytes = min_bytes;
+  g_chunk_bytes = chunk_bytes;
+}
+
+namespace {
 
 // One run of meta_oodate() over one .meta.
 class Run {
  public:
   Run(const Checker::State& s, absl::string_view data, absl::string_view meta_path,
       int64_t target_mtime, int threads, Checker::Shared* facts, Decision* d)
-      : facts_(facts != nullptr ? facts : &own_facts_),
-        threads_(threads),
+      : threads_(threads),
         s_(s),
         o_(s.options),
         data_(data),
@@ -463,7 +400,8 @@ class Run {
         target_mtime_(target_mtime),
         d_(d),
         cache_(s.cwd_fd, s.cwd),
-        dirs_(s.cwd) {}
+        dirs_(s.cwd),
+        facts_(facts != nullptr ? facts : &own_facts_) {}
 
   void Go();
 
@@ -489,6 +427,8 @@ class Run {
   void Cwd(bool has_p, absl::string_view p);
   void Filemon(absl::string_view line);
   void ProcessFilemon(Fields& f);
+  void FilemonLine(const BLine& line);
+  void FilemonLines(LineReader* reader, size_t end);
   void CheckWrite(absl::string_view p, bool is_link);
   // R/E/L-source; returns false where bmake `continue`s (skipping the E latestdir reset).
   bool CheckRead(absl::string_view p);
@@ -496,8 +436,10 @@ class Run {
   bool Ignore(absl::string_view p, internal::PathCache::Entry** entry = nullptr);
   bool ComputeIgnore(absl::string_view p);
   void AddMissing(absl::string_view p);
-  void Classify(size_t begin, int threads);
-  bool Boring(absl::string_view p);
+  // The cooperative reading of a large filemon section starting at `reader`'s position.
+  struct Chunk;
+  void Cooperate(LineReader* reader);
+  void ClassifyChunk(Chunk* chunk, internal::PathCache* cache, std::string* real);
 
   int threads_;
   const Checker::State& s_;
@@ -516,16 +458,7 @@ class Run {
 
   internal::PidDirs dirs_;
 
-  // The core parser over the filemon section, kept in step with the line loop.
-  std::unique_ptr<RecordCursor> cursor_;
-  size_t line_offset_ = 0;  // of the line being processed
-
-  // Pass 1 (large sections, several threads): the offsets of the absolute R/E/L records whose
-  // path is not "boring" (exists, is no directory, is not newer, is not an ignored E). The
-  // sequential pass skips the lookup for the others.
-  bool classified_ = false;
-  std::vector<size_t> interesting_;
-  size_t next_interesting_ = 0;
+  // What the threads of one check know of paths; CheckFiles() passes one for all its checks.
   Checker::Shared own_facts_;
   Checker::Shared* facts_;  // `own_facts_` or CheckFiles()' shared one
 
@@ -544,21 +477,15 @@ void Run::Go() {
       break;
     }
     const absl::string_view text = line.text;
-    if (!have_filemon_ &&
-        (absl::StartsWith(text, "-- filemon") || absl::StartsWith(text, "# buildmon"))) {
+    if (absl::StartsWith(text, "-- filemon") || absl::StartsWith(text, "# buildmon")) {
+      // Every line from here on is a filemon line.
       have_filemon_ = true;
-      cursor_ = std::make_unique<RecordCursor>(data_, reader.pos(), meta_path_);
-      if (threads_ > 1 && data_.size() - reader.pos() >= kParallelBytes) {
-        Classify(reader.pos(), threads_);
+      if (threads_ > 1 && !reader.has_nul() && data_.size() - reader.pos() >= g_parallel_bytes) {
+        Cooperate(&reader);
+      } else {
+        FilemonLines(&reader, data_.size());
       }
-      continue;
-    }
-    if (have_filemon_) {
-      Fields f;
-      line_offset_ = line.start;
-      ReadFields(*cursor_, line.start, text, &f);
-      ProcessFilemon(f);
-      continue;
+      break;
     }
     const size_t sp = text.find(' ');
     const absl::string_view key = text.substr(0, sp);
@@ -702,7 +629,7 @@ void Run::ProcessFilemon(Fields& f) {
         return;
       }
       CheckWrite(dst, /*is_link=*/true);
-      if (!oodate_ && !Boring(src)) CheckRead(src);
+      if (!oodate_) CheckRead(src);
       return;
     }
     case 'D':
@@ -717,14 +644,10 @@ void Run::ProcessFilemon(Fields& f) {
       return;
     case 'R':
     case 'E': {
-      if (Boring(p)) {
-        if (f.key == 'E') dirs_.ResetLatestdir();
-        return;
-      }
       if (p[0] == '/') {
         // Most records end here, with one lookup: a path already known to be ignored (as in
         // CheckRead: no latestdir reset) or to exist, be no directory and not be newer.
-        const internal::PathCache::Entry& e = cache_.Find(p);
+        const internal::PathCache::Entry& e = f.hashed ? cache_.Find(p, f.hash) : cache_.Find(p);
         if (e.tag == 1) return;
         if (e.tag == 0 && e.have_stat && e.stat.error == 0 && !e.stat.is_dir &&
             e.stat.mtime <= target_mtime_) {
@@ -780,80 +703,220 @@ bool Run::Ignore(absl::string_view p, internal::PathCache::Entry** entry) {
   return ignore;
 }
 
-bool Run::Boring(absl::string_view p) {
-  if (!classified_ || p.empty() || p[0] != '/') return false;
-  while (next_interesting_ < interesting_.size() &&
-         interesting_[next_interesting_] < line_offset_) {
-    ++next_interesting_;
-  }
-  return next_interesting_ == interesting_.size() ||
-         interesting_[next_interesting_] != line_offset_;
+void Run::FilemonLine(const BLine& line) {
+  Fields f;
+  FieldsFromLine(line.text, &f);
+  ProcessFilemon(f);
 }
 
-// Pass 1: each thread reads a slice of the section with its own core parser and decides, for
-// every absolute R/E/L-source path, whether it is boring (see Interesting()); each distinct
-// path is resolved and stat'ed once overall (threads share their results). What is boring
-// does not depend on the per-process state, so the sequential pass can skip its lookup. Lines
-// not positively found boring are listed as interesting, so the sequential pass handles them
-// in full.
-void Run::Classify(size_t begin, int threads) {
-  std::vector<size_t> bounds = {begin};
-  const size_t size = data_.size() - begin;
-  for (int t = 1; t < threads; ++t) {
-    size_t at = begin + size * t / threads;
-    const void* nl = std::memchr(data_.data() + at, '\n', data_.size() - at);
-    at = nl ? static_cast<const char*>(nl) - data_.data() + 1 : data_.size();
-    if (at > bounds.back()) bounds.push_back(at);
+// Lines are split and hashed this many lines before they are processed, and their slot in the
+// path table prefetched; their node is prefetched kNodeAhead lines before. The path table does
+// not stay in the cache while the .meta streams through it: without the hints each lookup
+// waits for two misses in a row.
+constexpr size_t kSlotAhead = 16;
+constexpr size_t kNodeAhead = 8;
+
+// Filemon lines from `reader` to `end`, as bmake reads them, pipelined (kSlotAhead).
+void Run::FilemonLines(LineReader* reader, size_t end) {
+  constexpr size_t kRing = 32;  // >= kSlotAhead + 1, a power of two
+  struct Pending {
+    BLine line;
+    Fields f;
+  } ring[kRing];
+  size_t read = 0, next = 0;  // lines read ahead, lines processed
+  bool more = true;
+  while (!oodate_) {
+    while (more && read - next < kSlotAhead) {
+      Pending& p = ring[read % kRing];
+      BLine line;  // a local first: split from registers, not reloaded from the ring
+      if (reader->pos() >= end || !reader->Next(&line)) {
+        more = false;
+        break;
+      }
+      FieldsFromLine(line.text, &p.f);
+      p.line = line;
+      if (HashAhead(p.f)) {
+        p.f.hashed = true;
+        p.f.hash = internal::PathHash()(p.f.p);
+        cache_.Prefetch(p.f.hash);
+      }
+      ++read;
+    }
+    if (next == read) return;
+    // Unconditional: a line without a path, or one not read yet, prefetches a harmless address.
+    cache_.PrefetchNode(ring[(next + kNodeAhead) % kRing].f.hash);
+    Pending& p = ring[next++ % kRing];
+    ++lineno_;
+    if (!p.line.complete) {
+      Message(absl::StrCat(Prefix(lineno_), "line truncated at ", p.line.x));
+      OutOfDate(Reason::kTruncated);
+      return;
+    }
+    ProcessFilemon(p.f);
   }
-  bounds.push_back(data_.size());
-  std::vector<std::vector<size_t>> found(bounds.size() - 1);
-  const auto work = [&](size_t chunk) {
-    internal::PathCache local(s_.cwd_fd, s_.cwd);
-    std::string real;
-    RecordCursor cursor(data_, bounds[chunk], meta_path_);
-    std::vector<size_t>& out = found[chunk];
-    for (size_t pos = bounds[chunk]; pos < bounds[chunk + 1];) {
+}
+
+// A chunk of the filemon section: whole lines [begin, end).
+struct Run::Chunk {
+  enum State { kFree, kMain, kHelper, kClassified };
+  // A line the main thread must process; every other line of a classified chunk is an R of an
+  // absolute, boring path by the pid of the record before it (bmake's handling: nothing).
+  struct Listed {
+    size_t offset;
+    uint32_t line;  // within the chunk, from 0
+    // > 0: the line is a boring R whose only effect is the switch to this pid.
+    int switch_to;
+  };
+  size_t begin = 0, end = 0;
+  std::atomic<int> state{kFree};
+  // Set by the helper that classified the chunk, before `state` becomes kClassified.
+  uint32_t lines = 0;
+  std::vector<Listed> listed;
+};
+
+// A helper's reading of a chunk, independent of the per-process state: each absolute R path is
+// looked up (resolved, ignored or not, stat'ed: once per distinct path, shared through
+// `facts_`), and the lines that can change anything are listed. What is "boring" (Interesting()
+// is false) depends on the path alone; a boring R changes nothing but the current pid, which
+// the list keeps where it changes.
+void Run::ClassifyChunk(Chunk* chunk, internal::PathCache* cache, std::string* real) {
+  constexpr size_t kRing = 32;  // pipelined as FilemonLines
+  struct Pending {
+    size_t offset;
+    bool complete;
+    Fields f;
+  } ring[kRing];
+  size_t read = 0, next = 0;
+  size_t pos = chunk->begin;
+  int lastpid = 0;  // as PidDirs sees it after the previous line; 0: not known here
+  for (;; ++next) {
+    for (; pos < chunk->end && read - next < kSlotAhead; ++read) {
+      Pending& p = ring[read % kRing];
       const char* start = data_.data() + pos;
-      const void* nl = std::memchr(start, '\n', bounds[chunk + 1] - pos);
-      const size_t len = nl ? static_cast<const char*>(nl) - start : bounds[chunk + 1] - pos;
-      const size_t offset = pos;
+      const void* nl = std::memchr(start, '\n', chunk->end - pos);
+      const size_t len = nl ? static_cast<const char*>(nl) - start : chunk->end - pos;
+      p.offset = pos;
+      p.complete = nl != nullptr;
       pos += len + 1;
-      const absl::string_view text(start, len);
-      Fields f;
-      absl::string_view p;
-      bool boring = false;
-      if (nl != nullptr && (len == 0 || std::memchr(start, 0, len) == nullptr)) {
-        ReadFields(cursor, offset, text, &f);
-        absl::string_view dst;
-        if ((f.key == 'R' || f.key == 'E' || f.key == 'L') && f.has_p1 && !f.p1.empty() &&
-            f.has_p && !f.p.empty() && (f.key != 'L' || SplitTwoPaths(f, &p, &dst))) {
-          if (f.key != 'L') p = f.p;
-          if (!p.empty() && p[0] == '/') {
-            internal::PathCache::Entry* e = &local.Find(p);
-            if (e->tag < 0) {
-              if (!facts_->Get(p, e)) {
-                const bool ignore = IgnorePath(s_, p, &local, &real);
-                e = &local.Find(p);  // IgnorePath may have added paths: find it again
-                e->tag = ignore ? 1 : 0;
-                if (!ignore) local.Stat(p, *e);
-                facts_->Put(p, *e);
-              }
-            }
-            boring = !Interesting(f.key, p, *e, s_, target_mtime_);
-          }
+      FieldsFromLine(absl::string_view(start, len), &p.f);
+      if (p.f.key == 'R' && HashAhead(p.f)) {
+        p.f.hashed = true;
+        p.f.hash = internal::PathHash()(p.f.p);
+        cache->Prefetch(p.f.hash);
+      }
+    }
+    if (next == read) break;
+    cache->PrefetchNode(ring[(next + kNodeAhead) % kRing].f.hash);  // as in FilemonLines
+    const Pending& p = ring[next % kRing];
+    const Fields& f = p.f;
+    const uint32_t line = static_cast<uint32_t>(next);
+    if (p.complete && f.hashed) {
+      internal::PathCache::Entry* e = &cache->Find(f.p, f.hash);
+      if (e->tag < 0) {
+        facts_->Get(f.p, e);  // may know the stat only (a relative name's candidate)
+        if (e->tag < 0) {
+          const bool ignore = IgnorePath(s_, f.p, cache, real);
+          e = &cache->Find(f.p, f.hash);  // IgnorePath may have added paths: find it again
+          e->tag = ignore ? 1 : 0;
+          if (!ignore) cache->Stat(f.p, *e);
+          facts_->Put(f.p, *e);
         }
       }
-      if (!boring) out.push_back(offset);
+      if (!Interesting('R', f.p, *e, s_, target_mtime_)) {
+        if (f.pid > 0 && f.pid != lastpid) {
+          chunk->listed.push_back({p.offset, line, f.pid});
+          lastpid = f.pid;
+        }
+        continue;
+      }
+    }
+    chunk->listed.push_back({p.offset, line, 0});
+    if (f.key != '#' && f.key != 'V' && f.has_p1 && !f.p1.empty()) {
+      if (f.key == 'X') {
+        lastpid = 0;  // PidDirs::Exit() forgets the pid: its next record switches again
+      } else if (f.pid > 0) {
+        lastpid = f.pid;
+      }
+    }
+  }
+  chunk->lines = static_cast<uint32_t>(next);
+}
+
+// The filemon section read by the main thread and `threads_ - 1` helpers together. The section
+// is cut into chunks of whole lines. The main thread reads the chunks in order, as the
+// sequential loop does; helpers take chunks from the end backwards and classify them
+// (ClassifyChunk). A chunk goes to whoever claims it first: the main thread reads a chunk it
+// claimed line by line, and of a classified one only the listed lines (waiting for a helper
+// still at it). The decision is therefore the sequential one, and a machine too busy to run
+// the helpers costs only their start.
+void Run::Cooperate(LineReader* reader) {
+  const size_t begin = reader->pos();
+  std::vector<size_t> bounds = {begin};
+  while (bounds.back() < data_.size()) {
+    size_t at = bounds.back() + g_chunk_bytes;
+    if (at >= data_.size()) {
+      at = data_.size();
+    } else {
+      const void* nl = std::memchr(data_.data() + at, '\n', data_.size() - at);
+      at = nl ? static_cast<const char*>(nl) - data_.data() + 1 : data_.size();
+    }
+    bounds.push_back(at);
+  }
+  const size_t n = bounds.size() - 1;
+  std::unique_ptr<Chunk[]> chunks(new Chunk[n]);
+  for (size_t i = 0; i < n; ++i) {
+    chunks[i].begin = bounds[i];
+    chunks[i].end = bounds[i + 1];
+  }
+  std::atomic<ptrdiff_t> back{static_cast<ptrdiff_t>(n)};
+  std::atomic<bool> stop{false};
+  const auto helper = [&] {
+    internal::PathCache cache(s_.cwd_fd, s_.cwd);
+    std::string real;
+    while (!stop.load(std::memory_order_relaxed)) {
+      const ptrdiff_t k = back.fetch_sub(1) - 1;
+      if (k < 0) return;
+      Chunk& c = chunks[k];
+      int expected = Chunk::kFree;
+      if (!c.state.compare_exchange_strong(expected, Chunk::kHelper)) return;  // main is here
+      ClassifyChunk(&c, &cache, &real);
+      c.state.store(Chunk::kClassified, std::memory_order_release);
     }
   };
   std::vector<std::thread> pool;
-  for (size_t c = 1; c < found.size(); ++c) pool.emplace_back(work, c);
-  work(0);
-  for (std::thread& t : pool) t.join();
-  for (const std::vector<size_t>& chunk : found) {
-    interesting_.insert(interesting_.end(), chunk.begin(), chunk.end());
+  for (int t = 1; t < threads_ && static_cast<size_t>(t) < n; ++t) pool.emplace_back(helper);
+  BLine line;
+  for (size_t i = 0; i < n && !oodate_; ++i) {
+    Chunk& c = chunks[i];
+    int expected = Chunk::kFree;
+    if (c.state.compare_exchange_strong(expected, Chunk::kMain)) {
+      FilemonLines(reader, c.end);
+      continue;
+    }
+    while (c.state.load(std::memory_order_acquire) != Chunk::kClassified) sched_yield();
+    const size_t base = lineno_;
+    for (const Chunk::Listed& l : c.listed) {
+      if (oodate_) break;
+      lineno_ = base + l.line + 1;
+      if (l.switch_to > 0) {
+        dirs_.Switch(l.switch_to);
+        continue;
+      }
+      reader->Seek(l.offset);
+      reader->Next(&line);  // never false: no NUL in the data, and the line is in the chunk
+      if (!line.complete) {
+        Message(absl::StrCat(Prefix(lineno_), "line truncated at ", line.x));
+        OutOfDate(Reason::kTruncated);
+        break;
+      }
+      FilemonLine(line);
+    }
+    if (oodate_) break;
+    lineno_ = base + c.lines;
+    reader->Seek(c.end);
   }
-  classified_ = true;
+  stop.store(true, std::memory_order_relaxed);
+  for (std::thread& t : pool) t.join();
 }
 
 bool Run::ComputeIgnore(absl::string_view p) { return IgnorePath(s_, p, &cache_, &real_); }

@@ -135,10 +135,11 @@ class Checker {
   // then the .meta (a missing .meta is up to date unless `missing_meta`). Errors are I/O
   // errors other than a missing .meta, naming the file. One thread.
   absl::StatusOr<Decision> CheckFile(const std::string& meta_path) const;
-  // The same with up to `threads` threads: a filemon section over 1 MiB is first classified by
-  // that many threads (each distinct path resolved and stat'ed once overall), then read in
-  // order with the lookups of the paths found harmless skipped. It pays on an idle machine
-  // with a very large .meta; on a busy one it costs more than it saves (BENCHMARKS.md).
+  // The same with up to `threads` threads: a filemon section of 256 KiB or more is cut into
+  // chunks; this thread reads them in order while the others classify chunks from the end
+  // (each distinct path resolved and stat'ed once overall), so that of a classified chunk only
+  // the lines that can change the decision are read here. The decision is the one-thread
+  // decision; helpers that get no CPU cost only their start.
   absl::StatusOr<Decision> CheckFileWith(const std::string& meta_path, int threads) const;
 
   // Checks `data` (a .meta's bytes, named `meta_path` in messages) against a target whose
@@ -167,6 +168,12 @@ class Checker {
                          int threads, Shared* facts) const;
   std::unique_ptr<State> state_;
 };
+
+namespace internal {
+// Tests only, before any check: filemon sections of at least `min_bytes` are read by several
+// threads (CheckFileWith with threads > 1), in chunks of about `chunk_bytes`.
+void SetParallelTuningForTesting(size_t min_bytes, size_t chunk_bytes);
+}  // namespace internal
 
 }  // namespace meta
 }  // namespace filemon

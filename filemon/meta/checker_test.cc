@@ -1,8 +1,9 @@
-// Unit tests of the checker: what the differential test (tools/filemon_meta_bmake_test.cc) cannot reach
-// with Debian's bmake: compat 20260313, parallel checks, JSON, byte-level corner cases.
+// Unit tests of the checker: what the differential test (tools/filemon_meta_bmake_test.cc) cannot
+// reach with Debian's bmake: compat 20260313, parallel checks, JSON, byte-level corner cases.
 
 #include "filemon/meta/checker.h"
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -247,6 +248,92 @@ TEST_F(CheckerTest, ParallelClassificationGivesTheSequentialDecision) {
     EXPECT_EQ(one->messages, many->messages);
     EXPECT_EQ(one->out_of_date, name != "up_to_date") << ReasonCode(one->reason);
   }
+}
+
+// Random filemon sections made of what changes per-process state (F, C, X, E, pids that come
+// and go, relative names that need latestdir/lcwd, directories read, ignored and missing
+// paths, D clearing them, malformed and truncated lines), read with chunks of a few lines by
+// up to 3 threads: every decision field equals the one-thread reading.
+TEST_F(CheckerTest, CooperativeReadingGivesTheSequentialDecisionOnRandomSections) {
+  dir_->Mkdir("d/sub", kT0);
+  dir_->Mkdir("o", kT0);
+  for (int i = 0; i < 12; ++i) {
+    dir_->Write(absl::StrCat("d/sub/f", i, ".h"), "x", kT0 + 5);
+    dir_->Write(absl::StrCat("o/g", i, ".h"), "x", kT0 + 5);
+  }
+  dir_->Write("o/newer.h", "x", kT0 + 11);
+  dir_->Write("d/sub/newer.h", "x", kT0 + 11);
+  const std::string o = *dir_ / "o";
+  const std::string sub = D() + "/sub";
+  absl::StatusOr<Checker> checker = Checker::Create(options_);
+  ASSERT_TRUE(checker.ok());
+  std::mt19937 rng(20261124);
+  int out_of_date = 0;
+  for (int round = 0; round < 400; ++round) {
+    SCOPED_TRACE(round);
+    const auto pick = [&](int n) { return static_cast<int>(rng() % n); };
+    const bool rare_events = round % 2 == 0;  // half the rounds: no event lines but the rare ones
+    std::string body;
+    int pid = 100;
+    for (int k = 0, lines = 50 + pick(300); k < lines; ++k) {
+      // A few pids, in runs (as real logs have them), now and then pid 0.
+      if (pick(4) == 0) pid = 100 + pick(6);
+      const int record_pid = pick(40) == 0 ? 0 : pid;
+      // Quiet rounds: no absolute newer, missing or malformed line; a relative "newer.h" now
+      // and then, newer only where the pid's latestdir or cwd is d/sub: the decision (and
+      // its line) depends on every pid's directories.
+      const int what = rare_events ? (pick(200) == 0 ? 1 : 5 + pick(55)) : pick(60);
+      if (what == 0) {
+        absl::StrAppend(&body, "R ", record_pid, " ", o, "/newer.h\n");
+      } else if (what == 1) {
+        absl::StrAppend(&body, "R ", record_pid,
+                        " newer.h\n");  // newer only through latestdir/lcwd
+      } else if (what == 2) {
+        absl::StrAppend(&body, "R ", record_pid, " ", o, "/gone", pick(3), ".h\n");
+      } else if (what == 3) {
+        absl::StrAppend(&body, "D ", record_pid, " ", o, "/gone", pick(3), ".h\n");
+      } else if (what == 4) {
+        absl::StrAppend(&body, pick(2) ? "R 7\n" : "\n");  // malformed
+      } else if (what < 10) {
+        absl::StrAppend(&body, "C ", record_pid, " ", pick(2) ? sub : o, "\n");
+      } else if (what < 16) {
+        absl::StrAppend(&body, "F ", record_pid, " ", 100 + pick(8), "\n");
+      } else if (what < 22) {
+        absl::StrAppend(&body, "X ", record_pid, " 0\n");
+      } else if (what < 26) {
+        absl::StrAppend(&body, "E ", record_pid, " ", pick(2) ? "/etc/ignored" : o + "/g1.h", "\n");
+      } else if (what < 30) {
+        absl::StrAppend(&body, "R ", record_pid, " ", pick(2) ? o : sub, "\n");  // a directory
+      } else if (what < 36) {
+        absl::StrAppend(&body, "R ", record_pid, " f", pick(12), ".h\n");  // relative
+      } else if (what < 38) {
+        absl::StrAppend(&body, "R ", record_pid, " /etc/passwd\n");  // ignored
+      } else {
+        absl::StrAppend(&body, "R ", record_pid, " ", pick(2) ? o + "/g" : sub + "/f", pick(12),
+                        ".h\n");
+      }
+    }
+    if (pick(10) == 0) absl::StrAppend(&body, "R 101 ", o, "/g2.h");  // truncated last line
+    WriteMeta(Meta(D(), body));
+    absl::StatusOr<Decision> one = checker->CheckFileWith(MetaPath(), 1);
+    ASSERT_TRUE(one.ok());
+    out_of_date += one->out_of_date;
+    for (size_t chunk : {48, 400, 3000}) {  // bytes: about 1, 10 and 80 lines
+      internal::SetParallelTuningForTesting(1, chunk);
+      for (int threads : {2, 3}) {
+        absl::StatusOr<Decision> many = checker->CheckFileWith(MetaPath(), threads);
+        ASSERT_TRUE(many.ok());
+        EXPECT_EQ(one->reason, many->reason) << threads << " " << chunk;
+        EXPECT_EQ(one->line, many->line) << threads << " " << chunk;
+        EXPECT_EQ(one->path, many->path) << threads << " " << chunk;
+        EXPECT_EQ(one->messages, many->messages) << threads << " " << chunk << "\n" << body;
+      }
+    }
+  }
+  internal::SetParallelTuningForTesting(256 << 10, 64 << 10);
+  // Both kinds of outcome are exercised.
+  EXPECT_GT(out_of_date, 40);
+  EXPECT_LT(out_of_date, 360);
 }
 
 }  // namespace

@@ -34,6 +34,32 @@ bool IsClean(absl::string_view p) {
   return true;
 }
 
+// memcmp(a, b, n) == 0 inline, 8 bytes at a time: keys are short (a path), and the library
+// call costs more than the comparison.
+inline bool SameBytes(const char* a, const char* b, size_t n) {
+  uint64_t x, y;
+  while (n >= 8) {
+    std::memcpy(&x, a, 8);
+    std::memcpy(&y, b, 8);
+    if (x != y) return false;
+    a += 8;
+    b += 8;
+    n -= 8;
+  }
+  if (n >= 4) {
+    uint32_t u, v, u2, v2;
+    std::memcpy(&u, a, 4);
+    std::memcpy(&v, b, 4);
+    std::memcpy(&u2, a + n - 4, 4);
+    std::memcpy(&v2, b + n - 4, 4);
+    return u == v && u2 == v2;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
 void Split(absl::string_view p, absl::string_view* dir, absl::string_view* base) {
   const size_t slash = p.rfind('/');
   *dir = p.substr(0, slash);  // "" for "/x"
@@ -80,8 +106,7 @@ void PathCache::Grow() {
   }
 }
 
-PathCache::Entry& PathCache::Find(absl::string_view path) {
-  const uint64_t h = PathHash()(path);
+PathCache::Entry& PathCache::Find(absl::string_view path, uint64_t h) {
   const uint32_t tag = static_cast<uint32_t>(h >> 32);
   size_t mask = slots_.size() - 1;
   size_t i = h & mask;
@@ -89,7 +114,7 @@ PathCache::Entry& PathCache::Find(absl::string_view path) {
     const Slot& s = slots_[i];
     if (s.node == nullptr) break;
     if (s.tag == tag && s.size == path.size() &&
-        std::memcmp(s.node->key(), path.data(), path.size()) == 0) {
+        SameBytes(s.node->key(), path.data(), path.size())) {
       return s.node->entry;
     }
   }

@@ -28,20 +28,24 @@ int Atoi(absl::string_view s) {
   return static_cast<int>(result);
 }
 
-void PidDirs::Switch(int pid) {
-  if (pid <= 0 || pid == lastpid_) return;
-  if (lastpid_ > 0) {
-    Saved& saved = saved_[lastpid_];
-    saved.lcwd.assign(lcwd_);
-    saved.ldir.assign(latestdir_);
-  }
+uint32_t PidDirs::Intern(absl::string_view dir) {
+  auto it = ids_.find(dir);
+  if (it != ids_.end()) return it->second;
+  const uint32_t id = static_cast<uint32_t>(names_.size());
+  names_.push_back(std::make_unique<std::string>(dir));
+  ids_.emplace(*names_.back(), id);
+  return id;
+}
+
+void PidDirs::SwitchTo(int pid) {
+  if (lastpid_ > 0) saved_[lastpid_] = Saved{lcwd_, latestdir_};
   have_vname_ = true;
   vname_pid_ = pid;
   lastpid_ = pid;
   auto it = saved_.find(pid);
   if (it != saved_.end()) {
-    latestdir_.assign(it->second.ldir);
-    lcwd_.assign(it->second.lcwd);
+    latestdir_ = it->second.ldir;
+    lcwd_ = it->second.lcwd;
   }
 }
 
@@ -56,9 +60,7 @@ void PidDirs::Fork(int child) {
 
 void PidDirs::Chdir(absl::string_view dir) {
   constexpr size_t kMaxPathLen = PATH_MAX;  // strlcpy into a MAXPATHLEN buffer
-  dir = dir.substr(0, std::min(dir.size(), kMaxPathLen - 1));
-  latestdir_.assign(dir.data(), dir.size());
-  lcwd_.assign(dir.data(), dir.size());
+  lcwd_ = latestdir_ = Intern(dir.substr(0, std::min(dir.size(), kMaxPathLen - 1)));
   if (have_vname_) saved_[vname_pid_] = Saved{lcwd_, lcwd_};
 }
 

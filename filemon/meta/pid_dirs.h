@@ -15,7 +15,10 @@
 #ifndef FILEMON_META_PID_DIRS_H_
 #define FILEMON_META_PID_DIRS_H_
 
+#include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
@@ -29,29 +32,38 @@ int Atoi(absl::string_view s);
 
 class PidDirs {
  public:
-  explicit PidDirs(const std::string& cwd) : lcwd_(cwd), latestdir_(cwd) {}
+  explicit PidDirs(const std::string& cwd) { lcwd_ = latestdir_ = Intern(cwd); }
 
   // The pid handling every record but '#' and 'V' gets.
-  void Switch(int pid);
+  void Switch(int pid) {
+    if (pid > 0 && pid != lastpid_) SwitchTo(pid);
+  }
   void Exit();
   void Fork(int child);
   void Chdir(absl::string_view dir);
   // E: "previous latestdir is no longer relevant".
-  void ResetLatestdir() { latestdir_.assign(lcwd_); }
-  void SetLatestdir(absl::string_view dir) { latestdir_.assign(dir.data(), dir.size()); }
+  void ResetLatestdir() { latestdir_ = lcwd_; }
+  void SetLatestdir(absl::string_view dir) { latestdir_ = Intern(dir); }
 
-  const std::string& lcwd() const { return lcwd_; }
-  const std::string& latestdir() const { return latestdir_; }
+  // Valid as long as this object.
+  const std::string& lcwd() const { return *names_[lcwd_]; }
+  const std::string& latestdir() const { return *names_[latestdir_]; }
 
  private:
+  // Directory names are interned: a switch or fork copies two numbers, not two strings.
+  uint32_t Intern(absl::string_view dir);
+  void SwitchTo(int pid);
+
   struct Saved {
-    std::string lcwd, ldir;
+    uint32_t lcwd, ldir;
   };
   absl::flat_hash_map<int, Saved> saved_;
   int lastpid_ = 0;
   bool have_vname_ = false;  // bmake's lcwd_vname has been set; it names `vname_pid_`
   int vname_pid_ = 0;
-  std::string lcwd_, latestdir_;
+  uint32_t lcwd_ = 0, latestdir_ = 0;
+  std::vector<std::unique_ptr<std::string>> names_;  // stable addresses: the map's keys
+  absl::flat_hash_map<absl::string_view, uint32_t> ids_;
 };
 
 }  // namespace internal
