@@ -332,9 +332,18 @@ class Checker::Shared {
 
  private:
   static constexpr size_t kShards = 16;
+  // PathHash (what the shard was picked with, mixed again) for lookups by string_view.
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(absl::string_view p) const { return internal::PathHash()(p) >> 4; }
+  };
+  struct Eq {
+    using is_transparent = void;
+    bool operator()(absl::string_view a, absl::string_view b) const { return a == b; }
+  };
   struct Shard {
     std::mutex mu;
-    absl::flat_hash_map<std::string, internal::PathCache::Entry> map;
+    absl::flat_hash_map<std::string, internal::PathCache::Entry, Hash, Eq> map;
   };
   Shard shards_[kShards];
 };
@@ -401,7 +410,9 @@ class Run {
         d_(d),
         cache_(s.cwd_fd, s.cwd),
         dirs_(s.cwd),
-        facts_(facts != nullptr ? facts : &own_facts_) {}
+        facts_(facts != nullptr ? facts
+               : threads > 1    ? &own_facts_
+                                : nullptr) {}
 
   void Go();
 
@@ -460,7 +471,8 @@ class Run {
 
   // What the threads of one check know of paths; CheckFiles() passes one for all its checks.
   Checker::Shared own_facts_;
-  Checker::Shared* facts_;  // `own_facts_` or CheckFiles()' shared one
+  // `own_facts_`, CheckFiles()' shared one, or null (one thread: the cache knows it all).
+  Checker::Shared* facts_;
 
   std::string candidate_, real_;
   absl::flat_hash_map<absl::string_view, bool> relative_ignore_;
@@ -685,13 +697,13 @@ bool Run::Ignore(absl::string_view p, internal::PathCache::Entry** entry) {
   if (!p.empty() && p[0] == '/') {
     // One lookup serves the ignore decision and the stat that follows it.
     internal::PathCache::Entry* e = &cache_.Find(p);
-    if (e->tag < 0) facts_->Get(p, e);  // may know the stat only (a lookup candidate)
+    if (e->tag < 0 && facts_ != nullptr) facts_->Get(p, e);  // may know the stat only
     if (e->tag < 0) {
       const bool ignore = ComputeIgnore(p);
       e = &cache_.Find(p);  // ComputeIgnore may have added paths (realpath): find it again
       e->tag = ignore ? 1 : 0;
       if (!ignore) cache_.Stat(p, *e);  // needed next anyway; shared with the stat
-      facts_->Put(p, *e);
+      if (facts_ != nullptr) facts_->Put(p, *e);
     }
     if (entry != nullptr) *entry = e;
     return e->tag == 1;
@@ -957,9 +969,10 @@ bool Run::CheckRead(absl::string_view p) {
   int error = 0;
   for (int i = 0; i < n; ++i) {
     internal::PathCache::Entry& ce = entry != nullptr ? *entry : cache_.Find(candidates[i]);
-    if (!ce.have_stat && entry == nullptr && !(facts_->Get(candidates[i], &ce) && ce.have_stat)) {
+    if (!ce.have_stat && entry == nullptr &&
+        !(facts_ != nullptr && facts_->Get(candidates[i], &ce) && ce.have_stat)) {
       cache_.Stat(candidates[i], ce);
-      facts_->Put(candidates[i], ce);
+      if (facts_ != nullptr) facts_->Put(candidates[i], ce);
     }
     const internal::StatResult& st = cache_.Stat(candidates[i], ce);
     if (st.error != 0) {

@@ -1,7 +1,8 @@
 // libFuzzer target for the .meta reader, the checker (both compat levels) and dependency
 // extraction: any bytes must give a decision or a Status, never a crash, hang or sanitizer
-// report. The first byte picks the options; the rest is the .meta. Paths in the input are
-// stat'ed for real, relative ones under a scratch directory.
+// report, and the checker's cooperative reading (several threads) must decide exactly as its
+// one-thread reading. The first byte picks the options; the rest is the .meta. Paths in the
+// input are stat'ed for real, relative ones under a scratch directory.
 //
 //   bazel run --config=fuzz //filemon/meta:meta_fuzzer -- -max_total_time=300 \
 //       $PWD/filemon/meta/testdata/meta_corpus
@@ -34,6 +35,11 @@ const std::string& Scratch() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   if (size == 0) return 0;
+  static const bool tuned = [] {
+    filemon::meta::internal::SetParallelTuningForTesting(1, 40);
+    return true;
+  }();
+  (void)tuned;
   const uint8_t mode = bytes[0];
   const absl::string_view data(reinterpret_cast<const char*>(bytes + 1), size - 1);
 
@@ -61,6 +67,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
     const filemon::meta::Decision d = checker->CheckDataWith(data, "/fuzz.meta", 1600000000, 1);
     if (d.out_of_date == (d.reason == filemon::meta::Reason::kUpToDate)) abort();
     (void)filemon::meta::DecisionJson(d);
+    // The cooperative reading (chunks of a few lines, 2 threads) decides exactly the same.
+    const filemon::meta::Decision c = checker->CheckDataWith(data, "/fuzz.meta", 1600000000, 2);
+    if (c.reason != d.reason || c.line != d.line || c.path != d.path || c.messages != d.messages) {
+      abort();
+    }
   }
 
   filemon::meta::DepsOptions deps_options;
