@@ -5,6 +5,7 @@
 #
 # usage: benchmarks/trace_overhead.sh [--rounds N] [--workloads gcc,make]
 #                                     [--variants untraced,ptrace,floor,preload,auto,strace,strace-seccomp]
+#                                     (also: preload-floor, kernel)
 #
 # Workloads:
 #   gcc   20 small C files compiled one after the other (gcc -O1 -c), each including libc headers.
@@ -20,6 +21,8 @@
 #   strace-seccomp  the same with --seccomp-bpf
 #   floor           benchmarks/ptrace_floor.c: a bare seccomp+ptrace loop (entry and exit stop per
 #                   filtered call, bare records, no paths): the least any such tracer can cost
+#   preload-floor   LD_PRELOAD of an empty shared library: what loading any interposer into
+#                   every process costs, before it records anything
 # Scratch files (sources, objects, logs) live in $FILEMON_BENCH_DIR (default /tmp/filemon-bench),
 # never in the repository. $FILEMON overrides the filemon binary.
 set -euo pipefail
@@ -32,7 +35,7 @@ while [[ $# -gt 0 ]]; do
     --rounds) ROUNDS=$2; shift 2 ;;
     --workloads) WORKLOADS=$2; shift 2 ;;
     --variants) VARIANTS=$2; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "trace_overhead.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -55,6 +58,7 @@ variant_prefix() {
     strace) echo "strace -f -qq -o $SCRATCH/strace.log -e trace=$SYSCALLS" ;;
     strace-seccomp) echo "strace -f -qq --seccomp-bpf -o $SCRATCH/strace.log -e trace=$SYSCALLS" ;;
     floor) echo "$SCRATCH/ptrace_floor $SCRATCH/floor.log" ;;
+    preload-floor) echo "env LD_PRELOAD=$SCRATCH/libempty_preload.so" ;;
     *) echo "trace_overhead.sh: unknown variant $1" >&2; exit 2 ;;
   esac
 }
@@ -108,6 +112,10 @@ run_make() { (cd "$BMAKE_SRC" && $1 make -s -j2 -f Makefile.boot CFLAGS="$BMAKE_
 
 if [[ ",$VARIANTS," == *,floor,* ]]; then
   cc -O2 -o "$SCRATCH/ptrace_floor" "$REPO/benchmarks/ptrace_floor.c"
+fi
+if [[ ",$VARIANTS," == *,preload-floor,* ]]; then
+  echo 'int filemon_bench_empty_preload(void) { return 0; }' |
+    cc -O2 -shared -fPIC -x c -o "$SCRATCH/libempty_preload.so" -
 fi
 
 IFS=, read -r -a workloads <<< "$WORKLOADS"
