@@ -503,48 +503,96 @@ void RecordReaped(pid_t pid, int wait_status) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// setlocale(LC_ALL, "") cache. The files it opens depend only on the locale variables (and the
-// installed locale data), and nearly every program of a build calls it once at start: the
-// first process that runs it in a libc window passes the list of files to its descendants
-// (FILEMON_PRELOAD_LOCALE), and a descendant with the same variables calls setlocale without
-// a window and writes the same records. Format: KEY '\x1d' PATH '\x1d' PATH ...
+// setlocale(CATEGORY, "") cache. The files such a call opens depend only on the locale
+// variables, the installed locale data, and what the process's earlier setlocale(..., "")
+// calls loaded; nearly every program of a build makes the same one or two calls at start
+// (gcc, cc1 and as: LC_CTYPE then LC_MESSAGES; many others: LC_ALL). The first process that
+// makes a call in a libc window passes the list of files to its descendants
+// (FILEMON_PRELOAD_LOCALE), and a descendant making the same call after the same earlier
+// calls, with the same variables, calls setlocale without a window and writes the same
+// records. Anything else that loads locale data (a setlocale to a named locale, newlocale,
+// iconv_open) ends the caching for the process. Format: entries separated by '\x1e', each
+// KEY '\x1d' PATH '\x1d' PATH ...; KEY is the history (the categories of the earlier calls),
+// '|', the category, then the variables.
 
 constexpr char kEnvLocale[] = "FILEMON_PRELOAD_LOCALE";
 constexpr char kLocaleSeparator = '\x1d';
-char g_locale_cache[4096];         // KEY, then the paths; "" when unknown
+constexpr char kLocaleEntryEnd = '\x1e';
+char g_locale_cache[4096];  // the entries; "" when none
+size_t g_locale_cache_size = 0;
 bool g_locale_collecting = false;  // a window is recording the paths into g_locale_cache
 bool g_locale_cache_bad = false;   // the window saw something the cache cannot replay
-size_t g_locale_cache_size = 0;
-bool g_setlocale_called = false;  // this process image called setlocale with a locale name
+char g_locale_history[128];        // "C1,C2,": this process's setlocale(..., "") calls so far
+size_t g_locale_history_size = 0;
+bool g_locale_dirty = false;  // something else loaded locale data: no more caching here
 
-// The key: the category, then every variable setlocale(LC_ALL, "") reads.
+// The key: the history, the category, then every variable setlocale(..., "") reads.
 size_t LocaleKey(int category, char* out, size_t size) {
   static const char* const kVars[] = {
       "LC_ALL",       "LC_CTYPE",       "LC_NUMERIC",        "LC_TIME", "LC_COLLATE",
       "LC_MONETARY",  "LC_MESSAGES",    "LC_PAPER",          "LC_NAME", "LC_ADDRESS",
       "LC_TELEPHONE", "LC_MEASUREMENT", "LC_IDENTIFICATION", "LANG",    "LOCPATH"};
   ByteAppender key(out, size);
+  key.Append(g_locale_history, g_locale_history_size);
+  key.Append("|", 1);
   char number[24];
   size_t n = FormatUnsigned(static_cast<unsigned>(category), number);
   key.Append(number, n);
   for (const char* var : kVars) {
     const char* value = getenv(var);
     key.Append(";", 1);
-    if (value != nullptr) key.Append(value, Length(value));
+    if (value != nullptr) {
+      const size_t len = Length(value);
+      for (size_t i = 0; i < len; ++i) {
+        if (value[i] == kLocaleSeparator || value[i] == kLocaleEntryEnd) return 0;
+      }
+      key.Append(value, len);
+    }
   }
   if (key.overflow()) return 0;
   return key.size();
 }
 
+// The paths of the cached entry for `key` (starting with a separator, up to the entry's end),
+// or nullptr.
+const char* FindLocaleEntry(const char* key, size_t key_len, const char** end) {
+  const char* p = g_locale_cache;
+  const char* const cache_end = g_locale_cache + g_locale_cache_size;
+  while (p < cache_end) {
+    const void* e = memchr(p, kLocaleEntryEnd, static_cast<size_t>(cache_end - p));
+    const char* entry_end = e != nullptr ? static_cast<const char*>(e) : cache_end;
+    if (static_cast<size_t>(entry_end - p) >= key_len && memcmp(p, key, key_len) == 0 &&
+        (p + key_len == entry_end || p[key_len] == kLocaleSeparator)) {
+      *end = entry_end;
+      return p + key_len;
+    }
+    p = entry_end + 1;
+  }
+  return nullptr;
+}
+
+void NoteLocaleCall(int category) {
+  char number[24];
+  size_t n = FormatUnsigned(static_cast<unsigned>(category), number);
+  if (g_locale_history_size + n + 1 >= sizeof(g_locale_history)) {
+    g_locale_dirty = true;
+    return;
+  }
+  memcpy(g_locale_history + g_locale_history_size, number, n);
+  g_locale_history_size += n;
+  g_locale_history[g_locale_history_size++] = ',';
+}
+
 void CollectLocaleOpen(const char* path, int flags) {
   if (!g_locale_collecting) return;
   size_t len = Length(path);
-  if ((flags & O_ACCMODE) != O_RDONLY || len + 1 > sizeof(g_locale_cache) - g_locale_cache_size) {
+  // Room for the separator, the path and the terminating NUL.
+  if ((flags & O_ACCMODE) != O_RDONLY || len + 2 > sizeof(g_locale_cache) - g_locale_cache_size) {
     g_locale_cache_bad = true;
     return;
   }
   for (size_t i = 0; i < len; ++i) {
-    if (path[i] == kLocaleSeparator) g_locale_cache_bad = true;
+    if (path[i] == kLocaleSeparator || path[i] == kLocaleEntryEnd) g_locale_cache_bad = true;
   }
   g_locale_cache[g_locale_cache_size++] = kLocaleSeparator;
   memcpy(g_locale_cache + g_locale_cache_size, path, len);
@@ -1953,54 +2001,64 @@ FILEMON_EXPORT int dup3(int oldfd, int newfd, int flags) noexcept {
 
 FILEMON_EXPORT char* setlocale(int category, const char* locale) noexcept {
   if (locale == nullptr) return REAL(setlocale)(category, locale);  // a query opens nothing
-  bool first = !g_setlocale_called;
-  g_setlocale_called = true;
-  // Only a process's first setlocale(LC_ALL, "") loads every category from scratch.
-  if (!first || category != LC_ALL || locale[0] != '\0' || !Active()) {
+  if (locale[0] != '\0' || !Active() || g_locale_dirty) {
+    g_locale_dirty = true;
     return InLibcWindow([&] { return REAL(setlocale)(category, locale); });
   }
   char key[1024];
-  size_t key_len = LocaleKey(category, key, sizeof(key));
-  if (key_len > 0 && g_locale_cache_size > key_len && memcmp(g_locale_cache, key, key_len) == 0 &&
-      g_locale_cache[key_len] == kLocaleSeparator) {
+  const size_t key_len = LocaleKey(category, key, sizeof(key));
+  const char* entry_end = nullptr;
+  const char* paths = key_len > 0 ? FindLocaleEntry(key, key_len, &entry_end) : nullptr;
+  if (paths != nullptr) {
     char* result = REAL(setlocale)(category, locale);
     if (result != nullptr) {
       Message m;
       int pid = Pid();
-      const char* p = g_locale_cache + key_len;
-      while (*p == kLocaleSeparator) {
+      for (const char* p = paths; p < entry_end && *p == kLocaleSeparator;) {
         const char* start = ++p;
-        while (*p != '\0' && *p != kLocaleSeparator) ++p;
+        while (p < entry_end && *p != kLocaleSeparator) ++p;
         m.AddLiteral(WireKind::kRead, pid, start, static_cast<size_t>(p - start));
       }
       m.Send();
+      NoteLocaleCall(category);
+    } else {
+      g_locale_dirty = true;
     }
     return result;
   }
-  // Run it in a window, and remember what it opened for the descendants.
-  g_locale_cache_size = 0;
-  g_locale_cache[0] = '\0';
-  if (key_len > 0 && key_len < sizeof(g_locale_cache)) {
-    memcpy(g_locale_cache, key, key_len);
-    g_locale_cache[key_len] = '\0';
-    g_locale_cache_size = key_len;
+  // Run it in a window, and remember what it opened for the descendants: a new entry at the
+  // end of the cache (dropped again if the window cannot be replayed).
+  const size_t entry_start = g_locale_cache_size;
+  const size_t need = key_len + (entry_start > 0 ? 1 : 0);
+  g_locale_cache_bad = key_len == 0 || need + 1 > sizeof(g_locale_cache) - entry_start;
+  if (!g_locale_cache_bad) {
+    if (entry_start > 0) g_locale_cache[g_locale_cache_size++] = kLocaleEntryEnd;
+    memcpy(g_locale_cache + g_locale_cache_size, key, key_len);
+    g_locale_cache_size += key_len;
+    g_locale_cache[g_locale_cache_size] = '\0';
   }
-  g_locale_cache_bad = key_len == 0;
-  g_locale_collecting = true;
+  g_locale_collecting = !g_locale_cache_bad;
   char* result = InLibcWindow([&] { return REAL(setlocale)(category, locale); });
   g_locale_collecting = false;
   if (result == nullptr || g_locale_cache_bad || !InLibcWindowWorks()) {
-    g_locale_cache_size = 0;
-    g_locale_cache[0] = '\0';
+    g_locale_cache_size = entry_start;
+    g_locale_cache[entry_start] = '\0';
+  }
+  if (result != nullptr) {
+    NoteLocaleCall(category);
+  } else {
+    g_locale_dirty = true;
   }
   return result;
 }
 
 FILEMON_EXPORT locale_t newlocale(int mask, const char* locale, locale_t base) noexcept {
+  g_locale_dirty = true;
   return InLibcWindow([&] { return REAL(newlocale)(mask, locale, base); });
 }
 
 FILEMON_EXPORT iconv_t iconv_open(const char* to, const char* from) {
+  g_locale_dirty = true;
   return InLibcWindow([&] { return REAL(iconv_open)(to, from); });
 }
 

@@ -126,6 +126,48 @@ TEST(PreloadVsPtrace, SameLocaleFilesUnderAUtf8Locale) {
                                   << preload->log;
 }
 
+// The cache for setlocale(CATEGORY, "") sequences (gcc, cc1 and as each set LC_CTYPE and
+// LC_MESSAGES; binutils in the other order): a child replays what its parent's windows saw only
+// for the same calls after the same earlier calls; other orders, and calls after a named
+// locale, run in windows of their own. Every process's locale files match ptrace's.
+TEST(PreloadVsPtrace, SameLocaleFilesForSetlocaleSequences) {
+  struct stat st;
+  if (stat("/usr/lib/locale/C.utf8", &st) != 0) GTEST_SKIP() << "no C.UTF-8 locale data here";
+  std::string dir = MakeTempDir("locale_seq");
+  const std::string p = SpawnActionsProgram();
+  // parent: ctype,messages -> child: the same (cache) -> messages alone (what LC_MESSAGES
+  // opens depends on what came before it: here locale.alias too) -> messages,ctype (other
+  // order) -> c,ctype (named locale first) -> ctype (a prefix of the first sequence) -> all.
+  Command c;
+  c.argv = {p, "locale", "ctype,messages",
+            p, "locale", "ctype,messages",
+            p, "locale", "messages",
+            p, "locale", "messages,ctype",
+            p, "locale", "c,ctype",
+            p, "locale", "ctype",
+            p, "locale", "all"};
+  c.cwd = dir;
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (strncmp(*e, "LC_", 3) != 0 && strncmp(*e, "LANG=", 5) != 0) env.emplace_back(*e);
+  }
+  env.push_back("LANG=C.UTF-8");
+  c.env = env;
+  absl::StatusOr<TraceResult> ptrace = TraceCommand("ptrace", c, {});
+  ASSERT_TRUE(ptrace.ok()) << ptrace.status();
+  absl::StatusOr<TraceResult> preload = TraceCommand("preload", c, {});
+  ASSERT_TRUE(preload.ok()) << preload.status();
+  EXPECT_EQ(preload->exit.ShellStatus(), 0) << preload->log;
+  std::map<std::string, int> pm = Multiset(*ptrace), lm = Multiset(*preload);
+  EXPECT_GE(pm["R /usr/lib/locale/C.utf8/LC_CTYPE"], 5) << ptrace->log;
+  EXPECT_EQ(Difference(pm, lm), "") << "ptrace recorded, preload did not\npreload log:\n"
+                                    << preload->log << "\nptrace log:\n"
+                                    << ptrace->log;
+  EXPECT_EQ(Difference(lm, pm), "") << "preload recorded, ptrace did not\npreload log:\n"
+                                    << preload->log << "\nptrace log:\n"
+                                    << ptrace->log;
+}
+
 TEST(Auto, StaticProgramExecdMidRunMovesToPtraceWithoutLoss) {
   std::string dir = MakeTempDir("auto_static");
   ASSERT_TRUE(WriteFile(dir + "/in", "x").ok());

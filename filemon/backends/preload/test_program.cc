@@ -12,9 +12,13 @@
 //   fork_no_exec PATH    fork; the child opens PATH and exits 3 without exec
 //   clearenv PROG ARGS   clearenv() then execvp PROG (the interposer must survive)
 //   kill_self            raise SIGKILL
+//   locale CATS [PROG ARGS...]  setlocale(CAT, "") for each of the comma-separated CATS
+//                        (ctype, messages, all, or c: setlocale(LC_ALL, "C")), in order, then
+//                        execv PROG (as gcc, cc1 and as start)
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -140,6 +144,26 @@ int main(int argc, char** argv) {
   }
   if (strcmp(cmd, "kill_self") == 0) {
     raise(SIGKILL);
+    return 0;
+  }
+  if (strcmp(cmd, "locale") == 0 && argc >= 3) {
+    for (char* cat = strtok(argv[2], ","); cat != nullptr; cat = strtok(nullptr, ",")) {
+      if (strcmp(cat, "ctype") == 0) {
+        setlocale(LC_CTYPE, "");
+      } else if (strcmp(cat, "messages") == 0) {
+        setlocale(LC_MESSAGES, "");
+      } else if (strcmp(cat, "all") == 0) {
+        setlocale(LC_ALL, "");
+      } else if (strcmp(cat, "c") == 0) {
+        setlocale(LC_ALL, "C");
+      } else {
+        return 2;
+      }
+    }
+    if (argc > 3) {
+      execv(argv[3], argv + 3);
+      return 127;
+    }
     return 0;
   }
   return 2;
