@@ -18,9 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,6 +42,7 @@ namespace {
 
 using preload_internal::ByteAppender;
 using preload_internal::kMaxMessage;
+using preload_internal::kMaxPipeMessage;
 using preload_internal::MessageHeader;
 using preload_internal::MessageType;
 using preload_internal::WireKind;
@@ -47,7 +51,8 @@ using preload_internal::WireRecord;
 // Sends each record to the supervisor, with the traced program's pid replaced by ours.
 class ForwardingSink : public RecordSink {
  public:
-  ForwardingSink(int fd, int64_t self) : fd_(fd), self_(self) {}
+  // `pipe`: the supervisor's pipe (or -1), for messages up to kMaxPipeMessage; `fd` its socket.
+  ForwardingSink(int fd, int pipe, int64_t self) : fd_(fd), pipe_(pipe), self_(self) {}
 
   void Add(const Record& record) override {
     if (root_ == 0 && record.kind == RecordKind::kExec) root_ = record.pid;
@@ -87,6 +92,16 @@ class ForwardingSink : public RecordSink {
     out.Append(record.path.data(), record.path.size());
     out.Append(record.path2.data(), record.path2.size());
     if (out.overflow()) return;
+    const uint16_t size = static_cast<uint16_t>(out.size());
+    std::memcpy(out.data() + offsetof(MessageHeader, size), &size, sizeof(size));
+    // Through the pipe when it fits, in order with the interposer's messages (wire_format.h).
+    if (pipe_ >= 0 && out.size() <= kMaxPipeMessage) {
+      ssize_t n;
+      while ((n = write(pipe_, out.data(), out.size())) < 0 && errno == EINTR) {
+      }
+      if (n == static_cast<ssize_t>(out.size())) return;
+      pipe_ = -1;
+    }
     while (send(fd_, out.data(), out.size(), MSG_NOSIGNAL) < 0 && errno == EINTR) {
     }
   }
@@ -95,6 +110,7 @@ class ForwardingSink : public RecordSink {
   int64_t Map(int64_t pid) const { return pid == root_ && root_ != 0 ? self_ : pid; }
 
   int fd_;
+  int pipe_;
   int64_t self_;
   int64_t root_ = 0;
 };
@@ -106,6 +122,8 @@ int Main(int argc, char** argv) {
   }
   const char* fd_text = getenv("FILEMON_PRELOAD_FD");
   int fd = fd_text != nullptr ? atoi(fd_text) : -1;
+  const char* pipe_text = getenv("FILEMON_PRELOAD_PIPE");
+  int pipe = pipe_text != nullptr ? atoi(pipe_text) : -1;
   Command command;
   command.argv.push_back(argv[1]);  // the resolved program (argv[0] is not kept: see README)
   for (int i = 4; i < argc; ++i) command.argv.push_back(argv[i]);
@@ -120,8 +138,11 @@ int Main(int argc, char** argv) {
   const char* opts = getenv("FILEMON_PRELOAD_OPTIONS");
   options.absolute_paths = opts != nullptr && strstr(opts, "absolute") != nullptr;
   if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);  // the subtree is traced by ptrace alone
+  struct stat pipe_stat;
+  if (pipe >= 0 && (fstat(pipe, &pipe_stat) != 0 || !S_ISFIFO(pipe_stat.st_mode))) pipe = -1;
+  if (pipe >= 0) fcntl(pipe, F_SETFD, FD_CLOEXEC);
 
-  ForwardingSink sink(fd, getpid());
+  ForwardingSink sink(fd, pipe, getpid());
   // If ptrace cannot trace here, the program still runs (in this process, untraced), and the
   // log says what is missing.
   auto run_untraced = [&](const std::string& why) {

@@ -53,6 +53,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <utility>
 
 #include "filemon/backends/preload/exec_probe.h"
 #include "filemon/backends/preload/raw_syscall.h"
@@ -82,6 +83,7 @@ namespace {
 // State, set once by the constructor (and in fork children), read lock-free afterwards.
 
 std::atomic<int> g_fd{-1};              // the socket to the supervisor; -1: inactive
+std::atomic<int> g_pipe{-1};            // the pipe to the supervisor; -1: use the socket
 std::atomic<int> g_pid{0};              // this process's pid
 std::atomic<bool> g_pid_shared{false};  // a CLONE_VM child shares our memory: ask the kernel
 // The pid whose X this process image has written (a vfork child shares this memory, so a flag
@@ -99,6 +101,7 @@ char g_helper[512];       // FILEMON_PRELOAD_HELPER (auto): runs a program under
 __attribute__((tls_model("initial-exec"))) thread_local int t_pid = 0;
 
 constexpr char kEnvFd[] = "FILEMON_PRELOAD_FD";
+constexpr char kEnvPipe[] = "FILEMON_PRELOAD_PIPE";
 constexpr char kEnvPid[] = "FILEMON_PRELOAD_PID";
 constexpr char kEnvSocket[] = "FILEMON_PRELOAD_SOCKET";
 constexpr char kEnvOptions[] = "FILEMON_PRELOAD_OPTIONS";
@@ -106,6 +109,8 @@ constexpr char kEnvHelper[] = "FILEMON_PRELOAD_HELPER";
 // execveat/fexecve: the program's path (the kernel's AT_EXECFN is then "/dev/fd/N/...").
 constexpr char kEnvExec[] = "FILEMON_PRELOAD_EXEC";
 constexpr char kEnvLdPreload[] = "LD_PRELOAD";
+// Entries FixEnvironment may add (LD_PRELOAD and our variables), plus the terminating null.
+constexpr size_t kOurEnvEntries = 10;
 
 // 0: not initialised; 1: initialising; 2: ready. Libraries initialised before this one (e.g.
 // libselinux's constructor reading /proc/filesystems) call us before our constructor runs:
@@ -288,6 +293,19 @@ DECLARE_REAL(getgrgid, struct group* (*)(gid_t));
 bool Reconnect(int broken_fd);
 
 void SendBytes(const char* data, size_t size) {
+  if (size <= kMaxPipeMessage) {
+    const int pipe = g_pipe.load(std::memory_order_relaxed);
+    if (pipe >= 0) {
+      long n;
+      do {
+        n = RawSyscall3(SYS_write, pipe, reinterpret_cast<long>(data), static_cast<long>(size));
+      } while (n == -EINTR);
+      if (n == static_cast<long>(size)) return;
+      // Closed behind our back (or the supervisor is gone): the socket from now on.
+      int expected = pipe;
+      g_pipe.compare_exchange_strong(expected, -1);
+    }
+  }
   for (int attempt = 0; attempt < 2; ++attempt) {
     int fd = g_fd.load(std::memory_order_relaxed);
     if (fd < 0) return;
@@ -360,7 +378,10 @@ class Message {
   }
 
   void Send() {
-    if (!empty() && !out_.overflow()) SendBytes(out_.data(), out_.size());
+    if (empty() || out_.overflow()) return;
+    const uint16_t size = static_cast<uint16_t>(out_.size());  // <= kMaxMessage
+    memcpy(out_.data() + offsetof(MessageHeader, size), &size, sizeof(size));
+    SendBytes(out_.data(), out_.size());
   }
 
  private:
@@ -533,7 +554,9 @@ size_t LocaleKey(int category, char* out, size_t size) {
       "LC_MONETARY",  "LC_MESSAGES",    "LC_PAPER",          "LC_NAME", "LC_ADDRESS",
       "LC_TELEPHONE", "LC_MEASUREMENT", "LC_IDENTIFICATION", "LANG",    "LOCPATH"};
   ByteAppender key(out, size);
-  key.Append(g_locale_history, g_locale_history_size);
+  key.Append(g_locale_history, g_locale_history_size < sizeof(g_locale_history)
+                                   ? g_locale_history_size
+                                   : sizeof(g_locale_history));
   key.Append("|", 1);
   char number[24];
   size_t n = FormatUnsigned(static_cast<unsigned>(category), number);
@@ -892,6 +915,15 @@ bool IsOurSocket(int fd) {
   return type == SOCK_SEQPACKET;
 }
 
+// A pipe's write end (what the supervisor passed, unless the program reused the number).
+bool IsOurPipe(int fd) {
+  if (fd < 0) return false;
+  struct stat st;
+  if (RawSyscall2(SYS_fstat, fd, reinterpret_cast<long>(&st)) != 0) return false;
+  const long flags = RawSyscall2(SYS_fcntl, fd, F_GETFL);
+  return S_ISFIFO(st.st_mode) && flags >= 0 && (flags & O_ACCMODE) == O_WRONLY;
+}
+
 // Connects a new socket to the supervisor's named socket and puts it at `broken_fd`'s number
 // (or any number if that is taken by the program).
 bool Reconnect(int broken_fd) {
@@ -949,6 +981,10 @@ void Init() {
   } else if (!Reconnect(static_cast<int>(fd))) {
     return;
   }
+  long pipe = -1;
+  if (ParseInt(getenv(kEnvPipe), &pipe) && IsOurPipe(static_cast<int>(pipe))) {
+    g_pipe.store(static_cast<int>(pipe), std::memory_order_relaxed);
+  }
 
   Message start;
   // A process the interposer did not see being created (glibc's posix_spawn, system(),
@@ -987,7 +1023,8 @@ __attribute__((constructor)) void Constructor() { EnsureInit(); }
 // Exec: keep our environment, detect programs the interposer cannot enter.
 
 // The environment for a new program: `envp` without our variables, plus ours (LD_PRELOAD
-// keeps the program's own entries after ours). `out` has room for count(envp) + 8 entries;
+// keeps the program's own entries after ours). `out` has room for count(envp) + kOurEnvEntries
+// entries;
 // `scratch` holds the new strings.
 // `preload` false: without LD_PRELOAD (for the ptrace helper, whose subtree ptrace sees).
 void FixEnvironment(char* const* envp, char** out, char* scratch, size_t scratch_size,
@@ -1043,6 +1080,11 @@ void FixEnvironment(char* const* envp, char** out, char* scratch, size_t scratch
   number[FormatUnsigned(static_cast<unsigned>(g_fd.load(std::memory_order_relaxed)), number)] =
       '\0';
   add(kEnvFd, number);
+  const int pipe = g_pipe.load(std::memory_order_relaxed);
+  if (pipe >= 0) {
+    number[FormatUnsigned(static_cast<unsigned>(pipe), number)] = '\0';
+    add(kEnvPipe, number);
+  }
   number[FormatUnsigned(static_cast<unsigned>(Pid()), number)] = '\0';
   add(kEnvPid, number);
   if (g_socket_name[0] != '\0') add(kEnvSocket, g_socket_name);
@@ -1101,7 +1143,7 @@ int ExecveImpl(const char* path, char* const argv[], char* const envp[]) {
   size_t argc = CountEntries(argv);
   const char* helper_argv[argc + 4];
   bool helper = PrepareUnpreloadable(path, argv, helper_argv);
-  char* env[CountEntries(envp) + 8];
+  char* env[CountEntries(envp) + kOurEnvEntries];
   char scratch[EnvScratchSize(envp)];
   FixEnvironment(envp, env, scratch, sizeof(scratch), /*preload=*/!helper);
   if (helper) {
@@ -1269,7 +1311,7 @@ int SpawnImpl(SpawnFn real, bool search, pid_t* pid, const char* file,
     helper_argv[n] = nullptr;
     helper = true;
   }
-  char* env[CountEntries(envp) + 8];
+  char* env[CountEntries(envp) + kOurEnvEntries];
   char scratch[EnvScratchSize(envp)];
   FixEnvironment(envp, env, scratch, sizeof(scratch), /*preload=*/!helper);
   pid_t child = 0;
@@ -1299,7 +1341,7 @@ template <typename Fn>
 auto WithOurEnvironment(Fn fn) -> decltype(fn()) {
   if (!Active() || EnvValue(environ, kEnvFd, sizeof(kEnvFd) - 1) != nullptr) return fn();
   char** saved = environ;
-  char* env[CountEntries(saved) + 8];
+  char* env[CountEntries(saved) + kOurEnvEntries];
   char scratch[EnvScratchSize(saved)];
   FixEnvironment(saved, env, scratch, sizeof(scratch));
   environ = env;
@@ -1334,10 +1376,17 @@ int CloneTrampoline(void* data) {
 
 // The fd relocation for dup2/dup3 onto our socket's number.
 void MoveSocketAwayFrom(int fd) {
-  int ours = g_fd.load(std::memory_order_relaxed);
-  if (ours < 0 || fd != ours) return;
-  long moved = RawSyscall3(SYS_fcntl, ours, F_DUPFD, ours + 1);
-  if (moved >= 0) g_fd.store(static_cast<int>(moved), std::memory_order_relaxed);
+  for (std::atomic<int>* slot : {&g_fd, &g_pipe}) {
+    int ours = slot->load(std::memory_order_relaxed);
+    if (ours < 0 || fd != ours) continue;
+    long moved = RawSyscall3(SYS_fcntl, ours, F_DUPFD, ours + 1);
+    if (moved >= 0) slot->store(static_cast<int>(moved), std::memory_order_relaxed);
+  }
+}
+
+bool IsOurs(int fd) {
+  return fd >= 0 && (fd == g_fd.load(std::memory_order_relaxed) ||
+                     fd == g_pipe.load(std::memory_order_relaxed));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1460,7 +1509,7 @@ long SyscallImpl(long nr, long a1, long a2, long a3, long a4, long a5, long a6) 
       RecordExit(static_cast<int>(a1));
       return real();
     case SYS_close:
-      if (static_cast<int>(a1) == g_fd.load(std::memory_order_relaxed)) return 0;
+      if (IsOurs(static_cast<int>(a1))) return 0;
       return real();
 #ifdef SYS_fork
     case SYS_fork:
@@ -1752,7 +1801,7 @@ FILEMON_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) noexc
   if (!Active()) return REAL(fexecve)(fd, argv, envp);
   char exec_path[4096];
   bool known = ExecPathAt(fd, "", exec_path, sizeof(exec_path));
-  char* env[CountEntries(envp) + 8];
+  char* env[CountEntries(envp) + kOurEnvEntries];
   char scratch[EnvScratchSize(envp)];
   FixEnvironment(envp, env, scratch, sizeof(scratch), true, known ? exec_path : nullptr);
   return REAL(fexecve)(fd, argv, env);
@@ -1760,7 +1809,7 @@ FILEMON_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) noexc
 
 FILEMON_EXPORT int execveat(int dirfd, const char* path, char* const argv[], char* const envp[],
                             int flags) noexcept {
-  char* env[CountEntries(envp) + 8];
+  char* env[CountEntries(envp) + kOurEnvEntries];
   char scratch[EnvScratchSize(envp)];
   char* const* use_env = envp;
   char exec_path[4096];
@@ -1961,30 +2010,41 @@ FILEMON_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t* info, int options
 // --- our descriptor survives programs that close everything ---
 
 FILEMON_EXPORT int close(int fd) {
-  if (fd >= 0 && fd == g_fd.load(std::memory_order_relaxed)) return 0;
+  if (IsOurs(fd)) return 0;
   return REAL(close)(fd);
 }
 
+// close_range(first, last) around our descriptors: the pieces between them.
 FILEMON_EXPORT int close_range(unsigned first, unsigned last, int flags) noexcept {
-  int ours = g_fd.load(std::memory_order_relaxed);
-  if (ours < 0 || static_cast<unsigned>(ours) < first || static_cast<unsigned>(ours) > last) {
-    return REAL(close_range)(first, last, flags);
-  }
+  int a = g_fd.load(std::memory_order_relaxed), b = g_pipe.load(std::memory_order_relaxed);
+  if (a > b) std::swap(a, b);
   int rc = 0;
-  if (static_cast<unsigned>(ours) > first) {
-    rc = REAL(close_range)(first, static_cast<unsigned>(ours) - 1, flags);
+  unsigned from = first;
+  for (int ours : {a, b}) {
+    if (ours < 0 || static_cast<unsigned>(ours) < from || static_cast<unsigned>(ours) > last) {
+      continue;
+    }
+    if (static_cast<unsigned>(ours) > from) {
+      rc = REAL(close_range)(from, static_cast<unsigned>(ours) - 1, flags);
+      if (rc != 0) return rc;
+    }
+    if (static_cast<unsigned>(ours) == last) return 0;
+    from = static_cast<unsigned>(ours) + 1;
   }
-  if (rc == 0 && static_cast<unsigned>(ours) < last) {
-    rc = REAL(close_range)(static_cast<unsigned>(ours) + 1, last, flags);
-  }
-  return rc;
+  return REAL(close_range)(from, last, flags);
 }
 
 FILEMON_EXPORT void closefrom(int lowfd) noexcept {
-  int ours = g_fd.load(std::memory_order_relaxed);
-  if (ours < 0 || ours < lowfd) return REAL(closefrom)(lowfd);
-  if (ours > lowfd) close_range(static_cast<unsigned>(lowfd), static_cast<unsigned>(ours) - 1, 0);
-  REAL(closefrom)(ours + 1);
+  int a = g_fd.load(std::memory_order_relaxed), b = g_pipe.load(std::memory_order_relaxed);
+  if (a > b) std::swap(a, b);
+  for (int ours : {a, b}) {
+    if (ours < 0 || ours < lowfd) continue;
+    if (ours > lowfd) {
+      REAL(close_range)(static_cast<unsigned>(lowfd), static_cast<unsigned>(ours) - 1, 0);
+    }
+    lowfd = ours + 1;
+  }
+  REAL(closefrom)(lowfd);
 }
 
 FILEMON_EXPORT int dup2(int oldfd, int newfd) noexcept {

@@ -122,6 +122,9 @@ class ScopedSignalForwarding {
 };
 
 // Sends one message from the reaper or the command's child (async-signal-safe).
+// The reaper's pipe (see wire_format.h): its messages travel with the records, in order.
+int g_reaper_pipe = -1;
+
 void SendFromChild(int fd, MessageType type, int pid, int status, int signal) {
   struct {
     MessageHeader header;
@@ -129,11 +132,18 @@ void SendFromChild(int fd, MessageType type, int pid, int status, int signal) {
   } message;
   std::memset(&message, 0, sizeof(message));
   message.header.type = type;
+  message.header.size = sizeof(message);
   message.header.sender = static_cast<int32_t>(getpid());
   message.record.kind = WireKind::kExit;
   message.record.pid = pid;
   message.record.status = status;
   message.record.signal = signal;
+  if (g_reaper_pipe >= 0) {
+    ssize_t n;
+    while ((n = write(g_reaper_pipe, &message, sizeof(message))) < 0 && errno == EINTR) {
+    }
+    if (n == static_cast<ssize_t>(sizeof(message))) return;
+  }
   while (send(fd, &message, sizeof(message), MSG_NOSIGNAL) < 0 && errno == EINTR) {
   }
 }
@@ -141,10 +151,12 @@ void SendFromChild(int fd, MessageType type, int pid, int status, int signal) {
 // The reaper: a child subreaper that starts the command and reaps what its parents leave.
 // Runs between fork and _exit in a copy of a possibly multi-threaded process: only
 // async-signal-safe calls, no allocation.
-[[noreturn]] void RunReaper(int fd, const char* program, char* const* argv, char** envp,
-                            char* pid_digits, const char* cwd) {
+[[noreturn]] void RunReaper(int fd, int pipe_fd, const char* program, char* const* argv,
+                            char** envp, char* pid_digits, const char* cwd) {
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  g_reaper_pipe = pipe_fd;
+  if (pipe_fd >= 0) fcntl(pipe_fd, F_SETFD, 0);  // inherited by the command
   struct sigaction default_action;
   std::memset(&default_action, 0, sizeof(default_action));
   default_action.sa_handler = SIG_DFL;
@@ -322,6 +334,23 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
     if (listener >= 0) close(listener);
     return absl::ErrnoToStatus(errno, "preload: fcntl(F_DUPFD_CLOEXEC)");
   }
+  // The pipe for messages up to PIPE_BUF (wire_format.h), as large as an unprivileged process
+  // may make it: room for the records of many ticks. Without it everything uses the socket.
+  int pipe_read = -1, pipe_child = -1;
+  {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) == 0) {
+      fcntl(p[0], F_SETPIPE_SZ, 1 << 20);
+      fcntl(p[0], F_SETFL, O_NONBLOCK);
+      pipe_child = fcntl(p[1], F_DUPFD_CLOEXEC, child_fd + 1);
+      close(p[1]);
+      if (pipe_child >= 0) {
+        pipe_read = p[0];
+      } else {
+        close(p[0]);
+      }
+    }
+  }
 
   std::vector<std::string> new_env;
   std::string user_preload;
@@ -336,6 +365,7 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
   new_env.push_back(
       absl::StrCat("LD_PRELOAD=", library, user_preload.empty() ? "" : ":", user_preload));
   new_env.push_back(absl::StrCat("FILEMON_PRELOAD_FD=", child_fd));
+  if (pipe_child >= 0) new_env.push_back(absl::StrCat("FILEMON_PRELOAD_PIPE=", pipe_child));
   new_env.push_back(absl::StrCat("FILEMON_PRELOAD_SOCKET=", socket_name));
   std::string opts;
   if (options.absolute_paths) opts += "absolute,";
@@ -357,12 +387,15 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
   ScopedSignalForwarding forwarding;
   pid_t reaper = fork();
   if (reaper == 0) {
-    RunReaper(child_fd, program.c_str(), argv.data(), envp.data(), pid_digits, command.cwd.c_str());
+    RunReaper(child_fd, pipe_child, program.c_str(), argv.data(), envp.data(), pid_digits,
+              command.cwd.c_str());
   }
   int fork_errno = errno;
   close(child_fd);
+  if (pipe_child >= 0) close(pipe_child);
   if (reaper < 0) {
     close(pair[0]);
+    if (pipe_read >= 0) close(pipe_read);
     if (listener >= 0) close(listener);
     return absl::ErrnoToStatus(fork_errno, "preload: fork");
   }
@@ -449,8 +482,37 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
   };
   // Accepts reconnections and reads every queued message; closes reconnections that ended.
   // Returns the number of messages read.
+  // The pipe's stream: whole messages are handled, a message cut by the end of a read waits
+  // in `pending` for the rest.
+  std::string pending;
+  auto drain_pipe = [&]() {
+    if (pipe_read < 0) return;
+    while (!done) {
+      const ssize_t n = read(pipe_read, buffer.data(), buffer.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;
+      pending.append(buffer.data(), static_cast<size_t>(n));
+      size_t pos = 0;
+      while (pending.size() - pos >= sizeof(MessageHeader)) {
+        MessageHeader header;
+        std::memcpy(&header, pending.data() + pos, sizeof(header));
+        if (header.size < sizeof(MessageHeader)) {  // cannot happen: a writer's bug
+          error = absl::InternalError("preload: a message without its size in the pipe");
+          pending.clear();
+          pos = 0;
+          break;
+        }
+        if (pending.size() - pos < header.size) break;
+        ++received;
+        handle(pending.data() + pos, header.size);
+        pos += header.size;
+      }
+      pending.erase(0, pos);
+    }
+  };
   auto drain_all = [&]() {
     received = 0;
+    drain_pipe();
     accept_all();
     for (size_t i = 0; i < conns.size() && !done; ++i) {
       if (drain(conns[i]) && i > 0) {
@@ -503,6 +565,7 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
     std::vector<pollfd> fds;
     for (int c : conns) fds.push_back({c, POLLIN, 0});
     if (listener >= 0) fds.push_back({listener, POLLIN, 0});
+    if (pipe_read >= 0) fds.push_back({pipe_read, POLLIN, 0});
     int n = poll(fds.data(), fds.size(), 1000);
     if (n < 0 && errno != EINTR) {
       error = absl::ErrnoToStatus(errno, "preload: poll");
@@ -524,11 +587,13 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
     while (waitpid(reaper, &status, 0) < 0 && errno == EINTR) {
     }
   }
+  drain_pipe();
   accept_all();
   for (int c : conns) {
     drain(c);
     close(c);
   }
+  if (pipe_read >= 0) close(pipe_read);
   if (listener >= 0) close(listener);
   if (!error.ok()) return error;
   if (!root_done) return absl::InternalError("preload: the reaper ended before the command");

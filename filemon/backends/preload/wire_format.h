@@ -3,12 +3,17 @@
 // The bytes that travel from the interposer (libfilemon_preload.so, inside every traced
 // process) to the supervisor (PreloadBackend) through one pipe shared by all of them.
 //
-// The channel is a `SOCK_SEQPACKET` Unix socket: every `send(2)` is one message that the
-// kernel keeps whole and in order, whatever its size (up to the socket buffer), and
-// `MSG_NOSIGNAL` keeps a traced program alive if the supervisor is gone. A message is a
-// `MessageHeader` followed by records, each a `WireRecord` and `len1 + len2` path bytes; the
-// records of one call (e.g. `A` then `R` then `W`) travel in one message, so they are never
-// separated in the log.
+// Two channels. The pipe carries every message of at most `kMaxPipeMessage` (= PIPE_BUF)
+// bytes: a `write(2)` that small to a pipe is atomic, so messages from many processes never
+// interleave, and it costs a third of a socket send (measured: 0.35 vs 1.07 us). Messages are
+// framed by `MessageHeader::size`. A `SOCK_SEQPACKET` Unix socket carries the rare larger
+// message (long paths) and the messages of a process whose pipe descriptor was closed behind
+// its back; every `send(2)` there is one message, and `MSG_NOSIGNAL` keeps a traced program
+// alive if the supervisor is gone (a pipe write then raises SIGPIPE: the traced processes end
+// with their tracer, as under ptrace's PTRACE_O_EXITKILL). A message is a `MessageHeader`
+// followed by records, each a `WireRecord` and `len1 + len2` path bytes; the records of one
+// call (e.g. `A` then `R` then `W`) travel in one message, so they are never separated in the
+// log.
 //
 // Header-only, no dependencies, no allocation: the interposer includes it and must stay
 // async-signal-safe.
@@ -29,6 +34,8 @@ namespace preload_internal {
 
 // The largest message the interposer sends: two paths of PATH_MAX with dirfd prefixes.
 inline constexpr size_t kMaxMessage = 20 * 1024;
+// The largest message that travels through the pipe (PIPE_BUF on Linux: atomic writes).
+inline constexpr size_t kMaxPipeMessage = 4096;
 
 enum class MessageType : uint8_t {
   kRecords = 1,        // records from a traced process
@@ -41,10 +48,12 @@ enum class MessageType : uint8_t {
 
 struct MessageHeader {
   MessageType type;
-  uint8_t reserved[3];
+  uint8_t reserved;
+  uint16_t size;   // of the whole message, this header included (frames the pipe's stream)
   int32_t sender;  // the sending process (diagnostics)
 };
 static_assert(sizeof(MessageHeader) == 8, "MessageHeader layout");
+static_assert(kMaxMessage <= 0xffff, "MessageHeader::size holds any message's size");
 
 // The record kinds on the wire (mapped to `filemon::RecordKind` by the supervisor).
 enum class WireKind : uint8_t {
