@@ -485,12 +485,14 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
   // The pipe's stream: whole messages are handled, a message cut by the end of a read waits
   // in `pending` for the rest.
   std::string pending;
+  size_t pipe_bytes = 0;  // read from the pipe since the last tick
   auto drain_pipe = [&]() {
     if (pipe_read < 0) return;
     while (!done) {
       const ssize_t n = read(pipe_read, buffer.data(), buffer.size());
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return;
+      pipe_bytes += static_cast<size_t>(n);
       pending.append(buffer.data(), static_cast<size_t>(n));
       size_t pos = 0;
       while (pending.size() - pos >= sizeof(MessageHeader)) {
@@ -523,15 +525,16 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
     }
     return received;
   };
-  // The supervisor never waits where a sender would have to wake it: a send to a socket whose
-  // reader sleeps in poll(2) or recv(2) pays for the wakeup (on this VM an inter-processor
-  // interrupt: several microseconds, measured as most of the interposer's cost on a gcc
-  // workload), a send to one nobody waits on only queues the message. So the supervisor waits
-  // on the reaper's pidfd alone, which wakes it when the traced tree is gone, and drains the
-  // sockets every tick: 1 ms while messages flow, up to kMaxTickMs while they do not. The
-  // socket buffer (4 MiB) holds far more than a tick's worth of records; a sender that finds
-  // it full blocks until the next drain. Kernels without pidfd_open (< 5.3) wait in poll on
-  // the sockets instead.
+  // The supervisor never waits where a sender would have to wake it: a write to a pipe or a
+  // socket whose reader sleeps in poll(2) or read(2) pays for the wakeup (on this VM an
+  // inter-processor interrupt: several microseconds, measured as most of the interposer's cost
+  // on a gcc workload), a write nobody waits for only queues the message. So the supervisor
+  // waits on the reaper's pidfd alone, which wakes it when the traced tree is gone, and drains
+  // the pipe and the sockets every tick: 1 ms while messages flow (none when the last tick
+  // found the pipe a quarter full), up to kMaxTickMs while they do not. The pipe (1 MiB) and
+  // the socket buffer (4 MiB) hold far more than a tick's worth of records; a sender that finds
+  // them full blocks until the next drain. Kernels without pidfd_open (< 5.3) wait in poll on
+  // the pipe and the sockets instead.
   constexpr int kMaxTickMs = 16;
   const int reaper_fd = static_cast<int>(syscall(SYS_pidfd_open, reaper, 0));
   if (reaper_fd >= 0) {
@@ -543,8 +546,13 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
         error = absl::ErrnoToStatus(errno, "preload: poll");
         break;
       }
+      pipe_bytes = 0;
       const bool busy = drain_all() > 0;
-      tick_ms = busy ? 1 : std::min(tick_ms * 2, kMaxTickMs);
+      // A tick that found the pipe a quarter full (many cores writing) is followed at once:
+      // writers that fill the pipe wait for the drain.
+      tick_ms = pipe_bytes >= (256 << 10) ? 0
+                : busy                    ? 1
+                                          : std::min(std::max(tick_ms, 1) * 2, kMaxTickMs);
       if (n > 0 && !done) {
         // The reaper is gone without saying goodbye (killed): what is queued is all there is.
         int status;
