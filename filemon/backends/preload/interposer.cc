@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -49,6 +50,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -110,7 +112,7 @@ constexpr char kEnvHelper[] = "FILEMON_PRELOAD_HELPER";
 constexpr char kEnvExec[] = "FILEMON_PRELOAD_EXEC";
 constexpr char kEnvLdPreload[] = "LD_PRELOAD";
 // Entries FixEnvironment may add (LD_PRELOAD and our variables), plus the terminating null.
-constexpr size_t kOurEnvEntries = 10;
+constexpr size_t kOurEnvEntries = 11;
 
 // 0: not initialised; 1: initialising; 2: ready. Libraries initialised before this one (e.g.
 // libselinux's constructor reading /proc/filesystems) call us before our constructor runs:
@@ -606,6 +608,88 @@ void NoteLocaleCall(int category) {
   g_locale_history[g_locale_history_size++] = ',';
 }
 
+// The tree-wide copy of the cache: a shared memory file the supervisor made
+// (FILEMON_PRELOAD_LOCALE_SHM, a /proc/PID/fd/N path), mapped at a process's first
+// setlocale(..., "") that the inherited cache cannot answer. Siblings (every gcc a shell
+// starts) learn from each other there. Entries are appended by any process without a lock: a
+// writer reserves room with one atomic add, writes the entry, then sets its `ready` flag;
+// readers stop at the first entry not ready (a writer killed half-way only hides what follows).
+constexpr char kEnvLocaleShm[] = "FILEMON_PRELOAD_LOCALE_SHM";
+constexpr size_t kSharedLocaleBytes = 64 * 1024;  // the supervisor's ftruncate
+struct SharedLocaleEntry {
+  uint32_t size;                // of the text (KEY, then SEPARATOR PATH ...)
+  std::atomic<uint32_t> ready;  // 1 once the text is written
+};
+struct SharedLocaleCache {
+  std::atomic<uint32_t> end;  // bytes of `data` reserved so far
+  uint32_t unused;
+  char data[kSharedLocaleBytes - 8];
+};
+static_assert(sizeof(SharedLocaleEntry) == 8 && sizeof(SharedLocaleCache) == kSharedLocaleBytes,
+              "shared locale cache layout");
+char g_locale_shm_path[128];  // "" when the supervisor made none
+SharedLocaleCache* g_locale_shm = nullptr;
+bool g_locale_shm_tried = false;
+
+SharedLocaleCache* LocaleShm() {
+  if (g_locale_shm_tried) return g_locale_shm;
+  g_locale_shm_tried = true;
+  if (g_locale_shm_path[0] == '\0') return nullptr;
+  long fd = RawSyscall3(SYS_open, reinterpret_cast<long>(g_locale_shm_path), O_RDWR | O_CLOEXEC, 0);
+  if (fd < 0) return nullptr;
+  long map =
+      RawSyscall6(SYS_mmap, 0, kSharedLocaleBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  RawSyscall1(SYS_close, fd);
+  if (map < 0 && map > -4096) return nullptr;
+  g_locale_shm = reinterpret_cast<SharedLocaleCache*>(map);
+  return g_locale_shm;
+}
+
+// The text of the shared entry for `key` and its end, or nullptr.
+const char* FindSharedLocaleEntry(const char* key, size_t key_len, const char** end) {
+  SharedLocaleCache* c = LocaleShm();
+  if (c == nullptr) return nullptr;
+  const size_t limit = std::min<size_t>(c->end.load(std::memory_order_acquire), sizeof(c->data));
+  size_t pos = 0;
+  while (pos + sizeof(SharedLocaleEntry) <= limit) {
+    auto* e = reinterpret_cast<SharedLocaleEntry*>(c->data + pos);
+    if (e->ready.load(std::memory_order_acquire) != 1) return nullptr;
+    const size_t size = e->size;
+    const char* text = c->data + pos + sizeof(SharedLocaleEntry);
+    if (size > limit - pos - sizeof(SharedLocaleEntry)) return nullptr;  // damaged
+    if (size >= key_len && memcmp(text, key, key_len) == 0 &&
+        (size == key_len || text[key_len] == kLocaleSeparator)) {
+      *end = text + size;
+      return text;
+    }
+    pos += sizeof(SharedLocaleEntry) + ((size + 7) & ~size_t{7});
+  }
+  return nullptr;
+}
+
+void AddSharedLocaleEntry(const char* text, size_t size) {
+  SharedLocaleCache* c = LocaleShm();
+  if (c == nullptr || size == 0 || size > sizeof(c->data)) return;
+  const uint32_t need =
+      static_cast<uint32_t>(sizeof(SharedLocaleEntry) + ((size + 7) & ~size_t{7}));
+  const uint32_t pos = c->end.fetch_add(need, std::memory_order_relaxed);
+  if (pos > sizeof(c->data) || need > sizeof(c->data) - pos) return;  // full
+  auto* e = reinterpret_cast<SharedLocaleEntry*>(c->data + pos);
+  e->size = static_cast<uint32_t>(size);
+  memcpy(c->data + pos + sizeof(SharedLocaleEntry), text, size);
+  e->ready.store(1, std::memory_order_release);
+}
+
+// Appends an entry found in the shared cache to this process's cache, for its descendants.
+void KeepLocaleEntry(const char* text, size_t size) {
+  const size_t need = size + (g_locale_cache_size > 0 ? 1 : 0);
+  if (need + 1 > sizeof(g_locale_cache) - g_locale_cache_size) return;
+  if (g_locale_cache_size > 0) g_locale_cache[g_locale_cache_size++] = kLocaleEntryEnd;
+  memcpy(g_locale_cache + g_locale_cache_size, text, size);
+  g_locale_cache_size += size;
+  g_locale_cache[g_locale_cache_size] = '\0';
+}
+
 void CollectLocaleOpen(const char* path, int flags) {
   if (!g_locale_collecting) return;
   size_t len = Length(path);
@@ -968,6 +1052,9 @@ void Init() {
     g_auto = strstr(s, "auto") != nullptr;
   }
   if (const char* s = getenv(kEnvHelper)) CopyString(s, g_helper, sizeof(g_helper));
+  if (const char* s = getenv(kEnvLocaleShm)) {
+    CopyString(s, g_locale_shm_path, sizeof(g_locale_shm_path));
+  }
   if (const char* s = getenv(kEnvLocale)) {
     CopyString(s, g_locale_cache, sizeof(g_locale_cache));
     g_locale_cache_size = Length(g_locale_cache);
@@ -1092,6 +1179,7 @@ void FixEnvironment(char* const* envp, char** out, char* scratch, size_t scratch
   if (g_helper[0] != '\0') add(kEnvHelper, g_helper);
   if (exec_path != nullptr) add(kEnvExec, exec_path);
   if (g_locale_cache_size > 0) add(kEnvLocale, g_locale_cache);
+  if (g_locale_shm_path[0] != '\0') add(kEnvLocaleShm, g_locale_shm_path);
   out[n] = nullptr;
 }
 
@@ -2069,6 +2157,13 @@ FILEMON_EXPORT char* setlocale(int category, const char* locale) noexcept {
   const size_t key_len = LocaleKey(category, key, sizeof(key));
   const char* entry_end = nullptr;
   const char* paths = key_len > 0 ? FindLocaleEntry(key, key_len, &entry_end) : nullptr;
+  if (paths == nullptr && key_len > 0) {
+    const char* text = FindSharedLocaleEntry(key, key_len, &entry_end);
+    if (text != nullptr) {
+      paths = text + key_len;
+      KeepLocaleEntry(text, static_cast<size_t>(entry_end - text));
+    }
+  }
   if (paths != nullptr) {
     char* result = REAL(setlocale)(category, locale);
     if (result != nullptr) {
@@ -2103,6 +2198,9 @@ FILEMON_EXPORT char* setlocale(int category, const char* locale) noexcept {
   if (result == nullptr || g_locale_cache_bad || !InLibcWindowWorks()) {
     g_locale_cache_size = entry_start;
     g_locale_cache[entry_start] = '\0';
+  } else {
+    const size_t text = entry_start + (entry_start > 0 ? 1 : 0);
+    AddSharedLocaleEntry(g_locale_cache + text, g_locale_cache_size - text);
   }
   if (result != nullptr) {
     NoteLocaleCall(category);

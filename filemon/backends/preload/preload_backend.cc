@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -365,6 +366,19 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
   new_env.push_back(
       absl::StrCat("LD_PRELOAD=", library, user_preload.empty() ? "" : ":", user_preload));
   new_env.push_back(absl::StrCat("FILEMON_PRELOAD_FD=", child_fd));
+  // The tree-wide setlocale cache (interposer.cc): shared memory every traced process maps by
+  // name, zero-filled, for as long as this run lasts.
+  const int locale_shm = static_cast<int>(syscall(SYS_memfd_create, "filemon-locale", MFD_CLOEXEC));
+  if (locale_shm >= 0 && ftruncate(locale_shm, 64 * 1024) == 0) {
+    new_env.push_back(
+        absl::StrCat("FILEMON_PRELOAD_LOCALE_SHM=/proc/", getpid(), "/fd/", locale_shm));
+  }
+  struct CloseAtEnd {
+    int fd;
+    ~CloseAtEnd() {
+      if (fd >= 0) close(fd);
+    }
+  } close_locale_shm{locale_shm};
   if (pipe_child >= 0) new_env.push_back(absl::StrCat("FILEMON_PRELOAD_PIPE=", pipe_child));
   new_env.push_back(absl::StrCat("FILEMON_PRELOAD_SOCKET=", socket_name));
   std::string opts;

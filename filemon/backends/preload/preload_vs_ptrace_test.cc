@@ -168,6 +168,42 @@ TEST(PreloadVsPtrace, SameLocaleFilesForSetlocaleSequences) {
                                     << ptrace->log;
 }
 
+// Siblings (what a shell or make starts) share the cache through the supervisor's shared
+// memory: the second of each sequence replays what the first's window saw; locale files match
+// ptrace's for every process.
+TEST(PreloadVsPtrace, SiblingsShareTheSetlocaleCache) {
+  struct stat st;
+  if (stat("/usr/lib/locale/C.utf8", &st) != 0) GTEST_SKIP() << "no C.UTF-8 locale data here";
+  std::string dir = MakeTempDir("locale_siblings");
+  const std::string p = SpawnActionsProgram();
+  std::string script;
+  for (const char* cats : {"ctype,messages", "ctype,messages", "messages,ctype", "messages",
+                           "messages,ctype", "messages", "all", "all", "c,all"}) {
+    absl::StrAppend(&script, p, " locale ", cats, " && ");
+  }
+  script += "true";
+  Command c = ShellCommand(script, dir);
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (strncmp(*e, "LC_", 3) != 0 && strncmp(*e, "LANG=", 5) != 0) env.emplace_back(*e);
+  }
+  env.push_back("LANG=C.UTF-8");
+  c.env = env;
+  absl::StatusOr<TraceResult> ptrace = TraceCommand("ptrace", c, {});
+  ASSERT_TRUE(ptrace.ok()) << ptrace.status();
+  absl::StatusOr<TraceResult> preload = TraceCommand("preload", c, {});
+  ASSERT_TRUE(preload.ok()) << preload.status();
+  EXPECT_EQ(preload->exit.ShellStatus(), 0) << preload->log;
+  std::map<std::string, int> pm = Multiset(*ptrace), lm = Multiset(*preload);
+  EXPECT_GE(pm["R /usr/lib/locale/C.utf8/LC_CTYPE"], 6) << ptrace->log;
+  EXPECT_EQ(Difference(pm, lm), "") << "ptrace recorded, preload did not\npreload log:\n"
+                                    << preload->log << "\nptrace log:\n"
+                                    << ptrace->log;
+  EXPECT_EQ(Difference(lm, pm), "") << "preload recorded, ptrace did not\npreload log:\n"
+                                    << preload->log << "\nptrace log:\n"
+                                    << ptrace->log;
+}
+
 TEST(Auto, StaticProgramExecdMidRunMovesToPtraceWithoutLoss) {
   std::string dir = MakeTempDir("auto_static");
   ASSERT_TRUE(WriteFile(dir + "/in", "x").ok());
