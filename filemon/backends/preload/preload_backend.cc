@@ -539,35 +539,51 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
     }
     return received;
   };
-  // The supervisor never waits where a sender would have to wake it: a write to a pipe or a
-  // socket whose reader sleeps in poll(2) or read(2) pays for the wakeup (on this VM an
-  // inter-processor interrupt: several microseconds, measured as most of the interposer's cost
-  // on a gcc workload), a write nobody waits for only queues the message. So the supervisor
-  // waits on the reaper's pidfd alone, which wakes it when the traced tree is gone, and drains
-  // the pipe and the sockets every tick: 1 ms while messages flow (none when the last tick
-  // found the pipe a quarter full), up to kMaxTickMs while they do not. The pipe (1 MiB) and
-  // the socket buffer (4 MiB) hold far more than a tick's worth of records; a sender that finds
-  // them full blocks until the next drain. Kernels without pidfd_open (< 5.3) wait in poll on
-  // the pipe and the sockets instead.
+  // The supervisor never waits where a sender would have to wake it: a write to a pipe whose
+  // reader sleeps in poll(2) or read(2) pays for the wakeup (on this VM an inter-processor
+  // interrupt: several microseconds, measured as most of the interposer's cost on a gcc
+  // workload), a write nobody waits for only queues the message. So the supervisor sleeps in
+  // poll on the reaper's pidfd (the traced tree is gone) and the sockets (rare: messages over
+  // PIPE_BUF, reconnections), and drains the pipe every tick: 2 ms while messages flow (none
+  // when the last tick found the pipe a quarter full), up to kMaxTickMs while they do not. The
+  // pipe (1 MiB) holds far more than a tick's worth of records; a sender that finds it full
+  // blocks until the next drain. Kernels without pidfd_open (< 5.3) wait in poll on the pipe
+  // and the sockets instead.
   constexpr int kMaxTickMs = 16;
   const int reaper_fd = static_cast<int>(syscall(SYS_pidfd_open, reaper, 0));
   if (reaper_fd >= 0) {
     int tick_ms = 1;
+    std::vector<pollfd> fds;
     while (!done) {
-      struct pollfd exited = {reaper_fd, POLLIN, 0};
-      const int n = poll(&exited, 1, tick_ms);
+      // The reaper's exit, and the sockets (rare: messages over PIPE_BUF, reconnections); the
+      // pipe, which carries nearly everything, is drained on the tick.
+      fds.clear();
+      fds.push_back({reaper_fd, POLLIN, 0});
+      if (listener >= 0) fds.push_back({listener, POLLIN, 0});
+      for (int c : conns) fds.push_back({c, POLLIN, 0});
+      const int n = poll(fds.data(), fds.size(), tick_ms);
       if (n < 0 && errno != EINTR) {
         error = absl::ErrnoToStatus(errno, "preload: poll");
         break;
       }
+      const bool exited = n > 0 && fds[0].revents != 0;
+      bool sockets = false;
+      for (size_t i = 1; n > 0 && i < fds.size(); ++i) sockets |= fds[i].revents != 0;
       pipe_bytes = 0;
-      const bool busy = drain_all() > 0;
+      bool busy;
+      if (sockets || exited) {
+        busy = drain_all() > 0;
+      } else {
+        received = 0;
+        drain_pipe();
+        busy = received > 0;
+      }
       // A tick that found the pipe a quarter full (many cores writing) is followed at once:
       // writers that fill the pipe wait for the drain.
       tick_ms = pipe_bytes >= (256 << 10) ? 0
-                : busy                    ? 1
+                : busy                    ? 2
                                           : std::min(std::max(tick_ms, 1) * 2, kMaxTickMs);
-      if (n > 0 && !done) {
+      if (exited && !done) {
         // The reaper is gone without saying goodbye (killed): what is queued is all there is.
         int status;
         if (waitpid(reaper, &status, 0) == reaper) reaper = -1;
