@@ -338,10 +338,13 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
   // The pipe for messages up to PIPE_BUF (wire_format.h), as large as an unprivileged process
   // may make it: room for the records of many ticks. Without it everything uses the socket.
   int pipe_read = -1, pipe_child = -1;
+  size_t pipe_capacity = 64 << 10;  // Linux's default; F_SETPIPE_SZ may be refused (quotas)
   {
     int p[2];
     if (pipe2(p, O_CLOEXEC) == 0) {
       fcntl(p[0], F_SETPIPE_SZ, 1 << 20);
+      const int capacity = fcntl(p[0], F_GETPIPE_SZ);
+      if (capacity > 0) pipe_capacity = static_cast<size_t>(capacity);
       fcntl(p[0], F_SETFL, O_NONBLOCK);
       pipe_child = fcntl(p[1], F_DUPFD_CLOEXEC, child_fd + 1);
       close(p[1]);
@@ -546,9 +549,9 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
   // poll on the reaper's pidfd (the traced tree is gone) and the sockets (rare: messages over
   // PIPE_BUF, reconnections), and drains the pipe every tick: 2 ms while messages flow (none
   // when the last tick found the pipe a quarter full), up to kMaxTickMs while they do not. The
-  // pipe (1 MiB) holds far more than a tick's worth of records; a sender that finds it full
-  // blocks until the next drain. Kernels without pidfd_open (< 5.3) wait in poll on the pipe
-  // and the sockets instead.
+  // pipe (1 MiB, or 64 KiB where a quota refuses more) holds far more than a tick's worth of
+  // records; a sender that finds it full blocks until the next drain. Kernels without pidfd_open
+  // (< 5.3) wait in poll on the pipe and the sockets instead.
   constexpr int kMaxTickMs = 16;
   const int reaper_fd = static_cast<int>(syscall(SYS_pidfd_open, reaper, 0));
   if (reaper_fd >= 0) {
@@ -580,9 +583,9 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
       }
       // A tick that found the pipe a quarter full (many cores writing) is followed at once:
       // writers that fill the pipe wait for the drain.
-      tick_ms = pipe_bytes >= (256 << 10) ? 0
-                : busy                    ? 2
-                                          : std::min(std::max(tick_ms, 1) * 2, kMaxTickMs);
+      tick_ms = pipe_bytes >= pipe_capacity / 4 ? 0
+                : busy                          ? 2
+                                                : std::min(std::max(tick_ms, 1) * 2, kMaxTickMs);
       if (exited && !done) {
         // The reaper is gone without saying goodbye (killed): what is queued is all there is.
         int status;
