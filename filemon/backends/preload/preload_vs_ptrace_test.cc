@@ -99,15 +99,10 @@ TEST(PreloadVsPtrace, SameRecordsForTheSameRun) {
                                   << ptrace->log;
 }
 
-// Locale data opened inside glibc's setlocale: through the libc window in the first process,
-// and from the cache its descendants inherit.
-TEST(PreloadVsPtrace, SameLocaleFilesUnderAUtf8Locale) {
-  struct stat st;
-  if (stat("/usr/lib/locale/C.utf8", &st) != 0) GTEST_SKIP() << "no C.UTF-8 locale data here";
-  std::string dir = MakeTempDir("locale");
-  ASSERT_TRUE(WriteFile(dir + "/f", "x\n").ok());
-  Command c =
-      ShellCommand("cat f > /dev/null && ls f > /dev/null && sh -c 'cat f' > /dev/null", dir);
+// Runs `c` with LANG=C.UTF-8 (and no LC_*) under ptrace and under preload: the command succeeds,
+// ptrace sees LC_CTYPE's data read at least `min_ctype` times, and the two logs hold the same
+// records.
+void ExpectSameRecordsUnderUtf8(Command c, int min_ctype) {
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
     if (strncmp(*e, "LC_", 3) != 0 && strncmp(*e, "LANG=", 5) != 0) env.emplace_back(*e);
@@ -118,12 +113,30 @@ TEST(PreloadVsPtrace, SameLocaleFilesUnderAUtf8Locale) {
   ASSERT_TRUE(ptrace.ok()) << ptrace.status();
   absl::StatusOr<TraceResult> preload = TraceCommand("preload", c, {});
   ASSERT_TRUE(preload.ok()) << preload.status();
+  EXPECT_EQ(preload->exit.ShellStatus(), 0) << preload->log;
   std::map<std::string, int> p = Multiset(*ptrace), l = Multiset(*preload);
-  EXPECT_GE(p["R /usr/lib/locale/C.utf8/LC_CTYPE"], 3) << ptrace->log;
+  EXPECT_GE(p["R /usr/lib/locale/C.utf8/LC_CTYPE"], min_ctype) << ptrace->log;
   EXPECT_EQ(Difference(p, l), "") << "ptrace recorded, preload did not\npreload log:\n"
-                                  << preload->log;
+                                  << preload->log << "\nptrace log:\n"
+                                  << ptrace->log;
   EXPECT_EQ(Difference(l, p), "") << "preload recorded, ptrace did not\npreload log:\n"
-                                  << preload->log;
+                                  << preload->log << "\nptrace log:\n"
+                                  << ptrace->log;
+}
+
+bool HaveUtf8LocaleData() {
+  struct stat st;
+  return stat("/usr/lib/locale/C.utf8", &st) == 0;
+}
+
+// Locale data opened inside glibc's setlocale: through the libc window in the first process,
+// and from the cache its descendants inherit.
+TEST(PreloadVsPtrace, SameLocaleFilesUnderAUtf8Locale) {
+  if (!HaveUtf8LocaleData()) GTEST_SKIP() << "no C.UTF-8 locale data here";
+  std::string dir = MakeTempDir("locale");
+  ASSERT_TRUE(WriteFile(dir + "/f", "x\n").ok());
+  ExpectSameRecordsUnderUtf8(
+      ShellCommand("cat f > /dev/null && ls f > /dev/null && sh -c 'cat f' > /dev/null", dir), 3);
 }
 
 // The cache for setlocale(CATEGORY, "") sequences (gcc, cc1 and as each set LC_CTYPE and
@@ -131,77 +144,31 @@ TEST(PreloadVsPtrace, SameLocaleFilesUnderAUtf8Locale) {
 // for the same calls after the same earlier calls; other orders, and calls after a named
 // locale, run in windows of their own. Every process's locale files match ptrace's.
 TEST(PreloadVsPtrace, SameLocaleFilesForSetlocaleSequences) {
-  struct stat st;
-  if (stat("/usr/lib/locale/C.utf8", &st) != 0) GTEST_SKIP() << "no C.UTF-8 locale data here";
-  std::string dir = MakeTempDir("locale_seq");
+  if (!HaveUtf8LocaleData()) GTEST_SKIP() << "no C.UTF-8 locale data here";
   const std::string p = SpawnActionsProgram();
   // parent: ctype,messages -> child: the same (cache) -> messages alone (what LC_MESSAGES
   // opens depends on what came before it: here locale.alias too) -> messages,ctype (other
   // order) -> c,ctype (named locale first) -> ctype (a prefix of the first sequence) -> all.
   Command c;
-  c.argv = {p, "locale", "ctype,messages",
-            p, "locale", "ctype,messages",
-            p, "locale", "messages",
-            p, "locale", "messages,ctype",
-            p, "locale", "c,ctype",
-            p, "locale", "ctype",
-            p, "locale", "all"};
-  c.cwd = dir;
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    if (strncmp(*e, "LC_", 3) != 0 && strncmp(*e, "LANG=", 5) != 0) env.emplace_back(*e);
+  for (const char* cats : {"ctype,messages", "ctype,messages", "messages", "messages,ctype",
+                           "c,ctype", "ctype", "all"}) {
+    c.argv.insert(c.argv.end(), {p, "locale", cats});
   }
-  env.push_back("LANG=C.UTF-8");
-  c.env = env;
-  absl::StatusOr<TraceResult> ptrace = TraceCommand("ptrace", c, {});
-  ASSERT_TRUE(ptrace.ok()) << ptrace.status();
-  absl::StatusOr<TraceResult> preload = TraceCommand("preload", c, {});
-  ASSERT_TRUE(preload.ok()) << preload.status();
-  EXPECT_EQ(preload->exit.ShellStatus(), 0) << preload->log;
-  std::map<std::string, int> pm = Multiset(*ptrace), lm = Multiset(*preload);
-  EXPECT_GE(pm["R /usr/lib/locale/C.utf8/LC_CTYPE"], 5) << ptrace->log;
-  EXPECT_EQ(Difference(pm, lm), "") << "ptrace recorded, preload did not\npreload log:\n"
-                                    << preload->log << "\nptrace log:\n"
-                                    << ptrace->log;
-  EXPECT_EQ(Difference(lm, pm), "") << "preload recorded, ptrace did not\npreload log:\n"
-                                    << preload->log << "\nptrace log:\n"
-                                    << ptrace->log;
+  c.cwd = MakeTempDir("locale_seq");
+  ExpectSameRecordsUnderUtf8(c, 5);
 }
 
 // Siblings (what a shell or make starts) share the cache through the supervisor's shared
 // memory: the second of each sequence replays what the first's window saw; locale files match
 // ptrace's for every process.
 TEST(PreloadVsPtrace, SiblingsShareTheSetlocaleCache) {
-  struct stat st;
-  if (stat("/usr/lib/locale/C.utf8", &st) != 0) GTEST_SKIP() << "no C.UTF-8 locale data here";
-  std::string dir = MakeTempDir("locale_siblings");
-  const std::string p = SpawnActionsProgram();
+  if (!HaveUtf8LocaleData()) GTEST_SKIP() << "no C.UTF-8 locale data here";
   std::string script;
   for (const char* cats : {"ctype,messages", "ctype,messages", "messages,ctype", "messages",
                            "messages,ctype", "messages", "all", "all", "c,all"}) {
-    absl::StrAppend(&script, p, " locale ", cats, " && ");
+    absl::StrAppend(&script, SpawnActionsProgram(), " locale ", cats, " && ");
   }
-  script += "true";
-  Command c = ShellCommand(script, dir);
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    if (strncmp(*e, "LC_", 3) != 0 && strncmp(*e, "LANG=", 5) != 0) env.emplace_back(*e);
-  }
-  env.push_back("LANG=C.UTF-8");
-  c.env = env;
-  absl::StatusOr<TraceResult> ptrace = TraceCommand("ptrace", c, {});
-  ASSERT_TRUE(ptrace.ok()) << ptrace.status();
-  absl::StatusOr<TraceResult> preload = TraceCommand("preload", c, {});
-  ASSERT_TRUE(preload.ok()) << preload.status();
-  EXPECT_EQ(preload->exit.ShellStatus(), 0) << preload->log;
-  std::map<std::string, int> pm = Multiset(*ptrace), lm = Multiset(*preload);
-  EXPECT_GE(pm["R /usr/lib/locale/C.utf8/LC_CTYPE"], 6) << ptrace->log;
-  EXPECT_EQ(Difference(pm, lm), "") << "ptrace recorded, preload did not\npreload log:\n"
-                                    << preload->log << "\nptrace log:\n"
-                                    << ptrace->log;
-  EXPECT_EQ(Difference(lm, pm), "") << "preload recorded, ptrace did not\npreload log:\n"
-                                    << preload->log << "\nptrace log:\n"
-                                    << ptrace->log;
+  ExpectSameRecordsUnderUtf8(ShellCommand(script + "true", MakeTempDir("locale_siblings")), 6);
 }
 
 TEST(Auto, StaticProgramExecdMidRunMovesToPtraceWithoutLoss) {
