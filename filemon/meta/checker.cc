@@ -410,9 +410,7 @@ class Run {
         d_(d),
         cache_(s.cwd_fd, s.cwd),
         dirs_(s.cwd),
-        facts_(facts != nullptr ? facts
-               : threads > 1    ? &own_facts_
-                                : nullptr) {}
+        facts_(facts) {}
 
   void Go();
 
@@ -471,7 +469,8 @@ class Run {
 
   // What the threads of one check know of paths; CheckFiles() passes one for all its checks.
   Checker::Shared own_facts_;
-  // `own_facts_`, CheckFiles()' shared one, or null (one thread: the cache knows it all).
+  // CheckFiles()' shared one, `own_facts_` once Cooperate() starts helpers, or null (one
+  // thread: its cache knows it all).
   Checker::Shared* facts_;
 
   std::string candidate_, real_;
@@ -493,6 +492,7 @@ void Run::Go() {
       // Every line from here on is a filemon line.
       have_filemon_ = true;
       if (threads_ > 1 && !reader.has_nul() && data_.size() - reader.pos() >= g_parallel_bytes) {
+        if (facts_ == nullptr) facts_ = &own_facts_;
         Cooperate(&reader);
       } else {
         FilemonLines(&reader, data_.size());
