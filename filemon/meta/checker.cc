@@ -126,7 +126,9 @@ struct BLine {
 class LineReader {
  public:
   explicit LineReader(absl::string_view data)
-      : data_(data), has_nul_(std::memchr(data.data(), 0, data.size()) != nullptr) {}
+      : LineReader(data, std::memchr(data.data(), 0, data.size()) != nullptr) {}
+  // `has_nul`: whether `data` holds a NUL byte, when the caller knows.
+  LineReader(absl::string_view data, bool has_nul) : data_(data), has_nul_(has_nul) {}
 
   // False at the end, and (as bmake's `fgetLine(...) > 0` test) at a line starting with NUL.
   bool Next(BLine* line) {
@@ -371,6 +373,24 @@ bool IgnorePath(const Checker::State& s, absl::string_view p, internal::PathCach
   return s.ignore_filter.has_value() && s.ignore_filter->Apply(p).empty();
 }
 
+// The entry of the absolute path `p` (PathHash() `hash`) in `cache`, with its ignore decision
+// (`tag`) and, unless ignored, its stat: decided once, by whichever thread of a check meets the
+// path first, and shared through `facts` (null: one thread).
+internal::PathCache::Entry* KnownEntry(const Checker::State& s, absl::string_view p, uint64_t hash,
+                                       internal::PathCache* cache, Checker::Shared* facts,
+                                       std::string* real) {
+  internal::PathCache::Entry* e = &cache->Find(p, hash);
+  if (e->tag < 0 && facts != nullptr) facts->Get(p, e);  // may know the stat only
+  if (e->tag < 0) {
+    const bool ignore = IgnorePath(s, p, cache, real);
+    e = &cache->Find(p, hash);  // IgnorePath may have added paths (realpath): find it again
+    e->tag = ignore ? 1 : 0;
+    if (!ignore) cache->Stat(p, *e);  // needed next anyway; shared with the stat
+    if (facts != nullptr) facts->Put(p, *e);
+  }
+  return e;
+}
+
 // Whether an absolute R/E/L-source path can change anything: not when it exists, is no
 // directory and is not newer than the target, nor when it is ignored (except for E, whose
 // latestdir reset an ignored path skips). REQUIRES: `e.tag` known, and `e.stat` unless ignored.
@@ -435,9 +455,12 @@ class Run {
   void Cmd(const BLine& line, bool has_p, absl::string_view p, LineReader* reader);
   void Cwd(bool has_p, absl::string_view p);
   void Filemon(absl::string_view line);
-  void ProcessFilemon(Fields& f);
+  void ProcessFilemon(const Fields& f);
   void FilemonLine(const BLine& line);
   void FilemonLines(LineReader* reader, size_t end);
+  // A line without its '\n': bmake's message, and the decision. False for a complete line.
+  bool Truncated(const BLine& line) { return !line.complete && ReportTruncated(line); }
+  bool ReportTruncated(const BLine& line);
   void CheckWrite(absl::string_view p, bool is_link);
   // R/E/L-source; returns false where bmake `continue`s (skipping the E latestdir reset).
   bool CheckRead(absl::string_view p);
@@ -482,11 +505,7 @@ void Run::Go() {
   BLine line;
   while (!oodate_ && reader.Next(&line)) {
     ++lineno_;
-    if (!line.complete) {
-      Message(absl::StrCat(Prefix(lineno_), "line truncated at ", line.x));
-      OutOfDate(Reason::kTruncated);
-      break;
-    }
+    if (Truncated(line)) break;
     const absl::string_view text = line.text;
     if (absl::StartsWith(text, "-- filemon") || absl::StartsWith(text, "# buildmon")) {
       // Every line from here on is a filemon line.
@@ -599,7 +618,7 @@ void Run::Cwd(bool has_p, absl::string_view p) {
   }
 }
 
-void Run::ProcessFilemon(Fields& f) {
+void Run::ProcessFilemon(const Fields& f) {
   if (f.key != '#' && f.key != 'V') {
     if (!f.has_p1 || f.p1.empty()) {
       Malformed();
@@ -696,15 +715,8 @@ void Run::CheckWrite(absl::string_view p, bool is_link) {
 bool Run::Ignore(absl::string_view p, internal::PathCache::Entry** entry) {
   if (!p.empty() && p[0] == '/') {
     // One lookup serves the ignore decision and the stat that follows it.
-    internal::PathCache::Entry* e = &cache_.Find(p);
-    if (e->tag < 0 && facts_ != nullptr) facts_->Get(p, e);  // may know the stat only
-    if (e->tag < 0) {
-      const bool ignore = ComputeIgnore(p);
-      e = &cache_.Find(p);  // ComputeIgnore may have added paths (realpath): find it again
-      e->tag = ignore ? 1 : 0;
-      if (!ignore) cache_.Stat(p, *e);  // needed next anyway; shared with the stat
-      if (facts_ != nullptr) facts_->Put(p, *e);
-    }
+    internal::PathCache::Entry* e =
+        KnownEntry(s_, p, internal::PathHash()(p), &cache_, facts_, &real_);
     if (entry != nullptr) *entry = e;
     return e->tag == 1;
   }
@@ -728,43 +740,64 @@ void Run::FilemonLine(const BLine& line) {
 constexpr size_t kSlotAhead = 16;
 constexpr size_t kNodeAhead = 8;
 
-// Filemon lines from `reader` to `end`, as bmake reads them, pipelined (kSlotAhead).
-void Run::FilemonLines(LineReader* reader, size_t end) {
-  constexpr size_t kRing = 32;  // >= kSlotAhead + 1, a power of two
-  struct Pending {
+// Filemon lines of a LineReader up to an offset, each split into bmake's fields kSlotAhead
+// lines before it is returned, its absolute R/E path hashed then and its slot in `cache`
+// prefetched; its node is prefetched kNodeAhead lines before.
+class PipelinedLines {
+ public:
+  struct Line {
     BLine line;
     Fields f;
-  } ring[kRing];
-  size_t read = 0, next = 0;  // lines read ahead, lines processed
-  bool more = true;
-  while (!oodate_) {
-    while (more && read - next < kSlotAhead) {
-      Pending& p = ring[read % kRing];
+  };
+  PipelinedLines(LineReader* reader, size_t end, internal::PathCache* cache)
+      : reader_(reader), end_(end), cache_(cache) {}
+
+  // The next line, valid until the next call; nullptr at `end` (or where bmake stops reading).
+  const Line* Next() {
+    while (more_ && read_ - next_ < kSlotAhead) {
       BLine line;  // a local first: split from registers, not reloaded from the ring
-      if (reader->pos() >= end || !reader->Next(&line)) {
-        more = false;
+      if (reader_->pos() >= end_ || !reader_->Next(&line)) {
+        more_ = false;
         break;
       }
-      FieldsFromLine(line.text, &p.f);
-      p.line = line;
-      if (HashAhead(p.f)) {
-        p.f.hashed = true;
-        p.f.hash = internal::PathHash()(p.f.p);
-        cache_.Prefetch(p.f.hash);
+      Line& l = ring_[read_++ % kRing];
+      FieldsFromLine(line.text, &l.f);
+      l.line = line;
+      if (HashAhead(l.f)) {
+        l.f.hashed = true;
+        l.f.hash = internal::PathHash()(l.f.p);
+        cache_->Prefetch(l.f.hash);
       }
-      ++read;
     }
-    if (next == read) return;
+    if (next_ == read_) return nullptr;
     // Unconditional: a line without a path, or one not read yet, prefetches a harmless address.
-    cache_.PrefetchNode(ring[(next + kNodeAhead) % kRing].f.hash);
-    Pending& p = ring[next++ % kRing];
+    cache_->PrefetchNode(ring_[(next_ + kNodeAhead) % kRing].f.hash);
+    return &ring_[next_++ % kRing];
+  }
+
+ private:
+  static constexpr size_t kRing = 32;  // > kSlotAhead, a power of two
+  LineReader* reader_;
+  size_t end_;
+  internal::PathCache* cache_;
+  Line ring_[kRing];
+  size_t read_ = 0, next_ = 0;  // lines read ahead, lines returned
+  bool more_ = true;
+};
+
+bool Run::ReportTruncated(const BLine& line) {
+  Message(absl::StrCat(Prefix(lineno_), "line truncated at ", line.x));
+  OutOfDate(Reason::kTruncated);
+  return true;
+}
+
+// Filemon lines from `reader` to `end`, as bmake reads them.
+void Run::FilemonLines(LineReader* reader, size_t end) {
+  PipelinedLines lines(reader, end, &cache_);
+  for (const PipelinedLines::Line* l; !oodate_ && (l = lines.Next()) != nullptr;) {
     ++lineno_;
-    if (!p.line.complete) {
-      Message(absl::StrCat(Prefix(lineno_), "line truncated at ", p.line.x));
-      OutOfDate(Reason::kTruncated);
-      return;
-    }
-    ProcessFilemon(p.f);
+    if (Truncated(l->line)) return;
+    ProcessFilemon(l->f);
   }
 }
 
@@ -792,57 +825,24 @@ struct Run::Chunk {
 // is false) depends on the path alone; a boring R changes nothing but the current pid, which
 // the list keeps where it changes.
 void Run::ClassifyChunk(Chunk* chunk, internal::PathCache* cache, std::string* real) {
-  constexpr size_t kRing = 32;  // pipelined as FilemonLines
-  struct Pending {
-    size_t offset;
-    bool complete;
-    Fields f;
-  } ring[kRing];
-  size_t read = 0, next = 0;
-  size_t pos = chunk->begin;
+  LineReader reader(data_, /*has_nul=*/false);  // Go cooperates only without a NUL
+  reader.Seek(chunk->begin);
+  PipelinedLines lines(&reader, chunk->end, cache);
   int lastpid = 0;  // as PidDirs sees it after the previous line; 0: not known here
-  for (;; ++next) {
-    for (; pos < chunk->end && read - next < kSlotAhead; ++read) {
-      Pending& p = ring[read % kRing];
-      const char* start = data_.data() + pos;
-      const void* nl = std::memchr(start, '\n', chunk->end - pos);
-      const size_t len = nl ? static_cast<const char*>(nl) - start : chunk->end - pos;
-      p.offset = pos;
-      p.complete = nl != nullptr;
-      pos += len + 1;
-      FieldsFromLine(absl::string_view(start, len), &p.f);
-      if (p.f.key == 'R' && HashAhead(p.f)) {
-        p.f.hashed = true;
-        p.f.hash = internal::PathHash()(p.f.p);
-        cache->Prefetch(p.f.hash);
-      }
-    }
-    if (next == read) break;
-    cache->PrefetchNode(ring[(next + kNodeAhead) % kRing].f.hash);  // as in FilemonLines
-    const Pending& p = ring[next % kRing];
-    const Fields& f = p.f;
-    const uint32_t line = static_cast<uint32_t>(next);
-    if (p.complete && f.hashed) {
-      internal::PathCache::Entry* e = &cache->Find(f.p, f.hash);
-      if (e->tag < 0) {
-        facts_->Get(f.p, e);  // may know the stat only (a relative name's candidate)
-        if (e->tag < 0) {
-          const bool ignore = IgnorePath(s_, f.p, cache, real);
-          e = &cache->Find(f.p, f.hash);  // IgnorePath may have added paths: find it again
-          e->tag = ignore ? 1 : 0;
-          if (!ignore) cache->Stat(f.p, *e);
-          facts_->Put(f.p, *e);
-        }
-      }
+  uint32_t line = 0;
+  for (const PipelinedLines::Line* l; (l = lines.Next()) != nullptr; ++line) {
+    const Fields& f = l->f;
+    if (l->line.complete && f.key == 'R' && f.hashed) {
+      const internal::PathCache::Entry* e = KnownEntry(s_, f.p, f.hash, cache, facts_, real);
       if (!Interesting('R', f.p, *e, s_, target_mtime_)) {
         if (f.pid > 0 && f.pid != lastpid) {
-          chunk->listed.push_back({p.offset, line, f.pid});
+          chunk->listed.push_back({l->line.start, line, f.pid});
           lastpid = f.pid;
         }
         continue;
       }
     }
-    chunk->listed.push_back({p.offset, line, 0});
+    chunk->listed.push_back({l->line.start, line, 0});
     if (f.key != '#' && f.key != 'V' && f.has_p1 && !f.p1.empty()) {
       if (f.key == 'X') {
         lastpid = 0;  // PidDirs::Exit() forgets the pid: its next record switches again
@@ -851,7 +851,7 @@ void Run::ClassifyChunk(Chunk* chunk, internal::PathCache* cache, std::string* r
       }
     }
   }
-  chunk->lines = static_cast<uint32_t>(next);
+  chunk->lines = line;
 }
 
 // The filemon section read by the main thread and `threads_ - 1` helpers together. The section
@@ -916,11 +916,7 @@ void Run::Cooperate(LineReader* reader) {
       }
       reader->Seek(l.offset);
       reader->Next(&line);  // never false: no NUL in the data, and the line is in the chunk
-      if (!line.complete) {
-        Message(absl::StrCat(Prefix(lineno_), "line truncated at ", line.x));
-        OutOfDate(Reason::kTruncated);
-        break;
-      }
+      if (Truncated(line)) break;
       FilemonLine(line);
     }
     if (oodate_) break;
