@@ -21,7 +21,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -42,9 +41,9 @@ namespace {
 
 using preload_internal::ByteAppender;
 using preload_internal::kMaxMessage;
-using preload_internal::kMaxPipeMessage;
 using preload_internal::MessageHeader;
 using preload_internal::MessageType;
+using preload_internal::SendMessage;
 using preload_internal::WireKind;
 using preload_internal::WireRecord;
 
@@ -92,18 +91,8 @@ class ForwardingSink : public RecordSink {
     out.Append(record.path.data(), record.path.size());
     out.Append(record.path2.data(), record.path2.size());
     if (out.overflow()) return;
-    const uint16_t size = static_cast<uint16_t>(out.size());
-    std::memcpy(out.data() + offsetof(MessageHeader, size), &size, sizeof(size));
-    // Through the pipe when it fits, in order with the interposer's messages (wire_format.h).
-    if (pipe_ >= 0 && out.size() <= kMaxPipeMessage) {
-      ssize_t n;
-      while ((n = write(pipe_, out.data(), out.size())) < 0 && errno == EINTR) {
-      }
-      if (n == static_cast<ssize_t>(out.size())) return;
-      pipe_ = -1;
-    }
-    while (send(fd_, out.data(), out.size(), MSG_NOSIGNAL) < 0 && errno == EINTR) {
-    }
+    // In order with the interposer's messages (wire_format.h).
+    SendMessage(out.data(), out.size(), &pipe_, fd_);
   }
 
  private:

@@ -680,14 +680,16 @@ void AddSharedLocaleEntry(const char* text, size_t size) {
   e->ready.store(1, std::memory_order_release);
 }
 
-// Appends an entry found in the shared cache to this process's cache, for its descendants.
-void KeepLocaleEntry(const char* text, size_t size) {
+// Starts a new entry of this process's cache (passed to its descendants) with `text`: a key, or
+// a whole entry found in the shared cache. False, and nothing written, if it does not fit.
+bool AppendLocaleEntry(const char* text, size_t size) {
   const size_t need = size + (g_locale_cache_size > 0 ? 1 : 0);
-  if (need + 1 > sizeof(g_locale_cache) - g_locale_cache_size) return;
+  if (size == 0 || need + 1 > sizeof(g_locale_cache) - g_locale_cache_size) return false;
   if (g_locale_cache_size > 0) g_locale_cache[g_locale_cache_size++] = kLocaleEntryEnd;
   memcpy(g_locale_cache + g_locale_cache_size, text, size);
   g_locale_cache_size += size;
   g_locale_cache[g_locale_cache_size] = '\0';
+  return true;
 }
 
 void CollectLocaleOpen(const char* path, int flags) {
@@ -2102,10 +2104,15 @@ FILEMON_EXPORT int close(int fd) {
   return REAL(close)(fd);
 }
 
+// Our descriptors in increasing order (-1 for one we do not have, first).
+std::pair<int, int> OurFds() {
+  const int a = g_fd.load(std::memory_order_relaxed), b = g_pipe.load(std::memory_order_relaxed);
+  return a < b ? std::make_pair(a, b) : std::make_pair(b, a);
+}
+
 // close_range(first, last) around our descriptors: the pieces between them.
 FILEMON_EXPORT int close_range(unsigned first, unsigned last, int flags) noexcept {
-  int a = g_fd.load(std::memory_order_relaxed), b = g_pipe.load(std::memory_order_relaxed);
-  if (a > b) std::swap(a, b);
+  const auto [a, b] = OurFds();
   int rc = 0;
   unsigned from = first;
   for (int ours : {a, b}) {
@@ -2123,8 +2130,7 @@ FILEMON_EXPORT int close_range(unsigned first, unsigned last, int flags) noexcep
 }
 
 FILEMON_EXPORT void closefrom(int lowfd) noexcept {
-  int a = g_fd.load(std::memory_order_relaxed), b = g_pipe.load(std::memory_order_relaxed);
-  if (a > b) std::swap(a, b);
+  const auto [a, b] = OurFds();
   for (int ours : {a, b}) {
     if (ours < 0 || ours < lowfd) continue;
     if (ours > lowfd) {
@@ -2161,7 +2167,7 @@ FILEMON_EXPORT char* setlocale(int category, const char* locale) noexcept {
     const char* text = FindSharedLocaleEntry(key, key_len, &entry_end);
     if (text != nullptr) {
       paths = text + key_len;
-      KeepLocaleEntry(text, static_cast<size_t>(entry_end - text));
+      AppendLocaleEntry(text, static_cast<size_t>(entry_end - text));
     }
   }
   if (paths != nullptr) {
@@ -2184,14 +2190,7 @@ FILEMON_EXPORT char* setlocale(int category, const char* locale) noexcept {
   // Run it in a window, and remember what it opened for the descendants: a new entry at the
   // end of the cache (dropped again if the window cannot be replayed).
   const size_t entry_start = g_locale_cache_size;
-  const size_t need = key_len + (entry_start > 0 ? 1 : 0);
-  g_locale_cache_bad = key_len == 0 || need + 1 > sizeof(g_locale_cache) - entry_start;
-  if (!g_locale_cache_bad) {
-    if (entry_start > 0) g_locale_cache[g_locale_cache_size++] = kLocaleEntryEnd;
-    memcpy(g_locale_cache + g_locale_cache_size, key, key_len);
-    g_locale_cache_size += key_len;
-    g_locale_cache[g_locale_cache_size] = '\0';
-  }
+  g_locale_cache_bad = !AppendLocaleEntry(key, key_len);
   g_locale_collecting = !g_locale_cache_bad;
   char* result = InLibcWindow([&] { return REAL(setlocale)(category, locale); });
   g_locale_collecting = false;

@@ -48,6 +48,7 @@ using preload_internal::kMaxMessage;
 using preload_internal::MessageHeader;
 using preload_internal::MessageType;
 using preload_internal::ProbeExecutable;
+using preload_internal::SendMessage;
 using preload_internal::WireKind;
 using preload_internal::WireRecord;
 
@@ -122,10 +123,10 @@ class ScopedSignalForwarding {
   struct sigaction previous_[kSignals];
 };
 
-// Sends one message from the reaper or the command's child (async-signal-safe).
 // The reaper's pipe (see wire_format.h): its messages travel with the records, in order.
 int g_reaper_pipe = -1;
 
+// Sends one message from the reaper or the command's child (async-signal-safe).
 void SendFromChild(int fd, MessageType type, int pid, int status, int signal) {
   struct {
     MessageHeader header;
@@ -133,20 +134,12 @@ void SendFromChild(int fd, MessageType type, int pid, int status, int signal) {
   } message;
   std::memset(&message, 0, sizeof(message));
   message.header.type = type;
-  message.header.size = sizeof(message);
   message.header.sender = static_cast<int32_t>(getpid());
   message.record.kind = WireKind::kExit;
   message.record.pid = pid;
   message.record.status = status;
   message.record.signal = signal;
-  if (g_reaper_pipe >= 0) {
-    ssize_t n;
-    while ((n = write(g_reaper_pipe, &message, sizeof(message))) < 0 && errno == EINTR) {
-    }
-    if (n == static_cast<ssize_t>(sizeof(message))) return;
-  }
-  while (send(fd, &message, sizeof(message), MSG_NOSIGNAL) < 0 && errno == EINTR) {
-  }
+  SendMessage(reinterpret_cast<char*>(&message), sizeof(message), &g_reaper_pipe, fd);
 }
 
 // The reaper: a child subreaper that starts the command and reaps what its parents leave.
@@ -497,8 +490,6 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
       conns.push_back(c);
     }
   };
-  // Accepts reconnections and reads every queued message; closes reconnections that ended.
-  // Returns the number of messages read.
   // The pipe's stream: whole messages are handled, a message cut by the end of a read waits
   // in `pending` for the rest.
   std::string pending;
@@ -529,6 +520,8 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
       pending.erase(0, pos);
     }
   };
+  // Reads every queued message of the pipe and the sockets, accepts reconnections, closes
+  // reconnections that ended. Returns the number of messages read.
   auto drain_all = [&]() {
     received = 0;
     drain_pipe();

@@ -15,8 +15,8 @@
 // call (e.g. `A` then `R` then `W`) travel in one message, so they are never separated in the
 // log.
 //
-// Header-only, no dependencies, no allocation: the interposer includes it and must stay
-// async-signal-safe.
+// Header-only, no dependencies beyond libc, no allocation: the interposer includes it and must
+// stay async-signal-safe (it sends with raw system calls, not with SendMessage below).
 //
 // Example (supervisor side):
 //   DecodeRecords(data + sizeof(MessageHeader), size - sizeof(MessageHeader),
@@ -25,6 +25,10 @@
 #ifndef FILEMON_BACKENDS_PRELOAD_WIRE_FORMAT_H_
 #define FILEMON_BACKENDS_PRELOAD_WIRE_FORMAT_H_
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -111,6 +115,25 @@ class ByteAppender {
   size_t size_ = 0;
   bool overflow_ = false;
 };
+
+// Sends `message` (a MessageHeader and its body, `size` bytes) the way the channels are shared
+// (see the top of this file), from the supervisor's own processes (the reaper, the ptrace
+// helper): sets the header's size, writes through `*pipe_fd` when it fits, else (or when the
+// pipe write fails, which then sets `*pipe_fd` to -1) sends through `socket_fd`.
+// Async-signal-safe.
+inline void SendMessage(char* message, size_t size, int* pipe_fd, int socket_fd) {
+  const uint16_t size16 = static_cast<uint16_t>(size);  // <= kMaxMessage
+  std::memcpy(message + offsetof(MessageHeader, size), &size16, sizeof(size16));
+  if (*pipe_fd >= 0 && size <= kMaxPipeMessage) {
+    ssize_t n;
+    while ((n = write(*pipe_fd, message, size)) < 0 && errno == EINTR) {
+    }
+    if (n == static_cast<ssize_t>(size)) return;
+    *pipe_fd = -1;
+  }
+  while (send(socket_fd, message, size, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+  }
+}
 
 // Decodes the records of a joined batch. Calls `fn(const WireRecord&, const char* path1,
 // const char* path2)` per record; returns false if the batch is malformed (then `fn` has been
