@@ -8,6 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -123,6 +127,20 @@ struct BLine {
   size_t start = 0;        // offset of the line in the data
 };
 
+// The first '\n' in [p, end), or null. Inline, 16 bytes a step: a filemon line is short, and a
+// call to memchr costs as much as its search.
+inline const char* FindNewline(const char* p, const char* end) {
+#if defined(__SSE2__)
+  const __m128i nl = _mm_set1_epi8('\n');
+  for (; end - p >= 16; p += 16) {
+    const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(chunk, nl)));
+    if (mask != 0) return p + __builtin_ctz(mask);
+  }
+#endif
+  return static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+}
+
 class LineReader {
  public:
   explicit LineReader(absl::string_view data)
@@ -135,8 +153,8 @@ class LineReader {
     if (pos_ >= data_.size()) return false;
     const char* start = data_.data() + pos_;
     const size_t left = data_.size() - pos_;
-    const void* nl = std::memchr(start, '\n', left);
-    const size_t len = nl ? static_cast<const char*>(nl) - start : left;
+    const char* nl = FindNewline(start, start + left);
+    const size_t len = nl ? static_cast<size_t>(nl - start) : left;
     line->start = pos_;
     pos_ += len + (nl ? 1 : 0);
     if (has_nul_) {
@@ -172,15 +190,7 @@ struct Fields {
   int pid = 0;
   bool has_p = false;
   absl::string_view p;  // what is left after the pid (for '#'/'V': p1)
-  // An absolute R or E path's PathHash(), computed ahead of the lookup (Run::FilemonLines).
-  bool hashed = false;
-  uint64_t hash = 0;
 };
-
-// Whether `f` is an R or E record of an absolute path, the one looked up on every line.
-inline bool HashAhead(const Fields& f) {
-  return (f.key == 'R' || f.key == 'E') && f.has_p && !f.p.empty() && f.p[0] == '/';
-}
 
 // bmake's split: the key is the first byte, `p1` follows the first ' ', the pid is atoi(p1) and
 // `p` follows the next ' '. The usual shape, "K 1234 path", is read without a search or atoi().
@@ -190,8 +200,6 @@ inline void FieldsFromLine(absl::string_view line, Fields* f) {
   f->has_p1 = sp != absl::string_view::npos;
   f->p1 = f->has_p1 ? line.substr(sp + 1) : absl::string_view();
   f->pid = 0;
-  f->hashed = false;
-  f->hash = 0;
   if (f->key == '#' || f->key == 'V') {
     f->has_p = f->has_p1;
     f->p = f->p1;
@@ -226,6 +234,37 @@ bool SplitTwoPaths(const Fields& f, absl::string_view* src, absl::string_view* d
   if (sp == absl::string_view::npos || sp + 1 == f.p.size()) return false;
   *src = Dequote(f.p.substr(0, sp));
   *dst = Dequote(f.p.substr(sp + 1));
+  return true;
+}
+
+// The shape of most filemon lines, "R 1234 /path\n" (or E): the key, one ' ', 1-9 digits, one
+// ' ', an absolute path, a '\n'. bmake's split of such a line gives pid 1234 and p "/path", as
+// FieldsFromLine() would; reading it needs no BLine, no Fields and no atoi().
+struct QuickLine {
+  char key;
+  int pid;
+  absl::string_view path;
+  size_t next;  // offset of the next line
+};
+
+// Whether the line at `data + pos` (ending before `data + end`) has that shape; if so, `*out`.
+// REQUIRES: the data holds no NUL (bmake would cut a line there).
+inline bool ReadQuick(const char* data, size_t pos, size_t end, QuickLine* out) {
+  const char* const q = data + pos;
+  const char* const limit = data + end;
+  if (limit - q < 6 || (q[0] != 'R' && q[0] != 'E') || q[1] != ' ') return false;
+  const char* const nl = FindNewline(q + 2, limit);
+  if (nl == nullptr) return false;  // the last line, truncated: the general path reports it
+  const char* const digits = q + 2;
+  const char* d = digits;
+  uint64_t value = 0;  // unsigned: a long run of digits wraps (and is refused) instead of UB
+  while (static_cast<unsigned char>(*d - '0') < 10)
+    value = value * 10 + (*d++ - '0');  // '\n' stops it
+  if (d == digits || d - digits > 9 || *d != ' ' || nl - d < 2 || d[1] != '/') return false;
+  out->key = q[0];
+  out->pid = static_cast<int>(value);
+  out->path = absl::string_view(d + 1, static_cast<size_t>(nl - d - 1));
+  out->next = static_cast<size_t>(nl + 1 - data);
   return true;
 }
 
@@ -456,6 +495,8 @@ class Run {
   void Cwd(bool has_p, absl::string_view p);
   void Filemon(absl::string_view line);
   void ProcessFilemon(const Fields& f);
+  // An R or E record of `p` (the pid switch done).
+  void ReadRecord(char key, absl::string_view p);
   void FilemonLine(const BLine& line);
   void FilemonLines(LineReader* reader, size_t end);
   // A line without its '\n': bmake's message, and the decision. False for a complete line.
@@ -674,24 +715,27 @@ void Run::ProcessFilemon(const Fields& f) {
       CheckWrite(p, /*is_link=*/false);
       return;
     case 'R':
-    case 'E': {
-      if (p[0] == '/') {
-        // Most records end here, with one lookup: a path already known to be ignored (as in
-        // CheckRead: no latestdir reset) or to exist, be no directory and not be newer.
-        const internal::PathCache::Entry& e = f.hashed ? cache_.Find(p, f.hash) : cache_.Find(p);
-        if (e.tag == 1) return;
-        if (e.tag == 0 && e.have_stat && e.stat.error == 0 && !e.stat.is_dir &&
-            e.stat.mtime <= target_mtime_) {
-          if (f.key == 'E') dirs_.ResetLatestdir();
-          return;
-        }
-      }
-      if (CheckRead(p) && f.key == 'E') dirs_.ResetLatestdir();
+    case 'E':
+      ReadRecord(f.key, p);
       return;
-    }
     default:
       return;
   }
+}
+
+void Run::ReadRecord(char key, absl::string_view p) {
+  if (p[0] == '/') {
+    // Most records end here, with one lookup: a path already known to be ignored (as in
+    // CheckRead: no latestdir reset) or to exist, be no directory and not be newer.
+    const internal::PathCache::Entry& e = cache_.Find(p);
+    if (e.tag == 1) return;
+    if (e.tag == 0 && e.have_stat && e.stat.error == 0 && !e.stat.is_dir &&
+        e.stat.mtime <= target_mtime_) {
+      if (key == 'E') dirs_.ResetLatestdir();
+      return;
+    }
+  }
+  if (CheckRead(p) && key == 'E') dirs_.ResetLatestdir();
 }
 
 void Run::AddMissing(absl::string_view p) {
@@ -733,71 +777,30 @@ void Run::FilemonLine(const BLine& line) {
   ProcessFilemon(f);
 }
 
-// Lines are split and hashed this many lines before they are processed, and their slot in the
-// path table prefetched; their node is prefetched kNodeAhead lines before. The path table does
-// not stay in the cache while the .meta streams through it: without the hints each lookup
-// waits for two misses in a row.
-constexpr size_t kSlotAhead = 16;
-constexpr size_t kNodeAhead = 8;
-
-// Filemon lines of a LineReader up to an offset, each split into bmake's fields kSlotAhead
-// lines before it is returned, its absolute R/E path hashed then and its slot in `cache`
-// prefetched; its node is prefetched kNodeAhead lines before.
-class PipelinedLines {
- public:
-  struct Line {
-    BLine line;
-    Fields f;
-  };
-  PipelinedLines(LineReader* reader, size_t end, internal::PathCache* cache)
-      : reader_(reader), end_(end), cache_(cache) {}
-
-  // The next line, valid until the next call; nullptr at `end` (or where bmake stops reading).
-  const Line* Next() {
-    while (more_ && read_ - next_ < kSlotAhead) {
-      BLine line;  // a local first: split from registers, not reloaded from the ring
-      if (reader_->pos() >= end_ || !reader_->Next(&line)) {
-        more_ = false;
-        break;
-      }
-      Line& l = ring_[read_++ % kRing];
-      FieldsFromLine(line.text, &l.f);
-      l.line = line;
-      if (HashAhead(l.f)) {
-        l.f.hashed = true;
-        l.f.hash = internal::PathHash()(l.f.p);
-        cache_->Prefetch(l.f.hash);
-      }
-    }
-    if (next_ == read_) return nullptr;
-    // Unconditional: a line without a path, or one not read yet, prefetches a harmless address.
-    cache_->PrefetchNode(ring_[(next_ + kNodeAhead) % kRing].f.hash);
-    return &ring_[next_++ % kRing];
-  }
-
- private:
-  static constexpr size_t kRing = 32;  // > kSlotAhead, a power of two
-  LineReader* reader_;
-  size_t end_;
-  internal::PathCache* cache_;
-  Line ring_[kRing];
-  size_t read_ = 0, next_ = 0;  // lines read ahead, lines returned
-  bool more_ = true;
-};
-
 bool Run::ReportTruncated(const BLine& line) {
   Message(absl::StrCat(Prefix(lineno_), "line truncated at ", line.x));
   OutOfDate(Reason::kTruncated);
   return true;
 }
 
-// Filemon lines from `reader` to `end`, as bmake reads them.
+// Filemon lines from `reader` to `end`, as bmake reads them: most through ReadQuick(), the
+// others split by FieldsFromLine().
 void Run::FilemonLines(LineReader* reader, size_t end) {
-  PipelinedLines lines(reader, end, &cache_);
-  for (const PipelinedLines::Line* l; !oodate_ && (l = lines.Next()) != nullptr;) {
+  const bool quick = !reader->has_nul();
+  BLine line;
+  QuickLine q;
+  while (!oodate_ && reader->pos() < end) {
+    if (quick && ReadQuick(data_.data(), reader->pos(), end, &q)) {
+      ++lineno_;
+      reader->Seek(q.next);
+      dirs_.Switch(q.pid);
+      ReadRecord(q.key, q.path);
+      continue;
+    }
+    if (!reader->Next(&line)) return;
     ++lineno_;
-    if (Truncated(l->line)) return;
-    ProcessFilemon(l->f);
+    if (Truncated(line)) return;
+    FilemonLine(line);
   }
 }
 
@@ -827,22 +830,33 @@ struct Run::Chunk {
 void Run::ClassifyChunk(Chunk* chunk, internal::PathCache* cache, std::string* real) {
   LineReader reader(data_, /*has_nul=*/false);  // Go cooperates only without a NUL
   reader.Seek(chunk->begin);
-  PipelinedLines lines(&reader, chunk->end, cache);
   int lastpid = 0;  // as PidDirs sees it after the previous line; 0: not known here
   uint32_t line = 0;
-  for (const PipelinedLines::Line* l; (l = lines.Next()) != nullptr; ++line) {
-    const Fields& f = l->f;
-    if (l->line.complete && f.key == 'R' && f.hashed) {
-      const internal::PathCache::Entry* e = KnownEntry(s_, f.p, f.hash, cache, facts_, real);
-      if (!Interesting('R', f.p, *e, s_, target_mtime_)) {
-        if (f.pid > 0 && f.pid != lastpid) {
-          chunk->listed.push_back({l->line.start, line, f.pid});
-          lastpid = f.pid;
+  BLine bline;
+  Fields f;
+  QuickLine q;
+  for (; reader.pos() < chunk->end; ++line) {
+    const size_t start = reader.pos();
+    if (ReadQuick(data_.data(), start, chunk->end, &q)) {
+      reader.Seek(q.next);
+      if (q.key == 'R') {
+        const internal::PathCache::Entry* e =
+            KnownEntry(s_, q.path, internal::PathHash()(q.path), cache, facts_, real);
+        if (!Interesting('R', q.path, *e, s_, target_mtime_)) {
+          if (q.pid > 0 && q.pid != lastpid) {
+            chunk->listed.push_back({start, line, q.pid});
+            lastpid = q.pid;
+          }
+          continue;
         }
-        continue;
       }
+      chunk->listed.push_back({start, line, 0});
+      if (q.pid > 0) lastpid = q.pid;
+      continue;
     }
-    chunk->listed.push_back({l->line.start, line, 0});
+    if (!reader.Next(&bline)) break;  // never: no NUL in the data
+    chunk->listed.push_back({start, line, 0});
+    FieldsFromLine(bline.text, &f);
     if (f.key != '#' && f.key != 'V' && f.has_p1 && !f.p1.empty()) {
       if (f.key == 'X') {
         lastpid = 0;  // PidDirs::Exit() forgets the pid: its next record switches again

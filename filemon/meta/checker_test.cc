@@ -250,6 +250,56 @@ TEST_F(CheckerTest, ParallelClassificationGivesTheSequentialDecision) {
   }
 }
 
+// Lines near the shape the quick reader takes ("R 1234 /path"), each before a newer file: the
+// decision (which line makes the target out of date, or that none does) is the general
+// reading's, which a NUL after the last line forces.
+TEST_F(CheckerTest, QuickLinesGiveTheGeneralReadingsDecision) {
+  dir_->Write("d/new.h", "x", kT0 + 11);
+  dir_->Mkdir("d/sub", kT0);
+  const std::string newer = D() + "/new.h";
+  const std::vector<std::string> lines = {
+      "R 12 " + newer,
+      "R 0 " + newer,
+      "R 0012 " + newer,
+      "R 123456789 " + newer,
+      "R 1234567890 " + newer,
+      "R 99999999999 " + newer,
+      "R 12  " + newer,
+      "R 12 " + newer + " ",
+      "R -5 " + newer,
+      "R 12 /",
+      "R 12 ",
+      "R 12",
+      "R12 " + newer,
+      "E 12 " + newer,
+      "E 12 " + D() + "/sub",
+      "R 12 " + D() + "/sub",
+      "R 7 new.h",
+      "W 12 " + newer,
+      "R 12 " + newer + "\r",
+      "R 2147483648 " + newer,
+      "R 12 /etc/" + newer,
+  };
+  absl::StatusOr<Checker> checker = Checker::Create(options_);
+  ASSERT_TRUE(checker.ok());
+  for (const std::string& line : lines) {
+    for (const char* rest : {"", "R 3 new.h\n", "C 12 /\nR 12 new.h\n"}) {
+      const std::string meta = Meta(D(), absl::StrCat(line, "\n", rest));
+      const Decision quick = checker->CheckData(meta, MetaPath(), kT0 + 10);
+      const Decision general =
+          checker->CheckData(meta + std::string(1, '\0'), MetaPath(), kT0 + 10);
+      EXPECT_EQ(quick.reason, general.reason) << line << " | " << rest;
+      EXPECT_EQ(quick.line, general.line) << line << " | " << rest;
+      EXPECT_EQ(quick.path, general.path) << line << " | " << rest;
+      EXPECT_EQ(quick.messages, general.messages) << line << " | " << rest;
+    }
+  }
+  // The quick reader decides the plain case: the newer file at line 10.
+  const Decision d = checker->CheckData(Meta(D(), "R 12 " + newer + "\n"), MetaPath(), kT0 + 10);
+  EXPECT_EQ(d.reason, Reason::kNewer);
+  EXPECT_EQ(d.line, 10u);
+}
+
 // Random filemon sections made of what changes per-process state (F, C, X, E, pids that come
 // and go, relative names that need latestdir/lcwd, directories read, ignored and missing
 // paths, D clearing them, malformed and truncated lines), read with chunks of a few lines by
@@ -318,6 +368,13 @@ TEST_F(CheckerTest, CooperativeReadingGivesTheSequentialDecisionOnRandomSections
     absl::StatusOr<Decision> one = checker->CheckFileWith(MetaPath(), 1);
     ASSERT_TRUE(one.ok());
     out_of_date += one->out_of_date;
+    // A NUL after the last line changes nothing for bmake but turns off the quick line reader.
+    const Decision general =
+        checker->CheckData(Meta(D(), body) + std::string(1, '\0'), MetaPath(), kT0 + 10);
+    EXPECT_EQ(one->reason, general.reason);
+    EXPECT_EQ(one->line, general.line);
+    EXPECT_EQ(one->path, general.path);
+    EXPECT_EQ(one->messages, general.messages) << body;
     for (size_t chunk : {48, 400, 3000}) {  // bytes: about 1, 10 and 80 lines
       internal::SetParallelTuningForTesting(1, chunk);
       for (int threads : {2, 3}) {

@@ -34,32 +34,6 @@ bool IsClean(absl::string_view p) {
   return true;
 }
 
-// memcmp(a, b, n) == 0 inline, 8 bytes at a time: keys are short (a path), and the library
-// call costs more than the comparison.
-inline bool SameBytes(const char* a, const char* b, size_t n) {
-  uint64_t x, y;
-  while (n >= 8) {
-    std::memcpy(&x, a, 8);
-    std::memcpy(&y, b, 8);
-    if (x != y) return false;
-    a += 8;
-    b += 8;
-    n -= 8;
-  }
-  if (n >= 4) {
-    uint32_t u, v, u2, v2;
-    std::memcpy(&u, a, 4);
-    std::memcpy(&v, b, 4);
-    std::memcpy(&u2, a + n - 4, 4);
-    std::memcpy(&v2, b + n - 4, 4);
-    return u == v && u2 == v2;
-  }
-  for (size_t i = 0; i < n; ++i) {
-    if (a[i] != b[i]) return false;
-  }
-  return true;
-}
-
 void Split(absl::string_view p, absl::string_view* dir, absl::string_view* base) {
   const size_t slash = p.rfind('/');
   *dir = p.substr(0, slash);  // "" for "/x"
@@ -97,7 +71,8 @@ absl::string_view PathCache::Keep(absl::string_view s) {
 void PathCache::Grow() {
   std::vector<Slot> old(slots_.size() * 2);
   old.swap(slots_);
-  const size_t mask = slots_.size() - 1;
+  mask_ = slots_.size() - 1;
+  const size_t mask = mask_;
   for (const Slot& s : old) {
     if (s.node == nullptr) continue;
     size_t i = PathHash()(absl::string_view(s.node->key(), s.size)) & mask;
@@ -106,27 +81,15 @@ void PathCache::Grow() {
   }
 }
 
-PathCache::Entry& PathCache::Find(absl::string_view path, uint64_t h) {
-  const uint32_t tag = static_cast<uint32_t>(h >> 32);
-  size_t mask = slots_.size() - 1;
-  size_t i = h & mask;
-  for (;; i = (i + 1) & mask) {
-    const Slot& s = slots_[i];
-    if (s.node == nullptr) break;
-    if (s.tag == tag && s.size == path.size() &&
-        SameBytes(s.node->key(), path.data(), path.size())) {
-      return s.node->entry;
-    }
-  }
-  if (4 * (used_ + 1) > 3 * slots_.size()) {  // at most 3/4 full
+PathCache::Entry& PathCache::Insert(absl::string_view path, uint64_t hash, size_t i) {
+  if (2 * (used_ + 1) > slots_.size()) {  // at most half full: short probes
     Grow();
-    mask = slots_.size() - 1;
-    for (i = h & mask; slots_[i].node != nullptr; i = (i + 1) & mask) {
+    for (i = hash & mask_; slots_[i].node != nullptr; i = (i + 1) & mask_) {
     }
   }
   Node* node = new (Allocate(sizeof(Node) + path.size())) Node();
   if (!path.empty()) std::memcpy(const_cast<char*>(node->key()), path.data(), path.size());
-  slots_[i] = Slot{node, tag, static_cast<uint32_t>(path.size())};
+  slots_[i] = Slot{node, static_cast<uint32_t>(hash >> 32), static_cast<uint32_t>(path.size())};
   ++used_;
   return node->entry;
 }

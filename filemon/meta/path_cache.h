@@ -82,16 +82,30 @@ struct PathHash {
   }
 };
 
-// A hint to bring the cache line of `p` in; `p` may be any address, null included (a prefetch
-// never faults). An instruction of its own on x86: GCC 12 drops __builtin_prefetch of an address
-// loaded from memory when there are two such prefetches, or the prefetch is alone under a
-// condition.
-inline void PrefetchLine(const void* p) {
-#if defined(__x86_64__) || defined(__i386__)
-  asm volatile("prefetcht0 (%0)" : : "r"(p));
-#else
-  __builtin_prefetch(p);
-#endif
+// memcmp(a, b, n) == 0 inline, 8 bytes at a time: keys are short (a path), and the library
+// call costs more than the comparison.
+inline bool SameBytes(const char* a, const char* b, size_t n) {
+  uint64_t x, y;
+  while (n >= 8) {
+    std::memcpy(&x, a, 8);
+    std::memcpy(&y, b, 8);
+    if (x != y) return false;
+    a += 8;
+    b += 8;
+    n -= 8;
+  }
+  if (n >= 4) {
+    uint32_t u, v, u2, v2;
+    std::memcpy(&u, a, 4);
+    std::memcpy(&v, b, 4);
+    std::memcpy(&u2, a + n - 4, 4);
+    std::memcpy(&v2, b + n - 4, 4);
+    return u == v && u2 == v2;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
 }
 
 class PathCache {
@@ -124,17 +138,18 @@ class PathCache {
   };
   // The reference is valid as long as the cache.
   Entry& Find(absl::string_view path) { return Find(path, PathHash()(path)); }
-  // The same with `hash` == PathHash()(path), computed ahead (see Prefetch).
-  Entry& Find(absl::string_view path, uint64_t hash);
-  // Hints for a Find() of the path whose PathHash() is `hash`, given a few lookups ahead so that
-  // several cache misses overlap: Prefetch brings its first slot in, PrefetchNode (once that
-  // slot has had time to arrive) the node it points to. A .meta streaming through the cache
-  // evicts the table between lookups; without the hints each lookup waits for two misses.
-  void Prefetch(uint64_t hash) const { PrefetchLine(&slots_[hash & (slots_.size() - 1)]); }
-  void PrefetchNode(uint64_t hash) const {
-    const char* node = reinterpret_cast<const char*>(slots_[hash & (slots_.size() - 1)].node);
-    PrefetchLine(node);                      // the entry, and the key's start
-    PrefetchLine(node + sizeof(Node) + 48);  // the rest of a path of up to ~100 bytes
+  // The same with `hash` == PathHash()(path). Inline: it runs once per record, and almost
+  // always finds the path in the first slot or two.
+  Entry& Find(absl::string_view path, uint64_t hash) {
+    const uint32_t tag = static_cast<uint32_t>(hash >> 32);
+    for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.node == nullptr) return Insert(path, hash, i);
+      if (s.tag == tag && s.size == path.size() &&
+          SameBytes(s.node->key(), path.data(), path.size())) {
+        return s.node->entry;
+      }
+    }
   }
   // stat(2) of `path`, whose entry is `e` (from `Find(path)`).
   const StatResult& Stat(absl::string_view path, Entry& e);
@@ -164,9 +179,12 @@ class PathCache {
     uint32_t tag = 0;  // the hash's upper half
     uint32_t size = 0;
   };
+  // Adds `path` (not present; `i` is the free slot its probe ended at).
+  Entry& Insert(absl::string_view path, uint64_t hash, size_t i);
   void Grow();
   char* Allocate(size_t size);  // from the arena, 8-byte aligned
   std::vector<Slot> slots_ = std::vector<Slot>(1024);
+  size_t mask_ = 1023;  // slots_.size() - 1
   size_t used_ = 0;
   // realpath of directories: success flag + result (partial on failure).
   absl::flat_hash_map<absl::string_view, std::pair<bool, std::string>> dirs_;
