@@ -3,8 +3,9 @@
 # on one generated .meta of 200,000 filemon records (4,000 processes, ~5,000 distinct existing
 # source files), up to date and with one newer source (the one read last), timed as whole
 # processes side by side with hyperfine (`filemon-meta check` as run by default, every core, and
-# with --jobs 1); then `filemon-meta check` over 10,000 small .meta
-# files with one thread and with every core.
+# with --jobs 1), and next to them benchmarks/stat_floor.c, the least any such check costs (a
+# process that maps the file and stat(2)s each distinct absolute R/E path once, nothing else);
+# then `filemon-meta check` over 10,000 small .meta files with one thread and with every core.
 #
 # Usage: benchmarks/meta_vs_bmake.sh [WORKDIR]
 #   WORKDIR (default ~/.cache/filemon-bench/meta_vs_bmake) must not be under /tmp, /var/tmp,
@@ -25,6 +26,9 @@ unset TMPDIR MAKEFLAGS MAKEOBJDIR MAKEOBJDIRPREFIX
 runs="${RUNS:-30}"
 
 (cd "$root" && bazel build --config=opt --noshow_progress //tools:filemon-meta //benchmarks:meta_gen_main >&2)
+mkdir -p "$HOME/.cache/filemon-bench"
+floor="$HOME/.cache/filemon-bench/stat_floor"
+cc -O2 -o "$floor" "$root/benchmarks/stat_floor.c"
 bin="$(cd "$root" && bazel info --config=opt bazel-bin 2>/dev/null)"
 meta_tool="$bin/tools/filemon-meta"
 gen="$bin/benchmarks/meta_gen_main"
@@ -45,12 +49,14 @@ for variant in up-to-date newer; do
   if [ "$variant" = newer ] && { [ "$bmake_says" != 0 ] || [ "$ours" != "out-of-date: newer" ]; }; then
     echo "meta_vs_bmake.sh: the two disagree" >&2; exit 1
   fi
+  echo "stat floor: $("$floor" "$meta")"
   hyperfine -N -i --warmup 3 --runs "$runs" \
     -n "bmake -n ($variant)" "bmake -r -n -dM $target" \
     -n "filemon-meta check ($variant)" \
     "$meta_tool check --compat 20200710 --cmd 'sh build.sh' $meta" \
     -n "filemon-meta check --jobs 1 ($variant)" \
-    "$meta_tool check --compat 20200710 --jobs 1 --cmd 'sh build.sh' $meta"
+    "$meta_tool check --compat 20200710 --jobs 1 --cmd 'sh build.sh' $meta" \
+    -n "stat floor ($variant)" "$floor $meta"
   cd "$root"
 done
 
