@@ -37,13 +37,30 @@ void CopyName(const char* path, char* out, size_t size) {
   out[n] = '\0';
 }
 
+// The first bytes of the file, read at once: the ELF header, the program headers and the notes
+// of an ordinary program all lie in its first 2 KiB, so one pread(2) usually answers everything.
+struct Head {
+  char bytes[2048];
+  long size;  // bytes read
+  // `size` bytes at `offset` copied to `out`, from the head or else read from `fd`.
+  bool Get(int fd, void* out, long size, uint64_t offset) const {
+    if (offset <= static_cast<uint64_t>(this->size) &&
+        static_cast<uint64_t>(size) <= static_cast<uint64_t>(this->size) - offset) {
+      std::memcpy(out, bytes + offset, static_cast<size_t>(size));
+      return true;
+    }
+    return ReadAt(fd, out, size, static_cast<long>(offset)) == size;
+  }
+};
+
 // True if the note segment at [offset, offset + size) holds a Go build ID note.
-bool HasGoNote(int fd, uint64_t offset, uint64_t size) {
+bool HasGoNote(int fd, const Head& head, uint64_t offset, uint64_t size) {
   char notes[512];
   if (size > sizeof(notes)) size = sizeof(notes);
-  long n = ReadAt(fd, notes, static_cast<long>(size), static_cast<long>(offset));
+  const long n = static_cast<long>(size);
+  if (!head.Get(fd, notes, n, offset)) return false;
   size_t pos = 0;
-  while (n > 0 && pos + sizeof(Elf64_Nhdr) <= static_cast<size_t>(n)) {
+  while (pos + sizeof(Elf64_Nhdr) <= static_cast<size_t>(n)) {
     Elf64_Nhdr note;
     std::memcpy(&note, notes + pos, sizeof(note));
     size_t name_at = pos + sizeof(note);
@@ -56,67 +73,65 @@ bool HasGoNote(int fd, uint64_t offset, uint64_t size) {
   return false;
 }
 
-ExecKind ProbeElf(int fd, const Elf64_Ehdr& header) {
+ExecKind ProbeElf(int fd, const Head& head) {
+  Elf64_Ehdr header;
+  std::memcpy(&header, head.bytes, sizeof(header));
   if (header.e_ident[EI_CLASS] != ELFCLASS64 || header.e_machine != kNativeMachine) {
     return ExecKind::kForeign;
   }
   if (header.e_phentsize != sizeof(Elf64_Phdr)) return ExecKind::kUnknown;
-  Elf64_Phdr phdrs[32];
   bool interp = false;
   bool go = false;
-  for (unsigned first = 0; first < header.e_phnum; first += 32) {
-    unsigned count = header.e_phnum - first;
-    if (count > 32) count = 32;
-    long want = static_cast<long>(count * sizeof(Elf64_Phdr));
-    if (ReadAt(fd, phdrs, want, header.e_phoff + first * sizeof(Elf64_Phdr)) != want) {
+  for (unsigned i = 0; i < header.e_phnum; ++i) {
+    Elf64_Phdr phdr;
+    if (!head.Get(fd, &phdr, sizeof(phdr), header.e_phoff + i * sizeof(Elf64_Phdr))) {
       return ExecKind::kUnknown;
     }
-    for (unsigned i = 0; i < count; ++i) {
-      if (phdrs[i].p_type == PT_INTERP) interp = true;
-      if (phdrs[i].p_type == PT_NOTE && HasGoNote(fd, phdrs[i].p_offset, phdrs[i].p_filesz)) {
-        go = true;
-      }
-    }
+    if (phdr.p_type == PT_INTERP) interp = true;
+    if (phdr.p_type == PT_NOTE && HasGoNote(fd, head, phdr.p_offset, phdr.p_filesz)) go = true;
   }
   if (!interp) return ExecKind::kStatic;
   return go ? ExecKind::kRawSyscalls : ExecKind::kPreloadable;
 }
 
-ExecKind Probe(const char* path, int depth, ExecProbe* probe) {
-  CopyName(path, probe->judged, sizeof(probe->judged));
+// One file: an ELF program is judged; a `#!` script's interpreter is copied to `interp` (true),
+// to be judged next.
+ExecKind ProbeFile(const char* path, Head* head, char* interp, size_t interp_size, bool* script) {
+  *script = false;
   long fd =
       RawSyscall4(SYS_openat, AT_FDCWD, reinterpret_cast<long>(path), O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0) return ExecKind::kUnknown;
   struct stat st;
   ExecKind kind = ExecKind::kUnknown;
-  union {
-    Elf64_Ehdr elf;
-    char text[256];
-  } head;
-  std::memset(&head, 0, sizeof(head));
-  long n = 0;
+  head->size = 0;
   if (RawSyscall2(SYS_fstat, fd, reinterpret_cast<long>(&st)) == 0 && S_ISREG(st.st_mode)) {
-    n = ReadAt(static_cast<int>(fd), &head, sizeof(head) - 1, 0);
+    head->size = ReadAt(static_cast<int>(fd), head->bytes, sizeof(head->bytes) - 1, 0);
   }
+  const long n = head->size;
+  if (n < 0) head->size = 0;
+  head->bytes[head->size] = '\0';
+  // Only a set-user-ID or set-group-ID file needs the credentials.
   bool secure = false;
-  if (n > 0) {
-    long euid = RawSyscall0(SYS_geteuid);
-    long egid = RawSyscall0(SYS_getegid);
-    secure = ((st.st_mode & S_ISUID) && static_cast<long>(st.st_uid) != euid) ||
-             ((st.st_mode & S_ISGID) && static_cast<long>(st.st_gid) != egid);
+  if (n > 0 && (st.st_mode & (S_ISUID | S_ISGID)) != 0) {
+    secure = ((st.st_mode & S_ISUID) && static_cast<long>(st.st_uid) != RawSyscall0(SYS_geteuid)) ||
+             ((st.st_mode & S_ISGID) && static_cast<long>(st.st_gid) != RawSyscall0(SYS_getegid));
   }
-  if (n >= static_cast<long>(sizeof(Elf64_Ehdr)) && std::memcmp(head.text, ELFMAG, SELFMAG) == 0) {
-    kind = secure ? ExecKind::kSecure : ProbeElf(static_cast<int>(fd), head.elf);
-  } else if (n > 2 && head.text[0] == '#' && head.text[1] == '!' && depth < kMaxScriptDepth) {
-    // "#! /interp arg": the interpreter is the first word after "#!".
-    char* p = head.text + 2;
-    while (*p == ' ' || *p == '\t') ++p;
-    char* end = p;
-    while (*end != '\0' && *end != ' ' && *end != '\t' && *end != '\n') ++end;
-    if (end > p && *end != '\0') {
-      *end = '\0';
-      RawSyscall1(SYS_close, fd);
-      return Probe(p, depth + 1, probe);
+  if (n >= static_cast<long>(sizeof(Elf64_Ehdr)) &&
+      std::memcmp(head->bytes, ELFMAG, SELFMAG) == 0) {
+    kind = secure ? ExecKind::kSecure : ProbeElf(static_cast<int>(fd), *head);
+  } else if (n > 2 && head->bytes[0] == '#' && head->bytes[1] == '!') {
+    // "#! /interp arg": the interpreter is the first word after "#!", within the first
+    // kBinprmBufSize - 1 bytes, as the kernel reads it.
+    constexpr long kBinprmBufSize = 256;  // BINPRM_BUF_SIZE
+    const char* const limit = head->bytes + (n < kBinprmBufSize - 1 ? n : kBinprmBufSize - 1);
+    const char* p = head->bytes + 2;
+    while (p < limit && (*p == ' ' || *p == '\t')) ++p;
+    const char* end = p;
+    while (end < limit && *end != '\0' && *end != ' ' && *end != '\t' && *end != '\n') ++end;
+    if (end > p && end < limit && *end != '\0' && static_cast<size_t>(end - p) < interp_size) {
+      std::memcpy(interp, p, static_cast<size_t>(end - p));
+      interp[end - p] = '\0';
+      *script = true;
     }
   }
   RawSyscall1(SYS_close, fd);
@@ -145,7 +160,21 @@ const char* ExecKindReason(ExecKind kind) {
 
 ExecProbe ProbeExecutable(const char* path) {
   ExecProbe probe;
-  probe.kind = Probe(path, 0, &probe);
+  Head head;
+  char interp[2][sizeof(probe.judged)];
+  const char* file = path;
+  for (int depth = 0;; ++depth) {
+    CopyName(file, probe.judged, sizeof(probe.judged));
+    bool script = false;
+    char* next = interp[depth % 2];  // not the buffer `file` points into
+    probe.kind = ProbeFile(file, &head, next, sizeof(interp[0]), &script);
+    if (!script) break;
+    if (depth >= kMaxScriptDepth) {  // the kernel refuses deeper nesting
+      probe.kind = ExecKind::kUnknown;
+      break;
+    }
+    file = next;
+  }
   return probe;
 }
 

@@ -518,6 +518,9 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
         pos += header.size;
       }
       pending.erase(0, pos);
+      // A short read emptied the pipe: what a sender queues from now on waits for the next
+      // tick, instead of a read here that would find nothing (one system call a tick).
+      if (static_cast<size_t>(n) < buffer.size()) return;
     }
   };
   // Reads every queued message of the pipe and the sockets, accepts reconnections, closes
