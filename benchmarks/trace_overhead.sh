@@ -176,3 +176,28 @@ report() {  # report FIELD TITLE: medians and ratios of column FIELD (3: wall, 4
 }
 report 3 "wall time"
 report 4 "CPU time (user + system, tracer included)"
+
+# Paired: each variant against the untraced run of the same round (run minutes apart at most), so
+# that the machine's drift over the whole run cancels; the median of those ratios.
+awk -v n="${#variants[@]}" '
+  { k = $1; i = seen[k]++; r = int(i / n); wall[k, r, $2] = $3; rounds[k] = r + 1
+    if (!index(order[k], " " $2 " ")) order[k] = order[k] " " $2 " " }
+  END {
+    for (k in order) {
+      printf "\nworkload %s, wall time paired with the same round'"'"'s untraced run\n", k
+      printf "%-16s %12s   ratios (sorted)\n", "variant", "median ratio"
+      nv = split(order[k], vs, " ")
+      for (j = 1; j <= nv; ++j) {
+        if (vs[j] == "untraced") continue
+        m = 0
+        for (r = 0; r < rounds[k]; ++r) {
+          if (wall[k, r, "untraced"] > 0 && wall[k, r, vs[j]] > 0) s[++m] = wall[k, r, vs[j]] / wall[k, r, "untraced"]
+        }
+        for (a = 1; a <= m; ++a) for (b = a + 1; b <= m; ++b) if (s[b] < s[a]) { x = s[a]; s[a] = s[b]; s[b] = x }
+        med = (m % 2) ? s[(m + 1) / 2] : (s[m / 2] + s[m / 2 + 1]) / 2
+        line = ""
+        for (a = 1; a <= m; ++a) line = line sprintf(" %.2f", s[a])
+        printf "%-16s %11.3fx  %s\n", vs[j], med, line
+      }
+    }
+  }' "$RESULTS"
