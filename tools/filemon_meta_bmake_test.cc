@@ -31,9 +31,9 @@ namespace {
 constexpr time_t kT0 = 1600000000;  // the target's mtime is kT0 + 10
 
 struct File {
-  std::string path;  // relative to the scenario's base (d/ is .OBJDIR, o/ is outside it)
-  int mtime = 0;     // kT0 + mtime
-  std::string link;  // non-empty: a symlink to this (placeholders allowed)
+  std::string path;       // relative to the scenario's base (d/ is .OBJDIR, o/ is outside it)
+  int mtime = 0;          // kT0 + mtime
+  std::string link = {};  // non-empty: a symlink to this (placeholders allowed)
   bool dir = false;
 };
 
@@ -48,11 +48,11 @@ struct Scenario {
   std::string expect;  // the tool's code
   std::string meta;    // with @D@ (.OBJDIR) and @O@ (outside); "<none>": no .meta
   std::vector<File> files;
-  std::vector<Command> commands;  // empty: {"echo build > ${.TARGET}"}
-  std::vector<std::string> args;  // extra tool arguments (placeholders allowed)
-  std::string makefile_vars;      // lines before the target
-  std::string mode;               // appended to .MAKE.MODE
-  std::string attrs;              // target attributes (.NOMETA_CMP, .META)
+  std::vector<Command> commands = {};  // empty: {"echo build > ${.TARGET}"}
+  std::vector<std::string> args = {};  // extra tool arguments (placeholders allowed)
+  std::string makefile_vars = {};      // lines before the target
+  std::string mode = {};               // appended to .MAKE.MODE
+  std::string attrs = {};              // target attributes (.NOMETA_CMP, .META)
   bool no_target = false;
 };
 
