@@ -42,14 +42,14 @@ void CopyName(const char* path, char* out, size_t size) {
 struct Head {
   char bytes[2048];
   long size;  // bytes read
-  // `size` bytes at `offset` copied to `out`, from the head or else read from `fd`.
-  bool Get(int fd, void* out, long size, uint64_t offset) const {
-    if (offset <= static_cast<uint64_t>(this->size) &&
-        static_cast<uint64_t>(size) <= static_cast<uint64_t>(this->size) - offset) {
-      std::memcpy(out, bytes + offset, static_cast<size_t>(size));
+  // `want` bytes at `offset` copied to `out`, from the head or else read from `fd`.
+  bool Get(int fd, void* out, long want, uint64_t offset) const {
+    if (offset <= static_cast<uint64_t>(size) &&
+        static_cast<uint64_t>(want) <= static_cast<uint64_t>(size) - offset) {
+      std::memcpy(out, bytes + offset, static_cast<size_t>(want));
       return true;
     }
-    return ReadAt(fd, out, size, static_cast<long>(offset)) == size;
+    return ReadAt(fd, out, want, static_cast<long>(offset)) == want;
   }
 };
 
@@ -94,8 +94,8 @@ ExecKind ProbeElf(int fd, const Head& head) {
   return go ? ExecKind::kRawSyscalls : ExecKind::kPreloadable;
 }
 
-// One file: an ELF program is judged; a `#!` script's interpreter is copied to `interp` (true),
-// to be judged next.
+// One file: an ELF program is judged; of a `#!` script, `*script` is set and its interpreter
+// copied to `interp`, to be judged next.
 ExecKind ProbeFile(const char* path, Head* head, char* interp, size_t interp_size, bool* script) {
   *script = false;
   long fd =
