@@ -71,8 +71,7 @@ absl::string_view PathCache::Keep(absl::string_view s) {
 void PathCache::Grow() {
   std::vector<Slot> old(slots_.size() * 2);
   old.swap(slots_);
-  mask_ = slots_.size() - 1;
-  const size_t mask = mask_;
+  const size_t mask = slots_.size() - 1;
   for (const Slot& s : old) {
     if (s.node == nullptr) continue;
     size_t i = PathHash()(absl::string_view(s.node->key(), s.size)) & mask;
@@ -84,7 +83,8 @@ void PathCache::Grow() {
 PathCache::Entry& PathCache::Insert(absl::string_view path, uint64_t hash, size_t i) {
   if (2 * (used_ + 1) > slots_.size()) {  // at most half full: short probes
     Grow();
-    for (i = hash & mask_; slots_[i].node != nullptr; i = (i + 1) & mask_) {
+    const size_t mask = slots_.size() - 1;
+    for (i = hash & mask; slots_[i].node != nullptr; i = (i + 1) & mask) {
     }
   }
   Node* node = new (Allocate(sizeof(Node) + path.size())) Node();

@@ -142,7 +142,8 @@ class PathCache {
   // always finds the path in the first slot or two.
   Entry& Find(absl::string_view path, uint64_t hash) {
     const uint32_t tag = static_cast<uint32_t>(hash >> 32);
-    for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
       const Slot& s = slots_[i];
       if (s.node == nullptr) return Insert(path, hash, i);
       if (s.tag == tag && s.size == path.size() &&
@@ -182,9 +183,8 @@ class PathCache {
   // Adds `path` (not present; `i` is the free slot its probe ended at).
   Entry& Insert(absl::string_view path, uint64_t hash, size_t i);
   void Grow();
-  char* Allocate(size_t size);  // from the arena, 8-byte aligned
-  std::vector<Slot> slots_ = std::vector<Slot>(1024);
-  size_t mask_ = 1023;  // slots_.size() - 1
+  char* Allocate(size_t size);                         // from the arena, 8-byte aligned
+  std::vector<Slot> slots_ = std::vector<Slot>(1024);  // a power of two
   size_t used_ = 0;
   // realpath of directories: success flag + result (partial on failure).
   absl::flat_hash_map<absl::string_view, std::pair<bool, std::string>> dirs_;

@@ -82,13 +82,21 @@ ExecKind ProbeElf(int fd, const Head& head) {
   if (header.e_phentsize != sizeof(Elf64_Phdr)) return ExecKind::kUnknown;
   bool interp = false;
   bool go = false;
-  for (unsigned i = 0; i < header.e_phnum; ++i) {
-    Elf64_Phdr phdr;
-    if (!head.Get(fd, &phdr, sizeof(phdr), header.e_phoff + i * sizeof(Elf64_Phdr))) {
+  // In batches: from the head when the table lies in it, else one pread(2) a batch.
+  constexpr unsigned kBatch = 16;
+  Elf64_Phdr phdrs[kBatch];
+  for (unsigned first = 0; first < header.e_phnum; first += kBatch) {
+    const unsigned count = header.e_phnum - first < kBatch ? header.e_phnum - first : kBatch;
+    if (!head.Get(fd, phdrs, static_cast<long>(count * sizeof(Elf64_Phdr)),
+                  header.e_phoff + first * sizeof(Elf64_Phdr))) {
       return ExecKind::kUnknown;
     }
-    if (phdr.p_type == PT_INTERP) interp = true;
-    if (phdr.p_type == PT_NOTE && HasGoNote(fd, head, phdr.p_offset, phdr.p_filesz)) go = true;
+    for (unsigned i = 0; i < count; ++i) {
+      if (phdrs[i].p_type == PT_INTERP) interp = true;
+      if (phdrs[i].p_type == PT_NOTE && HasGoNote(fd, head, phdrs[i].p_offset, phdrs[i].p_filesz)) {
+        go = true;
+      }
+    }
   }
   if (!interp) return ExecKind::kStatic;
   return go ? ExecKind::kRawSyscalls : ExecKind::kPreloadable;
@@ -103,13 +111,13 @@ ExecKind ProbeFile(const char* path, Head* head, char* interp, size_t interp_siz
   if (fd < 0) return ExecKind::kUnknown;
   struct stat st;
   ExecKind kind = ExecKind::kUnknown;
-  head->size = 0;
+  long n = 0;
   if (RawSyscall2(SYS_fstat, fd, reinterpret_cast<long>(&st)) == 0 && S_ISREG(st.st_mode)) {
-    head->size = ReadAt(static_cast<int>(fd), head->bytes, sizeof(head->bytes) - 1, 0);
+    n = ReadAt(static_cast<int>(fd), head->bytes, sizeof(head->bytes) - 1, 0);
+    if (n < 0) n = 0;
   }
-  const long n = head->size;
-  if (n < 0) head->size = 0;
-  head->bytes[head->size] = '\0';
+  head->size = n;
+  head->bytes[n] = '\0';
   // Only a set-user-ID or set-group-ID file needs the credentials.
   bool secure = false;
   if (n > 0 && (st.st_mode & (S_ISUID | S_ISGID)) != 0) {
