@@ -92,12 +92,20 @@ bool RecordKindFromWire(WireKind wire, RecordKind* kind) {
 // While a `Run` is in progress, SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to the supervisor with
 // kill(2) are passed on to the command (a terminal's signals already reach the whole
 // foreground process group), as the ptrace backend does.
+// A signal that arrives before the supervisor has read the command's pid (the reaper's first
+// message waits for the next drain) is held in g_forward_pending and passed on after it.
 volatile sig_atomic_t g_forward_to = 0;
+volatile sig_atomic_t g_forward_pending = 0;
 constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 
 void ForwardSignal(int signal, siginfo_t* info, void*) {
+  if (info->si_code > 0) return;  // from the kernel (a terminal's reaches the command itself)
   pid_t root = g_forward_to;
-  if (root > 0 && info->si_code <= 0) kill(root, signal);
+  if (root > 0) {
+    kill(root, signal);
+  } else {
+    g_forward_pending = signal;
+  }
 }
 
 class ScopedSignalForwarding {
@@ -114,9 +122,17 @@ class ScopedSignalForwarding {
   ScopedSignalForwarding& operator=(const ScopedSignalForwarding&) = delete;
   ~ScopedSignalForwarding() {
     g_forward_to = 0;
+    g_forward_pending = 0;
     for (size_t i = 0; i < kSignals; ++i) sigaction(kForwardedSignals[i], &previous_[i], nullptr);
   }
-  void set_root(pid_t root) { g_forward_to = root; }
+  void set_root(pid_t root) {
+    g_forward_to = root;
+    const int pending = g_forward_pending;
+    if (pending != 0) {
+      g_forward_pending = 0;
+      kill(root, pending);
+    }
+  }
 
  private:
   static constexpr size_t kSignals = sizeof(kForwardedSignals) / sizeof(kForwardedSignals[0]);
