@@ -91,12 +91,12 @@ std::atomic<bool> g_pid_shared{false};  // a CLONE_VM child shares our memory: a
 // The pid whose X this process image has written (a vfork child shares this memory, so a flag
 // would let the child's exit silence its parent's).
 std::atomic<int> g_exit_recorded{0};
-bool g_absolute = false;  // TraceOptions::absolute_paths
-bool g_auto = false;      // the `auto` backend: hand unpreloadable programs to the helper
-char g_lib_path[512];     // this library, as the loader found it
-char g_socket_name[108];  // the supervisor's abstract socket, for reconnecting
-char g_options[64];       // FILEMON_PRELOAD_OPTIONS as received
-char g_helper[512];       // FILEMON_PRELOAD_HELPER (auto): runs a program under ptrace
+bool g_absolute = false;      // TraceOptions::absolute_paths
+bool g_auto = false;          // the `auto` backend: hand unpreloadable programs to the helper
+const char* g_lib_path = "";  // this library, as the loader found it (its link map's name)
+char g_socket_name[108];      // the supervisor's abstract socket, for reconnecting
+char g_options[64];           // FILEMON_PRELOAD_OPTIONS as received
+char g_helper[512];           // FILEMON_PRELOAD_HELPER (auto): runs a program under ptrace
 
 // The pid as seen by this thread. A `CLONE_VM|CLONE_VFORK` child changes its (shared) copy
 // while the parent thread is suspended; the parent restores it.
@@ -333,111 +333,263 @@ enum class PathRule {
   kDirectory,  // the directory `dirfd` names (fchdir)
 };
 
-// One message under construction, on the caller's stack.
-class Message {
- public:
-  explicit Message(MessageType type = MessageType::kRecords) : out_(buf_, sizeof(buf_)) {
-    MessageHeader header{};
-    header.type = type;
-    header.sender = Pid();
-    out_.Append(&header, sizeof(header));
+// Record writing into a message buffer. Each function appends to `out` and leaves it marked
+// as overflowing when something did not fit.
+namespace record {
+
+size_t Begin(ByteAppender& out, WireKind kind, int pid) {
+  size_t start = out.size();
+  WireRecord record{};
+  record.kind = kind;
+  record.pid = pid;
+  out.Append(&record, sizeof(record));
+  return start;
+}
+
+WireRecord* At(ByteAppender& out, size_t start) {
+  return reinterpret_cast<WireRecord*>(out.data() + start);
+}
+
+void Finish(ByteAppender& out, size_t start, size_t len1, size_t len2) {
+  if (out.overflow()) return;
+  At(out, start)->len1 = static_cast<uint16_t>(len1);
+  At(out, start)->len2 = static_cast<uint16_t>(len2);
+}
+
+// Appends `path` by the ptrace backend's rules: as passed; a relative path with a real dirfd
+// gets the directory's absolute path and '/' in front; with `--absolute` every relative path
+// is made absolute through the cwd or the dirfd. Returns the bytes appended.
+size_t AppendPath(ByteAppender& out, int dirfd, const char* path, PathRule rule) {
+  size_t before = out.size();
+  if (rule == PathRule::kLiteral) {
+    out.Append(path, Length(path));
+    return out.size() - before;
   }
-  Message(const Message&) = delete;
-  Message& operator=(const Message&) = delete;
+  if (path[0] != '/' && (dirfd != AT_FDCWD || g_absolute || rule == PathRule::kDirectory)) {
+    long n;
+    if (dirfd == AT_FDCWD) {
+      n = RawSyscall2(SYS_getcwd, reinterpret_cast<long>(out.tail()),
+                      static_cast<long>(out.room()));
+      if (n == -ERANGE) out.MarkOverflow();  // retried in a larger buffer (see Put)
+      if (n > 0) --n;                        // getcwd counts the NUL
+    } else {
+      char link[32] = "/proc/self/fd/";
+      size_t len = Length(link);
+      link[len + FormatUnsigned(static_cast<unsigned>(dirfd), link + len)] = '\0';
+      n = RawSyscall4(SYS_readlinkat, AT_FDCWD, reinterpret_cast<long>(link),
+                      reinterpret_cast<long>(out.tail()), static_cast<long>(out.room()));
+      // readlink cuts a target that does not fit without saying so: retried larger.
+      if (n >= static_cast<long>(out.room())) out.MarkOverflow();
+    }
+    if (out.overflow()) return 0;
+    if (n > 0) {
+      out.Grow(static_cast<size_t>(n));
+      if (rule == PathRule::kDirectory) return out.size() - before;
+      // "/" + "x" must not become "//x".
+      if (out.data()[out.size() - 1] != '/') out.Append("/", 1);
+    }
+  }
+  out.Append(path, Length(path));
+  return out.size() - before;
+}
+
+struct PathArgs {
+  WireKind kind;
+  int pid;
+  int dirfd1;
+  const char* path1;
+  int dirfd2;
+  const char* path2;
+  PathRule rule1;
+};
+void AppendPaths(ByteAppender& out, const void* args) {
+  const auto& a = *static_cast<const PathArgs*>(args);
+  size_t start = Begin(out, a.kind, a.pid);
+  size_t len1 = AppendPath(out, a.dirfd1, a.path1, a.rule1);
+  size_t len2 = a.path2 == nullptr ? 0 : AppendPath(out, a.dirfd2, a.path2, PathRule::kAsPassed);
+  Finish(out, start, len1, len2);
+}
+
+struct LiteralArgs {
+  WireKind kind;
+  int pid;
+  const char* text;
+  size_t size;
+};
+void AppendLiteral(ByteAppender& out, const void* args) {
+  const auto& a = *static_cast<const LiteralArgs*>(args);
+  size_t start = Begin(out, a.kind, a.pid);
+  out.Append(a.text, a.size);
+  Finish(out, start, a.size, 0);
+}
+
+// The absolute form of an exec'd path: as passed if absolute, else the cwd, '/', and the path
+// without its leading "./".
+void AppendExecPath(ByteAppender& out, const void* args) {
+  const auto& a = *static_cast<const LiteralArgs*>(args);
+  size_t start = Begin(out, a.kind, a.pid);
+  size_t before = out.size();
+  const char* rest = a.text;
+  if (rest[0] != '/') {
+    long n =
+        RawSyscall2(SYS_getcwd, reinterpret_cast<long>(out.tail()), static_cast<long>(out.room()));
+    if (n == -ERANGE) out.MarkOverflow();  // retried in a larger buffer (see Put)
+    if (n > 0) {
+      out.Grow(static_cast<size_t>(n - 1));  // getcwd counts the NUL
+      if (out.data()[out.size() - 1] != '/') out.Append("/", 1);
+    }
+    while (rest[0] == '.' && rest[1] == '/') {
+      rest += 2;
+      while (*rest == '/') ++rest;
+    }
+  }
+  out.Append(rest, Length(rest));
+  Finish(out, start, out.size() - before, 0);
+}
+
+struct CommentArgs {
+  int pid;
+  const char* pieces[4];
+};
+void AppendComment(ByteAppender& out, const void* args) {
+  const auto& a = *static_cast<const CommentArgs*>(args);
+  size_t start = Begin(out, WireKind::kComment, a.pid);
+  size_t before = out.size();
+  out.Append(" preload: ", 10);
+  for (const char* s : a.pieces) out.Append(s, Length(s));
+  Finish(out, start, out.size() - before, 0);
+}
+
+// F (`a` the parent, `b` the child) or X (`a` the pid, `b` the code, `c` the signal).
+struct NumbersArgs {
+  WireKind kind;
+  int a, b, c;
+};
+void AppendNumbers(ByteAppender& out, const void* args) {
+  const auto& n = *static_cast<const NumbersArgs*>(args);
+  size_t start = Begin(out, n.kind, n.a);
+  Finish(out, start, 0, 0);
+  if (out.overflow()) return;
+  if (n.kind == WireKind::kFork) {
+    At(out, start)->child_pid = n.b;
+  } else {
+    At(out, start)->status = n.b;
+    At(out, start)->signal = n.c;
+  }
+}
+
+}  // namespace record
+
+// One message under construction in a caller's buffer (BasicMessage: on the stack). A record
+// that does not fit behind the ones already there sends those first (the supervisor reads one
+// process's messages in order, so the log gets the same records in the same order); a record
+// that does not fit even alone goes out in a message of its own of kMaxMessage bytes, which
+// holds any record (two paths of PATH_MAX with their prefixes). Nothing is dropped. The
+// buffers of the common messages are small because a buffer's first byte is the deepest the
+// stack has to reach, and a stack page never touched before costs a page fault (~20 us on the
+// slower VMs measured).
+class MessageBuilder {
+ public:
+  MessageBuilder(const MessageBuilder&) = delete;
+  MessageBuilder& operator=(const MessageBuilder&) = delete;
 
   bool empty() const { return out_.size() == sizeof(MessageHeader); }
 
-  // A record whose path(s) are resolved by the path rules (see AppendPath).
+  // A record whose path(s) are resolved by the path rules (see record::AppendPath).
   void Add(WireKind kind, int pid, int dirfd1, const char* path1, int dirfd2 = AT_FDCWD,
            const char* path2 = nullptr, PathRule rule1 = PathRule::kAsPassed) {
-    size_t start = Begin(kind, pid);
-    size_t len1 = AppendPath(dirfd1, path1, rule1);
-    size_t len2 = path2 == nullptr ? 0 : AppendPath(dirfd2, path2, PathRule::kAsPassed);
-    Finish(start, len1, len2);
+    const record::PathArgs args{kind, pid, dirfd1, path1, dirfd2, path2, rule1};
+    Put(record::AppendPaths, &args);
   }
   // A record whose path is taken literally.
   void AddLiteral(WireKind kind, int pid, const char* text, size_t size) {
-    size_t start = Begin(kind, pid);
-    out_.Append(text, size);
-    Finish(start, size, 0);
+    const record::LiteralArgs args{kind, pid, text, size};
+    Put(record::AppendLiteral, &args);
+  }
+  // A record with the absolute form of an exec'd path (see record::AppendExecPath).
+  void AddExecPath(WireKind kind, int pid, const char* path) {
+    const record::LiteralArgs args{kind, pid, path, 0};
+    Put(record::AppendExecPath, &args);
   }
   void AddComment(const char* a, const char* b = "", const char* c = "", const char* d = "") {
-    size_t start = Begin(WireKind::kComment, Pid());
-    size_t before = out_.size();
-    for (const char* s : {" preload: ", a, b, c, d}) out_.Append(s, Length(s));
-    Finish(start, out_.size() - before, 0);
+    const record::CommentArgs args{Pid(), {a, b, c, d}};
+    Put(record::AppendComment, &args);
   }
   void AddFork(int parent, int child) {
-    size_t start = Begin(WireKind::kFork, parent);
-    Finish(start, 0, 0);
-    Patch(start)->child_pid = child;
+    const record::NumbersArgs args{WireKind::kFork, parent, child, 0};
+    Put(record::AppendNumbers, &args);
   }
   void AddExit(int pid, int code, int signal) {
-    size_t start = Begin(WireKind::kExit, pid);
-    Finish(start, 0, 0);
-    Patch(start)->status = code;
-    Patch(start)->signal = signal;
+    const record::NumbersArgs args{WireKind::kExit, pid, code, signal};
+    Put(record::AppendNumbers, &args);
   }
 
   void Send() {
-    if (empty() || out_.overflow()) return;
+    if (empty()) return;
     const uint16_t size = static_cast<uint16_t>(out_.size());  // <= kMaxMessage
     memcpy(out_.data() + offsetof(MessageHeader, size), &size, sizeof(size));
     SendBytes(out_.data(), out_.size());
   }
 
+ protected:
+  MessageBuilder(char* buffer, size_t capacity, MessageType type)
+      : type_(type), out_(buffer, capacity) {}
+
+  // Starts over with only the header.
+  void Reset() {
+    out_.Truncate(0);
+    MessageHeader header{};
+    header.type = type_;
+    header.sender = Pid();
+    out_.Append(&header, sizeof(header));
+  }
+
  private:
-  size_t Begin(WireKind kind, int pid) {
-    size_t start = out_.size();
-    WireRecord record{};
-    record.kind = kind;
-    record.pid = pid;
-    out_.Append(&record, sizeof(record));
-    return start;
-  }
-  void Finish(size_t start, size_t len1, size_t len2) {
-    if (out_.overflow()) return;
-    Patch(start)->len1 = static_cast<uint16_t>(len1);
-    Patch(start)->len2 = static_cast<uint16_t>(len2);
-  }
-  WireRecord* Patch(size_t start) { return reinterpret_cast<WireRecord*>(buf_ + start); }
+  using AppendFn = void (*)(ByteAppender& out, const void* args);
 
-  // Appends `path` by the ptrace backend's rules: as passed; a relative path with a real
-  // dirfd gets the directory's absolute path and '/' in front; with `--absolute` every
-  // relative path is made absolute through the cwd or the dirfd. Returns the bytes appended.
-  size_t AppendPath(int dirfd, const char* path, PathRule rule) {
-    size_t before = out_.size();
-    if (rule == PathRule::kLiteral) {
-      out_.Append(path, Length(path));
-      return out_.size() - before;
+  // Appends one record; see the class comment for one that does not fit.
+  void Put(AppendFn append, const void* args) {
+    while (true) {
+      const size_t start = out_.size();
+      append(out_, args);
+      if (!out_.overflow()) return;
+      out_.Truncate(start);
+      if (start == sizeof(MessageHeader)) break;
+      Send();
+      Reset();
     }
-    if (path[0] != '/' && (dirfd != AT_FDCWD || g_absolute || rule == PathRule::kDirectory)) {
-      long n;
-      if (dirfd == AT_FDCWD) {
-        n = RawSyscall2(SYS_getcwd, reinterpret_cast<long>(out_.tail()),
-                        static_cast<long>(out_.room()));
-        if (n > 0) --n;  // getcwd counts the NUL
-      } else {
-        char link[32] = "/proc/self/fd/";
-        size_t len = Length(link);
-        link[len + FormatUnsigned(static_cast<unsigned>(dirfd), link + len)] = '\0';
-        n = RawSyscall4(SYS_readlinkat, AT_FDCWD, reinterpret_cast<long>(link),
-                        reinterpret_cast<long>(out_.tail()), static_cast<long>(out_.room()));
-      }
-      if (n > 0) {
-        out_.Grow(static_cast<size_t>(n));
-        if (rule == PathRule::kDirectory) return out_.size() - before;
-        // "/" + "x" must not become "//x".
-        if (out_.data()[out_.size() - 1] != '/') out_.Append("/", 1);
-      }
-    }
-    out_.Append(path, Length(path));
-    return out_.size() - before;
+    if (out_.capacity() < kMaxMessage) SendAlone(append, args);
   }
+  __attribute__((noinline, cold)) void SendAlone(AppendFn append, const void* args);
 
-  alignas(8) char buf_[kMaxMessage];
+  const MessageType type_;
   ByteAppender out_;
 };
+
+// A message in `Capacity` bytes of its own (on the caller's stack).
+template <size_t Capacity>
+class BasicMessage : public MessageBuilder {
+ public:
+  explicit BasicMessage(MessageType type = MessageType::kRecords)
+      : MessageBuilder(buffer_, Capacity, type) {
+    Reset();
+  }
+
+ private:
+  alignas(8) char buffer_[Capacity];
+};
+
+void MessageBuilder::SendAlone(AppendFn append, const void* args) {
+  BasicMessage<kMaxMessage> alone(type_);
+  alone.Put(append, args);
+  alone.Send();
+}
+
+// The message for one call's records (nearly always a few hundred bytes).
+using Message = BasicMessage<1024>;
+// Messages of many records (process start, spawn file actions): up to what one pipe write
+// carries atomically.
+using BatchMessage = BasicMessage<kMaxPipeMessage>;
 
 // ---------------------------------------------------------------------------------------------
 // Records for the operations.
@@ -541,7 +693,10 @@ void RecordReaped(pid_t pid, int wait_status) {
 constexpr char kEnvLocale[] = "FILEMON_PRELOAD_LOCALE";
 constexpr char kLocaleSeparator = '\x1d';
 constexpr char kLocaleEntryEnd = '\x1e';
-char g_locale_cache[4096];  // the entries; "" when none
+// The entries; "" when none. Small enough that all of this library's variables share one page
+// (an untouched page costs a fault in every process); a process whose entries would not fit
+// runs its setlocale calls in windows.
+char g_locale_cache[2048];
 size_t g_locale_cache_size = 0;
 bool g_locale_collecting = false;  // a window is recording the paths into g_locale_cache
 bool g_locale_cache_bad = false;   // the window saw something the cache cannot replay
@@ -779,22 +934,11 @@ void OnTrappedSyscall(int, siginfo_t* info, void* context) {
   if (result >= 0) RecordTrappedOpen(nr, r[REG_RDI], r[REG_RSI], r[REG_RDX]);
 }
 
-int FindText(struct dl_phdr_info* info, size_t, void*) {
-  for (int i = 0; i < info->dlpi_phnum; ++i) {
-    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
-    if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X)) continue;
-    uintptr_t start = info->dlpi_addr + ph.p_vaddr;
-    uintptr_t self = reinterpret_cast<uintptr_t>(&OnTrappedSyscall);
-    if (self >= start && self < start + ph.p_memsz) {
-      g_text_start = start;
-      g_text_size = ph.p_memsz;
-      return 1;
-    }
-  }
-  return 0;
+// This library's executable segment, found by the start's walk of the link map.
+void NoteOwnText(uintptr_t start, size_t size) {
+  g_text_start = start;
+  g_text_size = size;
 }
-
-void InitSyscallWindows() { dl_iterate_phdr(FindText, nullptr); }
 
 std::atomic<bool> g_dispatch_failed{false};
 
@@ -842,7 +986,7 @@ void ResetSyscallWindowAfterFork() { t_dispatch_on = false; }
 bool InLibcWindowNow() { return false; }
 bool InLibcWindowWorks() { return false; }
 bool LibcWindowAvailable() { return false; }
-void InitSyscallWindows() {}
+void NoteOwnText(uintptr_t, size_t) {}
 template <typename Fn>
 auto InLibcWindow(Fn fn) -> decltype(fn()) {
   return fn();
@@ -879,20 +1023,37 @@ bool InDirectoryList(const char* path, const char* list) {
   return false;
 }
 
+// True if `info`'s object holds this library's code; notes its text and path the first time.
+bool IsThisLibrary(const struct dl_phdr_info* info) {
+  const uintptr_t self = reinterpret_cast<uintptr_t>(&IsThisLibrary);
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X)) continue;
+    const uintptr_t start = info->dlpi_addr + ph.p_vaddr;
+    if (self < start || self - start >= ph.p_memsz) continue;
+    if (g_lib_path[0] == '\0' && info->dlpi_name != nullptr) {
+      g_lib_path = info->dlpi_name;  // the loader's, for as long as the library is loaded
+      NoteOwnText(start, ph.p_memsz);
+    }
+    return true;
+  }
+  return false;
+}
+
 struct LoadedObjects {
-  Message* message = nullptr;
+  BatchMessage* message = nullptr;  // nullptr: the first walk, which only looks
   int pid = 0;
   int skip = 0;  // objects to skip (already reported)
   int index = 0;
   bool used_cache = false;
-  const char* interp = nullptr;  // the dynamic loader, mapped by the kernel (no open)
-  bool count_only = false;
+  const char* interp = nullptr;        // the dynamic loader, mapped by the kernel (no open)
+  const char* library_path = nullptr;  // LD_LIBRARY_PATH
 };
 
 int VisitObject(struct dl_phdr_info* info, size_t, void* data) {
   auto* objects = static_cast<LoadedObjects*>(data);
   int index = objects->index++;
-  if (objects->count_only || index < objects->skip) return 0;
+  if (index < objects->skip) return 0;
   const char* name = info->dlpi_name;
   // The main program (""), the vDSO (no '/'), the loader and this library are not opened by
   // the loader on the program's behalf.
@@ -901,9 +1062,12 @@ int VisitObject(struct dl_phdr_info* info, size_t, void* data) {
   for (const char* p = name; *p != '\0'; ++p) has_slash |= (*p == '/');
   if (!has_slash) return 0;
   if (objects->interp != nullptr && strcmp(name, objects->interp) == 0) return 0;
-  if (strcmp(name, g_lib_path) == 0) return 0;
-  if (IsSystemLibraryDir(name) && !InDirectoryList(name, getenv("LD_LIBRARY_PATH"))) {
-    objects->used_cache = true;
+  if (IsThisLibrary(info)) return 0;
+  if (objects->message == nullptr) {
+    if (IsSystemLibraryDir(name) && !InDirectoryList(name, objects->library_path)) {
+      objects->used_cache = true;
+    }
+    return 0;
   }
   objects->message->Add(WireKind::kRead, objects->pid, AT_FDCWD, name);
   return 0;
@@ -924,51 +1088,28 @@ const char* InterpreterOf() {
   return nullptr;
 }
 
-// Sends the loader's opens of the objects loaded after the first `skip` ones (the cache,
-// then each library), as the ptrace backend sees them.
-void RecordLoadedObjects(Message* loaded, int skip) {
-  Message libraries;
+// Appends the loader's opens of the objects loaded after the first `skip` ones (the cache,
+// then each library), as the ptrace backend sees them. The first walk also finds this library
+// (g_lib_path, the syscall windows' text).
+void RecordLoadedObjects(BatchMessage* m, int skip, const char* library_path) {
   LoadedObjects objects;
-  objects.message = &libraries;
   objects.pid = Pid();
   objects.skip = skip;
   objects.interp = InterpreterOf();
+  objects.library_path = library_path;
   dl_iterate_phdr(VisitObject, &objects);
-  if (objects.used_cache) {
-    loaded->Add(WireKind::kRead, objects.pid, AT_FDCWD, "/etc/ld.so.cache");
-  }
-  loaded->Send();
-  libraries.Send();
+  if (objects.used_cache) m->Add(WireKind::kRead, objects.pid, AT_FDCWD, "/etc/ld.so.cache");
+  objects.message = m;
+  objects.index = 0;
+  dl_iterate_phdr(VisitObject, &objects);
 }
 
 int CountLoadedObjects() {
-  LoadedObjects objects;
-  objects.count_only = true;
-  dl_iterate_phdr(VisitObject, &objects);
-  return objects.index;
-}
-
-// The absolute form of an exec'd path: as passed if absolute, else cwd + "/" + path
-// (a leading "./" dropped).
-size_t AbsoluteExecPath(const char* path, char* out, size_t size) {
-  size_t n = 0;
-  if (path[0] != '/') {
-    long len = RawSyscall2(SYS_getcwd, reinterpret_cast<long>(out), static_cast<long>(size));
-    if (len > 0) {
-      n = static_cast<size_t>(len - 1);
-      if (n == 0 || out[n - 1] != '/') out[n++] = '/';
-    }
-    while (path[0] == '.' && path[1] == '/') {
-      path += 2;
-      while (*path == '/') ++path;
-    }
-  }
-  size_t len = Length(path);
-  if (len > size - n - 1) len = size - n - 1;
-  memcpy(out + n, path, len);
-  n += len;
-  out[n] = '\0';
-  return n;
+  int count = 0;
+  dl_iterate_phdr(
+      [](struct dl_phdr_info*, size_t, void* data) { return ++*static_cast<int*>(data), 0; },
+      &count);
+  return count;
 }
 
 void OnExit(int status, void*) { RecordExit(status); }
@@ -1041,29 +1182,70 @@ bool Reconnect(int broken_fd) {
   return true;
 }
 
+// The variables the start reads, found in one walk of the environment (getenv would walk it
+// once per name). The first of several entries of one name counts, as for getenv.
+struct StartEnvironment {
+  const char* fd = nullptr;
+  const char* pipe = nullptr;
+  const char* pid = nullptr;
+  const char* socket = nullptr;
+  const char* options = nullptr;
+  const char* helper = nullptr;
+  const char* exec = nullptr;
+  const char* locale = nullptr;
+  const char* locale_shm = nullptr;
+  const char* library_path = nullptr;  // LD_LIBRARY_PATH
+};
+
+StartEnvironment ReadStartEnvironment() {
+  StartEnvironment env;
+  auto take = [](const char* entry, const char* name, const char** value) {
+    const size_t n = Length(name);
+    if (*value == nullptr && memcmp(entry, name, n) == 0 && entry[n] == '=') *value = entry + n + 1;
+  };
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const char* entry = *e;
+    if (entry[0] == 'L') {
+      take(entry, "LD_LIBRARY_PATH", &env.library_path);
+      continue;
+    }
+    if (entry[0] != 'F' || !StartsWith(entry, "FILEMON_PRELOAD_")) continue;
+    take(entry, kEnvFd, &env.fd);
+    take(entry, kEnvPipe, &env.pipe);
+    take(entry, kEnvPid, &env.pid);
+    take(entry, kEnvSocket, &env.socket);
+    take(entry, kEnvOptions, &env.options);
+    take(entry, kEnvHelper, &env.helper);
+    take(entry, kEnvExec, &env.exec);
+    take(entry, kEnvLocale, &env.locale);
+    take(entry, kEnvLocaleShm, &env.locale_shm);
+  }
+  return env;
+}
+
+// The start of a traced process. Every process pays for it, so it stays lean: one walk of the
+// environment, a few system calls, one message, and no stack or library page that an untraced
+// start would not touch anyway where that can be helped (page faults are its largest cost).
 void Init() {
+  const StartEnvironment env = ReadStartEnvironment();
   long fd = -1;
-  if (!ParseInt(getenv(kEnvFd), &fd)) return;
+  if (!ParseInt(env.fd, &fd)) return;
   int pid = static_cast<int>(RawSyscall0(SYS_getpid));
   g_pid.store(pid, std::memory_order_relaxed);
   t_pid = pid;
-  if (const char* s = getenv(kEnvSocket)) CopyString(s, g_socket_name, sizeof(g_socket_name));
-  if (const char* s = getenv(kEnvOptions)) {
-    CopyString(s, g_options, sizeof(g_options));
-    g_absolute = strstr(s, "absolute") != nullptr;
-    g_auto = strstr(s, "auto") != nullptr;
+  if (env.socket != nullptr) CopyString(env.socket, g_socket_name, sizeof(g_socket_name));
+  if (env.options != nullptr) {
+    CopyString(env.options, g_options, sizeof(g_options));
+    g_absolute = strstr(env.options, "absolute") != nullptr;
+    g_auto = strstr(env.options, "auto") != nullptr;
   }
-  if (const char* s = getenv(kEnvHelper)) CopyString(s, g_helper, sizeof(g_helper));
-  if (const char* s = getenv(kEnvLocaleShm)) {
-    CopyString(s, g_locale_shm_path, sizeof(g_locale_shm_path));
+  if (env.helper != nullptr) CopyString(env.helper, g_helper, sizeof(g_helper));
+  if (env.locale_shm != nullptr) {
+    CopyString(env.locale_shm, g_locale_shm_path, sizeof(g_locale_shm_path));
   }
-  if (const char* s = getenv(kEnvLocale)) {
-    CopyString(s, g_locale_cache, sizeof(g_locale_cache));
+  if (env.locale != nullptr && Length(env.locale) < sizeof(g_locale_cache)) {  // never cut
+    CopyString(env.locale, g_locale_cache, sizeof(g_locale_cache));
     g_locale_cache_size = Length(g_locale_cache);
-  }
-  Dl_info self{};
-  if (dladdr(reinterpret_cast<void*>(&Init), &self) != 0 && self.dli_fname != nullptr) {
-    CopyString(self.dli_fname, g_lib_path, sizeof(g_lib_path));
   }
   if (IsOurSocket(static_cast<int>(fd))) {
     g_fd.store(static_cast<int>(fd), std::memory_order_relaxed);
@@ -1071,32 +1253,27 @@ void Init() {
     return;
   }
   long pipe = -1;
-  if (ParseInt(getenv(kEnvPipe), &pipe) && IsOurPipe(static_cast<int>(pipe))) {
+  if (ParseInt(env.pipe, &pipe) && IsOurPipe(static_cast<int>(pipe))) {
     g_pipe.store(static_cast<int>(pipe), std::memory_order_relaxed);
   }
 
-  Message start;
+  BatchMessage start;
   // A process the interposer did not see being created (glibc's posix_spawn, system(),
   // popen() clone internally): its parent did not write F, so it does.
   long exec_pid = 0;
-  if (!ParseInt(getenv(kEnvPid), &exec_pid) || exec_pid != pid) {
+  if (!ParseInt(env.pid, &exec_pid) || exec_pid != pid) {
     start.AddFork(static_cast<int>(RawSyscall0(SYS_getppid)), pid);
   }
-  char path[4096];
   const char* execfn = reinterpret_cast<const char*>(getauxval(AT_EXECFN));
-  const char* exec_env = getenv(kEnvExec);
-  if (execfn != nullptr && StartsWith(execfn, "/dev/fd/") && exec_env != nullptr) {
-    execfn = exec_env;  // execveat/fexecve: the path our wrapper resolved before the exec
+  if (execfn != nullptr && StartsWith(execfn, "/dev/fd/") && env.exec != nullptr) {
+    execfn = env.exec;  // execveat/fexecve: the path our wrapper resolved before the exec
   }
-  if (execfn != nullptr) {
-    size_t n = AbsoluteExecPath(execfn, path, sizeof(path));
-    start.AddLiteral(WireKind::kExec, pid, path, n);
-  }
-  RecordLoadedObjects(&start, 0);
+  if (execfn != nullptr) start.AddExecPath(WireKind::kExec, pid, execfn);
+  RecordLoadedObjects(&start, 0, env.library_path);
+  start.Send();
 
   on_exit(OnExit, nullptr);
   pthread_atfork(nullptr, nullptr, OnForkChild);
-  InitSyscallWindows();
 }
 
 void EnsureInit() {
@@ -1195,8 +1372,8 @@ size_t CountEntries(char* const* v) {
 
 size_t EnvScratchSize(char* const* envp) {
   const char* user = EnvValue(envp, kEnvLdPreload, sizeof(kEnvLdPreload) - 1);
-  return sizeof(g_lib_path) + sizeof(g_socket_name) + sizeof(g_options) + sizeof(g_helper) + 256 +
-         (user != nullptr ? Length(user) : 0);
+  return Length(g_lib_path) + 1 + sizeof(g_socket_name) + sizeof(g_options) + sizeof(g_helper) +
+         256 + (user != nullptr ? Length(user) : 0);
 }
 
 // Before exec'ing a program the loader will not load us into: in auto mode hand it to the
@@ -1221,9 +1398,7 @@ bool PrepareUnpreloadable(const char* path, char* const argv[], const char** hel
   Message m;
   m.AddComment(path, " is ", ExecKindReason(probe.kind),
                ": the interposer cannot record its own operations (use --backend=ptrace or auto)");
-  char absolute[4096];
-  size_t n = AbsoluteExecPath(path, absolute, sizeof(absolute));
-  m.AddLiteral(WireKind::kExec, Pid(), absolute, n);
+  m.AddExecPath(WireKind::kExec, Pid(), path);
   m.Send();
   return false;
 }
@@ -1359,7 +1534,7 @@ struct GlibcSpawnAction {
 void RecordSpawnFileActions(pid_t child, const posix_spawn_file_actions_t* actions) {
   if (actions == nullptr || actions->__used <= 0 || actions->__actions == nullptr) return;
   const auto* list = reinterpret_cast<const GlibcSpawnAction*>(actions->__actions);
-  Message m;
+  BatchMessage m;
   for (int i = 0; i < actions->__used; ++i) {
     const GlibcSpawnAction& a = list[i];
     if (a.tag == GlibcSpawnAction::kOpen && a.action.open_action.path != nullptr) {
@@ -1417,9 +1592,7 @@ int SpawnImpl(SpawnFn real, bool search, pid_t* pid, const char* file,
     m.AddComment(path, " is ", ExecKindReason(probe.kind),
                  ": the interposer cannot record its own operations (use --backend=ptrace or "
                  "auto)");
-    char absolute[4096];
-    size_t n = AbsoluteExecPath(path, absolute, sizeof(absolute));
-    m.AddLiteral(WireKind::kExec, child, absolute, n);
+    m.AddExecPath(WireKind::kExec, child, path);
     m.Send();
   }
   return rc;
@@ -2054,8 +2227,9 @@ FILEMON_EXPORT void* dlopen(const char* file, int mode) noexcept {
   int before = CountLoadedObjects();
   void* handle = REAL(dlopen)(file, mode);
   if (handle != nullptr) {
-    Message cache;
-    RecordLoadedObjects(&cache, before);
+    BatchMessage loaded;
+    RecordLoadedObjects(&loaded, before, getenv("LD_LIBRARY_PATH"));
+    loaded.Send();
   }
   return handle;
 }
@@ -2173,7 +2347,7 @@ FILEMON_EXPORT char* setlocale(int category, const char* locale) noexcept {
   if (paths != nullptr) {
     char* result = REAL(setlocale)(category, locale);
     if (result != nullptr) {
-      Message m;
+      BatchMessage m;
       int pid = Pid();
       for (const char* p = paths; p < entry_end && *p == kLocaleSeparator;) {
         const char* start = ++p;

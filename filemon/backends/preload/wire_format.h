@@ -106,7 +106,13 @@ class ByteAppender {
   char* tail() const { return data_ + size_; }
   size_t room() const { return capacity_ - size_; }
   void Grow(size_t n) { size_ += n; }
-  void Truncate(size_t n) { size_ = n; }
+  // Keeps the first `n` bytes; forgets an overflow (what overflowed is gone).
+  void Truncate(size_t n) {
+    size_ = n;
+    overflow_ = false;
+  }
+  // Says that something did not fit although nothing was appended (e.g. getcwd's ERANGE).
+  void MarkOverflow() { overflow_ = true; }
   bool overflow() const { return overflow_; }
 
  private:
