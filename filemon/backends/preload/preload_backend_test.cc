@@ -233,6 +233,31 @@ TEST(PreloadBackend, OpenatWithDirfdGetsPrefixAndClue) {
   EXPECT_EQ(Count(t, 'R', dir + "/f1"), 1) << t.log;
 }
 
+// Paths of ~3,000 bytes: more than the 1 KiB a call's message starts with, as the path itself,
+// as a getcwd prefix (--absolute) and as a dirfd's readlink prefix (find's openat). Each record
+// must arrive whole, with its prefix.
+TEST(PreloadBackend, RecordsLongerThanASmallMessageArriveWhole) {
+  const std::string top = TmpDir() + "/long";
+  mkdir(top.c_str(), 0755);
+  std::string dir = top;
+  for (int i = 0; i < 30; ++i) {
+    dir += "/" + std::string(95, static_cast<char>('a' + i % 26));
+    mkdir(dir.c_str(), 0755);
+  }
+  ASSERT_GT(dir.size(), 2900u);
+  std::ofstream(dir + "/f") << "x";
+
+  Traced as_passed = Trace({"/bin/cat", dir + "/f"});
+  EXPECT_EQ(Count(as_passed, 'R', dir + "/f"), 1) << as_passed.log;
+
+  Traced cwd_prefix = Trace({"/bin/cat", "f"}, /*absolute=*/true, dir);
+  EXPECT_EQ(Count(cwd_prefix, 'R', dir + "/f"), 1) << cwd_prefix.log;
+
+  Traced dirfd_prefix = Trace({"/usr/bin/find", top, "-name", "f"});
+  EXPECT_EQ(dirfd_prefix.exit.code, 0);
+  EXPECT_EQ(Count(dirfd_prefix, 'R', dir), 1) << dirfd_prefix.log;
+}
+
 TEST(PreloadBackend, AbsolutePaths) {
   std::string dir = TmpDir() + "/absolute";
   mkdir(dir.c_str(), 0755);
