@@ -28,6 +28,7 @@
 #include <link.h>
 #include <locale.h>
 #include <pthread.h>
+#include <pty.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
@@ -101,6 +102,9 @@ char g_helper[512];           // FILEMON_PRELOAD_HELPER (auto): runs a program u
 // The pid as seen by this thread. A `CLONE_VM|CLONE_VFORK` child changes its (shared) copy
 // while the parent thread is suspended; the parent restores it.
 __attribute__((tls_model("initial-exec"))) thread_local int t_pid = 0;
+// Set while this thread is inside fork (between our atfork prepare and parent/child handlers):
+// the handlers a program registered before its first fork run in the child before ours.
+__attribute__((tls_model("initial-exec"))) thread_local bool t_forking = false;
 
 constexpr char kEnvFd[] = "FILEMON_PRELOAD_FD";
 constexpr char kEnvPipe[] = "FILEMON_PRELOAD_PIPE";
@@ -126,7 +130,7 @@ bool Active() {
 }
 
 int Pid() {
-  if (__builtin_expect(g_pid_shared.load(std::memory_order_relaxed), 0)) {
+  if (__builtin_expect(g_pid_shared.load(std::memory_order_relaxed) || t_forking, 0)) {
     return static_cast<int>(RawSyscall0(SYS_getpid));
   }
   int pid = t_pid;
@@ -251,6 +255,8 @@ DECLARE_REAL(posix_spawn, int (*)(pid_t*, const char*, const posix_spawn_file_ac
 DECLARE_REAL(posix_spawnp, int (*)(pid_t*, const char*, const posix_spawn_file_actions_t*,
                                    const posix_spawnattr_t*, char* const[], char* const[]));
 DECLARE_REAL(fork, pid_t (*)());
+DECLARE_REAL(daemon, int (*)(int, int));
+DECLARE_REAL(forkpty, pid_t (*)(int*, char*, const struct termios*, const struct winsize*));
 DECLARE_REAL(_Fork, pid_t (*)());
 DECLARE_REAL(clone, int (*)(int (*)(void*), void*, int, void*, ...));
 DECLARE_REAL(_exit, void (*)(int));
@@ -1115,6 +1121,7 @@ int CountLoadedObjects() {
 void OnExit(int status, void*) { RecordExit(status); }
 
 void OnForkChild() {
+  t_forking = false;
   if (!Active()) return;
   int parent = g_pid.load(std::memory_order_relaxed);
   int self = static_cast<int>(RawSyscall0(SYS_getpid));
@@ -1125,6 +1132,28 @@ void OnForkChild() {
   Message m;
   m.AddFork(parent, self);
   m.Send();
+}
+
+void OnForkPrepare() { t_forking = true; }
+void OnForkParent() { t_forking = false; }
+
+// fork's atfork handlers are registered at a process's first fork, not at its start:
+// pthread_atfork touches two libc pages that a process which never forks (most of a build's)
+// would not, a page fault each. Every way to libc's fork passes here first: fork, and the
+// two libc functions that call it internally, daemon and forkpty (the third caller, sunrpc's
+// keyenvoy helper, is obsolete). Handlers registered by the program before that run in the
+// child before ours; t_forking gives their records the child's pid (they precede its F).
+std::atomic<int> g_fork_handlers{0};  // 0: none; 1: being registered; 2: registered
+
+void EnsureForkHandlers() {
+  if (g_fork_handlers.load(std::memory_order_acquire) == 2) return;
+  int expected = 0;
+  if (g_fork_handlers.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
+    pthread_atfork(OnForkPrepare, OnForkParent, OnForkChild);
+    g_fork_handlers.store(2, std::memory_order_release);
+    return;
+  }
+  while (g_fork_handlers.load(std::memory_order_acquire) != 2) sched_yield();
 }
 
 // The fd the supervisor gave us must still be our socket: a program may have closed it
@@ -1273,7 +1302,6 @@ void Init() {
   start.Send();
 
   on_exit(OnExit, nullptr);
-  pthread_atfork(nullptr, nullptr, OnForkChild);
 }
 
 void EnsureInit() {
@@ -2112,7 +2140,22 @@ FILEMON_EXPORT FILE* popen(const char* command, const char* mode) {
 
 // --- processes ---
 
-FILEMON_EXPORT pid_t fork() noexcept { return REAL(fork)(); }  // F: the atfork child handler
+// F: the atfork child handler (see EnsureForkHandlers).
+FILEMON_EXPORT pid_t fork() noexcept {
+  if (Active()) EnsureForkHandlers();
+  return REAL(fork)();
+}
+
+FILEMON_EXPORT int daemon(int nochdir, int noclose) noexcept {
+  if (Active()) EnsureForkHandlers();
+  return REAL(daemon)(nochdir, noclose);
+}
+
+FILEMON_EXPORT pid_t forkpty(int* amaster, char* name, const struct termios* termp,
+                             const struct winsize* winp) noexcept {
+  if (Active()) EnsureForkHandlers();
+  return REAL(forkpty)(amaster, name, termp, winp);
+}
 
 // vfork: the child borrows the parent's memory and stack until it execs, so a C wrapper cannot
 // return twice. On x86-64 the entry point is written like glibc's: the return address is held

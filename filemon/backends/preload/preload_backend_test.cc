@@ -181,6 +181,38 @@ TEST(PreloadBackend, ForkVforkSpawnAndExits) {
   }
 }
 
+// The pid of the single record `letter ... rest`, or "" if there is not exactly one.
+std::string PidOf(const Traced& t, char letter, const std::string& rest) {
+  std::string pid;
+  int n = 0;
+  for (const std::string& line : t.lines) {
+    std::vector<std::string> f = absl::StrSplit(line, absl::MaxSplits(' ', 2));
+    if (f.size() == 3 && f[0].size() == 1 && f[0][0] == letter && f[2] == rest) {
+      pid = f[1];
+      ++n;
+    }
+  }
+  return n == 1 ? pid : "";
+}
+
+// Forks that do not pass through the program's own call of fork (daemon(3) forks inside libc)
+// and records made by a program's atfork child handler (which runs before ours): the child's
+// records carry the child's pid, the one its F names.
+TEST(PreloadBackend, DaemonAndAtforkHandlersRecordUnderTheChildsPid) {
+  std::string file = TmpDir() + "/daemon_reads";
+  std::ofstream(file) << "x";
+  for (const char* how : {"daemon", "atfork_open"}) {
+    Traced t = Trace({Program(), how, file});
+    EXPECT_EQ(t.exit.code, 0) << how;
+    const std::string root = PidOf(t, 'E', Program());
+    const std::string reader = PidOf(t, 'R', file);
+    ASSERT_FALSE(reader.empty()) << how << "\n" << t.log;
+    EXPECT_NE(reader, root) << how << "\n" << t.log;
+    EXPECT_TRUE(absl::StrContains(t.log, "\nF " + root + " " + reader + "\n")) << how << "\n"
+                                                                               << t.log;
+  }
+}
+
 TEST(PreloadBackend, PosixSpawnFileActionsAreTheChildsRecords) {
   std::string dir = TmpDir() + "/spawn_actions";
   mkdir(dir.c_str(), 0755);

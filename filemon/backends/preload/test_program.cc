@@ -10,6 +10,9 @@
 //                        writing as its standard output
 //   vfork PROG ARGS...   vfork + execv PROG, wait, exit with its status
 //   fork_no_exec PATH    fork; the child opens PATH and exits 3 without exec
+//   daemon PATH          daemon(3) (libc forks internally), then the daemon opens PATH
+//   atfork_open PATH     registers an atfork child handler that opens PATH, then forks; the
+//                        child exits at once
 //   clearenv PROG ARGS   clearenv() then execvp PROG (the interposer must survive)
 //   kill_self            raise SIGKILL
 //   locale CATS [PROG ARGS...]  setlocale(CAT, "") for each of the comma-separated CATS
@@ -19,6 +22,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <locale.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -135,6 +139,17 @@ int main(int argc, char** argv) {
       exit(3);
     }
     return WaitFor(pid) == 3 ? 0 : 1;
+  }
+  if (strcmp(cmd, "daemon") == 0 && argc == 3) {
+    if (daemon(1, 1) != 0) return 1;
+    return OpenClose(argv[2]);
+  }
+  if (strcmp(cmd, "atfork_open") == 0 && argc == 3) {
+    g_signal_path = argv[2];
+    pthread_atfork(nullptr, nullptr, [] { OpenClose(g_signal_path); });
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    return WaitFor(child);
   }
   if (strcmp(cmd, "clearenv") == 0 && argc >= 3) {
     clearenv();
