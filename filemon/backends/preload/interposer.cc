@@ -1385,8 +1385,10 @@ void FixEnvironment(char* const* envp, char** out, char* scratch, size_t scratch
   if (g_options[0] != '\0') add(kEnvOptions, g_options);
   if (g_helper[0] != '\0') add(kEnvHelper, g_helper);
   if (exec_path != nullptr) add(kEnvExec, exec_path);
-  if (g_locale_cache_size > 0) add(kEnvLocale, g_locale_cache);
   if (g_locale_shm_path[0] != '\0') add(kEnvLocaleShm, g_locale_shm_path);
+  // Last: a cache only saves time, and another thread's setlocale may have grown it since the
+  // caller sized `scratch`.
+  if (g_locale_cache_size > 0) add(kEnvLocale, g_locale_cache);
   out[n] = nullptr;
 }
 
@@ -1398,10 +1400,17 @@ size_t CountEntries(char* const* v) {
   return n;
 }
 
-size_t EnvScratchSize(char* const* envp) {
+// The bytes FixEnvironment needs for the strings it makes from `envp` (and `exec_path`): each
+// "NAME=value" with its NUL (sizeof a name counts its NUL, which stands for the '=').
+size_t EnvScratchSize(char* const* envp, const char* exec_path = nullptr) {
   const char* user = EnvValue(envp, kEnvLdPreload, sizeof(kEnvLdPreload) - 1);
-  return Length(g_lib_path) + 1 + sizeof(g_socket_name) + sizeof(g_options) + sizeof(g_helper) +
-         256 + (user != nullptr ? Length(user) : 0);
+  constexpr size_t kNumber = 24;  // the digits of a descriptor or pid, and the NUL
+  return sizeof(kEnvLdPreload) + Length(g_lib_path) + 1 + (user != nullptr ? Length(user) : 0) + 1 +
+         sizeof(kEnvFd) + sizeof(kEnvPipe) + sizeof(kEnvPid) + 3 * kNumber + sizeof(kEnvSocket) +
+         Length(g_socket_name) + 1 + sizeof(kEnvOptions) + Length(g_options) + 1 +
+         sizeof(kEnvHelper) + Length(g_helper) + 1 + sizeof(kEnvExec) +
+         (exec_path != nullptr ? Length(exec_path) : 0) + 1 + sizeof(kEnvLocaleShm) +
+         Length(g_locale_shm_path) + 1 + sizeof(kEnvLocale) + g_locale_cache_size + 1;
 }
 
 // Before exec'ing a program the loader will not load us into: in auto mode hand it to the
@@ -2093,7 +2102,7 @@ FILEMON_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) noexc
   char exec_path[4096];
   bool known = ExecPathAt(fd, "", exec_path, sizeof(exec_path));
   char* env[CountEntries(envp) + kOurEnvEntries];
-  char scratch[EnvScratchSize(envp)];
+  char scratch[EnvScratchSize(envp, known ? exec_path : nullptr)];
   FixEnvironment(envp, env, scratch, sizeof(scratch), true, known ? exec_path : nullptr);
   return REAL(fexecve)(fd, argv, env);
 }
@@ -2101,7 +2110,7 @@ FILEMON_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) noexc
 FILEMON_EXPORT int execveat(int dirfd, const char* path, char* const argv[], char* const envp[],
                             int flags) noexcept {
   char* env[CountEntries(envp) + kOurEnvEntries];
-  char scratch[EnvScratchSize(envp)];
+  char scratch[EnvScratchSize(envp) + 4096];  // + the exec path
   char* const* use_env = envp;
   char exec_path[4096];
   if (Active()) {

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -229,6 +230,34 @@ TEST(PreloadBackend, PosixSpawnFileActionsAreTheChildsRecords) {
   }
   EXPECT_FALSE(exec_pid.empty()) << t.log;
   EXPECT_EQ(exec_pid, write_pid) << t.log;
+}
+
+// What exec passes on: the supervisor's variables, the shared locale cache's name and the
+// locale cache (here two setlocale(LC_ALL, "") entries under different variables, grown from
+// parent to child: over 1,000 bytes), whole.
+TEST(PreloadBackend, ExecPassesOnTheVariablesAndTheLocaleCache) {
+  std::string dir = TmpDir() + "/exec_env";
+  mkdir(dir.c_str(), 0755);
+  Traced t = Trace({"/bin/sh", "-c",
+                    "LANG=C.UTF-8 " + Program() + " locale all /usr/bin/env LC_TIME=C.UTF-8 " +
+                        Program() + " locale all /usr/bin/env > env.txt"},
+                   false, dir);
+  ASSERT_EQ(t.exit.code, 0) << t.log;
+  std::ifstream in(dir + "/env.txt");
+  std::string line, locale;
+  std::set<std::string> names;
+  while (std::getline(in, line)) {
+    names.insert(line.substr(0, line.find('=')));
+    if (absl::StartsWith(line, "FILEMON_PRELOAD_LOCALE=")) locale = line;
+  }
+  for (const char* name : {"LD_PRELOAD", "FILEMON_PRELOAD_FD", "FILEMON_PRELOAD_PID",
+                           "FILEMON_PRELOAD_SOCKET", "FILEMON_PRELOAD_LOCALE_SHM"}) {
+    EXPECT_EQ(names.count(name), 1u) << name;
+  }
+  if (absl::StrContains(t.log, "/LC_IDENTIFICATION\n")) {  // the windows saw locale files
+    EXPECT_TRUE(absl::StrContains(locale, "/LC_IDENTIFICATION")) << locale;
+    EXPECT_GT(locale.size(), 1000u) << locale;
+  }
 }
 
 TEST(PreloadBackend, KilledBySignalGetsItsX) {
