@@ -1,19 +1,22 @@
 // libfilemon_preload.so: the interposer loaded into every traced process with LD_PRELOAD.
 //
 // It wraps the libc entry points that reach the file system calls the ptrace backend records
-// (see filemon/backends/preload/README in README.md, "The preload backend and auto"), calls
-// the real function, and for each call that succeeded sends one message of wire records
-// (wire_format.h) to the supervisor through the inherited `SOCK_SEQPACKET` socket.
+// (see README.md, "The preload backend and auto"), calls the real function, and for each call
+// that succeeded sends one message of wire records (wire_format.h) to the supervisor: one
+// `write` to the inherited pipe when it fits in PIPE_BUF, else one send on the inherited
+// `SOCK_SEQPACKET` socket.
 //
 // Contracts that every wrapper keeps:
 // - The traced program sees the same results and `errno` as untraced: our own work uses raw
 //   system calls (raw_syscall.h), which never touch `errno`.
 // - Hot path (open/openat/fopen/rename/...): no allocation, no lock, no system call beyond the
-//   one `sendto` of the message; the pid is cached per thread (the kernel's getpid is a
-//   system call since glibc 2.25). Only a relative path with a real dirfd costs one more call
+//   one `write` of the message; the pid is cached per thread (the kernel's getpid is a system
+//   call since glibc 2.25). Only a relative path with a real dirfd costs one more call
 //   (`readlink` of /proc/self/fd/N), as does `--absolute` (`getcwd`).
-// - Async-signal-safe and vfork-safe: messages are built on the stack; `vfork` is served by
-//   `fork` so that a child never writes into its parent's memory.
+// - Async-signal-safe and vfork-safe: messages are built in small buffers on the stack; a
+//   vfork child only caches its pid in the suspended parent's thread slot, which the parent
+//   clears again.
+// - A process's start costs little: every traced process pays for it (see Init).
 // - Inactive (pure pass-through) unless FILEMON_PRELOAD_FD is set.
 
 #include <dirent.h>
@@ -716,6 +719,21 @@ size_t LocaleKey(int category, char* out, size_t size) {
       "LC_ALL",       "LC_CTYPE",       "LC_NUMERIC",        "LC_TIME", "LC_COLLATE",
       "LC_MONETARY",  "LC_MESSAGES",    "LC_PAPER",          "LC_NAME", "LC_ADDRESS",
       "LC_TELEPHONE", "LC_MEASUREMENT", "LC_IDENTIFICATION", "LANG",    "LOCPATH"};
+  constexpr size_t kCount = sizeof(kVars) / sizeof(kVars[0]);
+  // One walk of the environment for all of them (the first entry of a name counts, as for
+  // getenv); only entries starting with 'L' can match.
+  const char* values[kCount] = {};
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const char* entry = *e;
+    if (entry[0] != 'L') continue;
+    for (size_t i = 0; i < kCount; ++i) {
+      const size_t n = Length(kVars[i]);
+      if (values[i] == nullptr && StartsWith(entry, kVars[i]) && entry[n] == '=') {
+        values[i] = entry + n + 1;
+        break;
+      }
+    }
+  }
   ByteAppender key(out, size);
   key.Append(g_locale_history, g_locale_history_size < sizeof(g_locale_history)
                                    ? g_locale_history_size
@@ -724,8 +742,7 @@ size_t LocaleKey(int category, char* out, size_t size) {
   char number[24];
   size_t n = FormatUnsigned(static_cast<unsigned>(category), number);
   key.Append(number, n);
-  for (const char* var : kVars) {
-    const char* value = getenv(var);
+  for (const char* value : values) {
     key.Append(";", 1);
     if (value != nullptr) {
       const size_t len = Length(value);
@@ -1230,7 +1247,7 @@ StartEnvironment ReadStartEnvironment() {
   StartEnvironment env;
   auto take = [](const char* entry, const char* name, const char** value) {
     const size_t n = Length(name);
-    if (*value == nullptr && memcmp(entry, name, n) == 0 && entry[n] == '=') *value = entry + n + 1;
+    if (*value == nullptr && StartsWith(entry, name) && entry[n] == '=') *value = entry + n + 1;
   };
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     const char* entry = *e;
