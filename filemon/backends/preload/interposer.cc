@@ -337,9 +337,10 @@ void SendBytes(const char* data, size_t size) {
 }
 
 enum class PathRule {
-  kAsPassed,   // the ptrace backend's rule (see Message::AppendPath)
+  kAsPassed,   // the ptrace backend's rule (see record::AppendPath)
   kLiteral,    // never prefixed: the contents of a symlink
   kDirectory,  // the directory `dirfd` names (fchdir)
+  kExec,       // an exec'd program: always absolute (through the cwd), a leading "./" dropped
 };
 
 // Record writing into a message buffer. Each function appends to `out` and leaves it marked
@@ -367,14 +368,16 @@ void Finish(ByteAppender& out, size_t start, size_t len1, size_t len2) {
 
 // Appends `path` by the ptrace backend's rules: as passed; a relative path with a real dirfd
 // gets the directory's absolute path and '/' in front; with `--absolute` every relative path
-// is made absolute through the cwd or the dirfd. Returns the bytes appended.
+// is made absolute through the cwd or the dirfd; see PathRule for the others. Returns the
+// bytes appended.
 size_t AppendPath(ByteAppender& out, int dirfd, const char* path, PathRule rule) {
   size_t before = out.size();
   if (rule == PathRule::kLiteral) {
     out.Append(path, Length(path));
     return out.size() - before;
   }
-  if (path[0] != '/' && (dirfd != AT_FDCWD || g_absolute || rule == PathRule::kDirectory)) {
+  if (path[0] != '/' && (dirfd != AT_FDCWD || g_absolute || rule == PathRule::kDirectory ||
+                         rule == PathRule::kExec)) {
     long n;
     if (dirfd == AT_FDCWD) {
       n = RawSyscall2(SYS_getcwd, reinterpret_cast<long>(out.tail()),
@@ -396,6 +399,12 @@ size_t AppendPath(ByteAppender& out, int dirfd, const char* path, PathRule rule)
       if (rule == PathRule::kDirectory) return out.size() - before;
       // "/" + "x" must not become "//x".
       if (out.data()[out.size() - 1] != '/') out.Append("/", 1);
+    }
+    if (rule == PathRule::kExec) {
+      while (path[0] == '.' && path[1] == '/') {
+        path += 2;
+        while (*path == '/') ++path;
+      }
     }
   }
   out.Append(path, Length(path));
@@ -430,30 +439,6 @@ void AppendLiteral(ByteAppender& out, const void* args) {
   size_t start = Begin(out, a.kind, a.pid);
   out.Append(a.text, a.size);
   Finish(out, start, a.size, 0);
-}
-
-// The absolute form of an exec'd path: as passed if absolute, else the cwd, '/', and the path
-// without its leading "./".
-void AppendExecPath(ByteAppender& out, const void* args) {
-  const auto& a = *static_cast<const LiteralArgs*>(args);
-  size_t start = Begin(out, a.kind, a.pid);
-  size_t before = out.size();
-  const char* rest = a.text;
-  if (rest[0] != '/') {
-    long n =
-        RawSyscall2(SYS_getcwd, reinterpret_cast<long>(out.tail()), static_cast<long>(out.room()));
-    if (n == -ERANGE) out.MarkOverflow();  // retried in a larger buffer (see Put)
-    if (n > 0) {
-      out.Grow(static_cast<size_t>(n - 1));  // getcwd counts the NUL
-      if (out.data()[out.size() - 1] != '/') out.Append("/", 1);
-    }
-    while (rest[0] == '.' && rest[1] == '/') {
-      rest += 2;
-      while (*rest == '/') ++rest;
-    }
-  }
-  out.Append(rest, Length(rest));
-  Finish(out, start, out.size() - before, 0);
 }
 
 struct CommentArgs {
@@ -515,10 +500,9 @@ class MessageBuilder {
     const record::LiteralArgs args{kind, pid, text, size};
     Put(record::AppendLiteral, &args);
   }
-  // A record with the absolute form of an exec'd path (see record::AppendExecPath).
+  // A record with the absolute form of an exec'd path (PathRule::kExec).
   void AddExecPath(WireKind kind, int pid, const char* path) {
-    const record::LiteralArgs args{kind, pid, path, 0};
-    Put(record::AppendExecPath, &args);
+    Add(kind, pid, AT_FDCWD, path, AT_FDCWD, nullptr, PathRule::kExec);
   }
   void AddComment(const char* a, const char* b = "", const char* c = "", const char* d = "") {
     const record::CommentArgs args{Pid(), {a, b, c, d}};
