@@ -157,16 +157,28 @@ bool StartsWith(const char* s, const char* prefix) {
   return true;
 }
 
-// The value of `name` in `envp` ("name=value"), or nullptr.
-const char* EnvValue(char* const* envp, const char* name, size_t name_len) {
-  if (envp == nullptr) return nullptr;
-  for (char* const* e = envp; *e != nullptr; ++e) {
-    const char* s = *e;
-    size_t i = 0;
-    while (i < name_len && s[i] == name[i]) ++i;
-    if (i == name_len && s[i] == '=') return s + i + 1;
+// Fills `values[i]` with the value of `names[i]` in `envp` ("NAME=value"; the first entry of a
+// name counts, as for getenv), or nullptr, in one walk of the environment for all the names.
+void EnvValues(char* const* envp, const char* const* names, size_t count, const char** values) {
+  for (size_t i = 0; i < count; ++i) values[i] = nullptr;
+  for (char* const* e = envp; e != nullptr && *e != nullptr; ++e) {
+    const char* entry = *e;
+    for (size_t i = 0; i < count; ++i) {
+      if (values[i] != nullptr || entry[0] != names[i][0] || !StartsWith(entry, names[i])) continue;
+      const size_t n = Length(names[i]);
+      if (entry[n] == '=') {
+        values[i] = entry + n + 1;
+        break;
+      }
+    }
   }
-  return nullptr;
+}
+
+// The value of `name` in `envp`, or nullptr.
+const char* EnvValue(char* const* envp, const char* name) {
+  const char* value;
+  EnvValues(envp, &name, 1, &value);
+  return value;
 }
 
 size_t FormatUnsigned(unsigned long value, char* out) {
@@ -704,20 +716,8 @@ size_t LocaleKey(int category, char* out, size_t size) {
       "LC_MONETARY",  "LC_MESSAGES",    "LC_PAPER",          "LC_NAME", "LC_ADDRESS",
       "LC_TELEPHONE", "LC_MEASUREMENT", "LC_IDENTIFICATION", "LANG",    "LOCPATH"};
   constexpr size_t kCount = sizeof(kVars) / sizeof(kVars[0]);
-  // One walk of the environment for all of them (the first entry of a name counts, as for
-  // getenv); only entries starting with 'L' can match.
-  const char* values[kCount] = {};
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    const char* entry = *e;
-    if (entry[0] != 'L') continue;
-    for (size_t i = 0; i < kCount; ++i) {
-      const size_t n = Length(kVars[i]);
-      if (values[i] == nullptr && StartsWith(entry, kVars[i]) && entry[n] == '=') {
-        values[i] = entry + n + 1;
-        break;
-      }
-    }
-  }
+  const char* values[kCount];
+  EnvValues(environ, kVars, kCount, values);
   ByteAppender key(out, size);
   key.Append(g_locale_history, g_locale_history_size < sizeof(g_locale_history)
                                    ? g_locale_history_size
@@ -1213,7 +1213,7 @@ bool Reconnect(int broken_fd) {
 }
 
 // The variables the start reads, found in one walk of the environment (getenv would walk it
-// once per name). The first of several entries of one name counts, as for getenv.
+// once per name).
 struct StartEnvironment {
   const char* fd = nullptr;
   const char* pipe = nullptr;
@@ -1228,28 +1228,22 @@ struct StartEnvironment {
 };
 
 StartEnvironment ReadStartEnvironment() {
+  static const char* const kNames[] = {kEnvFd,        kEnvPipe,         kEnvPid,  kEnvSocket,
+                                       kEnvOptions,   kEnvHelper,       kEnvExec, kEnvLocale,
+                                       kEnvLocaleShm, "LD_LIBRARY_PATH"};
+  const char* v[sizeof(kNames) / sizeof(kNames[0])];
+  EnvValues(environ, kNames, sizeof(kNames) / sizeof(kNames[0]), v);
   StartEnvironment env;
-  auto take = [](const char* entry, const char* name, const char** value) {
-    const size_t n = Length(name);
-    if (*value == nullptr && StartsWith(entry, name) && entry[n] == '=') *value = entry + n + 1;
-  };
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    const char* entry = *e;
-    if (entry[0] == 'L') {
-      take(entry, "LD_LIBRARY_PATH", &env.library_path);
-      continue;
-    }
-    if (entry[0] != 'F' || !StartsWith(entry, "FILEMON_PRELOAD_")) continue;
-    take(entry, kEnvFd, &env.fd);
-    take(entry, kEnvPipe, &env.pipe);
-    take(entry, kEnvPid, &env.pid);
-    take(entry, kEnvSocket, &env.socket);
-    take(entry, kEnvOptions, &env.options);
-    take(entry, kEnvHelper, &env.helper);
-    take(entry, kEnvExec, &env.exec);
-    take(entry, kEnvLocale, &env.locale);
-    take(entry, kEnvLocaleShm, &env.locale_shm);
-  }
+  env.fd = v[0];
+  env.pipe = v[1];
+  env.pid = v[2];
+  env.socket = v[3];
+  env.options = v[4];
+  env.helper = v[5];
+  env.exec = v[6];
+  env.locale = v[7];
+  env.locale_shm = v[8];
+  env.library_path = v[9];
   return env;
 }
 
@@ -1404,7 +1398,7 @@ size_t CountEntries(char* const* v) {
 // The bytes FixEnvironment needs for the strings it makes from `envp` (and `exec_path`): each
 // "NAME=value" with its NUL (sizeof a name counts its NUL, which stands for the '=').
 size_t EnvScratchSize(char* const* envp, const char* exec_path = nullptr) {
-  const char* user = EnvValue(envp, kEnvLdPreload, sizeof(kEnvLdPreload) - 1);
+  const char* user = EnvValue(envp, kEnvLdPreload);
   constexpr size_t kNumber = 24;  // the digits of a descriptor or pid, and the NUL
   return sizeof(kEnvLdPreload) + Length(g_lib_path) + 1 + (user != nullptr ? Length(user) : 0) + 1 +
          sizeof(kEnvFd) + sizeof(kEnvPipe) + sizeof(kEnvPid) + 3 * kNumber + sizeof(kEnvSocket) +
@@ -1640,7 +1634,7 @@ int SpawnImpl(SpawnFn real, bool search, pid_t* pid, const char* file,
 // passes `environ` to the shell).
 template <typename Fn>
 auto WithOurEnvironment(Fn fn) -> decltype(fn()) {
-  if (!Active() || EnvValue(environ, kEnvFd, sizeof(kEnvFd) - 1) != nullptr) return fn();
+  if (!Active() || EnvValue(environ, kEnvFd) != nullptr) return fn();
   char** saved = environ;
   char* env[CountEntries(saved) + kOurEnvEntries];
   char scratch[EnvScratchSize(saved)];
