@@ -5,7 +5,7 @@
 #
 # usage: benchmarks/trace_overhead.sh [--rounds N] [--workloads gcc,make]
 #                                     [--variants untraced,ptrace,floor,preload,auto,strace,strace-seccomp]
-#                                     (also: preload-floor, kernel)
+#                                     (also: preload-floor, kernel, NAME-base)
 #
 # Workloads:
 #   gcc   20 small C files compiled one after the other (gcc -O1 -c), each including libc headers.
@@ -23,6 +23,9 @@
 #                   filtered call, bare records, no paths): the least any such tracer can cost
 #   preload-floor   LD_PRELOAD of an empty shared library: what loading any interposer into
 #                   every process costs, before it records anything
+#   NAME-base       ptrace-base, preload-base, auto-base: the same backend of another filemon
+#                   build, $FILEMON_BASE (e.g. the previous commit's), so that a change is
+#                   measured against what it replaces in the same interleaved run
 # Scratch files (sources, objects, logs) live in $FILEMON_BENCH_DIR (default /tmp/filemon-bench),
 # never in the repository. $FILEMON overrides the filemon binary.
 set -euo pipefail
@@ -35,7 +38,7 @@ while [[ $# -gt 0 ]]; do
     --rounds) ROUNDS=$2; shift 2 ;;
     --workloads) WORKLOADS=$2; shift 2 ;;
     --variants) VARIANTS=$2; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "trace_overhead.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -59,6 +62,12 @@ variant_prefix() {
     strace-seccomp) echo "strace -f -qq --seccomp-bpf -o $SCRATCH/strace.log -e trace=$SYSCALLS" ;;
     floor) echo "$SCRATCH/ptrace_floor $SCRATCH/floor.log" ;;
     preload-floor) echo "env LD_PRELOAD=$SCRATCH/libempty_preload.so" ;;
+    ptrace-base|preload-base|auto-base)
+      if [[ -z "${FILEMON_BASE:-}" ]]; then
+        echo "trace_overhead.sh: variant $1 needs FILEMON_BASE (another filemon binary)" >&2
+        exit 2
+      fi
+      echo "$FILEMON_BASE --backend=${1%-base} -o $SCRATCH/filemon-base.log --" ;;
     *) echo "trace_overhead.sh: unknown variant $1" >&2; exit 2 ;;
   esac
 }
