@@ -18,6 +18,7 @@
 #include "filemon/core/proto_convert.h"
 #include "filemon/core/proto_sink.h"
 #include "filemon/core/record.h"
+#include "filemon/core/tree_order.h"
 #include "filemon/core/writer.h"
 #include "tools/filemon_commands.h"
 
@@ -36,12 +37,16 @@ constexpr char kUsage[] =
     "                    reproduced byte for byte\n"
     "  --format=json     one JSON object: header fields, records, footer, variant\n"
     "                    (the Log message of filemon/core/filemon.proto)\n"
-    "  --strict          stop at the first line outside the grammar (the default)\n"
-    "  --lenient         skip such lines, count them, and warn on standard error\n"
+    "  --strict          stop at the first line outside the grammar, or out of the\n"
+    "                    kernel's order (the default): an F after its parent's X or\n"
+    "                    after a record of its child, a record of a pid after its X\n"
+    "  --lenient         skip bad lines, count them, warn on standard error; warn once\n"
+    "                    about the order\n"
     "  FILE|-            the log; '-' reads standard input\n"
     "\n"
     "Exit status: 0 on success; 2 on a malformed log in strict mode, with the error on\n"
-    "standard error as FILE:LINE:COL: message; 125 on bad options; 127 if the log cannot be\n"
+    "standard error as FILE:LINE:COL: message (FILE:LINE: message for the order); 125 on bad "
+    "options; 127 if the log cannot be\n"
     "read or the output cannot be written.\n";
 
 int Usage(const char* problem) {
@@ -61,6 +66,33 @@ void Warn(absl::string_view name, const filemon::Parser& parser) {
                  static_cast<int>(name.size()), name.data());
   }
 }
+
+// The kernel's order of the records (filemon/core/tree_order.h), checked as they are read.
+class OrderCheck {
+ public:
+  OrderCheck(absl::string_view name, bool strict)
+      : checker_({filemon::TreeRoots::kAny, name}), strict_(strict) {}
+  // False when the output must stop before this record (strict mode, a violation).
+  bool Add(const filemon::Record& record, size_t line) {
+    return checker_.Add(record, line) || !strict_;
+  }
+  // Reports a violation on standard error; true when it is fatal (strict mode).
+  bool Report() const {
+    if (checker_.ok()) return false;
+    const std::string message(checker_.status().message());
+    if (strict_) {
+      std::fprintf(stderr, "%s\n", message.c_str());
+    } else {
+      std::fprintf(stderr, "filemon parse: warning: out of the kernel's order: %s\n",
+                   message.c_str());
+    }
+    return strict_;
+  }
+
+ private:
+  filemon::TreeOrderChecker checker_;
+  bool strict_;
+};
 
 // Writes `s` to standard output; false (with a message) on failure.
 bool WriteStdout(absl::string_view s) {
@@ -129,8 +161,16 @@ int RunParse(int argc, char** argv) {
   filemon::ParserOptions options;
   options.strict = strict;
   options.filename = name;
+  OrderCheck order(name, strict);
 
   if (json) {
+    {  // The order first: the whole log is converted before anything is printed.
+      filemon::Parser parser(input->data(), options);
+      filemon::Record r;
+      while (parser.Next(&r) && order.Add(r, parser.line())) {
+      }
+      if (strict && order.Report()) return kExitMalformed;
+    }
     filemon::Parser parser(input->data(), options);
     absl::StatusOr<filemon::proto::Log> log = filemon::ParseLogToProto(&parser);
     if (!log.ok()) {
@@ -138,6 +178,7 @@ int RunParse(int argc, char** argv) {
       return kExitMalformed;
     }
     Warn(name, parser);
+    if (!strict) order.Report();
     absl::StatusOr<std::string> text = filemon::LogToJson(*log);
     if (!text.ok()) {
       std::fprintf(stderr, "filemon parse: %s\n", std::string(text.status().message()).c_str());
@@ -151,12 +192,13 @@ int RunParse(int argc, char** argv) {
   filemon::Writer out(STDOUT_FILENO, {});
   filemon::Parser parser(input->data(), options);
   filemon::Record r;
-  while (parser.Next(&r)) out.Add(r);
+  while (parser.Next(&r) && order.Add(r, parser.line())) out.Add(r);
   const absl::Status written = out.Close();
   if (!parser.ok()) {
     std::fprintf(stderr, "%s\n", std::string(parser.status().message()).c_str());
     return kExitMalformed;
   }
+  if (order.Report()) return kExitMalformed;
   Warn(name, parser);
   if (!written.ok()) {
     std::fprintf(stderr, "filemon parse: %s\n", std::string(written.message()).c_str());

@@ -60,6 +60,36 @@ expect_status 0 "$filemon" parse "$logs/truncated.log"
 [[ $(cat "$out") == $'R 1 /a\nR 2 /b' ]] || fail "truncated: $(cat "$out")"
 grep -q "truncated log" "$err" || fail "truncated: no warning: $(cat "$err")"
 
+# The kernel's order: strict mode stops before the first record out of order (exit 2,
+# FILE:LINE: message), lenient mode prints the whole log and warns once.
+ordered="${TEST_TMPDIR:-/tmp}/ordered.log"
+printf 'E 12 /bin/sh\nF 12 13\nX 12 0 0\nR 13 /x\nX 13 0 0\n' >"$ordered"
+expect_status 0 "$filemon" parse "$ordered"
+cmp -s "$out" "$ordered" || fail "ordered log: output differs: $(cat "$out")"
+[[ ! -s "$err" ]] || fail "ordered log: unexpected stderr: $(cat "$err")"
+unordered="${TEST_TMPDIR:-/tmp}/unordered.log"
+printf 'E 12 /bin/sh\nX 12 0 0\nF 12 13\nR 13 /x\nX 13 0 0\nR 13 /y\n' >"$unordered"
+for format in filemon json; do
+  expect_status 2 "$filemon" parse --format=$format --strict "$unordered"
+  [[ $(cat "$err") == "$unordered:3: F 12 13: parent 12 exited at line 2" ]] ||
+    fail "order, strict, $format: $(cat "$err")"
+done
+expect_status 2 "$filemon" parse "$unordered"
+[[ $(cat "$out") == $'E 12 /bin/sh\nX 12 0 0' ]] || fail "order, strict: output $(cat "$out")"
+expect_status 2 "$filemon" parse - <"$unordered"
+[[ $(cat "$err") == "-:3: F 12 13: parent 12 exited at line 2" ]] || fail "order, stdin: $(cat "$err")"
+for format in filemon json; do
+  expect_status 0 "$filemon" parse --format=$format --lenient "$unordered"
+  [[ $(cat "$err") == "filemon parse: warning: out of the kernel's order: $unordered:3: F 12 13: parent 12 exited at line 2" ]] ||
+    fail "order, lenient, $format: $(cat "$err")"
+done
+expect_status 0 "$filemon" parse --lenient "$unordered"
+cmp -s "$out" "$unordered" || fail "order, lenient: output differs: $(cat "$out")"
+printf 'E 12 /bin/sh\nF 12 13\nX 13 0 0\nR 13 /late\n' >"$unordered"
+expect_status 2 "$filemon" parse "$unordered"
+[[ $(cat "$err") == "$unordered:4: R 13 /late: pid 13 exited at line 3" ]] ||
+  fail "order, record after X: $(cat "$err")"
+
 # Usage.
 expect_status 0 "$filemon" parse --help
 grep -q "usage: filemon parse" "$out" || fail "--help: $(cat "$out")"
