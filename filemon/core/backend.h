@@ -12,6 +12,17 @@
 //   writer.WriteHeader(getpid(), absl::Now());
 //   absl::StatusOr<filemon::ExitStatus> exit = (*backend)->Run(command, {}, &writer);
 //   writer.WriteFooter(absl::Now());
+//
+// Signals: a backend never installs a signal handler or changes any other process-wide state.
+// A caller that wants SIGINT/SIGTERM (or any signal) to reach the command passes a
+// `RunControl` (run_control.h) and calls `RunControl::Signal()` from its own handler; once the
+// command has exited, the signal goes to the processes it left (the run still completes its
+// records) and `ExitStatus::signal_after_exit` says so:
+//   filemon::RunControl control;             // g_control = &control; handlers installed
+//   filemon::TraceOptions options;
+//   options.control = &control;
+//   absl::StatusOr<filemon::ExitStatus> exit = (*backend)->Run(command, options, &writer);
+//   // a tool exits 128 + exit->signal_after_exit if it is set, else exit->ShellStatus()
 
 #ifndef FILEMON_CORE_BACKEND_H_
 #define FILEMON_CORE_BACKEND_H_
@@ -26,6 +37,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
 #include "filemon/core/record_sink.h"
+#include "filemon/core/run_control.h"
 
 namespace filemon {
 
@@ -45,12 +57,20 @@ struct TraceOptions {
   // Resolve every recorded path to an absolute path at the moment of the call, through the
   // process's cwd and dirfd (FreeBSD cannot do this; the default matches FreeBSD).
   bool absolute_paths = false;
+  // Where the caller passes signals to the command (see run_control.h); null: nowhere (the
+  // command gets only the signals sent to it directly or to its process group). Must outlive
+  // the run; one run at a time per control. `StartSession()` ignores it: there the caller forks
+  // the command and signals it itself.
+  RunControl* control = nullptr;
 };
 
 // How the traced command ended.
 struct ExitStatus {
   int code = 0;    // exit code when `signal` == 0
   int signal = 0;  // the signal that killed it, or 0
+  // A signal that `TraceOptions::control` passed on to the processes left after the command had
+  // exited (the first one; 0: none). The run was interrupted: a tool exits 128 + it.
+  int signal_after_exit = 0;
   // The shell's convention: `code`, or 128 + `signal`.
   int ShellStatus() const { return signal != 0 ? 128 + signal : code; }
 };
@@ -100,7 +120,8 @@ class Backend {
 // - `PrepareChild()` runs in the forked child before exec. It is async-signal-safe and allocates
 //   nothing. It installs what the backend needs (ptrace: names the tracer for Yama with
 //   prctl(PR_SET_PTRACER), waits until the tracer has attached, then installs the seccomp
-//   filter, setting no_new_privs first if unprivileged). Returns 0, or an errno value (the child should _exit then).
+//   filter, setting no_new_privs first if unprivileged). Returns 0, or an errno value (the child
+//   should _exit then).
 // - Records of the child and all its descendants (orphans included) reach `sink` through
 //   `Process()` (what is ready now, never blocks) and `Finish()` (everything, blocks until every
 //   traced process has exited). Records only: the caller writes the header and footer.
