@@ -10,13 +10,11 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "tools/flags.h"
 
 namespace filemon_meta_tool {
 
-// Reads option `name` at argv[*i] as "--name VALUE" (advancing *i) or "--name=VALUE". Returns
-// false if argv[*i] is another option. A missing VALUE sets `*error`.
-bool FlagValue(int argc, char** argv, int* i, absl::string_view name, std::string* value,
-               std::string* error);
+using filemon_tools::FlagValue;
 
 // Prints "filemon-meta: <message>\n(see filemon-meta --help)\n" to stderr; returns 2.
 int UsageError(absl::string_view message);

@@ -106,6 +106,22 @@ class OutputCapture {
   std::string text_;
 };
 
+// `run` follows `filemon`'s exit-status convention (the command's own status, or one of these),
+// so that a make's own exit 2 is not mistaken for a tracing failure.
+constexpr int kRunUsage = 125;        // bad options
+constexpr int kRunCannotTrace = 126;  // backend unavailable, command cannot start
+constexpr int kRunCannotWrite = 127;  // the .meta cannot be written
+
+int RunUsage(absl::string_view message) {
+  UsageError(message);
+  return kRunUsage;
+}
+
+int RunFailure(int status, absl::string_view message) {
+  std::fprintf(stderr, "filemon-meta: run: %s\n", std::string(message).c_str());
+  return status;
+}
+
 }  // namespace
 
 int RunRun(int argc, char** argv) {
@@ -126,18 +142,18 @@ int RunRun(int argc, char** argv) {
       error = absl::StrCat("run: unexpected argument '", arg, "' (the command goes after --)");
     }
   }
-  if (!error.empty()) return UsageError(error);
-  if (meta_path.empty() || target.empty()) return UsageError("run: needs --meta and --target");
+  if (!error.empty()) return RunUsage(error);
+  if (meta_path.empty() || target.empty()) return RunUsage("run: needs --meta and --target");
   if (shell_commands.empty() == argv_command.empty()) {
-    return UsageError("run: give either --cmd TEXT... or -- COMMAND...");
+    return RunUsage("run: give either --cmd TEXT... or -- COMMAND...");
   }
   char buf[PATH_MAX];
   if (cwd.empty()) {
-    if (getcwd(buf, sizeof buf) == nullptr) return UsageError("run: getcwd() failed");
+    if (getcwd(buf, sizeof buf) == nullptr) return RunUsage("run: getcwd() failed");
     cwd = buf;
   }
   if (realpath(cwd.c_str(), buf) == nullptr) {
-    return UsageError(absl::StrCat("run: --cwd ", cwd, ": ", std::strerror(errno)));
+    return RunUsage(absl::StrCat("run: --cwd ", cwd, ": ", std::strerror(errno)));
   }
   cwd = buf;
   if (meta_path[0] != '/') {
@@ -147,9 +163,10 @@ int RunRun(int argc, char** argv) {
 
   absl::StatusOr<std::unique_ptr<filemon::Backend>> backend = filemon::MakeBackend(backend_name);
   if (!backend.ok()) {
-    std::fprintf(stderr, "filemon-meta: run: backend '%s': %s\n", backend_name.c_str(),
-                 std::string(backend.status().message()).c_str());
-    return 2;
+    const std::string message =
+        absl::StrCat("backend '", backend_name, "': ", backend.status().message());
+    return absl::IsInvalidArgument(backend.status()) ? RunUsage(message)
+                                                     : RunFailure(kRunCannotTrace, message);
   }
 
   // bmake runs each command with `sh -c`; a COMMAND after -- runs as given and is recorded as
@@ -184,10 +201,7 @@ int RunRun(int argc, char** argv) {
   {
     OutputCapture capture;
     absl::Status started = capture.Start();
-    if (!started.ok()) {
-      std::fprintf(stderr, "filemon-meta: run: %s\n", std::string(started.message()).c_str());
-      return 2;
-    }
+    if (!started.ok()) return RunFailure(kRunCannotTrace, started.message());
     for (const filemon::Command& c : commands) {
       absl::StatusOr<filemon::ExitStatus> exit = (*backend)->Run(c, {}, &log);
       if (!exit.ok()) {
@@ -201,16 +215,10 @@ int RunRun(int argc, char** argv) {
     }
     capture.Stop();
     filemon::AddFooter(absl::Now(), &log);
-    if (!trace_error.ok()) {
-      std::fprintf(stderr, "filemon-meta: run: %s\n", std::string(trace_error.message()).c_str());
-      return 2;
-    }
+    if (!trace_error.ok()) return RunFailure(kRunCannotTrace, trace_error.message());
     const absl::Status written = filemon::meta::WriteMetaFile(
         meta_path, filemon::meta::FormatMeta(header, capture.text(), failure, &log.text()));
-    if (!written.ok()) {
-      std::fprintf(stderr, "filemon-meta: run: %s\n", std::string(written.message()).c_str());
-      return 2;
-    }
+    if (!written.ok()) return RunFailure(kRunCannotWrite, written.message());
   }
   return failure.has_value() ? failure->code : 0;
 }

@@ -25,7 +25,8 @@
 namespace filemon_tool {
 namespace {
 
-constexpr int kExitMalformed = 2;
+// Every input error: unreadable, malformed (strict).
+constexpr int kExitBadInput = 2;
 
 constexpr char kUsage[] =
     "usage: filemon parse [--format=filemon|json] [--strict|--lenient] FILE|-\n"
@@ -44,10 +45,10 @@ constexpr char kUsage[] =
     "                    about the order\n"
     "  FILE|-            the log; '-' reads standard input\n"
     "\n"
-    "Exit status: 0 on success; 2 on a malformed log in strict mode, with the error on\n"
-    "standard error as FILE:LINE:COL: message (FILE:LINE: message for the order); 125 on bad "
-    "options; 127 if the log cannot be\n"
-    "read or the output cannot be written.\n";
+    "Exit status: 0 on success; 2 on bad input: the log cannot be read (missing, a\n"
+    "directory, no permission) or, in strict mode, is malformed (FILE:LINE:COL: message on\n"
+    "standard error; FILE:LINE: message for the order); 125 on bad options; 127 if the\n"
+    "output cannot be written.\n";
 
 int Usage(const char* problem) {
   std::fprintf(stderr, "filemon parse: %s\n%s", problem, kUsage);
@@ -156,7 +157,7 @@ int RunParse(int argc, char** argv) {
       filemon::MappedFile::Open(name == "-" ? "/dev/stdin" : name);
   if (!input.ok()) {
     std::fprintf(stderr, "filemon parse: %s\n", std::string(input.status().message()).c_str());
-    return kExitLogError;
+    return kExitBadInput;
   }
   filemon::ParserOptions options;
   options.strict = strict;
@@ -169,13 +170,13 @@ int RunParse(int argc, char** argv) {
       filemon::Record r;
       while (parser.Next(&r) && order.Add(r, parser.line())) {
       }
-      if (strict && order.Report()) return kExitMalformed;
+      if (strict && order.Report()) return kExitBadInput;
     }
     filemon::Parser parser(input->data(), options);
     absl::StatusOr<filemon::proto::Log> log = filemon::ParseLogToProto(&parser);
     if (!log.ok()) {
       std::fprintf(stderr, "%s\n", std::string(log.status().message()).c_str());
-      return kExitMalformed;
+      return kExitBadInput;
     }
     Warn(name, parser);
     if (!strict) order.Report();
@@ -196,9 +197,9 @@ int RunParse(int argc, char** argv) {
   const absl::Status written = out.Close();
   if (!parser.ok()) {
     std::fprintf(stderr, "%s\n", std::string(parser.status().message()).c_str());
-    return kExitMalformed;
+    return kExitBadInput;
   }
-  if (order.Report()) return kExitMalformed;
+  if (order.Report()) return kExitBadInput;
   Warn(name, parser);
   if (!written.ok()) {
     std::fprintf(stderr, "filemon parse: %s\n", std::string(written.message()).c_str());

@@ -97,9 +97,29 @@ expect_status 125 "$filemon" parse --format=xml "$logs/freebsd_v5.log"
 expect_status 125 "$filemon" parse --bogus "$logs/freebsd_v5.log"
 expect_status 125 "$filemon" parse
 expect_status 125 "$filemon" parse a b
-expect_status 127 "$filemon" parse /nonexistent/filemon.out
+expect_status 125 "$filemon" parse --format
+expect_status 0 "$filemon" parse --format json "$logs/freebsd_v5.log"
+
+# Input that cannot be read is bad input like a malformed log: exit 2.
+expect_status 2 "$filemon" parse /nonexistent/filemon.out
 [[ $(cat "$err") == "filemon parse: open(/nonexistent/filemon.out): No such file or directory" ]] ||
   fail "missing file: $(cat "$err")"
+expect_status 2 "$filemon" parse "$logs"
+grep -q "Is a directory" "$err" || fail "directory: $(cat "$err")"
+if [[ $(id -u) != 0 ]]; then
+  unreadable="${TEST_TMPDIR:-/tmp}/unreadable.log"
+  echo 'R 1 /a' >"$unreadable"
+  chmod 000 "$unreadable"
+  expect_status 2 "$filemon" parse "$unreadable"
+  grep -q "Permission denied" "$err" || fail "permission: $(cat "$err")"
+fi
+
+# Output that cannot be written: 127.
+if [[ -w /dev/full ]]; then
+  "$filemon" parse "$logs/freebsd_v5.log" >/dev/full 2>"$err"
+  got=$?
+  [[ $got == 127 ]] || fail "output to /dev/full exited $got, want 127"
+fi
 
 if ((failures > 0)); then
   echo "$failures failure(s)"

@@ -2,6 +2,7 @@
 // Flags in, library calls, exit status out.
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,7 +15,6 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
-#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "filemon/backends/backend_factory.h"
 #include "filemon/core/backend.h"
@@ -23,6 +23,7 @@
 #include "filemon/core/record_sink.h"
 #include "filemon/core/writer.h"
 #include "tools/filemon_commands.h"
+#include "tools/flags.h"
 
 namespace filemon_tool {
 namespace {
@@ -80,9 +81,13 @@ constexpr char kUsage[] =
     "Paths are as the process passed them; a relative path used with a directory fd (openat,\n"
     "renameat, linkat, symlinkat, unlinkat, execveat) gets the directory as prefix.\n"
     "\n"
-    "Exit status: the command's, or 128+N if signal N killed it. filemon's own failures:\n"
-    "  125 bad options, 126 cannot trace (backend unavailable, cannot start the command),\n"
-    "  127 cannot write the log.\n";
+    "Every option that takes a value may be written --name=VALUE or --name VALUE.\n"
+    "\n"
+    "Exit status: the command's own (128+N if signal N killed it), or filemon's own failure:\n"
+    "  125  usage: an unknown option or backend name, a missing value, no command\n"
+    "  126  cannot trace: the backend is unavailable here, or the command cannot start\n"
+    "  127  cannot write the log (cannot create it, a full disk, a reader that closed the\n"
+    "       pipe of -o -): the command still runs to its end, the message says why\n";
 
 int Usage(const char* message) {
   std::fprintf(stderr, "filemon: %s\n(filemon --help explains the options)\n", message);
@@ -99,16 +104,22 @@ absl::Status WriteAll(int fd, absl::string_view data) {
   return absl::OkStatus();
 }
 
-}  // namespace
-
-int RunTrace(int argc, char** argv) {
+// What the command line asks for.
+struct TraceArgs {
   std::string backend_name = "auto";
   std::string output = "filemon.out";
   bool json = false;
   filemon::TraceOptions options;
+  filemon::Command command;
+};
+
+// Fills `*args` from the command line (every option as `--name VALUE` or `--name=VALUE`).
+// Returns -1 to go on, or the exit status to return now (0 after --help, kExitUsage).
+int ParseTraceArgs(int argc, char** argv, TraceArgs* args) {
   int i = 1;
-  for (; i < argc; ++i) {
-    absl::string_view arg = argv[i];
+  std::string error, format;
+  for (; i < argc && error.empty(); ++i) {
+    const absl::string_view arg = argv[i];
     if (arg == "--") {
       ++i;
       break;
@@ -117,34 +128,60 @@ int RunTrace(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       return 0;
     }
-    if (absl::ConsumePrefix(&arg, "--backend=")) {
-      backend_name = std::string(arg);
-    } else if (arg == "-o" || arg == "--output") {
-      if (i + 1 >= argc) return Usage("-o needs a file name");
-      output = argv[++i];
-    } else if (absl::ConsumePrefix(&arg, "--output=")) {
-      output = std::string(arg);
-    } else if (absl::ConsumePrefix(&arg, "--format=")) {
-      if (arg != "filemon" && arg != "json") return Usage("--format is filemon or json");
-      json = arg == "json";
+    if (filemon_tools::FlagValue(argc, argv, &i, "--backend", &args->backend_name, &error) ||
+        filemon_tools::FlagValue(argc, argv, &i, "--output", &args->output, &error) ||
+        filemon_tools::FlagValue(argc, argv, &i, "-o", &args->output, &error)) {
+    } else if (filemon_tools::FlagValue(argc, argv, &i, "--format", &format, &error)) {
+      if (error.empty() && format != "filemon" && format != "json") {
+        error = "--format is filemon or json";
+      }
+      args->json = format == "json";
     } else if (arg == "--absolute") {
-      options.absolute_paths = true;
+      args->options.absolute_paths = true;
     } else if (absl::StartsWith(arg, "-") && arg != "-") {
-      std::string message = "unknown option " + std::string(arg);
-      return Usage(message.c_str());
+      error = "unknown option " + std::string(arg);
     } else {
       break;
     }
   }
+  if (!error.empty()) return Usage(error.c_str());
   if (i >= argc) return Usage("no command given");
-  filemon::Command command;
-  for (; i < argc; ++i) command.argv.push_back(argv[i]);
+  for (; i < argc; ++i) args->command.argv.push_back(argv[i]);
+  return -1;
+}
 
-  absl::StatusOr<std::unique_ptr<filemon::Backend>> backend = filemon::MakeBackend(backend_name);
+// A log written into a pipe whose reader went away (`filemon -o - ... | head -1`) must fail
+// like a full disk (the writer keeps EPIPE, the command runs on, exit kExitLogError) instead of
+// killing filemon. A handler rather than SIG_IGN: exec resets a handled signal to its default,
+// so the traced programs still get SIGPIPE as they would untraced.
+void SurviveBrokenPipe() {
+  struct sigaction action = {};
+  action.sa_handler = [](int) {};
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGPIPE, &action, nullptr);
+}
+
+}  // namespace
+
+int RunTrace(int argc, char** argv) {
+  TraceArgs args;
+  if (const int status = ParseTraceArgs(argc, argv, &args); status >= 0) return status;
+  const std::string& output = args.output;
+  const bool json = args.json;
+  const filemon::Command& command = args.command;
+  const filemon::TraceOptions& options = args.options;
+
+  absl::StatusOr<std::unique_ptr<filemon::Backend>> backend =
+      filemon::MakeBackend(args.backend_name);
   if (!backend.ok()) {
+    // An unknown name is a usage error; a known backend this host cannot provide is not.
+    if (absl::IsInvalidArgument(backend.status())) {
+      return Usage(std::string(backend.status().message()).c_str());
+    }
     std::fprintf(stderr, "filemon: %s\n", std::string(backend.status().message()).c_str());
     return kExitTracerError;
   }
+  SurviveBrokenPipe();
   int fd = 1;
   if (output != "-") {
     fd = open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);

@@ -29,8 +29,30 @@ check "-o - writes to standard output" grep -q '^X [0-9]* 0 9$' stdout.txt
 "$FILEMON" -o json.txt --format=json true
 check "--format=json" grep -q '"kind": "EXEC"' json.txt
 
+"$FILEMON" -o ok.log true
+check "exit status 0 is the command's" [ $? -eq 0 ]
+
+# Every option takes its value as --name=VALUE or --name VALUE.
+"$FILEMON" --backend auto --output spaced.log --format json -- sh -c 'echo x > spaced'
+check "--backend/--output/--format VALUE (space) accepted" [ $? -eq 0 ]
+check "--format json (space) writes JSON" grep -q '"kind": "EXEC"' spaced.log
+"$FILEMON" --output=eq.log --backend=auto true
+check "--output=FILE accepted" [ $? -eq 0 ] && [ -s eq.log ]
+
+# Exit status 125: usage errors.
 "$FILEMON" --no-such-option true 2> err.txt
 check "bad option exits 125" [ $? -eq 125 ]
+"$FILEMON" --backend=nope true 2> err.txt
+check "unknown backend exits 125" [ $? -eq 125 ]
+check "unknown backend is named" grep -q 'unknown backend "nope"' err.txt
+"$FILEMON" --backend nope true 2> err.txt
+check "unknown backend (space) exits 125" [ $? -eq 125 ]
+"$FILEMON" --format=xml true 2> err.txt
+check "bad --format exits 125" [ $? -eq 125 ]
+"$FILEMON" -o 2> err.txt
+check "-o without a value exits 125" [ $? -eq 125 ]
+"$FILEMON" -o x.log 2> err.txt
+check "no command exits 125" [ $? -eq 125 ]
 "$FILEMON" --backend=kernel true 2> err.txt
 check "unavailable backend exits 126" [ $? -eq 126 ]
 check "unavailable kernel backend names /dev/filemon" grep -q "open(/dev/filemon)" err.txt
@@ -41,6 +63,16 @@ check "command that cannot start exits 126" [ $? -eq 126 ]
 check "the error names the program" grep -q /nonexistent/program err.txt
 "$FILEMON" -o /nonexistent/dir/log true 2> err.txt
 check "unwritable log exits 127" [ $? -eq 127 ]
+
+# Exit status 127 when the reader of -o - went away: filemon neither dies of SIGPIPE nor takes
+# the command down with it; the command runs to its end, and the message says why.
+rm -f finished
+( "$FILEMON" -o - -- sh -c 'i=0; while [ $i -lt 5000 ]; do : < /dev/null; i=$((i + 1)); done
+                          echo yes > finished' 2> pipe_err.txt
+  echo $? > pipe_status ) | true
+check "closed pipe of -o - exits 127" [ "$(cat pipe_status)" = 127 ]
+check "closed pipe: the command finished" [ -s finished ]
+check "closed pipe: the message says so" grep -q "cannot write the log -: .*Broken pipe" pipe_err.txt
 
 # SIGTERM to the tracer reaches the command; the log is still complete.
 rm -f ready
