@@ -1,5 +1,6 @@
 #include "filemon/backends/preload/preload_backend.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -236,6 +237,7 @@ class PreloadBackend : public Backend {
   void HandleExit(const WireRecord& record, RecordSink* sink);
 
   PreloadOptions options_;
+  std::atomic<bool> said_no_library_{false};   // auto's fallback note is written once
   absl::flat_hash_set<int64_t> exit_written_;  // pids whose X is in the log (until reaped)
 };
 
@@ -304,6 +306,16 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
   std::string library = options_.library;
   if (library.empty()) {
     absl::StatusOr<std::string> found = FindPreloadFile("libfilemon_preload.so");
+    if (!found.ok() && options_.auto_mode && options_.fallback != nullptr) {
+      // auto without its library (a copied binary, an incomplete install): ptrace does it all.
+      if (!said_no_library_.exchange(true)) {
+        sink->Add(Record::Comment(absl::StrCat(
+            " auto: libfilemon_preload.so not found beside the program or in its runfiles (set "
+            "FILEMON_PRELOAD_DIR): tracing every command with ",
+            options_.fallback->name())));
+      }
+      return options_.fallback->Run(command, options, sink);
+    }
     if (!found.ok()) return found.status();
     library = *std::move(found);
   }
@@ -672,6 +684,23 @@ absl::StatusOr<std::unique_ptr<Backend>> MakePreloadBackend(PreloadOptions optio
   return std::unique_ptr<Backend>(new PreloadBackend(std::move(options)));
 }
 
+namespace {
+
+// `root/REPO/rel` for every repository REPO of a runfiles tree: the consumer may have given
+// filemon's repository any name.
+void AddRunfilesCandidates(const std::string& root, const std::string& rel,
+                           std::vector<std::string>* candidates) {
+  DIR* dir = opendir(root.c_str());
+  if (dir == nullptr) return;
+  while (const struct dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    candidates->push_back(absl::StrCat(root, "/", entry->d_name, "/", rel));
+  }
+  closedir(dir);
+}
+
+}  // namespace
+
 absl::StatusOr<std::string> FindPreloadFile(const std::string& name) {
   std::vector<std::string> candidates;
   if (const char* dir = getenv("FILEMON_PRELOAD_DIR"))
@@ -683,10 +712,11 @@ absl::StatusOr<std::string> FindPreloadFile(const std::string& name) {
     std::string dir = self.substr(0, self.rfind('/'));
     const std::string rel = absl::StrCat("filemon/backends/preload/", name);
     candidates.push_back(absl::StrCat(dir, "/", name));
+    candidates.push_back(absl::StrCat(dir, "/../lib/filemon/", name));  // bazel run //:install
     for (const char* env : {"RUNFILES_DIR", "TEST_SRCDIR"}) {
-      if (const char* r = getenv(env)) candidates.push_back(absl::StrCat(r, "/filemon/", rel));
+      if (const char* r = getenv(env)) AddRunfilesCandidates(r, rel, &candidates);
     }
-    candidates.push_back(absl::StrCat(self, ".runfiles/filemon/", rel));
+    AddRunfilesCandidates(self + ".runfiles", rel, &candidates);
     // bazel-bin: tools/filemon -> filemon/backends/preload/...; tests one level deeper.
     candidates.push_back(absl::StrCat(dir, "/../", rel));
     candidates.push_back(absl::StrCat(dir, "/../../", rel));

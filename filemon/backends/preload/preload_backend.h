@@ -44,9 +44,12 @@ struct PreloadOptions {
 absl::StatusOr<std::unique_ptr<Backend>> MakePreloadBackend(PreloadOptions options);
 
 // Finds a file installed beside the running program: `$FILEMON_PRELOAD_DIR/name`, then the
-// program's directory, its Bazel runfiles (filemon/backends/preload/name), and
-// `../filemon/backends/preload/name` from the program's directory (bazel-bin layout). Returns
-// an absolute path or NotFound naming every place tried.
+// program's directory, `../lib/filemon/name` from it (the layout of `bazel run //:install`),
+// `REPO/filemon/backends/preload/name` in every repository REPO of the program's Bazel runfiles
+// (whatever name a consumer gave filemon's repository), and `../filemon/backends/preload/name`
+// from the program's directory (bazel-bin layout). Returns an absolute path or NotFound naming
+// every place tried. `auto` without the library traces with its fallback (ptrace) instead and
+// says so once, in a `#` comment of the first log.
 absl::StatusOr<std::string> FindPreloadFile(const std::string& name);
 
 }  // namespace filemon
