@@ -66,6 +66,6 @@ def _system_libs_impl(ctx):
 system_libs = repository_rule(
     implementation = _system_libs_impl,
     local = True,
-    attrs = {"build_file": attr.label(default = "//third_party:system_libs.BUILD")},
+    attrs = {"build_file": attr.label(default = Label("//third_party:system_libs.BUILD"))},
     doc = "RE2, GoogleTest, GoogleMock and Google Benchmark from the system.",
 )
