@@ -27,6 +27,8 @@ namespace {
 
 // Every input error: unreadable, malformed (strict).
 constexpr int kExitBadInput = 2;
+// Strict mode: the log has no footer (its writer did not finish it), which is not malformed.
+constexpr int kExitIncomplete = 3;
 
 constexpr char kUsage[] =
     "usage: filemon parse [--format=filemon|json] [--strict|--lenient] FILE|-\n"
@@ -45,10 +47,16 @@ constexpr char kUsage[] =
     "                    about the order\n"
     "  FILE|-            the log; '-' reads standard input\n"
     "\n"
+    "An incomplete log (no footer '# Bye bye': an empty file, a log cut at a line\n"
+    "boundary or in the middle of a line) is printed as far as it goes; a cut last line (a\n"
+    "crash tail) is never read as a record: it is printed as it was, and in JSON it is\n"
+    "\"tail\" with \"incomplete\": true and \"truncated\": true.\n"
+    "\n"
     "Exit status: 0 on success; 2 on bad input: the log cannot be read (missing, a\n"
     "directory, no permission) or, in strict mode, is malformed (FILE:LINE:COL: message on\n"
-    "standard error; FILE:LINE: message for the order); 125 on bad options; 127 if the\n"
-    "output cannot be written.\n";
+    "standard error; FILE:LINE: message for the order); 3 in strict mode when the log is\n"
+    "incomplete (FILE: incomplete log: ..., after the output; --lenient: a warning and 0);\n"
+    "125 on bad options; 127 if the output cannot be written.\n";
 
 int Usage(const char* problem) {
   std::fprintf(stderr, "filemon parse: %s\n%s", problem, kUsage);
@@ -61,11 +69,23 @@ void Warn(absl::string_view name, const filemon::Parser& parser) {
                  static_cast<int>(name.size()), name.data(), parser.skipped_lines(),
                  std::string(parser.first_skipped_error().message()).c_str());
   }
-  if (parser.truncated()) {
+  if (parser.truncated() && parser.complete()) {
     std::fprintf(stderr,
                  "filemon parse: warning: %.*s: the last line has no newline (truncated log)\n",
                  static_cast<int>(name.size()), name.data());
   }
+}
+
+// Reports a log its writer did not finish (no "# Bye bye"): an error in strict mode, where it
+// returns true, else a warning. Not a malformed log: every line read was in the grammar.
+bool ReportIncomplete(absl::string_view name, const filemon::Parser& parser, bool strict) {
+  if (parser.complete()) return false;
+  std::fprintf(stderr, "%s%.*s: incomplete log: %s\n",
+               strict ? "" : "filemon parse: warning: ", static_cast<int>(name.size()), name.data(),
+               parser.truncated() ? "no footer, and the last line is cut (a crash tail, kept "
+                                    "as it is, not read as a record)"
+                                  : "no footer (# Bye bye): its writer did not finish it");
+  return strict;
 }
 
 // The kernel's order of the records (filemon/core/tree_order.h), checked as they are read.
@@ -186,7 +206,8 @@ int RunParse(int argc, char** argv) {
       return kExitLogError;
     }
     text->push_back('\n');
-    return WriteStdout(*text) ? 0 : kExitLogError;
+    if (!WriteStdout(*text)) return kExitLogError;
+    return ReportIncomplete(name, parser, strict) ? kExitIncomplete : 0;
   }
 
   // Stream: records before a strict error have been printed when it is reported.
@@ -194,7 +215,9 @@ int RunParse(int argc, char** argv) {
   filemon::Parser parser(input->data(), options);
   filemon::Record r;
   while (parser.Next(&r) && order.Add(r, parser.line())) out.Add(r);
-  const absl::Status written = out.Close();
+  absl::Status written = out.Close();
+  // A crash tail is reproduced as it was, after the records, never as one of them.
+  if (written.ok() && !WriteStdout(parser.tail())) written = absl::DataLossError("stdout");
   if (!parser.ok()) {
     std::fprintf(stderr, "%s\n", std::string(parser.status().message()).c_str());
     return kExitBadInput;
@@ -205,7 +228,7 @@ int RunParse(int argc, char** argv) {
     std::fprintf(stderr, "filemon parse: %s\n", std::string(written.message()).c_str());
     return kExitLogError;
   }
-  return 0;
+  return ReportIncomplete(name, parser, strict) ? kExitIncomplete : 0;
 }
 
 }  // namespace filemon_tool

@@ -23,11 +23,14 @@ expect_status() {
 }
 
 # Canonical logs of every variant are reproduced byte for byte, from a file and from stdin.
+# (escapes.log is records only, without a footer: incomplete, exit 3 in strict mode.)
 for log in freebsd_v5 freebsd9 freebsd10 netbsd_v2 juniper escapes; do
-  expect_status 0 "$filemon" parse "$logs/$log.log"
+  want=0
+  [[ $log == escapes ]] && want=3
+  expect_status $want "$filemon" parse "$logs/$log.log"
   cmp -s "$out" "$logs/$log.log" || fail "$log.log: output differs: $(diff "$out" "$logs/$log.log")"
-  [[ ! -s "$err" ]] || fail "$log.log: unexpected stderr: $(cat "$err")"
-  expect_status 0 "$filemon" parse --format=filemon --strict - <"$logs/$log.log"
+  [[ $want == 3 || ! -s "$err" ]] || fail "$log.log: unexpected stderr: $(cat "$err")"
+  expect_status $want "$filemon" parse --format=filemon --strict - <"$logs/$log.log"
   cmp -s "$out" "$logs/$log.log" || fail "$log.log via stdin: output differs"
 done
 
@@ -55,20 +58,43 @@ expect_status 0 "$filemon" parse --lenient "$logs/netbsd_v4.log"
 grep -q "skipped 1 malformed line(s), first: $logs/netbsd_v4.log:19:1:" "$err" ||
   fail "lenient warning: $(cat "$err")"
 
-# A truncated log: exit 0, a warning, and the last record completed with its newline.
-expect_status 0 "$filemon" parse "$logs/truncated.log"
-[[ $(cat "$out") == $'R 1 /a\nR 2 /b' ]] || fail "truncated: $(cat "$out")"
-grep -q "truncated log" "$err" || fail "truncated: no warning: $(cat "$err")"
+# An incomplete log (no footer) is not malformed: strict mode says "incomplete log" and exits
+# 3 after the output, lenient mode warns and exits 0. A crash tail (cut last line) is kept as
+# it was and never read as a record.
+expect_status 3 "$filemon" parse "$logs/truncated.log"
+cmp -s "$out" "$logs/truncated.log" || fail "truncated: output differs: $(cat "$out")"
+grep -q "^$logs/truncated.log: incomplete log: no footer, and the last line is cut" "$err" ||
+  fail "truncated: $(cat "$err")"
+expect_status 0 "$filemon" parse --lenient "$logs/truncated.log"
+grep -q "warning: $logs/truncated.log: incomplete log" "$err" || fail "lenient truncated: $(cat "$err")"
+expect_status 3 "$filemon" parse --format=json "$logs/truncated.log"
+grep -q '"incomplete":true' "$out" || fail "json truncated: not incomplete: $(cat "$out")"
+grep -q '"tail":"R 2 /b"' "$out" || fail "json truncated: no tail: $(cat "$out")"
+grep -q '"path":"/b"' "$out" && fail "json truncated: the tail is a record: $(cat "$out")"
+empty="${TEST_TMPDIR:-/tmp}/empty.log"
+: >"$empty"
+expect_status 3 "$filemon" parse "$empty"
+[[ $(cat "$err") == "$empty: incomplete log: no footer (# Bye bye): its writer did not finish it" ]] ||
+  fail "empty: $(cat "$err")"
+expect_status 0 "$filemon" parse --lenient --format=json "$empty"
+grep -q '"incomplete":true' "$out" || fail "json empty: $(cat "$out")"
+cut="${TEST_TMPDIR:-/tmp}/cut.log"
+grep -v '^# ' "$logs/freebsd_v5.log" >"$cut"  # cut at a line boundary, before the footer
+expect_status 3 "$filemon" parse "$cut"
+cmp -s "$out" "$cut" || fail "cut: output differs"
+grep -q "incomplete log: no footer" "$err" || fail "cut: $(cat "$err")"
+expect_status 0 "$filemon" parse --format=json "$logs/freebsd_v5.log"
+grep -q '"incomplete":true' "$out" && fail "complete log said incomplete: $(cat "$out")"
 
 # The kernel's order: strict mode stops before the first record out of order (exit 2,
 # FILE:LINE: message), lenient mode prints the whole log and warns once.
 ordered="${TEST_TMPDIR:-/tmp}/ordered.log"
-printf 'E 12 /bin/sh\nF 12 13\nX 12 0 0\nR 13 /x\nX 13 0 0\n' >"$ordered"
+printf 'E 12 /bin/sh\nF 12 13\nX 12 0 0\nR 13 /x\nX 13 0 0\n# Bye bye\n' >"$ordered"
 expect_status 0 "$filemon" parse "$ordered"
 cmp -s "$out" "$ordered" || fail "ordered log: output differs: $(cat "$out")"
 [[ ! -s "$err" ]] || fail "ordered log: unexpected stderr: $(cat "$err")"
 unordered="${TEST_TMPDIR:-/tmp}/unordered.log"
-printf 'E 12 /bin/sh\nX 12 0 0\nF 12 13\nR 13 /x\nX 13 0 0\nR 13 /y\n' >"$unordered"
+printf 'E 12 /bin/sh\nX 12 0 0\nF 12 13\nR 13 /x\nX 13 0 0\nR 13 /y\n# Bye bye\n' >"$unordered"
 for format in filemon json; do
   expect_status 2 "$filemon" parse --format=$format --strict "$unordered"
   [[ $(cat "$err") == "$unordered:3: F 12 13: parent 12 exited at line 2" ]] ||

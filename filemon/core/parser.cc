@@ -174,6 +174,10 @@ bool Parser::Next(Record* record) {
       pos_ = size;
       truncated_ = true;
       last = true;
+      if (options_.unterminated_last_line == UnterminatedLine::kCrashTail) {
+        tail_ = absl::string_view(begin, len);
+        return false;
+      }
     }
     switch (ParseLine(absl::string_view(begin, len), record)) {
       case LineResult::kRecord:

@@ -38,12 +38,22 @@ enum class LogVariant : uint8_t {
 };
 absl::string_view LogVariantName(LogVariant variant);
 
+// What the parser makes of a last line without its '\n'.
+enum class UnterminatedLine : uint8_t {
+  // A crash tail (the writer died in the middle of the line): never returned as a record;
+  // `tail()` keeps its raw text and `truncated()` is true.
+  kCrashTail,
+  // A record like any other line, for callers that hand over one line without its newline.
+  kRecord,
+};
+
 struct ParserOptions {
   // Strict: the first line outside the grammar stops parsing with an error
   // "FILE:LINE:COL: what was expected". Lenient: bad lines are skipped and counted.
   bool strict = true;
   // Used in error messages.
   absl::string_view filename = "-";
+  UnterminatedLine unterminated_last_line = UnterminatedLine::kCrashTail;
 };
 
 // Not thread-safe. `data` must outlive the parser and every record it returns.
@@ -74,9 +84,16 @@ class Parser {
   const absl::Status& first_skipped_error() const { return first_skipped_; }
 
   // True once the parser has met a last line without its '\n' (a crash tail or a truncated
-  // kernel record). The text of that line is still returned as a record if it parses; strict
-  // mode does not treat it as an error.
+  // kernel record). Strict mode does not treat it as an error. With
+  // `UnterminatedLine::kCrashTail` (the default) that line is not a record: `tail()` holds it.
   bool truncated() const { return truncated_; }
+  // The raw text of the crash tail (empty if none); points into `data`.
+  absl::string_view tail() const { return tail_; }
+
+  // True once a footer "# Bye bye" was read: its writer finished the log. False (after
+  // `Next()` returned false) for an empty input, a log cut at a line boundary, or a crash
+  // tail: the log is incomplete, which is not malformed (no error in either mode).
+  bool complete() const { return saw_bye_; }
 
   // The variant and version seen so far (final after `Next()` returned false).
   LogVariant variant() const;
@@ -100,6 +117,7 @@ class Parser {
   size_t line_start_ = 0;
   size_t skipped_lines_ = 0;
   bool truncated_ = false;
+  absl::string_view tail_;
   // The previous line was the escape marker: this record's paths are escaped.
   bool escape_next_ = false;
   size_t error_column_ = 0;

@@ -111,17 +111,38 @@ TEST(Parser, LenientSkipsAndCountsBadLines) {
             "-:2:1: expected a record letter (one of ACDEFLMRSWXV) or '#'");
 }
 
-TEST(Parser, TruncatedLastLineIsReportedNotAnError) {
-  Parser a("R 1 /a\nR 2 /b", {});
+TEST(Parser, CrashTailIsKeptRawNeverARecord) {
+  // "/etc/pas" of a cut "/etc/passwd" parses, but is not the record that was written.
+  Parser a("R 1 /a\nR 2 /etc/pas", {});
   std::deque<std::string> keep;
-  EXPECT_EQ(ParseAll(&a, &keep).size(), 2u);
+  EXPECT_EQ(ParseAll(&a, &keep).size(), 1u);
   EXPECT_TRUE(a.ok());
   EXPECT_TRUE(a.truncated());
-  // A cut that leaves an incomplete record drops only that record.
+  EXPECT_EQ(a.tail(), "R 2 /etc/pas");
+  EXPECT_FALSE(a.complete());
   Parser b("R 1 /a\nX 2", {});
   EXPECT_EQ(ParseAll(&b, &keep).size(), 1u);
   EXPECT_TRUE(b.ok());
-  EXPECT_TRUE(b.truncated());
+  EXPECT_EQ(b.tail(), "X 2");
+  // A caller that hands over one line without its newline reads it as a record.
+  Parser c("R 2 /b", {.unterminated_last_line = UnterminatedLine::kRecord});
+  EXPECT_EQ(ParseAll(&c, &keep).size(), 1u);
+  EXPECT_TRUE(c.truncated());
+  EXPECT_EQ(c.tail(), "");
+}
+
+TEST(Parser, IncompleteWithoutFooterIsNotAnError) {
+  std::deque<std::string> keep;
+  for (const absl::string_view log : {"", "R 1 /a\n", "# filemon version 5\n# Stop 1.000000\n"}) {
+    Parser parser(log, {});
+    ParseAll(&parser, &keep);
+    EXPECT_TRUE(parser.ok()) << log;
+    EXPECT_FALSE(parser.complete()) << log;
+    EXPECT_FALSE(parser.truncated()) << log;
+  }
+  Parser whole(kFreeBsdV5, {});
+  ParseAll(&whole, &keep);
+  EXPECT_TRUE(whole.complete());
 }
 
 // Spec section 4 (b): NetBSD kernel, v4 (NetBSD share/man/man4/filemon.4 rev 1.6), verbatim:
@@ -443,11 +464,15 @@ TEST(Parser, TruncationSweepReturnsEveryRecordBeforeTheCut) {
     ASSERT_TRUE(parser.ok()) << parser.status();  // a cut is never a strict error
     size_t complete = 0;
     while (complete < expected_ends.size() && expected_ends[complete] <= cut) ++complete;
-    ASSERT_GE(got.size(), complete);
-    ASSERT_LE(got.size(), complete + 1);  // at most the cut record itself
+    ASSERT_EQ(got.size(), complete);  // never the cut record itself
     for (size_t i = 0; i < complete; ++i) ASSERT_EQ(got[i], expected[i]) << i;
     const bool at_line_end = cut == 0 || log[cut - 1] == '\n';
     EXPECT_EQ(parser.truncated(), !at_line_end);
+    if (!at_line_end) {
+      const size_t line_start = log.rfind('\n', cut - 1);
+      const size_t start = line_start == std::string::npos ? 0 : line_start + 1;
+      EXPECT_EQ(parser.tail(), absl::string_view(log).substr(start, cut - start));
+    }
   }
 }
 

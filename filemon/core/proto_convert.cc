@@ -203,7 +203,16 @@ absl::Status AppendLogText(const proto::Log& log, std::string* out) {
     r.kind = RecordKind::kByeBye;
     AppendRecord(r, out);
   }
+  out->append(log.crash_tail_case() == proto::Log::kTailBytes ? log.tail_bytes() : log.tail());
   return absl::OkStatus();
+}
+
+void CrashTailToProto(absl::string_view tail, proto::Log* log) {
+  if (IsValidUtf8(tail)) {
+    log->set_tail(tail.data(), tail.size());
+  } else {
+    log->set_tail_bytes(tail.data(), tail.size());
+  }
 }
 
 absl::StatusOr<std::string> LogToJson(const proto::Log& log, bool pretty) {

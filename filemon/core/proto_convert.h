@@ -35,7 +35,11 @@ absl::StatusOr<Record> RecordFromProto(const proto::Record& proto);
 proto::Log::Variant VariantToProto(LogVariant variant);
 LogVariant VariantFromProto(proto::Log::Variant variant);
 
-// Appends the FreeBSD text of `log` to `*out`: header fields, records, footer fields. For a
+// Sets `tail` or `tail_bytes` (if not valid UTF-8) of `*log` to a crash tail.
+void CrashTailToProto(absl::string_view tail, proto::Log* log);
+
+// Appends the FreeBSD text of `log` to `*out`: header fields, records, footer fields, and a
+// crash tail as it was (without a newline). For a
 // `Log` made from a canonical FreeBSD v5 log this reproduces it byte for byte. Errors: a record
 // that `RecordFromProto` rejects (nothing is appended after it).
 absl::Status AppendLogText(const proto::Log& log, std::string* out);

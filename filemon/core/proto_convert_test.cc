@@ -177,7 +177,12 @@ TEST(LogProto, StrictErrorAndLenientCounts) {
   ASSERT_TRUE(ok.ok()) << ok.status();
   EXPECT_EQ(ok->skipped_lines(), 1);
   EXPECT_TRUE(ok->truncated());
-  EXPECT_EQ(ok->records_size(), 2);
+  EXPECT_TRUE(ok->incomplete());
+  EXPECT_EQ(ok->records_size(), 1);  // the crash tail is not a record
+  EXPECT_EQ(ok->tail(), "R 2 /b");
+  std::string text;
+  ASSERT_TRUE(AppendLogText(*ok, &text).ok());
+  EXPECT_EQ(text, "R 1 /a\nR 2 /b");  // the tail written back as it was
 }
 
 }  // namespace

@@ -106,6 +106,8 @@ absl::StatusOr<proto::Log> ParseLogToProto(Parser* parser) {
   sink.set_variant(parser->variant());
   proto::Log log = sink.TakeLog();
   log.set_truncated(parser->truncated());
+  log.set_incomplete(!parser->complete());
+  if (parser->truncated()) CrashTailToProto(parser->tail(), &log);
   log.set_skipped_lines(static_cast<int64_t>(parser->skipped_lines()));
   return log;
 }

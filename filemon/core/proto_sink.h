@@ -47,7 +47,8 @@ class LogProtoSink : public RecordSink {
   LogVariant variant_ = LogVariant::kFreeBsdV5;
 };
 
-// Parses a whole text log into a `proto::Log` (variant, truncated and skipped_lines filled in).
+// Parses a whole text log into a `proto::Log` (variant, truncated, incomplete, the crash tail
+// and skipped_lines filled in).
 // Errors: strict mode's first malformed line, as `Parser::status()` reports it.
 absl::StatusOr<proto::Log> ParseLogToProto(absl::string_view text, const ParserOptions& options);
 // The same from a parser not yet (fully) read, which the caller keeps for its counters.

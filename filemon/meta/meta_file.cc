@@ -133,7 +133,7 @@ absl::Status ForEachFilemonRecord(const MetaFile& meta, absl::string_view filena
                                   size_t* skipped) {
   if (skipped != nullptr) *skipped = 0;
   if (!meta.has_filemon) return absl::OkStatus();
-  Parser parser(meta.filemon.text, {/*strict=*/false, filename});
+  Parser parser(meta.filemon.text, {/*strict=*/false, filename, UnterminatedLine::kRecord});
   Record record;
   const size_t base = meta.filemon.line - 1;
   while (parser.Next(&record)) fn(record, base + parser.line());
