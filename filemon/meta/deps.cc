@@ -1,211 +1,297 @@
 #include "filemon/meta/deps.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <set>
+#include <atomic>
+#include <initializer_list>
+#include <thread>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "filemon/core/parser.h"
 #include "filemon/core/record.h"
+#include "filemon/meta/dirdeps.h"
 #include "filemon/meta/json_internal.h"
 #include "filemon/meta/meta_file.h"
 #include "filemon/meta/path_cache.h"
-#include "filemon/meta/pid_dirs.h"
 
 namespace filemon {
 namespace meta {
 namespace {
 
-// Lexical normalisation of an absolute path: no empty, "." or ".." components.
-std::string Normalize(absl::string_view path) {
-  std::vector<absl::string_view> parts;
-  for (absl::string_view c : absl::StrSplit(path, '/')) {
-    if (c.empty() || c == ".") continue;
-    if (c == "..") {
-      if (!parts.empty()) parts.pop_back();
-      continue;
-    }
-    parts.push_back(c);
-  }
-  return absl::StrCat("/", absl::StrJoin(parts, "/"));
+using internal::NormalizePath;
+using internal::OrderedSet;
+
+// `path` made absolute against the current directory, lexically clean.
+std::string Absolute(absl::string_view path) {
+  if (!path.empty() && path[0] == '/') return NormalizePath(path);
+  char buf[PATH_MAX];
+  if (getcwd(buf, sizeof buf) == nullptr) return NormalizePath(absl::StrCat("/", path));
+  return NormalizePath(absl::StrCat(buf, "/", path));
 }
 
-std::string Join(absl::string_view dir, absl::string_view name) {
-  return absl::StrCat(dir, "/", name);
+absl::string_view DirName(absl::string_view path) {
+  const size_t slash = path.rfind('/');
+  return slash == 0 || slash == absl::string_view::npos ? "/" : path.substr(0, slash);
 }
 
-// A list kept in first-seen order without duplicates.
-class UniqueList {
+internal::DirDepsConfig MakeConfig(const DepsOptions& o) {
+  internal::DirDepsConfig c;
+  for (const std::string& s : o.srctops) c.srctops.push_back(Absolute(s));
+  for (const std::string& s : o.objroots) c.objroots.push_back(Absolute(s));
+  c.machine = o.machine;
+  c.host_target = o.host_target;
+  c.target_spec = o.target_spec;
+  return c;
+}
+
+// One thread's reader: its caches serve every file it reads.
+class Extractor {
  public:
-  explicit UniqueList(std::vector<std::string>* out) : out_(out) {
-    for (const std::string& s : *out) seen_.insert(s);
+  explicit Extractor(const DepsOptions& options)
+      : options_(options), dirdeps_(MakeConfig(options), &cache_) {
+    if (!options_.curdir.empty()) options_.curdir = Absolute(options_.curdir);
   }
-  void Add(std::string s) {
-    if (seen_.insert(s).second) out_->push_back(std::move(s));
+  absl::StatusOr<Deps> Extract(absl::string_view data, absl::string_view filename);
+  absl::StatusOr<Deps> Read(const std::string& path) {
+    absl::StatusOr<MappedFile> file = MappedFile::Open(path);
+    if (!file.ok()) return file.status();
+    return Extract(file->data(), path);
   }
 
  private:
-  std::vector<std::string>* out_;
-  absl::flat_hash_set<std::string> seen_;
+  friend class FileRun;
+  DepsOptions options_;
+  internal::PathCache cache_{AT_FDCWD, "/"};
+  internal::DirDeps dirdeps_;
 };
 
-// `dir` relative to the first root it is under ("." for the root itself).
-bool UnderRoot(const std::string& dir, const std::vector<std::string>& roots, std::string* rel) {
-  for (const std::string& raw : roots) {
-    const std::string root = Normalize(raw);
-    if (dir == root) {
-      *rel = ".";
-      return true;
-    }
-    const std::string prefix = root == "/" ? root : root + "/";
-    if (absl::StartsWith(dir, prefix)) {
-      *rel = dir.substr(prefix.size());
-      return true;
-    }
+// The reading of one .meta.
+class FileRun {
+ public:
+  FileRun(Extractor* x, std::string cwd) : x_(*x), cwd_(std::move(cwd)) {}
+  void OnRecord(const filemon::Record& r);
+  Deps Finish();
+
+ private:
+  struct Proc {
+    std::string cwd, ldir;  // its directory; the last directory it read
+  };
+  struct Resolved {
+    std::string path;
+    bool exists = false, is_dir = false;
+  };
+  Proc& Process(int64_t pid) {
+    auto it = procs_.find(pid);
+    if (it == procs_.end()) it = procs_.emplace(pid, Proc{cwd_, cwd_}).first;
+    return it->second;
   }
-  return false;
+  // `p` made absolute: itself, or the first existing of `dirs`/p, else `fallback`/p.
+  Resolved Resolve(absl::string_view p, std::initializer_list<const std::string*> dirs,
+                   const std::string& fallback);
+  Resolved ResolveIn(absl::string_view p, const Proc& proc) {
+    return Resolve(p, {&proc.ldir, &proc.cwd}, proc.cwd);
+  }
+  // R, E and the sources of L and M: listed (if `list`), grouped, a directory remembered.
+  void Read(absl::string_view raw, const Resolved& f, Proc* proc, OrderedSet* list);
+  void Link(const filemon::Record& r, Proc* proc);
+
+  Extractor& x_;
+  const std::string cwd_;
+  absl::flat_hash_map<int64_t, Proc> procs_;
+  absl::flat_hash_map<int64_t, std::string> running_;  // exec'd, no X yet: pid -> program
+  std::vector<int64_t> exec_order_;
+  OrderedSet read_, exec_, write_, deleted_;
+  std::vector<std::pair<std::string, std::string>> renamed_;
+  absl::flat_hash_set<std::pair<std::string, std::string>> renamed_seen_;
+  internal::DirDepsResult groups_;
+  bool bye_ = false;
+};
+
+FileRun::Resolved FileRun::Resolve(absl::string_view p,
+                                   std::initializer_list<const std::string*> dirs,
+                                   const std::string& fallback) {
+  Resolved out;
+  const auto try_path = [&](const std::string& candidate) {
+    const internal::StatResult& st = x_.cache_.Stat(candidate);
+    if (st.error != 0) return false;
+    out.path = NormalizePath(candidate);
+    out.exists = true;
+    out.is_dir = st.is_dir;
+    return true;
+  };
+  if (!p.empty() && p[0] == '/') {
+    if (!try_path(std::string(p))) out.path = NormalizePath(p);
+    return out;
+  }
+  const std::string* last = nullptr;
+  for (const std::string* d : dirs) {
+    if (last != nullptr && *d == *last) continue;
+    last = d;
+    if (try_path(absl::StrCat(*d, "/", p))) return out;
+  }
+  out.path = NormalizePath(absl::StrCat(fallback, "/", p));
+  return out;
+}
+
+void FileRun::Read(absl::string_view raw, const Resolved& f, Proc* proc, OrderedSet* list) {
+  if (list != nullptr) list->Add(f.path);
+  if (!f.exists) return;
+  if (f.is_dir) {
+    proc->ldir = f.path;
+    return;
+  }
+  if (absl::EndsWith(f.path, ".dirdep")) return;
+  for (const std::string& e : x_.options_.excludes) {
+    if (!e.empty() && (absl::StartsWith(raw, e) || absl::StartsWith(f.path, e))) return;
+  }
+  const absl::string_view dir = DirName(f.path);
+  if (dir == cwd_ || dir == x_.options_.curdir) return;
+  x_.dirdeps_.Add(std::string(dir), f.path.substr(dir.size() == 1 ? 1 : dir.size() + 1), &groups_);
+}
+
+// L: link(2) or symlink(2). For a symbolic link the first name is its contents, relative to
+// the link's directory; for a hard link it is a name the process used.
+void FileRun::Link(const filemon::Record& r, Proc* proc) {
+  const Resolved to = ResolveIn(r.path2, *proc);
+  write_.Add(to.path);
+  const std::string link_dir(DirName(to.path));
+  const bool symlink = x_.cache_.Lstat(to.path).is_link;
+  const Resolved from = symlink ? Resolve(r.path, {&link_dir, &proc->ldir, &proc->cwd}, link_dir)
+                                : Resolve(r.path, {&proc->ldir, &proc->cwd, &link_dir},
+                                          absl::StartsWith(r.path, "../") ? link_dir : proc->cwd);
+  Read(r.path, from, proc, &read_);
+}
+
+void FileRun::OnRecord(const filemon::Record& r) {
+  switch (r.kind) {
+    case RecordKind::kByeBye:
+      bye_ = true;
+      return;
+    case RecordKind::kFork: {
+      const std::string dir = Process(r.pid).cwd;
+      procs_[r.child_pid] = Proc{dir, dir};
+      return;
+    }
+    case RecordKind::kExit:
+      procs_.erase(r.pid);
+      running_.erase(r.pid);
+      return;
+    case RecordKind::kChdir: {
+      Proc& p = Process(r.pid);
+      p.cwd = NormalizePath(!r.path.empty() && r.path[0] == '/' ? std::string(r.path)
+                                                                : absl::StrCat(p.cwd, "/", r.path));
+      p.ldir = p.cwd;
+      return;
+    }
+    case RecordKind::kRead:
+    case RecordKind::kExec: {
+      Proc& p = Process(r.pid);
+      const bool exec = r.kind == RecordKind::kExec;
+      const Resolved f = ResolveIn(r.path, p);
+      if (exec) {
+        if (running_.insert_or_assign(r.pid, f.path).second) exec_order_.push_back(r.pid);
+        exec_.Add(f.path);
+        if (f.exists && !f.is_dir) Read(r.path, f, &p, nullptr);
+      } else {
+        Read(r.path, f, &p, &read_);
+      }
+      return;
+    }
+    case RecordKind::kWrite:
+      write_.Add(ResolveIn(r.path, Process(r.pid)).path);
+      return;
+    case RecordKind::kDelete:
+      deleted_.Add(ResolveIn(r.path, Process(r.pid)).path);
+      return;
+    case RecordKind::kLink:
+      Link(r, &Process(r.pid));
+      return;
+    case RecordKind::kMove: {
+      Proc& p = Process(r.pid);
+      const Resolved from = ResolveIn(r.path, p);
+      std::pair<std::string, std::string> move(from.path, ResolveIn(r.path2, p).path);
+      write_.Add(move.second);
+      if (renamed_seen_.insert(move).second) renamed_.push_back(std::move(move));
+      if (from.exists && !from.is_dir) Read(r.path, from, &p, nullptr);
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+Deps FileRun::Finish() {
+  Deps deps;
+  deps.read = read_.Take();
+  deps.exec = exec_.Take();
+  deps.write = write_.Take();
+  deps.deleted = deleted_.Take();
+  deps.renamed = std::move(renamed_);
+  deps.src_dirs = groups_.src.Take();
+  deps.obj_dirs = groups_.obj.Take();
+  deps.dp_files = groups_.files.Take();
+  deps.truncated = !bye_;
+  for (int64_t pid : exec_order_) {
+    auto it = running_.find(pid);
+    if (it != running_.end()) deps.missing_exits.push_back(absl::StrCat(pid, " ", it->second));
+  }
+  return deps;
+}
+
+absl::StatusOr<Deps> Extractor::Extract(absl::string_view data, absl::string_view filename) {
+  const MetaFile meta = ParseMetaFile(data);
+  if (!meta.has_filemon) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(filename, ": no filemon section (no '-- filemon acquired metadata --' line)"));
+  }
+  std::string cwd = options_.cwd;
+  if (cwd.empty()) cwd = std::string(meta.cwd.text);
+  if (cwd.empty()) cwd = std::string(DirName(Absolute(filename)));
+  FileRun run(this, Absolute(cwd));
+  size_t malformed = 0;
+  const absl::Status parsed = ForEachFilemonRecord(
+      meta, filename, /*strict=*/false, [&](const Record& r, size_t /*line*/) { run.OnRecord(r); },
+      &malformed);
+  if (!parsed.ok()) return parsed;
+  Deps deps = run.Finish();
+  deps.malformed_lines = malformed;
+  if (!meta.filemon.text.empty() && meta.filemon.text.back() != '\n') deps.truncated = true;
+  return deps;
 }
 
 }  // namespace
 
 absl::StatusOr<Deps> ExtractDeps(absl::string_view data, absl::string_view filename,
                                  const DepsOptions& options) {
-  const MetaFile meta = ParseMetaFile(data);
-  if (!meta.has_filemon) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(filename, ": no filemon section (no '-- filemon acquired metadata --' line)"));
-  }
-  std::string cwd = options.cwd;
-  if (cwd.empty()) cwd = std::string(meta.cwd.text);
-  if (cwd.empty()) {
-    const size_t slash = filename.rfind('/');
-    cwd = slash == absl::string_view::npos ? "." : std::string(filename.substr(0, slash));
-  }
-  if (cwd[0] != '/') {
-    char buf[PATH_MAX];
-    if (getcwd(buf, sizeof buf) != nullptr) cwd = Join(buf, cwd);
-  }
-  cwd = Normalize(cwd);
-  const int dir_fd = open(cwd.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  internal::PathCache cache(dir_fd >= 0 ? dir_fd : AT_FDCWD, cwd);
-  internal::PidDirs dirs(cwd);
-
-  Deps deps;
-  UniqueList read(&deps.read), exec(&deps.exec), write(&deps.write), deleted(&deps.deleted);
-  absl::flat_hash_set<std::pair<std::string, std::string>> renamed;
-  std::set<std::string> src_dirs, obj_dirs;
-
-  // An absolute name for `p`: itself if absolute; else the first of latestdir/p, lcwd/p,
-  // cwd/p that exists; else lcwd/p (the process's own cwd). `*is_dir` for existing dirs.
-  const auto resolve = [&](absl::string_view p, bool* is_dir) {
-    *is_dir = false;
-    std::vector<std::string> candidates;
-    if (!p.empty() && p[0] == '/') {
-      candidates.emplace_back(p);
-    } else {
-      candidates.push_back(Join(dirs.latestdir(), p));
-      if (dirs.latestdir() != dirs.lcwd()) candidates.push_back(Join(dirs.lcwd(), p));
-      if (dirs.lcwd() != cwd) candidates.push_back(Join(cwd, p));
-    }
-    for (const std::string& c : candidates) {
-      const internal::StatResult& st = cache.Stat(c);
-      if (st.error == 0) {
-        *is_dir = st.is_dir;
-        return Normalize(c[0] == '/' ? c : Join(cwd, c));
-      }
-    }
-    const std::string& fallback = candidates.size() > 1 ? candidates[1] : candidates[0];
-    return Normalize(fallback[0] == '/' ? fallback : Join(cwd, fallback));
-  };
-  const auto group = [&](const std::string& file) {
-    const std::string dir = file.substr(0, std::max<size_t>(1, file.rfind('/')));
-    if (dir == cwd) return;
-    std::string rel;
-    if (UnderRoot(dir, options.srctops, &rel)) {
-      src_dirs.insert(rel);
-    } else if (UnderRoot(dir, options.objroots, &rel)) {
-      obj_dirs.insert(rel);
-    }
-  };
-  const auto add_read = [&](absl::string_view p, UniqueList* list) {
-    bool is_dir;
-    std::string path = resolve(p, &is_dir);
-    if (is_dir) {
-      std::string real;
-      cache.Realpath(path, &real);
-      dirs.SetLatestdir(real);
-    } else {
-      group(path);
-    }
-    list->Add(std::move(path));
-  };
-
-  const absl::Status parsed = ForEachFilemonRecord(
-      meta, filename, /*strict=*/false,
-      [&](const Record& r, size_t /*line*/) {
-        if (r.pid > 0 &&
-            (HasPath(r.kind) || r.kind == RecordKind::kFork || r.kind == RecordKind::kExit)) {
-          dirs.Switch(static_cast<int>(r.pid));
-        }
-        bool is_dir;
-        switch (r.kind) {
-          case RecordKind::kExit:
-            dirs.Exit();
-            break;
-          case RecordKind::kFork:
-            dirs.Fork(static_cast<int>(r.child_pid));
-            break;
-          case RecordKind::kChdir:
-            dirs.Chdir(r.path);
-            break;
-          case RecordKind::kRead:
-            add_read(r.path, &read);
-            break;
-          case RecordKind::kExec:
-            add_read(r.path, &exec);
-            dirs.ResetLatestdir();
-            break;
-          case RecordKind::kWrite:
-            write.Add(resolve(r.path, &is_dir));
-            break;
-          case RecordKind::kDelete:
-            deleted.Add(resolve(r.path, &is_dir));
-            break;
-          case RecordKind::kLink:
-            add_read(r.path, &read);
-            write.Add(resolve(r.path2, &is_dir));
-            break;
-          case RecordKind::kMove: {
-            std::pair<std::string, std::string> move(resolve(r.path, &is_dir),
-                                                     resolve(r.path2, &is_dir));
-            write.Add(move.second);
-            if (renamed.insert(move).second) deps.renamed.push_back(std::move(move));
-            break;
-          }
-          default:
-            break;
-        }
-      },
-      &deps.malformed_lines);
-  if (dir_fd >= 0) close(dir_fd);
-  if (!parsed.ok()) return parsed;
-  deps.src_dirs.assign(src_dirs.begin(), src_dirs.end());
-  deps.obj_dirs.assign(obj_dirs.begin(), obj_dirs.end());
-  return deps;
+  return Extractor(options).Extract(data, filename);
 }
 
 absl::StatusOr<Deps> ReadDeps(const std::string& path, const DepsOptions& options) {
-  absl::StatusOr<MappedFile> file = MappedFile::Open(path);
-  if (!file.ok()) return file.status();
-  return ExtractDeps(file->data(), path, options);
+  return Extractor(options).Read(path);
+}
+
+std::vector<absl::StatusOr<Deps>> ReadDepsFiles(const std::vector<std::string>& paths,
+                                                const DepsOptions& options, int jobs) {
+  std::vector<absl::StatusOr<Deps>> results(paths.size(), absl::UnknownError("not read"));
+  if (jobs <= 0) jobs = static_cast<int>(std::thread::hardware_concurrency());
+  jobs = std::max(1, std::min<int>(jobs, static_cast<int>(paths.size())));
+  std::atomic<size_t> next{0};
+  const auto work = [&] {
+    Extractor x(options);
+    for (size_t i; (i = next.fetch_add(1)) < paths.size();) results[i] = x.Read(paths[i]);
+  };
+  std::vector<std::thread> threads;
+  for (int t = 1; t < jobs; ++t) threads.emplace_back(work);
+  work();
+  for (std::thread& t : threads) t.join();
+  return results;
 }
 
 std::string DepsJson(const Deps& deps) {
@@ -227,33 +313,47 @@ std::string DepsJson(const Deps& deps) {
     out.push_back(']');
   }
   out.append("],");
-  internal::AppendJsonList("src_dirs", deps.src_dirs, &out);
-  out.push_back(',');
-  internal::AppendJsonList("obj_dirs", deps.obj_dirs, &out);
-  absl::StrAppend(&out, ",\"malformed_lines\":", deps.malformed_lines, "}");
+  for (auto [name, list] :
+       {std::make_pair("src_dirs", &deps.src_dirs), std::make_pair("obj_dirs", &deps.obj_dirs)}) {
+    std::vector<std::string> sorted = *list;
+    std::sort(sorted.begin(), sorted.end());
+    internal::AppendJsonList(name, sorted, &out);
+    out.push_back(',');
+  }
+  absl::StrAppend(&out, "\"malformed_lines\":", deps.malformed_lines,
+                  ",\"truncated\":", deps.truncated ? "true," : "false,");
+  internal::AppendJsonList("missing_exits", deps.missing_exits, &out);
+  out.push_back('}');
   return out;
 }
 
-void MergeDeps(const Deps& from, Deps* into) {
-  for (auto [src, dst] :
-       {std::make_pair(&from.read, &into->read), std::make_pair(&from.exec, &into->exec),
-        std::make_pair(&from.write, &into->write), std::make_pair(&from.deleted, &into->deleted)}) {
-    UniqueList list(dst);
-    for (const std::string& s : *src) list.Add(s);
-  }
-  for (const auto& m : from.renamed) {
-    if (std::find(into->renamed.begin(), into->renamed.end(), m) == into->renamed.end()) {
-      into->renamed.push_back(m);
+Deps MergeAllDeps(const std::vector<const Deps*>& parts) {
+  Deps all;
+  const auto merge = [&](auto field) {
+    OrderedSet list;
+    for (const Deps* d : parts) {
+      for (const auto& s : d->*field) list.Add(s);
     }
+    all.*field = list.Take();
+  };
+  for (auto field : {&Deps::read, &Deps::exec, &Deps::write, &Deps::deleted, &Deps::src_dirs,
+                     &Deps::obj_dirs, &Deps::dp_files}) {
+    merge(field);
   }
-  for (auto [src, dst] : {std::make_pair(&from.src_dirs, &into->src_dirs),
-                          std::make_pair(&from.obj_dirs, &into->obj_dirs)}) {
-    std::set<std::string> all(dst->begin(), dst->end());
-    all.insert(src->begin(), src->end());
-    dst->assign(all.begin(), all.end());
+  absl::flat_hash_set<std::pair<std::string, std::string>> renamed;
+  for (const Deps* d : parts) {
+    for (const auto& m : d->renamed) {
+      if (renamed.insert(m).second) all.renamed.push_back(m);
+    }
+    all.malformed_lines += d->malformed_lines;
+    all.truncated = all.truncated || d->truncated;
+    all.missing_exits.insert(all.missing_exits.end(), d->missing_exits.begin(),
+                             d->missing_exits.end());
   }
-  into->malformed_lines += from.malformed_lines;
+  return all;
 }
+
+void MergeDeps(const Deps& from, Deps* into) { *into = MergeAllDeps({into, &from}); }
 
 }  // namespace meta
 }  // namespace filemon

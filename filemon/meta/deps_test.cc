@@ -1,5 +1,7 @@
 #include "filemon/meta/deps.h"
 
+#include <unistd.h>
+
 #include <string>
 #include <vector>
 
@@ -13,6 +15,22 @@ namespace meta {
 namespace {
 
 using Strings = std::vector<std::string>;
+
+// A .meta with CWD `cwd` and the filemon `records` ('@' stands for `dir`).
+std::string Meta(const TestDir& dir, absl::string_view cwd, absl::string_view records) {
+  return absl::StrReplaceAll(
+      absl::StrCat("CMD x\nCWD ", cwd,
+                   "\nTARGET t\n-- command output --\n\n-- filemon acquired metadata --\n"
+                   "# filemon version 5\nV 5\n",
+                   records, "# Bye bye\n"),
+      {{"@", dir.path()}});
+}
+
+Deps Extract(absl::string_view meta, const DepsOptions& options) {
+  absl::StatusOr<Deps> deps = ExtractDeps(meta, "t.meta", options);
+  EXPECT_TRUE(deps.ok()) << deps.status();
+  return deps.ok() ? *deps : Deps();
+}
 
 TEST(Deps, ResolvesWithPerProcessCwdAndGroups) {
   TestDir dir("deps");
@@ -54,14 +72,145 @@ TEST(Deps, ResolvesWithPerProcessCwdAndGroups) {
   EXPECT_EQ(deps->deleted, Strings{s + "/lib/junk"});
   ASSERT_EQ(deps->renamed.size(), 1u);
   EXPECT_EQ(deps->renamed[0].second, s + "/lib/a.o");
-  EXPECT_EQ(deps->src_dirs, (Strings{"inc", "lib"}));
-  EXPECT_EQ(deps->obj_dirs, (Strings{"gen"}));  // obj/lib is the CWD: not a dependency
+  EXPECT_EQ(deps->src_dirs, (Strings{"lib", "inc"}));  // first-seen order
+  EXPECT_EQ(deps->obj_dirs, (Strings{"gen"}));         // obj/lib is the CWD: not a dependency
   EXPECT_EQ(deps->malformed_lines, 1u);
 
   Deps merged = *deps;
   MergeDeps(*deps, &merged);
   EXPECT_EQ(merged.read, deps->read);
   EXPECT_EQ(merged.renamed.size(), 1u);
+}
+
+// Issue 24's wrong answers; each of these tests failed before its fix.
+
+// A root named through a symbolic link matches files read by their real path, and the
+// reverse; a link from an object directory into the source tree gives the source directory.
+TEST(Deps, SymlinkedRootsAndDirectories) {
+  TestDir dir("deps_symlinks");
+  dir.Write("real/src/lib/a.h", "x");
+  dir.Write("real/src/inc/b.h", "x");
+  dir.Write("real/src/sys/include/m.h", "x");
+  dir.Symlink("src", dir / "real/src");
+  dir.Mkdir("obj/app");
+  dir.Symlink("obj/app/machine", dir / "real/src/sys/include");
+  const std::string meta = Meta(dir, "@/obj/app",
+                                "R 1 @/real/src/lib/a.h\n"
+                                "R 1 @/src/inc/b.h\n"
+                                "R 1 @/obj/app/machine/m.h\n"
+                                "X 1 0 0\n");
+  DepsOptions via_link;
+  via_link.srctops = {dir / "src"};
+  via_link.objroots = {dir / "obj"};
+  EXPECT_EQ(Extract(meta, via_link).src_dirs, (Strings{"lib", "inc", "sys/include"}));
+  DepsOptions via_real = via_link;
+  via_real.srctops = {dir / "real/src"};
+  EXPECT_EQ(Extract(meta, via_real).src_dirs, (Strings{"lib", "inc", "sys/include"}));
+}
+
+// `C pid ../prog` is relative to the process's own directory, not applied as text.
+TEST(Deps, RelativeChdirFromTheProcessDirectory) {
+  TestDir dir("deps_relative_chdir");
+  dir.Write("src/prog/main.c", "x");
+  dir.Mkdir("src/lib");
+  dir.Mkdir("obj/app");
+  DepsOptions options;
+  options.srctops = {dir / "src"};
+  options.objroots = {dir / "obj"};
+  const Deps deps = Extract(
+      Meta(dir, "@/obj/app", "F 1 2\nC 2 @/src/lib\nC 2 ../prog\nR 2 main.c\nX 2 0 0\n"), options);
+  EXPECT_EQ(deps.read, Strings{dir / "src/prog/main.c"});
+  EXPECT_EQ(deps.src_dirs, Strings{"prog"});
+  EXPECT_TRUE(deps.obj_dirs.empty());
+}
+
+// bmake's compat mode: one command after another, no F record. Each starts in the CWD, not
+// in the directory the previous one moved to.
+TEST(Deps, ProcessWithoutForkStartsInTheCwd) {
+  TestDir dir("deps_no_fork");
+  dir.Write("src/lib/a.h", "x");
+  dir.Write("obj/app/a.h", "x");
+  DepsOptions options;
+  options.srctops = {dir / "src"};
+  const Deps deps = Extract(Meta(dir, "@/obj/app",
+                                 "E 10 /bin/sh\nC 10 @/src/lib\nX 10 0 0\n"
+                                 "E 11 /bin/sh\nR 11 a.h\nX 11 0 0\n"),
+                            options);
+  EXPECT_EQ(deps.read, Strings{dir / "obj/app/a.h"});
+  EXPECT_TRUE(deps.src_dirs.empty());
+}
+
+// A name that no longer exists is taken in the process's directory, not the CWD's.
+TEST(Deps, DeletedFileResolvesInTheProcessDirectory) {
+  TestDir dir("deps_deleted");
+  dir.Mkdir("work");
+  dir.Mkdir("obj/app");
+  const Deps deps =
+      Extract(Meta(dir, "@/obj/app", "F 1 2\nC 2 @/work\nR 2 gen.tmp\nD 2 gen.tmp\nX 2 0 0\n"), {});
+  EXPECT_EQ(deps.read, Strings{dir / "work/gen.tmp"});
+  EXPECT_EQ(deps.deleted, Strings{dir / "work/gen.tmp"});
+}
+
+// A symbolic link's contents are relative to the link's directory.
+TEST(Deps, SymlinkTargetRelativeToTheLink) {
+  TestDir dir("deps_symlink_target");
+  dir.Write("obj/a/lib/x.h", "x");
+  dir.Mkdir("obj/a/b/sub");
+  dir.Symlink("obj/a/b/sub/x.h", "../../lib/x.h");
+  DepsOptions options;
+  options.objroots = {dir / "obj"};
+  const Deps deps =
+      Extract(Meta(dir, "@/obj/a/b", "L 1 '../../lib/x.h' 'sub/x.h'\nX 1 0 0\n"), options);
+  EXPECT_EQ(deps.read, Strings{dir / "obj/a/lib/x.h"});
+  EXPECT_EQ(deps.write, Strings{dir / "obj/a/b/sub/x.h"});
+  EXPECT_EQ(deps.obj_dirs, Strings{"a/lib"});
+}
+
+// Nested roots: the longest match, whatever the order of the options.
+TEST(Deps, NestedRootsTakeTheLongestMatch) {
+  TestDir dir("deps_nested");
+  dir.Write("w/contrib/zlib/z.h", "x");
+  dir.Write("w/obj/lib/x.h", "x");
+  dir.Write("w/lib/y.h", "x");
+  DepsOptions options;
+  options.srctops = {dir / "w", dir / "w/contrib"};
+  options.objroots = {dir / "w/obj"};
+  const Deps deps = Extract(Meta(dir, "@",
+                                 "R 1 @/w/contrib/zlib/z.h\nR 1 @/w/obj/lib/x.h\n"
+                                 "R 1 @/w/lib/y.h\nX 1 0 0\n"),
+                            options);
+  EXPECT_EQ(deps.src_dirs, (Strings{"zlib", "lib"}));
+  EXPECT_EQ(deps.obj_dirs, Strings{"lib"});
+}
+
+// A relative root is taken from the current directory.
+TEST(Deps, RelativeRootFromTheCurrentDirectory) {
+  TestDir dir("deps_relative_root");
+  dir.Write("src/lib/a.h", "x");
+  char here[4096];
+  ASSERT_NE(getcwd(here, sizeof here), nullptr);
+  ASSERT_EQ(chdir(dir.path().c_str()), 0);
+  DepsOptions options;
+  options.srctops = {"src"};
+  const Deps deps = Extract(Meta(dir, "@", "R 1 @/src/lib/a.h\nX 1 0 0\n"), options);
+  ASSERT_EQ(chdir(here), 0);
+  EXPECT_EQ(deps.src_dirs, Strings{"lib"});
+}
+
+// An interrupted build: no footer, or a process that executed a program and never exited.
+TEST(Deps, ReportsTruncationAndMissingExits) {
+  TestDir dir("deps_truncated");
+  const std::string complete = Meta(dir, "@", "E 5 /bin/cc\nX 5 0 0\n");
+  Deps deps = Extract(complete, {});
+  EXPECT_FALSE(deps.truncated);
+  EXPECT_TRUE(deps.missing_exits.empty());
+  deps = Extract(complete.substr(0, complete.find("# Bye bye")), {});
+  EXPECT_TRUE(deps.truncated);
+  deps = Extract(complete.substr(0, complete.size() - 1), {});  // the footer lost its newline
+  EXPECT_TRUE(deps.truncated);
+  deps = Extract(Meta(dir, "@", "F 4 5\nE 5 /bin/cc\nE 6 /bin/ld\nX 6 0 0\n"), {});
+  EXPECT_FALSE(deps.truncated);
+  EXPECT_EQ(deps.missing_exits, Strings{"5 /bin/cc"});
 }
 
 TEST(Deps, NeedsAFilemonSection) {

@@ -1,9 +1,9 @@
 // File: filemon/meta/pid_dirs.h (internal to //filemon/meta)
 //
 // bmake's per-process directory tracking while it reads a filemon section (meta.c,
-// meta_oodate(); ../shared/spec/bmake-meta.md §5.3), shared by the checker and dependency
-// extraction so that both resolve relative paths the same way. For each record bmake keeps two
-// directories, `lcwd` (the process's cwd) and `latestdir` (the last directory it read, where a
+// meta_oodate(); ../shared/spec/bmake-meta.md §5.3), for the checker (dependency extraction,
+// deps.h, is not bound by bmake's quirks and tracks processes itself). For each record bmake keeps
+// two directories, `lcwd` (the process's cwd) and `latestdir` (the last directory it read, where a
 // relative name is looked up first), saved per pid in variables `.meta.<pid>.lcwd/.ldir`:
 //   - a record of a new pid (> 0) saves the previous pid's pair and loads the new pid's pair
 //     *if it has one*; otherwise the previous pid's directories stay (bmake's quirk: a pid
