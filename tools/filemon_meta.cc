@@ -31,8 +31,8 @@ constexpr int kExitError = 2;
 
 constexpr char kUsage[] = R"(usage:
   filemon-meta check [options] FILE.meta...
-  filemon-meta deps [--format text|json] [--srctop DIR]... [--objroot DIR]... [--cwd DIR]
-                    FILE.meta...
+  filemon-meta deps [--format text|json|meta2deps] [--srctop DIR]... [--objroot DIR]...
+                    [--machine M] [options] FILE.meta... | @LIST
   filemon-meta run --meta FILE.meta --target NAME [--backend B] [--cwd DIR]
                    (--cmd TEXT... | -- COMMAND...)
 
@@ -91,10 +91,31 @@ check options (each is the bmake setting named on the right):
                        read by N threads together (same decision; --jobs 1: one thread)
 
 deps: every path the commands read (R), executed (E), wrote (W), deleted (D) and moved (M,
-  both ends) or linked (L), made absolute with bmake's per-process cwd rules, deduplicated.
-  --srctop DIR, --objroot DIR (repeatable): group the directories read as meta2deps does:
-  `src:DIR` lines for directories under a SRCTOP, `obj:DIR` under an OBJROOT.
-  --cwd DIR: resolve relative names against DIR instead of the CWD record.
+  both ends) or linked (L), made absolute per process (its own directory, from its parent's F
+  record or the CWD; a relative C from there), deduplicated; then, as meta2deps.py does, the
+  directories the existing files read or executed belong to: `src:DIR` under a source root,
+  `obj:DIR` under an object root (each root also tried as its realpath, and each directory).
+  --srctop DIR, --objroot DIR (repeatable; meta2deps -S, -O): relative to the current
+                       directory; the longest matching root wins
+  --machine M          (-m) OBJROOT/M/RELDIR is `RELDIR`, OBJROOT/OTHER/RELDIR `RELDIR.OTHER`;
+                       a trailing /M is trimmed from object roots. Without it (or `none`):
+                       the directory relative to the object root
+  --host-target HT     (-H) the machine component of `host` object directories
+  --target-spec TS     (-T) also trimmed from object roots and .dirdep names
+  --curdir DIR         (-C) the source directory built: files read there are not grouped
+  --exclude PREFIX     (-X, repeatable) files named with this prefix are not grouped
+  --dpdeps FILE        (-D) write `DPDEPS_file += RELDIR` per grouped source file and
+                       `DEPDIRS_dir += RELDIR` per object directory to FILE
+  --reldir R           (-R) RELDIR for --dpdeps (default: --curdir below a source root)
+  --cwd DIR            resolve relative names against DIR instead of the CWD record
+  --jobs N             threads (default: one per core)
+  --format text|json|meta2deps: meta2deps prints what meta2deps.py prints (the object
+                       directories, then `src:DIR` lines, in first-seen order) and accepts its
+                       arguments (-S -O -m -H -T -C -X -D -R -a -d -q, KEY=VALUE, @LIST,
+                       $MACHINE...) so that gendirdeps.mk can run it (README)
+  `.dirdep` files name the object directory of a staged file (FILE.dirdep or DIR/.dirdep).
+  Exit status: 0; 1 if a .meta was truncated (no footer) or a process that executed a
+  program has no X record (warned on stderr; the output is printed); 2 usage or I/O error.
 
 run: runs each --cmd TEXT with `/bin/sh -c`, as bmake does (or COMMAND as given), under a
   tracing backend (--backend auto|ptrace|preload|kernel, default auto), in --cwd (default:

@@ -19,7 +19,7 @@ using filemon_tools::FlagValue;
 // Prints "filemon-meta: <message>\n(see filemon-meta --help)\n" to stderr; returns 2.
 int UsageError(absl::string_view message);
 
-// `filemon-meta deps [--format text|json] [--srctop DIR]... [--objroot DIR]... FILE.meta...`
+// `filemon-meta deps [--format text|json|meta2deps] [options] FILE.meta...`
 // (filemon_meta_deps.cc).
 int RunDeps(int argc, char** argv);
 
