@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "filemon/backends/preload/launch_protocol.h"
 #include "filemon/backends/preload/wire_format.h"
 #include "filemon/backends/ptrace/ptrace_backend.h"
 #include "filemon/core/backend.h"
@@ -40,6 +41,7 @@ namespace filemon {
 namespace {
 
 using preload_internal::ByteAppender;
+using preload_internal::DecodeSpawnActions;
 using preload_internal::kMaxMessage;
 using preload_internal::MessageHeader;
 using preload_internal::MessageType;
@@ -55,6 +57,26 @@ class ForwardingSink : public RecordSink {
 
   void Add(const Record& record) override {
     if (root_ == 0 && record.kind == RecordKind::kExec) root_ = record.pid;
+    Send(record, 0);
+  }
+
+  // The start of a helper that posix_spawn created (launch_protocol.h): `F parent self token`,
+  // then the spawn's file actions under our pid, before the program's records.
+  void AddSpawnStart(int parent, uint32_t token, const char* actions) {
+    Send(Record::Fork(parent, self_), token);
+    if (actions == nullptr) return;
+    DecodeSpawnActions(actions, [&](char kind, const char* path, size_t size) {
+      const RecordKind k = kind == 'R'   ? RecordKind::kRead
+                           : kind == 'W' ? RecordKind::kWrite
+                                         : RecordKind::kChdir;
+      Send(Record::Path(k, self_, absl::string_view(path, size)), 0);
+    });
+  }
+
+ private:
+  // Sends one record; an F carries `token` (0 for ptrace's F records: ptrace writes F in the
+  // parent's fork, the only F of that creation).
+  void Send(const Record& record, uint32_t token) {
     WireRecord w{};
     switch (record.kind) {
       case RecordKind::kComment:
@@ -77,7 +99,8 @@ class ForwardingSink : public RecordSink {
     }
     w.pid = static_cast<int32_t>(Map(record.pid));
     w.child_pid = static_cast<int32_t>(record.child_pid);
-    w.status = static_cast<int32_t>(record.status);
+    w.status = record.kind == RecordKind::kFork ? static_cast<int32_t>(token)
+                                                : static_cast<int32_t>(record.status);
     w.signal = static_cast<int32_t>(record.signal);
     w.len1 = static_cast<uint16_t>(record.path.size());
     w.len2 = static_cast<uint16_t>(record.path2.size());
@@ -92,16 +115,16 @@ class ForwardingSink : public RecordSink {
     out.Append(record.path2.data(), record.path2.size());
     if (out.overflow()) return;
     // In order with the interposer's messages (wire_format.h).
-    SendMessage(out.data(), out.size(), &pipe_, fd_);
+    SendMessage(out.data(), out.size(), &pipe_, fd_, &deferred_);
   }
 
- private:
   int64_t Map(int64_t pid) const { return pid == root_ && root_ != 0 ? self_ : pid; }
 
   int fd_;
   int pipe_;
   int64_t self_;
   int64_t root_ = 0;
+  uint32_t deferred_ = 0;  // messages sent deferred (wire_format.h)
 };
 
 int Main(int argc, char** argv) {
@@ -132,6 +155,14 @@ int Main(int argc, char** argv) {
   if (pipe >= 0) fcntl(pipe, F_SETFD, FD_CLOEXEC);
 
   ForwardingSink sink(fd, pipe, getpid());
+  // Created inside glibc by a traced posix_spawn: this process's F and the spawn's file
+  // actions come first (launch_protocol.h).
+  const char* parent_text = getenv("FILEMON_PRELOAD_PID");
+  const char* token_text = getenv(preload_internal::kEnvToken);
+  if (parent_text != nullptr && token_text != nullptr && atoi(parent_text) != getpid()) {
+    sink.AddSpawnStart(atoi(parent_text), static_cast<uint32_t>(strtoul(token_text, nullptr, 10)),
+                       getenv(preload_internal::kEnvActions));
+  }
   // If ptrace cannot trace here, the program still runs (in this process, untraced), and the
   // log says what is missing.
   auto run_untraced = [&](const std::string& why) {

@@ -28,6 +28,7 @@
 #include <glob.h>
 #include <grp.h>
 #include <iconv.h>
+#include <limits.h>
 #include <link.h>
 #include <locale.h>
 #include <pthread.h>
@@ -62,6 +63,7 @@
 #include <utility>
 
 #include "filemon/backends/preload/exec_probe.h"
+#include "filemon/backends/preload/launch_protocol.h"
 #include "filemon/backends/preload/raw_syscall.h"
 #include "filemon/backends/preload/wire_format.h"
 
@@ -109,6 +111,14 @@ __attribute__((tls_model("initial-exec"))) thread_local int t_pid = 0;
 // the handlers a program registered before its first fork run in the child before ours.
 __attribute__((tls_model("initial-exec"))) thread_local bool t_forking = false;
 
+// Process creations (wire_format.h, "F from both sides"): this process's count of them, whose
+// value is each creation's token (never 0); the creations whose parent-side F is not sent yet
+// (an exit waits for them: X must follow their F); and the token of the fork this thread is
+// in, which the child's side reads (a signal handler's nested fork restores it).
+std::atomic<uint32_t> g_creations{0};
+std::atomic<int> g_creations_in_flight{0};
+__attribute__((tls_model("initial-exec"))) thread_local uint32_t t_fork_token = 0;
+
 constexpr char kEnvFd[] = "FILEMON_PRELOAD_FD";
 constexpr char kEnvPipe[] = "FILEMON_PRELOAD_PIPE";
 constexpr char kEnvPid[] = "FILEMON_PRELOAD_PID";
@@ -119,7 +129,7 @@ constexpr char kEnvHelper[] = "FILEMON_PRELOAD_HELPER";
 constexpr char kEnvExec[] = "FILEMON_PRELOAD_EXEC";
 constexpr char kEnvLdPreload[] = "LD_PRELOAD";
 // Entries FixEnvironment may add (LD_PRELOAD and our variables), plus the terminating null.
-constexpr size_t kOurEnvEntries = 11;
+constexpr size_t kOurEnvEntries = 13;
 
 // 0: not initialised; 1: initialising; 2: ready. Libraries initialised before this one (e.g.
 // libselinux's constructor reading /proc/filesystems) call us before our constructor runs:
@@ -315,20 +325,48 @@ DECLARE_REAL(getgrgid, struct group* (*)(gid_t));
 
 bool Reconnect(int broken_fd);
 
+// The count of this process's deferred messages (wire_format.h), for their ids.
+std::atomic<uint32_t> g_deferred{0};
+
+// Writes `size` bytes to the pipe; false (and the socket from now on) if the pipe is gone.
+bool WritePipe(int pipe, const char* data, size_t size) {
+  long n;
+  do {
+    n = RawSyscall3(SYS_write, pipe, reinterpret_cast<long>(data), static_cast<long>(size));
+  } while (n == -EINTR);
+  if (n == static_cast<long>(size)) return true;
+  // Closed behind our back (or the supervisor is gone): the socket from now on.
+  int expected = pipe;
+  g_pipe.compare_exchange_strong(expected, -1);
+  return false;
+}
+
+void SendToSocket(const char* data, size_t size);
+
+// A message too large for the pipe while the pipe works: through the socket, wrapped with an
+// id, then a marker with the id through the pipe, which puts it in its place (wire_format.h).
+__attribute__((noinline, cold)) void SendDeferred(int pipe, const char* data, size_t size) {
+  const int32_t sender = Pid();
+  const uint64_t id = DeferredId(sender, g_deferred.fetch_add(1, std::memory_order_relaxed) + 1);
+  char wrapped[kDeferredPrefix + kMaxMessage];
+  MakeDeferredPrefix(wrapped, MessageType::kDeferred, id, size, sender);
+  memcpy(wrapped + kDeferredPrefix, data, size);
+  SendToSocket(wrapped, kDeferredPrefix + size);
+  char marker[kDeferredPrefix];
+  MakeDeferredPrefix(marker, MessageType::kMarker, id, 0, sender);
+  WritePipe(pipe, marker, sizeof(marker));
+}
+
 void SendBytes(const char* data, size_t size) {
-  if (size <= kMaxPipeMessage) {
-    const int pipe = g_pipe.load(std::memory_order_relaxed);
-    if (pipe >= 0) {
-      long n;
-      do {
-        n = RawSyscall3(SYS_write, pipe, reinterpret_cast<long>(data), static_cast<long>(size));
-      } while (n == -EINTR);
-      if (n == static_cast<long>(size)) return;
-      // Closed behind our back (or the supervisor is gone): the socket from now on.
-      int expected = pipe;
-      g_pipe.compare_exchange_strong(expected, -1);
-    }
+  const int pipe = g_pipe.load(std::memory_order_relaxed);
+  if (pipe >= 0) {
+    if (size > kMaxPipeMessage) return SendDeferred(pipe, data, size);
+    if (WritePipe(pipe, data, size)) return;
   }
+  SendToSocket(data, size);
+}
+
+void SendToSocket(const char* data, size_t size) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     int fd = g_fd.load(std::memory_order_relaxed);
     if (fd < 0) return;
@@ -466,7 +504,8 @@ void AppendComment(ByteAppender& out, const void* args) {
   Finish(out, start, out.size() - before, 0);
 }
 
-// F (`a` the parent, `b` the child) or X (`a` the pid, `b` the code, `c` the signal).
+// F (`a` the parent, `b` the child, `c` the token) or X (`a` the pid, `b` the code, `c` the
+// signal).
 struct NumbersArgs {
   WireKind kind;
   int a, b, c;
@@ -478,6 +517,7 @@ void AppendNumbers(ByteAppender& out, const void* args) {
   if (out.overflow()) return;
   if (n.kind == WireKind::kFork) {
     At(out, start)->child_pid = n.b;
+    At(out, start)->status = n.c;
   } else {
     At(out, start)->status = n.b;
     At(out, start)->signal = n.c;
@@ -520,8 +560,9 @@ class MessageBuilder {
     const record::CommentArgs args{Pid(), {a, b, c, d}};
     Put(record::AppendComment, &args);
   }
-  void AddFork(int parent, int child) {
-    const record::NumbersArgs args{WireKind::kFork, parent, child, 0};
+  // `token`: the creation's (0: the only F of this creation; wire_format.h).
+  void AddFork(int parent, int child, uint32_t token) {
+    const record::NumbersArgs args{WireKind::kFork, parent, child, static_cast<int>(token)};
     Put(record::AppendNumbers, &args);
   }
   void AddExit(int pid, int code, int signal) {
@@ -662,6 +703,11 @@ void RecordExit(int code) {
   if (!Active()) return;
   int pid = Pid();
   if (g_exit_recorded.exchange(pid) == pid) return;
+  // Another thread's creation that has not written its F yet: X must come after it (bounded:
+  // a creation interrupted by a handler that exits never finishes).
+  for (int i = 0; i < 1000 && g_creations_in_flight.load(std::memory_order_acquire) > 0; ++i) {
+    RawSyscall0(SYS_sched_yield);
+  }
   Message m;
   m.AddExit(Pid(), code & 0xff, 0);
   m.Send();
@@ -1121,18 +1167,60 @@ int CountLoadedObjects() {
 
 void OnExit(int status, void*) { RecordExit(status); }
 
+// A new process's own state: nothing created yet, no exit written.
+void ResetCreations() {
+  g_creations.store(0, std::memory_order_relaxed);
+  g_creations_in_flight.store(0, std::memory_order_relaxed);
+  g_exit_recorded.store(0, std::memory_order_relaxed);
+}
+
+// The child's side of fork (and of _Fork and a raw clone): its F with the token of the
+// creation this thread was in (0 for a fork that did not pass through CreateProcess).
 void OnForkChild() {
   t_forking = false;
+  const uint32_t token = t_fork_token;
+  t_fork_token = 0;
   if (!Active()) return;
   int parent = g_pid.load(std::memory_order_relaxed);
   int self = static_cast<int>(RawSyscall0(SYS_getpid));
   g_pid.store(self, std::memory_order_relaxed);
   t_pid = self;
-  g_exit_recorded.store(0, std::memory_order_relaxed);
+  ResetCreations();
   ResetSyscallWindowAfterFork();
   Message m;
-  m.AddFork(parent, self);
+  m.AddFork(parent, self, token);
   m.Send();
+}
+
+uint32_t NextToken() {
+  uint32_t token;
+  do {
+    token = g_creations.fetch_add(1, std::memory_order_relaxed) + 1;
+  } while (token == 0);
+  return token;
+}
+
+void SendFork(int parent, int child, uint32_t token) {
+  Message m;
+  m.AddFork(parent, child, token);
+  m.Send();
+}
+
+// Runs `create` (fork-like: the child's pid in the parent, 0 in the child, where OnForkChild
+// ran inside it) as a creation with a token; the parent writes its F as soon as `create`
+// returned.
+template <typename Fn>
+auto CreateProcess(Fn create) -> decltype(create()) {
+  const uint32_t token = NextToken();
+  const uint32_t outer = t_fork_token;
+  t_fork_token = token;
+  g_creations_in_flight.fetch_add(1, std::memory_order_acq_rel);
+  const auto r = create();
+  if (r == 0) return r;  // the child
+  t_fork_token = outer;
+  if (r > 0) SendFork(Pid(), static_cast<int>(r), token);
+  g_creations_in_flight.fetch_sub(1, std::memory_order_acq_rel);
+  return r;
 }
 
 void OnForkPrepare() { t_forking = true; }
@@ -1212,6 +1300,32 @@ bool Reconnect(int broken_fd) {
   return true;
 }
 
+// The records of posix_spawn's file actions encoded in `text` (launch_protocol.h), under `pid`.
+__attribute__((noinline)) void AddSpawnActions(BatchMessage* m, int pid, const char* text) {
+  DecodeSpawnActions(text, [&](char kind, const char* bytes, size_t size) {
+    char path[PATH_MAX + 1];
+    if (size > PATH_MAX) return;
+    memcpy(path, bytes, size);
+    path[size] = '\0';
+    switch (kind) {
+      case 'R':
+        m->Add(WireKind::kRead, pid, AT_FDCWD, path);
+        break;
+      case 'W':
+        m->Add(WireKind::kWrite, pid, AT_FDCWD, path);
+        break;
+      case 'C':
+        m->Add(WireKind::kChdir, pid, AT_FDCWD, path);
+        break;
+      case 'c':
+        m->Add(WireKind::kChdir, pid, AT_FDCWD, path, AT_FDCWD, nullptr, PathRule::kLiteral);
+        break;
+      default:
+        break;
+    }
+  });
+}
+
 // The variables the start reads, found in one walk of the environment (getenv would walk it
 // once per name).
 struct StartEnvironment {
@@ -1225,12 +1339,14 @@ struct StartEnvironment {
   const char* locale = nullptr;
   const char* locale_shm = nullptr;
   const char* library_path = nullptr;  // LD_LIBRARY_PATH
+  const char* token = nullptr;         // launch_protocol.h
+  const char* actions = nullptr;
 };
 
 StartEnvironment ReadStartEnvironment() {
-  static const char* const kNames[] = {kEnvFd,        kEnvPipe,         kEnvPid,  kEnvSocket,
-                                       kEnvOptions,   kEnvHelper,       kEnvExec, kEnvLocale,
-                                       kEnvLocaleShm, "LD_LIBRARY_PATH"};
+  static const char* const kNames[] = {kEnvFd,        kEnvPipe,          kEnvPid,   kEnvSocket,
+                                       kEnvOptions,   kEnvHelper,        kEnvExec,  kEnvLocale,
+                                       kEnvLocaleShm, "LD_LIBRARY_PATH", kEnvToken, kEnvActions};
   const char* v[sizeof(kNames) / sizeof(kNames[0])];
   EnvValues(environ, kNames, sizeof(kNames) / sizeof(kNames[0]), v);
   StartEnvironment env;
@@ -1244,6 +1360,8 @@ StartEnvironment ReadStartEnvironment() {
   env.locale = v[7];
   env.locale_shm = v[8];
   env.library_path = v[9];
+  env.token = v[10];
+  env.actions = v[11];
   return env;
 }
 
@@ -1282,11 +1400,19 @@ void Init() {
   }
 
   BatchMessage start;
-  // A process the interposer did not see being created (glibc's posix_spawn, system(),
-  // popen() clone internally): its parent did not write F, so it does.
+  // A process created inside glibc (posix_spawn, system(), popen() clone internally): F from
+  // its side with the parent and token its parent passed, then what glibc did in it before the
+  // exec (launch_protocol.h). Without a token (an environment passed on by a program the
+  // interposer could not enter) the parent is the kernel's.
   long exec_pid = 0;
   if (!ParseInt(env.pid, &exec_pid) || exec_pid != pid) {
-    start.AddFork(static_cast<int>(RawSyscall0(SYS_getppid)), pid);
+    long token = 0;
+    if (exec_pid > 0 && ParseInt(env.token, &token)) {
+      start.AddFork(static_cast<int>(exec_pid), pid, static_cast<uint32_t>(token));
+      if (env.actions != nullptr) AddSpawnActions(&start, pid, env.actions);
+    } else {
+      start.AddFork(static_cast<int>(RawSyscall0(SYS_getppid)), pid, 0);
+    }
   }
   const char* execfn = reinterpret_cast<const char*>(getauxval(AT_EXECFN));
   if (execfn != nullptr && StartsWith(execfn, "/dev/fd/") && env.exec != nullptr) {
@@ -1316,8 +1442,14 @@ __attribute__((constructor)) void Constructor() { EnsureInit(); }
 // entries;
 // `scratch` holds the new strings.
 // `preload` false: without LD_PRELOAD (for the ptrace helper, whose subtree ptrace sees).
+// `child`: for a process created inside glibc, what its start writes (launch_protocol.h).
+struct ChildStart {
+  uint32_t token;       // 0: the parent writes no F of its own
+  const char* actions;  // encoded file actions, or nullptr
+};
 void FixEnvironment(char* const* envp, char** out, char* scratch, size_t scratch_size,
-                    bool preload = true, const char* exec_path = nullptr) {
+                    bool preload = true, const char* exec_path = nullptr,
+                    const ChildStart* child = nullptr) {
   ByteAppender s(scratch, scratch_size);
   size_t n = 0;
   const char* user_preload = nullptr;
@@ -1380,6 +1512,11 @@ void FixEnvironment(char* const* envp, char** out, char* scratch, size_t scratch
   if (g_options[0] != '\0') add(kEnvOptions, g_options);
   if (g_helper[0] != '\0') add(kEnvHelper, g_helper);
   if (exec_path != nullptr) add(kEnvExec, exec_path);
+  if (child != nullptr) {
+    number[FormatUnsigned(child->token, number)] = '\0';
+    add(kEnvToken, number);
+    if (child->actions != nullptr && child->actions[0] != '\0') add(kEnvActions, child->actions);
+  }
   if (g_locale_shm_path[0] != '\0') add(kEnvLocaleShm, g_locale_shm_path);
   // Last: a cache only saves time, and another thread's setlocale may have grown it since the
   // caller sized `scratch`.
@@ -1397,15 +1534,21 @@ size_t CountEntries(char* const* v) {
 
 // The bytes FixEnvironment needs for the strings it makes from `envp` (and `exec_path`): each
 // "NAME=value" with its NUL (sizeof a name counts its NUL, which stands for the '=').
-size_t EnvScratchSize(char* const* envp, const char* exec_path = nullptr) {
+size_t EnvScratchSize(char* const* envp, const char* exec_path = nullptr,
+                      const ChildStart* child = nullptr) {
   const char* user = EnvValue(envp, kEnvLdPreload);
   constexpr size_t kNumber = 24;  // the digits of a descriptor or pid, and the NUL
-  return sizeof(kEnvLdPreload) + Length(g_lib_path) + 1 + (user != nullptr ? Length(user) : 0) + 1 +
-         sizeof(kEnvFd) + sizeof(kEnvPipe) + sizeof(kEnvPid) + 3 * kNumber + sizeof(kEnvSocket) +
-         Length(g_socket_name) + 1 + sizeof(kEnvOptions) + Length(g_options) + 1 +
-         sizeof(kEnvHelper) + Length(g_helper) + 1 + sizeof(kEnvExec) +
-         (exec_path != nullptr ? Length(exec_path) : 0) + 1 + sizeof(kEnvLocaleShm) +
-         Length(g_locale_shm_path) + 1 + sizeof(kEnvLocale) + g_locale_cache_size + 1;
+  const size_t child_size = child == nullptr
+                                ? 0
+                                : sizeof(kEnvToken) + kNumber + sizeof(kEnvActions) +
+                                      (child->actions != nullptr ? Length(child->actions) : 0) + 1;
+  return child_size + sizeof(kEnvLdPreload) + Length(g_lib_path) + 1 +
+         (user != nullptr ? Length(user) : 0) + 1 + sizeof(kEnvFd) + sizeof(kEnvPipe) +
+         sizeof(kEnvPid) + 3 * kNumber + sizeof(kEnvSocket) + Length(g_socket_name) + 1 +
+         sizeof(kEnvOptions) + Length(g_options) + 1 + sizeof(kEnvHelper) + Length(g_helper) + 1 +
+         sizeof(kEnvExec) + (exec_path != nullptr ? Length(exec_path) : 0) + 1 +
+         sizeof(kEnvLocaleShm) + Length(g_locale_shm_path) + 1 + sizeof(kEnvLocale) +
+         g_locale_cache_size + 1;
 }
 
 // Before exec'ing a program the loader will not load us into: in auto mode hand it to the
@@ -1563,30 +1706,64 @@ struct GlibcSpawnAction {
   } action;
 };
 
-void RecordSpawnFileActions(pid_t child, const posix_spawn_file_actions_t* actions) {
+// Calls `fn(char kind, const char* path, int fd)` for each action of `actions` that ptrace
+// would record: 'R'/'W' per record of an open (R then W for O_RDWR), 'C' a chdir, 'c' an
+// fchdir of `fd` (path nullptr).
+template <typename Fn>
+void ForEachSpawnAction(const posix_spawn_file_actions_t* actions, Fn fn) {
   if (actions == nullptr || actions->__used <= 0 || actions->__actions == nullptr) return;
   const auto* list = reinterpret_cast<const GlibcSpawnAction*>(actions->__actions);
-  BatchMessage m;
   for (int i = 0; i < actions->__used; ++i) {
     const GlibcSpawnAction& a = list[i];
     if (a.tag == GlibcSpawnAction::kOpen && a.action.open_action.path != nullptr) {
-      const char* path = a.action.open_action.path;
-      int flags = a.action.open_action.oflag;
-      if (flags & O_RDWR) m.Add(WireKind::kRead, child, AT_FDCWD, path);
-      m.Add((flags & O_ACCMODE) ? WireKind::kWrite : WireKind::kRead, child, AT_FDCWD, path);
+      const int flags = a.action.open_action.oflag;
+      if (flags & O_RDWR) fn('R', a.action.open_action.path, -1);
+      fn((flags & O_ACCMODE) ? 'W' : 'R', a.action.open_action.path, -1);
     } else if (a.tag == GlibcSpawnAction::kChdir && a.action.chdir_action.path != nullptr) {
-      m.Add(WireKind::kChdir, child, AT_FDCWD, a.action.chdir_action.path);
+      fn('C', a.action.chdir_action.path, -1);
     } else if (a.tag == GlibcSpawnAction::kFchdir) {
-      m.Add(WireKind::kChdir, child, a.action.fchdir_action.fd, "", AT_FDCWD, nullptr,
-            PathRule::kDirectory);
+      fn('c', nullptr, a.action.fchdir_action.fd);
     }
   }
-  m.Send();
+}
+
+// Encodes the actions (launch_protocol.h) into `out`; an fchdir's directory is resolved here,
+// where the descriptor is the child's until the spawn.
+void EncodeSpawnActions(const posix_spawn_file_actions_t* actions, ByteAppender* out) {
+  ForEachSpawnAction(actions, [&](char kind, const char* path, int fd) {
+    if (path != nullptr) return AppendSpawnAction(*out, kind, path, Length(path));
+    char link[32] = "/proc/self/fd/";
+    const size_t len = Length(link);
+    link[len + FormatUnsigned(static_cast<unsigned>(fd), link + len)] = '\0';
+    char dir[PATH_MAX];
+    const long n = RawSyscall4(SYS_readlinkat, AT_FDCWD, reinterpret_cast<long>(link),
+                               reinterpret_cast<long>(dir), sizeof(dir));
+    if (n > 0 && n < static_cast<long>(sizeof(dir))) {
+      AppendSpawnAction(*out, kind, dir, static_cast<size_t>(n));
+    }
+  });
+}
+
+// The records of `actions` under `child`, written by the parent (when the child cannot).
+void RecordSpawnFileActions(BatchMessage* m, pid_t child,
+                            const posix_spawn_file_actions_t* actions) {
+  ForEachSpawnAction(actions, [&](char kind, const char* path, int fd) {
+    if (path == nullptr) {
+      return m->Add(WireKind::kChdir, child, fd, "", AT_FDCWD, nullptr, PathRule::kDirectory);
+    }
+    m->Add(kind == 'R'   ? WireKind::kRead
+           : kind == 'W' ? WireKind::kWrite
+                         : WireKind::kChdir,
+           child, AT_FDCWD, path);
+  });
 }
 
 using SpawnFn = int (*)(pid_t*, const char*, const posix_spawn_file_actions_t*,
                         const posix_spawnattr_t*, char* const[], char* const[]);
 
+// The spawned program's start writes its F and its file actions' records when the interposer
+// (or, in auto, the ptrace helper) runs in it; the parent writes its own F as soon as the spawn
+// returned, and writes the actions itself only when the child cannot (or they did not fit).
 int SpawnImpl(SpawnFn real, bool search, pid_t* pid, const char* file,
               const posix_spawn_file_actions_t* actions, const posix_spawnattr_t* attr,
               char* const argv[], char* const envp[]) {
@@ -1608,37 +1785,50 @@ int SpawnImpl(SpawnFn real, bool search, pid_t* pid, const char* file,
     helper_argv[n] = nullptr;
     helper = true;
   }
+  const bool child_starts = !unpreloadable || helper;
+  char encoded[8192];
+  ByteAppender encoder(encoded, sizeof(encoded) - 1);
+  if (child_starts) EncodeSpawnActions(actions, &encoder);
+  const bool actions_in_env = child_starts && !encoder.overflow();
+  encoded[actions_in_env ? encoder.size() : 0] = '\0';
+  const ChildStart start{NextToken(), encoded};
+  const ChildStart* child_start = child_starts ? &start : nullptr;
   char* env[CountEntries(envp) + kOurEnvEntries];
-  char scratch[EnvScratchSize(envp)];
-  FixEnvironment(envp, env, scratch, sizeof(scratch), /*preload=*/!helper);
+  char scratch[EnvScratchSize(envp, nullptr, child_start)];
+  FixEnvironment(envp, env, scratch, sizeof(scratch), /*preload=*/!helper, nullptr, child_start);
   pid_t child = 0;
+  g_creations_in_flight.fetch_add(1, std::memory_order_acq_rel);
   int rc = helper ? REAL(posix_spawn)(&child, g_helper, actions, attr,
                                       const_cast<char* const*>(helper_argv), env)
                   : real(&child, file, actions, attr, argv, env);
   if (pid != nullptr) *pid = child;
-  if (rc == 0) RecordSpawnFileActions(child, actions);
-  if (rc == 0 && unpreloadable && !helper) {
-    // The child cannot write its own F and E.
-    Message m;
-    m.AddFork(Pid(), child);
-    m.AddComment(path, " is ", ExecKindReason(probe.kind),
-                 ": the interposer cannot record its own operations (use --backend=ptrace or "
-                 "auto)");
-    m.AddExecPath(WireKind::kExec, child, path);
+  if (rc == 0) {
+    BatchMessage m;
+    m.AddFork(Pid(), child, child_starts ? start.token : 0);
+    if (!actions_in_env) RecordSpawnFileActions(&m, child, actions);
+    if (!child_starts) {
+      m.AddComment(path, " is ", ExecKindReason(probe.kind),
+                   ": the interposer cannot record its own operations (use --backend=ptrace or "
+                   "auto)");
+      m.AddExecPath(WireKind::kExec, child, path);
+    }
     m.Send();
   }
+  g_creations_in_flight.fetch_sub(1, std::memory_order_acq_rel);
   return rc;
 }
 
 // Runs `fn` with our variables in `environ` (for system(3)/popen(3), whose internal spawn
-// passes `environ` to the shell).
+// passes `environ` to the shell), with this process as the parent and `token` as the
+// creation's token (launch_protocol.h).
 template <typename Fn>
-auto WithOurEnvironment(Fn fn) -> decltype(fn()) {
-  if (!Active() || EnvValue(environ, kEnvFd) != nullptr) return fn();
+auto WithOurEnvironment(uint32_t token, Fn fn) -> decltype(fn()) {
+  if (!Active()) return fn();
   char** saved = environ;
+  const ChildStart start{token, nullptr};
   char* env[CountEntries(saved) + kOurEnvEntries];
-  char scratch[EnvScratchSize(saved)];
-  FixEnvironment(saved, env, scratch, sizeof(scratch));
+  char scratch[EnvScratchSize(saved, nullptr, &start)];
+  FixEnvironment(saved, env, scratch, sizeof(scratch), true, nullptr, &start);
   environ = env;
   auto result = fn();
   if (environ == env) environ = saved;
@@ -1653,6 +1843,7 @@ struct CloneStart {
   void* arg;
   int parent;
   int flags;
+  uint32_t token;
 };
 
 int CloneTrampoline(void* data) {
@@ -1661,11 +1852,9 @@ int CloneTrampoline(void* data) {
   t_pid = self;
   if (!(start.flags & CLONE_VM)) {  // our own copy of memory
     g_pid.store(self, std::memory_order_relaxed);
-    g_exit_recorded.store(0, std::memory_order_relaxed);
+    ResetCreations();
   }
-  Message m;
-  m.AddFork(start.parent, self);
-  m.Send();
+  SendFork(start.parent, self, start.token);
   return start.fn(start.arg);
 }
 
@@ -1817,9 +2006,11 @@ long SyscallImpl(long nr, long a1, long a2, long a3, long a4, long a5, long a6) 
 #endif
     case SYS_clone:
       if (!(a1 & CLONE_VM)) {
-        long r = real();
-        if (r == 0) OnForkChild();
-        return r;
+        return CreateProcess([&] {
+          long r = real();
+          if (r == 0) OnForkChild();
+          return r;
+        });
       }
       if (!(a1 & CLONE_THREAD)) g_pid_shared.store(true, std::memory_order_relaxed);
       return real();
@@ -2134,31 +2325,79 @@ FILEMON_EXPORT int posix_spawnp(pid_t* pid, const char* file,
   return SpawnImpl(REAL(posix_spawnp), true, pid, file, actions, attr, argv, envp);
 }
 
+// system(3) waits for its child: the child's F alone is in order (token 0).
 FILEMON_EXPORT int system(const char* command) {
-  return WithOurEnvironment([&] { return REAL(system)(command); });
+  return WithOurEnvironment(0, [&] { return REAL(system)(command); });
 }
 
+// The pid of a popen(3) child: glibc keeps it after the FILE and its vtable pointer
+// (struct _IO_proc_file, unchanged since glibc 2.0); checked to be a child of ours.
+pid_t PopenChild(FILE* stream) {
+  pid_t pid;
+  memcpy(&pid, reinterpret_cast<const char*>(stream) + sizeof(FILE) + sizeof(void*), sizeof(pid));
+  if (pid <= 0) return 0;
+  siginfo_t info;
+  const long rc = RawSyscall6(SYS_waitid, P_PID, pid, reinterpret_cast<long>(&info),
+                              WEXITED | WNOHANG | WNOWAIT, 0, 0);
+  return rc == 0 ? pid : 0;
+}
+
+// popen(3) returns at once: the parent writes its F too.
 FILEMON_EXPORT FILE* popen(const char* command, const char* mode) {
-  return WithOurEnvironment([&] { return REAL(popen)(command, mode); });
+  if (!Active()) return REAL(popen)(command, mode);
+  const uint32_t token = NextToken();
+  g_creations_in_flight.fetch_add(1, std::memory_order_acq_rel);
+  FILE* stream = WithOurEnvironment(token, [&] { return REAL(popen)(command, mode); });
+  const pid_t child = stream != nullptr ? PopenChild(stream) : 0;
+  if (child > 0) SendFork(Pid(), child, token);
+  g_creations_in_flight.fetch_sub(1, std::memory_order_acq_rel);
+  return stream;
 }
 
 // --- processes ---
 
-// F: the atfork child handler (see EnsureForkHandlers).
+// F from both sides: the atfork child handler (see EnsureForkHandlers) and CreateProcess.
 FILEMON_EXPORT pid_t fork() noexcept {
-  if (Active()) EnsureForkHandlers();
-  return REAL(fork)();
+  if (!Active()) return REAL(fork)();
+  EnsureForkHandlers();
+  return CreateProcess([] { return REAL(fork)(); });
 }
 
+// daemon(3) as glibc writes it, from the wrapped calls: its parent exits inside it, so its
+// fork must be ours (the parent's F before its X), and its chdir and open of /dev/null are
+// recorded as ptrace records them.
 FILEMON_EXPORT int daemon(int nochdir, int noclose) noexcept {
-  if (Active()) EnsureForkHandlers();
-  return REAL(daemon)(nochdir, noclose);
+  if (!Active()) return REAL(daemon)(nochdir, noclose);
+  const pid_t child = fork();
+  if (child < 0) return -1;
+  if (child > 0) _exit(0);
+  if (setsid() == -1) return -1;
+  if (!nochdir) chdir("/");
+  if (!noclose) {
+    const int fd = open("/dev/null", O_RDWR);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+      if (fd >= 0) close(fd);
+      return -1;
+    }
+    if (!S_ISCHR(st.st_mode)) {
+      close(fd);
+      errno = ENODEV;
+      return -1;
+    }
+    dup2(fd, STDIN_FILENO);
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+    if (fd > 2) close(fd);
+  }
+  return 0;
 }
 
 FILEMON_EXPORT pid_t forkpty(int* amaster, char* name, const struct termios* termp,
                              const struct winsize* winp) noexcept {
-  if (Active()) EnsureForkHandlers();
-  return REAL(forkpty)(amaster, name, termp, winp);
+  if (!Active()) return REAL(forkpty)(amaster, name, termp, winp);
+  EnsureForkHandlers();
+  return CreateProcess([&] { return REAL(forkpty)(amaster, name, termp, winp); });
 }
 
 // vfork: the child borrows the parent's memory and stack until it execs, so a C wrapper cannot
@@ -2171,9 +2410,8 @@ extern "C" __attribute__((visibility("hidden"))) void filemon_preload_vfork_chil
   int self = static_cast<int>(RawSyscall0(SYS_getpid));
   t_pid = self;
   if (!Active()) return;
-  Message m;
-  m.AddFork(g_pid.load(std::memory_order_relaxed), self);
-  m.Send();
+  // The parent stays suspended until this child exec'd or exited: its F alone is in order.
+  SendFork(g_pid.load(std::memory_order_relaxed), self, 0);
 }
 
 extern "C" __attribute__((visibility("hidden"))) void filemon_preload_vfork_parent() { t_pid = 0; }
@@ -2219,9 +2457,12 @@ FILEMON_EXPORT pid_t vfork() noexcept { return REAL(fork)(); }
 #endif
 
 FILEMON_EXPORT pid_t _Fork() noexcept {
-  pid_t r = REAL(_Fork)();
-  if (r == 0) OnForkChild();
-  return r;
+  if (!Active()) return REAL(_Fork)();
+  return CreateProcess([] {
+    pid_t r = REAL(_Fork)();
+    if (r == 0) OnForkChild();
+    return r;
+  });
 }
 
 FILEMON_EXPORT int clone(int (*fn)(void*), void* stack, int flags, void* arg, ...) noexcept {
@@ -2240,10 +2481,18 @@ FILEMON_EXPORT int clone(int (*fn)(void*), void* stack, int flags, void* arg, ..
     return REAL(clone)(fn, stack, flags, arg, parent_tid, tls, child_tid);
   }
   int saved = t_pid;
-  CloneStart start{fn, arg, Pid(), flags};
-  int rc = REAL(clone)(CloneTrampoline, stack, flags, &start, parent_tid, tls, child_tid);
-  t_pid = saved;  // a CLONE_VM|CLONE_VFORK child wrote our (shared) copy
-  return rc;
+  // A CLONE_VFORK parent stays suspended until the child exec'd or exited: the child's F
+  // alone is in order. Otherwise both write it.
+  if (flags & CLONE_VFORK) {
+    CloneStart start{fn, arg, Pid(), flags, 0};
+    int rc = REAL(clone)(CloneTrampoline, stack, flags, &start, parent_tid, tls, child_tid);
+    t_pid = saved;  // a CLONE_VM|CLONE_VFORK child wrote our (shared) copy
+    return rc;
+  }
+  return CreateProcess([&] {
+    CloneStart start{fn, arg, Pid(), flags, t_fork_token};
+    return REAL(clone)(CloneTrampoline, stack, flags, &start, parent_tid, tls, child_tid);
+  });
 }
 
 FILEMON_EXPORT void _exit(int status) {

@@ -21,6 +21,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <functional>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -45,6 +47,7 @@ using preload_internal::DecodeRecords;
 using preload_internal::ExecKind;
 using preload_internal::ExecKindReason;
 using preload_internal::ExecProbe;
+using preload_internal::kDeferredPrefix;
 using preload_internal::kMaxMessage;
 using preload_internal::MessageHeader;
 using preload_internal::MessageType;
@@ -166,7 +169,8 @@ void SendFromChild(int fd, MessageType type, int pid, int status, int signal) {
   message.record.pid = pid;
   message.record.status = status;
   message.record.signal = signal;
-  SendMessage(reinterpret_cast<char*>(&message), sizeof(message), &g_reaper_pipe, fd);
+  uint32_t deferred = 0;  // never used: the message fits in the pipe
+  SendMessage(reinterpret_cast<char*>(&message), sizeof(message), &g_reaper_pipe, fd, &deferred);
 }
 
 // The reaper: a child subreaper that starts the command and reaps what its parents leave.
@@ -221,27 +225,40 @@ void SendFromChild(int fd, MessageType type, int pid, int status, int signal) {
   _exit(0);
 }
 
-class PreloadBackend : public Backend {
+// Turns one run's wire records into sink records: the first of a creation's two F records
+// (wire_format.h, "F from both sides"), one X per process.
+class RecordDispatcher {
  public:
-  explicit PreloadBackend(PreloadOptions options) : options_(std::move(options)) {}
+  explicit RecordDispatcher(RecordSink* sink) : sink_(sink) {}
+  RecordDispatcher(const RecordDispatcher&) = delete;
+  RecordDispatcher& operator=(const RecordDispatcher&) = delete;
 
-  absl::string_view name() const override { return options_.auto_mode ? "auto" : "preload"; }
-
-  absl::StatusOr<ExitStatus> Run(const Command& command, const TraceOptions& options,
-                                 RecordSink* sink) override;
+  // Turns the records of one message into sink records.
+  void HandleRecords(const char* data, size_t size);
+  // A process ended; writes its X unless the process wrote its own.
+  void HandleExit(const WireRecord& record);
 
  private:
-  // Turns the records of one message into sink records.
-  void HandleRecords(const char* data, size_t size, RecordSink* sink);
-  // A process ended; writes its X unless the process wrote its own.
-  void HandleExit(const WireRecord& record, RecordSink* sink);
+  // False for the second F of a creation (the first was written).
+  bool FirstFork(const WireRecord& w);
 
-  PreloadOptions options_;
-  std::atomic<bool> said_no_library_{false};   // auto's fallback note is written once
+  RecordSink* sink_;
   absl::flat_hash_set<int64_t> exit_written_;  // pids whose X is in the log (until reaped)
+  // Creations (parent, child, token) of which one F was written and the other is awaited. An
+  // entry ends when the second arrives; a side killed before its F leaves one.
+  absl::flat_hash_set<std::tuple<int32_t, int32_t, uint32_t>> half_seen_;
 };
 
-void PreloadBackend::HandleRecords(const char* data, size_t size, RecordSink* sink) {
+bool RecordDispatcher::FirstFork(const WireRecord& w) {
+  const uint32_t token = static_cast<uint32_t>(w.status);
+  if (token == 0) return true;
+  const auto key = std::make_tuple(w.pid, w.child_pid, token);
+  if (half_seen_.erase(key) > 0) return false;
+  half_seen_.insert(key);
+  return true;
+}
+
+void RecordDispatcher::HandleRecords(const char* data, size_t size) {
   bool ok = DecodeRecords(data, size, [&](const WireRecord& w, const char* p1, const char* p2) {
     RecordKind kind;
     if (!RecordKindFromWire(w.kind, &kind)) return;
@@ -250,6 +267,7 @@ void PreloadBackend::HandleRecords(const char* data, size_t size, RecordSink* si
     r.pid = w.pid;
     switch (kind) {
       case RecordKind::kFork:
+        if (!FirstFork(w)) return;
         r.child_pid = w.child_pid;
         exit_written_.erase(w.child_pid);  // a new process may reuse an old pid
         break;
@@ -264,20 +282,33 @@ void PreloadBackend::HandleRecords(const char* data, size_t size, RecordSink* si
         r.path2 = absl::string_view(p2, w.len2);
         break;
     }
-    sink->Add(r);
+    sink_->Add(r);
   });
-  if (!ok) sink->Add(Record::Comment(" preload: a malformed message from the interposer"));
+  if (!ok) sink_->Add(Record::Comment(" preload: a malformed message from the interposer"));
 }
 
-void PreloadBackend::HandleExit(const WireRecord& record, RecordSink* sink) {
+void RecordDispatcher::HandleExit(const WireRecord& record) {
   if (exit_written_.erase(record.pid) > 0) return;  // the process wrote its own X
-  sink->Add(Record::Exit(record.pid, record.status, record.signal));
+  sink_->Add(Record::Exit(record.pid, record.status, record.signal));
 }
+
+class PreloadBackend : public Backend {
+ public:
+  explicit PreloadBackend(PreloadOptions options) : options_(std::move(options)) {}
+
+  absl::string_view name() const override { return options_.auto_mode ? "auto" : "preload"; }
+
+  absl::StatusOr<ExitStatus> Run(const Command& command, const TraceOptions& options,
+                                 RecordSink* sink) override;
+
+ private:
+  const PreloadOptions options_;
+  std::atomic<bool> said_no_library_{false};  // auto's fallback note is written once
+};
 
 absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const TraceOptions& options,
                                                RecordSink* sink) {
   if (command.argv.empty()) return absl::InvalidArgumentError("preload: empty command");
-  exit_written_.clear();
 
   // The environment of the command, with our variables.
   std::vector<std::string> env;
@@ -462,12 +493,18 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
 
   // Read until the reaper says nothing traced is alive; then drain what is queued.
   std::vector<int> conns = {pair[0]};
-  std::vector<char> buffer(kMaxMessage + 1);
+  std::vector<char> buffer(kMaxMessage + kDeferredPrefix + 1);
+  RecordDispatcher dispatcher(sink);
+  // Large messages wait for their marker in the pipe; plain socket messages for the pipe's
+  // next drain (wire_format.h, "Order").
+  absl::flat_hash_map<uint64_t, std::string> deferred;
+  std::vector<std::string> unmarked;
+  std::function<void()> receive_sockets;
   ExitStatus root_status;
   bool root_done = false;
   bool done = false;
   absl::Status error;
-  auto handle = [&](const char* data, size_t size) {
+  std::function<void(const char*, size_t)> handle = [&](const char* data, size_t size) {
     if (size < sizeof(MessageHeader)) return;
     MessageHeader header;
     std::memcpy(&header, data, sizeof(header));
@@ -479,11 +516,37 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
     }
     switch (header.type) {
       case MessageType::kRecords:
-        HandleRecords(body, body_size, sink);
+        dispatcher.HandleRecords(body, body_size);
         break;
       case MessageType::kReaped:
-        HandleExit(record, sink);
+        dispatcher.HandleExit(record);
         break;
+      case MessageType::kDeferred:  // only from a socket, where receive_sockets stashes it
+        break;
+      case MessageType::kMarker: {
+        uint64_t id = 0;
+        if (body_size >= sizeof(id)) std::memcpy(&id, body, sizeof(id));
+        auto it = deferred.find(id);
+        if (it == deferred.end()) {
+          receive_sockets();  // the send completed before the marker was written
+          it = deferred.find(id);
+        }
+        if (it == deferred.end()) {
+          sink->Add(Record::Comment(StrCat(" preload: a message of process ", header.sender,
+                                           " was lost (its marker came alone)")));
+          break;
+        }
+        const std::string message = std::move(it->second);
+        deferred.erase(it);
+        if (message.size() >= sizeof(MessageHeader)) {
+          MessageHeader inner;
+          std::memcpy(&inner, message.data(), sizeof(inner));
+          if (inner.type == MessageType::kRecords || inner.type == MessageType::kReaped) {
+            handle(message.data(), message.size());
+          }
+        }
+        break;
+      }
       case MessageType::kRootExit:
         root_status.code = record.status;
         root_status.signal = record.signal;
@@ -511,13 +574,25 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
     }
   };
   size_t received = 0;
-  auto drain = [&](int fd) {
+  // Reads every message queued on socket `fd`: a deferred one waits for its marker, any other
+  // for the end of the pipe's next drain. Returns true when the peer closed.
+  auto receive = [&](int fd) {
     while (true) {
       ssize_t n = recv(fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return n == 0;  // true: the peer closed
+      if (n <= 0) return n == 0;
       ++received;
-      handle(buffer.data(), static_cast<size_t>(n));
+      if (static_cast<size_t>(n) < sizeof(MessageHeader)) continue;
+      MessageHeader header;
+      std::memcpy(&header, buffer.data(), sizeof(header));
+      if (header.type == MessageType::kDeferred && static_cast<size_t>(n) >= kDeferredPrefix) {
+        uint64_t id;
+        std::memcpy(&id, buffer.data() + sizeof(header), sizeof(id));
+        deferred[id].assign(buffer.data() + kDeferredPrefix,
+                            static_cast<size_t>(n) - kDeferredPrefix);
+      } else {
+        unmarked.emplace_back(buffer.data(), static_cast<size_t>(n));
+      }
     }
   };
   auto accept_all = [&]() {
@@ -527,6 +602,24 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
       if (c < 0) return;
       conns.push_back(c);
     }
+  };
+  // Accepts reconnections, receives what every socket holds, closes reconnections that ended.
+  receive_sockets = [&]() {
+    accept_all();
+    for (size_t i = 0; i < conns.size(); ++i) {
+      if (receive(conns[i]) && i > 0) {
+        close(conns[i]);
+        conns.erase(conns.begin() + static_cast<std::ptrdiff_t>(i));
+        --i;
+      }
+    }
+  };
+  // The socket messages received so far, after a drain of the pipe: each sender's earlier pipe
+  // writes came before.
+  auto handle_unmarked = [&]() {
+    std::vector<std::string> ready;
+    ready.swap(unmarked);
+    for (const std::string& message : ready) handle(message.data(), message.size());
   };
   // The pipe's stream: whole messages are handled, a message cut by the end of a read waits
   // in `pending` for the rest.
@@ -561,19 +654,13 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
       if (static_cast<size_t>(n) < buffer.size()) return;
     }
   };
-  // Reads every queued message of the pipe and the sockets, accepts reconnections, closes
-  // reconnections that ended. Returns the number of messages read.
+  // Reads every queued message of the sockets and the pipe, in their order (see
+  // handle_unmarked). Returns the number of messages read.
   auto drain_all = [&]() {
     received = 0;
+    receive_sockets();
     drain_pipe();
-    accept_all();
-    for (size_t i = 0; i < conns.size() && !done; ++i) {
-      if (drain(conns[i]) && i > 0) {
-        close(conns[i]);
-        conns.erase(conns.begin() + static_cast<std::ptrdiff_t>(i));
-        --i;
-      }
-    }
+    handle_unmarked();
     return received;
   };
   // The supervisor never waits where a sender would have to wake it: a write to a pipe whose
@@ -666,11 +753,14 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
     }
   }
   drain_pipe();
-  accept_all();
-  for (int c : conns) {
-    drain(c);
-    close(c);
+  receive_sockets();
+  handle_unmarked();
+  // Deferred messages whose marker never came (the sender's pipe broke): out of place, but
+  // not lost.
+  for (auto& [id, message] : deferred) {
+    if (message.size() >= sizeof(MessageHeader)) handle(message.data(), message.size());
   }
+  for (int c : conns) close(c);
   if (pipe_read >= 0) close(pipe_read);
   if (listener >= 0) close(listener);
   if (!error.ok()) return error;

@@ -326,6 +326,79 @@ TEST(PreloadBackend, AbsolutePaths) {
   EXPECT_EQ(Count(t, 'W', dir + "/rel"), 1) << t.log;
 }
 
+// The first way `lines` breaks the order FreeBSD's filemon guarantees (F in the parent's fork):
+// `F P C` before every record of C and before P's X, P a process of the tree (the command or
+// a pid some F named), nothing of a pid after its X. "" if there is none.
+std::string KernelOrderViolation(const std::vector<std::string>& lines) {
+  std::set<std::string> known, exited, active;
+  bool first = true;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    std::vector<std::string> f = absl::StrSplit(lines[i], absl::MaxSplits(' ', 3));
+    if (f.size() < 2 || f[0] == "#") continue;
+    const std::string where = absl::StrCat("line ", i + 1, " (", lines[i], "): ");
+    const std::string& pid = f[1];
+    if (first) known.insert(pid), first = false;  // the command
+    if (known.count(pid) == 0) return where + "a record of a pid no F named";
+    if (exited.count(pid) != 0) return where + "a record after the pid's X";
+    active.insert(pid);
+    if (f[0] == "F" && f.size() >= 3) {
+      if (active.count(f[2]) != 0) return where + "F after a record of the child";
+      known.insert(f[2]);
+      exited.erase(f[2]);
+    }
+    if (f[0] == "X") exited.insert(pid), active.erase(pid);
+  }
+  return "";
+}
+
+// Races that the order must survive, each run several times: a parent that forks and exits at
+// once (by itself, in daemon(3), through popen), posix_spawn with file actions from a parent
+// that does not wait, and a record too large for the pipe followed by small ones.
+TEST(PreloadBackend, KernelOrderWhenTheParentExitsAtOnce) {
+  const std::string dir = TmpDir() + "/order";
+  mkdir(dir.c_str(), 0755);
+  const std::string file = dir + "/in";
+  std::ofstream(file) << "x";
+  const std::vector<std::vector<std::string>> commands = {
+      {Program(), "fork_exit", file},
+      {Program(), "daemon_slow", file},
+      {Program(), "spawn_nowait", dir, "out", "/bin/cat", file},
+      {Program(), "popen_exit", file},
+      {Program(), "long_rename", dir, dir + "/after"},
+  };
+  for (const std::vector<std::string>& command : commands) {
+    for (int round = 0; round < 8; ++round) {
+      Traced t = Trace(command);
+      EXPECT_EQ(t.exit.code, 0) << t.log;
+      const std::string violation = KernelOrderViolation(t.lines);
+      EXPECT_EQ(violation, "") << command[1] << " round " << round << "\n" << t.log;
+      if (!violation.empty()) break;
+    }
+  }
+}
+
+// A spawned child's file actions are its records, between its F and its E.
+TEST(PreloadBackend, SpawnFileActionsComeBetweenTheChildsFAndE) {
+  const std::string dir = TmpDir() + "/spawn_order";
+  mkdir(dir.c_str(), 0755);
+  Traced t = Trace({Program(), "spawn_nowait", dir, "out", "/bin/true"});
+  ASSERT_EQ(t.exit.code, 0) << t.log;
+  const std::string child = PidOf(t, 'E', "/bin/true");
+  ASSERT_FALSE(child.empty()) << t.log;
+  std::vector<std::string> mine;
+  for (const std::string& line : t.lines) {
+    std::vector<std::string> f = absl::StrSplit(line, absl::MaxSplits(' ', 2));
+    if (f.size() == 3 && (f[0] == "F" ? f[2] == child : f[1] == child)) {
+      mine.push_back(f[0] + " " + (f[0] == "F" ? "" : f[2]));
+    }
+  }
+  ASSERT_GE(mine.size(), 4u) << t.log;
+  EXPECT_EQ(mine[0], "F ") << t.log;
+  EXPECT_EQ(mine[1], "C " + dir) << t.log;
+  EXPECT_EQ(mine[2], "W out") << t.log;
+  EXPECT_EQ(mine[3], "E /bin/true") << t.log;
+}
+
 TEST(PreloadBackend, SetuidProgramIsSaidInTheLog) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to make a set-user-ID program of another user";
   std::string prog = TmpDir() + "/setuid_cat";

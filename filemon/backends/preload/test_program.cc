@@ -15,6 +15,14 @@
 //                        child exits at once
 //   clearenv PROG ARGS   clearenv() then execvp PROG (the interposer must survive)
 //   kill_self            raise SIGKILL
+//   fork_exit PATH       fork and exit at once; the child (slowed by an atfork child handler
+//                        registered before the first fork) opens PATH
+//   daemon_slow PATH     daemon(3) with the same slow atfork child handler; the daemon opens PATH
+//   spawn_nowait DIR OUT PROG ARGS...  posix_spawn PROG with file actions chdir DIR and open
+//                        OUT for writing as standard output, and exit without waiting
+//   popen_exit PATH      popen("cat PATH") and exit without pclose
+//   long_rename DIR PATH rename a file of DIR to a name so long that the record exceeds
+//                        PIPE_BUF, then open PATH for writing, and exit
 //   locale CATS [PROG ARGS...]  setlocale(CAT, "") for each of the comma-separated CATS
 //                        (ctype, messages, all, or c: setlocale(LC_ALL, "C")), in order, then
 //                        execv PROG (as gcc, cc1 and as start)
@@ -32,6 +40,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -54,6 +63,19 @@ int WaitFor(pid_t pid) {
 
 const char* g_signal_path;
 void OnSignal(int) { OpenClose(g_signal_path); }
+
+// An atfork child handler registered before the first fork runs before the interposer's: it
+// delays what the child writes at its start.
+void SlowChildStart() {
+  pthread_atfork(nullptr, nullptr, [] { usleep(50 * 1000); });
+}
+
+// posix_spawn_file_actions: chdir `dir`, then open `out` for writing as standard output.
+void SpawnActions(posix_spawn_file_actions_t* actions, const char* dir, const char* out) {
+  posix_spawn_file_actions_init(actions);
+  posix_spawn_file_actions_addchdir_np(actions, dir);
+  posix_spawn_file_actions_addopen(actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+}
 
 }  // namespace
 
@@ -114,9 +136,7 @@ int main(int argc, char** argv) {
   }
   if (strcmp(cmd, "spawn_actions") == 0 && argc == 4) {
     posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addchdir_np(&actions, argv[2]);
-    posix_spawn_file_actions_addopen(&actions, 1, argv[3], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    SpawnActions(&actions, argv[2], argv[3]);
     char true_path[] = "/bin/true";
     char* true_argv[] = {true_path, nullptr};
     pid_t pid;
@@ -150,6 +170,41 @@ int main(int argc, char** argv) {
     pid_t child = fork();
     if (child == 0) _exit(0);
     return WaitFor(child);
+  }
+  if (strcmp(cmd, "fork_exit") == 0 && argc == 3) {
+    SlowChildStart();
+    if (fork() == 0) _exit(OpenClose(argv[2]));
+    return 0;
+  }
+  if (strcmp(cmd, "daemon_slow") == 0 && argc == 3) {
+    SlowChildStart();
+    if (daemon(1, 1) != 0) return 1;
+    return OpenClose(argv[2]);
+  }
+  if (strcmp(cmd, "spawn_nowait") == 0 && argc >= 5) {
+    posix_spawn_file_actions_t actions;
+    SpawnActions(&actions, argv[2], argv[3]);
+    pid_t pid;
+    return posix_spawn(&pid, argv[4], &actions, nullptr, argv + 4, environ) != 0 ? 101 : 0;
+  }
+  if (strcmp(cmd, "popen_exit") == 0 && argc == 3) {
+    std::string command = std::string("exec cat ") + argv[2] + " >/dev/null";
+    return popen(command.c_str(), "r") != nullptr ? 0 : 1;
+  }
+  if (strcmp(cmd, "long_rename") == 0 && argc == 4) {
+    std::string dir = argv[2];
+    while (dir.size() < 2200) dir += "/.";
+    const std::string from = dir + "/" + std::string(200, 'a');
+    const std::string to = dir + "/" + std::string(200, 'b');
+    int fd = open(from.c_str(), O_WRONLY | O_CREAT, 0644);
+    if (fd < 0) return 1;
+    close(fd);
+    if (rename(from.c_str(), to.c_str()) != 0) return 1;
+    unlink(to.c_str());
+    fd = open(argv[3], O_WRONLY | O_CREAT, 0644);
+    if (fd < 0) return 1;
+    close(fd);
+    return 0;
   }
   if (strcmp(cmd, "clearenv") == 0 && argc >= 3) {
     clearenv();

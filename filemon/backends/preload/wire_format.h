@@ -15,6 +15,25 @@
 // call (e.g. `A` then `R` then `W`) travel in one message, so they are never separated in the
 // log.
 //
+// Order. The log must keep the order the kernel gives (FreeBSD's filemon writes F inside the
+// parent's fork): `F P C` before any record of C and before P's X, and each process's records
+// in the order of its calls. Hence:
+// - Large messages keep their place: a process that has the pipe sends a message too large
+//   for it as a `kDeferred` message through the socket, wrapping the message with a 64-bit id,
+//   and once the send returned writes a `kMarker` with the same id to the pipe. The supervisor
+//   handles the wrapped message when it reads the marker (the message is already queued on the
+//   socket: the send completed before the marker was written). A process without the pipe
+//   sends plain messages through the socket; the supervisor drains the pipe before handling
+//   such a message, so the sender's earlier pipe writes come first.
+// - F from both sides: a process creation has a token, the creator's count of its creations
+//   (never 0), in `WireRecord::status` of F. The child writes `F P C token` before any record
+//   of its own (fork's atfork child handler, the clone trampoline, or the start of a process
+//   created inside glibc: launch_protocol.h), and the parent writes the same F as soon as the
+//   creation returned, before any later record of its own and before its X. The supervisor
+//   writes the first of the two and drops the second. Token 0 marks a creation that has only
+//   one F (e.g. a vfork child, whose parent stays suspended until it exec'd or exited; a
+//   program the interposer cannot enter, whose parent writes its F alone).
+
 // Header-only, no dependencies beyond libc, no allocation: the interposer includes it and must
 // stay async-signal-safe (it sends with raw system calls, not with SendMessage below).
 //
@@ -26,6 +45,7 @@
 #define FILEMON_BACKENDS_PRELOAD_WIRE_FORMAT_H_
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -48,6 +68,8 @@ enum class MessageType : uint8_t {
   kRootExecError = 4,  // the command could not be started: WireRecord.status = errno
   kDone = 5,           // the reaper has no child left: nothing traced is alive
   kRootStarted = 6,    // the command's process exists: WireRecord.pid
+  kDeferred = 7,       // a uint64_t id, then a whole message (header included): see the top
+  kMarker = 8,         // a uint64_t id: handle the kDeferred message of this id now
 };
 
 struct MessageHeader {
@@ -82,10 +104,32 @@ struct WireRecord {
   uint16_t reserved2;
   int32_t pid;
   int32_t child_pid;  // F
-  int32_t status;     // X: exit code
+  int32_t status;     // X: exit code; F: the creation's token (uint32_t; 0: the only F)
   int32_t signal;     // X: terminating signal or 0
 };
 static_assert(sizeof(WireRecord) == 24, "WireRecord layout");
+
+// The bytes before a deferred message, and the whole of a marker: a header and the id.
+inline constexpr size_t kDeferredPrefix = sizeof(MessageHeader) + sizeof(uint64_t);
+static_assert(kMaxMessage + kDeferredPrefix <= 0xffff, "a deferred message's size fits");
+
+// Fills `out` (kDeferredPrefix bytes) with a header of `type` (kDeferred: before a message of
+// `message_size` bytes; kMarker: alone) and the id.
+inline void MakeDeferredPrefix(char* out, MessageType type, uint64_t id, size_t message_size,
+                               int32_t sender) {
+  MessageHeader header{};
+  header.type = type;
+  header.size =
+      static_cast<uint16_t>(kDeferredPrefix + (type == MessageType::kDeferred ? message_size : 0));
+  header.sender = sender;
+  std::memcpy(out, &header, sizeof(header));
+  std::memcpy(out + sizeof(header), &id, sizeof(id));
+}
+
+// A deferred message's id: the sender's pid and its own count of deferred messages.
+inline uint64_t DeferredId(int32_t sender, uint32_t count) {
+  return (static_cast<uint64_t>(static_cast<uint32_t>(sender)) << 32) | count;
+}
 
 // Appends bytes to a fixed buffer; remembers overflow instead of writing past the end.
 class ByteAppender {
@@ -125,17 +169,38 @@ class ByteAppender {
 // Sends `message` (a MessageHeader and its body, `size` bytes) the way the channels are shared
 // (see the top of this file), from the supervisor's own processes (the reaper, the ptrace
 // helper): sets the header's size, writes through `*pipe_fd` when it fits, else (or when the
-// pipe write fails, which then sets `*pipe_fd` to -1) sends through `socket_fd`.
+// pipe write fails, which then sets `*pipe_fd` to -1) through `socket_fd`, deferred behind a
+// marker while the pipe works. `*deferred` counts the sender's deferred messages.
 // Async-signal-safe.
-inline void SendMessage(char* message, size_t size, int* pipe_fd, int socket_fd) {
+inline void SendMessage(char* message, size_t size, int* pipe_fd, int socket_fd,
+                        uint32_t* deferred) {
   const uint16_t size16 = static_cast<uint16_t>(size);  // <= kMaxMessage
   std::memcpy(message + offsetof(MessageHeader, size), &size16, sizeof(size16));
-  if (*pipe_fd >= 0 && size <= kMaxPipeMessage) {
-    ssize_t n;
-    while ((n = write(*pipe_fd, message, size)) < 0 && errno == EINTR) {
+  auto write_pipe = [&](const char* data, size_t n) {
+    ssize_t w;
+    while ((w = write(*pipe_fd, data, n)) < 0 && errno == EINTR) {
     }
-    if (n == static_cast<ssize_t>(size)) return;
+    if (w == static_cast<ssize_t>(n)) return true;
     *pipe_fd = -1;
+    return false;
+  };
+  if (*pipe_fd >= 0 && size <= kMaxPipeMessage && write_pipe(message, size)) return;
+  if (*pipe_fd >= 0) {
+    int32_t sender;
+    std::memcpy(&sender, message + offsetof(MessageHeader, sender), sizeof(sender));
+    const uint64_t id = DeferredId(sender, ++*deferred);
+    char prefix[kDeferredPrefix];
+    MakeDeferredPrefix(prefix, MessageType::kDeferred, id, size, sender);
+    struct iovec parts[2] = {{prefix, sizeof(prefix)}, {message, size}};
+    struct msghdr msg {};
+    msg.msg_iov = parts;
+    msg.msg_iovlen = 2;
+    while (sendmsg(socket_fd, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+    }
+    char marker[kDeferredPrefix];
+    MakeDeferredPrefix(marker, MessageType::kMarker, id, 0, sender);
+    write_pipe(marker, sizeof(marker));
+    return;
   }
   while (send(socket_fd, message, size, MSG_NOSIGNAL) < 0 && errno == EINTR) {
   }

@@ -1,0 +1,74 @@
+// File: filemon/backends/preload/launch_protocol.h
+//
+// What a process created inside glibc (posix_spawn, posix_spawnp, system, popen: glibc clones
+// internally, where no wrapper runs) learns from its parent through the environment, so that
+// its start can write, in the kernel's order, what happened to it before its program ran:
+//
+//   FILEMON_PRELOAD_PID=P       the parent (the process that built the environment)
+//   FILEMON_PRELOAD_TOKEN=N     the creation's token: P's counter of creations (see
+//                               wire_format.h, "F from both sides"); 0: P writes no F of its own
+//   FILEMON_PRELOAD_ACTIONS=... posix_spawn's file actions (open, chdir, fchdir), which glibc
+//                               performs in the child before the exec
+//
+// The new image's start (the interposer's, or the ptrace helper's in auto mode) writes
+// `F P self N`, then the actions' records under its own pid, then its E. A process whose
+// FILEMON_PRELOAD_PID is its own pid was exec'd by a traced process and writes no F.
+//
+// Actions are encoded as a sequence of KIND LENGTH ':' BYTES (LENGTH in decimal): KIND 'R' or
+// 'W' (an open, path as passed), 'C' (a chdir, path as passed) or 'c' (an fchdir: the
+// directory's absolute path, resolved by the parent, where the descriptor was valid).
+//
+// Header-only, libc-only and async-signal-safe (the interposer includes it).
+
+#ifndef FILEMON_BACKENDS_PRELOAD_LAUNCH_PROTOCOL_H_
+#define FILEMON_BACKENDS_PRELOAD_LAUNCH_PROTOCOL_H_
+
+#include <cstddef>
+
+#include "filemon/backends/preload/wire_format.h"
+
+namespace filemon {
+namespace preload_internal {
+
+inline constexpr char kEnvToken[] = "FILEMON_PRELOAD_TOKEN";
+inline constexpr char kEnvActions[] = "FILEMON_PRELOAD_ACTIONS";
+
+// Appends one encoded action; `out` remembers an overflow.
+inline void AppendSpawnAction(ByteAppender& out, char kind, const char* path, size_t size) {
+  char number[24];
+  size_t digits = 0;
+  size_t value = size;
+  do {
+    number[digits++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value != 0);
+  out.Append(&kind, 1);
+  while (digits > 0) out.Append(&number[--digits], 1);
+  out.Append(":", 1);
+  out.Append(path, size);
+}
+
+// Calls `fn(char kind, const char* path, size_t size)` for each encoded action of `text` (a
+// NUL-terminated string). Returns false if `text` is malformed (after the well-formed ones).
+template <typename Fn>
+bool DecodeSpawnActions(const char* text, Fn fn) {
+  const char* p = text;
+  while (*p != '\0') {
+    const char kind = *p++;
+    size_t size = 0;
+    if (*p < '0' || *p > '9') return false;
+    while (*p >= '0' && *p <= '9') size = size * 10 + static_cast<size_t>(*p++ - '0');
+    if (*p++ != ':') return false;
+    for (size_t i = 0; i < size; ++i) {
+      if (p[i] == '\0') return false;
+    }
+    fn(kind, p, size);
+    p += size;
+  }
+  return true;
+}
+
+}  // namespace preload_internal
+}  // namespace filemon
+
+#endif  // FILEMON_BACKENDS_PRELOAD_LAUNCH_PROTOCOL_H_
