@@ -21,7 +21,9 @@
 #include "absl/strings/strip.h"
 #include "filemon/backends/backend_factory.h"
 #include "filemon/core/parser.h"
+#include "filemon/core/tree_order.h"
 #include "filemon/core/writer.h"
+#include "gtest/gtest.h"
 
 namespace filemon {
 namespace testing_internal {
@@ -87,6 +89,37 @@ std::vector<int64_t> TraceResult::Pids() const {
 
 namespace {
 
+// The (backend, test) pairs whose logs break the kernel's order today (issue 18 section 1).
+// Whoever fixes a backend deletes its entries; a test is named without its suite or parameter
+// index (TEST_P's "Case/1" is "Case").
+struct KnownOrderBugEntry {
+  const char* backend;
+  const char* test;
+  const char* reason;
+};
+constexpr char kSpawnF[] =
+    "posix_spawn's file actions are written by the parent before the child's F, and that F "
+    "names the supervisor's reaper once the parent exited (issue 18 section 1); fixed by the "
+    "preload rework";
+constexpr KnownOrderBugEntry kKnownOrderBugs[] = {
+    {"preload", "SameRecordsForTheSameRun", kSpawnF},  // preload_vs_ptrace_test
+};
+
+}  // namespace
+
+const char* KnownOrderBug(absl::string_view backend) {
+  const ::testing::TestInfo* test = ::testing::UnitTest::GetInstance()->current_test_info();
+  if (test == nullptr) return nullptr;
+  const absl::string_view name =
+      absl::string_view(test->name()).substr(0, absl::string_view(test->name()).find('/'));
+  for (const KnownOrderBugEntry& bug : kKnownOrderBugs) {
+    if (backend == bug.backend && name == bug.test) return bug.reason;
+  }
+  return nullptr;
+}
+
+namespace {
+
 // Formats every record as its log line.
 struct LogTextSink : RecordSink {
   void Add(const Record& record) override { AppendRecord(record, &text); }
@@ -108,11 +141,22 @@ absl::StatusOr<TraceResult> TraceCommand(absl::string_view backend_name, const C
   result.exit = *exit;
   result.log = std::move(sink.text);
   Parser parser(result.log, {});
+  // The log of one command: its first record's pid is the only root (tree_order.h).
+  TreeOrderOptions order_options;
+  order_options.roots = TreeRoots::kFirstOnly;
+  TreeOrderChecker order(order_options);
   Record record;
-  while (parser.Next(&record)) result.records.push_back(OwnedRecord::From(record));
+  while (parser.Next(&record)) {
+    order.Add(record, parser.line());
+    result.records.push_back(OwnedRecord::From(record));
+  }
   if (!parser.ok()) {
     return absl::InternalError(absl::StrCat(
         "the backend's log does not parse: ", parser.status().ToString(), "\n", result.log));
+  }
+  if (!order.ok() && KnownOrderBug(backend_name) == nullptr) {
+    return absl::InternalError(absl::StrCat("the backend's log is out of the kernel's order: line ",
+                                            order.status().message(), "\n", result.log));
   }
   return result;
 }
