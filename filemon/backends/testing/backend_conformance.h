@@ -2,7 +2,8 @@
 //
 // The behaviour every backend must show on real programs (shell file operations, gcc, make, a
 // static binary, threads, posix_spawn/vfork, find -exec, the *at calls, signals, exit status,
-// 1000 children, and agreement with `strace -f`), as a value-parameterized test suite over
+// 1000 children, agreement with `strace -f`, and the kernel's order of F and X on process trees
+// that race: tree_order_conformance.cc), as a value-parameterized test suite over
 // backend names. A backend's test instantiates it with its name:
 //
 //   INSTANTIATE_TEST_SUITE_P(Ptrace, BackendConformanceTest, ::testing::Values("ptrace"));
