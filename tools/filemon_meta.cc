@@ -58,6 +58,8 @@ check: first line `up-to-date` or `out-of-date: CODE`; then bmake's -dM message(
         truncated         a line without its newline (an interrupted write)
         target_missing    the target does not exist (bmake rebuilds before reading the .meta)
   Exit status: 0 up to date, 1 out of date, 2 usage or I/O error.
+  A FILE.meta that is not a regular file (a pipe, a FIFO) is read up to 64 MiB, with lines
+  up to 1 MiB; more is an I/O error.
   With several files, they are checked in parallel (every core) and each gives one line
   `FILE: up-to-date` or `FILE: out-of-date: CODE`; the exit status is the worst.
 

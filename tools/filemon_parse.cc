@@ -3,6 +3,7 @@
 // same for a canonical input) or as one JSON object (filemon/core/filemon.proto's Log).
 
 #include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -14,10 +15,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
 #include "filemon/core/filemon.pb.h"
+#include "filemon/core/log_reader.h"
 #include "filemon/core/parser.h"
 #include "filemon/core/proto_convert.h"
 #include "filemon/core/proto_sink.h"
 #include "filemon/core/record.h"
+#include "filemon/core/record_sink.h"
 #include "filemon/core/tree_order.h"
 #include "filemon/core/writer.h"
 #include "tools/filemon_commands.h"
@@ -51,6 +54,11 @@ constexpr char kUsage[] =
     "boundary or in the middle of a line) is printed as far as it goes; a cut last line (a\n"
     "crash tail) is never read as a record: it is printed as it was, and in JSON it is\n"
     "\"tail\" with \"incomplete\": true and \"truncated\": true.\n"
+    "\n"
+    "The input (a file, a pipe, a FIFO) is read in pieces as it comes, so memory stays\n"
+    "bounded whatever its size, and a strict error is reported at its line; a line may be\n"
+    "at most 1048576 bytes (1 MiB), a longer one is bad input. --format=json holds the\n"
+    "whole log until it is printed.\n"
     "\n"
     "Exit status: 0 on success; 2 on bad input: the log cannot be read (missing, a\n"
     "directory, no permission) or, in strict mode, is malformed (FILE:LINE:COL: message on\n"
@@ -129,6 +137,30 @@ bool WriteStdout(absl::string_view s) {
   return true;
 }
 
+// Reads the log in pieces through `parser`, handing each record to `sink`, until the end of
+// the input, a strict error (`parser->ok()` false) or a fatal order violation. Returns a
+// reading error (read(2), a line over the limit).
+absl::Status Pump(filemon::LogReader* reader, filemon::Parser* parser, OrderCheck* order,
+                  filemon::RecordSink* sink) {
+  filemon::Record r;
+  for (;;) {
+    absl::StatusOr<absl::string_view> piece = reader->Next();
+    if (!piece.ok()) return piece.status();
+    if (piece->empty()) return absl::OkStatus();
+    parser->Continue(*piece);
+    while (parser->Next(&r)) {
+      if (!order->Add(r, parser->line())) return absl::OkStatus();
+      sink->Add(r);
+    }
+    if (!parser->ok()) return absl::OkStatus();
+  }
+}
+
+int ReadError(const absl::Status& status) {
+  std::fprintf(stderr, "filemon parse: %s\n", std::string(status.message()).c_str());
+  return kExitBadInput;
+}
+
 }  // namespace
 
 int RunParse(int argc, char** argv) {
@@ -173,34 +205,36 @@ int RunParse(int argc, char** argv) {
   if (file == nullptr) return Usage("expected a FILE (or - for standard input)");
 
   const std::string name = file;
-  absl::StatusOr<filemon::MappedFile> input =
-      filemon::MappedFile::Open(name == "-" ? "/dev/stdin" : name);
-  if (!input.ok()) {
-    std::fprintf(stderr, "filemon parse: %s\n", std::string(input.status().message()).c_str());
-    return kExitBadInput;
+  int fd = STDIN_FILENO;
+  if (name != "-") {
+    do {
+      fd = ::open(file, O_RDONLY | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+      std::fprintf(stderr, "filemon parse: open(%s): %s\n", file, std::strerror(errno));
+      return kExitBadInput;
+    }
   }
+  filemon::LogReader reader(fd, name);
   filemon::ParserOptions options;
   options.strict = strict;
   options.filename = name;
+  filemon::Parser parser(absl::string_view(), options);
   OrderCheck order(name, strict);
 
   if (json) {
-    {  // The order first: the whole log is converted before anything is printed.
-      filemon::Parser parser(input->data(), options);
-      filemon::Record r;
-      while (parser.Next(&r) && order.Add(r, parser.line())) {
-      }
-      if (strict && order.Report()) return kExitBadInput;
-    }
-    filemon::Parser parser(input->data(), options);
-    absl::StatusOr<filemon::proto::Log> log = filemon::ParseLogToProto(&parser);
-    if (!log.ok()) {
-      std::fprintf(stderr, "%s\n", std::string(log.status().message()).c_str());
+    // The whole log is collected before anything is printed (its memory grows with the
+    // records); a strict error or order violation prints nothing.
+    filemon::LogProtoSink sink;
+    const absl::Status read = Pump(&reader, &parser, &order, &sink);
+    if (!read.ok()) return ReadError(read);
+    if (!parser.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(parser.status().message()).c_str());
       return kExitBadInput;
     }
+    if (order.Report()) return kExitBadInput;
     Warn(name, parser);
-    if (!strict) order.Report();
-    absl::StatusOr<std::string> text = filemon::LogToJson(*log);
+    absl::StatusOr<std::string> text = filemon::LogToJson(filemon::TakeParsedLog(parser, &sink));
     if (!text.ok()) {
       std::fprintf(stderr, "filemon parse: %s\n", std::string(text.status().message()).c_str());
       return kExitLogError;
@@ -210,12 +244,11 @@ int RunParse(int argc, char** argv) {
     return ReportIncomplete(name, parser, strict) ? kExitIncomplete : 0;
   }
 
-  // Stream: records before a strict error have been printed when it is reported.
+  // Stream: records before an error have been printed when it is reported.
   filemon::Writer out(STDOUT_FILENO, {});
-  filemon::Parser parser(input->data(), options);
-  filemon::Record r;
-  while (parser.Next(&r) && order.Add(r, parser.line())) out.Add(r);
+  const absl::Status read = Pump(&reader, &parser, &order, &out);
   absl::Status written = out.Close();
+  if (!read.ok()) return ReadError(read);
   // A crash tail is reproduced as it was, after the records, never as one of them.
   if (written.ok() && !WriteStdout(parser.tail())) written = absl::DataLossError("stdout");
   if (!parser.ok()) {

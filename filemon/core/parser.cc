@@ -155,6 +155,13 @@ absl::string_view LogVariantName(LogVariant variant) {
 
 Parser::Parser(absl::string_view data, ParserOptions options) : data_(data), options_(options) {}
 
+void Parser::Continue(absl::string_view next) {
+  piece_offset_ += data_.size();
+  data_ = next;
+  pos_ = 0;
+  line_start_ = 0;
+}
+
 bool Parser::Next(Record* record) {
   if (!status_.ok()) return false;
   const char* const base = data_.data();

@@ -71,13 +71,18 @@ class Parser {
   // into the parser's scratch and are valid until the next call to `Next()`.
   bool Next(Record* record);
 
+  // Goes on with the next piece of a log read in pieces (`LogReader`): every piece but the
+  // last must end with '\n'. Records from earlier pieces become invalid; line numbers, the
+  // variant and the other findings carry on, and `offset()` counts from the first piece.
+  void Continue(absl::string_view next);
+
   bool ok() const { return status_.ok(); }
   absl::Status status() const { return status_; }
 
   // 1-based line of the record last returned (or of the error).
   size_t line() const { return line_; }
   // Byte offset of the start of the line last returned.
-  size_t offset() const { return line_start_; }
+  size_t offset() const { return piece_offset_ + line_start_; }
 
   // Lenient mode: lines skipped as malformed, and the first such error (for reporting).
   size_t skipped_lines() const { return skipped_lines_; }
@@ -113,6 +118,7 @@ class Parser {
   absl::string_view data_;
   ParserOptions options_;
   size_t pos_ = 0;
+  size_t piece_offset_ = 0;  // offset of `data_` in the whole input (`Continue`)
   size_t line_ = 0;
   size_t line_start_ = 0;
   size_t skipped_lines_ = 0;

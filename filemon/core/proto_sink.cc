@@ -98,18 +98,22 @@ proto::Log LogProtoSink::TakeLog() {
   return log;
 }
 
+proto::Log TakeParsedLog(const Parser& parser, LogProtoSink* sink) {
+  sink->set_variant(parser.variant());
+  proto::Log log = sink->TakeLog();
+  log.set_truncated(parser.truncated());
+  log.set_incomplete(!parser.complete());
+  if (parser.truncated()) CrashTailToProto(parser.tail(), &log);
+  log.set_skipped_lines(static_cast<int64_t>(parser.skipped_lines()));
+  return log;
+}
+
 absl::StatusOr<proto::Log> ParseLogToProto(Parser* parser) {
   LogProtoSink sink;
   Record r;
   while (parser->Next(&r)) sink.Add(r);
   if (!parser->ok()) return parser->status();
-  sink.set_variant(parser->variant());
-  proto::Log log = sink.TakeLog();
-  log.set_truncated(parser->truncated());
-  log.set_incomplete(!parser->complete());
-  if (parser->truncated()) CrashTailToProto(parser->tail(), &log);
-  log.set_skipped_lines(static_cast<int64_t>(parser->skipped_lines()));
-  return log;
+  return TakeParsedLog(*parser, &sink);
 }
 
 absl::StatusOr<proto::Log> ParseLogToProto(absl::string_view text, const ParserOptions& options) {

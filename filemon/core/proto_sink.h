@@ -53,6 +53,9 @@ class LogProtoSink : public RecordSink {
 absl::StatusOr<proto::Log> ParseLogToProto(absl::string_view text, const ParserOptions& options);
 // The same from a parser not yet (fully) read, which the caller keeps for its counters.
 absl::StatusOr<proto::Log> ParseLogToProto(Parser* parser);
+// For a caller that fed `sink` from `parser` itself (a log read in pieces): the collected log
+// with the parser's findings (variant, truncated, incomplete, the crash tail, skipped_lines).
+proto::Log TakeParsedLog(const Parser& parser, LogProtoSink* sink);
 
 }  // namespace filemon
 

@@ -26,6 +26,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "filemon/core/log_reader.h"
 #include "filemon/meta/json_internal.h"
 #include "filemon/meta/modifiers.h"
 #include "filemon/meta/path_cache.h"
@@ -1023,6 +1024,10 @@ class Mapping {
   size_t size_;
 };
 
+// The most read from a .meta that is not a regular file (a pipe, a FIFO, a device), whose
+// size is not known beforehand: memory stays bounded whatever comes through.
+constexpr size_t kMaxStreamedMeta = size_t{64} << 20;
+
 // A small .meta is read (one read(2)); a large one is mapped (no copy). Mapping a small file
 // costs more: a page fault, and a munmap(2) that must reach every thread's TLB. `*missing`:
 // ENOENT, which is not an error (bmake: fopen() failed).
@@ -1059,7 +1064,13 @@ absl::Status ReadMeta(const std::string& path, std::string* small, absl::optiona
     mapped->emplace(static_cast<const char*>(map), size);
     return absl::OkStatus();
   }
-  // Small files, and pipes or /proc files whose size stat(2) does not know: read to the end.
+  if (!S_ISREG(st.st_mode)) {
+    // A pipe, a FIFO, a device (/dev/zero): bounded, with the line limit of a streamed log.
+    const absl::Status read = ReadWholeStream(fd, path, kMaxStreamedMeta, small);
+    close(fd);
+    return read;
+  }
+  // Small regular files, and /proc files whose size stat(2) does not know: read to the end.
   small->resize(std::max<size_t>(static_cast<size_t>(std::max<off_t>(st.st_size, 0)), 4096));
   size_t done = 0;
   while (true) {
