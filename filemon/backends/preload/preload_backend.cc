@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <tuple>
@@ -153,11 +154,9 @@ int NextTickMs(size_t bytes, size_t capacity, double elapsed_ms, int max_ms) {
   return ms >= max_ms ? max_ms : ms < 1 ? 1 : static_cast<int>(ms);
 }
 
-// The reaper's pipe (see wire_format.h): its messages travel with the records, in order.
-int g_reaper_pipe = -1;
-
-// Sends one message from the reaper or the command's child (async-signal-safe).
-void SendFromChild(int fd, MessageType type, int pid, int status, int signal) {
+// Sends one message from the reaper or the command's child through the control socket, which
+// only they hold (async-signal-safe).
+void SendFromChild(int control, MessageType type, int pid, int status, int signal) {
   struct {
     MessageHeader header;
     WireRecord record;
@@ -169,18 +168,19 @@ void SendFromChild(int fd, MessageType type, int pid, int status, int signal) {
   message.record.pid = pid;
   message.record.status = status;
   message.record.signal = signal;
-  uint32_t deferred = 0;  // never used: the message fits in the pipe
-  SendMessage(reinterpret_cast<char*>(&message), sizeof(message), &g_reaper_pipe, fd, &deferred);
+  message.header.size = sizeof(message);
+  while (send(control, &message, sizeof(message), MSG_NOSIGNAL) < 0 && errno == EINTR) {
+  }
 }
 
 // The reaper: a child subreaper that starts the command and reaps what its parents leave.
 // Runs between fork and _exit in a copy of a possibly multi-threaded process: only
-// async-signal-safe calls, no allocation.
-[[noreturn]] void RunReaper(int fd, int pipe_fd, const char* program, char* const* argv,
-                            char** envp, char* pid_digits, const char* cwd) {
+// async-signal-safe calls, no allocation. `fd` and `pipe_fd` are the traced tree's channels,
+// `control` (close-on-exec: the command does not inherit it) the reaper's own.
+[[noreturn]] void RunReaper(int fd, int pipe_fd, int control, const char* program,
+                            char* const* argv, char** envp, char* pid_digits, const char* cwd) {
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  g_reaper_pipe = pipe_fd;
   if (pipe_fd >= 0) fcntl(pipe_fd, F_SETFD, 0);  // inherited by the command
   struct sigaction default_action;
   std::memset(&default_action, 0, sizeof(default_action));
@@ -196,18 +196,18 @@ void SendFromChild(int fd, MessageType type, int pid, int status, int signal) {
     pid_t self = getpid();
     for (int i = 9; i >= 0; --i, self /= 10) pid_digits[i] = static_cast<char>('0' + self % 10);
     if (cwd[0] != '\0' && chdir(cwd) != 0) {
-      SendFromChild(fd, MessageType::kRootExecError, getpid(), errno, 1);
+      SendFromChild(control, MessageType::kRootExecError, getpid(), errno, 1);
       _exit(127);
     }
     execve(program, argv, envp);
-    SendFromChild(fd, MessageType::kRootExecError, getpid(), errno, 0);
+    SendFromChild(control, MessageType::kRootExecError, getpid(), errno, 0);
     _exit(127);
   }
   if (root < 0) {
-    SendFromChild(fd, MessageType::kRootExecError, getpid(), errno, 2);
+    SendFromChild(control, MessageType::kRootExecError, getpid(), errno, 2);
     _exit(127);
   }
-  SendFromChild(fd, MessageType::kRootStarted, root, 0, 0);
+  SendFromChild(control, MessageType::kRootStarted, root, 0, 0);
   while (true) {
     int status = 0;
     pid_t pid = waitpid(-1, &status, __WALL);
@@ -218,11 +218,35 @@ void SendFromChild(int fd, MessageType type, int pid, int status, int signal) {
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
     int signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     if (!WIFEXITED(status) && !WIFSIGNALED(status)) continue;
-    SendFromChild(fd, MessageType::kReaped, pid, code, signal);
-    if (pid == root) SendFromChild(fd, MessageType::kRootExit, pid, code, signal);
+    SendFromChild(control, MessageType::kReaped, pid, code, signal);
+    if (pid == root) SendFromChild(control, MessageType::kRootExit, pid, code, signal);
   }
-  SendFromChild(fd, MessageType::kDone, 0, 0, 0);
+  SendFromChild(control, MessageType::kDone, 0, 0, 0);
   _exit(0);
+}
+
+// True if `pid` is `root` or one of its descendants (the parents in /proc/PID/stat; an orphan
+// of the traced tree has been reparented to the reaper, a child subreaper).
+bool DescendsFrom(pid_t pid, pid_t root) {
+  for (int depth = 0; depth < 4096 && pid > 0; ++depth) {
+    if (pid == root) return true;
+    char path[64];
+    std::snprintf(path, sizeof(path), "/proc/%d/stat", static_cast<int>(pid));
+    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    char stat[512];
+    const ssize_t n = read(fd, stat, sizeof(stat) - 1);
+    close(fd);
+    if (n <= 0) return false;
+    stat[n] = '\0';
+    const char* end_of_name = std::strrchr(stat, ')');  // the name may hold ')' and spaces
+    int parent = 0;
+    if (end_of_name == nullptr || std::sscanf(end_of_name + 1, " %*c %d", &parent) != 1) {
+      return false;
+    }
+    pid = parent;
+  }
+  return false;
 }
 
 // Turns one run's wire records into sink records: the first of a creation's two F records
@@ -463,16 +487,24 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
   for (std::string& a : argv_storage) argv.push_back(&a[0]);
   argv.push_back(nullptr);
 
+  // The reaper's own channel for the run's control messages (the command started or could
+  // not, its exit, the end): no traced process holds it, so none can forge them.
+  int control[2] = {-1, -1};
+  const bool have_control = socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control) == 0;
   ScopedSignalForwarding forwarding;
-  pid_t reaper = fork();
+  pid_t reaper = have_control ? fork() : -1;
   if (reaper == 0) {
-    RunReaper(child_fd, pipe_child, program.c_str(), argv.data(), envp.data(), pid_digits,
-              command.cwd.c_str());
+    close(control[0]);
+    RunReaper(child_fd, pipe_child, control[1], program.c_str(), argv.data(), envp.data(),
+              pid_digits, command.cwd.c_str());
   }
   int fork_errno = errno;
   close(child_fd);
   if (pipe_child >= 0) close(pipe_child);
+  if (have_control) close(control[1]);
+  const int control_read = control[0];
   if (reaper < 0) {
+    if (control_read >= 0) close(control_read);
     close(pair[0]);
     if (pipe_read >= 0) close(pipe_read);
     if (listener >= 0) close(listener);
@@ -499,15 +531,27 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
   // next drain (wire_format.h, "Order").
   absl::flat_hash_map<uint64_t, std::string> deferred;
   std::vector<std::string> unmarked;
+  // The reaper's control messages, handled after the records received before them.
+  std::vector<std::string> control_queue;
   std::function<void()> receive_sockets;
   ExitStatus root_status;
   bool root_done = false;
   bool done = false;
   absl::Status error;
-  std::function<void(const char*, size_t)> handle = [&](const char* data, size_t size) {
+  size_t forged = 0;  // control messages from traced processes, ignored
+  // `trusted`: from the reaper's control channel, the only source of control messages.
+  std::function<void(const char*, size_t, bool)> handle = [&](const char* data, size_t size,
+                                                              bool trusted) {
     if (size < sizeof(MessageHeader)) return;
     MessageHeader header;
     std::memcpy(&header, data, sizeof(header));
+    const bool control_type =
+        header.type != MessageType::kRecords && header.type != MessageType::kReaped &&
+        header.type != MessageType::kDeferred && header.type != MessageType::kMarker;
+    if (control_type && !trusted) {
+      ++forged;
+      return;
+    }
     const char* body = data + sizeof(header);
     size_t body_size = size - sizeof(header);
     WireRecord record{};
@@ -542,7 +586,7 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
           MessageHeader inner;
           std::memcpy(&inner, message.data(), sizeof(inner));
           if (inner.type == MessageType::kRecords || inner.type == MessageType::kReaped) {
-            handle(message.data(), message.size());
+            handle(message.data(), message.size(), false);
           }
         }
         break;
@@ -576,7 +620,7 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
   size_t received = 0;
   // Reads every message queued on socket `fd`: a deferred one waits for its marker, any other
   // for the end of the pipe's next drain. Returns true when the peer closed.
-  auto receive = [&](int fd) {
+  auto receive = [&](int fd, std::vector<std::string>* plain) {
     while (true) {
       ssize_t n = recv(fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
       if (n < 0 && errno == EINTR) continue;
@@ -591,23 +635,39 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
         deferred[id].assign(buffer.data() + kDeferredPrefix,
                             static_cast<size_t>(n) - kDeferredPrefix);
       } else {
-        unmarked.emplace_back(buffer.data(), static_cast<size_t>(n));
+        plain->emplace_back(buffer.data(), static_cast<size_t>(n));
       }
     }
   };
+  // The named socket is reachable by anyone on the machine: only processes of the traced tree
+  // (the reaper's descendants) may reconnect; the others are refused, counted and named.
+  const pid_t tree_root = reaper;
+  size_t refused = 0;
+  struct ucred refused_peer {};
   auto accept_all = [&]() {
     if (listener < 0) return;
     while (true) {
       int c = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
       if (c < 0) return;
+      struct ucred peer {};
+      socklen_t len = sizeof(peer);
+      if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0 ||
+          !DescendsFrom(peer.pid, tree_root)) {
+        if (refused++ == 0) refused_peer = peer;
+        close(c);
+        continue;
+      }
       conns.push_back(c);
     }
   };
   // Accepts reconnections, receives what every socket holds, closes reconnections that ended.
+  // The control channel first: whatever a traced process sent before the reaper's message is
+  // then on the sockets (or in the pipe) too, and handled before it.
   receive_sockets = [&]() {
+    if (control_read >= 0) receive(control_read, &control_queue);
     accept_all();
     for (size_t i = 0; i < conns.size(); ++i) {
-      if (receive(conns[i]) && i > 0) {
+      if (receive(conns[i], &unmarked) && i > 0) {
         close(conns[i]);
         conns.erase(conns.begin() + static_cast<std::ptrdiff_t>(i));
         --i;
@@ -619,7 +679,10 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
   auto handle_unmarked = [&]() {
     std::vector<std::string> ready;
     ready.swap(unmarked);
-    for (const std::string& message : ready) handle(message.data(), message.size());
+    for (const std::string& message : ready) handle(message.data(), message.size(), false);
+    ready.clear();
+    ready.swap(control_queue);
+    for (const std::string& message : ready) handle(message.data(), message.size(), true);
   };
   // The pipe's stream: whole messages are handled, a message cut by the end of a read waits
   // in `pending` for the rest.
@@ -645,7 +708,7 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
         }
         if (pending.size() - pos < header.size) break;
         ++received;
-        handle(pending.data() + pos, header.size);
+        handle(pending.data() + pos, header.size, false);
         pos += header.size;
       }
       pending.erase(0, pos);
@@ -688,6 +751,7 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
       // pipe, which carries nearly everything, is drained on the tick.
       fds.clear();
       fds.push_back({reaper_fd, POLLIN, 0});
+      fds.push_back({control_read, POLLIN, 0});
       if (listener >= 0) fds.push_back({listener, POLLIN, 0});
       for (int c : conns) fds.push_back({c, POLLIN, 0});
       const int n = poll(fds.data(), fds.size(), tick_ms);
@@ -729,6 +793,7 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
     }
     std::vector<pollfd> fds;
     for (int c : conns) fds.push_back({c, POLLIN, 0});
+    fds.push_back({control_read, POLLIN, 0});
     if (listener >= 0) fds.push_back({listener, POLLIN, 0});
     if (pipe_read >= 0) fds.push_back({pipe_read, POLLIN, 0});
     int n = poll(fds.data(), fds.size(), 1000);
@@ -758,9 +823,19 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
   // Deferred messages whose marker never came (the sender's pipe broke): out of place, but
   // not lost.
   for (auto& [id, message] : deferred) {
-    if (message.size() >= sizeof(MessageHeader)) handle(message.data(), message.size());
+    if (message.size() >= sizeof(MessageHeader)) handle(message.data(), message.size(), false);
   }
   for (int c : conns) close(c);
+  if (control_read >= 0) close(control_read);
+  if (refused > 0) {
+    sink->Add(Record::Comment(StrCat(" preload: refused ", refused,
+                                     " connections from outside the traced tree (pid ",
+                                     refused_peer.pid, " uid ", refused_peer.uid, ")")));
+  }
+  if (forged > 0) {
+    sink->Add(Record::Comment(
+        StrCat(" preload: ignored ", forged, " control messages sent by traced processes")));
+  }
   if (pipe_read >= 0) close(pipe_read);
   if (listener >= 0) close(listener);
   if (!error.ok()) return error;

@@ -4,13 +4,19 @@
 
 #include "filemon/backends/preload/preload_backend.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <string>
@@ -19,6 +25,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "filemon/backends/preload/wire_format.h"
 #include "filemon/core/backend.h"
 #include "filemon/core/record.h"
 #include "filemon/core/record_sink.h"
@@ -85,6 +92,65 @@ int Count(const Traced& t, char letter, const std::string& rest) {
 }
 
 std::string Program() { return Runfile("preload_test_program"); }
+
+// The second user of SecondUserCannotWriteIntoTheLog, in a forked child: waits for the
+// supervisor's socket, connects, sends a forged record, the command's exit and the end; tries
+// to open each of the supervisor's descriptors. Writes 'C' (connected) and 'O' (opened a
+// descriptor) to `report`. Returns the exit code.
+int ActAsSecondUser(pid_t supervisor, int report) {
+  using preload_internal::MessageHeader;
+  using preload_internal::MessageType;
+  using preload_internal::WireKind;
+  using preload_internal::WireRecord;
+  const std::string prefix = absl::StrCat("@filemon-preload-", supervisor, "-");
+  std::string name;
+  for (int tries = 0; tries < 500 && name.empty(); ++tries) {
+    std::ifstream unix_sockets("/proc/net/unix");
+    std::string line;
+    while (std::getline(unix_sockets, line)) {
+      const size_t at = line.find(prefix);
+      if (at != std::string::npos) name = line.substr(at + 1);
+    }
+    if (name.empty()) usleep(10 * 1000);
+  }
+  if (name.empty()) return 1;
+  for (int fd = 0; fd < 1100; ++fd) {
+    const std::string path = absl::StrCat("/proc/", supervisor, "/fd/", fd);
+    for (int mode : {O_RDONLY, O_WRONLY}) {
+      const int opened = open(path.c_str(), mode | O_CLOEXEC);
+      if (opened >= 0 && write(report, "O", 1) == 1) close(opened);
+    }
+  }
+  const int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  struct sockaddr_un addr {};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path + 1, name.data(), name.size());
+  const socklen_t len = offsetof(struct sockaddr_un, sun_path) + 1 + name.size();
+  if (connect(s, reinterpret_cast<struct sockaddr*>(&addr), len) != 0) return 1;
+  if (write(report, "C", 1) != 1) return 1;
+  const std::string path = "/etc/INJECTED";
+  for (MessageType type : {MessageType::kRecords, MessageType::kRootExit, MessageType::kDone}) {
+    char message[sizeof(MessageHeader) + sizeof(WireRecord) + 16] = {};
+    MessageHeader header{};
+    header.type = type;
+    header.sender = 4242;
+    WireRecord record{};
+    record.kind = type == MessageType::kRecords ? WireKind::kWrite : WireKind::kExit;
+    record.pid = 4242;
+    size_t size = sizeof(header) + sizeof(record);
+    if (type == MessageType::kRecords) {
+      record.len1 = static_cast<uint16_t>(path.size());
+      std::memcpy(message + size, path.data(), path.size());
+      size += path.size();
+    }
+    header.size = static_cast<uint16_t>(size);
+    std::memcpy(message, &header, sizeof(header));
+    std::memcpy(message + sizeof(header), &record, sizeof(record));
+    send(s, message, size, MSG_NOSIGNAL);
+  }
+  close(s);
+  return 0;
+}
 
 // A program of filemon/backends/testing.
 std::string TestProgram(const std::string& name) {
@@ -397,6 +463,51 @@ TEST(PreloadBackend, SpawnFileActionsComeBetweenTheChildsFAndE) {
   EXPECT_EQ(mine[1], "C " + dir) << t.log;
   EXPECT_EQ(mine[2], "W out") << t.log;
   EXPECT_EQ(mine[3], "E /bin/true") << t.log;
+}
+
+// A traced process cannot end the run or set the command's exit status: those messages come
+// only from the reaper's own channel.
+TEST(PreloadBackend, TracedProcessCannotForgeTheEndOfTheRun) {
+  const std::string file = TmpDir() + "/after_forgery";
+  std::ofstream(file) << "x";
+  Traced t = Trace({Program(), "forge_end", file});
+  EXPECT_EQ(t.exit.code, 3) << t.log;
+  EXPECT_EQ(Count(t, 'R', file), 1) << t.log;
+  EXPECT_TRUE(absl::StrContains(t.log, "ignored 4 control messages")) << t.log;
+}
+
+// The abstract socket's name is visible to every user (/proc/net/unix). As a second user:
+// connect to it and send a record and the end of the run; open the supervisor's descriptors
+// (the pipe, the shared locale memory) through /proc. Nothing of it may reach the log.
+TEST(PreloadBackend, SecondUserCannotWriteIntoTheLog) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to act as a second user (setresuid)";
+  int report[2];
+  ASSERT_EQ(pipe(report), 0);
+  const pid_t supervisor = getpid();
+  const pid_t attacker = fork();
+  ASSERT_GE(attacker, 0);
+  if (attacker == 0) {
+    close(report[0]);
+    if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(2);
+    _exit(ActAsSecondUser(supervisor, report[1]));
+  }
+  close(report[1]);
+  Traced t = Trace({"/bin/sh", "-c", "sleep 1; exit 3"});
+  int status = 0;
+  ASSERT_EQ(waitpid(attacker, &status, 0), attacker);
+  std::string what;
+  char c;
+  while (read(report[0], &c, 1) == 1) what += c;
+  close(report[0]);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+    GTEST_SKIP() << "cannot become a second user here (a sandbox's user namespace maps only root)";
+  }
+  ASSERT_TRUE(absl::StrContains(what, "C")) << "the second user never found the socket: " << what;
+  EXPECT_FALSE(absl::StrContains(what, "O")) << "the second user opened a descriptor: " << what;
+  EXPECT_EQ(t.exit.code, 3) << t.log;
+  EXPECT_FALSE(absl::StrContains(t.log, "INJECTED")) << t.log;
+  EXPECT_TRUE(absl::StrContains(t.log, "refused 1 connections from outside the traced tree"))
+      << t.log;
 }
 
 TEST(PreloadBackend, SetuidProgramIsSaidInTheLog) {

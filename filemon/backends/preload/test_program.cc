@@ -23,6 +23,9 @@
 //   popen_exit PATH      popen("cat PATH") and exit without pclose
 //   long_rename DIR PATH rename a file of DIR to a name so long that the record exceeds
 //                        PIPE_BUF, then open PATH for writing, and exit
+//   forge_end PATH       send the supervisor's control messages (the command's exit with code
+//                        0, the end of the run) through the pipe and the socket as any traced
+//                        process could, then open PATH and exit 3
 //   locale CATS [PROG ARGS...]  setlocale(CAT, "") for each of the comma-separated CATS
 //                        (ctype, messages, all, or c: setlocale(LC_ALL, "C")), in order, then
 //                        execv PROG (as gcc, cc1 and as start)
@@ -43,6 +46,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "filemon/backends/preload/wire_format.h"
 
 extern char** environ;
 
@@ -68,6 +73,28 @@ void OnSignal(int) { OpenClose(g_signal_path); }
 // delays what the child writes at its start.
 void SlowChildStart() {
   pthread_atfork(nullptr, nullptr, [] { usleep(50 * 1000); });
+}
+
+// Sends a forged control message of `type` (an exit with code 0 for the command) through the
+// supervisor's pipe and socket, as named in the environment.
+void ForgeControl(filemon::preload_internal::MessageType type) {
+  using filemon::preload_internal::MessageHeader;
+  using filemon::preload_internal::WireKind;
+  using filemon::preload_internal::WireRecord;
+  struct {
+    MessageHeader header;
+    WireRecord record;
+  } message;
+  memset(&message, 0, sizeof(message));
+  message.header.type = type;
+  message.header.size = sizeof(message);
+  message.header.sender = getpid();
+  message.record.kind = WireKind::kExit;
+  message.record.pid = getpid();
+  for (const char* name : {"FILEMON_PRELOAD_PIPE", "FILEMON_PRELOAD_FD"}) {
+    const char* fd = getenv(name);
+    if (fd != nullptr && write(atoi(fd), &message, sizeof(message)) < 0) perror(name);
+  }
 }
 
 // posix_spawn_file_actions: chdir `dir`, then open `out` for writing as standard output.
@@ -205,6 +232,14 @@ int main(int argc, char** argv) {
     if (fd < 0) return 1;
     close(fd);
     return 0;
+  }
+  if (strcmp(cmd, "forge_end") == 0 && argc == 3) {
+    using filemon::preload_internal::MessageType;
+    ForgeControl(MessageType::kRootExit);
+    ForgeControl(MessageType::kDone);
+    usleep(200 * 1000);  // a drain of the supervisor in between
+    OpenClose(argv[2]);
+    return 3;
   }
   if (strcmp(cmd, "clearenv") == 0 && argc >= 3) {
     clearenv();
