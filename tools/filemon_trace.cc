@@ -21,6 +21,7 @@
 #include "filemon/core/proto_convert.h"
 #include "filemon/core/proto_sink.h"
 #include "filemon/core/record_sink.h"
+#include "filemon/core/timed_flush_sink.h"
 #include "filemon/core/writer.h"
 #include "tools/filemon_commands.h"
 #include "tools/flags.h"
@@ -194,16 +195,21 @@ int RunTrace(int argc, char** argv) {
   filemon::WriterOptions writer_options;
   writer_options.own_fd = fd != 1;
   filemon::Writer writer(fd, writer_options);
+  // A killed filemon (SIGKILL) leaves a log with its header and all but the last ~100 ms of
+  // records. JSON is one object, written at the end.
+  filemon::TimedFlushSink timed(&writer, {});
   filemon::LogProtoSink proto_sink;
-  filemon::RecordSink* sink = json ? static_cast<filemon::RecordSink*>(&proto_sink) : &writer;
+  filemon::RecordSink* sink = json ? static_cast<filemon::RecordSink*>(&proto_sink) : &timed;
 
   filemon::AddHeader(getpid(), absl::Now(), sink);
+  sink->Flush().IgnoreError();  // the header at once; an error stays in the writer
   absl::StatusOr<filemon::ExitStatus> exit = (*backend)->Run(command, options, sink);
   if (!exit.ok()) {
     std::string note = " filemon: " + exit.status().ToString();
     sink->Add(filemon::Record::Comment(note));
   }
   filemon::AddFooter(absl::Now(), sink);
+  timed.Stop();
   absl::Status log_status;
   if (json) {
     absl::StatusOr<std::string> text = filemon::LogToJson(proto_sink.TakeLog(), /*pretty=*/true);

@@ -74,6 +74,20 @@ check "closed pipe of -o - exits 127" [ "$(cat pipe_status)" = 127 ]
 check "closed pipe: the command finished" [ -s finished ]
 check "closed pipe: the message says so" grep -q "cannot write the log -: .*Broken pipe" pipe_err.txt
 
+# kill -9 of filemon: the log already has the header and the records made before the kill
+# (at most ~100 ms of records stay in filemon's memory), under each backend.
+for backend in ptrace preload; do
+  rm -f killed.log
+  "$FILEMON" --backend=$backend -o killed.log sh -c 'echo x > before_kill; : < /dev/null; sleep 2' >/dev/null 2>&1 &
+  tracer=$!
+  sleep 0.5
+  kill -KILL $tracer
+  wait $tracer 2>/dev/null
+  check "kill -9 ($backend): the log has the header" grep -q '^# filemon version 5$' killed.log
+  check "kill -9 ($backend): the log has the records before the kill" \
+    grep -q '^W [0-9]* before_kill$' killed.log
+done
+
 # SIGTERM to the tracer reaches the command; the log is still complete.
 rm -f ready
 "$FILEMON" -o term.log sh -c 'trap "echo got > got; exit 3" TERM; echo x > ready; while :; do sleep 0.05; done' &
