@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -97,31 +98,8 @@ struct KnownOrderBugEntry {
   const char* test;
   const char* reason;
 };
-constexpr char kChildWritesF[] =
-    "the child writes its own F, which can land after the parent's X (issue 18 section 1); "
-    "fixed by the preload rework";
-constexpr char kSpawnF[] =
-    "posix_spawn's file actions are written by the parent before the child's F, and that F "
-    "names the supervisor's reaper once the parent exited (issue 18 section 1); fixed by the "
-    "preload rework";
-constexpr char kLargeMessage[] =
-    "a message over PIPE_BUF goes through the socket and can land after later records, even "
-    "after the X (issue 18 section 1); fixed by the preload rework";
-constexpr KnownOrderBugEntry kKnownOrderBugs[] = {
-    {"preload", "OrderParentForksAndExits", kChildWritesF},
-    {"auto", "OrderParentForksAndExits", kChildWritesF},
-    {"preload", "OrderDaemon", kChildWritesF},
-    {"auto", "OrderDaemon", kChildWritesF},
-    {"preload", "OrderForkInASignalHandler", kChildWritesF},
-    {"auto", "OrderForkInASignalHandler", kChildWritesF},
-    {"preload", "OrderShellBackgroundsASubshellAndExits", kChildWritesF},
-    {"auto", "OrderShellBackgroundsASubshellAndExits", kChildWritesF},
-    {"preload", "OrderPosixSpawnWithFileActionsAndNoWait", kSpawnF},
-    {"auto", "OrderPosixSpawnWithFileActionsAndNoWait", kSpawnF},
-    {"preload", "SameRecordsForTheSameRun", kSpawnF},  // preload_vs_ptrace_test
-    {"preload", "OrderRecordsLargerThanAPipeWrite", kLargeMessage},
-    {"auto", "OrderRecordsLargerThanAPipeWrite", kLargeMessage},
-};
+// Empty since the preload rework: every backend keeps the order on every case.
+constexpr std::array<KnownOrderBugEntry, 0> kKnownOrderBugs{};
 
 }  // namespace
 
