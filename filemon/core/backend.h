@@ -27,6 +27,9 @@
 #ifndef FILEMON_CORE_BACKEND_H_
 #define FILEMON_CORE_BACKEND_H_
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,7 +54,18 @@ struct Command {
   absl::optional<std::vector<std::string>> env;
   // Working directory of the command; empty: the caller's.
   std::string cwd;
+  // The command's standard output and standard error: descriptors of the caller that the
+  // backend dup2()s onto 1 and 2 in the command before exec (the caller keeps and closes them);
+  // -1: inherited from the caller. The same descriptor for both keeps the order in which they
+  // were written. REQUIRES: `stdout_fd` is not 2 and `stderr_fd` is not 1. To capture into a
+  // string, see RunCapturingOutput (output_capture.h).
+  int stdout_fd = -1;
+  int stderr_fd = -1;
 };
+
+// For backends, in the forked command before exec (async-signal-safe): applies
+// `Command::stdout_fd`/`stderr_fd`. Returns 0 or the errno of the failed dup2().
+inline int RedirectCommandOutput(const Command& command);
 
 struct TraceOptions {
   // Resolve every recorded path to an absolute path at the moment of the call, through the
@@ -152,6 +166,16 @@ class TraceSession {
   // Blocks until the traced tree is done and delivers the remaining records into `sink`.
   virtual absl::Status Finish(RecordSink* sink) = 0;
 };
+
+inline int RedirectCommandOutput(const Command& command) {
+  if (command.stdout_fd >= 0 && command.stdout_fd != 1 && dup2(command.stdout_fd, 1) < 0) {
+    return errno;
+  }
+  if (command.stderr_fd >= 0 && command.stderr_fd != 2 && dup2(command.stderr_fd, 2) < 0) {
+    return errno;
+  }
+  return 0;
+}
 
 inline absl::StatusOr<std::unique_ptr<TraceSession>> Backend::StartSession(
     const TraceOptions& options) {

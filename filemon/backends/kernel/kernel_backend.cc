@@ -28,7 +28,7 @@ namespace {
 
 // What the child reports through the close-on-exec pipe when it cannot reach exec.
 struct ChildFailure {
-  int stage;  // 1 chdir, 2 FILEMON_SET_PID, 3 exec
+  int stage;  // 1 chdir, 2 FILEMON_SET_PID, 3 exec, 4 dup2 (Command::stdout_fd/stderr_fd)
   int error_number;
 };
 
@@ -87,6 +87,7 @@ ExecPlan PlanExec(const Command& command) {
                            const FilemonDevice& device, const KernelDeviceHooks& hooks,
                            int report_fd) {
   if (!command.cwd.empty() && ::chdir(command.cwd.c_str()) < 0) ChildFail(report_fd, 1, errno);
+  if (const int e = RedirectCommandOutput(command); e != 0) ChildFail(report_fd, 4, e);
   int error_number = hooks.set_pid_in_child != nullptr ? hooks.set_pid_in_child(::getpid())
                                                        : device.SetPidInChild(::getpid());
   if (error_number != 0) ChildFail(report_fd, 2, error_number);
@@ -212,6 +213,8 @@ absl::StatusOr<ExitStatus> KernelBackend::Run(const Command& command, const Trac
         return absl::ErrnoToStatus(failure.error_number, absl::StrCat("chdir(", command.cwd, ")"));
       case 2:
         return FilemonError(FilemonCall::kSetPid, failure.error_number, device->path(), child);
+      case 4:
+        return absl::ErrnoToStatus(failure.error_number, "dup2(the command's output)");
       default:
         return absl::ErrnoToStatus(failure.error_number,
                                    absl::StrCat("execvp(", command.argv[0], ")"));

@@ -495,6 +495,9 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
   pid_t reaper = have_control ? fork() : -1;
   if (reaper == 0) {
     close(control[0]);
+    // The reaper passes the command's stdout/stderr on to it; a failed dup2 ends the run with
+    // "the reaper ended before the command".
+    if (RedirectCommandOutput(command) != 0) _exit(127);
     RunReaper(child_fd, pipe_child, control[1], program.c_str(), argv.data(), envp.data(),
               pid_digits, command.cwd.c_str());
   }

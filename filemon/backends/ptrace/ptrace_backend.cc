@@ -385,6 +385,8 @@ absl::StatusOr<ExitStatus> PtraceBackend::Run(const Command& command, const Trac
     const char* what = "chdir";
     if (cwd != nullptr && chdir(cwd) != 0) {
       error = errno;
+    } else if ((error = RedirectCommandOutput(command)) != 0) {
+      what = "dup2";
     } else {
       what = "trace";
       error = PrepareTracedChild(setup);
@@ -428,7 +430,9 @@ absl::StatusOr<ExitStatus> PtraceBackend::Run(const Command& command, const Trac
     int error;
     memcpy(&error, report, sizeof(int));
     absl::string_view what(report + sizeof(int));
-    std::string target = what == "chdir" ? command.cwd : *program;
+    std::string target = what == "chdir"  ? command.cwd
+                         : what == "dup2" ? std::string("the command's output")
+                                          : *program;
     return absl::ErrnoToStatus(error,
                                absl::StrCat("cannot start the command: ", what, "(", target, ")"));
   }
