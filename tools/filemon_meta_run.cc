@@ -1,7 +1,6 @@
 // `filemon-meta run`: run commands under a tracing backend and write their .meta in bmake's
-// layout. The only part of filemon-meta that uses a backend.
+// layout (filemon/meta/run_and_record.h). The only part of filemon-meta that uses a backend.
 
-#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -11,19 +10,16 @@
 #include <cstring>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
-#include "absl/time/clock.h"
-#include "absl/types/optional.h"
 #include "filemon/backends/backend_factory.h"
 #include "filemon/core/backend.h"
-#include "filemon/core/record_sink.h"
-#include "filemon/meta/meta_writer.h"
+#include "filemon/meta/run_and_record.h"
 #include "tools/filemon_meta_commands.h"
 
 namespace filemon_meta_tool {
@@ -46,65 +42,6 @@ std::string ShellWord(const std::string& word) {
   out += "'";
   return out;
 }
-
-// Sends this process's stdout and stderr (inherited by the traced commands) into a pipe while
-// alive, copying what comes through to the original stdout and into `text()`.
-class OutputCapture {
- public:
-  absl::Status Start() {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe2()");
-    read_fd_ = fds[0];
-    std::fflush(stdout);
-    std::fflush(stderr);
-    saved_out_ = fcntl(1, F_DUPFD_CLOEXEC, 3);
-    saved_err_ = fcntl(2, F_DUPFD_CLOEXEC, 3);
-    if (saved_out_ < 0 || saved_err_ < 0 || dup2(fds[1], 1) < 0 || dup2(fds[1], 2) < 0) {
-      const int e = errno;
-      close(fds[1]);
-      return absl::ErrnoToStatus(e, "dup2(stdout/stderr)");
-    }
-    close(fds[1]);
-    reader_ = std::thread([this] {
-      char buf[1 << 14];
-      while (true) {
-        const ssize_t n = read(read_fd_, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        text_.append(buf, n);
-        for (ssize_t done = 0; done < n;) {
-          const ssize_t w = write(saved_out_, buf + done, n - done);
-          if (w < 0 && errno == EINTR) continue;
-          if (w <= 0) break;
-          done += w;
-        }
-      }
-    });
-    return absl::OkStatus();
-  }
-
-  // Restores stdout/stderr and waits for the commands' last output.
-  void Stop() {
-    if (saved_out_ < 0) return;
-    std::fflush(stdout);
-    std::fflush(stderr);
-    dup2(saved_out_, 1);  // drops our write ends of the pipe: the reader sees EOF
-    dup2(saved_err_, 2);
-    if (reader_.joinable()) reader_.join();  // it copies to saved_out_: close that after
-    close(saved_out_);
-    close(saved_err_);
-    saved_out_ = saved_err_ = -1;
-    close(read_fd_);
-  }
-
-  ~OutputCapture() { Stop(); }
-  const std::string& text() const { return text_; }
-
- private:
-  int read_fd_ = -1, saved_out_ = -1, saved_err_ = -1;
-  std::thread reader_;
-  std::string text_;
-};
 
 // `run` follows `filemon`'s exit-status convention (the command's own status, or one of these),
 // so that a make's own exit 2 is not mistaken for a tracing failure.
@@ -171,56 +108,24 @@ int RunRun(int argc, char** argv) {
 
   // bmake runs each command with `sh -c`; a COMMAND after -- runs as given and is recorded as
   // the shell would read it back.
-  filemon::meta::MetaHeader header;
-  header.meta_path = meta_path;
-  header.cwd = cwd;
-  header.target = target;
-  std::vector<filemon::Command> commands;
-  if (!shell_commands.empty()) {
-    for (const std::string& text : shell_commands) {
-      header.commands.push_back(text);
-      filemon::Command c;
-      c.argv = {"/bin/sh", "-c", text};
-      c.cwd = cwd;
-      commands.push_back(std::move(c));
-    }
-  } else {
+  filemon::meta::RunAndRecordOptions options;
+  options.meta_path = meta_path;
+  options.target = target;
+  options.cwd = cwd;
+  options.passthrough_fd = 1;
+  for (const std::string& text : shell_commands) options.commands.push_back({text, {}});
+  if (!argv_command.empty()) {
     std::vector<std::string> words;
     for (const std::string& a : argv_command) words.push_back(ShellWord(a));
-    header.commands.push_back(absl::StrJoin(words, " "));
-    filemon::Command c;
-    c.argv = argv_command;
-    c.cwd = cwd;
-    commands.push_back(std::move(c));
+    options.commands.push_back({absl::StrJoin(words, " "), argv_command});
   }
-
-  filemon::meta::MetaLogBuffer log;
-  filemon::AddHeader(getpid(), absl::Now(), &log);
-  absl::optional<filemon::meta::MetaError> failure;
-  absl::Status trace_error;
-  {
-    OutputCapture capture;
-    absl::Status started = capture.Start();
-    if (!started.ok()) return RunFailure(kRunCannotTrace, started.message());
-    for (const filemon::Command& c : commands) {
-      absl::StatusOr<filemon::ExitStatus> exit = (*backend)->Run(c, {}, &log);
-      if (!exit.ok()) {
-        trace_error = exit.status();
-        break;
-      }
-      if (exit->ShellStatus() != 0) {
-        failure = filemon::meta::MetaError{exit->ShellStatus(), false};
-        break;
-      }
-    }
-    capture.Stop();
-    filemon::AddFooter(absl::Now(), &log);
-    if (!trace_error.ok()) return RunFailure(kRunCannotTrace, trace_error.message());
-    const absl::Status written = filemon::meta::WriteMetaFile(
-        meta_path, filemon::meta::FormatMeta(header, capture.text(), failure, &log.text()));
-    if (!written.ok()) return RunFailure(kRunCannotWrite, written.message());
+  absl::StatusOr<filemon::meta::RunAndRecordResult> result =
+      filemon::meta::RunAndRecord(**backend, options);
+  if (!result.ok()) {
+    const bool trace = absl::StartsWith(result.status().message(), "cannot trace");
+    return RunFailure(trace ? kRunCannotTrace : kRunCannotWrite, result.status().message());
   }
-  return failure.has_value() ? failure->code : 0;
+  return result->failed ? result->exit.ShellStatus() : 0;
 }
 
 }  // namespace filemon_meta_tool
