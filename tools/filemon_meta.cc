@@ -41,7 +41,7 @@ output, and a filemon(4) log of every file they read (R), executed (E), wrote (W
 linked (L) and deleted (D). `check` decides from it, exactly as bmake's meta_oodate() does,
 whether the target must be rebuilt, and prints bmake's own message:
 
-  $ filemon-meta check --cwd /obj/lib foo.o.meta
+  $ filemon-meta check --cwd /obj/lib /obj/lib/foo.o.meta
   out-of-date: newer
   /obj/lib/foo.o.meta:14: file '/src/lib/foo.h' is newer than the target...
 
@@ -62,6 +62,9 @@ check: first line `up-to-date` or `out-of-date: CODE`; then bmake's -dM message(
   up to 1 MiB; more is an I/O error.
   With several files, they are checked in parallel (every core) and each gives one line
   `FILE: up-to-date` or `FILE: out-of-date: CODE`; the exit status is the worst.
+  FILE.meta is a path from the shell's current directory, NOT from --cwd (give
+  /obj/lib/foo.o.meta, or cd there). A FILE.meta that does not exist, while its target does,
+  is up to date as in bmake (unless --missing-meta), and stderr says it was not found.
 
 check options (each is the bmake setting named on the right):
   --cwd DIR            .OBJDIR: relative paths resolve here; CWD must equal its realpath
@@ -74,7 +77,7 @@ check options (each is the bmake setting named on the right):
   --no-cmd-compare     .NOMETA_CMP: compare the number of commands only
   --ignore-cmd         .MAKE.MODE=ignore-cmd: report a changed command, do not rebuild
   --ignore-path P      .MAKE.META.IGNORE_PATHS (repeatable; a prefix of the realpath).
-                       Always added: /dev /etc /proc /tmp /var/run /var/tmp $TMPDIR
+                       Added by default: /dev /etc /proc /tmp /var/run /var/tmp $TMPDIR
   --ignore-pattern G   .MAKE.META.IGNORE_PATTERNS (repeatable; a :M glob: * ? [a-z] \c)
   --ignore-filter MODS .MAKE.META.IGNORE_FILTER: modifiers; a path is ignored if they make
                        it empty, e.g. 'N*.gen' or 'C,^/obj/.*,,'
@@ -88,6 +91,12 @@ check options (each is the bmake setting named on the right):
   --compat V           20260313 (default; current FreeBSD: "F:N: ..." messages) or 20200710
                        (Debian's bmake: "F: N: ...", no CMP_FILTER)
   --format text|json   json: one object per file
+Beyond bmake (opt-in; the default is bmake's behaviour):
+  --no-default-ignore-paths  drop the default ignore paths above (keep only --ignore-path),
+                       e.g. for a project under /tmp
+  --mtime-resolution R seconds (default, bmake: newer means a later second) or full (the file
+                       system's nanoseconds: a file written after the target in the same
+                       second is newer)
   --jobs N             threads (default: one per core): several files are checked in
                        parallel; the filemon section of a single .meta of 256 KiB or more is
                        read by N threads together (same decision; --jobs 1: one thread)
@@ -141,6 +150,16 @@ int Check(int argc, char** argv) {
     std::string v;
     if (arg == "--no-cmd-compare") {
       options.no_cmd_compare = true;
+    } else if (arg == "--no-default-ignore-paths") {
+      options.default_ignore_paths.emplace();
+    } else if (FlagValue(argc, argv, &i, "--mtime-resolution", &v, &error)) {
+      if (v == "full") {
+        options.mtime_resolution = filemon::meta::MtimeResolution::kFull;
+      } else if (v == "seconds") {
+        options.mtime_resolution = filemon::meta::MtimeResolution::kWholeSeconds;
+      } else {
+        error = absl::StrCat("--mtime-resolution: '", v, "' is not seconds or full");
+      }
     } else if (arg == "--ignore-cmd") {
       options.ignore_cmd = true;
     } else if (arg == "--missing-meta") {
@@ -212,6 +231,13 @@ int Check(int argc, char** argv) {
       continue;
     }
     const filemon::meta::Decision& d = *results[i];
+    if (d.meta_missing) {
+      // bmake decides silently; a misspelt name would look up to date.
+      std::fprintf(stderr,
+                   "filemon-meta: %s: no such file (as in bmake, the verdict comes from the "
+                   "target and --missing-meta alone)\n",
+                   d.meta_path.c_str());
+    }
     if (d.out_of_date && status == kExitUpToDate) status = kExitOutOfDate;
     if (json) {
       absl::StrAppend(&out, filemon::meta::DecisionJson(d), "\n");

@@ -127,6 +127,20 @@ TEST(FilemonMeta, UsageErrorsExitTwoAndHelpTeaches) {
   EXPECT_TRUE(absl::StrContains(io.out, "/nonexistent")) << io.out;
 }
 
+// bmake's verdict for a missing .meta (up to date while the target exists), but said on stderr:
+// a misspelt name must not pass unnoticed. FILE.meta is relative to the shell, not --cwd.
+TEST(FilemonMeta, MissingMetaIsUpToDateButSaidOnStderr) {
+  filemon::meta::TestDir dir("missing_meta");
+  dir.Write("obj/foo.o", "o");
+  Result r = Shell(dir.path(),
+                   absl::StrCat("'", Tool(), "' check --cwd obj --target foo.o foo.o.meta 2>&1"));
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "up-to-date\n")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, dir / "foo.o.meta" + ": no such file")) << r.out;
+  Result help = Shell(dir.path(), absl::StrCat("'", Tool(), "' --help"));
+  EXPECT_TRUE(absl::StrContains(help.out, "NOT from --cwd")) << help.out;
+}
+
 // `run` follows `filemon`'s exit-status convention: the command's own status (a make's 2
 // included), or 125 usage, 126 cannot trace, 127 cannot write the .meta.
 TEST(FilemonMetaRun, ExitStatusConvention) {

@@ -313,12 +313,17 @@ absl::StatusOr<Checker> Checker::Create(CheckOptions options) {
     return absl::ErrnoToStatus(errno, absl::StrCat("open(", state->cwd, ") (--cwd)"));
   }
   std::vector<std::string> ignore = options.ignore_paths;
-  for (const char* d : {"/dev", "/etc", "/proc", "/tmp", "/var/run", "/var/tmp"}) {
-    ignore.push_back(d);
-  }
-  for (absl::string_view w :
-       absl::StrSplit(options.tmpdir_env, absl::ByAnyChar(" \t\n"), absl::SkipEmpty())) {
-    ignore.emplace_back(w);
+  if (options.default_ignore_paths.has_value()) {
+    ignore.insert(ignore.end(), options.default_ignore_paths->begin(),
+                  options.default_ignore_paths->end());
+  } else {
+    for (const char* d : {"/dev", "/etc", "/proc", "/tmp", "/var/run", "/var/tmp"}) {
+      ignore.push_back(d);
+    }
+    for (absl::string_view w :
+         absl::StrSplit(options.tmpdir_env, absl::ByAnyChar(" \t\n"), absl::SkipEmpty())) {
+      ignore.emplace_back(w);
+    }
   }
   state->ignore_paths = SortUniqueRealpaths(std::move(ignore));
   state->bailiwick = SortUniqueRealpaths(options.bailiwick);
@@ -431,14 +436,29 @@ internal::PathCache::Entry* KnownEntry(const Checker::State& s, absl::string_vie
   return e;
 }
 
+// The target's mtime, and how files are compared with it (CheckOptions::mtime_resolution).
+}  // namespace
+
+struct Checker::TargetTime {
+  int64_t sec = 0;
+  int32_t nsec = -1;  // -1: whole seconds, as bmake compares
+  bool OlderThan(const internal::StatResult& st) const {
+    return st.mtime > sec || (nsec >= 0 && st.mtime == sec && st.mtime_nsec > nsec);
+  }
+};
+
+namespace {
+
+using TargetTime = Checker::TargetTime;
+
 // Whether an absolute R/E/L-source path can change anything: not when it exists, is no
 // directory and is not newer than the target, nor when it is ignored (except for E, whose
 // latestdir reset an ignored path skips). REQUIRES: `e.tag` known, and `e.stat` unless ignored.
 bool Interesting(char key, absl::string_view p, const internal::PathCache::Entry& e,
-                 const Checker::State& s, int64_t target_mtime) {
+                 const Checker::State& s, const TargetTime& target) {
   if (e.tag == 1) return key == 'E';
   const internal::StatResult& st = e.stat;
-  if (st.error == 0) return st.is_dir || st.mtime > target_mtime;
+  if (st.error == 0) return st.is_dir || target.OlderThan(st);
   return st.error == ENOENT && !absl::StartsWith(p, s.cwd);
 }
 
@@ -460,13 +480,15 @@ namespace {
 class Run {
  public:
   Run(const Checker::State& s, absl::string_view data, absl::string_view meta_path,
-      int64_t target_mtime, int threads, Checker::Shared* facts, Decision* d)
+      TargetTime target_time, const absl::optional<std::vector<CurrentCommand>>& commands,
+      int threads, Checker::Shared* facts, Decision* d)
       : threads_(threads),
         s_(s),
         o_(s.options),
         data_(data),
         meta_path_(meta_path),
-        target_mtime_(target_mtime),
+        target_time_(target_time),
+        commands_(commands),
         d_(d),
         cache_(s.cwd_fd, s.cwd),
         dirs_(s.cwd),
@@ -520,7 +542,8 @@ class Run {
   const CheckOptions& o_;
   absl::string_view data_;
   absl::string_view meta_path_;
-  int64_t target_mtime_;
+  TargetTime target_time_;
+  const absl::optional<std::vector<CurrentCommand>>& commands_;  // this target's (per call)
   Decision* d_;
   internal::PathCache cache_;
 
@@ -587,8 +610,8 @@ void Run::Go() {
 }
 
 void Run::Cmd(const BLine& line, bool has_p, absl::string_view p, LineReader* reader) {
-  if (!o_.commands.has_value()) return;  // commands not compared at all
-  const std::vector<CurrentCommand>& commands = *o_.commands;
+  if (!commands_.has_value()) return;  // commands not compared at all
+  const std::vector<CurrentCommand>& commands = *commands_;
   if (cmd_index_ >= commands.size()) {
     Message(absl::StrCat(Prefix(lineno_),
                          "there were more build commands in the meta data file than there are "
@@ -643,7 +666,7 @@ void Run::Cmd(const BLine& line, bool has_p, absl::string_view p, LineReader* re
 }
 
 void Run::Cwd(bool has_p, absl::string_view p) {
-  if (!oodate_ && o_.commands.has_value() && cmd_index_ < o_.commands->size()) {
+  if (!oodate_ && commands_.has_value() && cmd_index_ < commands_->size()) {
     Message(absl::StrCat(Prefix(lineno_),
                          "there are extra build commands now that weren't in the meta data "
                          "file"));
@@ -731,7 +754,7 @@ void Run::ReadRecord(char key, absl::string_view p) {
     const internal::PathCache::Entry& e = cache_.Find(p);
     if (e.tag == 1) return;
     if (e.tag == 0 && e.have_stat && e.stat.error == 0 && !e.stat.is_dir &&
-        e.stat.mtime <= target_mtime_) {
+        !target_time_.OlderThan(e.stat)) {
       if (key == 'E') dirs_.ResetLatestdir();
       return;
     }
@@ -843,7 +866,7 @@ void Run::ClassifyChunk(Chunk* chunk, internal::PathCache* cache, std::string* r
       if (q.key == 'R') {
         const internal::PathCache::Entry* e =
             KnownEntry(s_, q.path, internal::PathHash()(q.path), cache, facts_, real);
-        if (!Interesting('R', q.path, *e, s_, target_mtime_)) {
+        if (!Interesting('R', q.path, *e, s_, target_time_)) {
           if (q.pid > 0 && q.pid != lastpid) {
             chunk->listed.push_back({start, line, q.pid});
             lastpid = q.pid;
@@ -991,7 +1014,7 @@ bool Run::CheckRead(absl::string_view p) {
       continue;
     }
     if (!st.is_dir) {
-      if (st.mtime > target_mtime_) {
+      if (target_time_.OlderThan(st)) {
         Message(absl::StrCat(Prefix(lineno_), "file '", candidates[i],
                              "' is newer than the target..."));
         if (!oodate_) d_->path = std::string(candidates[i]);
@@ -1124,14 +1147,16 @@ Decision Checker::CheckData(absl::string_view data, absl::string_view meta_path,
 
 Decision Checker::CheckDataWith(absl::string_view data, absl::string_view meta_path,
                                 int64_t target_mtime, int threads) const {
-  return CheckDataImpl(data, meta_path, target_mtime, threads, nullptr);
+  const TargetSpec spec{state_->options.target, state_->options.commands};
+  return CheckDataImpl(data, meta_path, TargetTime{target_mtime, -1}, threads, nullptr, spec);
 }
 
 Decision Checker::CheckDataImpl(absl::string_view data, absl::string_view meta_path,
-                                int64_t target_mtime, int threads, Shared* facts) const {
+                                const TargetTime& target_time, int threads, Shared* facts,
+                                const TargetSpec& spec) const {
   Decision d;
   d.meta_path = std::string(meta_path);
-  Run(*state_, data, meta_path, target_mtime, threads, facts, &d).Go();
+  Run(*state_, data, meta_path, target_time, spec.commands, threads, facts, &d).Go();
   return d;
 }
 
@@ -1140,11 +1165,16 @@ absl::StatusOr<Decision> Checker::CheckFile(const std::string& meta_path) const 
 }
 
 absl::StatusOr<Decision> Checker::CheckFileWith(const std::string& meta_path, int threads) const {
-  return CheckFileImpl(meta_path, threads, nullptr);
+  return CheckFileImpl(meta_path, threads, nullptr, nullptr);
+}
+
+absl::StatusOr<Decision> Checker::Check(const std::string& meta_path, const TargetSpec& target,
+                                        int threads) const {
+  return CheckFileImpl(meta_path, threads, nullptr, &target);
 }
 
 absl::StatusOr<Decision> Checker::CheckFileImpl(const std::string& meta_path, int threads,
-                                                Shared* facts) const {
+                                                Shared* facts, const TargetSpec* spec) const {
   const std::string name = AbsolutePath(meta_path);
   std::string small;
   absl::optional<Mapping> mapped;
@@ -1153,7 +1183,9 @@ absl::StatusOr<Decision> Checker::CheckFileImpl(const std::string& meta_path, in
   if (!read.ok()) return read;
   const absl::string_view data = mapped.has_value() ? mapped->data() : absl::string_view(small);
   const CheckOptions& o = state_->options;
-  std::string target = o.target;
+  absl::optional<TargetSpec> from_options;
+  if (spec == nullptr) spec = &from_options.emplace(TargetSpec{o.target, o.commands});
+  std::string target = spec->target;
   if (target.empty() && !missing) target = std::string(TargetRecord(data));
   if (target.empty()) {
     absl::string_view base = meta_path;
@@ -1164,6 +1196,7 @@ absl::StatusOr<Decision> Checker::CheckFileImpl(const std::string& meta_path, in
   }
   Decision d;
   d.meta_path = name;
+  d.meta_missing = missing;
   struct stat st;
   if (fstatat(state_->cwd_fd, target.c_str(), &st, 0) != 0) {
     d.out_of_date = true;
@@ -1186,7 +1219,11 @@ absl::StatusOr<Decision> Checker::CheckFileImpl(const std::string& meta_path, in
     }
     return d;
   }
-  return CheckDataImpl(data, name, static_cast<int64_t>(st.st_mtime), threads, facts);
+  TargetTime target_time{static_cast<int64_t>(st.st_mtime), -1};
+  if (o.mtime_resolution == MtimeResolution::kFull) {
+    target_time.nsec = static_cast<int32_t>(st.st_mtim.tv_nsec);
+  }
+  return CheckDataImpl(data, name, target_time, threads, facts, *spec);
 }
 
 std::vector<absl::StatusOr<Decision>> Checker::CheckFiles(
@@ -1201,7 +1238,7 @@ std::vector<absl::StatusOr<Decision>> Checker::CheckFiles(
     for (size_t i; (i = next.fetch_add(1)) < meta_paths.size();) {
       // The files are the parallelism; their paths' facts are shared (bmake's stat cache is
       // shared by all targets of a run, too).
-      results[i] = CheckFileImpl(meta_paths[i], 1, &shared);
+      results[i] = CheckFileImpl(meta_paths[i], 1, &shared, nullptr);
     }
   };
   std::vector<std::thread> pool;

@@ -65,6 +65,14 @@ enum class Reason {
 // The tool's code: "up-to-date", "newer", "cmd_changed", ... (see filemon-meta --help).
 absl::string_view ReasonCode(Reason reason);
 
+// How mtimes are compared.
+enum class MtimeResolution {
+  kWholeSeconds,  // bmake: a file is newer only in a later second than the target
+  kFull,          // the file system's full precision (nanoseconds on Linux): a file written in
+                  // the same second after the target is newer. Applies where the target is
+                  // stat'ed (Check, CheckFile*, CheckFiles), not to CheckData*'s whole seconds.
+};
+
 // One current command of the target, expanded as bmake would expand it.
 struct CurrentCommand {
   std::string text;
@@ -89,9 +97,14 @@ struct CheckOptions {
   absl::optional<std::vector<CurrentCommand>> commands;
   bool no_cmd_compare = false;  // .NOMETA_CMP
   bool ignore_cmd = false;      // .MAKE.MODE=ignore-cmd
-  // .MAKE.META.IGNORE_PATHS beyond bmake's defaults (/dev /etc /proc /tmp /var/run /var/tmp
-  // and `tmpdir_env`), which always apply. Each is realpath'ed, as `:tA` does.
+  // .MAKE.META.IGNORE_PATHS beyond the defaults. Each is realpath'ed, as `:tA` does.
   std::vector<std::string> ignore_paths;
+  // Beyond bmake: the default ignore paths. Unset: bmake's (/dev /etc /proc /tmp /var/run
+  // /var/tmp and `tmpdir_env`); set: exactly these instead (empty: none, for a project that
+  // lives under /tmp).
+  absl::optional<std::vector<std::string>> default_ignore_paths;
+  // Beyond bmake: how a file's mtime is compared with the target's (see MtimeResolution).
+  MtimeResolution mtime_resolution = MtimeResolution::kWholeSeconds;
   std::vector<std::string> ignore_patterns;  // .MAKE.META.IGNORE_PATTERNS (:M globs)
   std::string ignore_filter;                 // .MAKE.META.IGNORE_FILTER (modifier list)
   std::string cmp_filter;                    // .MAKE.META.CMP_FILTER (k20260313 only)
@@ -103,8 +116,20 @@ struct CheckOptions {
   std::string tmpdir_env;
 };
 
+// What differs from target to target of one build, given per call (`Checker::Check`); the
+// `CheckOptions` are what the whole build shares.
+struct TargetSpec {
+  // As `CheckOptions::target`: empty: the .meta's TARGET record.
+  std::string target;
+  // As `CheckOptions::commands`: this target's current commands; unset: not compared.
+  absl::optional<std::vector<CurrentCommand>> commands;
+};
+
 struct Decision {
   bool out_of_date = false;
+  // The .meta does not exist (bmake then decides by `missing_meta` alone: up to date unless
+  // it is set). A tool should say so: a misspelt name is otherwise silently up to date.
+  bool meta_missing = false;
   Reason reason = Reason::kUpToDate;  // the first reason found (bmake stops there)
   size_t line = 0;                    // .meta line of the reason, 0 if none
   std::string meta_path;              // the .meta as named in messages (absolute)
@@ -142,6 +167,12 @@ class Checker {
   // decision; helpers that get no CPU cost only their start.
   absl::StatusOr<Decision> CheckFileWith(const std::string& meta_path, int threads) const;
 
+  // The same for one target of a build: `target` replaces `options().target` and
+  // `options().commands` for this call, so that one Checker serves every target. `threads` as
+  // in CheckFileWith.
+  absl::StatusOr<Decision> Check(const std::string& meta_path, const TargetSpec& target,
+                                 int threads = 1) const;
+
   // Checks `data` (a .meta's bytes, named `meta_path` in messages) against a target whose
   // mtime is `target_mtime` (whole seconds).
   Decision CheckData(absl::string_view data, absl::string_view meta_path,
@@ -157,15 +188,18 @@ class Checker {
 
   const CheckOptions& options() const;
 
-  struct State;  // internal
-  class Shared;  // internal: path facts shared by concurrent checks
+  struct State;       // internal
+  class Shared;       // internal: path facts shared by concurrent checks
+  struct TargetTime;  // internal: the target's mtime as files are compared with it
 
  private:
   explicit Checker(std::unique_ptr<State> state);
-  absl::StatusOr<Decision> CheckFileImpl(const std::string& meta_path, int threads,
-                                         Shared* facts) const;
-  Decision CheckDataImpl(absl::string_view data, absl::string_view meta_path, int64_t target_mtime,
-                         int threads, Shared* facts) const;
+  // `spec` null: the options' target and commands.
+  absl::StatusOr<Decision> CheckFileImpl(const std::string& meta_path, int threads, Shared* facts,
+                                         const TargetSpec* spec) const;
+  Decision CheckDataImpl(absl::string_view data, absl::string_view meta_path,
+                         const TargetTime& target_time, int threads, Shared* facts,
+                         const TargetSpec& spec) const;
   std::unique_ptr<State> state_;
 };
 

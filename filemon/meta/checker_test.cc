@@ -3,6 +3,9 @@
 
 #include "filemon/meta/checker.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <random>
 #include <string>
 #include <vector>
@@ -63,6 +66,63 @@ TEST_F(CheckerTest, Compat20260313MessagesHaveNoBlankAfterColon) {
   d = MustCheck(options_, MetaPath());
   EXPECT_EQ(d.messages[0],
             MetaPath() + ": 10: file '" + D() + "/new.h' is newer than the target...");
+}
+
+// Beyond bmake, opt-in: a file written later in the target's own second.
+TEST_F(CheckerTest, FullMtimeResolutionSeesTheSameSecond) {
+  dir_->Write("d/same.h", "x", kT0 + 10);
+  const struct timespec target[2] = {{kT0 + 10, 100}, {kT0 + 10, 100}};
+  const struct timespec later[2] = {{kT0 + 10, 900}, {kT0 + 10, 900}};
+  ASSERT_EQ(utimensat(AT_FDCWD, (D() + "/foo").c_str(), target, 0), 0);
+  ASSERT_EQ(utimensat(AT_FDCWD, (D() + "/same.h").c_str(), later, 0), 0);
+  WriteMeta(Meta(D(), "R 1 same.h\n"));
+  EXPECT_FALSE(MustCheck(options_, MetaPath()).out_of_date);  // bmake: whole seconds
+  options_.mtime_resolution = MtimeResolution::kFull;
+  Decision d = MustCheck(options_, MetaPath());
+  EXPECT_EQ(d.reason, Reason::kNewer);
+  EXPECT_EQ(d.path, D() + "/same.h");
+  ASSERT_EQ(utimensat(AT_FDCWD, (D() + "/foo").c_str(), later, 0), 0);
+  EXPECT_FALSE(MustCheck(options_, MetaPath()).out_of_date);  // same instant: not newer
+}
+
+// Beyond bmake, opt-in: a project under an ignored directory (here: the test's own, as if it
+// were /tmp) still has dependencies once the defaults are replaced.
+TEST_F(CheckerTest, DefaultIgnorePathsCanBeReplaced) {
+  dir_->Write("d/dep.h", "x", kT0 + 11);
+  WriteMeta(Meta(D(), "R 1 " + D() + "/dep.h\n"));  // (bmake ignores absolute paths only)
+  options_.default_ignore_paths = std::vector<std::string>{D()};
+  EXPECT_FALSE(MustCheck(options_, MetaPath()).out_of_date);
+  options_.default_ignore_paths = std::vector<std::string>{};
+  EXPECT_EQ(MustCheck(options_, MetaPath()).reason, Reason::kNewer);
+  // /tmp is no longer ignored either.
+  options_.default_ignore_paths.reset();
+  WriteMeta(Meta(D(), "R 1 /tmp/filemon-checker-test-surely-missing\n"));
+  EXPECT_FALSE(MustCheck(options_, MetaPath()).out_of_date);
+  options_.default_ignore_paths = std::vector<std::string>{};
+  EXPECT_EQ(MustCheck(options_, MetaPath()).reason, Reason::kMissingFiles);
+}
+
+TEST_F(CheckerTest, MissingMetaIsFlagged) {
+  Decision d = MustCheck(options_, D() + "/nope.meta");
+  EXPECT_FALSE(d.out_of_date);
+  EXPECT_TRUE(d.meta_missing);
+  WriteMeta(Meta(D(), ""));
+  EXPECT_FALSE(MustCheck(options_, MetaPath()).meta_missing);
+}
+
+// One Checker for a whole build; each target's commands per call.
+TEST_F(CheckerTest, CommandsPerCall) {
+  WriteMeta(Meta(D(), ""));
+  CheckOptions shared;
+  shared.cwd = options_.cwd;
+  absl::StatusOr<Checker> checker = Checker::Create(shared);
+  ASSERT_TRUE(checker.ok());
+  TargetSpec same{"foo", std::vector<CurrentCommand>{{"cc -c foo.c", true}}};
+  TargetSpec changed{"foo", std::vector<CurrentCommand>{{"cc -O2 -c foo.c", true}}};
+  TargetSpec from_record;
+  EXPECT_FALSE(checker->Check(MetaPath(), same)->out_of_date);
+  EXPECT_EQ(checker->Check(MetaPath(), changed)->reason, Reason::kCmdChanged);
+  EXPECT_FALSE(checker->Check(MetaPath(), from_record)->out_of_date);  // TARGET record
 }
 
 // [N] tests the raw path against IGNORE_PATHS before its realpath; [D] only the realpath.

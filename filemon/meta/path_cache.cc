@@ -145,6 +145,7 @@ void PathCache::DoStat(absl::string_view path, bool follow, StatResult* out) {
   out->is_dir = S_ISDIR(st.st_mode);
   out->is_link = S_ISLNK(st.st_mode);
   out->mtime = static_cast<int64_t>(st.st_mtime);
+  out->mtime_nsec = static_cast<int32_t>(st.st_mtim.tv_nsec);
 }
 
 const StatResult& PathCache::Lstat(absl::string_view path) {

@@ -35,6 +35,7 @@ struct StatResult {
   bool is_dir = false;
   bool is_link = false;  // lstat only
   int64_t mtime = 0;     // st_mtime, whole seconds
+  int32_t mtime_nsec = 0;  // st_mtim.tv_nsec
 };
 
 // A fast hash for paths: every byte counts (paths read by one build often differ only in a
