@@ -262,6 +262,33 @@ std::vector<Scenario> Scenarios() {
   s.push_back({"pid_with_extra_blank", "up-to-date", Meta("R  100 @D@/new.h\n"), {newer}});
   s.push_back({"truncated_last_line", "truncated", Meta("R 100 @D@/old.h"), {older}});
   s.push_back({"stops_at_first_reason", "newer", Meta("R 100 @D@/new.h\n\n#\n"), {newer}});
+  // A NUL inside a line: bmake's strlen() stops there and its line reader, seeing no '\n',
+  // grows its 64 KiB buffer when the file is larger and reads on, gluing the next line to the
+  // text before the NUL; a smaller .meta gives a truncated line.
+  const std::string nul_line("out\0put\n", 8);
+  std::string filler;
+  for (int i = 0; i < 10000; ++i) filler += "filler line of the command output\n";
+  const auto with_output = [](const std::string& output, const std::string& records) {
+    return absl::StrCat("# Meta data file @D@/foo.meta\nCMD echo build > foo\nCWD @D@\n",
+                        "TARGET foo\n-- command output --\n", output,
+                        "-- filemon acquired metadata --\n# filemon version 5\nV 5\n", records);
+  };
+  s.push_back({"nul_in_output_small_meta_truncated",
+               "truncated",
+               with_output(nul_line, "R 100 @D@/old.h\n"),
+               {older}});
+  s.push_back({"nul_in_output_large_meta_glued",
+               "up-to-date",
+               with_output(nul_line + filler, "R 100 @D@/old.h\n"),
+               {older}});
+  s.push_back({"nul_in_output_large_meta_then_newer",
+               "newer",
+               with_output(filler + nul_line + "x\n", "R 100 @D@/old.h\nR 100 @D@/new.h\n"),
+               {older, newer}});
+  s.push_back({"nul_in_record_large_meta_swallows_next",
+               "up-to-date",
+               with_output(filler, std::string("R 100 @D@/ne\0w\nR 100 @D@/new.h\n", 31)),
+               {newer}});
   s.push_back({"empty_meta", "up-to-date", "", {}});
   s.push_back({"buildmon_marker",
                "newer",

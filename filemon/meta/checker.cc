@@ -16,9 +16,12 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -149,7 +152,7 @@ class LineReader {
   // `has_nul`: whether `data` holds a NUL byte, when the caller knows.
   LineReader(absl::string_view data, bool has_nul) : data_(data), has_nul_(has_nul) {}
 
-  // False at the end, and (as bmake's `fgetLine(...) > 0` test) at a line starting with NUL.
+  // False at the end, and (as bmake's `fgetLine(...) > 0` test) when bmake's `x` is 0.
   bool Next(BLine* line) {
     if (pos_ >= data_.size()) return false;
     const char* start = data_.data() + pos_;
@@ -157,17 +160,8 @@ class LineReader {
     const char* nl = FindNewline(start, start + left);
     const size_t len = nl ? static_cast<size_t>(nl - start) : left;
     line->start = pos_;
+    if (has_nul_ && std::memchr(start, 0, len) != nullptr) return NextWithNul(line);
     pos_ += len + (nl ? 1 : 0);
-    if (has_nul_) {
-      const void* nul = std::memchr(start, 0, len);
-      if (nul != nullptr) {
-        const size_t k = static_cast<const char*>(nul) - start;
-        line->text = absl::string_view(start, k);
-        line->x = k;
-        line->complete = false;
-        return k > 0;
-      }
-    }
     line->text = absl::string_view(start, len);
     line->x = len + (nl ? 1 : 0);
     line->complete = nl != nullptr;
@@ -175,12 +169,62 @@ class LineReader {
   }
   size_t pos() const { return pos_; }
   void Seek(size_t pos) { pos_ = pos; }
+  // bmake's -dM messages of the lines read since the last call ("growing buffer A -> B").
+  std::vector<std::string> TakeNotes() { return std::exchange(notes_, {}); }
   bool has_nul() const { return has_nul_; }
 
  private:
+  // bmake's fgets() of at most `room` - 1 bytes at pos_: through the next '\n', appended to
+  // `*buf`. False at the end of the data (fgets() returns NULL).
+  bool Fgets(size_t room, std::string* buf) {
+    if (pos_ >= data_.size() || room <= 1) return false;
+    const size_t max = std::min(room - 1, data_.size() - pos_);
+    const void* nl = std::memchr(data_.data() + pos_, '\n', max);
+    const size_t n =
+        nl ? static_cast<size_t>(static_cast<const char*>(nl) - data_.data()) - pos_ + 1 : max;
+    buf->append(data_.data() + pos_, n);
+    pos_ += n;
+    return true;
+  }
+
+  // A line holding a NUL, as bmake's fgetLine() reads it: strlen() stops at the NUL, the line
+  // seems to lack its '\n', and bmake grows its buffer (from 64 KiB to half the file size,
+  // then the whole size, rounded up to BUFSIZ) and reads on at the NUL, so the next line is
+  // glued onto the text before the NUL. A file too small to grow the buffer for gives the
+  // text before the NUL, without its '\n' (a truncated line). The buffer size carries over
+  // from line to line, as bmake's static buffer does.
+  bool NextWithNul(BLine* line) {
+    constexpr size_t kBufSiz = 8192;  // glibc's BUFSIZ, bmake's unit
+    const auto round_up = [](size_t n) { return (n + kBufSiz - 1) / kBufSiz * kBufSiz; };
+    std::string buf;
+    Fgets(bufsz_, &buf);
+    size_t x;
+    for (;;) {
+      const size_t nul = buf.find('\0');
+      x = nul == std::string::npos ? buf.size() : nul;
+      buf.resize(x);
+      if (x > 0 && buf[x - 1] == '\n') break;
+      size_t grown = round_up(data_.size() / 2);
+      if (grown <= bufsz_) grown = round_up(data_.size());
+      if (grown <= bufsz_) break;  // truncated
+      notes_.push_back(absl::StrCat("growing buffer ", bufsz_, " -> ", grown));
+      bufsz_ = grown;
+      if (!Fgets(bufsz_ - x, &buf)) break;  // truncated
+    }
+    line->x = x;
+    line->complete = x > 0 && buf[x - 1] == '\n';
+    if (line->complete) buf.pop_back();
+    glued_.push_back(std::move(buf));
+    line->text = glued_.back();
+    return x > 0;
+  }
+
   absl::string_view data_;
   bool has_nul_;
   size_t pos_ = 0;
+  size_t bufsz_ = 8 * 8192;        // bmake's first buffer: 8 * BUFSIZ
+  std::deque<std::string> glued_;  // texts of lines with a NUL (stable while the reader lives)
+  std::vector<std::string> notes_;
 };
 
 // A filemon line as bmake's meta_oodate() splits it.
@@ -522,6 +566,8 @@ class Run {
   void ReadRecord(char key, absl::string_view p);
   void FilemonLine(const BLine& line);
   void FilemonLines(LineReader* reader, size_t end);
+  // reader->Next(), and bmake's messages of the line reader.
+  bool NextLine(LineReader* reader, BLine* line);
   // A line without its '\n': bmake's message, and the decision. False for a complete line.
   bool Truncated(const BLine& line) { return !line.complete && ReportTruncated(line); }
   bool ReportTruncated(const BLine& line);
@@ -565,10 +611,18 @@ class Run {
   absl::flat_hash_map<absl::string_view, bool> relative_ignore_;
 };
 
+bool Run::NextLine(LineReader* reader, BLine* line) {
+  const bool more = reader->Next(line);
+  if (reader->has_nul()) {
+    for (std::string& note : reader->TakeNotes()) Message(std::move(note));
+  }
+  return more;
+}
+
 void Run::Go() {
   LineReader reader(data_);
   BLine line;
-  while (!oodate_ && reader.Next(&line)) {
+  while (!oodate_ && NextLine(&reader, &line)) {
     ++lineno_;
     if (Truncated(line)) break;
     const absl::string_view text = line.text;
@@ -630,7 +684,7 @@ void Run::Cmd(const BLine& line, bool has_p, absl::string_view p, LineReader* re
     size_t x = line.x;
     BLine next;
     while (newlines-- > 0) {
-      if (!reader->Next(&next)) break;
+      if (!NextLine(reader, &next)) break;
       ++lineno_;
       x += next.x;
       end = next.start + next.text.size();
@@ -821,7 +875,7 @@ void Run::FilemonLines(LineReader* reader, size_t end) {
       ReadRecord(q.key, q.path);
       continue;
     }
-    if (!reader->Next(&line)) return;
+    if (!NextLine(reader, &line)) return;
     ++lineno_;
     if (Truncated(line)) return;
     FilemonLine(line);
