@@ -166,6 +166,15 @@ const char* ExecKindReason(ExecKind kind) {
   return "not a readable program";
 }
 
+const char* ExecKindLoss(ExecKind kind) {
+  if (kind == ExecKind::kSecure) {
+    return "neither its own operations nor those of any program it starts are recorded (the "
+           "loader drops LD_PRELOAD for its whole subtree; --backend=ptrace records them but runs "
+           "it without its privilege)";
+  }
+  return "the interposer cannot record its own operations (use --backend=ptrace or auto)";
+}
+
 ExecProbe ProbeExecutable(const char* path) {
   ExecProbe probe;
   Head head;

@@ -38,6 +38,10 @@ struct ExecProbe {
 // A short human reason for `kind` ("statically linked", ...).
 const char* ExecKindReason(ExecKind kind);
 
+// What the log lacks when a program of `kind` runs under the interposer, for the comment that
+// says so (a set-ID program loses LD_PRELOAD for its whole subtree).
+const char* ExecKindLoss(ExecKind kind);
+
 // REQUIRES: `path` NUL-terminated. Relative paths are resolved against the current directory.
 ExecProbe ProbeExecutable(const char* path);
 

@@ -493,7 +493,7 @@ void AppendLiteral(ByteAppender& out, const void* args) {
 
 struct CommentArgs {
   int pid;
-  const char* pieces[4];
+  const char* pieces[5];
 };
 void AppendComment(ByteAppender& out, const void* args) {
   const auto& a = *static_cast<const CommentArgs*>(args);
@@ -556,8 +556,9 @@ class MessageBuilder {
   void AddExecPath(WireKind kind, int pid, const char* path) {
     Add(kind, pid, AT_FDCWD, path, AT_FDCWD, nullptr, PathRule::kExec);
   }
-  void AddComment(const char* a, const char* b = "", const char* c = "", const char* d = "") {
-    const record::CommentArgs args{Pid(), {a, b, c, d}};
+  void AddComment(const char* a, const char* b = "", const char* c = "", const char* d = "",
+                  const char* e = "") {
+    const record::CommentArgs args{Pid(), {a, b, c, d, e}};
     Put(record::AppendComment, &args);
   }
   // `token`: the creation's (0: the only F of this creation; wire_format.h).
@@ -1571,8 +1572,7 @@ bool PrepareUnpreloadable(const char* path, char* const argv[], const char** hel
     return true;
   }
   Message m;
-  m.AddComment(path, " is ", ExecKindReason(probe.kind),
-               ": the interposer cannot record its own operations (use --backend=ptrace or auto)");
+  m.AddComment(path, " is ", ExecKindReason(probe.kind), ": ", ExecKindLoss(probe.kind));
   m.AddExecPath(WireKind::kExec, Pid(), path);
   m.Send();
   return false;
@@ -1807,9 +1807,7 @@ int SpawnImpl(SpawnFn real, bool search, pid_t* pid, const char* file,
     m.AddFork(Pid(), child, child_starts ? start.token : 0);
     if (!actions_in_env) RecordSpawnFileActions(&m, child, actions);
     if (!child_starts) {
-      m.AddComment(path, " is ", ExecKindReason(probe.kind),
-                   ": the interposer cannot record its own operations (use --backend=ptrace or "
-                   "auto)");
+      m.AddComment(path, " is ", ExecKindReason(probe.kind), ": ", ExecKindLoss(probe.kind));
       m.AddExecPath(WireKind::kExec, child, path);
     }
     m.Send();

@@ -46,6 +46,7 @@ using absl::StrCat;
 
 using preload_internal::DecodeRecords;
 using preload_internal::ExecKind;
+using preload_internal::ExecKindLoss;
 using preload_internal::ExecKindReason;
 using preload_internal::ExecProbe;
 using preload_internal::kDeferredPrefix;
@@ -352,7 +353,10 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
   if (!command.cwd.empty() && program[0] != '/') probe_path = command.cwd + "/" + program;
   ExecProbe probe = ProbeExecutable(probe_path.c_str());
   bool unpreloadable = probe.kind != ExecKind::kPreloadable && probe.kind != ExecKind::kUnknown;
-  if (unpreloadable && options_.auto_mode && options_.fallback != nullptr) {
+  // A set-ID command stays under preload, as set-ID programs later in the run do: under ptrace
+  // it would run without its privilege.
+  if (unpreloadable && probe.kind != ExecKind::kSecure && options_.auto_mode &&
+      options_.fallback != nullptr) {
     sink->Add(Record::Comment(absl::StrCat(" auto: ", program, " is ", ExecKindReason(probe.kind),
                                            ": tracing with ", options_.fallback->name())));
     return options_.fallback->Run(command, options, sink);
@@ -611,10 +615,9 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
       case MessageType::kRootStarted:
         forwarding.set_root(record.pid);
         if (unpreloadable) {
-          sink->Add(Record::Comment(
-              StrCat(" preload: ", program, " is ", ExecKindReason(probe.kind),
-                     ": the interposer cannot record its own operations (use --backend=ptrace or "
-                     "auto)")));
+          sink->Add(
+              Record::Comment(StrCat(" preload: ", program, " is ", ExecKindReason(probe.kind),
+                                     ": ", ExecKindLoss(probe.kind))));
           sink->Add(Record::Path(RecordKind::kExec, record.pid, absolute_program));
         }
         break;

@@ -521,6 +521,8 @@ TEST(PreloadBackend, SetuidProgramIsSaidInTheLog) {
   ASSERT_EQ(chmod(prog.c_str(), 04755), 0);
   Traced t = Trace({"/bin/sh", "-c", prog + " /dev/null"});
   EXPECT_TRUE(absl::StrContains(t.log, "set-user-ID")) << t.log;
+  // What is missing: the subtree too, not only the program's own operations.
+  EXPECT_TRUE(absl::StrContains(t.log, "nor those of any program it starts")) << t.log;
 }
 
 }  // namespace

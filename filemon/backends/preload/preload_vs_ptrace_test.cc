@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -208,6 +210,40 @@ TEST(Auto, StaticCommandRunsUnderPtraceAndSaysSo) {
   EXPECT_TRUE(r->Has(RecordKind::kRead, "in")) << r->log;
   EXPECT_TRUE(r->Has(RecordKind::kWrite, "out")) << r->log;
   EXPECT_TRUE(absl::StrContains(r->log, "statically linked: tracing with ptrace")) << r->log;
+}
+
+// A set-user-ID program as the command stays under preload (README, "How auto decides"):
+// under ptrace it would run without its privilege. A set-user-ID copy of touch(1) owned by
+// nobody makes a file owned by nobody only if it kept its privilege. The log says what is
+// missing: the program's own operations and those of everything it starts.
+TEST(Auto, SetUserIdCommandKeepsItsPrivilegeAndTheLogSaysWhatIsMissing) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to make a set-user-ID program of another user";
+  char dir_template[] = "/tmp/filemon_setuid_XXXXXX";  // a directory nobody can reach
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const std::string dir = dir_template;
+  ASSERT_EQ(chmod(dir.c_str(), 0777), 0);
+  const std::string prog = dir + "/touch_as_nobody";
+  ASSERT_TRUE(WriteFile(prog, "").ok());
+  {
+    std::ifstream in("/usr/bin/touch", std::ios::binary);
+    std::ofstream(prog, std::ios::binary) << in.rdbuf();
+  }
+  if (chown(prog.c_str(), 65534, 65534) != 0) {
+    GTEST_SKIP() << "cannot chown a file to another user here (a sandbox's user namespace)";
+  }
+  ASSERT_EQ(chmod(prog.c_str(), 04755), 0);
+  Command c;
+  c.argv = {prog, dir + "/made"};
+  absl::StatusOr<TraceResult> r = TraceCommand("auto", c, {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit.ShellStatus(), 0) << r->log;
+  struct stat made;
+  ASSERT_EQ(stat((dir + "/made").c_str(), &made), 0) << r->log;
+  EXPECT_EQ(made.st_uid, 65534u) << "the program ran without its privilege\n" << r->log;
+  EXPECT_FALSE(absl::StrContains(r->log, "tracing with ptrace")) << r->log;
+  EXPECT_TRUE(absl::StrContains(r->log, "set-user-ID")) << r->log;
+  EXPECT_TRUE(absl::StrContains(r->log, "nor those of any program it starts")) << r->log;
+  EXPECT_TRUE(r->Has(RecordKind::kExec, prog)) << r->log;
 }
 
 }  // namespace
