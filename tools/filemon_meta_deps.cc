@@ -257,6 +257,8 @@ int RunDeps(int argc, char** argv) {
         absl::StrCat("deps: --format: '", a.format, "' is not text, json or meta2deps"));
   }
   const bool meta2deps = a.format == "meta2deps";
+  if (meta2deps) a.options.lists = filemon::meta::DepsLists::kDirectoriesOnly;
+  a.options.dp_files = !a.dpdeps.empty();
   for (const std::string& arg : args) AddFiles(arg, meta2deps, &a.files);
   if (a.files.empty()) {
     if (meta2deps) return 0;  // meta2deps prints nothing when it read no file

@@ -29,8 +29,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "filemon/core/log_reader.h"
 #include "filemon/meta/json_internal.h"
+#include "filemon/meta/meta_read.h"
 #include "filemon/meta/modifiers.h"
 #include "filemon/meta/path_cache.h"
 #include "filemon/meta/pid_dirs.h"
@@ -1086,87 +1086,6 @@ bool Run::CheckRead(absl::string_view p) {
   return true;
 }
 
-// A large .meta mapped read-only with every page populated up front (MAP_POPULATE): one
-// mmap(2) instead of a page fault per few pages as the check walks the file.
-class Mapping {
- public:
-  Mapping(const char* data, size_t size) : data_(data), size_(size) {}
-  Mapping(const Mapping&) = delete;
-  Mapping& operator=(const Mapping&) = delete;
-  ~Mapping() { munmap(const_cast<char*>(data_), size_); }
-  absl::string_view data() const { return absl::string_view(data_, size_); }
-
- private:
-  const char* data_;
-  size_t size_;
-};
-
-// The most read from a .meta that is not a regular file (a pipe, a FIFO, a device), whose
-// size is not known beforehand: memory stays bounded whatever comes through.
-constexpr size_t kMaxStreamedMeta = size_t{64} << 20;
-
-// A small .meta is read (one read(2)); a large one is mapped (no copy). Mapping a small file
-// costs more: a page fault, and a munmap(2) that must reach every thread's TLB. `*missing`:
-// ENOENT, which is not an error (bmake: fopen() failed).
-absl::Status ReadMeta(const std::string& path, std::string* small, absl::optional<Mapping>* mapped,
-                      bool* missing) {
-  constexpr off_t kMapAbove = 1 << 20;
-  int fd;
-  do {
-    fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  } while (fd < 0 && errno == EINTR);
-  if (fd < 0) {
-    if (errno == ENOENT) {
-      *missing = true;
-      return absl::OkStatus();
-    }
-    return absl::ErrnoToStatus(errno, absl::StrCat("open(", path, ")"));
-  }
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    const int e = errno;
-    close(fd);
-    return absl::ErrnoToStatus(e, absl::StrCat("fstat(", path, ")"));
-  }
-  if (S_ISDIR(st.st_mode)) {
-    close(fd);
-    return absl::ErrnoToStatus(EISDIR, absl::StrCat("read(", path, ")"));
-  }
-  if (st.st_size > kMapAbove && S_ISREG(st.st_mode)) {
-    const size_t size = static_cast<size_t>(st.st_size);
-    void* map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-    const int e = errno;
-    close(fd);
-    if (map == MAP_FAILED) return absl::ErrnoToStatus(e, absl::StrCat("mmap(", path, ")"));
-    mapped->emplace(static_cast<const char*>(map), size);
-    return absl::OkStatus();
-  }
-  if (!S_ISREG(st.st_mode)) {
-    // A pipe, a FIFO, a device (/dev/zero): bounded, with the line limit of a streamed log.
-    const absl::Status read = ReadWholeStream(fd, path, kMaxStreamedMeta, small);
-    close(fd);
-    return read;
-  }
-  // Small regular files, and /proc files whose size stat(2) does not know: read to the end.
-  small->resize(std::max<size_t>(static_cast<size_t>(std::max<off_t>(st.st_size, 0)), 4096));
-  size_t done = 0;
-  while (true) {
-    if (done == small->size()) small->resize(done * 2);  // the file grew, or its size is unknown
-    const ssize_t n = read(fd, &(*small)[done], small->size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int e = errno;
-      close(fd);
-      return absl::ErrnoToStatus(e, absl::StrCat("read(", path, ")"));
-    }
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-  }
-  small->resize(done);
-  close(fd);
-  return absl::OkStatus();
-}
-
 std::string AbsolutePath(const std::string& path) {
   if (!path.empty() && path[0] == '/') return path;
   char buf[PATH_MAX];
@@ -1231,9 +1150,9 @@ absl::StatusOr<Decision> Checker::CheckFileImpl(const std::string& meta_path, in
                                                 Shared* facts, const TargetSpec* spec) const {
   const std::string name = AbsolutePath(meta_path);
   std::string small;
-  absl::optional<Mapping> mapped;
+  absl::optional<internal::Mapping> mapped;
   bool missing = false;
-  const absl::Status read = ReadMeta(meta_path, &small, &mapped, &missing);
+  const absl::Status read = internal::ReadMeta(meta_path, &small, &mapped, &missing);
   if (!read.ok()) return read;
   const absl::string_view data = mapped.has_value() ? mapped->data() : absl::string_view(small);
   const CheckOptions& o = state_->options;

@@ -14,11 +14,13 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/types/optional.h"
 #include "filemon/core/parser.h"
 #include "filemon/core/record.h"
 #include "filemon/meta/dirdeps.h"
 #include "filemon/meta/json_internal.h"
 #include "filemon/meta/meta_file.h"
+#include "filemon/meta/meta_read.h"
 #include "filemon/meta/path_cache.h"
 
 namespace filemon {
@@ -48,6 +50,7 @@ internal::DirDepsConfig MakeConfig(const DepsOptions& o) {
   c.machine = o.machine;
   c.host_target = o.host_target;
   c.target_spec = o.target_spec;
+  c.files = o.lists == DepsLists::kAll || o.dp_files;
   return c;
 }
 
@@ -60,9 +63,12 @@ class Extractor {
   }
   absl::StatusOr<Deps> Extract(absl::string_view data, absl::string_view filename);
   absl::StatusOr<Deps> Read(const std::string& path) {
-    absl::StatusOr<MappedFile> file = MappedFile::Open(path);
-    if (!file.ok()) return file.status();
-    return Extract(file->data(), path);
+    absl::optional<internal::Mapping> mapped;
+    bool missing = false;
+    const absl::Status read = internal::ReadMeta(path, &small_, &mapped, &missing);
+    if (!read.ok()) return read;
+    if (missing) return absl::NotFoundError(absl::StrCat("open(", path, "): no such file"));
+    return Extract(mapped ? mapped->data() : absl::string_view(small_), path);
   }
 
  private:
@@ -70,12 +76,14 @@ class Extractor {
   DepsOptions options_;
   internal::PathCache cache_{AT_FDCWD, "/"};
   internal::DirDeps dirdeps_;
+  std::string small_;  // the text of a small .meta, reused
 };
 
 // The reading of one .meta.
 class FileRun {
  public:
-  FileRun(Extractor* x, std::string cwd) : x_(*x), cwd_(std::move(cwd)) {}
+  FileRun(Extractor* x, std::string cwd)
+      : x_(*x), cwd_(std::move(cwd)), all_(x->options_.lists == DepsLists::kAll) {}
   void OnRecord(const filemon::Record& r);
   Deps Finish();
 
@@ -104,6 +112,7 @@ class FileRun {
 
   Extractor& x_;
   const std::string cwd_;
+  const bool all_;  // fill the lists of names, not only the directories
   absl::flat_hash_map<int64_t, Proc> procs_;
   absl::flat_hash_map<int64_t, std::string> running_;  // exec'd, no X yet: pid -> program
   std::vector<int64_t> exec_order_;
@@ -141,7 +150,7 @@ FileRun::Resolved FileRun::Resolve(absl::string_view p,
 }
 
 void FileRun::Read(absl::string_view raw, const Resolved& f, Proc* proc, OrderedSet* list) {
-  if (list != nullptr) list->Add(f.path);
+  if (list != nullptr && all_) list->Add(f.path);
   if (!f.exists) return;
   if (f.is_dir) {
     proc->ldir = f.path;
@@ -160,7 +169,7 @@ void FileRun::Read(absl::string_view raw, const Resolved& f, Proc* proc, Ordered
 // the link's directory; for a hard link it is a name the process used.
 void FileRun::Link(const filemon::Record& r, Proc* proc) {
   const Resolved to = ResolveIn(r.path2, *proc);
-  write_.Add(to.path);
+  if (all_) write_.Add(to.path);
   const std::string link_dir(DirName(to.path));
   const bool symlink = x_.cache_.Lstat(to.path).is_link;
   const Resolved from = symlink ? Resolve(r.path, {&link_dir, &proc->ldir, &proc->cwd}, link_dir)
@@ -197,7 +206,7 @@ void FileRun::OnRecord(const filemon::Record& r) {
       const Resolved f = ResolveIn(r.path, p);
       if (exec) {
         if (running_.insert_or_assign(r.pid, f.path).second) exec_order_.push_back(r.pid);
-        exec_.Add(f.path);
+        if (all_) exec_.Add(f.path);
         if (f.exists && !f.is_dir) Read(r.path, f, &p, nullptr);
       } else {
         Read(r.path, f, &p, &read_);
@@ -205,10 +214,10 @@ void FileRun::OnRecord(const filemon::Record& r) {
       return;
     }
     case RecordKind::kWrite:
-      write_.Add(ResolveIn(r.path, Process(r.pid)).path);
+      if (all_) write_.Add(ResolveIn(r.path, Process(r.pid)).path);
       return;
     case RecordKind::kDelete:
-      deleted_.Add(ResolveIn(r.path, Process(r.pid)).path);
+      if (all_) deleted_.Add(ResolveIn(r.path, Process(r.pid)).path);
       return;
     case RecordKind::kLink:
       Link(r, &Process(r.pid));
@@ -216,9 +225,11 @@ void FileRun::OnRecord(const filemon::Record& r) {
     case RecordKind::kMove: {
       Proc& p = Process(r.pid);
       const Resolved from = ResolveIn(r.path, p);
-      std::pair<std::string, std::string> move(from.path, ResolveIn(r.path2, p).path);
-      write_.Add(move.second);
-      if (renamed_seen_.insert(move).second) renamed_.push_back(std::move(move));
+      if (all_) {
+        std::pair<std::string, std::string> move(from.path, ResolveIn(r.path2, p).path);
+        write_.Add(move.second);
+        if (renamed_seen_.insert(move).second) renamed_.push_back(std::move(move));
+      }
       if (from.exists && !from.is_dir) Read(r.path, from, &p, nullptr);
       return;
     }

@@ -36,6 +36,12 @@
 namespace filemon {
 namespace meta {
 
+// What ExtractDeps fills in.
+enum class DepsLists {
+  kAll,             // every list
+  kDirectoriesOnly  // src_dirs, obj_dirs and the warnings (meta2deps's answer)
+};
+
 struct DepsOptions {
   // Relative names resolve against the .meta's CWD record; this overrides it (and is used when
   // the .meta has none). Empty: the CWD record, else the .meta's directory.
@@ -53,6 +59,8 @@ struct DepsOptions {
   std::string curdir;
   // -X: files whose name as logged or as resolved starts with one of these are not grouped.
   std::vector<std::string> excludes;
+  DepsLists lists = DepsLists::kAll;
+  bool dp_files = false;  // fill Deps::dp_files with kDirectoriesOnly too (meta2deps -D)
 };
 
 struct Deps {

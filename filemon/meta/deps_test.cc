@@ -213,6 +213,31 @@ TEST(Deps, ReportsTruncationAndMissingExits) {
   EXPECT_EQ(deps.missing_exits, Strings{"5 /bin/cc"});
 }
 
+// Several files on several threads, each with its own answer (a directory already grouped
+// for one file is grouped again for the next), in the files' order.
+TEST(Deps, ReadsManyFiles) {
+  TestDir dir("deps_many");
+  dir.Write("src/lib/a.h", "x");
+  std::vector<std::string> files;
+  for (int i = 0; i < 8; ++i) {
+    files.push_back(dir / absl::StrCat("obj/t", i, ".meta"));
+    dir.Write(absl::StrCat("obj/t", i, ".meta"),
+              Meta(dir, "@/obj", absl::StrCat("R 1 @/src/lib/a.h\nR 1 @/obj/x", i, "\n")));
+  }
+  files.push_back(dir / "obj/missing.meta");
+  DepsOptions options;
+  options.srctops = {dir / "src"};
+  options.lists = DepsLists::kDirectoriesOnly;
+  const std::vector<absl::StatusOr<Deps>> results = ReadDepsFiles(files, options, 3);
+  ASSERT_EQ(results.size(), files.size());
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].status();
+    EXPECT_EQ(results[i]->src_dirs, Strings{"lib"});
+    EXPECT_TRUE(results[i]->read.empty());
+  }
+  EXPECT_FALSE(results[8].ok());
+}
+
 TEST(Deps, NeedsAFilemonSection) {
   absl::StatusOr<Deps> deps = ExtractDeps("CMD x\nCWD /\n-- command output --\n", "x.meta", {});
   ASSERT_FALSE(deps.ok());

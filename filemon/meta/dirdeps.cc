@@ -1,6 +1,7 @@
 #include "filemon/meta/dirdeps.h"
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
 
 #include "absl/strings/match.h"
@@ -32,7 +33,21 @@ absl::string_view StripDirdep(absl::string_view s) {
 
 }  // namespace
 
+uint64_t DirDepsResult::NextId() {
+  static std::atomic<uint64_t> next{0};
+  return ++next;
+}
+
 std::string NormalizePath(absl::string_view path) {
+  // Already clean (the common case): absolute, no "//", "/./", "/../", no trailing '/'.
+  bool clean = !path.empty() && path[0] == '/' && (path.size() == 1 || path.back() != '/');
+  for (size_t i = 0; clean && i + 1 < path.size(); ++i) {
+    if (path[i] != '/') continue;
+    const absl::string_view rest = path.substr(i + 1);
+    clean = !absl::StartsWith(rest, "/") && rest != "." && !absl::StartsWith(rest, "./") &&
+            rest != ".." && !absl::StartsWith(rest, "../");
+  }
+  if (clean) return std::string(path);
   std::vector<absl::string_view> parts;
   for (absl::string_view c : absl::StrSplit(path, '/')) {
     if (c.empty() || c == ".") continue;
@@ -96,7 +111,7 @@ const DirDeps::Root* DirDeps::Match(absl::string_view dir) const {
   return nullptr;
 }
 
-const DirDeps::DirInfo& DirDeps::Info(const std::string& dir) {
+DirDeps::DirInfo& DirDeps::Info(absl::string_view dir) {
   auto it = dirs_.find(dir);
   if (it != dirs_.end()) return it->second;
   DirInfo info;
@@ -144,30 +159,37 @@ std::string DirDeps::ObjName(const Root& root, absl::string_view dir, absl::stri
   return name;
 }
 
-void DirDeps::Add(const std::string& dir, absl::string_view base, DirDepsResult* out) {
-  const DirInfo& info = Info(dir);
-  const std::string* named[2] = {&dir, info.real.empty() ? nullptr : &info.real};
-  const Root* roots[2] = {info.root, info.real_root};
+void DirDeps::Add(absl::string_view dir, absl::string_view base, DirDepsResult* out) {
+  DirInfo& info = Info(dir);
+  if (info.added_to == out->id && !config_.files && info.real_root == nullptr &&
+      (info.root == nullptr || info.root->src)) {
+    return;  // the same answer as the last file of this directory
+  }
+  info.added_to = out->id;
+  const absl::string_view named[2] = {dir, info.real};
+  const Root* roots[2] = {info.root, info.real.empty() ? nullptr : info.real_root};
   // A source directory: the directory as named, else its realpath. Without a different
   // realpath that is all (meta2deps: an object root is looked at only through a link).
   for (int i = 0; i < 2; ++i) {
-    if (named[i] == nullptr || roots[i] == nullptr || !roots[i]->src) continue;
+    if (roots[i] == nullptr || !roots[i]->src) continue;
     const Root& r = *roots[i];
-    const std::string rel =
-        named[i]->size() > r.prefix.size() ? named[i]->substr(r.prefix.size()) : ".";
+    const absl::string_view rel =
+        named[i].size() > r.prefix.size() ? named[i].substr(r.prefix.size()) : ".";
     out->src.Add(rel);
-    out->files.Add(rel == "." ? std::string(base) : absl::StrCat(rel, "/", base));
-    if (named[1] == nullptr) return;
+    if (config_.files) {
+      out->files.Add(rel == "." ? std::string(base) : absl::StrCat(rel, "/", base));
+    }
+    if (info.real.empty()) return;
     break;
   }
   for (int i = 0; i < 2; ++i) {
-    if (named[i] == nullptr || roots[i] == nullptr || roots[i]->src) continue;
+    if (roots[i] == nullptr || roots[i]->src) continue;
     const Root& r = *roots[i];
-    const std::string file = absl::StrCat(*named[i], "/", base);
-    const std::string name = ObjName(r, *named[i], file);
+    const std::string file = absl::StrCat(named[i], "/", base);
+    const std::string name = ObjName(r, named[i], file);
     if (name.empty()) return;
     out->obj.Add(name);
-    if (absl::EndsWith(r.prefix, "/stage/")) {
+    if (config_.files && absl::EndsWith(r.prefix, "/stage/")) {
       // A staged file: its path below OBJROOT/MACHINE/.
       absl::string_view below = absl::string_view(file).substr(r.prefix.size());
       const size_t slash = below.find('/');

@@ -20,6 +20,7 @@
 #ifndef FILEMON_META_DIRDEPS_H_
 #define FILEMON_META_DIRDEPS_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -56,12 +57,17 @@ struct DirDepsConfig {
   std::string machine;      // "" or "none": object dirs relative to the object root
   std::string host_target;  // the object tree's machine component for MACHINE "host"
   std::string target_spec;
+  bool files = false;  // fill DirDepsResult::files (meta2deps -D)
 };
 
 struct DirDepsResult {
-  OrderedSet src;    // source directories, relative to their root
-  OrderedSet obj;    // object directories as meta2deps names them
-  OrderedSet files;  // meta2deps -D: files under a source root (and stage files)
+  OrderedSet src;                // source directories, relative to their root
+  OrderedSet obj;                // object directories as meta2deps names them
+  OrderedSet files;              // meta2deps -D: files under a source root (and stage files)
+  const uint64_t id = NextId();  // unique in the process (an address may be reused)
+
+ private:
+  static uint64_t NextId();
 };
 
 class DirDeps {
@@ -70,7 +76,7 @@ class DirDeps {
   DirDeps(const DirDepsConfig& config, PathCache* cache);
 
   // Groups the existing file `dir`/`base`; `dir` is absolute and lexically clean.
-  void Add(const std::string& dir, absl::string_view base, DirDepsResult* out);
+  void Add(absl::string_view dir, absl::string_view base, DirDepsResult* out);
 
   // The roots tried, longest first, each ending in '/' (for tests and debugging).
   std::vector<std::string> RootsForTest() const;
@@ -84,10 +90,14 @@ class DirDeps {
     const Root* root = nullptr;       // the longest root of the directory as named
     const Root* real_root = nullptr;  // ... of its realpath, if that differs
     std::string real;                 // the realpath, if it differs, else empty
+    std::string src;                  // the source directory name, if any
+    // The id of the result this directory was last added to: a source directory adds the
+    // same name for each of its files.
+    uint64_t added_to = 0;
   };
   void AddRoot(const std::string& root, bool src);
   const Root* Match(absl::string_view dir) const;
-  const DirInfo& Info(const std::string& dir);
+  DirInfo& Info(absl::string_view dir);
   // The object directory name of `dir` (under `root`) or "" if none.
   std::string ObjName(const Root& root, absl::string_view dir, absl::string_view file);
   std::string ReadDirdep(const std::string& file);

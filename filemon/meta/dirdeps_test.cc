@@ -53,6 +53,7 @@ TEST_F(DirDepsTest, NamesObjectDirectoriesAsMeta2depsDoes) {
   c.srctops = {dir_ / "src"};
   c.objroots = {dir_ / "obj/amd64/", dir_ / "obj/stage"};  // the trailing /amd64 goes
   c.machine = "amd64";
+  c.files = true;
   const DirDepsResult r =
       Group(c, {"src/lib/libc/a.h", "obj/amd64/lib/libc/libc.a", "obj/i386/lib/libc/libc.a",
                 "obj/amd64/foo", "obj/stage/amd64/usr/include/z.h",
@@ -91,6 +92,10 @@ TEST_F(DirDepsTest, RootsAsGivenAndReal) {
 TEST(NormalizePath, IsLexical) {
   EXPECT_EQ(NormalizePath("/a//b/./c/../d/"), "/a/b/d");
   EXPECT_EQ(NormalizePath("/.."), "/");
+  EXPECT_EQ(NormalizePath("/a/."), "/a");
+  EXPECT_EQ(NormalizePath("/a/b/.."), "/a");
+  EXPECT_EQ(NormalizePath("/a/.b/..c"), "/a/.b/..c");
+  EXPECT_EQ(NormalizePath("/"), "/");
 }
 
 }  // namespace

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# `filemon-meta deps --format=meta2deps` against Debian's `python3 meta2deps.py`, whole
+# processes, over the same 10,000 .meta files (benchmarks/meta_gen: 200 filemon records each, 4
+# processes reading ~150 distinct sources under SRCTOP/src), with the arguments gendirdeps.mk
+# passes (-R -H -O, MACHINE= SRCTOP= RELDIR= CURDIR=, @LIST). filemon-meta reads the files on
+# every core (its default), meta2deps.py on one. The two outputs are compared first. Then
+# ROUNDS pairs run one after the other (hyperfine would run each command's rounds in a block):
+# each pair's times, and the median of the per-pair ratios, which cancels the drift of a
+# shared machine.
+#
+# Usage: benchmarks/deps_vs_meta2deps.sh [WORKDIR]   (ROUNDS=11 by default)
+# Needs: python3, Debian's bmake (/usr/share/bmake/mk-bmake/meta2deps.py).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+work="${1:-$HOME/.cache/filemon-bench/deps_vs_meta2deps}"
+rounds="${ROUNDS:-11}"
+m2d=/usr/share/bmake/mk-bmake/meta2deps.py
+[ -r "$m2d" ] || { echo "deps_vs_meta2deps.sh: needs $m2d (apt-get install bmake)" >&2; exit 2; }
+unset MACHINE MACHINE_ARCH SB_SRC SB_OBJROOT
+
+(cd "$root" && bazel build --config=opt --noshow_progress //tools:filemon-meta \
+    //benchmarks:meta_gen_main >&2)
+bin="$(cd "$root" && bazel info --config=opt bazel-bin 2>/dev/null)"
+tool="$bin/tools/filemon-meta"
+gen="$bin/benchmarks/meta_gen_main"
+
+rm -rf "$work"
+read -r meta objdir _ _ _ < <("$gen" "$work" 200 4 150 same)
+mkdir -p "$objdir/many"
+awk -v n=10000 -v dir="$objdir/many" '{ line[NR] = $0 }
+  END { for (i = 1; i <= n; i++) { f = dir "/t" i ".meta"
+          for (j = 1; j <= NR; j++) print line[j] > f
+          close(f) } }' "$meta"
+(cd "$objdir/many" && seq 1 10000 | sed 's/^/t/;s/$/.meta/' > "$objdir/meta.list")
+sed -i 's,^,many/,' "$objdir/meta.list"
+args="-R app -H linux-x86_64 -O $work/obj MACHINE=amd64 SRCTOP=$work RELDIR=app CURDIR=$work/app @meta.list"
+cd "$objdir"
+ours="$("$tool" deps --format=meta2deps $args)"
+theirs="$(python3 "$m2d" $args)"
+[ "$ours" = "$theirs" ] || {
+  echo "deps_vs_meta2deps.sh: the outputs differ" >&2
+  diff <(echo "$ours") <(echo "$theirs") >&2 || true
+  exit 1
+}
+echo "== 10,000 .meta files of $(wc -l < "$meta") lines; outputs equal ($(echo "$ours" | wc -l) lines); $(nproc) cores"
+
+now() { date +%s.%N; }
+ratios=()
+for i in $(seq 1 "$rounds"); do
+  t0=$(now); "$tool" deps --format=meta2deps $args > /dev/null; t1=$(now)
+  python3 "$m2d" $args > /dev/null; t2=$(now)
+  o=$(echo "$t1 - $t0" | bc -l); p=$(echo "$t2 - $t1" | bc -l)
+  r=$(echo "$p / $o" | bc -l)
+  ratios+=("$r")
+  printf 'round %2d: filemon-meta %.3f s  meta2deps.py %.3f s  ratio %.1f\n' "$i" "$o" "$p" "$r"
+done
+median=$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+printf 'median ratio (meta2deps.py / filemon-meta, per pair): %.1fx; load average: %s\n' \
+  "$median" "$(cut -d' ' -f1-3 /proc/loadavg)"
