@@ -20,6 +20,7 @@
 #include <fstream>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -508,6 +509,43 @@ TEST(PreloadBackend, SecondUserCannotWriteIntoTheLog) {
   EXPECT_FALSE(absl::StrContains(t.log, "INJECTED")) << t.log;
   EXPECT_TRUE(absl::StrContains(t.log, "refused 1 connections from outside the traced tree"))
       << t.log;
+}
+
+// Run() keeps no state between runs: several threads may run commands at once on one instance
+// (issue 20), each getting its own complete log.
+TEST(PreloadBackend, ConcurrentRunsOnOneInstanceKeepTheirOwnLogs) {
+  absl::StatusOr<std::unique_ptr<Backend>> backend = MakePreloadBackend(PreloadOptions());
+  ASSERT_TRUE(backend.ok());
+  constexpr int kThreads = 4;
+  constexpr int kRuns = 10;
+  std::vector<std::string> failures(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      const std::string file = absl::StrCat(TmpDir(), "/concurrent_", i);
+      std::ofstream(file) << "x";
+      for (int run = 0; run < kRuns && failures[i].empty(); ++run) {
+        Command command;
+        command.argv = {"/bin/sh", "-c",
+                        absl::StrCat("cat ", file, " && (cat ", file, "; exit 3); exit ", 10 + i)};
+        LinesSink sink;
+        absl::StatusOr<ExitStatus> exit = (*backend)->Run(command, TraceOptions(), &sink);
+        const std::string log = sink.text();
+        int reads = 0, exits = 0;
+        for (const std::string& line : sink.lines()) {
+          reads += absl::StartsWith(line, "R ") && absl::EndsWith(line, " " + file);
+          exits += absl::StartsWith(line, "X ");
+        }
+        if (!exit.ok() || exit->code != 10 + i || reads != 2 || exits != 4 ||
+            !KernelOrderViolation(sink.lines()).empty()) {
+          failures[i] = absl::StrCat("thread ", i, " run ", run, ": ",
+                                     exit.ok() ? "" : exit.status().ToString(), "\n", log);
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (const std::string& failure : failures) EXPECT_EQ(failure, "");
 }
 
 TEST(PreloadBackend, SetuidProgramIsSaidInTheLog) {
