@@ -90,15 +90,16 @@ std::vector<int64_t> TraceResult::Pids() const {
 
 namespace {
 
-// The (backend, test) pairs whose logs break the kernel's order today (issue 18 section 1).
-// Whoever fixes a backend deletes its entries; a test is named without its suite or parameter
-// index (TEST_P's "Case/1" is "Case").
+// The (backend, test) pairs whose logs break the kernel's order today, with the reason: where a
+// new test meets a bug another change will fix, it lands listed here so that main stays green,
+// and the fix deletes its entry. A test is named without its suite or parameter index (TEST_P's
+// "Case/1" is "Case"), e.g. {"preload", "OrderDaemon", "preload: the child writes its own F
+// (issue 18)"}. Empty: the preload backend's order cases of issue 18 pass since its rework.
 struct KnownOrderBugEntry {
   const char* backend;
   const char* test;
   const char* reason;
 };
-// Empty since the preload rework: every backend keeps the order on every case.
 constexpr std::array<KnownOrderBugEntry, 0> kKnownOrderBugs{};
 
 }  // namespace
