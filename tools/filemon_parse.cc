@@ -46,6 +46,8 @@ constexpr char kUsage[] =
     "  --strict          stop at the first line outside the grammar, or out of the\n"
     "                    kernel's order (the default): an F after its parent's X or\n"
     "                    after a record of its child, a record of a pid after its X\n"
+    "                    (FreeBSD 10 and later keep this order; FreeBSD 9.x, NetBSD,\n"
+    "                    ktrace and buildmon logs do not, and are not held to it)\n"
     "  --lenient         skip bad lines, count them, warn on standard error; warn once\n"
     "                    about the order\n"
     "  FILE|-            the log; '-' reads standard input\n"
@@ -101,13 +103,16 @@ class OrderCheck {
  public:
   OrderCheck(absl::string_view name, bool strict)
       : checker_({filemon::TreeRoots::kAny, name}), strict_(strict) {}
-  // False when the output must stop before this record (strict mode, a violation).
-  bool Add(const filemon::Record& record, size_t line) {
-    return checker_.Add(record, line) || !strict_;
+  // False when the output must stop before this record (strict mode, a violation). A log whose
+  // producer does not keep the order (filemon::KeepsTreeOrder) is not held to it.
+  bool Add(const filemon::Record& record, const filemon::Parser& parser) {
+    if (not_applicable_ || checker_.Add(record, parser.line())) return true;
+    not_applicable_ = !filemon::KeepsTreeOrder(parser.variant());
+    return not_applicable_ || !strict_;
   }
   // Reports a violation on standard error; true when it is fatal (strict mode).
   bool Report() const {
-    if (checker_.ok()) return false;
+    if (checker_.ok() || not_applicable_) return false;
     const std::string message(checker_.status().message());
     if (strict_) {
       std::fprintf(stderr, "%s\n", message.c_str());
@@ -121,6 +126,7 @@ class OrderCheck {
  private:
   filemon::TreeOrderChecker checker_;
   bool strict_;
+  bool not_applicable_ = false;
 };
 
 // Writes `s` to standard output; false (with a message) on failure.
@@ -149,7 +155,7 @@ absl::Status Pump(filemon::LogReader* reader, filemon::Parser* parser, OrderChec
     if (piece->empty()) return absl::OkStatus();
     parser->Continue(*piece);
     while (parser->Next(&r)) {
-      if (!order->Add(r, parser->line())) return absl::OkStatus();
+      if (!order->Add(r, *parser)) return absl::OkStatus();
       sink->Add(r);
     }
     if (!parser->ok()) return absl::OkStatus();

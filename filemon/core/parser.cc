@@ -153,6 +153,11 @@ absl::string_view LogVariantName(LogVariant variant) {
   return "unknown";
 }
 
+bool KeepsTreeOrder(LogVariant variant) {
+  return variant == LogVariant::kFreeBsdV5 || variant == LogVariant::kFreeBsd10 ||
+         variant == LogVariant::kUnknown;
+}
+
 Parser::Parser(absl::string_view data, ParserOptions options) : data_(data), options_(options) {}
 
 void Parser::Continue(absl::string_view next) {

@@ -37,6 +37,12 @@ enum class LogVariant : uint8_t {
   kJuniperLinux,  // "# buildmon version N"
 };
 absl::string_view LogVariantName(LogVariant variant);
+// Whether the variant's producer keeps the kernel's order of F and X (log_format.md section 6,
+// tree_order.h): FreeBSD 10 and later write F in the fork event handler, before the child runs;
+// FreeBSD 9.x, NetBSD, bmake's ktrace filemon and buildmon write it when the parent's fork call
+// returns, so a child's records (a vfork child's above all) may come first. kUnknown (records
+// only, nothing decisive) is taken as keeping it.
+bool KeepsTreeOrder(LogVariant variant);
 
 // What the parser makes of a last line without its '\n'.
 enum class UnterminatedLine : uint8_t {

@@ -203,6 +203,16 @@ TEST(Parser, NetBsdV4ExampleParses) {
   EXPECT_EQ(strict.variant(), LogVariant::kNetBsdKernel);
 }
 
+TEST(Parser, OnlyEventHandlerProducersKeepTheTreeOrder) {
+  EXPECT_TRUE(KeepsTreeOrder(LogVariant::kFreeBsdV5));
+  EXPECT_TRUE(KeepsTreeOrder(LogVariant::kFreeBsd10));
+  EXPECT_TRUE(KeepsTreeOrder(LogVariant::kUnknown));
+  EXPECT_FALSE(KeepsTreeOrder(LogVariant::kFreeBsd9));
+  EXPECT_FALSE(KeepsTreeOrder(LogVariant::kNetBsdKernel));
+  EXPECT_FALSE(KeepsTreeOrder(LogVariant::kKtrace));
+  EXPECT_FALSE(KeepsTreeOrder(LogVariant::kJuniperLinux));
+}
+
 TEST(Parser, DetectsEveryVariant) {
   struct Case {
     const char* name;
