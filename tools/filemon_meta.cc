@@ -84,7 +84,9 @@ check options (each is the bmake setting named on the right):
   --cmp-filter MODS    .MAKE.META.CMP_FILTER (compat 20260313): modifiers applied to both
                        commands before comparing, e.g. 'S,-O2,,g'
                        Modifiers: S/old/new/[g1W] C/regex/new/[g1W] (POSIX ERE) M<glob>
-                       N<glob>; anything else is refused.
+                       N<glob> H T R E tl tu Q q ts<c> tW tw u O Or [N] [N..M] [#] [*] [@];
+                       those with side effects or that need a makefile (:!cmd! :sh :_ :?
+                       :::= :D :U :tA ...) are refused.
   --bailiwick P        .MAKE.META.BAILIWICK (repeatable)
   --missing-meta       missing-meta=yes: a missing FILE.meta makes the target out of date
   --missing-filemon    missing-filemon=yes: no filemon section makes it out of date

@@ -243,6 +243,20 @@ std::vector<Scenario> Scenarios() {
                {},
                {"--ignore-filter", "C,.*/n[ew]+\\.h$,,"},
                ".MAKE.META.IGNORE_FILTER= C,.*/n[ew]+\\.h$$,,\n"});
+  s.push_back({"ignore_filter_T_N_empties",
+               "up-to-date",
+               Meta("R 100 @D@/new.h\n"),
+               {newer},
+               {},
+               {"--ignore-filter", "T:Nnew.h"},
+               ".MAKE.META.IGNORE_FILTER= T:Nnew.h\n"});
+  s.push_back({"ignore_filter_tu_H_keeps",
+               "newer",
+               Meta("R 100 @D@/new.h\n"),
+               {newer},
+               {},
+               {"--ignore-filter", "tu:H:[1]"},
+               ".MAKE.META.IGNORE_FILTER= tu:H:[1]\n"});
   // Malformed and truncated lines.
   s.push_back({"blank_line_malformed",
                "malformed",

@@ -1,121 +1,59 @@
 #include "filemon/meta/modifiers.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "filemon/meta/modifiers_internal.h"
 #include "re2/re2.h"
 
 namespace filemon {
 namespace meta {
 
-bool GlobMatch(absl::string_view text, absl::string_view pattern) {
-  // Iterative form of bmake's recursive Str_Match: on a mismatch, resume after the last '*'
-  // with one more text character consumed. Every other pattern element consumes exactly one
-  // character, so this gives the same answers as the recursion.
-  size_t s = 0, p = 0;
-  size_t star_p = absl::string_view::npos, star_s = 0;
-  const auto at = [&pattern](size_t i) -> signed char {
-    return i < pattern.size() ? static_cast<signed char>(pattern[i]) : 0;
-  };
-  while (true) {
-    bool ok = true;
-    if (p == pattern.size()) {
-      if (s == text.size()) return true;
-      ok = false;
-    } else if (pattern[p] == '*') {
-      while (p < pattern.size() && pattern[p] == '*') ++p;
-      if (p == pattern.size()) return true;
-      star_p = p;
-      star_s = s;
-      continue;
-    } else if (s == text.size()) {
-      return false;  // bmake: text exhausted and the pattern is not '*': no suffix can match
-    } else {
-      const signed char c = static_cast<signed char>(text[s]);
-      if (pattern[p] == '?') {
-        ++p;
-        ++s;
-      } else if (pattern[p] == '[') {
-        size_t q = p + 1;
-        bool negate = false;
-        if (at(q) == '^') {
-          negate = true;
-          ++q;
-        }
-        bool matched = false;
-        while (true) {
-          if (q >= pattern.size() || pattern[q] == ']') {
-            if (!negate) ok = false;
-            break;
-          }
-          if (at(q) == c) {
-            matched = true;
-            break;
-          }
-          if (at(q + 1) == '-') {
-            if (q + 2 >= pattern.size()) {
-              ok = false;
-              break;
-            }
-            if ((at(q) <= c && at(q + 2) >= c) || (at(q) >= c && at(q + 2) <= c)) {
-              matched = true;
-              break;
-            }
-            q += 2;
-          }
-          ++q;
-        }
-        if (ok && negate && matched) ok = false;
-        if (ok) {
-          while (q < pattern.size() && pattern[q] != ']') ++q;
-          p = q < pattern.size() ? q + 1 : q;
-          ++s;
-        }
-      } else {
-        size_t q = p;
-        if (pattern[q] == '\\') {
-          ++q;
-          if (q == pattern.size()) return false;
-        }
-        if (at(q) != c) {
-          ok = false;
-        } else {
-          p = q + 1;
-          ++s;
-        }
-      }
-    }
-    if (ok) continue;
-    if (star_p == absl::string_view::npos || star_s >= text.size()) return false;
-    ++star_s;
-    s = star_s;
-    p = star_p;
-  }
-}
-
-namespace {
-
-std::vector<absl::string_view> Words(absl::string_view value) {
-  return absl::StrSplit(value, absl::ByAnyChar(" \t\n"), absl::SkipEmpty());
-}
-
-// bmake's SepBuf: words joined by one space, empty words leaving no trace.
-void AddWord(absl::string_view word, std::string* out, bool* need_sep) {
-  if (word.empty()) return;
-  if (*need_sep) out->push_back(' ');
-  out->append(word.data(), word.size());
-  *need_sep = false;
-}
-
-}  // namespace
+using modifiers_internal::AddSeparator;
+using modifiers_internal::AddWord;
+using modifiers_internal::ApplyState;
+using modifiers_internal::ChainError;
+using modifiers_internal::EndsAt;
+using modifiers_internal::Join;
+using modifiers_internal::ParseSeparator;
+using modifiers_internal::Quote;
+using modifiers_internal::Words;
 
 struct ModifierChain::Modifier {
-  char letter = 0;  // 'S', 'C', 'M', 'N'
+  // Modifiers other than S, C, M, N (`letter`), each free of side effects.
+  enum class Op : uint8_t {
+    kLetter,     // S C M N
+    kHead,       // :H  dirname of each word ("." without a '/')
+    kTail,       // :T  basename of each word
+    kRoot,       // :R  each word without its last ".suffix"
+    kSuffix,     // :E  each word's last suffix (words without one drop out)
+    kLower,      // :tl the whole value
+    kUpper,      // :tu
+    kQuote,      // :Q  (:q also quotes '$')
+    kSeparator,  // :ts the separator of the following word results; words rejoined
+    kUniq,       // :u  adjacent duplicate words removed
+    kSort,       // :O  words sorted (:Or reversed)
+    kCount,      // :[#] the number of words
+    kSelect,     // :[N] :[N..M] words selected (negative: from the end)
+    kOneWord,    // :[*] :[0] :tW the value is one word from here on
+    kManyWords,  // :[@] :tw      words again
+  };
+  Op op = Op::kLetter;
+  char sep = 0;                 // kSeparator
+  bool reverse = false;         // kSort: :Or
+  bool dollar = false;          // kQuote: :q
+  int64_t first = 0, last = 0;  // kSelect
+  char letter = 0;              // 'S', 'C', 'M', 'N'
   // S: lhs/rhs literal (rhs with '&' already replaced by lhs). M/N: the pattern.
   std::string lhs, rhs;
   bool anchor_start = false, anchor_end = false;
@@ -238,11 +176,6 @@ bool ModifierChain::empty() const { return modifiers_.empty(); }
 
 namespace {
 
-absl::Status ChainError(absl::string_view chain, size_t at, absl::string_view why) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("modifier chain '", chain, "', column ", at + 1, ": ", why));
-}
-
 // One delimited part of :S or :C, as bmake's ParseModifierPart reads it. `amp` (the :S
 // replacement) turns '&' into `lhs`; `anchor_end` (the :S pattern) receives a '$' right before
 // the delimiter.
@@ -284,6 +217,83 @@ absl::Status ParsePart(absl::string_view chain, size_t* pos, char delim, const s
   }
   *pos = i + 1;
   return absl::OkStatus();
+}
+
+// `:[...]`: "#", "*", "0", "@", N or N..M (non-zero, negative from the end).
+absl::Status ParseSelect(absl::string_view chain, size_t* i, ModifierChain::Modifier* m) {
+  using Op = ModifierChain::Modifier::Op;
+  const size_t close = chain.find(']', *i);
+  if (close == absl::string_view::npos || !EndsAt(chain, close + 1)) {
+    return ChainError(chain, *i, "':[' needs its ']' at the end of the modifier");
+  }
+  const absl::string_view inside = chain.substr(*i + 1, close - *i - 1);
+  *i = close + 1;
+  if (inside == "#") {
+    m->op = Op::kCount;
+  } else if (inside == "*" || inside == "0") {
+    m->op = Op::kOneWord;
+  } else if (inside == "@") {
+    m->op = Op::kManyWords;
+  } else {
+    m->op = Op::kSelect;
+    const size_t dots = inside.find("..");
+    const absl::string_view a = inside.substr(0, dots);
+    const absl::string_view b = dots == absl::string_view::npos ? a : inside.substr(dots + 2);
+    if (!absl::SimpleAtoi(a, &m->first) || !absl::SimpleAtoi(b, &m->last) || m->first == 0 ||
+        m->last == 0) {
+      return ChainError(
+          chain, *i,
+          absl::StrCat("bad word selection ':[", inside, "]' (expected #, *, @, 0, N or N..M)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Every modifier but S, C, M, N that is free of side effects and needs no makefile; anything
+// else (`:!cmd!`, `:sh`, `:_`, `:?`, `:::=`, `:D`, `:U`, `:tA`, `:Ox`, ...) is refused.
+absl::Status ParseOther(absl::string_view chain, size_t* i, ModifierChain::Modifier* m) {
+  using Op = ModifierChain::Modifier::Op;
+  const size_t at = *i;
+  const char c = chain[at];
+  const auto one = [&](Op op, size_t length) {
+    if (!EndsAt(chain, at + length)) return false;
+    m->op = op;
+    *i = at + length;
+    return true;
+  };
+  const absl::string_view rest = chain.substr(at);
+  bool ok = false;
+  if (c == 'H' || c == 'T' || c == 'R' || c == 'E') {
+    ok = one(c == 'H' ? Op::kHead : c == 'T' ? Op::kTail : c == 'R' ? Op::kRoot : Op::kSuffix, 1);
+  } else if (c == 'Q' || c == 'q') {
+    m->dollar = c == 'q';
+    ok = one(Op::kQuote, 1);
+  } else if (c == 'u') {
+    ok = one(Op::kUniq, 1);
+  } else if (c == 'O') {
+    m->reverse = absl::StartsWith(rest, "Or");
+    ok = one(Op::kSort, m->reverse ? 2 : 1);
+  } else if (absl::StartsWith(rest, "tl") || absl::StartsWith(rest, "tu")) {
+    ok = one(rest[1] == 'l' ? Op::kLower : Op::kUpper, 2);
+  } else if (absl::StartsWith(rest, "tW") || absl::StartsWith(rest, "tw")) {
+    ok = one(rest[1] == 'W' ? Op::kOneWord : Op::kManyWords, 2);
+  } else if (absl::StartsWith(rest, "ts")) {
+    m->op = Op::kSeparator;
+    *i = at + 2;
+    return ParseSeparator(chain, i, &m->sep);
+  } else if (c == '[') {
+    if (rest.find('$') != absl::string_view::npos) {
+      return ChainError(chain, at, "'$' expressions cannot be expanded here (no variables)");
+    }
+    return ParseSelect(chain, i, m);
+  }
+  if (ok) return absl::OkStatus();
+  size_t end = chain.find(':', at);
+  if (end == absl::string_view::npos) end = chain.size();
+  return ChainError(chain, at,
+                    absl::StrCat("unsupported modifier ':", chain.substr(at, end - at),
+                                 "' (supported: S C M N H T R E Q q tl tu ts tW tw u O Or [...]; "
+                                 "never those with side effects or that need a makefile)"));
 }
 
 }  // namespace
@@ -377,11 +387,8 @@ absl::StatusOr<ModifierChain> ModifierChain::Parse(absl::string_view chain) {
         ++i;
       }
     } else {
-      size_t end = chain.find(':', i);
-      if (end == absl::string_view::npos) end = chain.size();
-      return ChainError(chain, i,
-                        absl::StrCat("unsupported modifier ':", chain.substr(i, end - i),
-                                     "' (supported: S C M N)"));
+      const absl::Status parsed = ParseOther(chain, &i, m.get());
+      if (!parsed.ok()) return parsed;
     }
     result.modifiers_.push_back(std::move(m));
     if (i < chain.size()) {
@@ -393,25 +400,135 @@ absl::StatusOr<ModifierChain> ModifierChain::Parse(absl::string_view chain) {
   return result;
 }
 
+namespace {
+
+// The words a word modifier works on: the whole value when it is one big word.
+std::vector<absl::string_view> WordsOf(absl::string_view value, bool one_big_word) {
+  if (one_big_word) return {value};
+  return Words(value);
+}
+
+// :H :T :R :E of one word, with bmake 20200710's separators: H, T and R always produce a word
+// (an empty one still takes a separator), E only for a word with a '.'.
+void PathPart(ModifierChain::Modifier::Op op, absl::string_view word, char sep, std::string* out,
+              bool* add_space) {
+  using Op = ModifierChain::Modifier::Op;
+  const size_t slash = word.rfind('/');
+  const size_t dot = word.rfind('.');
+  absl::string_view part;
+  switch (op) {
+    case Op::kHead:
+      part = slash == absl::string_view::npos ? "." : word.substr(0, slash);
+      break;
+    case Op::kTail:
+      part = slash == absl::string_view::npos ? word : word.substr(slash + 1);
+      break;
+    case Op::kRoot:
+      part = word.substr(0, dot);
+      break;
+    default:  // kSuffix
+      if (dot == absl::string_view::npos) return;
+      part = word.substr(dot + 1);
+      break;
+  }
+  if (*add_space) AddSeparator(sep, out);
+  out->append(part.data(), part.size());
+  *add_space = true;
+}
+
+// Applies one modifier to the whole value, as bmake does, into `*out`.
+void ApplyOne(const ModifierChain::Modifier& m, const std::string& value, ApplyState* state,
+              std::string* out) {
+  using Op = ModifierChain::Modifier::Op;
+  ApplyState& st = *state;
+  switch (m.op) {
+    case Op::kLetter: {
+      bool need_sep = false, matched = false;
+      std::string word_out;
+      for (absl::string_view word : WordsOf(value, m.whole || st.one_big_word)) {
+        word_out.clear();
+        m.ModifyWord(word, &word_out, &matched);
+        AddWord(word_out, st.sep, out, &need_sep);
+        need_sep = !out->empty();
+      }
+      return;
+    }
+    case Op::kHead:
+    case Op::kTail:
+    case Op::kRoot:
+    case Op::kSuffix: {
+      bool add_space = false;
+      for (absl::string_view word : WordsOf(value, st.one_big_word)) {
+        PathPart(m.op, word, st.sep, out, &add_space);
+      }
+      return;
+    }
+    case Op::kLower:
+    case Op::kUpper:
+      for (const char c : value) {
+        out->push_back(m.op == Op::kLower ? absl::ascii_tolower(c) : absl::ascii_toupper(c));
+      }
+      return;
+    case Op::kQuote:
+      Quote(value, m.dollar, out);
+      return;
+    case Op::kSeparator:
+      st.sep = m.sep;
+      Join(WordsOf(value, st.one_big_word), st.sep, out);
+      return;
+    case Op::kUniq:
+    case Op::kSort: {
+      std::vector<absl::string_view> words = Words(value);
+      if (m.op == Op::kUniq) {
+        words.erase(std::unique(words.begin(), words.end()), words.end());
+      } else if (m.reverse) {
+        std::sort(words.begin(), words.end(), std::greater<absl::string_view>());
+      } else {
+        std::sort(words.begin(), words.end());
+      }
+      Join(words, ' ', out);
+      return;
+    }
+    case Op::kCount: {
+      const size_t n = st.one_big_word ? 1 : Words(value).size();
+      absl::StrAppend(out, n == 0 ? 1 : n);  // bmake counts an empty value as one word
+      return;
+    }
+    case Op::kSelect: {
+      const std::vector<absl::string_view> words = WordsOf(value, st.one_big_word);
+      const int64_t n = static_cast<int64_t>(words.size());
+      const int64_t first = m.first < 0 ? n + m.first + 1 : m.first;
+      const int64_t last = m.last < 0 ? n + m.last + 1 : m.last;
+      std::vector<absl::string_view> chosen;  // indices outside 1..n select nothing
+      if (first <= last) {
+        for (int64_t i = std::max<int64_t>(first, 1); i <= std::min(last, n); ++i) {
+          chosen.push_back(words[static_cast<size_t>(i - 1)]);
+        }
+      } else {
+        for (int64_t i = std::min(first, n); i >= std::max<int64_t>(last, 1); --i) {
+          chosen.push_back(words[static_cast<size_t>(i - 1)]);
+        }
+      }
+      Join(chosen, st.sep, out);
+      return;
+    }
+    case Op::kOneWord:
+    case Op::kManyWords:
+      st.one_big_word = m.op == Op::kOneWord;
+      out->append(value);
+      return;
+  }
+}
+
+}  // namespace
+
 std::string ModifierChain::Apply(absl::string_view value) const {
   std::string current(value.data(), value.size());
-  std::string next, word_out;
+  std::string next;
+  ApplyState state;
   for (const auto& m : modifiers_) {
     next.clear();
-    bool need_sep = false;
-    bool matched = false;
-    if (m->whole) {
-      word_out.clear();
-      m->ModifyWord(current, &word_out, &matched);
-      AddWord(word_out, &next, &need_sep);
-    } else {
-      for (absl::string_view word : Words(current)) {
-        word_out.clear();
-        m->ModifyWord(word, &word_out, &matched);
-        AddWord(word_out, &next, &need_sep);
-        need_sep = !next.empty();
-      }
-    }
+    ApplyOne(*m, current, &state, &next);
     current.swap(next);
   }
   return current;

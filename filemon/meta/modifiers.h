@@ -2,11 +2,15 @@
 //
 // The subset of bmake's variable modifiers that people put in `.MAKE.META.IGNORE_FILTER` and
 // `.MAKE.META.CMP_FILTER`: `:S/old/new/[g1W]`, `:C/regex/new/[g1W]` (POSIX extended regular
-// expressions, run by RE2 with leftmost-longest semantics), `:M` and `:N` glob patterns. bmake
-// applies such a list as `${value:L:${FILTER:ts:}}`: the filter's words joined by ':' form one
-// modifier chain, applied word by word to `value`. Any other modifier, and any `$` expression
-// inside one (we have no variables to expand), is refused with an error that names it, rather
-// than guessed at.
+// expressions, run by RE2 with leftmost-longest semantics), `:M` and `:N` glob patterns, and
+// the string modifiers free of side effects: `:H :T :R :E` (path parts), `:tl :tu` (case),
+// `:Q :q` (shell quoting), `:ts<c>` (separator), `:tW :tw`, `:u` (adjacent duplicates),
+// `:O :Or` (sorting), `:[N] :[N..M] :[#] :[*] :[@] :[0]` (word selection), each as Debian's
+// bmake 20200710 does it. bmake applies such a list as `${value:L:${FILTER:ts:}}`: the
+// filter's words joined by ':' form one modifier chain, applied to `value`. Any other modifier
+// (those with side effects or that need a makefile: `:!cmd!`, `:sh`, `:_`, `:?`, `:::=`, `:D`,
+// `:U`, `:tA`, `:Ox`, ...), and any `$` expression inside one (we have no variables to expand),
+// is refused with an error that names it, rather than guessed at.
 //
 // Example:
 //   absl::StatusOr<filemon::meta::ModifierChain> filter =
@@ -37,7 +41,7 @@ class ModifierChain {
  public:
   // Parses a filter variable's value: its blank-separated words are joined with ':' (bmake's
   // `:ts:`) and parsed as a chain of modifiers. An empty value gives an empty chain (identity).
-  // Errors: "unsupported modifier ':tA' in filter 'N*.o tA' (supported: S C M N)".
+  // Errors: "modifier chain 'N*.o:tA', column 6: unsupported modifier ':tA' (supported: ...)".
   static absl::StatusOr<ModifierChain> ParseFilter(absl::string_view filter);
 
   // Parses a chain written as after the first ':' of `${VAR:...}`, e.g. "S/a/b/g:N*.o".

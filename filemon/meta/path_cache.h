@@ -33,8 +33,8 @@ namespace internal {
 struct StatResult {
   int error = 0;  // errno of the failed call, 0 on success
   bool is_dir = false;
-  bool is_link = false;  // lstat only
-  int64_t mtime = 0;     // st_mtime, whole seconds
+  bool is_link = false;    // lstat only
+  int64_t mtime = 0;       // st_mtime, whole seconds
   int32_t mtime_nsec = 0;  // st_mtim.tv_nsec
 };
 
