@@ -70,9 +70,8 @@ bool ShortOption(int argc, char** argv, int* i, DepsArgs* a, std::string* error)
   const absl::string_view arg = argv[*i];
   if (arg.size() < 2 || arg[0] != '-' || arg[1] == '-') return false;
   const char letter = arg[1];
-  if (letter == 'd' || letter == 'q') {
-    if (arg.size() != 2) return false;
-    if (letter == 'q') a->quiet = true;
+  if (arg.find_first_not_of("dq", 1) == absl::string_view::npos) {  // -d, -q, -ddd (getopt)
+    if (arg.find('q') != absl::string_view::npos) a->quiet = true;
     return true;
   }
   std::string* target = nullptr;

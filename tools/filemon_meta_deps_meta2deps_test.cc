@@ -150,8 +150,31 @@ TEST_F(Meta2depsTest, SeveralFilesListFileExcludesAndLinkedRoots) {
   // SRCTOP through a link: meta2deps also tries its realpath.
   const std::string linked = absl::StrCat("-S ", r_, "/srclink ", Args("", "a.o.meta"));
   ExpectSame(linked, "lib/libc\nsrc:lib/libc\n");
-  // No file at all: nothing printed.
+  // No file at all: nothing printed; -q: nothing printed; -ddd: debugging on stderr only.
   ExpectSame(Args("", "missing.meta"), "");
+  ExpectSame(Args("-q", "a.o.meta"), "");
+  ExpectSame(Args("-ddd", "a.o.meta"), "lib/libc\nsrc:lib/libc\n");
+}
+
+// The same model in `deps`'s own options and formats.
+TEST_F(Meta2depsTest, TextAndJsonFormats) {
+  Make("a.o.meta", {"cat @/src/lib/libc/a.h @/obj/i386/lib/libc/libc.a > a.o"});
+  const std::string opts = absl::StrCat("deps --machine amd64 --srctop ", r_, "/src --objroot ", r_,
+                                        "/obj/amd64 --curdir ", r_, "/src/bin/ls a.o.meta");
+  const Output text = Shell(objdir_, absl::StrCat("'", Tool(), "' ", opts));
+  EXPECT_EQ(text.status, 0) << text.err;
+  EXPECT_TRUE(absl::StrContains(text.out, absl::StrCat("\nR ", r_, "/src/lib/libc/a.h\n")))
+      << text.out;
+  EXPECT_TRUE(absl::StrContains(text.out, absl::StrCat("\nW ", objdir_, "/a.o\n"))) << text.out;
+  EXPECT_TRUE(absl::EndsWith(text.out, "src:lib/libc\nobj:lib/libc.i386\n")) << text.out;
+  const Output json = Shell(objdir_, absl::StrCat("'", Tool(), "' ", opts, " --format json"));
+  EXPECT_EQ(json.status, 0) << json.err;
+  EXPECT_TRUE(absl::StrContains(json.out,
+                                "\"src_dirs\":[\"lib/libc\"],"
+                                "\"obj_dirs\":[\"lib/libc.i386\"],"
+                                "\"malformed_lines\":0,\"truncated\":false,"
+                                "\"missing_exits\":[]}"))
+      << json.out;
 }
 
 // Deliberate differences (filemon/meta/deps.md lists them with their reasons).
