@@ -5,8 +5,8 @@
 # passes (-R -H -O, MACHINE= SRCTOP= RELDIR= CURDIR=, @LIST). filemon-meta reads the files on
 # every core (its default), meta2deps.py on one. The two outputs are compared first. Then
 # ROUNDS pairs run one after the other (hyperfine would run each command's rounds in a block):
-# each pair's times, and the median of the per-pair ratios, which cancels the drift of a
-# shared machine.
+# each pair's wall and user+system times, and the medians of the per-pair ratios, which cancel
+# the drift of a shared machine.
 #
 # Usage: benchmarks/deps_vs_meta2deps.sh [WORKDIR]   (ROUNDS=11 by default)
 # Needs: python3, Debian's bmake (/usr/share/bmake/mk-bmake/meta2deps.py).
@@ -44,16 +44,23 @@ theirs="$(python3 "$m2d" $args)"
 }
 echo "== 10,000 .meta files of $(wc -l < "$meta") lines; outputs equal ($(echo "$ours" | wc -l) lines); $(nproc) cores"
 
-now() { date +%s.%N; }
+# One timed run: "WALL USER SYS" in seconds.
+timed() {
+  local TIMEFORMAT='%R %U %S'
+  { time "$@" > /dev/null 2>&1; } 2>&1
+}
 ratios=()
+cpu_ratios=()
 for i in $(seq 1 "$rounds"); do
-  t0=$(now); "$tool" deps --format=meta2deps $args > /dev/null; t1=$(now)
-  python3 "$m2d" $args > /dev/null; t2=$(now)
-  o=$(echo "$t1 - $t0" | bc -l); p=$(echo "$t2 - $t1" | bc -l)
-  r=$(echo "$p / $o" | bc -l)
+  read -r ow ou os < <(timed "$tool" deps --format=meta2deps $args)
+  read -r pw pu ps < <(timed python3 "$m2d" $args)
+  r=$(echo "$pw / $ow" | bc -l)
+  c=$(echo "($pu + $ps) / ($ou + $os)" | bc -l)
   ratios+=("$r")
-  printf 'round %2d: filemon-meta %.3f s  meta2deps.py %.3f s  ratio %.1f\n' "$i" "$o" "$p" "$r"
+  cpu_ratios+=("$c")
+  printf 'round %2d: filemon-meta %6.3f s (cpu %.3f + %.3f)  meta2deps.py %6.3f s (cpu %.3f + %.3f)  wall ratio %5.1f  cpu ratio %5.1f\n' \
+    "$i" "$ow" "$ou" "$os" "$pw" "$pu" "$ps" "$r" "$c"
 done
-median=$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
-printf 'median ratio (meta2deps.py / filemon-meta, per pair): %.1fx; load average: %s\n' \
-  "$median" "$(cut -d' ' -f1-3 /proc/loadavg)"
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+printf 'median of per-pair ratios (meta2deps.py / filemon-meta): wall %.1fx, user+sys %.1fx; load average: %s\n' \
+  "$(median "${ratios[@]}")" "$(median "${cpu_ratios[@]}")" "$(cut -d' ' -f1-3 /proc/loadavg)"

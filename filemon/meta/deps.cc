@@ -127,16 +127,19 @@ FileRun::Resolved FileRun::Resolve(absl::string_view p,
                                    std::initializer_list<const std::string*> dirs,
                                    const std::string& fallback) {
   Resolved out;
-  const auto try_path = [&](const std::string& candidate) {
-    const internal::StatResult& st = x_.cache_.Stat(candidate);
-    if (st.error != 0) return false;
-    out.path = NormalizePath(candidate);
-    out.exists = true;
+  // The cache entry's tag remembers whether the name is lexically clean (1) or not (0): a
+  // name seen before is neither scanned nor rebuilt again.
+  const auto try_path = [&](absl::string_view candidate) {
+    internal::PathCache::Entry& e = x_.cache_.Find(candidate);
+    const internal::StatResult& st = x_.cache_.Stat(candidate, e);
+    if (e.tag < 0) e.tag = NormalizePath(candidate) == candidate ? 1 : 0;
+    out.path = e.tag == 1 ? std::string(candidate) : NormalizePath(candidate);
+    out.exists = st.error == 0;
     out.is_dir = st.is_dir;
-    return true;
+    return out.exists;
   };
   if (!p.empty() && p[0] == '/') {
-    if (!try_path(std::string(p))) out.path = NormalizePath(p);
+    try_path(p);
     return out;
   }
   const std::string* last = nullptr;
