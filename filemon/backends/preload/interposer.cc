@@ -1552,23 +1552,82 @@ size_t EnvScratchSize(char* const* envp, const char* exec_path = nullptr,
          g_locale_cache_size + 1;
 }
 
+// The arrays the exec and spawn wrappers build live in fixed room on the caller's stack, not in
+// arrays sized by what the program passes (an environment of 100,000 entries would otherwise
+// take 800 KiB of a thread's stack).
+constexpr size_t kMaxEnvEntries = 1024;
+constexpr size_t kEnvScratch = 16 * 1024;
+constexpr size_t kMaxArgs = 1024;  // a helper's or /bin/sh's argv (the program's and ours)
+
+void SayEnvironmentUnchanged(const char* what, size_t entries);
+
+// The environment an exec or spawn wrapper passes (FixEnvironment's). One with more entries
+// than kMaxEnvEntries, or new strings beyond kEnvScratch, is passed as the program gave it,
+// and the log says so: nothing is allocated.
+class ExecEnvironment {
+ public:
+  ExecEnvironment(char* const* envp, bool preload, const char* exec_path = nullptr,
+                  const ChildStart* child = nullptr)
+      : envp_(envp) {
+    const size_t entries = CountEntries(envp);
+    if (entries + kOurEnvEntries > kMaxEnvEntries ||
+        EnvScratchSize(envp, exec_path, child) > sizeof(scratch_)) {
+      SayEnvironmentUnchanged(exec_path, entries);
+      return;
+    }
+    FixEnvironment(envp, entries_, scratch_, sizeof(scratch_), preload, exec_path, child);
+    fixed_ = true;
+  }
+  ExecEnvironment(const ExecEnvironment&) = delete;
+  ExecEnvironment& operator=(const ExecEnvironment&) = delete;
+
+  char* const* get() const { return fixed_ ? entries_ : envp_; }
+  char** mutable_get() { return fixed_ ? entries_ : const_cast<char**>(envp_); }
+
+ private:
+  char* const* envp_;
+  bool fixed_ = false;
+  char* entries_[kMaxEnvEntries];
+  char scratch_[kEnvScratch];
+};
+
+// Fills `out` (kMaxArgs) with the ptrace helper's argv for `path` run with `argv`
+// (helper_main.cc); false if it does not fit.
+bool HelperArgv(const char* path, char* const argv[], const char** out) {
+  const size_t argc = CountEntries(argv);
+  if (argc + 4 > kMaxArgs) return false;
+  size_t n = 0;
+  out[n++] = g_helper;
+  out[n++] = path;
+  out[n++] = "--";
+  for (size_t i = 0; i < argc; ++i) out[n++] = argv[i];
+  out[n] = nullptr;
+  return true;
+}
+
+void SayEnvironmentUnchanged(const char* what, size_t entries) {
+  char number[24];
+  number[FormatUnsigned(entries, number)] = '\0';
+  Message m;
+  m.AddComment("an environment of ", number,
+               " entries is passed on unchanged (more than the interposer's room); ",
+               what != nullptr ? what : "the programs started with it",
+               " may run with stale FILEMON_PRELOAD_ variables or none");
+  m.Send();
+}
+
 // Before exec'ing a program the loader will not load us into: in auto mode hand it to the
 // ptrace helper (which traces it in this very process id); otherwise write E now (the
 // program cannot) and say why its own operations are missing. Returns the helper's argv in
-// `helper_argv` (room for count(argv) + 4) when the helper takes over.
+// `helper_argv` (room for kMaxArgs) when the helper takes over (not for a longer argv).
 bool PrepareUnpreloadable(const char* path, char* const argv[], const char** helper_argv) {
   ExecProbe probe = ProbeExecutable(path);
   if (probe.kind == ExecKind::kPreloadable || probe.kind == ExecKind::kUnknown) return false;
   if (RawSyscall4(SYS_faccessat, AT_FDCWD, reinterpret_cast<long>(path), X_OK, 0) != 0) {
     return false;  // the exec will fail
   }
-  if (g_auto && g_helper[0] != '\0' && probe.kind != ExecKind::kSecure) {
-    size_t n = 0;
-    helper_argv[n++] = g_helper;
-    helper_argv[n++] = path;
-    helper_argv[n++] = "--";
-    for (size_t i = 0; argv != nullptr && argv[i] != nullptr; ++i) helper_argv[n++] = argv[i];
-    helper_argv[n] = nullptr;
+  if (g_auto && g_helper[0] != '\0' && probe.kind != ExecKind::kSecure &&
+      HelperArgv(path, argv, helper_argv)) {
     return true;
   }
   Message m;
@@ -1580,16 +1639,13 @@ bool PrepareUnpreloadable(const char* path, char* const argv[], const char** hel
 
 int ExecveImpl(const char* path, char* const argv[], char* const envp[]) {
   if (!Active()) return REAL(execve)(path, argv, envp);
-  size_t argc = CountEntries(argv);
-  const char* helper_argv[argc + 4];
+  const char* helper_argv[kMaxArgs];
   bool helper = PrepareUnpreloadable(path, argv, helper_argv);
-  char* env[CountEntries(envp) + kOurEnvEntries];
-  char scratch[EnvScratchSize(envp)];
-  FixEnvironment(envp, env, scratch, sizeof(scratch), /*preload=*/!helper);
+  const ExecEnvironment env(envp, /*preload=*/!helper);
   if (helper) {
-    return REAL(execve)(g_helper, const_cast<char* const*>(helper_argv), env);
+    return REAL(execve)(g_helper, const_cast<char* const*>(helper_argv), env.get());
   }
-  return REAL(execve)(path, argv, env);
+  return REAL(execve)(path, argv, env.get());
 }
 
 // execvp's search: `file` with a '/' is used as is; otherwise each PATH entry in turn; a file
@@ -1603,7 +1659,8 @@ int ExecvpeImpl(const char* file, char* const argv[], char* const envp[]) {
     ExecveImpl(path, argv, envp);
     if (errno == ENOEXEC) {
       size_t argc = CountEntries(argv);
-      const char* sh_argv[argc + 2];
+      if (argc + 2 > kMaxArgs) return;  // ENOEXEC: a script without #! and 1,000 arguments
+      const char* sh_argv[kMaxArgs];
       sh_argv[0] = "/bin/sh";
       sh_argv[1] = path;
       for (size_t i = 1; i <= argc; ++i) sh_argv[i + 1] = argv[i];
@@ -1627,7 +1684,12 @@ int ExecvpeImpl(const char* file, char* const argv[], char* const envp[]) {
     const char* end = dir;
     while (*end != '\0' && *end != ':') ++end;
     size_t dir_len = static_cast<size_t>(end - dir);
-    char candidate[dir_len + file_len + 2];
+    char candidate[PATH_MAX];
+    if (dir_len + file_len + 2 > sizeof(candidate)) {  // too long for the kernel: next entry
+      if (*end == '\0') break;
+      dir = end + 1;
+      continue;
+    }
     size_t n = 0;
     if (dir_len > 0) {
       memcpy(candidate, dir, dir_len);
@@ -1773,18 +1835,9 @@ int SpawnImpl(SpawnFn real, bool search, pid_t* pid, const char* file,
   if (search && SearchPath(file, found, sizeof(found))) path = found;
   ExecProbe probe = ProbeExecutable(path);
   bool unpreloadable = probe.kind != ExecKind::kPreloadable && probe.kind != ExecKind::kUnknown;
-  size_t argc = CountEntries(argv);
-  const char* helper_argv[argc + 4];
-  bool helper = false;
-  if (unpreloadable && g_auto && g_helper[0] != '\0' && probe.kind != ExecKind::kSecure) {
-    size_t n = 0;
-    helper_argv[n++] = g_helper;
-    helper_argv[n++] = path;
-    helper_argv[n++] = "--";
-    for (size_t i = 0; i < argc; ++i) helper_argv[n++] = argv[i];
-    helper_argv[n] = nullptr;
-    helper = true;
-  }
+  const char* helper_argv[kMaxArgs];
+  const bool helper = unpreloadable && g_auto && g_helper[0] != '\0' &&
+                      probe.kind != ExecKind::kSecure && HelperArgv(path, argv, helper_argv);
   const bool child_starts = !unpreloadable || helper;
   char encoded[8192];
   ByteAppender encoder(encoded, sizeof(encoded) - 1);
@@ -1793,14 +1846,12 @@ int SpawnImpl(SpawnFn real, bool search, pid_t* pid, const char* file,
   encoded[actions_in_env ? encoder.size() : 0] = '\0';
   const ChildStart start{NextToken(), encoded};
   const ChildStart* child_start = child_starts ? &start : nullptr;
-  char* env[CountEntries(envp) + kOurEnvEntries];
-  char scratch[EnvScratchSize(envp, nullptr, child_start)];
-  FixEnvironment(envp, env, scratch, sizeof(scratch), /*preload=*/!helper, nullptr, child_start);
+  ExecEnvironment env(envp, /*preload=*/!helper, nullptr, child_start);
   pid_t child = 0;
   g_creations_in_flight.fetch_add(1, std::memory_order_acq_rel);
   int rc = helper ? REAL(posix_spawn)(&child, g_helper, actions, attr,
-                                      const_cast<char* const*>(helper_argv), env)
-                  : real(&child, file, actions, attr, argv, env);
+                                      const_cast<char* const*>(helper_argv), env.mutable_get())
+                  : real(&child, file, actions, attr, argv, env.mutable_get());
   if (pid != nullptr) *pid = child;
   if (rc == 0) {
     BatchMessage m;
@@ -1824,12 +1875,10 @@ auto WithOurEnvironment(uint32_t token, Fn fn) -> decltype(fn()) {
   if (!Active()) return fn();
   char** saved = environ;
   const ChildStart start{token, nullptr};
-  char* env[CountEntries(saved) + kOurEnvEntries];
-  char scratch[EnvScratchSize(saved, nullptr, &start)];
-  FixEnvironment(saved, env, scratch, sizeof(scratch), true, nullptr, &start);
-  environ = env;
+  ExecEnvironment env(saved, true, nullptr, &start);
+  environ = env.mutable_get();
   auto result = fn();
-  if (environ == env) environ = saved;
+  if (environ == env.get()) environ = saved;
   return result;
 }
 
@@ -2285,26 +2334,24 @@ FILEMON_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) noexc
   if (!Active()) return REAL(fexecve)(fd, argv, envp);
   char exec_path[4096];
   bool known = ExecPathAt(fd, "", exec_path, sizeof(exec_path));
-  char* env[CountEntries(envp) + kOurEnvEntries];
-  char scratch[EnvScratchSize(envp, known ? exec_path : nullptr)];
-  FixEnvironment(envp, env, scratch, sizeof(scratch), true, known ? exec_path : nullptr);
-  return REAL(fexecve)(fd, argv, env);
+  const ExecEnvironment env(envp, true, known ? exec_path : nullptr);
+  return REAL(fexecve)(fd, argv, env.get());
 }
 
 FILEMON_EXPORT int execveat(int dirfd, const char* path, char* const argv[], char* const envp[],
                             int flags) noexcept {
-  char* env[CountEntries(envp) + kOurEnvEntries];
-  char scratch[EnvScratchSize(envp) + 4096];  // + the exec path
-  char* const* use_env = envp;
-  char exec_path[4096];
-  if (Active()) {
-    bool known = ExecPathAt(dirfd, (flags & AT_EMPTY_PATH) && path[0] == '\0' ? "" : path,
-                            exec_path, sizeof(exec_path));
-    FixEnvironment(envp, env, scratch, sizeof(scratch), true, known ? exec_path : nullptr);
-    use_env = env;
+  if (!Active()) {
+    long rc = RawSyscall6(SYS_execveat, dirfd, reinterpret_cast<long>(path),
+                          reinterpret_cast<long>(argv), reinterpret_cast<long>(envp), flags, 0);
+    errno = static_cast<int>(-rc);
+    return -1;
   }
+  char exec_path[4096];
+  bool known = ExecPathAt(dirfd, (flags & AT_EMPTY_PATH) && path[0] == '\0' ? "" : path, exec_path,
+                          sizeof(exec_path));
+  const ExecEnvironment env(envp, true, known ? exec_path : nullptr);
   long rc = RawSyscall6(SYS_execveat, dirfd, reinterpret_cast<long>(path),
-                        reinterpret_cast<long>(argv), reinterpret_cast<long>(use_env), flags, 0);
+                        reinterpret_cast<long>(argv), reinterpret_cast<long>(env.get()), flags, 0);
   errno = static_cast<int>(-rc);
   return -1;
 }

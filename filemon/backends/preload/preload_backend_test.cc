@@ -548,6 +548,18 @@ TEST(PreloadBackend, ConcurrentRunsOnOneInstanceKeepTheirOwnLogs) {
   for (const std::string& failure : failures) EXPECT_EQ(failure, "");
 }
 
+// The exec wrappers build the new environment in fixed room: a huge environment, exec'd from a
+// thread with a small stack, is passed on unchanged (the log says so) instead of overflowing
+// the stack with an array sized by it.
+TEST(PreloadBackend, HugeEnvironmentFromASmallStackIsPassedOnUnchanged) {
+  const std::string file = TmpDir() + "/bigenv";
+  std::ofstream(file) << "x";
+  Traced t = Trace({Program(), "bigenv_thread", "/bin/cat", file});
+  EXPECT_EQ(t.exit.code, 0) << t.log.substr(0, 4000);
+  EXPECT_EQ(Count(t, 'R', file), 1) << t.log.substr(0, 4000);
+  EXPECT_TRUE(absl::StrContains(t.log, "entries is passed on unchanged")) << t.log.substr(0, 4000);
+}
+
 TEST(PreloadBackend, SetuidProgramIsSaidInTheLog) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to make a set-user-ID program of another user";
   std::string prog = TmpDir() + "/setuid_cat";

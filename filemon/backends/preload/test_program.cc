@@ -26,6 +26,8 @@
 //   forge_end PATH       send the supervisor's control messages (the command's exit with code
 //                        0, the end of the run) through the pipe and the socket as any traced
 //                        process could, then open PATH and exit 3
+//   bigenv_thread PROG ARGS...  execv PROG with 20,000 more environment entries, from a thread
+//                        with a 128 KiB stack
 //   locale CATS [PROG ARGS...]  setlocale(CAT, "") for each of the comma-separated CATS
 //                        (ctype, messages, all, or c: setlocale(LC_ALL, "C")), in order, then
 //                        execv PROG (as gcc, cc1 and as start)
@@ -240,6 +242,28 @@ int main(int argc, char** argv) {
     usleep(200 * 1000);  // a drain of the supervisor in between
     OpenClose(argv[2]);
     return 3;
+  }
+  if (strcmp(cmd, "bigenv_thread") == 0 && argc >= 3) {
+    static std::vector<std::string> storage;
+    static std::vector<char*> env;
+    for (char** e = environ; *e != nullptr; ++e) env.push_back(*e);
+    for (int i = 0; i < 20000; ++i) storage.push_back("FILL" + std::to_string(i) + "=x");
+    for (std::string& entry : storage) env.push_back(&entry[0]);
+    env.push_back(nullptr);
+    static char** exec_argv = argv + 2;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 128 * 1024);
+    pthread_t thread;
+    pthread_create(
+        &thread, &attr,
+        [](void*) -> void* {
+          execve(exec_argv[0], exec_argv, env.data());
+          return nullptr;
+        },
+        nullptr);
+    pthread_join(thread, nullptr);
+    return 127;
   }
   if (strcmp(cmd, "clearenv") == 0 && argc >= 3) {
     clearenv();
