@@ -24,13 +24,29 @@
 #include "filemon/backends/kernel/kernel_backend_internal.h"
 #include "filemon/backends/kernel/testing.h"
 #include "filemon/core/backend.h"
+#include "filemon/core/parser.h"
 #include "filemon/core/record.h"
+#include "filemon/core/tree_order.h"
 #include "gtest/gtest.h"
 
 namespace filemon {
 namespace {
 
 using kernel_testing::TextSink;
+
+// The log `text` keeps the kernel's order (F before the child's records and the parent's X,
+// nothing after X), as every backend's log must.
+void ExpectTreeOrder(const std::string& text) {
+  Parser parser(text, {});
+  TreeOrderOptions options;
+  options.roots = TreeRoots::kFirstOnly;
+  TreeOrderChecker order(options);
+  Record record;
+  while (parser.Next(&record) && order.Add(record, parser.line())) {
+  }
+  EXPECT_TRUE(parser.ok()) << parser.status() << "\n" << text;
+  EXPECT_TRUE(order.ok()) << order.status() << "\n" << text;
+}
 
 Command TrueCommand() {
   Command command;
@@ -177,6 +193,7 @@ TEST(KernelBackendSimulated, FollowsTheLogAndWaitsForTracedOrphans) {
   EXPECT_GE(returned, orphan_exit) << "Run returned before the traced orphan exited";
   EXPECT_EQ(sink.text, absl::StrCat("E ", command_pid, " /bin/sh\nF ", command_pid, " ", orphan,
                                     "\nX ", command_pid, " 3 0\nX ", orphan, " 0 0\n"));
+  ExpectTreeOrder(sink.text);
 }
 
 TEST(KernelBackendSimulated, ExitSignalCwdAndEnvironment) {
@@ -287,6 +304,7 @@ TEST(KernelBackend, RoundTripOnTheRealDevice) {
   }
   if (sink.text.compare(0, 2, "X ") == 0) ++exits;
   EXPECT_EQ(exits, forks + 1) << sink.text;
+  ExpectTreeOrder(sink.text);
 }
 
 }  // namespace
