@@ -177,6 +177,40 @@ TEST_F(Meta2depsTest, TextAndJsonFormats) {
       << json.out;
 }
 
+// gendirdeps.mk itself (bmake's mk files), once with meta2deps.py and once with filemon-meta
+// named in local.gendirdeps.mk as the README says: the same Makefile.depend.
+TEST_F(Meta2depsTest, GendirdepsMkWritesTheSameMakefileDepend) {
+  const std::string mk = "/usr/share/bmake/mk-bmake";
+  if (system("command -v bmake >/dev/null 2>&1") != 0 ||
+      access((mk + "/gendirdeps.mk").c_str(), R_OK) != 0) {
+    GTEST_SKIP() << "needs bmake and " << mk << "/gendirdeps.mk";
+  }
+  Make("ls.o.meta", {"cat @/src/bin/ls/ls.c @/src/include/stdio.h @/obj/amd64/lib/libc/libc.a "
+                     "@/obj/i386/lib/libc/libc.a > ls.o"});
+  dir_.Write("mk-py/local.gendirdeps.mk",
+             absl::StrCat("META2DEPS = ", kMeta2deps, "\nPYTHON = python3\n"));
+  dir_.Write("mk-ours/local.gendirdeps.mk",
+             absl::StrCat("META2DEPS = ", Tool(),
+                          "\nMETA2DEPS_CMD = ${META2DEPS} deps --format=meta2deps\n"
+                          "META2DEPS_FILTER = sed 's,^src:,${SRCTOP}/,;"
+                          "s,^\\([^/]\\),${OBJTOP}/\\1,' |\n"));
+  std::string depend[2];
+  for (int i = 0; i < 2; ++i) {
+    const std::string v = i == 0 ? "py" : "ours";
+    dir_.Mkdir("cur-" + v);
+    const Output o =
+        Shell(objdir_, absl::StrCat("bmake -m ", r_, "/mk-", v, " -m ", mk, " -f ", mk,
+                                    "/gendirdeps.mk _CURDIR=", r_, "/cur-", v, " _OBJDIR=", objdir_,
+                                    " OBJTOP=", r_, "/obj/amd64 SRCTOP=", r_, "/src RELDIR=bin/ls",
+                                    " MACHINE=amd64 HOST_TARGET=linux-x86_64 META_FILES=ls.o.meta",
+                                    " .MAKE.DEPENDFILE=Makefile.depend"));
+    EXPECT_EQ(o.status, 0) << o.out << o.err;
+    depend[i] = ReadAll(absl::StrCat(r_, "/cur-", v, "/Makefile.depend"));
+  }
+  EXPECT_TRUE(absl::StrContains(depend[0], "\tlib/libc \\\n")) << depend[0];
+  EXPECT_EQ(depend[1], depend[0]);
+}
+
 // Deliberate differences (filemon/meta/deps.md lists them with their reasons).
 
 // 1. meta2deps's "seen" cache keeps raw names across processes: the second `a.h`, read in
