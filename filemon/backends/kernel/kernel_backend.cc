@@ -1,6 +1,7 @@
 #include "filemon/backends/kernel/kernel_backend.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -20,6 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "filemon/backends/kernel/kernel_backend_internal.h"
 #include "filemon/backends/kernel/kernel_log_follower.h"
+#include "filemon/core/run_control_internal.h"
 
 extern char** environ;
 
@@ -107,10 +109,30 @@ ExecPlan PlanExec(const Command& command) {
   ChildFail(report_fd, 3, saved);
 }
 
-void SleepMicros(long micros) {
-  struct timespec ts = {micros / 1000000, (micros % 1000000) * 1000};
-  while (::nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+// Sleeps `micros`, or less if `control` queues a signal for the remaining tree.
+void Pause(long micros, const RunControl* control) {
+  const int wake_fd = RunControlInternal::WakeFd(control);
+  if (wake_fd < 0) {
+    struct timespec ts = {micros / 1000000, (micros % 1000000) * 1000};
+    while (::nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+    return;
   }
+  pollfd p{wake_fd, POLLIN, 0};
+  ::poll(&p, 1, static_cast<int>((micros + 999) / 1000));
+}
+
+// Sends the control's queued signals to every process the log still shows alive; returns the
+// first one (0 if none).
+int PassTreeSignals(RunControl* control, const KernelLogFollower& follower) {
+  const uint64_t mask = RunControlInternal::TakeTreeSignals(control);
+  for (int64_t pid : follower.live()) {
+    if (pid <= 1) continue;  // never a process group, never init
+    for (int signal = 1; signal <= 64; ++signal) {
+      if ((mask & (uint64_t{1} << (signal - 1))) != 0) ::kill(static_cast<pid_t>(pid), signal);
+    }
+  }
+  return RunControlInternal::FirstSignal(mask);
 }
 
 class KernelBackend : public Backend {
@@ -169,6 +191,7 @@ absl::Status Drain(int fd, off_t* offset, std::string* buffer, KernelLogFollower
 
 absl::StatusOr<ExitStatus> KernelBackend::Run(const Command& command, const TraceOptions& options,
                                               RecordSink* sink) {
+  ScopedRun run_ended(options.control);
   if (command.argv.empty()) return absl::InvalidArgumentError("kernel backend: empty command");
   if (options.absolute_paths) {
     return absl::UnimplementedError(
@@ -197,6 +220,7 @@ absl::StatusOr<ExitStatus> KernelBackend::Run(const Command& command, const Trac
   if (child < 0) return absl::ErrnoToStatus(errno, "fork()");
   if (child == 0) RunChild(command, plan, *device, hooks_, report_write.get());
   report_write.reset();
+  RunControlInternal::CommandStarted(options.control, child);
 
   ChildFailure failure{0, 0};
   ssize_t got;
@@ -226,6 +250,7 @@ absl::StatusOr<ExitStatus> KernelBackend::Run(const Command& command, const Trac
   std::string buffer(64 * 1024, '\0');
   off_t offset = 0;
   bool reaped = false;
+  int signal_after_exit = 0;
   long pause = 1000;
   std::vector<int64_t> gone;
   for (;;) {
@@ -233,6 +258,7 @@ absl::StatusOr<ExitStatus> KernelBackend::Run(const Command& command, const Trac
       pid_t r = ::waitpid(child, &wait_status, WNOHANG);
       if (r == child) {
         reaped = true;
+        RunControlInternal::CommandExited(options.control);
       } else if (r < 0 && errno != EINTR) {
         return absl::ErrnoToStatus(errno, absl::StrCat("waitpid(", child, ")"));
       }
@@ -254,8 +280,12 @@ absl::StatusOr<ExitStatus> KernelBackend::Run(const Command& command, const Trac
       for (int64_t pid : gone) follower.ForgetLive(pid);
       if (follower.live().empty()) break;
     }
+    if (reaped) {
+      const int passed = PassTreeSignals(options.control, follower);
+      if (signal_after_exit == 0) signal_after_exit = passed;
+    }
     pause = follower.records() != before ? 1000 : std::min(pause * 2, 50000L);
-    SleepMicros(pause);
+    Pause(pause, options.control);
   }
   absl::Status closed = device->Close();
   if (absl::Status s = Drain(log_read.get(), &offset, &buffer, &follower); !s.ok()) return s;
@@ -263,6 +293,7 @@ absl::StatusOr<ExitStatus> KernelBackend::Run(const Command& command, const Trac
   if (!closed.ok()) return closed;
 
   ExitStatus exit;
+  exit.signal_after_exit = signal_after_exit;
   if (WIFSIGNALED(wait_status)) {
     exit.signal = WTERMSIG(wait_status);
   } else {

@@ -34,6 +34,8 @@
 #include "filemon/core/backend.h"
 #include "filemon/core/record.h"
 #include "filemon/core/record_sink.h"
+#include "filemon/core/run_control.h"
+#include "filemon/core/signal_passing.h"
 
 extern "C" char** environ;
 
@@ -183,7 +185,15 @@ int Main(int argc, char** argv) {
   std::unique_ptr<Backend> backend = MakePtraceBackend();
   sink.Add(Record::Comment(std::string(" auto: ") + argv[1] +
                            " cannot be preloaded: traced with ptrace from here"));
-  absl::StatusOr<ExitStatus> exit = backend->Run(command, options, &sink);
+  // Signals sent to this process (the pid its parent knows) reach the program, as they did
+  // before the hand-off.
+  RunControl control;
+  options.control = &control;
+  absl::StatusOr<ExitStatus> exit;
+  {
+    ScopedSignalPassing passing(&control);
+    exit = backend->Run(command, options, &sink);
+  }
   if (!exit.ok()) {
     return run_untraced("ptrace could not start it (" + exit.status().ToString() + ")");
   }

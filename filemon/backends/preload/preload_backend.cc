@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -36,6 +37,7 @@
 #include "absl/strings/string_view.h"
 #include "filemon/backends/preload/exec_probe.h"
 #include "filemon/backends/preload/wire_format.h"
+#include "filemon/core/run_control_internal.h"
 
 extern "C" char** environ;
 
@@ -95,55 +97,61 @@ bool RecordKindFromWire(WireKind wire, RecordKind* kind) {
   }
 }
 
-// While a `Run` is in progress, SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to the supervisor with
-// kill(2) are passed on to the command (a terminal's signals already reach the whole
-// foreground process group), as the ptrace backend does.
-// A signal that arrives before the supervisor has read the command's pid (the reaper's first
-// message waits for the next drain) is held in g_forward_pending and passed on after it.
-volatile sig_atomic_t g_forward_to = 0;
-volatile sig_atomic_t g_forward_pending = 0;
-constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+// The signals a terminal or a supervisor sends to a whole process group. The reaper ignores
+// them (see RunReaper); the caller passes them on through `TraceOptions::control`.
+constexpr int kGroupSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 
-void ForwardSignal(int signal, siginfo_t* info, void*) {
-  if (info->si_code > 0) return;  // from the kernel (a terminal's reaches the command itself)
-  pid_t root = g_forward_to;
-  if (root > 0) {
-    kill(root, signal);
-  } else {
-    g_forward_pending = signal;
+// Every process descended from `root` (the traced tree under the reaper), from /proc.
+std::vector<pid_t> Descendants(pid_t root) {
+  absl::flat_hash_map<pid_t, std::vector<pid_t>> children;
+  if (DIR* proc = opendir("/proc")) {
+    while (struct dirent* entry = readdir(proc)) {
+      char* end = nullptr;
+      const long pid = strtol(entry->d_name, &end, 10);
+      if (pid <= 0 || *end != '\0') continue;
+      char path[64], stat[512];
+      snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+      const int fd = open(path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      const ssize_t n = read(fd, stat, sizeof(stat) - 1);
+      close(fd);
+      if (n <= 0) continue;
+      stat[n] = '\0';
+      const char* paren = strrchr(stat, ')');  // "pid (comm) state ppid ..."
+      long ppid = 0;
+      if (paren != nullptr && sscanf(paren + 1, " %*c %ld", &ppid) == 1) {
+        children[static_cast<pid_t>(ppid)].push_back(static_cast<pid_t>(pid));
+      }
+    }
+    closedir(proc);
   }
-}
-
-class ScopedSignalForwarding {
- public:
-  ScopedSignalForwarding() {
-    struct sigaction action;
-    std::memset(&action, 0, sizeof(action));
-    action.sa_sigaction = ForwardSignal;
-    action.sa_flags = SA_SIGINFO;  // no SA_RESTART: poll() returns EINTR, harmlessly
-    sigemptyset(&action.sa_mask);
-    for (size_t i = 0; i < kSignals; ++i) sigaction(kForwardedSignals[i], &action, &previous_[i]);
-  }
-  ScopedSignalForwarding(const ScopedSignalForwarding&) = delete;
-  ScopedSignalForwarding& operator=(const ScopedSignalForwarding&) = delete;
-  ~ScopedSignalForwarding() {
-    g_forward_to = 0;
-    g_forward_pending = 0;
-    for (size_t i = 0; i < kSignals; ++i) sigaction(kForwardedSignals[i], &previous_[i], nullptr);
-  }
-  void set_root(pid_t root) {
-    g_forward_to = root;
-    const int pending = g_forward_pending;
-    if (pending != 0) {
-      g_forward_pending = 0;
-      kill(root, pending);
+  std::vector<pid_t> out;
+  std::vector<pid_t> pending = {root};
+  while (!pending.empty()) {
+    const pid_t parent = pending.back();
+    pending.pop_back();
+    auto it = children.find(parent);
+    if (it == children.end()) continue;
+    for (pid_t child : it->second) {
+      out.push_back(child);
+      pending.push_back(child);
     }
   }
+  return out;
+}
 
- private:
-  static constexpr size_t kSignals = sizeof(kForwardedSignals) / sizeof(kForwardedSignals[0]);
-  struct sigaction previous_[kSignals];
-};
+// Passes the control's queued signals to every process under the reaper; returns the first one
+// (0 if none).
+int PassTreeSignals(RunControl* control, pid_t reaper) {
+  const uint64_t mask = RunControlInternal::TakeTreeSignals(control);
+  if (mask == 0 || reaper <= 0) return RunControlInternal::FirstSignal(mask);
+  for (pid_t pid : Descendants(reaper)) {
+    for (int signal = 1; signal <= 64; ++signal) {
+      if ((mask & (uint64_t{1} << (signal - 1))) != 0) kill(pid, signal);
+    }
+  }
+  return RunControlInternal::FirstSignal(mask);
+}
 
 // The wait before the next drain of the pipe, from the last drain: `bytes` read after
 // `elapsed_ms`. Aims at an eighth of `capacity` per tick at the rate just seen; 0 (drain again
@@ -183,15 +191,26 @@ void SendFromChild(int control, MessageType type, int pid, int status, int signa
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (pipe_fd >= 0) fcntl(pipe_fd, F_SETFD, 0);  // inherited by the command
-  struct sigaction default_action;
+  // The reaper survives a signal sent to the whole group (a terminal's ^C, kill -INT -PGID):
+  // it must keep reaping, and the command decides what the signal means. The command gets the
+  // default action back, or keeps the caller's SIG_IGN.
+  struct sigaction ignore, default_action, old;
+  std::memset(&ignore, 0, sizeof(ignore));
+  ignore.sa_handler = SIG_IGN;
   std::memset(&default_action, 0, sizeof(default_action));
   default_action.sa_handler = SIG_DFL;
-  for (int signal : kForwardedSignals) sigaction(signal, &default_action, nullptr);
+  bool restore[sizeof(kGroupSignals) / sizeof(kGroupSignals[0])] = {};
+  for (size_t i = 0; i < sizeof(kGroupSignals) / sizeof(kGroupSignals[0]); ++i) {
+    restore[i] = sigaction(kGroupSignals[i], &ignore, &old) == 0 && old.sa_handler != SIG_IGN;
+  }
   fcntl(fd, F_SETFD, 0);  // inherited by the command
   sigset_t none;
   sigemptyset(&none);
   pid_t root = fork();
   if (root == 0) {
+    for (size_t i = 0; i < sizeof(kGroupSignals) / sizeof(kGroupSignals[0]); ++i) {
+      if (restore[i]) sigaction(kGroupSignals[i], &default_action, nullptr);
+    }
     sigprocmask(SIG_SETMASK, &none, nullptr);
     // FILEMON_PRELOAD_PID: this pid execs, so the interposer writes no F for it.
     pid_t self = getpid();
@@ -495,7 +514,7 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
   // not, its exit, the end): no traced process holds it, so none can forge them.
   int control[2] = {-1, -1};
   const bool have_control = socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control) == 0;
-  ScopedSignalForwarding forwarding;
+  ScopedRun run_ended(options.control);
   pid_t reaper = have_control ? fork() : -1;
   if (reaper == 0) {
     close(control[0]);
@@ -602,6 +621,7 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
         root_status.code = record.status;
         root_status.signal = record.signal;
         root_done = true;
+        RunControlInternal::CommandExited(options.control);
         break;
       case MessageType::kRootExecError:
         error = absl::ErrnoToStatus(record.status,
@@ -613,7 +633,7 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
         done = true;
         break;
       case MessageType::kRootStarted:
-        forwarding.set_root(record.pid);
+        RunControlInternal::CommandStarted(options.control, record.pid);
         if (unpreloadable) {
           sink->Add(
               Record::Comment(StrCat(" preload: ", program, " is ", ExecKindReason(probe.kind),
@@ -746,6 +766,14 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
   // records; a sender that finds it full blocks until the next drain. Kernels without
   // pidfd_open (< 5.3) wait in poll on the pipe and the sockets instead.
   constexpr int kMaxTickMs = 64;
+  // A signal for what the command left (RunControl): passed to every process under the reaper.
+  const int wake_fd = RunControlInternal::WakeFd(options.control);
+  int signal_after_exit = 0;
+  auto pass_signals = [&](const pollfd& wake) {
+    if (wake.fd < 0 || wake.revents == 0) return;
+    const int passed = PassTreeSignals(options.control, reaper);
+    if (signal_after_exit == 0) signal_after_exit = passed;
+  };
   const int reaper_fd = static_cast<int>(syscall(SYS_pidfd_open, reaper, 0));
   if (reaper_fd >= 0) {
     int tick_ms = 1;
@@ -757,6 +785,7 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
       // pipe, which carries nearly everything, is drained on the tick.
       fds.clear();
       fds.push_back({reaper_fd, POLLIN, 0});
+      fds.push_back({wake_fd, POLLIN, 0});  // ignored by poll when -1
       fds.push_back({control_read, POLLIN, 0});
       if (listener >= 0) fds.push_back({listener, POLLIN, 0});
       for (int c : conns) fds.push_back({c, POLLIN, 0});
@@ -766,8 +795,9 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
         break;
       }
       const bool exited = n > 0 && fds[0].revents != 0;
+      if (n > 0) pass_signals(fds[1]);
       bool sockets = false;
-      for (size_t i = 1; n > 0 && i < fds.size(); ++i) sockets |= fds[i].revents != 0;
+      for (size_t i = 2; n > 0 && i < fds.size(); ++i) sockets |= fds[i].revents != 0;
       pipe_bytes = 0;
       if (sockets || exited) {
         drain_all();
@@ -798,6 +828,7 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
       continue;
     }
     std::vector<pollfd> fds;
+    fds.push_back({wake_fd, POLLIN, 0});
     for (int c : conns) fds.push_back({c, POLLIN, 0});
     fds.push_back({control_read, POLLIN, 0});
     if (listener >= 0) fds.push_back({listener, POLLIN, 0});
@@ -807,6 +838,7 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
       error = absl::ErrnoToStatus(errno, "preload: poll");
       break;
     }
+    if (n > 0) pass_signals(fds[0]);
     if (n == 0) {
       // The reaper may have been killed without saying goodbye.
       int status;
@@ -846,6 +878,7 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
   if (listener >= 0) close(listener);
   if (!error.ok()) return error;
   if (!root_done) return absl::InternalError("preload: the reaper ended before the command");
+  root_status.signal_after_exit = signal_after_exit;
   return root_status;
 }
 

@@ -2,11 +2,14 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,23 +17,11 @@
 
 #include "filemon/backends/ptrace/child_setup.h"
 #include "filemon/core/record.h"
+#include "filemon/core/run_control_internal.h"
 
 namespace filemon {
 namespace ptrace_internal {
 namespace {
-
-// The root process while a `Run` with forwarding is in progress (0 otherwise).
-volatile sig_atomic_t g_forward_to = 0;
-
-constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-struct sigaction g_previous[sizeof(kForwardedSignals) / sizeof(kForwardedSignals[0])];
-
-// Passes a signal sent to the tracer (kill(1), not the terminal: a terminal's SIGINT already
-// reaches the whole foreground process group, tracees included) on to the root.
-void ForwardSignal(int signal, siginfo_t* info, void*) {
-  pid_t root = g_forward_to;
-  if (root > 0 && info->si_code <= 0) kill(root, signal);
-}
 
 bool IsStopSignal(int signal) {
   return signal == SIGSTOP || signal == SIGTSTP || signal == SIGTTIN || signal == SIGTTOU;
@@ -48,29 +39,10 @@ struct ProcessTree::Tracee {
   char exec_path[PATH_MAX + 1];
 };
 
-ProcessTree::ProcessTree(const TraceOptions& options, RecordSink* sink) : decoder_(options, sink) {}
+ProcessTree::ProcessTree(const TraceOptions& options, RecordSink* sink)
+    : decoder_(options, sink), control_(options.control) {}
 
-ProcessTree::~ProcessTree() {
-  if (forwarding_) {
-    g_forward_to = 0;
-    for (size_t i = 0; i < sizeof(kForwardedSignals) / sizeof(kForwardedSignals[0]); ++i) {
-      sigaction(kForwardedSignals[i], &g_previous[i], nullptr);
-    }
-  }
-}
-
-void ProcessTree::ForwardTerminationSignals() {
-  if (forwarding_) return;
-  forwarding_ = true;
-  struct sigaction action;
-  memset(&action, 0, sizeof(action));
-  action.sa_sigaction = ForwardSignal;
-  action.sa_flags = SA_SIGINFO;  // no SA_RESTART: waitpid() returns EINTR, harmlessly
-  sigemptyset(&action.sa_mask);
-  for (size_t i = 0; i < sizeof(kForwardedSignals) / sizeof(kForwardedSignals[0]); ++i) {
-    sigaction(kForwardedSignals[i], &action, &g_previous[i]);
-  }
-}
+ProcessTree::~ProcessTree() = default;
 
 ProcessTree::Tracee* ProcessTree::Add(pid_t tid) {
   std::unique_ptr<Tracee>& slot = tracees_[tid];
@@ -89,7 +61,7 @@ absl::Status ProcessTree::Seize(pid_t pid) {
   t->tgid = pid;
   t->first_stop_seen = true;  // a seized process has no initial stop
   root_ = pid;
-  if (forwarding_) g_forward_to = pid;
+  RunControlInternal::CommandStarted(control_, pid);
   return absl::OkStatus();
 }
 
@@ -100,13 +72,21 @@ void ProcessTree::Resume(pid_t tid, int request, int signal) {
 }
 
 absl::StatusOr<ExitStatus> ProcessTree::Run() {
+  pid_t waker = -1;
   while (!tracees_.empty()) {
+    // Orphans left after the root: a Signal() must not wait for their next event.
+    if (root_exited_ && waker < 0) waker = StartWaker();
     int status = 0;
-    pid_t tid = waitpid(-1, &status, __WALL);
+    pid_t tid = waitpid(-1, &status, __WALL | __WNOTHREAD);
     if (tid < 0) {
       if (errno == EINTR) continue;
       if (errno == ECHILD) break;  // every tracee is gone (e.g. killed while held)
-      return absl::ErrnoToStatus(errno, "waitpid(-1, __WALL)");
+      return absl::ErrnoToStatus(errno, "waitpid(-1, __WALL | __WNOTHREAD)");
+    }
+    if (tid == waker) {
+      waker = -1;
+      PassTreeSignals();
+      continue;
     }
     if (WIFSTOPPED(status)) {
       HandleStop(tid, status);
@@ -114,10 +94,48 @@ absl::StatusOr<ExitStatus> ProcessTree::Run() {
       HandleExit(tid, status);
     }
   }
-  g_forward_to = 0;
+  if (waker > 0) {
+    kill(waker, SIGKILL);
+    while (waitpid(waker, nullptr, __WNOTHREAD) < 0 && errno == EINTR) {
+    }
+  }
   if (!error_.ok()) return error_;
   if (!root_exited_) return absl::InternalError("the traced command vanished without an exit");
+  root_exit_.signal_after_exit = signal_after_exit_;
   return root_exit_;
+}
+
+pid_t ProcessTree::StartWaker() {
+  const int wake_fd = RunControlInternal::WakeFd(control_);
+  if (wake_fd < 0 || waker_failed_) return -1;
+  // Forked by the tracing thread, so that its exit ends the loop's waitpid. Async-signal-safe
+  // calls only; the tracing thread blocks every signal, and so does the waker.
+  pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // Copies of the caller's descriptors would delay EOFs that others wait for.
+    if (wake_fd > 0) syscall(SYS_close_range, 0U, static_cast<unsigned>(wake_fd) - 1, 0U);
+    syscall(SYS_close_range, static_cast<unsigned>(wake_fd) + 1, ~0U, 0U);
+    pollfd p{wake_fd, POLLIN, 0};
+    while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+    }
+    _exit(0);
+  }
+  if (pid < 0) waker_failed_ = true;  // Signal() then waits for the orphans' next event
+  return pid;
+}
+
+void ProcessTree::PassTreeSignals() {
+  const uint64_t mask = RunControlInternal::TakeTreeSignals(control_);
+  if (mask == 0) return;
+  if (signal_after_exit_ == 0) signal_after_exit_ = RunControlInternal::FirstSignal(mask);
+  for (const auto& entry : tracees_) {
+    const Tracee& t = *entry.second;
+    if (t.tgid != 0 && t.tgid != t.tid) continue;  // a thread: its process gets it
+    for (int signal = 1; signal <= 64; ++signal) {
+      if ((mask & (uint64_t{1} << (signal - 1))) != 0) kill(t.tid, signal);
+    }
+  }
 }
 
 void ProcessTree::HandleExit(pid_t tid, int status) {
@@ -133,7 +151,7 @@ void ProcessTree::HandleExit(pid_t tid, int status) {
       root_exit_.code = code;
       root_exit_.signal = signal;
       root_exited_ = true;
-      g_forward_to = 0;
+      RunControlInternal::CommandExited(control_);
     }
   }
   tracees_.erase(it);

@@ -9,8 +9,15 @@
 // event, one syscall-exit stop (PTRACE_GET_SYSCALL_INFO again for the result). No other
 // syscall stops: the tracee runs with PTRACE_CONT between traced calls.
 //
-// The loop waits with waitpid(-1, __WALL): the calling process must not have other children it
-// wants to reap while `Run` is in progress (their exits are consumed and ignored).
+// The loop waits with waitpid(-1, __WALL | __WNOTHREAD): only for the calling thread's own
+// children and tracees, so the thread that seizes and runs must have no child of its own besides
+// the root (the ptrace backend traces from a dedicated thread). No other thread of the process
+// may call wait(), waitpid(-1) or waitid(P_ALL) meanwhile: Linux would hand it our stops.
+//
+// Signals: `TraceOptions::control` learns the root's pid at `Seize` and its exit; once the root
+// has exited and orphans remain, the loop also watches the control's wake descriptor (through a
+// small untraced child process that exits when it becomes readable, since waitpid cannot poll)
+// and passes its signals to every remaining tracee.
 //
 // Example:
 //   ProcessTree tree(options, &sink);
@@ -48,13 +55,6 @@ class ProcessTree {
   // Runs until every traced process has exited. Returns how the root ended.
   absl::StatusOr<ExitStatus> Run();
 
-  // While `Run` is in progress, SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to the tracer with
-  // kill(2) are passed on to the root process, and the tracer keeps tracing until everything has
-  // exited. (A terminal's signals already reach the whole foreground group, command included,
-  // and are not passed on a second time.) Installs the handlers process-wide; the destructor
-  // restores the previous ones.
-  void ForwardTerminationSignals();
-
  private:
   struct Tracee;
   void HandleStop(pid_t tid, int status);
@@ -65,13 +65,20 @@ class ProcessTree {
   void OnExec(Tracee* t);
   void Resume(pid_t tid, int request, int signal);
   Tracee* Add(pid_t tid);
+  // Passes the control's queued signals to every remaining tracee.
+  void PassTreeSignals();
+
+  // A child that exits once the control's wake descriptor is readable (-1 if none).
+  pid_t StartWaker();
 
   Decoder decoder_;
   absl::flat_hash_map<pid_t, std::unique_ptr<Tracee>> tracees_;
   pid_t root_ = 0;
   ExitStatus root_exit_;
   bool root_exited_ = false;
-  bool forwarding_ = false;
+  RunControl* control_;
+  int signal_after_exit_ = 0;
+  bool waker_failed_ = false;
   absl::Status error_;
 };
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@
 #include "filemon/backends/ptrace/process_tree.h"
 #include "filemon/backends/ptrace/syscall_table.h"
 #include "filemon/core/parser.h"
+#include "filemon/core/run_control_internal.h"
 #include "filemon/core/writer.h"
 
 extern char** environ;
@@ -201,7 +203,9 @@ void PtraceSession::TracerMain(const TraceOptions& options, int ready_fd, int go
   int status = 0;
   {
     Writer writer(log_fd, {});
-    ProcessTree tree(options, &writer);
+    TraceOptions tracer_options = options;
+    tracer_options.control = nullptr;  // the caller's, in another process: it signals its child
+    ProcessTree tree(tracer_options, &writer);
     absl::Status s = SeizeChild(&tree, 0, ready_fd, go_fd);
     close(ready_fd);
     close(go_fd);
@@ -356,15 +360,102 @@ class PtraceBackend : public Backend {
   }
 };
 
+// What the tracing thread needs, prepared by `Run()` in the caller's thread (the child between
+// fork and exec allocates nothing).
+struct TraceJob {
+  const Command* command;
+  const TraceOptions* options;
+  RecordSink* sink;
+  const char* program;
+  char* const* argv;
+  char** env;
+  const char* cwd;
+  const ChildSetup* setup;
+  int ready_read, go_write, failed_write;  // the parent's and the child's ends
+  sigset_t caller_mask;                    // the caller thread's signal mask, for the command
+  absl::StatusOr<ExitStatus> result;
+};
+
+// The command between fork and exec: async-signal-safe calls only. The tracing thread blocks
+// every signal, so none can run a caller's handler here; the command gets the caller's mask and
+// default actions for the caught signals (as exec would give them).
+[[noreturn]] void RunTracedChild(const TraceJob& job) {
+  for (int signal = 1; signal < NSIG; ++signal) {
+    struct sigaction old;
+    if (sigaction(signal, nullptr, &old) == 0 && old.sa_handler != SIG_DFL &&
+        old.sa_handler != SIG_IGN) {
+      struct sigaction dfl;
+      memset(&dfl, 0, sizeof(dfl));
+      dfl.sa_handler = SIG_DFL;
+      sigaction(signal, &dfl, nullptr);
+    }
+  }
+  int error = 0;
+  const char* what = "chdir";
+  if (job.cwd != nullptr && chdir(job.cwd) != 0) {
+    error = errno;
+  } else if ((error = RedirectCommandOutput(*job.command)) != 0) {
+    what = "dup2";
+  } else {
+    what = "trace";
+    error = PrepareTracedChild(*job.setup);
+    if (error == 0) {
+      what = "execve";
+      pthread_sigmask(SIG_SETMASK, &job.caller_mask, nullptr);
+      execve(job.program, job.argv, job.env);
+      error = errno;
+    }
+  }
+  char report[sizeof(int) + 8] = {};
+  memcpy(report, &error, sizeof(int));
+  strncpy(report + sizeof(int), what, 7);
+  WriteFull(job.failed_write, report, sizeof(report));
+  _exit(127);
+}
+
+// The tracing thread: forks the command (its only child, so that waiting with __WNOTHREAD sees
+// nothing of the caller's), seizes it and follows its tree. Blocks every signal: the caller's
+// handlers run on the caller's threads, never here.
+void* TraceThread(void* arg) {
+  TraceJob& job = *static_cast<TraceJob*>(arg);
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, nullptr);
+  pid_t pid = fork();
+  if (pid == 0) RunTracedChild(job);
+  // The child holds its own copies; without ours, the handshake sees EOF if it dies early.
+  close(job.setup->ready_fd);
+  close(job.setup->go_fd);
+  close(job.failed_write);
+  if (pid < 0) {
+    job.result = absl::ErrnoToStatus(errno, "fork");
+    return nullptr;
+  }
+  ProcessTree tree(*job.options, job.sink);
+  absl::Status seized = SeizeChild(&tree, pid, job.ready_read, job.go_write);
+  close(job.ready_read);
+  close(job.go_write);
+  job.ready_read = job.go_write = -1;
+  if (!seized.ok()) {
+    kill(pid, SIGKILL);
+    int status;
+    while (waitpid(pid, &status, __WNOTHREAD) < 0 && errno == EINTR) {
+    }
+    job.result = seized;
+  } else {
+    job.result = tree.Run();
+  }
+  return nullptr;
+}
+
 absl::StatusOr<ExitStatus> PtraceBackend::Run(const Command& command, const TraceOptions& options,
                                               RecordSink* sink) {
+  ScopedRun run_ended(options.control);
   if (command.argv.empty()) return absl::InvalidArgumentError("empty command");
   absl::StatusOr<std::string> program = FindProgram(command);
   if (!program.ok()) return program.status();
   std::vector<char*> argv = CArray(command.argv);
   std::vector<char*> envp = command.env.has_value() ? CArray(*command.env) : std::vector<char*>();
-  char** env = command.env.has_value() ? envp.data() : environ;
-  const char* cwd = command.cwd.empty() ? nullptr : command.cwd.c_str();
 
   ChildSetup setup;
   absl::Status built = BuildSeccompFilter(&setup);
@@ -378,52 +469,34 @@ absl::StatusOr<ExitStatus> PtraceBackend::Run(const Command& command, const Trac
   setup.go_fd = go[0];
   setup.tracer_pid = getpid();
 
-  pid_t pid = fork();
-  if (pid < 0) return CloseAll({ready, go, failed}, absl::ErrnoToStatus(errno, "fork"));
-  if (pid == 0) {
-    int error = 0;
-    const char* what = "chdir";
-    if (cwd != nullptr && chdir(cwd) != 0) {
-      error = errno;
-    } else if ((error = RedirectCommandOutput(command)) != 0) {
-      what = "dup2";
-    } else {
-      what = "trace";
-      error = PrepareTracedChild(setup);
-      if (error == 0) {
-        what = "execve";
-        execve(program->c_str(), argv.data(), env);
-        error = errno;
-      }
-    }
-    char report[sizeof(int) + 8] = {};
-    memcpy(report, &error, sizeof(int));
-    strncpy(report + sizeof(int), what, 7);
-    WriteFull(failed[1], report, sizeof(report));
-    _exit(127);
+  TraceJob job{&command,
+               &options,
+               sink,
+               program->c_str(),
+               argv.data(),
+               command.env.has_value() ? envp.data() : environ,
+               command.cwd.empty() ? nullptr : command.cwd.c_str(),
+               &setup,
+               ready[0],
+               go[1],
+               failed[1],
+               {},
+               ExitStatus{}};
+  pthread_sigmask(SIG_SETMASK, nullptr, &job.caller_mask);
+  pthread_t thread;
+  int created = pthread_create(&thread, nullptr, TraceThread, &job);
+  if (created != 0) {
+    return CloseAll({ready, go, failed}, absl::ErrnoToStatus(created, "pthread_create(tracer)"));
   }
-  close(ready[1]);
-  close(go[0]);
-  close(failed[1]);
+  pthread_join(thread, nullptr);
+  CloseFd(&job.ready_read);
+  CloseFd(&job.go_write);
 
-  absl::StatusOr<ExitStatus> result;
-  {
-    ProcessTree tree(options, sink);
-    tree.ForwardTerminationSignals();
-    absl::Status seized = SeizeChild(&tree, pid, ready[0], go[1]);
-    close(ready[0]);
-    close(go[1]);
-    if (!seized.ok()) {
-      kill(pid, SIGKILL);
-      int status;
-      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-      }
-      result = seized;
-    } else {
-      result = tree.Run();
-    }
-  }
+  // The tree is gone: the child either exec'd or wrote its whole report (one atomic write)
+  // before exiting. Not read to EOF: a process the caller forks meanwhile may hold a copy of
+  // the write end.
   char report[sizeof(int) + 8] = {};
+  fcntl(failed[0], F_SETFL, O_NONBLOCK);
   ssize_t n = ReadFull(failed[0], report, sizeof(report));
   close(failed[0]);
   if (n == static_cast<ssize_t>(sizeof(report))) {
@@ -436,7 +509,7 @@ absl::StatusOr<ExitStatus> PtraceBackend::Run(const Command& command, const Trac
     return absl::ErrnoToStatus(error,
                                absl::StrCat("cannot start the command: ", what, "(", target, ")"));
   }
-  return result;
+  return job.result;
 }
 
 }  // namespace

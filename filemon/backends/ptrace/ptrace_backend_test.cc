@@ -97,12 +97,15 @@ TEST(PtraceBackend, TraceeThatTriesToPtraceGetsTheErrorAndTheLogSaysSo) {
   EXPECT_TRUE(HasComment(*r, "Operation not permitted")) << r->log;
 }
 
-TEST(PtraceBackend, SignalSentToTheTracerIsPassedOnToTheCommand) {
+TEST(PtraceBackend, RunControlSignalIsPassedOnToTheCommand) {
   std::string dir = MakeTempDir("forward");
   std::atomic<bool> sent{false};
+  RunControl control;
+  TraceOptions options;
+  options.control = &control;
   std::thread killer([&] {
     if (WaitForFile(dir + "/ready")) {
-      kill(getpid(), SIGTERM);
+      control.Signal(SIGTERM);
       sent = true;
     }
   });
@@ -111,7 +114,7 @@ TEST(PtraceBackend, SignalSentToTheTracerIsPassedOnToTheCommand) {
                    ShellCommand("trap 'echo got > got; exit 3' TERM; echo x > ready; "
                                 "while :; do sleep 0.05; done",
                                 dir),
-                   {});
+                   options);
   killer.join();
   ASSERT_TRUE(sent);
   ASSERT_TRUE(r.ok()) << r.status();

@@ -1,0 +1,43 @@
+#include "filemon/core/signal_passing.h"
+
+#include <atomic>
+#include <cstring>
+
+namespace filemon {
+namespace {
+
+std::atomic<RunControl*> g_control{nullptr};
+volatile sig_atomic_t g_received = 0;
+
+void PassSignal(int signal, siginfo_t* info, void*) {
+  g_received = signal;
+  RunControl* control = g_control.load();
+  if (control == nullptr) return;
+  control->Signal(signal, info != nullptr && info->si_code > 0 ? SignalOrigin::kProcessGroup
+                                                               : SignalOrigin::kSender);
+}
+
+}  // namespace
+
+ScopedSignalPassing::ScopedSignalPassing(RunControl* control, std::initializer_list<int> signals) {
+  g_received = 0;
+  g_control.store(control);
+  struct sigaction action;
+  std::memset(&action, 0, sizeof(action));
+  action.sa_sigaction = PassSignal;
+  action.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&action.sa_mask);
+  for (int signal : signals) {
+    Saved saved{signal, {}};
+    if (sigaction(signal, &action, &saved.previous) == 0) saved_.push_back(saved);
+  }
+}
+
+ScopedSignalPassing::~ScopedSignalPassing() {
+  for (const Saved& saved : saved_) sigaction(saved.signal, &saved.previous, nullptr);
+  g_control.store(nullptr);
+}
+
+int ScopedSignalPassing::received() const { return g_received; }
+
+}  // namespace filemon
