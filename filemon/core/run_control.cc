@@ -36,9 +36,12 @@ void RunControl::Signal(int signal, SignalOrigin origin) {
       if (now != kNotStarted) Deliver(held_.exchange(0), now);
     }
   } else if (command > 0) {
-    if (origin == SignalOrigin::kSender) kill(command, signal);
-    // If the command exited meanwhile, the processes it left get the signal too.
-    if (command_.load() == kExited) Deliver(bit, kExited);
+    // A kProcessGroup signal only probes (signal 0) whether the command is still there.
+    const bool gone =
+        kill(command, origin == SignalOrigin::kSender ? signal : 0) != 0 && errno == ESRCH;
+    // If the command exited meanwhile (reaped, the backend may not know yet), the processes it
+    // left get the signal.
+    if (gone || command_.load() == kExited) Deliver(bit, kExited);
   } else {
     Deliver(bit, kExited);
   }

@@ -47,9 +47,10 @@ class RunControl {
   // - while the command's process runs: sent to it (a kProcessGroup signal is not sent again);
   // - before the command's pid is known (the run is starting, or not started yet): held and
   //   sent to the command once its pid is known (kProcessGroup signals are not held);
-  // - once the command has exited: sent, whatever its origin, to every process of the traced
-  //   tree still running (orphans, daemons); the run still waits for them and completes its
-  //   records, and reports the signal in `ExitStatus::signal_after_exit`.
+  // - once the command has exited (or is gone before the backend noticed): sent, whatever its
+  //   origin, to every process of the traced tree still running (orphans, daemons); the run
+  //   still waits for them and completes its records, and reports the signal in
+  //   `ExitStatus::signal_after_exit`.
   void Signal(int signal, SignalOrigin origin = SignalOrigin::kSender);
 
  private:

@@ -72,6 +72,17 @@ TEST(RunControl, AfterTheCommandExitedSignalsWaitForTheBackend) {
   RunControlInternal::RunEnded(&control);
 }
 
+TEST(RunControl, CommandGoneBeforeTheBackendKnowsCountsAsExited) {
+  RunControl control;
+  pid_t pid = StartSleeper();
+  kill(pid, SIGKILL);
+  TermSignal(pid);  // reaped: the pid names no process now
+  RunControlInternal::CommandStarted(&control, pid);
+  control.Signal(SIGINT, SignalOrigin::kProcessGroup);
+  EXPECT_EQ(RunControlInternal::TakeTreeSignals(&control), Bit(SIGINT));
+  RunControlInternal::RunEnded(&control);
+}
+
 TEST(RunControl, ReusableForTheNextRun) {
   RunControl control;
   RunControlInternal::CommandStarted(&control, getpid());

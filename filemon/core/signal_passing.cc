@@ -29,7 +29,11 @@ ScopedSignalPassing::ScopedSignalPassing(RunControl* control, std::initializer_l
   sigemptyset(&action.sa_mask);
   for (int signal : signals) {
     Saved saved{signal, {}};
-    if (sigaction(signal, &action, &saved.previous) == 0) saved_.push_back(saved);
+    if (sigaction(signal, nullptr, &saved.previous) != 0) continue;
+    // Ignored on entry (a background job's SIGINT, nohup's SIGHUP): the command inherits that,
+    // and the program keeps ignoring it too.
+    if (saved.previous.sa_handler == SIG_IGN) continue;
+    if (sigaction(signal, &action, nullptr) == 0) saved_.push_back(saved);
   }
 }
 

@@ -4,7 +4,8 @@
 // pass signals to a `RunControl` (run_control.h) while it lives, and restores the previous
 // handlers afterwards. A signal the kernel sent to the whole foreground process group (a
 // terminal's; siginfo's si_code > 0) is passed as `SignalOrigin::kProcessGroup`, any other
-// (kill(1), timeout(1)) as `kSender`.
+// (kill(1), timeout(1)) as `kSender`. A signal ignored on entry (SIG_IGN: a background job's
+// SIGINT, nohup's SIGHUP) stays ignored.
 //
 // Example:
 //   filemon::RunControl control;
