@@ -19,6 +19,8 @@
 #include "absl/strings/string_view.h"
 #include "filemon/backends/backend_factory.h"
 #include "filemon/core/backend.h"
+#include "filemon/core/run_control.h"
+#include "filemon/core/signal_passing.h"
 #include "filemon/meta/run_and_record.h"
 #include "tools/filemon_meta_commands.h"
 
@@ -57,6 +59,17 @@ int RunUsage(absl::string_view message) {
 int RunFailure(int status, absl::string_view message) {
   std::fprintf(stderr, "filemon-meta: run: %s\n", std::string(message).c_str());
   return status;
+}
+
+// RunAndRecord with SIGINT/SIGTERM/SIGHUP/SIGQUIT passed on to the command running, and once
+// it has exited to what it left (the library installs no handler: the tool does, for the run
+// only).
+absl::StatusOr<filemon::meta::RunAndRecordResult> RunPassingSignals(
+    filemon::Backend& backend, filemon::meta::RunAndRecordOptions options) {
+  filemon::RunControl control;
+  options.trace.control = &control;
+  filemon::ScopedSignalPassing passing(&control);
+  return filemon::meta::RunAndRecord(backend, options);
 }
 
 }  // namespace
@@ -119,12 +132,12 @@ int RunRun(int argc, char** argv) {
     for (const std::string& a : argv_command) words.push_back(ShellWord(a));
     options.commands.push_back({absl::StrJoin(words, " "), argv_command});
   }
-  absl::StatusOr<filemon::meta::RunAndRecordResult> result =
-      filemon::meta::RunAndRecord(**backend, options);
+  absl::StatusOr<filemon::meta::RunAndRecordResult> result = RunPassingSignals(**backend, options);
   if (!result.ok()) {
     const bool trace = absl::StartsWith(result.status().message(), "cannot trace");
     return RunFailure(trace ? kRunCannotTrace : kRunCannotWrite, result.status().message());
   }
+  if (result->exit.signal_after_exit != 0) return 128 + result->exit.signal_after_exit;
   return result->failed ? result->exit.ShellStatus() : 0;
 }
 

@@ -21,6 +21,8 @@
 #include "filemon/core/proto_convert.h"
 #include "filemon/core/proto_sink.h"
 #include "filemon/core/record_sink.h"
+#include "filemon/core/run_control.h"
+#include "filemon/core/signal_passing.h"
 #include "filemon/core/timed_flush_sink.h"
 #include "filemon/core/writer.h"
 #include "tools/filemon_commands.h"
@@ -162,6 +164,23 @@ void SurviveBrokenPipe() {
   sigaction(SIGPIPE, &action, nullptr);
 }
 
+// Runs `command` with SIGINT/SIGTERM/SIGHUP/SIGQUIT passed on to it, and once it has exited to
+// the processes it left (the library installs no handler: the tool does, for the run only).
+absl::StatusOr<filemon::ExitStatus> RunPassingSignals(filemon::Backend* backend,
+                                                      const filemon::Command& command,
+                                                      filemon::TraceOptions options,
+                                                      filemon::RecordSink* sink) {
+  filemon::RunControl control;
+  options.control = &control;
+  filemon::ScopedSignalPassing passing(&control);
+  return backend->Run(command, options, sink);
+}
+
+// The command's status; 128+N if signal N interrupted what the command left running.
+int ExitCode(const filemon::ExitStatus& exit) {
+  return exit.signal_after_exit != 0 ? 128 + exit.signal_after_exit : exit.ShellStatus();
+}
+
 }  // namespace
 
 int RunTrace(int argc, char** argv) {
@@ -203,7 +222,8 @@ int RunTrace(int argc, char** argv) {
 
   filemon::AddHeader(getpid(), absl::Now(), sink);
   sink->Flush().IgnoreError();  // the header at once; an error stays in the writer
-  absl::StatusOr<filemon::ExitStatus> exit = (*backend)->Run(command, options, sink);
+  absl::StatusOr<filemon::ExitStatus> exit =
+      RunPassingSignals(backend->get(), command, options, sink);
   if (!exit.ok()) {
     std::string note = " filemon: " + exit.status().ToString();
     sink->Add(filemon::Record::Comment(note));
@@ -227,7 +247,7 @@ int RunTrace(int argc, char** argv) {
                  std::string(log_status.message()).c_str());
     return kExitLogError;
   }
-  return exit->ShellStatus();
+  return ExitCode(*exit);
 }
 
 }  // namespace filemon_tool

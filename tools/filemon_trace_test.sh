@@ -99,4 +99,55 @@ check "SIGTERM passed on: the command's trap ran" [ $? -eq 3 ]
 check "SIGTERM: the log has the trap's write" grep -q '^W [0-9]* got$' term.log
 check "SIGTERM: the log still has its footer" sh -c 'tail -1 term.log | grep -q "^# Bye bye$"'
 
+# Waits (up to 20 s) until FILE is non-empty.
+wait_for() {
+  i=0; while [ ! -s "$1" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+}
+# Milliseconds since the epoch.
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# SIGTERM to filemon once the command has exited and only what it left runs (a background
+# sleep): passed to that tree, the log completed (X of the sleep, footer), exit 128+15, at once.
+for backend in ptrace preload auto; do
+  rm -f orphan.log shell_pid sleep_pid
+  "$FILEMON" --backend=$backend -o orphan.log -- \
+    sh -c 'sleep 30 & echo $! > sleep_pid; echo $$ > shell_pid; exit 0' &
+  tracer=$!
+  wait_for shell_pid
+  wait_for sleep_pid
+  i=0; while [ -e /proc/"$(cat shell_pid)" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+  sleep 0.2  # the tracer has seen the command's exit
+  start=$(now_ms)
+  kill -TERM $tracer
+  wait $tracer
+  status=$?
+  took=$(( $(now_ms) - start ))
+  check "$backend: SIGTERM after the command exited: exit 143 (got $status)" [ $status -eq 143 ]
+  check "$backend: SIGTERM after the command exited: within 5 s (took $took ms)" [ $took -lt 5000 ]
+  check "$backend: SIGTERM after the command exited: X for the sleep" \
+    grep -q "^X $(cat sleep_pid) 0 15$" orphan.log
+  check "$backend: SIGTERM after the command exited: footer" \
+    sh -c 'tail -1 orphan.log | grep -q "^# Bye bye$"'
+done
+
+# ^C: filemon in its own process group, the whole group gets SIGINT (as from a terminal); the
+# command traps it. The trap runs, its status is filemon's, every process has its X. (A
+# background job of a script starts with SIGINT ignored: env gives it the default back.)
+for backend in ptrace preload auto; do
+  rm -f int.log trapped shell_pid
+  env --default-signal=INT setsid "$FILEMON" --backend=$backend -o int.log -- \
+    sh -c 'trap "echo trapped > trapped; exit 130" INT; echo $$ > shell_pid; sleep 30' &
+  tracer=$!
+  wait_for shell_pid
+  sleep 0.2  # the shell waits for sleep
+  kill -INT -$tracer
+  wait $tracer
+  status=$?
+  check "$backend: ^C to the group: exit 130 (got $status)" [ $status -eq 130 ]
+  check "$backend: ^C to the group: the trap ran" [ -s trapped ]
+  check "$backend: ^C to the group: an X for every process" \
+    [ "$(grep -c '^X ' int.log)" -eq "$(( $(grep -c '^F ' int.log) + 1 ))" ]
+  check "$backend: ^C to the group: footer" sh -c 'tail -1 int.log | grep -q "^# Bye bye$"'
+done
+
 [ $failures -eq 0 ] || { echo "$failures check(s) failed"; exit 1; }
