@@ -252,6 +252,19 @@ TEST_F(Meta2depsTest, DifferenceNestedRoots) {
   EXPECT_EQ(Ours(args).out, "lib/n\nsrc:\n");
 }
 
+// 7. No MACHINE: meta2deps's trims empty the object root and it fails; without a machine we
+//    name object directories relative to their root.
+TEST_F(Meta2depsTest, DifferenceNoMachine) {
+  Make("v.o.meta", {"cat @/obj/amd64/lib/libc/libc.a @/src/include/stdio.h > /dev/null"});
+  const std::string args = absl::StrCat("-O ", r_, "/obj SRCTOP=", r_, "/src v.o.meta");
+  const Output theirs = Theirs(args);
+  EXPECT_NE(theirs.status, 0);
+  EXPECT_TRUE(absl::StartsWith(theirs.out, "ERROR:")) << theirs.out;
+  const Output ours = Ours(args);
+  EXPECT_EQ(ours.status, 0) << ours.err;
+  EXPECT_EQ(ours.out, "amd64/lib/libc\nsrc:include\n");
+}
+
 // 8. A process without its X (and a log without its footer): v1.30 says nothing (v1.54
 //    fails with ERROR: on stdout); we answer, warn on stderr and exit 1.
 TEST_F(Meta2depsTest, DifferenceTruncatedLog) {
