@@ -14,7 +14,8 @@
 //   [\n*** Error code N\n]
 //   \n-- filemon acquired metadata --\n<the filemon log>     (or just "\n" without filemon)
 //
-// Example:
+// To run a target's commands and write its .meta in one call, use RunAndRecord
+// (run_and_record.h), which is built on this. By hand:
 //   filemon::meta::MetaLogBuffer log;                  // a RecordSink
 //   filemon::AddHeader(getpid(), absl::Now(), &log);
 //   backend->Run(command, {}, &log);
