@@ -89,7 +89,9 @@ struct ExitStatus {
   int ShellStatus() const { return signal != 0 ? 128 + signal : code; }
 };
 
-// Not thread-safe; one `Run` at a time per instance.
+// `Run` may be called from any number of threads at once: ptrace and kernel on one instance or
+// several; preload and auto one instance per thread (PreloadBackend keeps per-run state in the
+// object for now). See `Run` for what the calling process must leave alone meanwhile.
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -100,9 +102,16 @@ class Backend {
   // Starts `command`, streams the records of it and all its descendants into `sink` (records
   // only: the caller writes the header and footer), and returns once every traced process has
   // exited (orphans and daemons included). Errors are the tracer's own (cannot start the
-  // command, backend failure), never the command's exit status. The calling process should have
-  // no other child it means to reap meanwhile (ptrace waits with waitpid(-1)); such callers use
-  // `StartSession()`.
+  // command, backend failure), never the command's exit status. Installs no signal handler
+  // (signals reach the command through `TraceOptions::control`).
+  //
+  // Never waits for a process the caller started itself: the caller may fork and reap its own
+  // children meanwhile with waitpid(PID) (ptrace traces from a thread of its own and waits only
+  // for that thread's children and tracees). It must not call wait(), waitpid(-1) or
+  // waitid(P_ALL) in any thread while a run is in progress: Linux lets any thread of a process
+  // collect the exit of another thread's child and the ptrace stops of its tracees, and a stop
+  // collected elsewhere hangs the traced process. Such callers use `StartSession()`, whose
+  // tracer is another process.
   virtual absl::StatusOr<ExitStatus> Run(const Command& command, const TraceOptions& options,
                                          RecordSink* sink) = 0;
 
