@@ -196,6 +196,67 @@ TEST(KernelBackendSimulated, FollowsTheLogAndWaitsForTracedOrphans) {
   ExpectTreeOrder(sink.text);
 }
 
+// A RunControl signal after the command exited reaches the traced orphan the log shows alive
+// at once (not after the orphan's own 30 s), and the run reports it.
+TEST(KernelBackendSimulated, SignalAfterTheCommandExitedReachesTheOrphans) {
+  int kernel_log = -1;
+  KernelDeviceHooks hooks;
+  hooks.set_log_fd = [&kernel_log](int fd) {
+    kernel_log = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    return kernel_log >= 0 ? 0 : errno;
+  };
+  int pid_pipe[2];
+  ASSERT_EQ(::pipe2(pid_pipe, O_CLOEXEC), 0);
+  g_pid_pipe = pid_pipe[1];
+  hooks.set_pid_in_child = &ReportPidInChild;
+  KernelBackendOptions options;
+  options.device_path = "/dev/null";
+  options.temp_dir = std::getenv("TEST_TMPDIR");
+  std::unique_ptr<Backend> backend = NewKernelBackendUnchecked(options, hooks);
+  RunControl control;
+  TraceOptions trace;
+  trace.control = &control;
+
+  pid_t command_pid = -1, orphan = -1;
+  int orphan_signal = 0;
+  std::thread kernel([&] {
+    ASSERT_EQ(::read(pid_pipe[0], &command_pid, sizeof(command_pid)),
+              static_cast<ssize_t>(sizeof(command_pid)));
+    orphan = ::fork();
+    if (orphan == 0) {
+      ::execl("/bin/sleep", "sleep", "30", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    WriteAll(kernel_log,
+             absl::StrCat("E ", command_pid, " /bin/true\nF ", command_pid, " ", orphan, "\n"));
+    // The command (true) exits; once the backend has reaped it, ^C arrives.
+    while (::kill(command_pid, 0) == 0) absl::SleepFor(absl::Milliseconds(5));
+    WriteAll(kernel_log, absl::StrCat("X ", command_pid, " 0 0\n"));
+    control.Signal(SIGTERM);
+    siginfo_t info;
+    ::waitid(P_PID, orphan, &info, WEXITED | WNOWAIT);
+    orphan_signal = info.si_code == CLD_KILLED ? info.si_status : 0;
+    WriteAll(kernel_log, absl::StrCat("X ", orphan, " 0 ", orphan_signal, "\n"));
+    absl::SleepFor(absl::Milliseconds(100));
+    ::waitpid(orphan, nullptr, 0);
+  });
+
+  TextSink sink;
+  const absl::Time start = absl::Now();
+  absl::StatusOr<ExitStatus> exit = backend->Run(TrueCommand(), trace, &sink);
+  const absl::Duration took = absl::Now() - start;
+  kernel.join();
+  ::close(pid_pipe[0]);
+  ::close(pid_pipe[1]);
+  ::close(kernel_log);
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_EQ(exit->ShellStatus(), 0);
+  EXPECT_EQ(exit->signal_after_exit, SIGTERM);
+  EXPECT_EQ(orphan_signal, SIGTERM);
+  EXPECT_LT(took, absl::Seconds(10));
+  EXPECT_TRUE(absl::StrContains(sink.text, absl::StrCat("X ", orphan, " 0 15\n"))) << sink.text;
+}
+
 TEST(KernelBackendSimulated, ExitSignalCwdAndEnvironment) {
   std::unique_ptr<Backend> backend = NewKernelBackendUnchecked(DevNullOptions(), NoOpHooks());
   TextSink sink;
