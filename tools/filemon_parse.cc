@@ -239,6 +239,7 @@ int RunParse(int argc, char** argv) {
       return kExitBadInput;
     }
     if (order.Report()) return kExitBadInput;
+    if (!sink.status().ok()) return ReadError(sink.status());
     Warn(name, parser);
     absl::StatusOr<std::string> text = filemon::LogToJson(filemon::TakeParsedLog(parser, &sink));
     if (!text.ok()) {

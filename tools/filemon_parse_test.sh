@@ -38,8 +38,21 @@ done
 expect_status 0 "$filemon" parse --format=json "$logs/freebsd_v5.log"
 [[ $(wc -l <"$out") == 1 ]] || fail "json: expected one line, got $(wc -l <"$out")"
 grep -q '"variant":"FREEBSD_V5"' "$out" || fail "json: no variant: $(cat "$out")"
-grep -q '"kind":"EXEC","pid":"65204","path":"/bin/sleep"' "$out" || fail "json: no E record"
+grep -q '"kind":"EXEC","pid":65204,"path":"/bin/sleep"' "$out" || fail "json: no E record"
 grep -q '"byeBye":true' "$out" || fail "json: no footer"
+# Every field of a record, zeros included, and 32-bit numbers as JSON numbers.
+exits="${TEST_TMPDIR:-/tmp}/exits.log"
+printf 'V 5\nF 1 2\nX 2 0 0\nX 1 3 0\n# filemon version 5\n# Bye bye\n' >"$exits"
+expect_status 0 "$filemon" parse --format=json "$exits"
+grep -q '{"kind":"EXIT","pid":2,"status":0,"signal":0}' "$out" || fail "json exit 0: $(cat "$out")"
+grep -q '{"kind":"FORK","pid":1,"childPid":2}' "$out" || fail "json fork: $(cat "$out")"
+if command -v jq >/dev/null; then
+  [[ $(jq -c '[.records[] | select(.status == 0) | .pid]' "$out") == "[2]" ]] ||
+    fail "jq select(.status == 0): $(jq -c '.records' "$out")"
+fi
+printf 'R 99999999999 /a\n# Bye bye\n' >"$exits"
+expect_status 2 "$filemon" parse --format=json "$exits"
+grep -q "does not fit in 32 bits" "$err" || fail "json 64-bit pid: $(cat "$err")"
 expect_status 0 "$filemon" parse --format json "$logs/netbsd_v2.log"
 grep -q '"variant":"NETBSD_KERNEL"' "$out" || fail "json netbsd: $(cat "$out")"
 

@@ -63,7 +63,7 @@ bool IsValidUtf8(absl::string_view s) {
 
 void SetTime(int64_t seconds, int64_t microseconds, proto::Time* t) {
   t->set_seconds(seconds);
-  t->set_microseconds(microseconds);
+  t->set_microseconds(static_cast<int32_t>(microseconds));  // 0..999999
 }
 
 }  // namespace
@@ -73,19 +73,19 @@ void RecordToProto(const Record& record, proto::Record* out) {
   out->set_kind(static_cast<proto::Record::Kind>(static_cast<int>(record.kind) + 1));
   switch (record.kind) {
     case RecordKind::kFork:
-      out->set_pid(record.pid);
-      out->set_child_pid(record.child_pid);
+      out->set_pid(static_cast<int32_t>(record.pid));
+      out->set_child_pid(static_cast<int32_t>(record.child_pid));
       return;
     case RecordKind::kExit:
-      out->set_pid(record.pid);
-      out->set_status(record.status);
-      if (record.has_signal) out->set_signal(record.signal);
+      out->set_pid(static_cast<int32_t>(record.pid));
+      out->set_status(static_cast<int32_t>(record.status));
+      if (record.has_signal) out->set_signal(static_cast<int32_t>(record.signal));
       return;
     case RecordKind::kVersion:
-      out->set_version(record.version);
+      out->set_version(static_cast<int32_t>(record.version));
       return;
     case RecordKind::kTargetPid:
-      out->set_pid(record.pid);
+      out->set_pid(static_cast<int32_t>(record.pid));
       return;
     case RecordKind::kStart:
     case RecordKind::kStop:
@@ -94,12 +94,12 @@ void RecordToProto(const Record& record, proto::Record* out) {
     case RecordKind::kByeBye:
       return;
     case RecordKind::kHeaderVersion:
-      out->set_version(record.version);
+      out->set_version(static_cast<int32_t>(record.version));
       break;
     case RecordKind::kComment:
       break;
     default:
-      out->set_pid(record.pid);
+      out->set_pid(static_cast<int32_t>(record.pid));
       break;
   }
   // The path fields: one-path and two-path records, the header's name, a comment's text.

@@ -24,8 +24,9 @@
 
 namespace filemon {
 
-// Fills `*out` (cleared first) from `record`. Paths that are not valid UTF-8 go to the
-// `*_bytes` fields.
+// Fills `*out` (cleared first) from `record`: the fields of its kind, zeros included. Paths
+// that are not valid UTF-8 go to the `*_bytes` fields. REQUIRES: its pid, child pid, status,
+// signal and version fit in 32 bits (`LogProtoSink` checks).
 void RecordToProto(const Record& record, proto::Record* out);
 
 // The record `proto` describes. Its views point into `proto`'s strings: valid while `proto` is
@@ -44,7 +45,8 @@ void CrashTailToProto(absl::string_view tail, proto::Log* log);
 // that `RecordFromProto` rejects (nothing is appended after it).
 absl::Status AppendLogText(const proto::Log& log, std::string* out);
 
-// One JSON object (protobuf's JSON mapping: lowerCamel names, 64-bit integers as strings).
+// One JSON object (protobuf's JSON mapping: lowerCamel names, 32-bit numbers as numbers, the
+// 64-bit seconds of a time as strings).
 absl::StatusOr<std::string> LogToJson(const proto::Log& log, bool pretty = false);
 absl::StatusOr<proto::Log> LogFromJson(absl::string_view json);
 

@@ -1,14 +1,19 @@
 #include "filemon/core/proto_sink.h"
 
+#include <cstdint>
+#include <limits>
+#include <string>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "filemon/core/filemon.pb.h"
 #include "filemon/core/parser.h"
 #include "filemon/core/proto_convert.h"
 #include "filemon/core/record.h"
+#include "filemon/core/writer.h"
 
 namespace filemon {
 namespace {
@@ -44,7 +49,23 @@ int FooterRank(proto::Record::Kind kind) {
 
 }  // namespace
 
-void LogProtoSink::Add(const Record& record) { RecordToProto(record, log_.add_records()); }
+void LogProtoSink::Add(const Record& record) {
+  const auto fits = [](int64_t v) {
+    return v >= std::numeric_limits<int32_t>::min() && v <= std::numeric_limits<int32_t>::max();
+  };
+  if (!fits(record.pid) || !fits(record.child_pid) || !fits(record.status) ||
+      !fits(record.signal) || !fits(record.version)) {
+    if (status_.ok()) {
+      std::string line;
+      AppendRecord(record, &line);
+      if (!line.empty()) line.pop_back();
+      status_ = absl::InvalidArgumentError(
+          absl::StrCat("'", line, "': a pid, status, signal or version does not fit in 32 bits"));
+    }
+    return;
+  }
+  RecordToProto(record, log_.add_records());
+}
 
 proto::Log LogProtoSink::TakeLog() {
   proto::Log log = std::move(log_);
@@ -113,6 +134,7 @@ absl::StatusOr<proto::Log> ParseLogToProto(Parser* parser) {
   Record r;
   while (parser->Next(&r)) sink.Add(r);
   if (!parser->ok()) return parser->status();
+  if (!sink.status().ok()) return sink.status();
   return TakeParsedLog(*parser, &sink);
 }
 

@@ -14,6 +14,7 @@
 #ifndef FILEMON_CORE_PROTO_SINK_H_
 #define FILEMON_CORE_PROTO_SINK_H_
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "filemon/core/filemon.pb.h"
@@ -24,7 +25,9 @@
 namespace filemon {
 
 // Copies every record it is given (one heap string per path: not for hot paths that can write
-// text instead). Never fails. Not thread-safe.
+// text instead). Not thread-safe. Fails (sticky, `status()`) on a record whose pid, child pid,
+// status, signal or version does not fit in the proto's 32 bits (a text log may hold any
+// int64; a kernel never writes one that large); such records are dropped.
 class LogProtoSink : public RecordSink {
  public:
   LogProtoSink() = default;
@@ -32,6 +35,7 @@ class LogProtoSink : public RecordSink {
   LogProtoSink& operator=(const LogProtoSink&) = delete;
 
   void Add(const Record& record) override;
+  absl::Status status() const override { return status_; }
 
   // The variant stored in the log. Default: `LogVariant::kFreeBsdV5`, what this library's
   // writer and backends produce.
@@ -45,11 +49,13 @@ class LogProtoSink : public RecordSink {
  private:
   proto::Log log_;
   LogVariant variant_ = LogVariant::kFreeBsdV5;
+  absl::Status status_;
 };
 
 // Parses a whole text log into a `proto::Log` (variant, truncated, incomplete, the crash tail
 // and skipped_lines filled in).
-// Errors: strict mode's first malformed line, as `Parser::status()` reports it.
+// Errors: strict mode's first malformed line, as `Parser::status()` reports it; a number that
+// does not fit in 32 bits (`LogProtoSink`).
 absl::StatusOr<proto::Log> ParseLogToProto(absl::string_view text, const ParserOptions& options);
 // The same from a parser not yet (fully) read, which the caller keeps for its counters.
 absl::StatusOr<proto::Log> ParseLogToProto(Parser* parser);
