@@ -315,7 +315,7 @@ inline bool ReadQuick(const char* data, size_t pos, size_t end, QuickLine* out) 
 
 }  // namespace
 
-struct Checker::State {
+struct checker_internal::State {
   CheckOptions options;
   std::string cwd;  // realpath of options.cwd (bmake's getcwd())
   int cwd_fd = -1;
@@ -401,7 +401,7 @@ absl::StatusOr<Checker> Checker::Create(CheckOptions options) {
 // What is known of absolute record paths (ignored? stat?), shared by the threads of one check
 // (Run::Cooperate) or by all the checks of CheckFiles(), as bmake's own stat cache is shared by
 // every target of a run: each distinct path is resolved and stat'ed once overall.
-class Checker::Shared {
+class checker_internal::Shared {
  public:
   bool Get(absl::string_view p, internal::PathCache::Entry* e) {
     Shard& shard = shards_[internal::PathHash()(p) % kShards];
@@ -443,7 +443,7 @@ namespace {
 
 // bmake's meta_ignore(): IGNORE_PATHS (absolute paths; [N] raw then realpath, [D] realpath or
 // glibc's partial result), IGNORE_PATTERNS, IGNORE_FILTER. A pure function of `p`.
-bool IgnorePath(const Checker::State& s, absl::string_view p, internal::PathCache* cache,
+bool IgnorePath(const checker_internal::State& s, absl::string_view p, internal::PathCache* cache,
                 std::string* real) {
   const CheckOptions& o = s.options;
   if (!p.empty() && p[0] == '/') {
@@ -465,9 +465,9 @@ bool IgnorePath(const Checker::State& s, absl::string_view p, internal::PathCach
 // The entry of the absolute path `p` (PathHash() `hash`) in `cache`, with its ignore decision
 // (`tag`) and, unless ignored, its stat: decided once, by whichever thread of a check meets the
 // path first, and shared through `facts` (null: one thread).
-internal::PathCache::Entry* KnownEntry(const Checker::State& s, absl::string_view p, uint64_t hash,
-                                       internal::PathCache* cache, Checker::Shared* facts,
-                                       std::string* real) {
+internal::PathCache::Entry* KnownEntry(const checker_internal::State& s, absl::string_view p,
+                                       uint64_t hash, internal::PathCache* cache,
+                                       checker_internal::Shared* facts, std::string* real) {
   internal::PathCache::Entry* e = &cache->Find(p, hash);
   if (e->tag < 0 && facts != nullptr) facts->Get(p, e);  // may know the stat only
   if (e->tag < 0) {
@@ -483,7 +483,7 @@ internal::PathCache::Entry* KnownEntry(const Checker::State& s, absl::string_vie
 // The target's mtime, and how files are compared with it (CheckOptions::mtime_resolution).
 }  // namespace
 
-struct Checker::TargetTime {
+struct checker_internal::TargetTime {
   int64_t sec = 0;
   int32_t nsec = -1;  // -1: whole seconds, as bmake compares
   bool OlderThan(const internal::StatResult& st) const {
@@ -493,39 +493,29 @@ struct Checker::TargetTime {
 
 namespace {
 
-using TargetTime = Checker::TargetTime;
+using checker_internal::TargetTime;
 
 // Whether an absolute R/E/L-source path can change anything: not when it exists, is no
 // directory and is not newer than the target, nor when it is ignored (except for E, whose
 // latestdir reset an ignored path skips). REQUIRES: `e.tag` known, and `e.stat` unless ignored.
 bool Interesting(char key, absl::string_view p, const internal::PathCache::Entry& e,
-                 const Checker::State& s, const TargetTime& target) {
+                 const checker_internal::State& s, const TargetTime& target) {
   if (e.tag == 1) return key == 'E';
   const internal::StatResult& st = e.stat;
   if (st.error == 0) return st.is_dir || target.OlderThan(st);
   return st.error == ENOENT && !absl::StartsWith(p, s.cwd);
 }
 
-// A filemon section at least this large is read by several threads (Run::Cooperate), in
-// chunks of about kChunkBytes. Tests lower both (SetParallelTuningForTesting).
-size_t g_parallel_bytes = 256 << 10;
-size_t g_chunk_bytes = 64 << 10;
-
 }  // namespace
-
-void internal::SetParallelTuningForTesting(size_t min_bytes, size_t chunk_bytes) {
-  g_parallel_bytes = min_bytes;
-  g_chunk_bytes = chunk_bytes;
-}
 
 namespace {
 
 // One run of meta_oodate() over one .meta.
 class Run {
  public:
-  Run(const Checker::State& s, absl::string_view data, absl::string_view meta_path,
+  Run(const checker_internal::State& s, absl::string_view data, absl::string_view meta_path,
       TargetTime target_time, const absl::optional<std::vector<CurrentCommand>>& commands,
-      int threads, Checker::Shared* facts, Decision* d)
+      int threads, checker_internal::Shared* facts, Decision* d)
       : threads_(threads),
         s_(s),
         o_(s.options),
@@ -584,7 +574,7 @@ class Run {
   void ClassifyChunk(Chunk* chunk, internal::PathCache* cache, std::string* real);
 
   int threads_;
-  const Checker::State& s_;
+  const checker_internal::State& s_;
   const CheckOptions& o_;
   absl::string_view data_;
   absl::string_view meta_path_;
@@ -602,10 +592,10 @@ class Run {
   internal::PidDirs dirs_;
 
   // What the threads of one check know of paths; CheckFiles() passes one for all its checks.
-  Checker::Shared own_facts_;
+  checker_internal::Shared own_facts_;
   // CheckFiles()' shared one, `own_facts_` once Cooperate() starts helpers, or null (one
   // thread: its cache knows it all).
-  Checker::Shared* facts_;
+  checker_internal::Shared* facts_;
 
   std::string candidate_, real_;
   absl::flat_hash_map<absl::string_view, bool> relative_ignore_;
@@ -629,7 +619,8 @@ void Run::Go() {
     if (absl::StartsWith(text, "-- filemon") || absl::StartsWith(text, "# buildmon")) {
       // Every line from here on is a filemon line.
       have_filemon_ = true;
-      if (threads_ > 1 && !reader.has_nul() && data_.size() - reader.pos() >= g_parallel_bytes) {
+      if (threads_ > 1 && !reader.has_nul() &&
+          data_.size() - reader.pos() >= s_.options.parallel.min_bytes) {
         if (facts_ == nullptr) facts_ = &own_facts_;
         Cooperate(&reader);
       } else {
@@ -957,7 +948,7 @@ void Run::Cooperate(LineReader* reader) {
   const size_t begin = reader->pos();
   std::vector<size_t> bounds = {begin};
   while (bounds.back() < data_.size()) {
-    size_t at = bounds.back() + g_chunk_bytes;
+    size_t at = bounds.back() + s_.options.parallel.chunk_bytes;
     if (at >= data_.size()) {
       at = data_.size();
     } else {

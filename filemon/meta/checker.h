@@ -81,6 +81,15 @@ struct CurrentCommand {
   bool compare = true;
 };
 
+// When several threads read one .meta (`Checker::CheckFileWith`): the decision is the same
+// whatever these are; tests lower them to exercise the cooperation on small files.
+struct ParallelTuning {
+  // A filemon section at least this large is read by several threads ...
+  size_t min_bytes = 256 << 10;
+  // ... cut into chunks of whole lines of about this size.
+  size_t chunk_bytes = 64 << 10;
+};
+
 struct CheckOptions {
   // bmake's .OBJDIR (its working directory). Relative record paths and relative targets are
   // resolved against it; the CWD record is compared with its realpath. Default: the process's
@@ -114,6 +123,7 @@ struct CheckOptions {
   Compat compat = Compat::k20260313;
   // $TMPDIR as bmake sees it (empty: unset). Used for IGNORE_PATHS and the bailiwick test.
   std::string tmpdir_env;
+  ParallelTuning parallel;
 };
 
 // What differs from target to target of one build, given per call (`Checker::Check`); the
@@ -145,6 +155,12 @@ struct Decision {
 // The decision as one JSON object: {"meta": ..., "out_of_date": bool, "reason": "newer",
 // "line": N, "path": ..., "old_command": ..., "new_command": ..., "messages": [...]}.
 std::string DecisionJson(const Decision& decision);
+
+namespace checker_internal {
+struct State;       // the prepared options
+class Shared;       // path facts shared by concurrent checks
+struct TargetTime;  // the target's mtime as files are compared with it
+}  // namespace checker_internal
 
 class Checker {
  public:
@@ -188,11 +204,11 @@ class Checker {
 
   const CheckOptions& options() const;
 
-  struct State;       // internal
-  class Shared;       // internal: path facts shared by concurrent checks
-  struct TargetTime;  // internal: the target's mtime as files are compared with it
-
  private:
+  using State = checker_internal::State;
+  using Shared = checker_internal::Shared;
+  using TargetTime = checker_internal::TargetTime;
+
   explicit Checker(std::unique_ptr<State> state);
   // `spec` null: the options' target and commands.
   absl::StatusOr<Decision> CheckFileImpl(const std::string& meta_path, int threads, Shared* facts,
@@ -202,12 +218,6 @@ class Checker {
                          const TargetSpec& spec) const;
   std::unique_ptr<State> state_;
 };
-
-namespace internal {
-// Tests only, before any check: filemon sections of at least `min_bytes` are read by several
-// threads (CheckFileWith with threads > 1), in chunks of about `chunk_bytes`.
-void SetParallelTuningForTesting(size_t min_bytes, size_t chunk_bytes);
-}  // namespace internal
 
 }  // namespace meta
 }  // namespace filemon

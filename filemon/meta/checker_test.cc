@@ -8,6 +8,7 @@
 
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -377,6 +378,16 @@ TEST_F(CheckerTest, CooperativeReadingGivesTheSequentialDecisionOnRandomSections
   const std::string sub = D() + "/sub";
   absl::StatusOr<Checker> checker = Checker::Create(options_);
   ASSERT_TRUE(checker.ok());
+  // The same options with every section read by several threads, in chunks of about 1, 10
+  // and 80 lines.
+  std::vector<std::pair<size_t, Checker>> tuned;
+  for (size_t chunk : {48, 400, 3000}) {
+    CheckOptions options = options_;
+    options.parallel = {/*min_bytes=*/1, /*chunk_bytes=*/chunk};
+    absl::StatusOr<Checker> c = Checker::Create(options);
+    ASSERT_TRUE(c.ok());
+    tuned.emplace_back(chunk, *std::move(c));
+  }
   std::mt19937 rng(20261124);
   int out_of_date = 0;
   for (int round = 0; round < 400; ++round) {
@@ -435,10 +446,9 @@ TEST_F(CheckerTest, CooperativeReadingGivesTheSequentialDecisionOnRandomSections
     EXPECT_EQ(one->line, general.line);
     EXPECT_EQ(one->path, general.path);
     EXPECT_EQ(one->messages, general.messages) << body;
-    for (size_t chunk : {48, 400, 3000}) {  // bytes: about 1, 10 and 80 lines
-      internal::SetParallelTuningForTesting(1, chunk);
+    for (const auto& [chunk, parallel] : tuned) {
       for (int threads : {2, 3}) {
-        absl::StatusOr<Decision> many = checker->CheckFileWith(MetaPath(), threads);
+        absl::StatusOr<Decision> many = parallel.CheckFileWith(MetaPath(), threads);
         ASSERT_TRUE(many.ok());
         EXPECT_EQ(one->reason, many->reason) << threads << " " << chunk;
         EXPECT_EQ(one->line, many->line) << threads << " " << chunk;
@@ -447,7 +457,6 @@ TEST_F(CheckerTest, CooperativeReadingGivesTheSequentialDecisionOnRandomSections
       }
     }
   }
-  internal::SetParallelTuningForTesting(256 << 10, 64 << 10);
   // Both kinds of outcome are exercised.
   EXPECT_GT(out_of_date, 40);
   EXPECT_LT(out_of_date, 360);

@@ -35,11 +35,6 @@ const std::string& Scratch() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   if (size == 0) return 0;
-  static const bool tuned = [] {
-    filemon::meta::internal::SetParallelTuningForTesting(1, 40);
-    return true;
-  }();
-  (void)tuned;
   const uint8_t mode = bytes[0];
   const absl::string_view data(reinterpret_cast<const char*>(bytes + 1), size - 1);
 
@@ -49,6 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
       meta, "fuzz.meta", (mode & 1) != 0, [](const filemon::Record&, size_t) {}, &skipped);
 
   filemon::meta::CheckOptions options;
+  options.parallel = {/*min_bytes=*/1, /*chunk_bytes=*/40};  // several threads on small inputs
   options.cwd = Scratch();
   options.compat = (mode & 2) ? filemon::meta::Compat::k20200710 : filemon::meta::Compat::k20260313;
   options.ignore_cmd = (mode & 4) != 0;
