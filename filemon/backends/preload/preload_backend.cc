@@ -200,9 +200,15 @@ void SendFromChild(int control, MessageType type, int pid, int status, int signa
   std::memset(&default_action, 0, sizeof(default_action));
   default_action.sa_handler = SIG_DFL;
   bool restore[sizeof(kGroupSignals) / sizeof(kGroupSignals[0])] = {};
+  // Also blocked, so that one sent to the command before it has its default action back stays
+  // pending (a blocked signal is kept even while ignored) instead of being discarded.
+  sigset_t group;
+  sigemptyset(&group);
   for (size_t i = 0; i < sizeof(kGroupSignals) / sizeof(kGroupSignals[0]); ++i) {
     restore[i] = sigaction(kGroupSignals[i], &ignore, &old) == 0 && old.sa_handler != SIG_IGN;
+    sigaddset(&group, kGroupSignals[i]);
   }
+  sigprocmask(SIG_BLOCK, &group, nullptr);
   fcntl(fd, F_SETFD, 0);  // inherited by the command
   sigset_t none;
   sigemptyset(&none);
