@@ -58,10 +58,10 @@ grep -q '"variant":"NETBSD_KERNEL"' "$out" || fail "json netbsd: $(cat "$out")"
 
 # Strict mode: exit 2, FILE:LINE:COL: message on stderr.
 expect_status 2 "$filemon" parse "$logs/netbsd_v4.log"
-[[ $(cat "$err") == "$logs/netbsd_v4.log:19:1: expected a record letter (one of ACDEFLMRSWXV) or '#'" ]] ||
+[[ $(cat "$err") == "$logs/netbsd_v4.log:19:1: expected a record letter (one of ACDEFLMNRSWXV) or '#'" ]] ||
   fail "strict error: $(cat "$err")"
 expect_status 2 "$filemon" parse --format=json - <"$logs/malformed.log"
-[[ $(cat "$err") == "-:2:1: expected a record letter (one of ACDEFLMRSWXV) or '#'" ]] ||
+[[ $(cat "$err") == "-:2:1: expected a record letter (one of ACDEFLMNRSWXV) or '#'" ]] ||
   fail "strict error on stdin: $(cat "$err")"
 [[ ! -s "$out" ]] || fail "json output despite a strict error"
 

@@ -39,6 +39,7 @@ struct LetterTable {
     info['C'] = {Shape::kOnePath, RecordKind::kChdir};
     info['D'] = {Shape::kOnePath, RecordKind::kDelete};
     info['E'] = {Shape::kOnePath, RecordKind::kExec};
+    info['N'] = {Shape::kOnePath, RecordKind::kNotFound};
     info['R'] = {Shape::kOnePath, RecordKind::kRead};
     info['S'] = {Shape::kOnePath, RecordKind::kStat};
     info['W'] = {Shape::kOnePath, RecordKind::kWrite};
@@ -209,10 +210,10 @@ bool Parser::Next(Record* record) {
 Parser::LineResult Parser::ParseLine(absl::string_view line, Record* record) {
   const bool escaped = escape_next_;
   escape_next_ = false;
-  if (line.empty()) return Fail(1, "expected a record letter (one of ACDEFLMRSWXV) or '#'");
+  if (line.empty()) return Fail(1, "expected a record letter (one of ACDEFLMNRSWXV) or '#'");
   const LetterInfo info = kLetters.info[static_cast<unsigned char>(line[0])];
   if (info.shape == Shape::kNone) {
-    return Fail(1, "expected a record letter (one of ACDEFLMRSWXV) or '#'");
+    return Fail(1, "expected a record letter (one of ACDEFLMNRSWXV) or '#'");
   }
   if (info.shape == Shape::kComment) return ParseComment(line, escaped, record);
   if (line.size() < 2 || line[1] != ' ') return Fail(2, "expected ' ' after the record letter");

@@ -85,6 +85,21 @@ TEST(Parser, OnePathRecordsKeepSpacesAndAreZeroCopy) {
   EXPECT_LT(r.path.data(), log.data() + log.size());
 }
 
+TEST(Parser, StrictAcceptsProbesAndTheyRoundTrip) {
+  const std::string log =
+      "# filemon version 5\n# Target pid 7\n# Start 1.000000\nV 5\nE 7 /bin/cc\n"
+      "N 7 inc1/same.h\nR 7 inc2/same.h\n# filemon escape\nN 7 a\\nb\nX 7 0 0\n"
+      "# Stop 2.000000\n# Bye bye\n";
+  Parser parser(log, {});
+  std::deque<std::string> keep;
+  std::vector<Record> records = ParseAll(&parser, &keep);
+  ASSERT_TRUE(parser.ok()) << parser.status();
+  EXPECT_EQ(records[5], Record::Path(RecordKind::kNotFound, 7, "inc1/same.h"));
+  EXPECT_EQ(records[7], Record::Path(RecordKind::kNotFound, 7, "a\nb"));
+  EXPECT_EQ(Format(records), log);
+  EXPECT_EQ(parser.variant(), LogVariant::kFreeBsdV5);
+}
+
 TEST(Parser, StrictErrorNamesFileLineColumnAndExpectation) {
   ParserOptions options;
   options.filename = "f.log";
@@ -108,7 +123,7 @@ TEST(Parser, LenientSkipsAndCountsBadLines) {
   ASSERT_EQ(records.size(), 2u);
   EXPECT_EQ(parser.skipped_lines(), 2u);
   EXPECT_EQ(parser.first_skipped_error().message(),
-            "-:2:1: expected a record letter (one of ACDEFLMRSWXV) or '#'");
+            "-:2:1: expected a record letter (one of ACDEFLMNRSWXV) or '#'");
 }
 
 TEST(Parser, CrashTailIsKeptRawNeverARecord) {
@@ -182,7 +197,7 @@ TEST(Parser, NetBsdV4ExampleParses) {
   ASSERT_EQ(records.size(), 22u);
   EXPECT_EQ(parser.skipped_lines(), 1u);  // "..."
   EXPECT_EQ(parser.first_skipped_error().message(),
-            "-:19:1: expected a record letter (one of ACDEFLMRSWXV) or '#'");
+            "-:19:1: expected a record letter (one of ACDEFLMNRSWXV) or '#'");
   EXPECT_EQ(records[8], Record::Fork(29676, 4899));
   Record x;
   x.kind = RecordKind::kExit;
@@ -263,8 +278,8 @@ TEST(Parser, StrictErrorsSayWhereAndWhatWasExpected) {
     const char* line;
     const char* error;
   } cases[] = {
-      {"\n", "f:1:1: expected a record letter (one of ACDEFLMRSWXV) or '#'"},
-      {"Q 1 /a\n", "f:1:1: expected a record letter (one of ACDEFLMRSWXV) or '#'"},
+      {"\n", "f:1:1: expected a record letter (one of ACDEFLMNRSWXV) or '#'"},
+      {"Q 1 /a\n", "f:1:1: expected a record letter (one of ACDEFLMNRSWXV) or '#'"},
       {"R1 /a\n", "f:1:2: expected ' ' after the record letter"},
       {"R x /a\n", "f:1:3: expected a pid"},
       {"R 12\n", "f:1:5: expected ' ' after the pid"},
@@ -333,7 +348,7 @@ class RandomRecords {
 
   Record Next(std::deque<std::string>* keep) {
     Record r;
-    r.kind = static_cast<RecordKind>(Uniform(static_cast<int>(RecordKind::kComment) + 1));
+    r.kind = static_cast<RecordKind>(Uniform(static_cast<int>(RecordKind::kNotFound) + 1));
     switch (r.kind) {
       case RecordKind::kFork:
         r.pid = Int();

@@ -17,8 +17,8 @@ namespace filemon {
 namespace {
 
 // RecordKind and proto::Record::Kind in the same order, offset by one (KIND_UNSPECIFIED).
-constexpr RecordKind kLastKind = RecordKind::kComment;
-static_assert(static_cast<int>(kLastKind) + 1 == proto::Record::COMMENT, "kinds out of sync");
+constexpr RecordKind kLastKind = RecordKind::kNotFound;
+static_assert(static_cast<int>(kLastKind) + 1 == proto::Record::NOT_FOUND, "kinds out of sync");
 static_assert(static_cast<int>(RecordKind::kAt) + 1 == proto::Record::AT, "kinds out of sync");
 static_assert(static_cast<int>(RecordKind::kExit) + 1 == proto::Record::EXIT, "out of sync");
 
@@ -118,7 +118,7 @@ void RecordToProto(const Record& record, proto::Record* out) {
 
 absl::StatusOr<Record> RecordFromProto(const proto::Record& proto) {
   const int kind = static_cast<int>(proto.kind());
-  if (kind < proto::Record::AT || kind > proto::Record::COMMENT) {
+  if (kind < proto::Record::AT || kind > proto::Record::NOT_FOUND) {
     return absl::InvalidArgumentError(
         absl::StrCat("filemon.proto.Record: expected a kind, got ", kind));
   }

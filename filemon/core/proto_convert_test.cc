@@ -66,6 +66,7 @@ std::vector<Record> AllKinds() {
           Record::Path(RecordKind::kRead, 1, "caf\xc3\xa9"),
           Record::Path(RecordKind::kStat, 1, "/etc"),
           Record::Path(RecordKind::kWrite, 1, "\x80"),
+          Record::Path(RecordKind::kNotFound, 1, "inc1/x.h"),
           Record::Exit(1, 0, 9),
           x2,
           Record::Comment(" hello"),
@@ -170,7 +171,7 @@ TEST(LogProto, StrictErrorAndLenientCounts) {
   absl::StatusOr<proto::Log> bad = ParseLogToProto("R 1 /a\nQ\n", strict);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message(),
-            "x.log:2:1: expected a record letter (one of ACDEFLMRSWXV) or '#'");
+            "x.log:2:1: expected a record letter (one of ACDEFLMNRSWXV) or '#'");
   ParserOptions lenient;
   lenient.strict = false;
   absl::StatusOr<proto::Log> ok = ParseLogToProto("R 1 /a\nQ\nR 2 /b", lenient);

@@ -18,6 +18,8 @@ char RecordLetter(RecordKind kind) {
       return 'L';
     case RecordKind::kMove:
       return 'M';
+    case RecordKind::kNotFound:
+      return 'N';
     case RecordKind::kRead:
       return 'R';
     case RecordKind::kStat:
@@ -62,6 +64,9 @@ bool RecordKindFromLetter(char letter, RecordKind* kind) {
     case 'M':
       *kind = RecordKind::kMove;
       return true;
+    case 'N':
+      *kind = RecordKind::kNotFound;
+      return true;
     case 'R':
       *kind = RecordKind::kRead;
       return true;
@@ -90,6 +95,7 @@ bool HasPath(RecordKind kind) {
     case RecordKind::kChdir:
     case RecordKind::kDelete:
     case RecordKind::kExec:
+    case RecordKind::kNotFound:
     case RecordKind::kRead:
     case RecordKind::kStat:
     case RecordKind::kWrite:

@@ -42,15 +42,17 @@ enum class RecordKind : uint8_t {
   kStop,           // "# Stop S.UUUUUU"
   kByeBye,         // "# Bye bye"
   kComment,        // any other line starting with '#'; `path` is the text after the '#'
+  // Our extension, last so that the proto numbers of the kinds above stay what they were.
+  kNotFound,  // 'N' pid path: a lookup of `path` failed because it does not exist (a probe)
 };
 
 // The letter of a lettered record, or '#' for the comment kinds.
 char RecordLetter(RecordKind kind);
 
-// The kind for a record letter (one of "ACDEFLMRSWXV"); false for any other byte.
+// The kind for a record letter (one of "ACDEFLMNRSWXV"); false for any other byte.
 [[nodiscard]] bool RecordKindFromLetter(char letter, RecordKind* kind);
 
-// True for the kinds that carry one path (A C D E R S W) or two (L M).
+// True for the kinds that carry one path (A C D E N R S W) or two (L M).
 bool HasPath(RecordKind kind);
 bool HasTwoPaths(RecordKind kind);
 
@@ -80,7 +82,7 @@ struct Record {
   int64_t seconds = 0;
   int64_t microseconds = 0;
 
-  // A C D E R S W: the path. L M: the first path (without quotes). kComment: the text after
+  // A C D E N R S W: the path. L M: the first path (without quotes). kComment: the text after
   // '#' (including any leading blank). kHeaderVersion: "filemon" or "buildmon".
   absl::string_view path;
   // L M: the second path (without quotes).

@@ -13,12 +13,13 @@ struct LetterCase {
 };
 
 constexpr LetterCase kLetters[] = {
-    {'A', RecordKind::kAt, true, false},     {'C', RecordKind::kChdir, true, false},
-    {'D', RecordKind::kDelete, true, false}, {'E', RecordKind::kExec, true, false},
-    {'F', RecordKind::kFork, false, false},  {'L', RecordKind::kLink, true, true},
-    {'M', RecordKind::kMove, true, true},    {'R', RecordKind::kRead, true, false},
-    {'S', RecordKind::kStat, true, false},   {'W', RecordKind::kWrite, true, false},
-    {'X', RecordKind::kExit, false, false},  {'V', RecordKind::kVersion, false, false},
+    {'A', RecordKind::kAt, true, false},       {'C', RecordKind::kChdir, true, false},
+    {'D', RecordKind::kDelete, true, false},   {'E', RecordKind::kExec, true, false},
+    {'F', RecordKind::kFork, false, false},    {'L', RecordKind::kLink, true, true},
+    {'M', RecordKind::kMove, true, true},      {'R', RecordKind::kRead, true, false},
+    {'S', RecordKind::kStat, true, false},     {'W', RecordKind::kWrite, true, false},
+    {'X', RecordKind::kExit, false, false},    {'V', RecordKind::kVersion, false, false},
+    {'N', RecordKind::kNotFound, true, false},
 };
 
 TEST(RecordKind, LettersRoundTrip) {

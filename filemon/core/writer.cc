@@ -250,6 +250,7 @@ static size_t FormatAnyRecord(const Record& record, char* out) {
     case RecordKind::kChdir:
     case RecordKind::kDelete:
     case RecordKind::kExec:
+    case RecordKind::kNotFound:
     case RecordKind::kRead:
     case RecordKind::kStat:
     case RecordKind::kWrite:

@@ -105,6 +105,9 @@ std::vector<Golden> Goldens() {
       {Header(RecordKind::kByeBye), Printf("# Bye bye\n"), "# Bye bye\n"},
       {Record::Comment(" any text"), Printf("#%s\n", " any text"), "# any text\n"},
       {Record::Path(RecordKind::kRead, 3, ""), Printf("R %d %s\n", 3, ""), "R 3 \n"},
+      // Our extension, in the one-path records' format: a probe that found nothing.
+      {Record::Path(RecordKind::kNotFound, 8, "inc1/a b.h"), Printf("N %d %s\n", 8, "inc1/a b.h"),
+       "N 8 inc1/a b.h\n"},
       {Record::Fork(-9223372036854775807 - 1, 9223372036854775807),
        Printf("F %jd %jd\n", INTMAX_MIN, INTMAX_MAX),
        "F -9223372036854775808 9223372036854775807\n"},
