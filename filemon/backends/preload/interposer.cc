@@ -66,6 +66,7 @@
 #include "filemon/backends/preload/launch_protocol.h"
 #include "filemon/backends/preload/raw_syscall.h"
 #include "filemon/backends/preload/wire_format.h"
+#include "filemon/core/default_path.h"
 
 #ifndef CLONE_VM
 #define CLONE_VM 0x00000100
@@ -1676,7 +1677,7 @@ int ExecvpeImpl(const char* file, char* const argv[], char* const envp[]) {
     }
   }
   const char* search = getenv("PATH");
-  if (search == nullptr) search = "/bin:/usr/bin";
+  if (search == nullptr) search = kDefaultSearchPath;
   size_t file_len = Length(file);
   bool saw_eacces = false;
   const char* dir = search;
@@ -1724,7 +1725,7 @@ bool SearchPath(const char* file, char* out, size_t size) {
     if (*p == '/') return false;
   }
   const char* dir = getenv("PATH");
-  if (dir == nullptr) dir = "/bin:/usr/bin";
+  if (dir == nullptr) dir = kDefaultSearchPath;
   size_t file_len = Length(file);
   while (true) {
     const char* end = dir;

@@ -33,10 +33,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "filemon/backends/preload/exec_probe.h"
 #include "filemon/backends/preload/wire_format.h"
+#include "filemon/core/find_program.h"
 #include "filemon/core/run_control_internal.h"
 
 extern "C" char** environ;
@@ -61,31 +61,6 @@ using preload_internal::WireKind;
 using preload_internal::WireRecord;
 
 constexpr char kPidPlaceholder[] = "FILEMON_PRELOAD_PID=0000000000";
-
-bool IsExecutableFile(const std::string& path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(path.c_str(), X_OK) == 0;
-}
-
-// argv[0] as execvp(3) finds it through `path_var`; empty if not found.
-std::string SearchProgram(const std::string& name, absl::string_view path_var) {
-  if (name.find('/') != std::string::npos) return name;
-  for (absl::string_view dir : absl::StrSplit(path_var, ':')) {
-    std::string candidate = dir.empty() ? name : absl::StrCat(dir, "/", name);
-    if (IsExecutableFile(candidate)) return candidate;
-  }
-  return "";
-}
-
-absl::string_view EnvValue(const std::vector<std::string>& env, absl::string_view name) {
-  for (const std::string& entry : env) {
-    absl::string_view e(entry);
-    if (e.size() > name.size() && e.substr(0, name.size()) == name && e[name.size()] == '=') {
-      return e.substr(name.size() + 1);
-    }
-  }
-  return absl::string_view();
-}
 
 bool RecordKindFromWire(WireKind wire, RecordKind* kind) {
   switch (wire) {
@@ -367,13 +342,13 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
   } else {
     for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
   }
-  absl::string_view path_var = EnvValue(env, "PATH");
-  std::string path_storage(path_var.empty() ? "/bin:/usr/bin" : path_var);
-  std::string program = SearchProgram(command.argv[0], path_storage);
-  if (program.empty()) {
-    return absl::NotFoundError(
-        absl::StrCat("preload: cannot start ", command.argv[0], ": not found in PATH"));
+  absl::StatusOr<std::string> found_program = FindProgram(command);
+  if (!found_program.ok()) {
+    return absl::Status(found_program.status().code(),
+                        absl::StrCat("preload: cannot start ", command.argv[0], ": ",
+                                     found_program.status().message()));
   }
+  std::string program = *std::move(found_program);
   std::string probe_path = program;
   if (!command.cwd.empty() && program[0] != '/') probe_path = command.cwd + "/" + program;
   ExecProbe probe = ProbeExecutable(probe_path.c_str());

@@ -212,6 +212,31 @@ TEST(Auto, StaticCommandRunsUnderPtraceAndSaysSo) {
   EXPECT_TRUE(absl::StrContains(r->log, "statically linked: tracing with ptrace")) << r->log;
 }
 
+// Both backends search a command's program the same way (filemon/core/find_program.h): in the
+// PATH of the environment the command gets, glibc's default when it has none, never the
+// caller's PATH for a command with an environment of its own.
+TEST(PreloadVsPtrace, SameProgramSearch) {
+  const std::string dir = MakeTempDir("callers_path");
+  ASSERT_TRUE(WriteFile(dir + "/filemon_only_in_callers_path", "#!/bin/sh\nexit 0\n").ok());
+  ASSERT_EQ(chmod((dir + "/filemon_only_in_callers_path").c_str(), 0755), 0);
+  const char* saved = getenv("PATH");
+  const std::string saved_path = saved != nullptr ? saved : "";
+  setenv("PATH", dir.c_str(), 1);
+  for (const char* backend : {"ptrace", "preload", "auto"}) {
+    Command own_env;
+    own_env.argv = {"filemon_only_in_callers_path"};
+    own_env.env = std::vector<std::string>{"HOME=/"};
+    absl::StatusOr<TraceResult> r = TraceCommand(backend, own_env, {});
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound) << backend << ": " << r.status();
+    Command sh = own_env;
+    sh.argv = {"sh", "-c", "exit 4"};
+    r = TraceCommand(backend, sh, {});
+    ASSERT_TRUE(r.ok()) << backend << ": " << r.status();
+    EXPECT_EQ(r->exit.ShellStatus(), 4) << backend;
+  }
+  setenv("PATH", saved_path.c_str(), 1);
+}
+
 // A set-user-ID program as the command stays under preload (README, "How auto decides"):
 // under ptrace it would run without its privilege. A set-user-ID copy of touch(1) owned by
 // nobody makes a file owned by nobody only if it kept its privilege. The log says what is

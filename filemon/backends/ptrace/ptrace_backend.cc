@@ -25,11 +25,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "filemon/backends/ptrace/child_setup.h"
 #include "filemon/backends/ptrace/process_tree.h"
 #include "filemon/backends/ptrace/syscall_table.h"
+#include "filemon/core/find_program.h"
 #include "filemon/core/parser.h"
 #include "filemon/core/run_control_internal.h"
 #include "filemon/core/writer.h"
@@ -86,39 +86,6 @@ bool WriteFull(int fd, const void* data, size_t size) {
     done += static_cast<size_t>(n);
   }
   return true;
-}
-
-// execvp(3)'s search, done in the parent so that the child allocates nothing.
-absl::StatusOr<std::string> FindProgram(const Command& command) {
-  const std::string& name = command.argv[0];
-  if (name.find('/') != std::string::npos) return name;
-  std::string path_var = "/usr/local/bin:/usr/bin:/bin";
-  bool found_var = false;
-  if (command.env.has_value()) {
-    for (const std::string& e : *command.env) {
-      if (absl::string_view(e).substr(0, 5) == "PATH=") {
-        path_var = e.substr(5);
-        found_var = true;
-      }
-    }
-  }
-  if (!found_var) {
-    if (const char* p = getenv("PATH")) path_var = p;
-  }
-  std::string first_denied;
-  for (absl::string_view dir : absl::StrSplit(path_var, ':')) {
-    std::string candidate = absl::StrCat(dir.empty() ? "." : dir, "/", name);
-    if (!command.cwd.empty() && candidate[0] != '/')
-      candidate = absl::StrCat(command.cwd, "/", candidate);
-    struct stat st;
-    if (stat(candidate.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-    if (first_denied.empty()) first_denied = candidate;
-  }
-  if (!first_denied.empty()) {
-    return absl::PermissionDeniedError(absl::StrCat("cannot execute ", first_denied));
-  }
-  return absl::NotFoundError(absl::StrCat("command not found in PATH: ", name));
 }
 
 // NULL-terminated views of a string vector; the strings must outlive it.

@@ -1,0 +1,31 @@
+// File: filemon/core/find_program.h
+//
+// execvp(3)'s search for a backend's command, done before the fork so that the child allocates
+// nothing. Every backend that starts a command uses it, so that they run the same program.
+//
+// Example:
+//   absl::StatusOr<std::string> program = FindProgram(command);
+//   if (!program.ok()) return program.status();
+//   // in the child, after chdir(command.cwd): execve(program->c_str(), ...)
+
+#ifndef FILEMON_CORE_FIND_PROGRAM_H_
+#define FILEMON_CORE_FIND_PROGRAM_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "filemon/core/backend.h"
+
+namespace filemon {
+
+// The path to exec for `command.argv[0]`, valid in the command's working directory: argv[0]
+// itself when it holds a '/'; else the first regular, executable file DIR/argv[0] for each DIR
+// of the PATH of the environment the command gets (`command.env`, else the caller's), or of
+// kDefaultSearchPath when that environment has no PATH ("./argv[0]" for an empty DIR).
+// PermissionDenied when only files that cannot be executed matched, NotFound when none did.
+// REQUIRES: `command.argv` is not empty.
+absl::StatusOr<std::string> FindProgram(const Command& command);
+
+}  // namespace filemon
+
+#endif  // FILEMON_CORE_FIND_PROGRAM_H_
