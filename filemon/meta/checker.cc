@@ -147,10 +147,11 @@ inline const char* FindNewline(const char* p, const char* end) {
 
 class LineReader {
  public:
-  explicit LineReader(absl::string_view data)
-      : LineReader(data, std::memchr(data.data(), 0, data.size()) != nullptr) {}
-  // `has_nul`: whether `data` holds a NUL byte, when the caller knows.
-  LineReader(absl::string_view data, bool has_nul) : data_(data), has_nul_(has_nul) {}
+  // Whether the data holds a NUL byte (bmake's strings end there), when the caller knows.
+  enum class Nul { kUnknown, kNone };
+  explicit LineReader(absl::string_view data, Nul nul = Nul::kUnknown)
+      : data_(data),
+        has_nul_(nul == Nul::kUnknown && std::memchr(data.data(), 0, data.size()) != nullptr) {}
 
   // False at the end, and (as bmake's `fgetLine(...) > 0` test) when bmake's `x` is 0.
   bool Next(BLine* line) {
@@ -561,7 +562,9 @@ class Run {
   // A line without its '\n': bmake's message, and the decision. False for a complete line.
   bool Truncated(const BLine& line) { return !line.complete && ReportTruncated(line); }
   bool ReportTruncated(const BLine& line);
-  void CheckWrite(absl::string_view p, bool is_link);
+  // How a written path is looked at: a link's new name itself (lstat), else through symlinks.
+  enum class Follow { kSymlinks, kNoSymlinks };
+  void CheckWrite(absl::string_view p, Follow follow);
   // R/E/L-source; returns false where bmake `continue`s (skipping the E latestdir reset).
   bool CheckRead(absl::string_view p);
   // `*entry` (if not null) receives the cache entry of an absolute `p`.
@@ -766,10 +769,10 @@ void Run::ProcessFilemon(const Fields& f) {
                              [src](const std::string& m) { return PathStartsWith(m, src); }),
               missing_.end());
         }
-        CheckWrite(dst, /*is_link=*/false);
+        CheckWrite(dst, Follow::kSymlinks);
         return;
       }
-      CheckWrite(dst, /*is_link=*/true);
+      CheckWrite(dst, Follow::kNoSymlinks);
       if (!oodate_) CheckRead(src);
       return;
     }
@@ -781,7 +784,7 @@ void Run::ProcessFilemon(const Fields& f) {
       }
       return;
     case 'W':
-      CheckWrite(p, /*is_link=*/false);
+      CheckWrite(p, Follow::kSymlinks);
       return;
     case 'R':
     case 'E':
@@ -814,14 +817,14 @@ void Run::AddMissing(absl::string_view p) {
   missing_.emplace_back(p);
 }
 
-void Run::CheckWrite(absl::string_view p, bool is_link) {
+void Run::CheckWrite(absl::string_view p, Follow follow) {
   if (p.empty() || p[0] != '/') return;
   if (s_.bailiwick.empty()) return;
   if (absl::StartsWith(p, s_.cwd)) return;
   if (!HasAnyPrefix(p, s_.bailiwick)) return;
   if (absl::StartsWith(p, s_.tmpdir)) return;
   if (absl::string_view("tmp").find(p) != absl::string_view::npos) return;  // strstr("tmp", p)
-  const internal::StatResult& st = is_link ? cache_.Lstat(p) : cache_.Stat(p);
+  const internal::StatResult& st = follow == Follow::kNoSymlinks ? cache_.Lstat(p) : cache_.Stat(p);
   if (st.error != 0 && !Ignore(p)) AddMissing(p);
 }
 
@@ -897,7 +900,7 @@ struct Run::Chunk {
 // is false) depends on the path alone; a boring R changes nothing but the current pid, which
 // the list keeps where it changes.
 void Run::ClassifyChunk(Chunk* chunk, internal::PathCache* cache, std::string* real) {
-  LineReader reader(data_, /*has_nul=*/false);  // Go cooperates only without a NUL
+  LineReader reader(data_, LineReader::Nul::kNone);  // Go cooperates only without a NUL
   reader.Seek(chunk->begin);
   int lastpid = 0;  // as PidDirs sees it after the previous line; 0: not known here
   uint32_t line = 0;

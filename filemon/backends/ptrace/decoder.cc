@@ -152,12 +152,12 @@ bool Decoder::Resolve(pid_t tid, int dirfd, absl::string_view path, Text* out) {
 }
 
 void Decoder::EmitOpen(pid_t tid, pid_t tgid, int dirfd, uint64_t path_addr, uint64_t flags,
-                       bool clue) {
+                       AtClue clue) {
   Text raw(scratch_->raw1, sizeof(scratch_->raw1));
   if (!ReadPath(tid, tgid, path_addr, &raw)) return;
   Text out(scratch_->out1, sizeof(scratch_->out1));
   bool prefixed = Resolve(tid, dirfd, raw.view(), &out);
-  if (clue && prefixed && !options_.absolute_paths) {
+  if (clue == AtClue::kWhenPrefixed && prefixed && !options_.absolute_paths) {
     sink_->Add(Record::Path(RecordKind::kAt, tgid, raw.view()));
   }
   if (flags & O_RDWR) sink_->Add(Record::Path(RecordKind::kRead, tgid, out.view()));
@@ -190,14 +190,20 @@ void Decoder::OnExit(pid_t tid, pid_t tgid, const PendingCall& call, int64_t rva
     Resolve(tid, dirfd, raw1.view(), &out1);
     sink_->Add(Record::Path(kind, tgid, out1.view()));
   };
-  // Two paths → L or M. `from_is_contents`: symlink target, never resolved.
+  // What the first path of L or M is.
+  enum class From {
+    kPath,      // a path, resolved like any other
+    kContents,  // a symlink's contents, never resolved
+    kPathOrFd,  // linkat with AT_EMPTY_PATH: an empty path names dirfd1's file
+  };
+  // Two paths → L or M.
   auto two = [&](RecordKind kind, int dirfd1, uint64_t path1, int dirfd2, uint64_t path2,
-                 bool from_is_contents, bool from_empty_is_fd) {
+                 From from) {
     if (!ReadPath(tid, tgid, path1, &raw1) || !ReadPath(tid, tgid, path2, &raw2)) return;
-    if (from_is_contents) {
+    if (from == From::kContents) {
       out1.Clear();
       out1.Append(raw1.view());
-    } else if (from_empty_is_fd && raw1.view().empty()) {
+    } else if (from == From::kPathOrFd && raw1.view().empty()) {
       out1.Clear();
       if (!ReadProcLink(tid, "fd/", dirfd1, &out1)) return;
     } else {
@@ -208,13 +214,13 @@ void Decoder::OnExit(pid_t tid, pid_t tgid, const PendingCall& call, int64_t rva
   };
   switch (call.op) {
     case Op::kOpen:
-      EmitOpen(tid, tgid, AT_FDCWD, a[0], a[1], false);
+      EmitOpen(tid, tgid, AT_FDCWD, a[0], a[1], AtClue::kNone);
       return;
     case Op::kCreat:
-      EmitOpen(tid, tgid, AT_FDCWD, a[0], O_WRONLY | O_CREAT | O_TRUNC, false);
+      EmitOpen(tid, tgid, AT_FDCWD, a[0], O_WRONLY | O_CREAT | O_TRUNC, AtClue::kNone);
       return;
     case Op::kOpenat:
-      EmitOpen(tid, tgid, fd(a[0]), a[1], a[2], true);
+      EmitOpen(tid, tgid, fd(a[0]), a[1], a[2], AtClue::kWhenPrefixed);
       return;
     case Op::kOpenat2: {
       uint64_t flags = 0;
@@ -224,7 +230,7 @@ void Decoder::OnExit(pid_t tid, pid_t tgid, const PendingCall& call, int64_t rva
         Comment(tgid, "openat2: struct open_how could not be read; its record is lost");
         return;
       }
-      EmitOpen(tid, tgid, fd(a[0]), a[1], flags, true);
+      EmitOpen(tid, tgid, fd(a[0]), a[1], flags, AtClue::kWhenPrefixed);
       return;
     }
     case Op::kChdir:
@@ -244,23 +250,24 @@ void Decoder::OnExit(pid_t tid, pid_t tgid, const PendingCall& call, int64_t rva
       }
       return;
     case Op::kRename:
-      two(RecordKind::kMove, AT_FDCWD, a[0], AT_FDCWD, a[1], false, false);
+      two(RecordKind::kMove, AT_FDCWD, a[0], AT_FDCWD, a[1], From::kPath);
       return;
     case Op::kRenameat:
     case Op::kRenameat2:
-      two(RecordKind::kMove, fd(a[0]), a[1], fd(a[2]), a[3], false, false);
+      two(RecordKind::kMove, fd(a[0]), a[1], fd(a[2]), a[3], From::kPath);
       return;
     case Op::kLink:
-      two(RecordKind::kLink, AT_FDCWD, a[0], AT_FDCWD, a[1], false, false);
+      two(RecordKind::kLink, AT_FDCWD, a[0], AT_FDCWD, a[1], From::kPath);
       return;
     case Op::kLinkat:
-      two(RecordKind::kLink, fd(a[0]), a[1], fd(a[2]), a[3], false, (a[4] & kAtEmptyPath) != 0);
+      two(RecordKind::kLink, fd(a[0]), a[1], fd(a[2]), a[3],
+          (a[4] & kAtEmptyPath) != 0 ? From::kPathOrFd : From::kPath);
       return;
     case Op::kSymlink:
-      two(RecordKind::kLink, AT_FDCWD, a[0], AT_FDCWD, a[1], true, false);
+      two(RecordKind::kLink, AT_FDCWD, a[0], AT_FDCWD, a[1], From::kContents);
       return;
     case Op::kSymlinkat:
-      two(RecordKind::kLink, AT_FDCWD, a[0], fd(a[1]), a[2], true, false);
+      two(RecordKind::kLink, AT_FDCWD, a[0], fd(a[1]), a[2], From::kContents);
       return;
     case Op::kUnlink:
     case Op::kRmdir:

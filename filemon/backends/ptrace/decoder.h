@@ -102,7 +102,9 @@ class Decoder {
   // Applies the path rules to `path` (dirfd `dirfd`, AT_FDCWD for none) into `out`. Returns
   // whether a dirfd prefix was applied to a relative path.
   bool Resolve(pid_t tid, int dirfd, absl::string_view path, Text* out);
-  void EmitOpen(pid_t tid, pid_t tgid, int dirfd, uint64_t path_addr, uint64_t flags, bool clue);
+  // Whether an open writes the `A` clue (openat, openat2) before a dirfd-prefixed R/W.
+  enum class AtClue { kNone, kWhenPrefixed };
+  void EmitOpen(pid_t tid, pid_t tgid, int dirfd, uint64_t path_addr, uint64_t flags, AtClue clue);
 
   TraceOptions options_;
   RecordSink* sink_;
