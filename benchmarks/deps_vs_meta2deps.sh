@@ -3,7 +3,7 @@
 # processes, over the same 10,000 .meta files (benchmarks/meta_gen: 200 filemon records each, 4
 # processes reading ~150 distinct sources under SRCTOP/src), with the arguments gendirdeps.mk
 # passes (-R -H -O, MACHINE= SRCTOP= RELDIR= CURDIR=, @LIST). filemon-meta reads the files on
-# every core (its default), meta2deps.py on one. The two outputs are compared first. Then
+# every core (its default; also timed with --jobs 1), meta2deps.py on one. The two outputs are compared first. Then
 # ROUNDS pairs run one after the other (hyperfine would run each command's rounds in a block):
 # each pair's wall and user+system times, and the medians of the per-pair ratios, which cancel
 # the drift of a shared machine.
@@ -51,9 +51,12 @@ timed() {
 }
 ratios=()
 cpu_ratios=()
+ones=()
 for i in $(seq 1 "$rounds"); do
   read -r ow ou os < <(timed "$tool" deps --format=meta2deps $args)
   read -r pw pu ps < <(timed python3 "$m2d" $args)
+  read -r jw ju js < <(timed "$tool" deps --format=meta2deps --jobs 1 $args)
+  ones+=("$jw")
   r=$(echo "$pw / $ow" | bc -l)
   c=$(echo "($pu + $ps) / ($ou + $os)" | bc -l)
   ratios+=("$r")
@@ -64,3 +67,4 @@ done
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 printf 'median of per-pair ratios (meta2deps.py / filemon-meta): wall %.1fx, user+sys %.1fx; load average: %s\n' \
   "$(median "${ratios[@]}")" "$(median "${cpu_ratios[@]}")" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf 'filemon-meta --jobs 1 (for comparison), median wall: %.3f s\n' "$(median "${ones[@]}")"

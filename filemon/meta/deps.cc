@@ -91,8 +91,10 @@ class FileRun {
   struct Proc {
     std::string cwd, ldir;  // its directory; the last directory it read
   };
+  // `path` is the record's own text (a clean absolute name) or `scratch_`: valid until the
+  // next Resolve().
   struct Resolved {
-    std::string path;
+    absl::string_view path;
     bool exists = false, is_dir = false;
   };
   Proc& Process(int64_t pid) {
@@ -121,6 +123,7 @@ class FileRun {
   absl::flat_hash_set<std::pair<std::string, std::string>> renamed_seen_;
   internal::DirDepsResult groups_;
   bool bye_ = false;
+  std::string scratch_;
 };
 
 FileRun::Resolved FileRun::Resolve(absl::string_view p,
@@ -128,12 +131,17 @@ FileRun::Resolved FileRun::Resolve(absl::string_view p,
                                    const std::string& fallback) {
   Resolved out;
   // The cache entry's tag remembers whether the name is lexically clean (1) or not (0): a
-  // name seen before is neither scanned nor rebuilt again.
+  // name seen before is neither scanned nor copied again.
   const auto try_path = [&](absl::string_view candidate) {
     internal::PathCache::Entry& e = x_.cache_.Find(candidate);
     const internal::StatResult& st = x_.cache_.Stat(candidate, e);
     if (e.tag < 0) e.tag = NormalizePath(candidate) == candidate ? 1 : 0;
-    out.path = e.tag == 1 ? std::string(candidate) : NormalizePath(candidate);
+    if (e.tag == 1) {
+      out.path = candidate;
+    } else {
+      scratch_ = NormalizePath(candidate);
+      out.path = scratch_;
+    }
     out.exists = st.error == 0;
     out.is_dir = st.is_dir;
     return out.exists;
@@ -146,9 +154,12 @@ FileRun::Resolved FileRun::Resolve(absl::string_view p,
   for (const std::string* d : dirs) {
     if (last != nullptr && *d == *last) continue;
     last = d;
-    if (try_path(absl::StrCat(*d, "/", p))) return out;
+    scratch_.assign(*d).append("/").append(p.data(), p.size());
+    if (try_path(scratch_)) return out;
   }
-  out.path = NormalizePath(absl::StrCat(fallback, "/", p));
+  scratch_ = NormalizePath(absl::StrCat(fallback, "/", p));
+  out.path = scratch_;
+  out.exists = out.is_dir = false;
   return out;
 }
 
@@ -156,7 +167,7 @@ void FileRun::Read(absl::string_view raw, const Resolved& f, Proc* proc, Ordered
   if (list != nullptr && all_) list->Add(f.path);
   if (!f.exists) return;
   if (f.is_dir) {
-    proc->ldir = f.path;
+    proc->ldir.assign(f.path.data(), f.path.size());
     return;
   }
   if (absl::EndsWith(f.path, ".dirdep")) return;
@@ -165,16 +176,16 @@ void FileRun::Read(absl::string_view raw, const Resolved& f, Proc* proc, Ordered
   }
   const absl::string_view dir = DirName(f.path);
   if (dir == cwd_ || dir == x_.options_.curdir) return;
-  x_.dirdeps_.Add(std::string(dir), f.path.substr(dir.size() == 1 ? 1 : dir.size() + 1), &groups_);
+  x_.dirdeps_.Add(dir, f.path.substr(dir.size() == 1 ? 1 : dir.size() + 1), &groups_);
 }
 
 // L: link(2) or symlink(2). For a symbolic link the first name is its contents, relative to
 // the link's directory; for a hard link it is a name the process used.
 void FileRun::Link(const filemon::Record& r, Proc* proc) {
-  const Resolved to = ResolveIn(r.path2, *proc);
-  if (all_) write_.Add(to.path);
-  const std::string link_dir(DirName(to.path));
-  const bool symlink = x_.cache_.Lstat(to.path).is_link;
+  const std::string to(ResolveIn(r.path2, *proc).path);
+  if (all_) write_.Add(to);
+  const std::string link_dir(DirName(to));
+  const bool symlink = x_.cache_.Lstat(to).is_link;
   const Resolved from = symlink ? Resolve(r.path, {&link_dir, &proc->ldir, &proc->cwd}, link_dir)
                                 : Resolve(r.path, {&proc->ldir, &proc->cwd, &link_dir},
                                           absl::StartsWith(r.path, "../") ? link_dir : proc->cwd);
@@ -208,7 +219,9 @@ void FileRun::OnRecord(const filemon::Record& r) {
       const bool exec = r.kind == RecordKind::kExec;
       const Resolved f = ResolveIn(r.path, p);
       if (exec) {
-        if (running_.insert_or_assign(r.pid, f.path).second) exec_order_.push_back(r.pid);
+        if (running_.insert_or_assign(r.pid, std::string(f.path)).second) {
+          exec_order_.push_back(r.pid);
+        }
         if (all_) exec_.Add(f.path);
         if (f.exists && !f.is_dir) Read(r.path, f, &p, nullptr);
       } else {
@@ -227,9 +240,11 @@ void FileRun::OnRecord(const filemon::Record& r) {
       return;
     case RecordKind::kMove: {
       Proc& p = Process(r.pid);
-      const Resolved from = ResolveIn(r.path, p);
+      Resolved from = ResolveIn(r.path, p);
+      const std::string from_path(from.path);
+      from.path = from_path;
       if (all_) {
-        std::pair<std::string, std::string> move(from.path, ResolveIn(r.path2, p).path);
+        std::pair<std::string, std::string> move(from_path, ResolveIn(r.path2, p).path);
         write_.Add(move.second);
         if (renamed_seen_.insert(move).second) renamed_.push_back(std::move(move));
       }
