@@ -1,7 +1,7 @@
 // Differential tests: for each scenario (a Makefile, a target, files with set mtimes and a
 // hand-written .meta), Debian's bmake 20200710 (`bmake -r -n -dM`) and `filemon-meta check
 // --compat 20200710` must reach the same verdict and print the same messages; the reason code
-// must be the expected one. Rules and quirks: ../shared/spec/bmake-meta.md.
+// must be the expected one. Rules and quirks: filemon/meta/bmake_meta.md.
 //
 // bmake ignores paths under /tmp (and $TMPDIR, unset here for both programs), so the scenarios
 // live under TEST_TMPDIR, which Bazel puts under its output base (~/.cache/bazel/...). If that

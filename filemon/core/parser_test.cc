@@ -44,7 +44,7 @@ std::string Format(const std::vector<Record>& records) {
   return s;
 }
 
-// Spec section 4 (a): FreeBSD current, v5 (Freaky/ruby-filemon README).
+// A FreeBSD current v5 log, as printed in the Freaky/ruby-filemon README.
 constexpr absl::string_view kFreeBsdV5 =
     "# filemon version 5\n"
     "# Target pid 53942\n"
@@ -160,7 +160,7 @@ TEST(Parser, IncompleteWithoutFooterIsNotAnError) {
   EXPECT_TRUE(whole.complete());
 }
 
-// Spec section 4 (b): NetBSD kernel, v4 (NetBSD share/man/man4/filemon.4 rev 1.6), verbatim:
+// A NetBSD kernel v4 log, verbatim from NetBSD share/man/man4/filemon.4 rev 1.6:
 // the "..." line is the man page's elision, not part of a log.
 constexpr absl::string_view kNetBsdV4 =
     "# filemon version 4\n"

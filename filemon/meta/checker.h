@@ -4,7 +4,7 @@
 // `.meta` file and what bmake would know (its .OBJDIR, .CURDIR, the target, the current
 // commands and the `.MAKE.META.*` settings), says whether the target is up to date or why not,
 // with bmake's exact messages. Every rule and quirk, with its source, is in
-// ../shared/spec/bmake-meta.md §4-§8; two bmake versions are emulated (`Compat`).
+// filemon/meta/bmake_meta.md; two bmake versions are emulated (`Compat`).
 //
 // What is outside `meta_oodate()` is outside this library: the makefile's own out-of-date rules
 // (sources newer than the target, .PHONY, ...) and `meta_needed()` (.NOMETA, sub-makes). The

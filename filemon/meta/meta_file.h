@@ -5,7 +5,7 @@
 // captured command output (with bmake's `*** Error code N` line), and the filemon section
 // (after `-- filemon acquired metadata --`, or from a `# buildmon` line), each with its 1-based
 // line number. The filemon section itself is read by core's `filemon::Parser`; see
-// `ForEachFilemonRecord`. The layout and its sources are in ../shared/spec/bmake-meta.md §3.
+// `ForEachFilemonRecord`. The layout and its sources are in bmake_meta.md §1.
 //
 // Deciding whether a target is out of date follows bmake's own line-by-line reading instead
 // (checker.h), because bmake recognises `CMD`/`CWD` anywhere before the filemon section.

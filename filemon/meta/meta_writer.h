@@ -1,7 +1,7 @@
 // File: filemon/meta/meta_writer.h
 //
 // Writes a `.meta` file in bmake's layout (meta.c: meta_create(), meta_job_output(),
-// meta_job_error(), meta_cmd_finish(); ../shared/spec/bmake-meta.md §3), so that builders other
+// meta_job_error(), meta_cmd_finish(); bmake_meta.md §1), so that builders other
 // than bmake, running a command under any filemon backend, produce files that bmake and
 // `filemon::meta::Checker` read:
 //

@@ -1,7 +1,7 @@
 // File: filemon/meta/pid_dirs.h (internal to //filemon/meta)
 //
 // bmake's per-process directory tracking while it reads a filemon section (meta.c,
-// meta_oodate(); ../shared/spec/bmake-meta.md §5.3), for the checker (dependency extraction,
+// meta_oodate(); bmake_meta.md §2.2), for the checker (dependency extraction,
 // deps.h, is not bound by bmake's quirks and tracks processes itself). For each record bmake keeps
 // two directories, `lcwd` (the process's cwd) and `latestdir` (the last directory it read, where a
 // relative name is looked up first), saved per pid in variables `.meta.<pid>.lcwd/.ldir`:
