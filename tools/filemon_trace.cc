@@ -33,7 +33,7 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: filemon [--backend=ptrace|preload|kernel|auto] [-o FILE] [--format=filemon|json]\n"
-    "               [--absolute] [--] COMMAND [ARGS...]\n"
+    "               [--absolute] [--probes] [--] COMMAND [ARGS...]\n"
     "       filemon parse [--format=filemon|json] [--strict|--lenient] FILE|-\n"
     "\n"
     "Runs COMMAND and records which files it and all its descendants read, write, execute,\n"
@@ -60,6 +60,11 @@ constexpr char kUsage[] =
     "  --absolute        resolve every path to an absolute one at the moment of the call,\n"
     "                    through the process's working directory and directory fds (FreeBSD\n"
     "                    logs paths as passed; symlink contents are never rewritten)\n"
+    "  --probes          also record the lookups that failed because the path does not exist\n"
+    "                    (N lines: open without O_CREAT, exec, stat/access/readlink failing\n"
+    "                    with ENOENT or ENOTDIR), so that `filemon-meta check --probes` sees a\n"
+    "                    file that appeared since. ptrace only: preload refuses it, auto\n"
+    "                    traces the whole command with ptrace, kernel cannot\n"
     "  --help            this text\n"
     "  --                end of options: everything after it is the command\n"
     "\n"
@@ -78,6 +83,8 @@ constexpr char kUsage[] =
     "  L pid 'from' 'to' linked (link, linkat); for symlink/symlinkat 'from' is the link's\n"
     "                    contents and 'to' the new link\n"
     "  X pid code signal exited with code, or was killed by signal (code 0)\n"
+    "  N pid path        (--probes only; not FreeBSD's) a lookup of path found nothing;\n"
+    "                    once per process and path, with the path rules of R\n"
     "  # ...             a comment: tracer notes (e.g. a set-id program that ran without its\n"
     "                    privilege, a tracee whose own ptrace failed), then the footer\n"
     "  # Stop S.U / # Bye bye   footer\n"
@@ -141,6 +148,8 @@ int ParseTraceArgs(int argc, char** argv, TraceArgs* args) {
       args->json = format == "json";
     } else if (arg == "--absolute") {
       args->options.absolute_paths = true;
+    } else if (arg == "--probes") {
+      args->options.probes = true;
     } else if (absl::StartsWith(arg, "-") && arg != "-") {
       error = "unknown option " + std::string(arg);
     } else {

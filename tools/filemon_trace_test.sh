@@ -11,7 +11,7 @@ check() {  # check NAME CONDITION...
 
 "$FILEMON" --help > help.txt
 check "--help exits 0" [ $? -eq 0 ]
-for word in --backend= -o --format= --absolute "E pid" "F pid" "R pid" "W pid" "A pid" "C pid" \
+for word in --backend= -o --format= --absolute --probes "N pid" "E pid" "F pid" "R pid" "W pid" "A pid" "C pid" \
             "D pid" "M pid" "L pid" "X pid" "V 5" "# Stop"; do
   check "--help explains $word" grep -q -e "$word" help.txt
 done
@@ -149,5 +149,20 @@ for backend in ptrace preload auto; do
     [ "$(grep -c '^X ' int.log)" -eq "$(( $(grep -c '^F ' int.log) + 1 ))" ]
   check "$backend: ^C to the group: footer" sh -c 'tail -1 int.log | grep -q "^# Bye bye$"'
 done
+
+# --probes: N lines under ptrace (and auto, through ptrace, saying so); preload refuses with the
+# reason (exit 126); without it no N line.
+"$FILEMON" --backend=ptrace --probes -o probes.log -- sh -c 'cat no_such_file 2>/dev/null; :'
+check "--probes: N for the file cat did not find" grep -q "^N [0-9]* no_such_file$" probes.log
+"$FILEMON" --backend=auto --probes -o probes_auto.log -- sh -c 'cat no_such_file 2>/dev/null; :'
+check "--probes: auto says it traces with ptrace" \
+  sh -c 'grep -m1 -v "^# \(filemon version\|Target pid\|Start\)\|^V " probes_auto.log | grep -q "^# auto: .*probes"'
+check "--probes: auto's N" grep -q "^N [0-9]* no_such_file$" probes_auto.log
+"$FILEMON" --backend=preload --probes -o probes_preload.log -- true 2> probes_preload.err
+status=$?
+check "--probes: preload refuses (exit 126, got $status)" [ $status -eq 126 ]
+check "--probes: preload says why" grep -q "probes" probes_preload.err
+"$FILEMON" --backend=ptrace -o noprobes.log -- sh -c 'cat no_such_file 2>/dev/null; :'
+check "no --probes: no N line" sh -c '! grep -q "^N " noprobes.log'
 
 [ $failures -eq 0 ] || { echo "$failures check(s) failed"; exit 1; }

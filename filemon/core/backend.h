@@ -71,6 +71,11 @@ struct TraceOptions {
   // Resolve every recorded path to an absolute path at the moment of the call, through the
   // process's cwd and dirfd (FreeBSD cannot do this; the default matches FreeBSD).
   bool absolute_paths = false;
+  // Record absent-path probes: `N pid path` for an open (without O_CREAT), exec or stat-family
+  // lookup that failed because the path does not exist (ENOENT, ENOTDIR); once per process and
+  // path (log_format.md, section 7). Only ptrace can yet; the others refuse it (auto traces
+  // with ptrace). Off: the log is exactly what it was without the option.
+  bool probes = false;
   // Where the caller passes signals to the command (see run_control.h); null: nowhere (the
   // command gets only the signals sent to it directly or to its process group). Must outlive
   // the run; one run at a time per control. `StartSession()` ignores it: there the caller forks

@@ -198,6 +198,11 @@ absl::StatusOr<ExitStatus> KernelBackend::Run(const Command& command, const Trac
         "kernel backend: filemon(4) logs paths as the process passed them; absolute paths "
         "need the ptrace or preload backend");
   }
+  if (options.probes) {
+    return absl::UnimplementedError(
+        "kernel backend: filemon(4) records only calls that succeeded, so it cannot see "
+        "absent-path probes (--probes); use the ptrace backend");
+  }
   absl::StatusOr<FilemonDevice> device = FilemonDevice::Open(options_.device_path);
   if (!device.ok()) return device.status();
   ScopedFd log_write, log_read;

@@ -112,6 +112,18 @@ TEST(KernelBackend, AbsolutePathsAreRefused) {
   EXPECT_TRUE(absl::StrContains(exit.status().message(), "ptrace or preload")) << exit.status();
 }
 
+TEST(KernelBackend, ProbesAreRefused) {
+  std::unique_ptr<Backend> backend = BackendOn(kFilemonDevicePath);
+  TextSink sink;
+  TraceOptions options;
+  options.probes = true;
+  absl::StatusOr<ExitStatus> exit = backend->Run(TrueCommand(), options, &sink);
+  ASSERT_FALSE(exit.ok());
+  EXPECT_EQ(exit.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_TRUE(absl::StrContains(exit.status().message(), "cannot see absent-path probes"))
+      << exit.status();
+}
+
 // Run() on Linux with the two ioctls played by the test ("the kernel"): the log file the
 // backend made is written by the test, as the kernel would, while the command runs.
 int g_pid_pipe = -1;  // the child's hook tells the test its pid here

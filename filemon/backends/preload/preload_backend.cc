@@ -334,6 +334,19 @@ class PreloadBackend : public Backend {
 absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const TraceOptions& options,
                                                RecordSink* sink) {
   if (command.argv.empty()) return absl::InvalidArgumentError("preload: empty command");
+  if (options.probes) {
+    // The interposer does not yet wrap the stat family nor report failed calls (issue 22).
+    if (options_.auto_mode && options_.fallback != nullptr) {
+      sink->Add(Record::Comment(absl::StrCat(
+          " auto: the preload interposer cannot record probes (--probes) yet: tracing the whole "
+          "command with ",
+          options_.fallback->name())));
+      return options_.fallback->Run(command, options, sink);
+    }
+    return absl::UnimplementedError(
+        "preload: the interposer cannot record absent-path probes (--probes) yet; use "
+        "--backend=ptrace or auto");
+  }
 
   // The environment of the command, with our variables.
   std::vector<std::string> env;

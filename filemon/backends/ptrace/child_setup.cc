@@ -32,15 +32,36 @@ class FilterBuilder {
   ChildSetup* setup_;
 };
 
+// The instructions one entry takes: jeq nr; ret trace (plus, with skip bits: ld arg; jset; ret
+// allow).
+size_t EntryLength(const SyscallEntry& e) { return e.skip_bits != 0 ? 5 : 2; }
+
+bool AddEntry(const AbiTable& abi, const SyscallEntry& e, FilterBuilder* b) {
+  const uint32_t trace = SECCOMP_RET_TRACE | SeccompData(abi.abi, e.op);
+  if (e.skip_bits == 0) {
+    return b->Add(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, e.nr) && b->Return(trace);
+  }
+  // The argument's low 32 bits (little-endian hosts: the word at the argument's offset).
+  const uint32_t arg = static_cast<uint32_t>(offsetof(seccomp_data, args) + 8 * e.skip_arg);
+  return b->Add(BPF_JMP | BPF_JEQ | BPF_K, 0, 4, e.nr) &&
+         b->Add(BPF_LD | BPF_W | BPF_ABS, 0, 0, arg) &&
+         b->Add(BPF_JMP | BPF_JSET | BPF_K, 0, 1, e.skip_bits) && b->Return(SECCOMP_RET_ALLOW) &&
+         b->Return(trace);
+}
+
 }  // namespace
 
-absl::Status BuildSeccompFilter(ChildSetup* setup) {
+absl::Status BuildSeccompFilter(ChildSetup* setup, const FilterOptions& options) {
   setup->filter_length = 0;
   FilterBuilder b(setup);
   bool ok = true;
   for (const AbiTable& abi : HostAbis()) {
-    // Block: ld arch; jeq arch ? next : skip block; ld nr; [x32 check]; (jeq nr; ret)*; ret allow.
-    size_t rest = 1 + (abi.refused_nr_bit != 0 ? 2 : 0) + 2 * abi.entries.size() + 1;
+    absl::Span<const SyscallEntry> probes =
+        options.probes ? abi.probe_entries : absl::Span<const SyscallEntry>();
+    // Block: ld arch; jeq arch ? next : skip block; ld nr; [x32 check]; entries; ret allow.
+    size_t rest = 1 + (abi.refused_nr_bit != 0 ? 2 : 0) + 1;
+    for (const SyscallEntry& e : abi.entries) rest += EntryLength(e);
+    for (const SyscallEntry& e : probes) rest += EntryLength(e);
     if (rest > 255) return absl::InternalError("seccomp filter: syscall table too long");
     ok &= b.Add(BPF_LD | BPF_W | BPF_ABS, 0, 0, kArchOffset);
     ok &= b.Add(BPF_JMP | BPF_JEQ | BPF_K, 0, static_cast<unsigned char>(rest), abi.audit_arch);
@@ -49,10 +70,8 @@ absl::Status BuildSeccompFilter(ChildSetup* setup) {
       ok &= b.Add(BPF_JMP | BPF_JSET | BPF_K, 0, 1, abi.refused_nr_bit);
       ok &= b.Return(SECCOMP_RET_TRACE | SeccompData(Abi::kX32, Op::kRefuse));
     }
-    for (const SyscallEntry& e : abi.entries) {
-      ok &= b.Add(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, e.nr);
-      ok &= b.Return(SECCOMP_RET_TRACE | SeccompData(abi.abi, e.op));
-    }
+    for (const SyscallEntry& e : abi.entries) ok &= AddEntry(abi, e, &b);
+    for (const SyscallEntry& e : probes) ok &= AddEntry(abi, e, &b);
     ok &= b.Return(SECCOMP_RET_ALLOW);
   }
   // An ABI the tables do not know: refuse rather than misread.

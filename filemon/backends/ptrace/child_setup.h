@@ -37,9 +37,14 @@ struct ChildSetup {
   pid_t tracer_pid = 0;  // named with PR_SET_PTRACER for Yama
 };
 
+struct FilterOptions {
+  // Also stop on the stat family (`AbiTable::probe_entries`), whose failures are probes.
+  bool probes = false;
+};
+
 // Fills `setup->filter` from the host's syscall tables (syscall_table.h): the traced calls
 // return SECCOMP_RET_TRACE tagged with `SeccompData`, every other call is allowed.
-absl::Status BuildSeccompFilter(ChildSetup* setup);
+absl::Status BuildSeccompFilter(ChildSetup* setup, const FilterOptions& options);
 
 // In the child after fork(): names the tracer for Yama, makes itself dumpable (attachable),
 // hands its pid to the tracer, blocks

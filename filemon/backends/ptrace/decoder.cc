@@ -8,6 +8,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <string>
+
 #include "filemon/core/record.h"
 
 namespace filemon {
@@ -165,10 +167,56 @@ void Decoder::EmitOpen(pid_t tid, pid_t tgid, int dirfd, uint64_t path_addr, uin
       Record::Path((flags & O_ACCMODE) ? RecordKind::kWrite : RecordKind::kRead, tgid, out.view()));
 }
 
+void Decoder::EmitProbe(pid_t tid, pid_t tgid, int dirfd, uint64_t path_addr) {
+  Text raw(scratch_->raw1, sizeof(scratch_->raw1));
+  if (!ReadPath(tid, tgid, path_addr, &raw)) return;
+  Text out(scratch_->out1, sizeof(scratch_->out1));
+  Resolve(tid, dirfd, raw.view(), &out);
+  if (!probed_[tgid].insert(std::string(out.view())).second) return;  // said once already
+  sink_->Add(Record::Path(RecordKind::kNotFound, tgid, out.view()));
+}
+
+void Decoder::ForgetProcess(pid_t tgid) { probed_.erase(tgid); }
+
+bool Decoder::OnProbeFailure(pid_t tid, pid_t tgid, const PendingCall& call, int64_t rval) {
+  if (!options_.probes || (rval != -ENOENT && rval != -ENOTDIR)) return false;
+  const uint64_t* a = call.args;
+  auto fd = [](uint64_t v) { return static_cast<int>(static_cast<int32_t>(v)); };
+  switch (call.op) {
+    case Op::kOpen:
+      if ((a[1] & O_CREAT) == 0) EmitProbe(tid, tgid, AT_FDCWD, a[0]);
+      return true;
+    case Op::kOpenat:
+      if ((a[2] & O_CREAT) == 0) EmitProbe(tid, tgid, fd(a[0]), a[1]);
+      return true;
+    case Op::kOpenat2: {
+      uint64_t flags = 0;
+      iovec local_iov{&flags, sizeof(flags)};
+      iovec remote_iov{reinterpret_cast<void*>(a[2]), sizeof(flags)};
+      if (process_vm_readv(tid, &local_iov, 1, &remote_iov, 1, 0) == sizeof(flags) &&
+          (flags & O_CREAT) == 0) {
+        EmitProbe(tid, tgid, fd(a[0]), a[1]);
+      }
+      return true;
+    }
+    case Op::kExecve:
+    case Op::kStatPath:
+      EmitProbe(tid, tgid, AT_FDCWD, a[0]);
+      return true;
+    case Op::kExecveat:
+    case Op::kStatAt:
+      EmitProbe(tid, tgid, fd(a[0]), a[1]);
+      return true;
+    default:
+      return false;
+  }
+}
+
 void Decoder::OnExit(pid_t tid, pid_t tgid, const PendingCall& call, int64_t rval) {
   const uint64_t* a = call.args;
   auto fd = [](uint64_t v) { return static_cast<int>(static_cast<int32_t>(v)); };
   if (rval < 0) {
+    if (OnProbeFailure(tid, tgid, call, rval)) return;
     if (call.op == Op::kPtrace) {
       Text c(scratch_->out2, sizeof(scratch_->out2));
       c.Append("ptrace(request ").AppendInt(static_cast<int64_t>(a[0])).Append(") failed: ");
@@ -278,6 +326,8 @@ void Decoder::OnExit(pid_t tid, pid_t tgid, const PendingCall& call, int64_t rva
       return;
     case Op::kExecve:
     case Op::kExecveat:  // recorded at the exec event (a successful exec does not return)
+    case Op::kStatPath:  // a successful lookup is no probe
+    case Op::kStatAt:
     case Op::kPtrace:
     case Op::kRefuse:
     case Op::kNone:

@@ -14,6 +14,10 @@
 //  - with `TraceOptions::absolute_paths` every path is absolute, resolved at the moment of the
 //    call through the process's cwd and dirfds (no `A` clue is needed then). Symlink contents
 //    (the first path of a symlink's `L`) are what the link contains and are never rewritten.
+//  - with `TraceOptions::probes`, a lookup that failed with ENOENT/ENOTDIR (open without
+//    O_CREAT, exec, the stat family) gives `N` with the path resolved as for `R`, once per process
+//    and path: the paths already said are kept per process (the one allocation per call, and
+//    only with probes) until `ForgetProcess`.
 //
 // Example:
 //   Decoder d(options, &sink);
@@ -27,7 +31,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 #include "filemon/backends/ptrace/syscall_table.h"
 #include "filemon/core/backend.h"
@@ -78,6 +85,10 @@ class Decoder {
   // nothing except for ptrace, whose failure is noted in a comment.
   void OnExit(pid_t tid, pid_t tgid, const PendingCall& call, int64_t rval);
 
+  // When process `tgid` has exited: its pid may be reused, and the new process's probes are
+  // its own.
+  void ForgetProcess(pid_t tgid);
+
   // At the seccomp stop of execve/execveat: the absolute path of the program into `out`
   // (capacity `cap`); returns its length, or 0 when it must be read from /proc/PID/exe after the
   // exec (execveat of an fd).
@@ -105,10 +116,15 @@ class Decoder {
   // Whether an open writes the `A` clue (openat, openat2) before a dirfd-prefixed R/W.
   enum class AtClue { kNone, kWhenPrefixed };
   void EmitOpen(pid_t tid, pid_t tgid, int dirfd, uint64_t path_addr, uint64_t flags, AtClue clue);
+  // `N tgid path` unless this process said it already.
+  void EmitProbe(pid_t tid, pid_t tgid, int dirfd, uint64_t path_addr);
+  // The probe of a failed `call`, if it is one; true when the failure is fully handled.
+  bool OnProbeFailure(pid_t tid, pid_t tgid, const PendingCall& call, int64_t rval);
 
   TraceOptions options_;
   RecordSink* sink_;
   std::unique_ptr<Scratch> scratch_;
+  absl::flat_hash_map<pid_t, absl::flat_hash_set<std::string>> probed_;
 };
 
 }  // namespace ptrace_internal

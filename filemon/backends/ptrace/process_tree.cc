@@ -40,7 +40,7 @@ struct ProcessTree::Tracee {
 };
 
 ProcessTree::ProcessTree(const TraceOptions& options, RecordSink* sink)
-    : decoder_(options, sink), control_(options.control) {}
+    : decoder_(options, sink), control_(options.control), probes_(options.probes) {}
 
 ProcessTree::~ProcessTree() = default;
 
@@ -147,6 +147,7 @@ void ProcessTree::HandleExit(pid_t tid, int status) {
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
     int signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     decoder_.sink()->Add(Record::Exit(tgid, code, signal));
+    decoder_.ForgetProcess(tgid);
     if (tid == root_) {
       root_exit_.code = code;
       root_exit_.signal = signal;
@@ -237,8 +238,13 @@ void ProcessTree::OnSeccomp(Tracee* t) {
     }
     case Op::kExecve:
     case Op::kExecveat:
-      // A successful exec never returns: the exec event records it, so no exit stop.
+      // A successful exec never returns: the exec event records it, so no exit stop, except
+      // with probes, where a failed exec (execvp's PATH search) is one.
       t->exec_length = decoder_.ExecPath(t->tid, t->call, t->exec_path, sizeof(t->exec_path));
+      if (probes_) {
+        Resume(t->tid, PTRACE_SYSCALL, 0);
+        return;
+      }
       t->call.op = Op::kNone;
       Resume(t->tid, PTRACE_CONT, 0);
       return;

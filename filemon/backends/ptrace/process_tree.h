@@ -77,6 +77,7 @@ class ProcessTree {
   ExitStatus root_exit_;
   bool root_exited_ = false;
   RunControl* control_;
+  bool probes_;  // TraceOptions::probes: failed execs stop at their exit too
   int signal_after_exit_ = 0;
   bool waker_failed_ = false;
   absl::Status error_;

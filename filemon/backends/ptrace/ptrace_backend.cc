@@ -41,6 +41,7 @@ namespace {
 
 using ptrace_internal::BuildSeccompFilter;
 using ptrace_internal::ChildSetup;
+using ptrace_internal::FilterOptions;
 using ptrace_internal::PrepareTracedChild;
 using ptrace_internal::ProcessTree;
 
@@ -194,7 +195,7 @@ void PtraceSession::TracerMain(const TraceOptions& options, int ready_fd, int go
 
 absl::StatusOr<std::unique_ptr<PtraceSession>> PtraceSession::Start(const TraceOptions& options) {
   std::unique_ptr<PtraceSession> s(new PtraceSession);
-  absl::Status built = BuildSeccompFilter(&s->setup_);
+  absl::Status built = BuildSeccompFilter(&s->setup_, FilterOptions{options.probes});
   if (!built.ok()) return built;
   int ready[2] = {-1, -1}, go[2] = {-1, -1}, done[2] = {-1, -1}, info[2] = {-1, -1};
   int log_fd = -1;
@@ -425,7 +426,7 @@ absl::StatusOr<ExitStatus> PtraceBackend::Run(const Command& command, const Trac
   std::vector<char*> envp = command.env.has_value() ? CArray(*command.env) : std::vector<char*>();
 
   ChildSetup setup;
-  absl::Status built = BuildSeccompFilter(&setup);
+  absl::Status built = BuildSeccompFilter(&setup, FilterOptions{options.probes});
   if (!built.ok()) return built;
   int ready[2] = {-1, -1}, go[2] = {-1, -1}, failed[2] = {-1, -1};
   absl::Status p = MakePipe(ready, "ready");

@@ -45,6 +45,10 @@ absl::string_view OpName(Op op) {
       return "execveat";
     case Op::kPtrace:
       return "ptrace";
+    case Op::kStatPath:
+      return "stat";
+    case Op::kStatAt:
+      return "fstatat";
     case Op::kRefuse:
       return "refused";
     case Op::kOpCount:

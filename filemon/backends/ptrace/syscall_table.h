@@ -49,7 +49,10 @@ enum class Op : uint8_t {
   kExecve,     // execve(path, argv, envp)
   kExecveat,   // execveat(dirfd, path, argv, envp, flags)
   kPtrace,     // ptrace(request, pid, addr, data): logged as a comment when it fails
-  kRefuse,     // a syscall of an ABI this build cannot decode (x32): the process is killed
+  // The stat family, traced only with `TraceOptions::probes` (their failures become `N`):
+  kStatPath,  // stat, lstat, stat64, lstat64, access, readlink: (path, ...)
+  kStatAt,    // newfstatat, fstatat64, statx, faccessat, faccessat2, readlinkat: (dirfd, path, ...)
+  kRefuse,    // a syscall of an ABI this build cannot decode (x32): the process is killed
   kOpCount,
 };
 
@@ -69,6 +72,10 @@ absl::string_view AbiName(Abi abi);
 struct SyscallEntry {
   uint32_t nr;
   Op op;
+  // When not 0: the call is allowed without a stop if argument `skip_arg` has any of these bits
+  // (AT_EMPTY_PATH: fstat through newfstatat/statx names no path, so it cannot be a probe).
+  uint32_t skip_bits = 0;
+  uint8_t skip_arg = 0;
 };
 
 struct AbiTable {
@@ -78,6 +85,8 @@ struct AbiTable {
   // refused. 0 if none.
   uint32_t refused_nr_bit;
   absl::Span<const SyscallEntry> entries;
+  // The stat family: in the filter only when probes are recorded.
+  absl::Span<const SyscallEntry> probe_entries;
 };
 
 // The ABIs of the host this binary was built for (native first). Empty on an unsupported host.

@@ -5,6 +5,7 @@
 #include <linux/seccomp.h>
 #include <stddef.h>
 
+#include <initializer_list>
 #include <set>
 
 #include "filemon/backends/ptrace/child_setup.h"
@@ -14,17 +15,26 @@ namespace filemon {
 namespace ptrace_internal {
 namespace {
 
-// Runs the classic-BPF program the way the kernel would, for one (arch, nr).
-uint32_t RunFilter(const ChildSetup& setup, uint32_t arch, uint32_t nr) {
+// Runs the classic-BPF program the way the kernel would, for one (arch, nr, args).
+uint32_t RunFilter(const ChildSetup& setup, uint32_t arch, uint32_t nr,
+                   std::initializer_list<uint64_t> args = {}) {
   seccomp_data data = {};
   data.arch = arch;
   data.nr = static_cast<int>(nr);
+  int i = 0;
+  for (uint64_t v : args) data.args[i++] = v;
   uint32_t a = 0;
   for (size_t pc = 0; pc < setup.filter_length;) {
     const sock_filter& f = setup.filter[pc];
     switch (f.code) {
       case BPF_LD | BPF_W | BPF_ABS:
-        a = f.k == offsetof(seccomp_data, arch) ? data.arch : static_cast<uint32_t>(data.nr);
+        if (f.k == offsetof(seccomp_data, arch)) {
+          a = data.arch;
+        } else if (f.k == offsetof(seccomp_data, nr)) {
+          a = static_cast<uint32_t>(data.nr);
+        } else {  // an argument's low word
+          a = static_cast<uint32_t>(data.args[(f.k - offsetof(seccomp_data, args)) / 8]);
+        }
         ++pc;
         break;
       case BPF_JMP | BPF_JEQ | BPF_K:
@@ -54,13 +64,18 @@ TEST(SyscallTable, EveryOpOnceAndNumbersDistinctPerAbi) {
       EXPECT_TRUE(ops.insert(e.op).second) << OpName(e.op);
       EXPECT_TRUE(numbers.insert(e.nr).second) << e.nr;
     }
-    EXPECT_EQ(ops.size(), static_cast<size_t>(Op::kRefuse) - 1);  // every op but kNone, kRefuse
+    // Every op but kNone, kRefuse and the two probe ops.
+    EXPECT_EQ(ops.size(), static_cast<size_t>(Op::kRefuse) - 3);
+    for (const SyscallEntry& e : abi.probe_entries) {
+      EXPECT_TRUE(e.op == Op::kStatPath || e.op == Op::kStatAt) << OpName(e.op);
+      EXPECT_TRUE(numbers.insert(e.nr).second) << e.nr;
+    }
   }
 }
 
 TEST(SeccompFilter, TagsTracedCallsWithAbiAndOpAndAllowsTheRest) {
   ChildSetup setup;
-  ASSERT_TRUE(BuildSeccompFilter(&setup).ok());
+  ASSERT_TRUE(BuildSeccompFilter(&setup, {}).ok());
   for (const AbiTable& abi : HostAbis()) {
     SCOPED_TRACE(std::string(AbiName(abi.abi)));
     for (const SyscallEntry& e : abi.entries) {
@@ -83,6 +98,36 @@ TEST(SeccompFilter, TagsTracedCallsWithAbiAndOpAndAllowsTheRest) {
   EXPECT_EQ(AbiOfSeccompData(x32 & SECCOMP_RET_DATA), Abi::kX32);
   EXPECT_EQ(OpOfSeccompData(RunFilter(setup, AUDIT_ARCH_AARCH64, 56) & SECCOMP_RET_DATA),
             Op::kRefuse);
+#endif
+}
+
+TEST(SeccompFilter, TheStatFamilyStopsOnlyWithProbes) {
+  ChildSetup plain, probes;
+  ASSERT_TRUE(BuildSeccompFilter(&plain, {}).ok());
+  ASSERT_TRUE(BuildSeccompFilter(&probes, FilterOptions{true}).ok());
+  for (const AbiTable& abi : HostAbis()) {
+    SCOPED_TRACE(std::string(AbiName(abi.abi)));
+    ASSERT_FALSE(abi.probe_entries.empty());
+    for (const SyscallEntry& e : abi.probe_entries) {
+      EXPECT_EQ(RunFilter(plain, abi.audit_arch, e.nr), SECCOMP_RET_ALLOW) << e.nr;
+      const uint32_t ret = RunFilter(probes, abi.audit_arch, e.nr);
+      EXPECT_EQ(ret & SECCOMP_RET_ACTION_FULL, SECCOMP_RET_TRACE) << e.nr;
+      EXPECT_EQ(OpOfSeccompData(ret & SECCOMP_RET_DATA), e.op);
+      EXPECT_EQ(AbiOfSeccompData(ret & SECCOMP_RET_DATA), abi.abi);
+    }
+    // The other traced calls are tagged as before.
+    for (const SyscallEntry& e : abi.entries) {
+      EXPECT_EQ(OpOfSeccompData(RunFilter(probes, abi.audit_arch, e.nr) & SECCOMP_RET_DATA), e.op);
+    }
+  }
+#if defined(__x86_64__)
+  // fstat through newfstatat(fd, "", buf, AT_EMPTY_PATH) and statx(fd, "", AT_EMPTY_PATH) name
+  // no path: no stop.
+  EXPECT_EQ(RunFilter(probes, AUDIT_ARCH_X86_64, 262, {3, 0, 0, 0x1000}), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(RunFilter(probes, AUDIT_ARCH_X86_64, 332, {3, 0, 0x1000, 0, 0}), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(OpOfSeccompData(RunFilter(probes, AUDIT_ARCH_X86_64, 262, {3, 0, 0, 0x100})),
+            Op::kStatAt);  // AT_SYMLINK_NOFOLLOW: a lookup
+  EXPECT_EQ(OpOfSeccompData(RunFilter(probes, AUDIT_ARCH_X86_64, 4)), Op::kStatPath);
 #endif
 }
 

@@ -28,12 +28,43 @@ constexpr SyscallEntry kI386[] = {
     {11, Op::kExecve},     {358, Op::kExecveat}, {26, Op::kPtrace},
 };
 
+// AT_EMPTY_PATH, and where the flags are: newfstatat/fstatat64 (dirfd, path, buf, flags),
+// statx (dirfd, path, flags, mask, buf).
+constexpr uint32_t kAtEmptyPath = 0x1000;
+
+constexpr SyscallEntry kX86_64Probes[] = {
+    {4, Op::kStatPath},
+    {6, Op::kStatPath},
+    {21, Op::kStatPath},
+    {89, Op::kStatPath},
+    {262, Op::kStatAt, kAtEmptyPath, 3},
+    {332, Op::kStatAt, kAtEmptyPath, 2},
+    {269, Op::kStatAt},
+    {439, Op::kStatAt},
+    {267, Op::kStatAt},
+};
+
+constexpr SyscallEntry kI386Probes[] = {
+    {106, Op::kStatPath},
+    {107, Op::kStatPath},
+    {195, Op::kStatPath},
+    {196, Op::kStatPath},
+    {33, Op::kStatPath},
+    {85, Op::kStatPath},
+    {300, Op::kStatAt, kAtEmptyPath, 3},
+    {383, Op::kStatAt, kAtEmptyPath, 2},
+    {307, Op::kStatAt},
+    {439, Op::kStatAt},
+    {305, Op::kStatAt},
+};
+
 // __X32_SYSCALL_BIT: x32 calls arrive with AUDIT_ARCH_X86_64 and this bit in the number.
 constexpr uint32_t kX32SyscallBit = 0x40000000;
 
 constexpr AbiTable kHostAbis[] = {
-    {Abi::kX86_64, AUDIT_ARCH_X86_64, kX32SyscallBit, absl::MakeConstSpan(kX86_64)},
-    {Abi::kI386, AUDIT_ARCH_I386, 0, absl::MakeConstSpan(kI386)},
+    {Abi::kX86_64, AUDIT_ARCH_X86_64, kX32SyscallBit, absl::MakeConstSpan(kX86_64),
+     absl::MakeConstSpan(kX86_64Probes)},
+    {Abi::kI386, AUDIT_ARCH_I386, 0, absl::MakeConstSpan(kI386), absl::MakeConstSpan(kI386Probes)},
 };
 
 }  // namespace
