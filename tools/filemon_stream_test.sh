@@ -1,7 +1,7 @@
 #!/bin/bash
-# Bounded memory on any input: `filemon parse` and `filemon-meta check` on /dev/zero, a FIFO, a
-# 10 MB line and a 1 GB log, each under an address-space limit (RLIMIT_AS) far below the
-# input's size. Usage: filemon_stream_test.sh PATH/TO/filemon PATH/TO/filemon-meta
+# Bounded memory on any input: `filemon parse` and `filemon-meta check`/`deps` on /dev/zero, a
+# FIFO, a 10 MB line and a 1 GB log, each under an address-space limit (RLIMIT_AS) far below
+# the input's size. Usage: filemon_stream_test.sh PATH/TO/filemon PATH/TO/filemon-meta
 set -u
 filemon=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 meta=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
@@ -31,6 +31,10 @@ bounded "$meta" check /dev/zero
 status=$?
 [[ $status == 2 ]] || fail "check /dev/zero exited $status: $(cat err.txt)"
 grep -q "/dev/zero: $line_limit" err.txt || fail "check /dev/zero: $(cat err.txt)"
+bounded "$meta" deps /dev/zero
+status=$?
+[[ $status == 2 ]] || fail "deps /dev/zero exited $status: $(cat err.txt)"
+grep -q "/dev/zero: $line_limit" err.txt || fail "deps /dev/zero: $(cat err.txt)"
 
 # A 10 MB line.
 { echo '# filemon version 5'; head -c 10000000 /dev/zero | tr '\0' x; echo; } >long.log
