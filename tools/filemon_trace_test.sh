@@ -76,10 +76,13 @@ check "closed pipe: the message says so" grep -q "cannot write the log -: .*Brok
 
 # kill -9 of filemon: the log already has the header and the records made before the kill
 # (at most ~100 ms of records stay in filemon's memory), under each backend.
+# The kill comes 500 ms after the command made its record (waited for, so that a busy machine
+# that is slow to start the command does not fail the test).
 for backend in ptrace preload; do
-  rm -f killed.log
-  "$FILEMON" --backend=$backend -o killed.log sh -c 'echo x > before_kill; : < /dev/null; sleep 2' >/dev/null 2>&1 &
+  rm -f killed.log before_kill
+  "$FILEMON" --backend=$backend -o killed.log sh -c 'echo x > before_kill; : < /dev/null; sleep 3' >/dev/null 2>&1 &
   tracer=$!
+  i=0; while [ ! -s before_kill ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
   sleep 0.5
   kill -KILL $tracer
   wait $tracer 2>/dev/null
