@@ -33,7 +33,7 @@ constexpr char kUsage[] = R"(usage:
   filemon-meta check [options] FILE.meta...
   filemon-meta deps [--format text|json|meta2deps] [--srctop DIR]... [--objroot DIR]...
                     [--machine M] [options] FILE.meta... | @LIST
-  filemon-meta run --meta FILE.meta --target NAME [--backend B] [--cwd DIR]
+  filemon-meta run --meta FILE.meta --target NAME [--backend B] [--cwd DIR] [--probes]
                    (--cmd TEXT... | -- COMMAND...)
 
 bmake's meta mode keeps, next to each target, a .meta file: the commands that made it, their
@@ -57,6 +57,7 @@ check: first line `up-to-date` or `out-of-date: CODE`; then bmake's -dM message(
         malformed         a blank line, a record without pid or path, a bare CWD, ...
         truncated         a line without its newline (an interrupted write)
         target_missing    the target does not exist (bmake rebuilds before reading the .meta)
+        appeared          (--probes) a path probed and not found then exists now
   Exit status: 0 up to date, 1 out of date, 2 usage or I/O error.
   A FILE.meta that is not a regular file (a pipe, a FIFO) is read up to 64 MiB, with lines
   up to 1 MiB; more is an I/O error.
@@ -99,6 +100,14 @@ Beyond bmake (opt-in; the default is bmake's behaviour):
   --mtime-resolution R seconds (default, bmake: newer means a later second) or full (the file
                        system's nanoseconds: a file written after the target in the same
                        second is newer)
+  --probes             use the N lines (absent-path probes, `filemon --probes`, `run
+                       --probes`): a path looked for and not found when the target was
+                       built, which exists now, makes it out of date (`appeared`): a header
+                       that now shadows the one read, a program earlier in PATH. Resolved
+                       in the probing process's directory; ignore paths, patterns and the
+                       filter apply as to R; not when the .meta itself later wrote, renamed
+                       or linked it. Checked after bmake's rules. Without it N lines are
+                       skipped, as bmake skips them
   --jobs N             threads (default: one per core): several files are checked in
                        parallel; the filemon section of a single .meta of 256 KiB or more is
                        read by N threads together (same decision; --jobs 1: one thread)
@@ -135,7 +144,8 @@ run: runs each --cmd TEXT with `/bin/sh -c`, as bmake does (or COMMAND as given)
   here), and writes FILE.meta in bmake's layout (CMD/CWD/TARGET header, the output, a failing
   command's "*** Error code N", the filemon section), so that builders other than bmake can
   use `check`: `check --cmd TEXT` with the same TEXT then compares the commands. The output
-  is also shown. Exit status, as `filemon`'s: the first failing command's own status (else
+  is also shown. --probes records absent-path probes (N lines, for `check --probes`; ptrace
+  and auto only, see filemon --help). Exit status, as `filemon`'s: the first failing command's own status (else
   0), or 125 usage (bad options, unknown backend), 126 cannot trace (backend unavailable
   here, a command that cannot start), 127 cannot write FILE.meta.
 Every option that takes a value may be written --name=VALUE or --name VALUE.
@@ -164,6 +174,8 @@ int Check(int argc, char** argv) {
       }
     } else if (arg == "--ignore-cmd") {
       options.ignore_cmd = true;
+    } else if (arg == "--probes") {
+      options.probes = true;
     } else if (arg == "--missing-meta") {
       options.missing_meta = true;
     } else if (arg == "--missing-filemon") {

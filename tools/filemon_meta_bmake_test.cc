@@ -128,6 +128,20 @@ std::vector<Scenario> Scenarios() {
                "newer",
                Meta("C 100 sub\nR 100 x.h\n"),
                {{"d/sub", 5, "", true}, {"d/sub/x.h", 11}, {"d/x.h", 5}}});
+  // filemon's N (absent-path probes, beyond bmake): without --probes skipped as bmake skips
+  // every letter it does not know, even when the probed file exists now or is outside cwd.
+  s.push_back({"probe_of_a_file_that_appeared_is_skipped",
+               "up-to-date",
+               Meta("N 100 inc1/same.h\nR 100 inc2/same.h\nN 100 @O@/gone.h\n"),
+               {{"d/inc1", 5, "", true},
+                {"d/inc2", 5, "", true},
+                {"d/inc1/same.h", 5},
+                {"d/inc2/same.h", 5}}});
+  s.push_back({"probe_between_records_changes_nothing",
+               "newer",
+               Meta("C 100 @D@/sub\nN 101 x.h\nR 100 x.h\n"),
+               {{"d/sub", 5, "", true}, {"d/sub/x.h", 11}, {"d/x.h", 5}}});
+  s.push_back({"probe_without_path_is_malformed", "malformed", Meta("N 100\n"), {}});
   // Missing files: absolute, outside cwd (raw prefix), ENOENT.
   s.push_back({"missing_outside_cwd", "missing_files", Meta("R 100 @O@/gone.h\n"), {}});
   s.push_back({"missing_relative_not_reported", "up-to-date", Meta("R 100 gone.h\n"), {}});

@@ -76,6 +76,7 @@ absl::StatusOr<filemon::meta::RunAndRecordResult> RunPassingSignals(
 
 int RunRun(int argc, char** argv) {
   std::string meta_path, target, backend_name = "auto", cwd, error;
+  bool probes = false;  // TraceOptions::probes
   std::vector<std::string> shell_commands, argv_command;
   for (int i = 0; i < argc && error.empty(); ++i) {
     const absl::string_view arg = argv[i];
@@ -86,6 +87,8 @@ int RunRun(int argc, char** argv) {
                FlagValue(argc, argv, &i, "--target", &target, &error) ||
                FlagValue(argc, argv, &i, "--backend", &backend_name, &error) ||
                FlagValue(argc, argv, &i, "--cwd", &cwd, &error)) {
+    } else if (arg == "--probes") {
+      probes = true;
     } else if (FlagValue(argc, argv, &i, "--cmd", &v, &error)) {
       shell_commands.push_back(v);
     } else {
@@ -126,6 +129,7 @@ int RunRun(int argc, char** argv) {
   options.target = target;
   options.cwd = cwd;
   options.passthrough_fd = 1;
+  options.trace.probes = probes;
   for (const std::string& text : shell_commands) options.commands.push_back({text, {}});
   if (!argv_command.empty()) {
     std::vector<std::string> words;

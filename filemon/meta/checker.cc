@@ -29,11 +29,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "filemon/meta/dirdeps.h"
 #include "filemon/meta/json_internal.h"
 #include "filemon/meta/meta_read.h"
 #include "filemon/meta/modifiers.h"
 #include "filemon/meta/path_cache.h"
 #include "filemon/meta/pid_dirs.h"
+#include "filemon/meta/probe_set.h"
 
 namespace filemon {
 namespace meta {
@@ -77,6 +79,8 @@ absl::string_view ReasonCode(Reason reason) {
       return "malformed";
     case Reason::kTruncated:
       return "truncated";
+    case Reason::kAppeared:
+      return "appeared";
     case Reason::kTargetMissing:
       return "target_missing";
   }
@@ -549,6 +553,15 @@ class Run {
     OutOfDate(Reason::kMalformed);
   }
 
+  // CheckOptions::probes: `p` of an N, W or M/L destination, absolute in the pid's cwd.
+  std::string ProbePath(absl::string_view p) const {
+    return internal::NormalizePath(p[0] == '/' ? p : absl::StrCat(dirs_.lcwd(), "/", p));
+  }
+  void Wrote(absl::string_view p) {
+    if (o_.probes && !p.empty() && !probes_.empty()) probes_.Wrote(ProbePath(p));
+  }
+  // After bmake's rules: the first unexplained probe whose path exists now.
+  void CheckProbes();
   void Cmd(const BLine& line, bool has_p, absl::string_view p, LineReader* reader);
   void Cwd(bool has_p, absl::string_view p);
   void Filemon(absl::string_view line);
@@ -602,6 +615,7 @@ class Run {
 
   std::string candidate_, real_;
   absl::flat_hash_map<absl::string_view, bool> relative_ignore_;
+  internal::ProbeSet probes_;  // CheckOptions::probes
 };
 
 bool Run::NextLine(LineReader* reader, BLine* line) {
@@ -650,6 +664,7 @@ void Run::Go() {
     OutOfDate(Reason::kMissingFiles);
     if (d_->reason == Reason::kMissingFiles) d_->line = 0;
   }
+  if (!oodate_ && o_.probes) CheckProbes();
   if (!oodate_ && !have_filemon_ && o_.missing_filemon) {
     Message(absl::StrCat(meta_path_, ": missing filemon data"));
     OutOfDate(Reason::kMissingFilemon);
@@ -761,6 +776,7 @@ void Run::ProcessFilemon(const Fields& f) {
         Malformed();
         return;
       }
+      Wrote(dst);
       if (f.key == 'M') {
         // The source of a rename only clears missing files, like D.
         if (!src.empty() && src[0] == '/') {
@@ -784,14 +800,31 @@ void Run::ProcessFilemon(const Fields& f) {
       }
       return;
     case 'W':
+      Wrote(p);
       CheckWrite(p, Follow::kSymlinks);
       return;
     case 'R':
     case 'E':
       ReadRecord(f.key, p);
       return;
+    case 'N':  // filemon's extension: bmake skips it (the default below)
+      if (o_.probes) probes_.Probe(ProbePath(p), lineno_);
+      return;
     default:
       return;
+  }
+}
+
+void Run::CheckProbes() {
+  for (const internal::ProbeSet::Probed& probe : probes_.Unexplained()) {
+    if (Ignore(probe.path)) continue;
+    if (cache_.Stat(probe.path).error != 0) continue;
+    Message(absl::StrCat(Prefix(probe.line), "file '", probe.path,
+                         "' did not exist when the target was built, and now does"));
+    d_->path = probe.path;
+    OutOfDate(Reason::kAppeared);
+    d_->line = probe.line;
+    return;
   }
 }
 

@@ -61,6 +61,7 @@ enum class Reason {
   kMalformed,       // a filemon line without pid or path, a blank line, a bare CWD, ...
   kTruncated,       // a line without its '\n'
   kTargetMissing,   // the target does not exist (decided before the .meta is read)
+  kAppeared,        // beyond bmake (CheckOptions::probes): a path probed absent exists now
 };
 // The tool's code: "up-to-date", "newer", "cmd_changed", ... (see filemon-meta --help).
 absl::string_view ReasonCode(Reason reason);
@@ -112,6 +113,14 @@ struct CheckOptions {
   // /var/tmp and `tmpdir_env`); set: exactly these instead (empty: none, for a project that
   // lives under /tmp).
   absl::optional<std::vector<std::string>> default_ignore_paths;
+  // Beyond bmake: use the absent-path probes (`N` records, filemon --probes). A path probed
+  // and not found then, which exists now, makes the target out of date (`kAppeared`): a header
+  // that now shadows the one the compiler read, a program earlier in PATH. Relative paths are
+  // resolved in the probing process's cwd; ignore paths, patterns and the filter apply as to R;
+  // a probe is explained (no reason) when the same .meta later wrote, renamed or linked that
+  // path. Checked once bmake's own rules found the target up to date. Off: `N` lines are
+  // skipped, as bmake skips every letter it does not know.
+  bool probes = false;
   // Beyond bmake: how a file's mtime is compared with the target's (see MtimeResolution).
   MtimeResolution mtime_resolution = MtimeResolution::kWholeSeconds;
   std::vector<std::string> ignore_patterns;  // .MAKE.META.IGNORE_PATTERNS (:M globs)

@@ -169,7 +169,8 @@ void Decoder::EmitOpen(pid_t tid, pid_t tgid, int dirfd, uint64_t path_addr, uin
 
 void Decoder::EmitProbe(pid_t tid, pid_t tgid, int dirfd, uint64_t path_addr) {
   Text raw(scratch_->raw1, sizeof(scratch_->raw1));
-  if (!ReadPath(tid, tgid, path_addr, &raw)) return;
+  // An empty path names nothing (and `N pid ` would be a malformed line to bmake).
+  if (!ReadPath(tid, tgid, path_addr, &raw) || raw.view().empty()) return;
   Text out(scratch_->out1, sizeof(scratch_->out1));
   Resolve(tid, dirfd, raw.view(), &out);
   if (!probed_[tgid].insert(std::string(out.view())).second) return;  // said once already
