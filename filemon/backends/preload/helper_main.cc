@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
 #include "filemon/backends/preload/launch_protocol.h"
 #include "filemon/backends/preload/wire_format.h"
@@ -134,9 +135,9 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "usage: filemon_preload_helper PROGRAM -- ARGV0 ARGS...\n");
     return 125;
   }
-  const char* fd_text = getenv("FILEMON_PRELOAD_FD");
+  const char* fd_text = getenv(preload_internal::kEnvFd);
   int fd = fd_text != nullptr ? atoi(fd_text) : -1;
-  const char* pipe_text = getenv("FILEMON_PRELOAD_PIPE");
+  const char* pipe_text = getenv(preload_internal::kEnvPipe);
   int pipe = pipe_text != nullptr ? atoi(pipe_text) : -1;
   Command command;
   command.argv.push_back(argv[1]);  // the resolved program (argv[0] is not kept: see README)
@@ -144,13 +145,16 @@ int Main(int argc, char** argv) {
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
     absl::string_view entry(*e);
-    if (entry.substr(0, 16) == "FILEMON_PRELOAD_" || entry.substr(0, 11) == "LD_PRELOAD=") continue;
+    if (absl::StartsWith(entry, preload_internal::kEnvPrefix) ||
+        entry.substr(0, 11) == "LD_PRELOAD=")
+      continue;
     env.emplace_back(entry.data(), entry.size());
   }
   command.env = std::move(env);
   TraceOptions options;
-  const char* opts = getenv("FILEMON_PRELOAD_OPTIONS");
-  options.absolute_paths = opts != nullptr && strstr(opts, "absolute") != nullptr;
+  options.absolute_paths =
+      (preload_internal::ParseLaunchOptions(getenv(preload_internal::kEnvOptions)) &
+       preload_internal::kOptionAbsolutePaths) != 0;
   if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);  // the subtree is traced by ptrace alone
   struct stat pipe_stat;
   if (pipe >= 0 && (fstat(pipe, &pipe_stat) != 0 || !S_ISFIFO(pipe_stat.st_mode))) pipe = -1;
@@ -159,7 +163,7 @@ int Main(int argc, char** argv) {
   ForwardingSink sink(fd, pipe, getpid());
   // Created inside glibc by a traced posix_spawn: this process's F and the spawn's file
   // actions come first (launch_protocol.h).
-  const char* parent_text = getenv("FILEMON_PRELOAD_PID");
+  const char* parent_text = getenv(preload_internal::kEnvPid);
   const char* token_text = getenv(preload_internal::kEnvToken);
   if (parent_text != nullptr && token_text != nullptr && atoi(parent_text) != getpid()) {
     sink.AddSpawnStart(atoi(parent_text), static_cast<uint32_t>(strtoul(token_text, nullptr, 10)),

@@ -120,14 +120,8 @@ std::atomic<uint32_t> g_creations{0};
 std::atomic<int> g_creations_in_flight{0};
 __attribute__((tls_model("initial-exec"))) thread_local uint32_t t_fork_token = 0;
 
-constexpr char kEnvFd[] = "FILEMON_PRELOAD_FD";
-constexpr char kEnvPipe[] = "FILEMON_PRELOAD_PIPE";
-constexpr char kEnvPid[] = "FILEMON_PRELOAD_PID";
-constexpr char kEnvSocket[] = "FILEMON_PRELOAD_SOCKET";
-constexpr char kEnvOptions[] = "FILEMON_PRELOAD_OPTIONS";
-constexpr char kEnvHelper[] = "FILEMON_PRELOAD_HELPER";
-// execveat/fexecve: the program's path (the kernel's AT_EXECFN is then "/dev/fd/N/...").
-constexpr char kEnvExec[] = "FILEMON_PRELOAD_EXEC";
+// Our variables: launch_protocol.h. kEnvExec: for execveat/fexecve, whose AT_EXECFN is then
+// "/dev/fd/N/...".
 constexpr char kEnvLdPreload[] = "LD_PRELOAD";
 // Entries FixEnvironment may add (LD_PRELOAD and our variables), plus the terminating null.
 constexpr size_t kOurEnvEntries = 13;
@@ -743,7 +737,6 @@ void RecordReaped(pid_t pid, int wait_status) {
 // KEY '\x1d' PATH '\x1d' PATH ...; KEY is the history (the categories of the earlier calls),
 // '|', the category, then the variables.
 
-constexpr char kEnvLocale[] = "FILEMON_PRELOAD_LOCALE";
 constexpr char kLocaleSeparator = '\x1d';
 constexpr char kLocaleEntryEnd = '\x1e';
 // The entries; "" when none. Small enough that all of this library's variables share one page
@@ -824,8 +817,7 @@ void NoteLocaleCall(int category) {
 // starts) learn from each other there. Entries are appended by any process without a lock: a
 // writer reserves room with one atomic add, writes the entry, then sets its `ready` flag;
 // readers stop at the first entry not ready (a writer killed half-way only hides what follows).
-constexpr char kEnvLocaleShm[] = "FILEMON_PRELOAD_LOCALE_SHM";
-constexpr size_t kSharedLocaleBytes = 64 * 1024;  // the supervisor's ftruncate
+constexpr size_t kSharedLocaleBytes = kLocaleShmBytes;
 struct SharedLocaleEntry {
   uint32_t size;                // of the text (KEY, then SEPARATOR PATH ...)
   std::atomic<uint32_t> ready;  // 1 once the text is written
@@ -1380,8 +1372,9 @@ void Init() {
   if (env.socket != nullptr) CopyString(env.socket, g_socket_name, sizeof(g_socket_name));
   if (env.options != nullptr) {
     CopyString(env.options, g_options, sizeof(g_options));
-    g_absolute = strstr(env.options, "absolute") != nullptr;
-    g_auto = strstr(env.options, "auto") != nullptr;
+    const unsigned options = ParseLaunchOptions(env.options);
+    g_absolute = (options & kOptionAbsolutePaths) != 0;
+    g_auto = (options & kOptionAuto) != 0;
   }
   if (env.helper != nullptr) CopyString(env.helper, g_helper, sizeof(g_helper));
   if (env.locale_shm != nullptr) {
@@ -1457,7 +1450,7 @@ void FixEnvironment(char* const* envp, char** out, char* scratch, size_t scratch
   const char* user_preload = nullptr;
   if (envp != nullptr) {
     for (char* const* e = envp; *e != nullptr; ++e) {
-      if (StartsWith(*e, "FILEMON_PRELOAD_")) continue;
+      if (StartsWith(*e, kEnvPrefix)) continue;
       if (StartsWith(*e, "LD_PRELOAD=")) {
         user_preload = *e + sizeof(kEnvLdPreload);
         continue;

@@ -1,5 +1,19 @@
 // File: filemon/backends/preload/launch_protocol.h
 //
+// The environment through which the supervisor (preload_backend.cc), the interposer
+// (interposer.cc) and auto's ptrace helper (helper_main.cc) reach each other. Every variable
+// starts with kEnvPrefix; the interposer strips them all and sets its own on every exec and
+// spawn:
+//
+//   FILEMON_PRELOAD_FD=N          the SOCK_SEQPACKET socket to the supervisor (wire_format.h)
+//   FILEMON_PRELOAD_PIPE=N        the pipe to the supervisor (absent: the socket only)
+//   FILEMON_PRELOAD_SOCKET=NAME   the supervisor's abstract socket, for reconnecting
+//   FILEMON_PRELOAD_OPTIONS=N     LaunchOption bits, in decimal
+//   FILEMON_PRELOAD_HELPER=PATH   auto's ptrace helper
+//   FILEMON_PRELOAD_EXEC=PATH     execveat/fexecve: the program's path
+//   FILEMON_PRELOAD_LOCALE=...    the setlocale cache (interposer.cc)
+//   FILEMON_PRELOAD_LOCALE_SHM=/proc/PID/fd/N  the tree-wide setlocale cache, kLocaleShmBytes
+//
 // What a process created inside glibc (posix_spawn, posix_spawnp, system, popen: glibc clones
 // internally, where no wrapper runs) learns from its parent through the environment, so that
 // its start can write, in the kernel's order, what happened to it before its program ran:
@@ -30,8 +44,37 @@
 namespace filemon {
 namespace preload_internal {
 
+inline constexpr char kEnvPrefix[] = "FILEMON_PRELOAD_";
+inline constexpr char kEnvFd[] = "FILEMON_PRELOAD_FD";
+inline constexpr char kEnvPipe[] = "FILEMON_PRELOAD_PIPE";
+inline constexpr char kEnvPid[] = "FILEMON_PRELOAD_PID";
+inline constexpr char kEnvSocket[] = "FILEMON_PRELOAD_SOCKET";
+inline constexpr char kEnvOptions[] = "FILEMON_PRELOAD_OPTIONS";
+inline constexpr char kEnvHelper[] = "FILEMON_PRELOAD_HELPER";
+inline constexpr char kEnvExec[] = "FILEMON_PRELOAD_EXEC";
+inline constexpr char kEnvLocale[] = "FILEMON_PRELOAD_LOCALE";
+inline constexpr char kEnvLocaleShm[] = "FILEMON_PRELOAD_LOCALE_SHM";
 inline constexpr char kEnvToken[] = "FILEMON_PRELOAD_TOKEN";
 inline constexpr char kEnvActions[] = "FILEMON_PRELOAD_ACTIONS";
+
+// The size of the tree-wide setlocale cache's shared memory.
+inline constexpr size_t kLocaleShmBytes = 64 * 1024;
+
+// FILEMON_PRELOAD_OPTIONS: the OR of these, in decimal.
+enum LaunchOption : unsigned {
+  kOptionAbsolutePaths = 1,  // TraceOptions::absolute_paths
+  kOptionAuto = 2,           // the auto backend: hand unpreloadable programs to the helper
+};
+
+// The options in `text` (FILEMON_PRELOAD_OPTIONS' value; nullptr or malformed: none).
+inline unsigned ParseLaunchOptions(const char* text) {
+  unsigned value = 0;
+  for (const char* p = text; p != nullptr && *p != '\0'; ++p) {
+    if (*p < '0' || *p > '9') return 0;
+    value = value * 10 + static_cast<unsigned>(*p - '0');
+  }
+  return value;
+}
 
 // Appends one encoded action; `out` remembers an overflow.
 inline void AppendSpawnAction(ByteAppender& out, char kind, const char* path, size_t size) {

@@ -31,10 +31,12 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "filemon/backends/preload/exec_probe.h"
+#include "filemon/backends/preload/launch_protocol.h"
 #include "filemon/backends/preload/wire_format.h"
 #include "filemon/core/find_program.h"
 #include "filemon/core/run_control_internal.h"
@@ -60,7 +62,10 @@ using preload_internal::SendMessage;
 using preload_internal::WireKind;
 using preload_internal::WireRecord;
 
+// FILEMON_PRELOAD_PID (launch_protocol.h), filled in by the reaper's child with its own pid.
 constexpr char kPidPlaceholder[] = "FILEMON_PRELOAD_PID=0000000000";
+static_assert(sizeof(kPidPlaceholder) == sizeof(preload_internal::kEnvPid) + 11,
+              "kPidPlaceholder is kEnvPid, '=' and ten digits");
 
 bool RecordKindFromWire(WireKind wire, RecordKind* kind) {
   switch (wire) {
@@ -462,7 +467,7 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
   std::vector<std::string> new_env;
   std::string user_preload;
   for (std::string& entry : env) {
-    if (absl::string_view(entry).substr(0, 16) == "FILEMON_PRELOAD_") continue;
+    if (absl::StartsWith(entry, preload_internal::kEnvPrefix)) continue;
     if (absl::string_view(entry).substr(0, 11) == "LD_PRELOAD=") {
       user_preload = entry.substr(11);
       continue;
@@ -471,13 +476,13 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
   }
   new_env.push_back(
       absl::StrCat("LD_PRELOAD=", library, user_preload.empty() ? "" : ":", user_preload));
-  new_env.push_back(absl::StrCat("FILEMON_PRELOAD_FD=", child_fd));
+  new_env.push_back(absl::StrCat(preload_internal::kEnvFd, "=", child_fd));
   // The tree-wide setlocale cache (interposer.cc): shared memory every traced process maps by
   // name, zero-filled, for as long as this run lasts.
   const int locale_shm = static_cast<int>(syscall(SYS_memfd_create, "filemon-locale", MFD_CLOEXEC));
-  if (locale_shm >= 0 && ftruncate(locale_shm, 64 * 1024) == 0) {
+  if (locale_shm >= 0 && ftruncate(locale_shm, preload_internal::kLocaleShmBytes) == 0) {
     new_env.push_back(
-        absl::StrCat("FILEMON_PRELOAD_LOCALE_SHM=/proc/", getpid(), "/fd/", locale_shm));
+        absl::StrCat(preload_internal::kEnvLocaleShm, "=/proc/", getpid(), "/fd/", locale_shm));
   }
   struct CloseAtEnd {
     int fd;
@@ -485,14 +490,18 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
       if (fd >= 0) close(fd);
     }
   } close_locale_shm{locale_shm};
-  if (pipe_child >= 0) new_env.push_back(absl::StrCat("FILEMON_PRELOAD_PIPE=", pipe_child));
-  new_env.push_back(absl::StrCat("FILEMON_PRELOAD_SOCKET=", socket_name));
-  std::string opts;
-  if (options.absolute_paths) opts += "absolute,";
-  if (options_.auto_mode) opts += "auto,";
-  if (!opts.empty()) new_env.push_back(absl::StrCat("FILEMON_PRELOAD_OPTIONS=", opts));
+  if (pipe_child >= 0) {
+    new_env.push_back(absl::StrCat(preload_internal::kEnvPipe, "=", pipe_child));
+  }
+  new_env.push_back(absl::StrCat(preload_internal::kEnvSocket, "=", socket_name));
+  unsigned launch_options = 0;
+  if (options.absolute_paths) launch_options |= preload_internal::kOptionAbsolutePaths;
+  if (options_.auto_mode) launch_options |= preload_internal::kOptionAuto;
+  if (launch_options != 0) {
+    new_env.push_back(absl::StrCat(preload_internal::kEnvOptions, "=", launch_options));
+  }
   if (options_.auto_mode && !helper.empty()) {
-    new_env.push_back(absl::StrCat("FILEMON_PRELOAD_HELPER=", helper));
+    new_env.push_back(absl::StrCat(preload_internal::kEnvHelper, "=", helper));
   }
   new_env.push_back(kPidPlaceholder);
   std::vector<char*> envp;
