@@ -114,7 +114,8 @@ Beyond bmake (opt-in; the default is bmake's behaviour):
 
 deps: every path the commands read (R), executed (E), wrote (W), deleted (D) and moved (M,
   both ends) or linked (L), made absolute per process (its own directory, from its parent's F
-  record or the CWD; a relative C from there), deduplicated; then, as meta2deps.py does, the
+  record or the CWD; a relative C from there), deduplicated, and the paths probed and not
+  found (N, `run --probes`; text `N PATH`, JSON "probed"); then, as meta2deps.py does, the
   directories the existing files read or executed belong to: `src:DIR` under a source root,
   `obj:DIR` under an object root (each root also tried as its realpath, and each directory).
   --srctop DIR, --objroot DIR (repeatable; meta2deps -S, -O): relative to the current

@@ -215,6 +215,7 @@ std::string Format(const DepsArgs& a, const filemon::meta::Deps& all) {
     for (const std::string& p : *list) absl::StrAppend(&out, letter, " ", p, "\n");
   }
   for (const auto& [from, to] : all.renamed) absl::StrAppend(&out, "M ", from, " ", to, "\n");
+  for (const std::string& p : all.probed) absl::StrAppend(&out, "N ", p, "\n");
   for (auto [prefix, list] :
        {std::make_pair("src:", all.src_dirs), std::make_pair("obj:", all.obj_dirs)}) {
     std::sort(list.begin(), list.end());

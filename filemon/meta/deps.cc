@@ -118,7 +118,7 @@ class FileRun {
   absl::flat_hash_map<int64_t, Proc> procs_;
   absl::flat_hash_map<int64_t, std::string> running_;  // exec'd, no X yet: pid -> program
   std::vector<int64_t> exec_order_;
-  OrderedSet read_, exec_, write_, deleted_;
+  OrderedSet read_, exec_, write_, deleted_, probed_;
   std::vector<std::pair<std::string, std::string>> renamed_;
   absl::flat_hash_set<std::pair<std::string, std::string>> renamed_seen_;
   internal::DirDepsResult groups_;
@@ -235,6 +235,13 @@ void FileRun::OnRecord(const filemon::Record& r) {
     case RecordKind::kDelete:
       if (all_) deleted_.Add(ResolveIn(r.path, Process(r.pid)).path);
       return;
+    case RecordKind::kNotFound:  // it did not exist: in the process's directory, never ldir
+      if (all_ && !r.path.empty()) {
+        probed_.Add(NormalizePath(r.path[0] == '/'
+                                      ? std::string(r.path)
+                                      : absl::StrCat(Process(r.pid).cwd, "/", r.path)));
+      }
+      return;
     case RecordKind::kLink:
       Link(r, &Process(r.pid));
       return;
@@ -262,6 +269,7 @@ Deps FileRun::Finish() {
   deps.exec = exec_.Take();
   deps.write = write_.Take();
   deps.deleted = deleted_.Take();
+  deps.probed = probed_.Take();
   deps.renamed = std::move(renamed_);
   deps.src_dirs = groups_.src.Take();
   deps.obj_dirs = groups_.obj.Take();
@@ -342,6 +350,8 @@ std::string DepsJson(const Deps& deps) {
     out.push_back(']');
   }
   out.append("],");
+  internal::AppendJsonList("probed", deps.probed, &out);
+  out.push_back(',');
   for (auto [name, list] :
        {std::make_pair("src_dirs", &deps.src_dirs), std::make_pair("obj_dirs", &deps.obj_dirs)}) {
     std::vector<std::string> sorted = *list;
@@ -365,8 +375,8 @@ Deps MergeAllDeps(const std::vector<const Deps*>& parts) {
     }
     all.*field = list.Take();
   };
-  for (auto field : {&Deps::read, &Deps::exec, &Deps::write, &Deps::deleted, &Deps::src_dirs,
-                     &Deps::obj_dirs, &Deps::dp_files}) {
+  for (auto field : {&Deps::read, &Deps::exec, &Deps::write, &Deps::deleted, &Deps::probed,
+                     &Deps::src_dirs, &Deps::obj_dirs, &Deps::dp_files}) {
     merge(field);
   }
   absl::flat_hash_set<std::pair<std::string, std::string>> renamed;

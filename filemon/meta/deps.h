@@ -1,10 +1,10 @@
 // File: filemon/meta/deps.h
 //
 // What a target's commands touched, from its `.meta`: the files read, executed, written,
-// deleted, renamed and linked, each made absolute and deduplicated in first-seen order, and
-// grouped, as bmake's meta2deps.py does for DIRDEPS builds, into the source and object
-// directories they were read from (filemon/meta/deps.md: the rules, and where they differ from
-// meta2deps.py on purpose).
+// deleted, renamed and linked (and probed absent, `N`), each made absolute and deduplicated in
+// first-seen order, and grouped, as bmake's meta2deps.py does for DIRDEPS builds, into the source
+// and object directories they were read from (filemon/meta/deps.md: the rules, and where they
+// differ from meta2deps.py on purpose).
 //
 // Relative names are resolved per process, as the processes saw them: a process starts in the
 // directory of its parent's `F` record, or in the `.meta`'s CWD if it has none (bmake's compat
@@ -69,6 +69,8 @@ struct Deps {
   std::vector<std::string> write;                            // W, and the targets of L and M
   std::vector<std::string> deleted;                          // D
   std::vector<std::pair<std::string, std::string>> renamed;  // M: from, to
+  // N (filemon --probes): paths looked for and not found, in the process's directory.
+  std::vector<std::string> probed;
   // The meta2deps grouping of the existing files read or executed (and of the existing
   // sources of L and M), in first-seen order: directories themselves, `*.dirdep` files and
   // files in the CWD or --curdir directory are not grouped. `src_dirs`: relative to the
@@ -99,7 +101,7 @@ std::vector<absl::StatusOr<Deps>> ReadDepsFiles(const std::vector<std::string>& 
                                                 const DepsOptions& options, int jobs);
 
 // {"read":[...],"exec":[...],"write":[...],"deleted":[...],"renamed":[[from,to],...],
-//  "src_dirs":[...],"obj_dirs":[...],"malformed_lines":N,"truncated":B,"missing_exits":[...]}
+//  "probed":[...],"src_dirs":[...],"obj_dirs":[...],"malformed_lines":N,"truncated":B,"missing_exits":[...]}
 // (src_dirs and obj_dirs sorted)
 std::string DepsJson(const Deps& deps);
 

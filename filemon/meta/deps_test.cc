@@ -151,6 +151,27 @@ TEST(Deps, DeletedFileResolvesInTheProcessDirectory) {
   EXPECT_EQ(deps.deleted, Strings{dir / "work/gen.tmp"});
 }
 
+// N (absent-path probes): in the process's own directory (never the last one read), in their
+// own list, merged like the others, and in the JSON.
+TEST(Deps, ProbedPathsInTheirOwnGroup) {
+  TestDir dir("deps_probed");
+  dir.Mkdir("work");
+  dir.Mkdir("inc2");
+  dir.Write("inc2/same.h", "x");
+  const Deps deps =
+      Extract(Meta(dir, "@/work",
+                   "N 1 ../inc1/same.h\nR 1 @/inc2/same.h\nN 1 /abs/gone\nN 1 ../inc1/same.h\n"),
+              {});
+  EXPECT_EQ(deps.probed, (Strings{dir / "inc1/same.h", "/abs/gone"}));
+  EXPECT_EQ(deps.read, Strings{dir / "inc2/same.h"});
+  Deps merged;
+  MergeDeps(deps, &merged);
+  EXPECT_EQ(merged.probed, deps.probed);
+  EXPECT_NE(DepsJson(deps).find(absl::StrCat("\"probed\":[\"", dir / "inc1/same.h")),
+            std::string::npos)
+      << DepsJson(deps);
+}
+
 // A symbolic link's contents are relative to the link's directory.
 TEST(Deps, SymlinkTargetRelativeToTheLink) {
   TestDir dir("deps_symlink_target");
