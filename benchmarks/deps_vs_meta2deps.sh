@@ -8,11 +8,13 @@
 # each pair's wall and user+system times, and the medians of the per-pair ratios, which cancel
 # the drift of a shared machine.
 #
-# Usage: benchmarks/deps_vs_meta2deps.sh [WORKDIR]   (ROUNDS=11 by default)
+# Usage: benchmarks/deps_vs_meta2deps.sh [WORKDIR]   (ROUNDS=11 by default; WORKDIR is removed)
 # Needs: python3, Debian's bmake (/usr/share/bmake/mk-bmake/meta2deps.py).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-work="${1:-$HOME/.cache/filemon-bench/deps_vs_meta2deps}"
+# A directory of this run's own (removed at exit): another run must not regenerate it mid-way.
+work="${1:-$HOME/.cache/filemon-bench/deps_vs_meta2deps.$$}"
+trap 'rm -rf "$work"' EXIT
 rounds="${ROUNDS:-11}"
 m2d=/usr/share/bmake/mk-bmake/meta2deps.py
 [ -r "$m2d" ] || { echo "deps_vs_meta2deps.sh: needs $m2d (apt-get install bmake)" >&2; exit 2; }
@@ -26,6 +28,7 @@ gen="$bin/benchmarks/meta_gen_main"
 
 rm -rf "$work"
 read -r meta objdir _ _ _ < <("$gen" "$work" 200 4 150 same)
+[ -s "$meta" ] || { echo "deps_vs_meta2deps.sh: meta_gen wrote no $meta" >&2; exit 1; }
 mkdir -p "$objdir/many"
 awk -v n=10000 -v dir="$objdir/many" '{ line[NR] = $0 }
   END { for (i = 1; i <= n; i++) { f = dir "/t" i ".meta"
@@ -53,6 +56,7 @@ ratios=()
 cpu_ratios=()
 ones=()
 for i in $(seq 1 "$rounds"); do
+  [ -s many/t10000.meta ] || { echo "deps_vs_meta2deps.sh: $objdir/many changed under us" >&2; exit 1; }
   read -r ow ou os < <(timed "$tool" deps --format=meta2deps $args)
   read -r pw pu ps < <(timed python3 "$m2d" $args)
   read -r jw ju js < <(timed "$tool" deps --format=meta2deps --jobs 1 $args)
