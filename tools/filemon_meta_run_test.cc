@@ -3,6 +3,7 @@
 // the same traced .meta and agrees.
 
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -206,5 +207,112 @@ TEST_P(FilemonMetaRunOrder, NewerHeaderReadByAnOrphanIsSeen) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, FilemonMetaRunOrder,
                          ::testing::Values("ptrace", "preload", "auto"));
+
+// Issue 22, end to end: absent-path probes recorded by `run --probes`, used by `check --probes`,
+// ignored by plain `check` and by Debian's bmake on the same .meta.
+class FilemonMetaProbes : public ::testing::TestWithParam<const char*> {
+ protected:
+  // `run --probes` of `cmd` into T.meta in `dir`; false (and a skip) without a backend.
+  bool Run(const filemon::meta::TestDir& dir, const std::string& target, const std::string& cmd,
+           const std::string& env = "") {
+    Result run = Shell(dir.path(), absl::StrCat(kEnv, " ", env, " '", Tool(), "' run --probes",
+                                                " --backend ", GetParam(), " --meta ", target,
+                                                ".meta --target ", target, " --cmd '", cmd, "'"));
+    if (run.status == 126) return false;
+    EXPECT_EQ(run.status, 0) << run.out;
+    return true;
+  }
+  Result Check(const filemon::meta::TestDir& dir, const std::string& target, const std::string& cmd,
+               const std::string& options) {
+    return Shell(dir.path(), absl::StrCat(kEnv, " '", Tool(), "' check ", options, " --cmd '", cmd,
+                                          "' ", target, ".meta"));
+  }
+  // Debian's bmake on the same .meta: whether it says the target is up to date.
+  static bool BmakeUpToDate(const filemon::meta::TestDir& dir, const std::string& target,
+                            const std::string& cmd, std::string* out) {
+    dir.Write("Makefile",
+              absl::StrCat(".MAKE.MODE= meta curdirOk=yes\n", target, ":\n\t", cmd, "\n"),
+              time(nullptr) - 200);
+    *out = Shell(dir.path(), absl::StrCat(kEnv, " bmake -r -n -dM ", target)).out;
+    return absl::StrContains(*out, absl::StrCat("`", target, "' is up to date."));
+  }
+};
+
+TEST_P(FilemonMetaProbes, AHeaderThatNowShadowsTheOneCompiled) {
+  if (system("command -v cc >/dev/null 2>&1") != 0) GTEST_SKIP() << "no C compiler (cc)";
+  filemon::meta::TestDir dir("probes_include");
+  const time_t now = time(nullptr);
+  dir.Write("inc2/same.h", "#define A 2\n", now - 100);
+  dir.Mkdir("inc1");
+  dir.Write("a.c", "#include <same.h>\nint f(void) { return A; }\n", now - 100);
+  constexpr char kCmd[] = "cc -I inc1 -I inc2 -c a.c";
+  if (!Run(dir, "a.o", kCmd)) GTEST_SKIP() << "no tracing backend here";
+  std::ifstream meta(dir / "a.o.meta");
+  std::stringstream text;
+  text << meta.rdbuf();
+  ASSERT_TRUE(absl::StrContains(text.str(), " inc1/same.h\n")) << text.str();
+  dir.SetMtime("a.o", now);
+  EXPECT_EQ(Check(dir, "a.o", kCmd, "--probes").out, "up-to-date\n") << text.str();
+
+  dir.Write("inc1/same.h", "#define A 1\n", now - 100);  // older than a.o: no mtime shows it
+  Result probes = Check(dir, "a.o", kCmd, "--probes");
+  EXPECT_EQ(probes.status, 1) << probes.out;
+  EXPECT_TRUE(absl::StartsWith(probes.out, "out-of-date: appeared\n")) << probes.out;
+  EXPECT_TRUE(
+      absl::StrContains(probes.out, absl::StrCat("file '", dir / "inc1/same.h",
+                                                 "' did not exist when the target was built, and "
+                                                 "now does")))
+      << probes.out;
+  // The stale build this prevents: bmake's rules (ours without --probes, and Debian's bmake on
+  // the very same .meta) say up to date.
+  EXPECT_EQ(Check(dir, "a.o", kCmd, "").out, "up-to-date\n");
+  EXPECT_EQ(Check(dir, "a.o", kCmd, "--compat 20200710").out, "up-to-date\n");
+  if (system("command -v bmake >/dev/null 2>&1") == 0) {
+    std::string out;
+    EXPECT_TRUE(BmakeUpToDate(dir, "a.o", kCmd, &out)) << out;
+  }
+}
+
+TEST_P(FilemonMetaProbes, AProgramEarlierInPath) {
+  filemon::meta::TestDir dir("probes_path");
+  const time_t now = time(nullptr);
+  dir.Mkdir("bin1");
+  dir.Write("bin2/tool", "#!/bin/sh\necho two > out\n", now - 100);
+  ASSERT_EQ(chmod((dir / "bin2/tool").c_str(), 0755), 0);
+  constexpr char kCmd[] = "tool";
+  const std::string env =
+      absl::StrCat("PATH='", dir / "bin1", ":", dir / "bin2", ":/usr/bin:/bin'");
+  if (!Run(dir, "out", kCmd, env)) GTEST_SKIP() << "no tracing backend here";
+  dir.SetMtime("out", now);
+  EXPECT_EQ(Check(dir, "out", kCmd, "--probes").out, "up-to-date\n");
+  dir.Write("bin1/tool", "#!/bin/sh\necho one > out\n", now - 100);
+  ASSERT_EQ(chmod((dir / "bin1/tool").c_str(), 0755), 0);
+  Result probes = Check(dir, "out", kCmd, "--probes");
+  EXPECT_TRUE(absl::StartsWith(probes.out, "out-of-date: appeared\n")) << probes.out;
+  EXPECT_TRUE(absl::StrContains(probes.out, "file '" + dir / "bin1/tool" + "' did not exist"))
+      << probes.out;
+  EXPECT_EQ(Check(dir, "out", kCmd, "").out, "up-to-date\n");
+  if (system("command -v bmake >/dev/null 2>&1") == 0) {
+    std::string out;
+    EXPECT_TRUE(BmakeUpToDate(dir, "out", kCmd, &out)) << out;
+  }
+}
+
+TEST_P(FilemonMetaProbes, AProbeTheBuildsOwnWriteExplains) {
+  filemon::meta::TestDir dir("probes_own");
+  const time_t now = time(nullptr);
+  // Looks for gen.h, does not find it, makes it: gen.h exists afterwards because of the build.
+  constexpr char kCmd[] = "test -e gen.h || echo x > gen.h; cat gen.h > t";
+  if (!Run(dir, "t", kCmd)) GTEST_SKIP() << "no tracing backend here";
+  std::ifstream meta(dir / "t.meta");
+  std::stringstream text;
+  text << meta.rdbuf();
+  ASSERT_TRUE(absl::StrContains(text.str(), " gen.h\n")) << text.str();
+  dir.SetMtime("gen.h", now - 100);
+  dir.SetMtime("t", now);
+  EXPECT_EQ(Check(dir, "t", kCmd, "--probes").out, "up-to-date\n") << text.str();
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, FilemonMetaProbes, ::testing::Values("ptrace", "auto"));
 
 }  // namespace
