@@ -14,6 +14,7 @@
 # Variants (add more in `variant_prefix`):
 #   untraced        the workload alone
 #   ptrace          filemon --backend=ptrace (bazel-bin/tools/filemon built with --config=opt)
+#   ptrace-probes   the same with --probes (N records; the filter also stops on the stat family)
 #   preload         filemon --backend=preload (the LD_PRELOAD interposer)
 #   auto            filemon --backend=auto (preload, ptrace for programs preload cannot enter)
 #   kernel          filemon --backend=kernel (FreeBSD/NetBSD)
@@ -58,6 +59,7 @@ variant_prefix() {
   case "$1" in
     untraced) echo "" ;;
     ptrace|preload|auto|kernel) echo "$FILEMON --backend=$1 -o $SCRATCH/filemon.log --" ;;
+    ptrace-probes) echo "$FILEMON --backend=ptrace --probes -o $SCRATCH/filemon.log --" ;;
     strace) echo "strace -f -qq -o $SCRATCH/strace.log -e trace=$SYSCALLS" ;;
     strace-seccomp) echo "strace -f -qq --seccomp-bpf -o $SCRATCH/strace.log -e trace=$SYSCALLS" ;;
     floor) echo "$SCRATCH/ptrace_floor $SCRATCH/floor.log" ;;
