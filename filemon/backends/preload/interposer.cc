@@ -4,7 +4,9 @@
 // (see README.md, "The preload backend and auto"), calls the real function, and for each call
 // that succeeded sends one message of wire records (wire_format.h) to the supervisor: one
 // `write` to the inherited pipe when it fits in PIPE_BUF, else one send on the inherited
-// `SOCK_SEQPACKET` socket.
+// `SOCK_SEQPACKET` socket followed by a small marker in the pipe that keeps its place. Process
+// creations write F from both sides with a token, the supervisor keeps the first (wire_format.h,
+// "Order"; launch_protocol.h for processes created inside glibc).
 //
 // Contracts that every wrapper keeps:
 // - The traced program sees the same results and `errno` as untraced: our own work uses raw
