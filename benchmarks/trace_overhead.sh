@@ -104,7 +104,7 @@ run_gcc() { (cd "$SCRATCH/gcc" && $1 sh -c 'for i in $(seq 20); do gcc -O1 -c un
 
 setup_make() {
   local src
-  src=$(ls -d "$SCRATCH"/bmake-*/ 2>/dev/null | head -1 || true)
+  src=$(ls -d "$SCRATCH"/bmake-[0-9]*/ 2>/dev/null | head -1 || true)
   if [[ -z "$src" ]]; then
     if ! grep -rqs '^Types:.*deb-src\|^deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then
       echo "trace_overhead.sh: adding a deb-src entry for Debian's archive" >&2
@@ -113,7 +113,7 @@ setup_make() {
       apt-get update -o DPkg::Lock::Timeout=300 >&2
     fi
     (cd "$SCRATCH" && apt-get source bmake >&2)
-    src=$(ls -d "$SCRATCH"/bmake-*/ | head -1)
+    src=$(ls -d "$SCRATCH"/bmake-[0-9]*/ | head -1)
   fi
   BMAKE_SRC=${src%/}
   (cd "$BMAKE_SRC" && [[ -f config.h ]] || ./configure --with-machine=debian >/dev/null)
