@@ -11,6 +11,9 @@
 #   WORKDIR (default ~/.cache/filemon-bench/meta_vs_bmake) must not be under /tmp, /var/tmp,
 #   /dev, /etc or /proc: bmake ignores files there, which would make its job trivial.
 # Needs: bmake, hyperfine. Prints hyperfine's tables; the figures go to BENCHMARKS.md.
+# RUNS (default 30) and RUNS_MANY (default 10): hyperfine's runs per command. With
+# HYPERFINE_JSON=PREFIX, hyperfine also writes PREFIX-up-to-date.json, PREFIX-newer.json and
+# PREFIX-many.json (benchmarks/run_all.sh makes its tables from them).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="${1:-$HOME/.cache/filemon-bench/meta_vs_bmake}"
@@ -24,6 +27,7 @@ for tool in bmake hyperfine; do
 done
 unset TMPDIR MAKEFLAGS MAKEOBJDIR MAKEOBJDIRPREFIX
 runs="${RUNS:-30}"
+export_json() { [ -z "${HYPERFINE_JSON:-}" ] || echo "--export-json ${HYPERFINE_JSON}-$1.json"; }
 
 (cd "$root" && bazel build --config=opt --noshow_progress //tools:filemon-meta //benchmarks:meta_gen_main >&2)
 mkdir -p "$HOME/.cache/filemon-bench"
@@ -50,7 +54,7 @@ for variant in up-to-date newer; do
     echo "meta_vs_bmake.sh: the two disagree" >&2; exit 1
   fi
   echo "stat floor: $("$floor" "$meta")"
-  hyperfine -N -i --warmup 3 --runs "$runs" \
+  hyperfine -N -i --warmup 3 --runs "$runs" $(export_json "$variant") \
     -n "bmake -n ($variant)" "bmake -r -n -dM $target" \
     -n "filemon-meta check ($variant)" \
     "$meta_tool check --compat 20200710 --cmd 'sh build.sh' $meta" \
@@ -73,7 +77,7 @@ echo "== 10,000 .meta files of $(wc -l < "$meta") lines"
 cd "$objdir"
 stale="$("$meta_tool" check --cmd 'sh build.sh' many/*.meta | awk '!/: up-to-date$/' | wc -l)"
 [ "$stale" = 0 ] || { echo "meta_vs_bmake.sh: $stale of the 10,000 not up to date" >&2; exit 1; }
-hyperfine -N --warmup 1 --runs "${RUNS_MANY:-10}" \
+hyperfine -N --warmup 1 --runs "${RUNS_MANY:-10}" $(export_json many) \
   -n "check 10,000 files, --jobs 1" \
   "sh -c '$meta_tool check --jobs 1 --cmd \"sh build.sh\" many/*.meta > /dev/null'" \
   -n "check 10,000 files, every core" \
