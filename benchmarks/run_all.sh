@@ -52,7 +52,7 @@ if [[ $quick -eq 1 ]]; then
 fi
 IFS=, read -r -a pairs <<< "$set_rounds"
 for p in ${pairs[@]+"${pairs[@]}"}; do
-  [[ -n "${ROUNDS[${p%%=*}]:-}" && "${p#*=}" =~ ^[0-9]+$ ]] ||
+  [[ -n "${ROUNDS[${p%%=*}]:-}" && "${p#*=}" =~ ^[1-9][0-9]*$ ]] ||
     { echo "run_all.sh: --rounds $p: not SECTION=N" >&2; exit 2; }
   ROUNDS[${p%%=*}]=${p#*=}
 done
@@ -224,6 +224,7 @@ section_process() {
     : > "$RAW/process-$backend.log"
     stamp "benchmarks/process_overhead.sh --rounds ${ROUNDS[process]} --backend $backend -- /bin/true" \
       >> "$RAW/process.md"
+    echo "run_all.sh: [process] --backend $backend" >&2
     if benchmarks/process_overhead.sh --rounds "${ROUNDS[process]}" --backend "$backend" -- /bin/true \
         > "$RAW/process-$backend.log" 2>&1; then
       process_table < "$RAW/process-$backend.log" >> "$RAW/process.md"
