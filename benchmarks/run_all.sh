@@ -24,10 +24,12 @@ set -uo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 export FILEMON_BENCH_DIR=${FILEMON_BENCH_DIR:-/tmp/filemon-bench}
 RAW="$FILEMON_BENCH_DIR/run_all"
-SECTIONS=(format parse trace process meta-vs-bmake meta-bench bmake-meta deps run-and-record)
-declare -A ROUNDS=([format]=5 [parse]=5 [trace]=15 [process]=800 [meta-vs-bmake]=30
+SECTIONS=(format parse trace probes process meta-vs-bmake meta-bench bmake-meta deps
+  run-and-record)
+# Rounds per section (probes counts, its "rounds" are unused).
+declare -A ROUNDS=([format]=5 [parse]=5 [trace]=15 [probes]=1 [process]=800 [meta-vs-bmake]=30
   [meta-bench]=3 [bmake-meta]=11 [deps]=11 [run-and-record]=200)
-declare -A QUICK=([format]=1 [parse]=1 [trace]=1 [process]=20 [meta-vs-bmake]=3
+declare -A QUICK=([format]=1 [parse]=1 [trace]=1 [probes]=1 [process]=20 [meta-vs-bmake]=3
   [meta-bench]=1 [bmake-meta]=1 [deps]=1 [run-and-record]=10)
 quick=0
 only=""
@@ -163,7 +165,8 @@ section_meta-bench() {
 }
 
 section_trace() {
-  local variants=untraced,ptrace,floor,preload,auto,strace,strace-seccomp,preload-floor
+  local variants=untraced,ptrace,ptrace-probes,floor,preload,auto,strace,strace-seccomp
+  variants=$variants,preload-floor
   command -v strace >/dev/null || variants=${variants/,strace,strace-seccomp/}
   [[ -e /dev/filemon ]] && variants=$variants,kernel
   command -v strace >/dev/null || echo "(strace is not installed: its variants are left out.)" \
@@ -197,6 +200,13 @@ section_trace() {
         }
       }
     }' "$RAW/trace.log" >> "$RAW/trace.md"
+}
+
+section_probes() {
+  run probes "benchmarks/probe_volume.sh" || return 1
+  sed -n 's/^\(.*\): N lines \([0-9]*\) (R lines \([0-9]*\)); failed lookups without the rule \(.*\), distinct (pid, path) by strace \(.*\)$/| `\1` | lines |\n|---|---|\n| `N` lines written (one per process and path) | \2 |\n| failed lookups without that rule (strace) | \4 |\n| distinct (pid, path) among them (strace) | \5 |\n| `R` lines of the same run, for scale | \3 |/p' \
+    "$RAW/probes.log" >> "$RAW/probes.md"
+  grep -q '^| `N` lines' "$RAW/probes.md" || tail -1 "$RAW/probes.log" | fenced >> "$RAW/probes.md"
 }
 
 process_table() {  # the wall and CPU blocks of process_overhead.c, one row per variant
