@@ -28,7 +28,7 @@ SECTIONS=(format parse trace probes process meta-vs-bmake meta-bench bmake-meta 
   run-and-record)
 # Rounds per section (probes counts, its "rounds" are unused).
 declare -A ROUNDS=([format]=5 [parse]=5 [trace]=15 [probes]=1 [process]=800 [meta-vs-bmake]=30
-  [meta-bench]=3 [bmake-meta]=11 [deps]=11 [run-and-record]=200)
+  [meta-bench]=3 [bmake-meta]=11 [deps]=11 [run-and-record]=500)
 declare -A QUICK=([format]=1 [parse]=1 [trace]=1 [probes]=1 [process]=20 [meta-vs-bmake]=3
   [meta-bench]=1 [bmake-meta]=1 [deps]=1 [run-and-record]=10)
 quick=0
@@ -320,14 +320,28 @@ section_deps() {
 }
 
 section_run-and-record() {
-  run run-and-record "bazel build --config=opt //benchmarks:run_and_record_benchmark && bazel-bin/benchmarks/run_and_record_benchmark --backend ptrace --backend preload --rounds ${ROUNDS[run-and-record]} --dir $FILEMON_BENCH_DIR /bin/true" ||
-    return 1
-  {
-    echo "| backend | bare \`Run()\` | \`RunAndRecord()\` | paired difference (p25, p75) |"
+  # One table; a stamped command before each group of its rows. null traces no process: its
+  # rounds are cheap and its difference tight, so it gets four times the rounds.
+  local bench="bazel-bin/benchmarks/run_and_record_benchmark" r=${ROUNDS[run-and-record]} dir
+  local -a cmds=("$bench --backend null --rounds $((4 * r)) --dir $FILEMON_BENCH_DIR")
+  [[ -d /dev/shm ]] && cmds+=("$bench --backend null --rounds $((4 * r)) --dir /dev/shm")
+  cmds+=("$bench --backend ptrace --backend preload --rounds $r --dir $FILEMON_BENCH_DIR /bin/true")
+  bazel build --config=opt //benchmarks:run_and_record_benchmark >> "$RAW/run-and-record.log" 2>&1 ||
+    { why run-and-record "bazel build --config=opt //benchmarks:run_and_record_benchmark failed"; return 1; }
+  local c
+  for c in "${cmds[@]}"; do
+    : > "$RAW/rr.log"
+    stamp "bazel build --config=opt //benchmarks:run_and_record_benchmark && $c" >> "$RAW/run-and-record.md"
+    echo "run_all.sh: [run-and-record] $c" >&2
+    $c > "$RAW/rr.log" 2>&1 || { why run-and-record "\`$c\` failed: $(tail -2 "$RAW/rr.log")"; return 1; }
+    cat "$RAW/rr.log" >> "$RAW/run-and-record.log"
+    dir=${c#*--dir }; dir=${dir%% *}
+    echo "| backend (\`.meta\` in $dir) | bare \`Run()\` | \`RunAndRecord()\` | paired difference (p25, p75) |"
     echo "|---|---|---|---|"
     sed -n 's/^\([a-z]*\) *rounds [0-9]*  bare Run() \([0-9]*\) us  RunAndRecord() \([0-9]*\) us  paired difference \(.*\) us (p25 \(.*\), p75 \(.*\))$/| \1 | \2 us | \3 us | \4 us (\5, \6) |/p' \
-      "$RAW/run-and-record.log"
-  } >> "$RAW/run-and-record.md"
+      "$RAW/rr.log"
+    echo
+  done >> "$RAW/run-and-record.md"
 }
 
 # The report: one part per section, with its marker comment so that it can be pasted or
