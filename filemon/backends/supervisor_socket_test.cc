@@ -1,10 +1,9 @@
 // The preload supervisor's named socket, seen from a second local user. Its abstract name is
-// visible to every user (/proc/net/unix) and, today, predictable: "filemon-preload-PID-N".
-// A second user who binds that name before the run starts receives the records of every traced
-// process that lost its descriptor and reconnects (the paths it opens leak to that user) and
-// those records are missing from the log, without a word. Expected: the supervisor's name
-// cannot be taken in advance (or a taken name is detected), the process reports to its own
-// supervisor, and the log has its records.
+// visible to every user (/proc/net/unix); it was predictable ("filemon-preload-PID-N"): a
+// second user who bound it before the run received the records of every traced process that
+// lost its descriptor and reconnected, and they were missing from the log. The name now has a
+// random part and a name taken anyway is replaced (preload_backend.cc, ListenOnFreshName): the
+// squatter below, on the old names, hears nothing and the log has the records.
 
 #include <signal.h>
 #include <sys/socket.h>
@@ -31,14 +30,6 @@ using testing_internal::TestProgram;
 using testing_internal::TraceCommand;
 using testing_internal::TraceResult;
 using testing_internal::WriteFile;
-
-// Bugs found by QA and owned by the preload backend's work: the test is skipped with the
-// reason until the fix lands (then delete the entry).
-constexpr const char* kKnownBug =
-    "preload: the supervisor's abstract socket name is predictable (filemon-preload-PID-N) and "
-    "a name another user bound first is used anyway (bind fails silently, the traced process "
-    "reconnects to the squatter): records leak to that user and are missing from the log "
-    "(QA report, preload owner)";
 
 // As user 65534: binds the names the next runs of this process would use, says 'B' on
 // `report`, then accepts and reads; says 'G' for every message received. Never returns.
@@ -74,7 +65,6 @@ constexpr const char* kKnownBug =
 }
 
 TEST(SupervisorSocket, NameBoundFirstByAnotherUserIsNotUsed) {
-  GTEST_SKIP() << kKnownBug;
   if (geteuid() != 0) GTEST_SKIP() << "needs root to act as a second user (setresuid)";
   const std::string dir = MakeTempDir("squat");
   const std::string file = dir + "/secret";

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -231,6 +232,32 @@ void SendFromChild(int control, MessageType type, int pid, int status, int signa
   _exit(0);
 }
 
+// Binds and listens on a fresh abstract name "filemon-preload-PID-RANDOM" (set in `*name`)
+// for processes that lost their descriptor. The name is visible to every user
+// (/proc/net/unix): a random part makes it impossible to bind in advance, and a name taken
+// anyway is replaced by another. Returns the listener, or -1 (then `*name` must not be passed).
+int ListenOnFreshName(std::string* name) {
+  const int listener = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (listener < 0) return -1;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    uint64_t random = 0;
+    if (getrandom(&random, sizeof(random), 0) != static_cast<ssize_t>(sizeof(random))) break;
+    *name = absl::StrCat("filemon-preload-", getpid(), "-", absl::Hex(random, absl::kZeroPad16));
+    struct sockaddr_un addr {};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path + 1, name->data(), name->size());
+    const socklen_t len = offsetof(struct sockaddr_un, sun_path) + 1 + name->size();
+    if (bind(listener, reinterpret_cast<struct sockaddr*>(&addr), len) == 0) {
+      if (listen(listener, 128) == 0) return listener;
+      break;
+    }
+    if (errno != EADDRINUSE) break;
+  }
+  close(listener);
+  name->clear();
+  return -1;
+}
+
 // True if `pid` is `root` or one of its descendants (the parents in /proc/PID/stat; an orphan
 // of the traced tree has been reparented to the reaper, a child subreaper).
 bool DescendsFrom(pid_t pid, pid_t root) {
@@ -411,20 +438,8 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
     return absl::ErrnoToStatus(errno, "preload: socketpair(AF_UNIX, SOCK_SEQPACKET)");
   }
-  static std::atomic<int> counter{0};
-  std::string socket_name = absl::StrCat("filemon-preload-", getpid(), "-", counter++);
-  int listener = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (listener >= 0) {
-    struct sockaddr_un addr {};
-    addr.sun_family = AF_UNIX;
-    std::memcpy(addr.sun_path + 1, socket_name.data(), socket_name.size());
-    socklen_t len = offsetof(struct sockaddr_un, sun_path) + 1 + socket_name.size();
-    if (bind(listener, reinterpret_cast<struct sockaddr*>(&addr), len) != 0 ||
-        listen(listener, 128) != 0) {
-      close(listener);
-      listener = -1;
-    }
-  }
+  std::string socket_name;
+  const int listener = ListenOnFreshName(&socket_name);
   // A high descriptor number, out of the way of programs that use low ones.
   struct rlimit limit {};
   int high = 1000;
@@ -493,7 +508,11 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
   if (pipe_child >= 0) {
     new_env.push_back(absl::StrCat(preload_internal::kEnvPipe, "=", pipe_child));
   }
-  new_env.push_back(absl::StrCat(preload_internal::kEnvSocket, "=", socket_name));
+  // Only a name this run holds: a process that lost its descriptor must never reach another
+  // listener (without the name it records nothing more, and its records are not sent away).
+  if (listener >= 0) {
+    new_env.push_back(absl::StrCat(preload_internal::kEnvSocket, "=", socket_name));
+  }
   unsigned launch_options = 0;
   if (options.absolute_paths) launch_options |= preload_internal::kOptionAbsolutePaths;
   if (options_.auto_mode) launch_options |= preload_internal::kOptionAuto;
