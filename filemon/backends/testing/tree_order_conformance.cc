@@ -121,6 +121,33 @@ TEST_P(BackendConformanceTest, OrderShellBackgroundsASubshellAndExits) {
   }
 }
 
+// A statically linked parent exits at once and its orphan execs /bin/cat (dynamically linked):
+// under auto the parent is traced by the hand-off helper (ptrace) and the orphan is reaped by
+// the supervisor's reaper. Every process must have one X, the orphan's cat its read.
+TEST_P(BackendConformanceTest, OrderStaticParentLeavesADynamicOrphan) {
+  if (GetParam() == "preload") {
+    GTEST_SKIP() << "a static binary is invisible to an interposer (auto hands it to ptrace)";
+  }
+  SKIP_IF_KNOWN_ORDER_BUG();
+  for (int run = 0; run < kRuns; ++run) {
+    SCOPED_TRACE(absl::StrCat("run ", run));
+    const std::string dir = DirWithHeader("static_orphan");
+    absl::StatusOr<TraceResult> r = Trace(ShellCommand(
+        absl::StrCat(TestProgram("static_orphan_exec_bin"), " /bin/cat hdr; sleep 0.1"), dir));
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->exit.ShellStatus(), 0) << r->log;
+    ASSERT_TRUE(r->Has(RecordKind::kRead, "hdr")) << r->log;
+    for (int64_t pid : r->Pids()) {
+      const std::vector<const OwnedRecord*> exits = r->Of(RecordKind::kExit);
+      EXPECT_EQ(std::count_if(exits.begin(), exits.end(),
+                              [&](const OwnedRecord* x) { return x->pid == pid; }),
+                1)
+          << "pid " << pid << "\n"
+          << r->log;
+    }
+  }
+}
+
 // rename and link of two ~3000-byte paths: each record is larger than PIPE_BUF, yet it must
 // come before the W that follows it and before the process's X.
 TEST_P(BackendConformanceTest, OrderRecordsLargerThanAPipeWrite) {
