@@ -1887,10 +1887,28 @@ struct CloneStart {
   int parent;
   int flags;
   uint32_t token;
+  std::atomic<int>* slot_busy = nullptr;  // a CloneSlot's, cleared once the child copied this
 };
+
+// A CLONE_VM child without CLONE_VFORK runs beside its parent, which may return (and reuse the
+// stack that held its CloneStart) before the child read it: such starts live in these slots
+// until the child copied them.
+struct CloneSlot {
+  std::atomic<int> busy{0};
+  CloneStart start;
+};
+CloneSlot g_clone_slots[16];
 
 int CloneTrampoline(void* data) {
   CloneStart start = *static_cast<CloneStart*>(data);
+  const bool beside_parent = (start.flags & CLONE_VM) && !(start.flags & CLONE_VFORK);
+  if (beside_parent) {
+    // Copied: the slot is free again. The parent's thread-local slots may be ours too (no
+    // CLONE_SETTLS), so nothing is cached: Pid() asks the kernel (g_pid_shared).
+    if (start.slot_busy != nullptr) start.slot_busy->store(0, std::memory_order_release);
+    SendFork(start.parent, static_cast<int>(RawSyscall0(SYS_getpid)), start.token);
+    return start.fn(start.arg);
+  }
   int self = static_cast<int>(RawSyscall0(SYS_gettid));  // a new process: tid == pid
   t_pid = self;
   if (!(start.flags & CLONE_VM)) {  // our own copy of memory
@@ -2517,8 +2535,20 @@ FILEMON_EXPORT int clone(int (*fn)(void*), void* stack, int flags, void* arg, ..
     return REAL(clone)(fn, stack, flags, arg, parent_tid, tls, child_tid);
   }
   if ((flags & CLONE_VM) && !(flags & CLONE_VFORK)) {
-    // Parent and child run at once in one memory: neither may trust a cached pid.
+    // Parent and child run at once in one memory: neither may trust a cached pid. Both write
+    // F, the child from a slot (CloneSlot); without a free slot, no F.
     g_pid_shared.store(true, std::memory_order_relaxed);
+    for (CloneSlot& slot : g_clone_slots) {
+      int expected = 0;
+      if (!slot.busy.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) continue;
+      return CreateProcess([&] {
+        slot.start = CloneStart{fn, arg, Pid(), flags, t_fork_token, &slot.busy};
+        const int rc =
+            REAL(clone)(CloneTrampoline, stack, flags, &slot.start, parent_tid, tls, child_tid);
+        if (rc < 0) slot.busy.store(0, std::memory_order_release);  // no child to free it
+        return rc;
+      });
+    }
     return REAL(clone)(fn, stack, flags, arg, parent_tid, tls, child_tid);
   }
   int saved = t_pid;

@@ -432,6 +432,7 @@ TEST(PreloadBackend, KernelOrderWhenTheParentExitsAtOnce) {
       {Program(), "spawn_nowait", dir, "out", "/bin/cat", file},
       {Program(), "popen_exit", file},
       {Program(), "long_rename", dir, dir + "/after"},
+      {Program(), "clone_vm", file},
   };
   for (const std::vector<std::string>& command : commands) {
     for (int round = 0; round < 8; ++round) {

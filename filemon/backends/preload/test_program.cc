@@ -28,6 +28,8 @@
 //                        process could, then open PATH and exit 3
 //   bigenv_thread PROG ARGS...  execv PROG with 20,000 more environment entries, from a thread
 //                        with a 128 KiB stack
+//   clone_vm PATH        clone(CLONE_VM) without CLONE_VFORK: the child opens PATH and exits
+//                        while the parent goes on; the parent waits, then exits
 //   locale CATS [PROG ARGS...]  setlocale(CAT, "") for each of the comma-separated CATS
 //                        (ctype, messages, all, or c: setlocale(LC_ALL, "C")), in order, then
 //                        execv PROG (as gcc, cc1 and as start)
@@ -36,6 +38,7 @@
 #include <fcntl.h>
 #include <locale.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -264,6 +267,14 @@ int main(int argc, char** argv) {
         nullptr);
     pthread_join(thread, nullptr);
     return 127;
+  }
+  if (strcmp(cmd, "clone_vm") == 0 && argc == 3) {
+    static char stack[256 * 1024];
+    g_signal_path = argv[2];
+    const int child = clone([](void*) -> int { return OpenClose(g_signal_path); },
+                            stack + sizeof(stack), CLONE_VM | SIGCHLD, nullptr);
+    if (child < 0) return 1;
+    return WaitFor(child);
   }
   if (strcmp(cmd, "clearenv") == 0 && argc >= 3) {
     clearenv();
