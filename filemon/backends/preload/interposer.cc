@@ -639,7 +639,9 @@ using BatchMessage = BasicMessage<kMaxPipeMessage>;
 // Records for the operations.
 
 // open/openat/creat/fopen: FreeBSD's rule: R if O_RDWR, then W if any write access, else R.
-// `at`: openat/openat2, which also write the `A` clue for a relative path with a real dirfd.
+// `at`: openat/openat2, which also write the `A` clue for a relative path with a real dirfd
+// (not with --absolute, as ptrace: every path is then resolved, and the clue would be the one
+// relative path of the log).
 bool InLibcWindowNow();
 
 // `trapped`: called by the libc window's trap handler. Inside a window the handler records
@@ -649,7 +651,7 @@ void RecordOpen(int dirfd, const char* path, int flags, bool at, bool trapped = 
   if (!trapped && InLibcWindowNow()) return;
   Message m;
   int pid = Pid();
-  if (at && path[0] != '/' && dirfd != AT_FDCWD) {
+  if (at && !g_absolute && path[0] != '/' && dirfd != AT_FDCWD) {
     m.AddLiteral(WireKind::kAt, pid, path, Length(path));
   }
   if (flags & O_RDWR) m.Add(WireKind::kRead, pid, dirfd, path);

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <string>
 #include <vector>
@@ -278,14 +279,9 @@ struct KnownBug {
   const char* test;
   const char* reason;
 };
-constexpr KnownBug kKnownBugs[] = {
-    {"preload", "AbsoluteOptionWritesNoAtClue",
-     "the interposer writes the `A pid path` clue (a relative path) under --absolute too; "
-     "ptrace does not (QA report, preload owner)"},
-    {"auto", "AbsoluteOptionWritesNoAtClue",
-     "the interposer writes the `A pid path` clue (a relative path) under --absolute too; "
-     "ptrace does not (QA report, preload owner)"},
-};
+// Empty since the interposer stopped writing the `A` clue under --absolute. An entry reads
+// {"preload", "AbsoluteOptionWritesNoAtClue", "<reason, who fixes it>"}.
+constexpr std::array<KnownBug, 0> kKnownBugs{};
 
 void SkipIfKnownBug(absl::string_view test) {
   for (const KnownBug& bug : kKnownBugs) {
