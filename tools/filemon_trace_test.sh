@@ -168,4 +168,41 @@ check "--probes: preload says why" grep -q "probes" probes_preload.err
 "$FILEMON" --backend=ptrace -o noprobes.log -- sh -c 'cat no_such_file 2>/dev/null; :'
 check "no --probes: no N line" sh -c '! grep -q "^N " noprobes.log'
 
+# A terminal hangup when filemon is the session leader (a tmux pane, `ssh host filemon ...`,
+# setsid): the kernel sends SIGHUP to the session leader alone, so filemon must pass it on
+# although it comes from the kernel. A pty made with python3 plays the terminal.
+if command -v python3 > /dev/null; then
+  for backend in ptrace preload; do
+    rm -f hup.log
+    python3 -c '
+import os, pty, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+def started():  # the command runs: its E is in the log
+    try:
+        return any(line.startswith("E ") for line in open("hup.log"))
+    except OSError:
+        return False
+for _ in range(200):
+    if started():
+        break
+    time.sleep(0.05)
+os.close(fd)  # the hangup
+for _ in range(200):
+    p, status = os.waitpid(pid, os.WNOHANG)
+    if p == pid:
+        sys.exit(128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
+    time.sleep(0.05)
+os.kill(pid, 9)
+os.waitpid(pid, 0)
+sys.exit(99)
+' "$FILEMON" --backend=$backend -o hup.log -- sleep 30
+    status=$?
+    check "$backend: hangup of filemon as session leader: exit 129 (got $status)" [ $status -eq 129 ]
+    check "$backend: hangup: sleep's X says SIGHUP" grep -q '^X [0-9]* 0 1$' hup.log
+    check "$backend: hangup: footer" sh -c 'tail -1 hup.log | grep -q "^# Bye bye$"'
+  done
+fi
+
 [ $failures -eq 0 ] || { echo "$failures check(s) failed"; exit 1; }

@@ -30,7 +30,8 @@ enum class SignalOrigin {
   // Sent to the caller alone (kill(1), timeout(1)): the command has not got it.
   kSender,
   // Sent by the kernel to the caller's whole foreground process group (a terminal's ^C, ^\,
-  // hangup; siginfo's si_code > 0): the command, in the same group, got it too.
+  // hangup; siginfo's si_code > 0): the command, in the same group, got it too. A hangup that
+  // reaches a session leader is not one: the kernel sends it to the leader alone.
   kProcessGroup,
 };
 
