@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -193,6 +194,10 @@ int Main(int argc, char** argv) {
   // before the hand-off.
   RunControl control;
   options.control = &control;
+  // Orphans of the program stay this process's children, as they are its tracees: reaped here,
+  // where their X is written, never also by the supervisor's reaper (which would write a second
+  // X, in either order).
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
   absl::StatusOr<ExitStatus> exit;
   {
     ScopedSignalPassing passing(&control);

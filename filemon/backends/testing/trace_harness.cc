@@ -100,12 +100,7 @@ struct KnownOrderBugEntry {
   const char* test;
   const char* reason;
 };
-constexpr std::array<KnownOrderBugEntry, 1> kKnownOrderBugs{{
-    {"auto", "OrderStaticParentLeavesADynamicOrphan",
-     "auto: an orphan of a program the hand-off helper traces gets two X, one forwarded by the "
-     "helper (ptrace) and one from the supervisor's reaper when its kReaped arrives first "
-     "(RecordDispatcher::HandleExit does not note the X it wrote) (QA report, preload owner)"},
-}};
+constexpr std::array<KnownOrderBugEntry, 0> kKnownOrderBugs{};
 
 }  // namespace
 
