@@ -294,6 +294,9 @@ class RecordDispatcher {
   void HandleRecords(const char* data, size_t size);
   // A process ended; writes its X unless the process wrote its own.
   void HandleExit(const WireRecord& record);
+  // True if `pid` was named by a record that came through the channels only the traced tree
+  // holds (the pipe, the inherited socket, the reaper's): a member of the tree, alive or not.
+  bool InTree(int pid) const { return tree_pids_.contains(pid); }
 
  private:
   // False for the second F of a creation (the first was written).
@@ -301,6 +304,7 @@ class RecordDispatcher {
 
   RecordSink* sink_;
   absl::flat_hash_set<int64_t> exit_written_;  // pids whose X is in the log (until reaped)
+  absl::flat_hash_set<int32_t> tree_pids_;     // see InTree
   // Creations (parent, child, token) of which one F was written and the other is awaited. An
   // entry ends when the second arrives; a side killed before its F leaves one.
   absl::flat_hash_set<std::tuple<int32_t, int32_t, uint32_t>> half_seen_;
@@ -322,8 +326,10 @@ void RecordDispatcher::HandleRecords(const char* data, size_t size) {
     Record r;
     r.kind = kind;
     r.pid = w.pid;
+    tree_pids_.insert(w.pid);
     switch (kind) {
       case RecordKind::kFork:
+        tree_pids_.insert(w.child_pid);
         if (!FirstFork(w)) return;
         r.child_pid = w.child_pid;
         exit_written_.erase(w.child_pid);  // a new process may reuse an old pid
@@ -692,6 +698,15 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
   const pid_t tree_root = reaper;
   size_t refused = 0;
   struct ucred refused_peer {};
+  // A peer that is no longer alive (it connected, sent and exited before this accept) cannot
+  // be placed in the tree through /proc: it waits for the next drain of the pipe, where its
+  // earlier records (its start, its parent's F) name it if it belongs to the tree.
+  struct Undecided {
+    int fd;
+    struct ucred peer;
+    bool drained;  // the pipe was drained since the accept
+  };
+  std::vector<Undecided> undecided;
   auto accept_all = [&]() {
     if (listener < 0) return;
     while (true) {
@@ -699,14 +714,33 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
       if (c < 0) return;
       struct ucred peer {};
       socklen_t len = sizeof(peer);
-      if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0 ||
-          !DescendsFrom(peer.pid, tree_root)) {
+      if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0) {
         if (refused++ == 0) refused_peer = peer;
         close(c);
-        continue;
+      } else if (DescendsFrom(peer.pid, tree_root) || dispatcher.InTree(peer.pid)) {
+        conns.push_back(c);
+      } else {
+        undecided.push_back({c, peer, false});
       }
-      conns.push_back(c);
     }
+  };
+  // After a drain of the pipe: accepts the undecided peers the tree's records named, refuses
+  // those still unknown after a whole drain (or all of them when `final`).
+  auto decide = [&](bool final) {
+    std::vector<Undecided> waiting;
+    for (Undecided& u : undecided) {
+      if (dispatcher.InTree(u.peer.pid)) {
+        conns.push_back(u.fd);
+        receive(u.fd, &unmarked);  // before any control message that came after it
+      } else if (u.drained || final) {
+        if (refused++ == 0) refused_peer = u.peer;
+        close(u.fd);
+      } else {
+        u.drained = true;
+        waiting.push_back(u);
+      }
+    }
+    undecided.swap(waiting);
   };
   // Accepts reconnections, receives what every socket holds, closes reconnections that ended.
   // The control channel first: whatever a traced process sent before the reaper's message is
@@ -728,6 +762,8 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
     std::vector<std::string> ready;
     ready.swap(unmarked);
     for (const std::string& message : ready) handle(message.data(), message.size(), false);
+    // The reaper's messages wait while a peer is undecided: its records may precede them.
+    if (!undecided.empty()) return;
     ready.clear();
     ready.swap(control_queue);
     for (const std::string& message : ready) handle(message.data(), message.size(), true);
@@ -771,6 +807,7 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
     received = 0;
     receive_sockets();
     drain_pipe();
+    decide(/*final=*/false);
     handle_unmarked();
     return received;
   };
@@ -880,6 +917,10 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
   drain_pipe();
   receive_sockets();
   handle_unmarked();
+  decide(/*final=*/true);  // the peers the tree named are in `conns` now: read them too
+  receive_sockets();
+  handle_unmarked();
+  decide(/*final=*/true);
   // Deferred messages whose marker never came (the sender's pipe broke): out of place, but
   // not lost.
   for (auto& [id, message] : deferred) {
