@@ -2279,40 +2279,80 @@ FILEMON_EXPORT int execvp(const char* file, char* const argv[]) noexcept {
   return ExecvpeImpl(file, argv, environ);
 }
 
-#define COLLECT_VARARGS(first, args, envp_out)                             \
-  size_t count = 1;                                                        \
-  {                                                                        \
-    va_list ap;                                                            \
-    va_start(ap, first);                                                   \
-    while (va_arg(ap, const char*) != nullptr) ++count;                    \
-    va_end(ap);                                                            \
-  }                                                                        \
-  const char* args[count + 1];                                             \
-  char* const* envp_out = environ;                                         \
-  {                                                                        \
-    va_list ap;                                                            \
-    va_start(ap, first);                                                   \
-    args[0] = first;                                                       \
-    for (size_t i = 1; i <= count; ++i) args[i] = va_arg(ap, const char*); \
-    envp_out = va_arg(ap, char* const*);                                   \
-    va_end(ap);                                                            \
+// execl, execlp, execle: their argument list as an array. Up to kListArgsOnStack arguments it
+// lives on the stack; a longer list gets pages of its own for the call (never the heap: a
+// vfork child may call these), unmapped again if the exec fails.
+constexpr size_t kListArgsOnStack = 256;
+
+class ListArgs {
+ public:
+  // `count`: the arguments, `first` included, without the terminating null.
+  explicit ListArgs(size_t count) : size_((count + 1) * sizeof(const char*)) {
+    if (count + 1 <= kListArgsOnStack) {
+      args_ = stack_;
+      return;
+    }
+    const long map = RawSyscall6(SYS_mmap, 0, static_cast<long>(size_), PROT_READ | PROT_WRITE,
+                                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map < 0 && map > -4096) return;  // args() is null: the caller fails with ENOMEM
+    args_ = reinterpret_cast<const char**>(map);
+    mapped_ = true;
+  }
+  ListArgs(const ListArgs&) = delete;
+  ListArgs& operator=(const ListArgs&) = delete;
+  ~ListArgs() {
+    if (mapped_) RawSyscall2(SYS_munmap, reinterpret_cast<long>(args_), static_cast<long>(size_));
+  }
+  const char** args() const { return args_; }
+
+ private:
+  const char* stack_[kListArgsOnStack];
+  const char** args_ = nullptr;
+  size_t size_;
+  bool mapped_ = false;
+};
+
+// Declares `list` (a ListArgs) holding the arguments from `first` to the terminating null, and
+// `envp_out`: the pointer after that null (execle's environment). Returns -1 with ENOMEM from
+// the enclosing function if a long list cannot be mapped.
+#define COLLECT_VARARGS(first, list, envp_out)                                    \
+  size_t count = 1;                                                               \
+  {                                                                               \
+    va_list ap;                                                                   \
+    va_start(ap, first);                                                          \
+    while (va_arg(ap, const char*) != nullptr) ++count;                           \
+    va_end(ap);                                                                   \
+  }                                                                               \
+  ListArgs list(count);                                                           \
+  if (list.args() == nullptr) {                                                   \
+    errno = ENOMEM;                                                               \
+    return -1;                                                                    \
+  }                                                                               \
+  char* const* envp_out = environ;                                                \
+  {                                                                               \
+    va_list ap;                                                                   \
+    va_start(ap, first);                                                          \
+    list.args()[0] = first;                                                       \
+    for (size_t i = 1; i <= count; ++i) list.args()[i] = va_arg(ap, const char*); \
+    envp_out = va_arg(ap, char* const*);                                          \
+    va_end(ap);                                                                   \
   }
 
 FILEMON_EXPORT int execl(const char* path, const char* arg, ...) noexcept {
-  COLLECT_VARARGS(arg, args, unused_envp);
+  COLLECT_VARARGS(arg, list, unused_envp);
   (void)unused_envp;
-  return ExecveImpl(path, const_cast<char* const*>(args), environ);
+  return ExecveImpl(path, const_cast<char* const*>(list.args()), environ);
 }
 
 FILEMON_EXPORT int execlp(const char* file, const char* arg, ...) noexcept {
-  COLLECT_VARARGS(arg, args, unused_envp);
+  COLLECT_VARARGS(arg, list, unused_envp);
   (void)unused_envp;
-  return ExecvpeImpl(file, const_cast<char* const*>(args), environ);
+  return ExecvpeImpl(file, const_cast<char* const*>(list.args()), environ);
 }
 
 FILEMON_EXPORT int execle(const char* path, const char* arg, ...) noexcept {
-  COLLECT_VARARGS(arg, args, envp);
-  return ExecveImpl(path, const_cast<char* const*>(args), envp);
+  COLLECT_VARARGS(arg, list, envp);
+  return ExecveImpl(path, const_cast<char* const*>(list.args()), envp);
 }
 
 // The path of `dirfd` + "/" + `path` (or of `dirfd` alone for an empty path), for the E

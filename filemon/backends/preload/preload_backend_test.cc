@@ -208,6 +208,16 @@ TEST(PreloadBackend, SurvivesClosingAllDescriptors) {
   EXPECT_EQ(Count(raw, 'R', file), 1) << "reconnects through the named socket\n" << raw.log;
 }
 
+// execl's list longer than the interposer's stack array goes through pages of its own.
+TEST(PreloadBackend, ExeclWithALongArgumentList) {
+  std::string file = TmpDir() + "/execl_300";
+  std::ofstream(file) << "x";
+  Traced t = Trace({Program(), "execl_300", file});
+  EXPECT_EQ(t.exit.code, 0) << t.log;
+  EXPECT_EQ(Count(t, 'E', "/bin/cat"), 1) << t.log;
+  EXPECT_EQ(Count(t, 'R', file), 300) << t.log;
+}
+
 TEST(PreloadBackend, SurvivesClearedEnvironment) {
   std::string file = TmpDir() + "/clearenv";
   std::ofstream(file) << "x";

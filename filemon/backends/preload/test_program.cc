@@ -282,6 +282,15 @@ int main(int argc, char** argv) {
     execvp(argv[2], argv + 2);
     return 127;
   }
+  if (strcmp(cmd, "execl_300") == 0 && argc == 3) {
+    // execl with more arguments than the interposer keeps on its stack: cat reads FILE 300 times.
+    const char* f = argv[2];
+#define FILEMON_TEN(x) x, x, x, x, x, x, x, x, x, x
+#define FILEMON_HUNDRED(x) FILEMON_TEN(FILEMON_TEN(x))
+    execl("/bin/cat", "cat", FILEMON_HUNDRED(f), FILEMON_HUNDRED(f), FILEMON_HUNDRED(f),
+          static_cast<char*>(nullptr));
+    return 127;
+  }
   if (strcmp(cmd, "kill_self") == 0) {
     raise(SIGKILL);
     return 0;
