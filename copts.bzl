@@ -5,4 +5,4 @@ with no .bazelrc lines of its own (Bazel 4's default toolchain compiles with -st
 C targets and genrules do not use them.
 """
 
-FILEMON_COPTS = ["-std=c++17"]
+FILEMON_COPTS = ["-std=c++17", "-Wpedantic"]

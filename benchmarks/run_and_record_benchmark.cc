@@ -3,8 +3,8 @@
 // the atomic write. Paired: each round runs both, in alternating order, and the figure is the
 // median of the per-round differences (a busy machine shifts both alike).
 //
-//   bazel run --config=opt //benchmarks:run_and_record_benchmark -- \
-//       --backend ptrace --rounds 200 /bin/true
+//   bazel run --config=opt //benchmarks:run_and_record_benchmark --
+//       --backend ptrace --rounds 200 /bin/true          (one command line)
 //
 // Prints, per backend: the median bare Run(), the median RunAndRecord(), the median paired
 // difference and its 25th-75th percentiles, in microseconds. `--backend null` runs nothing

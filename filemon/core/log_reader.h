@@ -7,7 +7,9 @@
 //
 // Example:
 //   filemon::LogReader reader(fd, "build.log");
-//   filemon::Parser parser(absl::string_view(), {.filename = "build.log"});
+//   filemon::ParserOptions options;
+//   options.filename = "build.log";
+//   filemon::Parser parser(absl::string_view(), options);
 //   for (;;) {
 //     absl::StatusOr<absl::string_view> piece = reader.Next();
 //     if (!piece.ok()) return piece.status();

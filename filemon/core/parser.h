@@ -7,7 +7,9 @@
 // Example:
 //   absl::StatusOr<filemon::MappedFile> file = filemon::MappedFile::Open("filemon.out");
 //   if (!file.ok()) return file.status();
-//   filemon::Parser parser(file->data(), {.filename = "filemon.out"});
+//   filemon::ParserOptions options;
+//   options.filename = "filemon.out";
+//   filemon::Parser parser(file->data(), options);
 //   filemon::Record r;
 //   while (parser.Next(&r)) { ... }
 //   if (!parser.status().ok()) { ... "filemon.out:12:3: expected a pid" ... }

@@ -140,7 +140,9 @@ TEST(Parser, CrashTailIsKeptRawNeverARecord) {
   EXPECT_TRUE(b.ok());
   EXPECT_EQ(b.tail(), "X 2");
   // A caller that hands over one line without its newline reads it as a record.
-  Parser c("R 2 /b", {.unterminated_last_line = UnterminatedLine::kRecord});
+  ParserOptions record_last;
+  record_last.unterminated_last_line = UnterminatedLine::kRecord;
+  Parser c("R 2 /b", record_last);
   EXPECT_EQ(ParseAll(&c, &keep).size(), 1u);
   EXPECT_TRUE(c.truncated());
   EXPECT_EQ(c.tail(), "");

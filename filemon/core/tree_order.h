@@ -17,7 +17,9 @@
 // number of records; an exited pid's entry is reused when an F reintroduces the pid.
 //
 // Example:
-//   filemon::TreeOrderChecker order({.filename = "filemon.out"});
+//   filemon::TreeOrderOptions options;
+//   options.filename = "filemon.out";
+//   filemon::TreeOrderChecker order(options);
 //   while (parser.Next(&record)) {
 //     if (!order.Add(record, parser.line())) break;
 //   }

@@ -151,8 +151,9 @@ INSTANTIATE_TEST_SUITE_P(Logs, TreeOrderTest, ::testing::ValuesIn(kCases),
                          });
 
 TEST(TreeOrderChecker, MessageNamesTheFile) {
-  absl::Status status =
-      Check("E 12 /bin/sh\nX 12 0 0\nF 12 13\n", {.filename = "build/foo.o.meta"});
+  TreeOrderOptions options;
+  options.filename = "build/foo.o.meta";
+  absl::Status status = Check("E 12 /bin/sh\nX 12 0 0\nF 12 13\n", options);
   EXPECT_EQ(status.message(), "build/foo.o.meta:3: F 12 13: parent 12 exited at line 2");
 }
 

@@ -40,9 +40,9 @@ TEST(FormatMeta, SameBytesAsBmake) {
                                 "bmake -r bad >/dev/null 2>&1; true")
                        .c_str()),
             0);
-  MetaHeader ok{dir / "ok.meta", {"@echo hello", "@echo bye > ok"}, dir.path(), "ok"};
+  MetaHeader ok{dir / "ok.meta", {"@echo hello", "@echo bye > ok"}, dir.path(), "ok", "", {}};
   EXPECT_EQ(FormatMeta(ok, "hello\n", absl::nullopt, nullptr), Slurp(dir / "ok.meta"));
-  MetaHeader bad{dir / "bad.meta", {"@echo out; exit 4"}, dir.path(), "bad"};
+  MetaHeader bad{dir / "bad.meta", {"@echo out; exit 4"}, dir.path(), "bad", "", {}};
   EXPECT_EQ(FormatMeta(bad, "out\n", MetaError{4, false}, nullptr), Slurp(dir / "bad.meta"));
 }
 
@@ -73,7 +73,7 @@ TEST(WriteMetaFile, WritesAtomicallyAndChecksUpToDate) {
   log.Add(Record::Path(RecordKind::kRead, 7, "x.c"));
   log.Add(Record::Path(RecordKind::kWrite, 7, "x.o"));
   AddFooter(absl::Now(), &log);
-  MetaHeader h{dir / "x.o.meta", {"cc -c x.c"}, dir.path(), "x.o"};
+  MetaHeader h{dir / "x.o.meta", {"cc -c x.c"}, dir.path(), "x.o", "", {}};
   ASSERT_TRUE(WriteMetaFile(h.meta_path, FormatMeta(h, "", absl::nullopt, &log.text())).ok());
   CheckOptions options;
   options.cwd = dir.path();

@@ -44,9 +44,10 @@ void KernelLogFollower::Finish() {
 void KernelLogFollower::Line(absl::string_view line) {
   if (line.empty()) return;
   // One parser per line: a malformed line then costs only itself, and its text is at hand.
-  Parser parser(line, {.strict = true,
-                       .filename = "filemon(4) log",
-                       .unterminated_last_line = UnterminatedLine::kRecord});
+  ParserOptions options;
+  options.filename = "filemon(4) log";
+  options.unterminated_last_line = UnterminatedLine::kRecord;
+  Parser parser(line, options);
   Record record;
   if (!parser.Next(&record)) {
     ++malformed_;

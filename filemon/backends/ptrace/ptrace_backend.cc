@@ -274,9 +274,10 @@ absl::Status PtraceSession::Deliver(RecordSink* sink, bool final) {
   size_t end = final ? pending_.size() : pending_.rfind('\n');
   if (end == std::string::npos || end == 0) return absl::OkStatus();
   if (!final) ++end;
-  Parser parser(
-      absl::string_view(pending_.data(), end),
-      {.strict = true, .filename = "session", .unterminated_last_line = UnterminatedLine::kRecord});
+  ParserOptions options;
+  options.filename = "session";
+  options.unterminated_last_line = UnterminatedLine::kRecord;
+  Parser parser(absl::string_view(pending_.data(), end), options);
   Record record;
   while (parser.Next(&record)) sink->Add(record);
   absl::Status status = parser.status();

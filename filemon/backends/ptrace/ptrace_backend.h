@@ -7,8 +7,9 @@
 //
 // Example:
 //   std::unique_ptr<filemon::Backend> backend = filemon::MakePtraceBackend();
-//   absl::StatusOr<filemon::ExitStatus> exit =
-//       backend->Run({.argv = {"make", "-j2"}}, {}, &writer);
+//   filemon::Command command;
+//   command.argv = {"make", "-j2"};
+//   absl::StatusOr<filemon::ExitStatus> exit = backend->Run(command, {}, &writer);
 
 #ifndef FILEMON_BACKENDS_PTRACE_PTRACE_BACKEND_H_
 #define FILEMON_BACKENDS_PTRACE_PTRACE_BACKEND_H_
