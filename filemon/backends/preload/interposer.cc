@@ -444,6 +444,12 @@ size_t AppendPath(ByteAppender& out, int dirfd, const char* path, PathRule rule)
     if (n > 0) {
       out.Grow(static_cast<size_t>(n));
       if (rule == PathRule::kDirectory) return out.size() - before;
+      if (rule != PathRule::kExec) {
+        // Joined as ptrace joins it: "DIR" + "./f" is "DIR/f", "DIR" + "." is "DIR".
+        while (path[0] == '.' && path[1] == '/') path += 2;
+        if (path[0] == '.' && path[1] == '\0') ++path;
+        if (path[0] == '\0') return out.size() - before;
+      }
       // "/" + "x" must not become "//x".
       if (out.data()[out.size() - 1] != '/') out.Append("/", 1);
     }
