@@ -1,7 +1,8 @@
-// When the process that runs the trace dies (kill -9 of filemon), the traced programs end at
-// their next record, as ptrace's tracees do with PTRACE_O_EXITKILL (README, "The preload backend
-// and auto"). Here the program is one auto hands to ptrace: statically linked, traced by the
-// hand-off helper, making a record every 50 ms.
+// When the process that runs the trace dies (kill -9 of filemon), nothing it traced may run on
+// untraced. The ptrace backend's tracees die with their tracer (PTRACE_O_EXITKILL); auto's
+// hand-off helper, which traces a statically linked program with ptrace inside the preload
+// run, must give the same: the program dies with the supervisor, whether or not it makes
+// records (README, "The preload backend and auto").
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -26,13 +27,6 @@ using testing_internal::TestProgram;
 using testing_internal::TraceCommand;
 using testing_internal::WriteFile;
 
-// Bugs found by QA and owned by the preload backend's work: the test is skipped with the
-// reason until the fix lands (then delete the entry).
-constexpr const char* kKnownBug =
-    "auto: the hand-off helper keeps tracing (and its program keeps running to its end) after "
-    "the supervisor died: its forwarded records fail without ending it (QA report, preload "
-    "owner)";
-
 // The state letter of /proc/PID/stat, or 0 if the process is gone.
 char State(int pid) {
   std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
@@ -42,17 +36,31 @@ char State(int pid) {
   return paren != std::string::npos && paren + 2 < line.size() ? line[paren + 2] : 0;
 }
 
-TEST(TracerDeath, HandedOffProgramEndsWhenTheTracerIsKilled) {
-  GTEST_SKIP() << kKnownBug;
+struct DeathCase {
+  const char* backend;
+  bool records;  // the static program opens a file every 50 ms, or only sleeps
+};
+
+void PrintTo(const DeathCase& c, std::ostream* os) {
+  *os << c.backend << (c.records ? ", records" : ", sleeps");
+}
+
+class TracerDeath : public ::testing::TestWithParam<DeathCase> {};
+
+// Runs the static program under the backend in a child process, kills that process with
+// SIGKILL once the program runs, and expects the program gone within 2 s.
+TEST_P(TracerDeath, StaticProgramEndsWhenTheTracerIsKilled) {
+  const DeathCase& param = GetParam();
   const std::string dir = MakeTempDir("tracer_death");
   ASSERT_TRUE(WriteFile(dir + "/in", "x").ok());
   const std::string pidfile = dir + "/pid", done = dir + "/done";
+  const std::string input = param.records ? dir + "/in" : "-";
   const pid_t tracer = fork();
   ASSERT_GE(tracer, 0);
   if (tracer == 0) {
-    (void)TraceCommand("auto",
+    (void)TraceCommand(param.backend,
                        ShellCommand(absl::StrCat(TestProgram("static_loop_bin"), " ", pidfile, " ",
-                                                 dir, "/in ", done, "; echo after")),
+                                                 input, " ", done, "; echo after")),
                        TraceOptions());
     _exit(0);
   }
@@ -73,6 +81,14 @@ TEST(TracerDeath, HandedOffProgramEndsWhenTheTracerIsKilled) {
   EXPECT_TRUE(state == 0 || state == 'Z')
       << "pid " << pid << " still runs (state " << state << ") 2 s after its tracer died";
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, TracerDeath,
+                         ::testing::Values(DeathCase{"ptrace", true}, DeathCase{"ptrace", false},
+                                           DeathCase{"auto", true}, DeathCase{"auto", false}),
+                         [](const ::testing::TestParamInfo<DeathCase>& info) {
+                           return absl::StrCat(info.param.backend,
+                                               info.param.records ? "Records" : "Sleeps");
+                         });
 
 }  // namespace
 }  // namespace filemon

@@ -14,6 +14,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +133,39 @@ class ForwardingSink : public RecordSink {
   uint32_t deferred_ = 0;  // messages sent deferred (wire_format.h)
 };
 
+struct SupervisorChannels {
+  int socket, pipe;
+};
+
+// Waits until the supervisor is gone, then kills this process (see DieWithTheSupervisor).
+void* WatchSupervisor(void* arg) {
+  const SupervisorChannels* channels = static_cast<const SupervisorChannels*>(arg);
+  // events 0: only POLLHUP (the socket's peer closed) and POLLERR (the pipe lost its reader)
+  // end this poll.
+  struct pollfd fds[2] = {{channels->socket, 0, 0}, {channels->pipe, 0, 0}};
+  while (poll(fds, 2, -1) < 0 && errno == EINTR) {
+  }
+  kill(getpid(), SIGKILL);
+  return nullptr;
+}
+
+// The supervisor's ends of `socket` and `pipe` (its read end) close when the tracer dies
+// (kill -9 of filemon). The helper then dies at once, as a killed tracer does, and its tracees
+// with it (PTRACE_O_EXITKILL), exactly as under the ptrace backend. Without this watch the
+// program would run on with its records lost (the tracing thread blocks SIGPIPE, and the
+// socket sends with MSG_NOSIGNAL).
+void DieWithTheSupervisor(int socket, int pipe) {
+  static SupervisorChannels channels;
+  channels = {socket, pipe};
+  if (socket < 0 && pipe < 0) return;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);  // signals go to the threads that pass them on
+  pthread_t thread;
+  if (pthread_create(&thread, nullptr, WatchSupervisor, &channels) == 0) pthread_detach(thread);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
 int Main(int argc, char** argv) {
   if (argc < 4 || strcmp(argv[2], "--") != 0) {
     std::fprintf(stderr, "usage: filemon_preload_helper PROGRAM -- ARGV0 ARGS...\n");
@@ -160,6 +195,8 @@ int Main(int argc, char** argv) {
   struct stat pipe_stat;
   if (pipe >= 0 && (fstat(pipe, &pipe_stat) != 0 || !S_ISFIFO(pipe_stat.st_mode))) pipe = -1;
   if (pipe >= 0) fcntl(pipe, F_SETFD, FD_CLOEXEC);
+  struct stat fd_stat;
+  if (fd >= 0 && (fstat(fd, &fd_stat) != 0 || !S_ISSOCK(fd_stat.st_mode))) fd = -1;
 
   ForwardingSink sink(fd, pipe, getpid());
   // Created inside glibc by a traced posix_spawn: this process's F and the spawn's file
@@ -188,6 +225,7 @@ int Main(int argc, char** argv) {
   absl::Status available = PtraceBackendAvailable();
   if (!available.ok()) return run_untraced("ptrace is unavailable (" + available.ToString() + ")");
   std::unique_ptr<Backend> backend = MakePtraceBackend();
+  DieWithTheSupervisor(fd, pipe);
   sink.Add(Record::Comment(std::string(" auto: ") + argv[1] +
                            " cannot be preloaded: traced with ptrace from here"));
   // Signals sent to this process (the pid its parent knows) reach the program, as they did

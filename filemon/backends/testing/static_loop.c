@@ -1,5 +1,6 @@
 // A statically linked program that keeps making records: writes its pid to argv[1], then opens
-// argv[2] every 50 ms, 100 times (5 s), then creates argv[3].
+// argv[2] every 50 ms, 100 times (5 s), then creates argv[3]. With argv[2] "-" it makes no
+// record in between: it only sleeps.
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,7 +14,7 @@ int main(int argc, char** argv) {
   if (out < 0 || write(out, pid, (size_t)n) != n) return 3;
   close(out);
   for (int i = 0; i < 100; ++i) {
-    int fd = open(argv[2], O_RDONLY);
+    int fd = strcmp(argv[2], "-") == 0 ? -1 : open(argv[2], O_RDONLY);
     if (fd >= 0) close(fd);
     usleep(50 * 1000);
   }
