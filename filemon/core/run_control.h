@@ -33,6 +33,13 @@ enum class SignalOrigin {
   // hangup; siginfo's si_code > 0): the command, in the same group, got it too. A hangup that
   // reaches a session leader is not one: the kernel sends it to the leader alone.
   kProcessGroup,
+  // Sent by the kernel to the caller alone as the controlling process of its session (its
+  // leader: a tmux pane, `ssh -t host filemon ...`, `setsid`), i.e. the terminal's hangup.
+  // Untraced, the command would have been that process: it gets the signal, and when it exits
+  // the kernel sends SIGHUP and SIGCONT to the foreground process group. So: sent to the
+  // command, and when the command exits, the signal and SIGCONT go to the traced processes
+  // still running in the command's process group.
+  kSessionLeader,
 };
 
 // One run at a time (see `TraceOptions::control`); reusable for the next run. Thread-safe.
@@ -45,7 +52,8 @@ class RunControl {
 
   // Passes `signal` (1..64) on. Async-signal-safe (keeps errno); callable from any thread or a
   // signal handler, also while no run is in progress:
-  // - while the command's process runs: sent to it (a kProcessGroup signal is not sent again);
+  // - while the command's process runs: sent to it (a kProcessGroup signal is not sent again;
+  //   a kSessionLeader one also waits for the command's exit, see SignalOrigin);
   // - before the command's pid is known (the run is starting, or not started yet): held and
   //   sent to the command once its pid is known (kProcessGroup signals are not held);
   // - once the command has exited (or is gone before the backend noticed): sent, whatever its
@@ -61,10 +69,15 @@ class RunControl {
 
   // Sends the signals of `mask` (bit N-1: signal N) as the state `command` says.
   void Deliver(uint64_t mask, int command);
+  // Makes the wake descriptor readable.
+  void Wake();
 
   std::atomic<int> command_{kNotStarted};  // the command's pid, or kNotStarted / kExited
   std::atomic<uint64_t> held_{0};          // waiting for the command's pid
   std::atomic<uint64_t> for_tree_{0};      // waiting for the backend to pass them to the tree
+  std::atomic<uint64_t> at_exit_{0};       // kSessionLeader: for the group when the command exits
+  std::atomic<uint64_t> for_group_{0};     // waiting for the backend to pass them to `group_`
+  std::atomic<int> group_{0};              // the command's process group, for `for_group_`
   int wake_read_ = -1;                     // readable while `for_tree_` may be non-empty
   int wake_write_ = -1;
 };

@@ -8,8 +8,8 @@
 //   ... while it runs, Signal() sends to `pid` itself ...
 //   RunControlInternal::CommandExited(control);        // the command is reaped
 //   ... poll WakeFd(control) while waiting for the remaining tree; when readable:
-//   uint64_t mask = RunControlInternal::TakeTreeSignals(control);  // bit N-1: signal N
-//   ... send each signal of `mask` to every traced process still running ...
+//   TreeSignals signals = RunControlInternal::TakeTreeSignals(control);
+//   ... signals.SendTo(pid) for every traced process still running ...
 //   RunControlInternal::RunEnded(control);             // on every return path
 //
 // Example:
@@ -26,6 +26,16 @@
 
 namespace filemon {
 
+// The signals queued for the processes the command left (bit N-1: signal N).
+struct TreeSignals {
+  uint64_t all = 0;    // for every traced process still running
+  uint64_t group = 0;  // for those in process group `pgid` only (a session hangup's end)
+  pid_t pgid = 0;
+  // Sends `pid`, a traced process still running, the signals meant for it, in increasing order
+  // (SIGHUP before SIGCONT). Async-signal-safe.
+  void SendTo(pid_t pid) const;
+};
+
 class RunControlInternal {
  public:
   // The command's process is `pid`: signals held so far are sent to it now.
@@ -35,8 +45,10 @@ class RunControlInternal {
   static void CommandExited(RunControl* control);
   // Readable when `TakeTreeSignals()` may return signals; -1 without a control.
   static int WakeFd(const RunControl* control);
-  // Empties the wake descriptor and returns the queued signals (bit N-1: signal N), 0 if none.
-  static uint64_t TakeTreeSignals(RunControl* control);
+  // Empties the wake descriptor and returns the queued signals (none: both masks 0). Only
+  // `all` counts as a signal passed after the exit (`ExitStatus::signal_after_exit`): the
+  // group's come from a signal the command itself got.
+  static TreeSignals TakeTreeSignals(RunControl* control);
   // The run is over (whatever its outcome): the control serves the next run.
   static void RunEnded(RunControl* control);
 

@@ -54,6 +54,34 @@ TEST(RunControl, ProcessGroupSignalIsNotHeldNorSentAgainToTheCommand) {
   RunControlInternal::RunEnded(&control);
 }
 
+TEST(RunControl, SessionHangupReachesTheCommandThenItsGroupAtItsExit) {
+  RunControl control;
+  const int wake = RunControlInternal::WakeFd(&control);
+  pid_t pid = StartSleeper();
+  RunControlInternal::CommandStarted(&control, pid);
+  control.Signal(SIGHUP, SignalOrigin::kSessionLeader);
+  EXPECT_EQ(TermSignal(pid), SIGHUP);
+  EXPECT_FALSE(Readable(wake));  // nothing for the others while the command runs
+  RunControlInternal::CommandExited(&control);
+  EXPECT_TRUE(Readable(wake));
+  const TreeSignals signals = RunControlInternal::TakeTreeSignals(&control);
+  EXPECT_EQ(signals.all, 0u);  // not a signal after the exit: the command had it
+  EXPECT_EQ(signals.group, Bit(SIGHUP) | Bit(SIGCONT));
+  EXPECT_EQ(signals.pgid, getpgrp());  // the sleeper's group, ours
+  RunControlInternal::RunEnded(&control);
+}
+
+TEST(RunControl, SessionHangupAfterTheExitIsForTheWholeTree) {
+  RunControl control;
+  RunControlInternal::CommandStarted(&control, getpid());
+  RunControlInternal::CommandExited(&control);
+  control.Signal(SIGHUP, SignalOrigin::kSessionLeader);
+  const TreeSignals signals = RunControlInternal::TakeTreeSignals(&control);
+  EXPECT_EQ(signals.all, Bit(SIGHUP));
+  EXPECT_EQ(signals.group, 0u);
+  RunControlInternal::RunEnded(&control);
+}
+
 TEST(RunControl, AfterTheCommandExitedSignalsWaitForTheBackend) {
   RunControl control;
   const int wake = RunControlInternal::WakeFd(&control);
@@ -64,11 +92,11 @@ TEST(RunControl, AfterTheCommandExitedSignalsWaitForTheBackend) {
   control.Signal(SIGINT, SignalOrigin::kProcessGroup);  // regardless of its origin
   control.Signal(SIGTERM);
   EXPECT_TRUE(Readable(wake));
-  uint64_t mask = RunControlInternal::TakeTreeSignals(&control);
+  uint64_t mask = RunControlInternal::TakeTreeSignals(&control).all;
   EXPECT_EQ(mask, Bit(SIGINT) | Bit(SIGTERM));
   EXPECT_EQ(RunControlInternal::FirstSignal(mask), SIGINT);
   EXPECT_FALSE(Readable(wake));
-  EXPECT_EQ(RunControlInternal::TakeTreeSignals(&control), 0u);
+  EXPECT_EQ(RunControlInternal::TakeTreeSignals(&control).all, 0u);
   RunControlInternal::RunEnded(&control);
 }
 
@@ -79,7 +107,7 @@ TEST(RunControl, CommandGoneBeforeTheBackendKnowsCountsAsExited) {
   TermSignal(pid);  // reaped: the pid names no process now
   RunControlInternal::CommandStarted(&control, pid);
   control.Signal(SIGINT, SignalOrigin::kProcessGroup);
-  EXPECT_EQ(RunControlInternal::TakeTreeSignals(&control), Bit(SIGINT));
+  EXPECT_EQ(RunControlInternal::TakeTreeSignals(&control).all, Bit(SIGINT));
   RunControlInternal::RunEnded(&control);
 }
 
@@ -89,7 +117,7 @@ TEST(RunControl, ReusableForTheNextRun) {
   RunControlInternal::CommandExited(&control);
   control.Signal(SIGTERM);
   RunControlInternal::RunEnded(&control);  // drops what the finished run did not take
-  EXPECT_EQ(RunControlInternal::TakeTreeSignals(&control), 0u);
+  EXPECT_EQ(RunControlInternal::TakeTreeSignals(&control).all, 0u);
   control.Signal(SIGUSR2);  // between runs: held for the next command
   pid_t pid = StartSleeper();
   RunControlInternal::CommandStarted(&control, pid);
@@ -101,7 +129,7 @@ TEST(RunControl, NullControlIsANoOp) {
   RunControlInternal::CommandStarted(nullptr, 1);
   RunControlInternal::CommandExited(nullptr);
   EXPECT_EQ(RunControlInternal::WakeFd(nullptr), -1);
-  EXPECT_EQ(RunControlInternal::TakeTreeSignals(nullptr), 0u);
+  EXPECT_EQ(RunControlInternal::TakeTreeSignals(nullptr).all, 0u);
   RunControlInternal::RunEnded(nullptr);
   EXPECT_EQ(RunControlInternal::FirstSignal(0), 0);
 }
@@ -113,9 +141,9 @@ TEST(RunControl, OutOfRangeSignalsAreIgnored) {
   control.Signal(0);
   control.Signal(65);
   control.Signal(-1);
-  EXPECT_EQ(RunControlInternal::TakeTreeSignals(&control), 0u);
+  EXPECT_EQ(RunControlInternal::TakeTreeSignals(&control).all, 0u);
   control.Signal(64);
-  EXPECT_EQ(RunControlInternal::TakeTreeSignals(&control), Bit(64));
+  EXPECT_EQ(RunControlInternal::TakeTreeSignals(&control).all, Bit(64));
   RunControlInternal::RunEnded(&control);
 }
 

@@ -12,21 +12,23 @@ namespace {
 std::atomic<RunControl*> g_control{nullptr};
 volatile sig_atomic_t g_received = 0;
 
-// Whether the kernel sent `signal` to the whole foreground process group, the command
-// included. A terminal's ^C and ^\ are; its hangup is not when this process leads the session
-// (a tmux pane, `ssh host filemon ...`, setsid): the kernel then sends SIGHUP to the session
-// leader alone. getsid and getpid are async-signal-safe.
-bool ReachedTheGroup(int signal, const siginfo_t* info) {
-  if (info == nullptr || info->si_code <= 0) return false;  // kill(), sigqueue(), tgkill()...
-  return !(signal == SIGHUP && getsid(0) == getpid());
+// Where `signal` came from. The kernel sends a terminal's ^C and ^\ to the whole foreground
+// process group, the command included; its hangup too, except when this process leads the
+// session (a tmux pane, `ssh host filemon ...`, setsid): the kernel then sends SIGHUP to the
+// session leader alone, and the foreground group's turn comes when the leader exits.
+// getsid and getpid are async-signal-safe.
+SignalOrigin OriginOf(int signal, const siginfo_t* info) {
+  // kill(), sigqueue(), tgkill()...
+  if (info == nullptr || info->si_code <= 0) return SignalOrigin::kSender;
+  if (signal == SIGHUP && getsid(0) == getpid()) return SignalOrigin::kSessionLeader;
+  return SignalOrigin::kProcessGroup;
 }
 
 void PassSignal(int signal, siginfo_t* info, void*) {
   g_received = signal;
   RunControl* control = g_control.load();
   if (control == nullptr) return;
-  control->Signal(
-      signal, ReachedTheGroup(signal, info) ? SignalOrigin::kProcessGroup : SignalOrigin::kSender);
+  control->Signal(signal, OriginOf(signal, info));
 }
 
 }  // namespace

@@ -3,7 +3,8 @@
 // For programs (a tool's main), never used by the library: installs process-wide handlers that
 // pass signals to a `RunControl` (run_control.h) while it lives, and restores the previous
 // handlers afterwards. A signal the kernel sent to the whole foreground process group (a
-// terminal's; siginfo's si_code > 0) is passed as `SignalOrigin::kProcessGroup`, any other
+// terminal's; siginfo's si_code > 0) is passed as `SignalOrigin::kProcessGroup`, a terminal's
+// hangup that reached this process as its session's leader as `kSessionLeader`, any other
 // (kill(1), timeout(1)) as `kSender`. A signal ignored on entry (SIG_IGN: a background job's
 // SIGINT, nohup's SIGHUP) stays ignored.
 //

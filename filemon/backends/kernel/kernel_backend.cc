@@ -125,14 +125,9 @@ void Pause(long micros, const RunControl* control) {
 // Sends the control's queued signals to every process the log still shows alive; returns the
 // first one (0 if none).
 int PassTreeSignals(RunControl* control, const KernelLogFollower& follower) {
-  const uint64_t mask = RunControlInternal::TakeTreeSignals(control);
-  for (int64_t pid : follower.live()) {
-    if (pid <= 1) continue;  // never a process group, never init
-    for (int signal = 1; signal <= 64; ++signal) {
-      if ((mask & (uint64_t{1} << (signal - 1))) != 0) ::kill(static_cast<pid_t>(pid), signal);
-    }
-  }
-  return RunControlInternal::FirstSignal(mask);
+  const TreeSignals signals = RunControlInternal::TakeTreeSignals(control);
+  for (int64_t pid : follower.live()) signals.SendTo(static_cast<pid_t>(pid));
+  return RunControlInternal::FirstSignal(signals.all);
 }
 
 class KernelBackend : public Backend {

@@ -124,14 +124,11 @@ std::vector<pid_t> Descendants(pid_t root) {
 // Passes the control's queued signals to every process under the reaper; returns the first one
 // (0 if none).
 int PassTreeSignals(RunControl* control, pid_t reaper) {
-  const uint64_t mask = RunControlInternal::TakeTreeSignals(control);
-  if (mask == 0 || reaper <= 0) return RunControlInternal::FirstSignal(mask);
-  for (pid_t pid : Descendants(reaper)) {
-    for (int signal = 1; signal <= 64; ++signal) {
-      if ((mask & (uint64_t{1} << (signal - 1))) != 0) kill(pid, signal);
-    }
+  const TreeSignals signals = RunControlInternal::TakeTreeSignals(control);
+  if ((signals.all != 0 || signals.group != 0) && reaper > 0) {
+    for (pid_t pid : Descendants(reaper)) signals.SendTo(pid);
   }
-  return RunControlInternal::FirstSignal(mask);
+  return RunControlInternal::FirstSignal(signals.all);
 }
 
 // The wait before the next drain of the pipe, from the last drain: `bytes` read after

@@ -126,15 +126,12 @@ pid_t ProcessTree::StartWaker() {
 }
 
 void ProcessTree::PassTreeSignals() {
-  const uint64_t mask = RunControlInternal::TakeTreeSignals(control_);
-  if (mask == 0) return;
-  if (signal_after_exit_ == 0) signal_after_exit_ = RunControlInternal::FirstSignal(mask);
+  const TreeSignals signals = RunControlInternal::TakeTreeSignals(control_);
+  if (signal_after_exit_ == 0) signal_after_exit_ = RunControlInternal::FirstSignal(signals.all);
   for (const auto& entry : tracees_) {
     const Tracee& t = *entry.second;
     if (t.tgid != 0 && t.tgid != t.tid) continue;  // a thread: its process gets it
-    for (int signal = 1; signal <= 64; ++signal) {
-      if ((mask & (uint64_t{1} << (signal - 1))) != 0) kill(t.tid, signal);
-    }
+    signals.SendTo(t.tid);
   }
 }
 
