@@ -64,9 +64,14 @@
 #include <initializer_list>
 #include <utility>
 
+#include "filemon/backends/preload/channel.h"
 #include "filemon/backends/preload/exec_probe.h"
+#include "filemon/backends/preload/interposer_state.h"
 #include "filemon/backends/preload/launch_protocol.h"
+#include "filemon/backends/preload/message.h"
+#include "filemon/backends/preload/path_rule.h"
 #include "filemon/backends/preload/raw_syscall.h"
+#include "filemon/backends/preload/safe_string.h"
 #include "filemon/backends/preload/wire_format.h"
 #include "filemon/core/default_path.h"
 
@@ -90,132 +95,11 @@ namespace {
 #define FILEMON_STRINGIFY_(x) #x
 #define FILEMON_STRINGIFY(x) FILEMON_STRINGIFY_(x)
 
-// ---------------------------------------------------------------------------------------------
-// State, set once by the constructor (and in fork children), read lock-free afterwards.
-
-std::atomic<int> g_fd{-1};              // the socket to the supervisor; -1: inactive
-std::atomic<int> g_pipe{-1};            // the pipe to the supervisor; -1: use the socket
-std::atomic<int> g_pid{0};              // this process's pid
-std::atomic<bool> g_pid_shared{false};  // a CLONE_VM child shares our memory: ask the kernel
-// The pid whose X this process image has written (a vfork child shares this memory, so a flag
-// would let the child's exit silence its parent's).
-std::atomic<int> g_exit_recorded{0};
-bool g_absolute = false;      // TraceOptions::absolute_paths
-bool g_auto = false;          // the `auto` backend: hand unpreloadable programs to the helper
-const char* g_lib_path = "";  // this library, as the loader found it (its link map's name)
-char g_socket_name[108];      // the supervisor's abstract socket, for reconnecting
-char g_options[64];           // FILEMON_PRELOAD_OPTIONS as received
-char g_helper[512];           // FILEMON_PRELOAD_HELPER (auto): runs a program under ptrace
-
-// The pid as seen by this thread. A `CLONE_VM|CLONE_VFORK` child changes its (shared) copy
-// while the parent thread is suspended; the parent restores it.
-__attribute__((tls_model("initial-exec"))) thread_local int t_pid = 0;
-// Set while this thread is inside fork (between our atfork prepare and parent/child handlers):
-// the handlers a program registered before its first fork run in the child before ours.
-__attribute__((tls_model("initial-exec"))) thread_local bool t_forking = false;
-
-// Process creations (wire_format.h, "F from both sides"): this process's count of them, whose
-// value is each creation's token (never 0); the creations whose parent-side F is not sent yet
-// (an exit waits for them: X must follow their F); and the token of the fork this thread is
-// in, which the child's side reads (a signal handler's nested fork restores it).
-std::atomic<uint32_t> g_creations{0};
-std::atomic<int> g_creations_in_flight{0};
-__attribute__((tls_model("initial-exec"))) thread_local uint32_t t_fork_token = 0;
-
 // Our variables: launch_protocol.h. kEnvExec: for execveat/fexecve, whose AT_EXECFN is then
 // "/dev/fd/N/...".
 constexpr char kEnvLdPreload[] = "LD_PRELOAD";
 // Entries FixEnvironment may add (LD_PRELOAD and our variables), plus the terminating null.
 constexpr size_t kOurEnvEntries = 13;
-
-// 0: not initialised; 1: initialising; 2: ready. Libraries initialised before this one (e.g.
-// libselinux's constructor reading /proc/filesystems) call us before our constructor runs:
-// the first interposed call initialises, so that E and the loader's opens come first.
-std::atomic<int> g_init_state{0};
-void EnsureInit();
-
-bool Active() {
-  if (__builtin_expect(g_init_state.load(std::memory_order_acquire) != 2, 0)) EnsureInit();
-  return g_fd.load(std::memory_order_relaxed) >= 0;
-}
-
-int Pid() {
-  if (__builtin_expect(g_pid_shared.load(std::memory_order_relaxed) || t_forking, 0)) {
-    return static_cast<int>(RawSyscall0(SYS_getpid));
-  }
-  int pid = t_pid;
-  if (__builtin_expect(pid == 0, 0)) pid = t_pid = g_pid.load(std::memory_order_relaxed);
-  return pid;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Small async-signal-safe string helpers.
-
-size_t Length(const char* s) {
-  size_t n = 0;
-  while (s[n] != '\0') ++n;
-  return n;
-}
-
-bool StartsWith(const char* s, const char* prefix) {
-  while (*prefix != '\0') {
-    if (*s++ != *prefix++) return false;
-  }
-  return true;
-}
-
-// Fills `values[i]` with the value of `names[i]` in `envp` ("NAME=value"; the first entry of a
-// name counts, as for getenv), or nullptr, in one walk of the environment for all the names.
-void EnvValues(char* const* envp, const char* const* names, size_t count, const char** values) {
-  for (size_t i = 0; i < count; ++i) values[i] = nullptr;
-  for (char* const* e = envp; e != nullptr && *e != nullptr; ++e) {
-    const char* entry = *e;
-    for (size_t i = 0; i < count; ++i) {
-      if (values[i] != nullptr || entry[0] != names[i][0] || !StartsWith(entry, names[i])) continue;
-      const size_t n = Length(names[i]);
-      if (entry[n] == '=') {
-        values[i] = entry + n + 1;
-        break;
-      }
-    }
-  }
-}
-
-// The value of `name` in `envp`, or nullptr.
-const char* EnvValue(char* const* envp, const char* name) {
-  const char* value;
-  EnvValues(envp, &name, 1, &value);
-  return value;
-}
-
-size_t FormatUnsigned(unsigned long value, char* out) {
-  char digits[24];
-  size_t n = 0;
-  do {
-    digits[n++] = static_cast<char>('0' + value % 10);
-    value /= 10;
-  } while (value != 0);
-  for (size_t i = 0; i < n; ++i) out[i] = digits[n - 1 - i];
-  return n;
-}
-
-bool ParseInt(const char* s, long* out) {
-  if (s == nullptr || *s == '\0') return false;
-  long v = 0;
-  for (; *s != '\0'; ++s) {
-    if (*s < '0' || *s > '9') return false;
-    v = v * 10 + (*s - '0');
-  }
-  *out = v;
-  return true;
-}
-
-void CopyString(const char* s, char* out, size_t size) {
-  size_t n = Length(s);
-  if (n >= size) n = size - 1;
-  memcpy(out, s, n);
-  out[n] = '\0';
-}
 
 // ---------------------------------------------------------------------------------------------
 // The real functions. Resolved by the constructor; a call that comes earlier (another
@@ -316,330 +200,6 @@ DECLARE_REAL(getpwnam, struct passwd* (*)(const char*));
 DECLARE_REAL(getpwuid, struct passwd* (*)(uid_t));
 DECLARE_REAL(getgrnam, struct group* (*)(const char*));
 DECLARE_REAL(getgrgid, struct group* (*)(gid_t));
-
-// ---------------------------------------------------------------------------------------------
-// Messages.
-
-bool Reconnect(int broken_fd);
-
-// The count of this process's deferred messages (wire_format.h), for their ids.
-std::atomic<uint32_t> g_deferred{0};
-
-// Writes `size` bytes to the pipe; false (and the socket from now on) if the pipe is gone.
-bool WritePipe(int pipe, const char* data, size_t size) {
-  long n;
-  do {
-    n = RawSyscall3(SYS_write, pipe, reinterpret_cast<long>(data), static_cast<long>(size));
-  } while (n == -EINTR);
-  if (n == static_cast<long>(size)) return true;
-  // Closed behind our back (or the supervisor is gone): the socket from now on.
-  int expected = pipe;
-  g_pipe.compare_exchange_strong(expected, -1);
-  return false;
-}
-
-void SendToSocket(const char* data, size_t size);
-
-// A message too large for the pipe while the pipe works: through the socket, wrapped with an
-// id, then a marker with the id through the pipe, which puts it in its place (wire_format.h).
-__attribute__((noinline, cold)) void SendDeferred(int pipe, const char* data, size_t size) {
-  const int32_t sender = Pid();
-  const uint64_t id = DeferredId(sender, g_deferred.fetch_add(1, std::memory_order_relaxed) + 1);
-  char wrapped[kDeferredPrefix + kMaxMessage];
-  MakeDeferredPrefix(wrapped, MessageType::kDeferred, id, size, sender);
-  memcpy(wrapped + kDeferredPrefix, data, size);
-  SendToSocket(wrapped, kDeferredPrefix + size);
-  char marker[kDeferredPrefix];
-  MakeDeferredPrefix(marker, MessageType::kMarker, id, 0, sender);
-  WritePipe(pipe, marker, sizeof(marker));
-}
-
-void SendBytes(const char* data, size_t size) {
-  const int pipe = g_pipe.load(std::memory_order_relaxed);
-  if (pipe >= 0) {
-    if (size > kMaxPipeMessage) return SendDeferred(pipe, data, size);
-    if (WritePipe(pipe, data, size)) return;
-  }
-  SendToSocket(data, size);
-}
-
-void SendToSocket(const char* data, size_t size) {
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    int fd = g_fd.load(std::memory_order_relaxed);
-    if (fd < 0) return;
-    long n;
-    do {
-      n = RawSyscall6(SYS_sendto, fd, reinterpret_cast<long>(data), static_cast<long>(size),
-                      MSG_NOSIGNAL, 0, 0);
-    } while (n == -EINTR);
-    if (n >= 0) return;
-    // The program closed or replaced our descriptor behind our back (a raw close, an
-    // inherited close-on-exec): reconnect through the supervisor's named socket.
-    if (n != -EBADF && n != -ENOTSOCK && n != -ENOTCONN && n != -EPIPE && n != -ECONNREFUSED &&
-        n != -EOPNOTSUPP) {
-      return;
-    }
-    if (!Reconnect(fd)) return;
-  }
-}
-
-enum class PathRule {
-  kAsPassed,   // the ptrace backend's rule (see record::AppendPath)
-  kLiteral,    // never prefixed: the contents of a symlink
-  kDirectory,  // the directory `dirfd` names (fchdir)
-  kExec,       // an exec'd program: always absolute (through the cwd), a leading "./" dropped
-};
-
-// Record writing into a message buffer. Each function appends to `out` and leaves it marked
-// as overflowing when something did not fit.
-namespace record {
-
-size_t Begin(ByteAppender& out, WireKind kind, int pid) {
-  size_t start = out.size();
-  WireRecord record{};
-  record.kind = kind;
-  record.pid = pid;
-  out.Append(&record, sizeof(record));
-  return start;
-}
-
-WireRecord* At(ByteAppender& out, size_t start) {
-  return reinterpret_cast<WireRecord*>(out.data() + start);
-}
-
-void Finish(ByteAppender& out, size_t start, size_t len1, size_t len2) {
-  if (out.overflow()) return;
-  At(out, start)->len1 = static_cast<uint16_t>(len1);
-  At(out, start)->len2 = static_cast<uint16_t>(len2);
-}
-
-// Appends `path` by the ptrace backend's rules: as passed; a relative path with a real dirfd
-// gets the directory's absolute path and '/' in front; with `--absolute` every relative path
-// is made absolute through the cwd or the dirfd; see PathRule for the others. Returns the
-// bytes appended.
-size_t AppendPath(ByteAppender& out, int dirfd, const char* path, PathRule rule) {
-  size_t before = out.size();
-  if (rule == PathRule::kLiteral) {
-    out.Append(path, Length(path));
-    return out.size() - before;
-  }
-  if (path[0] != '/' && (dirfd != AT_FDCWD || g_absolute || rule == PathRule::kDirectory ||
-                         rule == PathRule::kExec)) {
-    long n;
-    if (dirfd == AT_FDCWD) {
-      n = RawSyscall2(SYS_getcwd, reinterpret_cast<long>(out.tail()),
-                      static_cast<long>(out.room()));
-      if (n == -ERANGE) out.MarkOverflow();  // retried in a larger buffer (see Put)
-      if (n > 0) --n;                        // getcwd counts the NUL
-    } else {
-      char link[32] = "/proc/self/fd/";
-      size_t len = Length(link);
-      link[len + FormatUnsigned(static_cast<unsigned>(dirfd), link + len)] = '\0';
-      n = RawSyscall4(SYS_readlinkat, AT_FDCWD, reinterpret_cast<long>(link),
-                      reinterpret_cast<long>(out.tail()), static_cast<long>(out.room()));
-      // readlink cuts a target that does not fit without saying so: retried larger.
-      if (n >= static_cast<long>(out.room())) out.MarkOverflow();
-    }
-    if (out.overflow()) return 0;
-    if (n > 0) {
-      out.Grow(static_cast<size_t>(n));
-      if (rule == PathRule::kDirectory) return out.size() - before;
-      if (rule != PathRule::kExec) {
-        // Joined as ptrace joins it: "DIR" + "./f" is "DIR/f", "DIR" + "." is "DIR".
-        while (path[0] == '.' && path[1] == '/') path += 2;
-        if (path[0] == '.' && path[1] == '\0') ++path;
-        if (path[0] == '\0') return out.size() - before;
-      }
-      // "/" + "x" must not become "//x".
-      if (out.data()[out.size() - 1] != '/') out.Append("/", 1);
-    }
-    if (rule == PathRule::kExec) {
-      while (path[0] == '.' && path[1] == '/') {
-        path += 2;
-        while (*path == '/') ++path;
-      }
-    }
-  }
-  out.Append(path, Length(path));
-  return out.size() - before;
-}
-
-struct PathArgs {
-  WireKind kind;
-  int pid;
-  int dirfd1;
-  const char* path1;
-  int dirfd2;
-  const char* path2;
-  PathRule rule1;
-};
-void AppendPaths(ByteAppender& out, const void* args) {
-  const auto& a = *static_cast<const PathArgs*>(args);
-  size_t start = Begin(out, a.kind, a.pid);
-  size_t len1 = AppendPath(out, a.dirfd1, a.path1, a.rule1);
-  size_t len2 = a.path2 == nullptr ? 0 : AppendPath(out, a.dirfd2, a.path2, PathRule::kAsPassed);
-  Finish(out, start, len1, len2);
-}
-
-struct LiteralArgs {
-  WireKind kind;
-  int pid;
-  const char* text;
-  size_t size;
-};
-void AppendLiteral(ByteAppender& out, const void* args) {
-  const auto& a = *static_cast<const LiteralArgs*>(args);
-  size_t start = Begin(out, a.kind, a.pid);
-  out.Append(a.text, a.size);
-  Finish(out, start, a.size, 0);
-}
-
-struct CommentArgs {
-  int pid;
-  const char* pieces[5];
-};
-void AppendComment(ByteAppender& out, const void* args) {
-  const auto& a = *static_cast<const CommentArgs*>(args);
-  size_t start = Begin(out, WireKind::kComment, a.pid);
-  size_t before = out.size();
-  out.Append(" preload: ", 10);
-  for (const char* s : a.pieces) out.Append(s, Length(s));
-  Finish(out, start, out.size() - before, 0);
-}
-
-// F (`a` the parent, `b` the child, `c` the token) or X (`a` the pid, `b` the code, `c` the
-// signal).
-struct NumbersArgs {
-  WireKind kind;
-  int a, b, c;
-};
-void AppendNumbers(ByteAppender& out, const void* args) {
-  const auto& n = *static_cast<const NumbersArgs*>(args);
-  size_t start = Begin(out, n.kind, n.a);
-  Finish(out, start, 0, 0);
-  if (out.overflow()) return;
-  if (n.kind == WireKind::kFork) {
-    At(out, start)->child_pid = n.b;
-    At(out, start)->status = n.c;
-  } else {
-    At(out, start)->status = n.b;
-    At(out, start)->signal = n.c;
-  }
-}
-
-}  // namespace record
-
-// One message under construction in a caller's buffer (BasicMessage: on the stack). A record
-// that does not fit behind the ones already there sends those first (the supervisor reads one
-// process's messages in order, so the log gets the same records in the same order); a record
-// that does not fit even alone goes out in a message of its own of kMaxMessage bytes, which
-// holds any record (two paths of PATH_MAX with their prefixes). Nothing is dropped. The
-// buffers of the common messages are small because a buffer's first byte is the deepest the
-// stack has to reach, and a stack page never touched before costs a page fault (~20 us on the
-// slower VMs measured).
-class MessageBuilder {
- public:
-  MessageBuilder(const MessageBuilder&) = delete;
-  MessageBuilder& operator=(const MessageBuilder&) = delete;
-
-  bool empty() const { return out_.size() == sizeof(MessageHeader); }
-
-  // A record whose path(s) are resolved by the path rules (see record::AppendPath).
-  void Add(WireKind kind, int pid, int dirfd1, const char* path1, int dirfd2 = AT_FDCWD,
-           const char* path2 = nullptr, PathRule rule1 = PathRule::kAsPassed) {
-    const record::PathArgs args{kind, pid, dirfd1, path1, dirfd2, path2, rule1};
-    Put(record::AppendPaths, &args);
-  }
-  // A record whose path is taken literally.
-  void AddLiteral(WireKind kind, int pid, const char* text, size_t size) {
-    const record::LiteralArgs args{kind, pid, text, size};
-    Put(record::AppendLiteral, &args);
-  }
-  // A record with the absolute form of an exec'd path (PathRule::kExec).
-  void AddExecPath(WireKind kind, int pid, const char* path) {
-    Add(kind, pid, AT_FDCWD, path, AT_FDCWD, nullptr, PathRule::kExec);
-  }
-  void AddComment(const char* a, const char* b = "", const char* c = "", const char* d = "",
-                  const char* e = "") {
-    const record::CommentArgs args{Pid(), {a, b, c, d, e}};
-    Put(record::AppendComment, &args);
-  }
-  // `token`: the creation's (0: the only F of this creation; wire_format.h).
-  void AddFork(int parent, int child, uint32_t token) {
-    const record::NumbersArgs args{WireKind::kFork, parent, child, static_cast<int>(token)};
-    Put(record::AppendNumbers, &args);
-  }
-  void AddExit(int pid, int code, int signal) {
-    const record::NumbersArgs args{WireKind::kExit, pid, code, signal};
-    Put(record::AppendNumbers, &args);
-  }
-
-  void Send() {
-    if (empty()) return;
-    const uint16_t size = static_cast<uint16_t>(out_.size());  // <= kMaxMessage
-    memcpy(out_.data() + offsetof(MessageHeader, size), &size, sizeof(size));
-    SendBytes(out_.data(), out_.size());
-  }
-
- protected:
-  MessageBuilder(char* buffer, size_t capacity, MessageType type)
-      : type_(type), out_(buffer, capacity) {}
-
-  // Starts over with only the header.
-  void Reset() {
-    out_.Truncate(0);
-    MessageHeader header{};
-    header.type = type_;
-    header.sender = Pid();
-    out_.Append(&header, sizeof(header));
-  }
-
- private:
-  using AppendFn = void (*)(ByteAppender& out, const void* args);
-
-  // Appends one record; see the class comment for one that does not fit.
-  void Put(AppendFn append, const void* args) {
-    while (true) {
-      const size_t start = out_.size();
-      append(out_, args);
-      if (!out_.overflow()) return;
-      out_.Truncate(start);
-      if (start == sizeof(MessageHeader)) break;
-      Send();
-      Reset();
-    }
-    if (out_.capacity() < kMaxMessage) SendAlone(append, args);
-  }
-  __attribute__((noinline, cold)) void SendAlone(AppendFn append, const void* args);
-
-  const MessageType type_;
-  ByteAppender out_;
-};
-
-// A message in `Capacity` bytes of its own (on the caller's stack).
-template <size_t Capacity>
-class BasicMessage : public MessageBuilder {
- public:
-  explicit BasicMessage(MessageType type = MessageType::kRecords)
-      : MessageBuilder(buffer_, Capacity, type) {
-    Reset();
-  }
-
- private:
-  alignas(8) char buffer_[Capacity];
-};
-
-void MessageBuilder::SendAlone(AppendFn append, const void* args) {
-  BasicMessage<kMaxMessage> alone(type_);
-  alone.Put(append, args);
-  alone.Send();
-}
-
-// The message for one call's records (nearly always a few hundred bytes).
-using Message = BasicMessage<1024>;
-// Messages of many records (process start, spawn file actions): up to what one pipe write
-// carries atomically.
-using BatchMessage = BasicMessage<kMaxPipeMessage>;
 
 // ---------------------------------------------------------------------------------------------
 // Records for the operations.
@@ -1249,61 +809,6 @@ void EnsureForkHandlers() {
   while (g_fork_handlers.load(std::memory_order_acquire) != 2) sched_yield();
 }
 
-// The fd the supervisor gave us must still be our socket: a program may have closed it
-// before exec (e.g. a `posix_spawn` close action) and reused the number for its own file.
-bool IsOurSocket(int fd) {
-  struct stat st;
-  if (RawSyscall2(SYS_fstat, fd, reinterpret_cast<long>(&st)) != 0) return false;
-  if (!S_ISSOCK(st.st_mode)) return false;
-  int type = 0;
-  socklen_t len = sizeof(type);
-  if (RawSyscall6(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, reinterpret_cast<long>(&type),
-                  reinterpret_cast<long>(&len), 0) != 0) {
-    return false;
-  }
-  return type == SOCK_SEQPACKET;
-}
-
-// A pipe's write end (what the supervisor passed, unless the program reused the number).
-bool IsOurPipe(int fd) {
-  if (fd < 0) return false;
-  struct stat st;
-  if (RawSyscall2(SYS_fstat, fd, reinterpret_cast<long>(&st)) != 0) return false;
-  const long flags = RawSyscall2(SYS_fcntl, fd, F_GETFL);
-  return S_ISFIFO(st.st_mode) && flags >= 0 && (flags & O_ACCMODE) == O_WRONLY;
-}
-
-// Connects a new socket to the supervisor's named socket and puts it at `broken_fd`'s number
-// (or any number if that is taken by the program).
-bool Reconnect(int broken_fd) {
-  if (g_socket_name[0] == '\0') return false;
-  long s = RawSyscall3(SYS_socket, AF_UNIX, SOCK_SEQPACKET, 0);
-  if (s < 0) return false;
-  struct sockaddr_un addr {};
-  addr.sun_family = AF_UNIX;
-  size_t len = Length(g_socket_name);
-  memcpy(addr.sun_path + 1, g_socket_name, len);  // abstract: leading NUL
-  long rc = RawSyscall3(SYS_connect, s, reinterpret_cast<long>(&addr),
-                        static_cast<long>(offsetof(struct sockaddr_un, sun_path) + 1 + len));
-  if (rc != 0) {
-    RawSyscall1(SYS_close, s);
-    g_fd.store(-1, std::memory_order_relaxed);
-    return false;
-  }
-  // A fd number that the program does not use: dup above 900 (the program's own fds are
-  // usually low); keep `s` if that fails.
-  long high = RawSyscall3(SYS_fcntl, s, F_DUPFD, 900);
-  if (high >= 0) {
-    RawSyscall1(SYS_close, s);
-    s = high;
-  }
-  int expected = broken_fd;
-  if (!g_fd.compare_exchange_strong(expected, static_cast<int>(s))) {
-    RawSyscall1(SYS_close, s);  // another thread reconnected first
-  }
-  return true;
-}
-
 // The records of posix_spawn's file actions encoded in `text` (launch_protocol.h), under `pid`.
 __attribute__((noinline)) void AddSpawnActions(BatchMessage* m, int pid, const char* text) {
   DecodeSpawnActions(text, [&](char kind, const char* bytes, size_t size) {
@@ -1430,12 +935,16 @@ void Init() {
   on_exit(OnExit, nullptr);
 }
 
+}  // namespace
+
 void EnsureInit() {
   int expected = 0;
   if (!g_init_state.compare_exchange_strong(expected, 1)) return;  // done or in progress
   Init();
   g_init_state.store(2, std::memory_order_release);
 }
+
+namespace {
 
 __attribute__((constructor)) void Constructor() { EnsureInit(); }
 
@@ -1527,14 +1036,6 @@ void FixEnvironment(char* const* envp, char** out, char* scratch, size_t scratch
   // caller sized `scratch`.
   if (g_locale_cache_size > 0) add(kEnvLocale, g_locale_cache);
   out[n] = nullptr;
-}
-
-size_t CountEntries(char* const* v) {
-  size_t n = 0;
-  if (v != nullptr) {
-    while (v[n] != nullptr) ++n;
-  }
-  return n;
 }
 
 // The bytes FixEnvironment needs for the strings it makes from `envp` (and `exec_path`): each
@@ -1798,12 +1299,8 @@ void ForEachSpawnAction(const posix_spawn_file_actions_t* actions, Fn fn) {
 void EncodeSpawnActions(const posix_spawn_file_actions_t* actions, ByteAppender* out) {
   ForEachSpawnAction(actions, [&](char kind, const char* path, int fd) {
     if (path != nullptr) return AppendSpawnAction(*out, kind, path, Length(path));
-    char link[32] = "/proc/self/fd/";
-    const size_t len = Length(link);
-    link[len + FormatUnsigned(static_cast<unsigned>(fd), link + len)] = '\0';
     char dir[PATH_MAX];
-    const long n = RawSyscall4(SYS_readlinkat, AT_FDCWD, reinterpret_cast<long>(link),
-                               reinterpret_cast<long>(dir), sizeof(dir));
+    const long n = ReadFdTarget(fd, dir, sizeof(dir));
     if (n > 0 && n < static_cast<long>(sizeof(dir))) {
       AppendSpawnAction(*out, kind, dir, static_cast<size_t>(n));
     }
@@ -1925,21 +1422,6 @@ int CloneTrampoline(void* data) {
   }
   SendFork(start.parent, self, start.token);
   return start.fn(start.arg);
-}
-
-// The fd relocation for dup2/dup3 onto our socket's number.
-void MoveSocketAwayFrom(int fd) {
-  for (std::atomic<int>* slot : {&g_fd, &g_pipe}) {
-    int ours = slot->load(std::memory_order_relaxed);
-    if (ours < 0 || fd != ours) continue;
-    long moved = RawSyscall3(SYS_fcntl, ours, F_DUPFD, ours + 1);
-    if (moved >= 0) slot->store(static_cast<int>(moved), std::memory_order_relaxed);
-  }
-}
-
-bool IsOurs(int fd) {
-  return fd >= 0 && (fd == g_fd.load(std::memory_order_relaxed) ||
-                     fd == g_pipe.load(std::memory_order_relaxed));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2359,37 +1841,6 @@ FILEMON_EXPORT int execlp(const char* file, const char* arg, ...) noexcept {
 FILEMON_EXPORT int execle(const char* path, const char* arg, ...) noexcept {
   COLLECT_VARARGS(arg, list, envp);
   return ExecveImpl(path, const_cast<char* const*>(list.args()), envp);
-}
-
-// The path of `dirfd` + "/" + `path` (or of `dirfd` alone for an empty path), for the E
-// record of execveat/fexecve. Returns false if the descriptor's path cannot be read.
-bool ExecPathAt(int dirfd, const char* path, char* out, size_t size) {
-  if (path != nullptr && path[0] == '/') {
-    CopyString(path, out, size);
-    return true;
-  }
-  long n;
-  if (dirfd == AT_FDCWD) {
-    n = RawSyscall2(SYS_getcwd, reinterpret_cast<long>(out), static_cast<long>(size));
-    if (n > 0) --n;
-  } else {
-    char link[32] = "/proc/self/fd/";
-    size_t len = Length(link);
-    link[len + FormatUnsigned(static_cast<unsigned>(dirfd), link + len)] = '\0';
-    n = RawSyscall4(SYS_readlinkat, AT_FDCWD, reinterpret_cast<long>(link),
-                    reinterpret_cast<long>(out), static_cast<long>(size) - 1);
-  }
-  if (n <= 0) return false;
-  size_t used = static_cast<size_t>(n);
-  if (path != nullptr && path[0] != '\0') {
-    size_t rest = Length(path);
-    if (used + 1 + rest >= size) return false;
-    out[used++] = '/';
-    memcpy(out + used, path, rest);
-    used += rest;
-  }
-  out[used] = '\0';
-  return true;
 }
 
 FILEMON_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) noexcept {

@@ -1,0 +1,28 @@
+#include "filemon/backends/preload/interposer_state.h"
+
+namespace filemon {
+namespace preload_internal {
+
+std::atomic<int> g_fd{-1};
+std::atomic<int> g_pipe{-1};
+std::atomic<int> g_pid{0};
+std::atomic<bool> g_pid_shared{false};
+std::atomic<int> g_exit_recorded{0};
+bool g_absolute = false;
+bool g_auto = false;
+const char* g_lib_path = "";
+char g_socket_name[108];
+char g_options[64];
+char g_helper[512];
+
+__thread int t_pid = 0;
+__thread bool t_forking = false;
+
+std::atomic<uint32_t> g_creations{0};
+std::atomic<int> g_creations_in_flight{0};
+__thread uint32_t t_fork_token = 0;
+
+std::atomic<int> g_init_state{0};
+
+}  // namespace preload_internal
+}  // namespace filemon
