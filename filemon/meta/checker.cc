@@ -8,10 +8,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -30,7 +26,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "filemon/meta/dirdeps.h"
-#include "filemon/meta/json_internal.h"
+#include "filemon/meta/filemon_fields.h"
+#include "filemon/meta/line_reader.h"
 #include "filemon/meta/meta_read.h"
 #include "filemon/meta/modifiers.h"
 #include "filemon/meta/path_cache.h"
@@ -40,52 +37,16 @@
 namespace filemon {
 namespace meta {
 
-absl::string_view CompatName(Compat compat) {
-  return compat == Compat::k20200710 ? "20200710" : "20260313";
-}
+namespace checker_internal {
+struct State;
+class Shared;
+struct TargetTime;
+}  // namespace checker_internal
 
-bool ParseCompat(absl::string_view text, Compat* compat) {
-  if (text == "20200710") {
-    *compat = Compat::k20200710;
-  } else if (text == "20260313") {
-    *compat = Compat::k20260313;
-  } else {
-    return false;
-  }
-  return true;
-}
-
-absl::string_view ReasonCode(Reason reason) {
-  switch (reason) {
-    case Reason::kUpToDate:
-      return "up-to-date";
-    case Reason::kNewer:
-      return "newer";
-    case Reason::kCmdChanged:
-      return "cmd_changed";
-    case Reason::kCmdMoreInMeta:
-      return "cmd_more_in_meta";
-    case Reason::kCmdExtraNow:
-      return "cmd_extra_now";
-    case Reason::kCwdChanged:
-      return "cwd_changed";
-    case Reason::kMissingFiles:
-      return "missing_files";
-    case Reason::kMissingFilemon:
-      return "missing_filemon";
-    case Reason::kMissingMeta:
-      return "missing_meta";
-    case Reason::kMalformed:
-      return "malformed";
-    case Reason::kTruncated:
-      return "truncated";
-    case Reason::kAppeared:
-      return "appeared";
-    case Reason::kTargetMissing:
-      return "target_missing";
-  }
-  return "unknown";
-}
+using internal::Fields;
+using internal::LineReader;
+using internal::MetaLine;
+using internal::QuickLine;
 
 namespace {
 
@@ -104,14 +65,6 @@ bool PathStartsWith(absl::string_view path, absl::string_view prefix) {
          (path.size() == prefix.size() || path[prefix.size()] == '/');
 }
 
-// bmake's DEQUOTE: drop a leading quote and cut at the next one.
-absl::string_view Dequote(absl::string_view p) {
-  if (p.empty() || p[0] != '\'') return p;
-  p.remove_prefix(1);
-  const size_t q = p.find('\'');
-  return q == absl::string_view::npos ? p : p.substr(0, q);
-}
-
 // bmake's `:tA`: realpath, or the word unchanged if that fails.
 std::string TA(const std::string& path) {
   char buf[PATH_MAX];
@@ -125,197 +78,6 @@ std::vector<std::string> SortUniqueRealpaths(std::vector<std::string> words) {
   words.erase(std::unique(words.begin(), words.end()), words.end());
   for (std::string& w : words) w = TA(w);
   return words;
-}
-
-// One physical line as bmake's fgetLine() + strlen() see it.
-struct BLine {
-  absl::string_view text;  // without the '\n'; cut at a NUL byte (bmake's strings end there)
-  size_t x = 0;            // bmake's `x`: bytes up to the NUL or through the '\n'
-  bool complete = false;   // ended with '\n' (bmake: buf[x - 1] == '\n')
-  size_t start = 0;        // offset of the line in the data
-};
-
-// The first '\n' in [p, end), or null. Inline, 16 bytes a step: a filemon line is short, and a
-// call to memchr costs as much as its search.
-inline const char* FindNewline(const char* p, const char* end) {
-#if defined(__SSE2__)
-  const __m128i nl = _mm_set1_epi8('\n');
-  for (; end - p >= 16; p += 16) {
-    const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(chunk, nl)));
-    if (mask != 0) return p + __builtin_ctz(mask);
-  }
-#endif
-  return static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
-}
-
-class LineReader {
- public:
-  // Whether the data holds a NUL byte (bmake's strings end there), when the caller knows.
-  enum class Nul { kUnknown, kNone };
-  explicit LineReader(absl::string_view data, Nul nul = Nul::kUnknown)
-      : data_(data),
-        has_nul_(nul == Nul::kUnknown && std::memchr(data.data(), 0, data.size()) != nullptr) {}
-
-  // False at the end, and (as bmake's `fgetLine(...) > 0` test) when bmake's `x` is 0.
-  bool Next(BLine* line) {
-    if (pos_ >= data_.size()) return false;
-    const char* start = data_.data() + pos_;
-    const size_t left = data_.size() - pos_;
-    const char* nl = FindNewline(start, start + left);
-    const size_t len = nl ? static_cast<size_t>(nl - start) : left;
-    line->start = pos_;
-    if (has_nul_ && std::memchr(start, 0, len) != nullptr) return NextWithNul(line);
-    pos_ += len + (nl ? 1 : 0);
-    line->text = absl::string_view(start, len);
-    line->x = len + (nl ? 1 : 0);
-    line->complete = nl != nullptr;
-    return true;
-  }
-  size_t pos() const { return pos_; }
-  void Seek(size_t pos) { pos_ = pos; }
-  // bmake's -dM messages of the lines read since the last call ("growing buffer A -> B").
-  std::vector<std::string> TakeNotes() { return std::exchange(notes_, {}); }
-  bool has_nul() const { return has_nul_; }
-
- private:
-  // bmake's fgets() of at most `room` - 1 bytes at pos_: through the next '\n', appended to
-  // `*buf`. False at the end of the data (fgets() returns NULL).
-  bool Fgets(size_t room, std::string* buf) {
-    if (pos_ >= data_.size() || room <= 1) return false;
-    const size_t max = std::min(room - 1, data_.size() - pos_);
-    const void* nl = std::memchr(data_.data() + pos_, '\n', max);
-    const size_t n =
-        nl ? static_cast<size_t>(static_cast<const char*>(nl) - data_.data()) - pos_ + 1 : max;
-    buf->append(data_.data() + pos_, n);
-    pos_ += n;
-    return true;
-  }
-
-  // A line holding a NUL, as bmake's fgetLine() reads it: strlen() stops at the NUL, the line
-  // seems to lack its '\n', and bmake grows its buffer (from 64 KiB to half the file size,
-  // then the whole size, rounded up to BUFSIZ) and reads on at the NUL, so the next line is
-  // glued onto the text before the NUL. A file too small to grow the buffer for gives the
-  // text before the NUL, without its '\n' (a truncated line). The buffer size carries over
-  // from line to line, as bmake's static buffer does.
-  bool NextWithNul(BLine* line) {
-    constexpr size_t kBufSiz = 8192;  // glibc's BUFSIZ, bmake's unit
-    const auto round_up = [](size_t n) { return (n + kBufSiz - 1) / kBufSiz * kBufSiz; };
-    std::string buf;
-    Fgets(bufsz_, &buf);
-    size_t x;
-    for (;;) {
-      const size_t nul = buf.find('\0');
-      x = nul == std::string::npos ? buf.size() : nul;
-      buf.resize(x);
-      if (x > 0 && buf[x - 1] == '\n') break;
-      size_t grown = round_up(data_.size() / 2);
-      if (grown <= bufsz_) grown = round_up(data_.size());
-      if (grown <= bufsz_) break;  // truncated
-      notes_.push_back(absl::StrCat("growing buffer ", bufsz_, " -> ", grown));
-      bufsz_ = grown;
-      if (!Fgets(bufsz_ - x, &buf)) break;  // truncated
-    }
-    line->x = x;
-    line->complete = x > 0 && buf[x - 1] == '\n';
-    if (line->complete) buf.pop_back();
-    glued_.push_back(std::move(buf));
-    line->text = glued_.back();
-    return x > 0;
-  }
-
-  absl::string_view data_;
-  bool has_nul_;
-  size_t pos_ = 0;
-  size_t bufsz_ = 8 * 8192;        // bmake's first buffer: 8 * BUFSIZ
-  std::deque<std::string> glued_;  // texts of lines with a NUL (stable while the reader lives)
-  std::vector<std::string> notes_;
-};
-
-// A filemon line as bmake's meta_oodate() splits it.
-struct Fields {
-  char key = 0;  // buf[0]
-  bool has_p1 = false;
-  absl::string_view p1;  // after the first ' ' (the pid and the rest)
-  int pid = 0;
-  bool has_p = false;
-  absl::string_view p;  // what is left after the pid (for '#'/'V': p1)
-};
-
-// bmake's split: the key is the first byte, `p1` follows the first ' ', the pid is atoi(p1) and
-// `p` follows the next ' '. The usual shape, "K 1234 path", is read without a search or atoi().
-inline void FieldsFromLine(absl::string_view line, Fields* f) {
-  f->key = line.empty() ? '\0' : line[0];
-  const size_t sp = line.size() >= 2 && line[1] == ' ' ? 1 : line.find(' ');
-  f->has_p1 = sp != absl::string_view::npos;
-  f->p1 = f->has_p1 ? line.substr(sp + 1) : absl::string_view();
-  f->pid = 0;
-  if (f->key == '#' || f->key == 'V') {
-    f->has_p = f->has_p1;
-    f->p = f->p1;
-    return;
-  }
-  f->has_p = false;
-  f->p = absl::string_view();
-  if (!f->has_p1 || f->p1.empty()) return;  // malformed; reported by the caller
-  const char* const begin = f->p1.data();
-  const char* const end = begin + f->p1.size();
-  const char* d = begin;
-  int value = 0;
-  while (d < end && d - begin < 9 && static_cast<unsigned char>(*d - '0') < 10) {
-    value = value * 10 + (*d++ - '0');
-  }
-  if (d > begin && d < end && *d == ' ') {  // 1-9 digits, then the ' ': atoi() says `value`
-    f->pid = value;
-    f->has_p = true;
-    f->p = absl::string_view(d + 1, static_cast<size_t>(end - d - 1));
-    return;
-  }
-  f->pid = internal::Atoi(f->p1);
-  const size_t sp2 = f->p1.find(' ');
-  f->has_p = sp2 != absl::string_view::npos;
-  f->p = f->has_p ? f->p1.substr(sp2 + 1) : absl::string_view();
-}
-
-// The source and target of an L or M record, as bmake splits and unquotes them. False:
-// malformed.
-bool SplitTwoPaths(const Fields& f, absl::string_view* src, absl::string_view* dst) {
-  const size_t sp = f.p.find(' ');
-  if (sp == absl::string_view::npos || sp + 1 == f.p.size()) return false;
-  *src = Dequote(f.p.substr(0, sp));
-  *dst = Dequote(f.p.substr(sp + 1));
-  return true;
-}
-
-// The shape of most filemon lines, "R 1234 /path\n" (or E): the key, one ' ', 1-9 digits, one
-// ' ', an absolute path, a '\n'. bmake's split of such a line gives pid 1234 and p "/path", as
-// FieldsFromLine() would; reading it needs no BLine, no Fields and no atoi().
-struct QuickLine {
-  char key;
-  int pid;
-  absl::string_view path;
-  size_t next;  // offset of the next line
-};
-
-// Whether the line at `data + pos` (ending before `data + end`) has that shape; if so, `*out`.
-// REQUIRES: the data holds no NUL (bmake would cut a line there).
-inline bool ReadQuick(const char* data, size_t pos, size_t end, QuickLine* out) {
-  const char* const q = data + pos;
-  const char* const limit = data + end;
-  if (limit - q < 6 || (q[0] != 'R' && q[0] != 'E') || q[1] != ' ') return false;
-  const char* const nl = FindNewline(q + 2, limit);
-  if (nl == nullptr) return false;  // the last line, truncated: the general path reports it
-  const char* const digits = q + 2;
-  const char* d = digits;
-  uint64_t value = 0;  // unsigned: a long run of digits wraps (and is refused) instead of UB
-  while (static_cast<unsigned char>(*d - '0') < 10)
-    value = value * 10 + (*d++ - '0');  // '\n' stops it
-  if (d == digits || d - digits > 9 || *d != ' ' || nl - d < 2 || d[1] != '/') return false;
-  out->key = q[0];
-  out->pid = static_cast<int>(value);
-  out->path = absl::string_view(d + 1, static_cast<size_t>(nl - d - 1));
-  out->next = static_cast<size_t>(nl + 1 - data);
-  return true;
 }
 
 }  // namespace
@@ -335,15 +97,8 @@ struct checker_internal::State {
   }
 };
 
-Checker::Checker(std::unique_ptr<State> state) : state_(std::move(state)) {}
-Checker::Checker(Checker&&) noexcept = default;
-Checker& Checker::operator=(Checker&&) noexcept = default;
-Checker::~Checker() = default;
-
-const CheckOptions& Checker::options() const { return state_->options; }
-
 absl::StatusOr<Checker> Checker::Create(CheckOptions options) {
-  auto state = std::make_unique<State>();
+  auto state = std::make_unique<checker_internal::State>();
   if (options.cwd.empty()) {
     char buf[PATH_MAX];
     if (getcwd(buf, sizeof buf) == nullptr) return absl::ErrnoToStatus(errno, "getcwd()");
@@ -400,7 +155,7 @@ absl::StatusOr<Checker> Checker::Create(CheckOptions options) {
     state->cmp_filter = std::move(*chain);
   }
   state->options = std::move(options);
-  return Checker(std::move(state));
+  return Checker(std::make_unique<const Impl>(std::move(state)));
 }
 
 // What is known of absolute record paths (ignored? stat?), shared by the threads of one check
@@ -562,19 +317,19 @@ class Run {
   }
   // After bmake's rules: the first unexplained probe whose path exists now.
   void CheckProbes();
-  void Cmd(const BLine& line, bool has_p, absl::string_view p, LineReader* reader);
+  void Cmd(const MetaLine& line, bool has_p, absl::string_view p, LineReader* reader);
   void Cwd(bool has_p, absl::string_view p);
   void Filemon(absl::string_view line);
   void ProcessFilemon(const Fields& f);
   // An R or E record of `p` (the pid switch done).
   void ReadRecord(char key, absl::string_view p);
-  void FilemonLine(const BLine& line);
+  void FilemonLine(const MetaLine& line);
   void FilemonLines(LineReader* reader, size_t end);
   // reader->Next(), and bmake's messages of the line reader.
-  bool NextLine(LineReader* reader, BLine* line);
+  bool NextLine(LineReader* reader, MetaLine* line);
   // A line without its '\n': bmake's message, and the decision. False for a complete line.
-  bool Truncated(const BLine& line) { return !line.complete && ReportTruncated(line); }
-  bool ReportTruncated(const BLine& line);
+  bool Truncated(const MetaLine& line) { return !line.complete && ReportTruncated(line); }
+  bool ReportTruncated(const MetaLine& line);
   // How a written path is looked at: a link's new name itself (lstat), else through symlinks.
   enum class Follow { kSymlinks, kNoSymlinks };
   void CheckWrite(absl::string_view p, Follow follow);
@@ -618,7 +373,7 @@ class Run {
   internal::ProbeSet probes_;  // CheckOptions::probes
 };
 
-bool Run::NextLine(LineReader* reader, BLine* line) {
+bool Run::NextLine(LineReader* reader, MetaLine* line) {
   const bool more = reader->Next(line);
   if (reader->has_nul()) {
     for (std::string& note : reader->TakeNotes()) Message(std::move(note));
@@ -628,7 +383,7 @@ bool Run::NextLine(LineReader* reader, BLine* line) {
 
 void Run::Go() {
   LineReader reader(data_);
-  BLine line;
+  MetaLine line;
   while (!oodate_ && NextLine(&reader, &line)) {
     ++lineno_;
     if (Truncated(line)) break;
@@ -672,7 +427,7 @@ void Run::Go() {
   }
 }
 
-void Run::Cmd(const BLine& line, bool has_p, absl::string_view p, LineReader* reader) {
+void Run::Cmd(const MetaLine& line, bool has_p, absl::string_view p, LineReader* reader) {
   if (!commands_.has_value()) return;  // commands not compared at all
   const std::vector<CurrentCommand>& commands = *commands_;
   if (cmd_index_ >= commands.size()) {
@@ -690,12 +445,12 @@ void Run::Cmd(const BLine& line, bool has_p, absl::string_view p, LineReader* re
   size_t newlines = std::count(cmd.text.begin(), cmd.text.end(), '\n');
   if (newlines > 0) {
     size_t end = line.start + line.text.size();  // where p ends, before its '\n'
-    size_t x = line.x;
-    BLine next;
+    size_t x = line.read_length;
+    MetaLine next;
     while (newlines-- > 0) {
       if (!NextLine(reader, &next)) break;
       ++lineno_;
-      x += next.x;
+      x += next.read_length;
       end = next.start + next.text.size();
       if (!next.complete) {
         Message(absl::StrCat(Prefix(lineno_), "line truncated at ", x));
@@ -748,17 +503,17 @@ void Run::Cwd(bool has_p, absl::string_view p) {
 
 void Run::ProcessFilemon(const Fields& f) {
   if (f.key != '#' && f.key != 'V') {
-    if (!f.has_p1 || f.p1.empty()) {
+    if (!f.has_after_key || f.after_key.empty()) {
       Malformed();
       return;
     }
     dirs_.Switch(f.pid);
   }
-  if (!f.has_p || f.p.empty()) {
+  if (!f.has_arg || f.arg.empty()) {
     Malformed();
     return;
   }
-  absl::string_view p = f.p;
+  absl::string_view p = f.arg;
   switch (f.key) {
     case 'X':
       dirs_.Exit();
@@ -772,7 +527,7 @@ void Run::ProcessFilemon(const Fields& f) {
     case 'M':
     case 'L': {
       absl::string_view src, dst;
-      if (!SplitTwoPaths(f, &src, &dst)) {
+      if (!internal::SplitTwoPaths(f, &src, &dst)) {
         Malformed();
         return;
       }
@@ -876,14 +631,14 @@ bool Run::Ignore(absl::string_view p, internal::PathCache::Entry** entry) {
   return ignore;
 }
 
-void Run::FilemonLine(const BLine& line) {
+void Run::FilemonLine(const MetaLine& line) {
   Fields f;
-  FieldsFromLine(line.text, &f);
+  internal::FieldsFromLine(line.text, &f);
   ProcessFilemon(f);
 }
 
-bool Run::ReportTruncated(const BLine& line) {
-  Message(absl::StrCat(Prefix(lineno_), "line truncated at ", line.x));
+bool Run::ReportTruncated(const MetaLine& line) {
+  Message(absl::StrCat(Prefix(lineno_), "line truncated at ", line.read_length));
   OutOfDate(Reason::kTruncated);
   return true;
 }
@@ -892,10 +647,10 @@ bool Run::ReportTruncated(const BLine& line) {
 // others split by FieldsFromLine().
 void Run::FilemonLines(LineReader* reader, size_t end) {
   const bool quick = !reader->has_nul();
-  BLine line;
+  MetaLine line;
   QuickLine q;
   while (!oodate_ && reader->pos() < end) {
-    if (quick && ReadQuick(data_.data(), reader->pos(), end, &q)) {
+    if (quick && internal::ReadQuick(data_.data(), reader->pos(), end, &q)) {
       ++lineno_;
       reader->Seek(q.next);
       dirs_.Switch(q.pid);
@@ -937,12 +692,12 @@ void Run::ClassifyChunk(Chunk* chunk, internal::PathCache* cache, std::string* r
   reader.Seek(chunk->begin);
   int lastpid = 0;  // as PidDirs sees it after the previous line; 0: not known here
   uint32_t line = 0;
-  BLine bline;
+  MetaLine bline;
   Fields f;
   QuickLine q;
   for (; reader.pos() < chunk->end; ++line) {
     const size_t start = reader.pos();
-    if (ReadQuick(data_.data(), start, chunk->end, &q)) {
+    if (internal::ReadQuick(data_.data(), start, chunk->end, &q)) {
       reader.Seek(q.next);
       if (q.key == 'R') {
         const internal::PathCache::Entry* e =
@@ -961,8 +716,8 @@ void Run::ClassifyChunk(Chunk* chunk, internal::PathCache* cache, std::string* r
     }
     if (!reader.Next(&bline)) break;  // never: no NUL in the data
     chunk->listed.push_back({start, line, 0});
-    FieldsFromLine(bline.text, &f);
-    if (f.key != '#' && f.key != 'V' && f.has_p1 && !f.p1.empty()) {
+    internal::FieldsFromLine(bline.text, &f);
+    if (f.key != '#' && f.key != 'V' && f.has_after_key && !f.after_key.empty()) {
       if (f.key == 'X') {
         lastpid = 0;  // PidDirs::Exit() forgets the pid: its next record switches again
       } else if (f.pid > 0) {
@@ -1016,7 +771,7 @@ void Run::Cooperate(LineReader* reader) {
   };
   std::vector<std::thread> pool;
   for (int t = 1; t < threads_ && static_cast<size_t>(t) < n; ++t) pool.emplace_back(helper);
-  BLine line;
+  MetaLine line;
   for (size_t i = 0; i < n && !oodate_; ++i) {
     Chunk& c = chunks[i];
     int expected = Chunk::kFree;
@@ -1140,41 +895,36 @@ int Cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurr
 
 }  // namespace
 
-Decision Checker::CheckData(absl::string_view data, absl::string_view meta_path,
-                            int64_t target_mtime) const {
-  return CheckDataWith(data, meta_path, target_mtime, 1);
-}
+// The prepared options, and what every public Check* does with them.
+class Checker::Impl {
+ public:
+  explicit Impl(std::unique_ptr<checker_internal::State> state) : state_(std::move(state)) {}
 
-Decision Checker::CheckDataWith(absl::string_view data, absl::string_view meta_path,
-                                int64_t target_mtime, int threads) const {
-  const TargetSpec spec{state_->options.target, state_->options.commands};
-  return CheckDataImpl(data, meta_path, TargetTime{target_mtime, -1}, threads, nullptr, spec);
-}
+  const checker_internal::State& state() const { return *state_; }
+  // The options' target and commands.
+  TargetSpec DefaultSpec() const {
+    return TargetSpec{state_->options.target, state_->options.commands};
+  }
 
-Decision Checker::CheckDataImpl(absl::string_view data, absl::string_view meta_path,
-                                const TargetTime& target_time, int threads, Shared* facts,
-                                const TargetSpec& spec) const {
-  Decision d;
-  d.meta_path = std::string(meta_path);
-  Run(*state_, data, meta_path, target_time, spec.commands, threads, facts, &d).Go();
-  return d;
-}
+  // `facts`: what CheckFiles() shares between its checks; null for one check.
+  absl::StatusOr<Decision> CheckFile(const std::string& meta_path, int threads,
+                                     checker_internal::Shared* facts, const TargetSpec& spec) const;
+  Decision CheckData(absl::string_view data, absl::string_view meta_path,
+                     const TargetTime& target_time, int threads, checker_internal::Shared* facts,
+                     const TargetSpec& spec) const {
+    Decision d;
+    d.meta_path = std::string(meta_path);
+    Run(*state_, data, meta_path, target_time, spec.commands, threads, facts, &d).Go();
+    return d;
+  }
 
-absl::StatusOr<Decision> Checker::CheckFile(const std::string& meta_path) const {
-  return CheckFileWith(meta_path, 1);
-}
+ private:
+  std::unique_ptr<checker_internal::State> state_;
+};
 
-absl::StatusOr<Decision> Checker::CheckFileWith(const std::string& meta_path, int threads) const {
-  return CheckFileImpl(meta_path, threads, nullptr, nullptr);
-}
-
-absl::StatusOr<Decision> Checker::Check(const std::string& meta_path, const TargetSpec& target,
-                                        int threads) const {
-  return CheckFileImpl(meta_path, threads, nullptr, &target);
-}
-
-absl::StatusOr<Decision> Checker::CheckFileImpl(const std::string& meta_path, int threads,
-                                                Shared* facts, const TargetSpec* spec) const {
+absl::StatusOr<Decision> Checker::Impl::CheckFile(const std::string& meta_path, int threads,
+                                                  checker_internal::Shared* facts,
+                                                  const TargetSpec& spec) const {
   const std::string name = AbsolutePath(meta_path);
   std::string small;
   absl::optional<internal::Mapping> mapped;
@@ -1183,9 +933,7 @@ absl::StatusOr<Decision> Checker::CheckFileImpl(const std::string& meta_path, in
   if (!read.ok()) return read;
   const absl::string_view data = mapped.has_value() ? mapped->data() : absl::string_view(small);
   const CheckOptions& o = state_->options;
-  absl::optional<TargetSpec> from_options;
-  if (spec == nullptr) spec = &from_options.emplace(TargetSpec{o.target, o.commands});
-  std::string target = spec->target;
+  std::string target = spec.target;
   if (target.empty() && !missing) target = std::string(TargetRecord(data));
   if (target.empty()) {
     absl::string_view base = meta_path;
@@ -1223,7 +971,38 @@ absl::StatusOr<Decision> Checker::CheckFileImpl(const std::string& meta_path, in
   if (o.mtime_resolution == MtimeResolution::kFull) {
     target_time.nsec = static_cast<int32_t>(st.st_mtim.tv_nsec);
   }
-  return CheckDataImpl(data, name, target_time, threads, facts, *spec);
+  return CheckData(data, name, target_time, threads, facts, spec);
+}
+
+Checker::Checker(std::unique_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+Checker::Checker(Checker&&) noexcept = default;
+Checker& Checker::operator=(Checker&&) noexcept = default;
+Checker::~Checker() = default;
+
+const CheckOptions& Checker::options() const { return impl_->state().options; }
+
+Decision Checker::CheckData(absl::string_view data, absl::string_view meta_path,
+                            int64_t target_mtime) const {
+  return CheckDataWith(data, meta_path, target_mtime, 1);
+}
+
+Decision Checker::CheckDataWith(absl::string_view data, absl::string_view meta_path,
+                                int64_t target_mtime, int threads) const {
+  return impl_->CheckData(data, meta_path, TargetTime{target_mtime, -1}, threads, nullptr,
+                          impl_->DefaultSpec());
+}
+
+absl::StatusOr<Decision> Checker::CheckFile(const std::string& meta_path) const {
+  return CheckFileWith(meta_path, 1);
+}
+
+absl::StatusOr<Decision> Checker::CheckFileWith(const std::string& meta_path, int threads) const {
+  return impl_->CheckFile(meta_path, threads, nullptr, impl_->DefaultSpec());
+}
+
+absl::StatusOr<Decision> Checker::Check(const std::string& meta_path, const TargetSpec& target,
+                                        int threads) const {
+  return impl_->CheckFile(meta_path, threads, nullptr, target);
 }
 
 std::vector<absl::StatusOr<Decision>> Checker::CheckFiles(
@@ -1232,13 +1011,14 @@ std::vector<absl::StatusOr<Decision>> Checker::CheckFiles(
                                                 absl::UnknownError("not checked"));
   if (threads <= 0) threads = Cores();
   threads = static_cast<int>(std::min<size_t>(threads, std::max<size_t>(1, meta_paths.size())));
-  Shared shared;
+  checker_internal::Shared shared;
+  const TargetSpec spec = impl_->DefaultSpec();
   std::atomic<size_t> next{0};
   const auto work = [&] {
     for (size_t i; (i = next.fetch_add(1)) < meta_paths.size();) {
       // The files are the parallelism; their paths' facts are shared (bmake's stat cache is
       // shared by all targets of a run, too).
-      results[i] = CheckFileImpl(meta_paths[i], 1, &shared, nullptr);
+      results[i] = impl_->CheckFile(meta_paths[i], 1, &shared, spec);
     }
   };
   std::vector<std::thread> pool;
@@ -1246,25 +1026,6 @@ std::vector<absl::StatusOr<Decision>> Checker::CheckFiles(
   work();
   for (std::thread& t : pool) t.join();
   return results;
-}
-
-std::string DecisionJson(const Decision& d) {
-  std::string out = "{\"meta\":";
-  internal::AppendJsonString(d.meta_path, &out);
-  absl::StrAppend(&out, ",\"out_of_date\":", d.out_of_date ? "true" : "false", ",\"reason\":\"",
-                  ReasonCode(d.reason), "\",\"line\":", d.line, ",\"path\":");
-  internal::AppendJsonString(d.path, &out);
-  out.append(",\"old_command\":");
-  internal::AppendJsonString(d.old_command, &out);
-  out.append(",\"new_command\":");
-  internal::AppendJsonString(d.new_command, &out);
-  out.append(",\"messages\":[");
-  for (size_t i = 0; i < d.messages.size(); ++i) {
-    if (i > 0) out.push_back(',');
-    internal::AppendJsonString(d.messages[i], &out);
-  }
-  out.append("]}");
-  return out;
 }
 
 }  // namespace meta

@@ -1,0 +1,121 @@
+// The .meta line reader: plain lines, and a NUL byte as bmake's fgetLine() + strlen() read it.
+
+#include "filemon/meta/line_reader.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace filemon {
+namespace meta {
+namespace internal {
+namespace {
+
+std::vector<std::string> Texts(absl::string_view data) {
+  LineReader reader(data);
+  std::vector<std::string> out;
+  MetaLine line;
+  while (reader.Next(&line)) out.emplace_back(line.text);
+  return out;
+}
+
+// Lines of `n` bytes each (including the '\n') until `size` bytes.
+std::string Padding(size_t size) {
+  std::string out;
+  while (out.size() < size) out += std::string(63, 'p') + "\n";
+  return out;
+}
+
+size_t RoundUpToBufsiz(size_t n) { return (n + 8191) / 8192 * 8192; }
+
+TEST(LineReader, SplitsLinesAndMarksTheLastOneIncomplete) {
+  LineReader reader("ab\n\ncd");
+  MetaLine line;
+  ASSERT_TRUE(reader.Next(&line));
+  EXPECT_EQ(line.text, "ab");
+  EXPECT_TRUE(line.complete);
+  EXPECT_EQ(line.read_length, 3u);
+  EXPECT_EQ(line.start, 0u);
+  ASSERT_TRUE(reader.Next(&line));
+  EXPECT_EQ(line.text, "");
+  EXPECT_TRUE(line.complete);
+  ASSERT_TRUE(reader.Next(&line));
+  EXPECT_EQ(line.text, "cd");
+  EXPECT_FALSE(line.complete);
+  EXPECT_EQ(line.read_length, 2u);
+  EXPECT_EQ(line.start, 4u);
+  EXPECT_FALSE(reader.Next(&line));
+}
+
+TEST(LineReader, SeekRereadsALine) {
+  LineReader reader("one\ntwo\n");
+  MetaLine line;
+  ASSERT_TRUE(reader.Next(&line));
+  const size_t second = reader.pos();
+  ASSERT_TRUE(reader.Next(&line));
+  reader.Seek(second);
+  ASSERT_TRUE(reader.Next(&line));
+  EXPECT_EQ(line.text, "two");
+}
+
+TEST(LineReader, NulInASmallFileCutsTheLineWithoutItsNewline) {
+  const std::string data("CMD a\0b\nCWD /x\n", 15);
+  LineReader reader(data);
+  EXPECT_TRUE(reader.has_nul());
+  MetaLine line;
+  ASSERT_TRUE(reader.Next(&line));
+  EXPECT_EQ(line.text, "CMD a");
+  EXPECT_FALSE(line.complete);  // bmake: "line truncated at 5"
+  EXPECT_EQ(line.read_length, 5u);
+  ASSERT_TRUE(reader.Next(&line));
+  EXPECT_EQ(line.text, "CWD /x");
+  EXPECT_TRUE(reader.TakeNotes().empty());
+}
+
+TEST(LineReader, LineStartingWithNulEndsTheReading) {
+  EXPECT_EQ(Texts(std::string("a\n\0b\nc\n", 7)), std::vector<std::string>{"a"});
+}
+
+TEST(LineReader, NulInALargeFileGluesTheNextLineAndGrowsTheBufferOnce) {
+  std::string data("R 1 /a\0junk\nR 1 /b\n", 19);
+  data += Padding(200 << 10);
+  data += std::string("R 2 /c\0more\nR 2 /d\n", 19);
+  data += std::string("R 3 /e\0x\nR 3 /f\n", 16);
+  const size_t half = RoundUpToBufsiz(data.size() / 2);
+  const size_t whole = RoundUpToBufsiz(data.size());
+  LineReader reader(data);
+  MetaLine line;
+  ASSERT_TRUE(reader.Next(&line));
+  EXPECT_EQ(line.text, "R 1 /aR 1 /b");
+  EXPECT_TRUE(line.complete);
+  EXPECT_EQ(reader.TakeNotes(),
+            std::vector<std::string>{absl::StrCat("growing buffer 65536 -> ", half)});
+  while (reader.Next(&line) && line.text[0] == 'p') {
+  }
+  // The buffer kept its size: the second NUL grows it to the whole file.
+  EXPECT_EQ(line.text, "R 2 /cR 2 /d");
+  EXPECT_EQ(reader.TakeNotes(),
+            std::vector<std::string>{absl::StrCat("growing buffer ", half, " -> ", whole)});
+  // No more growth possible: the third keeps the text before its NUL, without a '\n'.
+  ASSERT_TRUE(reader.Next(&line));
+  EXPECT_EQ(line.text, "R 3 /e");
+  EXPECT_FALSE(line.complete);
+  EXPECT_TRUE(reader.TakeNotes().empty());
+}
+
+TEST(FindNewline, FindsTheFirstNewlineAtEveryOffset) {
+  for (size_t at = 0; at < 40; ++at) {
+    std::string s(40, 'x');
+    s[at] = '\n';
+    if (at + 1 < s.size()) s[s.size() - 1] = '\n';
+    EXPECT_EQ(FindNewline(s.data(), s.data() + s.size()), s.data() + at) << at;
+    EXPECT_EQ(FindNewline(s.data(), s.data() + at), nullptr) << at;
+  }
+}
+
+}  // namespace
+}  // namespace internal
+}  // namespace meta
+}  // namespace filemon
