@@ -124,6 +124,11 @@ std::vector<Scenario> Scenarios() {
                "newer",
                Meta("C 100 @D@/sub\nX 100 0 0\nR 100 x.h\n"),
                {{"d/sub", 5, "", true}, {"d/sub/x.h", 11}, {"d/x.h", 5}}});
+  // atoi() of a pid past LONG_MAX: strtol saturates, the int is -1, no switch; not pid 9.
+  s.push_back({"huge_pid_saturates",
+               "newer",
+               Meta("F 100 9\nC 100 @D@/sub\nR 99999999999999999999 x.h\n"),
+               {{"d/sub", 5, "", true}, {"d/sub/x.h", 11}, {"d/x.h", 5}}});
   s.push_back({"relative_chdir",
                "newer",
                Meta("C 100 sub\nR 100 x.h\n"),

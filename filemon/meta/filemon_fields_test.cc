@@ -25,6 +25,9 @@ constexpr FieldsCase kFieldsCases[] = {
     {"R 0012 rel", true, 12, true, "rel"},
     {"R 1234567890 /a", true, 1234567890, true, "/a"},    // ten digits: atoi()
     {"R 99999999999 /a", true, 1215752191, true, "/a"},   // a long, cut to an int
+    {"R 99999999999999999999 /a", true, -1, true, "/a"},  // strtol saturates, int cuts
+    {"R 18446744073709551623 /a", true, -1, true, "/a"},  // 2^64 + 7 does not wrap to 7
+    {"R -99999999999999999999 /a", true, 0, true, "/a"},  // LONG_MIN, cut to an int
     {"R -5 /a", true, -5, true, "/a"},
     {"R 12x /a", true, 12, true, "/a"},
     {"R x /a", true, 0, true, "/a"},

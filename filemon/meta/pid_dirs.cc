@@ -17,7 +17,9 @@ int Atoi(absl::string_view s) {
   constexpr unsigned long long kLimit = static_cast<unsigned long long>(LONG_MAX) + 1;
   unsigned long long value = 0;
   for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) {
-    value = std::min(kLimit, value * 10 + static_cast<unsigned>(s[i] - '0'));
+    const unsigned digit = static_cast<unsigned>(s[i] - '0');
+    // Saturate before value * 10 can wrap: past kLimit every digit keeps kLimit.
+    value = value > (kLimit - digit) / 10 ? kLimit : value * 10 + digit;
   }
   long result;
   if (negative) {
