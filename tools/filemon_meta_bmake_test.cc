@@ -322,6 +322,14 @@ std::vector<Scenario> Scenarios() {
                "up-to-date",
                with_output(filler, std::string("R 100 @D@/ne\0w\nR 100 @D@/new.h\n", 31)),
                {newer}});
+  // A multi-line command whose first line holds a NUL: its text is the glued line, and the
+  // continuation follows it, not the bytes after it in the file.
+  s.push_back({"nul_in_multiline_cmd_large_meta",
+               "cmd_changed",
+               absl::StrCat(std::string("CMD echo x\0junk\ny\n", 18),
+                            "CWD @D@\nTARGET foo\n-- command output --\n", filler),
+               {},
+               {{"echo ${x y:L:ts\\n}", "echo x\ny"}}});
   s.push_back({"empty_meta", "up-to-date", "", {}});
   s.push_back({"buildmon_marker",
                "newer",

@@ -441,26 +441,26 @@ void Run::Cmd(const MetaLine& line, bool has_p, absl::string_view p, LineReader*
   const bool has_oodate = !cmd.compare;
   if (has_oodate) Message(absl::StrCat(Prefix(lineno_), "cannot compare command using .OODATE"));
   // A current command whose expansion holds '\n' was written as several lines: read one more
-  // line per '\n'.
+  // line per '\n', each joined to the text so far by its '\n' (bmake reads it into its
+  // buffer after the line before). The lines are joined, not cut from the data: a line
+  // holding a NUL has a text of its own (LineReader).
   size_t newlines = std::count(cmd.text.begin(), cmd.text.end(), '\n');
+  std::string joined;
   if (newlines > 0) {
-    size_t end = line.start + line.text.size();  // where p ends, before its '\n'
+    joined = std::string(p);
     size_t x = line.read_length;
     MetaLine next;
     while (newlines-- > 0) {
       if (!NextLine(reader, &next)) break;
       ++lineno_;
       x += next.read_length;
-      end = next.start + next.text.size();
+      absl::StrAppend(&joined, "\n", next.text);
       if (!next.complete) {
         Message(absl::StrCat(Prefix(lineno_), "line truncated at ", x));
         break;
       }
     }
-    if (has_p) {
-      const size_t p_start = p.data() - data_.data();
-      p = data_.substr(p_start, end - p_start);
-    }
+    p = joined;
   }
   if (has_p && !has_oodate && !o_.no_cmd_compare) {
     bool differ = p != cmd.text;
