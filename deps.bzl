@@ -5,7 +5,9 @@ any workspace that depends on filemon. A consumer's WORKSPACE is:
     load("@filemon//:deps.bzl", "filemon_dependencies")
     filemon_dependencies()
 
-Nothing is downloaded: Bazel 4.2.3's default WORKSPACE suffix would download rules_cc,
+Nothing is downloaded but Debian's bmake source package, once, for the bmake meta-mode tests
+(third_party/bmake_source.bzl; an offline build still succeeds and those tests say they were
+skipped). Bazel 4.2.3's default WORKSPACE suffix would download rules_cc,
 rules_java, rules_proto and remote_coverage_tools, so they are declared first, pointing at
 Debian's rule sets under /usr/share/bazel or at small stand-ins generated from
 third_party/stand_ins; the C++ libraries are the system's (third_party/README.md). A repository
@@ -13,6 +15,7 @@ the consumer declared before the call is left alone, so a consumer can substitut
 Every label here is relative to this file's repository, so the macro works under any name.
 """
 
+load("//third_party:bmake_source.bzl", "bmake_source")
 load("//third_party:system_libs.bzl", "system_abseil", "system_libs")
 
 def _stand_in_impl(ctx):
@@ -36,7 +39,8 @@ def _declare(rule, name, **kwargs):
 
 def filemon_dependencies():
     """Declares rules_cc, rules_java, rules_proto, remote_coverage_tools, the system libraries
-    (system_abseil, system_libs, com_google_protobuf), each unless already declared."""
+    (system_abseil, system_libs, com_google_protobuf), and filemon_bmake_source (Debian's bmake
+    source package, fetched only when a bmake test is built), each unless already declared."""
     _declare(
         _stand_in,
         "rules_cc",
@@ -63,3 +67,4 @@ def filemon_dependencies():
         build_file = str(Label("//third_party:protobuf.BUILD")),
         path = "/usr",
     )
+    _declare(bmake_source, "filemon_bmake_source")

@@ -3,8 +3,9 @@
  * child before exec, filemon_setpid_parent, a select loop on filemon_readfd calling
  * filemon_process, waitpid, `while (filemon_process() > 0)`, filemon_close, then the log read
  * back from the start of the temporary file. Two commands run under one filemon, as in
- * bmake's compat mode (one filemon per target). A plain C program: exits 0 on success, prints
- * what failed otherwise. */
+ * bmake's compat mode (one filemon per target). Run once per backend that serves sessions
+ * ($FILEMON_BACKEND, set by BUILD.bazel). A plain C program: exits 0 on success, prints what
+ * failed otherwise. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -113,6 +114,11 @@ int main(void) {
   fclose(in);
 
   printf("filemon_path() = %s\n", filemon_path());
+  const char *backend = getenv("FILEMON_BACKEND");
+  if (backend != NULL && *backend != '\0') {
+    CHECK(strcmp(filemon_path(), backend) == 0, "filemon_path() is not $FILEMON_BACKEND (%s)",
+          backend);
+  }
   struct filemon *F = filemon_open();
   if (F == NULL) {
     perror("filemon_open");
