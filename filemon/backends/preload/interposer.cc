@@ -1057,50 +1057,65 @@ size_t EnvScratchSize(char* const* envp, const char* exec_path = nullptr,
          g_locale_cache_size + 1;
 }
 
-// The arrays the exec and spawn wrappers build live in fixed room on the caller's stack, not in
-// arrays sized by what the program passes (an environment of 100,000 entries would otherwise
-// take 800 KiB of a thread's stack).
+// The arrays the exec and spawn wrappers build live in fixed room on the stack, not in arrays
+// sized by what the program passes (an environment of 100,000 entries would otherwise take
+// 800 KiB of a thread's stack): room for the usual environment and, only when that is too
+// small, a large room in a frame of its own. So the wrappers fit a small thread stack, and an
+// exec touches few stack pages: a page a process touches for the first time costs a page
+// fault, and a forked child touches each one anew before its exec.
 constexpr size_t kMaxEnvEntries = 1024;
 constexpr size_t kEnvScratch = 16 * 1024;
+constexpr size_t kUsualEnvEntries = 192;
+constexpr size_t kUsualEnvScratch = 2560;
 constexpr size_t kMaxArgs = 1024;  // a helper's or /bin/sh's argv (the program's and ours)
+
+// What FixEnvironment is asked to build (see there).
+struct EnvRequest {
+  char* const* envp;
+  bool preload = true;
+  const char* exec_path = nullptr;
+  const ChildStart* child = nullptr;
+};
 
 void SayEnvironmentUnchanged(const char* what, size_t entries);
 
-// The environment an exec or spawn wrapper passes (FixEnvironment's). One with more entries
-// than kMaxEnvEntries, or new strings beyond kEnvScratch, is passed as the program gave it,
-// and the log says so: nothing is allocated.
-class ExecEnvironment {
- public:
-  ExecEnvironment(char* const* envp, bool preload, const char* exec_path = nullptr,
-                  const ChildStart* child = nullptr)
-      : envp_(envp) {
-    const size_t entries = CountEntries(envp);
-    if (entries + kOurEnvEntries > kMaxEnvEntries ||
-        EnvScratchSize(envp, exec_path, child) > sizeof(scratch_)) {
-      SayEnvironmentUnchanged(exec_path, entries);
-      return;
-    }
-    FixEnvironment(envp, entries_, scratch_, sizeof(scratch_), preload, exec_path, child);
-    fixed_ = true;
+// Calls `fn(char** envp)` with FixEnvironment's environment for `request`, built in room for
+// kEntries entries and kScratch bytes of new strings, which the caller checked it fits.
+template <size_t kEntries, size_t kScratch, typename Fn>
+__attribute__((noinline)) auto WithEnvironmentIn(const EnvRequest& request, Fn& fn)
+    -> decltype(fn(nullptr)) {
+  char* entries[kEntries];
+  char scratch[kScratch];
+  FixEnvironment(request.envp, entries, scratch, sizeof(scratch), request.preload,
+                 request.exec_path, request.child);
+  return fn(entries);
+}
+
+// Calls `fn(char** envp)` with the environment an exec or spawn wrapper passes: FixEnvironment's
+// for `request`, or, for one with more entries than kMaxEnvEntries or new strings beyond
+// kEnvScratch, the program's own, unchanged, and the log says so: nothing is allocated.
+template <typename Fn>
+auto WithExecEnvironment(const EnvRequest& request, Fn fn) -> decltype(fn(nullptr)) {
+  const size_t entries = CountEntries(request.envp) + kOurEnvEntries;
+  const size_t scratch = EnvScratchSize(request.envp, request.exec_path, request.child);
+  if (entries <= kUsualEnvEntries && scratch <= kUsualEnvScratch) {
+    return WithEnvironmentIn<kUsualEnvEntries, kUsualEnvScratch>(request, fn);
   }
-  ExecEnvironment(const ExecEnvironment&) = delete;
-  ExecEnvironment& operator=(const ExecEnvironment&) = delete;
+  if (entries <= kMaxEnvEntries && scratch <= kEnvScratch) {
+    return WithEnvironmentIn<kMaxEnvEntries, kEnvScratch>(request, fn);
+  }
+  SayEnvironmentUnchanged(request.exec_path, entries - kOurEnvEntries);
+  return fn(const_cast<char**>(request.envp));
+}
 
-  char* const* get() const { return fixed_ ? entries_ : envp_; }
-  char** mutable_get() { return fixed_ ? entries_ : const_cast<char**>(envp_); }
-
- private:
-  char* const* envp_;
-  bool fixed_ = false;
-  char* entries_[kMaxEnvEntries];
-  char scratch_[kEnvScratch];
-};
+// Whether the ptrace helper's argv for `argv` fits in kMaxArgs entries.
+bool HelperArgvFits(char* const argv[]) { return CountEntries(argv) + 4 <= kMaxArgs; }
 
 // Fills `out` (kMaxArgs) with the ptrace helper's argv for `path` run with `argv`
 // (helper_main.cc); false if it does not fit.
 bool HelperArgv(const char* path, char* const argv[], const char** out) {
+  if (!HelperArgvFits(argv)) return false;
   const size_t argc = CountEntries(argv);
-  if (argc + 4 > kMaxArgs) return false;
   size_t n = 0;
   out[n++] = g_helper;
   out[n++] = path;
@@ -1123,16 +1138,15 @@ void SayEnvironmentUnchanged(const char* what, size_t entries) {
 
 // Before exec'ing a program the loader will not load us into: in auto mode hand it to the
 // ptrace helper (which traces it in this very process id); otherwise write E now (the
-// program cannot) and say why its own operations are missing. Returns the helper's argv in
-// `helper_argv` (room for kMaxArgs) when the helper takes over (not for a longer argv).
-bool PrepareUnpreloadable(const char* path, char* const argv[], const char** helper_argv) {
+// program cannot) and say why its own operations are missing. Returns true when the helper
+// takes over (not for an argv too long for HelperArgv).
+bool PrepareUnpreloadable(const char* path, char* const argv[]) {
   ExecProbe probe = ProbeExecutable(path);
   if (probe.kind == ExecKind::kPreloadable || probe.kind == ExecKind::kUnknown) return false;
   if (RawSyscall4(SYS_faccessat, AT_FDCWD, reinterpret_cast<long>(path), X_OK, 0) != 0) {
     return false;  // the exec will fail
   }
-  if (g_auto && g_helper[0] != '\0' && probe.kind != ExecKind::kSecure &&
-      HelperArgv(path, argv, helper_argv)) {
+  if (g_auto && g_helper[0] != '\0' && probe.kind != ExecKind::kSecure && HelperArgvFits(argv)) {
     return true;
   }
   Message m;
@@ -1142,15 +1156,36 @@ bool PrepareUnpreloadable(const char* path, char* const argv[], const char** hel
   return false;
 }
 
+// Execs the ptrace helper in place of `path` (HelperArgvFits(argv) is true); the helper's argv
+// is in a frame of its own, which only this rare exec pays for.
+__attribute__((noinline)) int ExecHelper(const char* path, char* const argv[], char* const envp[]) {
+  const char* helper_argv[kMaxArgs];
+  HelperArgv(path, argv, helper_argv);
+  return WithExecEnvironment(EnvRequest{envp, /*preload=*/false}, [&](char** env) {
+    return REAL(execve)(g_helper, const_cast<char* const*>(helper_argv), env);
+  });
+}
+
 int ExecveImpl(const char* path, char* const argv[], char* const envp[]) {
   if (!Active()) return REAL(execve)(path, argv, envp);
-  const char* helper_argv[kMaxArgs];
-  bool helper = PrepareUnpreloadable(path, argv, helper_argv);
-  const ExecEnvironment env(envp, /*preload=*/!helper);
-  if (helper) {
-    return REAL(execve)(g_helper, const_cast<char* const*>(helper_argv), env.get());
-  }
-  return REAL(execve)(path, argv, env.get());
+  if (PrepareUnpreloadable(path, argv)) return ExecHelper(path, argv, envp);
+  return WithExecEnvironment(EnvRequest{envp},
+                             [&](char** env) { return REAL(execve)(path, argv, env); });
+}
+
+// Runs `path`, which is no executable format, with /bin/sh, as glibc's execvp does (ENOEXEC
+// unless the exec succeeds); the shell's argv is in a frame of its own.
+__attribute__((noinline)) void ExecWithShell(const char* path, char* const argv[],
+                                             char* const envp[]) {
+  size_t argc = CountEntries(argv);
+  if (argc + 2 > kMaxArgs) return;  // a script without #! and 1,000 arguments
+  const char* sh_argv[kMaxArgs];
+  sh_argv[0] = "/bin/sh";
+  sh_argv[1] = path;
+  for (size_t i = 1; i <= argc; ++i) sh_argv[i + 1] = argv[i];
+  if (argc == 0) sh_argv[2] = nullptr;
+  ExecveImpl("/bin/sh", const_cast<char* const*>(sh_argv), envp);
+  errno = ENOEXEC;
 }
 
 // execvp's search: `file` with a '/' is used as is; otherwise each PATH entry in turn; a file
@@ -1162,17 +1197,7 @@ int ExecvpeImpl(const char* file, char* const argv[], char* const envp[]) {
   }
   auto run = [&](const char* path) {
     ExecveImpl(path, argv, envp);
-    if (errno == ENOEXEC) {
-      size_t argc = CountEntries(argv);
-      if (argc + 2 > kMaxArgs) return;  // ENOEXEC: a script without #! and 1,000 arguments
-      const char* sh_argv[kMaxArgs];
-      sh_argv[0] = "/bin/sh";
-      sh_argv[1] = path;
-      for (size_t i = 1; i <= argc; ++i) sh_argv[i + 1] = argv[i];
-      if (argc == 0) sh_argv[2] = nullptr;
-      ExecveImpl("/bin/sh", const_cast<char* const*>(sh_argv), envp);
-      errno = ENOEXEC;
-    }
+    if (errno == ENOEXEC) ExecWithShell(path, argv, envp);
   };
   for (const char* p = file; *p != '\0'; ++p) {
     if (*p == '/') {
@@ -1324,6 +1349,20 @@ void RecordSpawnFileActions(BatchMessage* m, pid_t child,
 using SpawnFn = int (*)(pid_t*, const char*, const posix_spawn_file_actions_t*,
                         const posix_spawnattr_t*, char* const[], char* const[]);
 
+// posix_spawn of the ptrace helper in place of `path` (HelperArgvFits(argv) is true); the
+// helper's argv is in a frame of its own, which only this rare spawn pays for.
+__attribute__((noinline)) int SpawnHelper(pid_t* child, const char* path,
+                                          const posix_spawn_file_actions_t* actions,
+                                          const posix_spawnattr_t* attr, char* const argv[],
+                                          const EnvRequest& request) {
+  const char* helper_argv[kMaxArgs];
+  HelperArgv(path, argv, helper_argv);
+  return WithExecEnvironment(request, [&](char** env) {
+    return REAL(posix_spawn)(child, g_helper, actions, attr, const_cast<char* const*>(helper_argv),
+                             env);
+  });
+}
+
 // The spawned program's start writes its F and its file actions' records when the interposer
 // (or, in auto, the ptrace helper) runs in it; the parent writes its own F as soon as the spawn
 // returned, and writes the actions itself only when the child cannot (or they did not fit).
@@ -1336,9 +1375,8 @@ int SpawnImpl(SpawnFn real, bool search, pid_t* pid, const char* file,
   if (search && SearchPath(file, found, sizeof(found))) path = found;
   ExecProbe probe = ProbeExecutable(path);
   bool unpreloadable = probe.kind != ExecKind::kPreloadable && probe.kind != ExecKind::kUnknown;
-  const char* helper_argv[kMaxArgs];
   const bool helper = unpreloadable && g_auto && g_helper[0] != '\0' &&
-                      probe.kind != ExecKind::kSecure && HelperArgv(path, argv, helper_argv);
+                      probe.kind != ExecKind::kSecure && HelperArgvFits(argv);
   const bool child_starts = !unpreloadable || helper;
   char encoded[8192];
   ByteAppender encoder(encoded, sizeof(encoded) - 1);
@@ -1347,12 +1385,13 @@ int SpawnImpl(SpawnFn real, bool search, pid_t* pid, const char* file,
   encoded[actions_in_env ? encoder.size() : 0] = '\0';
   const ChildStart start{NextToken(), encoded};
   const ChildStart* child_start = child_starts ? &start : nullptr;
-  ExecEnvironment env(envp, /*preload=*/!helper, nullptr, child_start);
+  const EnvRequest request{envp, /*preload=*/!helper, nullptr, child_start};
   pid_t child = 0;
   g_creations_in_flight.fetch_add(1, std::memory_order_acq_rel);
-  int rc = helper ? REAL(posix_spawn)(&child, g_helper, actions, attr,
-                                      const_cast<char* const*>(helper_argv), env.mutable_get())
-                  : real(&child, file, actions, attr, argv, env.mutable_get());
+  int rc = helper ? SpawnHelper(&child, path, actions, attr, argv, request)
+                  : WithExecEnvironment(request, [&](char** env) {
+                      return real(&child, file, actions, attr, argv, env);
+                    });
   if (pid != nullptr) *pid = child;
   if (rc == 0) {
     BatchMessage m;
@@ -1376,11 +1415,12 @@ auto WithOurEnvironment(uint32_t token, Fn fn) -> decltype(fn()) {
   if (!Active()) return fn();
   char** saved = environ;
   const ChildStart start{token, nullptr};
-  ExecEnvironment env(saved, true, nullptr, &start);
-  environ = env.mutable_get();
-  auto result = fn();
-  if (environ == env.get()) environ = saved;
-  return result;
+  return WithExecEnvironment(EnvRequest{saved, true, nullptr, &start}, [&](char** env) {
+    environ = env;
+    auto result = fn();
+    if (environ == env) environ = saved;
+    return result;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1847,8 +1887,8 @@ FILEMON_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) noexc
   if (!Active()) return REAL(fexecve)(fd, argv, envp);
   char exec_path[4096];
   bool known = ExecPathAt(fd, "", exec_path, sizeof(exec_path));
-  const ExecEnvironment env(envp, true, known ? exec_path : nullptr);
-  return REAL(fexecve)(fd, argv, env.get());
+  return WithExecEnvironment(EnvRequest{envp, true, known ? exec_path : nullptr},
+                             [&](char** env) { return REAL(fexecve)(fd, argv, env); });
 }
 
 FILEMON_EXPORT int execveat(int dirfd, const char* path, char* const argv[], char* const envp[],
@@ -1862,11 +1902,12 @@ FILEMON_EXPORT int execveat(int dirfd, const char* path, char* const argv[], cha
   char exec_path[4096];
   bool known = ExecPathAt(dirfd, (flags & AT_EMPTY_PATH) && path[0] == '\0' ? "" : path, exec_path,
                           sizeof(exec_path));
-  const ExecEnvironment env(envp, true, known ? exec_path : nullptr);
-  long rc = RawSyscall6(SYS_execveat, dirfd, reinterpret_cast<long>(path),
-                        reinterpret_cast<long>(argv), reinterpret_cast<long>(env.get()), flags, 0);
-  errno = static_cast<int>(-rc);
-  return -1;
+  return WithExecEnvironment(EnvRequest{envp, true, known ? exec_path : nullptr}, [&](char** env) {
+    long rc = RawSyscall6(SYS_execveat, dirfd, reinterpret_cast<long>(path),
+                          reinterpret_cast<long>(argv), reinterpret_cast<long>(env), flags, 0);
+    errno = static_cast<int>(-rc);
+    return -1;
+  });
 }
 
 FILEMON_EXPORT int posix_spawn(pid_t* pid, const char* path,

@@ -571,6 +571,16 @@ TEST(PreloadBackend, HugeEnvironmentFromASmallStackIsPassedOnUnchanged) {
   EXPECT_TRUE(absl::StrContains(t.log, "entries is passed on unchanged")) << t.log.substr(0, 4000);
 }
 
+// The exec and spawn wrappers fit a small stack: a thread with a 32 KiB stack (twice
+// PTHREAD_STACK_MIN) may posix_spawn, system and exec, as it may untraced.
+TEST(PreloadBackend, ExecAndSpawnFromASmallThreadStack) {
+  const std::string file = TmpDir() + "/small_stack";
+  std::ofstream(file) << "x";
+  Traced t = Trace({Program(), "small_stack", "/bin/cat", file});
+  EXPECT_EQ(t.exit.code, 0) << t.log.substr(0, 4000);
+  EXPECT_EQ(Count(t, 'R', file), 3) << t.log.substr(0, 4000);
+}
+
 TEST(PreloadBackend, SetuidProgramIsSaidInTheLog) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to make a set-user-ID program of another user";
   std::string prog = TmpDir() + "/setuid_cat";

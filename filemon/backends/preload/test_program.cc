@@ -28,6 +28,8 @@
 //                        process could, then open PATH and exit 3
 //   bigenv_thread PROG ARGS...  execv PROG with 20,000 more environment entries, from a thread
 //                        with a 128 KiB stack
+//   small_stack PROG ARGS...  from a thread with a 32 KiB stack: posix_spawnp PROG ARGS and
+//                        wait, system("PROG ARGS"), then execvp PROG ARGS
 //   clone_vm PATH        clone(CLONE_VM) without CLONE_VFORK: the child opens PATH and exits
 //                        while the parent goes on; the parent waits, then exits
 //   locale CATS [PROG ARGS...]  setlocale(CAT, "") for each of the comma-separated CATS
@@ -100,6 +102,16 @@ void ForgeControl(filemon::preload_internal::MessageType type) {
     const char* fd = getenv(name);
     if (fd != nullptr && write(atoi(fd), &message, sizeof(message)) < 0) perror(name);
   }
+}
+
+// Runs `fn` in a thread with a stack of `stack_size` bytes, and waits for it.
+void RunInThread(size_t stack_size, void* (*fn)(void*)) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, stack_size);
+  pthread_t thread;
+  pthread_create(&thread, &attr, fn, nullptr);
+  pthread_join(thread, nullptr);
 }
 
 // posix_spawn_file_actions: chdir `dir`, then open `out` for writing as standard output.
@@ -246,6 +258,21 @@ int main(int argc, char** argv) {
     OpenClose(argv[2]);
     return 3;
   }
+  if (strcmp(cmd, "small_stack") == 0 && argc >= 3) {
+    static char** run_argv = argv + 2;
+    static std::string command;
+    for (char** a = run_argv; *a != nullptr; ++a) command += std::string(*a) + " ";
+    RunInThread(32 * 1024, [](void*) -> void* {
+      pid_t pid;
+      if (posix_spawnp(&pid, run_argv[0], nullptr, nullptr, run_argv, environ) != 0 ||
+          WaitFor(pid) != 0 || system(command.c_str()) != 0) {
+        _exit(4);
+      }
+      execvp(run_argv[0], run_argv);
+      _exit(127);
+    });
+    return 127;
+  }
   if (strcmp(cmd, "bigenv_thread") == 0 && argc >= 3) {
     static std::vector<std::string> storage;
     static std::vector<char*> env;
@@ -254,18 +281,10 @@ int main(int argc, char** argv) {
     for (std::string& entry : storage) env.push_back(&entry[0]);
     env.push_back(nullptr);
     static char** exec_argv = argv + 2;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 128 * 1024);
-    pthread_t thread;
-    pthread_create(
-        &thread, &attr,
-        [](void*) -> void* {
-          execve(exec_argv[0], exec_argv, env.data());
-          return nullptr;
-        },
-        nullptr);
-    pthread_join(thread, nullptr);
+    RunInThread(128 * 1024, [](void*) -> void* {
+      execve(exec_argv[0], exec_argv, env.data());
+      return nullptr;
+    });
     return 127;
   }
   if (strcmp(cmd, "clone_vm") == 0 && argc == 3) {
