@@ -1,0 +1,237 @@
+#include "filemon/backends/preload/pump.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "filemon/backends/preload/proc_tree.h"
+
+namespace filemon {
+namespace preload_internal {
+
+Pump::Pump(SupervisorChannel* channel, RecordDispatcher* dispatcher, ControlHandler* control)
+    : channel_(channel),
+      dispatcher_(dispatcher),
+      control_(control),
+      buffer_(kMaxMessage + kDeferredPrefix + 1) {}
+
+bool Pump::Admissible(pid_t pid) const {
+  for (pid_t root : roots_) {
+    if (DescendsFrom(pid, root)) return true;
+  }
+  return dispatcher_->InTree(pid);
+}
+
+// `trusted`: from the control socket, the only source of control messages.
+void Pump::Handle(const char* data, size_t size, bool trusted) {
+  if (size < sizeof(MessageHeader)) return;
+  MessageHeader header;
+  std::memcpy(&header, data, sizeof(header));
+  const bool control_type =
+      header.type != MessageType::kRecords && header.type != MessageType::kReaped &&
+      header.type != MessageType::kDeferred && header.type != MessageType::kMarker;
+  if (control_type && !trusted) {
+    ++forged_;
+    return;
+  }
+  const char* body = data + sizeof(header);
+  const size_t body_size = size - sizeof(header);
+  WireRecord record{};
+  if (header.type != MessageType::kRecords && body_size >= sizeof(record)) {
+    std::memcpy(&record, body, sizeof(record));
+  }
+  switch (header.type) {
+    case MessageType::kRecords:
+      dispatcher_->HandleRecords(body, body_size);
+      break;
+    case MessageType::kReaped:
+      dispatcher_->HandleExit(record);
+      break;
+    case MessageType::kDeferred:  // only from a socket, where Receive stashes it
+      break;
+    case MessageType::kMarker:
+      HandleMarker(header, body, body_size);
+      break;
+    default:
+      control_->OnControl(header.type, record);
+      break;
+  }
+}
+
+void Pump::HandleMarker(const MessageHeader& header, const char* body, size_t body_size) {
+  uint64_t id = 0;
+  if (body_size >= sizeof(id)) std::memcpy(&id, body, sizeof(id));
+  auto it = deferred_.find(id);
+  if (it == deferred_.end()) {
+    ReceiveSockets();  // the send completed before the marker was written
+    it = deferred_.find(id);
+  }
+  if (it == deferred_.end()) {
+    dispatcher_->AddComment(header.sender,
+                            absl::StrCat(" preload: a message of process ", header.sender,
+                                         " was lost (its marker came alone)"));
+    return;
+  }
+  const std::string message = std::move(it->second);
+  deferred_.erase(it);
+  if (message.size() >= sizeof(MessageHeader)) {
+    MessageHeader inner;
+    std::memcpy(&inner, message.data(), sizeof(inner));
+    if (inner.type == MessageType::kRecords || inner.type == MessageType::kReaped) {
+      Handle(message.data(), message.size(), false);
+    }
+  }
+}
+
+// Reads every message queued on socket `fd`: a deferred one waits for its marker, any other
+// in `*plain`. Returns true when the peer closed.
+bool Pump::Receive(int fd, std::vector<std::string>* plain) {
+  while (true) {
+    const ssize_t n = recv(fd, buffer_.data(), buffer_.size(), MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return n == 0;
+    ++received_;
+    if (static_cast<size_t>(n) < sizeof(MessageHeader)) continue;
+    MessageHeader header;
+    std::memcpy(&header, buffer_.data(), sizeof(header));
+    if (header.type == MessageType::kDeferred && static_cast<size_t>(n) >= kDeferredPrefix) {
+      uint64_t id;
+      std::memcpy(&id, buffer_.data() + sizeof(header), sizeof(id));
+      deferred_[id].assign(buffer_.data() + kDeferredPrefix,
+                           static_cast<size_t>(n) - kDeferredPrefix);
+    } else {
+      plain->emplace_back(buffer_.data(), static_cast<size_t>(n));
+    }
+  }
+}
+
+// Accepts reconnections, receives what every socket holds, closes reconnections that ended.
+// The control socket first: whatever a traced process sent before the reaper's message is
+// then on the sockets (or in the pipe) too, and handled before it.
+void Pump::ReceiveSockets() {
+  Receive(channel_->control(), &control_queue_);
+  channel_->AcceptPeers([this](pid_t pid) { return Admissible(pid); });
+  for (size_t i = 0; i < channel_->connection_count(); ++i) {
+    if (Receive(channel_->connection(i), &unmarked_) && i > 0) {
+      channel_->CloseConnection(i);
+      --i;
+    }
+  }
+}
+
+// After a drain of the pipe: admits the waiting peers the trees' records named (and reads
+// them, before any control message that came after them), refuses the others in time.
+void Pump::Decide(bool final) {
+  for (size_t i :
+       channel_->DecidePeers([this](pid_t pid) { return dispatcher_->InTree(pid); }, final)) {
+    Receive(channel_->connection(i), &unmarked_);
+  }
+}
+
+// The socket messages received so far, after a drain of the pipe: each sender's earlier pipe
+// writes came before. Then the reaper's, unless a peer is undecided.
+void Pump::HandleUnmarked() {
+  std::vector<std::string> ready;
+  ready.swap(unmarked_);
+  for (const std::string& message : ready) Handle(message.data(), message.size(), false);
+  if (channel_->has_waiting_peers()) return;
+  ready.clear();
+  ready.swap(control_queue_);
+  for (const std::string& message : ready) Handle(message.data(), message.size(), true);
+}
+
+// The pipe's stream: whole messages are handled, a message cut by the end of a read waits in
+// `pending_` for the rest.
+void Pump::DrainPipe() {
+  const int pipe = channel_->pipe();
+  if (pipe < 0) return;
+  while (!control_->finished()) {
+    const ssize_t n = read(pipe, buffer_.data(), buffer_.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    pipe_bytes_ += static_cast<size_t>(n);
+    pending_.append(buffer_.data(), static_cast<size_t>(n));
+    size_t pos = 0;
+    while (pending_.size() - pos >= sizeof(MessageHeader)) {
+      MessageHeader header;
+      std::memcpy(&header, pending_.data() + pos, sizeof(header));
+      if (header.size < sizeof(MessageHeader)) {  // cannot happen: a writer's bug
+        status_ = absl::InternalError("preload: a message without its size in the pipe");
+        pending_.clear();
+        pos = 0;
+        break;
+      }
+      if (pending_.size() - pos < header.size) break;
+      ++received_;
+      Handle(pending_.data() + pos, header.size, false);
+      pos += header.size;
+    }
+    pending_.erase(0, pos);
+    // A short read emptied the pipe: what a sender queues from now on waits for the next
+    // tick, instead of a read here that would find nothing (one system call a tick).
+    if (static_cast<size_t>(n) < buffer_.size()) return;
+  }
+}
+
+// Reads every queued message of the sockets and the pipe, in their order. Returns the number
+// of messages read.
+size_t Pump::DrainAll() {
+  received_ = 0;
+  ReceiveSockets();
+  DrainPipe();
+  Decide(/*final=*/false);
+  HandleUnmarked();
+  return received_;
+}
+
+absl::Status Pump::Run(WaitStrategy* wait, int wake_fd) {
+  std::vector<pollfd> fds;
+  while (!control_->finished()) {
+    fds.clear();
+    fds.push_back({wake_fd, POLLIN, 0});  // first: see WaitStrategy
+    fds.push_back({channel_->control(), POLLIN, 0});
+    if (channel_->listener() >= 0) fds.push_back({channel_->listener(), POLLIN, 0});
+    for (size_t i = 0; i < channel_->connection_count(); ++i) {
+      fds.push_back({channel_->connection(i), POLLIN, 0});
+    }
+    absl::StatusOr<WaitStrategy::Wakeup> woke = wait->Wait(&fds);
+    if (!woke.ok()) return woke.status();
+    if (wake_fd >= 0 && fds[0].revents != 0) control_->OnWake();
+    pipe_bytes_ = 0;
+    size_t messages = 0;
+    if (woke->drain == WaitStrategy::Drain::kAll) {
+      messages = DrainAll();
+    } else if (woke->drain == WaitStrategy::Drain::kPipe) {
+      DrainPipe();
+    }
+    if (woke->watched_exited) break;
+    wait->Drained(messages, pipe_bytes_);
+  }
+  return absl::OkStatus();
+}
+
+void Pump::Finish() {
+  DrainPipe();
+  ReceiveSockets();
+  HandleUnmarked();
+  Decide(/*final=*/true);  // the peers the trees named are connections now: read them too
+  ReceiveSockets();
+  HandleUnmarked();
+  Decide(/*final=*/true);
+  // Deferred messages whose marker never came (the sender's pipe broke): out of place, but
+  // not lost.
+  absl::flat_hash_map<uint64_t, std::string> left;
+  left.swap(deferred_);
+  for (auto& [id, message] : left) {
+    if (message.size() >= sizeof(MessageHeader)) Handle(message.data(), message.size(), false);
+  }
+  channel_->CloseSockets();
+}
+
+}  // namespace preload_internal
+}  // namespace filemon

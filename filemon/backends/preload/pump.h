@@ -1,0 +1,116 @@
+// File: filemon/backends/preload/pump.h
+//
+// `Pump`: reads the supervisor's channel (supervisor_channel.h) and hands every message, in
+// the order the traced processes made their calls, to the record dispatcher (records, reaped
+// processes) or to the control handler (the reaper's messages).
+//
+// Order (wire_format.h, "Order"): the pipe carries nearly everything; a deferred socket message
+// is handled when its marker comes through the pipe; a plain socket message (from a process
+// without the pipe) after the pipe's next drain, so that the sender's earlier pipe writes come
+// first; a control message after every record sent before it, and not while a reconnected peer
+// is undecided (its records may precede it). Control messages come only from the control
+// socket: one of those types from a traced process is ignored and counted (`forged()`).
+//
+// Reconnected peers are admitted if they descend (per /proc) from a root given to
+// `AddTreeRoot` or the dispatcher knows them (`RecordDispatcher::InTree`).
+//
+// The pump can outlive one command: `Run` returns when the control handler says it is finished
+// or the wait strategy sees its watched process exit, and may be called again; `Finish` is for
+// the end, once every writer is gone. Not thread-safe.
+//
+// Example:
+//   Pump pump(&channel, &dispatcher, &handler);
+//   pump.AddTreeRoot(reaper.pid());
+//   TickWait wait(reaper.OpenPidfd(), channel.pipe_capacity());
+//   absl::Status status = pump.Run(&wait, wake_fd);
+//   reaper.Wait();
+//   pump.Finish();
+
+#ifndef FILEMON_BACKENDS_PRELOAD_PUMP_H_
+#define FILEMON_BACKENDS_PRELOAD_PUMP_H_
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "filemon/backends/preload/pump_wait.h"
+#include "filemon/backends/preload/record_dispatcher.h"
+#include "filemon/backends/preload/supervisor_channel.h"
+#include "filemon/backends/preload/wire_format.h"
+
+namespace filemon {
+namespace preload_internal {
+
+// What the pump does not handle itself.
+class ControlHandler {
+ public:
+  virtual ~ControlHandler() = default;
+  // A message of the reaper (kRootStarted, kRootExit, kRootExecError, kDone; its record is
+  // zero if the message had none), after every record the traced tree sent before it.
+  virtual void OnControl(MessageType type, const WireRecord& record) = 0;
+  // The wake descriptor given to `Pump::Run` is readable.
+  virtual void OnWake() = 0;
+  // True once nothing more will come (the reaper's kDone): the pump stops reading.
+  virtual bool finished() const = 0;
+};
+
+class Pump {
+ public:
+  // All three must outlive the pump.
+  Pump(SupervisorChannel* channel, RecordDispatcher* dispatcher, ControlHandler* control);
+  Pump(const Pump&) = delete;
+  Pump& operator=(const Pump&) = delete;
+
+  // Admits reconnecting peers that descend from `root`.
+  void AddTreeRoot(pid_t root) { roots_.push_back(root); }
+
+  // Waits with `wait` and drains what it asks for, until the control handler is finished or
+  // the strategy's watched process exited. `wake_fd` (-1: none) is polled for
+  // `ControlHandler::OnWake`. Returns poll's error (the pump stops) or OK.
+  absl::Status Run(WaitStrategy* wait, int wake_fd);
+  // Reads what is left once every writer is gone (final decisions on waiting peers; deferred
+  // messages whose marker never came are handled out of place rather than lost) and closes the
+  // sockets.
+  void Finish();
+
+  // A pipe framing error (a writer's bug), or OK.
+  const absl::Status& status() const { return status_; }
+  // Control messages that came from traced processes, ignored.
+  size_t forged() const { return forged_; }
+
+ private:
+  void Handle(const char* data, size_t size, bool trusted);
+  void HandleMarker(const MessageHeader& header, const char* body, size_t body_size);
+  bool Receive(int fd, std::vector<std::string>* plain);
+  void ReceiveSockets();
+  void HandleUnmarked();
+  void DrainPipe();
+  void Decide(bool final);
+  size_t DrainAll();
+  bool Admissible(pid_t pid) const;
+
+  SupervisorChannel* channel_;
+  RecordDispatcher* dispatcher_;
+  ControlHandler* control_;
+  std::vector<pid_t> roots_;
+  std::vector<char> buffer_;
+  // Deferred messages by id, until their marker (wire_format.h).
+  absl::flat_hash_map<uint64_t, std::string> deferred_;
+  std::vector<std::string> unmarked_;       // plain socket messages, until the next pipe drain
+  std::vector<std::string> control_queue_;  // the reaper's, after the records before them
+  std::string pending_;                     // a message the end of a pipe read cut
+  size_t received_ = 0;                     // messages read since the last DrainAll
+  size_t pipe_bytes_ = 0;                   // bytes read from the pipe since the last wait
+  size_t forged_ = 0;
+  absl::Status status_;
+};
+
+}  // namespace preload_internal
+}  // namespace filemon
+
+#endif  // FILEMON_BACKENDS_PRELOAD_PUMP_H_

@@ -1,0 +1,134 @@
+#include "filemon/backends/preload/record_dispatcher.h"
+
+#include <utility>
+#include <vector>
+
+#include "filemon/core/record.h"
+
+namespace filemon {
+namespace preload_internal {
+namespace {
+
+bool RecordKindFromWire(WireKind wire, RecordKind* kind) {
+  switch (wire) {
+    case WireKind::kComment:
+      *kind = RecordKind::kComment;
+      return true;
+    default:
+      return RecordKindFromLetter(static_cast<char>(wire), kind);
+  }
+}
+
+}  // namespace
+
+void RecordDispatcher::AddRoot(int32_t root, RecordSink* sink) {
+  routes_.insert_or_assign(root, sink);
+  if (last_pid_ == root) last_sink_ = sink;
+}
+
+void RecordDispatcher::RemoveSink(RecordSink* sink) {
+  std::vector<int32_t> gone;
+  for (const auto& [pid, routed] : routes_) {
+    if (routed == sink) gone.push_back(pid);
+  }
+  for (int32_t pid : gone) routes_.erase(pid);
+  if (last_sink_ == sink) {
+    last_pid_ = 0;
+    last_sink_ = nullptr;
+  }
+}
+
+RecordSink* RecordDispatcher::Route(int32_t pid) {
+  if (pid == last_pid_ && last_sink_ != nullptr) return last_sink_;
+  RecordSink* sink = fallback_;
+  auto it = routes_.find(pid);
+  if (it != routes_.end()) {
+    sink = it->second;
+  } else if (sink != nullptr) {
+    routes_.emplace(pid, sink);
+  }
+  last_pid_ = pid;
+  last_sink_ = sink;
+  return sink;
+}
+
+bool RecordDispatcher::FirstFork(const WireRecord& w) {
+  const uint32_t token = static_cast<uint32_t>(w.status);
+  if (token == 0) return true;
+  const auto key = std::make_tuple(w.pid, w.child_pid, token);
+  if (half_seen_.erase(key) > 0) return false;
+  half_seen_.insert(key);
+  return true;
+}
+
+RecordSink* RecordDispatcher::Dispatch(const WireRecord& w, const char* path1, const char* path2) {
+  RecordKind kind;
+  if (!RecordKindFromWire(w.kind, &kind)) return nullptr;
+  RecordSink* sink = Route(w.pid);
+  if (sink == nullptr) {
+    ++unrouted_;
+    return nullptr;
+  }
+  Record r;
+  r.kind = kind;
+  r.pid = w.pid;
+  switch (kind) {
+    case RecordKind::kFork:
+      // The child belongs to its creator's tree, whichever side's F comes first.
+      routes_.insert_or_assign(w.child_pid, sink);
+      if (last_pid_ == w.child_pid) last_sink_ = sink;
+      if (!FirstFork(w)) return sink;
+      r.child_pid = w.child_pid;
+      exit_written_.erase(w.child_pid);  // a new process may reuse an old pid
+      break;
+    case RecordKind::kExit:
+      if (!exit_written_.insert(w.pid).second) return sink;  // already written
+      r.status = w.status;
+      r.signal = w.signal;
+      r.has_signal = true;
+      break;
+    default:
+      r.path = absl::string_view(path1, w.len1);
+      r.path2 = absl::string_view(path2, w.len2);
+      break;
+  }
+  sink->Add(r);
+  return sink;
+}
+
+void RecordDispatcher::HandleRecords(const char* data, size_t size) {
+  RecordSink* last = nullptr;
+  const bool ok =
+      DecodeRecords(data, size, [&](const WireRecord& w, const char* p1, const char* p2) {
+        if (RecordSink* sink = Dispatch(w, p1, p2)) last = sink;
+      });
+  if (ok) return;
+  if (last == nullptr) last = fallback_;
+  if (last == nullptr) {
+    ++unrouted_;
+    return;
+  }
+  last->Add(Record::Comment(" preload: a malformed message from the interposer"));
+}
+
+void RecordDispatcher::HandleExit(const WireRecord& record) {
+  if (exit_written_.erase(record.pid) > 0) return;  // the process wrote its own X
+  RecordSink* sink = Route(record.pid);
+  if (sink == nullptr) {
+    ++unrouted_;
+    return;
+  }
+  sink->Add(Record::Exit(record.pid, record.status, record.signal));
+}
+
+void RecordDispatcher::AddComment(int32_t pid, absl::string_view text) {
+  RecordSink* sink = Route(pid);
+  if (sink == nullptr) {
+    ++unrouted_;
+    return;
+  }
+  sink->Add(Record::Comment(text));
+}
+
+}  // namespace preload_internal
+}  // namespace filemon

@@ -1,0 +1,89 @@
+// File: filemon/backends/preload/record_dispatcher.h
+//
+// `RecordDispatcher`: turns the interposer's wire records (wire_format.h) into `Record`s and
+// hands each to the sink of the traced tree its process belongs to.
+//
+// - F from both sides: a creation's two F records (same parent, child and token) give one F,
+//   the first to arrive; token 0 marks an F that has no twin.
+// - One X per process: the X the process wrote itself, or else the one its reaping gives
+//   (`HandleExit`), whichever comes first; a later F naming the pid (pid reuse) starts over.
+// - Routing: `AddRoot(pid, sink)` makes `pid` a root; every process it creates (an F naming it
+//   or one of its descendants as parent) goes to the same sink, so that the records of several
+//   trees traced at once (one per bmake job) never mix. A pid of no root goes to the fallback
+//   sink given at construction; with none, its records are dropped and counted (`unrouted()`).
+//   A single-tree run passes its sink as the fallback and needs no root.
+//
+// Not thread-safe: one pump calls it. Sinks must outlive the dispatcher or their removal.
+//
+// Example:
+//   RecordDispatcher dispatcher(/*fallback=*/nullptr);
+//   dispatcher.AddRoot(job_pid, &job_sink);
+//   dispatcher.HandleRecords(body, body_size);   // from the pump, per kRecords message
+//   dispatcher.RemoveSink(&job_sink);            // the job ended
+
+#ifndef FILEMON_BACKENDS_PRELOAD_RECORD_DISPATCHER_H_
+#define FILEMON_BACKENDS_PRELOAD_RECORD_DISPATCHER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <tuple>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/string_view.h"
+#include "filemon/backends/preload/wire_format.h"
+#include "filemon/core/record_sink.h"
+
+namespace filemon {
+namespace preload_internal {
+
+class RecordDispatcher {
+ public:
+  explicit RecordDispatcher(RecordSink* fallback) : fallback_(fallback) {}
+  RecordDispatcher(const RecordDispatcher&) = delete;
+  RecordDispatcher& operator=(const RecordDispatcher&) = delete;
+
+  // Routes `root`'s records, and those of every process it creates from now on, to `sink`.
+  void AddRoot(int32_t root, RecordSink* sink);
+  // Forgets every process routed to `sink` (its tree is done); their later records go to the
+  // fallback sink.
+  void RemoveSink(RecordSink* sink);
+
+  // Turns the records of one kRecords message body into sink records. A malformed body gives
+  // a comment after its well-formed records.
+  void HandleRecords(const char* data, size_t size);
+  // A process was reaped (kReaped, kind kExit); writes its X unless the process wrote its own.
+  void HandleExit(const WireRecord& record);
+  // Writes a `#` comment (text after '#') into the log of `pid`'s tree.
+  void AddComment(int32_t pid, absl::string_view text);
+
+  // True if `pid` was named by a record (as its writer or as a created child) and routed to a
+  // sink: a member of a traced tree, alive or not. Records come only through channels the
+  // traced trees hold, so a pid named here is one of theirs.
+  bool InTree(int32_t pid) const { return routes_.contains(pid); }
+  // Records dropped because their pid belonged to no tree and there is no fallback.
+  size_t unrouted() const { return unrouted_; }
+
+ private:
+  // The sink of `pid` (remembered from now on); nullptr: none.
+  RecordSink* Route(int32_t pid);
+  // False for the second F of a creation (the first was written).
+  bool FirstFork(const WireRecord& w);
+  // Writes one decoded wire record; returns its sink (nullptr: dropped).
+  RecordSink* Dispatch(const WireRecord& w, const char* path1, const char* path2);
+
+  RecordSink* const fallback_;
+  absl::flat_hash_map<int32_t, RecordSink*> routes_;  // see InTree
+  int32_t last_pid_ = 0;                              // a cache of routes_ for the hot path
+  RecordSink* last_sink_ = nullptr;
+  absl::flat_hash_set<int64_t> exit_written_;  // pids whose X is in the log (until reaped)
+  // Creations (parent, child, token) of which one F was written and the other is awaited. An
+  // entry ends when the second arrives; a side killed before its F leaves one.
+  absl::flat_hash_set<std::tuple<int32_t, int32_t, uint32_t>> half_seen_;
+  size_t unrouted_ = 0;
+};
+
+}  // namespace preload_internal
+}  // namespace filemon
+
+#endif  // FILEMON_BACKENDS_PRELOAD_RECORD_DISPATCHER_H_

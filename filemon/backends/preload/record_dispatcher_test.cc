@@ -1,0 +1,179 @@
+#include "filemon/backends/preload/record_dispatcher.h"
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "filemon/core/record.h"
+#include "filemon/core/record_sink.h"
+#include "gtest/gtest.h"
+
+namespace filemon {
+namespace preload_internal {
+namespace {
+
+// Keeps each record as a line: "R 5 /a", "F 5 6", "X 5 0 9", "# text".
+class LinesSink : public RecordSink {
+ public:
+  void Add(const Record& r) override {
+    std::string line(1, RecordLetter(r.kind));
+    switch (r.kind) {
+      case RecordKind::kComment:
+        absl::StrAppend(&line, r.path);
+        break;
+      case RecordKind::kFork:
+        absl::StrAppend(&line, " ", r.pid, " ", r.child_pid);
+        break;
+      case RecordKind::kExit:
+        absl::StrAppend(&line, " ", r.pid, " ", r.status, " ", r.signal);
+        break;
+      default:
+        absl::StrAppend(&line, " ", r.pid, " ", r.path);
+        if (!r.path2.empty()) absl::StrAppend(&line, " ", r.path2);
+        break;
+    }
+    lines.push_back(line);
+  }
+  std::vector<std::string> lines;
+};
+
+// A message body of wire records, built as the interposer builds them.
+class Body {
+ public:
+  Body& Path(WireKind kind, int32_t pid, const std::string& path) {
+    WireRecord w{};
+    w.kind = kind;
+    w.pid = pid;
+    w.len1 = static_cast<uint16_t>(path.size());
+    Append(w);
+    bytes_ += path;
+    return *this;
+  }
+  Body& Fork(int32_t parent, int32_t child, uint32_t token) {
+    WireRecord w{};
+    w.kind = WireKind::kFork;
+    w.pid = parent;
+    w.child_pid = child;
+    w.status = static_cast<int32_t>(token);
+    Append(w);
+    return *this;
+  }
+  Body& Exit(int32_t pid, int32_t status) {
+    Append(ExitRecord(pid, status));
+    return *this;
+  }
+  static WireRecord ExitRecord(int32_t pid, int32_t status, int32_t signal = 0) {
+    WireRecord w{};
+    w.kind = WireKind::kExit;
+    w.pid = pid;
+    w.status = status;
+    w.signal = signal;
+    return w;
+  }
+  const std::string& bytes() const { return bytes_; }
+  void SendTo(RecordDispatcher* dispatcher) const {
+    dispatcher->HandleRecords(bytes_.data(), bytes_.size());
+  }
+
+ private:
+  void Append(const WireRecord& w) { bytes_.append(reinterpret_cast<const char*>(&w), sizeof(w)); }
+  std::string bytes_;
+};
+
+using Lines = std::vector<std::string>;
+
+TEST(RecordDispatcher, TurnsWireRecordsIntoRecords) {
+  LinesSink sink;
+  RecordDispatcher dispatcher(&sink);
+  Body()
+      .Path(WireKind::kRead, 5, "/etc/passwd")
+      .Path(WireKind::kComment, 5, " hi")
+      .SendTo(&dispatcher);
+  EXPECT_EQ(sink.lines, (Lines{"R 5 /etc/passwd", "# hi"}));
+  EXPECT_TRUE(dispatcher.InTree(5));
+  EXPECT_FALSE(dispatcher.InTree(6));
+}
+
+TEST(RecordDispatcher, WritesTheFirstFOfACreationOnly) {
+  LinesSink sink;
+  RecordDispatcher dispatcher(&sink);
+  Body().Fork(5, 6, 1).SendTo(&dispatcher);  // the child's side
+  Body().Path(WireKind::kRead, 6, "/a").SendTo(&dispatcher);
+  Body().Fork(5, 6, 1).SendTo(&dispatcher);                // the parent's side: dropped
+  Body().Fork(5, 7, 0).Fork(5, 7, 0).SendTo(&dispatcher);  // token 0: each is the only F
+  EXPECT_EQ(sink.lines, (Lines{"F 5 6", "R 6 /a", "F 5 7", "F 5 7"}));
+  EXPECT_TRUE(dispatcher.InTree(6));
+}
+
+TEST(RecordDispatcher, OneXPerProcessWhicheverComesFirst) {
+  LinesSink sink;
+  RecordDispatcher dispatcher(&sink);
+  Body().Exit(5, 3).SendTo(&dispatcher);
+  dispatcher.HandleExit(Body::ExitRecord(5, 3));        // the reaping: already written
+  dispatcher.HandleExit(Body::ExitRecord(6, 0, 9));     // killed before writing its own
+  Body().Fork(1, 5, 0).Exit(5, 0).SendTo(&dispatcher);  // pid 5 reused: its X again
+  EXPECT_EQ(sink.lines, (Lines{"X 5 3 0", "X 6 0 9", "F 1 5", "X 5 0 0"}));
+}
+
+TEST(RecordDispatcher, AMalformedBodyKeepsItsGoodRecordsAndSaysSo) {
+  LinesSink sink;
+  RecordDispatcher dispatcher(&sink);
+  std::string bytes = Body().Path(WireKind::kWrite, 5, "/out").bytes();
+  bytes += "xx";  // a truncated record
+  dispatcher.HandleRecords(bytes.data(), bytes.size());
+  EXPECT_EQ(sink.lines, (Lines{"W 5 /out", "# preload: a malformed message from the interposer"}));
+}
+
+TEST(RecordDispatcher, RoutesEachTreeToItsOwnSink) {
+  LinesSink first, second;
+  RecordDispatcher dispatcher(/*fallback=*/nullptr);
+  dispatcher.AddRoot(10, &first);
+  dispatcher.AddRoot(20, &second);
+  Body().Fork(10, 11, 1).Path(WireKind::kRead, 20, "/b").SendTo(&dispatcher);
+  Body().Fork(11, 12, 0).Path(WireKind::kRead, 12, "/a").SendTo(&dispatcher);
+  Body().Fork(10, 11, 1).SendTo(&dispatcher);
+  dispatcher.HandleExit(Body::ExitRecord(12, 0));
+  dispatcher.AddComment(20, " job 2");
+  EXPECT_EQ(first.lines, (Lines{"F 10 11", "F 11 12", "R 12 /a", "X 12 0 0"}));
+  EXPECT_EQ(second.lines, (Lines{"R 20 /b", "# job 2"}));
+  EXPECT_EQ(dispatcher.unrouted(), 0u);
+}
+
+TEST(RecordDispatcher, RecordsOfNoTreeAreDroppedAndCounted) {
+  LinesSink sink;
+  RecordDispatcher dispatcher(/*fallback=*/nullptr);
+  dispatcher.AddRoot(10, &sink);
+  Body().Path(WireKind::kRead, 99, "/x").Fork(99, 100, 0).SendTo(&dispatcher);
+  dispatcher.HandleExit(Body::ExitRecord(99, 0));
+  EXPECT_TRUE(sink.lines.empty());
+  EXPECT_EQ(dispatcher.unrouted(), 3u);
+  EXPECT_FALSE(dispatcher.InTree(99));
+  EXPECT_FALSE(dispatcher.InTree(100));
+}
+
+TEST(RecordDispatcher, ARemovedSinkGetsNothingMore) {
+  LinesSink job, fallback;
+  RecordDispatcher dispatcher(&fallback);
+  dispatcher.AddRoot(10, &job);
+  Body().Fork(10, 11, 0).Path(WireKind::kRead, 11, "/a").SendTo(&dispatcher);
+  dispatcher.RemoveSink(&job);
+  Body().Path(WireKind::kRead, 11, "/late").SendTo(&dispatcher);
+  EXPECT_EQ(job.lines, (Lines{"F 10 11", "R 11 /a"}));
+  EXPECT_EQ(fallback.lines, (Lines{"R 11 /late"}));
+}
+
+TEST(RecordDispatcher, AReusedPidJoinsItsNewCreatorsTree) {
+  LinesSink first, second;
+  RecordDispatcher dispatcher(/*fallback=*/nullptr);
+  dispatcher.AddRoot(10, &first);
+  dispatcher.AddRoot(20, &second);
+  Body().Fork(10, 30, 0).Path(WireKind::kRead, 30, "/a").Exit(30, 0).SendTo(&dispatcher);
+  Body().Fork(20, 30, 0).Path(WireKind::kRead, 30, "/b").SendTo(&dispatcher);
+  EXPECT_EQ(first.lines, (Lines{"F 10 30", "R 30 /a", "X 30 0 0"}));
+  EXPECT_EQ(second.lines, (Lines{"F 20 30", "R 30 /b"}));
+}
+
+}  // namespace
+}  // namespace preload_internal
+}  // namespace filemon
