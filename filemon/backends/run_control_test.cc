@@ -25,16 +25,10 @@ namespace filemon {
 namespace {
 
 using testing_internal::MakeTempDir;
+using testing_internal::ReadFileOrEmpty;
 using testing_internal::ShellCommand;
 using testing_internal::TraceCommand;
 using testing_internal::TraceResult;
-
-std::string ReadFileOrEmpty(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // Waits (up to 20 s) until `path` is non-empty.
 bool WaitForFile(const std::string& path) {

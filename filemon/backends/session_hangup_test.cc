@@ -30,25 +30,11 @@ namespace filemon {
 namespace {
 
 using testing_internal::MakeTempDir;
+using testing_internal::ProcessState;
+using testing_internal::ReadFileOrEmpty;
 using testing_internal::ShellCommand;
 using testing_internal::TraceCommand;
 using testing_internal::TraceResult;
-
-std::string ReadFileOrEmpty(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// The state letter of /proc/PID/stat, or 0 if the process is gone.
-char State(int pid) {
-  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
-  std::string line;
-  if (!std::getline(stat, line)) return 0;
-  const size_t paren = line.rfind(')');
-  return paren != std::string::npos && paren + 2 < line.size() ? line[paren + 2] : 0;
-}
 
 // In a new session whose controlling terminal is the pty `slave`: runs `script` with /bin/sh as
 // the session leader ("untraced") or under the backend with filemon's signal passing, writes
@@ -83,9 +69,9 @@ TEST_P(SessionHangup, ForegroundGroupIsHungUpWhenTheCommandEnds) {
   const std::string pidfile = dir + "/sleep", log = dir + "/log";
   // The inner shell writes its pid and becomes `sleep`, in the outer shell's process group.
   // The daemon, in a session of its own, is not the terminal's: the kernel leaves it alone.
-  const std::string script =
-      absl::StrCat("setsid sh -c 'sleep 1; echo x > ", dir, "/daemon' & ", "sh -c 'echo $$ > ",
-                   pidfile, "; exec sleep 30'; echo after > ", dir, "/after");
+  const std::string script = absl::StrCat(
+      "setsid sh -c 'echo x > ", dir, "/ready; sleep 1; echo x > ", dir,
+      "/daemon' & sh -c 'echo $$ > ", pidfile, "; exec sleep 30'; echo after > ", dir, "/after");
   const int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
   ASSERT_GE(master, 0);
   ASSERT_EQ(grantpt(master), 0);
@@ -95,7 +81,8 @@ TEST_P(SessionHangup, ForegroundGroupIsHungUpWhenTheCommandEnds) {
   ASSERT_GE(leader, 0);
   if (leader == 0) LeadTheSession(backend, slave.c_str(), master, script, log);
   int sleep_pid = 0;
-  for (int i = 0; i < 1000 && sleep_pid == 0; ++i) {
+  // The daemon has its own session (ready) and `sleep` runs.
+  for (int i = 0; i < 1000 && (sleep_pid == 0 || ReadFileOrEmpty(dir + "/ready").empty()); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     sleep_pid = atoi(ReadFileOrEmpty(pidfile).c_str());
   }
@@ -107,7 +94,7 @@ TEST_P(SessionHangup, ForegroundGroupIsHungUpWhenTheCommandEnds) {
     ended = waitpid(leader, &status, WNOHANG) == leader;
     if (!ended) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  const char state = sleep_pid > 0 ? State(sleep_pid) : 0;
+  const char state = sleep_pid > 0 ? ProcessState(sleep_pid) : 0;
   if (sleep_pid > 0 && state != 0 && state != 'Z') kill(sleep_pid, SIGKILL);  // leave nothing
   if (!ended) {
     kill(leader, SIGKILL);
@@ -121,7 +108,8 @@ TEST_P(SessionHangup, ForegroundGroupIsHungUpWhenTheCommandEnds) {
   for (int i = 0; i < 300 && ReadFileOrEmpty(dir + "/daemon").empty(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  EXPECT_FALSE(ReadFileOrEmpty(dir + "/daemon").empty()) << "the daemon was hung up too";
+  EXPECT_FALSE(ReadFileOrEmpty(dir + "/daemon").empty()) << "the daemon was hung up too\n"
+                                                         << ReadFileOrEmpty(log);
   if (backend == "untraced") {
     EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGHUP) << status;
     return;

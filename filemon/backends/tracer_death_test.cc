@@ -22,19 +22,11 @@ namespace filemon {
 namespace {
 
 using testing_internal::MakeTempDir;
+using testing_internal::ProcessState;
 using testing_internal::ShellCommand;
 using testing_internal::TestProgram;
 using testing_internal::TraceCommand;
 using testing_internal::WriteFile;
-
-// The state letter of /proc/PID/stat, or 0 if the process is gone.
-char State(int pid) {
-  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
-  std::string line;
-  if (!std::getline(stat, line)) return 0;
-  const size_t paren = line.rfind(')');
-  return paren != std::string::npos && paren + 2 < line.size() ? line[paren + 2] : 0;
-}
 
 struct DeathCase {
   const char* backend;
@@ -72,10 +64,10 @@ TEST_P(TracerDeath, StaticProgramEndsWhenTheTracerIsKilled) {
   kill(tracer, SIGKILL);
   waitpid(tracer, nullptr, 0);
   ASSERT_NE(pid, 0) << "the static program never started";
-  char state = State(pid);
+  char state = ProcessState(pid);
   for (int i = 0; i < 40 && state != 0 && state != 'Z'; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    state = State(pid);
+    state = ProcessState(pid);
   }
   if (state != 0 && state != 'Z') kill(pid, SIGKILL);  // leave nothing running
   EXPECT_TRUE(state == 0 || state == 'Z')

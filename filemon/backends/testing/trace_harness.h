@@ -90,6 +90,12 @@ std::string TestProgram(absl::string_view name);
 // Writes `contents` to `path`.
 absl::Status WriteFile(const std::string& path, absl::string_view contents);
 
+// The contents of `path`, or "" if it cannot be read.
+std::string ReadFileOrEmpty(const std::string& path);
+
+// The state letter of /proc/PID/stat ('R', 'S', 'T', 'Z', ...), or 0 if the process is gone.
+char ProcessState(int pid);
+
 // Is `program` on PATH?
 bool OnPath(absl::string_view program);
 
