@@ -82,6 +82,31 @@ TEST_P(RunControlTest, SignalWhileTheCommandRunsReachesItAlone) {
   EXPECT_TRUE(r->Has(RecordKind::kWrite, "got")) << r->log;
 }
 
+// A signal the command got and died of is not also passed to what it left, however fast the
+// backend reaps it: untraced, `kill -TERM` of the shell leaves its background job running.
+TEST_P(RunControlTest, SignalThatEndsTheCommandIsNotPassedToItsOrphans) {
+  for (int run = 0; run < 5; ++run) {
+    SCOPED_TRACE(absl::StrCat("run ", run));
+    std::string dir = MakeTempDir("ends");
+    RunControl control;
+    TraceOptions options;
+    options.control = &control;
+    std::thread sender([&] {
+      if (WaitForFile(dir + "/sleep")) control.Signal(SIGTERM);
+    });
+    absl::StatusOr<TraceResult> r =
+        TraceCommand(GetParam(), ShellCommand("sleep 0.5 & echo $! > sleep; wait", dir), options);
+    sender.join();
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->exit.signal, SIGTERM) << r->log;
+    EXPECT_EQ(r->exit.signal_after_exit, 0) << r->log;
+    EXPECT_NE(
+        r->log.find(absl::StrCat("X ", atoi(ReadFileOrEmpty(dir + "/sleep").c_str()), " 0 0\n")),
+        std::string::npos)
+        << r->log;
+  }
+}
+
 TEST_P(RunControlTest, SignalAfterTheCommandExitedReachesWhatItLeft) {
   std::string dir = MakeTempDir("orphans");
   RunControl control;

@@ -46,9 +46,10 @@ void RunControl::Signal(int signal, SignalOrigin origin) {
     // A kProcessGroup signal only probes (signal 0) whether the command is still there.
     const bool gone =
         kill(command, origin == SignalOrigin::kSender ? signal : 0) != 0 && errno == ESRCH;
-    // If the command exited meanwhile (reaped, the backend may not know yet), the processes it
-    // left get the signal.
-    if (gone || command_.load() == kExited) Deliver(bit, kExited);
+    // If the command had exited (reaped, the backend may not know yet), the processes it left
+    // get the signal. Not when the command was there: it got the signal, perhaps died of it,
+    // and the backend may have seen that exit since; its orphans are not for this signal.
+    if (gone) Deliver(bit, kExited);
   } else {
     Deliver(bit, kExited);
   }
