@@ -83,6 +83,7 @@ class LineReader {
   // The offset of the next line; Seek() to a line's start reads from there.
   size_t pos() const { return pos_; }
   void Seek(size_t pos) { pos_ = pos; }
+  absl::string_view data() const { return data_; }
   // bmake's -dM messages of the lines read since the last call ("growing buffer A -> B").
   std::vector<std::string> TakeNotes() { return std::exchange(notes_, {}); }
   bool has_nul() const { return has_nul_; }
