@@ -92,6 +92,17 @@ namespace preload_internal {
 namespace {
 
 #define FILEMON_EXPORT extern "C" __attribute__((visibility("default")))
+
+// Zero-initialized data that most processes never write. The loader zeroes .bss up to the end
+// of the page where the file's data ends, which it touches anyway; .bss beyond that page is
+// fresh memory, and its first write in each process is a page fault. So .bss must stay within
+// that page (interposer_layout_test checks it), and what is rarely written goes after it, in .lbss
+// (x86-64's large-data .bss, which the linker places after .bss).
+#if defined(__x86_64__)
+#define FILEMON_COLD_BSS __attribute__((section(".lbss")))
+#else
+#define FILEMON_COLD_BSS
+#endif
 #define FILEMON_STRINGIFY_(x) #x
 #define FILEMON_STRINGIFY(x) FILEMON_STRINGIFY_(x)
 
@@ -1442,7 +1453,9 @@ struct CloneSlot {
   std::atomic<int> busy{0};
   CloneStart start;
 };
-CloneSlot g_clone_slots[16];
+// Rarely used, so kept out of the pages every process touches at its start: `= {}` makes it
+// constant-initialized (no startup code writes it), and FILEMON_COLD_BSS puts it after them.
+FILEMON_COLD_BSS CloneSlot g_clone_slots[16] = {};
 
 int CloneTrampoline(void* data) {
   CloneStart start = *static_cast<CloneStart*>(data);

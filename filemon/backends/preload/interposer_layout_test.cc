@@ -1,0 +1,108 @@
+// What every traced process pays for the interposer before it records anything, read from the
+// library's ELF file: its start must write no page beyond those the loader writes anyway, and
+// run no code but the library's own constructor. A page first written costs a page fault (tens
+// of microseconds on a virtual machine), once in every process of a build.
+
+#include <elf.h>
+#include <stdlib.h>
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace {
+
+std::string LibraryPath() {
+  const char* srcdir = getenv("TEST_SRCDIR");
+  const char* workspace = getenv("TEST_WORKSPACE");
+  return std::string(srcdir != nullptr ? srcdir : ".") + "/" +
+         (workspace != nullptr ? workspace : "filemon") +
+         "/filemon/backends/preload/libfilemon_preload.so";
+}
+
+// The library's bytes; the tests read its headers in place (checked against its size).
+class InterposerLayoutTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::ifstream in(LibraryPath(), std::ios::binary);
+    ASSERT_TRUE(in) << LibraryPath();
+    bytes_.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    ASSERT_GE(bytes_.size(), sizeof(Elf64_Ehdr));
+    memcpy(&header_, bytes_.data(), sizeof(header_));
+    ASSERT_EQ(header_.e_ident[EI_CLASS], ELFCLASS64);
+    ASSERT_LE(header_.e_shoff + header_.e_shnum * sizeof(Elf64_Shdr), bytes_.size());
+    ASSERT_LE(header_.e_phoff + header_.e_phnum * sizeof(Elf64_Phdr), bytes_.size());
+  }
+
+  Elf64_Phdr Segment(size_t i) const {
+    Elf64_Phdr p;
+    memcpy(&p, bytes_.data() + header_.e_phoff + i * sizeof(p), sizeof(p));
+    return p;
+  }
+  Elf64_Shdr Section(size_t i) const {
+    Elf64_Shdr s;
+    memcpy(&s, bytes_.data() + header_.e_shoff + i * sizeof(s), sizeof(s));
+    return s;
+  }
+  // The section named `name`; false if there is none.
+  bool FindSection(const char* name, Elf64_Shdr* out) const {
+    const Elf64_Shdr names = Section(header_.e_shstrndx);
+    for (size_t i = 0; i < header_.e_shnum; ++i) {
+      *out = Section(i);
+      if (names.sh_offset + out->sh_name < bytes_.size() &&
+          strcmp(bytes_.data() + names.sh_offset + out->sh_name, name) == 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  std::string bytes_;
+  Elf64_Ehdr header_;
+};
+
+// The loader maps the writable segment's file bytes and zeroes the rest of their last page
+// (writing it); .bss past that page is fresh memory. Rarely written data goes in
+// FILEMON_COLD_BSS (interposer.cc), after .bss.
+TEST_F(InterposerLayoutTest, BssEndsInThePageTheLoaderWrites) {
+#if !defined(__x86_64__)
+  GTEST_SKIP() << "FILEMON_COLD_BSS exists on x86-64 only";
+#endif
+  Elf64_Shdr bss;
+  ASSERT_TRUE(FindSection(".bss", &bss));
+  for (size_t i = 0; i < header_.e_phnum; ++i) {
+    const Elf64_Phdr p = Segment(i);
+    if (p.p_type != PT_LOAD || (p.p_flags & PF_W) == 0) continue;
+    const uint64_t file_end = p.p_vaddr + p.p_filesz;
+    const uint64_t page_end = (file_end + 4095) & ~uint64_t{4095};
+    EXPECT_LE(bss.sh_addr + bss.sh_size, page_end)
+        << ".bss ends " << bss.sh_addr + bss.sh_size - page_end
+        << " bytes past the page where the file's data ends: every traced process takes one "
+           "more page fault at its start. Shrink it, or move rarely written data to "
+           "FILEMON_COLD_BSS.";
+    return;
+  }
+  FAIL() << "no writable segment";
+}
+
+// A global with a dynamic initializer (a `_GLOBAL__sub_I_` function) writes its pages at every
+// process's start: globals must be constant-initialized (e.g. `T array[N] = {};`).
+TEST_F(InterposerLayoutTest, NoDynamicInitializers) {
+  Elf64_Shdr symtab, strtab;
+  if (!FindSection(".symtab", &symtab) || !FindSection(".strtab", &strtab)) {
+    GTEST_SKIP() << "the library is stripped";
+  }
+  ASSERT_LE(symtab.sh_offset + symtab.sh_size, bytes_.size());
+  for (uint64_t off = 0; off + sizeof(Elf64_Sym) <= symtab.sh_size; off += sizeof(Elf64_Sym)) {
+    Elf64_Sym sym;
+    memcpy(&sym, bytes_.data() + symtab.sh_offset + off, sizeof(sym));
+    if (strtab.sh_offset + sym.st_name >= bytes_.size()) continue;
+    const char* name = bytes_.data() + strtab.sh_offset + sym.st_name;
+    EXPECT_NE(strncmp(name, "_GLOBAL__sub_I_", 15), 0) << name;
+  }
+}
+
+}  // namespace
