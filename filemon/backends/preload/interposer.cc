@@ -65,9 +65,11 @@
 #include <utility>
 
 #include "filemon/backends/preload/channel.h"
+#include "filemon/backends/preload/environment.h"
 #include "filemon/backends/preload/exec_probe.h"
 #include "filemon/backends/preload/interposer_state.h"
 #include "filemon/backends/preload/launch_protocol.h"
+#include "filemon/backends/preload/locale_cache.h"
 #include "filemon/backends/preload/message.h"
 #include "filemon/backends/preload/path_rule.h"
 #include "filemon/backends/preload/raw_syscall.h"
@@ -105,12 +107,6 @@ namespace {
 #endif
 #define FILEMON_STRINGIFY_(x) #x
 #define FILEMON_STRINGIFY(x) FILEMON_STRINGIFY_(x)
-
-// Our variables: launch_protocol.h. kEnvExec: for execveat/fexecve, whose AT_EXECFN is then
-// "/dev/fd/N/...".
-constexpr char kEnvLdPreload[] = "LD_PRELOAD";
-// Entries FixEnvironment may add (LD_PRELOAD and our variables), plus the terminating null.
-constexpr size_t kOurEnvEntries = 13;
 
 // ---------------------------------------------------------------------------------------------
 // The real functions. Resolved by the constructor; a call that comes earlier (another
@@ -306,193 +302,6 @@ void RecordReaped(pid_t pid, int wait_status) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// setlocale(CATEGORY, "") cache. The files such a call opens depend only on the locale
-// variables, the installed locale data, and what the process's earlier setlocale(..., "")
-// calls loaded; nearly every program of a build makes the same one or two calls at start
-// (gcc, cc1 and as: LC_CTYPE then LC_MESSAGES; many others: LC_ALL). The first process that
-// makes a call in a libc window passes the list of files to its descendants
-// (FILEMON_PRELOAD_LOCALE), and a descendant making the same call after the same earlier
-// calls, with the same variables, calls setlocale without a window and writes the same
-// records. Anything else that loads locale data (a setlocale to a named locale, newlocale,
-// iconv_open) ends the caching for the process. Format: entries separated by '\x1e', each
-// KEY '\x1d' PATH '\x1d' PATH ...; KEY is the history (the categories of the earlier calls),
-// '|', the category, then the variables.
-
-constexpr char kLocaleSeparator = '\x1d';
-constexpr char kLocaleEntryEnd = '\x1e';
-// The entries; "" when none. Small enough that all of this library's variables share one page
-// (an untouched page costs a fault in every process); a process whose entries would not fit
-// runs its setlocale calls in windows.
-char g_locale_cache[2048];
-size_t g_locale_cache_size = 0;
-bool g_locale_collecting = false;  // a window is recording the paths into g_locale_cache
-bool g_locale_cache_bad = false;   // the window saw something the cache cannot replay
-char g_locale_history[128];        // "C1,C2,": this process's setlocale(..., "") calls so far
-size_t g_locale_history_size = 0;
-bool g_locale_dirty = false;  // something else loaded locale data: no more caching here
-
-// The key: the history, the category, then every variable setlocale(..., "") reads.
-size_t LocaleKey(int category, char* out, size_t size) {
-  static const char* const kVars[] = {
-      "LC_ALL",       "LC_CTYPE",       "LC_NUMERIC",        "LC_TIME", "LC_COLLATE",
-      "LC_MONETARY",  "LC_MESSAGES",    "LC_PAPER",          "LC_NAME", "LC_ADDRESS",
-      "LC_TELEPHONE", "LC_MEASUREMENT", "LC_IDENTIFICATION", "LANG",    "LOCPATH"};
-  constexpr size_t kCount = sizeof(kVars) / sizeof(kVars[0]);
-  const char* values[kCount];
-  EnvValues(environ, kVars, kCount, values);
-  ByteAppender key(out, size);
-  key.Append(g_locale_history, g_locale_history_size < sizeof(g_locale_history)
-                                   ? g_locale_history_size
-                                   : sizeof(g_locale_history));
-  key.Append("|", 1);
-  char number[24];
-  size_t n = FormatUnsigned(static_cast<unsigned>(category), number);
-  key.Append(number, n);
-  for (const char* value : values) {
-    key.Append(";", 1);
-    if (value != nullptr) {
-      const size_t len = Length(value);
-      for (size_t i = 0; i < len; ++i) {
-        if (value[i] == kLocaleSeparator || value[i] == kLocaleEntryEnd) return 0;
-      }
-      key.Append(value, len);
-    }
-  }
-  if (key.overflow()) return 0;
-  return key.size();
-}
-
-// The paths of the cached entry for `key` (starting with a separator, up to the entry's end),
-// or nullptr.
-const char* FindLocaleEntry(const char* key, size_t key_len, const char** end) {
-  const char* p = g_locale_cache;
-  const char* const cache_end = g_locale_cache + g_locale_cache_size;
-  while (p < cache_end) {
-    const void* e = memchr(p, kLocaleEntryEnd, static_cast<size_t>(cache_end - p));
-    const char* entry_end = e != nullptr ? static_cast<const char*>(e) : cache_end;
-    if (static_cast<size_t>(entry_end - p) >= key_len && memcmp(p, key, key_len) == 0 &&
-        (p + key_len == entry_end || p[key_len] == kLocaleSeparator)) {
-      *end = entry_end;
-      return p + key_len;
-    }
-    p = entry_end + 1;
-  }
-  return nullptr;
-}
-
-void NoteLocaleCall(int category) {
-  char number[24];
-  size_t n = FormatUnsigned(static_cast<unsigned>(category), number);
-  if (g_locale_history_size + n + 1 >= sizeof(g_locale_history)) {
-    g_locale_dirty = true;
-    return;
-  }
-  memcpy(g_locale_history + g_locale_history_size, number, n);
-  g_locale_history_size += n;
-  g_locale_history[g_locale_history_size++] = ',';
-}
-
-// The tree-wide copy of the cache: a shared memory file the supervisor made
-// (FILEMON_PRELOAD_LOCALE_SHM, a /proc/PID/fd/N path), mapped at a process's first
-// setlocale(..., "") that the inherited cache cannot answer. Siblings (every gcc a shell
-// starts) learn from each other there. Entries are appended by any process without a lock: a
-// writer reserves room with one atomic add, writes the entry, then sets its `ready` flag;
-// readers stop at the first entry not ready (a writer killed half-way only hides what follows).
-constexpr size_t kSharedLocaleBytes = kLocaleShmBytes;
-struct SharedLocaleEntry {
-  uint32_t size;                // of the text (KEY, then SEPARATOR PATH ...)
-  std::atomic<uint32_t> ready;  // 1 once the text is written
-};
-struct SharedLocaleCache {
-  std::atomic<uint32_t> end;  // bytes of `data` reserved so far
-  uint32_t unused;
-  char data[kSharedLocaleBytes - 8];
-};
-static_assert(sizeof(SharedLocaleEntry) == 8 && sizeof(SharedLocaleCache) == kSharedLocaleBytes,
-              "shared locale cache layout");
-char g_locale_shm_path[128];  // "" when the supervisor made none
-SharedLocaleCache* g_locale_shm = nullptr;
-bool g_locale_shm_tried = false;
-
-SharedLocaleCache* LocaleShm() {
-  if (g_locale_shm_tried) return g_locale_shm;
-  g_locale_shm_tried = true;
-  if (g_locale_shm_path[0] == '\0') return nullptr;
-  long fd = RawSyscall3(SYS_open, reinterpret_cast<long>(g_locale_shm_path), O_RDWR | O_CLOEXEC, 0);
-  if (fd < 0) return nullptr;
-  long map =
-      RawSyscall6(SYS_mmap, 0, kSharedLocaleBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  RawSyscall1(SYS_close, fd);
-  if (map < 0 && map > -4096) return nullptr;
-  g_locale_shm = reinterpret_cast<SharedLocaleCache*>(map);
-  return g_locale_shm;
-}
-
-// The text of the shared entry for `key` and its end, or nullptr.
-const char* FindSharedLocaleEntry(const char* key, size_t key_len, const char** end) {
-  SharedLocaleCache* c = LocaleShm();
-  if (c == nullptr) return nullptr;
-  const size_t limit = std::min<size_t>(c->end.load(std::memory_order_acquire), sizeof(c->data));
-  size_t pos = 0;
-  while (pos + sizeof(SharedLocaleEntry) <= limit) {
-    auto* e = reinterpret_cast<SharedLocaleEntry*>(c->data + pos);
-    if (e->ready.load(std::memory_order_acquire) != 1) return nullptr;
-    const size_t size = e->size;
-    const char* text = c->data + pos + sizeof(SharedLocaleEntry);
-    if (size > limit - pos - sizeof(SharedLocaleEntry)) return nullptr;  // damaged
-    if (size >= key_len && memcmp(text, key, key_len) == 0 &&
-        (size == key_len || text[key_len] == kLocaleSeparator)) {
-      *end = text + size;
-      return text;
-    }
-    pos += sizeof(SharedLocaleEntry) + ((size + 7) & ~size_t{7});
-  }
-  return nullptr;
-}
-
-void AddSharedLocaleEntry(const char* text, size_t size) {
-  SharedLocaleCache* c = LocaleShm();
-  if (c == nullptr || size == 0 || size > sizeof(c->data)) return;
-  const uint32_t need =
-      static_cast<uint32_t>(sizeof(SharedLocaleEntry) + ((size + 7) & ~size_t{7}));
-  const uint32_t pos = c->end.fetch_add(need, std::memory_order_relaxed);
-  if (pos > sizeof(c->data) || need > sizeof(c->data) - pos) return;  // full
-  auto* e = reinterpret_cast<SharedLocaleEntry*>(c->data + pos);
-  e->size = static_cast<uint32_t>(size);
-  memcpy(c->data + pos + sizeof(SharedLocaleEntry), text, size);
-  e->ready.store(1, std::memory_order_release);
-}
-
-// Starts a new entry of this process's cache (passed to its descendants) with `text`: a key, or
-// a whole entry found in the shared cache. False, and nothing written, if it does not fit.
-bool AppendLocaleEntry(const char* text, size_t size) {
-  const size_t need = size + (g_locale_cache_size > 0 ? 1 : 0);
-  if (size == 0 || need + 1 > sizeof(g_locale_cache) - g_locale_cache_size) return false;
-  if (g_locale_cache_size > 0) g_locale_cache[g_locale_cache_size++] = kLocaleEntryEnd;
-  memcpy(g_locale_cache + g_locale_cache_size, text, size);
-  g_locale_cache_size += size;
-  g_locale_cache[g_locale_cache_size] = '\0';
-  return true;
-}
-
-void CollectLocaleOpen(const char* path, int flags) {
-  if (!g_locale_collecting) return;
-  size_t len = Length(path);
-  // Room for the separator, the path and the terminating NUL.
-  if ((flags & O_ACCMODE) != O_RDONLY || len + 2 > sizeof(g_locale_cache) - g_locale_cache_size) {
-    g_locale_cache_bad = true;
-    return;
-  }
-  for (size_t i = 0; i < len; ++i) {
-    if (path[i] == kLocaleSeparator || path[i] == kLocaleEntryEnd) g_locale_cache_bad = true;
-  }
-  g_locale_cache[g_locale_cache_size++] = kLocaleSeparator;
-  memcpy(g_locale_cache + g_locale_cache_size, path, len);
-  g_locale_cache_size += len;
-  g_locale_cache[g_locale_cache_size] = '\0';
-}
-
-// ---------------------------------------------------------------------------------------------
 // Files that libc opens internally (setlocale's locale data, NSS, time zones, iconv modules)
 // never pass through an interposable symbol. For the libc functions that do so, the call runs
 // in a Syscall User Dispatch window (Linux >= 5.11): every system call that libc makes during
@@ -535,16 +344,16 @@ void RecordTrappedOpen(long nr, long a1, long a2, long a3) {
   switch (nr) {
     case SYS_open:
       RecordOpen(AT_FDCWD, reinterpret_cast<const char*>(a1), static_cast<int>(a2), false, true);
-      CollectLocaleOpen(reinterpret_cast<const char*>(a1), static_cast<int>(a2));
+      CollectLocaleOpen(g_locale, reinterpret_cast<const char*>(a1), static_cast<int>(a2));
       break;
     case SYS_openat:
       RecordOpen(static_cast<int>(a1), reinterpret_cast<const char*>(a2), static_cast<int>(a3),
                  true, true);
       // Paths relative to a dirfd cannot be replayed; setlocale's are absolute.
       if (static_cast<int>(a1) == AT_FDCWD || reinterpret_cast<const char*>(a2)[0] == '/') {
-        CollectLocaleOpen(reinterpret_cast<const char*>(a2), static_cast<int>(a3));
+        CollectLocaleOpen(g_locale, reinterpret_cast<const char*>(a2), static_cast<int>(a3));
       } else {
-        g_locale_cache_bad = true;
+        g_locale.bad = true;
       }
       break;
     default:
@@ -906,10 +715,7 @@ void Init() {
   if (env.locale_shm != nullptr) {
     CopyString(env.locale_shm, g_locale_shm_path, sizeof(g_locale_shm_path));
   }
-  if (env.locale != nullptr && Length(env.locale) < sizeof(g_locale_cache)) {  // never cut
-    CopyString(env.locale, g_locale_cache, sizeof(g_locale_cache));
-    g_locale_cache_size = Length(g_locale_cache);
-  }
+  LoadLocaleCache(g_locale, env.locale);
   if (IsOurSocket(static_cast<int>(fd))) {
     g_fd.store(static_cast<int>(fd), std::memory_order_relaxed);
   } else if (!Reconnect(static_cast<int>(fd))) {
@@ -962,162 +768,8 @@ __attribute__((constructor)) void Constructor() { EnsureInit(); }
 // ---------------------------------------------------------------------------------------------
 // Exec: keep our environment, detect programs the interposer cannot enter.
 
-// The environment for a new program: `envp` without our variables, plus ours (LD_PRELOAD
-// keeps the program's own entries after ours). `out` has room for count(envp) + kOurEnvEntries
-// entries;
-// `scratch` holds the new strings.
-// `preload` false: without LD_PRELOAD (for the ptrace helper, whose subtree ptrace sees).
-// `child`: for a process created inside glibc, what its start writes (launch_protocol.h).
-struct ChildStart {
-  uint32_t token;       // 0: the parent writes no F of its own
-  const char* actions;  // encoded file actions, or nullptr
-};
-void FixEnvironment(char* const* envp, char** out, char* scratch, size_t scratch_size,
-                    bool preload = true, const char* exec_path = nullptr,
-                    const ChildStart* child = nullptr) {
-  ByteAppender s(scratch, scratch_size);
-  size_t n = 0;
-  const char* user_preload = nullptr;
-  if (envp != nullptr) {
-    for (char* const* e = envp; *e != nullptr; ++e) {
-      if (StartsWith(*e, kEnvPrefix)) continue;
-      if (StartsWith(*e, "LD_PRELOAD=")) {
-        user_preload = *e + sizeof(kEnvLdPreload);
-        continue;
-      }
-      out[n++] = *e;
-    }
-  }
-  auto add = [&](const char* name, const char* v1, const char* v2 = "", const char* v3 = "") {
-    size_t start = s.size();
-    for (const char* piece : {name, "=", v1, v2, v3}) s.Append(piece, Length(piece));
-    s.Append("", 1);
-    if (!s.overflow()) out[n++] = s.data() + start;
-  };
-  if (!preload) {
-    // The program's own entries, without this library.
-    if (user_preload != nullptr) {
-      size_t start = s.size();
-      s.Append("LD_PRELOAD=", sizeof(kEnvLdPreload));
-      size_t values = s.size();
-      const char* p = user_preload;
-      size_t lib_len = Length(g_lib_path);
-      while (*p != '\0') {
-        const char* end = p;
-        while (*end != '\0' && *end != ':' && *end != ' ') ++end;
-        size_t len = static_cast<size_t>(end - p);
-        if (len > 0 && !(len == lib_len && memcmp(p, g_lib_path, len) == 0)) {
-          if (s.size() > values) s.Append(":", 1);
-          s.Append(p, len);
-        }
-        p = *end != '\0' ? end + 1 : end;
-      }
-      s.Append("", 1);
-      if (!s.overflow() && s.size() > values + 1) out[n++] = s.data() + start;
-    }
-  } else if (user_preload == nullptr || user_preload[0] == '\0') {
-    add(kEnvLdPreload, g_lib_path);
-  } else if (strstr(user_preload, g_lib_path) != nullptr) {
-    add(kEnvLdPreload, user_preload);
-  } else {
-    add(kEnvLdPreload, g_lib_path, ":", user_preload);
-  }
-  char number[24];
-  number[FormatUnsigned(static_cast<unsigned>(g_fd.load(std::memory_order_relaxed)), number)] =
-      '\0';
-  add(kEnvFd, number);
-  const int pipe = g_pipe.load(std::memory_order_relaxed);
-  if (pipe >= 0) {
-    number[FormatUnsigned(static_cast<unsigned>(pipe), number)] = '\0';
-    add(kEnvPipe, number);
-  }
-  number[FormatUnsigned(static_cast<unsigned>(Pid()), number)] = '\0';
-  add(kEnvPid, number);
-  if (g_socket_name[0] != '\0') add(kEnvSocket, g_socket_name);
-  if (g_options[0] != '\0') add(kEnvOptions, g_options);
-  if (g_helper[0] != '\0') add(kEnvHelper, g_helper);
-  if (exec_path != nullptr) add(kEnvExec, exec_path);
-  if (child != nullptr) {
-    number[FormatUnsigned(child->token, number)] = '\0';
-    add(kEnvToken, number);
-    if (child->actions != nullptr && child->actions[0] != '\0') add(kEnvActions, child->actions);
-  }
-  if (g_locale_shm_path[0] != '\0') add(kEnvLocaleShm, g_locale_shm_path);
-  // Last: a cache only saves time, and another thread's setlocale may have grown it since the
-  // caller sized `scratch`.
-  if (g_locale_cache_size > 0) add(kEnvLocale, g_locale_cache);
-  out[n] = nullptr;
-}
-
-// The bytes FixEnvironment needs for the strings it makes from `envp` (and `exec_path`): each
-// "NAME=value" with its NUL (sizeof a name counts its NUL, which stands for the '=').
-size_t EnvScratchSize(char* const* envp, const char* exec_path = nullptr,
-                      const ChildStart* child = nullptr) {
-  const char* user = EnvValue(envp, kEnvLdPreload);
-  constexpr size_t kNumber = 24;  // the digits of a descriptor or pid, and the NUL
-  const size_t child_size = child == nullptr
-                                ? 0
-                                : sizeof(kEnvToken) + kNumber + sizeof(kEnvActions) +
-                                      (child->actions != nullptr ? Length(child->actions) : 0) + 1;
-  return child_size + sizeof(kEnvLdPreload) + Length(g_lib_path) + 1 +
-         (user != nullptr ? Length(user) : 0) + 1 + sizeof(kEnvFd) + sizeof(kEnvPipe) +
-         sizeof(kEnvPid) + 3 * kNumber + sizeof(kEnvSocket) + Length(g_socket_name) + 1 +
-         sizeof(kEnvOptions) + Length(g_options) + 1 + sizeof(kEnvHelper) + Length(g_helper) + 1 +
-         sizeof(kEnvExec) + (exec_path != nullptr ? Length(exec_path) : 0) + 1 +
-         sizeof(kEnvLocaleShm) + Length(g_locale_shm_path) + 1 + sizeof(kEnvLocale) +
-         g_locale_cache_size + 1;
-}
-
-// The arrays the exec and spawn wrappers build live in fixed room on the stack, not in arrays
-// sized by what the program passes (an environment of 100,000 entries would otherwise take
-// 800 KiB of a thread's stack): room for the usual environment and, only when that is too
-// small, a large room in a frame of its own. So the wrappers fit a small thread stack, and an
-// exec touches few stack pages: a page a process touches for the first time costs a page
-// fault, and a forked child touches each one anew before its exec.
-constexpr size_t kMaxEnvEntries = 1024;
-constexpr size_t kEnvScratch = 16 * 1024;
-constexpr size_t kUsualEnvEntries = 192;
-constexpr size_t kUsualEnvScratch = 2560;
-constexpr size_t kMaxArgs = 1024;  // a helper's or /bin/sh's argv (the program's and ours)
-
-// What FixEnvironment is asked to build (see there).
-struct EnvRequest {
-  char* const* envp;
-  bool preload = true;
-  const char* exec_path = nullptr;
-  const ChildStart* child = nullptr;
-};
-
-void SayEnvironmentUnchanged(const char* what, size_t entries);
-
-// Calls `fn(char** envp)` with FixEnvironment's environment for `request`, built in room for
-// kEntries entries and kScratch bytes of new strings, which the caller checked it fits.
-template <size_t kEntries, size_t kScratch, typename Fn>
-__attribute__((noinline)) auto WithEnvironmentIn(const EnvRequest& request, Fn& fn)
-    -> decltype(fn(nullptr)) {
-  char* entries[kEntries];
-  char scratch[kScratch];
-  FixEnvironment(request.envp, entries, scratch, sizeof(scratch), request.preload,
-                 request.exec_path, request.child);
-  return fn(entries);
-}
-
-// Calls `fn(char** envp)` with the environment an exec or spawn wrapper passes: FixEnvironment's
-// for `request`, or, for one with more entries than kMaxEnvEntries or new strings beyond
-// kEnvScratch, the program's own, unchanged, and the log says so: nothing is allocated.
-template <typename Fn>
-auto WithExecEnvironment(const EnvRequest& request, Fn fn) -> decltype(fn(nullptr)) {
-  const size_t entries = CountEntries(request.envp) + kOurEnvEntries;
-  const size_t scratch = EnvScratchSize(request.envp, request.exec_path, request.child);
-  if (entries <= kUsualEnvEntries && scratch <= kUsualEnvScratch) {
-    return WithEnvironmentIn<kUsualEnvEntries, kUsualEnvScratch>(request, fn);
-  }
-  if (entries <= kMaxEnvEntries && scratch <= kEnvScratch) {
-    return WithEnvironmentIn<kMaxEnvEntries, kEnvScratch>(request, fn);
-  }
-  SayEnvironmentUnchanged(request.exec_path, entries - kOurEnvEntries);
-  return fn(const_cast<char**>(request.envp));
-}
+// A helper's or /bin/sh's argv (the program's and ours) lives in this fixed room.
+constexpr size_t kMaxArgs = 1024;
 
 // Whether the ptrace helper's argv for `argv` fits in kMaxArgs entries.
 bool HelperArgvFits(char* const argv[]) { return CountEntries(argv) + 4 <= kMaxArgs; }
@@ -1134,17 +786,6 @@ bool HelperArgv(const char* path, char* const argv[], const char** out) {
   for (size_t i = 0; i < argc; ++i) out[n++] = argv[i];
   out[n] = nullptr;
   return true;
-}
-
-void SayEnvironmentUnchanged(const char* what, size_t entries) {
-  char number[24];
-  number[FormatUnsigned(entries, number)] = '\0';
-  Message m;
-  m.AddComment("an environment of ", number,
-               " entries is passed on unchanged (more than the interposer's room); ",
-               what != nullptr ? what : "the programs started with it",
-               " may run with stale FILEMON_PRELOAD_ variables or none");
-  m.Send();
 }
 
 // Before exec'ing a program the loader will not load us into: in auto mode hand it to the
@@ -2249,19 +1890,19 @@ FILEMON_EXPORT int dup3(int oldfd, int newfd, int flags) noexcept {
 
 FILEMON_EXPORT char* setlocale(int category, const char* locale) noexcept {
   if (locale == nullptr) return REAL(setlocale)(category, locale);  // a query opens nothing
-  if (locale[0] != '\0' || !Active() || g_locale_dirty) {
-    g_locale_dirty = true;
+  if (locale[0] != '\0' || !Active() || g_locale.dirty) {
+    g_locale.dirty = true;
     return InLibcWindow([&] { return REAL(setlocale)(category, locale); });
   }
   char key[1024];
-  const size_t key_len = LocaleKey(category, key, sizeof(key));
+  const size_t key_len = LocaleKey(g_locale, category, environ, key, sizeof(key));
   const char* entry_end = nullptr;
-  const char* paths = key_len > 0 ? FindLocaleEntry(key, key_len, &entry_end) : nullptr;
+  const char* paths = key_len > 0 ? FindLocaleEntry(g_locale, key, key_len, &entry_end) : nullptr;
   if (paths == nullptr && key_len > 0) {
-    const char* text = FindSharedLocaleEntry(key, key_len, &entry_end);
+    const char* text = FindSharedLocaleEntry(LocaleShm(), key, key_len, &entry_end);
     if (text != nullptr) {
       paths = text + key_len;
-      AppendLocaleEntry(text, static_cast<size_t>(entry_end - text));
+      AppendLocaleEntry(g_locale, text, static_cast<size_t>(entry_end - text));
     }
   }
   if (paths != nullptr) {
@@ -2275,41 +1916,40 @@ FILEMON_EXPORT char* setlocale(int category, const char* locale) noexcept {
         m.AddLiteral(WireKind::kRead, pid, start, static_cast<size_t>(p - start));
       }
       m.Send();
-      NoteLocaleCall(category);
+      NoteLocaleCall(g_locale, category);
     } else {
-      g_locale_dirty = true;
+      g_locale.dirty = true;
     }
     return result;
   }
   // Run it in a window, and remember what it opened for the descendants: a new entry at the
   // end of the cache (dropped again if the window cannot be replayed).
-  const size_t entry_start = g_locale_cache_size;
-  g_locale_cache_bad = !AppendLocaleEntry(key, key_len);
-  g_locale_collecting = !g_locale_cache_bad;
+  const size_t entry_start = g_locale.size;
+  g_locale.bad = !AppendLocaleEntry(g_locale, key, key_len);
+  g_locale.collecting = !g_locale.bad;
   char* result = InLibcWindow([&] { return REAL(setlocale)(category, locale); });
-  g_locale_collecting = false;
-  if (result == nullptr || g_locale_cache_bad || !InLibcWindowWorks()) {
-    g_locale_cache_size = entry_start;
-    g_locale_cache[entry_start] = '\0';
+  g_locale.collecting = false;
+  if (result == nullptr || g_locale.bad || !InLibcWindowWorks()) {
+    DropLocaleEntry(g_locale, entry_start);
   } else {
     const size_t text = entry_start + (entry_start > 0 ? 1 : 0);
-    AddSharedLocaleEntry(g_locale_cache + text, g_locale_cache_size - text);
+    AddSharedLocaleEntry(LocaleShm(), g_locale.text + text, g_locale.size - text);
   }
   if (result != nullptr) {
-    NoteLocaleCall(category);
+    NoteLocaleCall(g_locale, category);
   } else {
-    g_locale_dirty = true;
+    g_locale.dirty = true;
   }
   return result;
 }
 
 FILEMON_EXPORT locale_t newlocale(int mask, const char* locale, locale_t base) noexcept {
-  g_locale_dirty = true;
+  g_locale.dirty = true;
   return InLibcWindow([&] { return REAL(newlocale)(mask, locale, base); });
 }
 
 FILEMON_EXPORT iconv_t iconv_open(const char* to, const char* from) {
-  g_locale_dirty = true;
+  g_locale.dirty = true;
   return InLibcWindow([&] { return REAL(iconv_open)(to, from); });
 }
 
