@@ -145,8 +145,8 @@ run: runs each --cmd TEXT with `/bin/sh -c`, as bmake does (or COMMAND as given)
   here), and writes FILE.meta in bmake's layout (CMD/CWD/TARGET header, the output, a failing
   command's "*** Error code N", the filemon section), so that builders other than bmake can
   use `check`: `check --cmd TEXT` with the same TEXT then compares the commands. The output
-  is also shown. --probes records absent-path probes (N lines, for `check --probes`; ptrace
-  and auto only, see filemon --help). Exit status, as `filemon`'s: the first failing command's own status (else
+  is also shown. --probes records absent-path probes (N lines, for `check --probes`; ptrace,
+  preload and auto, see filemon --help). Exit status, as `filemon`'s: the first failing command's own status (else
   0), or 125 usage (bad options, unknown backend), 126 cannot trace (backend unavailable
   here, a command that cannot start), 127 cannot write FILE.meta.
 Every option that takes a value may be written --name=VALUE or --name VALUE.

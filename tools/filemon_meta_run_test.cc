@@ -313,6 +313,7 @@ TEST_P(FilemonMetaProbes, AProbeTheBuildsOwnWriteExplains) {
   EXPECT_EQ(Check(dir, "t", kCmd, "--probes").out, "up-to-date\n") << text.str();
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, FilemonMetaProbes, ::testing::Values("ptrace", "auto"));
+INSTANTIATE_TEST_SUITE_P(Backends, FilemonMetaProbes,
+                         ::testing::Values("ptrace", "preload", "auto"));
 
 }  // namespace

@@ -73,8 +73,9 @@ struct TraceOptions {
   bool absolute_paths = false;
   // Record absent-path probes: `N pid path` for an open (without O_CREAT), exec or stat-family
   // lookup that failed because the path does not exist (ENOENT, ENOTDIR); once per process and
-  // path (log_format.md, section 7). Only ptrace can yet; the others refuse it (auto traces
-  // with ptrace). Off: the log is exactly what it was without the option.
+  // path (log_format.md, section 7). ptrace, preload and auto record them (preload: not the
+  // lookups glibc makes internally, README.md); the kernel device refuses. Off: the log is
+  // exactly what it was without the option.
   bool probes = false;
   // Where the caller passes signals to the command (see run_control.h); null: nowhere (the
   // command gets only the signals sent to it directly or to its process group). Must outlive

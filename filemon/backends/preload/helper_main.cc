@@ -95,6 +95,7 @@ class ForwardingSink : public RecordSink {
       case RecordKind::kFork:
       case RecordKind::kLink:
       case RecordKind::kMove:
+      case RecordKind::kNotFound:
       case RecordKind::kRead:
       case RecordKind::kWrite:
       case RecordKind::kExit:
@@ -188,9 +189,10 @@ int Main(int argc, char** argv) {
   }
   command.env = std::move(env);
   TraceOptions options;
-  options.absolute_paths =
-      (preload_internal::ParseLaunchOptions(getenv(preload_internal::kEnvOptions)) &
-       preload_internal::kOptionAbsolutePaths) != 0;
+  const unsigned launch_options =
+      preload_internal::ParseLaunchOptions(getenv(preload_internal::kEnvOptions));
+  options.absolute_paths = (launch_options & preload_internal::kOptionAbsolutePaths) != 0;
+  options.probes = (launch_options & preload_internal::kOptionProbes) != 0;
   if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);  // the subtree is traced by ptrace alone
   struct stat pipe_stat;
   if (pipe >= 0 && (fstat(pipe, &pipe_stat) != 0 || !S_ISFIFO(pipe_stat.st_mode))) pipe = -1;

@@ -67,6 +67,7 @@
 #include "filemon/backends/preload/channel.h"
 #include "filemon/backends/preload/environment.h"
 #include "filemon/backends/preload/exec_probe.h"
+#include "filemon/backends/preload/interposer_probes.h"
 #include "filemon/backends/preload/interposer_state.h"
 #include "filemon/backends/preload/launch_protocol.h"
 #include "filemon/backends/preload/locale_cache.h"
@@ -571,6 +572,7 @@ void OnForkChild() {
   t_pid = self;
   ResetCreations();
   ResetSyscallWindowAfterFork();
+  ForgetProbesInChild();
   Message m;
   m.AddFork(parent, self, token);
   m.Send();
@@ -710,6 +712,7 @@ void Init() {
     const unsigned options = ParseLaunchOptions(env.options);
     g_absolute = (options & kOptionAbsolutePaths) != 0;
     g_auto = (options & kOptionAuto) != 0;
+    g_probes = (options & kOptionProbes) != 0;
   }
   if (env.helper != nullptr) CopyString(env.helper, g_helper, sizeof(g_helper));
   if (env.locale_shm != nullptr) {
@@ -821,8 +824,11 @@ __attribute__((noinline)) int ExecHelper(const char* path, char* const argv[], c
 int ExecveImpl(const char* path, char* const argv[], char* const envp[]) {
   if (!Active()) return REAL(execve)(path, argv, envp);
   if (PrepareUnpreloadable(path, argv)) return ExecHelper(path, argv, envp);
-  return WithExecEnvironment(EnvRequest{envp},
-                             [&](char** env) { return REAL(execve)(path, argv, env); });
+  return WithExecEnvironment(EnvRequest{envp}, [&](char** env) {
+    const int rc = REAL(execve)(path, argv, env);
+    if (path != nullptr && path[0] != '\0') OnFailedLookup(AT_FDCWD, path, errno);
+    return rc;
+  });
 }
 
 // Runs `path`, which is no executable format, with /bin/sh, as glibc's execvp does (ENOEXEC
@@ -1130,6 +1136,7 @@ long SyscallImpl(long nr, long a1, long a2, long a3, long a4, long a5, long a6) 
     case SYS_open: {
       long r = real();
       if (r >= 0) RecordOpen(AT_FDCWD, str(a1), static_cast<int>(a2), false);
+      if (r < 0) OnFailedOpen(AT_FDCWD, str(a1), static_cast<int>(a2), errno);
       return r;
     }
 #endif
@@ -1143,16 +1150,17 @@ long SyscallImpl(long nr, long a1, long a2, long a3, long a4, long a5, long a6) 
     case SYS_openat: {
       long r = real();
       if (r >= 0) RecordOpen(static_cast<int>(a1), str(a2), static_cast<int>(a3), true);
+      if (r < 0) OnFailedOpen(static_cast<int>(a1), str(a2), static_cast<int>(a3), errno);
       return r;
     }
 #ifdef SYS_openat2
     case SYS_openat2: {
       long r = real();
       // struct open_how starts with the 64-bit flags.
-      if (r >= 0 && a3 != 0) {
-        RecordOpen(static_cast<int>(a1), str(a2),
-                   static_cast<int>(*reinterpret_cast<const uint64_t*>(a3)), true);
-      }
+      if (a3 == 0) return r;
+      const int flags = static_cast<int>(*reinterpret_cast<const uint64_t*>(a3));
+      if (r >= 0) RecordOpen(static_cast<int>(a1), str(a2), flags, true);
+      if (r < 0) OnFailedOpen(static_cast<int>(a1), str(a2), flags, errno);
       return r;
     }
 #endif
@@ -1297,6 +1305,7 @@ mode_t ModeArg(int flags, va_list ap) {
     va_end(ap);                                               \
     int fd = REAL(name)(path, flags, mode);                   \
     if (fd >= 0) RecordOpen(AT_FDCWD, path, flags, false);    \
+    if (fd < 0) OnFailedOpen(AT_FDCWD, path, flags, errno);   \
     return fd;                                                \
   }
 OPEN_WRAPPER(open)
@@ -1310,16 +1319,18 @@ OPEN_WRAPPER(open64)
     va_end(ap);                                                          \
     int fd = REAL(name)(dirfd, path, flags, mode);                       \
     if (fd >= 0) RecordOpen(dirfd, path, flags, true);                   \
+    if (fd < 0) OnFailedOpen(dirfd, path, flags, errno);                 \
     return fd;                                                           \
   }
 OPENAT_WRAPPER(openat)
 OPENAT_WRAPPER(openat64)
 
-#define OPEN2_WRAPPER(name)                                \
-  FILEMON_EXPORT int name(const char* path, int flags) {   \
-    int fd = REAL(name)(path, flags);                      \
-    if (fd >= 0) RecordOpen(AT_FDCWD, path, flags, false); \
-    return fd;                                             \
+#define OPEN2_WRAPPER(name)                                 \
+  FILEMON_EXPORT int name(const char* path, int flags) {    \
+    int fd = REAL(name)(path, flags);                       \
+    if (fd >= 0) RecordOpen(AT_FDCWD, path, flags, false);  \
+    if (fd < 0) OnFailedOpen(AT_FDCWD, path, flags, errno); \
+    return fd;                                              \
   }
 OPEN2_WRAPPER(__open_2)
 OPEN2_WRAPPER(__open64_2)
@@ -1328,6 +1339,7 @@ OPEN2_WRAPPER(__open64_2)
   FILEMON_EXPORT int name(int dirfd, const char* path, int flags) { \
     int fd = REAL(name)(dirfd, path, flags);                        \
     if (fd >= 0) RecordOpen(dirfd, path, flags, true);              \
+    if (fd < 0) OnFailedOpen(dirfd, path, flags, errno);            \
     return fd;                                                      \
   }
 OPENAT2_WRAPPER(__openat_2)
@@ -1342,11 +1354,12 @@ OPENAT2_WRAPPER(__openat64_2)
 CREAT_WRAPPER(creat)
 CREAT_WRAPPER(creat64)
 
-#define FOPEN_WRAPPER(name)                                                \
-  FILEMON_EXPORT FILE* name(const char* path, const char* mode) {          \
-    FILE* f = REAL(name)(path, mode);                                      \
-    if (f != nullptr) RecordOpen(AT_FDCWD, path, FopenFlags(mode), false); \
-    return f;                                                              \
+#define FOPEN_WRAPPER(name)                                                    \
+  FILEMON_EXPORT FILE* name(const char* path, const char* mode) {              \
+    FILE* f = REAL(name)(path, mode);                                          \
+    if (f != nullptr) RecordOpen(AT_FDCWD, path, FopenFlags(mode), false);     \
+    if (f == nullptr) OnFailedOpen(AT_FDCWD, path, FopenCreates(mode), errno); \
+    return f;                                                                  \
   }
 FOPEN_WRAPPER(fopen)
 FOPEN_WRAPPER(fopen64)
@@ -1356,6 +1369,8 @@ FOPEN_WRAPPER(fopen64)
     FILE* f = REAL(name)(path, mode, stream);                                   \
     if (f != nullptr && path != nullptr) {                                      \
       RecordOpen(AT_FDCWD, path, FopenFlags(mode), false);                      \
+    } else if (path != nullptr) {                                               \
+      OnFailedOpen(AT_FDCWD, path, FopenCreates(mode), errno);                  \
     }                                                                           \
     return f;                                                                   \
   }
@@ -1365,6 +1380,7 @@ FREOPEN_WRAPPER(freopen64)
 FILEMON_EXPORT DIR* opendir(const char* path) {
   DIR* d = REAL(opendir)(path);
   if (d != nullptr) RecordOpen(AT_FDCWD, path, O_RDONLY, false);
+  if (d == nullptr) OnFailedOpen(AT_FDCWD, path, O_RDONLY, errno);
   return d;
 }
 
@@ -1560,6 +1576,7 @@ FILEMON_EXPORT int execveat(int dirfd, const char* path, char* const argv[], cha
     long rc = RawSyscall6(SYS_execveat, dirfd, reinterpret_cast<long>(path),
                           reinterpret_cast<long>(argv), reinterpret_cast<long>(env), flags, 0);
     errno = static_cast<int>(-rc);
+    if (path[0] != '\0') OnFailedLookup(dirfd, path, errno);
     return -1;
   });
 }

@@ -10,6 +10,7 @@ std::atomic<bool> g_pid_shared{false};
 std::atomic<int> g_exit_recorded{0};
 bool g_absolute = false;
 bool g_auto = false;
+bool g_probes = false;
 const char* g_lib_path = "";
 char g_socket_name[108];
 char g_options[64];

@@ -33,6 +33,7 @@ extern std::atomic<bool> g_pid_shared;  // a CLONE_VM child shares our memory: a
 extern std::atomic<int> g_exit_recorded;
 extern bool g_absolute;          // TraceOptions::absolute_paths
 extern bool g_auto;              // the `auto` backend: hand unpreloadable programs to the helper
+extern bool g_probes;            // TraceOptions::probes: failed lookups become N
 extern const char* g_lib_path;   // this library, as the loader found it (its link map's name)
 extern char g_socket_name[108];  // the supervisor's abstract socket, for reconnecting
 extern char g_options[64];       // FILEMON_PRELOAD_OPTIONS as received

@@ -64,6 +64,7 @@ inline constexpr size_t kLocaleShmBytes = 64 * 1024;
 enum LaunchOption : unsigned {
   kOptionAbsolutePaths = 1,  // TraceOptions::absolute_paths
   kOptionAuto = 2,           // the auto backend: hand unpreloadable programs to the helper
+  kOptionProbes = 4,         // TraceOptions::probes: failed lookups become N
 };
 
 // The options in `text` (FILEMON_PRELOAD_OPTIONS' value; nullptr or malformed: none).

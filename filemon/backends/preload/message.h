@@ -86,6 +86,9 @@ class MessageBuilder {
   MessageBuilder& operator=(const MessageBuilder&) = delete;
 
   bool empty() const { return out_.size() == sizeof(MessageHeader); }
+  // The message so far (its header's size is set by Send).
+  const char* data() const { return out_.data(); }
+  size_t size() const { return out_.size(); }
 
   // A record whose path(s) are resolved by the path rules (path_rule.h). Add and AddLiteral
   // are on the wrappers' path: always inline, as Put.

@@ -209,19 +209,6 @@ class PreloadBackend : public Backend {
 absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const TraceOptions& options,
                                                RecordSink* sink) {
   if (command.argv.empty()) return absl::InvalidArgumentError("preload: empty command");
-  if (options.probes) {
-    // The interposer does not yet wrap the stat family nor report failed calls (issue 22).
-    if (CanFallBack()) {
-      sink->Add(Record::Comment(StrCat(
-          " auto: the preload interposer cannot record probes (--probes) yet: tracing the whole "
-          "command with ",
-          options_.fallback->name())));
-      return options_.fallback->Run(command, options, sink);
-    }
-    return absl::UnimplementedError(
-        "preload: the interposer cannot record absent-path probes (--probes) yet; use "
-        "--backend=ptrace or auto");
-  }
   RunPlan plan;
   absl::Status planned = Plan(command, sink, &plan);
   if (!planned.ok()) return planned;
@@ -294,6 +281,7 @@ absl::StatusOr<ExitStatus> PreloadBackend::Trace(const Command& command,
   const OwnedFd locale_shm = preload_internal::CreateLocaleShm(&settings.locale_shm_path);
   if (options.absolute_paths) settings.options |= preload_internal::kOptionAbsolutePaths;
   if (options_.auto_mode) settings.options |= preload_internal::kOptionAuto;
+  if (options.probes) settings.options |= preload_internal::kOptionProbes;
   settings.helper = plan.helper;
   ExecArrays exec(command.argv, LaunchEnvironment(command, settings));
 

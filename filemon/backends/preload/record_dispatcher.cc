@@ -61,6 +61,10 @@ bool RecordDispatcher::FirstFork(const WireRecord& w) {
   return true;
 }
 
+bool RecordDispatcher::FirstProbe(int32_t pid, absl::string_view path) {
+  return probed_[pid].insert(std::string(path)).second;
+}
+
 RecordSink* RecordDispatcher::Dispatch(const WireRecord& w, const char* path1, const char* path2) {
   RecordKind kind;
   if (!RecordKindFromWire(w.kind, &kind)) return nullptr;
@@ -83,9 +87,14 @@ RecordSink* RecordDispatcher::Dispatch(const WireRecord& w, const char* path1, c
       break;
     case RecordKind::kExit:
       if (!exit_written_.insert(w.pid).second) return sink;  // already written
+      probed_.erase(w.pid);
       r.status = w.status;
       r.signal = w.signal;
       r.has_signal = true;
+      break;
+    case RecordKind::kNotFound:
+      if (!FirstProbe(w.pid, absl::string_view(path1, w.len1))) return sink;
+      r.path = absl::string_view(path1, w.len1);
       break;
     default:
       r.path = absl::string_view(path1, w.len1);
@@ -112,6 +121,7 @@ void RecordDispatcher::HandleRecords(const char* data, size_t size) {
 }
 
 void RecordDispatcher::HandleExit(const WireRecord& record) {
+  probed_.erase(record.pid);
   if (exit_written_.erase(record.pid) > 0) return;  // the process wrote its own X
   RecordSink* sink = Route(record.pid);
   if (sink == nullptr) {

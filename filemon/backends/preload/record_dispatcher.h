@@ -26,6 +26,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <tuple>
 
 #include "absl/container/flat_hash_map.h"
@@ -69,6 +70,8 @@ class RecordDispatcher {
   RecordSink* Route(int32_t pid);
   // False for the second F of a creation (the first was written).
   bool FirstFork(const WireRecord& w);
+  // False for a probe (N) this pid already has in the log.
+  bool FirstProbe(int32_t pid, absl::string_view path);
   // Writes one decoded wire record; returns its sink (nullptr: dropped).
   RecordSink* Dispatch(const WireRecord& w, const char* path1, const char* path2);
 
@@ -80,6 +83,11 @@ class RecordDispatcher {
   // Creations (parent, child, token) of which one F was written and the other is awaited. An
   // entry ends when the second arrives; a side killed before its F leaves one.
   absl::flat_hash_set<std::tuple<int32_t, int32_t, uint32_t>> half_seen_;
+  // The probes in the log of each pid, until its X: one N per pid and path (TraceOptions::
+  // probes), across the process's execs and threads. The interposer drops most repeats
+  // before they are sent (probe_set.h); this is the rule's exact form, as ptrace's decoder
+  // keeps it.
+  absl::flat_hash_map<int32_t, absl::flat_hash_set<std::string>> probed_;
   size_t unrouted_ = 0;
 };
 

@@ -90,6 +90,7 @@ enum class WireKind : uint8_t {
   kFork = 'F',
   kLink = 'L',
   kMove = 'M',
+  kNotFound = 'N',  // TraceOptions::probes
   kRead = 'R',
   kWrite = 'W',
   kExit = 'X',

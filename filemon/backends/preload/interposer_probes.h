@@ -1,0 +1,54 @@
+// File: filemon/backends/preload/interposer_probes.h
+//
+// Absent-path probes (`N`, TraceOptions::probes) in the interposer: what interposer.cc and
+// interposer_probes.cc (the stat family's wrappers and the per-process memory of sent
+// probes) share. A lookup that failed with ENOENT or ENOTDIR (an open without O_CREAT, an
+// exec, a stat, access or readlink) becomes `N pid path`, with R's path rules, once per
+// process image and path here and once per pid and path in the supervisor. Nothing is sent,
+// and nothing but the failure test is paid, unless the supervisor asked for probes
+// (kOptionProbes). Hidden: internal to libfilemon_preload.so; libc-only and async-signal-safe.
+
+#ifndef FILEMON_BACKENDS_PRELOAD_INTERPOSER_PROBES_H_
+#define FILEMON_BACKENDS_PRELOAD_INTERPOSER_PROBES_H_
+
+#include <errno.h>
+#include <fcntl.h>
+
+#include <cstddef>
+
+#pragma GCC visibility push(hidden)
+
+namespace filemon {
+namespace preload_internal {
+
+// Sends `N` for `path` (relative to `dirfd` as for R) if this process is traced with probes
+// and has not sent the same record before. Leaves errno alone.
+void SendProbe(int dirfd, const char* path);
+// True if this process is traced with probes (for the work that finds a probe's path, which
+// only then is worth doing).
+bool ProbesWanted();
+// A fork child starts with no probes sent (its pid is new).
+void ForgetProbesInChild();
+
+// After a lookup of `path` failed with `error`: a probe if the path is absent.
+inline void OnFailedLookup(int dirfd, const char* path, int error) {
+  if (error == ENOENT || error == ENOTDIR) SendProbe(dirfd, path);
+}
+
+// After an open of `path` with `flags` failed with `error`: a probe unless it would have
+// created the file.
+inline void OnFailedOpen(int dirfd, const char* path, int flags, int error) {
+  if ((flags & O_CREAT) == 0) OnFailedLookup(dirfd, path, error);
+}
+
+// The O_CREAT an fopen `mode` implies ("w", "a": created; "r", "r+": not).
+inline int FopenCreates(const char* mode) {
+  return mode != nullptr && (mode[0] == 'w' || mode[0] == 'a') ? O_CREAT : 0;
+}
+
+}  // namespace preload_internal
+}  // namespace filemon
+
+#pragma GCC visibility pop
+
+#endif  // FILEMON_BACKENDS_PRELOAD_INTERPOSER_PROBES_H_

@@ -1,0 +1,198 @@
+// TraceOptions::probes under every Linux backend: which failed lookups become `N`
+// (probe_calls.c lists them), once per process and path, with R's path rules; nothing at all
+// without the option; and the same N records under ptrace and preload for the same command,
+// but for the lookups that only ptrace can see (LibcInternalProbe).
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "filemon/backends/testing/trace_harness.h"
+#include "filemon/core/backend.h"
+#include "filemon/core/record.h"
+#include "gtest/gtest.h"
+
+namespace filemon {
+namespace testing_internal {
+namespace {
+
+// The directory probe_calls.c expects: `file`, `sub/`, `bin1/` (empty) and `bin2/tool`.
+std::string ProbeDir() {
+  const std::string dir = MakeTempDir("probes");
+  EXPECT_TRUE(WriteFile(dir + "/file", "x").ok());
+  EXPECT_EQ(mkdir((dir + "/sub").c_str(), 0755), 0);
+  EXPECT_EQ(mkdir((dir + "/bin1").c_str(), 0755), 0);
+  EXPECT_EQ(mkdir((dir + "/bin2").c_str(), 0755), 0);
+  EXPECT_EQ(symlink("/bin/true", (dir + "/bin2/tool").c_str()), 0);
+  return dir;
+}
+
+TraceOptions WithProbes() {
+  TraceOptions options;
+  options.probes = true;
+  return options;
+}
+
+// What ptrace sees and the interposer cannot: lookups made inside glibc or before the
+// interposer is loaded. The dynamic loader's /etc/ld.so.preload; setlocale's locale data;
+// gettext's message catalogs.
+bool LibcInternalProbe(const std::string& path) {
+  return path == "/etc/ld.so.preload" || absl::StartsWith(path, "/usr/lib/locale/") ||
+         (absl::StrContains(path, "/LC_MESSAGES/") && absl::EndsWith(path, ".mo"));
+}
+
+class Probes : public ::testing::TestWithParam<const char*> {
+ protected:
+  absl::StatusOr<TraceResult> TraceProbeCalls(const std::string& dir, const TraceOptions& options) {
+    Command c;
+    c.argv = {TestProgram("probe_calls_bin"), dir};
+    return TraceCommand(GetParam(), c, options);
+  }
+};
+
+TEST_P(Probes, EachFailedLookupOnceWithThePathRulesOfR) {
+  const std::string dir = ProbeDir();
+  absl::StatusOr<TraceResult> r = TraceProbeCalls(dir, WithProbes());
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->exit.ShellStatus(), 0) << r->log;
+  // stat("st") twice: once.
+  for (const char* path : {"st", "ls", "ac", "rl", "sx", "op", "file/x"}) {
+    EXPECT_EQ(r->Count(RecordKind::kNotFound, path), 1) << path << "\n" << r->log;
+  }
+  for (const char* name : {"fsa", "faa", "rla", "oa"}) {
+    EXPECT_EQ(r->Count(RecordKind::kNotFound, dir + "/sub/" + name), 1) << name << "\n" << r->log;
+  }
+  // execlp's PATH search (under preload the interposer's own, glibc's calls execve
+  // internally): the miss in bin1, under the child's pid, then the exec of bin2's tool.
+  ASSERT_EQ(r->Count(RecordKind::kNotFound, dir + "/bin1/tool"), 1) << r->log;
+  const OwnedRecord* exec = r->Of(RecordKind::kExec).back();
+  EXPECT_EQ(exec->path, dir + "/bin2/tool") << r->log;
+  for (const OwnedRecord* n : r->Of(RecordKind::kNotFound)) {
+    if (n->path == dir + "/bin1/tool") EXPECT_EQ(n->pid, exec->pid) << r->log;
+  }
+  // O_CREAT opens, successful lookups and fstat are no probes.
+  EXPECT_FALSE(r->Has(RecordKind::kNotFound, "nodir/x")) << r->log;
+  EXPECT_FALSE(r->Has(RecordKind::kNotFound, "file")) << r->log;
+  // Nothing else, but what only ptrace sees (the loader's own probe in each process).
+  size_t ours = 0;
+  for (const OwnedRecord* n : r->Of(RecordKind::kNotFound)) ours += !LibcInternalProbe(n->path);
+  EXPECT_EQ(ours, 12u) << r->log;
+}
+
+TEST_P(Probes, AbsolutePathsResolveProbesToo) {
+  const std::string dir = ProbeDir();
+  TraceOptions options = WithProbes();
+  options.absolute_paths = true;
+  absl::StatusOr<TraceResult> r = TraceProbeCalls(dir, options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->Count(RecordKind::kNotFound, dir + "/st"), 1) << r->log;
+  EXPECT_EQ(r->Count(RecordKind::kNotFound, dir + "/file/x"), 1) << r->log;
+  EXPECT_EQ(r->Count(RecordKind::kNotFound, dir + "/sub/oa"), 1) << r->log;
+  EXPECT_FALSE(r->Has(RecordKind::kAt, "oa")) << r->log;
+}
+
+TEST_P(Probes, WithoutTheOptionNoProbeIsRecorded) {
+  const std::string dir = ProbeDir();
+  absl::StatusOr<TraceResult> r = TraceProbeCalls(dir, {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->exit.ShellStatus(), 0) << r->log;
+  EXPECT_TRUE(r->Of(RecordKind::kNotFound).empty()) << r->log;
+  EXPECT_TRUE(r->Has(RecordKind::kExec, dir + "/bin2/tool")) << r->log;
+}
+
+TEST_P(Probes, TwoProcessesProbingOnePathWriteOneEach) {
+  const std::string dir = MakeTempDir("probepid2");
+  absl::StatusOr<TraceResult> r = TraceCommand(
+      GetParam(), ShellCommand("cat gone 2>/dev/null; cat gone 2>/dev/null", dir), WithProbes());
+  ASSERT_TRUE(r.ok()) << r.status();
+  // Two cat processes: one N each (once per process, not once per log).
+  EXPECT_EQ(r->Count(RecordKind::kNotFound, "gone"), 2) << r->log;
+}
+
+// A forked child's first probe of a path its parent probed is its own.
+TEST_P(Probes, ThePidOfAProbeIsItsProcess) {
+  const std::string dir = MakeTempDir("probepid");
+  absl::StatusOr<TraceResult> r = TraceCommand(
+      GetParam(), ShellCommand("test -e gone; (test -e gone; test -e gone); test -e gone", dir),
+      WithProbes());
+  ASSERT_TRUE(r.ok()) << r.status();
+  std::vector<int64_t> pids;
+  for (const OwnedRecord* n : r->Of(RecordKind::kNotFound)) {
+    if (n->path == "gone") pids.push_back(n->pid);
+  }
+  ASSERT_EQ(pids.size(), 2u) << r->log;  // the shell, and the subshell it forked
+  EXPECT_NE(pids[0], pids[1]) << r->log;
+}
+
+// A probe before an exec and the same one after it, in the same pid: one N (the rule is per
+// pid, as ptrace keeps it, though the interposer's memory does not survive the exec).
+TEST_P(Probes, OnePerPidAcrossAnExec) {
+  const std::string dir = MakeTempDir("probeexec");
+  absl::StatusOr<TraceResult> r = TraceCommand(
+      GetParam(), ShellCommand("test -e gone; exec /bin/sh -c 'test -e gone'", dir), WithProbes());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->Count(RecordKind::kNotFound, "gone"), 1) << r->log;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Probes, ::testing::Values("ptrace", "preload", "auto"));
+
+// The N paths of a log, one entry per (process, path), without the libc-internal ones.
+std::map<std::string, int> ProbedPaths(const TraceResult& r) {
+  std::map<std::string, int> out;
+  for (const OwnedRecord* n : r.Of(RecordKind::kNotFound)) {
+    if (!LibcInternalProbe(n->path)) ++out[n->path];
+  }
+  return out;
+}
+
+std::string Difference(const std::map<std::string, int>& a, const std::map<std::string, int>& b) {
+  std::vector<std::string> lines;
+  for (const auto& [path, n] : a) {
+    auto it = b.find(path);
+    const int m = it == b.end() ? 0 : it->second;
+    if (n > m) lines.push_back(absl::StrCat(path, " x", n - m));
+  }
+  return absl::StrJoin(lines, "\n");
+}
+
+// gcc with two -I directories (cc1's include search, the driver's search of its programs and
+// libraries, realpath of the include directories), a shell's PATH search and a failed cat.
+TEST(PtraceVsPreloadProbes, SameProbesForTheSameRun) {
+  if (!OnPath("gcc")) GTEST_SKIP() << "gcc is needed";
+  const std::string dir = MakeTempDir("probes_same");
+  ASSERT_EQ(mkdir((dir + "/inc1").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir((dir + "/inc2").c_str(), 0755), 0);
+  ASSERT_TRUE(WriteFile(dir + "/inc2/same.h", "#define A 2\n").ok());
+  ASSERT_TRUE(WriteFile(dir + "/a.c",
+                        "#include <same.h>\n#include <stdio.h>\nint f(void) "
+                        "{ return A; }\n")
+                  .ok());
+  const std::string script =
+      "gcc -I inc1 -I inc2 -c a.c -o a.o && rm a.o && cat none 2>/dev/null; "
+      "PATH=" +
+      dir + "/inc1:$PATH true; exit 0";
+  absl::StatusOr<TraceResult> ptrace =
+      TraceCommand("ptrace", ShellCommand(script, dir), WithProbes());
+  ASSERT_TRUE(ptrace.ok()) << ptrace.status();
+  absl::StatusOr<TraceResult> preload =
+      TraceCommand("preload", ShellCommand(script, dir), WithProbes());
+  ASSERT_TRUE(preload.ok()) << preload.status();
+  ASSERT_TRUE(ptrace->Has(RecordKind::kNotFound, "inc1/same.h")) << ptrace->log;
+  const std::map<std::string, int> p = ProbedPaths(*ptrace), l = ProbedPaths(*preload);
+  EXPECT_EQ(Difference(p, l), "") << "ptrace recorded, preload did not\npreload log:\n"
+                                  << preload->log << "\nptrace log:\n"
+                                  << ptrace->log;
+  EXPECT_EQ(Difference(l, p), "") << "preload recorded, ptrace did not\npreload log:\n"
+                                  << preload->log << "\nptrace log:\n"
+                                  << ptrace->log;
+}
+
+}  // namespace
+}  // namespace testing_internal
+}  // namespace filemon
