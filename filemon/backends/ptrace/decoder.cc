@@ -16,6 +16,9 @@ namespace filemon {
 namespace ptrace_internal {
 namespace {
 
+using path_rules::AppendJoined;
+using path_rules::IsAbsolute;
+
 constexpr size_t kPathCapacity = PATH_MAX + 1;
 constexpr size_t kJoinedCapacity = 2 * PATH_MAX + 2;
 constexpr uint64_t kPageSize = 4096;
@@ -23,8 +26,6 @@ constexpr uint64_t kPageSize = 4096;
 // linux/fcntl.h values, spelled out so that the decoder does not depend on which libc header
 // defines them; they are the same on every Linux ABI.
 constexpr uint64_t kAtEmptyPath = 0x1000;
-
-bool IsAbsolute(absl::string_view path) { return !path.empty() && path[0] == '/'; }
 
 // Reads the NUL-terminated string at `addr` of `tid` into `base` (capacity `cap`), page by page
 // since a path may end just before an unmapped page. Returns its length, or -errno (-ENAMETOOLONG
@@ -47,36 +48,6 @@ ssize_t ReadRemoteString(pid_t tid, uint64_t addr, char* base, size_t cap) {
 }
 
 }  // namespace
-
-Text& Text::Append(absl::string_view s) {
-  size_t room = capacity_ - size_;
-  size_t n = s.size() < room ? s.size() : room;
-  if (n < s.size()) overflow_ = true;
-  memcpy(data_ + size_, s.data(), n);
-  size_ += n;
-  return *this;
-}
-
-Text& Text::AppendInt(int64_t value) {
-  char digits[24];
-  size_t n = 0;
-  uint64_t v = value < 0 ? 0 - static_cast<uint64_t>(value) : static_cast<uint64_t>(value);
-  do {
-    digits[sizeof(digits) - 1 - n++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v != 0);
-  if (value < 0) digits[sizeof(digits) - 1 - n++] = '-';
-  return Append(absl::string_view(digits + sizeof(digits) - n, n));
-}
-
-const char* Text::c_str() {
-  if (size_ == capacity_) {
-    overflow_ = true;
-    --size_;
-  }
-  data_[size_] = '\0';
-  return data_;
-}
 
 struct Decoder::Scratch {
   char raw1[kPathCapacity];
@@ -143,13 +114,7 @@ bool Decoder::Resolve(pid_t tid, int dirfd, absl::string_view path, Text* out) {
     out->Append(path);
     return false;
   }
-  while (path.size() >= 2 && path[0] == '.' && path[1] == '/') path.remove_prefix(2);
-  if (path == ".") path = absl::string_view();
-  out->Append(dir.view());
-  if (!path.empty()) {
-    if (dir.view() != "/") out->Append("/");
-    out->Append(path);
-  }
+  AppendJoined(dir.view(), path, out);
   return use_dirfd;
 }
 
@@ -159,12 +124,9 @@ void Decoder::EmitOpen(pid_t tid, pid_t tgid, int dirfd, uint64_t path_addr, uin
   if (!ReadPath(tid, tgid, path_addr, &raw)) return;
   Text out(scratch_->out1, sizeof(scratch_->out1));
   bool prefixed = Resolve(tid, dirfd, raw.view(), &out);
-  if (clue == AtClue::kWhenPrefixed && prefixed && !options_.absolute_paths) {
-    sink_->Add(Record::Path(RecordKind::kAt, tgid, raw.view()));
-  }
-  if (flags & O_RDWR) sink_->Add(Record::Path(RecordKind::kRead, tgid, out.view()));
-  sink_->Add(
-      Record::Path((flags & O_ACCMODE) ? RecordKind::kWrite : RecordKind::kRead, tgid, out.view()));
+  bool at = clue == AtClue::kWhenPrefixed && prefixed && !options_.absolute_paths;
+  path_rules::AddOpenRecords(sink_, tgid, flags, raw.view(), out.view(),
+                             at ? path_rules::OpenClue::kAt : path_rules::OpenClue::kNone);
 }
 
 void Decoder::EmitProbe(pid_t tid, pid_t tgid, int dirfd, uint64_t path_addr) {
@@ -358,13 +320,13 @@ size_t Decoder::ExecPath(pid_t tid, const PendingCall& call, char* out, size_t c
     Text dir(scratch_->dir, sizeof(scratch_->dir));
     bool ok = dirfd == AT_FDCWD ? ReadProcLink(tid, "cwd", -1, &dir)
                                 : ReadProcLink(tid, "fd/", dirfd, &dir);
-    absl::string_view p = raw.view();
-    while (p.size() >= 2 && p[0] == '.' && p[1] == '/') p.remove_prefix(2);
     if (ok) {
-      resolved.Append(dir.view());
-      if (dir.view() != "/") resolved.Append("/");
+      AppendJoined(dir.view(), raw.view(), &resolved);
+    } else {
+      absl::string_view p = raw.view();
+      while (p.size() >= 2 && p[0] == '.' && p[1] == '/') p.remove_prefix(2);
+      resolved.Append(p);
     }
-    resolved.Append(p);
   }
   return resolved.overflow() ? 0 : resolved.view().size();
 }

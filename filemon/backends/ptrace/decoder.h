@@ -36,6 +36,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
+#include "filemon/backends/path_rules.h"
 #include "filemon/backends/ptrace/syscall_table.h"
 #include "filemon/core/backend.h"
 #include "filemon/core/record_sink.h"
@@ -50,28 +51,8 @@ struct PendingCall {
   uint64_t args[6] = {};
 };
 
-// A fixed-capacity text buffer; appends past the capacity are dropped and remembered.
-class Text {
- public:
-  Text(char* data, size_t capacity) : data_(data), capacity_(capacity) {}
-  Text& Append(absl::string_view s);
-  Text& AppendInt(int64_t value);
-  void Clear() {
-    size_ = 0;
-    overflow_ = false;
-  }
-  void Resize(size_t size) { size_ = size < capacity_ ? size : capacity_; }
-  absl::string_view view() const { return absl::string_view(data_, size_); }
-  // NUL-terminated (the last byte is sacrificed on overflow).
-  const char* c_str();
-  bool overflow() const { return overflow_; }
-
- private:
-  char* data_;
-  size_t capacity_;
-  size_t size_ = 0;
-  bool overflow_ = false;
-};
+// The shared fixed-capacity buffer (path_rules.h).
+using Text = path_rules::Text;
 
 class Decoder {
  public:

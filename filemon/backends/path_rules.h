@@ -1,0 +1,70 @@
+// File: filemon/backends/path_rules.h
+//
+// The path rules every backend that sees raw system calls applies (ptrace's decoder, ebpf's
+// event reader), written once: how a relative path is joined under the directory it was
+// resolved against, and which records a successful open gives (FreeBSD's rule, with the `A`
+// clue of the *at calls). Allocation-free: output goes to a fixed-capacity `Text`.
+//
+// Example:
+//   char buffer[2 * PATH_MAX + 2];
+//   Text out(buffer, sizeof(buffer));
+//   AppendJoined("/src", "./a.c", &out);                   // "/src/a.c"
+//   AddOpenRecords(sink, pid, O_RDWR, "a.c", out.view(), OpenClue::kAt);  // A, R, W
+
+#ifndef FILEMON_BACKENDS_PATH_RULES_H_
+#define FILEMON_BACKENDS_PATH_RULES_H_
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/strings/string_view.h"
+#include "filemon/core/record_sink.h"
+
+namespace filemon {
+namespace path_rules {
+
+// A fixed-capacity text buffer; appends past the capacity are dropped and remembered.
+class Text {
+ public:
+  Text(char* data, size_t capacity) : data_(data), capacity_(capacity) {}
+  Text& Append(absl::string_view s);
+  Text& AppendInt(int64_t value);
+  void Clear() {
+    size_ = 0;
+    overflow_ = false;
+  }
+  void Resize(size_t size) { size_ = size < capacity_ ? size : capacity_; }
+  absl::string_view view() const { return absl::string_view(data_, size_); }
+  // NUL-terminated (the last byte is sacrificed on overflow).
+  const char* c_str();
+  bool overflow() const { return overflow_; }
+
+ private:
+  char* data_;
+  size_t capacity_;
+  size_t size_ = 0;
+  bool overflow_ = false;
+};
+
+inline bool IsAbsolute(absl::string_view path) { return !path.empty() && path[0] == '/'; }
+
+// Appends `path` as named under the directory `dir` (an absolute path): leading "./" are
+// dropped, "." is `dir` itself, and no second '/' follows a `dir` of "/".
+void AppendJoined(absl::string_view dir, absl::string_view path, Text* out);
+
+// Whether an open's records start with the `A pid path` clue (the path as passed): for
+// openat/openat2 whose relative path got a dirfd's directory as prefix, unless every path is
+// absolute anyway.
+enum class OpenClue { kNone, kAt };
+
+// The records of a successful open with `flags` (O_*): `A` (per `clue`), then `R` for O_RDONLY
+// and O_RDWR, `W` for O_WRONLY and O_RDWR, with `resolved` as the path.
+void AddOpenRecords(RecordSink* sink, pid_t pid, uint64_t flags, absl::string_view as_passed,
+                    absl::string_view resolved, OpenClue clue);
+
+}  // namespace path_rules
+}  // namespace filemon
+
+#endif  // FILEMON_BACKENDS_PATH_RULES_H_
