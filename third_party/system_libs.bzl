@@ -61,11 +61,24 @@ system_abseil = repository_rule(
 
 def _system_libs_impl(ctx):
     ctx.file("WORKSPACE", "workspace(name = \"%s\")\n" % ctx.name)
-    ctx.symlink(ctx.attr.build_file, "BUILD.bazel")
+
+    # libbpf's link flags from pkg-config (libbpf-dev). Without it the target still exists,
+    # so that only what links it (the ebpf backend) fails, naming the package.
+    result = ctx.execute(["pkg-config", "--libs", "libbpf"])
+    if result.return_code == 0:
+        libbpf = repr(result.stdout.strip().split(" "))
+    else:
+        libbpf = repr(["-lbpf"]) + "  # pkg-config found no libbpf: install libbpf-dev"
+    ctx.file("BUILD.bazel", ctx.read(ctx.attr.build_file) + """
+cc_library(
+    name = "libbpf",
+    linkopts = %s,
+)
+""" % libbpf)
 
 system_libs = repository_rule(
     implementation = _system_libs_impl,
     local = True,
     attrs = {"build_file": attr.label(default = Label("//third_party:system_libs.BUILD"))},
-    doc = "RE2, GoogleTest, GoogleMock and Google Benchmark from the system.",
+    doc = "RE2, GoogleTest, GoogleMock, Google Benchmark and libbpf from the system.",
 )
