@@ -32,7 +32,7 @@ namespace filemon_tool {
 namespace {
 
 constexpr char kUsage[] =
-    "usage: filemon [--backend=ptrace|preload|kernel|auto] [-o FILE] [--format=filemon|json]\n"
+    "usage: filemon [--backend=ptrace|preload|ebpf|kernel|auto] [-o FILE] [--format=filemon|json]\n"
     "               [--absolute] [--probes] [--] COMMAND [ARGS...]\n"
     "       filemon parse [--format=filemon|json] [--strict|--lenient] FILE|-\n"
     "\n"
@@ -49,6 +49,10 @@ constexpr char kUsage[] =
     "                      preload  LD_PRELOAD interposer; dynamically linked programs, lowest\n"
     "                               cost; a static program's own operations are missing (the\n"
     "                               log says so); set-id programs keep their privilege\n"
+    "                      ebpf     a BPF program in the kernel; Linux, root (or CAP_BPF and\n"
+    "                               CAP_PERFMON); sees everything, set-id programs keep\n"
+    "                               their privilege, lowest cost; a full ring buffer is\n"
+    "                               reported (# filemon: lost N records, exit 126)\n"
     "                      kernel   the filemon(4) device /dev/filemon (FreeBSD/NetBSD only)\n"
     "                      auto     the kernel device where filemon(4) exists; else preload,\n"
     "                               and ptrace for programs the interposer cannot enter\n"

@@ -5,6 +5,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "filemon/backends/ebpf/ebpf_backend.h"
 #include "filemon/backends/kernel/filemon_device.h"
 #include "filemon/backends/kernel/kernel_backend.h"
 #include "filemon/backends/preload/preload_backend.h"
@@ -12,7 +13,9 @@
 
 namespace filemon {
 
-std::vector<absl::string_view> BackendNames() { return {"ptrace", "preload", "kernel", "auto"}; }
+std::vector<absl::string_view> BackendNames() {
+  return {"ptrace", "preload", "ebpf", "kernel", "auto"};
+}
 
 absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(absl::string_view name) {
   if (name == "kernel") return MakeKernelBackend();
@@ -27,6 +30,11 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(absl::string_view name) {
     return MakePtraceBackend();
   }
   if (name == "preload") return MakePreloadBackend(PreloadOptions{});
+  if (name == "ebpf") {
+    absl::Status available = EbpfBackendAvailable();
+    if (!available.ok()) return available;
+    return MakeEbpfBackend();
+  }
   if (name == "auto") {
     // Preload where the interposer sees everything; ptrace for a command whose program it
     // cannot enter (and, through filemon_preload_helper, for such programs exec'd later).

@@ -3,6 +3,7 @@
 // Maps a backend name to an implementation of `filemon::Backend` (filemon/core/backend.h):
 //   "ptrace"  - ptrace + seccomp-bpf (Linux, unprivileged; sees static binaries too);
 //   "preload" - LD_PRELOAD interposer (dynamically linked programs; see preload_backend.h);
+//   "ebpf"    - a BPF program in the kernel (Linux, root; ebpf/ebpf_backend.h);
 //   "kernel"  - FreeBSD/NetBSD /dev/filemon (kernel/kernel_backend.h; Unavailable on Linux);
 //   "auto"    - the kernel device where filemon(4) exists (never on Linux); else preload where
 //               the interposer sees everything, ptrace where it cannot (a statically linked

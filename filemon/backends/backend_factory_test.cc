@@ -63,9 +63,30 @@ TEST(MakeBackend, UnknownNameListsTheValidOnes) {
   absl::StatusOr<std::unique_ptr<Backend>> backend = MakeBackend("dtrace");
   ASSERT_FALSE(backend.ok());
   EXPECT_EQ(backend.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(backend.status().message().find("ptrace, preload, kernel, auto"),
+  EXPECT_NE(backend.status().message().find("ptrace, preload, ebpf, kernel, auto"),
             absl::string_view::npos)
       << backend.status();
+}
+
+// `ebpf` is a known name: made, or refused with the reason (this test runs in Bazel's sandbox,
+// where the kernel refuses BPF even to root), never "unknown".
+TEST(MakeBackend, EbpfIsKnownAndARefusalNamesTheReason) {
+  absl::StatusOr<std::unique_ptr<Backend>> backend = MakeBackend("ebpf");
+  if (!backend.ok()) {
+    EXPECT_EQ(backend.status().code(), absl::StatusCode::kUnavailable) << backend.status();
+    EXPECT_NE(backend.status().message().find("ebpf backend: "), absl::string_view::npos);
+    return;
+  }
+  EXPECT_EQ((*backend)->name(), "ebpf");
+  CollectingSink sink;
+  Command command;
+  command.argv = {"/bin/true"};
+  absl::StatusOr<ExitStatus> exit = (*backend)->Run(command, {}, &sink);
+  if (!exit.ok()) {
+    EXPECT_EQ(exit.status().code(), absl::StatusCode::kUnavailable) << exit.status();
+    EXPECT_NE(exit.status().message().find("the kernel refused BPF"), absl::string_view::npos)
+        << exit.status();
+  }
 }
 
 }  // namespace

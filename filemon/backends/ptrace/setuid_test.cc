@@ -23,14 +23,10 @@ namespace {
 // the log says so. The tracer runs as `nobody` in a forked child for this.
 TEST(PtraceBackend, SetuidProgramRunsWithoutPrivilegeAndTheLogSaysSo) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to create a set-user-ID root program";
-  char dir_template[] = "/tmp/filemon-setuid-XXXXXX";  // TEST_TMPDIR is not reachable by nobody
-  ASSERT_NE(mkdtemp(dir_template), nullptr);
-  std::string dir = dir_template;
-  std::string program = dir + "/id";
-  ASSERT_EQ(system(absl::StrCat("cp /usr/bin/id '", program, "' && chmod 4755 '", program,
-                                "' && chmod 755 '", dir, "'")
-                       .c_str()),
-            0);
+  absl::StatusOr<std::string> setuid_id = MakeSetuidRootId();
+  ASSERT_TRUE(setuid_id.ok()) << setuid_id.status();
+  std::string program = *setuid_id;
+  std::string dir = program.substr(0, program.rfind('/'));
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
   pid_t pid = fork();

@@ -1,5 +1,6 @@
 #include "filemon/backends/testing/trace_harness.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -206,6 +207,17 @@ char ProcessState(int pid) {
   if (!std::getline(stat, line)) return 0;
   const size_t paren = line.rfind(')');  // the name may hold ')' and spaces
   return paren != std::string::npos && paren + 2 < line.size() ? line[paren + 2] : 0;
+}
+
+absl::StatusOr<std::string> MakeSetuidRootId() {
+  char dir_template[] = "/tmp/filemon-setuid-XXXXXX";
+  if (mkdtemp(dir_template) == nullptr) return absl::ErrnoToStatus(errno, "mkdtemp");
+  std::string dir = dir_template;
+  std::string program = dir + "/id";
+  std::string script = absl::StrCat("cp /usr/bin/id '", program, "' && chmod 4755 '", program,
+                                    "' && chmod 755 '", dir, "'");
+  if (system(script.c_str()) != 0) return absl::InternalError("cannot run: " + script);
+  return program;
 }
 
 bool OnPath(absl::string_view program) {

@@ -99,6 +99,11 @@ char ProcessState(int pid);
 // Is `program` on PATH?
 bool OnPath(absl::string_view program);
 
+// A set-user-ID root copy of id(1), `DIR/id`, in a fresh directory DIR under /tmp that every
+// user can reach (TEST_TMPDIR may not be); returns its path. REQUIRES: root. The caller
+// removes DIR.
+absl::StatusOr<std::string> MakeSetuidRootId();
+
 // Runs `command` under `strace -f` (the same traced calls as the ptrace backend) and returns
 // the successful file operations as records (A R W C D L M E; no F/X), with the same path rules
 // as the backend's default mode: dirfd-relative paths prefixed by the directory, fchdir as the

@@ -1,0 +1,45 @@
+// File: filemon/backends/ebpf/ebpf_backend.h
+//
+// The ebpf backend (Linux, root or CAP_BPF + CAP_PERFMON): a BPF program (filemon.bpf.c) that
+// the kernel runs at the exit of every system call, fork, exec and exit, records the command's
+// tree into a ring buffer in the kernel's order, and this loader turns the events into records
+// with the ptrace backend's letters and path rules. Nothing is injected into the traced
+// programs: static, 32-bit and Go programs are seen, set-ID programs keep their privilege.
+// Nothing is lost silently: when the ring buffer was full, the log says
+// `# filemon: lost N records` and `Run()` fails with DataLoss.
+//
+// Example:
+//   if (filemon::EbpfBackendAvailable().ok()) {
+//     std::unique_ptr<filemon::Backend> backend = filemon::MakeEbpfBackend();
+//     absl::StatusOr<filemon::ExitStatus> exit = backend->Run(command, {}, &writer);
+//   }
+
+#ifndef FILEMON_BACKENDS_EBPF_EBPF_BACKEND_H_
+#define FILEMON_BACKENDS_EBPF_EBPF_BACKEND_H_
+
+#include <cstddef>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "filemon/core/backend.h"
+
+namespace filemon {
+
+// OK if this host and user can load the program (BTF at /sys/kernel/btf/vmlinux, Linux 5.17 or
+// later, the capabilities); otherwise Unavailable naming what is missing. A kernel that
+// refuses BPF anyway (a container, a user namespace) is reported by `Run()`.
+absl::Status EbpfBackendAvailable();
+
+struct EbpfOptions {
+  // The ring buffer between the kernel and filemon, per run: a power of two, at least a page.
+  // The default holds the records of a parallel build while filemon is not scheduled.
+  size_t ring_buffer_bytes = size_t{16} << 20;
+};
+
+// `Run()` reaps only its own child (waitpid(pid)); it may run in several threads at once, each
+// run with a program of its own. `--probes` is refused (Unimplemented) for now.
+std::unique_ptr<Backend> MakeEbpfBackend(const EbpfOptions& options = {});
+
+}  // namespace filemon
+
+#endif  // FILEMON_BACKENDS_EBPF_EBPF_BACKEND_H_

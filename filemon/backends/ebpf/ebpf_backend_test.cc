@@ -1,0 +1,187 @@
+// The ebpf backend on real programs: the backend conformance suite (with the kernel-order cases
+// and the strace cross-check), stress, a full ring buffer, and the errors where it cannot run.
+// Needs root and a kernel that lets it load BPF: tagged no-sandbox (Bazel's sandbox is a user
+// namespace, where bpf() is refused); elsewhere every test skips, saying why.
+#include "filemon/backends/ebpf/ebpf_backend.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "filemon/backends/testing/backend_conformance.h"
+#include "filemon/backends/testing/trace_harness.h"
+#include "filemon/core/backend.h"
+#include "filemon/core/record.h"
+#include "gtest/gtest.h"
+
+namespace filemon {
+namespace testing_internal {
+namespace {
+
+// Whether this host lets the backend trace: a trial run of /bin/true.
+absl::Status EbpfWorksHere() {
+  absl::Status available = EbpfBackendAvailable();
+  if (!available.ok()) return available;
+  CollectingSink sink;
+  Command command;
+  command.argv = {"/bin/true"};
+  absl::StatusOr<ExitStatus> exit = MakeEbpfBackend()->Run(command, {}, &sink);
+  return exit.ok() ? absl::OkStatus() : exit.status();
+}
+
+class EbpfEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    absl::Status works = EbpfWorksHere();
+    // Only the host's refusal skips: any other failure is the backend's, and the tests show it.
+    if (absl::IsUnavailable(works)) GTEST_SKIP() << "ebpf cannot run here: " << works;
+  }
+};
+
+const ::testing::Environment* const kEnvironment =
+    ::testing::AddGlobalTestEnvironment(new EbpfEnvironment);
+
+}  // namespace
+
+INSTANTIATE_TEST_SUITE_P(Ebpf, BackendConformanceTest, ::testing::Values("ebpf"));
+
+namespace {
+
+// The number of records of `kind` for `path` and the lost-record count the log states.
+struct Counted {
+  int records = 0;
+  int64_t lost = 0;
+};
+
+Counted Count(const std::vector<OwnedRecord>& records, RecordKind kind, const std::string& path) {
+  Counted c;
+  for (const OwnedRecord& r : records) {
+    if (r.kind == kind && r.path == path) ++c.records;
+    constexpr absl::string_view kLost = " filemon: lost ";
+    if (r.kind == RecordKind::kComment && absl::StartsWith(r.path, kLost)) {
+      c.lost = std::stoll(r.path.substr(kLost.size()));
+    }
+  }
+  return c;
+}
+
+// 8 threads opening `file` (created empty) 10,000 times each: 80,000 records.
+Command OpenStorm(const std::string& file) {
+  EXPECT_TRUE(WriteFile(file, "").ok());
+  Command command;
+  command.argv = {TestProgram("open_storm_bin"), file, "8", "10000"};
+  return command;
+}
+
+TEST(EbpfBackendTest, EightThreadsTimesTenThousandOpensLoseNothing) {
+  std::string file = MakeTempDir("storm") + "/f";
+  Command command = OpenStorm(file);
+  absl::StatusOr<TraceResult> r = TraceCommand("ebpf", command, {});
+  ASSERT_TRUE(r.ok()) << r.status().ToString().substr(0, 2000);
+  EXPECT_EQ(r->exit.ShellStatus(), 0);
+  EXPECT_EQ(r->Count(RecordKind::kRead, file), 80000);
+}
+
+// A ring buffer too small for a burst: whatever did not fit is counted, stated in the log and
+// made an error; present + lost covers every open.
+TEST(EbpfBackendTest, FullRingBufferIsCountedNeverSilent) {
+  std::string file = MakeTempDir("full") + "/f";
+  Command command = OpenStorm(file);
+  EbpfOptions options;
+  options.ring_buffer_bytes = 4096;
+  CollectingSink sink;
+  absl::StatusOr<ExitStatus> exit = MakeEbpfBackend(options)->Run(command, {}, &sink);
+  Counted c = Count(sink.records(), RecordKind::kRead, file);
+  EXPECT_LE(c.records, 80000);
+  EXPECT_GE(c.records + c.lost, 80000);
+  if (c.lost > 0) {
+    ASSERT_FALSE(exit.ok());
+    EXPECT_TRUE(absl::IsDataLoss(exit.status())) << exit.status();
+    EXPECT_TRUE(absl::StrContains(exit.status().message(), absl::StrCat("lost ", c.lost)))
+        << exit.status();
+  } else {
+    EXPECT_TRUE(exit.ok()) << exit.status();  // the reader kept up with one page
+  }
+}
+
+// i386 system calls of a 64-bit process (`int $0x80`) are read with the i386 numbers.
+TEST(EbpfBackendTest, I386SystemCallsAreReadWithTheI386Table) {
+  std::string dir = MakeTempDir("int80");
+  ASSERT_TRUE(WriteFile(dir + "/in", "x").ok());
+  const std::string program = TestProgram("int80_open_bin");
+  int untraced = system(absl::StrCat("cd '", dir, "' && '", program, "' in probe_out").c_str());
+  if (!WIFEXITED(untraced) || WEXITSTATUS(untraced) != 0) {
+    GTEST_SKIP() << "this kernel has no IA32 emulation: int $0x80 fails even untraced";
+  }
+  Command c;
+  c.argv = {program, "in", "out"};
+  c.cwd = dir;
+  absl::StatusOr<TraceResult> r = TraceCommand("ebpf", c, {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->exit.ShellStatus(), 0) << r->log;
+  EXPECT_TRUE(r->Has(RecordKind::kRead, "in")) << r->log;    // i386 open (5)
+  EXPECT_TRUE(r->Has(RecordKind::kWrite, "out")) << r->log;  // i386 creat (8)
+}
+
+// Nothing is injected into a set-user-ID program: run by `nobody`, a set-user-ID root copy of
+// id(1) still runs as root, and its exec is recorded.
+TEST(EbpfBackendTest, SetuidProgramKeepsItsPrivilege) {
+  if (!OnPath("setpriv")) GTEST_SKIP() << "setpriv (util-linux) is not installed";
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to create a set-user-ID root program";
+  absl::StatusOr<std::string> setuid_id = MakeSetuidRootId();
+  ASSERT_TRUE(setuid_id.ok()) << setuid_id.status();
+  std::string program = *setuid_id;
+  std::string dir = program.substr(0, program.rfind('/'));
+  std::string out_path = MakeTempDir("setuid_out") + "/out";
+  int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ASSERT_GE(out, 0);
+  Command c;
+  c.argv = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", program, "-u"};
+  c.stdout_fd = out;
+  absl::StatusOr<TraceResult> r = TraceCommand("ebpf", c, {});
+  close(out);
+  std::ifstream in(out_path);
+  std::string euid;
+  std::getline(in, euid);
+  (void)!system(absl::StrCat("rm -rf '", dir, "'").c_str());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(euid, "0") << r->log;
+  EXPECT_TRUE(r->Has(RecordKind::kExec, program)) << r->log;
+}
+
+TEST(EbpfBackendTest, NotRootIsAClearError) {
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(2);
+    absl::Status s = EbpfBackendAvailable();
+    _exit(absl::IsUnavailable(s) && absl::StrContains(s.message(), "not root") ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 2) GTEST_SKIP() << "cannot switch to nobody here";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "EbpfBackendAvailable() did not say `not root`";
+}
+
+TEST(EbpfBackendTest, ProbesAreRefused) {
+  TraceOptions options;
+  options.probes = true;
+  CollectingSink sink;
+  Command command;
+  command.argv = {"/bin/true"};
+  absl::StatusOr<ExitStatus> exit = MakeEbpfBackend()->Run(command, options, &sink);
+  ASSERT_FALSE(exit.ok());
+  EXPECT_TRUE(absl::IsUnimplemented(exit.status())) << exit.status();
+}
+
+}  // namespace
+}  // namespace testing_internal
+}  // namespace filemon
