@@ -152,27 +152,69 @@ run: runs each --cmd TEXT with `/bin/sh -c`, as bmake does (or COMMAND as given)
 Every option that takes a value may be written --name=VALUE or --name VALUE.
 )";
 
-int Check(int argc, char** argv) {
+// `filemon-meta check`'s command line.
+struct CheckArgs {
   filemon::meta::CheckOptions options;
   std::vector<std::string> files;
   std::string format = "text";
-  int jobs = 0;
+  int jobs = 0;  // 0: every core
+};
+
+// Parses one flag with a value at argv[*i] (advancing `*i` past its value); false if `arg` is
+// none of these. `*error` says what is wrong with a flag it took.
+bool CheckValueFlag(int argc, char** argv, int* i, CheckArgs* args, std::string* error) {
+  filemon::meta::CheckOptions& options = args->options;
+  std::string v;
+  if (FlagValue(argc, argv, i, "--cwd", &options.cwd, error) ||
+      FlagValue(argc, argv, i, "--curdir", &options.curdir, error) ||
+      FlagValue(argc, argv, i, "--target", &options.target, error) ||
+      FlagValue(argc, argv, i, "--ignore-filter", &options.ignore_filter, error) ||
+      FlagValue(argc, argv, i, "--cmp-filter", &options.cmp_filter, error) ||
+      FlagValue(argc, argv, i, "--format", &args->format, error)) {
+  } else if (FlagValue(argc, argv, i, "--mtime-resolution", &v, error)) {
+    if (v == "full") {
+      options.mtime_resolution = filemon::meta::MtimeResolution::kFull;
+    } else if (v == "seconds") {
+      options.mtime_resolution = filemon::meta::MtimeResolution::kWholeSeconds;
+    } else {
+      *error = absl::StrCat("--mtime-resolution: '", v, "' is not seconds or full");
+    }
+  } else if (FlagValue(argc, argv, i, "--cmd-nocompare", &v, error)) {
+    if (!options.commands) options.commands.emplace();
+    options.commands->push_back({v, false});
+  } else if (FlagValue(argc, argv, i, "--cmd", &v, error)) {
+    if (!options.commands) options.commands.emplace();
+    options.commands->push_back({v, true});
+  } else if (FlagValue(argc, argv, i, "--ignore-path", &v, error)) {
+    options.ignore_paths.push_back(v);
+  } else if (FlagValue(argc, argv, i, "--ignore-pattern", &v, error)) {
+    options.ignore_patterns.push_back(v);
+  } else if (FlagValue(argc, argv, i, "--bailiwick", &v, error)) {
+    options.bailiwick.push_back(v);
+  } else if (FlagValue(argc, argv, i, "--compat", &v, error)) {
+    if (error->empty() && !filemon::meta::ParseCompat(v, &options.compat)) {
+      *error = absl::StrCat("--compat: '", v, "' is not 20200710 or 20260313");
+    }
+  } else if (FlagValue(argc, argv, i, "--jobs", &v, error)) {
+    if (error->empty() && (!absl::SimpleAtoi(v, &args->jobs) || args->jobs < 0)) {
+      *error = absl::StrCat("--jobs: '", v, "' is not a number");
+    }
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// The command line after "check"; an empty string, or what is wrong with it.
+std::string ParseCheckArgs(int argc, char** argv, CheckArgs* args) {
+  filemon::meta::CheckOptions& options = args->options;
   std::string error;
   for (int i = 0; i < argc && error.empty(); ++i) {
     const absl::string_view arg = argv[i];
-    std::string v;
     if (arg == "--no-cmd-compare") {
       options.no_cmd_compare = true;
     } else if (arg == "--no-default-ignore-paths") {
       options.default_ignore_paths.emplace();
-    } else if (FlagValue(argc, argv, &i, "--mtime-resolution", &v, &error)) {
-      if (v == "full") {
-        options.mtime_resolution = filemon::meta::MtimeResolution::kFull;
-      } else if (v == "seconds") {
-        options.mtime_resolution = filemon::meta::MtimeResolution::kWholeSeconds;
-      } else {
-        error = absl::StrCat("--mtime-resolution: '", v, "' is not seconds or full");
-      }
     } else if (arg == "--ignore-cmd") {
       options.ignore_cmd = true;
     } else if (arg == "--probes") {
@@ -181,61 +223,28 @@ int Check(int argc, char** argv) {
       options.missing_meta = true;
     } else if (arg == "--missing-filemon") {
       options.missing_filemon = true;
-    } else if (FlagValue(argc, argv, &i, "--cwd", &options.cwd, &error) ||
-               FlagValue(argc, argv, &i, "--curdir", &options.curdir, &error) ||
-               FlagValue(argc, argv, &i, "--target", &options.target, &error) ||
-               FlagValue(argc, argv, &i, "--ignore-filter", &options.ignore_filter, &error) ||
-               FlagValue(argc, argv, &i, "--cmp-filter", &options.cmp_filter, &error) ||
-               FlagValue(argc, argv, &i, "--format", &format, &error)) {
-    } else if (FlagValue(argc, argv, &i, "--cmd-nocompare", &v, &error)) {
-      if (!options.commands) options.commands.emplace();
-      options.commands->push_back({v, false});
-    } else if (FlagValue(argc, argv, &i, "--cmd", &v, &error)) {
-      if (!options.commands) options.commands.emplace();
-      options.commands->push_back({v, true});
-    } else if (FlagValue(argc, argv, &i, "--ignore-path", &v, &error)) {
-      options.ignore_paths.push_back(v);
-    } else if (FlagValue(argc, argv, &i, "--ignore-pattern", &v, &error)) {
-      options.ignore_patterns.push_back(v);
-    } else if (FlagValue(argc, argv, &i, "--bailiwick", &v, &error)) {
-      options.bailiwick.push_back(v);
-    } else if (FlagValue(argc, argv, &i, "--compat", &v, &error)) {
-      if (error.empty() && !filemon::meta::ParseCompat(v, &options.compat)) {
-        error = absl::StrCat("--compat: '", v, "' is not 20200710 or 20260313");
-      }
-    } else if (FlagValue(argc, argv, &i, "--jobs", &v, &error)) {
-      if (error.empty() && (!absl::SimpleAtoi(v, &jobs) || jobs < 0)) {
-        error = absl::StrCat("--jobs: '", v, "' is not a number");
-      }
+    } else if (CheckValueFlag(argc, argv, &i, args, &error)) {
     } else if (arg == "--") {
-      for (++i; i < argc; ++i) files.emplace_back(argv[i]);
+      for (++i; i < argc; ++i) args->files.emplace_back(argv[i]);
     } else if (absl::StartsWith(arg, "-") && arg != "-") {
       error = absl::StrCat("check: unknown option '", arg, "'");
     } else {
-      files.emplace_back(arg);
+      args->files.emplace_back(arg);
     }
   }
-  if (!error.empty()) return UsageError(error);
-  if (format != "text" && format != "json") {
-    return UsageError(absl::StrCat("--format: '", format, "' is not text or json"));
+  if (!error.empty()) return error;
+  if (args->format != "text" && args->format != "json") {
+    return absl::StrCat("--format: '", args->format, "' is not text or json");
   }
-  if (files.empty()) return UsageError("check: no FILE.meta given");
-  if (const char* tmpdir = std::getenv("TMPDIR")) options.tmpdir_env = tmpdir;
-  absl::StatusOr<filemon::meta::Checker> checker =
-      filemon::meta::Checker::Create(std::move(options));
-  if (!checker.ok()) {
-    std::fprintf(stderr, "filemon-meta: %s\n", std::string(checker.status().message()).c_str());
-    return kExitError;
-  }
-  const bool json = format == "json";
-  const bool many = files.size() > 1;
-  std::vector<absl::StatusOr<filemon::meta::Decision>> results;
-  if (many) {
-    results = checker->CheckFiles(files, jobs);
-  } else {
-    const int threads = jobs > 0 ? jobs : static_cast<int>(std::thread::hardware_concurrency());
-    results.push_back(checker->CheckFileWith(files[0], std::max(threads, 1)));
-  }
+  if (args->files.empty()) return "check: no FILE.meta given";
+  return "";
+}
+
+// The decisions on standard output (errors on standard error); the exit status.
+int PrintDecisions(const std::vector<absl::StatusOr<filemon::meta::Decision>>& results,
+                   const CheckArgs& args) {
+  const bool json = args.format == "json";
+  const bool many = args.files.size() > 1;
   int status = kExitUpToDate;
   std::string out;
   for (size_t i = 0; i < results.size(); ++i) {
@@ -262,7 +271,7 @@ int Check(int argc, char** argv) {
         d.out_of_date ? absl::StrCat("out-of-date: ", filemon::meta::ReasonCode(d.reason))
                       : "up-to-date";
     if (many) {
-      absl::StrAppend(&out, files[i], ": ", verdict, "\n");
+      absl::StrAppend(&out, args.files[i], ": ", verdict, "\n");
       continue;
     }
     absl::StrAppend(&out, verdict, "\n");
@@ -271,6 +280,27 @@ int Check(int argc, char** argv) {
   std::fwrite(out.data(), 1, out.size(), stdout);
   if (std::fflush(stdout) != 0) return kExitError;
   return status;
+}
+
+int Check(int argc, char** argv) {
+  CheckArgs args;
+  const std::string error = ParseCheckArgs(argc, argv, &args);
+  if (!error.empty()) return UsageError(error);
+  if (const char* tmpdir = std::getenv("TMPDIR")) args.options.tmpdir_env = tmpdir;
+  absl::StatusOr<filemon::meta::Checker> checker = filemon::meta::Checker::Create(args.options);
+  if (!checker.ok()) {
+    std::fprintf(stderr, "filemon-meta: %s\n", std::string(checker.status().message()).c_str());
+    return kExitError;
+  }
+  std::vector<absl::StatusOr<filemon::meta::Decision>> results;
+  if (args.files.size() > 1) {
+    results = checker->CheckFiles(args.files, args.jobs);
+  } else {
+    const int threads =
+        args.jobs > 0 ? args.jobs : static_cast<int>(std::thread::hardware_concurrency());
+    results.push_back(checker->CheckFileWith(args.files[0], std::max(threads, 1)));
+  }
+  return PrintDecisions(results, args);
 }
 
 }  // namespace

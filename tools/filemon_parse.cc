@@ -169,10 +169,17 @@ int ReadError(const absl::Status& status) {
 
 }  // namespace
 
-int RunParse(int argc, char** argv) {
+namespace {
+
+// `filemon parse`'s command line.
+struct ParseArgs {
   bool json = false;
   bool strict = true;
   const char* file = nullptr;
+};
+
+// -1 when `*args` is ready, else the exit status (after --help, or a usage error).
+int ParseParseArgs(int argc, char** argv, ParseArgs* args) {
   bool options_done = false;
   for (int i = 0; i < argc; ++i) {
     const absl::string_view arg = argv[i];
@@ -189,86 +196,95 @@ int RunParse(int argc, char** argv) {
       } else {
         value = arg.substr(sizeof("--format=") - 1);
       }
-      if (value == "json") {
-        json = true;
-      } else if (value == "filemon") {
-        json = false;
-      } else {
-        return Usage("--format must be filemon or json");
-      }
+      if (value != "json" && value != "filemon") return Usage("--format must be filemon or json");
+      args->json = value == "json";
     } else if (!options_done && arg == "--strict") {
-      strict = true;
+      args->strict = true;
     } else if (!options_done && arg == "--lenient") {
-      strict = false;
+      args->strict = false;
     } else if (!options_done && arg.size() > 1 && arg[0] == '-') {
       return Usage(("unknown option " + std::string(arg)).c_str());
-    } else if (file != nullptr) {
+    } else if (args->file != nullptr) {
       return Usage("expected exactly one FILE (or - for standard input)");
     } else {
-      file = argv[i];
+      args->file = argv[i];
     }
   }
-  if (file == nullptr) return Usage("expected a FILE (or - for standard input)");
+  if (args->file == nullptr) return Usage("expected a FILE (or - for standard input)");
+  return -1;
+}
 
-  const std::string name = file;
+// The whole log is collected before anything is printed (its memory grows with the records);
+// a strict error or order violation prints nothing.
+int ParseToJson(const std::string& name, bool strict, filemon::LogReader* reader,
+                filemon::Parser* parser, OrderCheck* order) {
+  filemon::LogProtoSink sink;
+  const absl::Status read = Pump(reader, parser, order, &sink);
+  if (!read.ok()) return ReadError(read);
+  if (!parser->ok()) {
+    std::fprintf(stderr, "%s\n", std::string(parser->status().message()).c_str());
+    return kExitBadInput;
+  }
+  if (order->Report()) return kExitBadInput;
+  if (!sink.status().ok()) return ReadError(sink.status());
+  Warn(name, *parser);
+  absl::StatusOr<std::string> text = filemon::LogToJson(filemon::TakeParsedLog(*parser, &sink));
+  if (!text.ok()) {
+    std::fprintf(stderr, "filemon parse: %s\n", std::string(text.status().message()).c_str());
+    return kExitLogError;
+  }
+  text->push_back('\n');
+  if (!WriteStdout(*text)) return kExitLogError;
+  return ReportIncomplete(name, *parser, strict) ? kExitIncomplete : 0;
+}
+
+// Streamed: records before an error have been printed when it is reported.
+int ParseToLog(const std::string& name, bool strict, filemon::LogReader* reader,
+               filemon::Parser* parser, OrderCheck* order) {
+  filemon::Writer out(STDOUT_FILENO, {});
+  const absl::Status read = Pump(reader, parser, order, &out);
+  absl::Status written = out.Close();
+  if (!read.ok()) return ReadError(read);
+  // A crash tail is reproduced as it was, after the records, never as one of them.
+  if (written.ok() && !WriteStdout(parser->tail())) written = absl::DataLossError("stdout");
+  if (!parser->ok()) {
+    std::fprintf(stderr, "%s\n", std::string(parser->status().message()).c_str());
+    return kExitBadInput;
+  }
+  if (order->Report()) return kExitBadInput;
+  Warn(name, *parser);
+  if (!written.ok()) {
+    std::fprintf(stderr, "filemon parse: %s\n", std::string(written.message()).c_str());
+    return kExitLogError;
+  }
+  return ReportIncomplete(name, *parser, strict) ? kExitIncomplete : 0;
+}
+
+}  // namespace
+
+int RunParse(int argc, char** argv) {
+  ParseArgs args;
+  const int usage = ParseParseArgs(argc, argv, &args);
+  if (usage >= 0) return usage;
+  const std::string name = args.file;
   int fd = STDIN_FILENO;
   if (name != "-") {
     do {
-      fd = ::open(file, O_RDONLY | O_CLOEXEC);
+      fd = ::open(args.file, O_RDONLY | O_CLOEXEC);
     } while (fd < 0 && errno == EINTR);
     if (fd < 0) {
-      std::fprintf(stderr, "filemon parse: open(%s): %s\n", file, std::strerror(errno));
+      std::fprintf(stderr, "filemon parse: open(%s): %s\n", args.file, std::strerror(errno));
       return kExitBadInput;
     }
   }
   filemon::LogReader reader(fd, name);
   filemon::ParserOptions options;
-  options.strict = strict;
+  options.strict = args.strict;
   options.filename = name;
   filemon::Parser parser(absl::string_view(), options);
-  OrderCheck order(name, strict);
-
-  if (json) {
-    // The whole log is collected before anything is printed (its memory grows with the
-    // records); a strict error or order violation prints nothing.
-    filemon::LogProtoSink sink;
-    const absl::Status read = Pump(&reader, &parser, &order, &sink);
-    if (!read.ok()) return ReadError(read);
-    if (!parser.ok()) {
-      std::fprintf(stderr, "%s\n", std::string(parser.status().message()).c_str());
-      return kExitBadInput;
-    }
-    if (order.Report()) return kExitBadInput;
-    if (!sink.status().ok()) return ReadError(sink.status());
-    Warn(name, parser);
-    absl::StatusOr<std::string> text = filemon::LogToJson(filemon::TakeParsedLog(parser, &sink));
-    if (!text.ok()) {
-      std::fprintf(stderr, "filemon parse: %s\n", std::string(text.status().message()).c_str());
-      return kExitLogError;
-    }
-    text->push_back('\n');
-    if (!WriteStdout(*text)) return kExitLogError;
-    return ReportIncomplete(name, parser, strict) ? kExitIncomplete : 0;
-  }
-
-  // Stream: records before an error have been printed when it is reported.
-  filemon::Writer out(STDOUT_FILENO, {});
-  const absl::Status read = Pump(&reader, &parser, &order, &out);
-  absl::Status written = out.Close();
-  if (!read.ok()) return ReadError(read);
-  // A crash tail is reproduced as it was, after the records, never as one of them.
-  if (written.ok() && !WriteStdout(parser.tail())) written = absl::DataLossError("stdout");
-  if (!parser.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(parser.status().message()).c_str());
-    return kExitBadInput;
-  }
-  if (order.Report()) return kExitBadInput;
-  Warn(name, parser);
-  if (!written.ok()) {
-    std::fprintf(stderr, "filemon parse: %s\n", std::string(written.message()).c_str());
-    return kExitLogError;
-  }
-  return ReportIncomplete(name, parser, strict) ? kExitIncomplete : 0;
+  OrderCheck order(name, args.strict);
+  return args.json ? ParseToJson(name, args.strict, &reader, &parser, &order)
+                   : ParseToLog(name, args.strict, &reader, &parser, &order);
 }
 
 }  // namespace filemon_tool
