@@ -14,15 +14,68 @@
 namespace filemon {
 namespace meta {
 
+namespace {
+
+// What one pattern element other than '*' does with one text character.
+enum class Step {
+  kMatch,     // it matches; the pattern goes on after it
+  kMismatch,  // it does not: try the last '*' one character further
+  kNever,     // no match at all (a '\' that ends the pattern)
+};
+
+// The element at pattern[p] ('?', a class "[...]", or a literal, '\'-escaped or not)
+// against `c`; on kMatch, `*next` is the pattern position after it.
+Step MatchElement(absl::string_view pattern, size_t p, signed char c, size_t* next) {
+  const auto at = [&pattern](size_t i) -> signed char {
+    return i < pattern.size() ? static_cast<signed char>(pattern[i]) : 0;
+  };
+  if (pattern[p] == '?') {
+    *next = p + 1;
+    return Step::kMatch;
+  }
+  if (pattern[p] != '[') {
+    size_t q = p;
+    if (pattern[q] == '\\' && ++q == pattern.size()) return Step::kNever;
+    *next = q + 1;
+    return at(q) == c ? Step::kMatch : Step::kMismatch;
+  }
+  size_t q = p + 1;
+  const bool negate = at(q) == '^';
+  if (negate) ++q;
+  bool matched = false;
+  while (true) {
+    if (q >= pattern.size() || pattern[q] == ']') {
+      if (!negate) return Step::kMismatch;
+      break;
+    }
+    if (at(q) == c) {
+      matched = true;
+      break;
+    }
+    if (at(q + 1) == '-') {
+      if (q + 2 >= pattern.size()) return Step::kMismatch;
+      if ((at(q) <= c && at(q + 2) >= c) || (at(q) >= c && at(q + 2) <= c)) {
+        matched = true;
+        break;
+      }
+      q += 2;
+    }
+    ++q;
+  }
+  if (negate && matched) return Step::kMismatch;
+  while (q < pattern.size() && pattern[q] != ']') ++q;
+  *next = q < pattern.size() ? q + 1 : q;
+  return Step::kMatch;
+}
+
+}  // namespace
+
 bool GlobMatch(absl::string_view text, absl::string_view pattern) {
   // Iterative form of bmake's recursive Str_Match: on a mismatch, resume after the last '*'
   // with one more text character consumed. Every other pattern element consumes exactly one
   // character, so this gives the same answers as the recursion.
   size_t s = 0, p = 0;
   size_t star_p = absl::string_view::npos, star_s = 0;
-  const auto at = [&pattern](size_t i) -> signed char {
-    return i < pattern.size() ? static_cast<signed char>(pattern[i]) : 0;
-  };
   while (true) {
     bool ok = true;
     if (p == pattern.size()) {
@@ -37,58 +90,13 @@ bool GlobMatch(absl::string_view text, absl::string_view pattern) {
     } else if (s == text.size()) {
       return false;  // bmake: text exhausted and the pattern is not '*': no suffix can match
     } else {
-      const signed char c = static_cast<signed char>(text[s]);
-      if (pattern[p] == '?') {
-        ++p;
+      size_t next = p;
+      const Step step = MatchElement(pattern, p, static_cast<signed char>(text[s]), &next);
+      if (step == Step::kNever) return false;
+      ok = step == Step::kMatch;
+      if (ok) {
+        p = next;
         ++s;
-      } else if (pattern[p] == '[') {
-        size_t q = p + 1;
-        bool negate = false;
-        if (at(q) == '^') {
-          negate = true;
-          ++q;
-        }
-        bool matched = false;
-        while (true) {
-          if (q >= pattern.size() || pattern[q] == ']') {
-            if (!negate) ok = false;
-            break;
-          }
-          if (at(q) == c) {
-            matched = true;
-            break;
-          }
-          if (at(q + 1) == '-') {
-            if (q + 2 >= pattern.size()) {
-              ok = false;
-              break;
-            }
-            if ((at(q) <= c && at(q + 2) >= c) || (at(q) >= c && at(q + 2) <= c)) {
-              matched = true;
-              break;
-            }
-            q += 2;
-          }
-          ++q;
-        }
-        if (ok && negate && matched) ok = false;
-        if (ok) {
-          while (q < pattern.size() && pattern[q] != ']') ++q;
-          p = q < pattern.size() ? q + 1 : q;
-          ++s;
-        }
-      } else {
-        size_t q = p;
-        if (pattern[q] == '\\') {
-          ++q;
-          if (q == pattern.size()) return false;
-        }
-        if (at(q) != c) {
-          ok = false;
-        } else {
-          p = q + 1;
-          ++s;
-        }
       }
     }
     if (ok) continue;

@@ -302,94 +302,119 @@ absl::StatusOr<ModifierChain> ModifierChain::ParseFilter(absl::string_view filte
   return Parse(absl::StrJoin(Words(filter), ":"));
 }
 
+namespace {
+
+// The g, 1 and W flags after :S/lhs/rhs/ or :C/re/replacement/, up to the next ':'.
+absl::Status ParseSubstituteFlags(absl::string_view chain, size_t* i, ModifierChain::Modifier* m) {
+  for (; *i < chain.size() && chain[*i] != ':'; ++*i) {
+    switch (chain[*i]) {
+      case 'g':
+        m->global = true;
+        break;
+      case '1':
+        m->once = true;
+        break;
+      case 'W':
+        m->whole = true;
+        break;
+      default:
+        return ChainError(
+            chain, *i,
+            absl::StrCat("unknown flag '", std::string(1, chain[*i]), "' (bmake accepts g, 1, W)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// :C's regular expression (POSIX, leftmost-longest), and its replacement's \N references,
+// each of which must name a group. `start` is where the modifier starts, for errors.
+absl::Status CompileRegex(absl::string_view chain, size_t start, ModifierChain::Modifier* m) {
+  RE2::Options options;
+  options.set_posix_syntax(true);
+  options.set_longest_match(true);
+  options.set_log_errors(false);
+  m->re = std::make_unique<RE2>(m->lhs, options);
+  if (!m->re->ok()) {
+    return ChainError(chain, start,
+                      absl::StrCat("bad regular expression '", m->lhs, "': ", m->re->error()));
+  }
+  const int groups = m->re->NumberOfCapturingGroups();
+  for (size_t k = 0; k + 1 < m->replacement.size(); ++k) {
+    if (m->replacement[k] != '\\') continue;
+    const char d = m->replacement[k + 1];
+    if (d >= '0' && d <= '9' && d - '0' > groups) {
+      return ChainError(
+          chain, start,
+          absl::StrCat("no subexpression \\", std::string(1, d), " in '", m->lhs, "'"));
+    }
+    ++k;
+  }
+  return absl::OkStatus();
+}
+
+// :S/lhs/rhs/flags or :C/re/replacement/flags at chain[*i] (the letter).
+absl::Status ParseSubstitute(absl::string_view chain, size_t* i, ModifierChain::Modifier* m) {
+  const size_t start = *i;
+  const bool s = m->letter == 'S';
+  if (*i + 1 >= chain.size()) return ChainError(chain, *i, "missing delimiter after ':S'/':C'");
+  const char delim = chain[*i + 1];
+  if (delim == '\\' || delim == ':') {
+    return ChainError(chain, *i + 1, "the delimiter cannot be '\\' or ':'");
+  }
+  *i += 2;
+  if (s && *i < chain.size() && chain[*i] == '^') {
+    m->anchor_start = true;
+    ++*i;
+  }
+  absl::Status status = ParsePart(chain, i, delim, nullptr, s ? &m->anchor_end : nullptr, &m->lhs);
+  if (!status.ok()) return status;
+  status =
+      ParsePart(chain, i, delim, s ? &m->lhs : nullptr, nullptr, s ? &m->rhs : &m->replacement);
+  if (!status.ok()) return status;
+  status = ParseSubstituteFlags(chain, i, m);
+  if (!status.ok() || s) return status;
+  return CompileRegex(chain, start, m);
+}
+
+// :Mpattern or :Npattern at chain[*i] (the letter), up to the next unescaped ':'.
+absl::Status ParseMatch(absl::string_view chain, size_t* i, ModifierChain::Modifier* m) {
+  for (++*i; *i < chain.size() && chain[*i] != ':';) {
+    const char c = chain[*i];
+    if (c == '\\' && *i + 1 < chain.size() &&
+        (chain[*i + 1] == ':' || chain[*i + 1] == '}' || chain[*i + 1] == '{')) {
+      m->lhs.push_back(chain[*i + 1]);
+      *i += 2;
+      continue;
+    }
+    if (c == '$' || c == '{' || c == '}' || c == '(' || c == ')') {
+      return ChainError(chain, *i,
+                        absl::StrCat("'", std::string(1, c),
+                                     "' in a :M/:N pattern needs bmake's expression parser "
+                                     "(not supported here)"));
+    }
+    m->lhs.push_back(c);
+    ++*i;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<ModifierChain> ModifierChain::Parse(absl::string_view chain) {
   ModifierChain result;
   size_t i = 0;
   while (i < chain.size()) {
     auto m = std::make_unique<Modifier>();
     m->letter = chain[i];
-    const size_t start = i;
+    absl::Status parsed;
     if (m->letter == 'S' || m->letter == 'C') {
-      if (i + 1 >= chain.size()) return ChainError(chain, i, "missing delimiter after ':S'/':C'");
-      const char delim = chain[i + 1];
-      if (delim == '\\' || delim == ':') {
-        return ChainError(chain, i + 1, "the delimiter cannot be '\\' or ':'");
-      }
-      i += 2;
-      if (m->letter == 'S' && i < chain.size() && chain[i] == '^') {
-        m->anchor_start = true;
-        ++i;
-      }
-      absl::Status s = ParsePart(chain, &i, delim, nullptr,
-                                 m->letter == 'S' ? &m->anchor_end : nullptr, &m->lhs);
-      if (!s.ok()) return s;
-      s = ParsePart(chain, &i, delim, m->letter == 'S' ? &m->lhs : nullptr, nullptr,
-                    m->letter == 'S' ? &m->rhs : &m->replacement);
-      if (!s.ok()) return s;
-      while (i < chain.size() && chain[i] != ':') {
-        switch (chain[i]) {
-          case 'g':
-            m->global = true;
-            break;
-          case '1':
-            m->once = true;
-            break;
-          case 'W':
-            m->whole = true;
-            break;
-          default:
-            return ChainError(chain, i,
-                              absl::StrCat("unknown flag '", std::string(1, chain[i]),
-                                           "' (bmake accepts g, 1, W)"));
-        }
-        ++i;
-      }
-      if (m->letter == 'C') {
-        RE2::Options options;
-        options.set_posix_syntax(true);
-        options.set_longest_match(true);
-        options.set_log_errors(false);
-        m->re = std::make_unique<RE2>(m->lhs, options);
-        if (!m->re->ok()) {
-          return ChainError(
-              chain, start,
-              absl::StrCat("bad regular expression '", m->lhs, "': ", m->re->error()));
-        }
-        const int groups = m->re->NumberOfCapturingGroups();
-        for (size_t k = 0; k + 1 < m->replacement.size(); ++k) {
-          if (m->replacement[k] != '\\') continue;
-          const char d = m->replacement[k + 1];
-          if (d >= '0' && d <= '9' && d - '0' > groups) {
-            return ChainError(
-                chain, start,
-                absl::StrCat("no subexpression \\", std::string(1, d), " in '", m->lhs, "'"));
-          }
-          ++k;
-        }
-      }
+      parsed = ParseSubstitute(chain, &i, m.get());
     } else if (m->letter == 'M' || m->letter == 'N') {
-      ++i;
-      while (i < chain.size() && chain[i] != ':') {
-        const char c = chain[i];
-        if (c == '\\' && i + 1 < chain.size() &&
-            (chain[i + 1] == ':' || chain[i + 1] == '}' || chain[i + 1] == '{')) {
-          m->lhs.push_back(chain[i + 1]);
-          i += 2;
-          continue;
-        }
-        if (c == '$' || c == '{' || c == '}' || c == '(' || c == ')') {
-          return ChainError(chain, i,
-                            absl::StrCat("'", std::string(1, c),
-                                         "' in a :M/:N pattern needs bmake's expression parser "
-                                         "(not supported here)"));
-        }
-        m->lhs.push_back(c);
-        ++i;
-      }
+      parsed = ParseMatch(chain, &i, m.get());
     } else {
-      const absl::Status parsed = ParseOther(chain, &i, m.get());
-      if (!parsed.ok()) return parsed;
+      parsed = ParseOther(chain, &i, m.get());
     }
+    if (!parsed.ok()) return parsed;
     result.modifiers_.push_back(std::move(m));
     if (i < chain.size()) {
       // chain[i] == ':'
@@ -436,6 +461,40 @@ void PathPart(ModifierChain::Modifier::Op op, absl::string_view word, char sep, 
   *add_space = true;
 }
 
+// :u (adjacent duplicates dropped), :O or :Or of `words`.
+std::vector<absl::string_view> SortOrUniq(const ModifierChain::Modifier& m,
+                                          std::vector<absl::string_view> words) {
+  using Op = ModifierChain::Modifier::Op;
+  if (m.op == Op::kUniq) {
+    words.erase(std::unique(words.begin(), words.end()), words.end());
+  } else if (m.reverse) {
+    std::sort(words.begin(), words.end(), std::greater<absl::string_view>());
+  } else {
+    std::sort(words.begin(), words.end());
+  }
+  return words;
+}
+
+// :[first..last] of `words`: 1-based, negative counting from the end, backwards when
+// first > last; indices outside 1..n select nothing.
+std::vector<absl::string_view> SelectWords(const std::vector<absl::string_view>& words,
+                                           int64_t from, int64_t to) {
+  const int64_t n = static_cast<int64_t>(words.size());
+  const int64_t first = from < 0 ? n + from + 1 : from;
+  const int64_t last = to < 0 ? n + to + 1 : to;
+  std::vector<absl::string_view> chosen;
+  if (first <= last) {
+    for (int64_t i = std::max<int64_t>(first, 1); i <= std::min(last, n); ++i) {
+      chosen.push_back(words[static_cast<size_t>(i - 1)]);
+    }
+  } else {
+    for (int64_t i = std::min(first, n); i >= std::max<int64_t>(last, 1); --i) {
+      chosen.push_back(words[static_cast<size_t>(i - 1)]);
+    }
+  }
+  return chosen;
+}
+
 // Applies one modifier to the whole value, as bmake does, into `*out`.
 void ApplyOne(const ModifierChain::Modifier& m, const std::string& value, ApplyState* state,
               std::string* out) {
@@ -477,41 +536,17 @@ void ApplyOne(const ModifierChain::Modifier& m, const std::string& value, ApplyS
       Join(WordsOf(value, st.one_big_word), st.sep, out);
       return;
     case Op::kUniq:
-    case Op::kSort: {
-      std::vector<absl::string_view> words = Words(value);
-      if (m.op == Op::kUniq) {
-        words.erase(std::unique(words.begin(), words.end()), words.end());
-      } else if (m.reverse) {
-        std::sort(words.begin(), words.end(), std::greater<absl::string_view>());
-      } else {
-        std::sort(words.begin(), words.end());
-      }
-      Join(words, ' ', out);
+    case Op::kSort:
+      Join(SortOrUniq(m, Words(value)), ' ', out);
       return;
-    }
     case Op::kCount: {
       const size_t n = st.one_big_word ? 1 : Words(value).size();
       absl::StrAppend(out, n == 0 ? 1 : n);  // bmake counts an empty value as one word
       return;
     }
-    case Op::kSelect: {
-      const std::vector<absl::string_view> words = WordsOf(value, st.one_big_word);
-      const int64_t n = static_cast<int64_t>(words.size());
-      const int64_t first = m.first < 0 ? n + m.first + 1 : m.first;
-      const int64_t last = m.last < 0 ? n + m.last + 1 : m.last;
-      std::vector<absl::string_view> chosen;  // indices outside 1..n select nothing
-      if (first <= last) {
-        for (int64_t i = std::max<int64_t>(first, 1); i <= std::min(last, n); ++i) {
-          chosen.push_back(words[static_cast<size_t>(i - 1)]);
-        }
-      } else {
-        for (int64_t i = std::min(first, n); i >= std::max<int64_t>(last, 1); --i) {
-          chosen.push_back(words[static_cast<size_t>(i - 1)]);
-        }
-      }
-      Join(chosen, st.sep, out);
+    case Op::kSelect:
+      Join(SelectWords(WordsOf(value, st.one_big_word), m.first, m.last), st.sep, out);
       return;
-    }
     case Op::kOneWord:
     case Op::kManyWords:
       st.one_big_word = m.op == Op::kOneWord;
