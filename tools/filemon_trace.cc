@@ -234,8 +234,11 @@ int RunTrace(int argc, char** argv) {
   filemon::LogProtoSink proto_sink;
   filemon::RecordSink* sink = json ? static_cast<filemon::RecordSink*>(&proto_sink) : &timed;
 
-  filemon::AddHeader(getpid(), absl::Now(), sink);
-  sink->Flush().IgnoreError();  // the header at once; an error stays in the writer
+  // The header at once (an error stays in the writer), straight into the writer: the timer's
+  // thread starts with the run's first record, after the backend forked its helpers.
+  filemon::RecordSink* header_sink = json ? sink : &writer;
+  filemon::AddHeader(getpid(), absl::Now(), header_sink);
+  header_sink->Flush().IgnoreError();
   absl::StatusOr<filemon::ExitStatus> exit =
       RunPassingSignals(backend->get(), command, options, sink);
   if (!exit.ok()) {

@@ -7,14 +7,7 @@
 namespace filemon {
 
 TimedFlushSink::TimedFlushSink(RecordSink* inner, TimedFlushOptions options)
-    : inner_(inner), options_(options) {
-  // The thread inherits the creating thread's mask: start it with every signal blocked.
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  timer_ = std::thread([this] { Run(); });
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-}
+    : inner_(inner), options_(options) {}
 
 TimedFlushSink::~TimedFlushSink() { Stop(); }
 
@@ -22,6 +15,15 @@ void TimedFlushSink::Add(const Record& record) {
   std::lock_guard<std::mutex> lock(mu_);
   inner_->Add(record);
   pending_ = true;
+  if (!timer_.joinable() && !stop_) {
+    // The thread inherits the creating thread's mask: start it with every signal blocked. It
+    // waits for `mu_`, held here, before it looks at anything.
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    timer_ = std::thread([this] { Run(); });
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  }
 }
 
 absl::Status TimedFlushSink::Flush() {
@@ -42,7 +44,7 @@ void TimedFlushSink::Stop() {
     stop_ = true;
   }
   wake_.notify_all();
-  timer_.join();
+  if (timer_.joinable()) timer_.join();
   Flush().IgnoreError();  // the inner sink keeps the error for its owner
 }
 

@@ -36,7 +36,9 @@ struct TimedFlushOptions {
 
 // Thread-safe: `Add`, `Flush` and the timer are serialised by a mutex, so producers on any
 // thread may use it. The timer thread blocks every signal (signals stay with the tracer's own
-// threads).
+// threads). It starts with the first `Add`, not before: a process that forks between making
+// the sink and its first record (a backend starting its helpers) forks with one thread, which
+// copies less.
 class TimedFlushSink : public RecordSink {
  public:
   // `inner` must outlive this sink (or its `Stop()`).

@@ -1,5 +1,6 @@
 #include "filemon/core/timed_flush_sink.h"
 
+#include <dirent.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -39,6 +40,34 @@ TEST(TimedFlushSink, ARecordLeavesTheBufferWithinTheInterval) {
   EXPECT_EQ(ReadWithin(fds[0], absl::Seconds(5)), "W 2 /tmp/x\n");
   EXPECT_TRUE(writer.Close().ok());
   close(fds[0]);
+}
+
+// The threads of this process.
+int Threads() {
+  int n = 0;
+  if (DIR* dir = opendir("/proc/self/task")) {
+    while (dirent* entry = readdir(dir)) n += entry->d_name[0] != '.';
+    closedir(dir);
+  }
+  return n;
+}
+
+TEST(TimedFlushSink, NoThreadBeforeTheFirstRecord) {
+  Writer writer(-1, {});
+  const int before = Threads();
+  TimedFlushSink sink(&writer, {});
+  EXPECT_EQ(Threads(), before);
+  sink.Add(Record::Path(RecordKind::kRead, 1, "/a"));
+  EXPECT_EQ(Threads(), before + 1);
+  sink.Stop();
+  EXPECT_EQ(Threads(), before);
+}
+
+TEST(TimedFlushSink, StopWithoutRecords) {
+  Writer writer(-1, {});
+  TimedFlushSink sink(&writer, {});
+  sink.Stop();
+  EXPECT_TRUE(sink.status().ok());
 }
 
 TEST(TimedFlushSink, FlushIsImmediate) {
