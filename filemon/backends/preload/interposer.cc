@@ -741,7 +741,12 @@ void Init() {
       start.AddFork(static_cast<int>(exec_pid), pid, static_cast<uint32_t>(token));
       if (env.actions != nullptr) AddSpawnActions(&start, pid, env.actions);
     } else {
-      start.AddFork(static_cast<int>(RawSyscall0(SYS_getppid)), pid, 0);
+      // The environment came through a program the interposer could not enter, exec'd by
+      // `exec_pid`: the kernel's parent may be one of its own forks or the reaper (it exited),
+      // no process of the log; the supervisor then names `exec_pid`.
+      const int parent = static_cast<int>(RawSyscall0(SYS_getppid));
+      const bool other = exec_pid > 0 && exec_pid != parent;
+      start.AddForkWithAlternate(parent, pid, other ? static_cast<int>(exec_pid) : 0);
     }
   }
   const char* execfn = reinterpret_cast<const char*>(getauxval(AT_EXECFN));
@@ -807,6 +812,7 @@ bool PrepareUnpreloadable(const char* path, char* const argv[]) {
   Message m;
   m.AddComment(path, " is ", ExecKindReason(probe.kind), ": ", ExecKindLoss(probe.kind));
   m.AddExecPath(WireKind::kExec, Pid(), path);
+  m.AddUnenterable(Pid());
   m.Send();
   return false;
 }
@@ -1058,6 +1064,7 @@ int SpawnImpl(SpawnFn real, bool search, pid_t* pid, const char* file,
     if (!child_starts) {
       m.AddComment(path, " is ", ExecKindReason(probe.kind), ": ", ExecKindLoss(probe.kind));
       m.AddExecPath(WireKind::kExec, child, path);
+      m.AddUnenterable(child);
     }
     m.Send();
   }

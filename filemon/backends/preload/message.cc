@@ -62,6 +62,7 @@ void AppendNumbers(ByteAppender& out, const void* args) {
   if (n.kind == WireKind::kFork) {
     At(out, start)->child_pid = n.b;
     At(out, start)->status = n.c;
+    At(out, start)->signal = n.d;
   } else {
     At(out, start)->status = n.b;
     At(out, start)->signal = n.c;

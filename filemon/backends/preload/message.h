@@ -68,11 +68,12 @@ struct CommentArgs {
 };
 void AppendComment(ByteAppender& out, const void* args);
 
-// F (`a` the parent, `b` the child, `c` the token) or X (`a` the pid, `b` the code, `c` the
-// signal).
+// F (`a` the parent, `b` the child, `c` the token, `d` the alternate parent) or X (`a` the
+// pid, `b` the code, `c` the signal) or kUnenterable (`a` the pid).
 struct NumbersArgs {
   WireKind kind;
   int a, b, c;
+  int d = 0;
 };
 void AppendNumbers(ByteAppender& out, const void* args);
 
@@ -117,6 +118,17 @@ class MessageBuilder {
   // `token`: the creation's (0: the only F of this creation; wire_format.h).
   void AddFork(int parent, int child, uint32_t token) {
     const record::NumbersArgs args{WireKind::kFork, parent, child, static_cast<int>(token)};
+    Put(record::AppendNumbers, &args);
+  }
+  // The F of a process started with an environment that an unenterable program passed on:
+  // `parent` the kernel's, `alternate` the program's process (see WireRecord::signal).
+  void AddForkWithAlternate(int parent, int child, int alternate) {
+    const record::NumbersArgs args{WireKind::kFork, parent, child, 0, alternate};
+    Put(record::AppendNumbers, &args);
+  }
+  // `pid` runs a program the interposer cannot enter (WireKind::kUnenterable).
+  void AddUnenterable(int pid) {
+    const record::NumbersArgs args{WireKind::kUnenterable, pid, 0, 0};
     Put(record::AppendNumbers, &args);
   }
   void AddExit(int pid, int code, int signal) {

@@ -80,11 +80,12 @@ std::string AbsoluteProgram(const std::string& program, const std::string& cwd) 
 class RunState : public ControlHandler {
  public:
   RunState(const Command& command, const TraceOptions& options, const RunPlan& plan,
-           RecordSink* sink, const Reaper* reaper)
+           RecordSink* sink, RecordDispatcher* dispatcher, const Reaper* reaper)
       : command_(command),
         options_(options),
         plan_(plan),
         sink_(sink),
+        dispatcher_(dispatcher),
         reaper_(reaper),
         // An unpreloadable command cannot write its own E: the supervisor does.
         absolute_program_(AbsoluteProgram(plan.program, command.cwd)) {}
@@ -101,6 +102,7 @@ class RunState : public ControlHandler {
   const TraceOptions& options_;
   const RunPlan& plan_;
   RecordSink* sink_;
+  RecordDispatcher* dispatcher_;
   const Reaper* reaper_;
   const std::string absolute_program_;
   ExitStatus root_status_;
@@ -134,6 +136,7 @@ void RunState::OnControl(MessageType type, const WireRecord& record) {
                                           ExecKindReason(plan_.probe.kind), ": ",
                                           ExecKindLoss(plan_.probe.kind))));
         sink_->Add(Record::Path(RecordKind::kExec, record.pid, absolute_program_));
+        dispatcher_->MarkUnenterable(record.pid);
       }
       break;
     default:
@@ -299,13 +302,14 @@ absl::StatusOr<ExitStatus> PreloadBackend::Trace(const Command& command,
 
   // Read until the reaper says nothing traced is alive; then drain what is queued.
   RecordDispatcher dispatcher(sink);
-  RunState state(command, options, plan, sink, &*reaper);
+  RunState state(command, options, plan, sink, &dispatcher, &*reaper);
   Pump pump(&*channel, &dispatcher, &state);
   pump.AddTreeRoot(reaper->pid());
   const absl::Status pumped =
       PumpUntilDone(&pump, &*reaper, *channel, RunControlInternal::WakeFd(options.control));
   reaper->Wait();
   pump.Finish();
+  dispatcher.FlushHeldExits();
   if (channel->refused() > 0) {
     sink->Add(Record::Comment(StrCat(
         " preload: refused ", channel->refused(), " connections from outside the traced tree (pid ",

@@ -27,6 +27,16 @@ void RecordDispatcher::AddRoot(int32_t root, RecordSink* sink) {
 }
 
 void RecordDispatcher::RemoveSink(RecordSink* sink) {
+  std::vector<HeldExit> kept;
+  for (const HeldExit& x : held_exits_) {
+    if (x.sink == sink) {
+      unenterable_.erase(x.pid);
+      sink->Add(Record::Exit(x.pid, x.code, x.signal));
+    } else {
+      kept.push_back(x);
+    }
+  }
+  held_exits_.swap(kept);
   std::vector<int32_t> gone;
   for (const auto& [pid, routed] : routes_) {
     if (routed == sink) gone.push_back(pid);
@@ -65,17 +75,58 @@ bool RecordDispatcher::FirstProbe(int32_t pid, absl::string_view path) {
   return probed_[pid].insert(std::string(path)).second;
 }
 
+int32_t RecordDispatcher::ForkParent(const WireRecord& w) const {
+  if (w.signal != 0 && !InTree(w.pid) && InTree(w.signal)) return w.signal;
+  return w.pid;
+}
+
+void RecordDispatcher::WriteExit(RecordSink* sink, int32_t pid, int32_t code, int32_t signal) {
+  if (unenterable_.contains(pid)) {
+    held_exits_.push_back({sink, pid, code, signal});
+    return;
+  }
+  sink->Add(Record::Exit(pid, code, signal));
+}
+
+void RecordDispatcher::FlushHeldExit(int32_t pid) {
+  if (unenterable_.erase(pid) == 0) return;
+  for (auto it = held_exits_.begin(); it != held_exits_.end(); ++it) {
+    if (it->pid != pid) continue;
+    it->sink->Add(Record::Exit(it->pid, it->code, it->signal));
+    held_exits_.erase(it);
+    return;
+  }
+}
+
+void RecordDispatcher::FlushHeldExits() {
+  std::vector<HeldExit> held;
+  held.swap(held_exits_);
+  for (const HeldExit& x : held) {
+    unenterable_.erase(x.pid);
+    x.sink->Add(Record::Exit(x.pid, x.code, x.signal));
+  }
+}
+
+void RecordDispatcher::MarkUnenterable(int32_t pid) {
+  if (Route(pid) != nullptr) unenterable_.insert(pid);
+}
+
 RecordSink* RecordDispatcher::Dispatch(const WireRecord& w, const char* path1, const char* path2) {
+  if (w.kind == WireKind::kUnenterable) {
+    MarkUnenterable(w.pid);
+    return nullptr;
+  }
   RecordKind kind;
   if (!RecordKindFromWire(w.kind, &kind)) return nullptr;
-  RecordSink* sink = Route(w.pid);
+  const int32_t pid = kind == RecordKind::kFork ? ForkParent(w) : w.pid;
+  RecordSink* sink = Route(pid);
   if (sink == nullptr) {
     ++unrouted_;
     return nullptr;
   }
   Record r;
   r.kind = kind;
-  r.pid = w.pid;
+  r.pid = pid;
   switch (kind) {
     case RecordKind::kFork:
       // The child belongs to its creator's tree, whichever side's F comes first.
@@ -83,15 +134,14 @@ RecordSink* RecordDispatcher::Dispatch(const WireRecord& w, const char* path1, c
       if (last_pid_ == w.child_pid) last_sink_ = sink;
       if (!FirstFork(w)) return sink;
       r.child_pid = w.child_pid;
-      exit_written_.erase(w.child_pid);  // a new process may reuse an old pid
+      FlushHeldExit(w.child_pid);        // a new process may reuse an old pid
+      exit_written_.erase(w.child_pid);  // likewise
       break;
     case RecordKind::kExit:
       if (!exit_written_.insert(w.pid).second) return sink;  // already written
       probed_.erase(w.pid);
-      r.status = w.status;
-      r.signal = w.signal;
-      r.has_signal = true;
-      break;
+      WriteExit(sink, w.pid, w.status, w.signal);
+      return sink;
     case RecordKind::kNotFound:
       if (!FirstProbe(w.pid, absl::string_view(path1, w.len1))) return sink;
       r.path = absl::string_view(path1, w.len1);
@@ -128,7 +178,7 @@ void RecordDispatcher::HandleExit(const WireRecord& record) {
     ++unrouted_;
     return;
   }
-  sink->Add(Record::Exit(record.pid, record.status, record.signal));
+  WriteExit(sink, record.pid, record.status, record.signal);
 }
 
 void RecordDispatcher::AddComment(int32_t pid, absl::string_view text) {

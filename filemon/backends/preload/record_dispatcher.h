@@ -7,6 +7,13 @@
 //   the first to arrive; token 0 marks an F that has no twin.
 // - One X per process: the X the process wrote itself, or else the one its reaping gives
 //   (`HandleExit`), whichever comes first; a later F naming the pid (pid reuse) starts over.
+// - Programs the interposer cannot enter (WireKind::kUnenterable): their own forks are
+//   invisible, so a descendant shows itself only when it starts a program the interposer
+//   enters, maybe after the program's exit. Such a process's X is held until
+//   `FlushHeldExits()` (the end of the run; or an F that reuses its pid), and a descendant's
+//   F whose kernel parent is no process of the log (one of the program's forks, or the
+//   reaper) names the program's process instead (WireRecord::signal): the kernel's order,
+//   with the program standing for its invisible forks.
 // - Routing: `AddRoot(pid, sink)` makes `pid` a root; every process it creates (an F naming it
 //   or one of its descendants as parent) goes to the same sink, so that the records of several
 //   trees traced at once (one per bmake job) never mix. A pid of no root goes to the fallback
@@ -28,6 +35,7 @@
 #include <cstdint>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -57,6 +65,11 @@ class RecordDispatcher {
   void HandleExit(const WireRecord& record);
   // Writes a `#` comment (text after '#') into the log of `pid`'s tree.
   void AddComment(int32_t pid, absl::string_view text);
+  // `pid`, a process of the log, runs a program the interposer cannot enter (as a
+  // kUnenterable record: for the command itself, whose E the supervisor writes).
+  void MarkUnenterable(int32_t pid);
+  // Writes the X records held for such processes, in the order they came.
+  void FlushHeldExits();
 
   // True if `pid` was named by a record (as its writer or as a created child) and routed to a
   // sink: a member of a traced tree, alive or not. Records come only through channels the
@@ -74,6 +87,12 @@ class RecordDispatcher {
   bool FirstProbe(int32_t pid, absl::string_view path);
   // Writes one decoded wire record; returns its sink (nullptr: dropped).
   RecordSink* Dispatch(const WireRecord& w, const char* path1, const char* path2);
+  // The parent an F names: the kernel's, or its alternate when only that one is in the log.
+  int32_t ForkParent(const WireRecord& w) const;
+  // Writes `pid`'s X, or holds it if `pid` is unenterable.
+  void WriteExit(RecordSink* sink, int32_t pid, int32_t code, int32_t signal);
+  // Writes the held X of `pid`, if any (its pid is about to be reused).
+  void FlushHeldExit(int32_t pid);
 
   RecordSink* const fallback_;
   absl::flat_hash_map<int32_t, RecordSink*> routes_;  // see InTree
@@ -89,6 +108,12 @@ class RecordDispatcher {
   // keeps it.
   absl::flat_hash_map<int32_t, absl::flat_hash_set<std::string>> probed_;
   size_t unrouted_ = 0;
+  absl::flat_hash_set<int32_t> unenterable_;  // processes running such a program
+  struct HeldExit {
+    RecordSink* sink;
+    int32_t pid, code, signal;
+  };
+  std::vector<HeldExit> held_exits_;  // in the order they came
 };
 
 }  // namespace preload_internal

@@ -59,6 +59,23 @@ class Body {
     Append(w);
     return *this;
   }
+  // The F of a process whose environment names `alternate` (WireRecord::signal).
+  Body& ForkWithAlternate(int32_t parent, int32_t child, int32_t alternate) {
+    WireRecord w{};
+    w.kind = WireKind::kFork;
+    w.pid = parent;
+    w.child_pid = child;
+    w.signal = alternate;
+    Append(w);
+    return *this;
+  }
+  Body& Unenterable(int32_t pid) {
+    WireRecord w{};
+    w.kind = WireKind::kUnenterable;
+    w.pid = pid;
+    Append(w);
+    return *this;
+  }
   Body& Exit(int32_t pid, int32_t status) {
     Append(ExitRecord(pid, status));
     return *this;
@@ -114,6 +131,32 @@ TEST(RecordDispatcher, OneXPerProcessWhicheverComesFirst) {
   dispatcher.HandleExit(Body::ExitRecord(6, 0, 9));     // killed before writing its own
   Body().Fork(1, 5, 0).Exit(5, 0).SendTo(&dispatcher);  // pid 5 reused: its X again
   EXPECT_EQ(sink.lines, (Lines{"X 5 3 0", "X 6 0 9", "F 1 5", "X 5 0 0"}));
+}
+
+// A static program (5, under 1) forks; its child shows itself after the program's exit, with
+// the reaper (99) as its kernel parent: the F names the program, before the program's X.
+TEST(RecordDispatcher, AnUnenterableProgramStandsForItsInvisibleForks) {
+  LinesSink sink;
+  RecordDispatcher dispatcher(&sink);
+  Body().Fork(1, 5, 0).Path(WireKind::kExec, 5, "/static").Unenterable(5).SendTo(&dispatcher);
+  Body().Exit(5, 0).SendTo(&dispatcher);  // its parent reaped it: held
+  dispatcher.HandleExit(Body::ExitRecord(5, 0));
+  Body().ForkWithAlternate(99, 6, 5).Path(WireKind::kRead, 6, "hdr").SendTo(&dispatcher);
+  Body().ForkWithAlternate(1, 7, 5).SendTo(&dispatcher);  // a parent of the log: kept
+  Body().Exit(6, 0).SendTo(&dispatcher);
+  EXPECT_FALSE(dispatcher.InTree(99));
+  dispatcher.FlushHeldExits();
+  EXPECT_EQ(sink.lines,
+            (Lines{"F 1 5", "E 5 /static", "F 5 6", "R 6 hdr", "F 1 7", "X 6 0 0", "X 5 0 0"}));
+}
+
+TEST(RecordDispatcher, AHeldExitIsWrittenBeforeItsPidIsReused) {
+  LinesSink sink;
+  RecordDispatcher dispatcher(&sink);
+  Body().Fork(1, 5, 0).Unenterable(5).Exit(5, 2).SendTo(&dispatcher);
+  Body().Fork(1, 5, 0).Exit(5, 0).SendTo(&dispatcher);  // a new process 5: not held
+  dispatcher.FlushHeldExits();
+  EXPECT_EQ(sink.lines, (Lines{"F 1 5", "X 5 2 0", "F 1 5", "X 5 0 0"}));
 }
 
 TEST(RecordDispatcher, AMalformedBodyKeepsItsGoodRecordsAndSaysSo) {

@@ -95,6 +95,11 @@ enum class WireKind : uint8_t {
   kWrite = 'W',
   kExit = 'X',
   kComment = '#',
+  // Not a record: `pid` runs a program the interposer cannot enter (statically linked, ...),
+  // whose own forks the log cannot show. Sent with its E. Its X waits for the end of the run,
+  // so that a descendant that shows itself later (a dynamically linked program it started)
+  // can still be introduced by an F naming it, before that X (see kFork's `signal`).
+  kUnenterable = 'u',
 };
 
 struct WireRecord {
@@ -106,7 +111,11 @@ struct WireRecord {
   int32_t pid;
   int32_t child_pid;  // F
   int32_t status;     // X: exit code; F: the creation's token (uint32_t; 0: the only F)
-  int32_t signal;     // X: terminating signal or 0
+  // X: terminating signal or 0. F: 0, or the process named by the child's environment as the
+  // last exec the interposer saw (a kUnenterable program's): the parent to write when the
+  // kernel's parent (`pid`: one of that program's own forks, or the reaper once it exited) is
+  // no process of the log.
+  int32_t signal;
 };
 static_assert(sizeof(WireRecord) == 24, "WireRecord layout");
 
