@@ -1,37 +1,77 @@
 #!/usr/bin/env bash
-# How many N lines (absent-path probes, filemon --probes) one gcc compile produces, with the
-# per-(pid, path) rule (what filemon writes) and without it (every failed lookup of the calls
-# filemon watches, counted by strace, which has no such rule). Results in BENCHMARKS.md
-# ("Absent-path probes"). Scratch files go to $FILEMON_BENCH_DIR (default /tmp/filemon-bench).
+# How many N lines (absent-path probes, filemon --probes) a gcc compile and the make workload of
+# trace_overhead.sh produce: with the per-(pid, path) rule (what filemon writes, under ptrace and
+# under preload) and without it (every failed lookup of the calls filemon watches, counted by
+# strace, which has no such rule). Results in BENCHMARKS.md ("Absent-path probes"). Scratch
+# files go to $FILEMON_BENCH_DIR (default /tmp/filemon-bench).
 #
-# usage: benchmarks/probe_volume.sh        ($FILEMON overrides the filemon binary)
+# usage: benchmarks/probe_volume.sh [--workloads gcc,make]   ($FILEMON overrides the binary)
+#
+# Prints one line per workload:
+#   WORKLOAD: N lines ptrace P, preload L (R lines R); failed lookups without the rule F,
+#   distinct (pid, path) by strace D
 set -euo pipefail
 
+WORKLOADS=gcc,make
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --workloads) WORKLOADS=$2; shift 2 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "probe_volume.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-SCRATCH=${FILEMON_BENCH_DIR:-/tmp/filemon-bench}/probes
-mkdir -p "$SCRATCH"
+SCRATCH=${FILEMON_BENCH_DIR:-/tmp/filemon-bench}
+mkdir -p "$SCRATCH/probes"
 if [[ -z "${FILEMON:-}" ]]; then
   (cd "$REPO" && bazel build //tools:filemon >&2)
   FILEMON=$REPO/bazel-bin/tools/filemon
 fi
-cd "$SCRATCH"
-# The trace_overhead.sh gcc workload's kind of file: libc headers.
-printf '#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <unistd.h>\n'\
-'#include <sys/stat.h>\nint main(void) { printf("%%zu\\n", strlen("x")); return 0; }\n' > a.c
-"$FILEMON" --backend=ptrace --probes -o probes.log -- gcc -O1 -c a.c
-with_rule=$(grep -c '^N ' probes.log)
-reads=$(grep -c '^R ' probes.log)
-if command -v strace >/dev/null; then
-  calls=open,openat,openat2,execve,execveat,stat,lstat,newfstatat,statx,access,faccessat
-  calls=$calls,faccessat2,readlink,readlinkat
-  strace -f -qq -o strace.log -e status=failed -e trace=$calls gcc -O1 -c a.c
-  failed=$(grep -E '= -1 (ENOENT|ENOTDIR)' strace.log | grep -v O_CREAT)
-  without_rule=$(printf '%s\n' "$failed" | grep -c .)
-  distinct=$(printf '%s\n' "$failed" |
-    sed -E 's/^([0-9]+) +[a-z0-9]+\((AT_FDCWD, )?"([^"]*)".*/\1 \3/' | sort -u | grep -c .)
-else
-  without_rule="(strace not installed)"
-  distinct="-"
-fi
-echo "gcc -O1 -c a.c: N lines $with_rule (R lines $reads); failed lookups without the rule" \
-  "$without_rule, distinct (pid, path) by strace $distinct"
+source "$REPO/benchmarks/bmake_workload.sh"
+
+# One compile of the trace_overhead.sh gcc workload's kind of file: libc headers.
+setup_gcc() {
+  printf '#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <unistd.h>\n'\
+'#include <sys/stat.h>\nint main(void) { printf("%%zu\\n", strlen("x")); return 0; }\n' \
+    > "$SCRATCH/probes/a.c"
+}
+prepare_gcc() { rm -f "$SCRATCH/probes/a.o"; }
+run_gcc() { (cd "$SCRATCH/probes" && $1 gcc -O1 -c a.c); }
+label_gcc="gcc -O1 -c a.c"
+label_make="make -j2 -f Makefile.boot (bmake)"
+
+CALLS=open,openat,openat2,execve,execveat,stat,lstat,newfstatat,statx,access,faccessat
+CALLS=$CALLS,faccessat2,readlink,readlinkat
+
+IFS=, read -r -a workloads <<< "$WORKLOADS"
+for w in "${workloads[@]}"; do
+  "setup_$w"
+  out=$SCRATCH/probes/$w
+  "prepare_$w"
+  "run_$w" "$FILEMON --backend=ptrace --probes -o $out.ptrace.log --" > /dev/null
+  "prepare_$w"
+  "run_$w" "$FILEMON --backend=preload --probes -o $out.preload.log --" > /dev/null
+  ptrace_n=$(grep -c '^N ' "$out.ptrace.log" || true)
+  preload_n=$(grep -c '^N ' "$out.preload.log" || true)
+  reads=$(grep -c '^R ' "$out.ptrace.log" || true)
+  if command -v strace >/dev/null; then
+    # One file per process (-ff): no call split around another process's.
+    rm -rf "$out.strace" && mkdir "$out.strace"
+    "prepare_$w"
+    "run_$w" "strace -ff -qq -o $out.strace/t -e status=failed -e trace=$CALLS" > /dev/null
+    failed=$(grep -E '= -1 (ENOENT|ENOTDIR)' "$out.strace"/t.* | grep -v O_CREAT || true)
+    without_rule=$(printf '%s\n' "$failed" | grep -c . || true)
+    # "FILE:call([DIRFD, ]"path"...": the file names the process; a real dirfd stays in the key
+    # (AT_FDCWD is the same lookup as a call without one).
+    distinct=$(printf '%s\n' "$failed" |
+      sed -E 's/^([^:]*):[a-z0-9]+\((AT_FDCWD, )?([^"]*)"([^"]*)".*/\1 \3\4/' | sort -u |
+      grep -c . || true)
+  else
+    without_rule="(strace not installed)"
+    distinct="-"
+  fi
+  label="label_$w"
+  echo "${!label}: N lines ptrace $ptrace_n, preload $preload_n (R lines $reads); failed" \
+    "lookups without the rule $without_rule, distinct (pid, path) by strace $distinct"
+done

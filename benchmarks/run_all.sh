@@ -165,8 +165,8 @@ section_meta-bench() {
 }
 
 section_trace() {
-  local variants=untraced,ptrace,ptrace-probes,floor,preload,auto,strace,strace-seccomp
-  variants=$variants,preload-floor
+  local variants=untraced,ptrace,ptrace-probes,floor,preload,preload-probes,auto,auto-probes
+  variants=$variants,strace,strace-seccomp,preload-floor
   command -v strace >/dev/null || variants=${variants/,strace,strace-seccomp/}
   [[ -e /dev/filemon ]] && variants=$variants,kernel
   command -v strace >/dev/null || echo "(strace is not installed: its variants are left out.)" \
@@ -175,8 +175,10 @@ section_trace() {
     >> "$RAW/trace.md"
   run trace "benchmarks/trace_overhead.sh --rounds ${ROUNDS[trace]} --workloads gcc,make --variants $variants" ||
     return 1
-  # trace_overhead.sh prints per workload three blocks (wall, CPU, paired wall): one row each.
+  # trace_overhead.sh prints per workload three blocks (wall, CPU, paired wall), and a fourth
+  # for the -probes variants (paired with the same backend without --probes): one row each.
   awk '
+    /^workload .*, --probes paired/ { mode = "probes"; w = $2; next }
     /^workload .*, wall time paired/ { mode = "paired"; w = $2; next }
     /^workload .*, wall time/ { mode = "wall"; w = $2; next }
     /^workload .*, CPU time/ { mode = "cpu"; w = $2; next }
@@ -185,28 +187,35 @@ section_trace() {
       sub(/,$/, "", w)
       if (!((w, $1) in seen)) { seen[w, $1] = 1; order[w] = order[w] " " $1 }
       if (!(w in wseen)) { wseen[w] = 1; ws[++nw] = w }
-      if (mode == "paired") paired[w, $1] = $2; else { med[mode, w, $1] = $2; rat[mode, w, $1] = $3 }
+      if (mode == "paired") paired[w, $1] = $2
+      else if (mode == "probes") plus[w, $1] = $2
+      else { med[mode, w, $1] = $2; rat[mode, w, $1] = $3 }
     }
     END {
       for (i = 1; i <= nw; ++i) {
         w = ws[i]
-        printf "%s| workload %s: variant | wall median | wall ratio | paired wall ratio | CPU median | CPU ratio |\n", (i > 1 ? "\n" : ""), w
-        print "|---|---|---|---|---|---|"
+        printf "%s| workload %s: variant | wall median | wall ratio | paired wall ratio | --probes, paired: + untraced time | CPU median | CPU ratio |\n", (i > 1 ? "\n" : ""), w
+        print "|---|---|---|---|---|---|---|"
         n = split(order[w], vs, " ")
         for (j = 1; j <= n; ++j) {
           v = vs[j]
-          printf "| %s | %s s | %s | %s | %s s | %s |\n", v, med["wall", w, v], rat["wall", w, v],
-            ((w, v) in paired ? paired[w, v] : "-"), med["cpu", w, v], rat["cpu", w, v]
+          printf "| %s | %s s | %s | %s | %s | %s s | %s |\n", v, med["wall", w, v], rat["wall", w, v],
+            ((w, v) in paired ? paired[w, v] : "-"), ((w, v) in plus ? plus[w, v] : "-"),
+            med["cpu", w, v], rat["cpu", w, v]
         }
       }
     }' "$RAW/trace.log" >> "$RAW/trace.md"
 }
 
 section_probes() {
-  run probes "benchmarks/probe_volume.sh" || return 1
-  sed -n 's/^\(.*\): N lines \([0-9]*\) (R lines \([0-9]*\)); failed lookups without the rule \(.*\), distinct (pid, path) by strace \(.*\)$/| `\1` | lines |\n|---|---|\n| `N` lines written (one per process and path) | \2 |\n| failed lookups without that rule (strace) | \4 |\n| distinct (pid, path) among them (strace) | \5 |\n| `R` lines of the same run, for scale | \3 |/p' \
-    "$RAW/probes.log" >> "$RAW/probes.md"
-  grep -q '^| `N` lines' "$RAW/probes.md" || tail -1 "$RAW/probes.log" | fenced >> "$RAW/probes.md"
+  run probes "benchmarks/probe_volume.sh --workloads gcc,make" || return 1
+  {
+    echo '| workload | `N` lines, ptrace (one per process and path) | `N` lines, preload | failed lookups without that rule (strace) | distinct (pid, path) among them (strace) | `R` lines (ptrace), for scale |'
+    echo '|---|---|---|---|---|---|'
+    sed -n 's/^\(.*\): N lines ptrace \([0-9]*\), preload \([0-9]*\) (R lines \([0-9]*\)); failed lookups without the rule \(.*\), distinct (pid, path) by strace \(.*\)$/| `\1` | \2 | \3 | \5 | \6 | \4 |/p' \
+      "$RAW/probes.log"
+  } >> "$RAW/probes.md"
+  grep -q '^| `' "$RAW/probes.md" || grep ': N lines' "$RAW/probes.log" | fenced >> "$RAW/probes.md"
 }
 
 process_table() {  # the wall and CPU blocks of process_overhead.c, one row per variant

@@ -5,7 +5,7 @@
 #
 # usage: benchmarks/trace_overhead.sh [--rounds N] [--workloads gcc,make]
 #                                     [--variants untraced,ptrace,floor,preload,auto,strace,strace-seccomp]
-#                                     (also: preload-floor, kernel, NAME-base)
+#                                     (also: preload-floor, kernel, NAME-probes, NAME-base)
 #
 # Workloads:
 #   gcc   20 small C files compiled one after the other (gcc -O1 -c), each including libc headers.
@@ -15,6 +15,8 @@
 #   untraced        the workload alone
 #   ptrace          filemon --backend=ptrace (bazel-bin/tools/filemon built with --config=opt)
 #   ptrace-probes   the same with --probes (N records; the filter also stops on the stat family)
+#   preload-probes  filemon --backend=preload --probes (the stat family's failures are sent too)
+#   auto-probes     filemon --backend=auto --probes
 #   preload         filemon --backend=preload (the LD_PRELOAD interposer)
 #   auto            filemon --backend=auto (preload, ptrace for programs preload cannot enter)
 #   kernel          filemon --backend=kernel (FreeBSD/NetBSD)
@@ -59,7 +61,8 @@ variant_prefix() {
   case "$1" in
     untraced) echo "" ;;
     ptrace|preload|auto|kernel) echo "$FILEMON --backend=$1 -o $SCRATCH/filemon.log --" ;;
-    ptrace-probes) echo "$FILEMON --backend=ptrace --probes -o $SCRATCH/filemon.log --" ;;
+    ptrace-probes|preload-probes|auto-probes)
+      echo "$FILEMON --backend=${1%-probes} --probes -o $SCRATCH/filemon.log --" ;;
     strace) echo "strace -f -qq -o $SCRATCH/strace.log -e trace=$SYSCALLS" ;;
     strace-seccomp) echo "strace -f -qq --seccomp-bpf -o $SCRATCH/strace.log -e trace=$SYSCALLS" ;;
     floor) echo "$SCRATCH/ptrace_floor $SCRATCH/floor.log" ;;
@@ -73,9 +76,6 @@ variant_prefix() {
     *) echo "trace_overhead.sh: unknown variant $1" >&2; exit 2 ;;
   esac
 }
-
-BMAKE_CFLAGS='-O2 -g -D__COPYRIGHT\(x\)= -D__RCSID\(x\)= -I. -DHAVE_CONFIG_H -DNEED_HOST_CDEFS_H'
-BMAKE_CFLAGS="$BMAKE_CFLAGS -DMAKE_NATIVE -DUSE_META -Wno-unused"
 
 setup_gcc() {
   mkdir -p "$SCRATCH/gcc"
@@ -102,24 +102,8 @@ C
 prepare_gcc() { rm -f "$SCRATCH"/gcc/*.o; }
 run_gcc() { (cd "$SCRATCH/gcc" && $1 sh -c 'for i in $(seq 20); do gcc -O1 -c unit$i.c -o unit$i.o; done'); }
 
-setup_make() {
-  local src
-  src=$(ls -d "$SCRATCH"/bmake-[0-9]*/ 2>/dev/null | head -1 || true)
-  if [[ -z "$src" ]]; then
-    if ! grep -rqs '^Types:.*deb-src\|^deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-      echo "trace_overhead.sh: adding a deb-src entry for Debian's archive" >&2
-      printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
-        "$(. /etc/os-release && echo "$VERSION_CODENAME")" > /etc/apt/sources.list.d/filemon-deb-src.sources
-      apt-get update -o DPkg::Lock::Timeout=300 >&2
-    fi
-    (cd "$SCRATCH" && apt-get source bmake >&2)
-    src=$(ls -d "$SCRATCH"/bmake-[0-9]*/ | head -1)
-  fi
-  BMAKE_SRC=${src%/}
-  (cd "$BMAKE_SRC" && [[ -f config.h ]] || ./configure --with-machine=debian >/dev/null)
-}
-prepare_make() { make -s -C "$BMAKE_SRC" -f Makefile.boot clean >/dev/null 2>&1 || true; }
-run_make() { (cd "$BMAKE_SRC" && $1 make -s -j2 -f Makefile.boot CFLAGS="$BMAKE_CFLAGS"); }
+# The make workload: benchmarks/bmake_workload.sh (setup_make, prepare_make, run_make).
+source "$REPO/benchmarks/bmake_workload.sh"
 
 if [[ ",$VARIANTS," == *,floor,* ]]; then
   cc -O2 -o "$SCRATCH/ptrace_floor" "$REPO/benchmarks/ptrace_floor.c"
@@ -209,6 +193,40 @@ awk -v n="${#variants[@]}" '
         line = ""
         for (a = 1; a <= m; ++a) line = line sprintf(" %.2f", s[a])
         printf "%-16s %11.3fx  %s\n", vs[j], med, line
+      }
+    }
+  }' "$RESULTS"
+
+# --probes against the same backend without it, paired within each round: BACKEND-probes over
+# BACKEND, the median of the per-round differences of their ratios to untraced (+0.05: probes
+# add 5 % of the untraced time).
+awk -v n="${#variants[@]}" '
+  { k = $1; i = seen[k]++; r = int(i / n); wall[k, r, $2] = $3; rounds[k] = r + 1
+    if (!index(order[k], " " $2 " ")) order[k] = order[k] " " $2 " " }
+  END {
+    for (k in order) {
+      nv = split(order[k], vs, " ")
+      header = 0
+      for (j = 1; j <= nv; ++j) {
+        v = vs[j]
+        if (v !~ /-probes$/) continue
+        base = substr(v, 1, length(v) - 7)
+        if (!index(order[k], " " base " ")) continue
+        if (!header) {
+          printf "\nworkload %s, --probes paired with the same backend without it\n", k
+          printf "%-16s %16s   differences (sorted)\n", "variant", "median +ratio"
+          header = 1
+        }
+        m = 0
+        for (r = 0; r < rounds[k]; ++r) {
+          u = wall[k, r, "untraced"]
+          if (u > 0 && wall[k, r, v] > 0 && wall[k, r, base] > 0) s[++m] = (wall[k, r, v] - wall[k, r, base]) / u
+        }
+        for (a = 1; a <= m; ++a) for (b = a + 1; b <= m; ++b) if (s[b] < s[a]) { x = s[a]; s[a] = s[b]; s[b] = x }
+        med = (m % 2) ? s[(m + 1) / 2] : (s[m / 2] + s[m / 2 + 1]) / 2
+        line = ""
+        for (a = 1; a <= m; ++a) line = line sprintf(" %+.3f", s[a])
+        printf "%-16s %+15.3f  %s\n", v, med, line
       }
     }
   }' "$RESULTS"
