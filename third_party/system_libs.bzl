@@ -63,8 +63,10 @@ def _system_libs_impl(ctx):
     ctx.file("WORKSPACE", "workspace(name = \"%s\")\n" % ctx.name)
 
     # libbpf's link flags from pkg-config (libbpf-dev). Without it the target still exists,
-    # so that only what links it (the ebpf backend) fails, naming the package.
-    result = ctx.execute(["pkg-config", "--libs", "libbpf"])
+    # so that only what links it (the ebpf backend) fails, naming the package. --static: the
+    # libraries libbpf.a needs (libelf, zlib), since opt builds link the tools statically;
+    # a dynamic link takes them too.
+    result = ctx.execute(["pkg-config", "--libs", "--static", "libbpf"])
     if result.return_code == 0:
         libbpf = repr(result.stdout.strip().split(" "))
     else:
