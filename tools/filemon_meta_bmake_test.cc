@@ -25,511 +25,14 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "tools/bmake_scenarios.h"
 
 namespace {
 
-constexpr time_t kT0 = 1600000000;  // the target's mtime is kT0 + 10
-
-struct File {
-  std::string path;       // relative to the scenario's base (d/ is .OBJDIR, o/ is outside it)
-  int mtime = 0;          // kT0 + mtime
-  std::string link = {};  // non-empty: a symlink to this (placeholders allowed)
-  bool dir = false;
-};
-
-struct Command {
-  std::string makefile;  // as written in the Makefile
-  std::string expanded;  // as the tool gets it (--cmd)
-  bool compare = true;   // false: --cmd-nocompare (uses .OODATE or $?)
-};
-
-struct Scenario {
-  std::string name;
-  std::string expect;  // the tool's code
-  std::string meta;    // with @D@ (.OBJDIR) and @O@ (outside); "<none>": no .meta
-  std::vector<File> files;
-  std::vector<Command> commands = {};  // empty: {"echo build > ${.TARGET}"}
-  std::vector<std::string> args = {};  // extra tool arguments (placeholders allowed)
-  std::string makefile_vars = {};      // lines before the target
-  std::string mode = {};               // appended to .MAKE.MODE
-  std::string attrs = {};              // target attributes (.NOMETA_CMP, .META)
-  bool no_target = false;
-};
-
-// A .meta as bmake + filemon write it, with `records` as the filemon section.
-std::string Meta(const std::string& records, const std::string& cmds = "CMD echo build > foo\n") {
-  return absl::StrCat("# Meta data file @D@/foo.meta\n", cmds,
-                      "CWD @D@\nTARGET foo\n-- command output --\n\n"
-                      "-- filemon acquired metadata --\n# filemon version 5\n# Target pid 100\n"
-                      "# Start 1600000000.000000\nV 5\n",
-                      records);
-}
-
-std::vector<Scenario> Scenarios() {
-  std::vector<Scenario> s;
-  const File older{"d/old.h", 9};
-  const File same{"d/same.h", 10};
-  const File newer{"d/new.h", 11};
-  // R/E/L-source mtimes, whole seconds, strict.
-  s.push_back(
-      {"read_older", "up-to-date", Meta("R 100 @D@/old.h\nX 100 0 0\n# Bye bye\n"), {older}});
-  s.push_back({"read_same_second", "up-to-date", Meta("R 100 @D@/same.h\n"), {same}});
-  s.push_back({"read_newer", "newer", Meta("R 100 @D@/old.h\nR 100 @D@/new.h\n"), {older, newer}});
-  s.push_back({"read_newer_relative", "newer", Meta("R 100 new.h\n"), {newer}});
-  s.push_back({"exec_newer", "newer", Meta("E 100 @D@/new.h\n"), {newer}});
-  s.push_back({"write_newer_not_checked", "up-to-date", Meta("W 100 @D@/new.h\n"), {newer}});
-  s.push_back(
-      {"stat_and_at_not_checked", "up-to-date", Meta("S 100 @D@/new.h\nA 100 new.h\n"), {newer}});
-  s.push_back({"link_source_newer", "newer", Meta("L 100 '@D@/new.h' '@D@/lnk'\n"), {newer}});
-  s.push_back(
-      {"move_source_not_checked", "up-to-date", Meta("M 100 '@D@/new.h' '@D@/moved'\n"), {newer}});
-  s.push_back({"read_dot_skipped", "up-to-date", Meta("R 100 .\n"), {}});
-  s.push_back(
-      {"directory_never_newer", "up-to-date", Meta("R 100 @D@/sub\n"), {{"d/sub", 20, "", true}}});
-  // Directories read set latestdir; relative paths try latestdir, lcwd, cwd.
-  s.push_back({"latestdir_first",
-               "newer",
-               Meta("R 100 @D@/sub\nR 100 x.h\n"),
-               {{"d/sub", 5, "", true}, {"d/sub/x.h", 11}, {"d/x.h", 5}}});
-  s.push_back({"latestdir_falls_back_to_cwd",
-               "up-to-date",
-               Meta("R 100 @D@/sub\nR 100 x.h\n"),
-               {{"d/sub", 5, "", true}, {"d/x.h", 5}}});
-  s.push_back({"exec_resets_latestdir",
-               "up-to-date",
-               Meta("R 100 @D@/sub\nE 100 @D@/old.h\nR 100 x.h\n"),
-               {older, {"d/sub", 5, "", true}, {"d/sub/x.h", 11}, {"d/x.h", 5}}});
-  s.push_back({"exec_dot_keeps_latestdir",
-               "newer",
-               Meta("R 100 @D@/sub\nE 100 .\nR 100 x.h\n"),
-               {{"d/sub", 5, "", true}, {"d/sub/x.h", 11}, {"d/x.h", 5}}});
-  // Per-pid cwd: C, F, unknown pids, X.
-  s.push_back({"chdir",
-               "newer",
-               Meta("C 100 @D@/sub\nR 100 x.h\n"),
-               {{"d/sub", 5, "", true}, {"d/sub/x.h", 11}, {"d/x.h", 5}}});
-  s.push_back({"fork_inherits_cwd",
-               "newer",
-               Meta("C 100 @D@/sub\nF 100 101\nR 101 x.h\n"),
-               {{"d/sub", 5, "", true}, {"d/sub/x.h", 11}, {"d/x.h", 5}}});
-  s.push_back({"unknown_pid_inherits_previous_cwd",
-               "newer",
-               Meta("C 100 @D@/sub\nR 102 x.h\n"),
-               {{"d/sub", 5, "", true}, {"d/sub/x.h", 11}, {"d/x.h", 5}}});
-  s.push_back({"pid_switch_restores_cwd",
-               "up-to-date",
-               Meta("F 100 101\nC 101 @D@/sub\nR 100 x.h\n"),
-               {{"d/sub", 5, "", true}, {"d/sub/x.h", 11}, {"d/x.h", 5}}});
-  s.push_back({"exit_keeps_local_cwd",
-               "newer",
-               Meta("C 100 @D@/sub\nX 100 0 0\nR 100 x.h\n"),
-               {{"d/sub", 5, "", true}, {"d/sub/x.h", 11}, {"d/x.h", 5}}});
-  // atoi() of a pid past LONG_MAX: strtol saturates, the int is -1, no switch; not pid 9.
-  s.push_back({"huge_pid_saturates",
-               "newer",
-               Meta("F 100 9\nC 100 @D@/sub\nR 99999999999999999999 x.h\n"),
-               {{"d/sub", 5, "", true}, {"d/sub/x.h", 11}, {"d/x.h", 5}}});
-  s.push_back({"relative_chdir",
-               "newer",
-               Meta("C 100 sub\nR 100 x.h\n"),
-               {{"d/sub", 5, "", true}, {"d/sub/x.h", 11}, {"d/x.h", 5}}});
-  // filemon's N (absent-path probes, beyond bmake): without --probes skipped as bmake skips
-  // every letter it does not know, even when the probed file exists now or is outside cwd.
-  s.push_back({"probe_of_a_file_that_appeared_is_skipped",
-               "up-to-date",
-               Meta("N 100 inc1/same.h\nR 100 inc2/same.h\nN 100 @O@/gone.h\n"),
-               {{"d/inc1", 5, "", true},
-                {"d/inc2", 5, "", true},
-                {"d/inc1/same.h", 5},
-                {"d/inc2/same.h", 5}}});
-  s.push_back({"probe_between_records_changes_nothing",
-               "newer",
-               Meta("C 100 @D@/sub\nN 101 x.h\nR 100 x.h\n"),
-               {{"d/sub", 5, "", true}, {"d/sub/x.h", 11}, {"d/x.h", 5}}});
-  s.push_back({"probe_without_path_is_malformed", "malformed", Meta("N 100\n"), {}});
-  // Missing files: absolute, outside cwd (raw prefix), ENOENT.
-  s.push_back({"missing_outside_cwd", "missing_files", Meta("R 100 @O@/gone.h\n"), {}});
-  s.push_back({"missing_relative_not_reported", "up-to-date", Meta("R 100 gone.h\n"), {}});
-  s.push_back({"missing_under_cwd_not_reported", "up-to-date", Meta("R 100 @D@/gone.h\n"), {}});
-  s.push_back({"missing_sibling_with_cwd_prefix", "up-to-date", Meta("R 100 @D@x/gone.h\n"), {}});
-  s.push_back(
-      {"missing_enotdir_not_reported", "up-to-date", Meta("R 100 @O@/f/gone.h\n"), {{"o/f", 1}}});
-  s.push_back({"delete_clears_earlier_missing",
-               "up-to-date",
-               Meta("R 100 @O@/gone.h\nD 100 @O@/gone.h\n"),
-               {}});
-  s.push_back({"delete_before_read_does_not_clear",
-               "missing_files",
-               Meta("D 100 @O@/gone.h\nR 100 @O@/gone.h\n"),
-               {}});
-  s.push_back(
-      {"delete_dir_clears_below", "up-to-date", Meta("R 100 @O@/d/a.h\nD 100 @O@/d\n"), {}});
-  s.push_back({"delete_prefix_is_by_component",
-               "missing_files",
-               Meta("R 100 @O@/d/a.h\nD 100 @O@/\n"),
-               {}});
-  s.push_back({"delete_relative_clears_nothing",
-               "missing_files",
-               Meta("R 100 @O@/gone.h\nD 100 gone.h\n"),
-               {}});
-  s.push_back({"move_source_clears_missing",
-               "up-to-date",
-               Meta("R 100 @O@/gone.h\nM 100 '@O@/gone.h' '@O@/other.h'\n"),
-               {}});
-  s.push_back({"missing_then_newer_two_messages",
-               "newer",
-               Meta("R 100 @O@/gone.h\nR 100 @D@/new.h\n"),
-               {newer}});
-  s.push_back({"missing_listed_once",
-               "missing_files",
-               Meta("R 100 @O@/a.h\nR 100 @O@/a.h\nR 100 @O@/b.h\n"),
-               {}});
-  // IGNORE_PATHS (realpath, string prefix), IGNORE_PATTERNS, IGNORE_FILTER.
-  s.push_back({"ignore_path",
-               "up-to-date",
-               Meta("R 100 @O@/gone.h\nR 100 @O@/n.h\n"),
-               {{"o/n.h", 11}},
-               {},
-               {"--ignore-path", "@O@"},
-               ".MAKE.META.IGNORE_PATHS= @O@\n"});
-  s.push_back({"ignore_path_no_boundary",
-               "up-to-date",
-               Meta("R 100 @O@/abc/gone.h\n"),
-               {},
-               {},
-               {"--ignore-path", "@O@/ab"},
-               ".MAKE.META.IGNORE_PATHS= @O@/ab\n"});
-  s.push_back({"ignore_path_through_symlink",
-               "up-to-date",
-               Meta("R 100 @O@/lnk/n.h\nR 100 @O@/lnk/gone.h\nR 100 @O@/lnk/no/gone.h\n"),
-               {{"o/ign", 5, "", true}, {"o/ign/n.h", 11}, {"o/lnk", 5, "@O@/ign"}},
-               {},
-               {"--ignore-path", "@O@/ign"},
-               ".MAKE.META.IGNORE_PATHS= @O@/ign\n"});
-  s.push_back({"ignore_path_is_realpathed",
-               "up-to-date",
-               Meta("R 100 @O@/ign/n.h\n"),
-               {{"o/ign", 5, "", true}, {"o/ign/n.h", 11}, {"o/lnk", 5, "@O@/ign"}},
-               {},
-               {"--ignore-path", "@O@/lnk"},
-               ".MAKE.META.IGNORE_PATHS= @O@/lnk\n"});
-  s.push_back({"ignore_path_not_for_relative",
-               "newer",
-               Meta("R 100 new.h\n"),
-               {newer},
-               {},
-               {"--ignore-path", "@D@"},
-               ".MAKE.META.IGNORE_PATHS= @D@\n"});
-  s.push_back({"ignore_pattern",
-               "up-to-date",
-               Meta("R 100 @D@/new.h\nR 100 @O@/gone.h\n"),
-               {newer},
-               {},
-               {"--ignore-pattern", "*.h"},
-               ".MAKE.META.IGNORE_PATTERNS= *.c *.h\n"});
-  s.push_back({"ignore_pattern_on_relative",
-               "up-to-date",
-               Meta("R 100 new.h\n"),
-               {newer},
-               {},
-               {"--ignore-pattern", "n[a-f]w.?"},
-               ".MAKE.META.IGNORE_PATTERNS= n[a-f]w.?\n"});
-  s.push_back({"ignore_pattern_no_match",
-               "newer",
-               Meta("R 100 @D@/new.h\n"),
-               {newer},
-               {},
-               {"--ignore-pattern", "*.c"},
-               ".MAKE.META.IGNORE_PATTERNS= *.c\n"});
-  s.push_back({"ignore_filter_N",
-               "up-to-date",
-               Meta("R 100 @D@/new.h\n"),
-               {newer},
-               {},
-               {"--ignore-filter", "N*.h"},
-               ".MAKE.META.IGNORE_FILTER= N*.h\n"});
-  s.push_back({"ignore_filter_S_keeps",
-               "newer",
-               Meta("R 100 @D@/new.h\n"),
-               {newer},
-               {},
-               {"--ignore-filter", "S,new,old, M*/old.h"},
-               ".MAKE.META.IGNORE_FILTER= S,new,old, M*/old.h\n"});
-  s.push_back({"ignore_filter_C_empties",
-               "up-to-date",
-               Meta("R 100 @D@/new.h\n"),
-               {newer},
-               {},
-               {"--ignore-filter", "C,.*/n[ew]+\\.h$,,"},
-               ".MAKE.META.IGNORE_FILTER= C,.*/n[ew]+\\.h$$,,\n"});
-  s.push_back({"ignore_filter_T_N_empties",
-               "up-to-date",
-               Meta("R 100 @D@/new.h\n"),
-               {newer},
-               {},
-               {"--ignore-filter", "T:Nnew.h"},
-               ".MAKE.META.IGNORE_FILTER= T:Nnew.h\n"});
-  s.push_back({"ignore_filter_tu_H_keeps",
-               "newer",
-               Meta("R 100 @D@/new.h\n"),
-               {newer},
-               {},
-               {"--ignore-filter", "tu:H:[1]"},
-               ".MAKE.META.IGNORE_FILTER= tu:H:[1]\n"});
-  // Malformed and truncated lines.
-  s.push_back({"blank_line_malformed",
-               "malformed",
-               Meta("R 100 @D@/old.h\n\nR 100 @D@/new.h\n"),
-               {older, newer}});
-  s.push_back({"lone_hash_malformed", "malformed", Meta("#\n"), {}});
-  s.push_back({"hash_word_malformed", "malformed", Meta("#comment\n"), {}});
-  s.push_back({"lone_V_malformed", "malformed", Meta("V\n"), {}});
-  s.push_back({"record_without_pid", "malformed", Meta("R\n"), {}});
-  s.push_back({"record_without_path", "malformed", Meta("R 100\n"), {}});
-  s.push_back({"record_with_empty_path", "malformed", Meta("R 100 \n"), {}});
-  s.push_back({"link_one_path", "malformed", Meta("L 100 '@D@/new.h'\n"), {newer}});
-  s.push_back({"move_one_path", "malformed", Meta("M 100 '@D@/x'\n"), {}});
-  s.push_back({"unknown_letter_ignored", "up-to-date", Meta("Z 100 whatever\nQ 1 2 3\n"), {}});
-  s.push_back({"unknown_word_without_blank", "malformed", Meta("Zfoo\n"), {}});
-  s.push_back({"pid_not_numeric", "newer", Meta("R abc @D@/new.h\n"), {newer}});
-  s.push_back({"pid_with_extra_blank", "up-to-date", Meta("R  100 @D@/new.h\n"), {newer}});
-  s.push_back({"truncated_last_line", "truncated", Meta("R 100 @D@/old.h"), {older}});
-  s.push_back({"stops_at_first_reason", "newer", Meta("R 100 @D@/new.h\n\n#\n"), {newer}});
-  // A NUL inside a line: bmake's strlen() stops there and its line reader, seeing no '\n',
-  // grows its 64 KiB buffer when the file is larger and reads on, gluing the next line to the
-  // text before the NUL; a smaller .meta gives a truncated line.
-  const std::string nul_line("out\0put\n", 8);
-  std::string filler;
-  for (int i = 0; i < 10000; ++i) filler += "filler line of the command output\n";
-  const auto with_output = [](const std::string& output, const std::string& records) {
-    return absl::StrCat("# Meta data file @D@/foo.meta\nCMD echo build > foo\nCWD @D@\n",
-                        "TARGET foo\n-- command output --\n", output,
-                        "-- filemon acquired metadata --\n# filemon version 5\nV 5\n", records);
-  };
-  s.push_back({"nul_in_output_small_meta_truncated",
-               "truncated",
-               with_output(nul_line, "R 100 @D@/old.h\n"),
-               {older}});
-  s.push_back({"nul_in_output_large_meta_glued",
-               "up-to-date",
-               with_output(nul_line + filler, "R 100 @D@/old.h\n"),
-               {older}});
-  s.push_back({"nul_in_output_large_meta_then_newer",
-               "newer",
-               with_output(filler + nul_line + "x\n", "R 100 @D@/old.h\nR 100 @D@/new.h\n"),
-               {older, newer}});
-  s.push_back({"nul_in_record_large_meta_swallows_next",
-               "up-to-date",
-               with_output(filler, std::string("R 100 @D@/ne\0w\nR 100 @D@/new.h\n", 31)),
-               {newer}});
-  // A multi-line command whose first line holds a NUL: its text is the glued line, and the
-  // continuation follows it, not the bytes after it in the file.
-  s.push_back({"nul_in_multiline_cmd_large_meta",
-               "cmd_changed",
-               absl::StrCat(std::string("CMD echo x\0junk\ny\n", 18),
-                            "CWD @D@\nTARGET foo\n-- command output --\n", filler),
-               {},
-               {{"echo ${x y:L:ts\\n}", "echo x\ny"}}});
-  s.push_back({"empty_meta", "up-to-date", "", {}});
-  s.push_back({"buildmon_marker",
-               "newer",
-               "# Meta data file @D@/foo.meta\nCMD echo build > foo\nCWD @D@\nTARGET foo\n"
-               "-- command output --\n# buildmon version 3\nV 3\nR 100 @D@/new.h\n",
-               {newer}});
-  s.push_back({"records_before_marker_ignored",
-               "up-to-date",
-               "CMD echo build > foo\nCWD @D@\n-- command output --\nR 100 @D@/new.h\n",
-               {newer}});
-  // CMD and CWD.
-  s.push_back({"cmd_changed", "cmd_changed", Meta("", "CMD echo built > foo\n"), {}});
-  s.push_back({"cmd_prefix_is_compared",
-               "cmd_changed",
-               Meta(""),
-               {},
-               {{"@echo build > ${.TARGET}", "@echo build > foo"}}});
-  s.push_back(
-      {"cmd_trailing_blank_is_compared", "cmd_changed", Meta("", "CMD echo build > foo \n"), {}});
-  s.push_back({"cmd_more_in_meta",
-               "cmd_more_in_meta",
-               Meta("", "CMD echo build > foo\nCMD echo again\n"),
-               {}});
-  s.push_back(
-      {"cmd_extra_now",
-       "cmd_extra_now",
-       Meta(""),
-       {},
-       {{"echo build > ${.TARGET}", "echo build > foo"}, {"touch ${.TARGET}", "touch foo"}}});
-  s.push_back(
-      {"cmd_extra_now_needs_cwd",
-       "up-to-date",
-       "CMD echo build > foo\n-- command output --\n",
-       {},
-       {{"echo build > ${.TARGET}", "echo build > foo"}, {"touch ${.TARGET}", "touch foo"}}});
-  s.push_back({"cmd_bare_counts", "up-to-date", Meta("", "CMD\n"), {}});
-  s.push_back({"cmd_oodate_not_compared",
-               "up-to-date",
-               Meta("", "CMD echo other\n"),
-               {},
-               {{"echo ${.OODATE} > ${.TARGET}", "echo  > foo", false}}});
-  s.push_back({"cmd_dollar_question_not_compared",
-               "up-to-date",
-               Meta("", "CMD echo other\n"),
-               {},
-               {{"echo $? > ${.TARGET}", "echo  > foo", false}}});
-  s.push_back({"nometa_cmp",
-               "up-to-date",
-               Meta("", "CMD echo other\n"),
-               {},
-               {},
-               {"--no-cmd-compare"},
-               "",
-               "",
-               ".NOMETA_CMP"});
-  s.push_back({"nometa_cmp_still_counts",
-               "cmd_more_in_meta",
-               Meta("", "CMD echo build > foo\nCMD echo more\n"),
-               {},
-               {},
-               {"--no-cmd-compare"},
-               "",
-               "",
-               ".NOMETA_CMP"});
-  s.push_back({"ignore_cmd",
-               "up-to-date",
-               Meta("", "CMD echo other\n"),
-               {},
-               {},
-               {"--ignore-cmd"},
-               "",
-               "ignore-cmd"});
-  s.push_back({"cmd_multiline",
-               "up-to-date",
-               Meta("", "CMD echo x\ny\n"),
-               {},
-               {{"echo ${x y:L:ts\\n}", "echo x\ny"}}});
-  s.push_back({"cmd_multiline_changed",
-               "cmd_changed",
-               Meta("", "CMD echo x\nz\n"),
-               {},
-               {{"echo ${x y:L:ts\\n}", "echo x\ny"}}});
-  s.push_back({"cmd_multiline_truncated",
-               "up-to-date",
-               "CMD echo x\ny",
-               {},
-               {{"echo ${x y:L:ts\\n}", "echo x\ny"}}});
-  s.push_back({"cmd_in_command_output",
-               "cmd_more_in_meta",
-               "CMD echo build > foo\nCWD @D@\n-- command output --\nCMD from output\n",
-               {}});
-  s.push_back({"cwd_changed",
-               "cwd_changed",
-               "CMD echo build > foo\nCWD /somewhere/else\n-- command output --\n",
-               {}});
-  s.push_back({"cwd_bare_malformed", "malformed", "CMD echo build > foo\nCWD\n", {}});
-  s.push_back({"cwd_in_command_output",
-               "cwd_changed",
-               "CMD echo build > foo\nCWD @D@\n-- command output --\nCWD /x\n",
-               {}});
-  // missing-filemon, missing-meta, missing target.
-  s.push_back({"no_filemon_default",
-               "up-to-date",
-               "CMD echo build > foo\nCWD @D@\n-- command output --\n\n",
-               {}});
-  s.push_back({"missing_filemon",
-               "missing_filemon",
-               "CMD echo build > foo\nCWD @D@\n-- command output --\n\n",
-               {},
-               {},
-               {"--missing-filemon"},
-               "",
-               "missing-filemon=yes"});
-  s.push_back({"missing_filemon_empty_section_ok",
-               "up-to-date",
-               Meta(""),
-               {},
-               {},
-               {"--missing-filemon"},
-               "",
-               "missing-filemon=yes"});
-  s.push_back({"no_meta_default", "up-to-date", "<none>", {}});
-  s.push_back({"missing_meta",
-               "missing_meta",
-               "<none>",
-               {},
-               {},
-               {"--missing-meta"},
-               "",
-               "missing-meta=yes"});
-  s.push_back({"target_missing", "target_missing", Meta(""), {}, {}, {}, "", "", "", true});
-  // Bailiwick: W/L-target/M-target files outside .OBJDIR but inside the bailiwick.
-  s.push_back({"bailiwick_write_missing",
-               "missing_files",
-               Meta("W 100 @O@/gen.h\n"),
-               {},
-               {},
-               {"--bailiwick", "@O@"},
-               ".MAKE.META.BAILIWICK= @O@\n"});
-  s.push_back({"bailiwick_write_present",
-               "up-to-date",
-               Meta("W 100 @O@/gen.h\n"),
-               {{"o/gen.h", 11}},
-               {},
-               {"--bailiwick", "@O@"},
-               ".MAKE.META.BAILIWICK= @O@\n"});
-  s.push_back({"bailiwick_write_under_cwd",
-               "up-to-date",
-               Meta("W 100 @D@/gen.h\n"),
-               {},
-               {},
-               {"--bailiwick", "@D@"},
-               ".MAKE.META.BAILIWICK= @D@\n"});
-  s.push_back({"bailiwick_move_target_missing",
-               "missing_files",
-               Meta("M 100 '@O@/a' '@O@/b'\n"),
-               {},
-               {},
-               {"--bailiwick", "@O@"},
-               ".MAKE.META.BAILIWICK= @O@\n"});
-  s.push_back({"bailiwick_link_target_dangling",
-               "up-to-date",
-               Meta("L 100 '@D@/old.h' '@O@/l'\n"),
-               {older, {"o/l", 5, "@O@/nowhere"}},
-               {},
-               {"--bailiwick", "@O@"},
-               ".MAKE.META.BAILIWICK= @O@\n"});
-  s.push_back({"no_bailiwick_write_missing_ignored", "up-to-date", Meta("W 100 @O@/gen.h\n"), {}});
-  s.push_back({"bailiwick_missing_but_ignored",
-               "up-to-date",
-               Meta("W 100 @O@/gen.h\n"),
-               {},
-               {},
-               {"--bailiwick", "@O@", "--ignore-pattern", "*.h"},
-               ".MAKE.META.BAILIWICK= @O@\n.MAKE.META.IGNORE_PATTERNS= *.h\n"});
-  // More quirks.
-  s.push_back({"ignored_exec_keeps_latestdir",
-               "newer",
-               Meta("R 100 @D@/sub\nE 100 /etc/no-such-tool\nR 100 x.h\n"),
-               {{"d/sub", 5, "", true}, {"d/sub/x.h", 11}, {"d/x.h", 5}}});
-  s.push_back({"default_ignore_paths",
-               "up-to-date",
-               Meta("R 100 /dev/null\nR 100 /proc/self/stat\nR 100 /etc/passwd\n"
-                    "R 100 /etc/no/such/file\n"),
-               {}});
-  s.push_back({"link_source_relative_newer", "newer", Meta("L 100 'new.h' '@D@/l'\n"), {newer}});
-  s.push_back(
-      {"extra_commands_and_cwd_changed",
-       "cmd_extra_now",
-       "CMD echo build > foo\nCWD /elsewhere\n-- command output --\n",
-       {},
-       {{"echo build > ${.TARGET}", "echo build > foo"}, {"touch ${.TARGET}", "touch foo"}}});
-  s.push_back({"new_pid_after_exit_keeps_stale_dirs",
-               "newer",
-               Meta("C 100 @D@/sub\nX 100 0 0\nR 101 x.h\n"),
-               {{"d/sub", 5, "", true}, {"d/sub/x.h", 11}, {"d/x.h", 5}}});
-  s.push_back(
-      {"missing_through_missing_directory", "missing_files", Meta("R 100 @O@/nodir/gone.h\n"), {}});
-  return s;
-}
+using filemon_meta_test::Command;
+using filemon_meta_test::File;
+using filemon_meta_test::kT0;
+using filemon_meta_test::Scenario;
 
 std::string Base() {
   const char* tmp = getenv("TEST_TMPDIR");
@@ -572,6 +75,55 @@ std::string ToolPath() {
   return absl::StrCat(getenv("TEST_SRCDIR"), "/", getenv("TEST_WORKSPACE"), "/tools/filemon-meta");
 }
 
+// Writes the scenario's files, Makefile (also into `*makefile`), .meta and target under
+// `base` (d/ is .OBJDIR, o/ outside it), with their mtimes.
+void PlaceScenario(const Scenario& sc, const std::string& base, std::string* makefile) {
+  const std::string d = base + "/d", o = base + "/o";
+  ASSERT_EQ(
+      system(
+          absl::StrCat("rm -rf ", Quote(base), " && mkdir -p ", Quote(d), " ", Quote(o)).c_str()),
+      0);
+  // Files: parents first, then mtimes bottom-up (creating a child touches its directory).
+  for (const File& f : sc.files) {
+    const std::string path = base + "/" + f.path;
+    if (!f.link.empty()) {
+      ASSERT_EQ(symlink(Sub(f.link, d, o).c_str(), path.c_str()), 0) << path;
+    } else if (f.dir) {
+      ASSERT_EQ(mkdir(path.c_str(), 0755), 0) << path;
+    } else {
+      WriteFile(path, "x\n");
+    }
+  }
+  for (auto it = sc.files.rbegin(); it != sc.files.rend(); ++it) {
+    SetMtime(base + "/" + it->path, kT0 + it->mtime);
+  }
+  *makefile = absl::StrCat(".MAKE.MODE= meta curdirOk=yes ", sc.mode, "\n",
+                           Sub(sc.makefile_vars, d, o), "foo: ", sc.attrs, "\n");
+  for (const Command& c : sc.commands) absl::StrAppend(makefile, "\t", c.makefile, "\n");
+  WriteFile(d + "/Makefile", *makefile);
+  if (sc.meta != "<none>") WriteFile(d + "/foo.meta", Sub(sc.meta, d, o));
+  if (!sc.no_target) {
+    WriteFile(d + "/foo", "built\n");
+    SetMtime(d + "/foo", kT0 + 10);
+  }
+  SetMtime(d + "/Makefile", kT0 - 100);
+  SetMtime(d, kT0);
+  SetMtime(o, kT0);
+}
+
+// The `filemon-meta check` command line of the scenario, run with `env`.
+std::string ToolCommand(const Scenario& sc, const std::string& env, const std::string& d,
+                        const std::string& o) {
+  std::string command = absl::StrCat(env, " ", Quote(ToolPath()), " check --compat 20200710 --cwd ",
+                                     Quote(d), " --target foo");
+  for (const Command& c : sc.commands) {
+    absl::StrAppend(&command, c.compare ? " --cmd " : " --cmd-nocompare ", Quote(c.expanded));
+  }
+  for (const std::string& a : sc.args) absl::StrAppend(&command, " ", Quote(Sub(a, d, o)));
+  absl::StrAppend(&command, " ", Quote(d + "/foo.meta"));
+  return command;
+}
+
 void PrintTo(const Scenario& sc, std::ostream* os) { *os << sc.name; }
 
 class BmakeDiff : public testing::TestWithParam<Scenario> {};
@@ -593,36 +145,8 @@ TEST_P(BmakeDiff, SameVerdictAndMessages) {
   ASSERT_NE(realpath(root.c_str(), real), nullptr);
   const std::string base = absl::StrCat(real, "/", sc.name);
   const std::string d = base + "/d", o = base + "/o";
-  ASSERT_EQ(
-      system(
-          absl::StrCat("rm -rf ", Quote(base), " && mkdir -p ", Quote(d), " ", Quote(o)).c_str()),
-      0);
-  // Files: parents first, then mtimes bottom-up (creating a child touches its directory).
-  for (const File& f : sc.files) {
-    const std::string path = base + "/" + f.path;
-    if (!f.link.empty()) {
-      ASSERT_EQ(symlink(Sub(f.link, d, o).c_str(), path.c_str()), 0) << path;
-    } else if (f.dir) {
-      ASSERT_EQ(mkdir(path.c_str(), 0755), 0) << path;
-    } else {
-      WriteFile(path, "x\n");
-    }
-  }
-  for (auto it = sc.files.rbegin(); it != sc.files.rend(); ++it) {
-    SetMtime(base + "/" + it->path, kT0 + it->mtime);
-  }
-  std::string makefile = absl::StrCat(".MAKE.MODE= meta curdirOk=yes ", sc.mode, "\n",
-                                      Sub(sc.makefile_vars, d, o), "foo: ", sc.attrs, "\n");
-  for (const Command& c : sc.commands) absl::StrAppend(&makefile, "\t", c.makefile, "\n");
-  WriteFile(d + "/Makefile", makefile);
-  if (sc.meta != "<none>") WriteFile(d + "/foo.meta", Sub(sc.meta, d, o));
-  if (!sc.no_target) {
-    WriteFile(d + "/foo", "built\n");
-    SetMtime(d + "/foo", kT0 + 10);
-  }
-  SetMtime(d + "/Makefile", kT0 - 100);
-  SetMtime(d, kT0);
-  SetMtime(o, kT0);
+  std::string makefile;
+  ASSERT_NO_FATAL_FAILURE(PlaceScenario(sc, base, &makefile));
 
   const std::string env = "env -u TMPDIR -u MAKEFLAGS -u MAKEOBJDIR -u MAKEOBJDIRPREFIX";
   std::string bout, berr;
@@ -634,13 +158,7 @@ TEST_P(BmakeDiff, SameVerdictAndMessages) {
     bmake_lines.emplace_back(line);
   }
 
-  std::string command = absl::StrCat(env, " ", Quote(ToolPath()), " check --compat 20200710 --cwd ",
-                                     Quote(d), " --target foo");
-  for (const Command& c : sc.commands) {
-    absl::StrAppend(&command, c.compare ? " --cmd " : " --cmd-nocompare ", Quote(c.expanded));
-  }
-  for (const std::string& a : sc.args) absl::StrAppend(&command, " ", Quote(Sub(a, d, o)));
-  absl::StrAppend(&command, " ", Quote(d + "/foo.meta"));
+  const std::string command = ToolCommand(sc, env, d, o);
   std::string tout, terr;
   const int rc = Shell(command, &tout, &terr, d);
   // The tool's one addition to bmake: a missing .meta is said on stderr (verdict unchanged).
@@ -663,7 +181,8 @@ TEST_P(BmakeDiff, SameVerdictAndMessages) {
   EXPECT_EQ(absl::StrJoin(tool_lines, "\n"), absl::StrJoin(bmake_lines, "\n"));
 }
 
-INSTANTIATE_TEST_SUITE_P(Scenarios, BmakeDiff, testing::ValuesIn(Scenarios()),
+INSTANTIATE_TEST_SUITE_P(Scenarios, BmakeDiff,
+                         testing::ValuesIn(filemon_meta_test::BmakeScenarios()),
                          [](const testing::TestParamInfo<Scenario>& info) {
                            return info.param.name;
                          });
