@@ -361,6 +361,64 @@ TEST_F(CheckerTest, QuickLinesGiveTheGeneralReadingsDecision) {
   EXPECT_EQ(d.line, 10u);
 }
 
+// A random filemon section over the files of CooperativeReadingGivesTheSequentialDecision...:
+// `o` outside .OBJDIR, `sub` a directory in it. `rare_events`: no event lines but the rare
+// ones.
+std::string RandomSection(std::mt19937* rng, bool rare_events, const std::string& o,
+                          const std::string& sub) {
+  const auto pick = [rng](int n) { return static_cast<int>((*rng)() % n); };
+  std::string body;
+  int pid = 100;
+  for (int k = 0, lines = 50 + pick(300); k < lines; ++k) {
+    // A few pids, in runs (as real logs have them), now and then pid 0.
+    if (pick(4) == 0) pid = 100 + pick(6);
+    const int record_pid = pick(40) == 0 ? 0 : pid;
+    // Quiet rounds: no absolute newer, missing or malformed line; a relative "newer.h" now
+    // and then, newer only where the pid's latestdir or cwd is d/sub: the decision (and
+    // its line) depends on every pid's directories.
+    const int what = rare_events ? (pick(200) == 0 ? 1 : 5 + pick(55)) : pick(60);
+    if (what == 0) {
+      absl::StrAppend(&body, "R ", record_pid, " ", o, "/newer.h\n");
+    } else if (what == 1) {
+      absl::StrAppend(&body, "R ", record_pid,
+                      " newer.h\n");  // newer only through latestdir/lcwd
+    } else if (what == 2) {
+      absl::StrAppend(&body, "R ", record_pid, " ", o, "/gone", pick(3), ".h\n");
+    } else if (what == 3) {
+      absl::StrAppend(&body, "D ", record_pid, " ", o, "/gone", pick(3), ".h\n");
+    } else if (what == 4) {
+      absl::StrAppend(&body, pick(2) ? "R 7\n" : "\n");  // malformed
+    } else if (what < 10) {
+      absl::StrAppend(&body, "C ", record_pid, " ", pick(2) ? sub : o, "\n");
+    } else if (what < 16) {
+      absl::StrAppend(&body, "F ", record_pid, " ", 100 + pick(8), "\n");
+    } else if (what < 22) {
+      absl::StrAppend(&body, "X ", record_pid, " 0\n");
+    } else if (what < 26) {
+      absl::StrAppend(&body, "E ", record_pid, " ", pick(2) ? "/etc/ignored" : o + "/g1.h", "\n");
+    } else if (what < 30) {
+      absl::StrAppend(&body, "R ", record_pid, " ", pick(2) ? o : sub, "\n");  // a directory
+    } else if (what < 36) {
+      absl::StrAppend(&body, "R ", record_pid, " f", pick(12), ".h\n");  // relative
+    } else if (what < 38) {
+      absl::StrAppend(&body, "R ", record_pid, " /etc/passwd\n");  // ignored
+    } else {
+      absl::StrAppend(&body, "R ", record_pid, " ", pick(2) ? o + "/g" : sub + "/f", pick(12),
+                      ".h\n");
+    }
+  }
+  if (pick(10) == 0) absl::StrAppend(&body, "R 101 ", o, "/g2.h");  // truncated last line
+  return body;
+}
+
+// Expects the fields of `other` that a reading decides to be those of `one`.
+void ExpectSameDecision(const Decision& one, const Decision& other, const std::string& context) {
+  EXPECT_EQ(one.reason, other.reason) << context;
+  EXPECT_EQ(one.line, other.line) << context;
+  EXPECT_EQ(one.path, other.path) << context;
+  EXPECT_EQ(one.messages, other.messages) << context;
+}
+
 // Random filemon sections made of what changes per-process state (F, C, X, E, pids that come
 // and go, relative names that need latestdir/lcwd, directories read, ignored and missing
 // paths, D clearing them, malformed and truncated lines), read with chunks of a few lines by
@@ -392,49 +450,7 @@ TEST_F(CheckerTest, CooperativeReadingGivesTheSequentialDecisionOnRandomSections
   int out_of_date = 0;
   for (int round = 0; round < 400; ++round) {
     SCOPED_TRACE(round);
-    const auto pick = [&](int n) { return static_cast<int>(rng() % n); };
-    const bool rare_events = round % 2 == 0;  // half the rounds: no event lines but the rare ones
-    std::string body;
-    int pid = 100;
-    for (int k = 0, lines = 50 + pick(300); k < lines; ++k) {
-      // A few pids, in runs (as real logs have them), now and then pid 0.
-      if (pick(4) == 0) pid = 100 + pick(6);
-      const int record_pid = pick(40) == 0 ? 0 : pid;
-      // Quiet rounds: no absolute newer, missing or malformed line; a relative "newer.h" now
-      // and then, newer only where the pid's latestdir or cwd is d/sub: the decision (and
-      // its line) depends on every pid's directories.
-      const int what = rare_events ? (pick(200) == 0 ? 1 : 5 + pick(55)) : pick(60);
-      if (what == 0) {
-        absl::StrAppend(&body, "R ", record_pid, " ", o, "/newer.h\n");
-      } else if (what == 1) {
-        absl::StrAppend(&body, "R ", record_pid,
-                        " newer.h\n");  // newer only through latestdir/lcwd
-      } else if (what == 2) {
-        absl::StrAppend(&body, "R ", record_pid, " ", o, "/gone", pick(3), ".h\n");
-      } else if (what == 3) {
-        absl::StrAppend(&body, "D ", record_pid, " ", o, "/gone", pick(3), ".h\n");
-      } else if (what == 4) {
-        absl::StrAppend(&body, pick(2) ? "R 7\n" : "\n");  // malformed
-      } else if (what < 10) {
-        absl::StrAppend(&body, "C ", record_pid, " ", pick(2) ? sub : o, "\n");
-      } else if (what < 16) {
-        absl::StrAppend(&body, "F ", record_pid, " ", 100 + pick(8), "\n");
-      } else if (what < 22) {
-        absl::StrAppend(&body, "X ", record_pid, " 0\n");
-      } else if (what < 26) {
-        absl::StrAppend(&body, "E ", record_pid, " ", pick(2) ? "/etc/ignored" : o + "/g1.h", "\n");
-      } else if (what < 30) {
-        absl::StrAppend(&body, "R ", record_pid, " ", pick(2) ? o : sub, "\n");  // a directory
-      } else if (what < 36) {
-        absl::StrAppend(&body, "R ", record_pid, " f", pick(12), ".h\n");  // relative
-      } else if (what < 38) {
-        absl::StrAppend(&body, "R ", record_pid, " /etc/passwd\n");  // ignored
-      } else {
-        absl::StrAppend(&body, "R ", record_pid, " ", pick(2) ? o + "/g" : sub + "/f", pick(12),
-                        ".h\n");
-      }
-    }
-    if (pick(10) == 0) absl::StrAppend(&body, "R 101 ", o, "/g2.h");  // truncated last line
+    const std::string body = RandomSection(&rng, /*rare_events=*/round % 2 == 0, o, sub);
     WriteMeta(Meta(D(), body));
     absl::StatusOr<Decision> one = checker->CheckFileWith(MetaPath(), 1);
     ASSERT_TRUE(one.ok());
@@ -442,18 +458,13 @@ TEST_F(CheckerTest, CooperativeReadingGivesTheSequentialDecisionOnRandomSections
     // A NUL after the last line changes nothing for bmake but turns off the quick line reader.
     const Decision general =
         checker->CheckData(Meta(D(), body) + std::string(1, '\0'), MetaPath(), kT0 + 10);
-    EXPECT_EQ(one->reason, general.reason);
-    EXPECT_EQ(one->line, general.line);
-    EXPECT_EQ(one->path, general.path);
-    EXPECT_EQ(one->messages, general.messages) << body;
+    ExpectSameDecision(*one, general, body);
     for (const auto& [chunk, parallel] : tuned) {
       for (int threads : {2, 3}) {
         absl::StatusOr<Decision> many = parallel.CheckFileWith(MetaPath(), threads);
         ASSERT_TRUE(many.ok());
-        EXPECT_EQ(one->reason, many->reason) << threads << " " << chunk;
-        EXPECT_EQ(one->line, many->line) << threads << " " << chunk;
-        EXPECT_EQ(one->path, many->path) << threads << " " << chunk;
-        EXPECT_EQ(one->messages, many->messages) << threads << " " << chunk << "\n" << body;
+        ExpectSameDecision(*one, *many,
+                           absl::StrCat(threads, " threads, chunks of ", chunk, " bytes\n", body));
       }
     }
   }
