@@ -236,6 +236,63 @@ size_t MaxFormattedSize(const Record& record) {
   return lf::kEscapeMarkerLine.size() + 1 + 96 + 2 * (record.path.size() + record.path2.size());
 }
 
+// A record of one or two paths (HasPath()), its paths escaped when `escape`.
+static char* PutPathRecord(const Record& record, bool escape, char* p) {
+  p = PutPrefix(RecordLetter(record.kind), record.pid, p);
+  if (!HasTwoPaths(record.kind)) {
+    return escape ? PutEscaped(record.path, false, p) : Put(record.path, p);
+  }
+  *p++ = '\'';
+  p = escape ? PutEscaped(record.path, true, p) : Put(record.path, p);
+  *p++ = '\'';
+  *p++ = ' ';
+  *p++ = '\'';
+  p = escape ? PutEscaped(record.path2, true, p) : Put(record.path2, p);
+  *p++ = '\'';
+  return p;
+}
+
+// A record without a path: F, X, V and the comment lines.
+static char* PutOtherRecord(const Record& record, bool escape, char* p) {
+  switch (record.kind) {
+    case RecordKind::kFork:
+      p = PutPrefix('F', record.pid, p);
+      return PutInt(record.child_pid, p);
+    case RecordKind::kExit:
+      p = PutPrefix('X', record.pid, p);
+      p = PutInt(record.status, p);
+      if (record.has_signal) {
+        *p++ = ' ';
+        p = PutInt(record.signal, p);
+      }
+      return p;
+    case RecordKind::kVersion:
+      *p++ = 'V';
+      *p++ = ' ';
+      return PutInt(record.version, p);
+    case RecordKind::kHeaderVersion:
+      *p++ = '#';
+      p = Put(record.path == "buildmon" ? lf::kBuildmonVersion : lf::kFilemonVersion, p);
+      return PutInt(record.version, p);
+    case RecordKind::kTargetPid:
+      *p++ = '#';
+      p = Put(lf::kTargetPid, p);
+      return PutInt(record.pid, p);
+    case RecordKind::kStart:
+      return PutTime(lf::kStart, record, p);
+    case RecordKind::kStop:
+      return PutTime(lf::kStop, record, p);
+    case RecordKind::kByeBye:
+      *p++ = '#';
+      return Put(lf::kByeBye, p);
+    case RecordKind::kComment:
+      *p++ = '#';
+      return escape ? PutEscaped(record.path, false, p) : Put(record.path, p);
+    default:  // the path kinds: PutPathRecord()
+      return p;
+  }
+}
+
 // Every kind, escapes included: the path FormatRecord takes for all but unescaped one-path
 // records.
 static size_t FormatAnyRecord(const Record& record, char* out) {
@@ -245,71 +302,7 @@ static size_t FormatAnyRecord(const Record& record, char* out) {
     p = Put(lf::kEscapeMarkerLine, p);
     *p++ = '\n';
   }
-  switch (record.kind) {
-    case RecordKind::kAt:
-    case RecordKind::kChdir:
-    case RecordKind::kDelete:
-    case RecordKind::kExec:
-    case RecordKind::kNotFound:
-    case RecordKind::kRead:
-    case RecordKind::kStat:
-    case RecordKind::kWrite:
-      p = PutPrefix(RecordLetter(record.kind), record.pid, p);
-      p = escape ? PutEscaped(record.path, false, p) : Put(record.path, p);
-      break;
-    case RecordKind::kLink:
-    case RecordKind::kMove:
-      p = PutPrefix(RecordLetter(record.kind), record.pid, p);
-      *p++ = '\'';
-      p = escape ? PutEscaped(record.path, true, p) : Put(record.path, p);
-      *p++ = '\'';
-      *p++ = ' ';
-      *p++ = '\'';
-      p = escape ? PutEscaped(record.path2, true, p) : Put(record.path2, p);
-      *p++ = '\'';
-      break;
-    case RecordKind::kFork:
-      p = PutPrefix('F', record.pid, p);
-      p = PutInt(record.child_pid, p);
-      break;
-    case RecordKind::kExit:
-      p = PutPrefix('X', record.pid, p);
-      p = PutInt(record.status, p);
-      if (record.has_signal) {
-        *p++ = ' ';
-        p = PutInt(record.signal, p);
-      }
-      break;
-    case RecordKind::kVersion:
-      *p++ = 'V';
-      *p++ = ' ';
-      p = PutInt(record.version, p);
-      break;
-    case RecordKind::kHeaderVersion:
-      *p++ = '#';
-      p = Put(record.path == "buildmon" ? lf::kBuildmonVersion : lf::kFilemonVersion, p);
-      p = PutInt(record.version, p);
-      break;
-    case RecordKind::kTargetPid:
-      *p++ = '#';
-      p = Put(lf::kTargetPid, p);
-      p = PutInt(record.pid, p);
-      break;
-    case RecordKind::kStart:
-      p = PutTime(lf::kStart, record, p);
-      break;
-    case RecordKind::kStop:
-      p = PutTime(lf::kStop, record, p);
-      break;
-    case RecordKind::kByeBye:
-      *p++ = '#';
-      p = Put(lf::kByeBye, p);
-      break;
-    case RecordKind::kComment:
-      *p++ = '#';
-      p = escape ? PutEscaped(record.path, false, p) : Put(record.path, p);
-      break;
-  }
+  p = HasPath(record.kind) ? PutPathRecord(record, escape, p) : PutOtherRecord(record, escape, p);
   *p++ = '\n';
   return static_cast<size_t>(p - out);
 }
