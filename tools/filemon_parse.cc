@@ -24,6 +24,7 @@
 #include "filemon/core/tree_order.h"
 #include "filemon/core/writer.h"
 #include "tools/filemon_commands.h"
+#include "tools/flags.h"
 
 namespace filemon_tool {
 namespace {
@@ -181,6 +182,7 @@ struct ParseArgs {
 // -1 when `*args` is ready, else the exit status (after --help, or a usage error).
 int ParseParseArgs(int argc, char** argv, ParseArgs* args) {
   bool options_done = false;
+  std::string value, error;
   for (int i = 0; i < argc; ++i) {
     const absl::string_view arg = argv[i];
     if (!options_done && (arg == "--help" || arg == "-h")) {
@@ -188,14 +190,9 @@ int ParseParseArgs(int argc, char** argv, ParseArgs* args) {
       return 0;
     } else if (!options_done && arg == "--") {
       options_done = true;
-    } else if (!options_done && (arg == "--format" || absl::StartsWith(arg, "--format="))) {
-      absl::string_view value;
-      if (arg == "--format") {
-        if (i + 1 == argc) return Usage("--format needs a value: filemon or json");
-        value = argv[++i];
-      } else {
-        value = arg.substr(sizeof("--format=") - 1);
-      }
+    } else if (!options_done &&
+               filemon_tools::FlagValue(argc, argv, &i, "--format", &value, &error)) {
+      if (!error.empty()) return Usage((error + ": filemon or json").c_str());
       if (value != "json" && value != "filemon") return Usage("--format must be filemon or json");
       args->json = value == "json";
     } else if (!options_done && arg == "--strict") {
