@@ -44,7 +44,7 @@ TraceOptions WithProbes() {
 // gettext's message catalogs.
 bool LibcInternalProbe(const std::string& path) {
   return path == "/etc/ld.so.preload" || absl::StartsWith(path, "/usr/lib/locale/") ||
-         (absl::StrContains(path, "/LC_MESSAGES/") && absl::EndsWith(path, ".mo"));
+         (absl::StrContains(path, "/LC_") && absl::EndsWith(path, ".mo"));
 }
 
 class Probes : public ::testing::TestWithParam<const char*> {

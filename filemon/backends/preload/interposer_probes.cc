@@ -88,14 +88,17 @@ void ForgetProbesInChild() {
 
 namespace {
 
+// The real function `name` (of `old_version`, if not null), looked up once.
+__attribute__((noinline, cold)) void* LookUp(const char* name, const char* old_version) {
+  // The __xstat family survives only as compat symbols, which dlsym does not return.
+  return old_version != nullptr ? dlvsym(RTLD_NEXT, name, old_version) : dlsym(RTLD_NEXT, name);
+}
+
 template <typename Fn>
 Fn ResolveProbed(std::atomic<Fn>* slot, const char* name, const char* old_version) {
   Fn fn = slot->load(std::memory_order_relaxed);
   if (__builtin_expect(fn == nullptr, 0)) {
-    // The __xstat family survives only as compat symbols, which dlsym does not return.
-    void* found =
-        old_version != nullptr ? dlvsym(RTLD_NEXT, name, old_version) : dlsym(RTLD_NEXT, name);
-    fn = reinterpret_cast<Fn>(found);
+    fn = reinterpret_cast<Fn>(LookUp(name, old_version));
     slot->store(fn, std::memory_order_relaxed);
   }
   return fn;
@@ -113,6 +116,7 @@ __attribute__((noinline)) void Failed(int dirfd, const char* path) {
 }  // namespace filemon
 
 using filemon::preload_internal::Failed;
+using filemon::preload_internal::ProbesOff;
 using filemon::preload_internal::ProbesWanted;
 using filemon::preload_internal::ResolveProbed;
 using filemon::preload_internal::SendProbe;
@@ -120,15 +124,22 @@ using filemon::preload_internal::SendProbe;
 #define FILEMON_PROBE_EXPORT extern "C" __attribute__((visibility("default")))
 
 // `ret name params`: calls the real `name` with `args`; `version`: the symbol version to bind
-// (nullptr: the default one); `failed`: what to do when it returned < 0.
+// (nullptr: the default one); `failed`: what to do when it returned < 0. Without probes the
+// real function is called in tail position after one test of a flag; the rest is out of line.
 #define PROBED_WRAPPER(ret, name, version, params, args, failed)            \
   namespace {                                                               \
   std::atomic<ret(*) params> real_probed_##name{nullptr};                   \
-  }                                                                         \
-  FILEMON_PROBE_EXPORT ret name params noexcept {                           \
+  __attribute__((noinline)) ret Probed_##name params {                      \
     const ret rc = ResolveProbed(&real_probed_##name, #name, version) args; \
     if (__builtin_expect(rc < 0, 0)) failed;                                \
     return rc;                                                              \
+  }                                                                         \
+  }                                                                         \
+  FILEMON_PROBE_EXPORT ret name params noexcept {                           \
+    if (__builtin_expect(ProbesOff(), 1)) {                                 \
+      return ResolveProbed(&real_probed_##name, #name, version) args;       \
+    }                                                                       \
+    return Probed_##name args;                                              \
   }
 
 #define PATH_WRAPPER(ret, name, version, params, args, path) \
@@ -210,22 +221,27 @@ __attribute__((noinline)) void RealpathFailed(const char* path, char* resolved) 
 }  // namespace
 
 FILEMON_PROBE_EXPORT char* realpath(const char* path, char* resolved) noexcept {
-  char* r = ResolveProbed(&real_probed_realpath, "realpath", nullptr)(path, resolved);
+  const auto real = ResolveProbed(&real_probed_realpath, "realpath", nullptr);
+  if (__builtin_expect(ProbesOff(), 1)) return real(path, resolved);
+  char* r = real(path, resolved);
   if (__builtin_expect(r == nullptr, 0)) RealpathFailed(path, resolved);
   return r;
 }
 
 // _FORTIFY_SOURCE's form, for a buffer of known size.
 FILEMON_PROBE_EXPORT char* __realpath_chk(const char* path, char* resolved, size_t size) noexcept {
-  char* r =
-      ResolveProbed(&real_probed___realpath_chk, "__realpath_chk", nullptr)(path, resolved, size);
+  const auto real = ResolveProbed(&real_probed___realpath_chk, "__realpath_chk", nullptr);
+  if (__builtin_expect(ProbesOff(), 1)) return real(path, resolved, size);
+  char* r = real(path, resolved, size);
   if (__builtin_expect(r == nullptr, 0)) RealpathFailed(path, resolved);
   return r;
 }
 
 FILEMON_PROBE_EXPORT char* canonicalize_file_name(const char* path) noexcept {
-  char* r =
-      ResolveProbed(&real_probed_canonicalize_file_name, "canonicalize_file_name", nullptr)(path);
+  const auto real =
+      ResolveProbed(&real_probed_canonicalize_file_name, "canonicalize_file_name", nullptr);
+  if (__builtin_expect(ProbesOff(), 1)) return real(path);
+  char* r = real(path);
   if (__builtin_expect(r == nullptr, 0)) RealpathFailed(path, nullptr);
   return r;
 }

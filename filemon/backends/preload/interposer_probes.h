@@ -14,7 +14,10 @@
 #include <errno.h>
 #include <fcntl.h>
 
+#include <atomic>
 #include <cstddef>
+
+#include "filemon/backends/preload/interposer_state.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -30,9 +33,14 @@ bool ProbesWanted();
 // A fork child starts with no probes sent (its pid is new).
 void ForgetProbesInChild();
 
+// True when no lookup can be a probe: the start is done and chose no probes. The one test a
+// wrapper makes before the real call's result matters (before the start, e.g. in another
+// library's constructor, the answer is not known yet: false).
+inline bool ProbesOff() { return !g_probes && g_init_state.load(std::memory_order_relaxed) == 2; }
+
 // After a lookup of `path` failed with `error`: a probe if the path is absent.
 inline void OnFailedLookup(int dirfd, const char* path, int error) {
-  if (error == ENOENT || error == ENOTDIR) SendProbe(dirfd, path);
+  if ((error == ENOENT || error == ENOTDIR) && !ProbesOff()) SendProbe(dirfd, path);
 }
 
 // After an open of `path` with `flags` failed with `error`: a probe unless it would have
