@@ -349,6 +349,11 @@ struct TraceJob {
 // every signal, so none can run a caller's handler here; the command gets the caller's mask and
 // default actions for the caught signals (as exec would give them).
 [[noreturn]] void RunTracedChild(const TraceJob& job) {
+  // The tracer's ends of the handshake: with a copy here, the wait for the tracer's word would
+  // never see EOF if the tracer died first (kill -9 of filemon), and this process, orphaned,
+  // would wait forever.
+  close(job.ready_read);
+  close(job.go_write);
   for (int signal = 1; signal < NSIG; ++signal) {
     struct sigaction old;
     if (sigaction(signal, nullptr, &old) == 0 && old.sa_handler != SIG_DFL &&
