@@ -41,6 +41,7 @@ __u64 unreadable_paths = 0;
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(map_flags, BPF_F_NO_PREALLOC); /* allocating 65536 entries up front costs the start */
   __uint(max_entries, 1 << 16);
   __type(key, __u32);
   __type(value, __u8);

@@ -33,6 +33,7 @@ enum {
   BPF_MAP_TYPE_PERCPU_ARRAY = 6,
   BPF_MAP_TYPE_RINGBUF = 27,
   BPF_ANY = 0,
+  BPF_F_NO_PREALLOC = 1,
 };
 
 /* bpf_helper_defs.h names these in prototypes only. */
