@@ -1,14 +1,11 @@
 #include "filemon/backends/ebpf/ebpf_backend.h"
 
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -17,15 +14,15 @@
 #include <unistd.h>
 
 #include <initializer_list>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "filemon/backends/ebpf/ebpf_session.h"
 #include "filemon/backends/ebpf/event_reader.h"
-#include "filemon/backends/ebpf/filemon.skel.h"
+#include "filemon/backends/ebpf/loader.h"
 #include "filemon/backends/ptrace/syscall_table.h"
 #include "filemon/core/find_program.h"
 #include "filemon/core/record.h"
@@ -37,110 +34,10 @@ namespace filemon {
 namespace {
 
 using ebpf_internal::EventReader;
-using ebpf_internal::PlanFor;
-using ptrace_internal::Abi;
-
-// libbpf's warnings for the failure being reported, per thread. libbpf_set_print is libbpf's
-// one global setting: it is set once, to this, and prints nothing itself.
-thread_local std::string* t_libbpf_messages = nullptr;
-
-int KeepLibbpfMessage(enum libbpf_print_level level, const char* format, va_list args) {
-  if (level == LIBBPF_DEBUG || t_libbpf_messages == nullptr) return 0;
-  char line[512];
-  vsnprintf(line, sizeof(line), format, args);
-  if (t_libbpf_messages->size() < 4096) t_libbpf_messages->append(line);
-  return 0;
-}
-
-// A loaded and attached program with its ring buffer; detached and freed on destruction.
-struct Program {
-  filemon_bpf* skel = nullptr;
-  ring_buffer* events = nullptr;
-  ~Program() {
-    if (events != nullptr) ring_buffer__free(events);
-    if (skel != nullptr) filemon_bpf__destroy(skel);
-  }
-};
-
-int OnEvent(void* reader, void* data, size_t size) {
-  static_cast<EventReader*>(reader)->Add(data, size);
-  return 0;
-}
-
-absl::Status LoadError(int error, absl::string_view what, const std::string& messages) {
-  std::string text = absl::StrCat("ebpf backend: ", what, ": ", strerror(error));
-  if (error == EPERM || error == EACCES) {
-    absl::StrAppend(&text,
-                    " (the kernel refused BPF: it needs root or CAP_BPF + CAP_PERFMON outside "
-                    "a container or user namespace, and kernel.unprivileged_bpf_disabled or a "
-                    "security module may forbid it)");
-  }
-  if (!messages.empty()) absl::StrAppend(&text, "; libbpf said: ", messages);
-  return error == EPERM || error == EACCES ? absl::UnavailableError(text)
-                                           : absl::InternalError(text);
-}
-
-absl::Status LoadProgram(const TraceOptions& options, size_t ring_bytes, EventReader* reader,
-                         Program* program) {
-  static std::once_flag print_once;
-  std::call_once(print_once, [] { libbpf_set_print(KeepLibbpfMessage); });
-  std::string messages;
-  t_libbpf_messages = &messages;
-  struct Reset {
-    ~Reset() { t_libbpf_messages = nullptr; }
-  } reset;
-
-  program->skel = filemon_bpf__open();
-  if (program->skel == nullptr) return LoadError(errno, "cannot open the BPF object", messages);
-  program->skel->rodata->absolute_paths = options.absolute_paths;
-  if (int err = bpf_map__set_max_entries(program->skel->maps.events, ring_bytes); err != 0) {
-    return LoadError(-err, "bad ring buffer size", messages);
-  }
-  if (int err = filemon_bpf__load(program->skel); err != 0) {
-    return LoadError(-err, "cannot load the BPF program", messages);
-  }
-  int plans = bpf_map__fd(program->skel->maps.plans);
-  for (const ptrace_internal::AbiTable& abi : ptrace_internal::HostAbis()) {
-    // The program knows x86-64's two ABIs (event.h: index 0 native, 1 compat).
-    if (abi.abi != Abi::kX86_64 && abi.abi != Abi::kI386) continue;
-    uint32_t index = abi.abi == Abi::kI386 ? 1 : 0;
-    for (const ptrace_internal::SyscallEntry& entry : abi.entries) {
-      fe_plan plan = PlanFor(entry.op, options);
-      uint32_t key = index * FE_SYSCALL_MAX + entry.nr;
-      if (plan.op == 0 || entry.nr >= FE_SYSCALL_MAX) continue;
-      if (bpf_map_update_elem(plans, &key, &plan, BPF_ANY) != 0) {
-        return LoadError(errno, "cannot fill the system call plans", messages);
-      }
-    }
-  }
-  if (int err = filemon_bpf__attach(program->skel); err != 0) {
-    return LoadError(-err, "cannot attach the BPF program", messages);
-  }
-  program->events =
-      ring_buffer__new(bpf_map__fd(program->skel->maps.events), OnEvent, reader, nullptr);
-  if (program->events == nullptr) return LoadError(errno, "cannot map the ring buffer", messages);
-  return absl::OkStatus();
-}
-
-// Whether the kernel's map of traced processes is empty: every process of the tree has exited,
-// and each wrote its X into the ring buffer before it left the map.
-bool TreeEmpty(int traced_fd) {
-  uint32_t key;
-  return bpf_map_get_next_key(traced_fd, nullptr, &key) != 0;
-}
-
-// Sends `signals` to every process of the tree still running.
-void SignalTree(int traced_fd, const TreeSignals& signals) {
-  std::vector<uint32_t> pids;
-  uint32_t key, next;
-  const uint32_t* prev = nullptr;
-  while (bpf_map_get_next_key(traced_fd, prev, &next) == 0) {
-    pids.push_back(next);
-    key = next;
-    prev = &key;
-  }
-  for (uint32_t pid : pids) signals.SendTo(static_cast<pid_t>(pid));
-}
+using ebpf_internal::LoadProgram;
+using ebpf_internal::Program;
+using ebpf_internal::SignalTree;
+using ebpf_internal::TreeEmpty;
 
 std::vector<char*> CArray(const std::vector<std::string>& strings) {
   std::vector<char*> out;
@@ -212,17 +109,16 @@ absl::Status ChildError(int failed_read, const Command& command, const std::stri
 
 // Follows the tree until it has gone: events into the sink, the root's status, signals passed
 // on after its exit.
-ExitStatus FollowTree(const Program& program, pid_t pid, int pidfd, RunControl* control) {
-  int traced = bpf_map__fd(program.skel->maps.traced);
+ExitStatus FollowTree(Program& program, pid_t pid, int pidfd, RunControl* control) {
   ExitStatus exit;
   bool reaped = false;
   for (;;) {
-    pollfd fds[3] = {{ring_buffer__epoll_fd(program.events), POLLIN, 0},
+    pollfd fds[3] = {{program.events_fd(), POLLIN, 0},
                      {reaped ? -1 : pidfd, POLLIN, 0},
                      {RunControlInternal::WakeFd(control), POLLIN, 0}};
     // After the root's exit, only the map says when the rest has gone: look every tick.
     poll(fds, 3, reaped ? 10 : 250);
-    ring_buffer__consume(program.events);
+    program.Consume();
     if (!reaped) {
       int status = 0;
       if (waitpid(pid, &status, WNOHANG) == pid) {
@@ -237,10 +133,10 @@ ExitStatus FollowTree(const Program& program, pid_t pid, int pidfd, RunControl* 
       if (exit.signal_after_exit == 0) {
         exit.signal_after_exit = RunControlInternal::FirstSignal(signals.all);
       }
-      SignalTree(traced, signals);
+      SignalTree(program, signals);
     }
-    if (reaped && TreeEmpty(traced)) {
-      ring_buffer__consume(program.events);
+    if (reaped && TreeEmpty(program)) {
+      program.Consume();
       return exit;
     }
   }
@@ -275,18 +171,15 @@ struct Pipes {
 };
 
 // Once the child is ready: puts it in the traced map and lets it exec.
-absl::Status AddToTree(const Program& program, pid_t pid, int pidfd, Pipes* pipes) {
+absl::Status AddToTree(Program* program, pid_t pid, int pidfd, Pipes* pipes) {
   char ready = 0;
   ssize_t n;
   while ((n = read(pipes->ready[0], &ready, 1)) < 0 && errno == EINTR) {
   }
   if (n != 1) return absl::FailedPreconditionError("the command exited before it could be traced");
   if (pidfd < 0) return absl::ErrnoToStatus(errno, "pidfd_open");
-  uint32_t key = static_cast<uint32_t>(pid);
-  uint8_t one = 1;
-  if (bpf_map_update_elem(bpf_map__fd(program.skel->maps.traced), &key, &one, BPF_ANY) != 0) {
-    return absl::ErrnoToStatus(errno, "ebpf backend: cannot add the command to the tree");
-  }
+  absl::Status added = program->Add(pid);
+  if (!added.ok()) return added;
   if (write(pipes->go[1], "g", 1) != 1) return absl::ErrnoToStatus(errno, "write(go pipe)");
   Pipes::Close(&pipes->go[1]);
   return absl::OkStatus();
@@ -298,6 +191,9 @@ class EbpfBackend : public Backend {
   absl::string_view name() const override { return "ebpf"; }
   absl::StatusOr<ExitStatus> Run(const Command& command, const TraceOptions& options,
                                  RecordSink* sink) override;
+  absl::StatusOr<std::unique_ptr<TraceSession>> StartSession(const TraceOptions& options) override {
+    return ebpf_internal::StartEbpfSession(options, options_.ring_buffer_bytes);
+  }
 
  private:
   EbpfOptions options_;
@@ -341,7 +237,7 @@ absl::StatusOr<ExitStatus> EbpfBackend::Run(const Command& command, const TraceO
   pipes.CloseChildEnds();
   if (pid < 0) return absl::ErrnoToStatus(fork_errno, "fork");
   int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  absl::Status started = AddToTree(program, pid, pidfd, &pipes);
+  absl::Status started = AddToTree(&program, pid, pidfd, &pipes);
   if (!started.ok()) {
     kill(pid, SIGKILL);
     while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
@@ -356,7 +252,7 @@ absl::StatusOr<ExitStatus> EbpfBackend::Run(const Command& command, const TraceO
   absl::Status child_error = ChildError(pipes.failed[0], command, *program_path);
   if (!child_error.ok()) return child_error;
 
-  uint64_t lost = program.skel->bss->lost_records + reader.malformed();
+  uint64_t lost = program.lost_records() + reader.malformed();
   if (lost != 0) {
     sink->Add(Record::Comment(absl::StrCat(" filemon: lost ", lost, " records")));
     return absl::DataLossError(absl::StrCat(

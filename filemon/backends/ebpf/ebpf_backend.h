@@ -37,7 +37,8 @@ struct EbpfOptions {
 };
 
 // `Run()` reaps only its own child (waitpid(pid)); it may run in several threads at once, each
-// run with a program of its own. `--probes` is refused (Unimplemented) for now.
+// run with a program of its own. `StartSession()` needs no tracer process (ebpf_session.h).
+// `--probes` is refused (Unimplemented) for now.
 std::unique_ptr<Backend> MakeEbpfBackend(const EbpfOptions& options = {});
 
 }  // namespace filemon

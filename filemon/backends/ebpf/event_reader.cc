@@ -130,9 +130,11 @@ void EventReader::Add(const void* data, size_t size) {
   }
   switch (h.type) {
     case FE_FORK:
+      live_.insert(static_cast<uint32_t>(h.ret));
       sink_->Add(Record::Fork(h.pid, h.ret));
       return;
     case FE_EXIT:
+      live_.erase(h.pid);
       sink_->Add(Record::Exit(h.pid, static_cast<int64_t>(h.arg), h.ret));
       return;
     case FE_EXEC: {

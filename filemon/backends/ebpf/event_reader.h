@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "absl/container/flat_hash_set.h"
 #include "filemon/backends/ebpf/event.h"
 #include "filemon/backends/ptrace/syscall_table.h"
 #include "filemon/core/backend.h"
@@ -45,6 +46,14 @@ class EventReader {
 
   uint64_t malformed() const { return malformed_; }
 
+  // Where the next records go (a session is given a sink per call).
+  void set_sink(RecordSink* sink) { sink_ = sink; }
+
+  // The processes of the tree alive by the events read so far: `root`, then every forked child
+  // until its X. 0 once the whole tree has exited, unless events were lost.
+  void AddRoot(uint32_t root) { live_.insert(root); }
+  size_t live() const { return live_.size(); }
+
  private:
   struct Scratch;
   void AddCall(const fe_header& h, const absl::string_view* s);
@@ -54,6 +63,7 @@ class EventReader {
   RecordSink* sink_;
   std::unique_ptr<Scratch> scratch_;
   uint64_t malformed_ = 0;
+  absl::flat_hash_set<uint32_t> live_;
 };
 
 }  // namespace ebpf_internal
