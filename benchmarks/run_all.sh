@@ -178,7 +178,9 @@ section_trace() {
   # trace_overhead.sh prints per workload three blocks (wall, CPU, paired wall), and a fourth
   # for the -probes variants (paired with the same backend without --probes): one row each.
   awk '
+    /^workload .*, --probes paired.*CPU time/ { mode = "probes_cpu"; w = $2; next }
     /^workload .*, --probes paired/ { mode = "probes"; w = $2; next }
+    /^workload .*, CPU time paired/ { mode = "paired_cpu"; w = $2; next }
     /^workload .*, wall time paired/ { mode = "paired"; w = $2; next }
     /^workload .*, wall time/ { mode = "wall"; w = $2; next }
     /^workload .*, CPU time/ { mode = "cpu"; w = $2; next }
@@ -188,20 +190,23 @@ section_trace() {
       if (!((w, $1) in seen)) { seen[w, $1] = 1; order[w] = order[w] " " $1 }
       if (!(w in wseen)) { wseen[w] = 1; ws[++nw] = w }
       if (mode == "paired") paired[w, $1] = $2
+      else if (mode == "paired_cpu") paired_cpu[w, $1] = $2
       else if (mode == "probes") plus[w, $1] = $2
+      else if (mode == "probes_cpu") plus_cpu[w, $1] = $2
       else { med[mode, w, $1] = $2; rat[mode, w, $1] = $3 }
     }
     END {
       for (i = 1; i <= nw; ++i) {
         w = ws[i]
-        printf "%s| workload %s: variant | wall median | wall ratio | paired wall ratio | --probes, paired: + untraced time | CPU median | CPU ratio |\n", (i > 1 ? "\n" : ""), w
-        print "|---|---|---|---|---|---|---|"
+        printf "%s| workload %s: variant | wall median | wall ratio | paired wall ratio | paired CPU ratio | --probes, paired: + wall | --probes, paired: + CPU | CPU median | CPU ratio |\n", (i > 1 ? "\n" : ""), w
+        print "|---|---|---|---|---|---|---|---|---|"
         n = split(order[w], vs, " ")
         for (j = 1; j <= n; ++j) {
           v = vs[j]
-          printf "| %s | %s s | %s | %s | %s | %s s | %s |\n", v, med["wall", w, v], rat["wall", w, v],
-            ((w, v) in paired ? paired[w, v] : "-"), ((w, v) in plus ? plus[w, v] : "-"),
-            med["cpu", w, v], rat["cpu", w, v]
+          printf "| %s | %s s | %s | %s | %s | %s | %s | %s s | %s |\n", v, med["wall", w, v],
+            rat["wall", w, v], ((w, v) in paired ? paired[w, v] : "-"),
+            ((w, v) in paired_cpu ? paired_cpu[w, v] : "-"), ((w, v) in plus ? plus[w, v] : "-"),
+            ((w, v) in plus_cpu ? plus_cpu[w, v] : "-"), med["cpu", w, v], rat["cpu", w, v]
         }
       }
     }' "$RAW/trace.log" >> "$RAW/trace.md"

@@ -173,60 +173,69 @@ report 3 "wall time"
 report 4 "CPU time (user + system, tracer included)"
 
 # Paired: each variant against the untraced run of the same round (run minutes apart at most), so
-# that the machine's drift over the whole run cancels; the median of those ratios.
-awk -v n="${#variants[@]}" '
-  { k = $1; i = seen[k]++; r = int(i / n); wall[k, r, $2] = $3; rounds[k] = r + 1
-    if (!index(order[k], " " $2 " ")) order[k] = order[k] " " $2 " " }
-  END {
-    for (k in order) {
-      printf "\nworkload %s, wall time paired with the same round'"'"'s untraced run\n", k
-      printf "%-16s %12s   ratios (sorted)\n", "variant", "median ratio"
-      nv = split(order[k], vs, " ")
-      for (j = 1; j <= nv; ++j) {
-        if (vs[j] == "untraced") continue
-        m = 0
-        for (r = 0; r < rounds[k]; ++r) {
-          if (wall[k, r, "untraced"] > 0 && wall[k, r, vs[j]] > 0) s[++m] = wall[k, r, vs[j]] / wall[k, r, "untraced"]
+# that the machine's drift over the whole run cancels; the median of those ratios. Of the wall
+# time and of the CPU time (steadier on a shared machine).
+paired() {  # paired FIELD TITLE (3: wall, 4: cpu)
+  awk -v n="${#variants[@]}" -v field="$1" -v title="$2" '
+    { k = $1; i = seen[k]++; r = int(i / n); t[k, r, $2] = $field; rounds[k] = r + 1
+      if (!index(order[k], " " $2 " ")) order[k] = order[k] " " $2 " " }
+    END {
+      for (k in order) {
+        printf "\nworkload %s, %s paired with the same round'"'"'s untraced run\n", k, title
+        printf "%-16s %12s   ratios (sorted)\n", "variant", "median ratio"
+        nv = split(order[k], vs, " ")
+        for (j = 1; j <= nv; ++j) {
+          if (vs[j] == "untraced") continue
+          m = 0
+          for (r = 0; r < rounds[k]; ++r) {
+            if (t[k, r, "untraced"] > 0 && t[k, r, vs[j]] > 0) s[++m] = t[k, r, vs[j]] / t[k, r, "untraced"]
+          }
+          for (a = 1; a <= m; ++a) for (b = a + 1; b <= m; ++b) if (s[b] < s[a]) { x = s[a]; s[a] = s[b]; s[b] = x }
+          med = (m % 2) ? s[(m + 1) / 2] : (s[m / 2] + s[m / 2 + 1]) / 2
+          line = ""
+          for (a = 1; a <= m; ++a) line = line sprintf(" %.2f", s[a])
+          printf "%-16s %11.3fx  %s\n", vs[j], med, line
         }
-        for (a = 1; a <= m; ++a) for (b = a + 1; b <= m; ++b) if (s[b] < s[a]) { x = s[a]; s[a] = s[b]; s[b] = x }
-        med = (m % 2) ? s[(m + 1) / 2] : (s[m / 2] + s[m / 2 + 1]) / 2
-        line = ""
-        for (a = 1; a <= m; ++a) line = line sprintf(" %.2f", s[a])
-        printf "%-16s %11.3fx  %s\n", vs[j], med, line
       }
-    }
-  }' "$RESULTS"
+    }' "$RESULTS"
+}
+paired 3 "wall time"
+paired 4 "CPU time"
 
 # --probes against the same backend without it, paired within each round: BACKEND-probes over
 # BACKEND, the median of the per-round differences of their ratios to untraced (+0.05: probes
 # add 5 % of the untraced time).
-awk -v n="${#variants[@]}" '
-  { k = $1; i = seen[k]++; r = int(i / n); wall[k, r, $2] = $3; rounds[k] = r + 1
-    if (!index(order[k], " " $2 " ")) order[k] = order[k] " " $2 " " }
-  END {
-    for (k in order) {
-      nv = split(order[k], vs, " ")
-      header = 0
-      for (j = 1; j <= nv; ++j) {
-        v = vs[j]
-        if (v !~ /-probes$/) continue
-        base = substr(v, 1, length(v) - 7)
-        if (!index(order[k], " " base " ")) continue
-        if (!header) {
-          printf "\nworkload %s, --probes paired with the same backend without it\n", k
-          printf "%-16s %16s   differences (sorted)\n", "variant", "median +ratio"
-          header = 1
+probes_paired() {  # probes_paired FIELD TITLE
+  awk -v n="${#variants[@]}" -v field="$1" -v title="$2" '
+    { k = $1; i = seen[k]++; r = int(i / n); t[k, r, $2] = $field; rounds[k] = r + 1
+      if (!index(order[k], " " $2 " ")) order[k] = order[k] " " $2 " " }
+    END {
+      for (k in order) {
+        nv = split(order[k], vs, " ")
+        header = 0
+        for (j = 1; j <= nv; ++j) {
+          v = vs[j]
+          if (v !~ /-probes$/) continue
+          base = substr(v, 1, length(v) - 7)
+          if (!index(order[k], " " base " ")) continue
+          if (!header) {
+            printf "\nworkload %s, --probes paired with the same backend without it, %s\n", k, title
+            printf "%-16s %16s   differences (sorted)\n", "variant", "median +ratio"
+            header = 1
+          }
+          m = 0
+          for (r = 0; r < rounds[k]; ++r) {
+            u = t[k, r, "untraced"]
+            if (u > 0 && t[k, r, v] > 0 && t[k, r, base] > 0) s[++m] = (t[k, r, v] - t[k, r, base]) / u
+          }
+          for (a = 1; a <= m; ++a) for (b = a + 1; b <= m; ++b) if (s[b] < s[a]) { x = s[a]; s[a] = s[b]; s[b] = x }
+          med = (m % 2) ? s[(m + 1) / 2] : (s[m / 2] + s[m / 2 + 1]) / 2
+          line = ""
+          for (a = 1; a <= m; ++a) line = line sprintf(" %+.3f", s[a])
+          printf "%-16s %+15.3f  %s\n", v, med, line
         }
-        m = 0
-        for (r = 0; r < rounds[k]; ++r) {
-          u = wall[k, r, "untraced"]
-          if (u > 0 && wall[k, r, v] > 0 && wall[k, r, base] > 0) s[++m] = (wall[k, r, v] - wall[k, r, base]) / u
-        }
-        for (a = 1; a <= m; ++a) for (b = a + 1; b <= m; ++b) if (s[b] < s[a]) { x = s[a]; s[a] = s[b]; s[b] = x }
-        med = (m % 2) ? s[(m + 1) / 2] : (s[m / 2] + s[m / 2 + 1]) / 2
-        line = ""
-        for (a = 1; a <= m; ++a) line = line sprintf(" %+.3f", s[a])
-        printf "%-16s %+15.3f  %s\n", v, med, line
       }
-    }
-  }' "$RESULTS"
+    }' "$RESULTS"
+}
+probes_paired 3 "wall time"
+probes_paired 4 "CPU time"
