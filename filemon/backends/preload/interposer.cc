@@ -65,6 +65,8 @@
 #include <utility>
 
 #include "filemon/backends/preload/channel.h"
+#include "filemon/backends/preload/close_ranges.h"
+#include "filemon/backends/preload/directory_list.h"
 #include "filemon/backends/preload/environment.h"
 #include "filemon/backends/preload/exec_probe.h"
 #include "filemon/backends/preload/interposer_probes.h"
@@ -435,31 +437,6 @@ void ResetSyscallWindowAfterFork() {}
 
 // ---------------------------------------------------------------------------------------------
 // Process start: E, the loader's opens, and F for a process created behind our back.
-
-bool IsSystemLibraryDir(const char* path) {
-  return StartsWith(path, "/lib/") || StartsWith(path, "/lib64/") ||
-         StartsWith(path, "/usr/lib/") || StartsWith(path, "/usr/lib64/") ||
-         StartsWith(path, "/usr/local/lib/");
-}
-
-// True if `path` lies directly in one of the ':'-separated directories of `list`.
-bool InDirectoryList(const char* path, const char* list) {
-  if (list == nullptr) return false;
-  size_t path_len = Length(path);
-  size_t dir_len = path_len;
-  while (dir_len > 0 && path[dir_len - 1] != '/') --dir_len;
-  if (dir_len > 0) --dir_len;  // the directory without its trailing '/'
-  const char* p = list;
-  while (*p != '\0') {
-    const char* end = p;
-    while (*end != '\0' && *end != ':') ++end;
-    size_t n = static_cast<size_t>(end - p);
-    while (n > 1 && p[n - 1] == '/') --n;
-    if (n == dir_len && memcmp(p, path, n) == 0) return true;
-    p = *end == ':' ? end + 1 : end;
-  }
-  return false;
-}
 
 // True if `info`'s object holds this library's code; notes its text and path the first time.
 bool IsThisLibrary(const struct dl_phdr_info* info) {
@@ -1863,41 +1840,35 @@ FILEMON_EXPORT int close(int fd) {
   return REAL(close)(fd);
 }
 
-// Our descriptors in increasing order (-1 for one we do not have, first).
-std::pair<int, int> OurFds() {
-  const int a = g_fd.load(std::memory_order_relaxed), b = g_pipe.load(std::memory_order_relaxed);
-  return a < b ? std::make_pair(a, b) : std::make_pair(b, a);
+// The descriptors close_range and closefrom must spare.
+void OurFds(int (&ours)[2]) {
+  ours[0] = g_fd.load(std::memory_order_relaxed);
+  ours[1] = g_pipe.load(std::memory_order_relaxed);
 }
 
 // close_range(first, last) around our descriptors: the pieces between them.
 FILEMON_EXPORT int close_range(unsigned first, unsigned last, int flags) noexcept {
-  const auto [a, b] = OurFds();
-  int rc = 0;
-  unsigned from = first;
-  for (int ours : {a, b}) {
-    if (ours < 0 || static_cast<unsigned>(ours) < from || static_cast<unsigned>(ours) > last) {
-      continue;
-    }
-    if (static_cast<unsigned>(ours) > from) {
-      rc = REAL(close_range)(from, static_cast<unsigned>(ours) - 1, flags);
-      if (rc != 0) return rc;
-    }
-    if (static_cast<unsigned>(ours) == last) return 0;
-    from = static_cast<unsigned>(ours) + 1;
+  int ours[2];
+  OurFds(ours);
+  const CloseRanges r = RangesSparing(first, last, ours);
+  for (size_t i = 0; i < r.count; ++i) {
+    const int rc = REAL(close_range)(r.ranges[i].first, r.ranges[i].last, flags);
+    if (rc != 0) return rc;
   }
-  return REAL(close_range)(from, last, flags);
+  return 0;
 }
 
 FILEMON_EXPORT void closefrom(int lowfd) noexcept {
-  const auto [a, b] = OurFds();
-  for (int ours : {a, b}) {
-    if (ours < 0 || ours < lowfd) continue;
-    if (ours > lowfd) {
-      REAL(close_range)(static_cast<unsigned>(lowfd), static_cast<unsigned>(ours) - 1, 0);
+  int ours[2];
+  OurFds(ours);
+  const CloseRanges r = ClosefromRanges(lowfd, ours);
+  for (size_t i = 0; i < r.count; ++i) {
+    if (r.ranges[i].last == ~0U) {
+      REAL(closefrom)(static_cast<int>(r.ranges[i].first));
+    } else {
+      REAL(close_range)(r.ranges[i].first, r.ranges[i].last, 0);
     }
-    lowfd = ours + 1;
   }
-  REAL(closefrom)(lowfd);
 }
 
 FILEMON_EXPORT int dup2(int oldfd, int newfd) noexcept {

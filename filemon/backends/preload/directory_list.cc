@@ -1,0 +1,36 @@
+#include "filemon/backends/preload/directory_list.h"
+
+#include <cstddef>
+#include <cstring>
+
+#include "filemon/backends/preload/safe_string.h"
+
+namespace filemon {
+namespace preload_internal {
+
+bool IsSystemLibraryDir(const char* path) {
+  return StartsWith(path, "/lib/") || StartsWith(path, "/lib64/") ||
+         StartsWith(path, "/usr/lib/") || StartsWith(path, "/usr/lib64/") ||
+         StartsWith(path, "/usr/local/lib/");
+}
+
+bool InDirectoryList(const char* path, const char* list) {
+  if (list == nullptr) return false;
+  size_t path_len = Length(path);
+  size_t dir_len = path_len;
+  while (dir_len > 0 && path[dir_len - 1] != '/') --dir_len;
+  if (dir_len > 0) --dir_len;  // the directory without its trailing '/'
+  const char* p = list;
+  while (*p != '\0') {
+    const char* end = p;
+    while (*end != '\0' && *end != ':') ++end;
+    size_t n = static_cast<size_t>(end - p);
+    while (n > 1 && p[n - 1] == '/') --n;
+    if (n == dir_len && memcmp(p, path, n) == 0) return true;
+    p = *end == ':' ? end + 1 : end;
+  }
+  return false;
+}
+
+}  // namespace preload_internal
+}  // namespace filemon
