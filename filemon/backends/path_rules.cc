@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <string.h>
 
+#include "filemon/core/open_rule.h"
 #include "filemon/core/record.h"
 
 namespace filemon {
@@ -51,9 +52,10 @@ void AppendJoined(absl::string_view dir, absl::string_view path, Text* out) {
 void AddOpenRecords(RecordSink* sink, pid_t pid, uint64_t flags, absl::string_view as_passed,
                     absl::string_view resolved, OpenClue clue) {
   if (clue == OpenClue::kAt) sink->Add(Record::Path(RecordKind::kAt, pid, as_passed));
-  if (flags & O_RDWR) sink->Add(Record::Path(RecordKind::kRead, pid, resolved));
-  sink->Add(
-      Record::Path((flags & O_ACCMODE) ? RecordKind::kWrite : RecordKind::kRead, pid, resolved));
+  ForEachOpenRecord(flags, [&](OpenRecord r) {
+    sink->Add(Record::Path(r == OpenRecord::kRead ? RecordKind::kRead : RecordKind::kWrite, pid,
+                           resolved));
+  });
 }
 
 }  // namespace path_rules

@@ -59,8 +59,8 @@ void AppendJoined(absl::string_view dir, absl::string_view path, Text* out);
 // absolute anyway.
 enum class OpenClue { kNone, kAt };
 
-// The records of a successful open with `flags` (O_*): `A` (per `clue`), then `R` for O_RDONLY
-// and O_RDWR, `W` for O_WRONLY and O_RDWR, with `resolved` as the path.
+// The records of a successful open with `flags` (O_*): `A` (per `clue`), then FreeBSD's R/W
+// records (filemon/core/open_rule.h), with `resolved` as the path.
 void AddOpenRecords(RecordSink* sink, pid_t pid, uint64_t flags, absl::string_view as_passed,
                     absl::string_view resolved, OpenClue clue);
 

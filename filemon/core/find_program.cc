@@ -1,14 +1,14 @@
 #include "filemon/core/find_program.h"
 
+#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
-#include "filemon/core/default_path.h"
+#include "filemon/core/path_search.h"
 
 extern "C" char** environ;
 
@@ -29,21 +29,28 @@ const char* SearchPathOf(const Command& command) {
 
 absl::StatusOr<std::string> FindProgram(const Command& command) {
   const std::string& name = command.argv[0];
-  if (name.find('/') != std::string::npos) return name;
-  const char* path = SearchPathOf(command);
-  if (path == nullptr) path = kDefaultSearchPath;
+  if (IsPathName(name.c_str())) return name;
+  std::string found;
   std::string first_denied;
-  for (absl::string_view dir : absl::StrSplit(path, ':')) {
-    const std::string candidate = absl::StrCat(dir.empty() ? "." : dir, "/", name);
-    // Seen from here: the command's directory may differ from ours.
-    const std::string here = command.cwd.empty() || candidate[0] == '/'
-                                 ? candidate
-                                 : absl::StrCat(command.cwd, "/", candidate);
-    struct stat st;
-    if (stat(here.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    if (access(here.c_str(), X_OK) == 0) return candidate;
-    if (first_denied.empty()) first_denied = candidate;
-  }
+  char buffer[PATH_MAX];
+  ForEachSearchCandidate(
+      SearchPathOf(command), name.c_str(), buffer, sizeof(buffer), [&](const char* path) {
+        // "./name" for an empty DIR: a path name, whatever runs it.
+        const std::string candidate = IsPathName(path) ? path : absl::StrCat("./", path);
+        // Seen from here: the command's directory may differ from ours.
+        const std::string here = command.cwd.empty() || candidate[0] == '/'
+                                     ? candidate
+                                     : absl::StrCat(command.cwd, "/", candidate);
+        struct stat st;
+        if (stat(here.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return true;
+        if (access(here.c_str(), X_OK) == 0) {
+          found = candidate;
+          return false;
+        }
+        if (first_denied.empty()) first_denied = candidate;
+        return true;
+      });
+  if (!found.empty()) return found;
   if (!first_denied.empty()) {
     return absl::PermissionDeniedError(absl::StrCat("cannot execute ", first_denied));
   }

@@ -78,7 +78,8 @@
 #include "filemon/backends/preload/raw_syscall.h"
 #include "filemon/backends/preload/safe_string.h"
 #include "filemon/backends/preload/wire_format.h"
-#include "filemon/core/default_path.h"
+#include "filemon/core/open_rule.h"
+#include "filemon/core/path_search.h"
 
 #ifndef CLONE_VM
 #define CLONE_VM 0x00000100
@@ -214,7 +215,7 @@ DECLARE_REAL(getgrgid, struct group* (*)(gid_t));
 // ---------------------------------------------------------------------------------------------
 // Records for the operations.
 
-// open/openat/creat/fopen: FreeBSD's rule: R if O_RDWR, then W if any write access, else R.
+// open/openat/creat/fopen: FreeBSD's rule (filemon/core/open_rule.h).
 // `at`: openat/openat2, which also write the `A` clue for a relative path with a real dirfd
 // (not with --absolute, as ptrace: every path is then resolved, and the clue would be the one
 // relative path of the log).
@@ -230,8 +231,9 @@ void RecordOpen(int dirfd, const char* path, int flags, bool at, bool trapped = 
   if (at && !g_absolute && path[0] != '/' && dirfd != AT_FDCWD) {
     m.AddLiteral(WireKind::kAt, pid, path, Length(path));
   }
-  if (flags & O_RDWR) m.Add(WireKind::kRead, pid, dirfd, path);
-  m.Add((flags & O_ACCMODE) ? WireKind::kWrite : WireKind::kRead, pid, dirfd, path);
+  ForEachOpenRecord(static_cast<unsigned>(flags), [&](OpenRecord r) {
+    m.Add(r == OpenRecord::kRead ? WireKind::kRead : WireKind::kWrite, pid, dirfd, path);
+  });
   m.Send();
 }
 
@@ -840,82 +842,40 @@ int ExecvpeImpl(const char* file, char* const argv[], char* const envp[]) {
     ExecveImpl(path, argv, envp);
     if (errno == ENOEXEC) ExecWithShell(path, argv, envp);
   };
-  for (const char* p = file; *p != '\0'; ++p) {
-    if (*p == '/') {
-      run(file);
-      return -1;
-    }
+  if (IsPathName(file)) {
+    run(file);
+    return -1;
   }
-  const char* search = getenv("PATH");
-  if (search == nullptr) search = kDefaultSearchPath;
-  size_t file_len = Length(file);
   bool saw_eacces = false;
-  const char* dir = search;
-  while (true) {
-    const char* end = dir;
-    while (*end != '\0' && *end != ':') ++end;
-    size_t dir_len = static_cast<size_t>(end - dir);
-    char candidate[PATH_MAX];
-    if (dir_len + file_len + 2 > sizeof(candidate)) {  // too long for the kernel: next entry
-      if (*end == '\0') break;
-      dir = end + 1;
-      continue;
-    }
-    size_t n = 0;
-    if (dir_len > 0) {
-      memcpy(candidate, dir, dir_len);
-      n = dir_len;
-      candidate[n++] = '/';
-    }
-    memcpy(candidate + n, file, file_len + 1);
-    run(candidate);
-    switch (errno) {
-      case EACCES:
-        saw_eacces = true;
-        break;
-      case ENOENT:
-      case ESTALE:
-      case ENOTDIR:
-      case ENODEV:
-      case ETIMEDOUT:
-        break;
-      default:
-        return -1;
-    }
-    if (*end == '\0') break;
-    dir = end + 1;
-  }
+  char candidate[PATH_MAX];
+  const bool searched_all = ForEachSearchCandidate(getenv("PATH"), file, candidate,
+                                                   sizeof(candidate), [&](const char* path) {
+                                                     run(path);
+                                                     switch (errno) {
+                                                       case EACCES:
+                                                         saw_eacces = true;
+                                                         return true;
+                                                       case ENOENT:
+                                                       case ESTALE:
+                                                       case ENOTDIR:
+                                                       case ENODEV:
+                                                       case ETIMEDOUT:
+                                                         return true;
+                                                       default:
+                                                         return false;
+                                                     }
+                                                   });
+  if (!searched_all) return -1;
   if (saw_eacces) errno = EACCES;
   return -1;
 }
 
 // The path of a program for posix_spawnp: the first PATH entry where it is executable.
 bool SearchPath(const char* file, char* out, size_t size) {
-  for (const char* p = file; *p != '\0'; ++p) {
-    if (*p == '/') return false;
-  }
-  const char* dir = getenv("PATH");
-  if (dir == nullptr) dir = kDefaultSearchPath;
-  size_t file_len = Length(file);
-  while (true) {
-    const char* end = dir;
-    while (*end != '\0' && *end != ':') ++end;
-    size_t dir_len = static_cast<size_t>(end - dir);
-    if (dir_len + file_len + 2 <= size) {
-      size_t n = 0;
-      if (dir_len > 0) {
-        memcpy(out, dir, dir_len);
-        n = dir_len;
-        out[n++] = '/';
-      }
-      memcpy(out + n, file, file_len + 1);
-      if (RawSyscall4(SYS_faccessat, AT_FDCWD, reinterpret_cast<long>(out), X_OK, 0) == 0) {
-        return true;
-      }
-    }
-    if (*end == '\0') return false;
-    dir = end + 1;
-  }
+  if (IsPathName(file)) return false;
+  return !ForEachSearchCandidate(getenv("PATH"), file, out, size, [](const char* path) {
+    return RawSyscall4(SYS_faccessat, AT_FDCWD, reinterpret_cast<long>(path), X_OK, 0) != 0;
+  });
 }
 
 // glibc's file actions (sysdeps/posix/spawn_int.h, unchanged since glibc 2.29): the child
@@ -949,9 +909,9 @@ void ForEachSpawnAction(const posix_spawn_file_actions_t* actions, Fn fn) {
   for (int i = 0; i < actions->__used; ++i) {
     const GlibcSpawnAction& a = list[i];
     if (a.tag == GlibcSpawnAction::kOpen && a.action.open_action.path != nullptr) {
-      const int flags = a.action.open_action.oflag;
-      if (flags & O_RDWR) fn('R', a.action.open_action.path, -1);
-      fn((flags & O_ACCMODE) ? 'W' : 'R', a.action.open_action.path, -1);
+      ForEachOpenRecord(static_cast<unsigned>(a.action.open_action.oflag), [&](OpenRecord r) {
+        fn(r == OpenRecord::kRead ? 'R' : 'W', a.action.open_action.path, -1);
+      });
     } else if (a.tag == GlibcSpawnAction::kChdir && a.action.chdir_action.path != nullptr) {
       fn('C', a.action.chdir_action.path, -1);
     } else if (a.tag == GlibcSpawnAction::kFchdir) {
