@@ -68,9 +68,12 @@ void SendFromChild(int control, MessageType type, int pid, int status, int signa
 
 // The reaper's body, between fork and _exit in a copy of a possibly multi-threaded process:
 // only async-signal-safe calls, no allocation.
-[[noreturn]] void RunReaper(const ReaperLaunch& launch) {
+[[noreturn]] void RunReaper(const ReaperLaunch& launch, pid_t supervisor) {
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // The supervisor died before the death signal was armed (this child may run well after the
+  // fork on a busy machine): nobody would read the tree's pipe, which this process holds open.
+  if (getppid() != supervisor) _exit(127);
   if (launch.pipe_fd >= 0) fcntl(launch.pipe_fd, F_SETFD, 0);  // inherited by the command
   struct sigaction ignore, old;
   std::memset(&ignore, 0, sizeof(ignore));
@@ -113,12 +116,13 @@ void SendFromChild(int control, MessageType type, int pid, int status, int signa
 }  // namespace
 
 absl::StatusOr<Reaper> Reaper::Start(const ReaperLaunch& launch) {
+  const pid_t supervisor = getpid();
   const pid_t pid = fork();
   if (pid == 0) {
     // The reaper passes the command's stdout/stderr on to it; a failed dup2 ends the run with
     // "the reaper ended before the command".
     if (RedirectCommandOutput(*launch.command) != 0) _exit(127);
-    RunReaper(launch);
+    RunReaper(launch, supervisor);
   }
   if (pid < 0) return absl::ErrnoToStatus(errno, "preload: fork");
   return Reaper(pid);
