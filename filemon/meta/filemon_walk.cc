@@ -61,7 +61,7 @@ void FilemonWalk::Record(const Fields& f) {
       MoveOrLink(f);
       return;
     case 'D':
-      ClearMissingUnder(p, &missing_);
+      missing_.ClearUnder(p);
       return;
     case 'W':
       Wrote(p);
@@ -87,7 +87,7 @@ void FilemonWalk::MoveOrLink(const Fields& f) {
   }
   Wrote(dst);
   if (f.key == 'M') {
-    ClearMissingUnder(src, &missing_);  // the source of a rename only clears, like D
+    missing_.ClearUnder(src);  // the source of a rename only clears, like D
     CheckWrite(dst, Follow::kSymlinks);
     return;
   }
@@ -138,14 +138,14 @@ bool FilemonWalk::CheckRead(absl::string_view p) {
     }
     return true;
   }
-  if (ReadIsMissing(s_, p, error)) AddMissing(p);
+  if (ReadIsMissing(s_, p, error)) missing_.Add(p);
   return true;
 }
 
 void FilemonWalk::CheckWrite(absl::string_view p, Follow follow) {
   if (!WriteMayBeMissing(s_, p)) return;
   const StatResult& st = follow == Follow::kNoSymlinks ? cache_.Lstat(p) : cache_.Stat(p);
-  if (st.error != 0 && !Ignore(p)) AddMissing(p);
+  if (st.error != 0 && !Ignore(p)) missing_.Add(p);
 }
 
 bool FilemonWalk::Ignore(absl::string_view p, PathCache::Entry** entry) {
@@ -162,13 +162,6 @@ bool FilemonWalk::Ignore(absl::string_view p, PathCache::Entry** entry) {
   return ignore;
 }
 
-void FilemonWalk::AddMissing(absl::string_view p) {
-  for (const std::string& m : missing_) {
-    if (m == p) return;
-  }
-  missing_.emplace_back(p);
-}
-
 std::string FilemonWalk::ProbePath(absl::string_view p) const {
   return NormalizePath(p[0] == '/' ? p : absl::StrCat(dirs_.lcwd(), "/", p));
 }
@@ -178,7 +171,7 @@ void FilemonWalk::Wrote(absl::string_view p) {
 }
 
 void FilemonWalk::Finish() {
-  if (!missing_.empty()) verdict_->MissingFiles(missing_.front());
+  if (!missing_.empty()) verdict_->MissingFiles(missing_.paths().front());
   if (!verdict_->out_of_date() && s_.options.probes) CheckProbes();
 }
 

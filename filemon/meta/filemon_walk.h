@@ -75,7 +75,6 @@ class FilemonWalk {
   void CheckWrite(absl::string_view p, Follow follow);
   // `*entry` (if not null) receives the cache entry of an absolute `p`.
   bool Ignore(absl::string_view p, PathCache::Entry** entry = nullptr);
-  void AddMissing(absl::string_view p);
   // CheckOptions::probes: `p` of an N, W or M/L destination, absolute in the pid's cwd.
   std::string ProbePath(absl::string_view p) const;
   void Wrote(absl::string_view p);
@@ -87,7 +86,7 @@ class FilemonWalk {
   PathCache cache_;
   PidDirs dirs_;
   PathFacts* facts_;  // null: one thread, whose cache knows it all
-  std::vector<std::string> missing_;
+  MissingList missing_;
   ReadCandidates candidates_;
   std::string real_;
   absl::flat_hash_map<absl::string_view, bool> relative_ignore_;

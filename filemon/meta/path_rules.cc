@@ -91,11 +91,17 @@ bool ReadIsMissing(const CheckState& s, absl::string_view p, int error) {
   return error == ENOENT && !p.empty() && p[0] == '/' && !absl::StartsWith(p, s.cwd);
 }
 
-void ClearMissingUnder(absl::string_view dir, std::vector<std::string>* missing) {
+void MissingList::Add(absl::string_view path) {
+  if (listed_.insert(std::string(path)).second) paths_.emplace_back(path);
+}
+
+void MissingList::ClearUnder(absl::string_view dir) {
   if (dir.empty() || dir[0] != '/') return;
-  missing->erase(std::remove_if(missing->begin(), missing->end(),
-                                [dir](const std::string& m) { return PathStartsWith(m, dir); }),
-                 missing->end());
+  const auto under = [dir](const std::string& m) { return PathStartsWith(m, dir); };
+  for (const std::string& m : paths_) {
+    if (under(m)) listed_.erase(m);
+  }
+  paths_.erase(std::remove_if(paths_.begin(), paths_.end(), under), paths_.end());
 }
 
 bool Interesting(char key, absl::string_view p, const PathCache::Entry& e, const CheckState& s,

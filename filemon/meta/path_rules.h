@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 #include "filemon/meta/check_options.h"
 #include "filemon/meta/check_state.h"
@@ -61,9 +62,21 @@ bool WriteMayBeMissing(const CheckState& s, absl::string_view p);
 // and not under `cwd` (raw prefix).
 bool ReadIsMissing(const CheckState& s, absl::string_view p, int error);
 
-// D of `dir`, or M from `dir`: forget the missing files equal to it or under it. Only an
-// absolute `dir` clears anything.
-void ClearMissingUnder(absl::string_view dir, std::vector<std::string>* missing);
+// bmake's list of missing files: in the order first seen, each once (a hash set finds a path
+// already listed: a long list costs no scan per record).
+class MissingList {
+ public:
+  void Add(absl::string_view path);
+  // D of `dir`, or M from `dir`: forget the files equal to it or under it. Only an absolute
+  // `dir` clears anything.
+  void ClearUnder(absl::string_view dir);
+  bool empty() const { return paths_.empty(); }
+  const std::vector<std::string>& paths() const { return paths_; }
+
+ private:
+  std::vector<std::string> paths_;
+  absl::flat_hash_set<std::string> listed_;
+};
 
 // Whether an absolute R/E/L-source path can change anything: not when it exists, is no
 // directory and is not newer than the target, nor when it is ignored (except for E, whose

@@ -101,12 +101,21 @@ TEST_F(PathRulesTest, ReadsAreMissingOnlyWhenAbsentAbsoluteAndOutsideCwd) {
   EXPECT_FALSE(ReadIsMissing(*s, s->cwd + "x/gone.h", ENOENT));  // raw prefix of cwd
 }
 
-TEST(ClearMissingUnder, ClearsTheDirectoryAndBelowOnly) {
-  std::vector<std::string> missing = {"/a", "/a/b", "/ab", "/c"};
-  ClearMissingUnder("/a", &missing);
-  EXPECT_EQ(missing, (std::vector<std::string>{"/ab", "/c"}));
-  ClearMissingUnder("c", &missing);  // relative: nothing
-  EXPECT_EQ(missing.size(), 2u);
+TEST(MissingList, KeepsFirstSeenOrderOnce) {
+  MissingList missing;
+  for (const char* p : {"/b", "/a", "/b", "/c", "/a"}) missing.Add(p);
+  EXPECT_EQ(missing.paths(), (std::vector<std::string>{"/b", "/a", "/c"}));
+}
+
+TEST(MissingList, ClearsTheDirectoryAndBelowOnly) {
+  MissingList missing;
+  for (const char* p : {"/a", "/a/b", "/ab", "/c"}) missing.Add(p);
+  missing.ClearUnder("/a");
+  EXPECT_EQ(missing.paths(), (std::vector<std::string>{"/ab", "/c"}));
+  missing.ClearUnder("c");  // relative: nothing
+  EXPECT_EQ(missing.paths().size(), 2u);
+  missing.Add("/a/b");  // cleared, then missing again: listed again, last
+  EXPECT_EQ(missing.paths(), (std::vector<std::string>{"/ab", "/c", "/a/b"}));
 }
 
 }  // namespace
