@@ -287,6 +287,20 @@ void AddNulScenarios(std::vector<Scenario>* s) {
                         "TARGET foo\n-- command output --\n", output,
                         "-- filemon acquired metadata --\n# filemon version 5\nV 5\n", records);
   };
+  // A line that does not fit bmake's first 64 KiB buffer grows it too, and so does a last
+  // line without its '\n' in a .meta too large for the buffer (bmake tries to read on).
+  s->push_back({"long_output_line_grows_buffer",
+                "up-to-date",
+                with_output(std::string(70000, 'x') + "\n", "R 100 @D@/old.h\n"),
+                {Older()}});
+  s->push_back({"long_record_grows_buffer",
+                "up-to-date",
+                with_output("", absl::StrCat("R 100 @D@/", std::string(70000, 'a'), "\n")),
+                {}});
+  s->push_back({"truncated_last_line_large_meta_grows_buffer",
+                "truncated",
+                with_output(filler, "R 100 @D@/old.h"),
+                {Older()}});
   s->push_back({"nul_in_output_small_meta_truncated",
                 "truncated",
                 with_output(nul_line, "R 100 @D@/old.h\n"),

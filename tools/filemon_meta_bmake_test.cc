@@ -27,6 +27,11 @@
 #include "gtest/gtest.h"
 #include "tools/bmake_scenarios.h"
 
+namespace filemon_meta_test {
+// The scenario's name in gtest's messages.
+void PrintTo(const Scenario& sc, std::ostream* os) { *os << sc.name; }
+}  // namespace filemon_meta_test
+
 namespace {
 
 using filemon_meta_test::Command;
@@ -123,8 +128,6 @@ std::string ToolCommand(const Scenario& sc, const std::string& env, const std::s
   absl::StrAppend(&command, " ", Quote(d + "/foo.meta"));
   return command;
 }
-
-void PrintTo(const Scenario& sc, std::ostream* os) { *os << sc.name; }
 
 class BmakeDiff : public testing::TestWithParam<Scenario> {};
 

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "filemon/meta/test_dir.h"
@@ -417,6 +418,33 @@ void ExpectSameDecision(const Decision& one, const Decision& other, const std::s
   EXPECT_EQ(one.line, other.line) << context;
   EXPECT_EQ(one.path, other.path) << context;
   EXPECT_EQ(one.messages, other.messages) << context;
+}
+
+// A line too long for bmake's first buffer grows it (a -dM note); read by several threads, the
+// note comes once, at its place among the messages, as in the one-thread reading.
+TEST_F(CheckerTest, CooperativeReadingNotesBufferGrowthAsTheSequentialOne) {
+  dir_->Write("d/old.h", "x", kT0 + 5);
+  std::string body;
+  for (int i = 0; i < 3000; ++i) absl::StrAppend(&body, "R 1 ", D(), "/old.h\n");
+  absl::StrAppend(&body, "R 2 ", D(), "/", std::string(70000, 'a'), "\n");
+  for (int i = 0; i < 3000; ++i) absl::StrAppend(&body, "R 1 ", D(), "/old.h\n");
+  absl::StrAppend(&body, "R 1 ", D(), "/gone/x.h\n");
+  WriteMeta(Meta(D(), body));
+  absl::StatusOr<Checker> one = Checker::Create(options_);
+  ASSERT_TRUE(one.ok());
+  options_.parallel = {/*min_bytes=*/1, /*chunk_bytes=*/4096};
+  absl::StatusOr<Checker> many = Checker::Create(options_);
+  ASSERT_TRUE(many.ok());
+  absl::StatusOr<Decision> sequential = one->CheckFileWith(MetaPath(), 1);
+  ASSERT_TRUE(sequential.ok());
+  ASSERT_FALSE(sequential->messages.empty());
+  EXPECT_TRUE(absl::StartsWith(sequential->messages[0], "growing buffer 65536 -> "))
+      << sequential->messages[0];
+  for (int threads : {2, 3}) {
+    absl::StatusOr<Decision> cooperative = many->CheckFileWith(MetaPath(), threads);
+    ASSERT_TRUE(cooperative.ok());
+    ExpectSameDecision(*sequential, *cooperative, absl::StrCat(threads, " threads"));
+  }
 }
 
 // Random filemon sections made of what changes per-process state (F, C, X, E, pids that come

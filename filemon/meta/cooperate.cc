@@ -117,6 +117,7 @@ void WalkListed(const Chunk& c, LineReader* reader, FilemonWalk* walk, Verdict* 
     }
     reader->Seek(l.offset);
     reader->Next(&line);  // never false: no NUL in the data, and the line is in the chunk
+    verdict->TakeNotes(reader);
     if (verdict->Truncated(line)) return;
     walk->Line(line);
   }

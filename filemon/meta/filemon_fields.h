@@ -82,7 +82,8 @@ struct QuickLine {
   size_t next;  // offset of the next line
 };
 
-// Whether the line at `data + pos` (ending before `data + end`) has that shape; if so, `*out`.
+// Whether the line at `data + pos` (ending before `data + end`) has that shape, and fits bmake's
+// first line buffer; if so, `*out`.
 // REQUIRES: the data holds no NUL (bmake would cut a line there).
 inline bool ReadQuick(const char* data, size_t pos, size_t end, QuickLine* out) {
   const char* const q = data + pos;
@@ -90,6 +91,7 @@ inline bool ReadQuick(const char* data, size_t pos, size_t end, QuickLine* out) 
   if (limit - q < 6 || (q[0] != 'R' && q[0] != 'E') || q[1] != ' ') return false;
   const char* const nl = FindNewline(q + 2, limit);
   if (nl == nullptr) return false;  // the last line, truncated: the general path reports it
+  if (static_cast<size_t>(nl - q) + 2 > kBmakeFirstBuffer) return false;  // may grow bmake's buffer
   const char* const digits = q + 2;
   const char* d = digits;
   uint64_t value = 0;  // unsigned: a long run of digits wraps (and is refused) instead of UB

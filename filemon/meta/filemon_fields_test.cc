@@ -94,6 +94,14 @@ TEST(ReadQuick, TakesOnlyTheCommonShape) {
   }
 }
 
+TEST(ReadQuick, LeavesALineThatMayGrowBmakesBufferToTheGeneralPath) {
+  const std::string fits = "R 1 /" + std::string(kBmakeFirstBuffer - 7, 'a') + "\n";
+  const std::string grows = "R 1 /" + std::string(kBmakeFirstBuffer - 6, 'a') + "\n";
+  QuickLine q;
+  EXPECT_TRUE(ReadQuick(fits.data(), 0, fits.size(), &q));
+  EXPECT_FALSE(ReadQuick(grows.data(), 0, grows.size(), &q));
+}
+
 TEST(SplitTwoPaths, UnquotesAndRefusesAMissingSecondPath) {
   Fields f;
   absl::string_view src, dst;

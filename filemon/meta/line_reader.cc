@@ -21,13 +21,14 @@ bool LineReader::Fgets(size_t room, std::string* buf) {
   return true;
 }
 
-// A line holding a NUL, as bmake's fgetLine() reads it: strlen() stops at the NUL, the line
-// seems to lack its '\n', and bmake grows its buffer (from 64 KiB to half the file size,
-// then the whole size, rounded up to BUFSIZ) and reads on at the NUL, so the next line is
-// glued onto the text before the NUL. A file too small to grow the buffer for gives the
-// text before the NUL, without its '\n' (a truncated line). The buffer size carries over
-// from line to line, as bmake's static buffer does.
-bool LineReader::NextWithNul(MetaLine* line) {
+// A line as bmake's fgetLine() reads it, for the lines plain splitting would get wrong: one
+// that holds a NUL, does not fit the buffer, or lacks its '\n'. strlen() stops at a NUL, so
+// the line seems to lack its '\n'; bmake then grows its buffer (to half the file size, then
+// the whole size, rounded up to BUFSIZ) and reads on at the NUL, so the next line is glued
+// onto the text before the NUL. A file too small to grow the buffer for gives the text before
+// the NUL, without its '\n' (a truncated line). The buffer size carries over from line to
+// line, as bmake's static buffer does.
+bool LineReader::NextAsFgetLine(MetaLine* line) {
   constexpr size_t kBufSiz = 8192;  // glibc's BUFSIZ, bmake's unit
   const auto round_up = [](size_t n) { return (n + kBufSiz - 1) / kBufSiz * kBufSiz; };
   std::string buf;

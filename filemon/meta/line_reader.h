@@ -3,8 +3,9 @@
 // The lines of a .meta as bmake's meta_oodate() reads them: its `fgetLine()` into a buffer of
 // 64 KiB that grows, and `strlen()` on the result (bmake_meta.md §2.1). For a file without a
 // NUL byte that is plain line splitting; a NUL cuts a line short, and in a file over 64 KiB
-// glues the next line onto the text before the NUL, with bmake's -dM note
-// `growing buffer A -> B`.
+// glues the next line onto the text before the NUL. Whenever bmake grows its buffer (for such
+// a line, a line that does not fit, or a last line without its '\n' in a file larger than
+// the buffer) the reader notes bmake's -dM line `growing buffer A -> B`.
 //
 // Example:
 //   LineReader reader(data);
@@ -30,6 +31,10 @@
 namespace filemon {
 namespace meta {
 namespace internal {
+
+// bmake's first line buffer: 8 * BUFSIZ. A line of this many bytes or more, its '\n'
+// included, does not fit it.
+constexpr size_t kBmakeFirstBuffer = 8 * 8192;
 
 // One physical line as bmake's fgetLine() + strlen() see it.
 struct MetaLine {
@@ -73,7 +78,11 @@ class LineReader {
     const char* nl = FindNewline(start, start + left);
     const size_t len = nl ? static_cast<size_t>(nl - start) : left;
     line->start = pos_;
-    if (has_nul_ && std::memchr(start, 0, len) != nullptr) return NextWithNul(line);
+    // bmake's buffer holds at most bufsz_ - 1 bytes: a line of bufsz_ - 1 bytes or more with
+    // its '\n' does not fit.
+    if (nl == nullptr || len + 2 > bufsz_ || (has_nul_ && std::memchr(start, 0, len) != nullptr)) {
+      return NextAsFgetLine(line);
+    }
     pos_ += len + (nl ? 1 : 0);
     line->text = absl::string_view(start, len);
     line->read_length = len + (nl ? 1 : 0);
@@ -87,16 +96,17 @@ class LineReader {
   // bmake's -dM messages of the lines read since the last call ("growing buffer A -> B").
   std::vector<std::string> TakeNotes() { return std::exchange(notes_, {}); }
   bool has_nul() const { return has_nul_; }
+  bool has_notes() const { return !notes_.empty(); }
 
  private:
   bool Fgets(size_t room, std::string* buf);
-  bool NextWithNul(MetaLine* line);
+  bool NextAsFgetLine(MetaLine* line);
 
   absl::string_view data_;
   bool has_nul_;
   size_t pos_ = 0;
-  size_t bufsz_ = 8 * 8192;        // bmake's first buffer: 8 * BUFSIZ
-  std::deque<std::string> glued_;  // texts of lines with a NUL (stable while the reader lives)
+  size_t bufsz_ = kBmakeFirstBuffer;  // bmake's buffer size, which only grows
+  std::deque<std::string> glued_;     // texts of lines with a NUL (stable while the reader lives)
   std::vector<std::string> notes_;
 };
 

@@ -105,6 +105,33 @@ TEST(LineReader, NulInALargeFileGluesTheNextLineAndGrowsTheBufferOnce) {
   EXPECT_TRUE(reader.TakeNotes().empty());
 }
 
+TEST(LineReader, LongLineGrowsTheBufferOnce) {
+  const std::string long_line(70000, 'x');
+  const std::string data = long_line + "\n" + long_line + "\n" + Padding(100 << 10);
+  LineReader reader(data);
+  MetaLine line;
+  ASSERT_TRUE(reader.Next(&line));
+  EXPECT_EQ(line.text, long_line);
+  EXPECT_TRUE(line.complete);
+  EXPECT_EQ(reader.TakeNotes(), std::vector<std::string>{absl::StrCat(
+                                    "growing buffer 65536 -> ", RoundUpToBufsiz(data.size() / 2))});
+  ASSERT_TRUE(reader.Next(&line));  // fits the grown buffer
+  EXPECT_EQ(line.text, long_line);
+  EXPECT_FALSE(reader.has_notes());
+}
+
+TEST(LineReader, LastLineWithoutNewlineInALargeFileTriesToGrow) {
+  const std::string data = Padding(100 << 10) + "R 1 /a";
+  LineReader reader(data);
+  MetaLine line;
+  while (reader.Next(&line) && line.complete) {
+  }
+  EXPECT_EQ(line.text, "R 1 /a");
+  EXPECT_FALSE(line.complete);
+  EXPECT_EQ(reader.TakeNotes(), std::vector<std::string>{absl::StrCat(
+                                    "growing buffer 65536 -> ", RoundUpToBufsiz(data.size()))});
+}
+
 TEST(FindNewline, FindsTheFirstNewlineAtEveryOffset) {
   for (size_t at = 0; at < 40; ++at) {
     std::string s(40, 'x');

@@ -10,11 +10,14 @@ namespace internal {
 
 bool Verdict::ReadLine(LineReader* reader, MetaLine* line) {
   const bool more = reader->Next(line);
-  if (reader->has_nul()) {
-    for (std::string& note : reader->TakeNotes()) Message(std::move(note));
-  }
+  TakeNotes(reader);
   if (more) ++line_;
   return more;
+}
+
+void Verdict::TakeNotes(LineReader* reader) {
+  if (!reader->has_notes()) return;
+  for (std::string& note : reader->TakeNotes()) Message(std::move(note));
 }
 
 std::string Verdict::Prefix(size_t line) const {

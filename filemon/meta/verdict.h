@@ -32,6 +32,8 @@ class Verdict {
   void set_line(size_t line) { line_ = line; }
   // reader->Next(); a line read is counted, and the reader's -dM notes become messages.
   bool ReadLine(LineReader* reader, MetaLine* line);
+  // The reader's -dM notes, as messages (ReadLine does it for its line).
+  void TakeNotes(LineReader* reader);
 
   // A line without its '\n': bmake's warning, and out of date (kTruncated). False for a
   // complete line.
