@@ -74,6 +74,7 @@ class ForwardingSink : public RecordSink {
     DecodeSpawnActions(actions, [&](char kind, const char* path, size_t size) {
       const RecordKind k = kind == 'R'   ? RecordKind::kRead
                            : kind == 'W' ? RecordKind::kWrite
+                           : kind == 'N' ? RecordKind::kNotFound
                                          : RecordKind::kChdir;
       Send(Record::Path(k, self_, absl::string_view(path, size)), 0);
     });

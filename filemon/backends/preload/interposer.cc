@@ -630,6 +630,9 @@ __attribute__((noinline)) void AddSpawnActions(BatchMessage* m, int pid, const c
       case 'c':
         m->Add(WireKind::kChdir, pid, AT_FDCWD, path, AT_FDCWD, nullptr, PathRule::kLiteral);
         break;
+      case 'N':
+        m->Add(WireKind::kNotFound, pid, AT_FDCWD, path);
+        break;
       default:
         break;
     }
@@ -870,11 +873,17 @@ int ExecvpeImpl(const char* file, char* const argv[], char* const envp[]) {
   return -1;
 }
 
-// The path of a program for posix_spawnp: the first PATH entry where it is executable.
-bool SearchPath(const char* file, char* out, size_t size) {
+// The path of a program for posix_spawnp: the first PATH entry where it is executable. With
+// `misses`, the entries before it where the program is absent are appended there as 'N'
+// actions: glibc's child tries them with execve, the probes ptrace sees.
+bool SearchPath(const char* file, char* out, size_t size, ByteAppender* misses = nullptr) {
   if (IsPathName(file)) return false;
-  return !ForEachSearchCandidate(getenv("PATH"), file, out, size, [](const char* path) {
-    return RawSyscall4(SYS_faccessat, AT_FDCWD, reinterpret_cast<long>(path), X_OK, 0) != 0;
+  return !ForEachSearchCandidate(getenv("PATH"), file, out, size, [&](const char* path) {
+    const long rc = RawSyscall4(SYS_faccessat, AT_FDCWD, reinterpret_cast<long>(path), X_OK, 0);
+    if (misses != nullptr && (rc == -ENOENT || rc == -ENOTDIR)) {
+      AppendSpawnAction(*misses, 'N', path, Length(path));
+    }
+    return rc != 0;
   });
 }
 
@@ -973,7 +982,11 @@ int SpawnImpl(SpawnFn real, bool search, pid_t* pid, const char* file,
   if (!Active()) return real(pid, file, actions, attr, argv, envp);
   char found[4096];
   const char* path = file;
-  if (search && SearchPath(file, found, sizeof(found))) path = found;
+  char missed[2048];  // the PATH entries before `found`, when probes are recorded
+  ByteAppender misses(missed, sizeof(missed) - 1);
+  if (search && SearchPath(file, found, sizeof(found), ProbesWanted() ? &misses : nullptr)) {
+    path = found;
+  }
   ExecProbe probe = ProbeExecutable(path);
   bool unpreloadable = probe.kind != ExecKind::kPreloadable && probe.kind != ExecKind::kUnknown;
   const bool helper = unpreloadable && g_auto && g_helper[0] != '\0' &&
@@ -982,6 +995,7 @@ int SpawnImpl(SpawnFn real, bool search, pid_t* pid, const char* file,
   char encoded[8192];
   ByteAppender encoder(encoded, sizeof(encoded) - 1);
   if (child_starts) EncodeSpawnActions(actions, &encoder);
+  if (child_starts && !misses.overflow()) encoder.Append(missed, misses.size());
   const bool actions_in_env = child_starts && !encoder.overflow();
   encoded[actions_in_env ? encoder.size() : 0] = '\0';
   const ChildStart start{NextToken(), encoded};
@@ -998,6 +1012,10 @@ int SpawnImpl(SpawnFn real, bool search, pid_t* pid, const char* file,
     BatchMessage m;
     m.AddFork(Pid(), child, child_starts ? start.token : 0);
     if (!actions_in_env) RecordSpawnFileActions(&m, child, actions);
+    if (!actions_in_env && !misses.overflow() && misses.size() > 0) {
+      missed[misses.size()] = '\0';
+      AddSpawnActions(&m, child, missed);
+    }
     if (!child_starts) {
       m.AddComment(path, " is ", ExecKindReason(probe.kind), ": ", ExecKindLoss(probe.kind));
       m.AddExecPath(WireKind::kExec, child, path);

@@ -29,8 +29,10 @@
 // FILEMON_PRELOAD_PID is its own pid was exec'd by a traced process and writes no F.
 //
 // Actions are encoded as a sequence of KIND LENGTH ':' BYTES (LENGTH in decimal): KIND 'R' or
-// 'W' (an open, path as passed), 'C' (a chdir, path as passed) or 'c' (an fchdir: the
-// directory's absolute path, resolved by the parent, where the descriptor was valid).
+// 'W' (an open, path as passed), 'C' (a chdir, path as passed), 'c' (an fchdir: the
+// directory's absolute path, resolved by the parent, where the descriptor was valid) or 'N'
+// (with probes: a PATH entry where posix_spawnp's search, made by glibc in the child, will
+// not find the program; after the file actions, as the child makes them).
 //
 // Header-only, libc-only and async-signal-safe (the interposer includes it).
 

@@ -11,8 +11,10 @@
 //   open("nodir/x", O_CREAT)         -> fails, but creates: no N
 //   stat("file"), fstat(file)        -> succeed: no N
 //   execvp("tool") with PATH=DIR/bin1:DIR/bin2 in a child -> N DIR/bin1/tool, E DIR/bin2/tool
+//   posix_spawnp("tool") with the same PATH   -> the same in the spawned child
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -48,5 +50,10 @@ int main(int argc, char** argv) {
   }
   int status = 0;
   if (pid < 0 || waitpid(pid, &status, 0) != pid) return 12;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 13;
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return 13;
+  setenv("PATH", path, 1);
+  char* spawn_argv[] = {"tool", (char*)0};
+  if (posix_spawnp(&pid, "tool", NULL, NULL, spawn_argv, environ) != 0) return 14;
+  if (waitpid(pid, &status, 0) != pid) return 15;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 16;
 }
