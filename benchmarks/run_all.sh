@@ -24,12 +24,12 @@ set -uo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 export FILEMON_BENCH_DIR=${FILEMON_BENCH_DIR:-/tmp/filemon-bench}
 RAW="$FILEMON_BENCH_DIR/run_all"
-SECTIONS=(format parse trace probes process meta-vs-bmake meta-bench bmake-meta deps
+SECTIONS=(format parse trace ebpf probes process meta-vs-bmake meta-bench bmake-meta deps
   run-and-record)
 # Rounds per section (probes counts, its "rounds" are unused).
-declare -A ROUNDS=([format]=5 [parse]=5 [trace]=15 [probes]=1 [process]=800 [meta-vs-bmake]=30
+declare -A ROUNDS=([format]=5 [parse]=5 [trace]=15 [ebpf]=9 [probes]=1 [process]=800 [meta-vs-bmake]=30
   [meta-bench]=3 [bmake-meta]=11 [deps]=11 [run-and-record]=500)
-declare -A QUICK=([format]=1 [parse]=1 [trace]=1 [probes]=1 [process]=20 [meta-vs-bmake]=3
+declare -A QUICK=([format]=1 [parse]=1 [trace]=1 [ebpf]=1 [probes]=1 [process]=20 [meta-vs-bmake]=3
   [meta-bench]=1 [bmake-meta]=1 [deps]=1 [run-and-record]=10)
 quick=0
 only=""
@@ -210,6 +210,22 @@ section_trace() {
         }
       }
     }' "$RAW/trace.log" >> "$RAW/trace.md"
+}
+
+# The ebpf backend beside ptrace, preload and its bpftrace peer; needs root and BPF. Its tables
+# are trace_overhead.sh's own, with the lost-record count of every ebpf run and the start-up.
+section_ebpf() {
+  local variants=untraced,ebpf,ptrace,preload
+  command -v bpftrace >/dev/null && variants=$variants,bpftrace
+  bazel build --config=opt //tools:filemon >/dev/null 2>&1
+  if ! "$(bazel info --config=opt bazel-bin 2>/dev/null)/tools/filemon" --backend=ebpf \
+      -o /dev/null -- /bin/true 2> "$RAW/ebpf.why.tmp"; then
+    why ebpf "the ebpf backend cannot run here: $(cat "$RAW/ebpf.why.tmp")"
+    return 1
+  fi
+  run ebpf "benchmarks/trace_overhead.sh --rounds ${ROUNDS[ebpf]} --workloads gcc,make --variants $variants" ||
+    return 1
+  { echo '```text'; sed -n '/^workload/,$p' "$RAW/ebpf.log"; echo '```'; } >> "$RAW/ebpf.md"
 }
 
 section_probes() {

@@ -5,7 +5,8 @@
 #
 # usage: benchmarks/trace_overhead.sh [--rounds N] [--workloads gcc,make]
 #                                     [--variants untraced,ptrace,floor,preload,auto,strace,strace-seccomp]
-#                                     (also: preload-floor, kernel, NAME-probes, NAME-base)
+#                                     (also: preload-floor, kernel, ebpf, bpftrace, NAME-probes,
+#                                     NAME-base)
 #
 # Workloads:
 #   gcc   20 small C files compiled one after the other (gcc -O1 -c), each including libc headers.
@@ -20,6 +21,12 @@
 #   preload         filemon --backend=preload (the LD_PRELOAD interposer)
 #   auto            filemon --backend=auto (preload, ptrace for programs preload cannot enter)
 #   kernel          filemon --backend=kernel (FreeBSD/NetBSD)
+#   ebpf            filemon --backend=ebpf (root; BPF in the kernel); the lost-record count of
+#                   every run (`# filemon: lost N records`) is printed at the end
+#   bpftrace        its peer: benchmarks/bpftrace_peer.sh, bpftrace running filemon_peer.bt (the
+#                   same calls for the command's tree, printed as text) around the workload;
+#                   includes bpftrace's own start-up (compiling and loading the script), which
+#                   the `bpftrace-startup` line at the end measures alone
 #   strace          strace -f -e trace=<the syscalls filemon records>
 #   strace-seccomp  the same with --seccomp-bpf
 #   floor           benchmarks/ptrace_floor.c: a bare seccomp+ptrace loop (entry and exit stop per
@@ -60,7 +67,8 @@ fi
 variant_prefix() {
   case "$1" in
     untraced) echo "" ;;
-    ptrace|preload|auto|kernel) echo "$FILEMON --backend=$1 -o $SCRATCH/filemon.log --" ;;
+    ptrace|preload|auto|kernel|ebpf) echo "$FILEMON --backend=$1 -o $SCRATCH/filemon.log --" ;;
+    bpftrace) echo "$REPO/benchmarks/bpftrace_peer.sh $SCRATCH/bpftrace.log" ;;
     ptrace-probes|preload-probes|auto-probes)
       echo "$FILEMON --backend=${1%-probes} --probes -o $SCRATCH/filemon.log --" ;;
     strace) echo "strace -f -qq -o $SCRATCH/strace.log -e trace=$SYSCALLS" ;;
@@ -119,6 +127,7 @@ for v in "${variants[@]}"; do variant_prefix "$v" >/dev/null; done
 RESULTS="$SCRATCH/results.txt"
 TIMEFORMAT='%3R %3U %3S'
 : > "$RESULTS"
+: > "$SCRATCH/lost.txt"
 
 for w in "${workloads[@]}"; do
   "setup_$w"
@@ -137,7 +146,13 @@ for w in "${workloads[@]}"; do
       prefix=$(variant_prefix "$v")
       # Wall time, and the CPU time (user + system) of the whole process tree, tracer included:
       # on a shared machine the CPU time is the steadier of the two.
-      { time "run_$w" "$prefix" > /dev/null 2>&1; } 2> "$SCRATCH/time.txt"
+      status=0
+      { time "run_$w" "$prefix" > /dev/null 2>&1; } 2> "$SCRATCH/time.txt" || status=$?
+      if [[ "$v" == ebpf ]]; then  # 0 unless the ring buffer was full (then filemon exits 126)
+        lost=$(sed -n 's/^# filemon: lost \([0-9]*\) records$/\1/p' "$SCRATCH/filemon.log")
+        echo "$w ${lost:-0}" >> "$SCRATCH/lost.txt"
+      fi
+      if [[ $status -ne 0 ]]; then echo "trace_overhead.sh: $w under $v failed" >&2; exit 1; fi
       read -r wall user sys < "$SCRATCH/time.txt"
       echo "$w $v $wall $(echo "$user + $sys" | bc)" >> "$RESULTS"
     done
@@ -239,3 +254,22 @@ probes_paired() {  # probes_paired FIELD TITLE
 }
 probes_paired 3 "wall time"
 probes_paired 4 "CPU time"
+if [[ -s "$SCRATCH/lost.txt" ]]; then
+  echo
+  awk '{ n[$1]++; s[$1] += $2; l[$1] = l[$1] " " $2 }
+       END { for (w in n) printf "workload %s, ebpf lost records per run (%d runs, total %d):%s\n", w, n[w], s[w], l[w] }' \
+    "$SCRATCH/lost.txt"
+fi
+# Start-up alone: the tracer around /bin/true, median of 9, wall and CPU (user + system).
+for v in "${variants[@]}"; do
+  [[ "$v" == ebpf || "$v" == bpftrace ]] || continue
+  prefix=$(variant_prefix "$v")
+  for i in $(seq 9); do
+    { time $prefix /bin/true > /dev/null 2>&1; } 2> "$SCRATCH/time.txt"
+    read -r wall user sys < "$SCRATCH/time.txt"
+    echo "$wall $(echo "$user + $sys" | bc)"
+  done > "$SCRATCH/startup.txt"
+  printf '%s-startup: /bin/true traced, median of 9: wall %s s, CPU (user + system) %s s\n' "$v" \
+    "$(sort -n -k1 "$SCRATCH/startup.txt" | awk 'NR == 5 { print $1 }')" \
+    "$(sort -n -k2 "$SCRATCH/startup.txt" | awk 'NR == 5 { print $2 }')"
+done
