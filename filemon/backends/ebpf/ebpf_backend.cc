@@ -116,8 +116,9 @@ ExitStatus FollowTree(Program& program, pid_t pid, int pidfd, RunControl* contro
     pollfd fds[3] = {{program.events_fd(), POLLIN, 0},
                      {reaped ? -1 : pidfd, POLLIN, 0},
                      {RunControlInternal::WakeFd(control), POLLIN, 0}};
+    // The program wakes this loop only for an exit or a half-full buffer: drain every 50 ms.
     // After the root's exit, only the map says when the rest has gone: look every tick.
-    poll(fds, 3, reaped ? 10 : 250);
+    poll(fds, 3, reaped ? 10 : 50);
     program.Consume();
     if (!reaped) {
       int status = 0;

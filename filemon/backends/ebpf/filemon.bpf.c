@@ -93,10 +93,17 @@ static __always_inline struct fe_event* new_event(__u32 type, __u32 pid) {
   return e;
 }
 
+/* Wakes the reader only for an exit (the tree's last X ends a run) or a buffer half full: a
+ * wakeup per event would cost a context switch each. The reader drains on its own tick too. */
 static __always_inline void send(struct fe_event* e, __u32 data_size) {
   __u64 size = sizeof(e->h) + data_size;
   if (size > sizeof(*e)) size = sizeof(*e);
-  if (bpf_ringbuf_output(&events, e, size, 0) != 0) __sync_fetch_and_add(&lost_records, 1);
+  __u64 flags = BPF_RB_NO_WAKEUP;
+  if (e->h.type == FE_EXIT || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >
+                                  bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 2) {
+    flags = BPF_RB_FORCE_WAKEUP;
+  }
+  if (bpf_ringbuf_output(&events, e, size, flags) != 0) __sync_fetch_and_add(&lost_records, 1);
 }
 
 /* The state of one walk from a dentry up to the root, one component per bpf_loop step. */

@@ -34,6 +34,10 @@ enum {
   BPF_MAP_TYPE_RINGBUF = 27,
   BPF_ANY = 0,
   BPF_F_NO_PREALLOC = 1,
+  BPF_RB_NO_WAKEUP = 1,
+  BPF_RB_FORCE_WAKEUP = 2,
+  BPF_RB_AVAIL_DATA = 0,
+  BPF_RB_RING_SIZE = 1,
 };
 
 /* bpf_helper_defs.h names these in prototypes only. */
