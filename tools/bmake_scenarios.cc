@@ -325,6 +325,14 @@ void AddNulScenarios(std::vector<Scenario>* s) {
                              "CWD @D@\nTARGET foo\n-- command output --\n", filler),
                 {},
                 {{"echo ${x y:L:ts\\n}", "echo x\ny"}}});
+  // A continuation line that starts with a NUL: bmake reads it into its buffer after the '\n'
+  // of the line before, so it is complete and empty, and adds nothing (not even that '\n').
+  s->push_back({"nul_starts_cmd_continuation_large_meta",
+                "cmd_changed",
+                absl::StrCat(std::string("CMD echo x\0junk\ny\n\0CWD @D@\n", 27),
+                             "TARGET foo\n-- command output --\n", filler),
+                {},
+                {{"echo ${x y:L:ts\\n}", "echo x\ny"}}});
   s->push_back({"empty_meta", "up-to-date", "", {}});
   s->push_back({"buildmon_marker",
                 "newer",

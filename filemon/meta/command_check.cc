@@ -16,9 +16,12 @@ std::string CommandCheck::JoinContinuation(const MetaLine& line, absl::string_vi
   size_t read = line.read_length;  // bmake's `x`: the bytes in its buffer so far
   MetaLine next;
   while (newlines-- > 0) {
-    if (!verdict->ReadLine(reader, &next)) break;
+    // The line is read into bmake's buffer after `read` bytes, the last a '\n'.
+    if (!verdict->ReadLine(reader, &next, read)) break;
     read += next.read_length;
-    absl::StrAppend(&joined, "\n", next.text);
+    // An empty read (a line starting with a NUL) leaves the '\n' before it last in the
+    // buffer, where bmake's end of text overwrites it.
+    if (next.read_length > 0) absl::StrAppend(&joined, "\n", next.text);
     if (!next.complete) {
       verdict->ContinuationTruncated(read);
       break;

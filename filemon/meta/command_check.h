@@ -40,7 +40,8 @@ class CommandCheck {
  private:
   // The text of a command recorded over `1 + newlines` lines, the first being `line` with
   // `text`: each next line joined by its '\n' (bmake reads it into its buffer after the line
-  // before). Joined, not cut from the data: a line holding a NUL has a text of its own.
+  // before, at an offset: LineReader::Next). Joined, not cut from the data: a line holding a
+  // NUL has a text of its own.
   std::string JoinContinuation(const MetaLine& line, absl::string_view text, size_t newlines,
                                LineReader* reader, Verdict* verdict) const;
 

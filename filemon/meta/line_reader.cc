@@ -28,30 +28,35 @@ bool LineReader::Fgets(size_t room, std::string* buf) {
 // onto the text before the NUL. A file too small to grow the buffer for gives the text before
 // the NUL, without its '\n' (a truncated line). The buffer size carries over from line to
 // line, as bmake's static buffer does.
-bool LineReader::NextAsFgetLine(MetaLine* line) {
+bool LineReader::NextAsFgetLine(MetaLine* line, size_t offset) {
   constexpr size_t kBufSiz = 8192;  // glibc's BUFSIZ, bmake's unit
   const auto round_up = [](size_t n) { return (n + kBufSiz - 1) / kBufSiz * kBufSiz; };
-  std::string buf;
-  Fgets(bufsz_, &buf);
+  std::string buf;  // bmake's buffer from `offset` on
+  Fgets(bufsz_ - offset, &buf);
+  // bmake tests buf[x - 1] == '\n' with x counted from the buffer's start: for an empty
+  // string after `offset`, the '\n' of the line before.
+  const auto ends_line = [&buf, offset](size_t x) {
+    return x > 0 ? buf[x - 1] == '\n' : offset > 0;
+  };
   size_t x;
   for (;;) {
     const size_t nul = buf.find('\0');
     x = nul == std::string::npos ? buf.size() : nul;
     buf.resize(x);
-    if (x > 0 && buf[x - 1] == '\n') break;
+    if (ends_line(x)) break;
     size_t grown = round_up(data_.size() / 2);
     if (grown <= bufsz_) grown = round_up(data_.size());
     if (grown <= bufsz_) break;  // truncated
     notes_.push_back(absl::StrCat("growing buffer ", bufsz_, " -> ", grown));
     bufsz_ = grown;
-    if (!Fgets(bufsz_ - x, &buf)) break;  // truncated
+    if (!Fgets(bufsz_ - offset - x, &buf)) break;  // truncated
   }
   line->read_length = x;
-  line->complete = x > 0 && buf[x - 1] == '\n';
-  if (line->complete) buf.pop_back();
+  line->complete = ends_line(x);
+  if (x > 0 && line->complete) buf.pop_back();
   glued_.push_back(std::move(buf));
   line->text = glued_.back();
-  return x > 0;
+  return offset + x > 0;
 }
 
 }  // namespace internal

@@ -70,8 +70,10 @@ class LineReader {
         has_nul_(nul == Nul::kUnknown && std::memchr(data.data(), 0, data.size()) != nullptr) {}
 
   // The next line. False at the end, and (as bmake's `fgetLine(...) > 0` test) when bmake's
-  // `x` is 0 (a line starting with a NUL).
-  bool Next(MetaLine* line) {
+  // `x` is 0 (a line starting with a NUL). `offset`: bmake reads the line into its buffer
+  // after that many bytes of earlier lines, the last ending in '\n' (the lines of a
+  // multi-line command); a line starting with a NUL is then complete and empty.
+  bool Next(MetaLine* line, size_t offset = 0) {
     if (pos_ >= data_.size()) return false;
     const char* start = data_.data() + pos_;
     const size_t left = data_.size() - pos_;
@@ -80,8 +82,9 @@ class LineReader {
     line->start = pos_;
     // bmake's buffer holds at most bufsz_ - 1 bytes: a line of bufsz_ - 1 bytes or more with
     // its '\n' does not fit.
-    if (nl == nullptr || len + 2 > bufsz_ || (has_nul_ && std::memchr(start, 0, len) != nullptr)) {
-      return NextAsFgetLine(line);
+    if (nl == nullptr || offset + len + 2 > bufsz_ ||
+        (has_nul_ && std::memchr(start, 0, len) != nullptr)) {
+      return NextAsFgetLine(line, offset);
     }
     pos_ += len + (nl ? 1 : 0);
     line->text = absl::string_view(start, len);
@@ -100,7 +103,7 @@ class LineReader {
 
  private:
   bool Fgets(size_t room, std::string* buf);
-  bool NextAsFgetLine(MetaLine* line);
+  bool NextAsFgetLine(MetaLine* line, size_t offset);
 
   absl::string_view data_;
   bool has_nul_;

@@ -132,6 +132,31 @@ TEST(LineReader, LastLineWithoutNewlineInALargeFileTriesToGrow) {
                                     "growing buffer 65536 -> ", RoundUpToBufsiz(data.size()))});
 }
 
+TEST(LineReader, AfterAnOffsetALineStartingWithNulIsCompleteAndEmpty) {
+  const std::string data("\0abc\nnext\n", 10);
+  LineReader reader(data);
+  MetaLine line;
+  ASSERT_TRUE(reader.Next(&line, /*offset=*/12));
+  EXPECT_EQ(line.text, "");
+  EXPECT_EQ(line.read_length, 0u);
+  EXPECT_TRUE(line.complete);
+  ASSERT_TRUE(reader.Next(&line));
+  EXPECT_EQ(line.text, "next");
+  LineReader again(data);
+  EXPECT_FALSE(again.Next(&line));  // at offset 0: bmake's fgetLine() returns 0
+}
+
+TEST(LineReader, AfterAnOffsetALineThatNoLongerFitsGrowsTheBuffer) {
+  const std::string data = "short\n" + Padding(100 << 10);  // half of it fits 64 KiB
+  LineReader reader(data);
+  MetaLine line;
+  ASSERT_TRUE(reader.Next(&line, /*offset=*/kBmakeFirstBuffer - 4));
+  EXPECT_EQ(line.text, "short");
+  EXPECT_TRUE(line.complete);
+  EXPECT_EQ(reader.TakeNotes(), std::vector<std::string>{absl::StrCat(
+                                    "growing buffer 65536 -> ", RoundUpToBufsiz(data.size()))});
+}
+
 TEST(FindNewline, FindsTheFirstNewlineAtEveryOffset) {
   for (size_t at = 0; at < 40; ++at) {
     std::string s(40, 'x');

@@ -8,8 +8,8 @@ namespace filemon {
 namespace meta {
 namespace internal {
 
-bool Verdict::ReadLine(LineReader* reader, MetaLine* line) {
-  const bool more = reader->Next(line);
+bool Verdict::ReadLine(LineReader* reader, MetaLine* line, size_t offset) {
+  const bool more = reader->Next(line, offset);
   TakeNotes(reader);
   if (more) ++line_;
   return more;

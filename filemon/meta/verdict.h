@@ -30,8 +30,9 @@ class Verdict {
   // The .meta line being read (1 for the first; 0 before it).
   size_t line() const { return line_; }
   void set_line(size_t line) { line_ = line; }
-  // reader->Next(); a line read is counted, and the reader's -dM notes become messages.
-  bool ReadLine(LineReader* reader, MetaLine* line);
+  // reader->Next(line, offset); a line read is counted, and the reader's -dM notes become
+  // messages.
+  bool ReadLine(LineReader* reader, MetaLine* line, size_t offset = 0);
   // The reader's -dM notes, as messages (ReadLine does it for its line).
   void TakeNotes(LineReader* reader);
 
