@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 // The session backends (the factory, hence ptrace) are linked only where they build (Linux:
 // BUILD.bazel defines FILEMON_BMAKE_SESSIONS); FreeBSD/NetBSD need only the device.
@@ -71,7 +72,7 @@ struct filemon_handle {
   // session traces one child; the next one is started as soon as the current child is done,
   // since bmake's compat mode forks the next command of a target under the same filemon
   // without calling the API in between.
-  std::unique_ptr<filemon::Backend> backend;
+  filemon::Backend* backend = nullptr;  // SharedBackend()
   std::unique_ptr<filemon::Writer> writer;
   std::unique_ptr<filemon::TraceSession> session;
   pid_t child = -1;     // the child named by filemon_setpid_parent, while traced
@@ -135,7 +136,42 @@ bool ChildrenBornTraced() {
 }
 #endif
 
+#if defined(FILEMON_BMAKE_SESSIONS)
+// One backend for the whole process, made at the first filemon_open (bmake opens a filemon per
+// target or job): what a backend finds once (preload's interposer and helper) is not looked
+// for again per command. Never destroyed, like filemon_path()'s string.
+absl::StatusOr<filemon::Backend*> SharedBackend() {
+  static const absl::StatusOr<filemon::Backend*>* const shared = [] {
+    absl::StatusOr<std::unique_ptr<filemon::Backend>> made =
+        filemon::MakeBackend(SessionBackendName());
+    if (!made.ok()) return new absl::StatusOr<filemon::Backend*>(made.status());
+    return new absl::StatusOr<filemon::Backend*>(made->release());
+  }();
+  return *shared;
+}
+#endif
+
+// A session started ahead for a next child that never came (most targets run one command),
+// kept for the next handle of the process instead of being destroyed: every command would
+// otherwise pay for two sessions (preload: a channel, a listener, memfds; ptrace: a tracer).
+struct SpareSession {
+  absl::Mutex mu;
+  std::unique_ptr<filemon::TraceSession> session ABSL_GUARDED_BY(mu);
+};
+SpareSession& Spare() {
+  static SpareSession* const spare = new SpareSession;
+  return *spare;
+}
+
 int StartSession(struct filemon_handle* F) {
+  {
+    SpareSession& spare = Spare();
+    absl::MutexLock lock(&spare.mu);
+    if (spare.session != nullptr) {
+      F->session = std::move(spare.session);
+      return 0;
+    }
+  }
   absl::StatusOr<std::unique_ptr<filemon::TraceSession>> session =
       F->backend->StartSession(filemon::TraceOptions());
   if (!session.ok()) return Fail(F, Report(session.status()));
@@ -187,13 +223,12 @@ struct filemon_handle* filemon_open(void) {
         "filemon, strace -f, a debugger); ptrace cannot trace them a second time"));
     return nullptr;
   }
-  absl::StatusOr<std::unique_ptr<filemon::Backend>> backend =
-      filemon::MakeBackend(SessionBackendName());
+  absl::StatusOr<filemon::Backend*> backend = SharedBackend();
   if (!backend.ok()) {
     errno = Report(backend.status());
     return nullptr;
   }
-  F->backend = *std::move(backend);
+  F->backend = *backend;
   return F.release();
 #else
   errno = Report(absl::UnavailableError(
@@ -303,7 +338,13 @@ int filemon_close(struct filemon_handle* F) {
         error_number = Report(s);
       }
     }
-    F->session.reset();  // an unused session: no child to kill
+    if (F->child < 0 && F->session != nullptr) {
+      // Never given a child: the next handle takes it (a spare already kept is dropped).
+      SpareSession& spare = Spare();
+      absl::MutexLock lock(&spare.mu);
+      spare.session = std::move(F->session);
+    }
+    F->session.reset();
     F->writer->WriteFooter(absl::Now());
     if (absl::Status s = F->writer->Close(); !s.ok() && error_number == 0) {
       error_number = Report(s);
