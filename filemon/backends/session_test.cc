@@ -1,0 +1,189 @@
+// `TraceSession` (filemon/core/backend.h) under every backend that has one: the caller vforks
+// and reaps the command itself, as bmake does. Each log must be in the kernel's order
+// (tree_order.h), the command's own tree only.
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "filemon/backends/backend_factory.h"
+#include "filemon/backends/testing/trace_harness.h"
+#include "filemon/core/backend.h"
+#include "filemon/core/record.h"
+#include "filemon/core/tree_order.h"
+#include "gtest/gtest.h"
+
+namespace filemon {
+namespace {
+
+using testing_internal::CollectingSink;
+using testing_internal::OwnedRecord;
+
+// One command under a session: vforked, prepared, exec'd, as bmake's job mode does it.
+class Traced {
+ public:
+  Traced(Backend* backend, const std::string& script, const TraceOptions& options = {}) {
+    absl::StatusOr<std::unique_ptr<TraceSession>> session = backend->StartSession(options);
+    EXPECT_TRUE(session.ok()) << session.status();
+    if (!session.ok()) return;
+    session_ = *std::move(session);
+    TraceSession* s = session_.get();
+    const char* text = script.c_str();
+    pid_ = vfork();
+    if (pid_ == 0) {
+      if (s->PrepareChild() != 0) _exit(126);
+      execl("/bin/sh", "sh", "-c", text, static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    EXPECT_TRUE(session_->SetChild(pid_).ok());
+  }
+
+  // Finishes the session first (the command is still unreaped), then reaps the command.
+  // Returns its wait status; the records are in `records()`.
+  int Finish() {
+    if (session_ == nullptr) return -1;
+    EXPECT_TRUE(session_->Finish(&sink_).ok());
+    int status = -1;
+    EXPECT_EQ(waitpid(pid_, &status, 0), pid_);
+    return status;
+  }
+
+  // Ends the session before Finish(), as a caller that gives up does; returns the command's
+  // wait status.
+  int Abandon() {
+    session_.reset();
+    int status = -1;
+    EXPECT_EQ(waitpid(pid_, &status, 0), pid_);
+    return status;
+  }
+
+  pid_t pid() const { return pid_; }
+  const std::vector<OwnedRecord>& records() { return sink_.collected.records(); }
+
+  // The kernel's order, with the command as the only root; empty if kept.
+  std::string OrderError() { return std::string(sink_.order.status().message()); }
+
+  bool Has(RecordKind kind, absl::string_view path) {
+    for (const OwnedRecord& r : records()) {
+      if (r.kind == kind && r.path == path) return true;
+    }
+    return false;
+  }
+
+ private:
+  std::unique_ptr<TraceSession> session_;
+  pid_t pid_ = -1;
+  // Collects the records and checks their order as they come.
+  struct OrderedSink : public RecordSink {
+    void Add(const Record& record) override {
+      order.Add(record, ++line);
+      collected.Add(record);
+    }
+    CollectingSink collected;
+    TreeOrderChecker order{TreeOrderOptions{TreeRoots::kFirstOnly, {}}};
+    size_t line = 0;
+  };
+  OrderedSink sink_;
+};
+
+class SessionTest : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<Backend>> backend = MakeBackend(GetParam());
+    if (!backend.ok()) GTEST_SKIP() << backend.status();
+    backend_ = *std::move(backend);
+    absl::StatusOr<std::unique_ptr<TraceSession>> probe = backend_->StartSession({});
+    if (absl::IsUnimplemented(probe.status())) {
+      GTEST_SKIP() << GetParam() << " has no sessions yet (issue 21): " << probe.status();
+    }
+    const char* tmp = getenv("TEST_TMPDIR");
+    dir_ = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/", GetParam());
+    ASSERT_EQ(system(absl::StrCat("rm -rf ", dir_, " && mkdir -p ", dir_).c_str()), 0);
+  }
+
+  std::unique_ptr<Backend> backend_;
+  std::string dir_;
+};
+
+// bmake -j2: two jobs at once, a session each; neither log holds a record of the other.
+TEST_P(SessionTest, ConcurrentSessionsKeepTheirRecordsApart) {
+  const std::string a = dir_ + "/a.txt", b = dir_ + "/b.txt";
+  ASSERT_EQ(system(absl::StrCat("echo a > ", a, " && echo b > ", b).c_str()), 0);
+  Traced job_a(backend_.get(), absl::StrCat("i=0; while [ $i -lt 40 ]; do cat ", a,
+                                            " > /dev/null; i=$((i+1)); done"));
+  Traced job_b(backend_.get(), absl::StrCat("i=0; while [ $i -lt 40 ]; do cat ", b,
+                                            " > /dev/null; i=$((i+1)); done"));
+  EXPECT_EQ(job_a.Finish(), 0);
+  EXPECT_EQ(job_b.Finish(), 0);
+  for (Traced* job : {&job_a, &job_b}) {
+    const std::string mine = job == &job_a ? a : b, theirs = job == &job_a ? b : a;
+    int reads = 0;
+    for (const OwnedRecord& r : job->records()) {
+      EXPECT_NE(r.path, theirs) << "a record of the other job: " << r.ToString();
+      if (r.kind == RecordKind::kRead && r.path == mine) ++reads;
+    }
+    EXPECT_EQ(reads, 40) << mine;
+    EXPECT_EQ(job->OrderError(), "");
+  }
+}
+
+// A command that leaves an orphan: the session ends when the orphan does, with its records.
+TEST_P(SessionTest, TheSessionWaitsForAnOrphan) {
+  const std::string marker = dir_ + "/marker";
+  ASSERT_EQ(system(absl::StrCat("echo m > ", marker).c_str()), 0);
+  Traced job(backend_.get(), absl::StrCat("(sleep 0.3; cat ", marker, " > /dev/null) & exit 0"));
+  EXPECT_EQ(job.Finish(), 0);
+  EXPECT_TRUE(job.Has(RecordKind::kRead, marker));
+  EXPECT_EQ(job.OrderError(), "");
+}
+
+// The command killed by a signal: its X says so, though only its parent (the caller) reaps it.
+TEST_P(SessionTest, ACommandKilledByASignalGetsItsExit) {
+  Traced job(backend_.get(), "kill -TERM $$");
+  const int status = job.Finish();
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) << status;
+  bool exit_seen = false;
+  for (const OwnedRecord& r : job.records()) {
+    if (r.kind == RecordKind::kExit && r.pid == job.pid()) {
+      EXPECT_EQ(r.signal, SIGTERM) << r.ToString();
+      exit_seen = true;
+    }
+  }
+  EXPECT_TRUE(exit_seen);
+  EXPECT_EQ(job.OrderError(), "");
+}
+
+// --probes: a lookup of an absent path is an N record under every backend.
+TEST_P(SessionTest, ProbesRecordAnAbsentPath) {
+  TraceOptions options;
+  options.probes = true;
+  const std::string absent = dir_ + "/absent";
+  Traced job(backend_.get(), absl::StrCat("cat ", absent, " 2> /dev/null; exit 0"), options);
+  EXPECT_EQ(job.Finish(), 0);
+  EXPECT_TRUE(job.Has(RecordKind::kNotFound, absent));
+  EXPECT_EQ(job.OrderError(), "");
+}
+
+// Destroying a session before Finish() kills the command: nothing traced is left running.
+TEST_P(SessionTest, DestroyingASessionKillsTheCommand) {
+  Traced job(backend_.get(), "sleep 30");
+  usleep(100 * 1000);
+  const int status = job.Abandon();
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, SessionTest, ::testing::Values("ptrace", "preload", "auto"),
+                         [](const ::testing::TestParamInfo<const char*>& info) {
+                           return std::string(info.param);
+                         });
+
+}  // namespace
+}  // namespace filemon
