@@ -12,37 +12,50 @@
 #include "filemon/backends/ptrace/ptrace_backend.h"
 
 namespace filemon {
+namespace {
+
+using BackendOr = absl::StatusOr<std::unique_ptr<Backend>>;
+
+// `auto`: the kernel device only where filemon(4) exists (never on Linux); else preload where
+// the interposer sees everything, and ptrace for a command whose program it cannot enter (and,
+// through filemon_preload_helper, for such programs exec'd later). See README.md, "How auto
+// decides".
+BackendOr MakeAutoBackend() {
+  if (PlatformHasFilemonDevice()) {
+    BackendOr kernel = MakeKernelBackend();
+    if (kernel.ok()) return kernel;
+  }
+  PreloadOptions options;
+  options.auto_mode = true;
+  BackendOr ptrace = MakePtraceBackend();
+  if (ptrace.ok()) options.fallback = *std::move(ptrace);
+  return MakePreloadBackend(std::move(options));
+}
+
+// Every name, made the same way: the backend's `MakeXBackend` with its default options.
+struct Entry {
+  absl::string_view name;
+  BackendOr (*make)();
+};
+const Entry kBackends[] = {
+    {"ptrace", [] { return MakePtraceBackend(); }},
+    {"preload", [] { return MakePreloadBackend(); }},
+    {"ebpf", [] { return MakeEbpfBackend(); }},
+    {"kernel", [] { return MakeKernelBackend(); }},
+    {"auto", MakeAutoBackend},
+};
+
+}  // namespace
 
 std::vector<absl::string_view> BackendNames() {
-  return {"ptrace", "preload", "ebpf", "kernel", "auto"};
+  std::vector<absl::string_view> names;
+  for (const Entry& entry : kBackends) names.push_back(entry.name);
+  return names;
 }
 
 absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(absl::string_view name) {
-  if (name == "kernel") return MakeKernelBackend();
-  // `auto` takes the kernel device only where filemon(4) exists (never on Linux).
-  if (name == "auto" && PlatformHasFilemonDevice()) {
-    absl::StatusOr<std::unique_ptr<Backend>> kernel = MakeKernelBackend();
-    if (kernel.ok()) return kernel;
-  }
-  if (name == "ptrace") {
-    absl::Status available = PtraceBackendAvailable();
-    if (!available.ok()) return available;
-    return MakePtraceBackend();
-  }
-  if (name == "preload") return MakePreloadBackend(PreloadOptions{});
-  if (name == "ebpf") {
-    absl::Status available = EbpfBackendAvailable();
-    if (!available.ok()) return available;
-    return MakeEbpfBackend();
-  }
-  if (name == "auto") {
-    // Preload where the interposer sees everything; ptrace for a command whose program it
-    // cannot enter (and, through filemon_preload_helper, for such programs exec'd later).
-    // See README.md, "How auto decides".
-    PreloadOptions options;
-    options.auto_mode = true;
-    if (PtraceBackendAvailable().ok()) options.fallback = MakePtraceBackend();
-    return MakePreloadBackend(std::move(options));
+  for (const Entry& entry : kBackends) {
+    if (entry.name == name) return entry.make();
   }
   return absl::InvalidArgumentError(absl::StrCat("unknown backend \"", name, "\"; expected one of ",
                                                  absl::StrJoin(BackendNames(), ", ")));

@@ -10,6 +10,11 @@
 //               program, a Go program); see README.md "How auto decides".
 // An unknown or unavailable backend is a Status naming the reason, never a crash.
 //
+// Every backend is made the same way, by its own header's
+//   absl::StatusOr<std::unique_ptr<Backend>> MakeXBackend(XBackendOptions options = {});
+// which fails (Unavailable, Unimplemented) where this host cannot provide it. A new backend
+// adds that function and one line to the table in backend_factory.cc.
+//
 // Example:
 //   absl::StatusOr<std::unique_ptr<filemon::Backend>> backend = filemon::MakeBackend("auto");
 //   if (!backend.ok()) return backend.status();

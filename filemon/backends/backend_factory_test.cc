@@ -59,6 +59,24 @@ TEST(MakeBackend, PreloadAndAutoRecordProbes) {
   }
 }
 
+// Every name BackendNames() lists is made through the same table: a backend by that name, or
+// a status saying why this host cannot have it, never "unknown".
+TEST(MakeBackend, EveryListedNameIsMadeOrSaysWhyNot) {
+  for (absl::string_view name : BackendNames()) {
+    SCOPED_TRACE(std::string(name));
+    absl::StatusOr<std::unique_ptr<Backend>> backend = MakeBackend(name);
+    if (backend.ok()) {
+      // `auto` is named after what it picked where filemon(4) exists.
+      if (name != "auto") {
+        EXPECT_EQ((*backend)->name(), name);
+      }
+      continue;
+    }
+    EXPECT_NE(backend.status().code(), absl::StatusCode::kInvalidArgument) << backend.status();
+    EXPECT_FALSE(backend.status().message().empty());
+  }
+}
+
 TEST(MakeBackend, UnknownNameListsTheValidOnes) {
   absl::StatusOr<std::unique_ptr<Backend>> backend = MakeBackend("dtrace");
   ASSERT_FALSE(backend.ok());

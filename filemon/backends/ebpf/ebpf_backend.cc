@@ -296,8 +296,10 @@ absl::Status EbpfBackendAvailable() {
   return absl::OkStatus();
 }
 
-std::unique_ptr<Backend> MakeEbpfBackend(const EbpfOptions& options) {
-  return std::make_unique<EbpfBackend>(options);
+absl::StatusOr<std::unique_ptr<Backend>> MakeEbpfBackend(EbpfOptions options) {
+  absl::Status available = EbpfBackendAvailable();
+  if (!available.ok()) return available;
+  return std::unique_ptr<Backend>(std::make_unique<EbpfBackend>(options));
 }
 
 }  // namespace filemon

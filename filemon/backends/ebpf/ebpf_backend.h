@@ -9,10 +9,9 @@
 // `# filemon: lost N records` and `Run()` fails with DataLoss.
 //
 // Example:
-//   if (filemon::EbpfBackendAvailable().ok()) {
-//     std::unique_ptr<filemon::Backend> backend = filemon::MakeEbpfBackend();
-//     absl::StatusOr<filemon::ExitStatus> exit = backend->Run(command, {}, &writer);
-//   }
+//   absl::StatusOr<std::unique_ptr<filemon::Backend>> backend = filemon::MakeEbpfBackend();
+//   if (!backend.ok()) return backend.status();  // e.g. not root
+//   absl::StatusOr<filemon::ExitStatus> exit = (*backend)->Run(command, {}, &writer);
 
 #ifndef FILEMON_BACKENDS_EBPF_EBPF_BACKEND_H_
 #define FILEMON_BACKENDS_EBPF_EBPF_BACKEND_H_
@@ -21,6 +20,7 @@
 #include <memory>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "filemon/core/backend.h"
 
 namespace filemon {
@@ -36,10 +36,12 @@ struct EbpfOptions {
   size_t ring_buffer_bytes = size_t{16} << 20;
 };
 
+// Fails with `EbpfBackendAvailable()`'s status where the host cannot load the program (the
+// shape of every backend's factory: backend_factory.h).
 // `Run()` reaps only its own child (waitpid(pid)); it may run in several threads at once, each
 // run with a program of its own. `StartSession()` needs no tracer process (ebpf_session.h).
 // `--probes` is refused (Unimplemented) for now.
-std::unique_ptr<Backend> MakeEbpfBackend(const EbpfOptions& options = {});
+absl::StatusOr<std::unique_ptr<Backend>> MakeEbpfBackend(EbpfOptions options = {});
 
 }  // namespace filemon
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "filemon/backends/testing/backend_conformance.h"
@@ -31,12 +32,12 @@ namespace {
 
 // Whether this host lets the backend trace: a trial run of /bin/true.
 absl::Status EbpfWorksHere() {
-  absl::Status available = EbpfBackendAvailable();
-  if (!available.ok()) return available;
+  absl::StatusOr<std::unique_ptr<Backend>> backend = MakeEbpfBackend();
+  if (!backend.ok()) return backend.status();
   CollectingSink sink;
   Command command;
   command.argv = {"/bin/true"};
-  absl::StatusOr<ExitStatus> exit = MakeEbpfBackend()->Run(command, {}, &sink);
+  absl::StatusOr<ExitStatus> exit = (*backend)->Run(command, {}, &sink);
   return exit.ok() ? absl::OkStatus() : exit.status();
 }
 
@@ -101,7 +102,7 @@ TEST(EbpfBackendTest, FullRingBufferIsCountedNeverSilent) {
   EbpfOptions options;
   options.ring_buffer_bytes = 4096;
   CollectingSink sink;
-  absl::StatusOr<ExitStatus> exit = MakeEbpfBackend(options)->Run(command, {}, &sink);
+  absl::StatusOr<ExitStatus> exit = MakeEbpfBackend(options).value()->Run(command, {}, &sink);
   Counted c = Count(sink.records(), RecordKind::kRead, file);
   EXPECT_LE(c.records, 80000);
   EXPECT_GE(c.records + c.lost, 80000);
@@ -180,7 +181,8 @@ TEST(EbpfBackendTest, NotRootIsAClearError) {
 TEST(EbpfSession, RecordsTheCallersChildAndWaitsForItsOrphan) {
   std::string dir = MakeTempDir("session");
   ASSERT_TRUE(WriteFile(dir + "/in", "data\n").ok());
-  absl::StatusOr<std::unique_ptr<TraceSession>> session = MakeEbpfBackend()->StartSession({});
+  absl::StatusOr<std::unique_ptr<TraceSession>> session =
+      MakeEbpfBackend().value()->StartSession({});
   ASSERT_TRUE(session.ok()) << session.status();
   pid_t pid = fork();
   ASSERT_GE(pid, 0);
@@ -219,7 +221,8 @@ TEST(EbpfSession, RecordsTheCallersChildAndWaitsForItsOrphan) {
 }
 
 TEST(EbpfSession, ChildThatDiesBeforePrepareChildEndsTheSession) {
-  absl::StatusOr<std::unique_ptr<TraceSession>> session = MakeEbpfBackend()->StartSession({});
+  absl::StatusOr<std::unique_ptr<TraceSession>> session =
+      MakeEbpfBackend().value()->StartSession({});
   ASSERT_TRUE(session.ok()) << session.status();
   pid_t pid = fork();
   ASSERT_GE(pid, 0);
@@ -238,7 +241,7 @@ TEST(EbpfBackendTest, ProbesAreRefused) {
   CollectingSink sink;
   Command command;
   command.argv = {"/bin/true"};
-  absl::StatusOr<ExitStatus> exit = MakeEbpfBackend()->Run(command, options, &sink);
+  absl::StatusOr<ExitStatus> exit = MakeEbpfBackend().value()->Run(command, options, &sink);
   ASSERT_FALSE(exit.ok());
   EXPECT_TRUE(absl::IsUnimplemented(exit.status())) << exit.status();
 }

@@ -28,8 +28,10 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
 #include "filemon/backends/preload/launch_protocol.h"
@@ -225,9 +227,9 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "filemon_preload_helper: execv(%s): %s\n", argv[1], strerror(errno));
     return 127;
   };
-  absl::Status available = PtraceBackendAvailable();
-  if (!available.ok()) return run_untraced("ptrace is unavailable (" + available.ToString() + ")");
-  std::unique_ptr<Backend> backend = MakePtraceBackend();
+  absl::StatusOr<std::unique_ptr<Backend>> made = MakePtraceBackend();
+  if (!made.ok()) return run_untraced("ptrace is unavailable (" + made.status().ToString() + ")");
+  std::unique_ptr<Backend> backend = *std::move(made);
   DieWithTheSupervisor(fd, pipe);
   sink.Add(Record::Comment(std::string(" auto: ") + argv[1] +
                            " cannot be preloaded: traced with ptrace from here"));

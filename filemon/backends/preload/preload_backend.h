@@ -41,7 +41,9 @@ struct PreloadOptions {
   std::string helper;
 };
 
-absl::StatusOr<std::unique_ptr<Backend>> MakePreloadBackend(PreloadOptions options);
+// Never fails today (a missing library is found, or reported, when a run starts); a
+// StatusOr so that every backend is made the same way (see backend_factory.h).
+absl::StatusOr<std::unique_ptr<Backend>> MakePreloadBackend(PreloadOptions options = {});
 
 // Finds a file installed beside the running program: `$FILEMON_PRELOAD_DIR/name`, then the
 // program's directory, `../lib/filemon/name` from it (the layout of `bazel run //:install`),

@@ -519,6 +519,10 @@ absl::Status PtraceBackendAvailable() {
   return absl::OkStatus();
 }
 
-std::unique_ptr<Backend> MakePtraceBackend() { return std::make_unique<PtraceBackend>(); }
+absl::StatusOr<std::unique_ptr<Backend>> MakePtraceBackend(PtraceBackendOptions /*options*/) {
+  absl::Status available = PtraceBackendAvailable();
+  if (!available.ok()) return available;
+  return std::unique_ptr<Backend>(std::make_unique<PtraceBackend>());
+}
 
 }  // namespace filemon

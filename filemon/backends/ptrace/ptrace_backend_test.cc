@@ -15,7 +15,9 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "filemon/backends/testing/backend_conformance.h"
 #include "filemon/backends/testing/trace_harness.h"
@@ -167,7 +169,9 @@ TEST(PtraceBackend, OrphansAreWaitedFor) {
 TEST(PtraceSession, TracesAChildTheCallerForksAndReaps) {
   std::string dir = MakeTempDir("session");
   ASSERT_TRUE(WriteFile(dir + "/in", "data\n").ok());
-  std::unique_ptr<Backend> backend = MakePtraceBackend();
+  absl::StatusOr<std::unique_ptr<Backend>> made = MakePtraceBackend();
+  ASSERT_TRUE(made.ok()) << made.status();
+  std::unique_ptr<Backend> backend = *std::move(made);
   absl::StatusOr<std::unique_ptr<TraceSession>> session = backend->StartSession({});
   ASSERT_TRUE(session.ok()) << session.status();
   std::string script = "cat in > out; sh -c 'exit 0'; exit 5";
@@ -204,7 +208,9 @@ TEST(PtraceSession, TracesAChildTheCallerForksAndReaps) {
 }
 
 TEST(PtraceSession, ProcessReportsDoneAfterTheTreeExits) {
-  std::unique_ptr<Backend> backend = MakePtraceBackend();
+  absl::StatusOr<std::unique_ptr<Backend>> made = MakePtraceBackend();
+  ASSERT_TRUE(made.ok()) << made.status();
+  std::unique_ptr<Backend> backend = *std::move(made);
   absl::StatusOr<std::unique_ptr<TraceSession>> session = backend->StartSession({});
   ASSERT_TRUE(session.ok()) << session.status();
   pid_t pid = fork();
@@ -236,7 +242,9 @@ TEST(PtraceSession, ProcessReportsDoneAfterTheTreeExits) {
 }
 
 TEST(PtraceSession, ChildThatNeverExecsEndsTheSession) {
-  std::unique_ptr<Backend> backend = MakePtraceBackend();
+  absl::StatusOr<std::unique_ptr<Backend>> made = MakePtraceBackend();
+  ASSERT_TRUE(made.ok()) << made.status();
+  std::unique_ptr<Backend> backend = *std::move(made);
   absl::StatusOr<std::unique_ptr<TraceSession>> session = backend->StartSession({});
   ASSERT_TRUE(session.ok()) << session.status();
   pid_t pid = fork();
