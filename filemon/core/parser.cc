@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "filemon/core/log_format_internal.h"
+#include "filemon/core/owned_fd.h"
 #include "filemon/core/record.h"
 
 namespace filemon {
@@ -462,35 +463,29 @@ int ReadToEnd(int fd, char** data, size_t* size) {
 }  // namespace
 
 absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path) {
-  int fd;
+  OwnedFd fd;
   do {
-    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  } while (fd < 0 && errno == EINTR);
-  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open(", path, ")"));
+    fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  } while (!fd.valid() && errno == EINTR);
+  if (!fd.valid()) return absl::ErrnoToStatus(errno, absl::StrCat("open(", path, ")"));
   struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    const int e = errno;
-    ::close(fd);
-    return absl::ErrnoToStatus(e, absl::StrCat("fstat(", path, ")"));
+  if (::fstat(fd.get(), &st) != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("fstat(", path, ")"));
   }
   if (S_ISDIR(st.st_mode)) {
-    ::close(fd);
     return absl::ErrnoToStatus(EISDIR, absl::StrCat("read(", path, ")"));
   }
   if (!S_ISREG(st.st_mode) || st.st_size == 0) {
     // Pipes, terminals, and files whose size stat(2) does not know (/proc): read them.
     char* data = nullptr;
     size_t size = 0;
-    const int e = ReadToEnd(fd, &data, &size);
-    ::close(fd);
+    const int e = ReadToEnd(fd.get(), &data, &size);
     if (e != 0) return absl::ErrnoToStatus(e, absl::StrCat("read(", path, ")"));
     return MappedFile(data, size, /*mapped=*/false);
   }
   const size_t size = static_cast<size_t>(st.st_size);
-  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  const int e = errno;
-  ::close(fd);
-  if (map == MAP_FAILED) return absl::ErrnoToStatus(e, absl::StrCat("mmap(", path, ")"));
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+  if (map == MAP_FAILED) return absl::ErrnoToStatus(errno, absl::StrCat("mmap(", path, ")"));
   return MappedFile(static_cast<const char*>(map), size, /*mapped=*/true);
 }
 

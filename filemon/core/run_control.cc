@@ -12,15 +12,12 @@ namespace filemon {
 RunControl::RunControl() {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) {
-    wake_read_ = fds[0];
-    wake_write_ = fds[1];
+    wake_read_.reset(fds[0]);
+    wake_write_.reset(fds[1]);
   }
 }
 
-RunControl::~RunControl() {
-  if (wake_read_ >= 0) close(wake_read_);
-  if (wake_write_ >= 0) close(wake_write_);
-}
+RunControl::~RunControl() = default;
 
 // Only atomics, kill(2), getpgid(2) and write(2): async-signal-safe.
 void RunControl::Signal(int signal, SignalOrigin origin) {
@@ -71,8 +68,8 @@ void RunControl::Deliver(uint64_t mask, int command) {
 }
 
 void RunControl::Wake() {
-  if (wake_write_ >= 0) {
-    ssize_t unused = write(wake_write_, "s", 1);  // a full pipe is readable already
+  if (wake_write_.valid()) {
+    ssize_t unused = write(wake_write_.get(), "s", 1);  // a full pipe is readable already
     (void)unused;
   }
 }
@@ -97,15 +94,15 @@ void RunControlInternal::CommandExited(RunControl* control) {
 }
 
 int RunControlInternal::WakeFd(const RunControl* control) {
-  return control != nullptr ? control->wake_read_ : -1;
+  return control != nullptr ? control->wake_read_.get() : -1;
 }
 
 TreeSignals RunControlInternal::TakeTreeSignals(RunControl* control) {
   TreeSignals signals;
   if (control == nullptr) return signals;
-  if (control->wake_read_ >= 0) {
+  if (control->wake_read_.valid()) {
     char buffer[64];
-    while (read(control->wake_read_, buffer, sizeof(buffer)) > 0) {
+    while (read(control->wake_read_.get(), buffer, sizeof(buffer)) > 0) {
     }
   }
   signals.all = control->for_tree_.exchange(0);

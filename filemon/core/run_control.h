@@ -21,6 +21,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "filemon/core/owned_fd.h"
+
 namespace filemon {
 
 class RunControlInternal;
@@ -78,8 +80,8 @@ class RunControl {
   std::atomic<uint64_t> at_exit_{0};       // kSessionLeader: for the group when the command exits
   std::atomic<uint64_t> for_group_{0};     // waiting for the backend to pass them to `group_`
   std::atomic<int> group_{0};              // the command's process group, for `for_group_`
-  int wake_read_ = -1;                     // readable while `for_tree_` may be non-empty
-  int wake_write_ = -1;
+  OwnedFd wake_read_;                      // readable while `for_tree_` may be non-empty
+  OwnedFd wake_write_;
 };
 
 }  // namespace filemon

@@ -331,7 +331,10 @@ void AppendRecord(const Record& record, std::string* out) {
 }
 
 Writer::Writer(int fd, WriterOptions options)
-    : fd_(fd), options_(options), buffer_(new char[options.buffer_size]) {}
+    : fd_(fd),
+      owned_(options.own_fd ? fd : -1),
+      options_(options),
+      buffer_(new char[options.buffer_size]) {}
 
 Writer::~Writer() { Close().IgnoreError(); }
 
@@ -391,10 +394,8 @@ absl::Status Writer::Close() {
   if (closed_) return status_;
   FlushBuffer();
   closed_ = true;
-  if (options_.own_fd && fd_ >= 0) {
-    // close(2) is not retried on EINTR: on Linux the descriptor is released either way.
-    if (::close(fd_) != 0) Fail(errno, "close");
-  }
+  // close(2) is not retried on EINTR: on Linux the descriptor is released either way.
+  if (owned_.Close() != 0) Fail(errno, "close");
   return status_;
 }
 

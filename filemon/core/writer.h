@@ -29,6 +29,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "filemon/core/owned_fd.h"
 #include "filemon/core/record.h"
 #include "filemon/core/record_sink.h"
 
@@ -87,6 +88,7 @@ class Writer : public RecordSink {
   void Fail(int error_number, absl::string_view operation);
 
   int fd_;
+  OwnedFd owned_;  // `fd_` when WriterOptions::own_fd
   WriterOptions options_;
   std::unique_ptr<char[]> buffer_;
   size_t used_ = 0;

@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "filemon/core/owned_fd.h"
 #include "filemon/core/record.h"
 #include "gtest/gtest.h"
 
@@ -163,26 +164,23 @@ class WriterTest : public ::testing::Test {
   void SetUp() override {
     path_ = absl::StrCat(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp", "/log",
                          ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fd_ = open(path_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    ASSERT_GE(fd_, 0);
-  }
-  void TearDown() override {
-    if (fd_ >= 0) close(fd_);
+    fd_.reset(open(path_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    ASSERT_TRUE(fd_.valid());
   }
   std::string Contents() {
     std::string s;
     char buf[4096];
     ssize_t n;
-    lseek(fd_, 0, SEEK_SET);
-    while ((n = read(fd_, buf, sizeof buf)) > 0) s.append(buf, static_cast<size_t>(n));
+    lseek(fd_.get(), 0, SEEK_SET);
+    while ((n = read(fd_.get(), buf, sizeof buf)) > 0) s.append(buf, static_cast<size_t>(n));
     return s;
   }
   std::string path_;
-  int fd_ = -1;
+  OwnedFd fd_;
 };
 
 TEST_F(WriterTest, WritesHeaderRecordsFooter) {
-  Writer w(fd_, {});
+  Writer w(fd_.get(), {});
   w.WriteHeader(53942, absl::FromUnixMicros(int64_t{1497269126786684}));
   w.Add(Record::Path(RecordKind::kExec, 65204, "/bin/sleep"));
   w.Add(Record::Exit(65204, 0, 0));
@@ -197,7 +195,7 @@ TEST_F(WriterTest, WritesHeaderRecordsFooter) {
 TEST_F(WriterTest, EveryRecordPolicyWritesEachRecordAtOnce) {
   WriterOptions options;
   options.flush = FlushPolicy::kEveryRecord;
-  Writer w(fd_, options);
+  Writer w(fd_.get(), options);
   w.Add(Record::Path(RecordKind::kRead, 1, "/a"));
   EXPECT_EQ(Contents(), "R 1 /a\n");
   w.Add(Record::Fork(1, 2));
@@ -208,7 +206,7 @@ TEST_F(WriterTest, EveryRecordPolicyWritesEachRecordAtOnce) {
 TEST_F(WriterTest, SmallBufferFlushesAndHugeRecordsStillWritten) {
   WriterOptions options;
   options.buffer_size = 256;
-  Writer w(fd_, options);
+  Writer w(fd_.get(), options);
   std::string expected;
   const std::string huge(1000, 'p');
   for (int i = 0; i < 100; ++i) {

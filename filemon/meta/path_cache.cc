@@ -94,11 +94,7 @@ PathCache::Entry& PathCache::Insert(absl::string_view path, uint64_t hash, size_
   return node->entry;
 }
 
-PathCache::~PathCache() {
-  for (const auto& [dir, slot] : dir_fds_) {
-    if (slot.fd >= 0) close(slot.fd);
-  }
-}
+PathCache::~PathCache() = default;
 
 int PathCache::DirFd(absl::string_view dir) {
   // Below this many stats in one directory, opening it costs more than it saves (many small
@@ -113,9 +109,9 @@ int PathCache::DirFd(absl::string_view dir) {
     do {
       fd = open(scratch_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
     } while (fd < 0 && errno == EINTR);
-    slot.fd = fd;  // -1 on failure: stat the full name, which reports the error
+    slot.fd.reset(fd);  // -1 on failure: stat the full name, which reports the error
   }
-  return slot.fd;
+  return slot.fd.get();
 }
 
 void PathCache::DoStat(absl::string_view path, bool follow, StatResult* out) {

@@ -25,6 +25,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
+#include "filemon/core/owned_fd.h"
 
 namespace filemon {
 namespace meta {
@@ -193,7 +194,7 @@ class PathCache {
   // open failed; the full name is used then).
   struct DirSlot {
     int uses = 0;
-    int fd = -1;
+    OwnedFd fd;
   };
   absl::flat_hash_map<absl::string_view, DirSlot> dir_fds_;
   std::vector<std::unique_ptr<char[]>> arena_;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "filemon/core/owned_fd.h"
 #include "filemon/meta/test_dir.h"
 #include "gtest/gtest.h"
 
@@ -21,18 +22,16 @@ constexpr time_t kT0 = 1600000000;
 
 class PathCacheTest : public ::testing::Test {
  protected:
-  PathCacheTest() : dir_("path_cache") {
-    dir_fd_ = open(dir_.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  }
-  ~PathCacheTest() override { close(dir_fd_); }
+  PathCacheTest()
+      : dir_("path_cache"), dir_fd_(open(dir_.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)) {}
   TestDir dir_;
-  int dir_fd_ = -1;
+  OwnedFd dir_fd_;
 };
 
 // Many paths, alike but for one middle component or the last bytes: every one keeps its own
 // entry, found again after the table has grown, at the same address.
 TEST_F(PathCacheTest, FindKeepsOneStableEntryPerPath) {
-  PathCache cache(dir_fd_, dir_.path());
+  PathCache cache(dir_fd_.get(), dir_.path());
   std::vector<std::string> paths;
   for (int i = 0; i < 5000; ++i) {
     paths.push_back(absl::StrCat("/src/lib", i % 50, "/include/config", i / 50, ".h"));
@@ -73,7 +72,7 @@ TEST_F(PathCacheTest, StatAgreesWithStatOfTheFullName) {
   }
   names.push_back("nodir/x.h");
   names.push_back("d/old.h/x");  // ENOTDIR
-  PathCache cache(dir_fd_, dir_.path());
+  PathCache cache(dir_fd_.get(), dir_.path());
   for (const std::string& name : names) {
     const std::string path = dir_ / name;
     struct stat st, lst;

@@ -154,12 +154,12 @@ FilemonDevice FilemonDevice::Adopt(int fd, std::string path) {
 }
 
 FilemonDevice::FilemonDevice(FilemonDevice&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), path_(std::move(other.path_)) {}
+    : fd_(std::move(other.fd_)), path_(std::move(other.path_)) {}
 
 FilemonDevice& FilemonDevice::operator=(FilemonDevice&& other) noexcept {
   if (this != &other) {
     Close().IgnoreError();
-    fd_ = std::exchange(other.fd_, -1);
+    fd_ = std::move(other.fd_);
     path_ = std::move(other.path_);
   }
   return *this;
@@ -177,7 +177,7 @@ int FilemonDevice::SetLogFdErrno(int log_fd) {
   int arg = log_fd;
   int r;
   do {
-    r = ::ioctl(fd_, kFilemonSetFd, &arg);
+    r = ::ioctl(fd_.get(), kFilemonSetFd, &arg);
   } while (r < 0 && errno == EINTR);
   return r < 0 ? errno : 0;
 }
@@ -192,7 +192,7 @@ int FilemonDevice::SetPidInChild(pid_t pid) const {
   pid_t arg = pid;
   int r;
   do {
-    r = ::ioctl(fd_, kFilemonSetPid, &arg);
+    r = ::ioctl(fd_.get(), kFilemonSetPid, &arg);
   } while (r < 0 && errno == EINTR);
   return r < 0 ? errno : 0;
 }
@@ -204,11 +204,9 @@ absl::Status FilemonDevice::Close() {
 }
 
 int FilemonDevice::CloseErrno() {
-  if (fd_ < 0) return 0;
-  int fd = std::exchange(fd_, -1);
   // close(2) is not retried on EINTR: the descriptor is released either way (POSIX leaves
   // its state unspecified; FreeBSD and Linux free it), and filemon's error is reported once.
-  if (::close(fd) < 0 && errno != EINTR) return errno;
+  if (fd_.Close() < 0 && errno != EINTR) return errno;
   return 0;
 }
 

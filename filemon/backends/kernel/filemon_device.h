@@ -38,6 +38,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "filemon/core/owned_fd.h"
 
 namespace filemon {
 
@@ -124,13 +125,13 @@ class FilemonDevice {
   // The same, returning 0 or the errno.
   int CloseErrno();
 
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
   const std::string& path() const { return path_; }
 
  private:
   FilemonDevice(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
 
-  int fd_ = -1;
+  OwnedFd fd_;
   std::string path_;
 };
 

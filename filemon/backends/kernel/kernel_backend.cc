@@ -21,6 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "filemon/backends/kernel/kernel_backend_internal.h"
 #include "filemon/backends/kernel/kernel_log_follower.h"
+#include "filemon/core/owned_fd.h"
 #include "filemon/core/run_control_internal.h"
 
 extern char** environ;
@@ -32,22 +33,6 @@ namespace {
 struct ChildFailure {
   int stage;  // 1 chdir, 2 FILEMON_SET_PID, 3 exec, 4 dup2 (Command::stdout_fd/stderr_fd)
   int error_number;
-};
-
-class ScopedFd {
- public:
-  explicit ScopedFd(int fd = -1) : fd_(fd) {}
-  ScopedFd(const ScopedFd&) = delete;
-  ScopedFd& operator=(const ScopedFd&) = delete;
-  ~ScopedFd() { reset(); }
-  int get() const { return fd_; }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_;
 };
 
 // Everything the child needs, built before fork so that the child allocates nothing.
@@ -141,13 +126,13 @@ class KernelBackend : public Backend {
                                  RecordSink* sink) override;
 
  private:
-  absl::Status OpenLog(ScopedFd* write_fd, ScopedFd* read_fd) const;
+  absl::Status OpenLog(OwnedFd* write_fd, OwnedFd* read_fd) const;
 
   KernelBackendOptions options_;
   KernelDeviceHooks hooks_;
 };
 
-absl::Status KernelBackend::OpenLog(ScopedFd* write_fd, ScopedFd* read_fd) const {
+absl::Status KernelBackend::OpenLog(OwnedFd* write_fd, OwnedFd* read_fd) const {
   std::string dir = options_.temp_dir;
   if (dir.empty()) {
     const char* tmpdir = std::getenv("TMPDIR");
@@ -200,7 +185,7 @@ absl::StatusOr<ExitStatus> KernelBackend::Run(const Command& command, const Trac
   }
   absl::StatusOr<FilemonDevice> device = FilemonDevice::Open(options_.device_path);
   if (!device.ok()) return device.status();
-  ScopedFd log_write, log_read;
+  OwnedFd log_write, log_read;
   if (absl::Status s = OpenLog(&log_write, &log_read); !s.ok()) return s;
   int set_fd_error = hooks_.set_log_fd ? hooks_.set_log_fd(log_write.get())
                                        : device->SetLogFdErrno(log_write.get());
@@ -211,7 +196,7 @@ absl::StatusOr<ExitStatus> KernelBackend::Run(const Command& command, const Trac
 
   int report[2];
   if (::pipe(report) < 0) return absl::ErrnoToStatus(errno, "pipe()");
-  ScopedFd report_read(report[0]), report_write(report[1]);
+  OwnedFd report_read(report[0]), report_write(report[1]);
   ::fcntl(report[0], F_SETFD, FD_CLOEXEC);
   ::fcntl(report[1], F_SETFD, FD_CLOEXEC);
 

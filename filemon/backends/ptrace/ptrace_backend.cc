@@ -30,6 +30,7 @@
 #include "filemon/backends/ptrace/process_tree.h"
 #include "filemon/backends/ptrace/syscall_table.h"
 #include "filemon/core/find_program.h"
+#include "filemon/core/owned_fd.h"
 #include "filemon/core/parser.h"
 #include "filemon/core/run_control_internal.h"
 #include "filemon/core/writer.h"
@@ -126,7 +127,7 @@ class PtraceSession : public TraceSession {
 
   int PrepareChild() const override { return PrepareTracedChild(setup_); }
   absl::Status SetChild(int pid) override;
-  int ReadFd() const override { return done_fd_; }
+  int ReadFd() const override { return done_fd_.get(); }
   absl::StatusOr<bool> Process(RecordSink* sink) override;
   absl::Status Finish(RecordSink* sink) override;
 
@@ -136,10 +137,12 @@ class PtraceSession : public TraceSession {
                                       int done_fd, int log_fd);
   absl::Status Deliver(RecordSink* sink, bool final);
 
-  ChildSetup setup_;  // ready_fd, go_fd: the child's ends
+  // The child's ends of the handshake, owned by `ready_` and `go_` (-1 once closed).
+  ChildSetup setup_;
+  OwnedFd ready_, go_;
   pid_t tracer_ = -1;
-  int done_fd_ = -1;  // EOF once the tracer has exited
-  int log_fd_ = -1;   // the memfd the tracer writes
+  OwnedFd done_fd_;  // EOF once the tracer has exited
+  OwnedFd log_fd_;   // the memfd the tracer writes
   bool done_ = false;
   bool child_set_ = false;
   off_t read_offset_ = 0;
@@ -233,10 +236,12 @@ absl::StatusOr<std::unique_ptr<PtraceSession>> PtraceSession::Start(const TraceO
   close(ready[0]);
   close(go[1]);
   close(done[1]);
+  s->ready_.reset(ready[1]);
+  s->go_.reset(go[0]);
   s->setup_.ready_fd = ready[1];
   s->setup_.go_fd = go[0];
-  s->done_fd_ = done[0];
-  s->log_fd_ = log_fd;
+  s->done_fd_.reset(done[0]);
+  s->log_fd_.reset(log_fd);
   if (n != static_cast<ssize_t>(sizeof(tracer)) || tracer <= 0) {
     return absl::InternalError("could not start the tracer process");
   }
@@ -247,24 +252,21 @@ absl::StatusOr<std::unique_ptr<PtraceSession>> PtraceSession::Start(const TraceO
 
 PtraceSession::~PtraceSession() {
   if (!done_ && tracer_ > 0) kill(tracer_, SIGKILL);  // PTRACE_O_EXITKILL takes the tree along
-  CloseFd(&setup_.ready_fd);
-  CloseFd(&setup_.go_fd);
-  CloseFd(&done_fd_);
-  CloseFd(&log_fd_);
 }
 
 absl::Status PtraceSession::SetChild(int pid) {
   child_set_ = true;
   // The child holds its own copies; without ours, the tracer sees EOF if the child dies early.
-  CloseFd(&setup_.ready_fd);
-  CloseFd(&setup_.go_fd);
+  ready_.reset();
+  go_.reset();
+  setup_.ready_fd = setup_.go_fd = -1;
   return absl::OkStatus();
 }
 
 absl::Status PtraceSession::Deliver(RecordSink* sink, bool final) {
   char buffer[64 * 1024];
   while (true) {
-    ssize_t n = pread(log_fd_, buffer, sizeof(buffer), read_offset_);
+    ssize_t n = pread(log_fd_.get(), buffer, sizeof(buffer), read_offset_);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return absl::ErrnoToStatus(errno, "pread(session log)");
     if (n == 0) break;
@@ -287,12 +289,12 @@ absl::Status PtraceSession::Deliver(RecordSink* sink, bool final) {
 
 absl::StatusOr<bool> PtraceSession::Process(RecordSink* sink) {
   if (!done_) {
-    pollfd p{done_fd_, POLLIN, 0};
+    pollfd p{done_fd_.get(), POLLIN, 0};
     if (poll(&p, 1, 0) > 0) {
       char c;
       ssize_t n;
       do {
-        n = read(done_fd_, &c, 1);
+        n = read(done_fd_.get(), &c, 1);
       } while (n < 0 && errno == EINTR);
       if (n == 0) done_ = true;
     }
@@ -309,7 +311,7 @@ absl::Status PtraceSession::Finish(RecordSink* sink) {
   }
   while (!done_) {
     char c;
-    ssize_t n = read(done_fd_, &c, 1);
+    ssize_t n = read(done_fd_.get(), &c, 1);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return absl::ErrnoToStatus(errno, "read(tracer done pipe)");
     if (n == 0) done_ = true;
