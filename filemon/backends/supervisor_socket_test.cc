@@ -2,8 +2,8 @@
 // visible to every user (/proc/net/unix); it was predictable ("filemon-preload-PID-N"): a
 // second user who bound it before the run received the records of every traced process that
 // lost its descriptor and reconnected, and they were missing from the log. The name now has a
-// random part and a name taken anyway is replaced (preload_backend.cc, ListenOnFreshName): the
-// squatter below, on the old names, hears nothing and the log has the records.
+// random part and a name taken anyway is replaced (supervisor_channel.cc, ListenOnFreshName):
+// the squatter below, on the old names, hears nothing and the log has the records.
 
 #include <signal.h>
 #include <sys/socket.h>

@@ -1,6 +1,6 @@
 // File: filemon/backends/preload/launch_protocol.h
 //
-// The environment through which the supervisor (preload_backend.cc), the interposer
+// The environment through which the supervisor (launch_environment.h), the interposer
 // (interposer.cc) and auto's ptrace helper (helper_main.cc) reach each other. Every variable
 // starts with kEnvPrefix; the interposer strips them all and sets its own on every exec and
 // spawn:

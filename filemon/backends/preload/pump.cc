@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -19,6 +20,10 @@ Pump::Pump(SupervisorChannel* channel, RecordDispatcher* dispatcher, ControlHand
       dispatcher_(dispatcher),
       control_(control),
       buffer_(kMaxMessage + kDeferredPrefix + 1) {}
+
+void Pump::RemoveTreeRoot(pid_t root) {
+  roots_.erase(std::remove(roots_.begin(), roots_.end(), root), roots_.end());
+}
 
 bool Pump::Admissible(pid_t pid) const {
   for (pid_t root : roots_) {

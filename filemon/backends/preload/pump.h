@@ -66,8 +66,9 @@ class Pump {
   Pump(const Pump&) = delete;
   Pump& operator=(const Pump&) = delete;
 
-  // Admits reconnecting peers that descend from `root`.
+  // Admits reconnecting peers that descend from `root` (until `RemoveTreeRoot(root)`).
   void AddTreeRoot(pid_t root) { roots_.push_back(root); }
+  void RemoveTreeRoot(pid_t root);
 
   // Waits with `wait` and drains what it asks for, until the control handler is finished or
   // the strategy's watched process exited. `wake_fd` (-1: none) is polled for

@@ -27,18 +27,8 @@ constexpr size_t kGroupSignalCount = sizeof(kGroupSignals) / sizeof(kGroupSignal
 // Sends one message from the reaper or the command's child through the control socket, which
 // only they hold (async-signal-safe).
 void SendFromChild(int control, MessageType type, int pid, int status, int signal) {
-  struct {
-    MessageHeader header;
-    WireRecord record;
-  } message;
-  std::memset(&message, 0, sizeof(message));
-  message.header.type = type;
-  message.header.sender = static_cast<int32_t>(getpid());
-  message.record.kind = WireKind::kExit;
-  message.record.pid = pid;
-  message.record.status = status;
-  message.record.signal = signal;
-  message.header.size = sizeof(message);
+  const ControlMessage message =
+      MakeControlMessage(type, static_cast<int32_t>(getpid()), pid, status, signal);
   while (send(control, &message, sizeof(message), MSG_NOSIGNAL) < 0 && errno == EINTR) {
   }
 }

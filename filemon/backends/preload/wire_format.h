@@ -119,6 +119,28 @@ struct WireRecord {
 };
 static_assert(sizeof(WireRecord) == 24, "WireRecord layout");
 
+// A control message of the supervisor's own processes (the reaper, through the control socket
+// only they hold): a header and one record of kind kExit (MessageType says what its fields mean
+// for each type).
+struct ControlMessage {
+  MessageHeader header;
+  WireRecord record;
+};
+
+inline ControlMessage MakeControlMessage(MessageType type, int32_t sender, int32_t pid,
+                                         int32_t status, int32_t signal) {
+  ControlMessage message;
+  std::memset(&message, 0, sizeof(message));
+  message.header.type = type;
+  message.header.size = sizeof(message);
+  message.header.sender = sender;
+  message.record.kind = WireKind::kExit;
+  message.record.pid = pid;
+  message.record.status = status;
+  message.record.signal = signal;
+  return message;
+}
+
 // The bytes before a deferred message, and the whole of a marker: a header and the id.
 inline constexpr size_t kDeferredPrefix = sizeof(MessageHeader) + sizeof(uint64_t);
 static_assert(kMaxMessage + kDeferredPrefix <= 0xffff, "a deferred message's size fits");
