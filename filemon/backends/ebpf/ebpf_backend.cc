@@ -25,6 +25,7 @@
 #include "filemon/backends/ebpf/loader.h"
 #include "filemon/backends/ptrace/syscall_table.h"
 #include "filemon/core/find_program.h"
+#include "filemon/core/owned_fd.h"
 #include "filemon/core/record.h"
 #include "filemon/core/run_control_internal.h"
 
@@ -144,30 +145,27 @@ ExitStatus FollowTree(Program& program, pid_t pid, int pidfd, RunControl* contro
 }
 
 // The three pipes of the child's handshake; every end still open is closed on destruction.
+// The child's handshake: ready (child -> parent), go (parent -> child), failed (the child's
+// exec error, close-on-exec).
 struct Pipes {
-  int ready[2] = {-1, -1};
-  int go[2] = {-1, -1};
-  int failed[2] = {-1, -1};
+  OwnedFd ready_read, ready_write, go_read, go_write, failed_read, failed_write;
   absl::Status Make() {
-    for (int* p : {ready, go, failed}) {
-      if (pipe2(p, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe2");
-    }
+    absl::Status made = MakePipe(&ready_read, &ready_write);
+    if (made.ok()) made = MakePipe(&go_read, &go_write);
+    if (made.ok()) made = MakePipe(&failed_read, &failed_write);
+    return made;
+  }
+  static absl::Status MakePipe(OwnedFd* read_end, OwnedFd* write_end) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe2");
+    read_end->reset(p[0]);
+    write_end->reset(p[1]);
     return absl::OkStatus();
   }
-  static void Close(int* fd) {
-    if (*fd >= 0) close(*fd);
-    *fd = -1;
-  }
   void CloseChildEnds() {
-    Close(&ready[1]);
-    Close(&go[0]);
-    Close(&failed[1]);
-  }
-  ~Pipes() {
-    for (int* p : {ready, go, failed}) {
-      Close(&p[0]);
-      Close(&p[1]);
-    }
+    ready_write.reset();
+    go_read.reset();
+    failed_write.reset();
   }
 };
 
@@ -175,14 +173,16 @@ struct Pipes {
 absl::Status AddToTree(Program* program, pid_t pid, int pidfd, Pipes* pipes) {
   char ready = 0;
   ssize_t n;
-  while ((n = read(pipes->ready[0], &ready, 1)) < 0 && errno == EINTR) {
+  while ((n = read(pipes->ready_read.get(), &ready, 1)) < 0 && errno == EINTR) {
   }
   if (n != 1) return absl::FailedPreconditionError("the command exited before it could be traced");
   if (pidfd < 0) return absl::ErrnoToStatus(errno, "pidfd_open");
   absl::Status added = program->Add(pid);
   if (!added.ok()) return added;
-  if (write(pipes->go[1], "g", 1) != 1) return absl::ErrnoToStatus(errno, "write(go pipe)");
-  Pipes::Close(&pipes->go[1]);
+  if (write(pipes->go_write.get(), "g", 1) != 1) {
+    return absl::ErrnoToStatus(errno, "write(go pipe)");
+  }
+  pipes->go_write.reset();
   return absl::OkStatus();
 }
 
@@ -223,10 +223,14 @@ absl::StatusOr<ExitStatus> EbpfBackend::Run(const Command& command, const TraceO
   Pipes pipes;
   absl::Status made = pipes.Make();
   if (!made.ok()) return made;
-  ChildJob job{&command,        program_path->c_str(),
-               argv.data(),     command.env.has_value() ? envp.data() : environ,
-               pipes.ready[1],  pipes.go[0],
-               pipes.failed[1], {}};
+  ChildJob job{&command,
+               program_path->c_str(),
+               argv.data(),
+               command.env.has_value() ? envp.data() : environ,
+               pipes.ready_write.get(),
+               pipes.go_read.get(),
+               pipes.failed_write.get(),
+               {}};
   // No caller's handler may run in the child between fork and exec.
   sigset_t all;
   sigfillset(&all);
@@ -237,20 +241,19 @@ absl::StatusOr<ExitStatus> EbpfBackend::Run(const Command& command, const TraceO
   pthread_sigmask(SIG_SETMASK, &job.mask, nullptr);
   pipes.CloseChildEnds();
   if (pid < 0) return absl::ErrnoToStatus(fork_errno, "fork");
-  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  absl::Status started = AddToTree(&program, pid, pidfd, &pipes);
+  OwnedFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+  absl::Status started = AddToTree(&program, pid, pidfd.get(), &pipes);
   if (!started.ok()) {
     kill(pid, SIGKILL);
     while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
-    if (pidfd >= 0) close(pidfd);
-    absl::Status child_error = ChildError(pipes.failed[0], command, *program_path);
+    absl::Status child_error = ChildError(pipes.failed_read.get(), command, *program_path);
     return child_error.ok() ? started : child_error;
   }
   RunControlInternal::CommandStarted(options.control, pid);
-  ExitStatus exit = FollowTree(program, pid, pidfd, options.control);
-  close(pidfd);
-  absl::Status child_error = ChildError(pipes.failed[0], command, *program_path);
+  ExitStatus exit = FollowTree(program, pid, pidfd.get(), options.control);
+  pidfd.reset();
+  absl::Status child_error = ChildError(pipes.failed_read.get(), command, *program_path);
   if (!child_error.ok()) return child_error;
 
   uint64_t lost = program.lost_records() + reader.malformed();

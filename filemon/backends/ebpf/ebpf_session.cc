@@ -12,17 +12,13 @@
 #include "absl/strings/str_cat.h"
 #include "filemon/backends/ebpf/event_reader.h"
 #include "filemon/backends/ebpf/loader.h"
+#include "filemon/core/owned_fd.h"
 #include "filemon/core/record.h"
 #include "filemon/core/run_control_internal.h"
 
 namespace filemon {
 namespace ebpf_internal {
 namespace {
-
-void CloseFd(int* fd) {
-  if (*fd >= 0) close(*fd);
-  *fd = -1;
-}
 
 class EbpfSession : public TraceSession {
  public:
@@ -42,9 +38,9 @@ class EbpfSession : public TraceSession {
 
   EventReader reader_;
   Program program_;
-  int ready_[2] = {-1, -1};  // the child: "in PrepareChild" (its own setup is not traced)
-  int go_[2] = {-1, -1};     // the parent: "in the traced map, exec now"
-  bool child_set_ = false;   // a child is traced
+  OwnedFd ready_read_, ready_write_;  // the child: "in PrepareChild" (its setup is not traced)
+  OwnedFd go_read_, go_write_;        // the parent: "in the traced map, exec now"
+  bool child_set_ = false;            // a child is traced
   bool done_ = false;
 };
 
@@ -55,10 +51,6 @@ EbpfSession::~EbpfSession() {
     kill_all.all = uint64_t{1} << (SIGKILL - 1);
     SignalTree(program_, kill_all);
   }
-  for (int* p : {ready_, go_}) {
-    CloseFd(&p[0]);
-    CloseFd(&p[1]);
-  }
 }
 
 absl::Status EbpfSession::Start(const TraceOptions& options, size_t ring_bytes) {
@@ -68,31 +60,35 @@ absl::Status EbpfSession::Start(const TraceOptions& options, size_t ring_bytes) 
   }
   absl::Status loaded = LoadProgram(options, ring_bytes, &reader_, &program_);
   if (!loaded.ok()) return loaded;
-  if (pipe2(ready_, O_CLOEXEC) != 0 || pipe2(go_, O_CLOEXEC) != 0) {
-    return absl::ErrnoToStatus(errno, "pipe2");
-  }
+  int ready[2], go[2];
+  if (pipe2(ready, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe2");
+  ready_read_.reset(ready[0]);
+  ready_write_.reset(ready[1]);
+  if (pipe2(go, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe2");
+  go_read_.reset(go[0]);
+  go_write_.reset(go[1]);
   return absl::OkStatus();
 }
 
 int EbpfSession::PrepareChild() const {
-  if (write(ready_[1], "r", 1) != 1) return errno;
+  if (write(ready_write_.get(), "r", 1) != 1) return errno;
   char go = 0;
   ssize_t n;
-  while ((n = read(go_[0], &go, 1)) < 0 && errno == EINTR) {
+  while ((n = read(go_read_.get(), &go, 1)) < 0 && errno == EINTR) {
   }
   return n == 1 ? 0 : EPIPE;
 }
 
 absl::Status EbpfSession::SetChild(int pid) {
-  CloseFd(&ready_[1]);
-  CloseFd(&go_[0]);
+  ready_write_.reset();
+  go_read_.reset();
   if (pid < 0) {
     done_ = true;
     return absl::OkStatus();
   }
   char ready = 0;
   ssize_t n;
-  while ((n = read(ready_[0], &ready, 1)) < 0 && errno == EINTR) {
+  while ((n = read(ready_read_.get(), &ready, 1)) < 0 && errno == EINTR) {
   }
   if (n != 1) {  // the child died before PrepareChild: nothing to trace
     done_ = true;
@@ -102,8 +98,8 @@ absl::Status EbpfSession::SetChild(int pid) {
   if (!added.ok()) return added;
   reader_.AddRoot(static_cast<uint32_t>(pid));
   child_set_ = true;
-  if (write(go_[1], "g", 1) != 1) return absl::ErrnoToStatus(errno, "write(go pipe)");
-  CloseFd(&go_[1]);
+  if (write(go_write_.get(), "g", 1) != 1) return absl::ErrnoToStatus(errno, "write(go pipe)");
+  go_write_.reset();
   return absl::OkStatus();
 }
 
