@@ -23,11 +23,23 @@ namespace filemon {
 
 enum class OpenRecord { kRead, kWrite };
 
+// The records of an open with `flags`, in the log's order.
+struct OpenRecords {
+  int count;  // 1 or 2
+  OpenRecord kinds[2];
+};
+constexpr OpenRecords OpenRecordsOf(uint64_t flags) {
+  const OpenRecord last = (flags & O_ACCMODE) != 0 ? OpenRecord::kWrite : OpenRecord::kRead;
+  if (flags & O_RDWR) return OpenRecords{2, {OpenRecord::kRead, last}};
+  return OpenRecords{1, {last, last}};
+}
+
 // Calls `fn(OpenRecord)` once per record of an open with `flags`, in the log's order.
 template <typename Fn>
 inline void ForEachOpenRecord(uint64_t flags, Fn fn) {
-  if (flags & O_RDWR) fn(OpenRecord::kRead);
-  fn((flags & O_ACCMODE) != 0 ? OpenRecord::kWrite : OpenRecord::kRead);
+  const OpenRecords records = OpenRecordsOf(flags);
+  if (records.count == 2) fn(records.kinds[0]);
+  fn(records.kinds[records.count - 1]);
 }
 
 }  // namespace filemon

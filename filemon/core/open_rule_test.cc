@@ -42,5 +42,11 @@ TEST(OpenRule, OnlyTheAccessModeCounts) {
   }
 }
 
+TEST(OpenRule, RecordsAreKnownAtCompileTime) {
+  static_assert(OpenRecordsOf(O_RDWR).count == 2, "O_RDWR gives R then W");
+  static_assert(OpenRecordsOf(O_WRONLY | O_CREAT).kinds[0] == OpenRecord::kWrite, "W");
+  EXPECT_EQ(OpenRecordsOf(O_RDONLY).count, 1);
+}
+
 }  // namespace
 }  // namespace filemon

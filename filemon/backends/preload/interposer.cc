@@ -20,6 +20,13 @@
 //   clears again.
 // - A process's start costs little: every traced process pays for it (see Init).
 // - Inactive (pure pass-through) unless FILEMON_PRELOAD_FD is set.
+//
+// The library's units, each libc-only: interposer_state.h (the process's state), channel.h and
+// message.h (what is sent, and how), path_rule.h, records.h (one call's records), environment.h
+// (what exec and spawn pass on), locale_cache.h and libc_window.h (files libc opens
+// internally), close_ranges.h, directory_list.h, interposer_probes.h (N records),
+// wrappers_libc.cc (the wrappers of libc's internal opens); this file holds the process start
+// and the remaining wrappers.
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -72,10 +79,13 @@
 #include "filemon/backends/preload/interposer_probes.h"
 #include "filemon/backends/preload/interposer_state.h"
 #include "filemon/backends/preload/launch_protocol.h"
+#include "filemon/backends/preload/libc_window.h"
 #include "filemon/backends/preload/locale_cache.h"
 #include "filemon/backends/preload/message.h"
 #include "filemon/backends/preload/path_rule.h"
 #include "filemon/backends/preload/raw_syscall.h"
+#include "filemon/backends/preload/real_function.h"
+#include "filemon/backends/preload/records.h"
 #include "filemon/backends/preload/safe_string.h"
 #include "filemon/backends/preload/wire_format.h"
 #include "filemon/core/open_rule.h"
@@ -97,8 +107,6 @@ namespace filemon {
 namespace preload_internal {
 namespace {
 
-#define FILEMON_EXPORT extern "C" __attribute__((visibility("default")))
-
 // Zero-initialized data that most processes never write. The loader zeroes .bss up to the end
 // of the page where the file's data ends, which it touches anyway; .bss beyond that page is
 // fresh memory, and its first write in each process is a page fault. So .bss must stay within
@@ -111,24 +119,6 @@ namespace {
 #endif
 #define FILEMON_STRINGIFY_(x) #x
 #define FILEMON_STRINGIFY(x) FILEMON_STRINGIFY_(x)
-
-// ---------------------------------------------------------------------------------------------
-// The real functions. Resolved by the constructor; a call that comes earlier (another
-// library's constructor) resolves its own on the spot.
-
-template <typename Fn>
-Fn Resolve(std::atomic<Fn>* slot, const char* name) {
-  Fn fn = slot->load(std::memory_order_relaxed);
-  if (__builtin_expect(fn == nullptr, 0)) {
-    fn = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
-    slot->store(fn, std::memory_order_relaxed);
-  }
-  return fn;
-}
-
-#define REAL(name) Resolve(&real_##name, #name)
-#define DECLARE_REAL(name, type) \
-  std::atomic<type> real_##name { nullptr }
 
 DECLARE_REAL(open, int (*)(const char*, int, ...));
 DECLARE_REAL(open64, int (*)(const char*, int, ...));
@@ -192,250 +182,6 @@ DECLARE_REAL(system, int (*)(const char*));
 DECLARE_REAL(popen, FILE* (*)(const char*, const char*));
 DECLARE_REAL(tmpfile, FILE* (*)());
 DECLARE_REAL(tmpfile64, FILE* (*)());
-DECLARE_REAL(setlocale, char* (*)(int, const char*));
-DECLARE_REAL(newlocale, locale_t (*)(int, const char*, locale_t));
-DECLARE_REAL(iconv_open, iconv_t (*)(const char*, const char*));
-DECLARE_REAL(tzset, void (*)());
-DECLARE_REAL(sysconf, long (*)(int));
-DECLARE_REAL(get_nprocs, int (*)());
-DECLARE_REAL(get_nprocs_conf, int (*)());
-DECLARE_REAL(scandir, int (*)(const char*, struct dirent***, int (*)(const struct dirent*),
-                              int (*)(const struct dirent**, const struct dirent**)));
-DECLARE_REAL(nftw, int (*)(const char*, int (*)(const char*, const struct stat*, int, struct FTW*),
-                           int, int));
-DECLARE_REAL(glob, int (*)(const char*, int, int (*)(const char*, int), glob_t*));
-DECLARE_REAL(localtime, struct tm* (*)(const time_t*));
-DECLARE_REAL(localtime_r, struct tm* (*)(const time_t*, struct tm*));
-DECLARE_REAL(mktime, time_t (*)(struct tm*));
-DECLARE_REAL(getpwnam, struct passwd* (*)(const char*));
-DECLARE_REAL(getpwuid, struct passwd* (*)(uid_t));
-DECLARE_REAL(getgrnam, struct group* (*)(const char*));
-DECLARE_REAL(getgrgid, struct group* (*)(gid_t));
-
-// ---------------------------------------------------------------------------------------------
-// Records for the operations.
-
-// open/openat/creat/fopen: FreeBSD's rule (filemon/core/open_rule.h).
-// `at`: openat/openat2, which also write the `A` clue for a relative path with a real dirfd
-// (not with --absolute, as ptrace: every path is then resolved, and the clue would be the one
-// relative path of the log).
-bool InLibcWindowNow();
-
-// `trapped`: called by the libc window's trap handler. Inside a window the handler records
-// the open system call itself, so the wrappers do not.
-void RecordOpen(int dirfd, const char* path, int flags, bool at, bool trapped = false) {
-  if (!Active() || path == nullptr) return;
-  if (!trapped && InLibcWindowNow()) return;
-  Message m;
-  int pid = Pid();
-  if (at && !g_absolute && path[0] != '/' && dirfd != AT_FDCWD) {
-    m.AddLiteral(WireKind::kAt, pid, path, Length(path));
-  }
-  ForEachOpenRecord(static_cast<unsigned>(flags), [&](OpenRecord r) {
-    m.Add(r == OpenRecord::kRead ? WireKind::kRead : WireKind::kWrite, pid, dirfd, path);
-  });
-  m.Send();
-}
-
-// fopen modes: "r" read; "w"/"a" write; "+" both.
-int FopenFlags(const char* mode) {
-  if (mode == nullptr) return O_RDONLY;
-  bool plus = false;
-  for (const char* m = mode + 1; *m != '\0' && *m != ','; ++m) plus |= (*m == '+');
-  if (plus) return O_RDWR;
-  return mode[0] == 'r' ? O_RDONLY : O_WRONLY;
-}
-
-void RecordOne(WireKind kind, int dirfd, const char* path) {
-  if (!Active() || path == nullptr) return;
-  Message m;
-  m.Add(kind, Pid(), dirfd, path);
-  m.Send();
-}
-
-void RecordTwo(WireKind kind, int dirfd1, const char* path1, int dirfd2, const char* path2) {
-  if (!Active() || path1 == nullptr || path2 == nullptr) return;
-  Message m;
-  m.Add(kind, Pid(), dirfd1, path1, dirfd2, path2);
-  m.Send();
-}
-
-// symlink: the link contents are recorded as given, never prefixed.
-void RecordSymlink(const char* target, int dirfd, const char* linkpath) {
-  if (!Active() || target == nullptr || linkpath == nullptr) return;
-  Message m;
-  // The contents of a symlink are not a path relative to the caller.
-  m.Add(WireKind::kLink, Pid(), AT_FDCWD, target, dirfd, linkpath, PathRule::kLiteral);
-  m.Send();
-}
-
-// fchdir: C with the directory the descriptor names.
-void RecordFchdir(int fd) {
-  if (!Active()) return;
-  Message m;
-  m.Add(WireKind::kChdir, Pid(), fd, "", AT_FDCWD, nullptr, PathRule::kDirectory);
-  m.Send();
-}
-
-void RecordExit(int code) {
-  if (!Active()) return;
-  int pid = Pid();
-  if (g_exit_recorded.exchange(pid) == pid) return;
-  // Another thread's creation that has not written its F yet: X must come after it (bounded:
-  // a creation interrupted by a handler that exits never finishes).
-  for (int i = 0; i < 1000 && g_creations_in_flight.load(std::memory_order_acquire) > 0; ++i) {
-    RawSyscall0(SYS_sched_yield);
-  }
-  Message m;
-  m.AddExit(Pid(), code & 0xff, 0);
-  m.Send();
-}
-
-// A parent reaped `pid`: the supervisor writes X for it unless the child wrote its own
-// (a child killed by a signal, or one the interposer could not see).
-void RecordReaped(pid_t pid, int wait_status) {
-  if (!Active() || pid <= 0) return;
-  Message m(MessageType::kReaped);
-  if (WIFEXITED(wait_status)) {
-    m.AddExit(pid, WEXITSTATUS(wait_status), 0);
-  } else if (WIFSIGNALED(wait_status)) {
-    m.AddExit(pid, 0, WTERMSIG(wait_status));
-  } else {
-    return;  // stopped or continued: not an exit
-  }
-  m.Send();
-}
-
-// ---------------------------------------------------------------------------------------------
-// Files that libc opens internally (setlocale's locale data, NSS, time zones, iconv modules)
-// never pass through an interposable symbol. For the libc functions that do so, the call runs
-// in a Syscall User Dispatch window (Linux >= 5.11): every system call that libc makes during
-// the window stops in our SIGSYS handler, which makes the call itself (from this library's
-// text, which the kernel lets through) and records the opens that succeed. Outside the
-// windows the selector is ALLOW and nothing is trapped; a window costs two rt_sigaction calls
-// plus one signal per system call made inside it.
-
-#if defined(__x86_64__)
-
-uintptr_t g_text_start = 0;  // this library's executable segment: system calls from here pass
-size_t g_text_size = 0;
-__attribute__((tls_model("initial-exec"))) thread_local char t_selector = 0;
-__attribute__((tls_model("initial-exec"))) thread_local bool t_dispatch_on = false;
-__attribute__((tls_model("initial-exec"))) thread_local bool t_in_window = false;
-
-constexpr unsigned long kSaRestorer = 0x04000000;  // SA_RESTORER (kernel ABI)
-constexpr int kPrSetSyscallUserDispatch = 59;
-constexpr int kDispatchOn = 1;
-constexpr char kSelectorAllow = 0;
-constexpr char kSelectorBlock = 1;
-
-extern "C" void filemon_preload_restorer();
-__asm__(
-    ".text\n"
-    ".type filemon_preload_restorer,@function\n"
-    "filemon_preload_restorer:\n"
-    "  mov $15, %eax\n"  // rt_sigreturn, issued from our text so that it is never trapped
-    "  syscall\n"
-    ".size filemon_preload_restorer,.-filemon_preload_restorer\n");
-
-struct KernelSigaction {
-  void (*handler)(int, siginfo_t*, void*);
-  unsigned long flags;
-  void (*restorer)();
-  uint64_t mask;
-};
-
-void RecordTrappedOpen(long nr, long a1, long a2, long a3) {
-  switch (nr) {
-    case SYS_open:
-      RecordOpen(AT_FDCWD, reinterpret_cast<const char*>(a1), static_cast<int>(a2), false, true);
-      CollectLocaleOpen(g_locale, reinterpret_cast<const char*>(a1), static_cast<int>(a2));
-      break;
-    case SYS_openat:
-      RecordOpen(static_cast<int>(a1), reinterpret_cast<const char*>(a2), static_cast<int>(a3),
-                 true, true);
-      // Paths relative to a dirfd cannot be replayed; setlocale's are absolute.
-      if (static_cast<int>(a1) == AT_FDCWD || reinterpret_cast<const char*>(a2)[0] == '/') {
-        CollectLocaleOpen(g_locale, reinterpret_cast<const char*>(a2), static_cast<int>(a3));
-      } else {
-        g_locale.bad = true;
-      }
-      break;
-    default:
-      break;
-  }
-}
-
-void OnTrappedSyscall(int, siginfo_t* info, void* context) {
-  auto* uc = static_cast<ucontext_t*>(context);
-  greg_t* r = uc->uc_mcontext.gregs;
-  long nr = info->si_syscall;
-  long result =
-      RawSyscall6(nr, r[REG_RDI], r[REG_RSI], r[REG_RDX], r[REG_R10], r[REG_R8], r[REG_R9]);
-  r[REG_RAX] = result;
-  if (result >= 0) RecordTrappedOpen(nr, r[REG_RDI], r[REG_RSI], r[REG_RDX]);
-}
-
-// This library's executable segment, found by the start's walk of the link map.
-void NoteOwnText(uintptr_t start, size_t size) {
-  g_text_start = start;
-  g_text_size = size;
-}
-
-std::atomic<bool> g_dispatch_failed{false};
-
-bool InLibcWindowNow() { return t_in_window; }
-bool InLibcWindowWorks() { return g_text_size != 0 && !g_dispatch_failed.load() && t_dispatch_on; }
-bool LibcWindowAvailable() { return g_text_size != 0 && !g_dispatch_failed.load(); }
-
-// Runs `fn` with libc's own system calls trapped and its opens recorded.
-template <typename Fn>
-auto InLibcWindow(Fn fn) -> decltype(fn()) {
-  if (!Active() || g_text_size == 0 || t_in_window) return fn();
-  if (!t_dispatch_on) {
-    if (RawSyscall6(SYS_prctl, kPrSetSyscallUserDispatch, kDispatchOn, g_text_start, g_text_size,
-                    reinterpret_cast<long>(&t_selector), 0) != 0) {
-      g_dispatch_failed.store(true);
-      return fn();  // kernel without Syscall User Dispatch
-    }
-    t_dispatch_on = true;
-  }
-  KernelSigaction ours{};
-  ours.handler = OnTrappedSyscall;
-  ours.flags = SA_SIGINFO | kSaRestorer;
-  ours.restorer = filemon_preload_restorer;
-  ours.mask = ~uint64_t{0};
-  KernelSigaction saved{};
-  if (RawSyscall4(SYS_rt_sigaction, SIGSYS, reinterpret_cast<long>(&ours),
-                  reinterpret_cast<long>(&saved), 8) != 0) {
-    return fn();
-  }
-  t_in_window = true;
-  t_selector = kSelectorBlock;
-  __asm__ volatile("" ::: "memory");
-  auto result = fn();
-  __asm__ volatile("" ::: "memory");
-  t_selector = kSelectorAllow;
-  t_in_window = false;
-  RawSyscall4(SYS_rt_sigaction, SIGSYS, reinterpret_cast<long>(&saved), 0, 8);
-  return result;
-}
-
-void ResetSyscallWindowAfterFork() { t_dispatch_on = false; }
-
-#else
-
-bool InLibcWindowNow() { return false; }
-bool InLibcWindowWorks() { return false; }
-bool LibcWindowAvailable() { return false; }
-void NoteOwnText(uintptr_t, size_t) {}
-template <typename Fn>
-auto InLibcWindow(Fn fn) -> decltype(fn()) {
-  return fn();
-}
-void ResetSyscallWindowAfterFork() {}
-
-#endif
 
 // ---------------------------------------------------------------------------------------------
 // Process start: E, the loader's opens, and F for a process created behind our back.
@@ -1857,150 +1603,4 @@ FILEMON_EXPORT int dup2(int oldfd, int newfd) noexcept {
 FILEMON_EXPORT int dup3(int oldfd, int newfd, int flags) noexcept {
   if (oldfd != newfd) MoveSocketAwayFrom(newfd);
   return REAL(dup3)(oldfd, newfd, flags);
-}
-
-// --- libc functions that open files internally (see InLibcWindow) ---
-
-FILEMON_EXPORT char* setlocale(int category, const char* locale) noexcept {
-  if (locale == nullptr) return REAL(setlocale)(category, locale);  // a query opens nothing
-  if (locale[0] != '\0' || !Active() || g_locale.dirty) {
-    g_locale.dirty = true;
-    return InLibcWindow([&] { return REAL(setlocale)(category, locale); });
-  }
-  char key[1024];
-  const size_t key_len = LocaleKey(g_locale, category, environ, key, sizeof(key));
-  const char* entry_end = nullptr;
-  const char* paths = key_len > 0 ? FindLocaleEntry(g_locale, key, key_len, &entry_end) : nullptr;
-  if (paths == nullptr && key_len > 0) {
-    const char* text = FindSharedLocaleEntry(LocaleShm(), key, key_len, &entry_end);
-    if (text != nullptr) {
-      paths = text + key_len;
-      AppendLocaleEntry(g_locale, text, static_cast<size_t>(entry_end - text));
-    }
-  }
-  if (paths != nullptr) {
-    char* result = REAL(setlocale)(category, locale);
-    if (result != nullptr) {
-      BatchMessage m;
-      int pid = Pid();
-      for (const char* p = paths; p < entry_end && *p == kLocaleSeparator;) {
-        const char* start = ++p;
-        while (p < entry_end && *p != kLocaleSeparator) ++p;
-        m.AddLiteral(WireKind::kRead, pid, start, static_cast<size_t>(p - start));
-      }
-      m.Send();
-      NoteLocaleCall(g_locale, category);
-    } else {
-      g_locale.dirty = true;
-    }
-    return result;
-  }
-  // Run it in a window, and remember what it opened for the descendants: a new entry at the
-  // end of the cache (dropped again if the window cannot be replayed).
-  const size_t entry_start = g_locale.size;
-  g_locale.bad = !AppendLocaleEntry(g_locale, key, key_len);
-  g_locale.collecting = !g_locale.bad;
-  char* result = InLibcWindow([&] { return REAL(setlocale)(category, locale); });
-  g_locale.collecting = false;
-  if (result == nullptr || g_locale.bad || !InLibcWindowWorks()) {
-    DropLocaleEntry(g_locale, entry_start);
-  } else {
-    const size_t text = entry_start + (entry_start > 0 ? 1 : 0);
-    AddSharedLocaleEntry(LocaleShm(), g_locale.text + text, g_locale.size - text);
-  }
-  if (result != nullptr) {
-    NoteLocaleCall(g_locale, category);
-  } else {
-    g_locale.dirty = true;
-  }
-  return result;
-}
-
-FILEMON_EXPORT locale_t newlocale(int mask, const char* locale, locale_t base) noexcept {
-  g_locale.dirty = true;
-  return InLibcWindow([&] { return REAL(newlocale)(mask, locale, base); });
-}
-
-FILEMON_EXPORT iconv_t iconv_open(const char* to, const char* from) {
-  g_locale.dirty = true;
-  return InLibcWindow([&] { return REAL(iconv_open)(to, from); });
-}
-
-FILEMON_EXPORT void tzset() noexcept {
-  InLibcWindow([&] {
-    REAL(tzset)();
-    return 0;
-  });
-}
-
-FILEMON_EXPORT struct passwd* getpwnam(const char* name) {
-  return InLibcWindow([&] { return REAL(getpwnam)(name); });
-}
-
-FILEMON_EXPORT struct passwd* getpwuid(uid_t uid) {
-  return InLibcWindow([&] { return REAL(getpwuid)(uid); });
-}
-
-FILEMON_EXPORT struct group* getgrnam(const char* name) {
-  return InLibcWindow([&] { return REAL(getgrnam)(name); });
-}
-
-FILEMON_EXPORT struct group* getgrgid(gid_t gid) {
-  return InLibcWindow([&] { return REAL(getgrgid)(gid); });
-}
-
-// The first local-time conversion reads the time zone (/etc/localtime); later ones reuse it
-// (glibc reloads only when TZ changes, which goes through tzset again).
-std::atomic<bool> g_time_zone_loaded{false};
-
-template <typename Fn>
-auto FirstTimeZoneUse(Fn fn) -> decltype(fn()) {
-  if (g_time_zone_loaded.load(std::memory_order_relaxed)) return fn();
-  auto result = InLibcWindow(fn);
-  g_time_zone_loaded.store(true, std::memory_order_relaxed);
-  return result;
-}
-
-FILEMON_EXPORT struct tm* localtime(const time_t* t) noexcept {
-  return FirstTimeZoneUse([&] { return REAL(localtime)(t); });
-}
-
-FILEMON_EXPORT struct tm* localtime_r(const time_t* t, struct tm* out) noexcept {
-  return FirstTimeZoneUse([&] { return REAL(localtime_r)(t, out); });
-}
-
-FILEMON_EXPORT time_t mktime(struct tm* tm) noexcept {
-  return FirstTimeZoneUse([&] { return REAL(mktime)(tm); });
-}
-
-// sysconf opens /sys files only for the processor counts; the other names stay unwindowed.
-FILEMON_EXPORT long sysconf(int name) noexcept {
-  if (name != _SC_NPROCESSORS_ONLN && name != _SC_NPROCESSORS_CONF) return REAL(sysconf)(name);
-  return InLibcWindow([&] { return REAL(sysconf)(name); });
-}
-
-FILEMON_EXPORT int get_nprocs() noexcept {
-  return InLibcWindow([&] { return REAL(get_nprocs)(); });
-}
-
-FILEMON_EXPORT int get_nprocs_conf() noexcept {
-  return InLibcWindow([&] { return REAL(get_nprocs_conf)(); });
-}
-
-// Directory walkers that open directories through libc's internal opendir.
-FILEMON_EXPORT int scandir(const char* dir, struct dirent*** list,
-                           int (*filter)(const struct dirent*),
-                           int (*compare)(const struct dirent**, const struct dirent**)) {
-  return InLibcWindow([&] { return REAL(scandir)(dir, list, filter, compare); });
-}
-
-FILEMON_EXPORT int nftw(const char* dir,
-                        int (*fn)(const char*, const struct stat*, int, struct FTW*), int fds,
-                        int flags) {
-  return InLibcWindow([&] { return REAL(nftw)(dir, fn, fds, flags); });
-}
-
-FILEMON_EXPORT int glob(const char* pattern, int flags, int (*errfunc)(const char*, int),
-                        glob_t* out) noexcept {
-  return InLibcWindow([&] { return REAL(glob)(pattern, flags, errfunc, out); });
 }

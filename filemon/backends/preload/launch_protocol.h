@@ -11,7 +11,7 @@
 //   FILEMON_PRELOAD_OPTIONS=N     LaunchOption bits, in decimal
 //   FILEMON_PRELOAD_HELPER=PATH   auto's ptrace helper
 //   FILEMON_PRELOAD_EXEC=PATH     execveat/fexecve: the program's path
-//   FILEMON_PRELOAD_LOCALE=...    the setlocale cache (interposer.cc)
+//   FILEMON_PRELOAD_LOCALE=...    the setlocale cache (locale_cache.h)
 //   FILEMON_PRELOAD_LOCALE_SHM=/proc/PID/fd/N  the tree-wide setlocale cache, kLocaleShmBytes
 //
 // What a process created inside glibc (posix_spawn, posix_spawnp, system, popen: glibc clones

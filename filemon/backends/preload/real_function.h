@@ -1,0 +1,49 @@
+// File: filemon/backends/preload/real_function.h
+//
+// How the interposer reaches the libc function it wraps: one slot per function, resolved with
+// dlsym(RTLD_NEXT) at its first use (the constructor's calls resolve most; a call that comes
+// earlier, from another library's constructor, resolves its own on the spot), read lock-free
+// afterwards. Each unit of libfilemon_preload.so declares the slots it uses:
+//
+//   namespace {
+//   DECLARE_REAL(open, int (*)(const char*, int, ...));
+//   }
+//   FILEMON_EXPORT int open(const char* path, int flags, ...) { ... REAL(open)(path, flags, mode) }
+//
+// libc (and libdl) only.
+
+#ifndef FILEMON_BACKENDS_PRELOAD_REAL_FUNCTION_H_
+#define FILEMON_BACKENDS_PRELOAD_REAL_FUNCTION_H_
+
+#include <dlfcn.h>
+
+#include <atomic>
+
+// An interposed entry point: exported (the rest of the library is hidden; interposer.lds).
+#define FILEMON_EXPORT extern "C" __attribute__((visibility("default")))
+
+#pragma GCC visibility push(hidden)
+
+namespace filemon {
+namespace preload_internal {
+
+template <typename Fn>
+Fn Resolve(std::atomic<Fn>* slot, const char* name) {
+  Fn fn = slot->load(std::memory_order_relaxed);
+  if (__builtin_expect(fn == nullptr, 0)) {
+    fn = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
+    slot->store(fn, std::memory_order_relaxed);
+  }
+  return fn;
+}
+
+}  // namespace preload_internal
+}  // namespace filemon
+
+#pragma GCC visibility pop
+
+#define REAL(name) Resolve(&real_##name, #name)
+#define DECLARE_REAL(name, type) \
+  std::atomic<type> real_##name { nullptr }
+
+#endif  // FILEMON_BACKENDS_PRELOAD_REAL_FUNCTION_H_
