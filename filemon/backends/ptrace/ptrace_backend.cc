@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,9 +30,9 @@
 #include "filemon/backends/ptrace/child_setup.h"
 #include "filemon/backends/ptrace/process_tree.h"
 #include "filemon/backends/ptrace/syscall_table.h"
+#include "filemon/backends/session_log.h"
 #include "filemon/core/find_program.h"
 #include "filemon/core/owned_fd.h"
-#include "filemon/core/parser.h"
 #include "filemon/core/run_control_internal.h"
 #include "filemon/core/writer.h"
 
@@ -135,8 +136,6 @@ class PtraceSession : public TraceSession {
   PtraceSession() = default;
   [[noreturn]] static void TracerMain(const TraceOptions& options, int ready_fd, int go_fd,
                                       int done_fd, int log_fd);
-  absl::Status Deliver(RecordSink* sink, bool final);
-
   // The child's ends of the handshake, owned by `ready_` and `go_` (-1 once closed).
   ChildSetup setup_;
   OwnedFd ready_, go_;
@@ -145,8 +144,7 @@ class PtraceSession : public TraceSession {
   OwnedFd log_fd_;   // the memfd the tracer writes
   bool done_ = false;
   bool child_set_ = false;
-  off_t read_offset_ = 0;
-  std::string pending_;  // bytes read but not yet parsed (an incomplete last line)
+  std::unique_ptr<SessionLogReader> reader_;  // of log_fd_
 };
 
 void PtraceSession::TracerMain(const TraceOptions& options, int ready_fd, int go_fd, int done_fd,
@@ -247,6 +245,7 @@ absl::StatusOr<std::unique_ptr<PtraceSession>> PtraceSession::Start(const TraceO
   }
   s->tracer_ = tracer;
   s->setup_.tracer_pid = tracer;
+  s->reader_ = std::make_unique<SessionLogReader>(log_fd);
   return s;
 }
 
@@ -263,30 +262,6 @@ absl::Status PtraceSession::SetChild(int pid) {
   return absl::OkStatus();
 }
 
-absl::Status PtraceSession::Deliver(RecordSink* sink, bool final) {
-  char buffer[64 * 1024];
-  while (true) {
-    ssize_t n = pread(log_fd_.get(), buffer, sizeof(buffer), read_offset_);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return absl::ErrnoToStatus(errno, "pread(session log)");
-    if (n == 0) break;
-    pending_.append(buffer, static_cast<size_t>(n));
-    read_offset_ += n;
-  }
-  size_t end = final ? pending_.size() : pending_.rfind('\n');
-  if (end == std::string::npos || end == 0) return absl::OkStatus();
-  if (!final) ++end;
-  ParserOptions options;
-  options.filename = "session";
-  options.unterminated_last_line = UnterminatedLine::kRecord;
-  Parser parser(absl::string_view(pending_.data(), end), options);
-  Record record;
-  while (parser.Next(&record)) sink->Add(record);
-  absl::Status status = parser.status();
-  pending_.erase(0, end);
-  return status;
-}
-
 absl::StatusOr<bool> PtraceSession::Process(RecordSink* sink) {
   if (!done_) {
     pollfd p{done_fd_.get(), POLLIN, 0};
@@ -299,7 +274,7 @@ absl::StatusOr<bool> PtraceSession::Process(RecordSink* sink) {
       if (n == 0) done_ = true;
     }
   }
-  absl::Status s = Deliver(sink, done_);
+  absl::Status s = reader_->Deliver(sink, done_);
   if (!s.ok()) return s;
   return done_;
 }
@@ -316,7 +291,7 @@ absl::Status PtraceSession::Finish(RecordSink* sink) {
     if (n < 0) return absl::ErrnoToStatus(errno, "read(tracer done pipe)");
     if (n == 0) done_ = true;
   }
-  return Deliver(sink, true);
+  return reader_->Deliver(sink, true);
 }
 
 class PtraceBackend : public Backend {
