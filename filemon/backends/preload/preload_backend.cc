@@ -18,6 +18,7 @@
 #include "filemon/backends/preload/exec_probe.h"
 #include "filemon/backends/preload/launch_environment.h"
 #include "filemon/backends/preload/launch_protocol.h"
+#include "filemon/backends/preload/preload_session.h"
 #include "filemon/backends/preload/pump.h"
 #include "filemon/backends/preload/pump_wait.h"
 #include "filemon/backends/preload/reaper.h"
@@ -195,12 +196,17 @@ class PreloadBackend : public Backend {
 
   absl::StatusOr<ExitStatus> Run(const Command& command, const TraceOptions& options,
                                  RecordSink* sink) override;
+  // A session for a command the caller forks (preload_session.h).
+  absl::StatusOr<std::unique_ptr<TraceSession>> StartSession(const TraceOptions& options) override;
 
  private:
   // True if auto mode has a fallback for what the interposer cannot do.
   bool CanFallBack() const { return options_.auto_mode && options_.fallback != nullptr; }
   // Decides how to run `command`; sets `plan->delegate` when the fallback must run it all.
   absl::Status Plan(const Command& command, RecordSink* sink, RunPlan* plan);
+  // The interposer and, in auto mode, the helper (empty if missing). False: auto without the
+  // library, whose fallback traces instead.
+  absl::StatusOr<bool> FindFiles(std::string* library, std::string* helper) const;
   // Runs the command under the interposer, as `plan` says.
   absl::StatusOr<ExitStatus> Trace(const Command& command, const TraceOptions& options,
                                    const RunPlan& plan, RecordSink* sink);
@@ -240,34 +246,57 @@ absl::Status PreloadBackend::Plan(const Command& command, RecordSink* sink, RunP
     plan->delegate = true;
     return absl::OkStatus();
   }
-  plan->library = options_.library;
-  if (plan->library.empty()) {
-    absl::StatusOr<std::string> found = FindPreloadFile("libfilemon_preload.so");
-    if (!found.ok() && CanFallBack()) {
-      // auto without its library (a copied binary, an incomplete install): ptrace does it all.
-      if (!said_no_library_.exchange(true)) {
-        sink->Add(Record::Comment(StrCat(
-            " auto: libfilemon_preload.so not found beside the program or in its runfiles (set "
-            "FILEMON_PRELOAD_DIR): tracing every command with ",
-            options_.fallback->name())));
-      }
-      plan->delegate = true;
-      return absl::OkStatus();
+  absl::StatusOr<bool> found = FindFiles(&plan->library, &plan->helper);
+  if (!found.ok()) return found.status();
+  if (!*found) {
+    // auto without its library (a copied binary, an incomplete install): ptrace does it all.
+    if (!said_no_library_.exchange(true)) {
+      sink->Add(Record::Comment(StrCat(
+          " auto: libfilemon_preload.so not found beside the program or in its runfiles (set "
+          "FILEMON_PRELOAD_DIR): tracing every command with ",
+          options_.fallback->name())));
     }
-    if (!found.ok()) return found.status();
-    plan->library = *std::move(found);
-  }
-  if (access(plan->library.c_str(), R_OK) != 0) {
-    return absl::ErrnoToStatus(errno, StrCat("preload: access(", plan->library, ")"));
-  }
-  if (options_.auto_mode) {
-    plan->helper = options_.helper;
-    if (plan->helper.empty()) {
-      absl::StatusOr<std::string> found = FindPreloadFile("filemon_preload_helper");
-      if (found.ok()) plan->helper = *std::move(found);
-    }
+    plan->delegate = true;
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<bool> PreloadBackend::FindFiles(std::string* library, std::string* helper) const {
+  *library = options_.library;
+  if (library->empty()) {
+    absl::StatusOr<std::string> found = FindPreloadFile("libfilemon_preload.so");
+    if (!found.ok() && CanFallBack()) return false;
+    if (!found.ok()) return found.status();
+    *library = *std::move(found);
+  }
+  if (access(library->c_str(), R_OK) != 0) {
+    return absl::ErrnoToStatus(errno, StrCat("preload: access(", *library, ")"));
+  }
+  if (options_.auto_mode) {
+    *helper = options_.helper;
+    if (helper->empty()) {
+      absl::StatusOr<std::string> found = FindPreloadFile("filemon_preload_helper");
+      if (found.ok()) *helper = *std::move(found);
+    }
+  }
+  return true;
+}
+
+absl::StatusOr<std::unique_ptr<TraceSession>> PreloadBackend::StartSession(
+    const TraceOptions& options) {
+  if (options.probes) {
+    if (CanFallBack()) return options_.fallback->StartSession(options);
+    return absl::UnimplementedError(
+        "preload: the interposer cannot record absent-path probes (--probes) yet; use "
+        "--backend=ptrace or auto");
+  }
+  preload_internal::SessionSettings settings;
+  absl::StatusOr<bool> found = FindFiles(&settings.library, &settings.helper);
+  if (!found.ok()) return found.status();
+  if (!*found) return options_.fallback->StartSession(options);
+  settings.auto_mode = options_.auto_mode;
+  settings.absolute_paths = options.absolute_paths;
+  return preload_internal::StartPreloadSession(settings);
 }
 
 absl::StatusOr<ExitStatus> PreloadBackend::Trace(const Command& command,
