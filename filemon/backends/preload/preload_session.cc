@@ -26,6 +26,7 @@
 #include "filemon/backends/preload/pump_wait.h"
 #include "filemon/backends/preload/record_dispatcher.h"
 #include "filemon/backends/preload/session_environment.h"
+#include "filemon/backends/preload/session_exec_handoff.h"
 #include "filemon/backends/preload/supervisor_channel.h"
 #include "filemon/backends/session_log.h"
 #include "filemon/core/owned_fd.h"
@@ -148,10 +149,11 @@ class SessionControl : public ControlHandler {
 
 class PreloadSession : public TraceSession {
  public:
-  PreloadSession(SupervisorChannel channel, OwnedFd locale_shm,
+  PreloadSession(std::string helper, SupervisorChannel channel, OwnedFd locale_shm,
                  std::unique_ptr<SessionEnvironment> env, OwnedFd log, OwnedFd done_read,
                  OwnedFd done_write, OwnedFd stop)
-      : channel_(std::move(channel)),
+      : helper_(std::move(helper)),
+        channel_(std::move(channel)),
         locale_shm_(std::move(locale_shm)),
         env_(std::move(env)),
         log_(std::move(log)),
@@ -173,6 +175,7 @@ class PreloadSession : public TraceSession {
   // Reads the done pipe: true once the supervisor closed it. `block`: wait for it.
   bool Done(bool block);
 
+  const std::string helper_;  // auto's ptrace helper; empty: none
   SupervisorChannel channel_;
   OwnedFd locale_shm_;  // held for as long as the session lasts
   std::unique_ptr<SessionEnvironment> env_;
@@ -205,6 +208,9 @@ int PreloadSession::PrepareChild() const {
   for (int fd : {channel_.child_socket(), channel_.child_pipe()}) {
     if (fd >= 0 && fcntl(fd, F_SETFD, 0) != 0) return errno;
   }
+  // auto: the caller's own exec of a program the interposer cannot enter goes to the helper.
+  // Without Syscall User Dispatch such a program is not traced (the log says so).
+  if (!helper_.empty()) ArmExecHandoff(helper_.c_str());
   return 0;
 }
 
@@ -331,9 +337,10 @@ absl::StatusOr<std::unique_ptr<TraceSession>> StartPreloadSession(const SessionS
   OwnedFd done_read(done[0]), done_write(done[1]);
   OwnedFd stop(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop.valid()) return absl::ErrnoToStatus(errno, "eventfd(session stop)");
-  return std::unique_ptr<TraceSession>(new PreloadSession(
-      *std::move(channel), std::move(locale_shm), *std::move(env), std::move(log),
-      std::move(done_read), std::move(done_write), std::move(stop)));
+  return std::unique_ptr<TraceSession>(
+      new PreloadSession(settings.auto_mode ? settings.helper : std::string(), *std::move(channel),
+                         std::move(locale_shm), *std::move(env), std::move(log),
+                         std::move(done_read), std::move(done_write), std::move(stop)));
 }
 
 }  // namespace preload_internal

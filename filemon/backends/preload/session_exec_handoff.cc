@@ -1,0 +1,235 @@
+#include "filemon/backends/preload/session_exec_handoff.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstring>
+
+#include "filemon/backends/preload/exec_probe.h"
+
+#if defined(__x86_64__) && defined(__linux__)
+
+#ifndef PR_SET_SYSCALL_USER_DISPATCH
+#define PR_SET_SYSCALL_USER_DISPATCH 59
+#define PR_SYS_DISPATCH_OFF 0
+#define PR_SYS_DISPATCH_ON 1
+#define SYSCALL_DISPATCH_FILTER_ALLOW 0
+#define SYSCALL_DISPATCH_FILTER_BLOCK 1
+#endif
+
+// The one range of code whose system calls are not dispatched: a six-argument system call and
+// the signal return of the handler below. The kernel judges a call by the address after its
+// `syscall` instruction, which must be inside the range too (hence the `ud2` at the end).
+extern "C" {
+long filemon_handoff_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
+    __attribute__((visibility("hidden")));
+void filemon_handoff_restorer() __attribute__((visibility("hidden")));
+extern const char filemon_handoff_begin[] __attribute__((visibility("hidden")));
+extern const char filemon_handoff_end[] __attribute__((visibility("hidden")));
+}
+
+asm(R"(
+  .text
+  .p2align 4
+  .globl filemon_handoff_begin
+  .hidden filemon_handoff_begin
+  .globl filemon_handoff_syscall
+  .hidden filemon_handoff_syscall
+  .type filemon_handoff_syscall, @function
+filemon_handoff_begin:
+filemon_handoff_syscall:
+  mov %rdi, %rax
+  mov %rsi, %rdi
+  mov %rdx, %rsi
+  mov %rcx, %rdx
+  mov %r8, %r10
+  mov %r9, %r8
+  mov 8(%rsp), %r9
+  syscall
+  ret
+  .size filemon_handoff_syscall, .-filemon_handoff_syscall
+  .globl filemon_handoff_restorer
+  .hidden filemon_handoff_restorer
+  .type filemon_handoff_restorer, @function
+filemon_handoff_restorer:
+  mov $15, %eax
+  syscall
+  ud2
+  .size filemon_handoff_restorer, .-filemon_handoff_restorer
+  .globl filemon_handoff_end
+  .hidden filemon_handoff_end
+filemon_handoff_end:
+)");
+
+namespace filemon {
+namespace preload_internal {
+namespace {
+
+// The selector of the dispatch (read by the kernel at each system call), and the helper. In
+// the caller's memory after vfork: written only by the child, which the parent waits for.
+volatile char g_selector = SYSCALL_DISPATCH_FILTER_ALLOW;
+const char* g_helper = nullptr;
+
+constexpr size_t kMaxArgs = 4096;
+constexpr size_t kMaxEnv = 8192;
+
+long Call(long nr, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 = 0, long a6 = 0) {
+  return filemon_handoff_syscall(nr, a1, a2, a3, a4, a5, a6);
+}
+
+size_t Count(char* const* v) {
+  size_t n = 0;
+  while (v != nullptr && v[n] != nullptr) ++n;
+  return n;
+}
+
+// The caller's execve(path, argv, envp) of a program the interposer cannot enter: the helper
+// instead, without LD_PRELOAD, with the mask the caller's code left. Returns only on failure.
+void ExecHelper(const char* path, char* const* argv, char* const* envp, const sigset_t* mask) {
+  const ExecProbe probe = ProbeExecutable(path);
+  if (probe.kind == ExecKind::kPreloadable || probe.kind == ExecKind::kUnknown ||
+      probe.kind == ExecKind::kSecure) {
+    return;  // the interposer enters it (or a set-ID program keeps its privilege)
+  }
+  if (Call(SYS_faccessat, AT_FDCWD, reinterpret_cast<long>(path), X_OK, 0) != 0) return;
+  const size_t argc = Count(argv), envc = Count(envp);
+  if (argc + 4 > kMaxArgs || envc + 1 > kMaxEnv) return;
+  const char* helper_argv[kMaxArgs];
+  size_t n = 0;
+  helper_argv[n++] = g_helper;
+  helper_argv[n++] = path;
+  helper_argv[n++] = "--";
+  for (size_t i = 0; i < argc; ++i) helper_argv[n++] = argv[i];
+  helper_argv[n] = nullptr;
+  const char* helper_env[kMaxEnv];
+  n = 0;
+  for (size_t i = 0; i < envc; ++i) {
+    if (std::strncmp(envp[i], "LD_PRELOAD=", 11) != 0) helper_env[n++] = envp[i];
+  }
+  helper_env[n] = nullptr;
+  Call(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(mask), 0, sizeof(long));
+  Call(SYS_execve, reinterpret_cast<long>(g_helper), reinterpret_cast<long>(helper_argv),
+       reinterpret_cast<long>(helper_env));
+}
+
+// rt_sigprocmask(how, set, old) made by the caller's code, applied to `mask`, the mask its code
+// runs with once the handler returns. Returns the system call's result.
+long SetCallersMask(int how, const unsigned long* set, unsigned long* old, sigset_t* mask) {
+  unsigned long current;
+  std::memcpy(&current, mask, sizeof(current));
+  if (old != nullptr) *old = current;
+  if (set == nullptr) return 0;
+  const unsigned long unblockable = (1UL << (SIGKILL - 1)) | (1UL << (SIGSTOP - 1));
+  switch (how) {
+    case SIG_BLOCK:
+      current |= *set;
+      break;
+    case SIG_UNBLOCK:
+      current &= ~*set;
+      break;
+    case SIG_SETMASK:
+      current = *set;
+      break;
+    default:
+      return -EINVAL;
+  }
+  current &= ~unblockable;
+  std::memcpy(mask, &current, sizeof(current));
+  return 0;
+}
+
+void OnSyscall(int, siginfo_t* info, void* context) {
+  g_selector = SYSCALL_DISPATCH_FILTER_ALLOW;  // the probe's own calls
+  auto* uc = static_cast<ucontext_t*>(context);
+  greg_t* r = uc->uc_mcontext.gregs;
+  const long nr = info->si_syscall;
+  if (nr == SYS_rt_sigreturn) {
+    // The return of a handler of the caller's (a signal in the window): it cannot be made from
+    // here. Stop dispatching and make it run again, for real (the hand-off is off for this
+    // child).
+    Call(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_OFF, 0, 0, 0);
+    r[REG_RIP] -= 2;  // back onto the 2-byte `syscall`
+    r[REG_RAX] = nr;
+    return;
+  }
+  if (nr == SYS_rt_sigprocmask) {
+    // The caller's mask is the one the handler's return restores: change that one.
+    r[REG_RAX] = SetCallersMask(static_cast<int>(r[REG_RDI]),
+                                reinterpret_cast<const unsigned long*>(r[REG_RSI]),
+                                reinterpret_cast<unsigned long*>(r[REG_RDX]), &uc->uc_sigmask);
+    g_selector = SYSCALL_DISPATCH_FILTER_BLOCK;
+    return;
+  }
+  if (nr == SYS_rt_sigaction && r[REG_RDI] == SIGSYS && r[REG_RSI] != 0) {
+    r[REG_RAX] = 0;  // the hand-off keeps SIGSYS until the exec
+    g_selector = SYSCALL_DISPATCH_FILTER_BLOCK;
+    return;
+  }
+  if (nr == SYS_execve && g_helper != nullptr) {
+    ExecHelper(reinterpret_cast<const char*>(r[REG_RDI]),
+               reinterpret_cast<char* const*>(r[REG_RSI]),
+               reinterpret_cast<char* const*>(r[REG_RDX]), &uc->uc_sigmask);
+  }
+  if (nr == SYS_execve || nr == SYS_execveat) {
+    // The program starts with the mask the caller's code left, not the handler's.
+    Call(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&uc->uc_sigmask), 0, sizeof(long));
+  }
+  r[REG_RAX] = Call(nr, r[REG_RDI], r[REG_RSI], r[REG_RDX], r[REG_R10], r[REG_R8], r[REG_R9]);
+  g_selector = SYSCALL_DISPATCH_FILTER_BLOCK;
+}
+
+// The kernel's struct sigaction (x86-64), for a restorer of our own: glibc's sigaction
+// would put its own, outside the allowed range.
+struct KernelSigaction {
+  void (*handler)(int, siginfo_t*, void*);
+  unsigned long flags;
+  void (*restorer)();
+  unsigned long mask;
+};
+
+}  // namespace
+
+int ArmExecHandoff(const char* helper) {
+  g_helper = helper;
+  KernelSigaction action{};
+  action.handler = OnSyscall;
+  action.flags = SA_SIGINFO | 0x04000000 /* SA_RESTORER */;
+  action.restorer = filemon_handoff_restorer;
+  action.mask = ~0UL;  // nothing interrupts the handler
+  long rc = Call(SYS_rt_sigaction, SIGSYS, reinterpret_cast<long>(&action), 0, sizeof(long));
+  if (rc < 0) return static_cast<int>(-rc);
+  const unsigned long sys = 1UL << (SIGSYS - 1);
+  Call(SYS_rt_sigprocmask, SIG_UNBLOCK, reinterpret_cast<long>(&sys), 0, sizeof(long));
+  g_selector = SYSCALL_DISPATCH_FILTER_ALLOW;
+  rc = Call(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON,
+            reinterpret_cast<long>(filemon_handoff_begin),
+            filemon_handoff_end - filemon_handoff_begin, reinterpret_cast<long>(&g_selector));
+  if (rc < 0) {
+    struct KernelSigaction dfl {};
+    Call(SYS_rt_sigaction, SIGSYS, reinterpret_cast<long>(&dfl), 0, sizeof(long));
+    return static_cast<int>(-rc);
+  }
+  g_selector = SYSCALL_DISPATCH_FILTER_BLOCK;
+  return 0;
+}
+
+}  // namespace preload_internal
+}  // namespace filemon
+
+#else  // no Syscall User Dispatch
+
+namespace filemon {
+namespace preload_internal {
+
+int ArmExecHandoff(const char*) { return ENOSYS; }
+
+}  // namespace preload_internal
+}  // namespace filemon
+
+#endif

@@ -1,0 +1,106 @@
+#include "filemon/backends/preload/session_exec_handoff.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace filemon {
+namespace preload_internal {
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+class SessionExecHandoffTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* tmp = getenv("TEST_TMPDIR");
+    dir_ = tmp != nullptr ? tmp : "/tmp";
+    out_ = dir_ + "/handoff.out";
+    unlink(out_.c_str());
+    // A stand-in for auto's helper: says how it was called and whether LD_PRELOAD reached it.
+    helper_ = dir_ + "/fake_helper";
+    std::ofstream script(helper_);
+    script << "#!/bin/sh\necho \"helper: $*\" > " << out_ << "\necho \"LD_PRELOAD=$LD_PRELOAD\" >> "
+           << out_ << "\n";
+    script.close();
+    chmod(helper_.c_str(), 0755);
+    static_program_ = "filemon/backends/testing/static_open_bin";
+    if (access(static_program_.c_str(), X_OK) != 0) GTEST_SKIP() << "no " << static_program_;
+  }
+
+  // vforks a child that arms the hand-off, makes system calls of the caller's (dup2: ones the
+  // handler makes for it; `out_fd` onto 1 if set), blocks SIGUSR1, then execs `path`; returns
+  // its wait status.
+  int Run(const char* path, char* const* argv, int out_fd = -1) {
+    char ld_preload[] = "LD_PRELOAD=/nonexistent/libpreload.so";
+    char* envp[] = {ld_preload, nullptr};
+    const char* helper = helper_.c_str();
+    pid_t pid = vfork();
+    if (pid == 0) {
+      if (ArmExecHandoff(helper) != 0) _exit(120);
+      if (dup2(2, 9) != 9) _exit(121);
+      if (out_fd >= 0 && dup2(out_fd, 1) != 1) _exit(122);
+      sigset_t usr1;
+      sigemptyset(&usr1);
+      sigaddset(&usr1, SIGUSR1);
+      sigprocmask(SIG_BLOCK, &usr1, nullptr);
+      execve(path, argv, envp);
+      _exit(127);
+    }
+    int status = 0;
+    EXPECT_EQ(waitpid(pid, &status, 0), pid);
+    return status;
+  }
+
+  std::string dir_, out_, helper_, static_program_;
+};
+
+TEST_F(SessionExecHandoffTest, AStaticProgramIsHandedToTheHelperWithoutLdPreload) {
+  char arg0[] = "static-name";
+  char arg1[] = "an argument";
+  char* argv[] = {arg0, arg1, nullptr};
+  const int status = Run(static_program_.c_str(), argv);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(ReadFile(out_),
+            "helper: " + static_program_ + " -- static-name an argument\nLD_PRELOAD=\n");
+}
+
+TEST_F(SessionExecHandoffTest, ADynamicProgramRunsItselfWithTheCallersMask) {
+  // grep itself: a shell would clear its mask.
+  char grep[] = "grep";
+  char pattern[] = "^SigBlk";
+  char file[] = "/proc/self/status";
+  char* argv[] = {grep, pattern, file, nullptr};
+  const int fd = open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  const int status = Run("/bin/grep", argv, fd);
+  close(fd);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  // Only what the caller's code blocked (SIGUSR1, bit 10), not the handler's mask.
+  EXPECT_EQ(ReadFile(out_), "SigBlk:\t0000000000000200\n");
+}
+
+TEST_F(SessionExecHandoffTest, AFailedExecReturnsItsErrorToTheCaller) {
+  char arg0[] = "missing";
+  char* argv[] = {arg0, nullptr};
+  const int status = Run("/nonexistent/program", argv);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 127) << status;
+}
+
+}  // namespace
+}  // namespace preload_internal
+}  // namespace filemon
