@@ -1,7 +1,7 @@
 // bmake's filemon API over this library. Two implementations behind one C surface, chosen at
 // run time: the filemon(4) device where the platform has one (the semantics of bmake's own
 // filemon_dev.c), and elsewhere a backend's fork-it-yourself `TraceSession`
-// (filemon/core/backend.h; ptrace on Linux) feeding a `Writer` on the log descriptor.
+// (filemon/core/backend.h; auto on Linux) feeding a `Writer` on the log descriptor.
 
 #include "filemon/backends/bmake_filemon.h"
 
@@ -24,8 +24,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-// The session backends (the factory, hence ptrace) are linked only where they build (Linux:
-// BUILD.bazel defines FILEMON_BMAKE_SESSIONS); FreeBSD/NetBSD need only the device.
+// The session backends (the factory: auto, preload, ptrace) are linked only where they build
+// (Linux: BUILD.bazel defines FILEMON_BMAKE_SESSIONS); FreeBSD/NetBSD need only the device.
 #if defined(FILEMON_BMAKE_SESSIONS)
 #include "filemon/backends/backend_factory.h"
 #endif
@@ -35,11 +35,11 @@
 
 namespace {
 
-// The backend the session path uses: $FILEMON_BACKEND if set, else ptrace (the one backend
-// that traces a child the caller forks and sees static binaries too).
+// The backend the session path uses: $FILEMON_BACKEND if set, else auto (the interposer's
+// cost per command; static, 32-bit and Go programs handed to ptrace in place).
 std::string SessionBackendName() {
   const char* name = std::getenv("FILEMON_BACKEND");
-  return name != nullptr && *name != '\0' ? name : "ptrace";
+  return name != nullptr && *name != '\0' ? name : "auto";
 }
 
 // bmake reports failures with err(3) and strerror: the reason is printed here, once, and errno
@@ -221,6 +221,16 @@ struct filemon_handle* filemon_open(void) {
     errno = Report(absl::FailedPreconditionError(
         "this process runs under a tracer that follows its children (an enclosing bmake's "
         "filemon, strace -f, a debugger); ptrace cannot trace them a second time"));
+    return nullptr;
+  }
+  if (std::getenv("FILEMON_PRELOAD_FD") != nullptr) {
+    // Under an enclosing preload trace (an enclosing bmake's auto filemon): its interposer,
+    // loaded in this process, would give every child this process starts the enclosing
+    // trace's channel in place of ours, and our logs would stay empty. As under ptrace, the
+    // enclosing trace records every command instead.
+    errno = Report(absl::FailedPreconditionError(
+        "this process runs under an enclosing preload trace (FILEMON_PRELOAD_FD is set: an "
+        "enclosing bmake's filemon), which keeps its children"));
     return nullptr;
   }
   absl::StatusOr<filemon::Backend*> backend = SharedBackend();

@@ -3,8 +3,9 @@
  * bmake's filemon abstraction (NetBSD/bmake filemon/filemon.h), implemented by this library,
  * so that bmake's meta mode, or any build tool written against those eight functions, records
  * a filemon(4) log of every command it runs: on the kernel device where it exists
- * (FreeBSD, NetBSD: `filemon_path()` is "/dev/filemon"), on the ptrace backend on Linux
- * (`filemon_path()` is "ptrace"). The log is the FreeBSD v5 text (header, records, footer).
+ * (FreeBSD, NetBSD: `filemon_path()` is "/dev/filemon"), on the auto backend on Linux
+ * (`filemon_path()` is "auto", or the backend $FILEMON_BACKEND names). The log is the FreeBSD
+ * v5 text (header, records, footer).
  *
  * C linkage; every function sets errno and returns -1 (or NULL) on failure, as bmake expects.
  *
@@ -24,11 +25,14 @@
  *   if (filemon_close(F) == -1) ...;               // frees F even then
  *
  * Without the device (Linux), each child is traced by a backend's fork-it-yourself session
- * (filemon/core/backend.h `TraceSession`; the ptrace backend, or the one named by
- * $FILEMON_BACKEND), whose tracer is a separate process, so that the caller's wait(2) loops
- * never see it. `filemon_setfd` writes the header and starts the session; the child names its
- * tracer with prctl(PR_SET_PTRACER) (Yama's restricted ptrace) and waits until it is traced;
- * records reach the log through `filemon_process`; `filemon_close` writes the footer. One
+ * (filemon/core/backend.h `TraceSession`; the auto backend, or the one named by
+ * $FILEMON_BACKEND), which never gives the caller a child of its own, so that the caller's
+ * wait(2) loops never see one: auto and preload load their interposer into the child (the
+ * session's supervisor is a thread of the caller), ptrace's tracer is a separate process.
+ * `filemon_setfd` writes the header and starts the session; `filemon_setpid_child` prepares
+ * the child (preload: its environment; ptrace: names its tracer with prctl(PR_SET_PTRACER)
+ * and waits until it is traced); records reach the log through `filemon_process`;
+ * `filemon_close` writes the footer. One
  * filemon may trace several children in turn (bmake's compat mode runs every command of a
  * target under one filemon); the log then holds them all. Unlike the device, which stops
  * logging at close, a child is done when its whole tree has exited, orphans included.
@@ -54,7 +58,7 @@ extern "C" {
 struct FILEMON_HANDLE;
 
 /* What bmake shows in `.MAKE.PATH_FILEMON`: "/dev/filemon" on the device, the session
- * backend's name ("ptrace") elsewhere.
+ * backend's name elsewhere ("auto", or $FILEMON_BACKEND's: "preload", "ptrace").
  * A static string. Never fails. */
 const char *filemon_path(void);
 
@@ -80,7 +84,8 @@ void filemon_setpid_parent(struct FILEMON_HANDLE *F, pid_t pid);
 
 /* Child side, after fork and before exec, with pid == getpid(): starts tracing the calling
  * process and, from then on, every process it starts. Async-signal-safe. Returns 0 once the
- * child is traced, or -1 with errno (ESRCH, EBUSY on the device; EPERM when ptrace is
+ * child is traced, or -1 with errno (ESRCH, EBUSY on the device; E2BIG when the environment
+ * exceeds a preload session's room; EPERM when ptrace is
  * forbidden; EPIPE when the tracer is gone). */
 int filemon_setpid_child(const struct FILEMON_HANDLE *F, pid_t pid);
 

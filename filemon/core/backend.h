@@ -158,6 +158,10 @@ class Backend {
 // - ptrace: the tracer process is forked from the caller in `StartSession()` (then detached by
 //   a double fork; it closes the caller's descriptors). A caller that is a child subreaper
 //   (PR_SET_CHILD_SUBREAPER) would inherit it as a child.
+// - preload, auto: the supervisor is a thread of the caller (every signal blocked, no process
+//   created) started by `SetChild()`; `PrepareChild()` points the child's `environ` at the
+//   session's environment, and after vfork() the caller's memory is as it was once
+//   `SetChild()` has run. Records of concurrent sessions never mix (a channel each).
 class TraceSession {
  public:
   virtual ~TraceSession() = default;

@@ -109,7 +109,9 @@ absl::StatusOr<WaitStrategy::Wakeup> SessionWait::Wait(std::vector<pollfd>* fds)
   }
   if (pipe_ >= 0 && !pipe_gone_ && n > 0 && (*fds)[own].revents != 0) pipe_gone_ = true;
   if (root < fds->size() && n > 0 && (*fds)[root].revents != 0) PeekRoot();
-  wakeup.watched_exited = socket_gone_ && (pipe_ < 0 || pipe_gone_);
+  // The command closes its descriptors before it becomes a zombie: its status comes after.
+  wakeup.watched_exited =
+      socket_gone_ && (pipe_ < 0 || pipe_gone_) && (root_pidfd_ < 0 || root_exited_);
   wakeup.drain = sockets || wakeup.watched_exited ? Drain::kAll : Drain::kPipe;
   return wakeup;
 }
