@@ -13,7 +13,8 @@
 # Variants:
 #   plain           /usr/bin/bmake (Debian's, no filemon), no meta mode
 #   meta-nofilemon  our bmake, .MAKE.MODE = meta nofilemon (writes .meta files, no tracing)
-#   meta-filemon    our bmake, .MAKE.MODE = meta (every command traced by the ptrace session)
+#   meta-ptrace     our bmake, .MAKE.MODE = meta, every command traced by a ptrace session
+#   meta-auto       the same with FILEMON_BACKEND=auto (the default: preload sessions)
 # Scratch files live in $FILEMON_BENCH_DIR (default /tmp/filemon-bench)/bmake-meta.
 set -euo pipefail
 
@@ -61,13 +62,15 @@ EOF
 printf '.MAKE.MODE = meta nofilemon curdirOk=yes\n.include "Makefile"\n' > nofilemon.mk
 printf '.MAKE.MODE = meta curdirOk=yes\n.include "Makefile"\n' > filemon.mk
 
-names=(plain meta-nofilemon meta-filemon)
+names=(plain meta-nofilemon meta-ptrace meta-auto)
 commands=(
   "/usr/bin/bmake -r -j$jobs -f Makefile"
   "$bmake -r -j$jobs -f nofilemon.mk"
-  "$bmake -r -j$jobs -f filemon.mk"
+  "env FILEMON_BACKEND=ptrace $bmake -r -j$jobs -f filemon.mk"
+  "env FILEMON_BACKEND=auto $bmake -r -j$jobs -f filemon.mk"
 )
-# CPU time must include the tracer processes, which are not bmake's children: as root, each
+# CPU time must include the tracer processes (ptrace), which are not bmake's children (auto's
+# supervisor is a thread of bmake): as root, each
 # run is the child of a shell that is pid 1 of a new pid namespace, which reaps every orphan,
 # so /usr/bin/time sees the CPU of the whole tree. Elsewhere only wall time is measured.
 cpu=0
@@ -91,11 +94,13 @@ for ((r = 0; r < rounds; r++)); do
     fi
   done
 done
-# The traced variant once more, untimed, to check that it did its job.
-rm -f ./*.o ./*.meta prog
-${commands[2]} > /dev/null 2>&1
-[[ $(grep -c -- '-- filemon acquired metadata --' ./*.meta | grep -c ':1$') -eq 22 ]] ||
-  { echo "meta-filemon did not write 22 .meta files with filemon sections" >&2; exit 1; }
+# The traced variants once more, untimed, to check that they did their job.
+for v in 2 3; do
+  rm -f ./*.o ./*.meta prog
+  ${commands[$v]} > /dev/null 2>&1
+  [[ $(grep -c -- '^# Bye bye$' ./*.meta | grep -c ':1$') -eq 22 ]] ||
+    { echo "${names[$v]} did not write 22 .meta files with complete filemon sections" >&2; exit 1; }
+done
 
 median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 printf '%-16s %10s %7s %10s %7s   (%s: medians of %d rounds, -j%d, %s cores)\n' \
