@@ -195,6 +195,10 @@ class PreloadSession : public TraceSession {
 PreloadSession::~PreloadSession() {
   if (thread_.joinable()) {
     if (!done_) {
+      // Before Finish(): the command is killed (through its pidfd: never another process
+      // that reuses its pid), the rest of the tree ends at its next record (SIGPIPE) once
+      // the supervisor has stopped and closed the channel.
+      if (root_pidfd_.valid()) syscall(SYS_pidfd_send_signal, root_pidfd_.get(), SIGKILL, 0, 0);
       const uint64_t one = 1;
       if (write(stop_.get(), &one, sizeof(one)) < 0) {
       }
