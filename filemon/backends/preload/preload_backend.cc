@@ -15,6 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/optional.h"
 #include "filemon/backends/preload/exec_probe.h"
 #include "filemon/backends/preload/launch_environment.h"
 #include "filemon/backends/preload/launch_protocol.h"
@@ -206,13 +208,20 @@ class PreloadBackend : public Backend {
   absl::Status Plan(const Command& command, RecordSink* sink, RunPlan* plan);
   // The interposer and, in auto mode, the helper (empty if missing). False: auto without the
   // library, whose fallback traces instead.
+  // Looked for once per backend: a bmake session each command would otherwise pay for the
+  // search of the runfiles and install folders.
   absl::StatusOr<bool> FindFiles(std::string* library, std::string* helper) const;
+  absl::StatusOr<bool> LocateFiles(std::string* library, std::string* helper) const;
   // Runs the command under the interposer, as `plan` says.
   absl::StatusOr<ExitStatus> Trace(const Command& command, const TraceOptions& options,
                                    const RunPlan& plan, RecordSink* sink);
 
   const PreloadOptions options_;
   std::atomic<bool> said_no_library_{false};  // auto's fallback note is written once
+  mutable absl::Mutex files_mu_;
+  mutable absl::optional<absl::StatusOr<bool>> files_ ABSL_GUARDED_BY(files_mu_);
+  mutable std::string found_library_ ABSL_GUARDED_BY(files_mu_);
+  mutable std::string found_helper_ ABSL_GUARDED_BY(files_mu_);
 };
 
 absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const TraceOptions& options,
@@ -262,6 +271,14 @@ absl::Status PreloadBackend::Plan(const Command& command, RecordSink* sink, RunP
 }
 
 absl::StatusOr<bool> PreloadBackend::FindFiles(std::string* library, std::string* helper) const {
+  absl::MutexLock lock(&files_mu_);
+  if (!files_.has_value()) files_ = LocateFiles(&found_library_, &found_helper_);
+  *library = found_library_;
+  *helper = found_helper_;
+  return *files_;
+}
+
+absl::StatusOr<bool> PreloadBackend::LocateFiles(std::string* library, std::string* helper) const {
   *library = options_.library;
   if (library->empty()) {
     absl::StatusOr<std::string> found = FindPreloadFile("libfilemon_preload.so");
