@@ -301,18 +301,13 @@ absl::StatusOr<bool> PreloadBackend::LocateFiles(std::string* library, std::stri
 
 absl::StatusOr<std::unique_ptr<TraceSession>> PreloadBackend::StartSession(
     const TraceOptions& options) {
-  if (options.probes) {
-    if (CanFallBack()) return options_.fallback->StartSession(options);
-    return absl::UnimplementedError(
-        "preload: the interposer cannot record absent-path probes (--probes) yet; use "
-        "--backend=ptrace or auto");
-  }
   preload_internal::SessionSettings settings;
   absl::StatusOr<bool> found = FindFiles(&settings.library, &settings.helper);
   if (!found.ok()) return found.status();
   if (!*found) return options_.fallback->StartSession(options);
   settings.auto_mode = options_.auto_mode;
   settings.absolute_paths = options.absolute_paths;
+  settings.probes = options.probes;
   return preload_internal::StartPreloadSession(settings);
 }
 

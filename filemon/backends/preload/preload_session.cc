@@ -323,6 +323,7 @@ absl::StatusOr<std::unique_ptr<TraceSession>> StartPreloadSession(const SessionS
   OwnedFd locale_shm = CreateLocaleShm(&launch.locale_shm_path);
   if (settings.absolute_paths) launch.options |= kOptionAbsolutePaths;
   if (settings.auto_mode) launch.options |= kOptionAuto;
+  if (settings.probes) launch.options |= kOptionProbes;
   launch.helper = settings.helper;
   // The launch protocol's variables, as a run's command gets them; LD_PRELOAD and the pid are
   // made by the environment at the fork, from the caller's environment then.

@@ -52,6 +52,7 @@ struct SessionSettings {
   std::string helper;   // auto's ptrace helper; empty: none (plain preload)
   bool auto_mode = false;
   bool absolute_paths = false;  // TraceOptions::absolute_paths
+  bool probes = false;          // TraceOptions::probes
 };
 
 absl::StatusOr<std::unique_ptr<TraceSession>> StartPreloadSession(const SessionSettings& settings);
