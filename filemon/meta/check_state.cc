@@ -78,18 +78,14 @@ absl::Status ResolveCwd(CheckOptions* options, CheckState* state) {
     return absl::ErrnoToStatus(errno, absl::StrCat("realpath(", options->cwd, ") (--cwd)"));
   }
   state->cwd = buf;
-  state->cwd_fd = open(state->cwd.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (state->cwd_fd < 0) {
+  state->cwd_fd.reset(open(state->cwd.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!state->cwd_fd.valid()) {
     return absl::ErrnoToStatus(errno, absl::StrCat("open(", state->cwd, ") (--cwd)"));
   }
   return absl::OkStatus();
 }
 
 }  // namespace
-
-CheckState::~CheckState() {
-  if (cwd_fd >= 0) close(cwd_fd);
-}
 
 std::string RealpathOrSelf(const std::string& path) {
   char buf[PATH_MAX];

@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/optional.h"
+#include "filemon/core/owned_fd.h"
 #include "filemon/meta/check_options.h"
 #include "filemon/meta/modifiers.h"
 #include "filemon/meta/path_cache.h"
@@ -24,14 +25,9 @@ namespace meta {
 namespace internal {
 
 struct CheckState {
-  CheckState() = default;
-  CheckState(const CheckState&) = delete;  // owns `cwd_fd`
-  CheckState& operator=(const CheckState&) = delete;
-  ~CheckState();
-
   CheckOptions options;                   // `cwd` and `curdir` filled in
   std::string cwd;                        // realpath of options.cwd (bmake's getcwd())
-  int cwd_fd = -1;                        // O_PATH descriptor of `cwd`
+  OwnedFd cwd_fd;                         // O_PATH descriptor of `cwd`
   std::vector<std::string> ignore_paths;  // sorted, unique, realpath'ed; defaults included
   std::vector<std::string> bailiwick;     // sorted, unique, realpath'ed
   std::string tmpdir;                     // bmake's getTmpdir(), ending in '/'

@@ -25,7 +25,7 @@ TEST(PrepareCheckState, ResolvesCwdAndDefaultsCurdir) {
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ((*s)->cwd, RealpathOrSelf(dir / "obj"));
   EXPECT_EQ((*s)->options.curdir, dir / "o");
-  EXPECT_GE((*s)->cwd_fd, 0);
+  EXPECT_TRUE((*s)->cwd_fd.valid());
 }
 
 TEST(PrepareCheckState, ErrorsNameTheirOption) {

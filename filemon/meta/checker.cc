@@ -171,7 +171,7 @@ absl::StatusOr<Decision> Checker::Impl::CheckFile(const std::string& meta_path, 
   d.meta_path = AbsolutePath(meta_path);
   d.meta_missing = missing;
   struct stat st;
-  if (fstatat(state_->cwd_fd, target.c_str(), &st, 0) != 0) {
+  if (fstatat(state_->cwd_fd.get(), target.c_str(), &st, 0) != 0) {
     d.out_of_date = true;
     d.reason = Reason::kTargetMissing;
     d.path = target;

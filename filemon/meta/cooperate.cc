@@ -142,7 +142,7 @@ void WalkCooperatively(LineReader* reader, int threads, size_t chunk_bytes, Path
   std::atomic<ptrdiff_t> back{static_cast<ptrdiff_t>(n)};
   std::atomic<bool> stop{false};
   const auto helper = [&] {
-    PathCache cache(classifier.s.cwd_fd, classifier.s.cwd);
+    PathCache cache(classifier.s.cwd_fd.get(), classifier.s.cwd);
     std::string real;
     while (!stop.load(std::memory_order_relaxed)) {
       const ptrdiff_t k = back.fetch_sub(1) - 1;

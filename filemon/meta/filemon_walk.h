@@ -42,7 +42,7 @@ class FilemonWalk {
       : s_(s),
         target_time_(target_time),
         verdict_(verdict),
-        cache_(s.cwd_fd, s.cwd),
+        cache_(s.cwd_fd.get(), s.cwd),
         dirs_(s.cwd),
         facts_(facts) {}
 

@@ -31,7 +31,7 @@ class PathRulesTest : public testing::Test {
     return std::move(*s);
   }
   bool Ignored(const CheckState& s, const std::string& p) {
-    PathCache cache(s.cwd_fd, s.cwd);
+    PathCache cache(s.cwd_fd.get(), s.cwd);
     std::string real;
     return IgnorePath(s, p, &cache, &real);
   }
