@@ -173,6 +173,12 @@ section_trace() {
     >> "$RAW/trace.md"
   [[ -e /dev/filemon ]] || echo "(No /dev/filemon here: the kernel backend is not measured.)" \
     >> "$RAW/trace.md"
+  # The LD_PRELOAD peer, when built (BENCHMARKS.md says how); trace_overhead.sh says why not.
+  if [[ -n "${FSATRACE:-}" ]]; then
+    variants=$variants,fsatrace
+  else
+    echo "(FSATRACE is not set: the fsatrace peer is not measured.)" >> "$RAW/trace.md"
+  fi
   run trace "benchmarks/trace_overhead.sh --rounds ${ROUNDS[trace]} --workloads gcc,make --variants $variants" ||
     return 1
   # trace_overhead.sh prints per workload three blocks (wall, CPU, paired wall), and a fourth

@@ -5,8 +5,8 @@
 #
 # usage: benchmarks/trace_overhead.sh [--rounds N] [--workloads gcc,make]
 #                                     [--variants untraced,ptrace,floor,preload,auto,strace,strace-seccomp]
-#                                     (also: preload-floor, kernel, ebpf, bpftrace, NAME-probes,
-#                                     NAME-base)
+#                                     (also: preload-floor, kernel, ebpf, bpftrace, fsatrace,
+#                                     NAME-probes, NAME-base)
 #
 # Workloads:
 #   gcc   20 small C files compiled one after the other (gcc -O1 -c), each including libc headers.
@@ -29,6 +29,10 @@
 #                   the `bpftrace-startup` line at the end measures alone
 #   strace          strace -f -e trace=<the syscalls filemon records>
 #   strace-seccomp  the same with --seccomp-bpf
+#   fsatrace        the LD_PRELOAD peer (github.com/jacereda/fsatrace, built outside this
+#                   repository as BENCHMARKS.md says): `$FSATRACE rwmdq LOG -- COMMAND`, reads,
+#                   writes, moves, deletes and stats; skipped, with the reason, unless $FSATRACE
+#                   is its binary with its fsatrace.so beside it
 #   floor           benchmarks/ptrace_floor.c: a bare seccomp+ptrace loop (entry and exit stop per
 #                   filtered call, bare records, no paths): the least any such tracer can cost
 #   preload-floor   LD_PRELOAD of an empty shared library: what loading any interposer into
@@ -48,7 +52,7 @@ while [[ $# -gt 0 ]]; do
     --rounds) ROUNDS=$2; shift 2 ;;
     --workloads) WORKLOADS=$2; shift 2 ;;
     --variants) VARIANTS=$2; shift 2 ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^[^#]/{/^#/p}' "$0"; exit 0 ;;
     *) echo "trace_overhead.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -73,6 +77,7 @@ variant_prefix() {
       echo "$FILEMON --backend=${1%-probes} --probes -o $SCRATCH/filemon.log --" ;;
     strace) echo "strace -f -qq -o $SCRATCH/strace.log -e trace=$SYSCALLS" ;;
     strace-seccomp) echo "strace -f -qq --seccomp-bpf -o $SCRATCH/strace.log -e trace=$SYSCALLS" ;;
+    fsatrace) echo "$FSATRACE rwmdq $SCRATCH/fsatrace.log --" ;;
     floor) echo "$SCRATCH/ptrace_floor $SCRATCH/floor.log" ;;
     preload-floor) echo "env LD_PRELOAD=$SCRATCH/libempty_preload.so" ;;
     ptrace-base|preload-base|auto-base)
@@ -121,9 +126,29 @@ if [[ ",$VARIANTS," == *,preload-floor,* ]]; then
     cc -O2 -shared -fPIC -x c -o "$SCRATCH/libempty_preload.so" -
 fi
 
+# Why the fsatrace variant cannot run here (empty if it can): fsatrace preloads the library
+# named after its own path plus `.so`.
+fsatrace_missing() {
+  if [[ -z "${FSATRACE:-}" ]]; then echo "FSATRACE is not set (how to build it: BENCHMARKS.md)"
+  elif [[ ! -f "$FSATRACE" || ! -x "$FSATRACE" ]]; then echo "FSATRACE=$FSATRACE is not an executable"
+  elif [[ ! -f "$FSATRACE.so" ]]; then echo "$FSATRACE.so, its interposer, is missing"
+  fi
+}
+
 IFS=, read -r -a workloads <<< "$WORKLOADS"
-IFS=, read -r -a variants <<< "$VARIANTS"
+IFS=, read -r -a requested <<< "$VARIANTS"
+variants=()
+SKIPPED=""
+for v in "${requested[@]}"; do
+  if [[ "$v" == fsatrace && -n "$(fsatrace_missing)" ]]; then
+    SKIPPED="$SKIPPED# skipped: fsatrace ($(fsatrace_missing))"$'\n'
+    echo "trace_overhead.sh: skipping variant fsatrace: $(fsatrace_missing)" >&2
+    continue
+  fi
+  variants+=("$v")
+done
 for v in "${variants[@]}"; do variant_prefix "$v" >/dev/null; done
+[[ ${#variants[@]} -gt 0 ]] || { echo "trace_overhead.sh: no variant left to run" >&2; exit 2; }
 RESULTS="$SCRATCH/results.txt"
 TIMEFORMAT='%3R %3U %3S'
 : > "$RESULTS"
@@ -134,8 +159,15 @@ for w in "${workloads[@]}"; do
   # Warm-up (not counted): caches, and a check that every variant runs the workload.
   for v in "${variants[@]}"; do
     "prepare_$w"
+    rm -f "$SCRATCH/fsatrace.log"
     if ! "run_$w" "$(variant_prefix "$v")" > /dev/null 2>"$SCRATCH/stderr.txt"; then
       echo "trace_overhead.sh: $w under $v failed:" >&2; cat "$SCRATCH/stderr.txt" >&2; exit 1
+    fi
+    # A peer whose library the loader refused runs the workload untraced, and would look free.
+    if [[ "$v" == fsatrace ]] && ! grep -q '^r|' "$SCRATCH/fsatrace.log"; then
+      echo "trace_overhead.sh: fsatrace recorded no read" \
+        "($SCRATCH/fsatrace.log): is $FSATRACE.so loadable?" >&2
+      exit 1
     fi
   done
   n=${#variants[@]}
@@ -161,6 +193,7 @@ done
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $ROUNDS interleaved rounds"
 echo "# command: benchmarks/trace_overhead.sh --rounds $ROUNDS --workloads $WORKLOADS --variants $VARIANTS"
+printf '%s' "$SKIPPED"
 report() {  # report FIELD TITLE: medians and ratios of column FIELD (3: wall, 4: cpu)
   awk -v field="$1" -v title="$2" '
     { t[$1 " " $2] = t[$1 " " $2] " " $field
