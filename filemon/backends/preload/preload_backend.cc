@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -99,8 +100,15 @@ class RunState : public ControlHandler {
 
   // The command's exit status, or why the run failed (`error` first).
   absl::StatusOr<ExitStatus> Result(absl::Status error) const;
+  // True if the kernel refused every environment the command was given with E2BIG although
+  // its own might fit: the fallback backend, which adds nothing to it, can run it.
+  bool no_room() const { return no_room_; }
 
  private:
+  // The command's process runs a program the interposer does not enter: the log says why
+  // (`reason`: what is lost) and gets the E that the program cannot write.
+  void RunsUnentered(int32_t pid, const std::string& reason);
+
   const Command& command_;
   const TraceOptions& options_;
   const RunPlan& plan_;
@@ -111,6 +119,7 @@ class RunState : public ControlHandler {
   ExitStatus root_status_;
   bool root_done_ = false;
   bool done_ = false;
+  bool no_room_ = false;
   absl::Status exec_error_;
   int signal_after_exit_ = 0;
 };
@@ -124,6 +133,8 @@ void RunState::OnControl(MessageType type, const WireRecord& record) {
       RunControlInternal::CommandExited(options_.control);
       break;
     case MessageType::kRootExecError:
+      no_room_ = record.status == E2BIG && record.signal == 0;
+      if (no_room_) dispatcher_->Disown(record.pid);
       exec_error_ = absl::ErrnoToStatus(
           record.status, StrCat("preload: cannot start ", command_.argv[0], ": ",
                                 record.signal == 1 ? "chdir(" + command_.cwd + ")"
@@ -135,16 +146,28 @@ void RunState::OnControl(MessageType type, const WireRecord& record) {
     case MessageType::kRootStarted:
       RunControlInternal::CommandStarted(options_.control, record.pid);
       if (plan_.unpreloadable) {
-        sink_->Add(Record::Comment(StrCat(" preload: ", plan_.program, " is ",
-                                          ExecKindReason(plan_.probe.kind), ": ",
-                                          ExecKindLoss(plan_.probe.kind))));
-        sink_->Add(Record::Path(RecordKind::kExec, record.pid, absolute_program_));
-        dispatcher_->MarkUnenterable(record.pid);
+        RunsUnentered(record.pid,
+                      StrCat(" preload: ", plan_.program, " is ", ExecKindReason(plan_.probe.kind),
+                             ": ", ExecKindLoss(plan_.probe.kind)));
       }
+      break;
+    case MessageType::kRootUntraced:
+      RunsUnentered(record.pid,
+                    StrCat(" filemon: pid ", record.pid, " (", plan_.program,
+                           ") ran untraced: its arguments and environment leave no room for the "
+                           "interposer's variables (execve: E2BIG); neither its operations nor "
+                           "those of the programs it starts are recorded (--backend=ptrace or "
+                           "auto records them)"));
       break;
     default:
       break;
   }
+}
+
+void RunState::RunsUnentered(int32_t pid, const std::string& reason) {
+  sink_->Add(Record::Comment(reason));
+  sink_->Add(Record::Path(RecordKind::kExec, pid, absolute_program_));
+  dispatcher_->MarkUnenterable(pid);
 }
 
 // A signal for what the command left (RunControl): passed to every process under the reaper.
@@ -178,16 +201,38 @@ absl::Status PumpUntilDone(Pump* pump, Reaper* reaper, const SupervisorChannel& 
   return pump->Run(&wait, wake_fd);
 }
 
-// The traced command's environment: the caller's (or ours), with the launch protocol's
-// variables.
-std::vector<std::string> LaunchEnvironment(const Command& command, const LaunchSettings& s) {
+// What the command's process may exec, in the order it tries them on E2BIG (reaper.h).
+struct LaunchArrays {
+  std::unique_ptr<ExecArrays> traced, without_caches, untraced;
+
+  void Fill(ReaperLaunch* launch) const {
+    launch->exec = traced.get();
+    launch->without_caches = without_caches.get();
+    launch->untraced = untraced.get();
+  }
+};
+
+// The traced command's environments: the caller's (or ours) with the launch protocol's
+// variables, then without the optional ones, then (`untraced_allowed`) the caller's alone.
+LaunchArrays MakeLaunchArrays(const Command& command, const LaunchSettings& settings,
+                              bool untraced_allowed) {
   std::vector<std::string> env;
   if (command.env.has_value()) {
     env = *command.env;
   } else {
     for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
   }
-  return preload_internal::BuildLaunchEnvironment(std::move(env), s);
+  LaunchArrays arrays;
+  arrays.traced = std::make_unique<ExecArrays>(
+      command.argv, preload_internal::BuildLaunchEnvironment(env, settings));
+  if (!settings.locale_shm_path.empty()) {
+    LaunchSettings lean = settings;
+    lean.locale_shm_path.clear();
+    arrays.without_caches = std::make_unique<ExecArrays>(
+        command.argv, preload_internal::BuildLaunchEnvironment(env, lean));
+  }
+  if (untraced_allowed) arrays.untraced = std::make_unique<ExecArrays>(command.argv, env);
+  return arrays;
 }
 
 class PreloadBackend : public Backend {
@@ -212,9 +257,10 @@ class PreloadBackend : public Backend {
   // search of the runfiles and install folders.
   absl::StatusOr<bool> FindFiles(std::string* library, std::string* helper) const;
   absl::StatusOr<bool> LocateFiles(std::string* library, std::string* helper) const;
-  // Runs the command under the interposer, as `plan` says.
+  // Runs the command under the interposer, as `plan` says. Sets `*no_room` if, with a
+  // fallback, the command's argv and environment leave no room for the interposer's variables.
   absl::StatusOr<ExitStatus> Trace(const Command& command, const TraceOptions& options,
-                                   const RunPlan& plan, RecordSink* sink);
+                                   const RunPlan& plan, RecordSink* sink, bool* no_room);
 
   const PreloadOptions options_;
   std::atomic<bool> said_no_library_{false};  // auto's fallback note is written once
@@ -231,7 +277,15 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
   absl::Status planned = Plan(command, sink, &plan);
   if (!planned.ok()) return planned;
   if (plan.delegate) return options_.fallback->Run(command, options, sink);
-  return Trace(command, options, plan, sink);
+  bool no_room = false;
+  absl::StatusOr<ExitStatus> traced = Trace(command, options, plan, sink, &no_room);
+  if (!no_room) return traced;
+  // The command's process failed its exec: nothing ran yet.
+  sink->Add(Record::Comment(StrCat(" auto: the arguments and environment of ", plan.program,
+                                   " leave no room for the interposer's variables (execve: "
+                                   "E2BIG): tracing with ",
+                                   options_.fallback->name())));
+  return options_.fallback->Run(command, options, sink);
 }
 
 absl::Status PreloadBackend::Plan(const Command& command, RecordSink* sink, RunPlan* plan) {
@@ -313,7 +367,7 @@ absl::StatusOr<std::unique_ptr<TraceSession>> PreloadBackend::StartSession(
 
 absl::StatusOr<ExitStatus> PreloadBackend::Trace(const Command& command,
                                                  const TraceOptions& options, const RunPlan& plan,
-                                                 RecordSink* sink) {
+                                                 RecordSink* sink, bool* no_room) {
   absl::StatusOr<SupervisorChannel> channel = SupervisorChannel::Open();
   if (!channel.ok()) return channel.status();
   LaunchSettings settings;
@@ -327,13 +381,13 @@ absl::StatusOr<ExitStatus> PreloadBackend::Trace(const Command& command,
   if (options_.auto_mode) settings.options |= preload_internal::kOptionAuto;
   if (options.probes) settings.options |= preload_internal::kOptionProbes;
   settings.helper = plan.helper;
-  ExecArrays exec(command.argv, LaunchEnvironment(command, settings));
+  const LaunchArrays arrays = MakeLaunchArrays(command, settings, !CanFallBack());
 
   ScopedRun run_ended(options.control);
   ReaperLaunch launch;
   launch.command = &command;
   launch.program = plan.program.c_str();
-  launch.exec = &exec;
+  arrays.Fill(&launch);
   launch.socket_fd = channel->child_socket();
   launch.pipe_fd = channel->child_pipe();
   launch.control_fd = channel->control_child();
@@ -360,6 +414,7 @@ absl::StatusOr<ExitStatus> PreloadBackend::Trace(const Command& command,
     sink->Add(Record::Comment(
         StrCat(" preload: ignored ", pump.forged(), " control messages sent by traced processes")));
   }
+  *no_room = CanFallBack() && state.no_room();
   return state.Result(pumped.ok() ? pump.status() : pumped);
 }
 

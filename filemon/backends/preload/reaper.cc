@@ -52,6 +52,14 @@ void SendFromChild(int control, MessageType type, int pid, int status, int signa
     _exit(127);
   }
   execve(launch.program, launch.exec->argv(), launch.exec->envp());
+  if (errno == E2BIG && launch.without_caches != nullptr) {
+    launch.without_caches->SetPid(getpid());
+    execve(launch.program, launch.without_caches->argv(), launch.without_caches->envp());
+  }
+  if (errno == E2BIG && launch.untraced != nullptr) {
+    SendFromChild(launch.control_fd, MessageType::kRootUntraced, getpid(), E2BIG, 0);
+    execve(launch.program, launch.untraced->argv(), launch.untraced->envp());
+  }
   SendFromChild(launch.control_fd, MessageType::kRootExecError, getpid(), errno, 0);
   _exit(127);
 }

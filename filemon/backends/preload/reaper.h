@@ -5,8 +5,12 @@
 // every process that its parent does not, and reports through the control socket (wire
 // format messages, kind kExit records):
 //   kRootStarted (the command's pid) or kRootExecError (errno; signal 1: chdir, 0: execve,
-//   2: fork), kReaped for every process reaped, kRootExit for the command, kDone when nothing
-//   traced is left. A process killed by a signal thus still gets its X.
+//   2: fork), kRootUntraced before an exec without the interposer, kReaped for every process
+//   reaped, kRootExit for the command, kDone when nothing traced is left.
+// The kernel refuses an exec whose argv and environment exceed its limit (E2BIG), which the
+// interposer's variables may cross for a command that fits untraced: the command's process
+// then tries `without_caches`, then `untraced` (each if given), so that it runs whenever it
+// would have run untraced. A process killed by a signal thus still gets its X.
 // It ignores (and blocks until the command's exec) the signals a terminal sends to the whole
 // group, so that a ^C reaches the command, which decides, while reaping goes on; the command
 // gets their default action back (or keeps the caller's SIG_IGN). It dies with the supervisor
@@ -33,9 +37,13 @@ struct ReaperLaunch {
   const Command* command = nullptr;  // its cwd and output redirection
   const char* program = nullptr;     // the path execve gets
   ExecArrays* exec = nullptr;        // argv and envp (FILEMON_PRELOAD_PID set by the child)
-  int socket_fd = -1;                // the traced tree's socket, inherited by the command
-  int pipe_fd = -1;                  // the traced tree's pipe (-1: none), inherited by the command
-  int control_fd = -1;               // the reaper's control socket; not inherited by the command
+  // On E2BIG: the environment without the optional variables; nullptr: none to drop.
+  ExecArrays* without_caches = nullptr;
+  // On E2BIG again: the command's own environment, run untraced; nullptr: fail with E2BIG.
+  ExecArrays* untraced = nullptr;
+  int socket_fd = -1;   // the traced tree's socket, inherited by the command
+  int pipe_fd = -1;     // the traced tree's pipe (-1: none), inherited by the command
+  int control_fd = -1;  // the reaper's control socket; not inherited by the command
 };
 
 class Reaper {

@@ -63,6 +63,9 @@ class RecordDispatcher {
   void HandleRecords(const char* data, size_t size);
   // A process was reaped (kReaped, kind kExit); writes its X unless the process wrote its own.
   void HandleExit(const WireRecord& record);
+  // `pid` is no process of the log (the command's process, whose exec failed before the run
+  // was handed to another backend): its reaping writes no X.
+  void Disown(int32_t pid) { exit_written_.insert(pid); }
   // Writes a `#` comment (text after '#') into the log of `pid`'s tree.
   void AddComment(int32_t pid, absl::string_view text);
   // `pid`, a process of the log, runs a program the interposer cannot enter (as a

@@ -133,6 +133,16 @@ TEST(RecordDispatcher, OneXPerProcessWhicheverComesFirst) {
   EXPECT_EQ(sink.lines, (Lines{"X 5 3 0", "X 6 0 9", "F 1 5", "X 5 0 0"}));
 }
 
+// The command's process whose exec failed before auto handed the run to ptrace is in no log.
+TEST(RecordDispatcher, ADisownedProcessGetsNoX) {
+  LinesSink sink;
+  RecordDispatcher dispatcher(&sink);
+  dispatcher.Disown(5);
+  dispatcher.HandleExit(Body::ExitRecord(5, 127));
+  dispatcher.HandleExit(Body::ExitRecord(6, 0));
+  EXPECT_EQ(sink.lines, (Lines{"X 6 0 0"}));
+}
+
 // A static program (5, under 1) forks; its child shows itself after the program's exit, with
 // the reaper (99) as its kernel parent: the F names the program, before the program's X.
 TEST(RecordDispatcher, AnUnenterableProgramStandsForItsInvisibleForks) {

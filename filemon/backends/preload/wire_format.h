@@ -70,6 +70,8 @@ enum class MessageType : uint8_t {
   kRootStarted = 6,    // the command's process exists: WireRecord.pid
   kDeferred = 7,       // a uint64_t id, then a whole message (header included): see the top
   kMarker = 8,         // a uint64_t id: handle the kDeferred message of this id now
+  kRootUntraced = 9,   // the command execs without the interposer (WireRecord.pid; .status =
+                       // the errno that left no other way, E2BIG)
 };
 
 struct MessageHeader {
