@@ -2,8 +2,9 @@
 //
 // The path rules every backend that sees raw system calls applies (ptrace's decoder, ebpf's
 // event reader), written once: how a relative path is joined under the directory it was
-// resolved against, and which records a successful open gives (FreeBSD's rule, with the `A`
-// clue of the *at calls). Allocation-free: output goes to a fixed-capacity `Text`.
+// resolved against, which records a successful open gives (FreeBSD's rule, with the `A`
+// clue of the *at calls), and the rule of one `N` per process and path (`ProbeMemory`).
+// Allocation-free but for `ProbeMemory`: output goes to a fixed-capacity `Text`.
 //
 // Example:
 //   char buffer[2 * PATH_MAX + 2];
@@ -18,7 +19,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 #include "filemon/core/record_sink.h"
 
@@ -63,6 +67,22 @@ enum class OpenClue { kNone, kAt };
 // records (filemon/core/open_rule.h), with `resolved` as the path.
 void AddOpenRecords(RecordSink* sink, pid_t pid, uint64_t flags, absl::string_view as_passed,
                     absl::string_view resolved, OpenClue clue);
+
+// The probes (`N`, TraceOptions::probes) each process of a log has had so far: one `N` per
+// process and path, across the process's threads and execs, until its `X` (its pid may then
+// be reused by a process whose probes are its own).
+class ProbeMemory {
+ public:
+  // True the first time `pid` probes `path` (the path as the record gives it).
+  bool First(int64_t pid, absl::string_view path) {
+    return probed_[pid].insert(std::string(path)).second;
+  }
+  // `pid` has exited.
+  void Forget(int64_t pid) { probed_.erase(pid); }
+
+ private:
+  absl::flat_hash_map<int64_t, absl::flat_hash_set<std::string>> probed_;
+};
 
 }  // namespace path_rules
 }  // namespace filemon

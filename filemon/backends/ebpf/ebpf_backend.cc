@@ -204,10 +204,6 @@ absl::StatusOr<ExitStatus> EbpfBackend::Run(const Command& command, const TraceO
                                             RecordSink* sink) {
   ScopedRun run_ended(options.control);
   if (command.argv.empty()) return absl::InvalidArgumentError("empty command");
-  if (options.probes) {
-    return absl::UnimplementedError(
-        "ebpf backend: --probes is not supported yet (issue 23); use --backend=ptrace");
-  }
   absl::StatusOr<std::string> program_path = FindProgram(command);
   if (!program_path.ok()) return program_path.status();
   std::vector<char*> argv = CArray(command.argv);

@@ -40,7 +40,6 @@ struct EbpfOptions {
 // shape of every backend's factory: backend_factory.h).
 // `Run()` reaps only its own child (waitpid(pid)); it may run in several threads at once, each
 // run with a program of its own. `StartSession()` needs no tracer process (ebpf_session.h).
-// `--probes` is refused (Unimplemented) for now.
 absl::StatusOr<std::unique_ptr<Backend>> MakeEbpfBackend(EbpfOptions options = {});
 
 }  // namespace filemon

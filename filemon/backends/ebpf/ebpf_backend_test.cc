@@ -30,23 +30,12 @@ namespace filemon {
 namespace testing_internal {
 namespace {
 
-// Whether this host lets the backend trace: a trial run of /bin/true.
-absl::Status EbpfWorksHere() {
-  absl::StatusOr<std::unique_ptr<Backend>> backend = MakeEbpfBackend();
-  if (!backend.ok()) return backend.status();
-  CollectingSink sink;
-  Command command;
-  command.argv = {"/bin/true"};
-  absl::StatusOr<ExitStatus> exit = (*backend)->Run(command, {}, &sink);
-  return exit.ok() ? absl::OkStatus() : exit.status();
-}
-
 class EbpfEnvironment : public ::testing::Environment {
  public:
   void SetUp() override {
-    absl::Status works = EbpfWorksHere();
     // Only the host's refusal skips: any other failure is the backend's, and the tests show it.
-    if (absl::IsUnavailable(works)) GTEST_SKIP() << "ebpf cannot run here: " << works;
+    const std::string refusal = HostRefusal("ebpf");
+    if (!refusal.empty()) GTEST_SKIP() << "ebpf cannot run here: " << refusal;
   }
 };
 
@@ -233,17 +222,6 @@ TEST(EbpfSession, ChildThatDiesBeforePrepareChildEndsTheSession) {
   CollectingSink sink;
   EXPECT_TRUE((*session)->Finish(&sink).ok());  // returns rather than hangs
   EXPECT_TRUE(sink.records().empty());
-}
-
-TEST(EbpfBackendTest, ProbesAreRefused) {
-  TraceOptions options;
-  options.probes = true;
-  CollectingSink sink;
-  Command command;
-  command.argv = {"/bin/true"};
-  absl::StatusOr<ExitStatus> exit = MakeEbpfBackend().value()->Run(command, options, &sink);
-  ASSERT_FALSE(exit.ok());
-  EXPECT_TRUE(absl::IsUnimplemented(exit.status())) << exit.status();
 }
 
 }  // namespace

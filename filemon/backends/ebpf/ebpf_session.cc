@@ -54,10 +54,6 @@ EbpfSession::~EbpfSession() {
 }
 
 absl::Status EbpfSession::Start(const TraceOptions& options, size_t ring_bytes) {
-  if (options.probes) {
-    return absl::UnimplementedError(
-        "ebpf backend: --probes is not supported yet (issue 23); use --backend=ptrace");
-  }
   absl::Status loaded = LoadProgram(options, ring_bytes, &reader_, &program_);
   if (!loaded.ok()) return loaded;
   int ready[2], go[2];

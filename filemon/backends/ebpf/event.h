@@ -22,7 +22,8 @@ enum fe_type {
   FE_FORK = 1, /* pid forked ret (the child's pid) */
   FE_EXIT = 2, /* pid exited: arg = status, ret = signal */
   FE_EXEC = 3, /* pid exec'd path1 (dir1: the cwd or the image for /dev/fd/N names) */
-  FE_CALL = 4, /* pid made the call `op` successfully (ret >= 0) */
+  FE_CALL = 4, /* pid made the call `op`: successfully (ret >= 0), or a probe (ret -ENOENT or
+                * -ENOTDIR, with `probes` only, for a plan with FE_PLAN_PROBE) */
 };
 
 /* fe_header.flags */
@@ -52,9 +53,12 @@ struct fe_event {
 
 /* How to capture one system call: argument indexes (FE_NONE: none). */
 enum fe_plan_flag {
-  FE_PLAN_CWD = 1,      /* dir1 = the working directory after the call (chdir, fchdir) */
-  FE_PLAN_HOW = 2,      /* flags_arg points to a struct open_how: read its first u64 */
-  FE_PLAN_CONTENTS = 4, /* path1 is a symlink's contents: never resolved */
+  FE_PLAN_CWD = 1,         /* dir1 = the working directory after the call (chdir, fchdir) */
+  FE_PLAN_HOW = 2,         /* flags_arg points to a struct open_how: read its first u64 */
+  FE_PLAN_CONTENTS = 4,    /* path1 is a symlink's contents: never resolved */
+  FE_PLAN_PROBE = 8,       /* with `probes`: a failure with ENOENT or ENOTDIR is sent too */
+  FE_PLAN_PROBE_ONLY = 16, /* only such failures are sent (the stat family; exec, whose
+                            * success is the exec event) */
 };
 
 struct fe_plan {

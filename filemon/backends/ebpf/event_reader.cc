@@ -19,6 +19,16 @@ using ptrace_internal::Op;
 
 constexpr uint64_t kAtEmptyPath = 0x1000;  // linux/fcntl.h
 
+// A path as the process passed it, under the directory the kernel resolved it against.
+absl::string_view Resolve(absl::string_view path, absl::string_view dir, Text* out) {
+  if (dir.empty()) {
+    out->Append(path);
+  } else {
+    AppendJoined(dir, path, out);
+  }
+  return out->view();
+}
+
 }  // namespace
 
 fe_plan PlanFor(Op op, const TraceOptions& options) {
@@ -26,8 +36,13 @@ fe_plan PlanFor(Op op, const TraceOptions& options) {
   memset(&p, 0, sizeof(p));
   p.path1 = p.dir1 = p.path2 = p.dir2 = p.flags_arg = FE_NONE;
   p.op = static_cast<uint8_t>(op);
+  // With probes, a failed lookup of an absent path is sent too: any open (EventReader drops an
+  // O_CREAT one, by its flags), and exec and the stat family only when they fail.
+  const uint8_t probe = options.probes ? FE_PLAN_PROBE : 0;
+  const uint8_t probe_only = FE_PLAN_PROBE | FE_PLAN_PROBE_ONLY;
   switch (op) {
     case Op::kOpen:
+      p.plan_flags = probe;
       p.path1 = 0;
       p.flags_arg = 1;
       break;
@@ -40,6 +55,7 @@ fe_plan PlanFor(Op op, const TraceOptions& options) {
       p.plan_flags = FE_PLAN_HOW;
       [[fallthrough]];
     case Op::kOpenat:
+      p.plan_flags |= probe;
       p.dir1 = 0;
       p.path1 = 1;
       p.flags_arg = 2;
@@ -85,7 +101,26 @@ fe_plan PlanFor(Op op, const TraceOptions& options) {
       p.dir2 = 1;
       p.path2 = 2;
       break;
-    default:  // exec: at the exec event; ptrace is not restricted; probes: not yet
+    case Op::kExecve:  // a successful exec is the exec event
+    case Op::kStatPath:
+      if (!options.probes) {
+        p.op = 0;
+        break;
+      }
+      p.plan_flags = probe_only;
+      p.path1 = 0;
+      break;
+    case Op::kExecveat:
+    case Op::kStatAt:
+      if (!options.probes) {
+        p.op = 0;
+        break;
+      }
+      p.plan_flags = probe_only;
+      p.dir1 = 0;
+      p.path1 = 1;
+      break;
+    default:  // ptrace is not restricted
       p.op = 0;
       break;
   }
@@ -135,6 +170,7 @@ void EventReader::Add(const void* data, size_t size) {
       return;
     case FE_EXIT:
       live_.erase(h.pid);
+      probed_.Forget(h.pid);
       sink_->Add(Record::Exit(h.pid, static_cast<int64_t>(h.arg), h.ret));
       return;
     case FE_EXEC: {
@@ -157,22 +193,28 @@ void EventReader::Add(const void* data, size_t size) {
   }
 }
 
+void EventReader::AddProbe(const fe_header& h, const absl::string_view* s) {
+  const Op op = static_cast<Op>(h.op);
+  const bool open = op == Op::kOpen || op == Op::kOpenat || op == Op::kOpenat2;
+  // An open that could have created the file looked for no file; an empty path names none
+  // (and `N pid ` would be a malformed line to bmake).
+  if ((open && (h.arg & O_CREAT)) || s[0].empty()) return;
+  Text out(scratch_->out1, sizeof(scratch_->out1));
+  absl::string_view path = Resolve(s[0], s[1], &out);
+  if (probed_.First(h.pid, path)) sink_->Add(Record::Path(RecordKind::kNotFound, h.pid, path));
+}
+
 void EventReader::AddCall(const fe_header& h, const absl::string_view* s) {
   if (h.flags & FE_UNREADABLE) {
     Comment(h.pid, "a path argument could not be read; its record is lost");
     return;
   }
+  if (h.ret < 0) {
+    AddProbe(h, s);
+    return;
+  }
   Text out1(scratch_->out1, sizeof(scratch_->out1));
   Text out2(scratch_->out2, sizeof(scratch_->out2));
-  // A path as the process passed it, under the directory the kernel resolved it against.
-  auto resolve = [](absl::string_view path, absl::string_view dir, Text* out) {
-    if (dir.empty()) {
-      out->Append(path);
-    } else {
-      AppendJoined(dir, path, out);
-    }
-    return out->view();
-  };
   const Op op = static_cast<Op>(h.op);
   const uint32_t pid = h.pid;
   switch (op) {
@@ -181,13 +223,13 @@ void EventReader::AddCall(const fe_header& h, const absl::string_view* s) {
     case Op::kOpenat2: {
       bool at =
           op != Op::kOpen && (h.flags & FE_DIR1_FD) && !s[1].empty() && !options_.absolute_paths;
-      path_rules::AddOpenRecords(sink_, pid, h.arg, s[0], resolve(s[0], s[1], &out1),
+      path_rules::AddOpenRecords(sink_, pid, h.arg, s[0], Resolve(s[0], s[1], &out1),
                                  at ? path_rules::OpenClue::kAt : path_rules::OpenClue::kNone);
       return;
     }
     case Op::kCreat:
       path_rules::AddOpenRecords(sink_, pid, O_WRONLY | O_CREAT | O_TRUNC, s[0],
-                                 resolve(s[0], s[1], &out1), path_rules::OpenClue::kNone);
+                                 Resolve(s[0], s[1], &out1), path_rules::OpenClue::kNone);
       return;
     case Op::kChdir:
     case Op::kFchdir:
@@ -208,17 +250,17 @@ void EventReader::AddCall(const fe_header& h, const absl::string_view* s) {
       // linkat(fd, "", ..., AT_EMPTY_PATH) names fd's file: its path is dir1 itself.
       bool by_fd = op == Op::kLinkat && (h.arg & kAtEmptyPath) && s[0].empty();
       if (by_fd && s[1].empty()) return;  // the file has no name left (an O_TMPFILE...)
-      absl::string_view from = symlink ? s[0] : resolve(s[0], s[1], &out1);
+      absl::string_view from = symlink ? s[0] : Resolve(s[0], s[1], &out1);
       RecordKind kind = (op == Op::kRename || op == Op::kRenameat || op == Op::kRenameat2)
                             ? RecordKind::kMove
                             : RecordKind::kLink;
-      sink_->Add(Record::TwoPaths(kind, pid, from, resolve(s[2], s[3], &out2)));
+      sink_->Add(Record::TwoPaths(kind, pid, from, Resolve(s[2], s[3], &out2)));
       return;
     }
     case Op::kUnlink:
     case Op::kUnlinkat:
     case Op::kRmdir:
-      sink_->Add(Record::Path(RecordKind::kDelete, pid, resolve(s[0], s[1], &out1)));
+      sink_->Add(Record::Path(RecordKind::kDelete, pid, Resolve(s[0], s[1], &out1)));
       return;
     default:
       return;

@@ -5,7 +5,8 @@
 // records an event gives (`EventReader`), with the path rules of path_rules.h, the same as
 // ptrace's: paths as passed, a dirfd's directory as prefix of a relative path (after an `A`
 // clue for openat/openat2), fchdir as its directory, `E` with the absolute program path,
-// `--absolute` through the working directory the kernel named at the call.
+// `--absolute` through the working directory the kernel named at the call; with
+// `TraceOptions::probes`, `N` for a lookup that failed because its path was absent.
 //
 // Example:
 //   EventReader reader(options, &sink);
@@ -23,6 +24,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "filemon/backends/ebpf/event.h"
+#include "filemon/backends/path_rules.h"
 #include "filemon/backends/ptrace/syscall_table.h"
 #include "filemon/core/backend.h"
 #include "filemon/core/record_sink.h"
@@ -57,6 +59,8 @@ class EventReader {
  private:
   struct Scratch;
   void AddCall(const fe_header& h, const absl::string_view* s);
+  // A failed lookup (TraceOptions::probes): `N`, once per process and path.
+  void AddProbe(const fe_header& h, const absl::string_view* s);
   void Comment(uint32_t pid, absl::string_view text);
 
   TraceOptions options_;
@@ -64,6 +68,7 @@ class EventReader {
   std::unique_ptr<Scratch> scratch_;
   uint64_t malformed_ = 0;
   absl::flat_hash_set<uint32_t> live_;
+  path_rules::ProbeMemory probed_;
 };
 
 }  // namespace ebpf_internal

@@ -7,9 +7,10 @@
  * process when its last thread ends (after writing `X`). Any other process costs one map
  * lookup per system call exit.
  *
- * System calls are read at their exit, only when they succeeded: the arguments are still in
- * the saved registers, and the kernel has just copied the path strings itself, so their pages
- * are present and a read does not fail for want of a page fault, as it can at the entry. Which
+ * System calls are read at their exit, only when they succeeded (or, with `probes`, failed
+ * because a path was absent: an `N` record): the arguments are still in the saved registers,
+ * and the kernel has just copied the path strings itself, so their pages are present and a
+ * read does not fail for want of a page fault, as it can at the entry. Which
  * calls are traced, and where their paths are, is the loader's `plans` map (per ABI and system
  * call number). Nothing is dropped silently: a full ring buffer counts `lost_records`, an
  * unreadable path is sent as an event with FE_UNREADABLE (and counted).
@@ -27,6 +28,8 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define AT_FDCWD -100
+#define ENOENT 2
+#define ENOTDIR 20
 #define TS_COMPAT 0x0002         /* arch/x86/include/asm/thread_info.h */
 #define SIGNAL_GROUP_EXIT 0x0004 /* include/linux/sched/signal.h */
 #define MAX_DEPTH 64             /* path components named per directory */
@@ -34,6 +37,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by the loader before loading. */
 const volatile bool absolute_paths = false;
+/* TraceOptions::probes: a failed lookup of an absent path is sent too (FE_PLAN_PROBE). Without
+ * it, the verifier drops the test below and a failed call costs what it did. */
+const volatile bool probes = false;
 
 /* Read by the loader at the end of a run. */
 __u64 lost_records = 0;
@@ -226,7 +232,9 @@ __noinline long append_arg(struct fe_event* e, long off, int slot_how, __u64 add
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs* regs, long ret) {
   __u32 tgid = bpf_get_current_pid_tgid() >> 32;
-  if (ret < 0 || !is_traced(tgid)) return 0;
+  bool probe = ret < 0;
+  if (probe && !(probes && (ret == -ENOENT || ret == -ENOTDIR))) return 0;
+  if (!is_traced(tgid)) return 0;
   struct task_struct* task = bpf_get_current_task_btf();
   __u32 abi = (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT) ? 1 : 0;
   unsigned long nr = BPF_CORE_READ(regs, orig_ax);
@@ -235,6 +243,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs* regs, long ret) {
   struct fe_plan* plan = bpf_map_lookup_elem(&plans, &key);
   if (!plan || plan->op == 0) return 0;
   struct fe_plan p = *plan;
+  if (probe ? !(p.plan_flags & FE_PLAN_PROBE) : (p.plan_flags & FE_PLAN_PROBE_ONLY)) return 0;
 
   __u64 args[6];
   if (abi == 0) {

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "filemon/backends/ebpf/filemon.skel.h"
 #include "filemon/backends/ptrace/syscall_table.h"
 
@@ -22,6 +23,7 @@ namespace ebpf_internal {
 namespace {
 
 using ptrace_internal::Abi;
+using ptrace_internal::SyscallEntry;
 
 // libbpf's warnings for the failure being reported, per thread. libbpf_set_print is libbpf's
 // one global setting: it is set once, to this, and prints nothing itself.
@@ -90,6 +92,7 @@ absl::Status LoadProgram(const TraceOptions& options, size_t ring_bytes, EventRe
   program->skel_ = filemon_bpf__open();
   if (program->skel_ == nullptr) return LoadError(errno, "cannot open the BPF object", messages);
   program->skel_->rodata->absolute_paths = options.absolute_paths;
+  program->skel_->rodata->probes = options.probes;
   if (int err = bpf_map__set_max_entries(program->skel_->maps.events, ring_bytes); err != 0) {
     return LoadError(-err, "bad ring buffer size", messages);
   }
@@ -101,12 +104,16 @@ absl::Status LoadProgram(const TraceOptions& options, size_t ring_bytes, EventRe
     // The program knows x86-64's two ABIs (event.h: index 0 native, 1 compat).
     if (abi.abi != Abi::kX86_64 && abi.abi != Abi::kI386) continue;
     uint32_t index = abi.abi == Abi::kI386 ? 1 : 0;
-    for (const ptrace_internal::SyscallEntry& entry : abi.entries) {
-      fe_plan plan = PlanFor(entry.op, options);
-      uint32_t key = index * FE_SYSCALL_MAX + entry.nr;
-      if (plan.op == 0 || entry.nr >= FE_SYSCALL_MAX) continue;
-      if (bpf_map_update_elem(plans, &key, &plan, BPF_ANY) != 0) {
-        return LoadError(errno, "cannot fill the system call plans", messages);
+    // The stat family only with probes: without, those calls cost nothing more.
+    for (auto entries :
+         {abi.entries, options.probes ? abi.probe_entries : absl::Span<const SyscallEntry>()}) {
+      for (const SyscallEntry& entry : entries) {
+        fe_plan plan = PlanFor(entry.op, options);
+        uint32_t key = index * FE_SYSCALL_MAX + entry.nr;
+        if (plan.op == 0 || entry.nr >= FE_SYSCALL_MAX) continue;
+        if (bpf_map_update_elem(plans, &key, &plan, BPF_ANY) != 0) {
+          return LoadError(errno, "cannot fill the system call plans", messages);
+        }
       }
     }
   }

@@ -15,7 +15,6 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "filemon/backends/testing/trace_harness.h"
 #include "filemon/core/backend.h"
 #include "filemon/core/record.h"
@@ -48,16 +47,6 @@ std::map<std::string, int> Multiset(const TraceResult& r) {
     ++out[line];
   }
   return out;
-}
-
-std::string Difference(const std::map<std::string, int>& a, const std::map<std::string, int>& b) {
-  std::vector<std::string> lines;
-  for (const auto& [key, n] : a) {
-    auto it = b.find(key);
-    int m = it == b.end() ? 0 : it->second;
-    if (n > m) lines.push_back(absl::StrCat(key, " x", n - m));
-  }
-  return absl::StrJoin(lines, "\n");
 }
 
 // preload_test_program (this package): posix_spawn with chdir and open file actions.

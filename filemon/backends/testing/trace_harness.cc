@@ -12,6 +12,7 @@
 #include <array>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <sstream>
 #include <utility>
 
@@ -157,6 +158,35 @@ absl::StatusOr<TraceResult> TraceCommand(absl::string_view backend_name, const C
                                             order.status().message(), "\n", result.log));
   }
   return result;
+}
+
+std::string HostRefusal(absl::string_view backend_name) {
+  static std::mutex mu;
+  static std::map<std::string, std::string, std::less<>> known;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = known.find(backend_name);
+  if (it != known.end()) return it->second;
+  absl::StatusOr<std::unique_ptr<Backend>> backend = MakeBackend(backend_name);
+  absl::Status status = backend.status();
+  if (backend.ok()) {
+    CollectingSink sink;
+    Command command;
+    command.argv = {"/bin/true"};
+    status = (*backend)->Run(command, {}, &sink).status();
+  }
+  std::string refusal = absl::IsUnavailable(status) ? status.ToString() : "";
+  known.emplace(std::string(backend_name), refusal);
+  return refusal;
+}
+
+std::string Difference(const std::map<std::string, int>& a, const std::map<std::string, int>& b) {
+  std::vector<std::string> lines;
+  for (const auto& [key, n] : a) {
+    auto it = b.find(key);
+    const int m = it == b.end() ? 0 : it->second;
+    if (n > m) lines.push_back(absl::StrCat(key, " x", n - m));
+  }
+  return absl::StrJoin(lines, "\n");
 }
 
 Command ShellCommand(absl::string_view script, absl::string_view cwd) {

@@ -14,6 +14,7 @@
 #define FILEMON_BACKENDS_TESTING_TRACE_HARNESS_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,16 @@ absl::StatusOr<TraceResult> TraceCommand(absl::string_view backend_name, const C
 // listed test TraceCommand does not fail on the order (the test's other checks still run);
 // the order cases of the conformance suite skip themselves.
 const char* KnownOrderBug(absl::string_view backend);
+
+// Why this host cannot trace with `backend_name` (a trial run of /bin/true refused with
+// Unavailable: not root, no BTF, BPF refused in Bazel's sandbox...), for GTEST_SKIP; empty
+// when it can. Any other failure is the backend's own and returns empty, so that the tests
+// show it. Computed once per name.
+std::string HostRefusal(absl::string_view backend_name);
+
+// What multiset `a` holds more of than `b`: one line "KEY xN" per key (in key order), "" when
+// nothing. For comparing two backends' records of the same command.
+std::string Difference(const std::map<std::string, int>& a, const std::map<std::string, int>& b);
 
 // `/bin/sh -c script` in `cwd` (empty: the caller's).
 Command ShellCommand(absl::string_view script, absl::string_view cwd = "");
