@@ -292,7 +292,7 @@ absl::Status EbpfBackendAvailable() {
         "ebpf backend: not root (loading the BPF program needs root or CAP_BPF and "
         "CAP_PERFMON)");
   }
-  return absl::OkStatus();
+  return ebpf_internal::TrialLoad();
 }
 
 absl::StatusOr<std::unique_ptr<Backend>> MakeEbpfBackend(EbpfOptions options) {

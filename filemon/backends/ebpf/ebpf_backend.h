@@ -26,8 +26,9 @@
 namespace filemon {
 
 // OK if this host and user can load the program (BTF at /sys/kernel/btf/vmlinux, Linux 5.17 or
-// later, the capabilities); otherwise Unavailable naming what is missing. A kernel that
-// refuses BPF anyway (a container, a user namespace) is reported by `Run()`.
+// later, the capabilities, and a kernel that lets this process load a tracing program: a
+// container or a user namespace may refuse it even to root; a trial load of a two-instruction
+// program finds out); otherwise Unavailable naming what is missing.
 absl::Status EbpfBackendAvailable();
 
 struct EbpfOptions {

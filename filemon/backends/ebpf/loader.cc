@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <mutex>
 #include <string>
@@ -126,8 +127,24 @@ absl::Status LoadProgram(const TraceOptions& options, size_t ring_bytes, EventRe
   return absl::OkStatus();
 }
 
-// Whether the kernel's map of traced processes is empty: every process of the tree has exited,
-// and each wrote its X into the ring buffer before it left the map.
+absl::Status TrialLoad() {
+  // `return 0` as a raw tracepoint program: loading it needs what filemon.bpf.c's tracing
+  // programs need (CAP_BPF and CAP_PERFMON in the initial user namespace), and nothing else.
+  const bpf_insn insns[] = {
+      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},
+      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+  };
+  int fd = bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, "filemon_trial", "GPL", insns,
+                         sizeof(insns) / sizeof(insns[0]), nullptr);
+  if (fd < 0) {
+    // Whatever the cause (EINVAL: a kernel built without BPF), the backend cannot run here.
+    return absl::UnavailableError(
+        LoadError(errno, "the kernel refuses to load a tracing program", "").message());
+  }
+  close(fd);
+  return absl::OkStatus();
+}
+
 bool TreeEmpty(const Program& program) {
   int traced_fd = program.traced_fd();
   uint32_t key;

@@ -61,6 +61,11 @@ class Program {
 absl::Status LoadProgram(const TraceOptions& options, size_t ring_bytes, EventReader* reader,
                          Program* program);
 
+// OK if the kernel lets this process load a tracing program (a container's seccomp filter, a
+// user namespace such as Bazel's sandbox, or a security module may refuse what root could do
+// elsewhere): loads the smallest one and frees it. Unavailable with the reason otherwise.
+absl::Status TrialLoad();
+
 // Whether the kernel's map of traced processes is empty: every process of the tree has exited,
 // and each wrote its X into the ring buffer before it left the map.
 bool TreeEmpty(const Program& program);
