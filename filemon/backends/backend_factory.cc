@@ -1,5 +1,7 @@
 #include "filemon/backends/backend_factory.h"
 
+#include <unistd.h>
+
 #include <utility>
 
 #include "absl/status/status.h"
@@ -10,17 +12,47 @@
 #include "filemon/backends/kernel/kernel_backend.h"
 #include "filemon/backends/preload/preload_backend.h"
 #include "filemon/backends/ptrace/ptrace_backend.h"
+#include "filemon/core/record.h"
 
 namespace filemon {
 namespace {
 
 using BackendOr = absl::StatusOr<std::unique_ptr<Backend>>;
 
-// `auto`: the kernel device only where filemon(4) exists (never on Linux); else preload where
-// the interposer sees everything, and ptrace for a command whose program it cannot enter (and,
-// through filemon_preload_helper, for such programs exec'd later). See README.md, "How auto
-// decides".
-BackendOr MakeAutoBackend() {
+// What the log of a run that `auto` gave to ebpf says first.
+constexpr absl::string_view kEbpfChosen =
+    " auto: tracing with ebpf: root, and the kernel loads BPF programs (ebpf sees every "
+    "program, static and set-ID ones included, at the lowest cost)";
+
+// `auto` where ebpf can run: `Run()` traces with ebpf, its log opening with kEbpfChosen;
+// sessions (bmake's filemon API, one per target) stay with preload's auto, because each ebpf
+// session loads a BPF program of its own, whose start-up every target of a build would pay.
+class AutoWithEbpf : public Backend {
+ public:
+  AutoWithEbpf(std::unique_ptr<Backend> ebpf, std::unique_ptr<Backend> sessions)
+      : ebpf_(std::move(ebpf)), sessions_(std::move(sessions)) {}
+  absl::string_view name() const override { return "auto"; }
+  absl::StatusOr<ExitStatus> Run(const Command& command, const TraceOptions& options,
+                                 RecordSink* sink) override {
+    sink->Add(Record::Comment(kEbpfChosen));
+    return ebpf_->Run(command, options, sink);
+  }
+  absl::StatusOr<std::unique_ptr<TraceSession>> StartSession(const TraceOptions& options) override {
+    return sessions_->StartSession(options);
+  }
+
+ private:
+  std::unique_ptr<Backend> ebpf_;
+  std::unique_ptr<Backend> sessions_;
+};
+
+}  // namespace
+
+// The kernel device only where filemon(4) exists (never on Linux); else ebpf for runs where it
+// can load and the user is root; else preload where the interposer sees everything, and ptrace
+// for a command whose program it cannot enter (and, through filemon_preload_helper, for such
+// programs exec'd later). See README.md, "How auto decides".
+BackendOr MakeAutoBackend(AutoOptions auto_options) {
   if (PlatformHasFilemonDevice()) {
     BackendOr kernel = MakeKernelBackend();
     if (kernel.ok()) return kernel;
@@ -29,8 +61,18 @@ BackendOr MakeAutoBackend() {
   options.auto_mode = true;
   BackendOr ptrace = MakePtraceBackend();
   if (ptrace.ok()) options.fallback = *std::move(ptrace);
-  return MakePreloadBackend(std::move(options));
+  BackendOr preload = MakePreloadBackend(std::move(options));
+  if (auto_options.ebpf != AutoEbpf::kNever && preload.ok() && geteuid() == 0) {
+    BackendOr ebpf = MakeEbpfBackend();
+    if (ebpf.ok()) {
+      return std::unique_ptr<Backend>(
+          std::make_unique<AutoWithEbpf>(*std::move(ebpf), *std::move(preload)));
+    }
+  }
+  return preload;
 }
+
+namespace {
 
 // Every name, made the same way: the backend's `MakeXBackend` with its default options.
 struct Entry {
@@ -42,7 +84,7 @@ const Entry kBackends[] = {
     {"preload", [] { return MakePreloadBackend(); }},
     {"ebpf", [] { return MakeEbpfBackend(); }},
     {"kernel", [] { return MakeKernelBackend(); }},
-    {"auto", MakeAutoBackend},
+    {"auto", [] { return MakeAutoBackend(); }},
 };
 
 }  // namespace

@@ -5,9 +5,10 @@
 //   "preload" - LD_PRELOAD interposer (dynamically linked programs; see preload_backend.h);
 //   "ebpf"    - a BPF program in the kernel (Linux, root; ebpf/ebpf_backend.h);
 //   "kernel"  - FreeBSD/NetBSD /dev/filemon (kernel/kernel_backend.h; Unavailable on Linux);
-//   "auto"    - the kernel device where filemon(4) exists (never on Linux); else preload where
-//               the interposer sees everything, ptrace where it cannot (a statically linked
-//               program, a Go program); see README.md "How auto decides".
+//   "auto"    - the kernel device where filemon(4) exists (never on Linux); else, for runs,
+//               ebpf where it can run and the user is root; else preload where the interposer
+//               sees everything, ptrace where it cannot (a statically linked program, a Go
+//               program); see README.md "How auto decides" and `MakeAutoBackend`.
 // An unknown or unavailable backend is a Status naming the reason, never a crash.
 //
 // Every backend is made the same way, by its own header's
@@ -35,6 +36,20 @@ namespace filemon {
 // Errors: InvalidArgument for an unknown name; Unavailable/Unimplemented (with the reason and
 // the issue that tracks it) for a backend this build or host cannot provide.
 absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(absl::string_view name);
+
+// Whether `auto` may trace with ebpf.
+enum class AutoEbpf {
+  kWhereAvailable,  // runs, where ebpf can run and the user is root (the log says so first)
+  kNever,           // preload and ptrace, as on a host without ebpf
+};
+
+struct AutoOptions {
+  AutoEbpf ebpf = AutoEbpf::kWhereAvailable;
+};
+
+// `MakeBackend("auto")` is `MakeAutoBackend({})`. Sessions (`StartSession`, bmake's filemon
+// API) never use ebpf: each would load a BPF program of its own, once per target.
+absl::StatusOr<std::unique_ptr<Backend>> MakeAutoBackend(AutoOptions options = {});
 
 // The names `MakeBackend` accepts, "auto" last.
 std::vector<absl::string_view> BackendNames();

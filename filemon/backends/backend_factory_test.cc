@@ -86,6 +86,24 @@ TEST(MakeBackend, UnknownNameListsTheValidOnes) {
       << backend.status();
 }
 
+// In Bazel's sandbox (a user namespace) the kernel refuses BPF even to root: auto never picks
+// ebpf there, and traces as it does on a host without it.
+TEST(MakeBackend, AutoNeverPicksEbpfWhereTheKernelRefusesIt) {
+  if (testing_internal::HostRefusal("ebpf").empty()) {
+    GTEST_SKIP() << "ebpf can run here (outside the sandbox); auto_test covers this case";
+  }
+  absl::StatusOr<std::unique_ptr<Backend>> backend = MakeBackend("auto");
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  CollectingSink sink;
+  Command command;
+  command.argv = {"/bin/true"};
+  ASSERT_TRUE((*backend)->Run(command, {}, &sink).ok());
+  for (const auto& r : sink.records()) {
+    EXPECT_EQ(r.path.find("ebpf"), std::string::npos) << r.path;
+  }
+  EXPECT_FALSE(sink.records().empty());
+}
+
 // `ebpf` is a known name: made, or refused with the reason (this test runs in Bazel's sandbox,
 // where the kernel refuses BPF even to root), never "unknown".
 TEST(MakeBackend, EbpfIsKnownAndARefusalNamesTheReason) {

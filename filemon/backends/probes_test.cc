@@ -151,15 +151,16 @@ TEST_P(Probes, OnePerPidAcrossAnExec) {
   EXPECT_EQ(r->Count(RecordKind::kNotFound, "gone"), 1) << r->log;
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, Probes, ::testing::Values("ptrace", "preload", "auto", "ebpf"));
+INSTANTIATE_TEST_SUITE_P(Backends, Probes,
+                         ::testing::Values("ptrace", "preload", kAutoWithoutEbpf, "ebpf"));
 
 // auto hands a statically linked program to its ptrace helper mid-run: the helper records
 // that program's probes too and forwards them into the same log.
 TEST(AutoProbes, AStaticProgramsProbesComeThroughTheHelper) {
   const std::string dir = MakeTempDir("probes_static");
-  absl::StatusOr<TraceResult> r =
-      TraceCommand("auto", ShellCommand(TestProgram("static_open_bin") + " absent out; true", dir),
-                   WithProbes());
+  absl::StatusOr<TraceResult> r = TraceCommand(
+      kAutoWithoutEbpf, ShellCommand(TestProgram("static_open_bin") + " absent out; true", dir),
+      WithProbes());
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_TRUE(absl::StrContains(r->log, "traced with ptrace")) << r->log;
   EXPECT_EQ(r->Count(RecordKind::kNotFound, "absent"), 1) << r->log;

@@ -25,6 +25,7 @@
 namespace filemon {
 namespace {
 
+using testing_internal::kAutoWithoutEbpf;
 using testing_internal::MakeTempDir;
 using testing_internal::TestProgram;
 using testing_internal::TraceCommand;
@@ -87,7 +88,7 @@ TEST(SupervisorSocket, NameBoundFirstByAnotherUserIsNotUsed) {
   }
   Command command;
   command.argv = {TestProgram("raw_close_open_bin"), file};
-  absl::StatusOr<TraceResult> result = TraceCommand("auto", command, TraceOptions());
+  absl::StatusOr<TraceResult> result = TraceCommand(kAutoWithoutEbpf, command, TraceOptions());
   usleep(300 * 1000);  // let the squatter read what it was sent
   kill(squatter, SIGKILL);
   waitpid(squatter, nullptr, 0);

@@ -167,7 +167,7 @@ TEST(Auto, StaticProgramExecdMidRunMovesToPtraceWithoutLoss) {
   ASSERT_TRUE(WriteFile(dir + "/in", "x").ok());
   std::string prog = TestProgram("static_open_bin");
   absl::StatusOr<TraceResult> r =
-      TraceCommand("auto", ShellCommand(prog + " in out && cat out", dir), {});
+      TraceCommand(kAutoWithoutEbpf, ShellCommand(prog + " in out && cat out", dir), {});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit.ShellStatus(), 0) << r->log;
   EXPECT_TRUE(r->Has(RecordKind::kRead, "in")) << r->log;
@@ -194,7 +194,7 @@ TEST(Auto, StaticCommandRunsUnderPtraceAndSaysSo) {
   Command c;
   c.argv = {TestProgram("static_open_bin"), "in", "out"};
   c.cwd = dir;
-  absl::StatusOr<TraceResult> r = TraceCommand("auto", c, {});
+  absl::StatusOr<TraceResult> r = TraceCommand(kAutoWithoutEbpf, c, {});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->Has(RecordKind::kRead, "in")) << r->log;
   EXPECT_TRUE(r->Has(RecordKind::kWrite, "out")) << r->log;
@@ -248,7 +248,7 @@ TEST(Auto, SetUserIdCommandKeepsItsPrivilegeAndTheLogSaysWhatIsMissing) {
   ASSERT_EQ(chmod(prog.c_str(), 04755), 0);
   Command c;
   c.argv = {prog, dir + "/made"};
-  absl::StatusOr<TraceResult> r = TraceCommand("auto", c, {});
+  absl::StatusOr<TraceResult> r = TraceCommand(kAutoWithoutEbpf, c, {});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit.ShellStatus(), 0) << r->log;
   struct stat made;

@@ -127,9 +127,14 @@ struct LogTextSink : RecordSink {
 
 }  // namespace
 
+absl::StatusOr<std::unique_ptr<Backend>> MakeTestBackend(absl::string_view name) {
+  if (name == kAutoWithoutEbpf) return MakeAutoBackend({AutoEbpf::kNever});
+  return MakeBackend(name);
+}
+
 absl::StatusOr<TraceResult> TraceCommand(absl::string_view backend_name, const Command& command,
                                          const TraceOptions& options) {
-  absl::StatusOr<std::unique_ptr<Backend>> backend = MakeBackend(backend_name);
+  absl::StatusOr<std::unique_ptr<Backend>> backend = MakeTestBackend(backend_name);
   if (!backend.ok()) return backend.status();
   // The records go through the real log text and back: what the tests see is what a reader of
   // the log would parse.
@@ -166,7 +171,7 @@ std::string HostRefusal(absl::string_view backend_name) {
   std::lock_guard<std::mutex> lock(mu);
   auto it = known.find(backend_name);
   if (it != known.end()) return it->second;
-  absl::StatusOr<std::unique_ptr<Backend>> backend = MakeBackend(backend_name);
+  absl::StatusOr<std::unique_ptr<Backend>> backend = MakeTestBackend(backend_name);
   absl::Status status = backend.status();
   if (backend.ok()) {
     CollectingSink sink;

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -67,7 +68,15 @@ struct TraceResult {
   std::vector<int64_t> Pids() const;
 };
 
-// Runs `command` under the backend `backend_name` (backend_factory.h). Errors include a log
+// A backend name for the tests of `auto` as it is where ebpf cannot run (not root, Bazel's
+// sandbox): preload, with ptrace for the programs the interposer cannot enter. As root outside
+// the sandbox, "auto" itself traces runs with ebpf.
+inline constexpr char kAutoWithoutEbpf[] = "auto-without-ebpf";
+
+// MakeBackend(name) (backend_factory.h), or for kAutoWithoutEbpf that `auto`.
+absl::StatusOr<std::unique_ptr<Backend>> MakeTestBackend(absl::string_view name);
+
+// Runs `command` under the backend `backend_name` (MakeTestBackend). Errors include a log
 // that does not parse or that breaks the kernel's order of F and X (filemon/core/tree_order.h,
 // with the first record's pid as the only root); the message ends with the log.
 absl::StatusOr<TraceResult> TraceCommand(absl::string_view backend_name, const Command& command,
