@@ -1,7 +1,10 @@
-// `TraceSession` (filemon/core/backend.h) under every backend that has one: the caller vforks
-// and reaps the command itself, as bmake does. Each log must be in the kernel's order
-// (tree_order.h), the command's own tree only.
+// `TraceSession` (filemon/core/backend.h) under every backend that has one, the session
+// conformance suite: the caller (v)forks and reaps the command itself, as bmake does. Each log
+// must be in the kernel's order (tree_order.h), the command's own tree only. Runs outside
+// Bazel's sandbox for ebpf, whose cases skip with the reason where the kernel refuses BPF.
 
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -12,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "filemon/backends/backend_factory.h"
@@ -97,6 +101,8 @@ class Traced {
 class SessionTest : public ::testing::TestWithParam<const char*> {
  protected:
   void SetUp() override {
+    const std::string refusal = testing_internal::HostRefusal(GetParam());
+    if (!refusal.empty()) GTEST_SKIP() << GetParam() << " cannot run here: " << refusal;
     absl::StatusOr<std::unique_ptr<Backend>> backend = MakeBackend(GetParam());
     if (!backend.ok()) GTEST_SKIP() << backend.status();
     backend_ = *std::move(backend);
@@ -180,10 +186,115 @@ TEST_P(SessionTest, DestroyingASessionKillsTheCommand) {
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, SessionTest, ::testing::Values("ptrace", "preload", "auto"),
+// The bmake-style protocol with fork: the caller chdirs and execs the command itself and reaps
+// it with its own waitpid(); the session delivers the records, and the caller never gets a
+// child of the backend's.
+TEST_P(SessionTest, TracesAChildTheCallerForksAndReaps) {
+  ASSERT_TRUE(testing_internal::WriteFile(dir_ + "/in", "data\n").ok());
+  absl::StatusOr<std::unique_ptr<TraceSession>> session = backend_->StartSession({});
+  ASSERT_TRUE(session.ok()) << session.status();
+  const std::string script = "cat in > out; sh -c 'exit 0'; exit 5";
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (chdir(dir_.c_str()) != 0) _exit(120);
+    if ((*session)->PrepareChild() != 0) _exit(121);
+    execl("/bin/sh", "sh", "-c", script.c_str(), static_cast<char*>(nullptr));
+    _exit(122);
+  }
+  ASSERT_TRUE((*session)->SetChild(pid).ok());
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 5);
+  EXPECT_EQ(waitpid(-1, &status, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+  CollectingSink sink;
+  ASSERT_TRUE((*session)->Finish(&sink).ok());
+  testing_internal::TraceResult r;
+  r.records = std::move(sink.records());
+  for (const OwnedRecord& rec : r.records) absl::StrAppend(&r.log, rec.ToString(), "\n");
+  EXPECT_TRUE(r.Has(RecordKind::kExec, "/bin/sh")) << r.log;
+  EXPECT_TRUE(r.Has(RecordKind::kRead, "in")) << r.log;
+  EXPECT_TRUE(r.Has(RecordKind::kWrite, "out")) << r.log;
+  EXPECT_EQ(r.Of(RecordKind::kFork).size(), 2u) << r.log;
+  std::vector<const OwnedRecord*> exits = r.Of(RecordKind::kExit);
+  ASSERT_EQ(exits.size(), 3u) << r.log;
+  EXPECT_EQ(exits.back()->pid, pid) << r.log;
+  EXPECT_EQ(exits.back()->status, 5) << r.log;
+}
+
+// bmake's loop: poll ReadFd(), then Process() until it says the tree is done.
+TEST_P(SessionTest, ProcessReportsDoneAfterTheTreeExits) {
+  absl::StatusOr<std::unique_ptr<TraceSession>> session = backend_->StartSession({});
+  ASSERT_TRUE(session.ok()) << session.status();
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if ((*session)->PrepareChild() != 0) _exit(121);
+    execl("/bin/true", "true", static_cast<char*>(nullptr));
+    _exit(122);
+  }
+  ASSERT_TRUE((*session)->SetChild(pid).ok());
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_EQ(status, 0);
+  CollectingSink sink;
+  bool done = false;
+  for (int i = 0; i < 2000 && !done; ++i) {
+    pollfd p{(*session)->ReadFd(), POLLIN, 0};
+    poll(&p, 1, 10);
+    absl::StatusOr<bool> processed = (*session)->Process(&sink);
+    ASSERT_TRUE(processed.ok()) << processed.status();
+    done = *processed;
+  }
+  ASSERT_TRUE(done);
+  bool exec_seen = false;
+  for (const OwnedRecord& rec : sink.records()) {
+    exec_seen |= rec.kind == RecordKind::kExec && rec.path == "/bin/true";
+  }
+  EXPECT_TRUE(exec_seen);
+}
+
+// A child that dies before PrepareChild(): Finish() returns rather than hangs, with no record
+// but comments.
+TEST_P(SessionTest, ChildThatNeverExecsEndsTheSession) {
+  absl::StatusOr<std::unique_ptr<TraceSession>> session = backend_->StartSession({});
+  ASSERT_TRUE(session.ok()) << session.status();
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) _exit(9);
+  ASSERT_TRUE((*session)->SetChild(pid).ok());
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  CollectingSink sink;
+  EXPECT_TRUE((*session)->Finish(&sink).ok());
+  // Nothing was traced (preload's log says why in a comment).
+  for (const OwnedRecord& r : sink.records()) {
+    EXPECT_EQ(r.kind, RecordKind::kComment) << r.ToString();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, SessionTest,
+                         ::testing::Values("ptrace", "preload", "auto", "ebpf"),
                          [](const ::testing::TestParamInfo<const char*>& info) {
                            return std::string(info.param);
                          });
+
+// As root where ebpf can run, auto still serves sessions with preload: each ebpf session would
+// load a BPF program of its own, once per target of a build (README, "How auto decides").
+TEST(AutoSession, StaysWithPreloadWhereEbpfCouldRun) {
+  if (geteuid() != 0 || !testing_internal::HostRefusal("ebpf").empty()) {
+    GTEST_SKIP() << "ebpf cannot run here: auto would not pick it anyway";
+  }
+  absl::StatusOr<std::unique_ptr<Backend>> backend = MakeBackend("auto");
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  const std::string seen = testing_internal::MakeTempDir("auto_session") + "/ld_preload";
+  Traced job(backend->get(), absl::StrCat("printf %s \"$LD_PRELOAD\" > ", seen));
+  EXPECT_EQ(job.Finish(), 0);
+  EXPECT_TRUE(absl::StrContains(testing_internal::ReadFileOrEmpty(seen), "libfilemon_preload.so"))
+      << testing_internal::ReadFileOrEmpty(seen);
+}
 
 }  // namespace
 }  // namespace filemon

@@ -1,11 +1,11 @@
 // The ebpf backend on real programs: the backend conformance suite (with the kernel-order cases
 // and the strace cross-check), stress, a full ring buffer, and the errors where it cannot run.
+// Its sessions are tested with the other backends' (filemon/backends/session_test.cc).
 // Needs root and a kernel that lets it load BPF: tagged no-sandbox (Bazel's sandbox is a user
 // namespace, where bpf() is refused); elsewhere every test skips, saying why.
 #include "filemon/backends/ebpf/ebpf_backend.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -163,65 +163,6 @@ TEST(EbpfBackendTest, NotRootIsAClearError) {
   ASSERT_TRUE(WIFEXITED(status));
   if (WEXITSTATUS(status) == 2) GTEST_SKIP() << "cannot switch to nobody here";
   EXPECT_EQ(WEXITSTATUS(status), 0) << "EbpfBackendAvailable() did not say `not root`";
-}
-
-// bmake's protocol: the caller forks and reaps; the session records the child's tree, an orphan
-// that outlives it included, and says when it is done.
-TEST(EbpfSession, RecordsTheCallersChildAndWaitsForItsOrphan) {
-  std::string dir = MakeTempDir("session");
-  ASSERT_TRUE(WriteFile(dir + "/in", "data\n").ok());
-  absl::StatusOr<std::unique_ptr<TraceSession>> session =
-      MakeEbpfBackend().value()->StartSession({});
-  ASSERT_TRUE(session.ok()) << session.status();
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    if (chdir(dir.c_str()) != 0 || (*session)->PrepareChild() != 0) _exit(120);
-    execl("/bin/sh", "sh", "-c", "cat in > out; (sleep 0.3; cat in > late) & exit 5",
-          static_cast<char*>(nullptr));
-    _exit(121);
-  }
-  ASSERT_TRUE((*session)->SetChild(pid).ok());
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 5);
-  CollectingSink sink;
-  bool done = false;
-  for (int i = 0; i < 3000 && !done; ++i) {  // bmake's loop: poll, then take what is there
-    pollfd p{(*session)->ReadFd(), POLLIN, 0};
-    poll(&p, 1, 10);
-    absl::StatusOr<bool> processed = (*session)->Process(&sink);
-    ASSERT_TRUE(processed.ok()) << processed.status();
-    done = *processed;
-  }
-  ASSERT_TRUE(done);
-  ASSERT_TRUE((*session)->Finish(&sink).ok());
-  TraceResult r;
-  r.records = std::move(sink.records());
-  for (const OwnedRecord& rec : r.records) absl::StrAppend(&r.log, rec.ToString(), "\n");
-  EXPECT_TRUE(r.Has(RecordKind::kExec, "/bin/sh")) << r.log;
-  EXPECT_TRUE(r.Has(RecordKind::kWrite, "out")) << r.log;
-  EXPECT_TRUE(r.Has(RecordKind::kWrite, "late")) << r.log;  // the orphan, after the exit
-  std::vector<const OwnedRecord*> exits = r.Of(RecordKind::kExit);
-  EXPECT_EQ(exits.size(), r.Of(RecordKind::kFork).size() + 1) << r.log;
-  bool root_exit = false;
-  for (const OwnedRecord* x : exits) root_exit |= x->pid == pid && x->status == 5;
-  EXPECT_TRUE(root_exit) << r.log;
-}
-
-TEST(EbpfSession, ChildThatDiesBeforePrepareChildEndsTheSession) {
-  absl::StatusOr<std::unique_ptr<TraceSession>> session =
-      MakeEbpfBackend().value()->StartSession({});
-  ASSERT_TRUE(session.ok()) << session.status();
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) _exit(9);
-  ASSERT_TRUE((*session)->SetChild(pid).ok());
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  CollectingSink sink;
-  EXPECT_TRUE((*session)->Finish(&sink).ok());  // returns rather than hangs
-  EXPECT_TRUE(sink.records().empty());
 }
 
 }  // namespace

@@ -38,8 +38,7 @@ class EbpfSession : public TraceSession {
 
   EventReader reader_;
   Program program_;
-  OwnedFd ready_read_, ready_write_;  // the child: "in PrepareChild" (its setup is not traced)
-  OwnedFd go_read_, go_write_;        // the parent: "in the traced map, exec now"
+  OwnedFd ready_read_, ready_write_;  // the child: "in the traced map" (its setup is not traced)
   bool child_set_ = false;            // a child is traced
   bool done_ = false;
 };
@@ -56,28 +55,22 @@ EbpfSession::~EbpfSession() {
 absl::Status EbpfSession::Start(const TraceOptions& options, size_t ring_bytes) {
   absl::Status loaded = LoadProgram(options, ring_bytes, &reader_, &program_);
   if (!loaded.ok()) return loaded;
-  int ready[2], go[2];
+  int ready[2];
   if (pipe2(ready, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe2");
   ready_read_.reset(ready[0]);
   ready_write_.reset(ready[1]);
-  if (pipe2(go, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe2");
-  go_read_.reset(go[0]);
-  go_write_.reset(go[1]);
   return absl::OkStatus();
 }
 
+// The child puts itself in the traced map: it never waits for the parent, which a vfork
+// (bmake's) has suspended until the child execs.
 int EbpfSession::PrepareChild() const {
-  if (write(ready_write_.get(), "r", 1) != 1) return errno;
-  char go = 0;
-  ssize_t n;
-  while ((n = read(go_read_.get(), &go, 1)) < 0 && errno == EINTR) {
-  }
-  return n == 1 ? 0 : EPIPE;
+  if (int error = program_.AddSelf(); error != 0) return error;
+  return write(ready_write_.get(), "r", 1) == 1 ? 0 : errno;
 }
 
 absl::Status EbpfSession::SetChild(int pid) {
   ready_write_.reset();
-  go_read_.reset();
   if (pid < 0) {
     done_ = true;
     return absl::OkStatus();
@@ -86,16 +79,12 @@ absl::Status EbpfSession::SetChild(int pid) {
   ssize_t n;
   while ((n = read(ready_read_.get(), &ready, 1)) < 0 && errno == EINTR) {
   }
-  if (n != 1) {  // the child died before PrepareChild: nothing to trace
+  if (n != 1) {  // the child died before PrepareChild succeeded: nothing to trace
     done_ = true;
     return absl::OkStatus();
   }
-  absl::Status added = program_.Add(pid);
-  if (!added.ok()) return added;
   reader_.AddRoot(static_cast<uint32_t>(pid));
   child_set_ = true;
-  if (write(go_write_.get(), "g", 1) != 1) return absl::ErrnoToStatus(errno, "write(go pipe)");
-  go_write_.reset();
   return absl::OkStatus();
 }
 

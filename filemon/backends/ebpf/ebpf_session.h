@@ -2,9 +2,10 @@
 //
 // The ebpf backend's `TraceSession` (the fork-it-yourself protocol of filemon/core/backend.h,
 // bmake's filemon API). No tracer process: the BPF program records in the kernel, and the
-// caller's own calls to `Process()`/`Finish()` read its ring buffer. The caller's child waits in
-// `PrepareChild()` until `SetChild()` has put it in the traced map; `ReadFd()` is the ring
-// buffer's, readable when records (the tree's last X included) are waiting.
+// caller's own calls to `Process()`/`Finish()` read its ring buffer. The caller's child puts
+// itself in the traced map in `PrepareChild()` (it waits for nothing: a vfork parent cannot
+// answer before the exec); `ReadFd()` is the ring buffer's, readable when records (the tree's
+// last X included) are waiting.
 
 #ifndef FILEMON_BACKENDS_EBPF_EBPF_SESSION_H_
 #define FILEMON_BACKENDS_EBPF_EBPF_SESSION_H_

@@ -80,6 +80,12 @@ absl::Status Program::Add(pid_t pid) {
   return absl::OkStatus();
 }
 
+int Program::AddSelf() const {
+  uint32_t key = static_cast<uint32_t>(getpid());
+  uint8_t one = 1;
+  return bpf_map_update_elem(traced_fd(), &key, &one, BPF_ANY) == 0 ? 0 : errno;
+}
+
 absl::Status LoadProgram(const TraceOptions& options, size_t ring_bytes, EventReader* reader,
                          Program* program) {
   static std::once_flag print_once;

@@ -41,6 +41,9 @@ class Program {
 
   // Puts process `pid` in the traced tree (its descendants follow at fork).
   absl::Status Add(pid_t pid);
+  // The same for the calling process, from a child between (v)fork and exec: one system call,
+  // nothing allocated. 0, or the errno.
+  int AddSelf() const;
   // Delivers the events in the ring buffer to the reader. Never blocks.
   void Consume();
   // Polls readable when events are waiting.

@@ -1,7 +1,6 @@
 #include "filemon/backends/ptrace/ptrace_backend.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +10,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -39,13 +36,6 @@ bool WaitForFile(const std::string& path) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return false;
-}
-
-std::string ReadFileOrEmpty(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 bool HasComment(const TraceResult& r, absl::string_view text) {
@@ -162,100 +152,6 @@ TEST(PtraceBackend, OrphansAreWaitedFor) {
   EXPECT_TRUE(r->Has(RecordKind::kWrite, "late")) << r->log;
   struct stat st;
   EXPECT_EQ(stat((dir + "/late").c_str(), &st), 0);
-}
-
-// The bmake-style protocol: the caller forks and execs the command itself and reaps it with
-// its own waitpid(); the session delivers the records.
-TEST(PtraceSession, TracesAChildTheCallerForksAndReaps) {
-  std::string dir = MakeTempDir("session");
-  ASSERT_TRUE(WriteFile(dir + "/in", "data\n").ok());
-  absl::StatusOr<std::unique_ptr<Backend>> made = MakePtraceBackend();
-  ASSERT_TRUE(made.ok()) << made.status();
-  std::unique_ptr<Backend> backend = *std::move(made);
-  absl::StatusOr<std::unique_ptr<TraceSession>> session = backend->StartSession({});
-  ASSERT_TRUE(session.ok()) << session.status();
-  std::string script = "cat in > out; sh -c 'exit 0'; exit 5";
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    if (chdir(dir.c_str()) != 0) _exit(120);
-    if ((*session)->PrepareChild() != 0) _exit(121);
-    execl("/bin/sh", "sh", "-c", script.c_str(), static_cast<char*>(nullptr));
-    _exit(122);
-  }
-  ASSERT_TRUE((*session)->SetChild(pid).ok());
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 5);
-  // The tracer is not our child: nothing else to reap.
-  EXPECT_EQ(waitpid(-1, &status, WNOHANG), -1);
-  EXPECT_EQ(errno, ECHILD);
-  CollectingSink sink;
-  ASSERT_TRUE((*session)->Finish(&sink).ok());
-  TraceResult r;
-  r.records = std::move(sink.records());
-  for (const OwnedRecord& rec : r.records) absl::StrAppend(&r.log, rec.ToString(), "\n");
-  EXPECT_TRUE(r.Has(RecordKind::kExec, "/bin/sh")) << r.log;
-  EXPECT_TRUE(r.Has(RecordKind::kRead, "in")) << r.log;
-  EXPECT_TRUE(r.Has(RecordKind::kWrite, "out")) << r.log;
-  EXPECT_EQ(r.Of(RecordKind::kFork).size(), 2u) << r.log;
-  std::vector<const OwnedRecord*> exits = r.Of(RecordKind::kExit);
-  ASSERT_EQ(exits.size(), 3u) << r.log;
-  EXPECT_EQ(exits.back()->pid, pid) << r.log;
-  EXPECT_EQ(exits.back()->status, 5) << r.log;
-  for (const OwnedRecord& rec : r.records) EXPECT_NE(rec.kind, RecordKind::kComment) << r.log;
-}
-
-TEST(PtraceSession, ProcessReportsDoneAfterTheTreeExits) {
-  absl::StatusOr<std::unique_ptr<Backend>> made = MakePtraceBackend();
-  ASSERT_TRUE(made.ok()) << made.status();
-  std::unique_ptr<Backend> backend = *std::move(made);
-  absl::StatusOr<std::unique_ptr<TraceSession>> session = backend->StartSession({});
-  ASSERT_TRUE(session.ok()) << session.status();
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    if ((*session)->PrepareChild() != 0) _exit(121);
-    execl("/bin/true", "true", static_cast<char*>(nullptr));
-    _exit(122);
-  }
-  ASSERT_TRUE((*session)->SetChild(pid).ok());
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  EXPECT_EQ(status, 0);
-  CollectingSink sink;
-  bool done = false;
-  for (int i = 0; i < 2000 && !done; ++i) {  // poll as bmake does
-    pollfd p{(*session)->ReadFd(), POLLIN, 0};
-    poll(&p, 1, 10);
-    absl::StatusOr<bool> processed = (*session)->Process(&sink);
-    ASSERT_TRUE(processed.ok()) << processed.status();
-    done = *processed;
-  }
-  ASSERT_TRUE(done);
-  bool exec_seen = false;
-  for (const OwnedRecord& rec : sink.records()) {
-    exec_seen |= rec.kind == RecordKind::kExec && rec.path == "/bin/true";
-  }
-  EXPECT_TRUE(exec_seen);
-}
-
-TEST(PtraceSession, ChildThatNeverExecsEndsTheSession) {
-  absl::StatusOr<std::unique_ptr<Backend>> made = MakePtraceBackend();
-  ASSERT_TRUE(made.ok()) << made.status();
-  std::unique_ptr<Backend> backend = *std::move(made);
-  absl::StatusOr<std::unique_ptr<TraceSession>> session = backend->StartSession({});
-  ASSERT_TRUE(session.ok()) << session.status();
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) _exit(9);  // dies before PrepareChild
-  ASSERT_TRUE((*session)->SetChild(pid).ok());
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  CollectingSink sink;
-  EXPECT_TRUE((*session)->Finish(&sink).ok());  // returns rather than hangs
-  EXPECT_TRUE(sink.records().empty());
 }
 
 }  // namespace
