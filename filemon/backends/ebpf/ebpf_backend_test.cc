@@ -105,25 +105,6 @@ TEST(EbpfBackendTest, FullRingBufferIsCountedNeverSilent) {
   }
 }
 
-// i386 system calls of a 64-bit process (`int $0x80`) are read with the i386 numbers.
-TEST(EbpfBackendTest, I386SystemCallsAreReadWithTheI386Table) {
-  std::string dir = MakeTempDir("int80");
-  ASSERT_TRUE(WriteFile(dir + "/in", "x").ok());
-  const std::string program = TestProgram("int80_open_bin");
-  int untraced = system(absl::StrCat("cd '", dir, "' && '", program, "' in probe_out").c_str());
-  if (!WIFEXITED(untraced) || WEXITSTATUS(untraced) != 0) {
-    GTEST_SKIP() << "this kernel has no IA32 emulation: int $0x80 fails even untraced";
-  }
-  Command c;
-  c.argv = {program, "in", "out"};
-  c.cwd = dir;
-  absl::StatusOr<TraceResult> r = TraceCommand("ebpf", c, {});
-  ASSERT_TRUE(r.ok()) << r.status();
-  ASSERT_EQ(r->exit.ShellStatus(), 0) << r->log;
-  EXPECT_TRUE(r->Has(RecordKind::kRead, "in")) << r->log;    // i386 open (5)
-  EXPECT_TRUE(r->Has(RecordKind::kWrite, "out")) << r->log;  // i386 creat (8)
-}
-
 // Nothing is injected into a set-user-ID program: run by `nobody`, a set-user-ID root copy of
 // id(1) still runs as root, and its exec is recorded.
 TEST(EbpfBackendTest, SetuidProgramKeepsItsPrivilege) {

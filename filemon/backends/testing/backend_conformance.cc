@@ -163,6 +163,41 @@ TEST_P(BackendConformanceTest, StaticBinary) {
   EXPECT_TRUE(r->Has(RecordKind::kWrite, "out")) << r->log;
 }
 
+// Whether this kernel runs i386 system calls made by a 64-bit process (`int $0x80`): not when
+// it was built or booted without IA32 emulation (the instruction then faults).
+bool KernelRunsI386SystemCalls(const std::string& dir) {
+  const std::string program = TestProgram("int80_open_bin");
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (chdir(dir.c_str()) == 0) {
+      execl(program.c_str(), program.c_str(), "in", "probe_out", static_cast<char*>(nullptr));
+    }
+    _exit(127);
+  }
+  int status = 0;
+  return pid > 0 && waitpid(pid, &status, 0) == pid && !WIFSIGNALED(status);
+}
+
+// i386 system calls of a 64-bit process are read with the i386 numbers, not the 64-bit ones.
+TEST_P(BackendConformanceTest, I386SystemCallsOfA64BitProcess) {
+  if (GetParam() == "preload" || GetParam() == kAutoWithoutEbpf) {
+    GTEST_SKIP() << "`int $0x80` bypasses libc: an interposer cannot see it";
+  }
+  std::string dir = MakeTempDir("int80");
+  ASSERT_TRUE(WriteFile(dir + "/in", "x").ok());
+  if (!KernelRunsI386SystemCalls(dir)) {
+    GTEST_SKIP() << "this kernel has no IA32 emulation: int $0x80 faults even untraced";
+  }
+  Command c;
+  c.argv = {TestProgram("int80_open_bin"), "in", "out"};
+  c.cwd = dir;
+  absl::StatusOr<TraceResult> r = Trace(c);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->exit.ShellStatus(), 0) << r->log;
+  EXPECT_TRUE(r->Has(RecordKind::kRead, "in")) << r->log;    // i386 open (5)
+  EXPECT_TRUE(r->Has(RecordKind::kWrite, "out")) << r->log;  // i386 creat (8)
+}
+
 TEST_P(BackendConformanceTest, ThreadsAreFoldedIntoTheirProcess) {
   std::string dir = MakeTempDir("threads");
   Command c;
