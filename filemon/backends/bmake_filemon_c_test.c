@@ -120,6 +120,11 @@ int main(void) {
           backend);
   }
   struct filemon *F = filemon_open();
+  if (F == NULL && errno == ENOSYS && backend != NULL && strcmp(backend, "ebpf") == 0) {
+    /* The host refuses BPF (not root, Bazel's sandbox): filemon_open said why, on stderr. */
+    printf("SKIPPED: the ebpf backend cannot run here\n");
+    return 0;
+  }
   if (F == NULL) {
     perror("filemon_open");
     return 1;
