@@ -127,6 +127,10 @@ void FixEnvironment(const EnvRequest& request, const OurVariables& ours, char** 
     }
     w.Keep(*e);
   }
+  if (request.level == EnvLevel::kUntraced) {
+    AddPreload(w, user_preload, ours, /*preload=*/false);
+    return w.End();
+  }
   AddPreload(w, user_preload, ours, request.preload);
   w.AddNumber(kEnvFd, static_cast<unsigned>(ours.fd));
   if (ours.pipe >= 0) w.AddNumber(kEnvPipe, static_cast<unsigned>(ours.pipe));
@@ -140,8 +144,10 @@ void FixEnvironment(const EnvRequest& request, const OurVariables& ours, char** 
     const char* actions = request.child->actions;
     if (actions != nullptr && actions[0] != '\0') w.Add(kEnvActions, actions);
   }
-  if (ours.locale_shm[0] != '\0') w.Add(kEnvLocaleShm, ours.locale_shm);
-  if (ours.locale_size > 0) w.AddBytes(kEnvLocale, ours.locale, ours.locale_size);
+  if (request.level == EnvLevel::kFull) {
+    if (ours.locale_shm[0] != '\0') w.Add(kEnvLocaleShm, ours.locale_shm);
+    if (ours.locale_size > 0) w.AddBytes(kEnvLocale, ours.locale, ours.locale_size);
+  }
   w.End();
 }
 

@@ -49,6 +49,17 @@ struct OurVariables {
 // This process's values (interposer_state.h, locale_cache.h).
 OurVariables CurrentVariables();
 
+// How much of our environment an exec or spawn passes on. The kernel refuses an exec whose
+// argv and environment exceed its limit (E2BIG), and our variables count too: a program that
+// fits untraced may not fit traced. The wrappers then try again with less, in this order.
+enum class EnvLevel : unsigned char {
+  kFull,           // every variable
+  kWithoutCaches,  // without the setlocale cache (FILEMON_PRELOAD_LOCALE and _LOCALE_SHM),
+                   // which only saves work: the program is traced as fully
+  kUntraced,       // none of our variables and this library out of LD_PRELOAD: the program's
+                   // own environment as it would be without filemon; it runs untraced
+};
+
 // What one exec or spawn asks for.
 struct EnvRequest {
   char* const* envp;  // the program's environment (may be nullptr)
@@ -57,6 +68,7 @@ struct EnvRequest {
   bool preload = true;
   const char* exec_path = nullptr;    // FILEMON_PRELOAD_EXEC: execveat/fexecve's program
   const ChildStart* child = nullptr;  // a process created inside glibc: what its start writes
+  EnvLevel level = EnvLevel::kFull;
 };
 
 // The most entries FixEnvironment adds (LD_PRELOAD and our variables), plus the null.
@@ -116,6 +128,16 @@ auto WithExecEnvironment(const EnvRequest& request, Fn fn) -> decltype(fn(nullpt
   }
   SayEnvironmentUnchanged(request.exec_path, entries - kOurEnvEntries);
   return fn(const_cast<char**>(request.envp));
+}
+
+// Calls `start(char** envp)`, an exec or spawn returning 0 or an errno value, once more after it
+// failed with E2BIG at EnvLevel::kFull: with `request` at kWithoutCaches. Returns its result;
+// E2BIG again means that only EnvLevel::kUntraced is left, which the caller must announce in
+// the log first. Out of line: the wrappers' usual path does not pay for it.
+template <typename Fn>
+__attribute__((noinline, cold)) int RetryWithoutCaches(EnvRequest request, Fn start) {
+  request.level = EnvLevel::kWithoutCaches;
+  return WithExecEnvironment(request, start);
 }
 
 }  // namespace preload_internal

@@ -154,6 +154,42 @@ TEST(Environment, EveryVariableFitsTheRoomComputed) {
                  }));
 }
 
+// The variables of a run with the setlocale cache, and of a process created inside glibc.
+OurVariables OursWithCaches() {
+  OurVariables ours = Ours();
+  ours.options = "2";
+  ours.locale_shm = "/proc/77/fd/9";
+  ours.locale = "|0;C";
+  ours.locale_size = 4;
+  return ours;
+}
+
+TEST(Environment, WithoutCachesOnlyTheLocaleCacheIsLeftOut) {
+  Env env({"A=1"});
+  EnvRequest request{nullptr};
+  request.level = EnvLevel::kWithoutCaches;
+  EXPECT_EQ(
+      Fixed(env, OursWithCaches(), request),
+      (std::vector<std::string>{"A=1", std::string("LD_PRELOAD=") + kLib, "FILEMON_PRELOAD_FD=5",
+                                "FILEMON_PRELOAD_PID=1234", "FILEMON_PRELOAD_OPTIONS=2"}));
+}
+
+// Untraced, a program gets the environment it would have without filemon: the one it passed,
+// without our variables and without this library in LD_PRELOAD, and nothing added.
+TEST(Environment, UntracedIsTheProgramsOwnEnvironment) {
+  Env env({"HOME=/h", "FILEMON_PRELOAD_FD=9",
+           "LD_PRELOAD=/lib/filemon/libfilemon_preload.so:/x/a.so", "FILEMON_PRELOAD_LOCALE=x"});
+  const ChildStart child{7, "C1:/"};
+  EnvRequest request{nullptr};
+  request.exec_path = "/dev/fd/3/prog";
+  request.child = &child;
+  request.level = EnvLevel::kUntraced;
+  EXPECT_EQ(Fixed(env, OursWithCaches(), request),
+            (std::vector<std::string>{"HOME=/h", "LD_PRELOAD=/x/a.so"}));
+  Env alone({"HOME=/h", "LD_PRELOAD=/lib/filemon/libfilemon_preload.so"});
+  EXPECT_EQ(Fixed(alone, OursWithCaches(), request), (std::vector<std::string>{"HOME=/h"}));
+}
+
 TEST(Environment, ScratchTooSmallLeavesStringsOutButStaysInside) {
   Env env({"A=1"});
   const OurVariables ours = Ours();

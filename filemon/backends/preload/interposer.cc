@@ -87,6 +87,7 @@
 #include "filemon/backends/preload/real_function.h"
 #include "filemon/backends/preload/records.h"
 #include "filemon/backends/preload/safe_string.h"
+#include "filemon/backends/preload/untraced.h"
 #include "filemon/backends/preload/wire_format.h"
 #include "filemon/core/open_rule.h"
 #include "filemon/core/path_search.h"
@@ -526,23 +527,48 @@ bool HelperArgv(const char* path, char* const argv[], const char** out) {
 
 // Before exec'ing a program the loader will not load us into: in auto mode hand it to the
 // ptrace helper (which traces it in this very process id); otherwise write E now (the
-// program cannot) and say why its own operations are missing. Returns true when the helper
-// takes over (not for an argv too long for HelperArgv).
-bool PrepareUnpreloadable(const char* path, char* const argv[]) {
+// program cannot) and say why its own operations are missing.
+enum class ExecPlan {
+  kPreload,  // a program the loader loads this library into (or an exec that will fail)
+  kHelper,   // the helper takes over (not for an argv too long for HelperArgv)
+  kWithout,  // the program runs without the interposer: the log says so already
+};
+ExecPlan PrepareExec(const char* path, char* const argv[]) {
   ExecProbe probe = ProbeExecutable(path);
-  if (probe.kind == ExecKind::kPreloadable || probe.kind == ExecKind::kUnknown) return false;
+  if (probe.kind == ExecKind::kPreloadable || probe.kind == ExecKind::kUnknown) {
+    return ExecPlan::kPreload;
+  }
   if (RawSyscall4(SYS_faccessat, AT_FDCWD, reinterpret_cast<long>(path), X_OK, 0) != 0) {
-    return false;  // the exec will fail
+    return ExecPlan::kPreload;  // the exec will fail
   }
   if (g_auto && g_helper[0] != '\0' && probe.kind != ExecKind::kSecure && HelperArgvFits(argv)) {
-    return true;
+    return ExecPlan::kHelper;
   }
   Message m;
   m.AddComment(path, " is ", ExecKindReason(probe.kind), ": ", ExecKindLoss(probe.kind));
   m.AddExecPath(WireKind::kExec, Pid(), path);
   m.AddUnenterable(Pid());
   m.Send();
-  return false;
+  return ExecPlan::kWithout;
+}
+
+// Execs `path` untraced (untraced.h), with the note first if the exec can succeed. Returns -1
+// with errno as execve does.
+__attribute__((noinline, cold)) int ExecUntraced(const char* path, char* const argv[],
+                                                 char* const envp[], UntracedWhy why, int error) {
+  const bool runs =
+      RawSyscall4(SYS_faccessat, AT_FDCWD, reinterpret_cast<long>(path), X_OK, 0) == 0;
+  if (runs) SayRunsUntraced(Pid(), path, why, error);
+  EnvRequest request{envp};
+  request.level = EnvLevel::kUntraced;
+  const int failed = WithExecEnvironment(request, [&](char** env) {
+    REAL(execve)(path, argv, env);
+    return errno;
+  });
+  if (runs) SayUntracedExecFailed(Pid(), path, failed);
+  if (!runs && path != nullptr && path[0] != '\0') OnFailedLookup(AT_FDCWD, path, failed);
+  errno = failed;
+  return -1;
 }
 
 // Execs the ptrace helper in place of `path` (HelperArgvFits(argv) is true); the helper's argv
@@ -550,19 +576,40 @@ bool PrepareUnpreloadable(const char* path, char* const argv[]) {
 __attribute__((noinline)) int ExecHelper(const char* path, char* const argv[], char* const envp[]) {
   const char* helper_argv[kMaxArgs];
   HelperArgv(path, argv, helper_argv);
-  return WithExecEnvironment(EnvRequest{envp, /*preload=*/false}, [&](char** env) {
-    return REAL(execve)(g_helper, const_cast<char* const*>(helper_argv), env);
-  });
+  const EnvRequest request{envp, /*preload=*/false};
+  auto exec = [&](char** env) {
+    REAL(execve)(g_helper, const_cast<char* const*>(helper_argv), env);
+    return errno;
+  };
+  int error = WithExecEnvironment(request, exec);
+  if (error == E2BIG) error = RetryWithoutCaches(request, exec);
+  // Not even the helper's argv fits: the program itself may, untraced.
+  if (error == E2BIG) return ExecUntraced(path, argv, envp, UntracedWhy::kNoRoom, E2BIG);
+  errno = error;
+  return -1;
 }
 
+// An exec that the kernel refuses with our variables (E2BIG) is tried with fewer, then
+// untraced (environment.h, EnvLevel); one whose program could not load this library runs
+// untraced at once: the log says so in both cases (untraced.h).
 int ExecveImpl(const char* path, char* const argv[], char* const envp[]) {
   if (!Active()) return REAL(execve)(path, argv, envp);
-  if (PrepareUnpreloadable(path, argv)) return ExecHelper(path, argv, envp);
-  return WithExecEnvironment(EnvRequest{envp}, [&](char** env) {
-    const int rc = REAL(execve)(path, argv, env);
-    if (path != nullptr && path[0] != '\0') OnFailedLookup(AT_FDCWD, path, errno);
-    return rc;
-  });
+  const ExecPlan plan = PrepareExec(path, argv);
+  if (plan == ExecPlan::kHelper) return ExecHelper(path, argv, envp);
+  if (plan == ExecPlan::kPreload) {
+    const int denied = LibraryAccessError(g_lib_path);
+    if (denied != 0) return ExecUntraced(path, argv, envp, UntracedWhy::kLibraryDenied, denied);
+  }
+  auto exec = [&](char** env) {
+    REAL(execve)(path, argv, env);
+    return errno;
+  };
+  int error = WithExecEnvironment(EnvRequest{envp}, exec);
+  if (error == E2BIG) error = RetryWithoutCaches(EnvRequest{envp}, exec);
+  if (error == E2BIG) return ExecUntraced(path, argv, envp, UntracedWhy::kNoRoom, E2BIG);
+  if (path != nullptr && path[0] != '\0') OnFailedLookup(AT_FDCWD, path, error);
+  errno = error;
+  return -1;
 }
 
 // Runs `path`, which is no executable format, with /bin/sh, as glibc's execvp does (ENOEXEC
@@ -713,10 +760,12 @@ __attribute__((noinline)) int SpawnHelper(pid_t* child, const char* path,
                                           const EnvRequest& request) {
   const char* helper_argv[kMaxArgs];
   HelperArgv(path, argv, helper_argv);
-  return WithExecEnvironment(request, [&](char** env) {
+  auto spawn = [&](char** env) {
     return REAL(posix_spawn)(child, g_helper, actions, attr, const_cast<char* const*>(helper_argv),
                              env);
-  });
+  };
+  const int rc = WithExecEnvironment(request, spawn);
+  return rc == E2BIG ? RetryWithoutCaches(request, spawn) : rc;
 }
 
 // The spawned program's start writes its F and its file actions' records when the interposer
@@ -737,7 +786,11 @@ int SpawnImpl(SpawnFn real, bool search, pid_t* pid, const char* file,
   bool unpreloadable = probe.kind != ExecKind::kPreloadable && probe.kind != ExecKind::kUnknown;
   const bool helper = unpreloadable && g_auto && g_helper[0] != '\0' &&
                       probe.kind != ExecKind::kSecure && HelperArgvFits(argv);
-  const bool child_starts = !unpreloadable || helper;
+  // The program runs untraced (untraced.h): `why`, for the errno value `why_error`.
+  UntracedWhy why = UntracedWhy::kLibraryDenied;
+  int why_error = unpreloadable ? 0 : LibraryAccessError(g_lib_path);
+  bool untraced = why_error != 0;
+  const bool child_starts = (!unpreloadable || helper) && !untraced;
   char encoded[8192];
   ByteAppender encoder(encoded, sizeof(encoded) - 1);
   if (child_starts) EncodeSpawnActions(actions, &encoder);
@@ -746,28 +799,37 @@ int SpawnImpl(SpawnFn real, bool search, pid_t* pid, const char* file,
   encoded[actions_in_env ? encoder.size() : 0] = '\0';
   const ChildStart start{NextToken(), encoded};
   const ChildStart* child_start = child_starts ? &start : nullptr;
-  const EnvRequest request{envp, /*preload=*/!helper, nullptr, child_start};
+  EnvRequest request{envp, /*preload=*/!helper, nullptr, child_start};
+  if (untraced) request.level = EnvLevel::kUntraced;
   pid_t child = 0;
   g_creations_in_flight.fetch_add(1, std::memory_order_acq_rel);
+  auto spawn = [&](char** env) { return real(&child, file, actions, attr, argv, env); };
   int rc = helper ? SpawnHelper(&child, path, actions, attr, argv, request)
-                  : WithExecEnvironment(request, [&](char** env) {
-                      return real(&child, file, actions, attr, argv, env);
-                    });
+                  : WithExecEnvironment(request, spawn);
+  if (rc == E2BIG && !helper && !untraced) rc = RetryWithoutCaches(request, spawn);
+  if (rc == E2BIG && !untraced) {  // the program itself, untraced: it may fit
+    why = UntracedWhy::kNoRoom;
+    why_error = E2BIG;
+    untraced = true;
+    request.level = EnvLevel::kUntraced;
+    rc = WithExecEnvironment(request, spawn);
+  }
   if (pid != nullptr) *pid = child;
   if (rc == 0) {
     BatchMessage m;
-    m.AddFork(Pid(), child, child_starts ? start.token : 0);
-    if (!actions_in_env) RecordSpawnFileActions(&m, child, actions);
-    if (!actions_in_env && !misses.overflow() && misses.size() > 0) {
+    m.AddFork(Pid(), child, child_starts && !untraced ? start.token : 0);
+    if (!actions_in_env || untraced) RecordSpawnFileActions(&m, child, actions);
+    if ((!actions_in_env || untraced) && !misses.overflow() && misses.size() > 0) {
       missed[misses.size()] = '\0';
       AddSpawnActions(&m, child, missed);
     }
-    if (!child_starts) {
+    if (!child_starts && !untraced) {
       m.AddComment(path, " is ", ExecKindReason(probe.kind), ": ", ExecKindLoss(probe.kind));
       m.AddExecPath(WireKind::kExec, child, path);
       m.AddUnenterable(child);
     }
     m.Send();
+    if (untraced) SayRunsUntraced(child, path, why, why_error);
   }
   g_creations_in_flight.fetch_sub(1, std::memory_order_acq_rel);
   return rc;

@@ -1,0 +1,130 @@
+#include "filemon/backends/preload/untraced.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstddef>
+
+#include "filemon/backends/preload/interposer_state.h"
+#include "filemon/backends/preload/message.h"
+#include "filemon/backends/preload/raw_syscall.h"
+#include "filemon/backends/preload/safe_string.h"
+#include "filemon/backends/preload/wire_format.h"
+
+#ifndef SYS_faccessat2
+#define SYS_faccessat2 439  // Linux 5.8; the same number on every architecture
+#endif
+
+namespace filemon {
+namespace preload_internal {
+namespace {
+
+constexpr size_t kNumber = 24;
+
+// The text of a note: "pid N (PATH) " and the pieces.
+class NoteText {
+ public:
+  NoteText(int pid, const char* path) : out_(text_, sizeof(text_) - 1) {
+    char number[kNumber];
+    Add("pid ");
+    out_.Append(number, FormatUnsigned(static_cast<unsigned>(pid), number));
+    Add(" (");
+    Add(path != nullptr ? path : "");
+    Add(") ");
+  }
+  NoteText& Add(const char* piece) {
+    out_.Append(piece, Length(piece));
+    return *this;
+  }
+  NoteText& AddErrno(int error) {
+    char number[kNumber];
+    Add("errno ");
+    out_.Append(number, FormatUnsigned(static_cast<unsigned>(error), number));
+    return *this;
+  }
+  // NUL-terminated; cut short if a path was too long.
+  const char* c_str() {
+    text_[out_.size()] = '\0';
+    return text_;
+  }
+
+ private:
+  char text_[PATH_MAX + 512];
+  ByteAppender out_;
+};
+
+// The calling thread's capability sets, dropped from its effective set and restored.
+class EffectiveCapabilities {
+ public:
+  // True if the thread had effective capabilities and now has none.
+  bool Drop() {
+    if (RawSyscall2(SYS_capget, reinterpret_cast<long>(&header_), reinterpret_cast<long>(data_)) !=
+        0) {
+      return false;
+    }
+    if (data_[0].effective == 0 && data_[1].effective == 0) return false;
+    struct __user_cap_data_struct none[2];
+    for (int i = 0; i < 2; ++i) none[i] = {0, data_[i].permitted, data_[i].inheritable};
+    return Set(none);
+  }
+  void Restore() { Set(data_); }
+
+ private:
+  bool Set(struct __user_cap_data_struct* data) {
+    return RawSyscall2(SYS_capset, reinterpret_cast<long>(&header_),
+                       reinterpret_cast<long>(data)) == 0;
+  }
+
+  struct __user_cap_header_struct header_ = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data_[2] = {};
+};
+
+}  // namespace
+
+int LibraryAccessError(const char* library) {
+  if (library == nullptr || library[0] == '\0') return 0;
+  // A process that is no longer root may still hold capabilities that override file modes
+  // (setpriv and daemons keep them until their exec); an ordinary program exec'd by a user
+  // other than root starts without them. So this thread checks without its effective
+  // capabilities, and gets them back at once (capabilities are per thread).
+  EffectiveCapabilities saved;
+  const bool dropped = RawSyscall0(SYS_geteuid) != 0 && saved.Drop();
+  const long path = reinterpret_cast<long>(library);
+  long rc = RawSyscall4(SYS_faccessat2, AT_FDCWD, path, R_OK, AT_EACCESS);
+  // Before Linux 5.8: the real user and groups, the same ones unless a set-ID program runs.
+  if (rc == -ENOSYS) rc = RawSyscall4(SYS_faccessat, AT_FDCWD, path, R_OK, 0);
+  if (dropped) saved.Restore();
+  return rc < 0 ? static_cast<int>(-rc) : 0;
+}
+
+void SayRunsUntraced(int pid, const char* path, UntracedWhy why, int error) {
+  NoteText text(pid, path);
+  text.Add("runs untraced: ");
+  if (why == UntracedWhy::kNoRoom) {
+    text.Add("its arguments and environment leave no room for the interposer's variables (E2BIG)");
+  } else {
+    text.Add("the loader cannot read the interposer ").Add(g_lib_path).Add(" as this user (");
+    text.AddErrno(error).Add(")");
+  }
+  text.Add("; neither its operations nor those of the programs it starts are recorded");
+  Message m;
+  m.AddComment(text.c_str());
+  m.AddExecPath(WireKind::kExec, pid, path);
+  m.AddUnenterable(pid);
+  m.Send();
+}
+
+void SayUntracedExecFailed(int pid, const char* path, int error) {
+  NoteText text(pid, path);
+  text.Add("did not run after all: its untraced exec failed too (").AddErrno(error).Add(")");
+  Message m;
+  m.AddComment(text.c_str());
+  m.Send();
+}
+
+}  // namespace preload_internal
+}  // namespace filemon

@@ -1,0 +1,110 @@
+// Whether a program exec'd now could load the interposer (untraced.h): checked with the
+// effective user, as the loader opens the library.
+
+#include "filemon/backends/preload/untraced.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace filemon {
+namespace preload_internal {
+namespace {
+
+std::string TempDir() {
+  const char* base = getenv("TEST_TMPDIR");
+  std::string dir = std::string(base != nullptr ? base : "/tmp") + "/untraced_XXXXXX";
+  return mkdtemp(&dir[0]) != nullptr ? dir : "";
+}
+
+// A readable file in a directory of mode 0700 (owned by this process's user); "" on failure.
+std::string LibraryOnlyRootReaches() {
+  const std::string dir = TempDir();
+  if (dir.empty() || chmod(dir.c_str(), 0700) != 0) return "";
+  const std::string lib = dir + "/lib.so";
+  const int fd = open(lib.c_str(), O_CREAT | O_WRONLY, 0644);
+  if (fd < 0) return "";
+  close(fd);
+  return lib;
+}
+
+TEST(LibraryAccessError, ReadableMissingAndNone) {
+  const std::string dir = TempDir();
+  ASSERT_FALSE(dir.empty());
+  const std::string lib = dir + "/lib.so";
+  const int fd = open(lib.c_str(), O_CREAT | O_WRONLY, 0644);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  EXPECT_EQ(LibraryAccessError(lib.c_str()), 0);
+  EXPECT_EQ(LibraryAccessError((dir + "/missing.so").c_str()), ENOENT);
+  EXPECT_EQ(LibraryAccessError(""), 0);
+  EXPECT_EQ(LibraryAccessError(nullptr), 0);
+}
+
+// A process that became another user (only its effective user, as a set-user-ID program's
+// child would) cannot reach a library under root's private directory, although its real user
+// still could.
+TEST(LibraryAccessError, TheEffectiveUserDecides) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to become a second user (setresuid)";
+  const std::string lib = LibraryOnlyRootReaches();
+  ASSERT_FALSE(lib.empty());
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (setresgid(65534, 65534, 65534) != 0 || setresuid(-1, 65534, -1) != 0) _exit(2);
+    if (access(lib.c_str(), R_OK) != 0) _exit(3);  // the real user (root) may
+    _exit(LibraryAccessError(lib.c_str()) == EACCES ? 0 : 4);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 2) GTEST_SKIP() << "cannot become user 65534 here";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "3: access() failed for the real user; 4: not EACCES";
+}
+
+// setpriv's case: a process that became user 65534 but kept its capabilities (effective
+// again, until its exec) can read the library now; the program it execs will not.
+TEST(LibraryAccessError, CapabilitiesThatTheExecDropsDoNotCount) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to become a second user with capabilities";
+  const std::string lib = LibraryOnlyRootReaches();
+  ASSERT_FALSE(lib.empty());
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (prctl(PR_SET_KEEPCAPS, 1) != 0 || setresgid(65534, 65534, 65534) != 0 ||
+        setresuid(65534, 65534, 65534) != 0) {
+      _exit(2);
+    }
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2] = {};
+    if (syscall(SYS_capget, &header, data) != 0) _exit(2);
+    for (auto& d : data) d.effective = d.permitted;
+    if (syscall(SYS_capset, &header, data) != 0) _exit(2);
+    const int readable = open(lib.c_str(), O_RDONLY);  // the capabilities still open it
+    if (readable < 0) _exit(3);
+    close(readable);
+    if (LibraryAccessError(lib.c_str()) != EACCES) _exit(4);
+    if (syscall(SYS_capget, &header, data) != 0 || data[0].effective == 0) _exit(5);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 2) GTEST_SKIP() << "cannot keep capabilities as user 65534 here";
+  EXPECT_EQ(WEXITSTATUS(status), 0)
+      << "3: the capabilities did not read it; 4: not EACCES; 5: capabilities not restored";
+}
+
+}  // namespace
+}  // namespace preload_internal
+}  // namespace filemon

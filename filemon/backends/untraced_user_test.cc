@@ -1,0 +1,91 @@
+// A traced process that becomes a user who cannot read the interposer (setpriv here; runuser,
+// a daemon dropping root alike): the program it then execs cannot load the library, so it
+// runs untraced. The log must say so and name the program, never lose its records silently,
+// and the program must run as it would untraced (no loader error on its standard error).
+// Needs root, to be a second user; the library is copied into a directory only root can
+// enter, so that the second user cannot read it wherever the build put the original.
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "filemon/backends/preload/preload_backend.h"
+#include "filemon/backends/testing/trace_harness.h"
+#include "filemon/core/backend.h"
+#include "filemon/core/record.h"
+#include "gtest/gtest.h"
+
+namespace filemon {
+namespace {
+
+using testing_internal::MakeTempDir;
+using testing_internal::OwnedRecord;
+using testing_internal::ReadFileOrEmpty;
+using testing_internal::TraceCommand;
+using testing_internal::TraceResult;
+using testing_internal::WriteFile;
+
+constexpr char kSetpriv[] = "/usr/bin/setpriv";
+
+// Copies the preload backend's files into a directory of mode 0700 and points
+// FILEMON_PRELOAD_DIR at it for the test's lifetime.
+class PrivateLibrary {
+ public:
+  PrivateLibrary() {
+    dir_ = MakeTempDir("private_library");
+    ok_ = chmod(dir_.c_str(), 0700) == 0;
+    for (const char* name : {"libfilemon_preload.so", "filemon_preload_helper"}) {
+      absl::StatusOr<std::string> found = FindPreloadFile(name);
+      if (!found.ok()) continue;  // the helper is optional
+      const std::string copy = absl::StrCat(dir_, "/", name);
+      ok_ = ok_ && WriteFile(copy, ReadFileOrEmpty(*found)).ok() && chmod(copy.c_str(), 0755) == 0;
+    }
+    setenv("FILEMON_PRELOAD_DIR", dir_.c_str(), 1);
+  }
+  ~PrivateLibrary() { unsetenv("FILEMON_PRELOAD_DIR"); }
+  bool ok() const { return ok_; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+  bool ok_ = false;
+};
+
+class UntracedUserTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(UntracedUserTest, AProgramThatCannotLoadTheInterposerIsNamed) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to run a command as a second user";
+  if (access(kSetpriv, X_OK) != 0) GTEST_SKIP() << "needs " << kSetpriv << " (util-linux)";
+  PrivateLibrary library;
+  ASSERT_TRUE(library.ok()) << library.dir();
+  const std::string err = MakeTempDir("untraced_user") + "/stderr";
+  Command c;
+  c.argv = {kSetpriv,         "--reuid=65534", "--regid=65534",
+            "--clear-groups", "/bin/cat",      "/etc/passwd"};
+  c.stdout_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  c.stderr_fd = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ASSERT_GE(c.stdout_fd, 0);
+  ASSERT_GE(c.stderr_fd, 0);
+  absl::StatusOr<TraceResult> r = TraceCommand(GetParam(), c, TraceOptions());
+  close(c.stdout_fd);
+  close(c.stderr_fd);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit.ShellStatus(), 0) << r->log << ReadFileOrEmpty(err);
+  EXPECT_TRUE(r->Has(RecordKind::kExec, "/bin/cat")) << r->log;
+  bool named = false;
+  for (const OwnedRecord* comment : r->Of(RecordKind::kComment)) {
+    named |= absl::StrContains(comment->path, "(/bin/cat) runs untraced: the loader cannot read");
+  }
+  EXPECT_TRUE(named) << r->log;
+  EXPECT_EQ(ReadFileOrEmpty(err), "") << "the program did not run as it would untraced";
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, UntracedUserTest, ::testing::Values("preload", "auto"));
+
+}  // namespace
+}  // namespace filemon
