@@ -3,6 +3,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "filemon/core/record.h"
 
 namespace filemon {
@@ -173,10 +174,21 @@ void RecordDispatcher::HandleRecords(const char* data, size_t size) {
 void RecordDispatcher::HandleExit(const WireRecord& record) {
   probed_.erase(record.pid);
   if (exit_written_.erase(record.pid) > 0) return;  // the process wrote its own X
+  const bool known = InTree(record.pid);
   RecordSink* sink = Route(record.pid);
   if (sink == nullptr) {
     ++unrouted_;
     return;
+  }
+  // The interposer writes the X of a process that ends by itself, and its X comes before the
+  // reaping's; a process of the log without one ran its last program without the
+  // interposer, unnoticed by the wrappers (no comment named it as unenterable).
+  if (known && record.signal == 0 && !unenterable_.contains(record.pid)) {
+    sink->Add(Record::Comment(absl::StrCat(
+        " filemon: pid ", record.pid,
+        " ran its last program untraced: it ended without the interposer's record of its end, "
+        "so what that program and the programs it started did is missing (the loader did not "
+        "load the interposer, or the program left by a raw system call)")));
   }
   WriteExit(sink, record.pid, record.status, record.signal);
 }

@@ -143,6 +143,25 @@ TEST(RecordDispatcher, ADisownedProcessGetsNoX) {
   EXPECT_EQ(sink.lines, (Lines{"X 6 0 0"}));
 }
 
+// A process of the log that ends by itself without its own X ran its last program untraced
+// (one the interposer did not enter and the wrappers did not name): the log says so. Not for a
+// process killed by a signal (it writes no X), nor for one named unenterable.
+TEST(RecordDispatcher, AnExitWithoutTheProcesssOwnXIsNamed) {
+  LinesSink sink;
+  RecordDispatcher dispatcher(&sink);
+  Body().Fork(1, 5, 0).Fork(1, 6, 0).Fork(1, 7, 0).Unenterable(7).SendTo(&dispatcher);
+  dispatcher.HandleExit(Body::ExitRecord(5, 3));
+  dispatcher.HandleExit(Body::ExitRecord(6, 0, 9));
+  dispatcher.HandleExit(Body::ExitRecord(7, 0));
+  dispatcher.FlushHeldExits();
+  ASSERT_EQ(sink.lines.size(), 7u);
+  EXPECT_EQ(sink.lines[3].rfind("# filemon: pid 5 ran its last program untraced: ", 0), 0u)
+      << sink.lines[3];
+  EXPECT_EQ(sink.lines[4], "X 5 3 0");
+  EXPECT_EQ(sink.lines[5], "X 6 0 9");
+  EXPECT_EQ(sink.lines[6], "X 7 0 0");
+}
+
 // A static program (5, under 1) forks; its child shows itself after the program's exit, with
 // the reaper (99) as its kernel parent: the F names the program, before the program's X.
 TEST(RecordDispatcher, AnUnenterableProgramStandsForItsInvisibleForks) {
@@ -186,9 +205,9 @@ TEST(RecordDispatcher, RoutesEachTreeToItsOwnSink) {
   Body().Fork(10, 11, 1).Path(WireKind::kRead, 20, "/b").SendTo(&dispatcher);
   Body().Fork(11, 12, 0).Path(WireKind::kRead, 12, "/a").SendTo(&dispatcher);
   Body().Fork(10, 11, 1).SendTo(&dispatcher);
-  dispatcher.HandleExit(Body::ExitRecord(12, 0));
+  dispatcher.HandleExit(Body::ExitRecord(12, 0, 9));  // killed: it wrote no X
   dispatcher.AddComment(20, " job 2");
-  EXPECT_EQ(first.lines, (Lines{"F 10 11", "F 11 12", "R 12 /a", "X 12 0 0"}));
+  EXPECT_EQ(first.lines, (Lines{"F 10 11", "F 11 12", "R 12 /a", "X 12 0 9"}));
   EXPECT_EQ(second.lines, (Lines{"R 20 /b", "# job 2"}));
   EXPECT_EQ(dispatcher.unrouted(), 0u);
 }
