@@ -4,6 +4,7 @@
 // as ptrace under ebpf, and under preload but for the lookups only a tracer sees
 // (LibcInternalProbe).
 
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -149,6 +150,54 @@ TEST_P(Probes, OnePerPidAcrossAnExec) {
       GetParam(), ShellCommand("test -e gone; exec /bin/sh -c 'test -e gone'", dir), WithProbes());
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->Count(RecordKind::kNotFound, "gone"), 1) << r->log;
+}
+
+// A lookup that follows a dangling symbolic link is a probe of the link's path; one that does not
+// follow it finds the link (probe_links.c lists the calls). ptrace judges most lookups at their
+// entry stop by looking the path up itself, as the call would: following the link or not.
+TEST_P(Probes, ADanglingLinkIsAProbeOnlyForTheCallsThatFollowIt) {
+  const std::string dir = MakeTempDir("probe_links");
+  for (const char* name :
+       {"f1", "f2", "f3", "f4", "f5", "f6", "n1", "n2", "n3", "n4", "n5", "n6"}) {
+    ASSERT_EQ(symlink("nowhere", (dir + "/" + name).c_str()), 0) << name;
+  }
+  Command c;
+  c.argv = {TestProgram("probe_links_bin"), dir};
+  absl::StatusOr<TraceResult> r = TraceCommand(GetParam(), c, WithProbes());
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->exit.ShellStatus(), 0) << r->log;
+  for (const char* path : {"f1", "f2", "f3", "f4", "f5"}) {
+    EXPECT_EQ(r->Count(RecordKind::kNotFound, path), 1) << path << "\n" << r->log;
+  }
+  // A raw system call, which only a tracer sees.
+  if (std::string(GetParam()) == "ptrace") {
+    EXPECT_EQ(r->Count(RecordKind::kNotFound, "f6"), 1) << r->log;
+  }
+  for (const char* path : {"n1", "n2", "n3", "n4", "n5", "n6"}) {
+    EXPECT_EQ(r->Count(RecordKind::kNotFound, path), 0) << path << "\n" << r->log;
+  }
+}
+
+// A process that leaves the tracer's mount namespace (unshare) and mounts an empty file system
+// over a directory no longer finds the file the tracer still sees there: its lookup is a probe.
+// The shell looks something up first, so that ptrace has judged that process's lookups by its
+// own before the unshare.
+TEST_P(Probes, ALookupInAnotherMountNamespaceIsTheTraceesOwn) {
+  if (system("unshare -rm true 2>/dev/null") != 0) {
+    GTEST_SKIP() << "unshare -rm (an unprivileged user and mount namespace) is not available";
+  }
+  const std::string dir = MakeTempDir("probe_mountns");
+  ASSERT_EQ(mkdir((dir + "/hidden").c_str(), 0755), 0);
+  ASSERT_TRUE(WriteFile(dir + "/hidden/file", "x").ok());
+  const std::string script =
+      absl::StrCat("test -e absent; exec unshare -rm sh -c 'mount -t tmpfs none hidden && test -e ",
+                   dir, "/hidden/file; test -e hidden/file; exit 0'");
+  absl::StatusOr<TraceResult> r = TraceCommand(GetParam(), ShellCommand(script, dir), WithProbes());
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->exit.ShellStatus(), 0) << r->log;
+  EXPECT_EQ(r->Count(RecordKind::kNotFound, "absent"), 1) << r->log;
+  EXPECT_EQ(r->Count(RecordKind::kNotFound, dir + "/hidden/file"), 1) << r->log;
+  EXPECT_EQ(r->Count(RecordKind::kNotFound, "hidden/file"), 1) << r->log;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Probes,

@@ -58,10 +58,13 @@ absl::Status BuildSeccompFilter(ChildSetup* setup, const FilterOptions& options)
   for (const AbiTable& abi : HostAbis()) {
     absl::Span<const SyscallEntry> probes =
         options.probes ? abi.probe_entries : absl::Span<const SyscallEntry>();
+    absl::Span<const SyscallEntry> roots =
+        options.probes ? abi.root_entries : absl::Span<const SyscallEntry>();
     // Block: ld arch; jeq arch ? next : skip block; ld nr; [x32 check]; entries; ret allow.
     size_t rest = 1 + (abi.refused_nr_bit != 0 ? 2 : 0) + 1;
     for (const SyscallEntry& e : abi.entries) rest += EntryLength(e);
     for (const SyscallEntry& e : probes) rest += EntryLength(e);
+    for (const SyscallEntry& e : roots) rest += EntryLength(e);
     if (rest > 255) return absl::InternalError("seccomp filter: syscall table too long");
     ok &= b.Add(BPF_LD | BPF_W | BPF_ABS, 0, 0, kArchOffset);
     ok &= b.Add(BPF_JMP | BPF_JEQ | BPF_K, 0, static_cast<unsigned char>(rest), abi.audit_arch);
@@ -72,6 +75,7 @@ absl::Status BuildSeccompFilter(ChildSetup* setup, const FilterOptions& options)
     }
     for (const SyscallEntry& e : abi.entries) ok &= AddEntry(abi, e, &b);
     for (const SyscallEntry& e : probes) ok &= AddEntry(abi, e, &b);
+    for (const SyscallEntry& e : roots) ok &= AddEntry(abi, e, &b);
     ok &= b.Return(SECCOMP_RET_ALLOW);
   }
   // An ABI the tables do not know: refuse rather than misread.

@@ -38,7 +38,8 @@ struct ChildSetup {
 };
 
 struct FilterOptions {
-  // Also stop on the stat family (`AbiTable::probe_entries`), whose failures are probes.
+  // Also stop on the stat family (`AbiTable::probe_entries`), whose failures are probes, and on
+  // the calls that change how paths resolve (`AbiTable::root_entries`).
   bool probes = false;
 };
 

@@ -10,6 +10,7 @@
 
 #include <string>
 
+#include "filemon/backends/ptrace/lookup_precheck.h"
 #include "filemon/core/record.h"
 
 namespace filemon {
@@ -26,6 +27,7 @@ constexpr uint64_t kPageSize = 4096;
 // linux/fcntl.h values, spelled out so that the decoder does not depend on which libc header
 // defines them; they are the same on every Linux ABI.
 constexpr uint64_t kAtEmptyPath = 0x1000;
+constexpr uint64_t kAtSymlinkNofollow = 0x100;
 
 // Reads the NUL-terminated string at `addr` of `tid` into `base` (capacity `cap`), page by page
 // since a path may end just before an unmapped page. Returns its length, or -errno (-ENAMETOOLONG
@@ -45,6 +47,43 @@ ssize_t ReadRemoteString(pid_t tid, uint64_t addr, char* base, size_t cap) {
     got += static_cast<size_t>(n);
   }
   return -ENAMETOOLONG;
+}
+
+int FdArg(uint64_t v) { return static_cast<int>(static_cast<int32_t>(v)); }
+
+// The path lookup of a call traced for its probe.
+struct Lookup {
+  int dirfd = AT_FDCWD;
+  uint64_t path_addr = 0;
+  FinalLink final_link = FinalLink::kFollow;
+};
+
+// The lookup `call` makes; false for a call that is not traced for its probe.
+bool LookupOf(const PendingCall& call, Lookup* out) {
+  const uint64_t* a = call.args;
+  switch (call.op) {
+    case Op::kExecve:
+      *out = Lookup{AT_FDCWD, a[0], FinalLink::kFollow};
+      return true;
+    case Op::kExecveat:
+      // AT_SYMLINK_NOFOLLOW makes exec of a link fail with ELOOP, which no lookup that follows
+      // it can mistake for absence: judged as following.
+      *out = Lookup{FdArg(a[0]), a[1], FinalLink::kFollow};
+      return true;
+    case Op::kStatPath:
+    case Op::kStatAt: {
+      const SyscallEntry* e = FindProbeEntry(call.abi, call.nr);
+      if (e == nullptr) return false;
+      *out = call.op == Op::kStatPath ? Lookup{AT_FDCWD, a[0], e->final_link}
+                                      : Lookup{FdArg(a[0]), a[1], e->final_link};
+      if (e->flags_arg < 6 && (a[e->flags_arg] & kAtSymlinkNofollow) != 0) {
+        out->final_link = FinalLink::kNoFollow;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
 }
 
 }  // namespace
@@ -141,16 +180,32 @@ void Decoder::EmitProbe(pid_t tid, pid_t tgid, int dirfd, uint64_t path_addr) {
 
 void Decoder::ForgetProcess(pid_t tgid) { probed_.erase(tgid); }
 
+bool Decoder::ProbeNeedsExit(pid_t tid, pid_t tgid, const PendingCall& call, Judge judge) {
+  Lookup lookup;
+  if (!LookupOf(call, &lookup)) return true;
+  Text raw(scratch_->raw1, sizeof(scratch_->raw1));
+  ssize_t n = ReadRemoteString(tid, lookup.path_addr, scratch_->raw1, kPathCapacity);
+  if (n < 0) return true;  // the exit stop says whether a record is lost
+  raw.Resize(static_cast<size_t>(n));
+  if (raw.view().empty()) return false;  // names nothing: never a probe (see EmitProbe)
+  if (judge == Judge::kByTracer && FoundNow(tid, lookup.dirfd, raw.view(), lookup.final_link)) {
+    return false;
+  }
+  Text out(scratch_->out1, sizeof(scratch_->out1));
+  Resolve(tid, lookup.dirfd, raw.view(), &out);
+  auto it = probed_.find(tgid);
+  return it == probed_.end() || !it->second.contains(out.view());
+}
+
 bool Decoder::OnProbeFailure(pid_t tid, pid_t tgid, const PendingCall& call, int64_t rval) {
   if (!options_.probes || (rval != -ENOENT && rval != -ENOTDIR)) return false;
   const uint64_t* a = call.args;
-  auto fd = [](uint64_t v) { return static_cast<int>(static_cast<int32_t>(v)); };
   switch (call.op) {
     case Op::kOpen:
       if ((a[1] & O_CREAT) == 0) EmitProbe(tid, tgid, AT_FDCWD, a[0]);
       return true;
     case Op::kOpenat:
-      if ((a[2] & O_CREAT) == 0) EmitProbe(tid, tgid, fd(a[0]), a[1]);
+      if ((a[2] & O_CREAT) == 0) EmitProbe(tid, tgid, FdArg(a[0]), a[1]);
       return true;
     case Op::kOpenat2: {
       uint64_t flags = 0;
@@ -158,7 +213,7 @@ bool Decoder::OnProbeFailure(pid_t tid, pid_t tgid, const PendingCall& call, int
       iovec remote_iov{reinterpret_cast<void*>(a[2]), sizeof(flags)};
       if (process_vm_readv(tid, &local_iov, 1, &remote_iov, 1, 0) == sizeof(flags) &&
           (flags & O_CREAT) == 0) {
-        EmitProbe(tid, tgid, fd(a[0]), a[1]);
+        EmitProbe(tid, tgid, FdArg(a[0]), a[1]);
       }
       return true;
     }
@@ -168,7 +223,7 @@ bool Decoder::OnProbeFailure(pid_t tid, pid_t tgid, const PendingCall& call, int
       return true;
     case Op::kExecveat:
     case Op::kStatAt:
-      EmitProbe(tid, tgid, fd(a[0]), a[1]);
+      EmitProbe(tid, tgid, FdArg(a[0]), a[1]);
       return true;
     default:
       return false;
@@ -177,7 +232,6 @@ bool Decoder::OnProbeFailure(pid_t tid, pid_t tgid, const PendingCall& call, int
 
 void Decoder::OnExit(pid_t tid, pid_t tgid, const PendingCall& call, int64_t rval) {
   const uint64_t* a = call.args;
-  auto fd = [](uint64_t v) { return static_cast<int>(static_cast<int32_t>(v)); };
   if (rval < 0) {
     if (OnProbeFailure(tid, tgid, call, rval)) return;
     if (call.op == Op::kPtrace) {
@@ -231,7 +285,7 @@ void Decoder::OnExit(pid_t tid, pid_t tgid, const PendingCall& call, int64_t rva
       EmitOpen(tid, tgid, AT_FDCWD, a[0], O_WRONLY | O_CREAT | O_TRUNC, AtClue::kNone);
       return;
     case Op::kOpenat:
-      EmitOpen(tid, tgid, fd(a[0]), a[1], a[2], AtClue::kWhenPrefixed);
+      EmitOpen(tid, tgid, FdArg(a[0]), a[1], a[2], AtClue::kWhenPrefixed);
       return;
     case Op::kOpenat2: {
       uint64_t flags = 0;
@@ -241,7 +295,7 @@ void Decoder::OnExit(pid_t tid, pid_t tgid, const PendingCall& call, int64_t rva
         Comment(tgid, "openat2: struct open_how could not be read; its record is lost");
         return;
       }
-      EmitOpen(tid, tgid, fd(a[0]), a[1], flags, AtClue::kWhenPrefixed);
+      EmitOpen(tid, tgid, FdArg(a[0]), a[1], flags, AtClue::kWhenPrefixed);
       return;
     }
     case Op::kChdir:
@@ -265,33 +319,34 @@ void Decoder::OnExit(pid_t tid, pid_t tgid, const PendingCall& call, int64_t rva
       return;
     case Op::kRenameat:
     case Op::kRenameat2:
-      two(RecordKind::kMove, fd(a[0]), a[1], fd(a[2]), a[3], From::kPath);
+      two(RecordKind::kMove, FdArg(a[0]), a[1], FdArg(a[2]), a[3], From::kPath);
       return;
     case Op::kLink:
       two(RecordKind::kLink, AT_FDCWD, a[0], AT_FDCWD, a[1], From::kPath);
       return;
     case Op::kLinkat:
-      two(RecordKind::kLink, fd(a[0]), a[1], fd(a[2]), a[3],
+      two(RecordKind::kLink, FdArg(a[0]), a[1], FdArg(a[2]), a[3],
           (a[4] & kAtEmptyPath) != 0 ? From::kPathOrFd : From::kPath);
       return;
     case Op::kSymlink:
       two(RecordKind::kLink, AT_FDCWD, a[0], AT_FDCWD, a[1], From::kContents);
       return;
     case Op::kSymlinkat:
-      two(RecordKind::kLink, AT_FDCWD, a[0], fd(a[1]), a[2], From::kContents);
+      two(RecordKind::kLink, AT_FDCWD, a[0], FdArg(a[1]), a[2], From::kContents);
       return;
     case Op::kUnlink:
     case Op::kRmdir:
       one(RecordKind::kDelete, AT_FDCWD, a[0]);
       return;
     case Op::kUnlinkat:
-      one(RecordKind::kDelete, fd(a[0]), a[1]);
+      one(RecordKind::kDelete, FdArg(a[0]), a[1]);
       return;
     case Op::kExecve:
     case Op::kExecveat:  // recorded at the exec event (a successful exec does not return)
     case Op::kStatPath:  // a successful lookup is no probe
     case Op::kStatAt:
     case Op::kPtrace:
+    case Op::kRootChange:
     case Op::kRefuse:
     case Op::kNone:
     case Op::kOpCount:

@@ -17,7 +17,8 @@
 //  - with `TraceOptions::probes`, a lookup that failed with ENOENT/ENOTDIR (open without
 //    O_CREAT, exec, the stat family) gives `N` with the path resolved as for `R`, once per process
 //    and path: the paths already said are kept per process (the one allocation per call, and
-//    only with probes) until `ForgetProcess`.
+//    only with probes) until `ForgetProcess`. A lookup that cannot give a new `N` is told apart
+//    at its seccomp stop (`ProbeNeedsExit`), so that it needs no exit stop.
 //
 // Example:
 //   Decoder d(options, &sink);
@@ -48,6 +49,7 @@ namespace ptrace_internal {
 struct PendingCall {
   Op op = Op::kNone;
   Abi abi = Abi::kX86_64;
+  uint32_t nr = 0;  // the syscall number of `abi`
   uint64_t args[6] = {};
 };
 
@@ -65,6 +67,16 @@ class Decoder {
   // (negative errno on failure). Emits the records of a successful call; a failed call emits
   // nothing except for ptrace, whose failure is noted in a comment.
   void OnExit(pid_t tid, pid_t tgid, const PendingCall& call, int64_t rval);
+
+  // Whether the tracer may judge a lookup by looking its path up itself (lookup_precheck.h): the
+  // tracee resolves paths as the tracer does.
+  enum class Judge { kByTracer, kAtExitOnly };
+
+  // At the seccomp stop of a call traced for its probe (the stat family, and exec with probes):
+  // whether its exit stop is needed, i.e. whether it may still fail with ENOENT/ENOTDIR on a path
+  // that process `tgid` has not probed yet. False when the tracer finds the path now (`judge`
+  // permitting), or when the path is empty or already probed.
+  bool ProbeNeedsExit(pid_t tid, pid_t tgid, const PendingCall& call, Judge judge);
 
   // When process `tgid` has exited: its pid may be reused, and the new process's probes are
   // its own.

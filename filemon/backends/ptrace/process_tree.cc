@@ -35,7 +35,9 @@ struct ProcessTree::Tracee {
   bool first_stop_seen = false;  // an auto-attached child's initial stop was consumed
   bool held = false;             // in its initial stop, waiting for the parent's event
   PendingCall call;
-  size_t exec_length = 0;  // exec_path's length; 0: read /proc/PID/exe after the exec
+  uint64_t root_generation = 0;  // when `shares_root` was found (0: never)
+  bool shares_root = false;      // the tracer may judge this thread's lookups itself
+  size_t exec_length = 0;        // exec_path's length; 0: read /proc/PID/exe after the exec
   char exec_path[PATH_MAX + 1];
 };
 
@@ -217,6 +219,7 @@ void ProcessTree::OnSeccomp(Tracee* t) {
   uint32_t data = info.seccomp.ret_data;
   t->call.op = OpOfSeccompData(data);
   t->call.abi = AbiOfSeccompData(data);
+  t->call.nr = static_cast<uint32_t>(info.seccomp.nr);
   for (int i = 0; i < 6; ++i) t->call.args[i] = info.seccomp.args[i];
   pid_t tgid = t->tgid != 0 ? t->tgid : t->tid;
   switch (t->call.op) {
@@ -239,11 +242,21 @@ void ProcessTree::OnSeccomp(Tracee* t) {
       // with probes, where a failed exec (execvp's PATH search) is one.
       t->exec_length = decoder_.ExecPath(t->tid, t->call, t->exec_path, sizeof(t->exec_path));
       if (probes_) {
-        Resume(t->tid, PTRACE_SYSCALL, 0);
+        ResumeProbe(t, tgid);
         return;
       }
       t->call.op = Op::kNone;
       Resume(t->tid, PTRACE_CONT, 0);
+      return;
+    case Op::kStatPath:
+    case Op::kStatAt:
+      ResumeProbe(t, tgid);
+      return;
+    case Op::kRootChange:
+      // Every tracee is compared again after the call (its exit stop); before it too, for a
+      // thread that shares this one's root and looks something up meanwhile.
+      ++root_generation_;
+      Resume(t->tid, PTRACE_SYSCALL, 0);
       return;
     case Op::kNone:
       Resume(t->tid, PTRACE_CONT, 0);
@@ -254,7 +267,23 @@ void ProcessTree::OnSeccomp(Tracee* t) {
   }
 }
 
+void ProcessTree::ResumeProbe(Tracee* t, pid_t tgid) {
+  if (t->root_generation != root_generation_) {
+    t->shares_root = tracer_root_.SameAs(t->tid);
+    t->root_generation = root_generation_;
+  }
+  const Decoder::Judge judge =
+      t->shares_root ? Decoder::Judge::kByTracer : Decoder::Judge::kAtExitOnly;
+  if (decoder_.ProbeNeedsExit(t->tid, tgid, t->call, judge)) {
+    Resume(t->tid, PTRACE_SYSCALL, 0);
+    return;
+  }
+  t->call.op = Op::kNone;
+  Resume(t->tid, PTRACE_CONT, 0);
+}
+
 void ProcessTree::OnSyscallExit(Tracee* t) {
+  if (t->call.op == Op::kRootChange) ++root_generation_;
   __ptrace_syscall_info info;
   memset(&info, 0, sizeof(info));
   long n = ptrace(static_cast<__ptrace_request>(PTRACE_GET_SYSCALL_INFO), t->tid,

@@ -7,7 +7,10 @@
 // Stops per traced call: a seccomp stop (PTRACE_GET_SYSCALL_INFO gives the tag, the arguments
 // and the ABI in one call) and, except for execve/execveat whose success shows as the exec
 // event, one syscall-exit stop (PTRACE_GET_SYSCALL_INFO again for the result). No other
-// syscall stops: the tracee runs with PTRACE_CONT between traced calls.
+// syscall stops: the tracee runs with PTRACE_CONT between traced calls. With probes, a call
+// traced for its probe (the stat family, a failed exec) skips its exit stop when the decoder
+// says it cannot give a new `N` (`Decoder::ProbeNeedsExit`: the tracer finds the path itself,
+// when the tracee resolves paths as it does, see lookup_precheck.h).
 //
 // The loop waits with waitpid(-1, __WALL | __WNOTHREAD): only for the calling thread's own
 // children and tracees, so the thread that seizes and runs must have no child of its own besides
@@ -36,6 +39,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "filemon/backends/ptrace/decoder.h"
+#include "filemon/backends/ptrace/lookup_precheck.h"
 #include "filemon/core/backend.h"
 #include "filemon/core/record_sink.h"
 
@@ -61,6 +65,9 @@ class ProcessTree {
   void HandleExit(pid_t tid, int status);
   void OnSeccomp(Tracee* t);
   void OnSyscallExit(Tracee* t);
+  // With probes, at the seccomp stop of a call traced for its probe: resumes `t` to its exit
+  // stop only if the call may give a new `N`.
+  void ResumeProbe(Tracee* t, pid_t tgid);
   void OnNewChild(Tracee* parent, int event);
   void OnExec(Tracee* t);
   void Resume(pid_t tid, int request, int signal);
@@ -78,6 +85,10 @@ class ProcessTree {
   bool root_exited_ = false;
   RunControl* control_;
   bool probes_;  // TraceOptions::probes: failed execs stop at their exit too
+  // With probes: whether a tracee resolves paths as the tracer does, compared again for every
+  // tracee once `root_generation_` has moved (by a kRootChange call) since its last comparison.
+  RootComparer tracer_root_;
+  uint64_t root_generation_ = 1;
   int signal_after_exit_ = 0;
   bool waker_failed_ = false;
   absl::Status error_;

@@ -49,12 +49,24 @@ absl::string_view OpName(Op op) {
       return "stat";
     case Op::kStatAt:
       return "fstatat";
+    case Op::kRootChange:
+      return "chroot";
     case Op::kRefuse:
       return "refused";
     case Op::kOpCount:
       break;
   }
   return "?";
+}
+
+const SyscallEntry* FindProbeEntry(Abi abi, uint32_t nr) {
+  for (const AbiTable& table : HostAbis()) {
+    if (table.abi != abi) continue;
+    for (const SyscallEntry& e : table.probe_entries) {
+      if (e.nr == nr) return &e;
+    }
+  }
+  return nullptr;
 }
 
 absl::string_view AbiName(Abi abi) {

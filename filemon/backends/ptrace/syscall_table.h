@@ -52,7 +52,10 @@ enum class Op : uint8_t {
   // The stat family, traced only with `TraceOptions::probes` (their failures become `N`):
   kStatPath,  // stat, lstat, stat64, lstat64, access, readlink: (path, ...)
   kStatAt,    // newfstatat, fstatat64, statx, faccessat, faccessat2, readlinkat: (dirfd, path, ...)
-  kRefuse,    // a syscall of an ABI this build cannot decode (x32): the process is killed
+  // chroot, pivot_root, unshare, setns: traced only with probes, since they may change how the
+  // tracee resolves paths (see `AbiTable::root_entries`).
+  kRootChange,
+  kRefuse,  // a syscall of an ABI this build cannot decode (x32): the process is killed
   kOpCount,
 };
 
@@ -69,13 +72,22 @@ enum class Abi : uint8_t {
 
 absl::string_view AbiName(Abi abi);
 
+// Whether a lookup follows a symbolic link in the last component of its path.
+enum class FinalLink : uint8_t { kFollow, kNoFollow };
+
 struct SyscallEntry {
+  static constexpr uint8_t kNoFlagsArg = 0xff;
+
   uint32_t nr;
   Op op;
   // When not 0: the call is allowed without a stop if argument `skip_arg` has any of these bits
   // (AT_EMPTY_PATH: fstat through newfstatat/statx names no path, so it cannot be a probe).
   uint32_t skip_bits = 0;
   uint8_t skip_arg = 0;
+  // The stat family: how the call treats a symbolic link at the end of its path, unless argument
+  // `flags_arg` (kNoFlagsArg: none) holds AT_SYMLINK_NOFOLLOW.
+  uint8_t flags_arg = kNoFlagsArg;
+  FinalLink final_link = FinalLink::kFollow;
 };
 
 struct AbiTable {
@@ -87,10 +99,17 @@ struct AbiTable {
   absl::Span<const SyscallEntry> entries;
   // The stat family: in the filter only when probes are recorded.
   absl::Span<const SyscallEntry> probe_entries;
+  // Calls that change the tracee's root directory or mount namespace (kRootChange): in the filter
+  // only when probes are recorded, so that the tracer knows when its own lookups stop matching
+  // the tracee's.
+  absl::Span<const SyscallEntry> root_entries;
 };
 
 // The ABIs of the host this binary was built for (native first). Empty on an unsupported host.
 absl::Span<const AbiTable> HostAbis();
+
+// The entry of `probe_entries` of ABI `abi` with number `nr`, or null.
+const SyscallEntry* FindProbeEntry(Abi abi, uint32_t nr);
 
 // The 16-bit SECCOMP_RET_DATA tag: the ABI in the high byte, the operation in the low byte.
 constexpr uint16_t SeccompData(Abi abi, Op op) {

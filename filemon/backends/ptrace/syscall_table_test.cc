@@ -7,6 +7,7 @@
 
 #include <initializer_list>
 #include <set>
+#include <vector>
 
 #include "filemon/backends/ptrace/child_setup.h"
 #include "gtest/gtest.h"
@@ -64,12 +65,18 @@ TEST(SyscallTable, EveryOpOnceAndNumbersDistinctPerAbi) {
       EXPECT_TRUE(ops.insert(e.op).second) << OpName(e.op);
       EXPECT_TRUE(numbers.insert(e.nr).second) << e.nr;
     }
-    // Every op but kNone, kRefuse and the two probe ops.
-    EXPECT_EQ(ops.size(), static_cast<size_t>(Op::kRefuse) - 3);
+    // Every op but kNone, kRefuse, the two probe ops and kRootChange.
+    EXPECT_EQ(ops.size(), static_cast<size_t>(Op::kRefuse) - 4);
     for (const SyscallEntry& e : abi.probe_entries) {
       EXPECT_TRUE(e.op == Op::kStatPath || e.op == Op::kStatAt) << OpName(e.op);
       EXPECT_TRUE(numbers.insert(e.nr).second) << e.nr;
+      EXPECT_EQ(FindProbeEntry(abi.abi, e.nr), &e);
     }
+    for (const SyscallEntry& e : abi.root_entries) {
+      EXPECT_EQ(e.op, Op::kRootChange);
+      EXPECT_TRUE(numbers.insert(e.nr).second) << e.nr;
+    }
+    EXPECT_EQ(FindProbeEntry(abi.abi, abi.entries[0].nr), nullptr);
   }
 }
 
@@ -108,7 +115,9 @@ TEST(SeccompFilter, TheStatFamilyStopsOnlyWithProbes) {
   for (const AbiTable& abi : HostAbis()) {
     SCOPED_TRACE(std::string(AbiName(abi.abi)));
     ASSERT_FALSE(abi.probe_entries.empty());
-    for (const SyscallEntry& e : abi.probe_entries) {
+    std::vector<SyscallEntry> probe_only(abi.probe_entries.begin(), abi.probe_entries.end());
+    probe_only.insert(probe_only.end(), abi.root_entries.begin(), abi.root_entries.end());
+    for (const SyscallEntry& e : probe_only) {
       EXPECT_EQ(RunFilter(plain, abi.audit_arch, e.nr), SECCOMP_RET_ALLOW) << e.nr;
       const uint32_t ret = RunFilter(probes, abi.audit_arch, e.nr);
       EXPECT_EQ(ret & SECCOMP_RET_ACTION_FULL, SECCOMP_RET_TRACE) << e.nr;

@@ -29,33 +29,51 @@ constexpr SyscallEntry kI386[] = {
 };
 
 // AT_EMPTY_PATH, and where the flags are: newfstatat/fstatat64 (dirfd, path, buf, flags),
-// statx (dirfd, path, flags, mask, buf).
+// statx (dirfd, path, flags, mask, buf), faccessat2 (dirfd, path, mode, flags); faccessat has
+// no flags and follows links; lstat, readlink and readlinkat never follow a final link.
 constexpr uint32_t kAtEmptyPath = 0x1000;
+constexpr FinalLink kNoFollow = FinalLink::kNoFollow;
+constexpr FinalLink kFollow = FinalLink::kFollow;
+constexpr uint8_t kNoFlags = SyscallEntry::kNoFlagsArg;
 
 constexpr SyscallEntry kX86_64Probes[] = {
-    {4, Op::kStatPath},
-    {6, Op::kStatPath},
-    {21, Op::kStatPath},
-    {89, Op::kStatPath},
-    {262, Op::kStatAt, kAtEmptyPath, 3},
-    {332, Op::kStatAt, kAtEmptyPath, 2},
-    {269, Op::kStatAt},
-    {439, Op::kStatAt},
-    {267, Op::kStatAt},
+    {4, Op::kStatPath},                               // stat
+    {6, Op::kStatPath, 0, 0, kNoFlags, kNoFollow},    // lstat
+    {21, Op::kStatPath},                              // access
+    {89, Op::kStatPath, 0, 0, kNoFlags, kNoFollow},   // readlink
+    {262, Op::kStatAt, kAtEmptyPath, 3, 3, kFollow},  // newfstatat
+    {332, Op::kStatAt, kAtEmptyPath, 2, 2, kFollow},  // statx
+    {269, Op::kStatAt},                               // faccessat
+    {439, Op::kStatAt, 0, 0, 3, kFollow},             // faccessat2
+    {267, Op::kStatAt, 0, 0, kNoFlags, kNoFollow},    // readlinkat
 };
 
 constexpr SyscallEntry kI386Probes[] = {
-    {106, Op::kStatPath},
-    {107, Op::kStatPath},
-    {195, Op::kStatPath},
-    {196, Op::kStatPath},
-    {33, Op::kStatPath},
-    {85, Op::kStatPath},
-    {300, Op::kStatAt, kAtEmptyPath, 3},
-    {383, Op::kStatAt, kAtEmptyPath, 2},
-    {307, Op::kStatAt},
-    {439, Op::kStatAt},
-    {305, Op::kStatAt},
+    {106, Op::kStatPath},                             // stat
+    {107, Op::kStatPath, 0, 0, kNoFlags, kNoFollow},  // lstat
+    {195, Op::kStatPath},                             // stat64
+    {196, Op::kStatPath, 0, 0, kNoFlags, kNoFollow},  // lstat64
+    {33, Op::kStatPath},                              // access
+    {85, Op::kStatPath, 0, 0, kNoFlags, kNoFollow},   // readlink
+    {300, Op::kStatAt, kAtEmptyPath, 3, 3, kFollow},  // fstatat64
+    {383, Op::kStatAt, kAtEmptyPath, 2, 2, kFollow},  // statx
+    {307, Op::kStatAt},                               // faccessat
+    {439, Op::kStatAt, 0, 0, 3, kFollow},             // faccessat2
+    {305, Op::kStatAt, 0, 0, kNoFlags, kNoFollow},    // readlinkat
+};
+
+// chroot, pivot_root, unshare, setns.
+constexpr SyscallEntry kX86_64Roots[] = {
+    {161, Op::kRootChange},
+    {155, Op::kRootChange},
+    {272, Op::kRootChange},
+    {308, Op::kRootChange},
+};
+constexpr SyscallEntry kI386Roots[] = {
+    {61, Op::kRootChange},
+    {217, Op::kRootChange},
+    {310, Op::kRootChange},
+    {346, Op::kRootChange},
 };
 
 // __X32_SYSCALL_BIT: x32 calls arrive with AUDIT_ARCH_X86_64 and this bit in the number.
@@ -63,8 +81,9 @@ constexpr uint32_t kX32SyscallBit = 0x40000000;
 
 constexpr AbiTable kHostAbis[] = {
     {Abi::kX86_64, AUDIT_ARCH_X86_64, kX32SyscallBit, absl::MakeConstSpan(kX86_64),
-     absl::MakeConstSpan(kX86_64Probes)},
-    {Abi::kI386, AUDIT_ARCH_I386, 0, absl::MakeConstSpan(kI386), absl::MakeConstSpan(kI386Probes)},
+     absl::MakeConstSpan(kX86_64Probes), absl::MakeConstSpan(kX86_64Roots)},
+    {Abi::kI386, AUDIT_ARCH_I386, 0, absl::MakeConstSpan(kI386), absl::MakeConstSpan(kI386Probes),
+     absl::MakeConstSpan(kI386Roots)},
 };
 
 }  // namespace
