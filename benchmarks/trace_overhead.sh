@@ -39,7 +39,8 @@
 #                   every process costs, before it records anything
 #   NAME-base       ptrace-base, preload-base, auto-base: the same backend of another filemon
 #                   build, $FILEMON_BASE (e.g. the previous commit's), so that a change is
-#                   measured against what it replaces in the same interleaved run
+#                   measured against what it replaces in the same interleaved run;
+#                   ptrace-probes-base (...) is that build with --probes, paired with NAME-base
 # Scratch files (sources, objects, logs) live in $FILEMON_BENCH_DIR (default /tmp/filemon-bench),
 # never in the repository. $FILEMON overrides the filemon binary.
 set -euo pipefail
@@ -80,6 +81,12 @@ variant_prefix() {
     fsatrace) echo "$FSATRACE rwmdq $SCRATCH/fsatrace.log --" ;;
     floor) echo "$SCRATCH/ptrace_floor $SCRATCH/floor.log" ;;
     preload-floor) echo "env LD_PRELOAD=$SCRATCH/libempty_preload.so" ;;
+    ptrace-probes-base|preload-probes-base|auto-probes-base)
+      if [[ -z "${FILEMON_BASE:-}" ]]; then
+        echo "trace_overhead.sh: variant $1 needs FILEMON_BASE (another filemon binary)" >&2
+        exit 2
+      fi
+      echo "$FILEMON_BASE --backend=${1%-probes-base} --probes -o $SCRATCH/filemon-base.log --" ;;
     ptrace-base|preload-base|auto-base)
       if [[ -z "${FILEMON_BASE:-}" ]]; then
         echo "trace_overhead.sh: variant $1 needs FILEMON_BASE (another filemon binary)" >&2
@@ -263,8 +270,9 @@ probes_paired() {  # probes_paired FIELD TITLE
         header = 0
         for (j = 1; j <= nv; ++j) {
           v = vs[j]
-          if (v !~ /-probes$/) continue
-          base = substr(v, 1, length(v) - 7)
+          if (v ~ /-probes-base$/) base = substr(v, 1, length(v) - 12) "-base"
+          else if (v ~ /-probes$/) base = substr(v, 1, length(v) - 7)
+          else continue
           if (!index(order[k], " " base " ")) continue
           if (!header) {
             printf "\nworkload %s, --probes paired with the same backend without it, %s\n", k, title
