@@ -200,6 +200,19 @@ TEST_P(Probes, ALookupInAnotherMountNamespaceIsTheTraceesOwn) {
   EXPECT_EQ(r->Count(RecordKind::kNotFound, "hidden/file"), 1) << r->log;
 }
 
+// An exec fails with ENOENT when the program exists but its interpreter does not: the exec
+// failed that way, so under ptrace it is a probe of the program's path, as the format says
+// (preload's exec wrapper, which looks the program up itself, writes none).
+TEST(PtraceProbes, AnExecFailingWithENOENTIsAProbeAlsoWhenTheProgramExists) {
+  const std::string dir = MakeTempDir("probe_interpreter");
+  ASSERT_TRUE(WriteFile(dir + "/script", "#!/nonexistent/interpreter\n").ok());
+  ASSERT_EQ(chmod((dir + "/script").c_str(), 0755), 0);
+  absl::StatusOr<TraceResult> r =
+      TraceCommand("ptrace", ShellCommand("./script 2>/dev/null; exit 0", dir), WithProbes());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->Count(RecordKind::kNotFound, "./script"), 1) << r->log;
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, Probes,
                          ::testing::Values("ptrace", "preload", kAutoWithoutEbpf, "ebpf"));
 

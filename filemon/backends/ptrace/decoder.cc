@@ -66,8 +66,6 @@ bool LookupOf(const PendingCall& call, Lookup* out) {
       *out = Lookup{AT_FDCWD, a[0], FinalLink::kFollow};
       return true;
     case Op::kExecveat:
-      // AT_SYMLINK_NOFOLLOW makes exec of a link fail with ELOOP, which no lookup that follows
-      // it can mistake for absence: judged as following.
       *out = Lookup{FdArg(a[0]), a[1], FinalLink::kFollow};
       return true;
     case Op::kStatPath:
@@ -188,7 +186,11 @@ bool Decoder::ProbeNeedsExit(pid_t tid, pid_t tgid, const PendingCall& call, Jud
   if (n < 0) return true;  // the exit stop says whether a record is lost
   raw.Resize(static_cast<size_t>(n));
   if (raw.view().empty()) return false;  // names nothing: never a probe (see EmitProbe)
-  if (judge == Judge::kByTracer && FoundNow(tid, lookup.dirfd, raw.view(), lookup.final_link)) {
+  // An exec fails with ENOENT also when the program exists and its interpreter (`#!`, the ELF
+  // loader) does not, and that failure is a probe of the program's path: only the exit can tell.
+  const bool exec = call.op == Op::kExecve || call.op == Op::kExecveat;
+  if (judge == Judge::kByTracer && !exec &&
+      FoundNow(tid, lookup.dirfd, raw.view(), lookup.final_link)) {
     return false;
   }
   Text out(scratch_->out1, sizeof(scratch_->out1));

@@ -74,8 +74,8 @@ class Decoder {
 
   // At the seccomp stop of a call traced for its probe (the stat family, and exec with probes):
   // whether its exit stop is needed, i.e. whether it may still fail with ENOENT/ENOTDIR on a path
-  // that process `tgid` has not probed yet. False when the tracer finds the path now (`judge`
-  // permitting), or when the path is empty or already probed.
+  // that process `tgid` has not probed yet. False when the path is empty or already probed, and
+  // for the stat family when the tracer finds the path now (`judge` permitting).
   bool ProbeNeedsExit(pid_t tid, pid_t tgid, const PendingCall& call, Judge judge);
 
   // When process `tgid` has exited: its pid may be reused, and the new process's probes are
