@@ -19,7 +19,9 @@
 #   preload-probes  filemon --backend=preload --probes (the stat family's failures are sent too)
 #   auto-probes     filemon --backend=auto --probes
 #   preload         filemon --backend=preload (the LD_PRELOAD interposer)
-#   auto            filemon --backend=auto (preload, ptrace for programs preload cannot enter)
+#   auto            filemon --backend=auto: as root where the kernel lets it load BPF, ebpf
+#                   (the log's first line says so); else preload, ptrace for the programs
+#                   preload cannot enter
 #   kernel          filemon --backend=kernel (FreeBSD/NetBSD)
 #   ebpf            filemon --backend=ebpf (root; BPF in the kernel); the lost-record count of
 #                   every run (`# filemon: lost N records`) is printed at the end
