@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -291,6 +292,16 @@ absl::Status EbpfBackendAvailable() {
     return absl::UnavailableError(
         "ebpf backend: not root (loading the BPF program needs root or CAP_BPF and "
         "CAP_PERFMON)");
+  }
+  // The program names processes by their pids in the initial pid namespace, the one whose
+  // /proc/PID/ns/pid has the kernel's fixed inode PROC_PID_INIT_INO (include/linux/proc_ns.h).
+  // From another namespace, the command's pid would name another process to the kernel.
+  constexpr ino_t kInitialPidNamespace = 0xEFFFFFFCu;
+  struct stat ns;
+  if (stat("/proc/self/ns/pid", &ns) != 0 || ns.st_ino != kInitialPidNamespace) {
+    return absl::UnavailableError(
+        "ebpf backend: this process is not in the initial pid namespace (a container?): the "
+        "kernel's pids are not the ones it sees");
   }
   return ebpf_internal::TrialLoad();
 }

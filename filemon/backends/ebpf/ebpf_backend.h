@@ -26,7 +26,8 @@
 namespace filemon {
 
 // OK if this host and user can load the program (BTF at /sys/kernel/btf/vmlinux, Linux 5.17 or
-// later, the capabilities, and a kernel that lets this process load a tracing program: a
+// later, the capabilities, the initial pid namespace, whose pids the program sees, and a
+// kernel that lets this process load a tracing program: a
 // container or a user namespace may refuse it even to root; a trial load of a two-instruction
 // program finds out); otherwise Unavailable naming what is missing.
 absl::Status EbpfBackendAvailable();

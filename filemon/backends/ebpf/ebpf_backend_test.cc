@@ -6,6 +6,7 @@
 #include "filemon/backends/ebpf/ebpf_backend.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -129,6 +130,31 @@ TEST(EbpfBackendTest, SetuidProgramKeepsItsPrivilege) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(euid, "0") << r->log;
   EXPECT_TRUE(r->Has(RecordKind::kExec, program)) << r->log;
+}
+
+// The program sees the pids of the initial pid namespace; a process in another one (a
+// container) would put a pid in the traced map that names another process there.
+TEST(EbpfBackendTest, AnotherPidNamespaceIsAClearError) {
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (unshare(CLONE_NEWPID) != 0) _exit(2);
+    pid_t inner = fork();  // the first process of the new namespace
+    if (inner == 0) {
+      absl::Status s = EbpfBackendAvailable();
+      _exit(absl::IsUnavailable(s) && absl::StrContains(s.message(), "pid namespace") ? 0 : 1);
+    }
+    int status = 0;
+    _exit(inner > 0 && waitpid(inner, &status, 0) == inner && WIFEXITED(status)
+              ? WEXITSTATUS(status)
+              : 3);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 2) GTEST_SKIP() << "cannot make a pid namespace here";
+  EXPECT_EQ(WEXITSTATUS(status), 0)
+      << "EbpfBackendAvailable() did not refuse another pid namespace";
 }
 
 TEST(EbpfBackendTest, NotRootIsAClearError) {
