@@ -10,15 +10,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "filemon/backends/preload/launch_environment.h"
+#include "filemon/backends/preload/wire_format.h"
+#include "filemon/backends/testing/trace_harness.h"
 #include "filemon/core/backend.h"
 #include "gtest/gtest.h"
 
@@ -85,6 +89,88 @@ TEST(Reaper, DiesWithASupervisorKilledAsItStarts) {
   }
   prctl(PR_SET_CHILD_SUBREAPER, 0);
   EXPECT_EQ(survived, 0) << survived << " of 50 reapers outlived their supervisor by 250 ms";
+}
+
+// What the reaper reported on its control socket for one command: each message's type, and
+// the errno or exit code it carries.
+struct Reported {
+  std::vector<MessageType> types;
+  int exec_error = 0;  // kRootExecError's errno
+  int exit_code = -1;  // kRootExit's code
+};
+
+// Starts `argv` through a reaper with the environments `full`, `lean` (the reaper's
+// `without_caches`) and, if not null, `untraced`, and collects its reports until it is done.
+Reported LaunchReports(const std::vector<std::string>& argv, std::vector<std::string> full,
+                       std::vector<std::string> lean, const std::vector<std::string>* untraced) {
+  int control[2];
+  Reported reported;
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control) != 0) return reported;
+  Command command;
+  command.argv = argv;
+  ExecArrays exec(argv, std::move(full)), without_caches(argv, std::move(lean));
+  std::unique_ptr<ExecArrays> bare;
+  if (untraced != nullptr) bare = std::make_unique<ExecArrays>(argv, *untraced);
+  ReaperLaunch launch;
+  launch.command = &command;
+  launch.program = argv[0].c_str();
+  launch.exec = &exec;
+  launch.without_caches = &without_caches;
+  launch.untraced = bare.get();
+  launch.control_fd = control[1];
+  absl::StatusOr<Reaper> reaper = Reaper::Start(launch);
+  close(control[1]);
+  if (!reaper.ok()) return reported;
+  ControlMessage message;
+  while (recv(control[0], &message, sizeof(message), 0) == sizeof(message)) {
+    reported.types.push_back(message.header.type);
+    if (message.header.type == MessageType::kRootExecError) {
+      reported.exec_error = message.record.status;
+    }
+    if (message.header.type == MessageType::kRootExit) reported.exit_code = message.record.status;
+    if (message.header.type == MessageType::kDone) break;
+  }
+  close(control[0]);
+  reaper->Wait();
+  return reported;
+}
+
+bool Has(const Reported& reported, MessageType type) {
+  return std::find(reported.types.begin(), reported.types.end(), type) != reported.types.end();
+}
+
+// The launch protocol's variables count against the kernel's limit on an exec's argv and
+// environment: the command's process tries the environment without the optional ones, then
+// (if given) its own, untraced, which it announces; so a command that fits untraced runs.
+TEST(Reaper, ACommandAtTheKernelsLimitRunsWithFewerVariablesOrUntraced) {
+  const std::vector<std::string> own = {"A=1"};
+  LaunchSettings settings;
+  settings.library = "";  // LD_PRELOAD= : nothing for the loader to load
+  const std::vector<std::string> lean = BuildLaunchEnvironment(own, settings);
+  settings.locale_shm_path = "/proc/1/fd/" + std::string(100 * 1000, '9');  // beyond any slack
+  const std::vector<std::string> full = BuildLaunchEnvironment(own, settings);
+  auto command = [](size_t n) {
+    std::vector<std::string> argv(n + 1, std::string(99, 'x'));
+    argv[0] = "/bin/true";
+    return argv;
+  };
+  // The most arguments that fit with the lean environment: the full one does not fit.
+  const size_t with_lean = testing_internal::MostArgumentsThatRun(command, lean);
+  ASSERT_GT(with_lean, 0u);
+  Reported r = LaunchReports(command(with_lean), full, lean, &own);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_FALSE(Has(r, MessageType::kRootUntraced));
+  EXPECT_FALSE(Has(r, MessageType::kRootExecError));
+  // The most that fit with the command's own: only untraced.
+  const size_t with_own = testing_internal::MostArgumentsThatRun(command, own);
+  ASSERT_GT(with_own, with_lean);
+  r = LaunchReports(command(with_own), full, lean, &own);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(Has(r, MessageType::kRootUntraced));
+  // Without the untraced environment (auto, which hands the command to ptrace): E2BIG.
+  r = LaunchReports(command(with_own), full, lean, nullptr);
+  EXPECT_EQ(r.exec_error, E2BIG);
+  EXPECT_EQ(r.exit_code, 127);
 }
 
 }  // namespace

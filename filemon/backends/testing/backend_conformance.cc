@@ -491,40 +491,11 @@ TEST_P(BackendConformanceTest, AgreesWithStrace) {
   }
 }
 
-// True if `argv` runs untraced, with this process's environment, and exits 0.
-bool RunsUntraced(const std::vector<std::string>& argv) {
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    execve(args[0], args.data(), environ);
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
-// The largest `n` for which `command(n)` runs untraced, where 1 does and 40,000 (4 MB of
-// arguments: beyond the kernel's limit) does not; 0 if the search cannot start.
-template <typename Fn>
-size_t MostArgumentsThatRun(Fn command) {
-  size_t low = 1, high = 40000;  // runs(low), !runs(high)
-  if (!RunsUntraced(command(low)) || RunsUntraced(command(high))) return 0;
-  while (high - low > 1) {
-    const size_t middle = (low + high) / 2;
-    (RunsUntraced(command(middle)) ? low : high) = middle;
-  }
-  return low;
-}
-
 // `argv` with this process's environment (as the untraced runs had it).
 Command WithOurEnvironment(std::vector<std::string> argv) {
   Command c;
   c.argv = std::move(argv);
-  c.env.emplace();
-  for (char** e = environ; *e != nullptr; ++e) c.env->push_back(*e);
+  c.env = OurEnvironment();
   return c;
 }
 
@@ -546,7 +517,7 @@ TEST_P(BackendConformanceTest, CommandLineAtTheKernelsLimitRuns) {
     argv[0] = "/bin/true";
     return argv;
   };
-  const size_t n = MostArgumentsThatRun(command);
+  const size_t n = MostArgumentsThatRun(command, OurEnvironment());
   ASSERT_GT(n, 0u);
   ExpectTrueRan(Trace(WithOurEnvironment(command(n))));
 }
@@ -562,7 +533,7 @@ TEST_P(BackendConformanceTest, ExecAtTheKernelsLimitInTheTreeRuns) {
       return std::vector<std::string>{TestProgram("long_exec_bin"), mode, absl::StrCat(n), "99",
                                       "/bin/true"};
     };
-    const size_t n = MostArgumentsThatRun(command);
+    const size_t n = MostArgumentsThatRun(command, OurEnvironment());
     ASSERT_GT(n, 0u);
     ExpectTrueRan(Trace(WithOurEnvironment(command(n))));
   }

@@ -210,6 +210,39 @@ std::string MakeTempDir(absl::string_view name) {
   return resolved;
 }
 
+std::vector<std::string> OurEnvironment() {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  return env;
+}
+
+bool RunsUntraced(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+  std::vector<char*> args, envp;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  for (const std::string& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execve(args[0], args.data(), envp.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+size_t MostArgumentsThatRun(const std::function<std::vector<std::string>(size_t)>& command,
+                            const std::vector<std::string>& env) {
+  size_t low = 1, high = 40000;  // runs(low), !runs(high)
+  if (!RunsUntraced(command(low), env) || RunsUntraced(command(high), env)) return 0;
+  while (high - low > 1) {
+    const size_t middle = (low + high) / 2;
+    (RunsUntraced(command(middle), env) ? low : high) = middle;
+  }
+  return low;
+}
+
 std::string TestProgram(absl::string_view name) {
   const char* srcdir = getenv("TEST_SRCDIR");
   const char* workspace = getenv("TEST_WORKSPACE");

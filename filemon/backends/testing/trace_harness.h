@@ -14,6 +14,7 @@
 #define FILEMON_BACKENDS_TESTING_TRACE_HARNESS_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -103,6 +104,18 @@ Command ShellCommand(absl::string_view script, absl::string_view cwd = "");
 
 // A fresh, empty directory under TEST_TMPDIR (or /tmp), without symlinks in its path.
 std::string MakeTempDir(absl::string_view name);
+
+// This process's environment, as KEY=VALUE entries.
+std::vector<std::string> OurEnvironment();
+
+// True if `argv` runs untraced with the environment `env` and exits 0.
+bool RunsUntraced(const std::vector<std::string>& argv, const std::vector<std::string>& env);
+
+// For commands at the kernel's limit on an exec's argv and environment: the largest `n` for
+// which `command(n)` runs untraced with `env`, where 1 does and 40,000 (beyond the limit with
+// arguments of any length) does not; 0 if the search cannot start.
+size_t MostArgumentsThatRun(const std::function<std::vector<std::string>(size_t)>& command,
+                            const std::vector<std::string>& env);
 
 // The runfiles path of a program built in filemon/backends/testing (e.g. "static_open_bin").
 std::string TestProgram(absl::string_view name);
