@@ -1,0 +1,41 @@
+// File: filemon/backends/preload/exec.h
+//
+// The exec wrappers' work, shared with the raw syscall(2) wrapper and posix_spawn: every exec
+// keeps our environment (environment.h), and a program the loader will not load this library
+// into is handed to auto's ptrace helper, or gets its E written now and the log says what is
+// lost (exec_probe.h).
+//
+// libc-only; vfork-safe (a vfork child execs through here).
+
+#ifndef FILEMON_BACKENDS_PRELOAD_EXEC_H_
+#define FILEMON_BACKENDS_PRELOAD_EXEC_H_
+
+#include "filemon/backends/preload/exec_probe.h"
+
+#pragma GCC visibility push(hidden)
+
+namespace filemon {
+namespace preload_internal {
+
+// Whether the loader will not load this library into the program `probe` describes.
+inline bool IsUnpreloadable(const ExecProbe& probe) {
+  return probe.kind != ExecKind::kPreloadable && probe.kind != ExecKind::kUnknown;
+}
+
+// Whether auto's ptrace helper runs the unpreloadable program `probe` describes with `argv`
+// in its place (not a set-ID program, which would lose its privilege under ptrace).
+bool HelperTakes(const ExecProbe& probe, char* const argv[]);
+
+// execve(2) with our environment; an unpreloadable program as above. Returns as execve does.
+int ExecveImpl(const char* path, char* const argv[], char* const envp[]);
+
+// execvpe(3): glibc's search of PATH for `file`, each candidate through ExecveImpl, and a file
+// that is no executable format run by /bin/sh. Returns -1 with errno as execvpe does.
+int ExecvpeImpl(const char* file, char* const argv[], char* const envp[]);
+
+}  // namespace preload_internal
+}  // namespace filemon
+
+#pragma GCC visibility pop
+
+#endif  // FILEMON_BACKENDS_PRELOAD_EXEC_H_

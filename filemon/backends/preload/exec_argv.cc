@@ -1,0 +1,55 @@
+#include "filemon/backends/preload/exec_argv.h"
+
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include <cstddef>
+
+#include "filemon/backends/preload/raw_syscall.h"
+#include "filemon/backends/preload/safe_string.h"
+
+namespace filemon {
+namespace preload_internal {
+
+bool HelperArgvFits(char* const argv[]) { return CountEntries(argv) + 4 <= kMaxArgs; }
+
+bool BuildHelperArgv(const char* helper, const char* path, char* const argv[], const char** out) {
+  if (!HelperArgvFits(argv)) return false;
+  const size_t argc = CountEntries(argv);
+  size_t n = 0;
+  out[n++] = helper;
+  out[n++] = path;
+  out[n++] = "--";
+  for (size_t i = 0; i < argc; ++i) out[n++] = argv[i];
+  out[n] = nullptr;
+  return true;
+}
+
+bool BuildShellArgv(const char* path, char* const argv[], const char** out) {
+  const size_t argc = CountEntries(argv);
+  if (argc + 2 > kMaxArgs) return false;  // a script without #! and 1,000 arguments
+  out[0] = "/bin/sh";
+  out[1] = path;
+  for (size_t i = 1; i <= argc; ++i) out[i + 1] = argv[i];  // argv[argc] is the null
+  if (argc == 0) out[2] = nullptr;
+  return true;
+}
+
+ListArgs::ListArgs(size_t count) : size_((count + 1) * sizeof(const char*)) {
+  if (count + 1 <= kListArgsOnStack) {
+    args_ = stack_;
+    return;
+  }
+  const long map = RawSyscall6(SYS_mmap, 0, static_cast<long>(size_), PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (map < 0 && map > -4096) return;  // args() is null
+  args_ = reinterpret_cast<const char**>(map);
+  mapped_ = true;
+}
+
+ListArgs::~ListArgs() {
+  if (mapped_) RawSyscall2(SYS_munmap, reinterpret_cast<long>(args_), static_cast<long>(size_));
+}
+
+}  // namespace preload_internal
+}  // namespace filemon

@@ -1,0 +1,274 @@
+// The exec wrappers (exec.h): execve and its libc front ends, fexecve and execveat.
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstddef>
+
+#include "filemon/backends/preload/environment.h"
+#include "filemon/backends/preload/exec.h"
+#include "filemon/backends/preload/exec_argv.h"
+#include "filemon/backends/preload/exec_probe.h"
+#include "filemon/backends/preload/interposer_probes.h"
+#include "filemon/backends/preload/interposer_state.h"
+#include "filemon/backends/preload/message.h"
+#include "filemon/backends/preload/path_rule.h"
+#include "filemon/backends/preload/raw_syscall.h"
+#include "filemon/backends/preload/real_function.h"
+#include "filemon/backends/preload/untraced.h"
+#include "filemon/backends/preload/wire_format.h"
+#include "filemon/core/path_search.h"
+
+extern "C" char** environ;
+
+namespace filemon {
+namespace preload_internal {
+namespace {
+
+DECLARE_REAL(execve, int (*)(const char*, char* const[], char* const[]));
+DECLARE_REAL(fexecve, int (*)(int, char* const[], char* const[]));
+
+// What an exec does with its program.
+enum class ExecPlan {
+  kPreload,  // a program the loader loads this library into (or an exec that will fail)
+  kHelper,   // auto's ptrace helper takes over (not for an argv too long for it)
+  kWithout,  // the program runs without the interposer: the log says so already
+};
+
+// Before exec'ing a program the loader will not load us into: in auto mode hand it to the
+// ptrace helper (which traces it in this very process id); otherwise write E now (the
+// program cannot) and say why its own operations are missing.
+ExecPlan PrepareExec(const char* path, char* const argv[]) {
+  ExecProbe probe = ProbeExecutable(path);
+  if (!IsUnpreloadable(probe)) return ExecPlan::kPreload;
+  if (RawSyscall4(SYS_faccessat, AT_FDCWD, reinterpret_cast<long>(path), X_OK, 0) != 0) {
+    return ExecPlan::kPreload;  // the exec will fail
+  }
+  if (HelperTakes(probe, argv)) return ExecPlan::kHelper;
+  Message m;
+  m.AddComment(path, " is ", ExecKindReason(probe.kind), ": ", ExecKindLoss(probe.kind));
+  m.AddExecPath(WireKind::kExec, Pid(), path);
+  m.AddUnenterable(Pid());
+  m.Send();
+  return ExecPlan::kWithout;
+}
+
+// Execs `path` untraced (untraced.h), with the note first if the exec can succeed. Returns -1
+// with errno as execve does.
+__attribute__((noinline, cold)) int ExecUntraced(const char* path, char* const argv[],
+                                                 char* const envp[], UntracedWhy why, int error) {
+  const bool runs =
+      RawSyscall4(SYS_faccessat, AT_FDCWD, reinterpret_cast<long>(path), X_OK, 0) == 0;
+  if (runs) SayRunsUntraced(Pid(), path, why, error);
+  EnvRequest request{envp};
+  request.level = EnvLevel::kUntraced;
+  const int failed = WithExecEnvironment(request, [&](char** env) {
+    REAL(execve)(path, argv, env);
+    return errno;
+  });
+  if (runs) SayUntracedExecFailed(Pid(), path, failed);
+  if (!runs && path != nullptr && path[0] != '\0') OnFailedLookup(AT_FDCWD, path, failed);
+  errno = failed;
+  return -1;
+}
+
+// Execs the ptrace helper in place of `path` (HelperArgvFits(argv) is true); the helper's argv
+// is in a frame of its own, which only this rare exec pays for.
+__attribute__((noinline)) int ExecHelper(const char* path, char* const argv[], char* const envp[]) {
+  const char* helper_argv[kMaxArgs];
+  BuildHelperArgv(g_helper, path, argv, helper_argv);
+  const EnvRequest request{envp, /*preload=*/false};
+  auto exec = [&](char** env) {
+    REAL(execve)(g_helper, const_cast<char* const*>(helper_argv), env);
+    return errno;
+  };
+  int error = WithExecEnvironment(request, exec);
+  if (error == E2BIG) error = RetryWithoutCaches(request, exec);
+  // Not even the helper's argv fits: the program itself may, untraced.
+  if (error == E2BIG) return ExecUntraced(path, argv, envp, UntracedWhy::kNoRoom, E2BIG);
+  errno = error;
+  return -1;
+}
+
+// Runs `path`, which is no executable format, with /bin/sh, as glibc's execvp does (ENOEXEC
+// unless the exec succeeds); the shell's argv is in a frame of its own.
+__attribute__((noinline)) void ExecWithShell(const char* path, char* const argv[],
+                                             char* const envp[]) {
+  const char* sh_argv[kMaxArgs];
+  if (!BuildShellArgv(path, argv, sh_argv)) return;
+  ExecveImpl("/bin/sh", const_cast<char* const*>(sh_argv), envp);
+  errno = ENOEXEC;
+}
+
+// Whether execvp's search goes on to the next PATH entry after an exec failed with `error`
+// (glibc's list).
+bool SearchGoesOn(int error) {
+  switch (error) {
+    case EACCES:
+    case ENOENT:
+    case ESTALE:
+    case ENOTDIR:
+    case ENODEV:
+    case ETIMEDOUT:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+bool HelperTakes(const ExecProbe& probe, char* const argv[]) {
+  return g_auto && g_helper[0] != '\0' && probe.kind != ExecKind::kSecure && HelperArgvFits(argv);
+}
+
+// An exec that the kernel refuses with our variables (E2BIG) is tried with fewer, then
+// untraced (environment.h, EnvLevel); one whose program could not load this library runs
+// untraced at once: the log says so in both cases (untraced.h).
+int ExecveImpl(const char* path, char* const argv[], char* const envp[]) {
+  if (!Active()) return REAL(execve)(path, argv, envp);
+  const ExecPlan plan = PrepareExec(path, argv);
+  if (plan == ExecPlan::kHelper) return ExecHelper(path, argv, envp);
+  if (plan == ExecPlan::kPreload) {
+    const int denied = LibraryAccessError(g_lib_path);
+    if (denied != 0) return ExecUntraced(path, argv, envp, UntracedWhy::kLibraryDenied, denied);
+  }
+  auto exec = [&](char** env) {
+    REAL(execve)(path, argv, env);
+    return errno;
+  };
+  int error = WithExecEnvironment(EnvRequest{envp}, exec);
+  if (error == E2BIG) error = RetryWithoutCaches(EnvRequest{envp}, exec);
+  if (error == E2BIG) return ExecUntraced(path, argv, envp, UntracedWhy::kNoRoom, E2BIG);
+  if (path != nullptr && path[0] != '\0') OnFailedLookup(AT_FDCWD, path, error);
+  errno = error;
+  return -1;
+}
+
+// `file` with a '/' is used as is; otherwise each PATH entry in turn. EACCES from any entry is
+// what a search that found nothing returns.
+int ExecvpeImpl(const char* file, char* const argv[], char* const envp[]) {
+  if (file == nullptr || file[0] == '\0') {
+    errno = ENOENT;
+    return -1;
+  }
+  auto run = [&](const char* path) {
+    ExecveImpl(path, argv, envp);
+    if (errno == ENOEXEC) ExecWithShell(path, argv, envp);
+  };
+  if (IsPathName(file)) {
+    run(file);
+    return -1;
+  }
+  bool saw_eacces = false;
+  char candidate[PATH_MAX];
+  const bool searched_all = ForEachSearchCandidate(getenv("PATH"), file, candidate,
+                                                   sizeof(candidate), [&](const char* path) {
+                                                     run(path);
+                                                     saw_eacces |= errno == EACCES;
+                                                     return SearchGoesOn(errno);
+                                                   });
+  if (!searched_all) return -1;
+  if (saw_eacces) errno = EACCES;
+  return -1;
+}
+
+}  // namespace preload_internal
+}  // namespace filemon
+
+// ---------------------------------------------------------------------------------------------
+// The interposed entry points (exported; see interposer.lds).
+
+using namespace filemon::preload_internal;  // NOLINT: the C entry points below
+
+FILEMON_EXPORT int execve(const char* path, char* const argv[], char* const envp[]) noexcept {
+  return ExecveImpl(path, argv, envp);
+}
+
+FILEMON_EXPORT int execv(const char* path, char* const argv[]) noexcept {
+  return ExecveImpl(path, argv, environ);
+}
+
+FILEMON_EXPORT int execvpe(const char* file, char* const argv[], char* const envp[]) noexcept {
+  return ExecvpeImpl(file, argv, envp);
+}
+
+FILEMON_EXPORT int execvp(const char* file, char* const argv[]) noexcept {
+  return ExecvpeImpl(file, argv, environ);
+}
+
+// Declares `list` (a ListArgs) holding the arguments from `first` to the terminating null, and
+// `envp_out`: the pointer after that null (execle's environment). Returns -1 with ENOMEM from
+// the enclosing function if a long list cannot be mapped.
+#define COLLECT_VARARGS(first, list, envp_out)                                    \
+  size_t count = 1;                                                               \
+  {                                                                               \
+    va_list ap;                                                                   \
+    va_start(ap, first);                                                          \
+    while (va_arg(ap, const char*) != nullptr) ++count;                           \
+    va_end(ap);                                                                   \
+  }                                                                               \
+  ListArgs list(count);                                                           \
+  if (list.args() == nullptr) {                                                   \
+    errno = ENOMEM;                                                               \
+    return -1;                                                                    \
+  }                                                                               \
+  char* const* envp_out = environ;                                                \
+  {                                                                               \
+    va_list ap;                                                                   \
+    va_start(ap, first);                                                          \
+    list.args()[0] = first;                                                       \
+    for (size_t i = 1; i <= count; ++i) list.args()[i] = va_arg(ap, const char*); \
+    envp_out = va_arg(ap, char* const*);                                          \
+    va_end(ap);                                                                   \
+  }
+
+FILEMON_EXPORT int execl(const char* path, const char* arg, ...) noexcept {
+  COLLECT_VARARGS(arg, list, unused_envp);
+  (void)unused_envp;
+  return ExecveImpl(path, const_cast<char* const*>(list.args()), environ);
+}
+
+FILEMON_EXPORT int execlp(const char* file, const char* arg, ...) noexcept {
+  COLLECT_VARARGS(arg, list, unused_envp);
+  (void)unused_envp;
+  return ExecvpeImpl(file, const_cast<char* const*>(list.args()), environ);
+}
+
+FILEMON_EXPORT int execle(const char* path, const char* arg, ...) noexcept {
+  COLLECT_VARARGS(arg, list, envp);
+  return ExecveImpl(path, const_cast<char* const*>(list.args()), envp);
+}
+
+FILEMON_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) noexcept {
+  if (!Active()) return REAL(fexecve)(fd, argv, envp);
+  char exec_path[4096];
+  bool known = ExecPathAt(fd, "", exec_path, sizeof(exec_path));
+  return WithExecEnvironment(EnvRequest{envp, true, known ? exec_path : nullptr},
+                             [&](char** env) { return REAL(fexecve)(fd, argv, env); });
+}
+
+FILEMON_EXPORT int execveat(int dirfd, const char* path, char* const argv[], char* const envp[],
+                            int flags) noexcept {
+  if (!Active()) {
+    long rc = RawSyscall6(SYS_execveat, dirfd, reinterpret_cast<long>(path),
+                          reinterpret_cast<long>(argv), reinterpret_cast<long>(envp), flags, 0);
+    errno = static_cast<int>(-rc);
+    return -1;
+  }
+  char exec_path[4096];
+  bool known = ExecPathAt(dirfd, (flags & AT_EMPTY_PATH) && path[0] == '\0' ? "" : path, exec_path,
+                          sizeof(exec_path));
+  return WithExecEnvironment(EnvRequest{envp, true, known ? exec_path : nullptr}, [&](char** env) {
+    long rc = RawSyscall6(SYS_execveat, dirfd, reinterpret_cast<long>(path),
+                          reinterpret_cast<long>(argv), reinterpret_cast<long>(env), flags, 0);
+    errno = static_cast<int>(-rc);
+    if (path[0] != '\0') OnFailedLookup(dirfd, path, errno);
+    return -1;
+  });
+}

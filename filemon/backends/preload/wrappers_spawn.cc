@@ -1,0 +1,255 @@
+// The wrappers of the libc functions that create a process and exec in it inside glibc:
+// posix_spawn, posix_spawnp, system and popen. The child's start writes its F with the parent
+// and token its parent passed in the environment (launch_protocol.h); the parent writes its own
+// F when it does not wait (process_creation.h).
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "filemon/backends/preload/environment.h"
+#include "filemon/backends/preload/exec.h"
+#include "filemon/backends/preload/exec_argv.h"
+#include "filemon/backends/preload/exec_probe.h"
+#include "filemon/backends/preload/interposer_probes.h"
+#include "filemon/backends/preload/interposer_state.h"
+#include "filemon/backends/preload/launch_protocol.h"
+#include "filemon/backends/preload/message.h"
+#include "filemon/backends/preload/process_creation.h"
+#include "filemon/backends/preload/raw_syscall.h"
+#include "filemon/backends/preload/real_function.h"
+#include "filemon/backends/preload/safe_string.h"
+#include "filemon/backends/preload/spawn_actions.h"
+#include "filemon/backends/preload/untraced.h"
+#include "filemon/backends/preload/wire_format.h"
+#include "filemon/core/path_search.h"
+
+extern "C" char** environ;
+
+namespace filemon {
+namespace preload_internal {
+namespace {
+
+DECLARE_REAL(posix_spawn, int (*)(pid_t*, const char*, const posix_spawn_file_actions_t*,
+                                  const posix_spawnattr_t*, char* const[], char* const[]));
+DECLARE_REAL(posix_spawnp, int (*)(pid_t*, const char*, const posix_spawn_file_actions_t*,
+                                   const posix_spawnattr_t*, char* const[], char* const[]));
+DECLARE_REAL(system, int (*)(const char*));
+DECLARE_REAL(popen, FILE* (*)(const char*, const char*));
+
+// The path of a program for posix_spawnp: the first PATH entry where it is executable. With
+// `misses`, the entries before it where the program is absent are appended there as 'N'
+// actions: glibc's child tries them with execve, the probes ptrace sees.
+bool SearchPath(const char* file, char* out, size_t size, ByteAppender* misses) {
+  if (IsPathName(file)) return false;
+  return !ForEachSearchCandidate(getenv("PATH"), file, out, size, [&](const char* path) {
+    const long rc = RawSyscall4(SYS_faccessat, AT_FDCWD, reinterpret_cast<long>(path), X_OK, 0);
+    if (misses != nullptr && (rc == -ENOENT || rc == -ENOTDIR)) {
+      AppendSpawnAction(*misses, 'N', path, Length(path));
+    }
+    return rc != 0;
+  });
+}
+
+using SpawnFn = int (*)(pid_t*, const char*, const posix_spawn_file_actions_t*,
+                        const posix_spawnattr_t*, char* const[], char* const[]);
+
+// posix_spawn of the ptrace helper in place of `path` (HelperArgvFits(argv) is true); the
+// helper's argv is in a frame of its own, which only this rare spawn pays for.
+__attribute__((noinline)) int SpawnHelper(pid_t* child, const char* path,
+                                          const posix_spawn_file_actions_t* actions,
+                                          const posix_spawnattr_t* attr, char* const argv[],
+                                          const EnvRequest& request) {
+  const char* helper_argv[kMaxArgs];
+  BuildHelperArgv(g_helper, path, argv, helper_argv);
+  auto spawn = [&](char** env) {
+    return REAL(posix_spawn)(child, g_helper, actions, attr, const_cast<char* const*>(helper_argv),
+                             env);
+  };
+  const int rc = WithExecEnvironment(request, spawn);
+  return rc == E2BIG ? RetryWithoutCaches(request, spawn) : rc;
+}
+
+// What the parent of a spawn decided: the program, and who writes what.
+struct SpawnPlan {
+  const char* path;     // the program (after posix_spawnp's search)
+  ExecProbe probe;      // what the loader will make of it
+  bool helper;          // auto's ptrace helper runs it
+  bool child_starts;    // the interposer (or the helper) starts in the child: it writes F
+  bool actions_in_env;  // the encoded actions fit in the child's environment
+  // The program runs untraced (untraced.h): `why`, for the errno value `why_error`.
+  bool untraced;
+  UntracedWhy why;
+  int why_error;
+};
+
+// Plans the spawn of `plan->path` with `argv`: whether the helper runs it, whether it runs
+// untraced, and whether the child starts; then the file actions and the PATH entries missed
+// (`missed`) are encoded into `encoded` (of `encoded_size` bytes) for the child's start.
+void PlanSpawn(SpawnPlan* plan, char* const argv[], const posix_spawn_file_actions_t* actions,
+               const ByteAppender& misses, const char* missed, char* encoded, size_t encoded_size) {
+  plan->probe = ProbeExecutable(plan->path);
+  const bool unpreloadable = IsUnpreloadable(plan->probe);
+  plan->helper = unpreloadable && HelperTakes(plan->probe, argv);
+  plan->why = UntracedWhy::kLibraryDenied;
+  plan->why_error = unpreloadable ? 0 : LibraryAccessError(g_lib_path);
+  plan->untraced = plan->why_error != 0;
+  plan->child_starts = (!unpreloadable || plan->helper) && !plan->untraced;
+  ByteAppender encoder(encoded, encoded_size - 1);
+  if (plan->child_starts) EncodeSpawnActions(actions, &encoder);
+  if (plan->child_starts && !misses.overflow()) encoder.Append(missed, misses.size());
+  plan->actions_in_env = plan->child_starts && !encoder.overflow();
+  encoded[plan->actions_in_env ? encoder.size() : 0] = '\0';
+}
+
+// Spawns by `plan` with `request`'s environment: `spawn_helper(request)` runs the helper,
+// `spawn(env)` the program. A spawn that the kernel refuses with our variables (E2BIG) is tried
+// with fewer, then untraced (`plan` then says so). Returns as posix_spawn does.
+template <typename HelperFn, typename ProgramFn>
+int SpawnByPlan(SpawnPlan* plan, EnvRequest* request, HelperFn spawn_helper, ProgramFn spawn) {
+  int rc = plan->helper ? spawn_helper(*request) : WithExecEnvironment(*request, spawn);
+  if (rc == E2BIG && !plan->helper && !plan->untraced) rc = RetryWithoutCaches(*request, spawn);
+  if (rc == E2BIG && !plan->untraced) {  // the program itself, untraced: it may fit
+    plan->why = UntracedWhy::kNoRoom;
+    plan->why_error = E2BIG;
+    plan->untraced = true;
+    request->level = EnvLevel::kUntraced;
+    rc = WithExecEnvironment(*request, spawn);
+  }
+  return rc;
+}
+
+// The parent's records once the spawn of `child` succeeded: F, and what the child cannot
+// write (the file actions and probes not in its environment; E for a program it cannot enter;
+// the note of a program run untraced).
+void RecordSpawned(const SpawnPlan& plan, pid_t child, uint32_t token,
+                   const posix_spawn_file_actions_t* actions, const ByteAppender& misses,
+                   char* missed) {
+  BatchMessage m;
+  const bool parent_writes_actions = !plan.actions_in_env || plan.untraced;
+  m.AddFork(Pid(), child, plan.child_starts && !plan.untraced ? token : 0);
+  if (parent_writes_actions) RecordSpawnFileActions(&m, child, actions);
+  if (parent_writes_actions && !misses.overflow() && misses.size() > 0) {
+    missed[misses.size()] = '\0';
+    AddSpawnActions(&m, child, missed);
+  }
+  if (!plan.child_starts && !plan.untraced) {
+    m.AddComment(plan.path, " is ", ExecKindReason(plan.probe.kind), ": ",
+                 ExecKindLoss(plan.probe.kind));
+    m.AddExecPath(WireKind::kExec, child, plan.path);
+    m.AddUnenterable(child);
+  }
+  m.Send();
+  if (plan.untraced) SayRunsUntraced(child, plan.path, plan.why, plan.why_error);
+}
+
+// The spawned program's start writes its F and its file actions' records when the interposer
+// (or, in auto, the ptrace helper) runs in it; the parent writes its own F as soon as the spawn
+// returned, and writes the actions itself only when the child cannot (or they did not fit).
+int SpawnImpl(SpawnFn real, bool search, pid_t* pid, const char* file,
+              const posix_spawn_file_actions_t* actions, const posix_spawnattr_t* attr,
+              char* const argv[], char* const envp[]) {
+  if (!Active()) return real(pid, file, actions, attr, argv, envp);
+  char found[4096];
+  SpawnPlan plan{};
+  plan.path = file;
+  char missed[2048];  // the PATH entries before `found`, when probes are recorded
+  ByteAppender misses(missed, sizeof(missed) - 1);
+  if (search && SearchPath(file, found, sizeof(found), ProbesWanted() ? &misses : nullptr)) {
+    plan.path = found;
+  }
+  char encoded[8192];
+  PlanSpawn(&plan, argv, actions, misses, missed, encoded, sizeof(encoded));
+  const ChildStart start{NextToken(), encoded};
+  EnvRequest request{envp, /*preload=*/!plan.helper, nullptr, plan.child_starts ? &start : nullptr};
+  if (plan.untraced) request.level = EnvLevel::kUntraced;
+  pid_t child = 0;
+  g_creations_in_flight.fetch_add(1, std::memory_order_acq_rel);
+  const int rc = SpawnByPlan(
+      &plan, &request,
+      [&](const EnvRequest& r) { return SpawnHelper(&child, plan.path, actions, attr, argv, r); },
+      [&](char** env) { return real(&child, file, actions, attr, argv, env); });
+  if (pid != nullptr) *pid = child;
+  if (rc == 0) RecordSpawned(plan, child, start.token, actions, misses, missed);
+  g_creations_in_flight.fetch_sub(1, std::memory_order_acq_rel);
+  return rc;
+}
+
+// Runs `fn` with our variables in `environ` (for system(3)/popen(3), whose internal spawn
+// passes `environ` to the shell), with this process as the parent and `token` as the
+// creation's token (launch_protocol.h).
+template <typename Fn>
+auto WithOurEnvironment(uint32_t token, Fn fn) -> decltype(fn()) {
+  if (!Active()) return fn();
+  char** saved = environ;
+  const ChildStart start{token, nullptr};
+  return WithExecEnvironment(EnvRequest{saved, true, nullptr, &start}, [&](char** env) {
+    environ = env;
+    auto result = fn();
+    if (environ == env) environ = saved;
+    return result;
+  });
+}
+
+// The pid of a popen(3) child: glibc keeps it after the FILE and its vtable pointer
+// (struct _IO_proc_file, unchanged since glibc 2.0); checked to be a child of ours.
+pid_t PopenChild(FILE* stream) {
+  pid_t pid;
+  memcpy(&pid, reinterpret_cast<const char*>(stream) + sizeof(FILE) + sizeof(void*), sizeof(pid));
+  if (pid <= 0) return 0;
+  siginfo_t info;
+  const long rc = RawSyscall6(SYS_waitid, P_PID, pid, reinterpret_cast<long>(&info),
+                              WEXITED | WNOHANG | WNOWAIT, 0, 0);
+  return rc == 0 ? pid : 0;
+}
+
+}  // namespace
+}  // namespace preload_internal
+}  // namespace filemon
+
+// ---------------------------------------------------------------------------------------------
+// The interposed entry points (exported; see interposer.lds).
+
+using namespace filemon::preload_internal;  // NOLINT: the C entry points below
+
+FILEMON_EXPORT int posix_spawn(pid_t* pid, const char* path,
+                               const posix_spawn_file_actions_t* actions,
+                               const posix_spawnattr_t* attr, char* const argv[],
+                               char* const envp[]) {
+  return SpawnImpl(REAL(posix_spawn), false, pid, path, actions, attr, argv, envp);
+}
+
+FILEMON_EXPORT int posix_spawnp(pid_t* pid, const char* file,
+                                const posix_spawn_file_actions_t* actions,
+                                const posix_spawnattr_t* attr, char* const argv[],
+                                char* const envp[]) {
+  return SpawnImpl(REAL(posix_spawnp), true, pid, file, actions, attr, argv, envp);
+}
+
+// system(3) waits for its child: the child's F alone is in order (token 0).
+FILEMON_EXPORT int system(const char* command) {
+  return WithOurEnvironment(0, [&] { return REAL(system)(command); });
+}
+
+// popen(3) returns at once: the parent writes its F too.
+FILEMON_EXPORT FILE* popen(const char* command, const char* mode) {
+  if (!Active()) return REAL(popen)(command, mode);
+  const uint32_t token = NextToken();
+  g_creations_in_flight.fetch_add(1, std::memory_order_acq_rel);
+  FILE* stream = WithOurEnvironment(token, [&] { return REAL(popen)(command, mode); });
+  const pid_t child = stream != nullptr ? PopenChild(stream) : 0;
+  if (child > 0) SendFork(Pid(), child, token);
+  g_creations_in_flight.fetch_sub(1, std::memory_order_acq_rel);
+  return stream;
+}
