@@ -77,6 +77,11 @@ class ProbeMemory {
   bool First(int64_t pid, absl::string_view path) {
     return probed_[pid].insert(std::string(path)).second;
   }
+  // Whether `pid` has probed `path` already (First() would be false).
+  bool Seen(int64_t pid, absl::string_view path) const {
+    auto it = probed_.find(pid);
+    return it != probed_.end() && it->second.contains(path);
+  }
   // `pid` has exited.
   void Forget(int64_t pid) { probed_.erase(pid); }
 

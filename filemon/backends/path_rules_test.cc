@@ -53,6 +53,22 @@ TEST(AddOpenRecordsTest, AccessModeChoosesTheLetters) {
             (std::vector<std::string>{"A 7 a.c", "R 7 /src/a.c", "W 7 /src/a.c"}));
 }
 
+// One N per process and path: a second probe of the path by the same pid is not new, another
+// pid's is, and a pid that exited (its number reused) starts afresh.
+TEST(ProbeMemoryTest, OncePerProcessAndPathUntilItExits) {
+  ProbeMemory probes;
+  EXPECT_TRUE(probes.First(7, "inc1/a.h"));
+  EXPECT_TRUE(probes.Seen(7, "inc1/a.h"));
+  EXPECT_FALSE(probes.First(7, "inc1/a.h"));
+  EXPECT_FALSE(probes.Seen(8, "inc1/a.h"));
+  EXPECT_TRUE(probes.First(8, "inc1/a.h"));
+  EXPECT_TRUE(probes.First(7, "inc2/a.h"));
+  probes.Forget(7);
+  EXPECT_FALSE(probes.Seen(7, "inc1/a.h"));
+  EXPECT_TRUE(probes.First(7, "inc1/a.h"));
+  EXPECT_FALSE(probes.First(8, "inc1/a.h"));
+}
+
 }  // namespace
 }  // namespace path_rules
 }  // namespace filemon

@@ -172,11 +172,11 @@ void Decoder::EmitProbe(pid_t tid, pid_t tgid, int dirfd, uint64_t path_addr) {
   if (!ReadPath(tid, tgid, path_addr, &raw) || raw.view().empty()) return;
   Text out(scratch_->out1, sizeof(scratch_->out1));
   Resolve(tid, dirfd, raw.view(), &out);
-  if (!probed_[tgid].insert(std::string(out.view())).second) return;  // said once already
+  if (!probed_.First(tgid, out.view())) return;  // said once already
   sink_->Add(Record::Path(RecordKind::kNotFound, tgid, out.view()));
 }
 
-void Decoder::ForgetProcess(pid_t tgid) { probed_.erase(tgid); }
+void Decoder::ForgetProcess(pid_t tgid) { probed_.Forget(tgid); }
 
 bool Decoder::ProbeNeedsExit(pid_t tid, pid_t tgid, const PendingCall& call, Judge judge) {
   Lookup lookup;
@@ -195,8 +195,7 @@ bool Decoder::ProbeNeedsExit(pid_t tid, pid_t tgid, const PendingCall& call, Jud
   }
   Text out(scratch_->out1, sizeof(scratch_->out1));
   Resolve(tid, lookup.dirfd, raw.view(), &out);
-  auto it = probed_.find(tgid);
-  return it == probed_.end() || !it->second.contains(out.view());
+  return !probed_.Seen(tgid, out.view());
 }
 
 bool Decoder::OnProbeFailure(pid_t tid, pid_t tgid, const PendingCall& call, int64_t rval) {

@@ -34,8 +34,6 @@
 #include <memory>
 #include <string>
 
-#include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 #include "filemon/backends/path_rules.h"
 #include "filemon/backends/ptrace/syscall_table.h"
@@ -117,7 +115,7 @@ class Decoder {
   TraceOptions options_;
   RecordSink* sink_;
   std::unique_ptr<Scratch> scratch_;
-  absl::flat_hash_map<pid_t, absl::flat_hash_set<std::string>> probed_;
+  path_rules::ProbeMemory probed_;
 };
 
 }  // namespace ptrace_internal
