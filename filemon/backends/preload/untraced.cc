@@ -4,10 +4,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <initializer_list>
 
 #include "filemon/backends/preload/interposer_state.h"
 #include "filemon/backends/preload/message.h"
@@ -57,19 +60,29 @@ class NoteText {
   ByteAppender out_;
 };
 
-// The calling thread's capability sets, dropped from its effective set and restored.
+// The calling thread's capability sets, its effective set reduced to what an ordinary program
+// it execs would start with (its ambient capabilities, of those that override file modes), and
+// restored.
 class EffectiveCapabilities {
  public:
-  // True if the thread had effective capabilities and now has none.
+  // True if the thread's effective set was reduced.
   bool Drop() {
     if (RawSyscall2(SYS_capget, reinterpret_cast<long>(&header_), reinterpret_cast<long>(data_)) !=
         0) {
       return false;
     }
-    if (data_[0].effective == 0 && data_[1].effective == 0) return false;
-    struct __user_cap_data_struct none[2];
-    for (int i = 0; i < 2; ++i) none[i] = {0, data_[i].permitted, data_[i].inheritable};
-    return Set(none);
+    uint32_t kept = 0;
+    for (const int cap : {CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH}) {
+      if (RawSyscall6(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0, 0) == 1) {
+        kept |= 1u << cap;
+      }
+    }
+    if (data_[0].effective == kept && data_[1].effective == 0) return false;
+    struct __user_cap_data_struct after_exec[2];
+    for (int i = 0; i < 2; ++i) {
+      after_exec[i] = {i == 0 ? kept : 0, data_[i].permitted, data_[i].inheritable};
+    }
+    return Set(after_exec);
   }
   void Restore() { Set(data_); }
 

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -72,6 +73,21 @@ TEST(LibraryAccessError, TheEffectiveUserDecides) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << "3: access() failed for the real user; 4: not EACCES";
 }
 
+// In a child: becomes user 65534 keeping root's capabilities, effective again (as setpriv
+// does until its exec), with `inheritable` added to the inheritable set. False on failure.
+bool BecomeUserWithCapabilities(uint32_t inheritable) {
+  if (prctl(PR_SET_KEEPCAPS, 1) != 0 || setresgid(65534, 65534, 65534) != 0 ||
+      setresuid(65534, 65534, 65534) != 0) {
+    return false;
+  }
+  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &header, data) != 0) return false;
+  for (auto& d : data) d.effective = d.permitted;
+  data[0].inheritable |= inheritable;
+  return syscall(SYS_capset, &header, data) == 0;
+}
+
 // setpriv's case: a process that became user 65534 but kept its capabilities (effective
 // again, until its exec) can read the library now; the program it execs will not.
 TEST(LibraryAccessError, CapabilitiesThatTheExecDropsDoNotCount) {
@@ -81,19 +97,13 @@ TEST(LibraryAccessError, CapabilitiesThatTheExecDropsDoNotCount) {
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    if (prctl(PR_SET_KEEPCAPS, 1) != 0 || setresgid(65534, 65534, 65534) != 0 ||
-        setresuid(65534, 65534, 65534) != 0) {
-      _exit(2);
-    }
-    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
-    struct __user_cap_data_struct data[2] = {};
-    if (syscall(SYS_capget, &header, data) != 0) _exit(2);
-    for (auto& d : data) d.effective = d.permitted;
-    if (syscall(SYS_capset, &header, data) != 0) _exit(2);
+    if (!BecomeUserWithCapabilities(/*inheritable=*/0)) _exit(2);
     const int readable = open(lib.c_str(), O_RDONLY);  // the capabilities still open it
     if (readable < 0) _exit(3);
     close(readable);
     if (LibraryAccessError(lib.c_str()) != EACCES) _exit(4);
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2] = {};
     if (syscall(SYS_capget, &header, data) != 0 || data[0].effective == 0) _exit(5);
     _exit(0);
   }
@@ -103,6 +113,26 @@ TEST(LibraryAccessError, CapabilitiesThatTheExecDropsDoNotCount) {
   if (WEXITSTATUS(status) == 2) GTEST_SKIP() << "cannot keep capabilities as user 65534 here";
   EXPECT_EQ(WEXITSTATUS(status), 0)
       << "3: the capabilities did not read it; 4: not EACCES; 5: capabilities not restored";
+}
+
+// An ambient capability survives the exec: one that reads any file lets the loader read the
+// library, so the check says so too.
+TEST(LibraryAccessError, AnAmbientCapabilityCounts) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to become a second user with capabilities";
+  const std::string lib = LibraryOnlyRootReaches();
+  ASSERT_FALSE(lib.empty());
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (!BecomeUserWithCapabilities(1u << CAP_DAC_READ_SEARCH)) _exit(2);
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_DAC_READ_SEARCH, 0, 0) != 0) _exit(2);
+    _exit(LibraryAccessError(lib.c_str()) == 0 ? 0 : 3);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 2) GTEST_SKIP() << "cannot raise an ambient capability here";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the ambient capability was not counted";
 }
 
 }  // namespace
