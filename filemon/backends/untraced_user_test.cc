@@ -27,6 +27,8 @@ namespace filemon {
 namespace {
 
 using testing_internal::MakeTempDir;
+using testing_internal::MostArgumentsThatRun;
+using testing_internal::OurEnvironment;
 using testing_internal::OwnedRecord;
 using testing_internal::ReadFileOrEmpty;
 using testing_internal::TestProgram;
@@ -121,6 +123,31 @@ TEST_P(UntracedUserTest, AProgramExecdBehindTheWrappersBackIsNamed) {
               HasComment(*r, absl::StrCat(" filemon: pid ", exits[0]->pid,
                                           " ran its last program untraced")))
       << r->log;
+}
+
+// fexecve at the kernel's limit on argv and environment runs as it does untraced (the
+// conformance suite has exec and posix_spawn; a backend other than preload's may name the
+// program by its descriptor).
+TEST_P(UntracedUserTest, AnFexecveAtTheKernelsLimitRuns) {
+  auto command = [](size_t n) {
+    return std::vector<std::string>{TestProgram("long_exec_bin"), "fexecve", absl::StrCat(n), "99",
+                                    "/bin/true"};
+  };
+  const size_t n = MostArgumentsThatRun(command, OurEnvironment());
+  ASSERT_GT(n, 0u);
+  Command c;
+  c.argv = command(n);
+  c.env = OurEnvironment();
+  absl::StatusOr<TraceResult> r = TraceCommand(GetParam(), c, TraceOptions());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit.ShellStatus(), 0) << r->log;
+  if (!HasComment(*r, " auto: tracing with ")) {  // the interposer ran it
+    // The descriptor's path, as the kernel has it (/usr/bin/true where /bin is a link).
+    char* resolved = realpath("/bin/true", nullptr);
+    ASSERT_NE(resolved, nullptr);
+    EXPECT_TRUE(r->Has(RecordKind::kExec, resolved)) << r->log;
+    free(resolved);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, UntracedUserTest, ::testing::Values("preload", "auto"));

@@ -95,6 +95,34 @@ __attribute__((noinline)) int ExecHelper(const char* path, char* const argv[], c
   return -1;
 }
 
+// The untraced end of ExecByDescriptor: the note (when the program's path is known), then
+// the exec with the program's own environment.
+template <typename Exec>
+__attribute__((noinline, cold)) int ExecByDescriptorUntraced(EnvRequest request, Exec exec,
+                                                             UntracedWhy why, int error) {
+  const char* path = request.exec_path;
+  if (path != nullptr) SayRunsUntraced(Pid(), path, why, error);
+  request.level = EnvLevel::kUntraced;
+  const int failed = WithExecEnvironment(request, exec);
+  if (path != nullptr) SayUntracedExecFailed(Pid(), path, failed);
+  return failed;
+}
+
+// fexecve and execveat: `exec(char** envp)` returns the errno value of its failure. As
+// ExecveImpl: with our environment, on E2BIG with fewer variables, then untraced; untraced at
+// once if the program could not load this library (untraced.h).
+template <typename Exec>
+int ExecByDescriptor(const EnvRequest& request, Exec exec) {
+  const int denied = LibraryAccessError(g_lib_path);
+  if (denied != 0) {
+    return ExecByDescriptorUntraced(request, exec, UntracedWhy::kLibraryDenied, denied);
+  }
+  int error = WithExecEnvironment(request, exec);
+  if (error == E2BIG) error = RetryWithoutCaches(request, exec);
+  if (error != E2BIG) return error;
+  return ExecByDescriptorUntraced(request, exec, UntracedWhy::kNoRoom, E2BIG);
+}
+
 // Runs `path`, which is no executable format, with /bin/sh, as glibc's execvp does (ENOEXEC
 // unless the exec succeeds); the shell's argv is in a frame of its own.
 __attribute__((noinline)) void ExecWithShell(const char* path, char* const argv[],
@@ -249,8 +277,11 @@ FILEMON_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) noexc
   if (!Active()) return REAL(fexecve)(fd, argv, envp);
   char exec_path[4096];
   bool known = ExecPathAt(fd, "", exec_path, sizeof(exec_path));
-  return WithExecEnvironment(EnvRequest{envp, true, known ? exec_path : nullptr},
-                             [&](char** env) { return REAL(fexecve)(fd, argv, env); });
+  errno = ExecByDescriptor(EnvRequest{envp, true, known ? exec_path : nullptr}, [&](char** env) {
+    REAL(fexecve)(fd, argv, env);
+    return errno;
+  });
+  return -1;
 }
 
 FILEMON_EXPORT int execveat(int dirfd, const char* path, char* const argv[], char* const envp[],
@@ -264,11 +295,11 @@ FILEMON_EXPORT int execveat(int dirfd, const char* path, char* const argv[], cha
   char exec_path[4096];
   bool known = ExecPathAt(dirfd, (flags & AT_EMPTY_PATH) && path[0] == '\0' ? "" : path, exec_path,
                           sizeof(exec_path));
-  return WithExecEnvironment(EnvRequest{envp, true, known ? exec_path : nullptr}, [&](char** env) {
-    long rc = RawSyscall6(SYS_execveat, dirfd, reinterpret_cast<long>(path),
-                          reinterpret_cast<long>(argv), reinterpret_cast<long>(env), flags, 0);
-    errno = static_cast<int>(-rc);
-    if (path[0] != '\0') OnFailedLookup(dirfd, path, errno);
-    return -1;
+  errno = ExecByDescriptor(EnvRequest{envp, true, known ? exec_path : nullptr}, [&](char** env) {
+    return static_cast<int>(-RawSyscall6(SYS_execveat, dirfd, reinterpret_cast<long>(path),
+                                         reinterpret_cast<long>(argv), reinterpret_cast<long>(env),
+                                         flags, 0));
   });
+  if (path[0] != '\0') OnFailedLookup(dirfd, path, errno);
+  return -1;
 }

@@ -1,7 +1,9 @@
 // long_exec MODE COUNT LENGTH PROGRAM: runs PROGRAM with COUNT arguments of LENGTH 'x's each and
 // this process's environment, so that a test can put an exec made inside the traced tree at the
 // kernel's limit on argv and environment. MODE "exec" execs PROGRAM (exit 127 if that fails);
-// "spawn" runs it with posix_spawn and exits with its status (127 if the spawn fails).
+// "fexecve" execs it through a descriptor (exit 127 if that fails); "spawn" runs it with
+// posix_spawn and exits with its status (127 if the spawn fails).
+#include <fcntl.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,11 @@ int main(int argc, char** argv) {
   args[count + 1] = NULL;
   if (strcmp(argv[1], "exec") == 0) {
     execve(argv[4], args, environ);
+    return 127;
+  }
+  if (strcmp(argv[1], "fexecve") == 0) {
+    const int fd = open(argv[4], O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) fexecve(fd, args, environ);
     return 127;
   }
   pid_t pid;
