@@ -68,4 +68,36 @@ struct fe_plan {
   __u8 unused;
 };
 
+/* The kernel struct fields the program reads. Their offsets differ between kernels: the loader
+ * finds them by name in the running kernel's BTF (kernel_btf.h) and sets `field_offset[]`
+ * before the program is loaded. */
+enum fe_field {
+  FE_TASK_STATUS,      /* task_struct.thread_info.status (u32: TS_COMPAT) */
+  FE_TASK_EXIT_CODE,   /* task_struct.exit_code (int) */
+  FE_TASK_PID,         /* task_struct.pid (pid_t) */
+  FE_TASK_TGID,        /* task_struct.tgid (pid_t) */
+  FE_TASK_FS,          /* task_struct.fs (struct fs_struct*) */
+  FE_TASK_FILES,       /* task_struct.files (struct files_struct*) */
+  FE_TASK_SIGNAL,      /* task_struct.signal (struct signal_struct*) */
+  FE_FS_PWD,           /* fs_struct.pwd (struct path) */
+  FE_FILES_FDT,        /* files_struct.fdt (struct fdtable*) */
+  FE_FDT_MAX_FDS,      /* fdtable.max_fds (unsigned int) */
+  FE_FDT_FD,           /* fdtable.fd (struct file**) */
+  FE_FILE_PATH,        /* file.f_path (struct path) */
+  FE_PATH_MNT,         /* path.mnt (struct vfsmount*) */
+  FE_PATH_DENTRY,      /* path.dentry (struct dentry*) */
+  FE_DENTRY_PARENT,    /* dentry.d_parent (struct dentry*) */
+  FE_DENTRY_NAME_LEN,  /* dentry.d_name.len (u32) */
+  FE_DENTRY_NAME,      /* dentry.d_name.name (const unsigned char*) */
+  FE_MOUNT_PARENT,     /* mount.mnt_parent (struct mount*) */
+  FE_MOUNT_MOUNTPOINT, /* mount.mnt_mountpoint (struct dentry*) */
+  FE_MOUNT_MNT,        /* mount.mnt (struct vfsmount, embedded) */
+  FE_VFSMOUNT_ROOT,    /* vfsmount.mnt_root (struct dentry*) */
+  FE_SIGNAL_FLAGS,     /* signal_struct.flags (unsigned int) */
+  FE_SIGNAL_EXIT_CODE, /* signal_struct.group_exit_code (int) */
+  FE_BPRM_FILE,        /* linux_binprm.file (struct file*) */
+  FE_BPRM_FILENAME,    /* linux_binprm.filename (const char*) */
+  FE_FIELDS
+};
+
 #endif /* FILEMON_BACKENDS_EBPF_EVENT_H_ */

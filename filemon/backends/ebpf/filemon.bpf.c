@@ -14,12 +14,16 @@
  * calls are traced, and where their paths are, is the loader's `plans` map (per ABI and system
  * call number). Nothing is dropped silently: a full ring buffer counts `lost_records`, an
  * unreadable path is sent as an event with FE_UNREADABLE (and counted).
+ *
+ * No CO-RE relocations and no BTF-typed attach points (raw tracepoints): libbpf then loads the
+ * program without reading the kernel's BTF, which took most of the start-up. Kernel structs
+ * are read with bpf_probe_read_kernel at `field_offset[]`, which the loader finds by name in
+ * the kernel's BTF (kernel_btf.h); pt_regs is x86-64's fixed layout (the ptrace ABI).
  */
 // clang-format off: the kernel types come first, libbpf's headers use them.
 #include "filemon/backends/ebpf/kernel_types.h"
 // clang-format on
 
-#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
@@ -40,6 +44,7 @@ const volatile bool absolute_paths = false;
 /* TraceOptions::probes: a failed lookup of an absent path is sent too (FE_PLAN_PROBE). Without
  * it, the verifier drops the test below and a failed call costs what it did. */
 const volatile bool probes = false;
+const volatile __u32 field_offset[FE_FIELDS] = {};
 
 /* Read by the loader at the end of a run. */
 __u64 lost_records = 0;
@@ -74,19 +79,40 @@ struct {
   __type(value, struct fe_event);
 } scratch SEC(".maps");
 
-/* A directory's name, built backwards from its last component. */
-struct dir_buffer {
+/* One walk from a dentry up to the root (append_path), one component per bpf_loop step. Kept
+ * in a map value rather than on the stack: the verifier then knows nothing of `pos` between
+ * steps, and checks the step once instead of once per possible length of the name so far. */
+struct walk {
+  __u64 d;  /* struct dentry* */
+  __u64 m;  /* struct mount* */
+  long pos; /* the name so far starts at bytes[pos] and ends at FE_PATH_MAX */
+  long complete;
   char bytes[FE_PATH_MAX + NAME_MASK + 1];
 };
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, 1);
   __type(key, __u32);
-  __type(value, struct dir_buffer);
-} dir_scratch SEC(".maps");
+  __type(value, struct walk);
+} walk_scratch SEC(".maps");
 
 static __always_inline bool is_traced(__u32 tgid) {
   return bpf_map_lookup_elem(&traced, &tgid) != 0;
+}
+
+/* Kernel memory at `base` + the offset of `field` (enum fe_field); 0 when it cannot be read
+ * (a null `base` included: the helper refuses addresses below the kernel's, and a branch here
+ * would double the verifier's work at every read). */
+static __always_inline __u64 read_ptr(__u64 base, int field) {
+  __u64 v = 0;
+  bpf_probe_read_kernel(&v, sizeof(v), (const void*)(base + field_offset[field]));
+  return v;
+}
+
+static __always_inline __u32 read_u32(__u64 base, int field) {
+  __u32 v = 0;
+  bpf_probe_read_kernel(&v, sizeof(v), (const void*)(base + field_offset[field]));
+  return v;
 }
 
 static __always_inline struct fe_event* new_event(__u32 type, __u32 pid) {
@@ -112,43 +138,39 @@ static __always_inline void send(struct fe_event* e, __u32 data_size) {
   if (bpf_ringbuf_output(&events, e, size, flags) != 0) __sync_fetch_and_add(&lost_records, 1);
 }
 
-/* The state of one walk from a dentry up to the root, one component per bpf_loop step. */
-struct walk {
-  struct dir_buffer* b;
-  struct dentry* d;
-  struct mount* m;
-  long pos; /* the name so far starts at b->bytes[pos] and ends at FE_PATH_MAX */
-  bool complete;
+/* bpf_loop's context: the walk (a pointer to the stack is what bpf_loop passes). */
+struct walk_ctx {
+  struct walk* w;
 };
 
 static long walk_step(__u32 index, void* data) {
-  struct walk* w = data;
-  /* Plain locals: BPF_CORE_READ relocates every access inside its argument. */
-  struct dentry* d = w->d;
-  struct mount* m = w->m;
-  if (d == BPF_CORE_READ(m, mnt.mnt_root)) {
-    struct mount* parent = BPF_CORE_READ(m, mnt_parent);
+  struct walk* w = ((struct walk_ctx*)data)->w;
+  if (!w) return 1;
+  __u64 d = w->d;
+  __u64 m = w->m;
+  if (d == read_ptr(m + field_offset[FE_MOUNT_MNT], FE_VFSMOUNT_ROOT)) {
+    __u64 parent = read_ptr(m, FE_MOUNT_PARENT);
     if (parent == m) {
-      w->complete = true;
+      w->complete = 1;
       return 1;
     }
-    w->d = BPF_CORE_READ(m, mnt_mountpoint);
+    w->d = read_ptr(m, FE_MOUNT_MOUNTPOINT);
     w->m = parent;
     return 0;
   }
-  struct dentry* up = BPF_CORE_READ(d, d_parent);
+  __u64 up = read_ptr(d, FE_DENTRY_PARENT);
   if (up == d) {
-    w->complete = true;
+    w->complete = 1;
     return 1;
   }
-  __u32 len = BPF_CORE_READ(d, d_name.len) & NAME_MASK;
-  const unsigned char* name = BPF_CORE_READ(d, d_name.name);
+  __u32 len = read_u32(d, FE_DENTRY_NAME_LEN) & NAME_MASK;
+  __u64 name = read_ptr(d, FE_DENTRY_NAME);
   long pos = w->pos;
   if (pos < (long)len + 1 || pos > FE_PATH_MAX) return 1;
   pos -= len;
-  bpf_probe_read_kernel(&w->b->bytes[pos & (FE_PATH_MAX - 1)], len, name);
+  bpf_probe_read_kernel(&w->bytes[pos & (FE_PATH_MAX - 1)], len, (const void*)name);
   pos -= 1;
-  w->b->bytes[pos & (FE_PATH_MAX - 1)] = '/';
+  w->bytes[pos & (FE_PATH_MAX - 1)] = '/';
   w->pos = pos;
   w->d = up;
   return 0;
@@ -158,53 +180,55 @@ static long walk_step(__u32 index, void* data) {
  * of once per call site and caller state (which made loading take a second). They return the
  * new end of the event's strings, or -1 when a user string could not be read. */
 
-/* Appends the absolute name of `p` (as /proc/PID/cwd would give it) as string `slot`. On
- * failure the slot stays empty and FE_DIR_UNNAMED is set. */
-__noinline long append_path(struct fe_event* e, long off, int slot, struct path* p) {
+/* Appends the absolute name of the kernel's `struct path` at `path` (as /proc/PID/cwd would
+ * give it) as string `slot`. On failure the slot stays empty and FE_DIR_UNNAMED is set. */
+__noinline long append_path(struct fe_event* e, long off, int slot, __u64 path) {
   __u32 zero = 0;
-  struct walk w = {};
-  if (!e || !p) return off;
-  w.b = bpf_map_lookup_elem(&dir_scratch, &zero);
-  if (!w.b) return off;
-  w.d = BPF_CORE_READ(p, dentry);
-  struct vfsmount* vfs = BPF_CORE_READ(p, mnt);
-  w.m = (struct mount*)((char*)vfs - bpf_core_field_offset(struct mount, mnt));
-  w.pos = FE_PATH_MAX;
-  bpf_loop(MAX_DEPTH, walk_step, &w, 0);
-  if (!w.complete) {
+  if (!e) return off;
+  struct walk* w = bpf_map_lookup_elem(&walk_scratch, &zero);
+  if (!w) return off;
+  struct walk_ctx ctx = {w};
+  __u64 vfs = read_ptr(path, FE_PATH_MNT);
+  w->d = read_ptr(path, FE_PATH_DENTRY);
+  w->m = vfs - field_offset[FE_MOUNT_MNT];
+  w->pos = FE_PATH_MAX;
+  w->complete = 0;
+  if (w->d && vfs) bpf_loop(MAX_DEPTH, walk_step, &ctx, 0);
+  long pos = w->pos;
+  if (!w->complete || pos < 0 || pos > FE_PATH_MAX) {
     e->h.flags |= FE_DIR_UNNAMED;
     return off;
   }
-  long pos = w.pos;
-  if (pos == FE_PATH_MAX) w.b->bytes[--pos & (FE_PATH_MAX - 1)] = '/';
+  if (pos == FE_PATH_MAX) w->bytes[--pos & (FE_PATH_MAX - 1)] = '/';
   __u32 size = (FE_PATH_MAX - pos) & (FE_PATH_MAX - 1);
   if (size == 0) return off;
-  bpf_probe_read_kernel(&e->data[off & FE_DATA_MASK], size, &w.b->bytes[pos & (FE_PATH_MAX - 1)]);
+  bpf_probe_read_kernel(&e->data[off & FE_DATA_MASK], size, &w->bytes[pos & (FE_PATH_MAX - 1)]);
   e->h.len[slot & 3] = (__u16)size;
   return off + size;
 }
 
 /* Appends the current task's directory `fd` (AT_FDCWD: its working directory). */
 __noinline long append_dir(struct fe_event* e, long off, int slot, int fd) {
-  struct task_struct* task = bpf_get_current_task_btf();
-  struct path p;
+  __u64 task = bpf_get_current_task();
+  __u64 path = 0;
   if (!e) return off;
   if (fd == AT_FDCWD) {
-    if (bpf_core_read(&p, sizeof(p), &task->fs->pwd) != 0) p.dentry = 0;
+    __u64 fs = read_ptr(task, FE_TASK_FS);
+    if (fs) path = fs + field_offset[FE_FS_PWD];
   } else {
-    struct fdtable* fdt = BPF_CORE_READ(task, files, fdt);
-    struct file* f = 0;
-    if (fd >= 0 && (unsigned int)fd < BPF_CORE_READ(fdt, max_fds)) {
-      struct file** fds = BPF_CORE_READ(fdt, fd);
-      bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+    __u64 fdt = read_ptr(read_ptr(task, FE_TASK_FILES), FE_FILES_FDT);
+    __u64 f = 0;
+    if (fdt && fd >= 0 && (unsigned int)fd < read_u32(fdt, FE_FDT_MAX_FDS)) {
+      __u64 fds = read_ptr(fdt, FE_FDT_FD);
+      if (fds) bpf_probe_read_kernel(&f, sizeof(f), (const void*)(fds + (__u64)fd * sizeof(f)));
     }
-    if (!f || bpf_core_read(&p, sizeof(p), &f->f_path) != 0) p.dentry = 0;
+    if (f) path = f + field_offset[FE_FILE_PATH];
   }
-  if (!p.dentry) {
+  if (!path) {
     e->h.flags |= FE_DIR_UNNAMED;
     return off;
   }
-  return append_path(e, off, slot, &p);
+  return append_path(e, off, slot, path);
 }
 
 #define CONTENTS 0x100 /* with a slot: the string is a symlink's contents */
@@ -229,15 +253,16 @@ __noinline long append_arg(struct fe_event* e, long off, int slot_how, __u64 add
   return absolute_paths ? append_dir(e, off, slot + 1, AT_FDCWD) : off;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(on_sys_exit, struct pt_regs* regs, long ret) {
+SEC("raw_tp/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs* regs_ptr, long ret) {
   __u32 tgid = bpf_get_current_pid_tgid() >> 32;
   bool probe = ret < 0;
   if (probe && !(probes && (ret == -ENOENT || ret == -ENOTDIR))) return 0;
   if (!is_traced(tgid)) return 0;
-  struct task_struct* task = bpf_get_current_task_btf();
-  __u32 abi = (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT) ? 1 : 0;
-  unsigned long nr = BPF_CORE_READ(regs, orig_ax);
+  struct pt_regs regs;
+  if (bpf_probe_read_kernel(&regs, sizeof(regs), regs_ptr) != 0) return 0;
+  __u32 abi = (read_u32(bpf_get_current_task(), FE_TASK_STATUS) & TS_COMPAT) ? 1 : 0;
+  unsigned long nr = regs.orig_ax;
   if (nr >= FE_SYSCALL_MAX) return 0;
   __u32 key = abi * FE_SYSCALL_MAX + (__u32)nr;
   struct fe_plan* plan = bpf_map_lookup_elem(&plans, &key);
@@ -247,19 +272,19 @@ int BPF_PROG(on_sys_exit, struct pt_regs* regs, long ret) {
 
   __u64 args[6];
   if (abi == 0) {
-    args[0] = BPF_CORE_READ(regs, di);
-    args[1] = BPF_CORE_READ(regs, si);
-    args[2] = BPF_CORE_READ(regs, dx);
-    args[3] = BPF_CORE_READ(regs, r10);
-    args[4] = BPF_CORE_READ(regs, r8);
-    args[5] = BPF_CORE_READ(regs, r9);
+    args[0] = regs.di;
+    args[1] = regs.si;
+    args[2] = regs.dx;
+    args[3] = regs.r10;
+    args[4] = regs.r8;
+    args[5] = regs.r9;
   } else { /* i386: ebx, ecx, edx, esi, edi, ebp; pointers and ints are 32 bits */
-    args[0] = (__u32)BPF_CORE_READ(regs, bx);
-    args[1] = (__u32)BPF_CORE_READ(regs, cx);
-    args[2] = (__u32)BPF_CORE_READ(regs, dx);
-    args[3] = (__u32)BPF_CORE_READ(regs, si);
-    args[4] = (__u32)BPF_CORE_READ(regs, di);
-    args[5] = (__u32)BPF_CORE_READ(regs, bp);
+    args[0] = (__u32)regs.bx;
+    args[1] = (__u32)regs.cx;
+    args[2] = (__u32)regs.dx;
+    args[3] = (__u32)regs.si;
+    args[4] = (__u32)regs.di;
+    args[5] = (__u32)regs.bp;
     for (int i = 0; i < 6; i++) args[i] = (unsigned long)(long)(int)args[i];
   }
 
@@ -297,12 +322,13 @@ int BPF_PROG(on_sys_exit, struct pt_regs* regs, long ret) {
   return 0;
 }
 
-SEC("tp_btf/sched_process_fork")
-int BPF_PROG(on_fork, struct task_struct* parent, struct task_struct* child) {
-  __u32 parent_tgid = BPF_CORE_READ(parent, tgid);
-  __u32 child_pid = BPF_CORE_READ(child, pid);
+/* current is the parent: kernel_clone() fires the tracepoint. */
+SEC("raw_tp/sched_process_fork")
+int BPF_PROG(on_fork, void* parent, void* child) {
+  __u32 parent_tgid = bpf_get_current_pid_tgid() >> 32;
+  __u32 child_pid = read_u32((__u64)child, FE_TASK_PID);
   /* A new thread joins its process, which is traced already or not at all. */
-  if (child_pid != (__u32)BPF_CORE_READ(child, tgid) || !is_traced(parent_tgid)) return 0;
+  if (child_pid != read_u32((__u64)child, FE_TASK_TGID) || !is_traced(parent_tgid)) return 0;
   __u8 one = 1;
   if (bpf_map_update_elem(&traced, &child_pid, &one, BPF_ANY) != 0) {
     __sync_fetch_and_add(&lost_records, 1);
@@ -314,13 +340,16 @@ int BPF_PROG(on_fork, struct task_struct* parent, struct task_struct* child) {
   return 0;
 }
 
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(on_exit, struct task_struct* task, bool group_dead) {
-  __u32 tgid = BPF_CORE_READ(task, tgid);
+/* current is the exiting task (do_exit()). */
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(on_exit, void* task_ptr, bool group_dead) {
+  __u32 tgid = bpf_get_current_pid_tgid() >> 32;
   if (!group_dead || !is_traced(tgid)) return 0;
-  int code = BPF_CORE_READ(task, exit_code);
-  if (BPF_CORE_READ(task, signal, flags) & SIGNAL_GROUP_EXIT) {
-    code = BPF_CORE_READ(task, signal, group_exit_code);
+  __u64 task = (__u64)task_ptr;
+  int code = (int)read_u32(task, FE_TASK_EXIT_CODE);
+  __u64 signal = read_ptr(task, FE_TASK_SIGNAL);
+  if (read_u32(signal, FE_SIGNAL_FLAGS) & SIGNAL_GROUP_EXIT) {
+    code = (int)read_u32(signal, FE_SIGNAL_EXIT_CODE);
   }
   struct fe_event* e = new_event(FE_EXIT, tgid);
   if (e) {
@@ -333,14 +362,16 @@ int BPF_PROG(on_exit, struct task_struct* task, bool group_dead) {
   return 0;
 }
 
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(on_exec, struct task_struct* task, pid_t old_pid, struct linux_binprm* bprm) {
-  __u32 tgid = BPF_CORE_READ(task, tgid);
+/* current is the task that exec'd (exec_binprm()). */
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(on_exec, void* task, pid_t old_pid, void* bprm_ptr) {
+  __u32 tgid = bpf_get_current_pid_tgid() >> 32;
   if (!is_traced(tgid)) return 0;
   struct fe_event* e = new_event(FE_EXEC, tgid);
   if (!e) return 0;
-  const char* filename = BPF_CORE_READ(bprm, filename);
-  long n = bpf_probe_read_kernel_str(&e->data[0], FE_PATH_MAX, filename);
+  __u64 bprm = (__u64)bprm_ptr;
+  __u64 filename = read_ptr(bprm, FE_BPRM_FILENAME);
+  long n = bpf_probe_read_kernel_str(&e->data[0], FE_PATH_MAX, (const void*)filename);
   long off = 0;
   if (n > 0) {
     e->h.len[0] = (__u16)(n - 1);
@@ -352,10 +383,10 @@ int BPF_PROG(on_exec, struct task_struct* task, pid_t old_pid, struct linux_binp
   bool by_fd = n > 8 && head[0] == '/' && head[1] == 'd' && head[2] == 'e' && head[3] == 'v' &&
                head[4] == '/' && head[5] == 'f' && head[6] == 'd' && head[7] == '/';
   if (by_fd) {
-    struct path p;
-    if (bpf_core_read(&p, sizeof(p), &bprm->file->f_path) == 0) {
+    __u64 file = read_ptr(bprm, FE_BPRM_FILE);
+    if (file) {
       e->h.len[0] = 0;
-      off = append_path(e, 0, 1, &p);
+      off = append_path(e, 0, 1, file + field_offset[FE_FILE_PATH]);
     }
   } else if (n <= 0 || head[0] != '/') {
     off = append_dir(e, off, 1, AT_FDCWD);

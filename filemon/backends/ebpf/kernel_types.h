@@ -1,11 +1,10 @@
 /* File: filemon/backends/ebpf/kernel_types.h
  *
- * The few kernel types filemon.bpf.c reads, written by hand instead of a vmlinux.h dumped from
- * the build machine's kernel: with `preserve_access_index` clang records each field access as a
- * CO-RE relocation, and libbpf moves it to the running kernel's offset (read from its BTF) at
- * load time. Only the fields used are declared; their order and the padding here do not matter.
- * So the build needs no kernel, no BTF and no BPF rights, and one object runs on every kernel
- * whose BTF has these field names (Linux 5.8 and later).
+ * The few kernel types filemon.bpf.c needs, written by hand instead of a vmlinux.h dumped from
+ * the build machine's kernel, so the build needs no kernel, no BTF and no BPF rights. Only
+ * fixed layouts are here (the UAPI constants, x86-64's pt_regs, which is the ptrace ABI): the
+ * fields of the kernel's own structs, whose offsets change between kernels and configurations,
+ * are read at the offsets the loader finds in the running kernel's BTF (kernel_btf.h).
  */
 #ifndef FILEMON_BACKENDS_EBPF_KERNEL_TYPES_H_
 #define FILEMON_BACKENDS_EBPF_KERNEL_TYPES_H_
@@ -43,81 +42,12 @@ enum {
 /* bpf_helper_defs.h names these in prototypes only. */
 struct bpf_map;
 struct pt_regs;
+struct task_struct;
 
-#pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
-
-/* x86-64's saved user registers: the system call number and arguments of both ABIs. */
+/* x86-64's saved user registers up to the system call number (arch/x86/include/asm/ptrace.h,
+ * the order of the ptrace ABI's user_regs_struct): the arguments of both ABIs. */
 struct pt_regs {
-  unsigned long bx, cx, dx, si, di, bp, r10, r8, r9;
-  unsigned long orig_ax;
+  unsigned long r15, r14, r13, r12, bp, bx, r11, r10, r9, r8, ax, cx, dx, si, di, orig_ax;
 };
-
-struct thread_info {
-  __u32 status; /* TS_COMPAT: the current system call is a 32-bit one */
-};
-
-struct qstr {
-  __u32 len;
-  const unsigned char* name;
-};
-
-struct dentry {
-  struct dentry* d_parent;
-  struct qstr d_name;
-};
-
-struct vfsmount {
-  struct dentry* mnt_root;
-};
-
-struct mount {
-  struct mount* mnt_parent;
-  struct dentry* mnt_mountpoint;
-  struct vfsmount mnt;
-};
-
-struct path {
-  struct vfsmount* mnt;
-  struct dentry* dentry;
-};
-
-struct file {
-  struct path f_path;
-};
-
-struct fdtable {
-  unsigned int max_fds;
-  struct file** fd;
-};
-
-struct files_struct {
-  struct fdtable* fdt;
-};
-
-struct fs_struct {
-  struct path pwd;
-};
-
-struct signal_struct {
-  int group_exit_code;
-  unsigned int flags;
-};
-
-struct task_struct {
-  struct thread_info thread_info;
-  int exit_code;
-  pid_t pid;
-  pid_t tgid;
-  struct fs_struct* fs;
-  struct files_struct* files;
-  struct signal_struct* signal;
-};
-
-struct linux_binprm {
-  struct file* file;
-  const char* filename;
-};
-
-#pragma clang attribute pop
 
 #endif /* FILEMON_BACKENDS_EBPF_KERNEL_TYPES_H_ */

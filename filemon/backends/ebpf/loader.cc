@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 #include "filemon/backends/ebpf/filemon.skel.h"
+#include "filemon/backends/ebpf/kernel_btf.h"
 #include "filemon/backends/ptrace/syscall_table.h"
 
 namespace filemon {
@@ -96,9 +97,14 @@ absl::Status LoadProgram(const TraceOptions& options, size_t ring_bytes, EventRe
     ~Reset() { t_libbpf_messages = nullptr; }
   } reset;
 
+  absl::StatusOr<KernelFields> fields = RunningKernelFields();
+  if (!fields.ok()) return fields.status();
   program->skel_ = filemon_bpf__open();
   if (program->skel_ == nullptr) return LoadError(errno, "cannot open the BPF object", messages);
   program->skel_->rodata->absolute_paths = options.absolute_paths;
+  static_assert(sizeof(program->skel_->rodata->field_offset) == sizeof(fields->offset));
+  memcpy(const_cast<uint32_t*>(program->skel_->rodata->field_offset), fields->offset,
+         sizeof(fields->offset));
   program->skel_->rodata->probes = options.probes;
   if (int err = bpf_map__set_max_entries(program->skel_->maps.events, ring_bytes); err != 0) {
     return LoadError(-err, "bad ring buffer size", messages);
