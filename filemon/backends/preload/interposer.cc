@@ -83,6 +83,7 @@
 #include "filemon/backends/preload/libc_window.h"
 #include "filemon/backends/preload/locale_cache.h"
 #include "filemon/backends/preload/message.h"
+#include "filemon/backends/preload/own_text.h"
 #include "filemon/backends/preload/path_rule.h"
 #include "filemon/backends/preload/process_creation.h"
 #include "filemon/backends/preload/raw_syscall.h"
@@ -318,6 +319,7 @@ void Init() {
   const StartEnvironment env = ReadStartEnvironment();
   long fd = -1;
   if (!ParseInt(env.fd, &fd)) return;
+  PrefaultOwnText();  // before the rest of the start runs over the text (own_text.h)
   int pid = static_cast<int>(RawSyscall0(SYS_getpid));
   g_pid.store(pid, std::memory_order_relaxed);
   t_pid = pid;
