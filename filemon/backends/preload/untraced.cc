@@ -27,6 +27,10 @@ namespace preload_internal {
 namespace {
 
 constexpr size_t kNumber = 24;
+constexpr char kNoRoom[] =
+    "its arguments and environment leave no room for the interposer's variables (E2BIG)";
+constexpr char kLoss[] =
+    "; neither its operations nor those of the programs it starts are recorded";
 
 // The text of a note: "pid N (PATH) " and the pieces.
 class NoteText {
@@ -118,16 +122,32 @@ void SayRunsUntraced(int pid, const char* path, UntracedWhy why, int error) {
   NoteText text(pid, path);
   text.Add("runs untraced: ");
   if (why == UntracedWhy::kNoRoom) {
-    text.Add("its arguments and environment leave no room for the interposer's variables (E2BIG)");
+    text.Add(kNoRoom);
   } else {
     text.Add("the loader cannot read the interposer ").Add(g_lib_path).Add(" as this user (");
     text.AddErrno(error).Add(")");
   }
-  text.Add("; neither its operations nor those of the programs it starts are recorded");
+  text.Add(kLoss);
   Message m;
   m.AddComment(text.c_str());
   m.AddExecPath(WireKind::kExec, pid, path);
   m.AddUnenterable(pid);
+  m.Send();
+}
+
+void SayShellRunsUntraced(const char* function) {
+  char number[kNumber];
+  number[FormatUnsigned(static_cast<unsigned>(Pid()), number)] = '\0';
+  char text[512];
+  ByteAppender out(text, sizeof(text) - 1);
+  const char* const pieces[] = {
+      "pid ", number, ": the shell of its ", function, " runs untraced: ", kNoRoom, kLoss};
+  for (const char* piece : pieces) {
+    out.Append(piece, Length(piece));
+  }
+  text[out.size()] = '\0';
+  Message m;
+  m.AddComment(text);
   m.Send();
 }
 

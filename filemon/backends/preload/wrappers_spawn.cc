@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 
 #include "filemon/backends/preload/environment.h"
 #include "filemon/backends/preload/exec.h"
@@ -190,16 +191,41 @@ int SpawnImpl(SpawnFn real, bool search, pid_t* pid, const char* file,
 // passes `environ` to the shell), with this process as the parent and `token` as the
 // creation's token (launch_protocol.h).
 template <typename Fn>
-auto WithOurEnvironment(uint32_t token, Fn fn) -> decltype(fn()) {
+auto WithOurEnvironment(uint32_t token, Fn fn, EnvLevel level = EnvLevel::kFull) -> decltype(fn()) {
   if (!Active()) return fn();
   char** saved = environ;
   const ChildStart start{token, nullptr};
-  return WithExecEnvironment(EnvRequest{saved, true, nullptr, &start}, [&](char** env) {
+  EnvRequest request{saved, true, nullptr, &start};
+  request.level = level;
+  return WithExecEnvironment(request, [&](char** env) {
     environ = env;
     auto result = fn();
     if (environ == env) environ = saved;
     return result;
   });
+}
+
+// For system(3) and popen(3), whose shell glibc starts with `environ`: runs `fn` as
+// WithOurEnvironment does and, while the shell may have failed to start for want of room
+// (`no_room(result)`, from glibc's errno), again without the caches, then untraced, as an exec
+// would; the note (untraced.h) once the untraced shell started. `*untraced` says whether the
+// last try was untraced. errno is the caller's again unless the last try set it.
+template <typename Fn, typename NoRoom>
+auto WithRoomForTheShell(uint32_t token, const char* function, bool* untraced, Fn fn,
+                         NoRoom no_room) -> decltype(fn()) {
+  const int caller_errno = errno;
+  *untraced = false;
+  errno = 0;
+  auto result = WithOurEnvironment(token, fn);
+  for (const EnvLevel level : {EnvLevel::kWithoutCaches, EnvLevel::kUntraced}) {
+    if (!Active() || !no_room(result)) break;
+    *untraced = level == EnvLevel::kUntraced;
+    errno = 0;
+    result = WithOurEnvironment(token, fn, level);
+  }
+  if (*untraced && !no_room(result)) SayShellRunsUntraced(function);
+  if (errno == 0) errno = caller_errno;
+  return result;
 }
 
 // The pid of a popen(3) child: glibc keeps it after the FILE and its vtable pointer
@@ -239,7 +265,11 @@ FILEMON_EXPORT int posix_spawnp(pid_t* pid, const char* file,
 
 // system(3) waits for its child: the child's F alone is in order (token 0).
 FILEMON_EXPORT int system(const char* command) {
-  return WithOurEnvironment(0, [&] { return REAL(system)(command); });
+  if (command == nullptr) return REAL(system)(command);  // only asks whether a shell exists
+  bool untraced = false;
+  return WithRoomForTheShell(
+      0, "system(3)", &untraced, [&] { return REAL(system)(command); },
+      [](int status) { return status == W_EXITCODE(127, 0) && errno == E2BIG; });
 }
 
 // popen(3) returns at once: the parent writes its F too.
@@ -247,8 +277,12 @@ FILEMON_EXPORT FILE* popen(const char* command, const char* mode) {
   if (!Active()) return REAL(popen)(command, mode);
   const uint32_t token = NextToken();
   g_creations_in_flight.fetch_add(1, std::memory_order_acq_rel);
-  FILE* stream = WithOurEnvironment(token, [&] { return REAL(popen)(command, mode); });
-  const pid_t child = stream != nullptr ? PopenChild(stream) : 0;
+  bool untraced = false;
+  FILE* stream = WithRoomForTheShell(
+      token, "popen(3)", &untraced, [&] { return REAL(popen)(command, mode); },
+      // glibc's popen says ENOMEM whatever its spawn's error: one more try at most.
+      [](FILE* f) { return f == nullptr && (errno == E2BIG || errno == ENOMEM); });
+  const pid_t child = stream != nullptr && !untraced ? PopenChild(stream) : 0;
   if (child > 0) SendFork(Pid(), child, token);
   g_creations_in_flight.fetch_sub(1, std::memory_order_acq_rel);
   return stream;
