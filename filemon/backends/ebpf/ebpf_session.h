@@ -5,7 +5,8 @@
 // caller's own calls to `Process()`/`Finish()` read its ring buffer. The caller's child puts
 // itself in the traced map in `PrepareChild()` (it waits for nothing: a vfork parent cannot
 // answer before the exec); `ReadFd()` is the ring buffer's, readable when records (the tree's
-// last X included) are waiting.
+// last X included) are waiting. The program is the process's shared one (loader.h): a session
+// costs a slot, not a load.
 
 #ifndef FILEMON_BACKENDS_EBPF_EBPF_SESSION_H_
 #define FILEMON_BACKENDS_EBPF_EBPF_SESSION_H_

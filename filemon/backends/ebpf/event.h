@@ -17,6 +17,7 @@
 #define FE_SYSCALL_MAX 1024 /* system call numbers per ABI in the plan map */
 #define FE_ABIS 2           /* 0: the native ABI, 1: the 32-bit compat ABI */
 #define FE_NONE 0xff        /* no argument */
+#define FE_SLOTS 256        /* runs and sessions traced at once by one process */
 
 enum fe_type {
   FE_FORK = 1, /* pid forked ret (the child's pid) */

@@ -7,13 +7,17 @@
  * process when its last thread ends (after writing `X`). Any other process costs one map
  * lookup per system call exit.
  *
+ * One loaded program serves every run and session of a process (loader.h): each is a slot,
+ * with a ring buffer of its own in `rings` and a `lost_records` counter. A traced process's
+ * value in `traced` is its tree's slot, inherited at fork.
+ *
  * System calls are read at their exit, only when they succeeded (or, with `probes`, failed
  * because a path was absent: an `N` record): the arguments are still in the saved registers,
  * and the kernel has just copied the path strings itself, so their pages are present and a
  * read does not fail for want of a page fault, as it can at the entry. Which
  * calls are traced, and where their paths are, is the loader's `plans` map (per ABI and system
  * call number). Nothing is dropped silently: a full ring buffer counts `lost_records`, an
- * unreadable path is sent as an event with FE_UNREADABLE (and counted).
+ * unreadable path is sent as an event with FE_UNREADABLE.
  *
  * No CO-RE relocations and no BTF-typed attach points (raw tracepoints): libbpf then loads the
  * program without reading the kernel's BTF, which took most of the start-up. Kernel structs
@@ -46,16 +50,15 @@ const volatile bool absolute_paths = false;
 const volatile bool probes = false;
 const volatile __u32 field_offset[FE_FIELDS] = {};
 
-/* Read by the loader at the end of a run. */
-__u64 lost_records = 0;
-__u64 unreadable_paths = 0;
+/* Per slot, read by the loader at the end of a run; reset when the slot is given out. */
+__u64 lost_records[FE_SLOTS] = {};
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(map_flags, BPF_F_NO_PREALLOC); /* allocating 65536 entries up front costs the start */
   __uint(max_entries, 1 << 16);
   __type(key, __u32);
-  __type(value, __u8);
+  __type(value, __u32); /* the tree's slot */
 } traced SEC(".maps");
 
 struct {
@@ -65,10 +68,17 @@ struct {
   __type(value, struct fe_plan);
 } plans SEC(".maps");
 
+/* Each slot's ring buffer, put in by the loader (every one of the size it chose). */
 struct {
-  __uint(type, BPF_MAP_TYPE_RINGBUF);
-  __uint(max_entries, 1 << 24);
-} events SEC(".maps");
+  __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+  __uint(max_entries, FE_SLOTS);
+  __type(key, __u32);
+  __array(
+      values, struct {
+        __uint(type, BPF_MAP_TYPE_RINGBUF);
+        __uint(max_entries, 1 << 24);
+      });
+} rings SEC(".maps");
 
 /* Where an event is built before it is copied into the ring buffer (one per CPU: the programs
  * run with preemption disabled). */
@@ -96,8 +106,13 @@ struct {
   __type(value, struct walk);
 } walk_scratch SEC(".maps");
 
-static __always_inline bool is_traced(__u32 tgid) {
-  return bpf_map_lookup_elem(&traced, &tgid) != 0;
+/* The slot of process `tgid`'s tree, or null when it is not traced. */
+static __always_inline __u32* traced_slot(__u32 tgid) {
+  return bpf_map_lookup_elem(&traced, &tgid);
+}
+
+static __always_inline void count_lost(__u32 slot) {
+  if (slot < FE_SLOTS) __sync_fetch_and_add(&lost_records[slot], 1);
 }
 
 /* Kernel memory at `base` + the offset of `field` (enum fe_field); 0 when it cannot be read
@@ -127,15 +142,20 @@ static __always_inline struct fe_event* new_event(__u32 type, __u32 pid) {
 
 /* Wakes the reader only for an exit (the tree's last X ends a run) or a buffer half full: a
  * wakeup per event would cost a context switch each. The reader drains on its own tick too. */
-static __always_inline void send(struct fe_event* e, __u32 data_size) {
+static __always_inline void send(struct fe_event* e, __u32 data_size, __u32 slot) {
   __u64 size = sizeof(e->h) + data_size;
   if (size > sizeof(*e)) size = sizeof(*e);
+  void* ring = bpf_map_lookup_elem(&rings, &slot);
+  if (!ring) {
+    count_lost(slot);
+    return;
+  }
   __u64 flags = BPF_RB_NO_WAKEUP;
-  if (e->h.type == FE_EXIT || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >
-                                  bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 2) {
+  if (e->h.type == FE_EXIT ||
+      bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(ring, BPF_RB_RING_SIZE) / 2) {
     flags = BPF_RB_FORCE_WAKEUP;
   }
-  if (bpf_ringbuf_output(&events, e, size, flags) != 0) __sync_fetch_and_add(&lost_records, 1);
+  if (bpf_ringbuf_output(ring, e, size, flags) != 0) count_lost(slot);
 }
 
 /* bpf_loop's context: the walk (a pointer to the stack is what bpf_loop passes). */
@@ -258,7 +278,9 @@ int BPF_PROG(on_sys_exit, struct pt_regs* regs_ptr, long ret) {
   __u32 tgid = bpf_get_current_pid_tgid() >> 32;
   bool probe = ret < 0;
   if (probe && !(probes && (ret == -ENOENT || ret == -ENOTDIR))) return 0;
-  if (!is_traced(tgid)) return 0;
+  __u32* in_tree = traced_slot(tgid);
+  if (!in_tree) return 0;
+  __u32 slot = *in_tree;
   struct pt_regs regs;
   if (bpf_probe_read_kernel(&regs, sizeof(regs), regs_ptr) != 0) return 0;
   __u32 abi = (read_u32(bpf_get_current_task(), FE_TASK_STATUS) & TS_COMPAT) ? 1 : 0;
@@ -314,11 +336,10 @@ int BPF_PROG(on_sys_exit, struct pt_regs* regs_ptr, long ret) {
   if (off >= 0 && (p.plan_flags & FE_PLAN_CWD)) off = append_dir(e, off, 1, AT_FDCWD);
   if (off < 0) {
     e->h.flags |= FE_UNREADABLE;
-    __sync_fetch_and_add(&unreadable_paths, 1);
     __builtin_memset(e->h.len, 0, sizeof(e->h.len));
     off = 0;
   }
-  send(e, (__u32)off);
+  send(e, (__u32)off, slot);
   return 0;
 }
 
@@ -328,15 +349,15 @@ int BPF_PROG(on_fork, void* parent, void* child) {
   __u32 parent_tgid = bpf_get_current_pid_tgid() >> 32;
   __u32 child_pid = read_u32((__u64)child, FE_TASK_PID);
   /* A new thread joins its process, which is traced already or not at all. */
-  if (child_pid != read_u32((__u64)child, FE_TASK_TGID) || !is_traced(parent_tgid)) return 0;
-  __u8 one = 1;
-  if (bpf_map_update_elem(&traced, &child_pid, &one, BPF_ANY) != 0) {
-    __sync_fetch_and_add(&lost_records, 1);
-  }
+  if (child_pid != read_u32((__u64)child, FE_TASK_TGID)) return 0;
+  __u32* in_tree = traced_slot(parent_tgid);
+  if (!in_tree) return 0;
+  __u32 slot = *in_tree;
+  if (bpf_map_update_elem(&traced, &child_pid, &slot, BPF_ANY) != 0) count_lost(slot);
   struct fe_event* e = new_event(FE_FORK, parent_tgid);
   if (!e) return 0;
   e->h.ret = child_pid;
-  send(e, 0);
+  send(e, 0, slot);
   return 0;
 }
 
@@ -344,7 +365,10 @@ int BPF_PROG(on_fork, void* parent, void* child) {
 SEC("raw_tp/sched_process_exit")
 int BPF_PROG(on_exit, void* task_ptr, bool group_dead) {
   __u32 tgid = bpf_get_current_pid_tgid() >> 32;
-  if (!group_dead || !is_traced(tgid)) return 0;
+  if (!group_dead) return 0;
+  __u32* in_tree = traced_slot(tgid);
+  if (!in_tree) return 0;
+  __u32 slot = *in_tree;
   __u64 task = (__u64)task_ptr;
   int code = (int)read_u32(task, FE_TASK_EXIT_CODE);
   __u64 signal = read_ptr(task, FE_TASK_SIGNAL);
@@ -355,7 +379,7 @@ int BPF_PROG(on_exit, void* task_ptr, bool group_dead) {
   if (e) {
     e->h.arg = (code >> 8) & 0xff;
     e->h.ret = code & 0x7f;
-    send(e, 0);
+    send(e, 0, slot);
   }
   /* After the event: once the map is empty, every event of the tree is in the ring buffer. */
   bpf_map_delete_elem(&traced, &tgid);
@@ -366,7 +390,9 @@ int BPF_PROG(on_exit, void* task_ptr, bool group_dead) {
 SEC("raw_tp/sched_process_exec")
 int BPF_PROG(on_exec, void* task, pid_t old_pid, void* bprm_ptr) {
   __u32 tgid = bpf_get_current_pid_tgid() >> 32;
-  if (!is_traced(tgid)) return 0;
+  __u32* in_tree = traced_slot(tgid);
+  if (!in_tree) return 0;
+  __u32 slot = *in_tree;
   struct fe_event* e = new_event(FE_EXEC, tgid);
   if (!e) return 0;
   __u64 bprm = (__u64)bprm_ptr;
@@ -391,6 +417,6 @@ int BPF_PROG(on_exec, void* task, pid_t old_pid, void* bprm_ptr) {
   } else if (n <= 0 || head[0] != '/') {
     off = append_dir(e, off, 1, AT_FDCWD);
   }
-  send(e, (__u32)off);
+  send(e, (__u32)off, slot);
   return 0;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -22,6 +23,29 @@
 
 namespace filemon {
 namespace ebpf_internal {
+
+// Where a ring's consumer delivers: the reader of the slot's run, none while the ring waits
+// in the pool (what it still held is dropped).
+struct RingRoute {
+  EventReader* reader = nullptr;
+};
+
+// The program loaded for one set of options, and its slots. Loaded once, never freed: the
+// kernel frees it when the process exits.
+struct SharedProgram {
+  filemon_bpf* skel = nullptr;
+  std::mutex mu;
+  bool used[FE_SLOTS] = {};  // under mu
+  // Rings of ended slots, drained and unreachable from the program, for the next slots.
+  struct Ring {
+    size_t bytes;
+    int fd;
+    ring_buffer* consumer;
+    RingRoute* route;
+  };
+  std::vector<Ring> free_rings;  // under mu
+};
+
 namespace {
 
 using ptrace_internal::Abi;
@@ -39,11 +63,6 @@ int KeepLibbpfMessage(enum libbpf_print_level level, const char* format, va_list
   return 0;
 }
 
-int OnEvent(void* reader, void* data, size_t size) {
-  static_cast<EventReader*>(reader)->Add(data, size);
-  return 0;
-}
-
 absl::Status LoadError(int error, absl::string_view what, const std::string& messages) {
   std::string text = absl::StrCat("ebpf backend: ", what, ": ", strerror(error));
   if (error == EPERM || error == EACCES) {
@@ -57,62 +76,31 @@ absl::Status LoadError(int error, absl::string_view what, const std::string& mes
                                            : absl::InternalError(text);
 }
 
-}  // namespace
-
-Program::~Program() {
-  if (events_ != nullptr) ring_buffer__free(events_);
-  if (skel_ != nullptr) filemon_bpf__destroy(skel_);
-}
-
-int Program::traced_fd() const { return bpf_map__fd(skel_->maps.traced); }
-
-uint64_t Program::lost_records() const { return skel_->bss->lost_records; }
-
-int Program::events_fd() const { return ring_buffer__epoll_fd(events_); }
-
-void Program::Consume() { ring_buffer__consume(events_); }
-
-absl::Status Program::Add(pid_t pid) {
-  uint32_t key = static_cast<uint32_t>(pid);
-  uint8_t one = 1;
-  if (bpf_map_update_elem(traced_fd(), &key, &one, BPF_ANY) != 0) {
-    return absl::ErrnoToStatus(errno, "ebpf backend: cannot add the command to the tree");
-  }
-  return absl::OkStatus();
-}
-
-int Program::AddSelf() const {
-  uint32_t key = static_cast<uint32_t>(getpid());
-  uint8_t one = 1;
-  return bpf_map_update_elem(traced_fd(), &key, &one, BPF_ANY) == 0 ? 0 : errno;
-}
-
-absl::Status LoadProgram(const TraceOptions& options, size_t ring_bytes, EventReader* reader,
-                         Program* program) {
-  static std::once_flag print_once;
-  std::call_once(print_once, [] { libbpf_set_print(KeepLibbpfMessage); });
-  std::string messages;
-  t_libbpf_messages = &messages;
-  struct Reset {
-    ~Reset() { t_libbpf_messages = nullptr; }
-  } reset;
-
+// Loads, fills and attaches the program for `options`; `first_ring` (a ring buffer map) is the
+// model of every slot's ring.
+absl::Status LoadShared(const TraceOptions& options, int first_ring, SharedProgram* shared,
+                        const std::string& messages) {
   absl::StatusOr<KernelFields> fields = RunningKernelFields();
   if (!fields.ok()) return fields.status();
-  program->skel_ = filemon_bpf__open();
-  if (program->skel_ == nullptr) return LoadError(errno, "cannot open the BPF object", messages);
-  program->skel_->rodata->absolute_paths = options.absolute_paths;
-  static_assert(sizeof(program->skel_->rodata->field_offset) == sizeof(fields->offset));
-  memcpy(const_cast<uint32_t*>(program->skel_->rodata->field_offset), fields->offset,
-         sizeof(fields->offset));
-  program->skel_->rodata->probes = options.probes;
-  if (int err = bpf_map__set_max_entries(program->skel_->maps.events, ring_bytes); err != 0) {
-    return LoadError(-err, "bad ring buffer size", messages);
+  filemon_bpf* skel = filemon_bpf__open();
+  if (skel == nullptr) return LoadError(errno, "cannot open the BPF object", messages);
+  struct Destroy {
+    filemon_bpf** skel;
+    ~Destroy() {
+      if (*skel != nullptr) filemon_bpf__destroy(*skel);
+    }
+  } destroy{&skel};
+  skel->rodata->absolute_paths = options.absolute_paths;
+  skel->rodata->probes = options.probes;
+  static_assert(sizeof(skel->rodata->field_offset) == sizeof(fields->offset));
+  memcpy(const_cast<uint32_t*>(skel->rodata->field_offset), fields->offset, sizeof(fields->offset));
+  if (int err = bpf_map__set_inner_map_fd(skel->maps.rings, first_ring); err != 0) {
+    return LoadError(-err, "cannot set the ring buffers' model", messages);
   }
-  if (int err = filemon_bpf__load(program->skel_); err != 0) {
+  if (int err = filemon_bpf__load(skel); err != 0) {
     return LoadError(-err, "cannot load the BPF program", messages);
   }
-  int plans = bpf_map__fd(program->skel_->maps.plans);
+  int plans = bpf_map__fd(skel->maps.plans);
   for (const ptrace_internal::AbiTable& abi : ptrace_internal::HostAbis()) {
     // The program knows x86-64's two ABIs (event.h: index 0 native, 1 compat).
     if (abi.abi != Abi::kX86_64 && abi.abi != Abi::kI386) continue;
@@ -130,12 +118,179 @@ absl::Status LoadProgram(const TraceOptions& options, size_t ring_bytes, EventRe
       }
     }
   }
-  if (int err = filemon_bpf__attach(program->skel_); err != 0) {
+  if (int err = filemon_bpf__attach(skel); err != 0) {
     return LoadError(-err, "cannot attach the BPF program", messages);
   }
-  program->events_ =
-      ring_buffer__new(bpf_map__fd(program->skel_->maps.events), OnEvent, reader, nullptr);
-  if (program->events_ == nullptr) return LoadError(errno, "cannot map the ring buffer", messages);
+  shared->skel = skel;
+  skel = nullptr;
+  return absl::OkStatus();
+}
+
+// The shared program for `options` into `*shared`, loaded the first time, with a new ring of
+// `ring_bytes` (into `*new_ring`, for the caller's slot) as the model of its rings. Not
+// loaded: an error, tried again next time.
+absl::Status GetShared(const TraceOptions& options, size_t ring_bytes, SharedProgram** shared,
+                       int* new_ring, const std::string& messages) {
+  static std::mutex mu;
+  // One program per combination of the options that LoadShared() bakes into it: every option
+  // it reads (its read-only data, the plans) must be part of this index.
+  static SharedProgram* programs[4] = {};
+  const int variant = (options.absolute_paths ? 1 : 0) | (options.probes ? 2 : 0);
+  std::lock_guard<std::mutex> lock(mu);
+  SharedProgram*& program = programs[variant];
+  if (program == nullptr) {
+    *new_ring = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "filemon_events", 0, 0, ring_bytes, nullptr);
+    if (*new_ring < 0) return LoadError(errno, "cannot create the ring buffer", messages);
+    auto loaded = std::make_unique<SharedProgram>();
+    absl::Status status = LoadShared(options, *new_ring, loaded.get(), messages);
+    if (!status.ok()) {
+      close(*new_ring);
+      *new_ring = -1;
+      return status;
+    }
+    program = loaded.release();
+  }
+  *shared = program;
+  return absl::OkStatus();
+}
+
+int OnEvent(void* route, void* data, size_t size) {
+  EventReader* reader = static_cast<RingRoute*>(route)->reader;
+  if (reader != nullptr) reader->Add(data, size);
+  return 0;
+}
+
+}  // namespace
+
+Program::~Program() {
+  if (shared_ == nullptr) return;
+  const bool tree_empty = TreeEmpty(*this);
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  // The slot leaves the program: an event of a process still in it now counts as lost there.
+  uint32_t slot = slot_;
+  bpf_map_delete_elem(bpf_map__fd(shared_->skel->maps.rings), &slot);
+  route_->reader = nullptr;
+  ring_buffer__consume(events_);
+  if (tree_empty) {
+    shared_->free_rings.push_back({ring_bytes_, ring_fd_, events_, route_});
+    shared_->used[slot_] = false;
+  } else {
+    // A process of the tree may still fork a child into this slot: it is never given out again.
+    ring_buffer__free(events_);
+    close(ring_fd_);
+    delete route_;
+  }
+}
+
+uint64_t Program::lost_records() const {
+  return __atomic_load_n(&shared_->skel->bss->lost_records[slot_], __ATOMIC_RELAXED);
+}
+
+int Program::events_fd() const { return ring_buffer__epoll_fd(events_); }
+
+void Program::Consume() { ring_buffer__consume(events_); }
+
+absl::Status Program::Add(pid_t pid) {
+  uint32_t key = static_cast<uint32_t>(pid);
+  uint32_t slot = slot_;
+  if (bpf_map_update_elem(bpf_map__fd(shared_->skel->maps.traced), &key, &slot, BPF_ANY) != 0) {
+    return absl::ErrnoToStatus(errno, "ebpf backend: cannot add the command to the tree");
+  }
+  return absl::OkStatus();
+}
+
+int Program::AddSelf() const {
+  uint32_t key = static_cast<uint32_t>(getpid());
+  uint32_t slot = slot_;
+  return bpf_map_update_elem(bpf_map__fd(shared_->skel->maps.traced), &key, &slot, BPF_ANY) == 0
+             ? 0
+             : errno;
+}
+
+std::vector<uint32_t> Program::Pids() const {
+  int traced_fd = bpf_map__fd(shared_->skel->maps.traced);
+  std::vector<uint32_t> pids;
+  uint32_t key, next, slot;
+  const uint32_t* prev = nullptr;
+  while (bpf_map_get_next_key(traced_fd, prev, &next) == 0) {
+    if (bpf_map_lookup_elem(traced_fd, &next, &slot) == 0 && slot == slot_) pids.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  return pids;
+}
+
+absl::Status LoadProgram(const TraceOptions& options, size_t ring_bytes, EventReader* reader,
+                         Program* program) {
+  static std::once_flag print_once;
+  std::call_once(print_once, [] { libbpf_set_print(KeepLibbpfMessage); });
+  std::string messages;
+  t_libbpf_messages = &messages;
+  struct Reset {
+    ~Reset() { t_libbpf_messages = nullptr; }
+  } reset;
+
+  SharedProgram* shared = nullptr;
+  int new_ring = -1;
+  absl::Status got = GetShared(options, ring_bytes, &shared, &new_ring, messages);
+  if (!got.ok()) return got;
+  // The slot, and a ring of this size from the pool if there is one.
+  SharedProgram::Ring ring{};
+  {
+    std::lock_guard<std::mutex> lock(shared->mu);
+    uint32_t slot = 0;
+    while (slot < FE_SLOTS && shared->used[slot]) ++slot;
+    if (slot == FE_SLOTS) {
+      if (new_ring >= 0) close(new_ring);
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "ebpf backend: ", FE_SLOTS, " runs or sessions of this process are traced already"));
+    }
+    shared->used[slot] = true;
+    program->slot_ = slot;
+    for (size_t i = 0; new_ring < 0 && i < shared->free_rings.size(); ++i) {
+      if (shared->free_rings[i].bytes == ring_bytes) {
+        ring = shared->free_rings[i];
+        shared->free_rings.erase(shared->free_rings.begin() + i);
+        break;
+      }
+    }
+  }
+  if (ring.consumer == nullptr && new_ring < 0) {
+    new_ring = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "filemon_events", 0, 0, ring_bytes, nullptr);
+    if (new_ring < 0) {
+      absl::Status error = LoadError(errno, "cannot create the ring buffer", messages);
+      std::lock_guard<std::mutex> lock(shared->mu);
+      shared->used[program->slot_] = false;
+      return error;
+    }
+  }
+  program->shared_ = shared;
+  program->ring_bytes_ = ring_bytes;
+  if (ring.consumer != nullptr) {
+    program->ring_fd_ = ring.fd;
+    program->events_ = ring.consumer;
+    program->route_ = ring.route;
+  } else {
+    program->ring_fd_ = new_ring;
+    program->route_ = new RingRoute;
+    program->events_ = ring_buffer__new(new_ring, OnEvent, program->route_, nullptr);
+    if (program->events_ == nullptr) {
+      absl::Status error = LoadError(errno, "cannot map the ring buffer", messages);
+      std::lock_guard<std::mutex> lock(shared->mu);
+      shared->used[program->slot_] = false;
+      close(new_ring);
+      delete program->route_;
+      program->shared_ = nullptr;
+      return error;
+    }
+  }
+  program->route_->reader = reader;
+  shared->skel->bss->lost_records[program->slot_] = 0;
+  uint32_t slot = program->slot_;
+  if (bpf_map_update_elem(bpf_map__fd(shared->skel->maps.rings), &slot, &program->ring_fd_,
+                          BPF_ANY) != 0) {
+    return LoadError(errno, "cannot give the run its ring buffer", messages);
+  }
   return absl::OkStatus();
 }
 
@@ -157,24 +312,13 @@ absl::Status TrialLoad() {
   return absl::OkStatus();
 }
 
-bool TreeEmpty(const Program& program) {
-  int traced_fd = program.traced_fd();
-  uint32_t key;
-  return bpf_map_get_next_key(traced_fd, nullptr, &key) != 0;
-}
+// Whether the kernel's map of traced processes holds none of the tree: every process of it has
+// exited, and each wrote its X into the ring buffer before it left the map.
+bool TreeEmpty(const Program& program) { return program.Pids().empty(); }
 
 // Sends `signals` to every process of the tree still running.
 void SignalTree(const Program& program, const TreeSignals& signals) {
-  int traced_fd = program.traced_fd();
-  std::vector<uint32_t> pids;
-  uint32_t key, next;
-  const uint32_t* prev = nullptr;
-  while (bpf_map_get_next_key(traced_fd, prev, &next) == 0) {
-    pids.push_back(next);
-    key = next;
-    prev = &key;
-  }
-  for (uint32_t pid : pids) signals.SendTo(static_cast<pid_t>(pid));
+  for (uint32_t pid : program.Pids()) signals.SendTo(static_cast<pid_t>(pid));
 }
 
 }  // namespace ebpf_internal

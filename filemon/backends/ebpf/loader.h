@@ -1,8 +1,12 @@
 // File: filemon/backends/ebpf/loader.h
 //
-// The BPF program of one run or session (filemon.bpf.c through its libbpf skeleton): loaded,
-// given its system call plans, attached, its ring buffer read into an EventReader. Shared by
-// `Run()` and the session (ebpf_backend.cc, ebpf_session.cc).
+// The BPF program (filemon.bpf.c through its libbpf skeleton) of a run or session. It is
+// loaded and attached once per process (per set of options that change it: --absolute) and
+// shared: each run or session takes a slot of it, with a ring buffer of its own, and gives the
+// slot back when it ends, so that every run after the first costs a few map updates instead of
+// a load. The program stays attached until the process exits (the kernel then frees it): every
+// system call on the machine pays its untraced lookup meanwhile. Rings of ended slots are kept
+// for the next ones. Shared by `Run()` and the session (ebpf_backend.cc, ebpf_session.cc).
 //
 // Example:
 //   Program program;
@@ -18,20 +22,23 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "filemon/backends/ebpf/event_reader.h"
 #include "filemon/core/backend.h"
 #include "filemon/core/run_control_internal.h"
 
-struct filemon_bpf;  // the skeleton (filemon.skel.h)
 struct ring_buffer;  // libbpf
 
 namespace filemon {
 namespace ebpf_internal {
 
-// A loaded and attached program with its ring buffer; detached and freed on destruction (the
-// tree is no longer traced then). Not copyable: it owns the kernel objects.
+struct SharedProgram;  // loader.cc
+struct RingRoute;      // loader.cc
+
+// A slot of the shared program, with its ring buffer; given back on destruction (the tree is
+// no longer traced then). Not copyable: it owns the slot. Used by one thread at a time.
 class Program {
  public:
   Program() = default;
@@ -41,26 +48,33 @@ class Program {
 
   // Puts process `pid` in the traced tree (its descendants follow at fork).
   absl::Status Add(pid_t pid);
-  // The same for the calling process, from a child between (v)fork and exec: one system call,
-  // nothing allocated. 0, or the errno.
+  // Puts the calling process in the traced tree: for a child between fork (or vfork) and exec,
+  // async-signal-safe. Returns 0 or an errno value.
   int AddSelf() const;
   // Delivers the events in the ring buffer to the reader. Never blocks.
   void Consume();
   // Polls readable when events are waiting.
   int events_fd() const;
-  int traced_fd() const;
+  // The pids of the tree still in the kernel's map of traced processes.
+  std::vector<uint32_t> Pids() const;
   // Events the kernel could not put in the full ring buffer (and processes it could not add
   // to the tree), so far.
   uint64_t lost_records() const;
 
  private:
   friend absl::Status LoadProgram(const TraceOptions&, size_t, EventReader*, Program*);
-  filemon_bpf* skel_ = nullptr;
+  SharedProgram* shared_ = nullptr;
+  uint32_t slot_ = 0;
+  size_t ring_bytes_ = 0;
+  int ring_fd_ = -1;
   ring_buffer* events_ = nullptr;
+  RingRoute* route_ = nullptr;  // where events_ delivers
 };
 
-// Loads and attaches a program for `options` with a ring buffer of `ring_bytes` whose events go
-// to `reader`. Unavailable when the kernel refuses BPF (the message says what is missing).
+// Takes a slot of the program for `options` (loading and attaching it the first time) with a
+// ring buffer of `ring_bytes` whose events go to `reader`. Unavailable when the kernel refuses
+// BPF (the message says what is missing); ResourceExhausted when FE_SLOTS runs or sessions of
+// this process are traced at once. Thread-safe.
 absl::Status LoadProgram(const TraceOptions& options, size_t ring_bytes, EventReader* reader,
                          Program* program);
 
