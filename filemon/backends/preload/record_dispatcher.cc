@@ -23,6 +23,9 @@ bool RecordKindFromWire(WireKind wire, RecordKind* kind) {
 }  // namespace
 
 void RecordDispatcher::AddRoot(int32_t root, RecordSink* sink) {
+  // A new process: what an earlier one of the same pid left (its X, its probes) is not its.
+  exit_written_.erase(root);
+  probed_.erase(root);
   routes_.insert_or_assign(root, sink);
   if (last_pid_ == root) last_sink_ = sink;
 }
@@ -42,7 +45,11 @@ void RecordDispatcher::RemoveSink(RecordSink* sink) {
   for (const auto& [pid, routed] : routes_) {
     if (routed == sink) gone.push_back(pid);
   }
-  for (int32_t pid : gone) routes_.erase(pid);
+  for (int32_t pid : gone) {
+    routes_.erase(pid);
+    exit_written_.erase(pid);
+    probed_.erase(pid);
+  }
   if (last_sink_ == sink) {
     last_pid_ = 0;
     last_sink_ = nullptr;

@@ -53,9 +53,11 @@ class RecordDispatcher {
   RecordDispatcher& operator=(const RecordDispatcher&) = delete;
 
   // Routes `root`'s records, and those of every process it creates from now on, to `sink`.
+  // `root` is a new process: what the dispatcher kept of an earlier process of that pid is
+  // forgotten (a dispatcher serving many trees in turn sees pids reused).
   void AddRoot(int32_t root, RecordSink* sink);
-  // Forgets every process routed to `sink` (its tree is done); their later records go to the
-  // fallback sink.
+  // Forgets every process routed to `sink` (its tree is done), after writing the X held for
+  // them; their later records go to the fallback sink.
   void RemoveSink(RecordSink* sink);
 
   // Turns the records of one kRecords message body into sink records. A malformed body gives

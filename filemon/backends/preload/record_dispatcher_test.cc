@@ -246,6 +246,21 @@ TEST(RecordDispatcher, AReusedPidJoinsItsNewCreatorsTree) {
   EXPECT_EQ(second.lines, (Lines{"F 20 30", "R 30 /b"}));
 }
 
+// A supervisor shared by many trees in turn: a root whose pid an earlier tree's process had
+// (its own X written, its probes recorded, never reaped through the interposer) is a new
+// process: its X and its probes are logged again.
+TEST(RecordDispatcher, ANewRootIsNotTheEarlierProcessOfItsPid) {
+  LinesSink first, second;
+  RecordDispatcher dispatcher(/*fallback=*/nullptr);
+  dispatcher.AddRoot(10, &first);
+  Body().Path(WireKind::kNotFound, 10, "/absent").Exit(10, 0).SendTo(&dispatcher);
+  dispatcher.RemoveSink(&first);
+  dispatcher.AddRoot(10, &second);
+  Body().Path(WireKind::kNotFound, 10, "/absent").Exit(10, 1).SendTo(&dispatcher);
+  EXPECT_EQ(first.lines, (Lines{"N 10 /absent", "X 10 0 0"}));
+  EXPECT_EQ(second.lines, (Lines{"N 10 /absent", "X 10 1 0"}));
+}
+
 }  // namespace
 }  // namespace preload_internal
 }  // namespace filemon
