@@ -19,7 +19,20 @@ Pump::Pump(SupervisorChannel* channel, RecordDispatcher* dispatcher, ControlHand
     : channel_(channel),
       dispatcher_(dispatcher),
       control_(control),
-      buffer_(kMaxMessage + kDeferredPrefix + 1) {}
+      buffer_(kMaxMessage + kDeferredPrefix + 1) {
+  if (channel_->pipe() >= 0) pipes_.push_back({channel_->pipe(), std::string()});
+}
+
+void Pump::AddPipe(int fd) { pipes_.push_back({fd, std::string()}); }
+
+void Pump::RemovePipe(int fd) {
+  for (size_t i = 0; i < pipes_.size(); ++i) {
+    if (pipes_[i].fd != fd) continue;
+    DrainStream(&pipes_[i]);
+    pipes_.erase(pipes_.begin() + static_cast<std::ptrdiff_t>(i));
+    return;
+  }
+}
 
 void Pump::RemoveTreeRoot(pid_t root) {
   roots_.erase(std::remove(roots_.begin(), roots_.end(), root), roots_.end());
@@ -150,33 +163,37 @@ void Pump::HandleUnmarked() {
   for (const std::string& message : ready) Handle(message.data(), message.size(), true);
 }
 
-// The pipe's stream: whole messages are handled, a message cut by the end of a read waits in
-// `pending_` for the rest.
+// Every pipe's stream.
 void Pump::DrainPipe() {
-  const int pipe = channel_->pipe();
-  if (pipe < 0) return;
+  for (PipeStream& stream : pipes_) DrainStream(&stream);
+}
+
+// One pipe's stream: whole messages are handled, a message cut by the end of a read waits in
+// `pending` for the rest.
+void Pump::DrainStream(PipeStream* stream) {
+  std::string& pending = stream->pending;
   while (!control_->finished()) {
-    const ssize_t n = read(pipe, buffer_.data(), buffer_.size());
+    const ssize_t n = read(stream->fd, buffer_.data(), buffer_.size());
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return;
     pipe_bytes_ += static_cast<size_t>(n);
-    pending_.append(buffer_.data(), static_cast<size_t>(n));
+    pending.append(buffer_.data(), static_cast<size_t>(n));
     size_t pos = 0;
-    while (pending_.size() - pos >= sizeof(MessageHeader)) {
+    while (pending.size() - pos >= sizeof(MessageHeader)) {
       MessageHeader header;
-      std::memcpy(&header, pending_.data() + pos, sizeof(header));
+      std::memcpy(&header, pending.data() + pos, sizeof(header));
       if (header.size < sizeof(MessageHeader)) {  // cannot happen: a writer's bug
         status_ = absl::InternalError("preload: a message without its size in the pipe");
-        pending_.clear();
+        pending.clear();
         pos = 0;
         break;
       }
-      if (pending_.size() - pos < header.size) break;
+      if (pending.size() - pos < header.size) break;
       ++received_;
-      Handle(pending_.data() + pos, header.size, false);
+      Handle(pending.data() + pos, header.size, false);
       pos += header.size;
     }
-    pending_.erase(0, pos);
+    pending.erase(0, pos);
     // A short read emptied the pipe: what a sender queues from now on waits for the next
     // tick, instead of a read here that would find nothing (one system call a tick).
     if (static_cast<size_t>(n) < buffer_.size()) return;

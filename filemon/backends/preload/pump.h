@@ -18,6 +18,10 @@
 // or the wait strategy sees its watched process exit, and may be called again; `Finish` is for
 // the end, once every writer is gone. Not thread-safe.
 //
+// Pipes: the channel's own, and any added with `AddPipe` (a supervisor shared by several
+// traced trees gives each tree a pipe of its own, whose hangup says that tree is done). Each
+// pipe's stream is read on its own; the order rules above hold per pipe, which is per tree.
+//
 // Example:
 //   Pump pump(&channel, &dispatcher, &handler);
 //   pump.AddTreeRoot(reaper.pid());
@@ -70,6 +74,12 @@ class Pump {
   void AddTreeRoot(pid_t root) { roots_.push_back(root); }
   void RemoveTreeRoot(pid_t root);
 
+  // Reads pipe `fd` (non-blocking, owned by the caller) too, from the next drain on.
+  void AddPipe(int fd);
+  // Reads what pipe `fd` holds, then forgets it (the caller may close it). A message cut by
+  // the end of the pipe (its writer died while writing) is dropped.
+  void RemovePipe(int fd);
+
   // Waits with `wait` and drains what it asks for, until the control handler is finished or
   // the strategy's watched process exited. `wake_fd` (-1: none) is polled for
   // `ControlHandler::OnWake`. Returns poll's error (the pump stops) or OK.
@@ -90,7 +100,12 @@ class Pump {
   bool Receive(int fd, std::vector<std::string>* plain);
   void ReceiveSockets();
   void HandleUnmarked();
+  struct PipeStream {
+    int fd;
+    std::string pending;  // a message the end of a read cut
+  };
   void DrainPipe();
+  void DrainStream(PipeStream* stream);
   void Decide(bool final);
   size_t DrainAll();
   bool Admissible(pid_t pid) const;
@@ -104,7 +119,7 @@ class Pump {
   absl::flat_hash_map<uint64_t, std::string> deferred_;
   std::vector<std::string> unmarked_;       // plain socket messages, until the next pipe drain
   std::vector<std::string> control_queue_;  // the reaper's, after the records before them
-  std::string pending_;                     // a message the end of a pipe read cut
+  std::vector<PipeStream> pipes_;           // the channel's pipe first, if it has one
   size_t received_ = 0;                     // messages read since the last DrainAll
   size_t pipe_bytes_ = 0;                   // bytes read from the pipe since the last wait
   size_t forged_ = 0;
