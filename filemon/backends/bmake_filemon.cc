@@ -153,7 +153,7 @@ absl::StatusOr<filemon::Backend*> SharedBackend() {
 
 // A session started ahead for a next child that never came (most targets run one command),
 // kept for the next handle of the process instead of being destroyed: every command would
-// otherwise pay for two sessions (preload: a channel, a listener, memfds; ptrace: a tracer).
+// otherwise pay for two sessions (preload: a pipe, an eventfd, an environment; ptrace: a tracer).
 struct SpareSession {
   absl::Mutex mu;
   std::unique_ptr<filemon::TraceSession> session ABSL_GUARDED_BY(mu);

@@ -1,7 +1,7 @@
 // File: filemon/backends/session_log.h
 //
 // The records of a `TraceSession` (filemon/core/backend.h) on their way to the caller: the
-// tracer (ptrace: another process; preload: a thread) writes FreeBSD text records into a file
+// tracer (ptrace: another process) writes FreeBSD text records into a file
 // (a memfd) as it goes, and the caller's `Process()`/`Finish()` move what is there into its
 // sink. `SessionLogReader` is the caller's side: it reads from where it stopped, parses the
 // complete lines (a line being written waits for its end) and hands the records on.

@@ -3,6 +3,7 @@
 // must be in the kernel's order (tree_order.h), the command's own tree only. Runs outside
 // Bazel's sandbox for ebpf, whose cases skip with the reason where the kernel refuses BPF.
 
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -273,6 +275,50 @@ TEST_P(SessionTest, ChildThatNeverExecsEndsTheSession) {
   for (const OwnedRecord& r : sink.records()) {
     EXPECT_EQ(r.kind, RecordKind::kComment) << r.ToString();
   }
+}
+
+// The tids of the calling process's threads.
+std::vector<std::string> Threads() {
+  std::vector<std::string> tids;
+  if (DIR* dir = opendir("/proc/self/task")) {
+    while (struct dirent* e = readdir(dir)) {
+      if (e->d_name[0] != '.') tids.push_back(e->d_name);
+    }
+    closedir(dir);
+  }
+  std::sort(tids.begin(), tids.end());
+  return tids;
+}
+
+// bmake starts a session per command: no thread per session (preload and auto: one supervisor
+// thread for the whole process, made by the first session; ptrace: a tracer process).
+TEST_P(SessionTest, ASessionStartsNoThreadOfItsOwn) {
+  Traced first(backend_.get(), "exit 0");
+  EXPECT_EQ(first.Finish(), 0);
+  const std::vector<std::string> before = Threads();
+  Traced second(backend_.get(), "sleep 0.2");
+  EXPECT_EQ(Threads(), before) << "a thread made for the second session";
+  EXPECT_EQ(second.Finish(), 0);
+}
+
+// A forked child of the caller (fork without exec) starts sessions of its own: it has no copy
+// of the parent's supervisor thread, so it must not use the parent's supervisor.
+TEST_P(SessionTest, AForkedChildOfTheCallerTracesItsOwnCommands) {
+  Traced parent_job(backend_.get(), "exit 0");  // the parent's supervisor exists
+  EXPECT_EQ(parent_job.Finish(), 0);
+  const std::string marker = dir_ + "/marker";
+  ASSERT_EQ(system(absl::StrCat("echo m > ", marker).c_str()), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    alarm(30);  // a hang fails the test instead of stalling it
+    Traced job(backend_.get(), absl::StrCat("cat ", marker, " > /dev/null"));
+    const bool ok = job.Finish() == 0 && job.Has(RecordKind::kRead, marker);
+    _exit(ok && !::testing::Test::HasFailure() ? 0 : 1);
+  }
+  int status = -1;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, SessionTest,

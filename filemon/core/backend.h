@@ -158,10 +158,11 @@ class Backend {
 // - ptrace: the tracer process is forked from the caller in `StartSession()` (then detached by
 //   a double fork; it closes the caller's descriptors). A caller that is a child subreaper
 //   (PR_SET_CHILD_SUBREAPER) would inherit it as a child.
-// - preload, auto: the supervisor is a thread of the caller (every signal blocked, no process
-//   created) started by `SetChild()`; `PrepareChild()` points the child's `environ` at the
+// - preload, auto: one supervisor thread per process serves every session (every signal
+//   blocked, no process created; made by the first session, kept until exit; a forked child
+//   of the caller makes its own); `PrepareChild()` points the child's `environ` at the
 //   session's environment, and after vfork() the caller's memory is as it was once
-//   `SetChild()` has run. Records of concurrent sessions never mix (a channel each).
+//   `SetChild()` has run. Records of concurrent sessions never mix (a pipe and a log each).
 class TraceSession {
  public:
   virtual ~TraceSession() = default;

@@ -4,36 +4,36 @@
 // of bmake's filemon API, at the cost of the interposer rather than of a tracer process.
 //
 // How one session works:
-//   - `StartPreloadSession` (the parent, before fork) opens the session's own channel
-//     (supervisor_channel.h: socket, pipe, reconnection listener), the tree-wide setlocale
-//     cache, and the child's environment (session_environment.h). Each session has its own
-//     channel, so the records of bmake's concurrent jobs, one session each, cannot mix: a job's
-//     processes hold only their own session's descriptors (the others are close-on-exec in the
-//     caller).
+//   - `StartPreloadSession` (the parent, before fork) takes the process's shared supervisor
+//     (shared_supervisor.h: made by the first session, one thread, socket, listener and
+//     setlocale cache for every session of the process), a traced tree of it (a pipe of its
+//     own, an eventfd), and the child's environment (session_environment.h). The records of
+//     bmake's concurrent jobs, one session each, cannot mix: each tree's records are routed to
+//     its own log from its root down, and a job's processes hold only their own tree's pipe
+//     (the others are close-on-exec in the caller).
 //   - `PrepareChild` (the child, after fork or vfork): points `environ` at the session's
 //     environment (LD_PRELOAD, the descriptors, FILEMON_PRELOAD_PID = the child itself) and
-//     clears close-on-exec on the two descriptors. Async-signal-safe, allocates nothing; after
-//     vfork the caller's memory is as it was once `SetChild` has run (`environ` is restored).
-//   - `SetChild` (the parent): restores `environ`, closes the parent's copies of the child's
-//     ends, and starts the session's supervisor: a thread of the caller's process, which
-//     creates no process (the caller's waitpid(-1) never meets one of ours) and blocks every
-//     signal. It runs the pump (pump.h) on the channel with `SessionWait`: the adaptive tick
-//     of a run, and the end of the traced tree seen as the end of the channel: every process
-//     of the tree (orphans included) holds the pipe and the socket until it exits, so the
-//     pipe's and the socket's hangups say the tree is done. The records go, formatted, into a
-//     memfd that `Process`/`Finish` read back into the caller's sink (session_log.h).
+//     clears close-on-exec on the socket and the tree's pipe. Async-signal-safe, allocates
+//     nothing; after vfork the caller's memory is as it was once `SetChild` has run (`environ`
+//     is restored).
+//   - `SetChild` (the parent): restores `environ`, closes the parent's copy of the tree's pipe
+//     and hands the tree to the supervisor, which creates no process (the caller's waitpid(-1)
+//     never meets one of ours). The end of the traced tree is the hangup of its pipe: every
+//     process of the tree (orphans included) holds it until it exits. The records wait in
+//     memory for `Process`/`Finish`, which move them into the caller's sink; `ReadFd` polls
+//     readable once the tree is done.
 //   - Exits: each process writes its own X; a process killed by a signal gets it from its
 //     parent's interposed wait. The command itself is the caller's child, reaped by the
 //     caller: when it dies by a signal, the supervisor reads the status without reaping it
 //     (waitid WNOWAIT on its pidfd, as soon as it exits) and writes its X.
 //   - `auto` (helper set): a program the interposer cannot enter, exec'd inside the tree, is
 //     handed in place to the ptrace helper, as in `Run()`. The command the caller execs itself
-//     cannot be: nothing of ours runs at that exec. If it is such a program (bmake's compat
-//     mode execs a command without shell syntax directly), its operations are lost and the log
-//     says so in a `#` comment naming it.
+//     is handed over by the child's own Syscall User Dispatch (session_exec_handoff.h); where
+//     that is missing, its operations are lost and the log says so in a `#` comment naming it.
 //
-// Destroying a session before `Finish()` stops its supervisor; the traced processes then end
-// at their next record (SIGPIPE), as when a run's supervisor dies.
+// Destroying a session before `Finish()` kills the command (through its pidfd) and stops
+// reading its tree's pipe; the rest of the tree ends at its next record (SIGPIPE), as when a
+// run's supervisor dies.
 
 #ifndef FILEMON_BACKENDS_PRELOAD_PRELOAD_SESSION_H_
 #define FILEMON_BACKENDS_PRELOAD_PRELOAD_SESSION_H_

@@ -104,6 +104,12 @@ void SupervisorChannel::CloseChildEnds() {
   control_child_.reset();
 }
 
+void SupervisorChannel::ShareSocketOnly() {
+  child_pipe_.reset();
+  pipe_read_.reset();
+  control_child_.reset();
+}
+
 void SupervisorChannel::CloseConnection(size_t i) {
   if (i == 0 || i >= connections_.size()) return;
   connections_.erase(connections_.begin() + static_cast<std::ptrdiff_t>(i));

@@ -86,6 +86,11 @@ class SupervisorChannel {
   // Closes every socket the supervisor reads from (not the pipe).
   void CloseSockets();
 
+  // For a supervisor shared by several trees (shared_supervisor.h): drops the pipe (each tree
+  // has its own) and the reaper's control end (there is no reaper; `control()` then only
+  // hangs up), and keeps the child socket, which every tree inherits, open for good.
+  void ShareSocketOnly();
+
  private:
   SupervisorChannel() = default;
   void Refuse(const struct ucred& peer);

@@ -1,0 +1,460 @@
+#include "filemon/backends/preload/shared_supervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "filemon/backends/preload/launch_environment.h"
+#include "filemon/backends/preload/pump.h"
+#include "filemon/backends/preload/pump_wait.h"
+#include "filemon/backends/preload/record_dispatcher.h"
+#include "filemon/backends/preload/supervisor_channel.h"
+#include "filemon/backends/preload/wire_format.h"
+#include "filemon/core/record.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+namespace filemon {
+namespace preload_internal {
+namespace {
+
+using absl::StrCat;
+
+double NowMs() {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return now.tv_sec * 1e3 + now.tv_nsec / 1e6;
+}
+
+// Records kept for the caller, with their paths copied: the dispatcher's views end with the
+// call, and the caller reads them from another thread later.
+class RecordQueue {
+ public:
+  void Push(const Record& record) {
+    Stored& s = stored_.emplace_back();
+    s.record = record;
+    s.path.assign(record.path.data(), record.path.size());
+    s.path2.assign(record.path2.data(), record.path2.size());
+  }
+  void DeliverTo(RecordSink* sink) {
+    for (Stored& s : stored_) {
+      s.record.path = s.path;
+      s.record.path2 = s.path2;
+      sink->Add(s.record);
+    }
+    stored_.clear();
+  }
+  void Swap(RecordQueue* other) { stored_.swap(other->stored_); }
+
+ private:
+  struct Stored {
+    Record record;
+    std::string path, path2;
+  };
+  std::vector<Stored> stored_;
+};
+
+}  // namespace
+
+// What a tree's caller and the supervisor thread share. The thread's fields are read and
+// written by the thread alone once the tree is submitted.
+struct TreeState : public RecordSink {
+  // Set before the tree is submitted.
+  OwnedFd pipe_read;  // non-blocking
+  size_t pipe_capacity = 64 << 10;
+  OwnedFd ready;  // eventfd, written once done
+  pid_t root = -1;
+  OwnedFd root_pidfd;
+
+  // The thread's.
+  bool adopted = false;
+  bool pipe_gone = false, root_exited = false;
+  int root_signal = 0;
+  size_t refused_before = 0, forged_before = 0;
+
+  // Shared with the caller.
+  absl::Mutex mu;
+  RecordQueue queue ABSL_GUARDED_BY(mu);
+  bool done ABSL_GUARDED_BY(mu) = false;
+  bool dropped ABSL_GUARDED_BY(mu) = false;  // the caller's TracedTree is gone
+
+  // The dispatcher's sink for this tree (the thread).
+  void Add(const Record& record) override {
+    absl::MutexLock lock(&mu);
+    queue.Push(record);
+  }
+
+  bool ended() const { return pipe_gone && (!root_pidfd.valid() || root_exited); }
+
+  // The root has exited: its status, without reaping it (the caller does).
+  void PeekRoot() {
+    root_exited = true;
+    siginfo_t info{};
+    if (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(root_pidfd.get()), &info,
+               WEXITED | WNOHANG | WNOWAIT) != 0 ||
+        info.si_pid == 0) {
+      return;  // reaped first: its own X, if any, is what the log has
+    }
+    if (info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED) root_signal = info.si_status;
+  }
+
+  void MarkDone() {
+    {
+      absl::MutexLock lock(&mu);
+      done = true;
+    }
+    const uint64_t one = 1;
+    if (write(ready.get(), &one, sizeof(one)) < 0) {
+    }
+  }
+};
+
+// The thread: one pump over the shared channel and every tree's pipe. It waits as a run's
+// supervisor does (pump_wait.h: the pipes drained on an adaptive tick, never woken by a
+// write), and also for each tree's pipe hangup (POLLHUP needs no event bit: no wakeup per
+// write) and its root's pidfd. A tree whose pipe hung up and whose root exited is finished
+// after one more drain of everything.
+class SharedSupervisor::Impl : public WaitStrategy, public ControlHandler {
+ public:
+  Impl(SupervisorChannel channel, OwnedFd locale_shm, OwnedFd wake)
+      : channel_(std::move(channel)),
+        locale_shm_(std::move(locale_shm)),
+        wake_(std::move(wake)),
+        dispatcher_(/*fallback=*/nullptr),
+        pump_(&channel_, &dispatcher_, this),
+        last_drain_ms_(NowMs()) {}
+
+  void Loop();
+  void Submit(std::shared_ptr<TreeState> state);
+
+  const SupervisorChannel& channel() const { return channel_; }
+
+  // WaitStrategy
+  absl::StatusOr<Wakeup> Wait(std::vector<pollfd>* fds) override;
+  void Drained(size_t messages, size_t pipe_bytes) override;
+  // ControlHandler: no reaper, so no control message; the wake descriptor says a tree came.
+  void OnControl(MessageType, const WireRecord&) override {}
+  void OnWake() override {
+    uint64_t count;
+    if (read(wake_.get(), &count, sizeof(count)) < 0) {
+    }
+  }
+  bool finished() const override { return false; }
+
+ private:
+  void Adopt();
+  void Drop(TreeState* tree);
+  void FinishTree(TreeState* tree, const absl::Status& status);
+  void FinishEnded(const absl::Status& status);
+
+  SupervisorChannel channel_;  // its child socket is constant: read by any thread
+  OwnedFd locale_shm_;         // held for as long as the process lives
+  OwnedFd wake_;               // eventfd: a tree was submitted
+
+  absl::Mutex mu_;
+  std::vector<std::shared_ptr<TreeState>> submitted_ ABSL_GUARDED_BY(mu_);
+
+  // The thread's.
+  RecordDispatcher dispatcher_;
+  Pump pump_;
+  std::vector<std::shared_ptr<TreeState>> active_;
+  int tick_ms_ = 1;
+  double last_drain_ms_;
+};
+
+void SharedSupervisor::Impl::Submit(std::shared_ptr<TreeState> state) {
+  {
+    absl::MutexLock lock(&mu_);
+    submitted_.push_back(std::move(state));
+  }
+  const uint64_t one = 1;
+  if (write(wake_.get(), &one, sizeof(one)) < 0) {
+  }
+}
+
+// Takes the trees submitted since the last wait: a new one is routed and read from now on; a
+// dropped one is forgotten (its pipe closed: its writers end at their next record).
+void SharedSupervisor::Impl::Adopt() {
+  std::vector<std::shared_ptr<TreeState>> submitted;
+  {
+    absl::MutexLock lock(&mu_);
+    submitted.swap(submitted_);
+  }
+  for (std::shared_ptr<TreeState>& tree : submitted) {
+    bool dropped;
+    {
+      absl::MutexLock lock(&tree->mu);
+      dropped = tree->dropped;
+    }
+    if (!tree->adopted && !dropped) {
+      tree->adopted = true;
+      tree->refused_before = channel_.refused();
+      tree->forged_before = pump_.forged();
+      dispatcher_.AddRoot(tree->root, tree.get());
+      pump_.AddTreeRoot(tree->root);
+      pump_.AddPipe(tree->pipe_read.get());
+      active_.push_back(std::move(tree));
+    } else if (tree->adopted && dropped) {
+      Drop(tree.get());
+    }
+  }
+}
+
+void SharedSupervisor::Impl::Drop(TreeState* tree) {
+  pump_.RemovePipe(tree->pipe_read.get());
+  tree->pipe_read.reset();
+  dispatcher_.RemoveSink(tree);
+  pump_.RemoveTreeRoot(tree->root);
+  active_.erase(
+      std::remove_if(active_.begin(), active_.end(),
+                     [tree](const std::shared_ptr<TreeState>& t) { return t.get() == tree; }),
+      active_.end());
+}
+
+absl::StatusOr<WaitStrategy::Wakeup> SharedSupervisor::Impl::Wait(std::vector<pollfd>* fds) {
+  Adopt();
+  const size_t own = fds->size();
+  for (pollfd& p : *fds) {
+    if (p.fd == channel_.control()) p.fd = -1;  // no reaper holds its other end: hung up
+  }
+  const size_t first = fds->size();
+  for (const std::shared_ptr<TreeState>& tree : active_) {
+    fds->push_back({tree->pipe_gone ? -1 : tree->pipe_read.get(), 0, 0});  // POLLHUP only
+    const bool watch_root = tree->root_pidfd.valid() && !tree->root_exited;
+    fds->push_back({watch_root ? tree->root_pidfd.get() : -1, POLLIN, 0});
+  }
+  int n;
+  do {
+    n = poll(fds->data(), fds->size(), active_.empty() ? -1 : tick_ms_);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return absl::ErrnoToStatus(errno, "preload supervisor: poll");
+  Wakeup wakeup;
+  bool sockets = false;
+  for (size_t i = 1; n > 0 && i < own; ++i) sockets = sockets || (*fds)[i].revents != 0;
+  bool ended = false;
+  for (size_t t = 0; t < active_.size(); ++t) {
+    TreeState& tree = *active_[t];
+    if (n > 0 && (*fds)[first + 2 * t].revents != 0) tree.pipe_gone = true;
+    if (n > 0 && (*fds)[first + 2 * t + 1].revents != 0) tree.PeekRoot();
+    ended = ended || tree.ended();
+  }
+  wakeup.watched_exited = ended;
+  if (sockets || ended) {
+    wakeup.drain = Drain::kAll;
+  } else if (!active_.empty()) {
+    wakeup.drain = Drain::kPipe;
+  }
+  return wakeup;
+}
+
+void SharedSupervisor::Impl::Drained(size_t /*messages*/, size_t pipe_bytes) {
+  size_t capacity = 0;
+  for (const std::shared_ptr<TreeState>& tree : active_) {
+    if (capacity == 0 || tree->pipe_capacity < capacity) capacity = tree->pipe_capacity;
+  }
+  const double now = NowMs();
+  if (capacity > 0) {
+    tick_ms_ = NextTickMs(pipe_bytes, capacity, now - last_drain_ms_, TickWait::kMaxTickMs);
+  }
+  last_drain_ms_ = now;
+}
+
+// Everything the tree sent is read (the pump drained every source after its hangup): its
+// root's X if a signal killed it, what the log must say, and the caller is told.
+void SharedSupervisor::Impl::FinishTree(TreeState* tree, const absl::Status& status) {
+  pump_.RemovePipe(tree->pipe_read.get());
+  if (tree->root_signal != 0) {
+    WireRecord exit{};
+    exit.kind = WireKind::kExit;
+    exit.pid = tree->root;
+    exit.signal = tree->root_signal;
+    dispatcher_.HandleExit(exit);  // unless it wrote its own
+  }
+  const bool root_sent = dispatcher_.InTree(tree->root);
+  dispatcher_.RemoveSink(tree);  // writes the X held for programs the interposer cannot enter
+  pump_.RemoveTreeRoot(tree->root);
+  if (!root_sent) {
+    tree->Add(Record::Comment(
+        StrCat(" preload: pid ", tree->root,
+               " sent no record: a program the interposer cannot enter (statically linked, 32-bit, "
+               "Go, set-ID), exec'd by the caller itself, is not traced")));
+  }
+  if (channel_.refused() > tree->refused_before) {
+    tree->Add(Record::Comment(
+        StrCat(" preload: refused ", channel_.refused() - tree->refused_before,
+               " connections from outside the traced trees (first: pid ",
+               channel_.first_refused().pid, " uid ", channel_.first_refused().uid, ")")));
+  }
+  if (pump_.forged() > tree->forged_before) {
+    tree->Add(Record::Comment(StrCat(" preload: ignored ", pump_.forged() - tree->forged_before,
+                                     " control messages sent by traced processes")));
+  }
+  if (!status.ok()) {
+    tree->Add(Record::Comment(StrCat(" preload: supervisor error: ", status.ToString())));
+  }
+  tree->pipe_read.reset();
+  tree->MarkDone();
+}
+
+void SharedSupervisor::Impl::FinishEnded(const absl::Status& status) {
+  std::vector<std::shared_ptr<TreeState>> ended;
+  for (const std::shared_ptr<TreeState>& tree : active_) {
+    if (tree->ended() || !status.ok()) ended.push_back(tree);
+  }
+  for (const std::shared_ptr<TreeState>& tree : ended) {
+    FinishTree(tree.get(), status);
+    active_.erase(std::find(active_.begin(), active_.end(), tree));
+  }
+}
+
+void SharedSupervisor::Impl::Loop() {
+  while (true) {
+    const absl::Status run = pump_.Run(this, wake_.get());
+    // A poll error ends every tree now (with the error in its log) rather than never.
+    FinishEnded(run.ok() ? pump_.status() : run);
+  }
+}
+
+SharedSupervisor::SharedSupervisor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+int SharedSupervisor::child_socket() const { return impl_->channel().child_socket(); }
+const std::string& SharedSupervisor::socket_name() const { return impl_->channel().socket_name(); }
+
+void SharedSupervisor::Submit(std::shared_ptr<TreeState> state) { impl_->Submit(std::move(state)); }
+
+absl::StatusOr<SharedSupervisor*> SharedSupervisor::ForThisProcess() {
+  // The slot of the process that made it. A forked child finds its parent's slot, whose mutex
+  // may have been held at the fork, and replaces it without touching it (see the header).
+  struct Slot {
+    explicit Slot(pid_t pid) : owner(pid) {}
+    const pid_t owner;
+    absl::Mutex mu;
+    SharedSupervisor* supervisor ABSL_GUARDED_BY(mu) = nullptr;
+  };
+  static std::atomic<Slot*> current{nullptr};
+  const pid_t self = getpid();
+  Slot* slot = current.load(std::memory_order_acquire);
+  while (slot == nullptr || slot->owner != self) {
+    Slot* fresh = new Slot(self);
+    if (current.compare_exchange_strong(slot, fresh, std::memory_order_acq_rel)) {
+      slot = fresh;  // the old one (a parent's) is left as it is
+    } else {
+      delete fresh;  // another thread of this process made one: `slot` is it now
+    }
+  }
+  absl::MutexLock lock(&slot->mu);
+  if (slot->supervisor != nullptr) return slot->supervisor;
+
+  absl::StatusOr<SupervisorChannel> channel = SupervisorChannel::Open();
+  if (!channel.ok()) return channel.status();
+  channel->ShareSocketOnly();
+  OwnedFd wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake.valid()) return absl::ErrnoToStatus(errno, "eventfd(preload supervisor)");
+  std::string locale_shm_path;
+  OwnedFd locale_shm = CreateLocaleShm(&locale_shm_path);
+  auto impl = std::make_unique<Impl>(*std::move(channel), std::move(locale_shm), std::move(wake));
+  Impl* thread_impl = impl.get();
+  auto* supervisor = new SharedSupervisor(std::move(impl));
+  supervisor->locale_shm_path_ = std::move(locale_shm_path);
+  // The thread blocks every signal (the caller's handlers run in its own threads).
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  std::thread thread(&Impl::Loop, thread_impl);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  thread.detach();
+  slot->supervisor = supervisor;
+  return supervisor;
+}
+
+absl::StatusOr<std::unique_ptr<TracedTree>> SharedSupervisor::NewTree() {
+  auto state = std::make_shared<TreeState>();
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe2(preload tree)");
+  OwnedFd read_end(p[0]), write_end(p[1]);
+  // As large as an unprivileged process may make it (supervisor_channel.h).
+  fcntl(read_end.get(), F_SETPIPE_SZ, 1 << 20);
+  const int capacity = fcntl(read_end.get(), F_GETPIPE_SZ);
+  if (capacity > 0) state->pipe_capacity = static_cast<size_t>(capacity);
+  fcntl(read_end.get(), F_SETFL, O_NONBLOCK);
+  // Out of the way of the programs' low descriptors, beside the socket.
+  OwnedFd child(fcntl(write_end.get(), F_DUPFD_CLOEXEC, child_socket() + 1));
+  if (!child.valid()) return absl::ErrnoToStatus(errno, "fcntl(F_DUPFD_CLOEXEC, preload tree)");
+  state->pipe_read = std::move(read_end);
+  state->ready.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!state->ready.valid()) return absl::ErrnoToStatus(errno, "eventfd(preload tree)");
+  return std::unique_ptr<TracedTree>(new TracedTree(this, std::move(state), std::move(child)));
+}
+
+TracedTree::~TracedTree() {
+  if (!started_) return;
+  {
+    absl::MutexLock lock(&state_->mu);
+    if (state_->done) return;
+    state_->dropped = true;
+    // Before it is done: the root is killed (through its pidfd: never another process that
+    // reuses its pid); the rest of the tree ends at its next record once the pipe is closed.
+    if (state_->root_pidfd.valid()) {
+      syscall(SYS_pidfd_send_signal, state_->root_pidfd.get(), SIGKILL, 0, 0);
+    }
+  }
+  supervisor_->Submit(state_);
+}
+
+int TracedTree::ready_fd() const { return state_->ready.get(); }
+
+void TracedTree::Start(pid_t root) {
+  started_ = true;
+  child_pipe_.reset();
+  if (root <= 0) {
+    state_->MarkDone();  // no child: nothing to trace
+    return;
+  }
+  state_->root = root;
+  state_->root_pidfd.reset(static_cast<int>(syscall(SYS_pidfd_open, root, 0)));
+  supervisor_->Submit(state_);
+}
+
+bool TracedTree::Take(RecordSink* sink) {
+  RecordQueue ready;
+  bool done;
+  {
+    absl::MutexLock lock(&state_->mu);
+    ready.Swap(&state_->queue);
+    done = state_->done;
+  }
+  ready.DeliverTo(sink);
+  return done;
+}
+
+void TracedTree::Finish(RecordSink* sink) {
+  {
+    absl::MutexLock lock(&state_->mu);
+    state_->mu.Await(absl::Condition(&state_->done));
+  }
+  Take(sink);
+}
+
+}  // namespace preload_internal
+}  // namespace filemon

@@ -1,0 +1,118 @@
+// File: filemon/backends/preload/shared_supervisor.h
+//
+// `SharedSupervisor`: one preload supervisor per process, serving every traced tree of the
+// preload and auto `TraceSession`s (preload_session.h). bmake opens a filemon handle per job
+// and starts one session per command: what does not depend on the command (a thread, the
+// socket, the reconnection listener, the setlocale cache, the pump and the record dispatcher)
+// is made once, and a tree costs a pipe, an eventfd and a pidfd.
+//
+// What keeps the trees apart:
+//   - Each tree has a pipe of its own. Every process of the tree holds its write end until it
+//     exits (the interposer keeps it out of the program's way), so its hangup says that the
+//     tree, orphans included, is done; nothing else of a tree is needed to see its end.
+//   - Records go to the tree whose root their process descends from (RecordDispatcher::AddRoot:
+//     an F names the parent, which is routed already), whichever pipe or socket they came
+//     through, so the records of concurrent jobs never mix between logs.
+//   - The socket, the listener and the setlocale cache are shared: messages too large for a
+//     pipe, and reconnections, carry their sender's pid and are routed the same way; a
+//     reconnecting peer is admitted only if it descends from a live tree's root (or records
+//     named it), as in a run.
+//
+// Lifetime (a pattern for any per-process tracing state, e.g. a loaded BPF program):
+//   - Made by the first `ForThisProcess()` of a process; never destroyed (like the backend
+//     object of bmake's API): its thread sleeps in poll with no timeout while no tree is
+//     traced, and exit() ends it. It creates no process, blocks every signal, and never waits
+//     for a child (the caller keeps reaping its own with waitpid(-1)).
+//   - Fork: the supervisor belongs to the process that made it (it remembers its pid). A forked
+//     child of that process has no supervisor thread (fork copies only the calling thread), so
+//     its first `ForThisProcess()` makes a new supervisor for the child and leaves the parent's
+//     object untouched (its descriptors are close-on-exec; the child never reads them, and its
+//     locks may have been held at the fork). A tree belongs to the process that made it: a child
+//     must not finish a tree of its parent's. The vforked child between fork and exec never
+//     calls this (`TraceSession::PrepareChild` reads only the tree's own fields).
+//   - Thread-safe: any thread may make, start, read and drop trees.
+
+#ifndef FILEMON_BACKENDS_PRELOAD_SHARED_SUPERVISOR_H_
+#define FILEMON_BACKENDS_PRELOAD_SHARED_SUPERVISOR_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "filemon/core/owned_fd.h"
+#include "filemon/core/record_sink.h"
+
+namespace filemon {
+namespace preload_internal {
+
+class SharedSupervisor;
+struct TreeState;  // shared_supervisor.cc: what the supervisor thread and the tree share
+
+// One traced tree. Made before the fork (`SharedSupervisor::NewTree`), started after it.
+// Destroying it once started but before it is done kills its root (through the root's pidfd)
+// and stops reading its pipe: the rest of the tree ends at its next record (SIGPIPE).
+// Not thread-safe: one caller thread uses a tree.
+class TracedTree {
+ public:
+  ~TracedTree();
+  TracedTree(const TracedTree&) = delete;
+  TracedTree& operator=(const TracedTree&) = delete;
+
+  // The write end of the tree's pipe, for the child (close-on-exec until the child clears it);
+  // -1 once `Start` closed the parent's copy.
+  int child_pipe() const { return child_pipe_.get(); }
+  // Polls readable once the tree is done and its last records are ready.
+  int ready_fd() const;
+
+  // After the fork: the supervisor reads the tree, whose root is `root` (-1: no child; the
+  // tree is done at once). Closes the parent's copy of the pipe's write end. Call once.
+  void Start(pid_t root);
+  // Moves the records ready now into `sink`; true once the tree is done and all are moved.
+  bool Take(RecordSink* sink);
+  // Blocks until the tree is done, then moves the rest into `sink`.
+  void Finish(RecordSink* sink);
+
+ private:
+  friend class SharedSupervisor;
+  TracedTree(SharedSupervisor* supervisor, std::shared_ptr<TreeState> state, OwnedFd child_pipe)
+      : supervisor_(supervisor), state_(std::move(state)), child_pipe_(std::move(child_pipe)) {}
+
+  SharedSupervisor* const supervisor_;
+  const std::shared_ptr<TreeState> state_;
+  OwnedFd child_pipe_;
+  bool started_ = false;
+};
+
+class SharedSupervisor {
+ public:
+  // The supervisor of the calling process, made (channel, setlocale cache, thread) at the
+  // process's first call. Errors: the socketpair or the thread could not be made.
+  static absl::StatusOr<SharedSupervisor*> ForThisProcess();
+
+  // The launch protocol's shared values (launch_environment.h): the socket the trees inherit
+  // (close-on-exec in this process), the listener's name, the setlocale cache's path.
+  int child_socket() const;
+  const std::string& socket_name() const;
+  const std::string& locale_shm_path() const { return locale_shm_path_; }
+
+  // A new tree: its pipe and its ready descriptor. Errors: pipe2, eventfd.
+  absl::StatusOr<std::unique_ptr<TracedTree>> NewTree();
+
+ private:
+  friend class TracedTree;
+  class Impl;
+  explicit SharedSupervisor(std::unique_ptr<Impl> impl);
+
+  // From TracedTree: hands a started tree, or one dropped early, to the thread.
+  void Submit(std::shared_ptr<TreeState> state);
+
+  std::unique_ptr<Impl> impl_;
+  std::string locale_shm_path_;
+};
+
+}  // namespace preload_internal
+}  // namespace filemon
+
+#endif  // FILEMON_BACKENDS_PRELOAD_SHARED_SUPERVISOR_H_
