@@ -277,6 +277,21 @@ TEST_P(SessionTest, ChildThatNeverExecsEndsTheSession) {
   }
 }
 
+// One tree's writer breaks the framing of its pipe (preload, auto: eight zero bytes, a message
+// without its size); a session traced at the same time keeps every record and its end.
+TEST_P(SessionTest, AWritersBugInOneSessionLeavesTheOthersAlone) {
+  const std::string marker = dir_ + "/marker";
+  ASSERT_EQ(system(absl::StrCat("echo m > ", marker).c_str()), 0);
+  Traced other(backend_.get(), absl::StrCat("sleep 0.5; cat ", marker, " > /dev/null"));
+  Traced broken(backend_.get(),
+                "[ -z \"$FILEMON_PRELOAD_PIPE\" ] || "
+                "head -c 8 /dev/zero > /proc/self/fd/$FILEMON_PRELOAD_PIPE; exit 0");
+  EXPECT_EQ(broken.Finish(), 0);
+  EXPECT_EQ(other.Finish(), 0);
+  EXPECT_TRUE(other.Has(RecordKind::kRead, marker));
+  EXPECT_EQ(other.OrderError(), "");
+}
+
 // The tids of the calling process's threads.
 std::vector<std::string> Threads() {
   std::vector<std::string> tids;

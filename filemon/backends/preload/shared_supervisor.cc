@@ -317,13 +317,16 @@ void SharedSupervisor::Impl::FinishTree(TreeState* tree, const absl::Status& sta
   tree->MarkDone();
 }
 
-void SharedSupervisor::Impl::FinishEnded(const absl::Status& status) {
+// `run`: the pump's wait failed (poll's error), which ends every tree now, with the error in
+// its log, rather than never. A framing error of the pump (one writer's bug) is said in the
+// log of each tree that ends after it, and ends none.
+void SharedSupervisor::Impl::FinishEnded(const absl::Status& run) {
   std::vector<std::shared_ptr<TreeState>> ended;
   for (const std::shared_ptr<TreeState>& tree : active_) {
-    if (tree->ended() || !status.ok()) ended.push_back(tree);
+    if (tree->ended() || !run.ok()) ended.push_back(tree);
   }
   for (const std::shared_ptr<TreeState>& tree : ended) {
-    FinishTree(tree.get(), status);
+    FinishTree(tree.get(), run.ok() ? pump_.status() : run);
     active_.erase(std::find(active_.begin(), active_.end(), tree));
   }
 }
@@ -331,8 +334,8 @@ void SharedSupervisor::Impl::FinishEnded(const absl::Status& status) {
 void SharedSupervisor::Impl::Loop() {
   while (true) {
     const absl::Status run = pump_.Run(this, wake_.get());
-    // A poll error ends every tree now (with the error in its log) rather than never.
-    FinishEnded(run.ok() ? pump_.status() : run);
+    FinishEnded(run);
+    if (!run.ok()) usleep(10 * 1000);  // not a busy loop if poll keeps failing
   }
 }
 
