@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -123,7 +124,7 @@ long TracerPid() {
 // forks (an enclosing bmake's filemon, `strace -f`, a debugger). ptrace gives a process one
 // tracer, so they cannot be traced again; the FreeBSD device would instead move the child to
 // the inner filemon ("Bmake .META + .MAKE relies on this"), which ptrace cannot do.
-bool ChildrenBornTraced() {
+bool ProbeChildrenBornTraced() {
   if (TracerPid() == 0) return false;
   pid_t probe = ::fork();
   if (probe == 0) ::_exit(TracerPid() != 0 ? 1 : 0);
@@ -133,6 +134,22 @@ bool ChildrenBornTraced() {
     if (errno != EINTR) return false;
   }
   return WIFEXITED(status) && WEXITSTATUS(status) == 1;
+}
+
+// `ProbeChildrenBornTraced()` once per process (bmake opens a filemon per command; a tracer
+// comes with the process's start, as the enclosing trace that starts a nested bmake): the
+// answer of this process's first filemon_open. A forked child asks again.
+bool ChildrenBornTraced() {
+  static std::atomic<pid_t> asked_by{0};
+  static std::atomic<bool> answer{false};
+  const pid_t self = ::getpid();
+  if (asked_by.load(std::memory_order_acquire) == self) {
+    return answer.load(std::memory_order_relaxed);
+  }
+  const bool traced = ProbeChildrenBornTraced();
+  answer.store(traced, std::memory_order_relaxed);
+  asked_by.store(self, std::memory_order_release);
+  return traced;
 }
 #endif
 
