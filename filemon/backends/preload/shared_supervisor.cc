@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <string>
 #include <thread>
@@ -23,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "filemon/backends/per_process.h"
 #include "filemon/backends/preload/launch_environment.h"
 #include "filemon/backends/preload/pump.h"
 #include "filemon/backends/preload/pump_wait.h"
@@ -347,28 +347,11 @@ const std::string& SharedSupervisor::socket_name() const { return impl_->channel
 void SharedSupervisor::Submit(std::shared_ptr<TreeState> state) { impl_->Submit(std::move(state)); }
 
 absl::StatusOr<SharedSupervisor*> SharedSupervisor::ForThisProcess() {
-  // The slot of the process that made it. A forked child finds its parent's slot, whose mutex
-  // may have been held at the fork, and replaces it without touching it (see the header).
-  struct Slot {
-    explicit Slot(pid_t pid) : owner(pid) {}
-    const pid_t owner;
-    absl::Mutex mu;
-    SharedSupervisor* supervisor ABSL_GUARDED_BY(mu) = nullptr;
-  };
-  static std::atomic<Slot*> current{nullptr};
-  const pid_t self = getpid();
-  Slot* slot = current.load(std::memory_order_acquire);
-  while (slot == nullptr || slot->owner != self) {
-    Slot* fresh = new Slot(self);
-    if (current.compare_exchange_strong(slot, fresh, std::memory_order_acq_rel)) {
-      slot = fresh;  // the old one (a parent's) is left as it is
-    } else {
-      delete fresh;  // another thread of this process made one: `slot` is it now
-    }
-  }
-  absl::MutexLock lock(&slot->mu);
-  if (slot->supervisor != nullptr) return slot->supervisor;
+  static PerProcess<SharedSupervisor> supervisors;  // a forked child makes its own
+  return supervisors.Get(&SharedSupervisor::Make);
+}
 
+absl::StatusOr<SharedSupervisor*> SharedSupervisor::Make() {
   absl::StatusOr<SupervisorChannel> channel = SupervisorChannel::Open();
   if (!channel.ok()) return channel.status();
   channel->ShareSocketOnly();
@@ -387,7 +370,6 @@ absl::StatusOr<SharedSupervisor*> SharedSupervisor::ForThisProcess() {
   std::thread thread(&Impl::Loop, thread_impl);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   thread.detach();
-  slot->supervisor = supervisor;
   return supervisor;
 }
 

@@ -19,8 +19,9 @@
 //     named it), as in a run.
 //
 // Lifetime (a pattern for any per-process tracing state, e.g. a loaded BPF program):
-//   - Made by the first `ForThisProcess()` of a process; never destroyed (like the backend
-//     object of bmake's API): its thread sleeps in poll with no timeout while no tree is
+//   - Held by a `PerProcess` (filemon/backends/per_process.h), which states the rules below for
+//     any such state. Made by the first `ForThisProcess()` of a process; never destroyed (like the
+//     backend object of bmake's API): its thread sleeps in poll with no timeout while no tree is
 //     traced, and exit() ends it. It creates no process, blocks every signal, and never waits
 //     for a child (the caller keeps reaping its own with waitpid(-1)).
 //   - Fork: the supervisor belongs to the process that made it (it remembers its pid). A forked
@@ -104,6 +105,8 @@ class SharedSupervisor {
   friend class TracedTree;
   class Impl;
   explicit SharedSupervisor(std::unique_ptr<Impl> impl);
+  // The channel, the setlocale cache and the thread (ForThisProcess, once per process).
+  static absl::StatusOr<SharedSupervisor*> Make();
 
   // From TracedTree: hands a started tree, or one dropped early, to the thread.
   void Submit(std::shared_ptr<TreeState> state);

@@ -1,0 +1,81 @@
+// File: filemon/backends/per_process.h
+//
+// `PerProcess<T>`: one T for the calling process, shared by all its threads, made by the first
+// `Get` and never destroyed: state a backend keeps for a whole process rather than per trace
+// (the preload supervisor every session of bmake shares, shared_supervisor.h; a loaded BPF
+// program could be another).
+//
+// Fork: a T belongs to the process that made it. A forked child (fork without exec) has only
+// the thread that forked, so a T that runs threads of its own would be a shell there, and a
+// lock held by another thread at the fork stays held. The child's first `Get` therefore makes
+// a T of its own and leaves the parent's object as it was (never destroyed, never locked in
+// the child). What the parent's T holds stays in the child until it exits or execs: its
+// descriptors should be close-on-exec.
+//
+// A failed `make` is not remembered: the next `Get` tries again.
+//
+// Example:
+//   static PerProcess<Supervisor> supervisors;
+//   absl::StatusOr<Supervisor*> s = supervisors.Get([] { return Supervisor::Make(); });
+
+#ifndef FILEMON_BACKENDS_PER_PROCESS_H_
+#define FILEMON_BACKENDS_PER_PROCESS_H_
+
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+namespace filemon {
+
+template <typename T>
+class PerProcess {
+ public:
+  constexpr PerProcess() = default;
+  PerProcess(const PerProcess&) = delete;
+  PerProcess& operator=(const PerProcess&) = delete;
+
+  // The calling process's T, made by `make` (which runs under a lock, once per process unless
+  // it fails) if there is none yet.
+  absl::StatusOr<T*> Get(absl::FunctionRef<absl::StatusOr<T*>()> make) {
+    Slot* slot = SlotOfThisProcess();
+    absl::MutexLock lock(&slot->mu);
+    if (slot->value == nullptr) {
+      absl::StatusOr<T*> made = make();
+      if (!made.ok()) return made.status();
+      slot->value = *made;
+    }
+    return slot->value;
+  }
+
+ private:
+  struct Slot {
+    explicit Slot(pid_t pid) : owner(pid) {}
+    const pid_t owner;
+    absl::Mutex mu;
+    T* value ABSL_GUARDED_BY(mu) = nullptr;
+  };
+
+  // This process's slot; a parent's (inherited by fork) is replaced, not touched.
+  Slot* SlotOfThisProcess() {
+    const pid_t self = getpid();
+    Slot* slot = current_.load(std::memory_order_acquire);
+    while (slot == nullptr || slot->owner != self) {
+      Slot* fresh = new Slot(self);
+      if (current_.compare_exchange_strong(slot, fresh, std::memory_order_acq_rel)) return fresh;
+      delete fresh;  // another thread of this process made one: `slot` is it now
+    }
+    return slot;
+  }
+
+  std::atomic<Slot*> current_{nullptr};
+};
+
+}  // namespace filemon
+
+#endif  // FILEMON_BACKENDS_PER_PROCESS_H_
