@@ -66,7 +66,7 @@ class InterposerLayoutTest : public ::testing::Test {
 
 // The loader maps the writable segment's file bytes and zeroes the rest of their last page
 // (writing it); .bss past that page is fresh memory. Rarely written data goes in
-// FILEMON_COLD_BSS (interposer.cc), after .bss.
+// FILEMON_COLD_BSS (interposer_state.h), after .bss.
 TEST_F(InterposerLayoutTest, BssEndsInThePageTheLoaderWrites) {
 #if !defined(__x86_64__)
   GTEST_SKIP() << "FILEMON_COLD_BSS exists on x86-64 only";
