@@ -111,7 +111,6 @@ namespace filemon {
 namespace preload_internal {
 namespace {
 
-DECLARE_REAL(syscall, long (*)(long, ...));
 DECLARE_REAL(dlopen, void* (*)(const char*, int));
 
 // ---------------------------------------------------------------------------------------------
@@ -325,162 +324,6 @@ namespace {
 
 __attribute__((constructor)) void Constructor() { EnsureInit(); }
 
-// ---------------------------------------------------------------------------------------------
-// Raw syscall(2): the calls the ptrace backend records, decoded from their numbers.
-
-long SyscallImpl(long nr, long a1, long a2, long a3, long a4, long a5, long a6) {
-  auto real = [&]() { return REAL(syscall)(nr, a1, a2, a3, a4, a5, a6); };
-  if (!Active()) return real();
-  auto str = [](long a) { return reinterpret_cast<const char*>(a); };
-  switch (nr) {
-#ifdef SYS_open
-    case SYS_open: {
-      long r = real();
-      if (r >= 0) RecordOpen(AT_FDCWD, str(a1), static_cast<int>(a2), false);
-      if (r < 0) OnFailedOpen(AT_FDCWD, str(a1), static_cast<int>(a2), errno);
-      return r;
-    }
-#endif
-#ifdef SYS_creat
-    case SYS_creat: {
-      long r = real();
-      if (r >= 0) RecordOpen(AT_FDCWD, str(a1), O_WRONLY | O_CREAT | O_TRUNC, false);
-      return r;
-    }
-#endif
-    case SYS_openat: {
-      long r = real();
-      if (r >= 0) RecordOpen(static_cast<int>(a1), str(a2), static_cast<int>(a3), true);
-      if (r < 0) OnFailedOpen(static_cast<int>(a1), str(a2), static_cast<int>(a3), errno);
-      return r;
-    }
-#ifdef SYS_openat2
-    case SYS_openat2: {
-      long r = real();
-      // struct open_how starts with the 64-bit flags.
-      if (a3 == 0) return r;
-      const int flags = static_cast<int>(*reinterpret_cast<const uint64_t*>(a3));
-      if (r >= 0) RecordOpen(static_cast<int>(a1), str(a2), flags, true);
-      if (r < 0) OnFailedOpen(static_cast<int>(a1), str(a2), flags, errno);
-      return r;
-    }
-#endif
-#ifdef SYS_rename
-    case SYS_rename: {
-      long r = real();
-      if (r == 0) RecordTwo(WireKind::kMove, AT_FDCWD, str(a1), AT_FDCWD, str(a2));
-      return r;
-    }
-#endif
-    case SYS_renameat:
-#ifdef SYS_renameat2
-    case SYS_renameat2:
-#endif
-    {
-      long r = real();
-      if (r == 0) {
-        RecordTwo(WireKind::kMove, static_cast<int>(a1), str(a2), static_cast<int>(a3), str(a4));
-      }
-      return r;
-    }
-#ifdef SYS_link
-    case SYS_link: {
-      long r = real();
-      if (r == 0) RecordTwo(WireKind::kLink, AT_FDCWD, str(a1), AT_FDCWD, str(a2));
-      return r;
-    }
-#endif
-    case SYS_linkat: {
-      long r = real();
-      if (r == 0) {
-        RecordTwo(WireKind::kLink, static_cast<int>(a1), str(a2), static_cast<int>(a3), str(a4));
-      }
-      return r;
-    }
-#ifdef SYS_symlink
-    case SYS_symlink: {
-      long r = real();
-      if (r == 0) RecordSymlink(str(a1), AT_FDCWD, str(a2));
-      return r;
-    }
-#endif
-    case SYS_symlinkat: {
-      long r = real();
-      if (r == 0) RecordSymlink(str(a1), static_cast<int>(a2), str(a3));
-      return r;
-    }
-#ifdef SYS_unlink
-    case SYS_unlink:
-#endif
-#ifdef SYS_rmdir
-    case SYS_rmdir:
-#endif
-    {
-      long r = real();
-      if (r == 0) RecordOne(WireKind::kDelete, AT_FDCWD, str(a1));
-      return r;
-    }
-    case SYS_unlinkat: {
-      long r = real();
-      if (r == 0) RecordOne(WireKind::kDelete, static_cast<int>(a1), str(a2));
-      return r;
-    }
-    case SYS_chdir: {
-      long r = real();
-      if (r == 0) RecordOne(WireKind::kChdir, AT_FDCWD, str(a1));
-      return r;
-    }
-    case SYS_fchdir: {
-      long r = real();
-      if (r == 0) RecordFchdir(static_cast<int>(a1));
-      return r;
-    }
-    case SYS_execve:
-      return ExecveImpl(str(a1), reinterpret_cast<char* const*>(a2),
-                        reinterpret_cast<char* const*>(a3));
-#ifdef SYS_execveat
-    case SYS_execveat:
-      return ::execveat(static_cast<int>(a1), str(a2), reinterpret_cast<char* const*>(a3),
-                        reinterpret_cast<char* const*>(a4), static_cast<int>(a5));
-#endif
-    case SYS_exit_group:
-      RecordExit(static_cast<int>(a1));
-      return real();
-    case SYS_close:
-      if (IsOurs(static_cast<int>(a1))) return 0;
-      return real();
-#ifdef SYS_fork
-    case SYS_fork:
-#endif
-#ifdef SYS_vfork
-    case SYS_vfork:
-#endif
-#if defined(SYS_fork) || defined(SYS_vfork)
-      return fork();
-#endif
-    case SYS_clone:
-      if (!(a1 & CLONE_VM)) {
-        return CreateProcess([&] {
-          long r = real();
-          if (r == 0) OnForkChild();
-          return r;
-        });
-      }
-      if (!(a1 & CLONE_THREAD)) g_pid_shared.store(true, std::memory_order_relaxed);
-      return real();
-    case SYS_wait4: {
-      int status = 0;
-      int* user = reinterpret_cast<int*>(a2);
-      long r = REAL(syscall)(nr, a1, reinterpret_cast<long>(&status), a3, a4, 0, 0);
-      if (user != nullptr) *user = status;
-      if (r > 0) RecordReaped(static_cast<pid_t>(r), status);
-      return r;
-    }
-    default:
-      return real();
-  }
-}
-
 }  // namespace
 }  // namespace preload_internal
 }  // namespace filemon
@@ -489,15 +332,6 @@ long SyscallImpl(long nr, long a1, long a2, long a3, long a4, long a5, long a6) 
 // The interposed entry points (exported; see interposer.lds).
 
 using namespace filemon::preload_internal;  // NOLINT: the C entry points below
-
-FILEMON_EXPORT long syscall(long nr, ...) noexcept {
-  va_list ap;
-  va_start(ap, nr);
-  long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
-  long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
-  va_end(ap);
-  return SyscallImpl(nr, a1, a2, a3, a4, a5, a6);
-}
 
 FILEMON_EXPORT void* dlopen(const char* file, int mode) noexcept {
   if (!Active() || file == nullptr) return REAL(dlopen)(file, mode);
