@@ -25,85 +25,39 @@
 // message.h (what is sent, and how), path_rule.h, records.h (one call's records), environment.h
 // (what exec and spawn pass on), locale_cache.h and libc_window.h (files libc opens
 // internally), close_ranges.h, directory_list.h, interposer_probes.h (N records),
-// wrappers_libc.cc (the wrappers of libc's internal opens); this file holds the process start
-// and the remaining wrappers.
+// process_creation.h (F from both sides), exec.h, exec_argv.h, spawn_actions.h,
+// syscall_decode.h, start_environment.h; the wrappers by family in wrappers_*.cc. This file
+// holds the process start (the constructor: F, E and the loader's opens) and dlopen, whose
+// loaded objects it records the same way.
 
-#include <dirent.h>
 #include <dlfcn.h>
 #include <elf.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <glob.h>
-#include <grp.h>
-#include <iconv.h>
-#include <limits.h>
 #include <link.h>
-#include <locale.h>
-#include <pthread.h>
-#include <pty.h>
-#include <pwd.h>
-#include <sched.h>
-#include <signal.h>
-#include <spawn.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/sysinfo.h>
-#include <sys/types.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <ucontext.h>
-#include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <initializer_list>
-#include <utility>
 
 #include "filemon/backends/preload/channel.h"
-#include "filemon/backends/preload/close_ranges.h"
 #include "filemon/backends/preload/directory_list.h"
-#include "filemon/backends/preload/environment.h"
-#include "filemon/backends/preload/exec.h"
-#include "filemon/backends/preload/exec_probe.h"
-#include "filemon/backends/preload/interposer_probes.h"
 #include "filemon/backends/preload/interposer_state.h"
 #include "filemon/backends/preload/launch_protocol.h"
 #include "filemon/backends/preload/libc_window.h"
 #include "filemon/backends/preload/locale_cache.h"
 #include "filemon/backends/preload/message.h"
 #include "filemon/backends/preload/own_text.h"
-#include "filemon/backends/preload/path_rule.h"
-#include "filemon/backends/preload/process_creation.h"
 #include "filemon/backends/preload/raw_syscall.h"
 #include "filemon/backends/preload/real_function.h"
 #include "filemon/backends/preload/records.h"
 #include "filemon/backends/preload/safe_string.h"
 #include "filemon/backends/preload/spawn_actions.h"
+#include "filemon/backends/preload/start_environment.h"
 #include "filemon/backends/preload/wire_format.h"
-#include "filemon/core/open_rule.h"
-#include "filemon/core/path_search.h"
-
-#ifndef CLONE_VM
-#define CLONE_VM 0x00000100
-#endif
-#ifndef RENAME_NOREPLACE
-#define RENAME_NOREPLACE 1
-#endif
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
 
 extern "C" char** environ;
 
@@ -207,56 +161,9 @@ int CountLoadedObjects() {
 
 void OnExit(int status, void*) { RecordExit(status); }
 
-// The variables the start reads, found in one walk of the environment (getenv would walk it
-// once per name).
-struct StartEnvironment {
-  const char* fd = nullptr;
-  const char* pipe = nullptr;
-  const char* pid = nullptr;
-  const char* socket = nullptr;
-  const char* options = nullptr;
-  const char* helper = nullptr;
-  const char* exec = nullptr;
-  const char* locale = nullptr;
-  const char* locale_shm = nullptr;
-  const char* library_path = nullptr;  // LD_LIBRARY_PATH
-  const char* token = nullptr;         // launch_protocol.h
-  const char* actions = nullptr;
-};
-
-StartEnvironment ReadStartEnvironment() {
-  static const char* const kNames[] = {kEnvFd,        kEnvPipe,          kEnvPid,   kEnvSocket,
-                                       kEnvOptions,   kEnvHelper,        kEnvExec,  kEnvLocale,
-                                       kEnvLocaleShm, "LD_LIBRARY_PATH", kEnvToken, kEnvActions};
-  const char* v[sizeof(kNames) / sizeof(kNames[0])];
-  EnvValues(environ, kNames, sizeof(kNames) / sizeof(kNames[0]), v);
-  StartEnvironment env;
-  env.fd = v[0];
-  env.pipe = v[1];
-  env.pid = v[2];
-  env.socket = v[3];
-  env.options = v[4];
-  env.helper = v[5];
-  env.exec = v[6];
-  env.locale = v[7];
-  env.locale_shm = v[8];
-  env.library_path = v[9];
-  env.token = v[10];
-  env.actions = v[11];
-  return env;
-}
-
-// The start of a traced process. Every process pays for it, so it stays lean: one walk of the
-// environment, a few system calls, one message, and no stack or library page that an untraced
-// start would not touch anyway where that can be helped (page faults are its largest cost).
-void Init() {
-  const StartEnvironment env = ReadStartEnvironment();
-  long fd = -1;
-  if (!ParseInt(env.fd, &fd)) return;
-  PrefaultOwnText();  // before the rest of the start runs over the text (own_text.h)
-  int pid = static_cast<int>(RawSyscall0(SYS_getpid));
-  g_pid.store(pid, std::memory_order_relaxed);
-  t_pid = pid;
+// Takes the supervisor's channel (its socket `fd`) and options from `env`; false if the
+// channel is gone (this process is then not traced).
+bool AdoptSupervisor(const StartEnvironment& env, long fd) {
   if (env.socket != nullptr) CopyString(env.socket, g_socket_name, sizeof(g_socket_name));
   if (env.options != nullptr) {
     CopyString(env.options, g_options, sizeof(g_options));
@@ -273,41 +180,64 @@ void Init() {
   if (IsOurSocket(static_cast<int>(fd))) {
     g_fd.store(static_cast<int>(fd), std::memory_order_relaxed);
   } else if (!Reconnect(static_cast<int>(fd))) {
-    return;
+    return false;
   }
   long pipe = -1;
   if (ParseInt(env.pipe, &pipe) && IsOurPipe(static_cast<int>(pipe))) {
     g_pipe.store(static_cast<int>(pipe), std::memory_order_relaxed);
   }
+  return true;
+}
 
-  BatchMessage start;
-  // A process created inside glibc (posix_spawn, system(), popen() clone internally): F from
-  // its side with the parent and token its parent passed, then what glibc did in it before the
-  // exec (launch_protocol.h). Without a token (an environment passed on by a program the
-  // interposer could not enter) the parent is the kernel's.
-  long exec_pid = 0;
-  if (!ParseInt(env.pid, &exec_pid) || exec_pid != pid) {
-    long token = 0;
-    if (exec_pid > 0 && ParseInt(env.token, &token)) {
-      start.AddFork(static_cast<int>(exec_pid), pid, static_cast<uint32_t>(token));
-      if (env.actions != nullptr) AddSpawnActions(&start, pid, env.actions);
-    } else {
-      // The environment came through a program the interposer could not enter, exec'd by
-      // `exec_pid`: the kernel's parent may be one of its own forks or the reaper (it exited),
-      // no process of the log; the supervisor then names `exec_pid`.
+// A process created inside glibc (posix_spawn, system(), popen() clone internally): F from its
+// side with the parent and token its parent passed, then what glibc did in it before the exec
+// (launch_protocol.h). Without a token (an environment passed on by a program the interposer
+// could not enter) the parent is the kernel's, and the supervisor may name the program's
+// process instead (start_environment.h).
+void AddStartFork(BatchMessage* start, const StartEnvironment& env, int pid) {
+  const StartFork fork = StartForkOf(env, pid);
+  switch (fork.kind) {
+    case StartFork::Kind::kNone:
+      return;
+    case StartFork::Kind::kWithToken:
+      start->AddFork(fork.parent, pid, fork.token);
+      if (env.actions != nullptr) AddSpawnActions(start, pid, env.actions);
+      return;
+    case StartFork::Kind::kKernels: {
       const int parent = static_cast<int>(RawSyscall0(SYS_getppid));
-      const bool other = exec_pid > 0 && exec_pid != parent;
-      start.AddForkWithAlternate(parent, pid, other ? static_cast<int>(exec_pid) : 0);
+      start->AddForkWithAlternate(parent, pid, AlternateParent(fork.exec_pid, parent));
+      return;
     }
   }
+}
+
+// E with the program the kernel ran (for execveat/fexecve, the path our wrapper resolved
+// before the exec, in place of /dev/fd/N).
+void AddStartExec(BatchMessage* start, const StartEnvironment& env, int pid) {
   const char* execfn = reinterpret_cast<const char*>(getauxval(AT_EXECFN));
   if (execfn != nullptr && StartsWith(execfn, "/dev/fd/") && env.exec != nullptr) {
-    execfn = env.exec;  // execveat/fexecve: the path our wrapper resolved before the exec
+    execfn = env.exec;
   }
-  if (execfn != nullptr) start.AddExecPath(WireKind::kExec, pid, execfn);
+  if (execfn != nullptr) start->AddExecPath(WireKind::kExec, pid, execfn);
+}
+
+// The start of a traced process. Every process pays for it, so it stays lean: one walk of the
+// environment, a few system calls, one message, and no stack or library page that an untraced
+// start would not touch anyway where that can be helped (page faults are its largest cost).
+void Init() {
+  const StartEnvironment env = ReadStartEnvironment(environ);
+  long fd = -1;
+  if (!ParseInt(env.fd, &fd)) return;
+  PrefaultOwnText();  // before the rest of the start runs over the text (own_text.h)
+  const int pid = static_cast<int>(RawSyscall0(SYS_getpid));
+  g_pid.store(pid, std::memory_order_relaxed);
+  t_pid = pid;
+  if (!AdoptSupervisor(env, fd)) return;
+  BatchMessage start;
+  AddStartFork(&start, env, pid);
+  AddStartExec(&start, env, pid);
   RecordLoadedObjects(&start, 0, env.library_path);
   start.Send();
-
   on_exit(OnExit, nullptr);
 }
 
