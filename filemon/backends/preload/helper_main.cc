@@ -170,15 +170,32 @@ void DieWithTheSupervisor(int socket, int pipe) {
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
-int Main(int argc, char** argv) {
-  if (argc < 4 || strcmp(argv[2], "--") != 0) {
-    std::fprintf(stderr, "usage: filemon_preload_helper PROGRAM -- ARGV0 ARGS...\n");
-    return 125;
-  }
+// The supervisor's socket and pipe, as inherited: each -1 if absent or not what it should be
+// (a program may have reused the number). Neither passes to the program's subtree, which ptrace
+// alone traces.
+SupervisorChannels AdoptSupervisorChannels() {
   const char* fd_text = getenv(preload_internal::kEnvFd);
-  int fd = fd_text != nullptr ? atoi(fd_text) : -1;
   const char* pipe_text = getenv(preload_internal::kEnvPipe);
-  int pipe = pipe_text != nullptr ? atoi(pipe_text) : -1;
+  SupervisorChannels channels{fd_text != nullptr ? atoi(fd_text) : -1,
+                              pipe_text != nullptr ? atoi(pipe_text) : -1};
+  if (channels.socket >= 0) fcntl(channels.socket, F_SETFD, FD_CLOEXEC);
+  struct stat pipe_stat;
+  if (channels.pipe >= 0 &&
+      (fstat(channels.pipe, &pipe_stat) != 0 || !S_ISFIFO(pipe_stat.st_mode))) {
+    channels.pipe = -1;
+  }
+  if (channels.pipe >= 0) fcntl(channels.pipe, F_SETFD, FD_CLOEXEC);
+  struct stat fd_stat;
+  if (channels.socket >= 0 &&
+      (fstat(channels.socket, &fd_stat) != 0 || !S_ISSOCK(fd_stat.st_mode))) {
+    channels.socket = -1;
+  }
+  return channels;
+}
+
+// The program to trace: `argv` is `helper PROGRAM -- ARGV0 ARGS...`. Its environment is ours
+// without the interposer's variables and LD_PRELOAD.
+Command CommandFromArguments(int argc, char** argv) {
   Command command;
   command.argv.push_back(argv[1]);  // the resolved program (argv[0] is not kept: see README)
   for (int i = 4; i < argc; ++i) command.argv.push_back(argv[i]);
@@ -186,51 +203,77 @@ int Main(int argc, char** argv) {
   for (char** e = environ; *e != nullptr; ++e) {
     absl::string_view entry(*e);
     if (absl::StartsWith(entry, preload_internal::kEnvPrefix) ||
-        entry.substr(0, 11) == "LD_PRELOAD=")
+        entry.substr(0, 11) == "LD_PRELOAD=") {
       continue;
+    }
     env.emplace_back(entry.data(), entry.size());
   }
   command.env = std::move(env);
+  return command;
+}
+
+// The trace options the supervisor passed (launch_protocol.h).
+TraceOptions OptionsFromEnvironment() {
   TraceOptions options;
   const unsigned launch_options =
       preload_internal::ParseLaunchOptions(getenv(preload_internal::kEnvOptions));
   options.absolute_paths = (launch_options & preload_internal::kOptionAbsolutePaths) != 0;
   options.probes = (launch_options & preload_internal::kOptionProbes) != 0;
-  if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);  // the subtree is traced by ptrace alone
-  struct stat pipe_stat;
-  if (pipe >= 0 && (fstat(pipe, &pipe_stat) != 0 || !S_ISFIFO(pipe_stat.st_mode))) pipe = -1;
-  if (pipe >= 0) fcntl(pipe, F_SETFD, FD_CLOEXEC);
-  struct stat fd_stat;
-  if (fd >= 0 && (fstat(fd, &fd_stat) != 0 || !S_ISSOCK(fd_stat.st_mode))) fd = -1;
+  return options;
+}
 
-  ForwardingSink sink(fd, pipe, getpid());
-  // Created inside glibc by a traced posix_spawn: this process's F and the spawn's file
-  // actions come first (launch_protocol.h).
+// Created inside glibc by a traced posix_spawn: this process's F and the spawn's file actions
+// come first (launch_protocol.h).
+void AddSpawnStartIfSpawned(ForwardingSink* sink) {
   const char* parent_text = getenv(preload_internal::kEnvPid);
   const char* token_text = getenv(preload_internal::kEnvToken);
   if (parent_text != nullptr && token_text != nullptr && atoi(parent_text) != getpid()) {
-    sink.AddSpawnStart(atoi(parent_text), static_cast<uint32_t>(strtoul(token_text, nullptr, 10)),
-                       getenv(preload_internal::kEnvActions));
+    sink->AddSpawnStart(atoi(parent_text), static_cast<uint32_t>(strtoul(token_text, nullptr, 10)),
+                        getenv(preload_internal::kEnvActions));
   }
-  // If ptrace cannot trace here, the program still runs (in this process, untraced), and the
-  // log says what is missing.
-  auto run_untraced = [&](const std::string& why) {
-    sink.Add(Record::Comment(std::string(" auto: ") + argv[1] + " cannot be preloaded and " + why +
-                             ": its own operations are not recorded"));
-    std::string path = argv[1];
-    if (path[0] != '/') {
-      char cwd[PATH_MAX];
-      if (getcwd(cwd, sizeof(cwd)) != nullptr) path = std::string(cwd) + "/" + path;
-    }
-    sink.Add(Record::Path(RecordKind::kExec, getpid(), path));
-    execv(argv[1], argv + 3);
-    std::fprintf(stderr, "filemon_preload_helper: execv(%s): %s\n", argv[1], strerror(errno));
-    return 127;
-  };
+}
+
+// When ptrace cannot trace here, the program still runs (in this process, untraced), and the
+// log says what is missing and `why`. Returns only if the exec failed: 127.
+int RunUntraced(ForwardingSink* sink, char** argv, const std::string& why) {
+  sink->Add(Record::Comment(std::string(" auto: ") + argv[1] + " cannot be preloaded and " + why +
+                            ": its own operations are not recorded"));
+  std::string path = argv[1];
+  if (path[0] != '/') {
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof(cwd)) != nullptr) path = std::string(cwd) + "/" + path;
+  }
+  sink->Add(Record::Path(RecordKind::kExec, getpid(), path));
+  execv(argv[1], argv + 3);
+  std::fprintf(stderr, "filemon_preload_helper: execv(%s): %s\n", argv[1], strerror(errno));
+  return 127;
+}
+
+// Ends as the program did: the same signal, or its exit code returned.
+int ExitAs(const ExitStatus& exit) {
+  if (exit.signal != 0) {
+    signal(exit.signal, SIG_DFL);
+    raise(exit.signal);
+  }
+  return exit.code;
+}
+
+int Main(int argc, char** argv) {
+  if (argc < 4 || strcmp(argv[2], "--") != 0) {
+    std::fprintf(stderr, "usage: filemon_preload_helper PROGRAM -- ARGV0 ARGS...\n");
+    return 125;
+  }
+  const Command command = CommandFromArguments(argc, argv);
+  TraceOptions options = OptionsFromEnvironment();
+  const SupervisorChannels channels = AdoptSupervisorChannels();
+  ForwardingSink sink(channels.socket, channels.pipe, getpid());
+  AddSpawnStartIfSpawned(&sink);
   absl::StatusOr<std::unique_ptr<Backend>> made = MakePtraceBackend();
-  if (!made.ok()) return run_untraced("ptrace is unavailable (" + made.status().ToString() + ")");
+  if (!made.ok()) {
+    return RunUntraced(&sink, argv, "ptrace is unavailable (" + made.status().ToString() + ")");
+  }
   std::unique_ptr<Backend> backend = *std::move(made);
-  DieWithTheSupervisor(fd, pipe);
+  DieWithTheSupervisor(channels.socket, channels.pipe);
   sink.Add(Record::Comment(std::string(" auto: ") + argv[1] +
                            " cannot be preloaded: traced with ptrace from here"));
   // Signals sent to this process (the pid its parent knows) reach the program, as they did
@@ -247,13 +290,9 @@ int Main(int argc, char** argv) {
     exit = backend->Run(command, options, &sink);
   }
   if (!exit.ok()) {
-    return run_untraced("ptrace could not start it (" + exit.status().ToString() + ")");
+    return RunUntraced(&sink, argv, "ptrace could not start it (" + exit.status().ToString() + ")");
   }
-  if (exit->signal != 0) {
-    signal(exit->signal, SIG_DFL);
-    raise(exit->signal);
-  }
-  return exit->code;
+  return ExitAs(*exit);
 }
 
 }  // namespace

@@ -121,218 +121,286 @@ void SpawnActions(posix_spawn_file_actions_t* actions, const char* dir, const ch
   posix_spawn_file_actions_addopen(actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 }
 
+int RunThreads(int argc, char** argv) {
+  int threads = atoi(argv[2]);
+  int opens = atoi(argv[3]);
+  const char* path = argv[4];
+  std::vector<std::thread> workers;
+  int failures = 0;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      for (int i = 0; i < opens; ++i) failures += OpenClose(path);
+    });
+  }
+  for (auto& w : workers) w.join();
+  return failures == 0 ? 0 : 1;
+}
+
+int RunCloseAll(int argc, char** argv) {
+  for (int fd = 3; fd < 4096; ++fd) close(fd);
+  close_range(3, ~0U, 0);
+  return OpenClose(argv[2]);
+}
+
+int RunRawClose(int argc, char** argv) {
+  syscall(SYS_close_range, 3, ~0U, 0);  // the interposer sees this one too
+  long r = 0;
+#if defined(__x86_64__)
+  // An inline close_range that no wrapper can see.
+  __asm__ volatile("syscall"
+                   : "=a"(r)
+                   : "a"(SYS_close_range), "D"(3), "S"(~0U), "d"(0)
+                   : "rcx", "r11", "memory");
+#endif
+  (void)r;
+  return OpenClose(argv[2]);
+}
+
+int RunDlopen(int argc, char** argv) { return dlopen(argv[2], RTLD_NOW) != nullptr ? 0 : 1; }
+
+int RunRawOpen(int argc, char** argv) {
+  long fd = syscall(SYS_openat, AT_FDCWD, argv[2], O_RDONLY);
+  if (fd < 0) return 1;
+  close(static_cast<int>(fd));
+  return 0;
+}
+
+int RunSignalOpen(int argc, char** argv) {
+  g_signal_path = argv[2];
+  signal(SIGUSR1, OnSignal);
+  raise(SIGUSR1);
+  return 0;
+}
+
+int RunSpawn(int argc, char** argv) {
+  pid_t pid;
+  if (posix_spawn(&pid, argv[2], nullptr, nullptr, argv + 2, environ) != 0) return 101;
+  return WaitFor(pid);
+}
+
+int RunSpawnActions(int argc, char** argv) {
+  posix_spawn_file_actions_t actions;
+  SpawnActions(&actions, argv[2], argv[3]);
+  char true_path[] = "/bin/true";
+  char* true_argv[] = {true_path, nullptr};
+  pid_t pid;
+  int rc = posix_spawn(&pid, true_path, &actions, nullptr, true_argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  return rc != 0 ? 101 : WaitFor(pid);
+}
+
+int RunVfork(int argc, char** argv) {
+  pid_t pid = vfork();
+  if (pid == 0) {
+    execv(argv[2], argv + 2);
+    _exit(127);
+  }
+  return WaitFor(pid);
+}
+
+int RunForkNoExec(int argc, char** argv) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    OpenClose(argv[2]);
+    exit(3);
+  }
+  return WaitFor(pid) == 3 ? 0 : 1;
+}
+
+int RunDaemon(int argc, char** argv) {
+  if (daemon(1, 1) != 0) return 1;
+  return OpenClose(argv[2]);
+}
+
+int RunAtforkOpen(int argc, char** argv) {
+  g_signal_path = argv[2];
+  pthread_atfork(nullptr, nullptr, [] { OpenClose(g_signal_path); });
+  pid_t child = fork();
+  if (child == 0) _exit(0);
+  return WaitFor(child);
+}
+
+int RunForkExit(int argc, char** argv) {
+  SlowChildStart();
+  if (fork() == 0) _exit(OpenClose(argv[2]));
+  return 0;
+}
+
+int RunDaemonSlow(int argc, char** argv) {
+  SlowChildStart();
+  if (daemon(1, 1) != 0) return 1;
+  return OpenClose(argv[2]);
+}
+
+int RunSpawnNowait(int argc, char** argv) {
+  posix_spawn_file_actions_t actions;
+  SpawnActions(&actions, argv[2], argv[3]);
+  pid_t pid;
+  return posix_spawn(&pid, argv[4], &actions, nullptr, argv + 4, environ) != 0 ? 101 : 0;
+}
+
+int RunPopenExit(int argc, char** argv) {
+  std::string command = std::string("exec cat ") + argv[2] + " >/dev/null";
+  return popen(command.c_str(), "r") != nullptr ? 0 : 1;
+}
+
+int RunLongRename(int argc, char** argv) {
+  std::string dir = argv[2];
+  while (dir.size() < 2200) dir += "/.";
+  const std::string from = dir + "/" + std::string(200, 'a');
+  const std::string to = dir + "/" + std::string(200, 'b');
+  int fd = open(from.c_str(), O_WRONLY | O_CREAT, 0644);
+  if (fd < 0) return 1;
+  close(fd);
+  if (rename(from.c_str(), to.c_str()) != 0) return 1;
+  unlink(to.c_str());
+  fd = open(argv[3], O_WRONLY | O_CREAT, 0644);
+  if (fd < 0) return 1;
+  close(fd);
+  return 0;
+}
+
+int RunForgeEnd(int argc, char** argv) {
+  using filemon::preload_internal::MessageType;
+  ForgeControl(MessageType::kRootExit);
+  ForgeControl(MessageType::kDone);
+  usleep(200 * 1000);  // a drain of the supervisor in between
+  OpenClose(argv[2]);
+  return 3;
+}
+
+int RunSmallStack(int argc, char** argv) {
+  static char** run_argv = argv + 2;
+  static std::string command;
+  for (char** a = run_argv; *a != nullptr; ++a) command += std::string(*a) + " ";
+  RunInThread(32 * 1024, [](void*) -> void* {
+    pid_t pid;
+    if (posix_spawnp(&pid, run_argv[0], nullptr, nullptr, run_argv, environ) != 0 ||
+        WaitFor(pid) != 0 || system(command.c_str()) != 0) {
+      _exit(4);
+    }
+    execvp(run_argv[0], run_argv);
+    _exit(127);
+  });
+  return 127;
+}
+
+int RunBigenvThread(int argc, char** argv) {
+  static std::vector<std::string> storage;
+  static std::vector<char*> env;
+  for (char** e = environ; *e != nullptr; ++e) env.push_back(*e);
+  for (int i = 0; i < 20000; ++i) storage.push_back("FILL" + std::to_string(i) + "=x");
+  for (std::string& entry : storage) env.push_back(&entry[0]);
+  env.push_back(nullptr);
+  static char** exec_argv = argv + 2;
+  RunInThread(128 * 1024, [](void*) -> void* {
+    execve(exec_argv[0], exec_argv, env.data());
+    return nullptr;
+  });
+  return 127;
+}
+
+int RunCloneVm(int argc, char** argv) {
+  static char stack[256 * 1024];
+  g_signal_path = argv[2];
+  const int child = clone([](void*) -> int { return OpenClose(g_signal_path); },
+                          stack + sizeof(stack), CLONE_VM | SIGCHLD, nullptr);
+  if (child < 0) return 1;
+  return WaitFor(child);
+}
+
+int RunClearenv(int argc, char** argv) {
+  clearenv();
+  setenv("PATH", "/bin:/usr/bin", 1);
+  execvp(argv[2], argv + 2);
+  return 127;
+}
+
+int RunExecl300(int argc, char** argv) {
+  // execl with more arguments than the interposer keeps on its stack: cat reads FILE 300 times.
+  const char* f = argv[2];
+#define FILEMON_TEN(x) x, x, x, x, x, x, x, x, x, x
+#define FILEMON_HUNDRED(x) FILEMON_TEN(FILEMON_TEN(x))
+  execl("/bin/cat", "cat", FILEMON_HUNDRED(f), FILEMON_HUNDRED(f), FILEMON_HUNDRED(f),
+        static_cast<char*>(nullptr));
+  return 127;
+}
+
+int RunKillSelf(int argc, char** argv) {
+  raise(SIGKILL);
+  return 0;
+}
+
+int RunLocale(int argc, char** argv) {
+  for (char* cat = strtok(argv[2], ","); cat != nullptr; cat = strtok(nullptr, ",")) {
+    if (strcmp(cat, "ctype") == 0) {
+      setlocale(LC_CTYPE, "");
+    } else if (strcmp(cat, "messages") == 0) {
+      setlocale(LC_MESSAGES, "");
+    } else if (strcmp(cat, "all") == 0) {
+      setlocale(LC_ALL, "");
+    } else if (strcmp(cat, "c") == 0) {
+      setlocale(LC_ALL, "C");
+    } else {
+      return 2;
+    }
+  }
+  if (argc > 3) {
+    execv(argv[3], argv + 3);
+    return 127;
+  }
+  return 0;
+}
+
+// A subcommand: its name, how many entries of main's argv it takes (the program and its name
+// included), and what it does.
+struct Subcommand {
+  enum class Args { kExactly, kAtLeast, kAny };
+  const char* name;
+  Args args;
+  int argc;
+  int (*run)(int argc, char** argv);
+};
+
+using Args = Subcommand::Args;
+
+const Subcommand kSubcommands[] = {
+    {"threads", Args::kExactly, 5, RunThreads},
+    {"close_all", Args::kExactly, 3, RunCloseAll},
+    {"raw_close", Args::kExactly, 3, RunRawClose},
+    {"dlopen", Args::kExactly, 3, RunDlopen},
+    {"raw_open", Args::kExactly, 3, RunRawOpen},
+    {"signal_open", Args::kExactly, 3, RunSignalOpen},
+    {"spawn", Args::kAtLeast, 3, RunSpawn},
+    {"spawn_actions", Args::kExactly, 4, RunSpawnActions},
+    {"vfork", Args::kAtLeast, 3, RunVfork},
+    {"fork_no_exec", Args::kExactly, 3, RunForkNoExec},
+    {"daemon", Args::kExactly, 3, RunDaemon},
+    {"atfork_open", Args::kExactly, 3, RunAtforkOpen},
+    {"fork_exit", Args::kExactly, 3, RunForkExit},
+    {"daemon_slow", Args::kExactly, 3, RunDaemonSlow},
+    {"spawn_nowait", Args::kAtLeast, 5, RunSpawnNowait},
+    {"popen_exit", Args::kExactly, 3, RunPopenExit},
+    {"long_rename", Args::kExactly, 4, RunLongRename},
+    {"forge_end", Args::kExactly, 3, RunForgeEnd},
+    {"small_stack", Args::kAtLeast, 3, RunSmallStack},
+    {"bigenv_thread", Args::kAtLeast, 3, RunBigenvThread},
+    {"clone_vm", Args::kExactly, 3, RunCloneVm},
+    {"clearenv", Args::kAtLeast, 3, RunClearenv},
+    {"execl_300", Args::kExactly, 3, RunExecl300},
+    {"kill_self", Args::kAny, 0, RunKillSelf},
+    {"locale", Args::kAtLeast, 3, RunLocale},
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) return 2;
-  const char* cmd = argv[1];
-  if (strcmp(cmd, "threads") == 0 && argc == 5) {
-    int threads = atoi(argv[2]);
-    int opens = atoi(argv[3]);
-    const char* path = argv[4];
-    std::vector<std::thread> workers;
-    int failures = 0;
-    for (int t = 0; t < threads; ++t) {
-      workers.emplace_back([&] {
-        for (int i = 0; i < opens; ++i) failures += OpenClose(path);
-      });
-    }
-    for (auto& w : workers) w.join();
-    return failures == 0 ? 0 : 1;
-  }
-  if (strcmp(cmd, "close_all") == 0 && argc == 3) {
-    for (int fd = 3; fd < 4096; ++fd) close(fd);
-    close_range(3, ~0U, 0);
-    return OpenClose(argv[2]);
-  }
-  if (strcmp(cmd, "raw_close") == 0 && argc == 3) {
-    syscall(SYS_close_range, 3, ~0U, 0);  // the interposer sees this one too
-    long r = 0;
-#if defined(__x86_64__)
-    // An inline close_range that no wrapper can see.
-    __asm__ volatile("syscall"
-                     : "=a"(r)
-                     : "a"(SYS_close_range), "D"(3), "S"(~0U), "d"(0)
-                     : "rcx", "r11", "memory");
-#endif
-    (void)r;
-    return OpenClose(argv[2]);
-  }
-  if (strcmp(cmd, "dlopen") == 0 && argc == 3) {
-    return dlopen(argv[2], RTLD_NOW) != nullptr ? 0 : 1;
-  }
-  if (strcmp(cmd, "raw_open") == 0 && argc == 3) {
-    long fd = syscall(SYS_openat, AT_FDCWD, argv[2], O_RDONLY);
-    if (fd < 0) return 1;
-    close(static_cast<int>(fd));
-    return 0;
-  }
-  if (strcmp(cmd, "signal_open") == 0 && argc == 3) {
-    g_signal_path = argv[2];
-    signal(SIGUSR1, OnSignal);
-    raise(SIGUSR1);
-    return 0;
-  }
-  if (strcmp(cmd, "spawn") == 0 && argc >= 3) {
-    pid_t pid;
-    if (posix_spawn(&pid, argv[2], nullptr, nullptr, argv + 2, environ) != 0) return 101;
-    return WaitFor(pid);
-  }
-  if (strcmp(cmd, "spawn_actions") == 0 && argc == 4) {
-    posix_spawn_file_actions_t actions;
-    SpawnActions(&actions, argv[2], argv[3]);
-    char true_path[] = "/bin/true";
-    char* true_argv[] = {true_path, nullptr};
-    pid_t pid;
-    int rc = posix_spawn(&pid, true_path, &actions, nullptr, true_argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    return rc != 0 ? 101 : WaitFor(pid);
-  }
-  if (strcmp(cmd, "vfork") == 0 && argc >= 3) {
-    pid_t pid = vfork();
-    if (pid == 0) {
-      execv(argv[2], argv + 2);
-      _exit(127);
-    }
-    return WaitFor(pid);
-  }
-  if (strcmp(cmd, "fork_no_exec") == 0 && argc == 3) {
-    pid_t pid = fork();
-    if (pid == 0) {
-      OpenClose(argv[2]);
-      exit(3);
-    }
-    return WaitFor(pid) == 3 ? 0 : 1;
-  }
-  if (strcmp(cmd, "daemon") == 0 && argc == 3) {
-    if (daemon(1, 1) != 0) return 1;
-    return OpenClose(argv[2]);
-  }
-  if (strcmp(cmd, "atfork_open") == 0 && argc == 3) {
-    g_signal_path = argv[2];
-    pthread_atfork(nullptr, nullptr, [] { OpenClose(g_signal_path); });
-    pid_t child = fork();
-    if (child == 0) _exit(0);
-    return WaitFor(child);
-  }
-  if (strcmp(cmd, "fork_exit") == 0 && argc == 3) {
-    SlowChildStart();
-    if (fork() == 0) _exit(OpenClose(argv[2]));
-    return 0;
-  }
-  if (strcmp(cmd, "daemon_slow") == 0 && argc == 3) {
-    SlowChildStart();
-    if (daemon(1, 1) != 0) return 1;
-    return OpenClose(argv[2]);
-  }
-  if (strcmp(cmd, "spawn_nowait") == 0 && argc >= 5) {
-    posix_spawn_file_actions_t actions;
-    SpawnActions(&actions, argv[2], argv[3]);
-    pid_t pid;
-    return posix_spawn(&pid, argv[4], &actions, nullptr, argv + 4, environ) != 0 ? 101 : 0;
-  }
-  if (strcmp(cmd, "popen_exit") == 0 && argc == 3) {
-    std::string command = std::string("exec cat ") + argv[2] + " >/dev/null";
-    return popen(command.c_str(), "r") != nullptr ? 0 : 1;
-  }
-  if (strcmp(cmd, "long_rename") == 0 && argc == 4) {
-    std::string dir = argv[2];
-    while (dir.size() < 2200) dir += "/.";
-    const std::string from = dir + "/" + std::string(200, 'a');
-    const std::string to = dir + "/" + std::string(200, 'b');
-    int fd = open(from.c_str(), O_WRONLY | O_CREAT, 0644);
-    if (fd < 0) return 1;
-    close(fd);
-    if (rename(from.c_str(), to.c_str()) != 0) return 1;
-    unlink(to.c_str());
-    fd = open(argv[3], O_WRONLY | O_CREAT, 0644);
-    if (fd < 0) return 1;
-    close(fd);
-    return 0;
-  }
-  if (strcmp(cmd, "forge_end") == 0 && argc == 3) {
-    using filemon::preload_internal::MessageType;
-    ForgeControl(MessageType::kRootExit);
-    ForgeControl(MessageType::kDone);
-    usleep(200 * 1000);  // a drain of the supervisor in between
-    OpenClose(argv[2]);
-    return 3;
-  }
-  if (strcmp(cmd, "small_stack") == 0 && argc >= 3) {
-    static char** run_argv = argv + 2;
-    static std::string command;
-    for (char** a = run_argv; *a != nullptr; ++a) command += std::string(*a) + " ";
-    RunInThread(32 * 1024, [](void*) -> void* {
-      pid_t pid;
-      if (posix_spawnp(&pid, run_argv[0], nullptr, nullptr, run_argv, environ) != 0 ||
-          WaitFor(pid) != 0 || system(command.c_str()) != 0) {
-        _exit(4);
-      }
-      execvp(run_argv[0], run_argv);
-      _exit(127);
-    });
-    return 127;
-  }
-  if (strcmp(cmd, "bigenv_thread") == 0 && argc >= 3) {
-    static std::vector<std::string> storage;
-    static std::vector<char*> env;
-    for (char** e = environ; *e != nullptr; ++e) env.push_back(*e);
-    for (int i = 0; i < 20000; ++i) storage.push_back("FILL" + std::to_string(i) + "=x");
-    for (std::string& entry : storage) env.push_back(&entry[0]);
-    env.push_back(nullptr);
-    static char** exec_argv = argv + 2;
-    RunInThread(128 * 1024, [](void*) -> void* {
-      execve(exec_argv[0], exec_argv, env.data());
-      return nullptr;
-    });
-    return 127;
-  }
-  if (strcmp(cmd, "clone_vm") == 0 && argc == 3) {
-    static char stack[256 * 1024];
-    g_signal_path = argv[2];
-    const int child = clone([](void*) -> int { return OpenClose(g_signal_path); },
-                            stack + sizeof(stack), CLONE_VM | SIGCHLD, nullptr);
-    if (child < 0) return 1;
-    return WaitFor(child);
-  }
-  if (strcmp(cmd, "clearenv") == 0 && argc >= 3) {
-    clearenv();
-    setenv("PATH", "/bin:/usr/bin", 1);
-    execvp(argv[2], argv + 2);
-    return 127;
-  }
-  if (strcmp(cmd, "execl_300") == 0 && argc == 3) {
-    // execl with more arguments than the interposer keeps on its stack: cat reads FILE 300 times.
-    const char* f = argv[2];
-#define FILEMON_TEN(x) x, x, x, x, x, x, x, x, x, x
-#define FILEMON_HUNDRED(x) FILEMON_TEN(FILEMON_TEN(x))
-    execl("/bin/cat", "cat", FILEMON_HUNDRED(f), FILEMON_HUNDRED(f), FILEMON_HUNDRED(f),
-          static_cast<char*>(nullptr));
-    return 127;
-  }
-  if (strcmp(cmd, "kill_self") == 0) {
-    raise(SIGKILL);
-    return 0;
-  }
-  if (strcmp(cmd, "locale") == 0 && argc >= 3) {
-    for (char* cat = strtok(argv[2], ","); cat != nullptr; cat = strtok(nullptr, ",")) {
-      if (strcmp(cat, "ctype") == 0) {
-        setlocale(LC_CTYPE, "");
-      } else if (strcmp(cat, "messages") == 0) {
-        setlocale(LC_MESSAGES, "");
-      } else if (strcmp(cat, "all") == 0) {
-        setlocale(LC_ALL, "");
-      } else if (strcmp(cat, "c") == 0) {
-        setlocale(LC_ALL, "C");
-      } else {
-        return 2;
-      }
-    }
-    if (argc > 3) {
-      execv(argv[3], argv + 3);
-      return 127;
-    }
-    return 0;
+  for (const Subcommand& sub : kSubcommands) {
+    if (strcmp(argv[1], sub.name) != 0) continue;
+    const bool fits = sub.args == Args::kAny ||
+                      (sub.args == Args::kExactly ? argc == sub.argc : argc >= sub.argc);
+    return fits ? sub.run(argc, argv) : 2;
   }
   return 2;
 }
