@@ -6,12 +6,16 @@
 // token from the environment its parent passed (launch_protocol.h); one whose environment came
 // through a program the interposer could not enter names the kernel's parent.
 //
-// Pure: libc-only, allocates nothing, makes no system call.
+// Pure and header-only: libc-only, allocates nothing, makes no system call.
 
 #ifndef FILEMON_BACKENDS_PRELOAD_START_ENVIRONMENT_H_
 #define FILEMON_BACKENDS_PRELOAD_START_ENVIRONMENT_H_
 
+#include <cstddef>
 #include <cstdint>
+
+#include "filemon/backends/preload/launch_protocol.h"
+#include "filemon/backends/preload/safe_string.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -34,6 +38,8 @@ struct StartEnvironment {
   const char* actions = nullptr;
 };
 
+// Inline, as StartForkOf: the start runs them before it maps the library's text at once
+// (own_text.h), so they belong in the start's own code, not in a page of their own.
 StartEnvironment ReadStartEnvironment(char* const* envp);
 
 // The F a process writes at its start.
@@ -56,6 +62,45 @@ StartFork StartForkOf(const StartEnvironment& env, int pid);
 // once it exited, is no process of the log); 0 for none.
 inline int AlternateParent(int exec_pid, int ppid) {
   return exec_pid > 0 && exec_pid != ppid ? exec_pid : 0;
+}
+
+inline StartEnvironment ReadStartEnvironment(char* const* envp) {
+  static const char* const kNames[] = {kEnvFd,        kEnvPipe,          kEnvPid,   kEnvSocket,
+                                       kEnvOptions,   kEnvHelper,        kEnvExec,  kEnvLocale,
+                                       kEnvLocaleShm, "LD_LIBRARY_PATH", kEnvToken, kEnvActions};
+  constexpr size_t kCount = sizeof(kNames) / sizeof(kNames[0]);
+  const char* v[kCount];
+  EnvValues(envp, kNames, kCount, v);
+  StartEnvironment env;
+  env.fd = v[0];
+  env.pipe = v[1];
+  env.pid = v[2];
+  env.socket = v[3];
+  env.options = v[4];
+  env.helper = v[5];
+  env.exec = v[6];
+  env.locale = v[7];
+  env.locale_shm = v[8];
+  env.library_path = v[9];
+  env.token = v[10];
+  env.actions = v[11];
+  return env;
+}
+
+inline StartFork StartForkOf(const StartEnvironment& env, int pid) {
+  StartFork fork;
+  long exec_pid = 0;
+  if (ParseInt(env.pid, &exec_pid) && exec_pid == pid) return fork;  // an exec, no creation
+  long token = 0;
+  if (exec_pid > 0 && ParseInt(env.token, &token)) {
+    fork.kind = StartFork::Kind::kWithToken;
+    fork.parent = static_cast<int>(exec_pid);
+    fork.token = static_cast<uint32_t>(token);
+    return fork;
+  }
+  fork.kind = StartFork::Kind::kKernels;
+  fork.exec_pid = exec_pid > 0 ? static_cast<int>(exec_pid) : 0;
+  return fork;
 }
 
 }  // namespace preload_internal
