@@ -25,7 +25,7 @@ bool RecordKindFromWire(WireKind wire, RecordKind* kind) {
 void RecordDispatcher::AddRoot(int32_t root, RecordSink* sink) {
   // A new process: what an earlier one of the same pid left (its X, its probes) is not its.
   exit_written_.erase(root);
-  probed_.erase(root);
+  probes_.Forget(root);
   routes_.insert_or_assign(root, sink);
   if (last_pid_ == root) last_sink_ = sink;
 }
@@ -48,7 +48,7 @@ void RecordDispatcher::RemoveSink(RecordSink* sink) {
   for (int32_t pid : gone) {
     routes_.erase(pid);
     exit_written_.erase(pid);
-    probed_.erase(pid);
+    probes_.Forget(pid);
   }
   if (last_sink_ == sink) {
     last_pid_ = 0;
@@ -80,7 +80,7 @@ bool RecordDispatcher::FirstFork(const WireRecord& w) {
 }
 
 bool RecordDispatcher::FirstProbe(int32_t pid, absl::string_view path) {
-  return probed_[pid].insert(std::string(path)).second;
+  return probes_.First(pid, path);
 }
 
 int32_t RecordDispatcher::ForkParent(const WireRecord& w) const {
@@ -147,7 +147,7 @@ RecordSink* RecordDispatcher::Dispatch(const WireRecord& w, const char* path1, c
       break;
     case RecordKind::kExit:
       if (!exit_written_.insert(w.pid).second) return sink;  // already written
-      probed_.erase(w.pid);
+      probes_.Forget(w.pid);
       WriteExit(sink, w.pid, w.status, w.signal);
       return sink;
     case RecordKind::kNotFound:
@@ -179,7 +179,7 @@ void RecordDispatcher::HandleRecords(const char* data, size_t size) {
 }
 
 void RecordDispatcher::HandleExit(const WireRecord& record) {
-  probed_.erase(record.pid);
+  probes_.Forget(record.pid);
   if (exit_written_.erase(record.pid) > 0) return;  // the process wrote its own X
   const bool known = InTree(record.pid);
   RecordSink* sink = Route(record.pid);

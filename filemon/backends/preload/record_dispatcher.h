@@ -40,6 +40,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
+#include "filemon/backends/path_rules.h"
 #include "filemon/backends/preload/wire_format.h"
 #include "filemon/core/record_sink.h"
 
@@ -109,9 +110,9 @@ class RecordDispatcher {
   absl::flat_hash_set<std::tuple<int32_t, int32_t, uint32_t>> half_seen_;
   // The probes in the log of each pid, until its X: one N per pid and path (TraceOptions::
   // probes), across the process's execs and threads. The interposer drops most repeats
-  // before they are sent (probe_set.h); this is the rule's exact form, as ptrace's decoder
-  // keeps it.
-  absl::flat_hash_map<int32_t, absl::flat_hash_set<std::string>> probed_;
+  // before they are sent (probe_set.h); this is the rule's exact form, shared with the
+  // ptrace and ebpf backends.
+  path_rules::ProbeMemory probes_;
   size_t unrouted_ = 0;
   absl::flat_hash_set<int32_t> unenterable_;  // processes running such a program
   struct HeldExit {
