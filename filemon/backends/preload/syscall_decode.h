@@ -63,6 +63,9 @@ struct DecodedSyscall {
 DecodedSyscall DecodeSyscall(const SyscallCall& call);
 
 // The open flags in openat2's struct open_how (its first member, 64 bits).
+// REQUIRES: the kernel read the struct: the call succeeded, or failed in its path lookup
+// (ENOENT, ENOTDIR), which comes after the copy of the struct. A pointer the kernel refused
+// (EFAULT) must not be read here: the program would crash where it gets an error untraced.
 int OpenHowFlags(const void* open_how);
 
 }  // namespace preload_internal

@@ -264,11 +264,13 @@ FILEMON_EXPORT void _Exit(int status) noexcept {
 
 // --- reaping: X for children that could not write their own ---
 
+// The kernel stores the status where the caller asked (a bad pointer fails with EFAULT there,
+// as untraced; nothing is stored when no child was reaped): it is read back from there.
 FILEMON_EXPORT pid_t waitpid(pid_t pid, int* status, int options) {
   int local = 0;
-  pid_t r = REAL(waitpid)(pid, &local, options);
-  if (status != nullptr) *status = local;
-  if (r > 0) RecordReaped(r, local);
+  int* where = status != nullptr ? status : &local;
+  pid_t r = REAL(waitpid)(pid, where, options);
+  if (r > 0) RecordReaped(r, *where);
   return r;
 }
 
@@ -276,9 +278,9 @@ FILEMON_EXPORT pid_t wait(int* status) { return waitpid(-1, status, 0); }
 
 FILEMON_EXPORT pid_t wait4(pid_t pid, int* status, int options, struct rusage* usage) noexcept {
   int local = 0;
-  pid_t r = REAL(wait4)(pid, &local, options, usage);
-  if (status != nullptr) *status = local;
-  if (r > 0) RecordReaped(r, local);
+  int* where = status != nullptr ? status : &local;
+  pid_t r = REAL(wait4)(pid, where, options, usage);
+  if (r > 0) RecordReaped(r, *where);
   return r;
 }
 
@@ -286,14 +288,16 @@ FILEMON_EXPORT pid_t wait3(int* status, int options, struct rusage* usage) noexc
   return wait4(-1, status, options, usage);
 }
 
+// Linux lets `info` be null: the child is still reaped, so its status is read into our own.
 FILEMON_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t* info, int options) {
-  int rc = REAL(waitid)(idtype, id, info, options);
-  if (rc == 0 && info != nullptr && info->si_pid > 0 && (options & WEXITED) &&
-      !(options & WNOWAIT)) {
-    if (info->si_code == CLD_EXITED) {
-      RecordReaped(info->si_pid, W_EXITCODE(info->si_status, 0));
-    } else if (info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED) {
-      RecordReaped(info->si_pid, info->si_status);
+  siginfo_t local{};
+  siginfo_t* where = info != nullptr ? info : &local;
+  int rc = REAL(waitid)(idtype, id, where, options);
+  if (rc == 0 && where->si_pid > 0 && (options & WEXITED) && !(options & WNOWAIT)) {
+    if (where->si_code == CLD_EXITED) {
+      RecordReaped(where->si_pid, W_EXITCODE(where->si_status, 0));
+    } else if (where->si_code == CLD_KILLED || where->si_code == CLD_DUMPED) {
+      RecordReaped(where->si_pid, where->si_status);
     }
   }
   return rc;

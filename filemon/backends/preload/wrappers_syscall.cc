@@ -37,9 +37,13 @@ long Real(const SyscallCall& c) {
 
 long OpenSyscall(const SyscallCall& c, const DecodedSyscall& d) {
   const long r = Real(c);
+  const int error = errno;
+  // A failure other than the path lookup's records nothing, and may be the kernel's refusal
+  // of openat2's struct open_how (EFAULT), which must then not be read (OpenHowFlags).
+  if (r < 0 && error != ENOENT && error != ENOTDIR) return r;
   const int flags = d.open_how != nullptr ? OpenHowFlags(d.open_how) : d.open_flags;
   if (r >= 0) RecordOpen(d.dirfd1, d.path1, flags, d.at);
-  if (r < 0) OnFailedOpen(d.dirfd1, d.path1, flags, errno);
+  if (r < 0) OnFailedOpen(d.dirfd1, d.path1, flags, error);
   return r;
 }
 
@@ -81,14 +85,14 @@ long CloneSyscall(const SyscallCall& c) {
   return Real(c);
 }
 
-// wait4 with the status read here, for the reaped child's X, and passed on.
+// wait4, whose status the kernel stores where the caller asked (a bad pointer fails with EFAULT
+// there, as untraced), read back for the reaped child's X.
 long Wait4Syscall(const SyscallCall& c) {
-  int status = 0;
-  int* user = reinterpret_cast<int*>(c.args[1]);
+  int local = 0;
+  int* status = c.args[1] != 0 ? reinterpret_cast<int*>(c.args[1]) : &local;
   const long r =
-      REAL(syscall)(c.nr, c.args[0], reinterpret_cast<long>(&status), c.args[2], c.args[3], 0, 0);
-  if (user != nullptr) *user = status;
-  if (r > 0) RecordReaped(static_cast<pid_t>(r), status);
+      REAL(syscall)(c.nr, c.args[0], reinterpret_cast<long>(status), c.args[2], c.args[3], 0, 0);
+  if (r > 0) RecordReaped(static_cast<pid_t>(r), *status);
   return r;
 }
 

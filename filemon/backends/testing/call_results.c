@@ -1,0 +1,199 @@
+// call_results MODE DIR: calls whose results a tracer must leave as the kernel and libc give
+// them, checked by the program itself. Exits 0 when every call returned what it returns
+// untraced, else the line number of the first check that failed (and says which on stderr).
+//   faults  calls given a pointer the kernel cannot read or write (a PROT_NONE page) fail with
+//           EFAULT and nothing crashes: raw openat2 with a bad struct open_how or a bad path,
+//           raw clone3 with bad arguments, open with a bad path, and the reaping of an exited
+//           child into a bad status (waitpid, wait4, raw wait4)
+//   nohang  waitpid, wait4 and raw wait4 with WNOHANG of a running child return 0 and leave
+//           the status word as it was
+//   errno   failed calls leave the errno their failure set (ENOENT, ENOTDIR, EBADF, EEXIST,
+//           ECHILD, ENOTEMPTY...), and successful ones leave errno as it was before them
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+#define CHECK(cond)                                                                \
+  do {                                                                             \
+    if (!(cond)) {                                                                 \
+      fprintf(stderr, "call_results:%d: %s (errno %d)\n", __LINE__, #cond, errno); \
+      return __LINE__ % 250 + 1;                                                   \
+    }                                                                              \
+  } while (0)
+
+// The call failed with `error`.
+#define FAILS_WITH(call, error) CHECK((call) == -1 && errno == (error))
+
+// A call that succeeds leaves errno at the value set before it.
+#define KEEPS_ERRNO(call) \
+  do {                    \
+    errno = 4321;         \
+    CHECK((call) >= 0);   \
+    CHECK(errno == 4321); \
+  } while (0)
+
+static const char* dir;
+
+// DIR/name, in one of two buffers used in turn (a call may take two paths).
+static const char* In(const char* name) {
+  static char buffers[2][4096];
+  static int next;
+  char* path = buffers[next++ % 2];
+  snprintf(path, sizeof(buffers[0]), "%s/%s", dir, name);
+  return path;
+}
+
+static pid_t ExitedChild(void) {
+  pid_t pid = fork();
+  if (pid == 0) _exit(3);
+  // Exited but not reaped once this returns: waitid with WNOWAIT waits without reaping.
+  siginfo_t info;
+  if (pid > 0) waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT);
+  return pid;
+}
+
+static int Faults(void) {
+  void* bad = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  CHECK(bad != MAP_FAILED);
+  FAILS_WITH(syscall(SYS_openat2, AT_FDCWD, In("f"), bad, 24L), EFAULT);
+  uint64_t how[3] = {O_RDONLY, 0, 0};
+  FAILS_WITH(syscall(SYS_openat2, AT_FDCWD, bad, how, sizeof(how)), EFAULT);
+  FAILS_WITH(syscall(SYS_clone3, bad, 64L), EFAULT);
+  FAILS_WITH(open((const char*)bad, O_RDONLY), EFAULT);
+  FAILS_WITH(openat(AT_FDCWD, (const char*)bad, O_RDONLY), EFAULT);
+  // The kernel reaps the child, then cannot store its status.
+  pid_t pid = ExitedChild();
+  CHECK(pid > 0);
+  FAILS_WITH(waitpid(pid, (int*)bad, 0), EFAULT);
+  pid = ExitedChild();
+  CHECK(pid > 0);
+  FAILS_WITH(wait4(pid, (int*)bad, 0, NULL), EFAULT);
+  pid = ExitedChild();
+  CHECK(pid > 0);
+  FAILS_WITH(syscall(SYS_wait4, pid, bad, 0L, 0L), EFAULT);
+  return 0;
+}
+
+static int NoHang(void) {
+  int pipe_fds[2];
+  CHECK(pipe(pipe_fds) == 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    char c;
+    close(pipe_fds[1]);
+    read(pipe_fds[0], &c, 1);  // until the parent closes its end
+    _exit(0);
+  }
+  CHECK(pid > 0);
+  close(pipe_fds[0]);
+  int status = 1234;
+  CHECK(waitpid(pid, &status, WNOHANG) == 0 && status == 1234);
+  CHECK(wait4(pid, &status, WNOHANG, NULL) == 0 && status == 1234);
+  CHECK(syscall(SYS_wait4, pid, &status, (long)WNOHANG, 0L) == 0 && status == 1234);
+  close(pipe_fds[1]);
+  CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  FAILS_WITH(waitpid(-1, &status, WNOHANG), ECHILD);
+  return 0;
+}
+
+static int FailedCalls(void) {
+  FAILS_WITH(open(In("absent"), O_RDONLY), ENOENT);
+  FAILS_WITH(open(In("absent/x"), O_RDONLY), ENOENT);
+  FAILS_WITH(openat(AT_FDCWD, "absent-here", O_RDONLY), ENOENT);
+  FAILS_WITH(open(In("file/x"), O_RDONLY), ENOTDIR);
+  FAILS_WITH(open(In("file"), O_WRONLY | O_CREAT | O_EXCL, 0644), EEXIST);
+  FAILS_WITH(openat(12345, "rel", O_RDONLY), EBADF);
+  FAILS_WITH(creat(In("absent/x"), 0644), ENOENT);
+  FAILS_WITH(syscall(SYS_openat, AT_FDCWD, In("absent"), O_RDONLY), ENOENT);
+  uint64_t how[3] = {O_RDONLY, 0, 0};
+  FAILS_WITH(syscall(SYS_openat2, AT_FDCWD, In("absent"), how, sizeof(how)), ENOENT);
+  errno = 0;
+  CHECK(fopen(In("absent"), "r") == NULL && errno == ENOENT);
+  errno = 0;
+  CHECK(opendir(In("absent")) == NULL && errno == ENOENT);
+  FAILS_WITH(rename(In("absent"), In("b")), ENOENT);
+  FAILS_WITH(renameat(AT_FDCWD, In("absent"), AT_FDCWD, In("b")), ENOENT);
+  FAILS_WITH(link(In("absent"), In("b")), ENOENT);
+  FAILS_WITH(symlink("x", In("file")), EEXIST);
+  FAILS_WITH(unlink(In("absent")), ENOENT);
+  FAILS_WITH(unlinkat(AT_FDCWD, In("absent"), 0), ENOENT);
+  FAILS_WITH(rmdir(In("full")), ENOTEMPTY);
+  FAILS_WITH(mkdir(In("full"), 0755), EEXIST);
+  FAILS_WITH(chdir(In("absent")), ENOENT);
+  FAILS_WITH(fchdir(12345), EBADF);
+  FAILS_WITH(close(12345), EBADF);
+  FAILS_WITH(dup2(12345, 12346), EBADF);
+  struct stat st;
+  FAILS_WITH(stat(In("absent"), &st), ENOENT);
+  FAILS_WITH(lstat(In("absent"), &st), ENOENT);
+  FAILS_WITH(access(In("absent"), R_OK), ENOENT);
+  char link_buf[64];
+  FAILS_WITH(readlink(In("absent"), link_buf, sizeof(link_buf)), ENOENT);
+  char* argv[] = {"absent", NULL};
+  FAILS_WITH(execve(In("absent"), argv, environ), ENOENT);
+  FAILS_WITH(execv(In("file"), argv), EACCES);
+  FAILS_WITH(execvp("filemon-absent-program", argv), ENOENT);
+  pid_t pid;
+  CHECK(posix_spawn(&pid, In("absent"), NULL, NULL, argv, environ) == ENOENT);
+  int status;
+  FAILS_WITH(waitpid(-1, &status, 0), ECHILD);
+  FAILS_WITH(wait(&status), ECHILD);
+  FAILS_WITH(syscall(SYS_wait4, -1L, &status, 0L, 0L), ECHILD);
+  siginfo_t info;
+  FAILS_WITH(waitid(P_ALL, 0, &info, WEXITED), ECHILD);
+  return 0;
+}
+
+static int SuccessfulCalls(void) {
+  KEEPS_ERRNO(close(open(In("file"), O_RDONLY)));
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+  CHECK(dfd >= 0);
+  KEEPS_ERRNO(close(openat(dfd, "file", O_RDONLY)));
+  KEEPS_ERRNO(close(openat(dfd, "new", O_WRONLY | O_CREAT, 0644)));
+  KEEPS_ERRNO(renameat(dfd, "new", dfd, "new2"));
+  KEEPS_ERRNO(linkat(dfd, "new2", dfd, "new3", 0));
+  KEEPS_ERRNO(unlinkat(dfd, "new2", 0));
+  KEEPS_ERRNO(rename(In("new3"), In("new4")));
+  KEEPS_ERRNO(unlink(In("new4")));
+  KEEPS_ERRNO(symlinkat("file", dfd, "sym"));
+  KEEPS_ERRNO(unlinkat(dfd, "sym", 0));
+  KEEPS_ERRNO(chdir(dir));
+  KEEPS_ERRNO(fchdir(dfd));
+  pid_t pid = fork();
+  if (pid == 0) _exit(0);
+  int status;
+  KEEPS_ERRNO(waitpid(pid, &status, 0));
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  if (argc != 3) return 2;
+  dir = argv[2];
+  if (strcmp(argv[1], "faults") == 0) return Faults();
+  if (strcmp(argv[1], "nohang") == 0) return NoHang();
+  if (strcmp(argv[1], "errno") == 0) {
+    // DIR/file (a regular file) and DIR/full (a directory that is not empty) are made here.
+    int fd = open(In("file"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || close(fd) != 0 || mkdir(In("full"), 0755) != 0) return 2;
+    fd = open(In("full/x"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || close(fd) != 0) return 2;
+    const int failed = FailedCalls();
+    return failed != 0 ? failed : SuccessfulCalls();
+  }
+  return 2;
+}
