@@ -135,6 +135,10 @@ DecodedSyscall DecodeProcess(const SyscallCall& c) {
 #endif
     case SYS_clone:
       return Action(SyscallAction::kClone);
+#ifdef SYS_clone3
+    case SYS_clone3:
+      return Action(SyscallAction::kClone3);
+#endif
     case SYS_wait4:
       return Action(SyscallAction::kWait4);
     default:

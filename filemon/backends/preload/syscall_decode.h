@@ -45,6 +45,7 @@ enum class SyscallAction {
   kClose,      // our descriptors are not closed
   kFork,       // fork, vfork: through the fork wrapper
   kClone,      // clone: a new process (not a thread) is a creation
+  kClone3,     // clone3: the same, by the flags in its struct clone_args (args[0], args[1] bytes)
   kWait4,      // a reaped child's X
 };
 

@@ -7,15 +7,18 @@
 #include <stdarg.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
 
 #include "filemon/backends/preload/channel.h"
 #include "filemon/backends/preload/exec.h"
 #include "filemon/backends/preload/interposer_probes.h"
 #include "filemon/backends/preload/interposer_state.h"
 #include "filemon/backends/preload/process_creation.h"
+#include "filemon/backends/preload/raw_syscall.h"
 #include "filemon/backends/preload/real_function.h"
 #include "filemon/backends/preload/records.h"
 #include "filemon/backends/preload/syscall_decode.h"
@@ -70,10 +73,9 @@ long PathSyscall(const SyscallCall& c, const DecodedSyscall& d) {
   return r;
 }
 
-// clone without a function: like fork for a new process with its own memory; a CLONE_VM
-// child shares our memory, where no pid can be cached.
-long CloneSyscall(const SyscallCall& c) {
-  const long flags = c.args[0];
+// clone (flags in args[0]) or clone3 without a function: like fork for a new process with its
+// own memory; a CLONE_VM child shares our memory, where no pid can be cached.
+long CloneSyscall(const SyscallCall& c, unsigned long flags) {
   if (!(flags & CLONE_VM)) {
     return CreateProcess([&] {
       const long r = Real(c);
@@ -83,6 +85,22 @@ long CloneSyscall(const SyscallCall& c) {
   }
   if (!(flags & CLONE_THREAD)) g_pid_shared.store(true, std::memory_order_relaxed);
   return Real(c);
+}
+
+// clone3's flags, the first 64 bits of the struct clone_args at args[0] (args[1] bytes), read
+// as the kernel reads it: through process_vm_readv, which fails where the kernel's copy would
+// (the call then passes through and fails with EFAULT, as untraced) instead of crashing.
+long Clone3Syscall(const SyscallCall& c) {
+  uint64_t flags = 0;
+  struct iovec ours = {&flags, sizeof(flags)};
+  struct iovec theirs = {reinterpret_cast<void*>(c.args[0]), sizeof(flags)};
+  const long read =
+      RawSyscall6(SYS_process_vm_readv, RawSyscall0(SYS_getpid), reinterpret_cast<long>(&ours), 1,
+                  reinterpret_cast<long>(&theirs), 1, 0);
+  if (read != static_cast<long>(sizeof(flags)) || c.args[1] < static_cast<long>(sizeof(flags))) {
+    return Real(c);
+  }
+  return CloneSyscall(c, static_cast<unsigned long>(flags));
 }
 
 // wait4, whose status the kernel stores where the caller asked (a bad pointer fails with EFAULT
@@ -115,7 +133,9 @@ long ProcessSyscall(const SyscallCall& c, const DecodedSyscall& d) {
     case SyscallAction::kFork:
       return fork();
     case SyscallAction::kClone:
-      return CloneSyscall(c);
+      return CloneSyscall(c, static_cast<unsigned long>(c.args[0]));
+    case SyscallAction::kClone3:
+      return Clone3Syscall(c);
     case SyscallAction::kWait4:
       return Wait4Syscall(c);
     default:

@@ -11,6 +11,9 @@
 //   threads  4 threads, each forking 4 children (which exit without waiting for anything);
 //            every thread waits for its own children
 //   signal   a SIGUSR1 handler forks; main raises it, returns without waiting
+//   clone3   raw syscall(SYS_clone3) of a child with its own memory (as fork); the parent returns
+//            at once
+//   clone    the same with raw syscall(SYS_clone, SIGCHLD, 0, ...)
 //   long     no child: creates DIR/<~3000 bytes>/a, renames it to .../b, links .../b to
 //            .../c (two paths of ~3000 bytes each: more than PIPE_BUF together), then opens
 //            DIR/after for writing and returns
@@ -23,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -89,6 +93,29 @@ static int Spawn(void) {
   return 0;
 }
 
+// The kernel's struct clone_args as clone3 first took it (64 bytes).
+struct CloneArgs {
+  unsigned long long flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+};
+
+// A fork made by the raw system call (`nr` SYS_clone3 or SYS_clone), which no libc fork
+// wrapper sees; the child reads the header and exits, the parent returns at once.
+static int RawClone(long nr) {
+  long pid;
+  if (nr == SYS_clone3) {
+    struct CloneArgs args = {0};
+    args.exit_signal = SIGCHLD;
+    pid = syscall(SYS_clone3, &args, sizeof(args));
+  } else {
+    pid = syscall(SYS_clone, (long)SIGCHLD, 0L, 0L, 0L, 0L);
+  }
+  if (pid == 0) {
+    ReadHeaderIn();
+    _exit(0);
+  }
+  return pid < 0 ? 3 : 0;
+}
+
 // DIR/<12 components of 250 bytes>: about 3000 bytes.
 static int LongPaths(void) {
   static char base[4096];
@@ -147,6 +174,8 @@ int main(int argc, char** argv) {
     raise(SIGUSR1);
     return 0;
   }
+  if (strcmp(mode, "clone3") == 0) return RawClone(SYS_clone3);
+  if (strcmp(mode, "clone") == 0) return RawClone(SYS_clone);
   if (strcmp(mode, "long") == 0) return LongPaths();
   return 2;
 }

@@ -112,6 +112,18 @@ TEST_P(BackendConformanceTest, OrderThreadsThatFork) {
   RunOrderCase("threads", 16);
 }
 
+// A fork made by the raw clone3 or clone system call (through syscall(2), as a program that
+// wants clone3's pidfd does): F before the child's records, as for fork.
+TEST_P(BackendConformanceTest, OrderRawClone3AndExit) {
+  SKIP_IF_KNOWN_ORDER_BUG();
+  RunOrderCase("clone3", 1);
+}
+
+TEST_P(BackendConformanceTest, OrderRawCloneAndExit) {
+  SKIP_IF_KNOWN_ORDER_BUG();
+  RunOrderCase("clone", 1);
+}
+
 TEST_P(BackendConformanceTest, OrderForkInASignalHandler) {
   SKIP_IF_KNOWN_ORDER_BUG();
   RunOrderCase("signal", 1);
