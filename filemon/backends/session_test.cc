@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -290,6 +291,35 @@ TEST_P(SessionTest, AWritersBugInOneSessionLeavesTheOthersAlone) {
   EXPECT_EQ(other.Finish(), 0);
   EXPECT_TRUE(other.Has(RecordKind::kRead, marker));
   EXPECT_EQ(other.OrderError(), "");
+}
+
+// Issue 18 for sessions: only a session's own tree writes into its log. One job's process
+// (wire_forger.c) sends records claiming a process of the other job through every channel its
+// session gave it; none reaches the other log, and its own log names the refusal.
+TEST_P(SessionTest, AJobCannotWriteIntoAnotherJobsLog) {
+  const std::string fifo = dir_ + "/hold";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  // The victim waits until the forger is done, so that its pid is a live process of its tree.
+  Traced victim(backend_.get(), absl::StrCat("exec cat ", fifo));
+  const std::string prefix = dir_ + "/forged";
+  Traced forger(backend_.get(),
+                absl::StrCat("exec ", testing_internal::TestProgram("wire_forger_bin"), " ",
+                             victim.pid(), " ", prefix));
+  EXPECT_EQ(forger.Finish(), 0);
+  ASSERT_EQ(system(absl::StrCat("echo done > ", fifo).c_str()), 0);
+  EXPECT_EQ(victim.Finish(), 0);
+  for (const OwnedRecord& r : victim.records()) {
+    EXPECT_FALSE(absl::StartsWith(r.path, prefix)) << "forged into the victim's log: " << r.path;
+  }
+  EXPECT_EQ(victim.OrderError(), "");
+  if (std::string(GetParam()) == "preload" || std::string(GetParam()) == "auto") {
+    bool named = false;
+    for (const OwnedRecord& r : forger.records()) {
+      named = named || (r.kind == RecordKind::kComment && absl::StrContains(r.path, "refused") &&
+                        absl::StrContains(r.path, absl::StrCat("pid ", forger.pid())));
+    }
+    EXPECT_TRUE(named) << "the forger's log does not name the refusal";
+  }
 }
 
 // The tids of the calling process's threads.

@@ -20,10 +20,10 @@ Pump::Pump(SupervisorChannel* channel, RecordDispatcher* dispatcher, ControlHand
       dispatcher_(dispatcher),
       control_(control),
       buffer_(kMaxMessage + kDeferredPrefix + 1) {
-  if (channel_->pipe() >= 0) pipes_.push_back({channel_->pipe(), std::string()});
+  if (channel_->pipe() >= 0) pipes_.push_back({channel_->pipe(), std::string(), nullptr});
 }
 
-void Pump::AddPipe(int fd) { pipes_.push_back({fd, std::string()}); }
+void Pump::AddPipe(int fd, RecordSink* tree) { pipes_.push_back({fd, std::string(), tree}); }
 
 void Pump::RemovePipe(int fd) {
   for (size_t i = 0; i < pipes_.size(); ++i) {
@@ -35,18 +35,32 @@ void Pump::RemovePipe(int fd) {
 }
 
 void Pump::RemoveTreeRoot(pid_t root) {
-  roots_.erase(std::remove(roots_.begin(), roots_.end(), root), roots_.end());
+  roots_.erase(
+      std::remove_if(roots_.begin(), roots_.end(), [root](const Root& r) { return r.pid == root; }),
+      roots_.end());
 }
 
 bool Pump::Admissible(pid_t pid) const {
-  for (pid_t root : roots_) {
-    if (DescendsFrom(pid, root)) return true;
+  for (const Root& root : roots_) {
+    if (DescendsFrom(pid, root.pid)) return true;
   }
   return dispatcher_->InTree(pid);
 }
 
+Pump::Sender Pump::SocketSender(pid_t pid) const {
+  Sender sender;
+  sender.checked = check_senders_;
+  sender.pid = pid;
+  if (!check_senders_ || pid <= 0) return sender;
+  sender.tree = dispatcher_->TreeOf(pid);
+  for (size_t i = 0; sender.tree == nullptr && i < roots_.size(); ++i) {
+    if (DescendsFrom(pid, roots_[i].pid)) sender.tree = roots_[i].tree;
+  }
+  return sender;
+}
+
 // `trusted`: from the control socket, the only source of control messages.
-void Pump::Handle(const char* data, size_t size, bool trusted) {
+void Pump::Handle(const char* data, size_t size, bool trusted, const Sender& sender) {
   if (size < sizeof(MessageHeader)) return;
   MessageHeader header;
   std::memcpy(&header, data, sizeof(header));
@@ -65,15 +79,15 @@ void Pump::Handle(const char* data, size_t size, bool trusted) {
   }
   switch (header.type) {
     case MessageType::kRecords:
-      dispatcher_->HandleRecords(body, body_size);
+      dispatcher_->HandleRecords(body, body_size, sender);
       break;
     case MessageType::kReaped:
-      dispatcher_->HandleExit(record);
+      dispatcher_->HandleExit(record, sender);
       break;
     case MessageType::kDeferred:  // only from a socket, where Receive stashes it
       break;
     case MessageType::kMarker:
-      HandleMarker(header, body, body_size);
+      HandleMarker(header, body, body_size, sender.tree);
       break;
     default:
       control_->OnControl(header.type, record);
@@ -81,7 +95,9 @@ void Pump::Handle(const char* data, size_t size, bool trusted) {
   }
 }
 
-void Pump::HandleMarker(const MessageHeader& header, const char* body, size_t body_size) {
+// `pipe_tree`: the tree whose pipe the marker came through.
+void Pump::HandleMarker(const MessageHeader& header, const char* body, size_t body_size,
+                        RecordSink* pipe_tree) {
   uint64_t id = 0;
   if (body_size >= sizeof(id)) std::memcpy(&id, body, sizeof(id));
   auto it = deferred_.find(id);
@@ -95,35 +111,58 @@ void Pump::HandleMarker(const MessageHeader& header, const char* body, size_t bo
                                          " was lost (its marker came alone)"));
     return;
   }
-  const std::string message = std::move(it->second);
+  const Received message = std::move(it->second);
   deferred_.erase(it);
-  if (message.size() >= sizeof(MessageHeader)) {
+  Sender sender = SocketSender(message.pid);
+  if (sender.tree != pipe_tree) sender.tree = nullptr;  // the marker's pipe and sender disagree
+  if (message.data.size() >= sizeof(MessageHeader)) {
     MessageHeader inner;
-    std::memcpy(&inner, message.data(), sizeof(inner));
+    std::memcpy(&inner, message.data.data(), sizeof(inner));
     if (inner.type == MessageType::kRecords || inner.type == MessageType::kReaped) {
-      Handle(message.data(), message.size(), false);
+      Handle(message.data.data(), message.data.size(), false, sender);
     }
   }
 }
 
 // Reads every message queued on socket `fd`: a deferred one waits for its marker, any other
-// in `*plain`. Returns true when the peer closed.
-bool Pump::Receive(int fd, std::vector<std::string>* plain) {
+// in `*plain`, each with its sender's pid if the socket passes credentials. Returns true when
+// the peer closed.
+bool Pump::Receive(int fd, std::vector<Received>* plain) {
   while (true) {
-    const ssize_t n = recv(fd, buffer_.data(), buffer_.size(), MSG_DONTWAIT);
+    struct iovec iov = {buffer_.data(), buffer_.size()};
+    union {
+      char bytes[CMSG_SPACE(sizeof(struct ucred))];
+      struct cmsghdr align;
+    } control;
+    struct msghdr msg {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.bytes;
+    msg.msg_controllen = sizeof(control.bytes);
+    const ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return n == 0;
     ++received_;
+    pid_t pid = 0;
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+        struct ucred cred;
+        std::memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+        pid = cred.pid;
+      }
+    }
     if (static_cast<size_t>(n) < sizeof(MessageHeader)) continue;
     MessageHeader header;
     std::memcpy(&header, buffer_.data(), sizeof(header));
     if (header.type == MessageType::kDeferred && static_cast<size_t>(n) >= kDeferredPrefix) {
       uint64_t id;
       std::memcpy(&id, buffer_.data() + sizeof(header), sizeof(id));
-      deferred_[id].assign(buffer_.data() + kDeferredPrefix,
-                           static_cast<size_t>(n) - kDeferredPrefix);
+      Received& stashed = deferred_[id];
+      stashed.data.assign(buffer_.data() + kDeferredPrefix,
+                          static_cast<size_t>(n) - kDeferredPrefix);
+      stashed.pid = pid;
     } else {
-      plain->emplace_back(buffer_.data(), static_cast<size_t>(n));
+      plain->push_back({std::string(buffer_.data(), static_cast<size_t>(n)), pid});
     }
   }
 }
@@ -154,13 +193,17 @@ void Pump::Decide(bool final) {
 // The socket messages received so far, after a drain of the pipe: each sender's earlier pipe
 // writes came before. Then the reaper's, unless a peer is undecided.
 void Pump::HandleUnmarked() {
-  std::vector<std::string> ready;
+  std::vector<Received> ready;
   ready.swap(unmarked_);
-  for (const std::string& message : ready) Handle(message.data(), message.size(), false);
+  for (const Received& message : ready) {
+    Handle(message.data.data(), message.data.size(), false, SocketSender(message.pid));
+  }
   if (channel_->has_waiting_peers()) return;
   ready.clear();
   ready.swap(control_queue_);
-  for (const std::string& message : ready) Handle(message.data(), message.size(), true);
+  for (const Received& message : ready) {
+    Handle(message.data.data(), message.data.size(), true, Sender());
+  }
 }
 
 // Every pipe's stream.
@@ -190,7 +233,11 @@ void Pump::DrainStream(PipeStream* stream) {
       }
       if (pending.size() - pos < header.size) break;
       ++received_;
-      Handle(pending.data() + pos, header.size, false);
+      Sender sender;
+      sender.checked = check_senders_;
+      sender.tree = stream->tree;
+      sender.pid = header.sender;
+      Handle(pending.data() + pos, header.size, false, sender);
       pos += header.size;
     }
     pending.erase(0, pos);
@@ -247,10 +294,12 @@ void Pump::Finish() {
   Decide(/*final=*/true);
   // Deferred messages whose marker never came (the sender's pipe broke): out of place, but
   // not lost.
-  absl::flat_hash_map<uint64_t, std::string> left;
+  absl::flat_hash_map<uint64_t, Received> left;
   left.swap(deferred_);
   for (auto& [id, message] : left) {
-    if (message.size() >= sizeof(MessageHeader)) Handle(message.data(), message.size(), false);
+    if (message.data.size() >= sizeof(MessageHeader)) {
+      Handle(message.data.data(), message.data.size(), false, SocketSender(message.pid));
+    }
   }
   channel_->CloseSockets();
 }

@@ -14,6 +14,18 @@
 // Reconnected peers are admitted if they descend (per /proc) from a root given to
 // `AddTreeRoot` or the dispatcher knows them (`RecordDispatcher::InTree`).
 //
+// Several trees (`CheckSenders`, a shared supervisor): a message may write only for its
+// sender's tree (RecordDispatcher::Sender). The sender's tree is the one whose pipe the
+// message came through, or, for a socket, the tree of the process the kernel names as its
+// sender (SCM_CREDENTIALS: the dispatcher's routes, else the tree root it descends from per
+// /proc); a deferred message needs both to agree (its marker's pipe, its socket sender).
+//
+// Several trees (`CheckSenders`, a shared supervisor): a message may write only for its
+// sender's tree (RecordDispatcher::Sender). The sender's tree is the one whose pipe the
+// message came through, or, for a socket, the tree of the process the kernel names as its
+// sender (SCM_CREDENTIALS: the dispatcher's routes, else the tree root it descends from per
+// /proc); a deferred message needs both to agree (its marker's pipe, its socket sender).
+//
 // The pump can outlive one command: `Run` returns when the control handler says it is finished
 // or the wait strategy sees its watched process exit, and may be called again; `Finish` is for
 // the end, once every writer is gone. Not thread-safe.
@@ -70,12 +82,16 @@ class Pump {
   Pump(const Pump&) = delete;
   Pump& operator=(const Pump&) = delete;
 
-  // Admits reconnecting peers that descend from `root` (until `RemoveTreeRoot(root)`).
-  void AddTreeRoot(pid_t root) { roots_.push_back(root); }
+  // Admits reconnecting peers that descend from `root` (until `RemoveTreeRoot(root)`), whose
+  // tree, for `CheckSenders`, is `tree`.
+  void AddTreeRoot(pid_t root, RecordSink* tree = nullptr) { roots_.push_back({root, tree}); }
   void RemoveTreeRoot(pid_t root);
+  // From now on, checks every message's sender (see the top). Call before the first `Run`.
+  void CheckSenders() { check_senders_ = true; }
 
-  // Reads pipe `fd` (non-blocking, owned by the caller) too, from the next drain on.
-  void AddPipe(int fd);
+  // Reads pipe `fd` (non-blocking, owned by the caller) too, from the next drain on; its
+  // messages are sent by `tree` (for `CheckSenders`).
+  void AddPipe(int fd, RecordSink* tree = nullptr);
   // Reads what pipe `fd` holds, then forgets it (the caller may close it). A message cut by
   // the end of the pipe (its writer died while writing) is dropped.
   void RemovePipe(int fd);
@@ -95,14 +111,24 @@ class Pump {
   size_t forged() const { return forged_; }
 
  private:
-  void Handle(const char* data, size_t size, bool trusted);
-  void HandleMarker(const MessageHeader& header, const char* body, size_t body_size);
-  bool Receive(int fd, std::vector<std::string>* plain);
+  // A socket message and its sender's pid as the kernel gave it (0: unknown).
+  struct Received {
+    std::string data;
+    pid_t pid;
+  };
+  using Sender = RecordDispatcher::Sender;
+  void Handle(const char* data, size_t size, bool trusted, const Sender& sender);
+  void HandleMarker(const MessageHeader& header, const char* body, size_t body_size,
+                    RecordSink* pipe_tree);
+  bool Receive(int fd, std::vector<Received>* plain);
+  // The sender of a socket message from `pid` (the kernel's).
+  Sender SocketSender(pid_t pid) const;
   void ReceiveSockets();
   void HandleUnmarked();
   struct PipeStream {
     int fd;
     std::string pending;  // a message the end of a read cut
+    RecordSink* tree;     // its writers' tree (AddPipe)
   };
   void DrainPipe();
   void DrainStream(PipeStream* stream);
@@ -113,15 +139,20 @@ class Pump {
   SupervisorChannel* channel_;
   RecordDispatcher* dispatcher_;
   ControlHandler* control_;
-  std::vector<pid_t> roots_;
+  struct Root {
+    pid_t pid;
+    RecordSink* tree;
+  };
+  std::vector<Root> roots_;
+  bool check_senders_ = false;
   std::vector<char> buffer_;
   // Deferred messages by id, until their marker (wire_format.h).
-  absl::flat_hash_map<uint64_t, std::string> deferred_;
-  std::vector<std::string> unmarked_;       // plain socket messages, until the next pipe drain
-  std::vector<std::string> control_queue_;  // the reaper's, after the records before them
-  std::vector<PipeStream> pipes_;           // the channel's pipe first, if it has one
-  size_t received_ = 0;                     // messages read since the last DrainAll
-  size_t pipe_bytes_ = 0;                   // bytes read from the pipe since the last wait
+  absl::flat_hash_map<uint64_t, Received> deferred_;
+  std::vector<Received> unmarked_;       // plain socket messages, until the next pipe drain
+  std::vector<Received> control_queue_;  // the reaper's, after the records before them
+  std::vector<PipeStream> pipes_;        // the channel's pipe first, if it has one
+  size_t received_ = 0;                  // messages read since the last DrainAll
+  size_t pipe_bytes_ = 0;                // bytes read from the pipe since the last wait
   size_t forged_ = 0;
   absl::Status status_;
 };

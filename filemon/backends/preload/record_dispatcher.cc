@@ -41,6 +41,7 @@ void RecordDispatcher::RemoveSink(RecordSink* sink) {
     }
   }
   held_exits_.swap(kept);
+  refused_.erase(sink);
   std::vector<int32_t> gone;
   for (const auto& [pid, routed] : routes_) {
     if (routed == sink) gone.push_back(pid);
@@ -127,6 +128,7 @@ RecordSink* RecordDispatcher::Dispatch(const WireRecord& w, const char* path1, c
   RecordKind kind;
   if (!RecordKindFromWire(w.kind, &kind)) return nullptr;
   const int32_t pid = kind == RecordKind::kFork ? ForkParent(w) : w.pid;
+  if (sender_ != nullptr && !Allowed(*sender_, pid)) return nullptr;
   RecordSink* sink = Route(pid);
   if (sink == nullptr) {
     ++unrouted_;
@@ -163,12 +165,34 @@ RecordSink* RecordDispatcher::Dispatch(const WireRecord& w, const char* path1, c
   return sink;
 }
 
-void RecordDispatcher::HandleRecords(const char* data, size_t size) {
+bool RecordDispatcher::Allowed(const Sender& sender, int32_t pid) {
+  if (!sender.checked) return true;
+  RecordSink* tree = TreeOf(pid);
+  if (sender.tree != nullptr && tree == sender.tree) return true;
+  Refused& refused = refused_[sender.tree];
+  if (refused.count++ == 0) {
+    refused.first_claimed = pid;
+    refused.first_sender = sender.pid;
+  }
+  return false;
+}
+
+RecordDispatcher::Refused RecordDispatcher::TakeRefused(RecordSink* tree) {
+  auto it = refused_.find(tree);
+  if (it == refused_.end()) return Refused();
+  Refused taken = it->second;
+  refused_.erase(it);
+  return taken;
+}
+
+void RecordDispatcher::HandleRecords(const char* data, size_t size, const Sender& sender) {
+  sender_ = sender.checked ? &sender : nullptr;
   RecordSink* last = nullptr;
   const bool ok =
       DecodeRecords(data, size, [&](const WireRecord& w, const char* p1, const char* p2) {
         if (RecordSink* sink = Dispatch(w, p1, p2)) last = sink;
       });
+  sender_ = nullptr;
   if (ok) return;
   if (last == nullptr) last = fallback_;
   if (last == nullptr) {
@@ -178,7 +202,8 @@ void RecordDispatcher::HandleRecords(const char* data, size_t size) {
   last->Add(Record::Comment(" preload: a malformed message from the interposer"));
 }
 
-void RecordDispatcher::HandleExit(const WireRecord& record) {
+void RecordDispatcher::HandleExit(const WireRecord& record, const Sender& sender) {
+  if (!Allowed(sender, record.pid)) return;
   probes_.Forget(record.pid);
   if (exit_written_.erase(record.pid) > 0) return;  // the process wrote its own X
   const bool known = InTree(record.pid);

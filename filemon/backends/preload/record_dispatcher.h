@@ -19,6 +19,11 @@
 //   trees traced at once (one per bmake job) never mix. A pid of no root goes to the fallback
 //   sink given at construction; with none, its records are dropped and counted (`unrouted()`).
 //   A single-tree run passes its sink as the fallback and needs no root.
+// - Senders (several trees, issue 18 for sessions): a message whose sender's tree the channel
+//   proves (the tree's own pipe; the kernel's pid of a socket's sender) is checked
+//   (`HandleRecords` with a `Sender`): a record of a process routed to another tree, or of an
+//   F naming another tree's process as parent, is refused and counted for the sending tree
+//   (`TakeRefused`), never written; a sender of no tree has every record refused.
 //
 // Not thread-safe: one pump calls it. Sinks must outlive the dispatcher or their removal.
 //
@@ -47,6 +52,20 @@
 namespace filemon {
 namespace preload_internal {
 
+// Who sent a message to a `RecordDispatcher`, as far as the channel proves it.
+struct MessageSender {
+  bool checked = false;        // false: trusted as routed (a single-tree run)
+  RecordSink* tree = nullptr;  // checked: the sender's tree; nullptr: none (all refused)
+  int32_t pid = 0;             // the sending process, for the log
+};
+
+// Records refused from one sending tree (or from senders of none), for its log.
+struct RefusedRecords {
+  size_t count = 0;
+  int32_t first_claimed = 0;  // the pid the first refused record named
+  int32_t first_sender = 0;   // the process that sent it
+};
+
 class RecordDispatcher {
  public:
   explicit RecordDispatcher(RecordSink* fallback) : fallback_(fallback) {}
@@ -61,11 +80,21 @@ class RecordDispatcher {
   // them; their later records go to the fallback sink.
   void RemoveSink(RecordSink* sink);
 
+  using Sender = MessageSender;
+  using Refused = RefusedRecords;
+
   // Turns the records of one kRecords message body into sink records. A malformed body gives
   // a comment after its well-formed records.
-  void HandleRecords(const char* data, size_t size);
+  void HandleRecords(const char* data, size_t size, const Sender& sender = Sender());
   // A process was reaped (kReaped, kind kExit); writes its X unless the process wrote its own.
-  void HandleExit(const WireRecord& record);
+  void HandleExit(const WireRecord& record, const Sender& sender = Sender());
+  // The tree `pid` is routed to; nullptr: none.
+  RecordSink* TreeOf(int32_t pid) const {
+    auto it = routes_.find(pid);
+    return it != routes_.end() ? it->second : nullptr;
+  }
+  // The refusals counted for senders of `tree` (nullptr: of no tree) since the last call.
+  Refused TakeRefused(RecordSink* tree);
   // `pid` is no process of the log (the command's process, whose exec failed before the run
   // was handed to another backend): its reaping writes no X.
   void Disown(int32_t pid) { exit_written_.insert(pid); }
@@ -93,6 +122,8 @@ class RecordDispatcher {
   bool FirstProbe(int32_t pid, absl::string_view path);
   // Writes one decoded wire record; returns its sink (nullptr: dropped).
   RecordSink* Dispatch(const WireRecord& w, const char* path1, const char* path2);
+  // False (and counted) if `sender` is checked and `pid`'s tree is not the sender's.
+  bool Allowed(const Sender& sender, int32_t pid);
   // The parent an F names: the kernel's, or its alternate when only that one is in the log.
   int32_t ForkParent(const WireRecord& w) const;
   // Writes `pid`'s X, or holds it if `pid` is unenterable.
@@ -114,6 +145,8 @@ class RecordDispatcher {
   // ptrace and ebpf backends.
   path_rules::ProbeMemory probes_;
   size_t unrouted_ = 0;
+  const Sender* sender_ = nullptr;  // of the message being handled
+  absl::flat_hash_map<RecordSink*, Refused> refused_;
   absl::flat_hash_set<int32_t> unenterable_;  // processes running such a program
   struct HeldExit {
     RecordSink* sink;

@@ -89,8 +89,8 @@ class Body {
     return w;
   }
   const std::string& bytes() const { return bytes_; }
-  void SendTo(RecordDispatcher* dispatcher) const {
-    dispatcher->HandleRecords(bytes_.data(), bytes_.size());
+  void SendTo(RecordDispatcher* dispatcher, const MessageSender& sender = {}) const {
+    dispatcher->HandleRecords(bytes_.data(), bytes_.size(), sender);
   }
 
  private:
@@ -210,6 +210,33 @@ TEST(RecordDispatcher, RoutesEachTreeToItsOwnSink) {
   EXPECT_EQ(first.lines, (Lines{"F 10 11", "F 11 12", "R 12 /a", "X 12 0 9"}));
   EXPECT_EQ(second.lines, (Lines{"R 20 /b", "# job 2"}));
   EXPECT_EQ(dispatcher.unrouted(), 0u);
+}
+
+// Issue 18 for sessions: a checked sender writes only for its own tree's processes.
+TEST(RecordDispatcher, ACheckedSenderWritesOnlyForItsOwnTree) {
+  LinesSink first, second;
+  RecordDispatcher dispatcher(/*fallback=*/nullptr);
+  dispatcher.AddRoot(10, &first);
+  dispatcher.AddRoot(20, &second);
+  const MessageSender from_first{true, &first, 10};
+  Body().Fork(10, 11, 1).Path(WireKind::kRead, 11, "/own").SendTo(&dispatcher, from_first);
+  // Claims the other tree's process, then makes itself that process's child.
+  Body().Path(WireKind::kWrite, 20, "/forged").SendTo(&dispatcher, from_first);
+  Body().Fork(20, 11, 0).Path(WireKind::kWrite, 11, "/adopted").SendTo(&dispatcher, from_first);
+  dispatcher.HandleExit(Body::ExitRecord(20, 0, 9), from_first);
+  // A sender of no tree writes for nobody.
+  Body()
+      .Path(WireKind::kWrite, 20, "/stranger")
+      .SendTo(&dispatcher, MessageSender{true, nullptr, 99});
+  EXPECT_EQ(first.lines, (Lines{"F 10 11", "R 11 /own", "W 11 /adopted"}));
+  EXPECT_TRUE(second.lines.empty());
+  const RecordDispatcher::Refused refused = dispatcher.TakeRefused(&first);
+  EXPECT_EQ(refused.count, 3u);
+  EXPECT_EQ(refused.first_claimed, 20);
+  EXPECT_EQ(refused.first_sender, 10);
+  EXPECT_EQ(dispatcher.TakeRefused(&first).count, 0u);  // taken
+  EXPECT_EQ(dispatcher.TakeRefused(nullptr).count, 1u);
+  EXPECT_EQ(dispatcher.TakeRefused(&second).count, 0u);
 }
 
 TEST(RecordDispatcher, RecordsOfNoTreeAreDroppedAndCounted) {

@@ -21,6 +21,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "filemon/backends/per_process.h"
 #include "filemon/backends/preload/launch_environment.h"
@@ -143,7 +144,9 @@ class SharedSupervisor::Impl : public WaitStrategy, public ControlHandler {
         wake_(std::move(wake)),
         dispatcher_(/*fallback=*/nullptr),
         pump_(&channel_, &dispatcher_, this),
-        last_drain_ms_(NowMs()) {}
+        last_drain_ms_(NowMs()) {
+    pump_.CheckSenders();  // one tree's processes never write into another's log
+  }
 
   void Loop();
   void Submit(std::shared_ptr<TreeState> state);
@@ -166,6 +169,8 @@ class SharedSupervisor::Impl : public WaitStrategy, public ControlHandler {
   void Adopt();
   void Drop(TreeState* tree);
   void FinishTree(TreeState* tree, const absl::Status& status);
+  static void AddRefusals(TreeState* tree, const RecordDispatcher::Refused& refused,
+                          absl::string_view from);
   void FinishEnded(const absl::Status& status);
 
   SupervisorChannel channel_;  // its child socket is constant: read by any thread
@@ -212,8 +217,8 @@ void SharedSupervisor::Impl::Adopt() {
       tree->refused_before = channel_.refused();
       tree->forged_before = pump_.forged();
       dispatcher_.AddRoot(tree->root, tree.get());
-      pump_.AddTreeRoot(tree->root);
-      pump_.AddPipe(tree->pipe_read.get());
+      pump_.AddTreeRoot(tree->root, tree.get());
+      pump_.AddPipe(tree->pipe_read.get(), tree.get());
       active_.push_back(std::move(tree));
     } else if (tree->adopted && dropped) {
       Drop(tree.get());
@@ -280,6 +285,15 @@ void SharedSupervisor::Impl::Drained(size_t /*messages*/, size_t pipe_bytes) {
   last_drain_ms_ = now;
 }
 
+// Records of `tree`'s log are only its own processes': what `from` sent for others' is said.
+void SharedSupervisor::Impl::AddRefusals(TreeState* tree, const RecordDispatcher::Refused& refused,
+                                         absl::string_view from) {
+  if (refused.count == 0) return;
+  tree->Add(Record::Comment(StrCat(" preload: refused ", refused.count, " records that ", from,
+                                   " sent for processes outside their tree (first: pid ",
+                                   refused.first_sender, " for pid ", refused.first_claimed, ")")));
+}
+
 // Everything the tree sent is read (the pump drained every source after its hangup): its
 // root's X if a signal killed it, what the log must say, and the caller is told.
 void SharedSupervisor::Impl::FinishTree(TreeState* tree, const absl::Status& status) {
@@ -292,6 +306,8 @@ void SharedSupervisor::Impl::FinishTree(TreeState* tree, const absl::Status& sta
     dispatcher_.HandleExit(exit);  // unless it wrote its own
   }
   const bool root_sent = dispatcher_.InTree(tree->root);
+  AddRefusals(tree, dispatcher_.TakeRefused(tree), "processes of this tree");
+  AddRefusals(tree, dispatcher_.TakeRefused(nullptr), "processes of no traced tree");
   dispatcher_.RemoveSink(tree);  // writes the X held for programs the interposer cannot enter
   pump_.RemoveTreeRoot(tree->root);
   if (!root_sent) {

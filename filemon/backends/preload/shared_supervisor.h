@@ -11,12 +11,22 @@
 //     exits (the interposer keeps it out of the program's way), so its hangup says that the
 //     tree, orphans included, is done; nothing else of a tree is needed to see its end.
 //   - Records go to the tree whose root their process descends from (RecordDispatcher::AddRoot:
-//     an F names the parent, which is routed already), whichever pipe or socket they came
-//     through, so the records of concurrent jobs never mix between logs.
+//     an F names the parent, which is routed already), so the records of concurrent jobs never
+//     mix between logs.
 //   - The socket, the listener and the setlocale cache are shared: messages too large for a
 //     pipe, and reconnections, carry their sender's pid and are routed the same way; a
 //     reconnecting peer is admitted only if it descends from a live tree's root (or records
 //     named it), as in a run.
+//   - A tree writes only its own log (issue 18's "only the traced tree writes", per tree): a
+//     record is written only if its process belongs to the tree that sent it, known from the
+//     pipe it came through or, on a socket, from the sender's pid as the kernel gives it
+//     (SCM_CREDENTIALS), never from the pid the message claims (pump.h, CheckSenders). A
+//     process of one job that writes records of another job's processes, or an F making
+//     itself their child, is refused; the sending tree's log says how many, with the first
+//     sender and the pid it claimed (`# preload: refused N records that ...`). What this
+//     cannot stop: a process allowed to ptrace another tree's processes (the same user, where
+//     the kernel's ptrace scope permits) can also open their pipe through /proc and write as
+//     them, as it could make them write anything.
 //
 // Lifetime (a pattern for any per-process tracing state, e.g. a loaded BPF program):
 //   - Held by a `PerProcess` (filemon/backends/per_process.h), which states the rules below for

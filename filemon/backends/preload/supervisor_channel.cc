@@ -108,6 +108,12 @@ void SupervisorChannel::ShareSocketOnly() {
   child_pipe_.reset();
   pipe_read_.reset();
   control_child_.reset();
+  // Every tree holds the child end: each message then carries its sender's pid as the kernel
+  // knows it (SCM_CREDENTIALS), which decides the tree it may write for (pump.h).
+  const int on = 1;
+  if (!connections_.empty()) {
+    setsockopt(connections_[0].get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof(on));
+  }
 }
 
 void SupervisorChannel::CloseConnection(size_t i) {
@@ -126,7 +132,9 @@ void SupervisorChannel::AcceptPeers(Membership in_tree) {
     if (!c.valid()) return;
     struct ucred peer {};
     socklen_t len = sizeof(peer);
-    if (getsockopt(c.get(), SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0) {
+    const int on = 1;  // its messages carry the sender's pid (SCM_CREDENTIALS), as above
+    if (getsockopt(c.get(), SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0 ||
+        setsockopt(c.get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) != 0) {
       Refuse(peer);
     } else if (in_tree(peer.pid)) {
       connections_.push_back(std::move(c));

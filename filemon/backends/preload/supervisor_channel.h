@@ -88,7 +88,8 @@ class SupervisorChannel {
 
   // For a supervisor shared by several trees (shared_supervisor.h): drops the pipe (each tree
   // has its own) and the reaper's control end (there is no reaper; `control()` then only
-  // hangs up), and keeps the child socket, which every tree inherits, open for good.
+  // hangs up), and keeps the child socket, which every tree inherits, open for good. Its
+  // messages then carry their sender's pid (SO_PASSCRED), as those of every reconnection do.
   void ShareSocketOnly();
 
  private:
