@@ -63,18 +63,24 @@ constexpr FieldSpec kFields[] = {
 };
 static_assert(sizeof(kFields) / sizeof(kFields[0]) == FE_FIELDS, "one spec per fe_field");
 
-// The types and strings of one BTF blob, every access bounds-checked. Where every 64th type
-// starts is kept (not every type's: writing an index of the kernel's 120,000-odd types cost
-// more than reading them); a type is found by walking from the one before it.
+// The types and strings of one BTF blob, every access bounds-checked. The types are read in
+// order and only as far as needed: the kernel's wanted structs come early in its 120,000-odd
+// types, and reading the rest cost most of the search. Where every 64th type read so far starts
+// is kept (not every type's: writing an index of every type cost more than reading them); a
+// type is found by walking from the one before it. A malformed type is an error once reached,
+// and sticky; types past what the search needed are never read, nor checked.
 class Btf {
  public:
-  // Checks `data` and every type's extent; finds the first struct with members named
-  // `names[i]` (its id, or 0, into `ids[i]`), in the same pass.
-  absl::Status Parse(absl::string_view data, const absl::string_view* names, uint32_t* ids,
-                     size_t count);
+  // Checks `data`'s header and that its sections lie inside it.
+  absl::Status Init(absl::string_view data);
+  // Reads types until, for each i, the first struct with members named `names[i]` is found
+  // (its id, or 0 if there is none, into `ids[i]`).
+  absl::Status FindStructs(const absl::string_view* names, uint32_t* ids, size_t count);
+  // The first malformed type met so far, or OK.
+  const absl::Status& error() const { return error_; }
 
-  // The type with `id` (1-based), or null.
-  const btf_type* Type(uint32_t id) const;
+  // The type with `id` (1-based), read as far as it if need be; null if there is none.
+  const btf_type* Type(uint32_t id);
   // The NUL-terminated string at `offset`; empty if out of bounds or unterminated.
   absl::string_view Name(uint32_t offset) const {
     if (offset >= strings_.size()) return {};
@@ -84,25 +90,30 @@ class Btf {
                              static_cast<const char*>(end) - (strings_.data() + offset));
   }
   // `id` with typedefs and qualifiers skipped (0 when the chain is broken or too long).
-  uint32_t Resolve(uint32_t id) const;
+  uint32_t Resolve(uint32_t id);
   // The size in bytes of type `id`; 0 when it has none.
-  uint32_t Size(uint32_t id) const;
+  uint32_t Size(uint32_t id);
   // Finds `name` among the members of struct or union `id` (and of its anonymous members):
   // its byte offset in `id` and its type.
   absl::Status Member(uint32_t id, absl::string_view name, uint32_t* offset, uint32_t* type,
-                      int depth = 0) const;
+                      int depth = 0);
 
  private:
   static constexpr uint32_t kStride = 64;
   // Whether the string at `offset` is `name` (reading nothing past the strings).
   bool NameIs(uint32_t offset, absl::string_view name) const {
-    return offset < strings_.size() && strings_.size() - offset > name.size() &&
+    return offset < strings_.size() && strings_.size() - offset > name.size() && !name.empty() &&
+           strings_[offset] == name[0] &&
            memcmp(strings_.data() + offset, name.data(), name.size()) == 0 &&
            strings_[offset + name.size()] == '\0';
   }
+  // Checks and counts the next type (count_ + 1) into `*t`; false at the end or on an error.
+  bool ReadNext(btf_type* t);
 
   absl::string_view types_, strings_;
-  uint32_t count_ = 0;
+  absl::Status error_;
+  size_t next_ = 0;                     // where type count_ + 1 starts in types_
+  uint32_t count_ = 0;                  // types read and checked so far
   std::vector<uint32_t> every_stride_;  // where types 1, 1 + kStride, ... start in types_
 };
 
@@ -147,8 +158,7 @@ int64_t RecordSize(const btf_type& t) {
   return trailer < 0 ? -1 : static_cast<int64_t>(sizeof(t)) + trailer;
 }
 
-absl::Status Btf::Parse(absl::string_view data, const absl::string_view* names, uint32_t* ids,
-                        size_t count) {
+absl::Status Btf::Init(absl::string_view data) {
   btf_header h;
   if (data.size() < sizeof(h)) return absl::InvalidArgumentError("BTF: shorter than its header");
   memcpy(&h, data.data(), sizeof(h));
@@ -162,46 +172,67 @@ absl::Status Btf::Parse(absl::string_view data, const absl::string_view* names, 
   }
   types_ = data.substr(h.hdr_len + h.type_off, h.type_len);
   strings_ = data.substr(h.hdr_len + h.str_off, h.str_len);
-  for (size_t i = 0; i < count; ++i) ids[i] = 0;
-  every_stride_.clear();
+  error_ = absl::OkStatus();
+  next_ = 0;
   count_ = 0;
-  for (size_t pos = 0; pos < types_.size();) {
-    btf_type t;
-    if (types_.size() - pos < sizeof(t)) return absl::InvalidArgumentError("BTF: truncated type");
-    memcpy(&t, types_.data() + pos, sizeof(t));
-    const int64_t size = RecordSize(t);
-    if (size < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("BTF: unknown kind ", BTF_INFO_KIND(t.info), " of type ", count_ + 1));
-    }
-    if (static_cast<uint64_t>(size) > types_.size() - pos) {
-      return absl::InvalidArgumentError("BTF: truncated type");
-    }
-    if (count_ % kStride == 0) every_stride_.push_back(static_cast<uint32_t>(pos));
-    ++count_;
-    if (BTF_INFO_KIND(t.info) == BTF_KIND_STRUCT && BTF_INFO_VLEN(t.info) != 0) {
-      for (size_t i = 0; i < count; ++i) {
-        if (ids[i] == 0 && NameIs(t.name_off, names[i])) ids[i] = count_;
-      }
-    }
-    pos += static_cast<size_t>(size);
-  }
+  every_stride_.clear();
   return absl::OkStatus();
 }
 
-const btf_type* Btf::Type(uint32_t id) const {
+bool Btf::ReadNext(btf_type* t) {
+  if (!error_.ok() || next_ == types_.size()) return false;
+  if (types_.size() - next_ < sizeof(*t)) {
+    error_ = absl::InvalidArgumentError("BTF: truncated type");
+    return false;
+  }
+  memcpy(t, types_.data() + next_, sizeof(*t));
+  const int64_t size = RecordSize(*t);
+  if (size < 0) {
+    error_ = absl::InvalidArgumentError(
+        absl::StrCat("BTF: unknown kind ", BTF_INFO_KIND(t->info), " of type ", count_ + 1));
+    return false;
+  }
+  if (static_cast<uint64_t>(size) > types_.size() - next_) {
+    error_ = absl::InvalidArgumentError("BTF: truncated type");
+    return false;
+  }
+  if (count_ % kStride == 0) every_stride_.push_back(static_cast<uint32_t>(next_));
+  ++count_;
+  next_ += static_cast<size_t>(size);
+  return true;
+}
+
+absl::Status Btf::FindStructs(const absl::string_view* names, uint32_t* ids, size_t count) {
+  size_t missing = count;
+  for (size_t i = 0; i < count; ++i) ids[i] = 0;
+  btf_type t;
+  while (missing != 0 && ReadNext(&t)) {
+    if (BTF_INFO_KIND(t.info) != BTF_KIND_STRUCT || BTF_INFO_VLEN(t.info) == 0) continue;
+    for (size_t i = 0; i < count; ++i) {
+      if (ids[i] == 0 && NameIs(t.name_off, names[i])) {
+        ids[i] = count_;
+        --missing;
+      }
+    }
+  }
+  return error_;
+}
+
+const btf_type* Btf::Type(uint32_t id) {
+  btf_type t;
+  while (count_ < id && ReadNext(&t)) {
+  }
   if (id == 0 || id > count_) return nullptr;
-  // Parse() checked every record's extent: the walk stays inside types_.
+  // ReadNext() checked the extent of every record up to count_: the walk stays inside types_.
   size_t pos = every_stride_[(id - 1) / kStride];
   for (uint32_t at = (id - 1) / kStride * kStride + 1; at < id; ++at) {
-    btf_type t;
     memcpy(&t, types_.data() + pos, sizeof(t));
     pos += static_cast<size_t>(RecordSize(t));
   }
   return reinterpret_cast<const btf_type*>(types_.data() + pos);
 }
 
-uint32_t Btf::Resolve(uint32_t id) const {
+uint32_t Btf::Resolve(uint32_t id) {
   for (int i = 0; i < kMaxModifiers; ++i) {
     const btf_type* t = Type(id);
     if (t == nullptr) return 0;
@@ -220,7 +251,7 @@ uint32_t Btf::Resolve(uint32_t id) const {
   return 0;
 }
 
-uint32_t Btf::Size(uint32_t id) const {
+uint32_t Btf::Size(uint32_t id) {
   const btf_type* t = Type(Resolve(id));
   if (t == nullptr) return 0;
   switch (BTF_INFO_KIND(t->info)) {
@@ -239,7 +270,7 @@ uint32_t Btf::Size(uint32_t id) const {
 }
 
 absl::Status Btf::Member(uint32_t id, absl::string_view name, uint32_t* offset, uint32_t* type,
-                         int depth) const {
+                         int depth) {
   const btf_type* t = Type(Resolve(id));
   int kind = t == nullptr ? 0 : BTF_INFO_KIND(t->info);
   if (depth > kMaxNesting || (kind != BTF_KIND_STRUCT && kind != BTF_KIND_UNION)) {
@@ -272,7 +303,7 @@ absl::Status Btf::Member(uint32_t id, absl::string_view name, uint32_t* offset, 
 }
 
 // The offset of `spec`'s member in struct `id`, checking its size.
-absl::StatusOr<uint32_t> FindField(const Btf& btf, uint32_t id, const FieldSpec& spec) {
+absl::StatusOr<uint32_t> FindField(Btf* btf, uint32_t id, const FieldSpec& spec) {
   const std::string what = absl::StrCat("struct ", spec.type, ".", spec.member);
   if (id == 0) {
     return absl::NotFoundError(absl::StrCat("the kernel's BTF has no struct ", spec.type));
@@ -280,22 +311,23 @@ absl::StatusOr<uint32_t> FindField(const Btf& btf, uint32_t id, const FieldSpec&
   uint32_t total = 0;
   for (absl::string_view name : absl::StrSplit(spec.member, '.')) {
     uint32_t offset = 0;
-    absl::Status found = btf.Member(id, name, &offset, &id);
+    absl::Status found = btf->Member(id, name, &offset, &id);
     if (!found.ok()) {
       return absl::NotFoundError(
           absl::StrCat(what, " is not in the kernel's BTF (", found.message(), ")"));
     }
     total += offset;
   }
-  if (spec.size != 0 && btf.Size(id) != spec.size) {
+  if (spec.size != 0 && btf->Size(id) != spec.size) {
     return absl::NotFoundError(
-        absl::StrCat(what, " is ", btf.Size(id), " bytes in the kernel's BTF, not ", spec.size));
+        absl::StrCat(what, " is ", btf->Size(id), " bytes in the kernel's BTF, not ", spec.size));
   }
   return total;
 }
 
-// /sys/kernel/btf/vmlinux searched: mapped where the kernel allows it (6.16 and later), else
-// read (sysfs gives it a page per read(2)).
+// /sys/kernel/btf/vmlinux searched: mapped where the kernel allows it (6.16 and later: the
+// kernel maps its own copy, nothing is read or populated), else read (sysfs gives it a page per
+// read(2)).
 absl::StatusOr<KernelFields> LoadRunningKernelFields() {
   constexpr const char* kPath = "/sys/kernel/btf/vmlinux";
   OwnedFd fd(open(kPath, O_RDONLY | O_CLOEXEC));
@@ -304,8 +336,7 @@ absl::StatusOr<KernelFields> LoadRunningKernelFields() {
     return absl::ErrnoToStatus(errno, absl::StrCat("ebpf backend: cannot read ", kPath));
   }
   const size_t size = static_cast<size_t>(st.st_size);
-  void* p = size == 0 ? MAP_FAILED
-                      : mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd.get(), 0);
+  void* p = size == 0 ? MAP_FAILED : mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.get(), 0);
   absl::StatusOr<KernelFields> fields;
   if (p != MAP_FAILED) {
     fields = FindKernelFields(absl::string_view(static_cast<const char*>(p), size));
@@ -336,12 +367,15 @@ absl::StatusOr<KernelFields> FindKernelFields(absl::string_view data) {
   uint32_t ids[FE_FIELDS];
   for (int i = 0; i < FE_FIELDS; ++i) names[i] = kFields[i].type;
   Btf btf;
-  absl::Status parsed = btf.Parse(data, names, ids, FE_FIELDS);
+  absl::Status parsed = btf.Init(data);
+  if (parsed.ok()) parsed = btf.FindStructs(names, ids, FE_FIELDS);
   if (!parsed.ok()) return parsed;
   KernelFields fields;
   for (int i = 0; i < FE_FIELDS; ++i) {
     const FieldSpec& spec = kFields[i];
-    absl::StatusOr<uint32_t> offset = FindField(btf, ids[i], spec);
+    absl::StatusOr<uint32_t> offset = FindField(&btf, ids[i], spec);
+    // A malformed type met on the way is the answer, not the field it hid.
+    if (!btf.error().ok()) return btf.error();
     if (!offset.ok()) return offset.status();
     fields.offset[spec.field] = *offset;
   }

@@ -2,9 +2,10 @@
 //
 // Where the kernel struct fields that filemon.bpf.c reads (event.h's `fe_field`) are in the
 // running kernel, found by name in its BTF (/sys/kernel/btf/vmlinux, the raw BTF format of
-// linux/btf.h). This is what libbpf's CO-RE relocation does, narrowed to these fields: one
-// pass over the mapped file that notes where each type starts and which structs are wanted,
-// then a walk of those structs' members. libbpf instead reads the whole file through sysfs a
+// linux/btf.h). This is what libbpf's CO-RE relocation does, narrowed to these fields: the
+// mapped file's types are read in order until the wanted structs are found (in a kernel's BTF
+// they come early), then those structs' members are walked, reading on only as far as the
+// types they name. libbpf instead reads the whole file through sysfs a
 // page per read(2), builds its index of every type and searches it for each relocated struct:
 // most of the time it took to load the program. The program is then compiled without CO-RE
 // relocations (and attached to raw tracepoints), so libbpf never needs the kernel's BTF.
@@ -12,7 +13,8 @@
 // A field is found as CO-RE finds it: the first complete struct of that name, members looked
 // up by name through anonymous structs and unions, typedefs and qualifiers skipped. A field
 // that is missing, a bit-field, or of another size than the program reads is an error naming
-// it, never a wrong offset.
+// it, never a wrong offset. A malformed type among those read is an error; the types after
+// them are not read, so damage there goes unnoticed (and cannot change an answer).
 //
 // Example:
 //   absl::StatusOr<KernelFields> fields = RunningKernelFields();

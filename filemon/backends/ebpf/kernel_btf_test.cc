@@ -29,6 +29,7 @@ struct Layout {
   bool exit_code_bitfield = false;  // a damaged layout: exit_code as a bit-field
   bool pid_is_u64 = false;          // a damaged layout: pid of another size
   bool drop_group_exit_code = false;
+  bool unknown_kind_last = false;  // a type of a kind newer than the code after every wanted one
 };
 
 // A kernel BTF with every struct the program reads, at known offsets (the expected offsets are
@@ -138,10 +139,21 @@ std::string FakeKernel(const Layout& layout) {
   btf__add_field(t, "vma", vptr, 0, 0);
   btf__add_field(t, "file", vptr, 384, 0);
   btf__add_field(t, "filename", vptr, 448, 0);
+  if (layout.unknown_kind_last) btf__add_typedef(t, "newer_t", u32);  // made kind 31 below
 
   uint32_t size = 0;
   const void* raw = btf__raw_data(t, &size);
-  return std::string(static_cast<const char*>(raw), size);
+  std::string blob(static_cast<const char*>(raw), size);
+  if (layout.unknown_kind_last) {
+    btf_header h;
+    memcpy(&h, blob.data(), sizeof(h));
+    btf_type last;  // the typedef, the last record of the types
+    const size_t at = h.hdr_len + h.type_off + h.type_len - sizeof(last);
+    memcpy(&last, &blob[at], sizeof(last));
+    last.info = 31u << 24;
+    memcpy(&blob[at], &last, sizeof(last));
+  }
+  return blob;
 }
 
 KernelFields Expected(const Layout& layout) {
@@ -199,6 +211,14 @@ TEST(FindKernelFields, FindsConstDNameInAnonymousUnion) {
 }
 
 // Each damaged layout is refused with the field named, never given a wrong offset.
+// The types are read only as far as the wanted structs and the types they name: a type after
+// them, even one this code could not read, is never reached.
+TEST(FindKernelFields, ReadsNoTypeAfterTheWantedOnes) {
+  Layout layout;
+  layout.unknown_kind_last = true;
+  ExpectOffsets(layout);
+}
+
 TEST(FindKernelFields, RefusesMissingBitfieldOrResizedFields) {
   struct Case {
     Layout layout;
