@@ -22,9 +22,9 @@ inline bool IsUnpreloadable(const ExecProbe& probe) {
   return probe.kind != ExecKind::kPreloadable && probe.kind != ExecKind::kUnknown;
 }
 
-// Whether auto's ptrace helper runs the unpreloadable program `probe` describes with `argv`
-// in its place (not a set-ID program, which would lose its privilege under ptrace).
-bool HelperTakes(const ExecProbe& probe, char* const argv[]);
+// Whether auto's ptrace helper runs the unpreloadable program `probe` describes in its place
+// (not a set-ID program, which would lose its privilege under ptrace).
+bool HelperTakes(const ExecProbe& probe);
 
 // execve(2) with our environment; an unpreloadable program as above. Returns as execve does.
 int ExecveImpl(const char* path, char* const argv[], char* const envp[]);

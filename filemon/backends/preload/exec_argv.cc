@@ -11,10 +11,9 @@
 namespace filemon {
 namespace preload_internal {
 
-bool HelperArgvFits(char* const argv[]) { return CountEntries(argv) + 4 <= kMaxArgs; }
+size_t HelperArgvEntries(char* const argv[]) { return CountEntries(argv) + 4; }
 
-bool BuildHelperArgv(const char* helper, const char* path, char* const argv[], const char** out) {
-  if (!HelperArgvFits(argv)) return false;
+void BuildHelperArgv(const char* helper, const char* path, char* const argv[], const char** out) {
   const size_t argc = CountEntries(argv);
   size_t n = 0;
   out[n++] = helper;
@@ -22,21 +21,23 @@ bool BuildHelperArgv(const char* helper, const char* path, char* const argv[], c
   out[n++] = "--";
   for (size_t i = 0; i < argc; ++i) out[n++] = argv[i];
   out[n] = nullptr;
-  return true;
 }
 
-bool BuildShellArgv(const char* path, char* const argv[], const char** out) {
+size_t ShellArgvEntries(char* const argv[]) {
   const size_t argc = CountEntries(argv);
-  if (argc + 2 > kMaxArgs) return false;  // a script without #! and 1,000 arguments
+  return argc == 0 ? 3 : argc + 2;
+}
+
+void BuildShellArgv(const char* path, char* const argv[], const char** out) {
+  const size_t argc = CountEntries(argv);
   out[0] = "/bin/sh";
   out[1] = path;
   for (size_t i = 1; i <= argc; ++i) out[i + 1] = argv[i];  // argv[argc] is the null
   if (argc == 0) out[2] = nullptr;
-  return true;
 }
 
-ListArgs::ListArgs(size_t count) : size_((count + 1) * sizeof(const char*)) {
-  if (count + 1 <= kListArgsOnStack) {
+ArgvRoom::ArgvRoom(size_t entries) : size_(entries * sizeof(const char*)) {
+  if (entries <= kArgvOnStack) {
     args_ = stack_;
     return;
   }
@@ -47,7 +48,7 @@ ListArgs::ListArgs(size_t count) : size_((count + 1) * sizeof(const char*)) {
   mapped_ = true;
 }
 
-ListArgs::~ListArgs() {
+ArgvRoom::~ArgvRoom() {
   if (mapped_) RawSyscall2(SYS_munmap, reinterpret_cast<long>(args_), static_cast<long>(size_));
 }
 

@@ -1,16 +1,20 @@
 // File: filemon/backends/preload/exec_argv.h
 //
-// The argument vectors the exec and spawn wrappers build for another program than the one the
-// traced program named: auto's ptrace helper (helper_main.cc) in place of a program the
-// interposer cannot enter, /bin/sh for a file that is no executable format (as glibc's execvp
-// does), and execl's variadic list as an array. Each lives in fixed room, never in memory
-// sized by the program's arguments on the heap: a vfork child may build them.
+// The argument vectors the exec and spawn wrappers, and a session's exec hand-off, build for
+// another program than the one the traced program named: auto's ptrace helper
+// (helper_main.cc) in place of a program the interposer cannot enter, /bin/sh for a file that
+// is no executable format (as glibc's execvp does), and execl's variadic list as an array.
+// Each lives in an ArgvRoom: on the stack when short, else in pages of its own, never on the
+// heap (a vfork child may build them), and never with a cap of its own on the arguments (the
+// kernel's limit on an exec's argv and environment is the only one).
 //
 // libc-only (mmap through raw_syscall.h), async-signal-safe.
 //
 // Example:
-//   const char* argv[kMaxArgs];
-//   if (BuildHelperArgv(helper, path, program_argv, argv)) real_execve(helper, argv, envp);
+//   ArgvRoom room(HelperArgvEntries(program_argv));
+//   if (room.args() == nullptr) return ENOMEM;
+//   BuildHelperArgv(helper, path, program_argv, room.args());
+//   real_execve(helper, const_cast<char* const*>(room.args()), envp);
 
 #ifndef FILEMON_BACKENDS_PRELOAD_EXEC_ARGV_H_
 #define FILEMON_BACKENDS_PRELOAD_EXEC_ARGV_H_
@@ -22,44 +26,42 @@
 namespace filemon {
 namespace preload_internal {
 
-// The entries (the null included) of a helper's or /bin/sh's argv: its room on the stack.
-inline constexpr size_t kMaxArgs = 1024;
+// Room for an argument vector of `entries` pointers (its null included): up to
+// kArgvOnStack in the object itself (on the stack), a longer one in pages of its own for the
+// object's lifetime.
+inline constexpr size_t kArgvOnStack = 256;
 
-// Whether the helper's argv for `argv` fits in kMaxArgs entries.
-bool HelperArgvFits(char* const argv[]);
-
-// Fills `out` (kMaxArgs entries) with `helper path -- argv...` and a null; false (and `out`
-// untouched) if it does not fit.
-bool BuildHelperArgv(const char* helper, const char* path, char* const argv[], const char** out);
-
-// Fills `out` (kMaxArgs entries) with `/bin/sh path argv[1]...` and a null, the argv with which
-// glibc's execvp runs a file that is no executable format; false if it does not fit.
-bool BuildShellArgv(const char* path, char* const argv[], const char** out);
-
-// execl, execlp, execle's argument list as an array of `count` + 1 entries: up to
-// kListArgsOnStack in the object itself (on the stack), a longer list in pages of its own for
-// the object's lifetime (never the heap: a vfork child may call these).
-inline constexpr size_t kListArgsOnStack = 256;
-
-class ListArgs {
+class ArgvRoom {
  public:
-  // `count`: the arguments, the first included, without the terminating null.
-  explicit ListArgs(size_t count);
+  explicit ArgvRoom(size_t entries);
   // Copying would share (and unmap twice) the mapped pages.
-  ListArgs(const ListArgs&) = delete;
-  ListArgs& operator=(const ListArgs&) = delete;
-  ~ListArgs();
+  ArgvRoom(const ArgvRoom&) = delete;
+  ArgvRoom& operator=(const ArgvRoom&) = delete;
+  ~ArgvRoom();
 
-  // The room for count + 1 entries; nullptr if a long list could not be mapped (the caller
+  // The room for `entries` pointers; nullptr if a long vector could not be mapped (the caller
   // fails with ENOMEM).
   const char** args() const { return args_; }
 
  private:
-  const char* stack_[kListArgsOnStack];
+  const char* stack_[kArgvOnStack];
   const char** args_ = nullptr;
   size_t size_;
   bool mapped_ = false;
 };
+
+// The entries (the null included) of the helper's argv for the program argv `argv`.
+size_t HelperArgvEntries(char* const argv[]);
+
+// Fills `out` (HelperArgvEntries(argv) entries) with `helper path -- argv...` and a null.
+void BuildHelperArgv(const char* helper, const char* path, char* const argv[], const char** out);
+
+// The entries (the null included) of /bin/sh's argv for the program argv `argv`.
+size_t ShellArgvEntries(char* const argv[]);
+
+// Fills `out` (ShellArgvEntries(argv) entries) with `/bin/sh path argv[1]...` and a null, the
+// argv with which glibc's execvp runs a file that is no executable format.
+void BuildShellArgv(const char* path, char* const argv[], const char** out);
 
 }  // namespace preload_internal
 }  // namespace filemon

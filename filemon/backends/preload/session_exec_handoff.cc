@@ -11,7 +11,9 @@
 #include <cstddef>
 #include <cstring>
 
+#include "filemon/backends/preload/exec_argv.h"
 #include "filemon/backends/preload/exec_probe.h"
+#include "filemon/backends/preload/safe_string.h"
 
 #if defined(__x86_64__) && defined(__linux__)
 
@@ -76,17 +78,8 @@ namespace {
 volatile char g_selector = SYSCALL_DISPATCH_FILTER_ALLOW;
 const char* g_helper = nullptr;
 
-constexpr size_t kMaxArgs = 4096;
-constexpr size_t kMaxEnv = 8192;
-
 long Call(long nr, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 = 0, long a6 = 0) {
   return filemon_handoff_syscall(nr, a1, a2, a3, a4, a5, a6);
-}
-
-size_t Count(char* const* v) {
-  size_t n = 0;
-  while (v != nullptr && v[n] != nullptr) ++n;
-  return n;
 }
 
 // The caller's execve(path, argv, envp) of a program the interposer cannot enter: the helper
@@ -98,24 +91,18 @@ void ExecHelper(const char* path, char* const* argv, char* const* envp, const si
     return;  // the interposer enters it (or a set-ID program keeps its privilege)
   }
   if (Call(SYS_faccessat, AT_FDCWD, reinterpret_cast<long>(path), X_OK, 0) != 0) return;
-  const size_t argc = Count(argv), envc = Count(envp);
-  if (argc + 4 > kMaxArgs || envc + 1 > kMaxEnv) return;
-  const char* helper_argv[kMaxArgs];
+  ArgvRoom helper_argv(HelperArgvEntries(argv));
+  ArgvRoom helper_env(CountEntries(envp) + 1);
+  if (helper_argv.args() == nullptr || helper_env.args() == nullptr) return;
+  BuildHelperArgv(g_helper, path, argv, helper_argv.args());
   size_t n = 0;
-  helper_argv[n++] = g_helper;
-  helper_argv[n++] = path;
-  helper_argv[n++] = "--";
-  for (size_t i = 0; i < argc; ++i) helper_argv[n++] = argv[i];
-  helper_argv[n] = nullptr;
-  const char* helper_env[kMaxEnv];
-  n = 0;
-  for (size_t i = 0; i < envc; ++i) {
-    if (std::strncmp(envp[i], "LD_PRELOAD=", 11) != 0) helper_env[n++] = envp[i];
+  for (size_t i = 0; envp != nullptr && envp[i] != nullptr; ++i) {
+    if (std::strncmp(envp[i], "LD_PRELOAD=", 11) != 0) helper_env.args()[n++] = envp[i];
   }
-  helper_env[n] = nullptr;
+  helper_env.args()[n] = nullptr;
   Call(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(mask), 0, sizeof(long));
-  Call(SYS_execve, reinterpret_cast<long>(g_helper), reinterpret_cast<long>(helper_argv),
-       reinterpret_cast<long>(helper_env));
+  Call(SYS_execve, reinterpret_cast<long>(g_helper), reinterpret_cast<long>(helper_argv.args()),
+       reinterpret_cast<long>(helper_env.args()));
 }
 
 // rt_sigprocmask(how, set, old) made by the caller's code, applied to `mask`, the mask its code

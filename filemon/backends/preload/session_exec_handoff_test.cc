@@ -7,9 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -77,6 +79,23 @@ TEST_F(SessionExecHandoffTest, AStaticProgramIsHandedToTheHelperWithoutLdPreload
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   EXPECT_EQ(ReadFile(out_),
             "helper: " + static_program_ + " -- static-name an argument\nLD_PRELOAD=\n");
+}
+
+// The helper's argv is built as the interposer's exec wrappers build it (exec_argv.h), with no
+// cap of its own on the arguments.
+TEST_F(SessionExecHandoffTest, AStaticProgramWithManyArgumentsIsHandedToTheHelper) {
+  std::vector<std::string> strings(5000, "x");
+  strings[0] = "static-name";
+  strings.back() = "last";
+  std::vector<char*> argv;
+  for (std::string& s : strings) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  const int status = Run(static_program_.c_str(), argv.data());
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  const std::string out = ReadFile(out_);
+  EXPECT_EQ(out.rfind("helper: " + static_program_ + " -- static-name x x ", 0), 0u) << out;
+  EXPECT_NE(out.find(" x last\nLD_PRELOAD=\n"), std::string::npos) << out.substr(0, 200);
+  EXPECT_EQ(std::count(out.begin(), out.end(), 'x'), 4998);
 }
 
 TEST_F(SessionExecHandoffTest, ADynamicProgramRunsItselfWithTheCallersMask) {

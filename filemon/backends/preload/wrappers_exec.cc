@@ -49,7 +49,7 @@ ExecPlan PrepareExec(const char* path, char* const argv[]) {
   if (RawSyscall4(SYS_faccessat, AT_FDCWD, reinterpret_cast<long>(path), X_OK, 0) != 0) {
     return ExecPlan::kPreload;  // the exec will fail
   }
-  if (HelperTakes(probe, argv)) return ExecPlan::kHelper;
+  if (HelperTakes(probe)) return ExecPlan::kHelper;
   Message m;
   m.AddComment(path, " is ", ExecKindReason(probe.kind), ": ", ExecKindLoss(probe.kind));
   m.AddExecPath(WireKind::kExec, Pid(), path);
@@ -77,14 +77,18 @@ __attribute__((noinline, cold)) int ExecUntraced(const char* path, char* const a
   return -1;
 }
 
-// Execs the ptrace helper in place of `path` (HelperArgvFits(argv) is true); the helper's argv
-// is in a frame of its own, which only this rare exec pays for.
+// Execs the ptrace helper in place of `path`; the helper's argv is in a frame of its own, which
+// only this rare exec pays for.
 __attribute__((noinline)) int ExecHelper(const char* path, char* const argv[], char* const envp[]) {
-  const char* helper_argv[kMaxArgs];
-  BuildHelperArgv(g_helper, path, argv, helper_argv);
+  ArgvRoom helper_argv(HelperArgvEntries(argv));
+  if (helper_argv.args() == nullptr) {
+    errno = ENOMEM;
+    return -1;
+  }
+  BuildHelperArgv(g_helper, path, argv, helper_argv.args());
   const EnvRequest request{envp, /*preload=*/false};
   auto exec = [&](char** env) {
-    REAL(execve)(g_helper, const_cast<char* const*>(helper_argv), env);
+    REAL(execve)(g_helper, const_cast<char* const*>(helper_argv.args()), env);
     return errno;
   };
   int error = WithExecEnvironment(request, exec);
@@ -127,9 +131,10 @@ int ExecByDescriptor(const EnvRequest& request, Exec exec) {
 // unless the exec succeeds); the shell's argv is in a frame of its own.
 __attribute__((noinline)) void ExecWithShell(const char* path, char* const argv[],
                                              char* const envp[]) {
-  const char* sh_argv[kMaxArgs];
-  if (!BuildShellArgv(path, argv, sh_argv)) return;
-  ExecveImpl("/bin/sh", const_cast<char* const*>(sh_argv), envp);
+  ArgvRoom sh_argv(ShellArgvEntries(argv));
+  if (sh_argv.args() == nullptr) return;  // ENOEXEC, as glibc's execvp when out of memory
+  BuildShellArgv(path, argv, sh_argv.args());
+  ExecveImpl("/bin/sh", const_cast<char* const*>(sh_argv.args()), envp);
   errno = ENOEXEC;
 }
 
@@ -151,8 +156,8 @@ bool SearchGoesOn(int error) {
 
 }  // namespace
 
-bool HelperTakes(const ExecProbe& probe, char* const argv[]) {
-  return g_auto && g_helper[0] != '\0' && probe.kind != ExecKind::kSecure && HelperArgvFits(argv);
+bool HelperTakes(const ExecProbe& probe) {
+  return g_auto && g_helper[0] != '\0' && probe.kind != ExecKind::kSecure;
 }
 
 // An exec that the kernel refuses with our variables (E2BIG) is tried with fewer, then
@@ -230,7 +235,7 @@ FILEMON_EXPORT int execvp(const char* file, char* const argv[]) noexcept {
   return ExecvpeImpl(file, argv, environ);
 }
 
-// Declares `list` (a ListArgs) holding the arguments from `first` to the terminating null, and
+// Declares `list` (an ArgvRoom) holding the arguments from `first` to the terminating null, and
 // `envp_out`: the pointer after that null (execle's environment). Returns -1 with ENOMEM from
 // the enclosing function if a long list cannot be mapped.
 #define COLLECT_VARARGS(first, list, envp_out)                                    \
@@ -241,7 +246,7 @@ FILEMON_EXPORT int execvp(const char* file, char* const argv[]) noexcept {
     while (va_arg(ap, const char*) != nullptr) ++count;                           \
     va_end(ap);                                                                   \
   }                                                                               \
-  ListArgs list(count);                                                           \
+  ArgvRoom list(count + 1);                                                       \
   if (list.args() == nullptr) {                                                   \
     errno = ENOMEM;                                                               \
     return -1;                                                                    \

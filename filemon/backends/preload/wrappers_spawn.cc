@@ -66,17 +66,18 @@ bool SearchPath(const char* file, char* out, size_t size, ByteAppender* misses) 
 using SpawnFn = int (*)(pid_t*, const char*, const posix_spawn_file_actions_t*,
                         const posix_spawnattr_t*, char* const[], char* const[]);
 
-// posix_spawn of the ptrace helper in place of `path` (HelperArgvFits(argv) is true); the
-// helper's argv is in a frame of its own, which only this rare spawn pays for.
+// posix_spawn of the ptrace helper in place of `path`; the helper's argv is in a frame of its
+// own, which only this rare spawn pays for.
 __attribute__((noinline)) int SpawnHelper(pid_t* child, const char* path,
                                           const posix_spawn_file_actions_t* actions,
                                           const posix_spawnattr_t* attr, char* const argv[],
                                           const EnvRequest& request) {
-  const char* helper_argv[kMaxArgs];
-  BuildHelperArgv(g_helper, path, argv, helper_argv);
+  ArgvRoom helper_argv(HelperArgvEntries(argv));
+  if (helper_argv.args() == nullptr) return ENOMEM;
+  BuildHelperArgv(g_helper, path, argv, helper_argv.args());
   auto spawn = [&](char** env) {
-    return REAL(posix_spawn)(child, g_helper, actions, attr, const_cast<char* const*>(helper_argv),
-                             env);
+    return REAL(posix_spawn)(child, g_helper, actions, attr,
+                             const_cast<char* const*>(helper_argv.args()), env);
   };
   const int rc = WithExecEnvironment(request, spawn);
   return rc == E2BIG ? RetryWithoutCaches(request, spawn) : rc;
@@ -102,7 +103,7 @@ void PlanSpawn(SpawnPlan* plan, char* const argv[], const posix_spawn_file_actio
                const ByteAppender& misses, const char* missed, char* encoded, size_t encoded_size) {
   plan->probe = ProbeExecutable(plan->path);
   const bool unpreloadable = IsUnpreloadable(plan->probe);
-  plan->helper = unpreloadable && HelperTakes(plan->probe, argv);
+  plan->helper = unpreloadable && HelperTakes(plan->probe);
   plan->why = UntracedWhy::kLibraryDenied;
   plan->why_error = unpreloadable ? 0 : LibraryAccessError(g_lib_path);
   plan->untraced = plan->why_error != 0;
