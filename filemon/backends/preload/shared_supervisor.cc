@@ -108,7 +108,8 @@ struct TreeState : public RecordSink {
 
   bool ended() const { return pipe_gone && (!root_pidfd.valid() || root_exited); }
 
-  // The root has exited: its status, without reaping it (the caller does).
+  // The root has exited (its pidfd polled readable): its status, without reaping it (the
+  // caller does).
   void PeekRoot() {
     root_exited = true;
     siginfo_t info{};
@@ -118,6 +119,21 @@ struct TreeState : public RecordSink {
       return;  // reaped first: its own X, if any, is what the log has
     }
     if (info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED) root_signal = info.si_status;
+  }
+
+  // The pipe hung up, the pidfd was not seen readable: the root releases its descriptors just
+  // before it becomes a zombie, so it has usually exited by now. Asks without waiting for
+  // another poll (a wakeup per command); a root still running is left to its pidfd.
+  void PeekRootIfExited() {
+    siginfo_t info{};
+    const int rc = waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(root_pidfd.get()),
+                          &info, WEXITED | WNOHANG | WNOWAIT);
+    if (rc != 0) {
+      root_exited = errno == ECHILD;  // reaped by the caller already
+    } else if (info.si_pid != 0) {
+      root_exited = true;
+      if (info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED) root_signal = info.si_status;
+    }
   }
 
   void MarkDone() {
@@ -261,13 +277,23 @@ absl::StatusOr<WaitStrategy::Wakeup> SharedSupervisor::Impl::Wait(std::vector<po
   for (size_t t = 0; t < active_.size(); ++t) {
     TreeState& tree = *active_[t];
     if (n > 0 && (*fds)[first + 2 * t].revents != 0) tree.pipe_gone = true;
-    if (n > 0 && (*fds)[first + 2 * t + 1].revents != 0) tree.PeekRoot();
+    if (n > 0 && (*fds)[first + 2 * t + 1].revents != 0) {
+      tree.PeekRoot();
+    } else if (tree.pipe_gone && tree.root_pidfd.valid() && !tree.root_exited) {
+      tree.PeekRootIfExited();
+    }
     ended = ended || tree.ended();
   }
   wakeup.watched_exited = ended;
-  if (sockets || ended) {
+  // A tree that ended needs the sockets read only if this poll saw them readable: every
+  // process of the tree exited before its pipe hung up, so whatever it sent on a socket was
+  // queued before this poll looked (a reconnection waiting for its decision needs the
+  // decision, which a drain of everything makes). Reading idle sockets costs an accept4 that
+  // allocates a socket to find none, and two recvs, per command. The pipe of a tree that
+  // ended is read to its end as the tree is finished (FinishTree).
+  if (sockets || (ended && channel_.has_waiting_peers())) {
     wakeup.drain = Drain::kAll;
-  } else if (!active_.empty()) {
+  } else if (!active_.empty() && !ended) {
     wakeup.drain = Drain::kPipe;
   }
   return wakeup;
@@ -395,8 +421,7 @@ absl::StatusOr<std::unique_ptr<TracedTree>> SharedSupervisor::NewTree() {
   if (pipe2(p, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe2(preload tree)");
   OwnedFd read_end(p[0]), write_end(p[1]);
   // As large as an unprivileged process may make it (supervisor_channel.h).
-  fcntl(read_end.get(), F_SETPIPE_SZ, 1 << 20);
-  const int capacity = fcntl(read_end.get(), F_GETPIPE_SZ);
+  const int capacity = fcntl(read_end.get(), F_SETPIPE_SZ, 1 << 20);  // the size it got
   if (capacity > 0) state->pipe_capacity = static_cast<size_t>(capacity);
   fcntl(read_end.get(), F_SETFL, O_NONBLOCK);
   // Out of the way of the programs' low descriptors, beside the socket.
