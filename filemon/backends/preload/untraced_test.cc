@@ -39,6 +39,22 @@ std::string LibraryOnlyRootReaches() {
   return lib;
 }
 
+// The exit status a child gives when this host cannot set up what the test needs (a second
+// user, capabilities): the test is skipped rather than failed.
+constexpr int kCannotSetUp = 2;
+
+// Runs `body` in a forked child that exits with what `body` returns, and gives that status;
+// -1 when the child could not be forked or reaped, or did not exit by itself (a crash).
+template <typename Body>
+int ExitStatusInChild(Body body) {
+  const pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) _exit(body());
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
 TEST(LibraryAccessError, ReadableMissingAndNone) {
   const std::string dir = TempDir();
   ASSERT_FALSE(dir.empty());
@@ -59,18 +75,13 @@ TEST(LibraryAccessError, TheEffectiveUserDecides) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to become a second user (setresuid)";
   const std::string lib = LibraryOnlyRootReaches();
   ASSERT_FALSE(lib.empty());
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    if (setresgid(65534, 65534, 65534) != 0 || setresuid(-1, 65534, -1) != 0) _exit(2);
-    if (access(lib.c_str(), R_OK) != 0) _exit(3);  // the real user (root) may
-    _exit(LibraryAccessError(lib.c_str()) == EACCES ? 0 : 4);
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  if (WEXITSTATUS(status) == 2) GTEST_SKIP() << "cannot become user 65534 here";
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "3: access() failed for the real user; 4: not EACCES";
+  const int status = ExitStatusInChild([&] {
+    if (setresgid(65534, 65534, 65534) != 0 || setresuid(-1, 65534, -1) != 0) return kCannotSetUp;
+    if (access(lib.c_str(), R_OK) != 0) return 3;  // the real user (root) may
+    return LibraryAccessError(lib.c_str()) == EACCES ? 0 : 4;
+  });
+  if (status == kCannotSetUp) GTEST_SKIP() << "cannot become user 65534 here";
+  EXPECT_EQ(status, 0) << "3: access() failed for the real user; 4: not EACCES";
 }
 
 // In a child: becomes user 65534 keeping root's capabilities, effective again (as setpriv
@@ -94,24 +105,19 @@ TEST(LibraryAccessError, CapabilitiesThatTheExecDropsDoNotCount) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to become a second user with capabilities";
   const std::string lib = LibraryOnlyRootReaches();
   ASSERT_FALSE(lib.empty());
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    if (!BecomeUserWithCapabilities(/*inheritable=*/0)) _exit(2);
+  const int status = ExitStatusInChild([&] {
+    if (!BecomeUserWithCapabilities(/*inheritable=*/0)) return kCannotSetUp;
     const int readable = open(lib.c_str(), O_RDONLY);  // the capabilities still open it
-    if (readable < 0) _exit(3);
+    if (readable < 0) return 3;
     close(readable);
-    if (LibraryAccessError(lib.c_str()) != EACCES) _exit(4);
+    if (LibraryAccessError(lib.c_str()) != EACCES) return 4;
     struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
     struct __user_cap_data_struct data[2] = {};
-    if (syscall(SYS_capget, &header, data) != 0 || data[0].effective == 0) _exit(5);
-    _exit(0);
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  if (WEXITSTATUS(status) == 2) GTEST_SKIP() << "cannot keep capabilities as user 65534 here";
-  EXPECT_EQ(WEXITSTATUS(status), 0)
+    if (syscall(SYS_capget, &header, data) != 0 || data[0].effective == 0) return 5;
+    return 0;
+  });
+  if (status == kCannotSetUp) GTEST_SKIP() << "cannot keep capabilities as user 65534 here";
+  EXPECT_EQ(status, 0)
       << "3: the capabilities did not read it; 4: not EACCES; 5: capabilities not restored";
 }
 
@@ -121,18 +127,15 @@ TEST(LibraryAccessError, AnAmbientCapabilityCounts) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to become a second user with capabilities";
   const std::string lib = LibraryOnlyRootReaches();
   ASSERT_FALSE(lib.empty());
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    if (!BecomeUserWithCapabilities(1u << CAP_DAC_READ_SEARCH)) _exit(2);
-    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_DAC_READ_SEARCH, 0, 0) != 0) _exit(2);
-    _exit(LibraryAccessError(lib.c_str()) == 0 ? 0 : 3);
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  if (WEXITSTATUS(status) == 2) GTEST_SKIP() << "cannot raise an ambient capability here";
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "the ambient capability was not counted";
+  const int status = ExitStatusInChild([&] {
+    if (!BecomeUserWithCapabilities(1u << CAP_DAC_READ_SEARCH) ||
+        prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_DAC_READ_SEARCH, 0, 0) != 0) {
+      return kCannotSetUp;
+    }
+    return LibraryAccessError(lib.c_str()) == 0 ? 0 : 3;
+  });
+  if (status == kCannotSetUp) GTEST_SKIP() << "cannot raise an ambient capability here";
+  EXPECT_EQ(status, 0) << "the ambient capability was not counted";
 }
 
 }  // namespace
