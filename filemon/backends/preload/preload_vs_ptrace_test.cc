@@ -49,6 +49,16 @@ std::map<std::string, int> Multiset(const TraceResult& r) {
   return out;
 }
 
+// The two logs of one run hold the same records (Multiset): what either recorded alone is named,
+// with both logs.
+void ExpectSameRecords(const TraceResult& ptrace, const TraceResult& preload) {
+  const std::map<std::string, int> p = Multiset(ptrace), l = Multiset(preload);
+  const std::string logs =
+      absl::StrCat("\npreload log:\n", preload.log, "\nptrace log:\n", ptrace.log);
+  EXPECT_EQ(Difference(p, l), "") << "ptrace recorded, preload did not" << logs;
+  EXPECT_EQ(Difference(l, p), "") << "preload recorded, ptrace did not" << logs;
+}
+
 // preload_test_program (this package): posix_spawn with chdir and open file actions.
 std::string SpawnActionsProgram() {
   const char* srcdir = getenv("TEST_SRCDIR");
@@ -81,13 +91,7 @@ TEST(PreloadVsPtrace, SameRecordsForTheSameRun) {
   ASSERT_TRUE(preload.ok()) << preload.status();
   EXPECT_EQ(ptrace->exit.ShellStatus(), 3) << ptrace->log;
   EXPECT_EQ(preload->exit.ShellStatus(), 3) << preload->log;
-  std::map<std::string, int> p = Multiset(*ptrace), l = Multiset(*preload);
-  EXPECT_EQ(Difference(p, l), "") << "ptrace recorded, preload did not\npreload log:\n"
-                                  << preload->log << "\nptrace log:\n"
-                                  << ptrace->log;
-  EXPECT_EQ(Difference(l, p), "") << "preload recorded, ptrace did not\npreload log:\n"
-                                  << preload->log << "\nptrace log:\n"
-                                  << ptrace->log;
+  ExpectSameRecords(*ptrace, *preload);
 }
 
 // Runs `c` with LANG=C.UTF-8 (and no LC_*) under ptrace and under preload: the command succeeds,
@@ -105,14 +109,8 @@ void ExpectSameRecordsUnderUtf8(Command c, int min_ctype) {
   absl::StatusOr<TraceResult> preload = TraceCommand("preload", c, {});
   ASSERT_TRUE(preload.ok()) << preload.status();
   EXPECT_EQ(preload->exit.ShellStatus(), 0) << preload->log;
-  std::map<std::string, int> p = Multiset(*ptrace), l = Multiset(*preload);
-  EXPECT_GE(p["R /usr/lib/locale/C.utf8/LC_CTYPE"], min_ctype) << ptrace->log;
-  EXPECT_EQ(Difference(p, l), "") << "ptrace recorded, preload did not\npreload log:\n"
-                                  << preload->log << "\nptrace log:\n"
-                                  << ptrace->log;
-  EXPECT_EQ(Difference(l, p), "") << "preload recorded, ptrace did not\npreload log:\n"
-                                  << preload->log << "\nptrace log:\n"
-                                  << ptrace->log;
+  EXPECT_GE(Multiset(*ptrace)["R /usr/lib/locale/C.utf8/LC_CTYPE"], min_ctype) << ptrace->log;
+  ExpectSameRecords(*ptrace, *preload);
 }
 
 bool HaveUtf8LocaleData() {
