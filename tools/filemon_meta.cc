@@ -141,14 +141,16 @@ deps: every path the commands read (R), executed (E), wrote (W), deleted (D) and
   program has no X record (warned on stderr; the output is printed); 2 usage or I/O error.
 
 run: runs each --cmd TEXT with `/bin/sh -c`, as bmake does (or COMMAND as given), under a
-  tracing backend (--backend auto|ptrace|preload|kernel, default auto), in --cwd (default:
-  here), and writes FILE.meta in bmake's layout (CMD/CWD/TARGET header, the output, a failing
-  command's "*** Error code N", the filemon section), so that builders other than bmake can
-  use `check`: `check --cmd TEXT` with the same TEXT then compares the commands. The output
-  is also shown. --probes records absent-path probes (N lines, for `check --probes`; ptrace,
-  preload and auto, see filemon --help). Exit status, as `filemon`'s: the first failing command's own status (else
-  0), or 125 usage (bad options, unknown backend), 126 cannot trace (backend unavailable
-  here, a command that cannot start), 127 cannot write FILE.meta.
+  tracing backend (--backend auto|ptrace|preload|ebpf|kernel, default auto: as `filemon
+  --help` says), in --cwd (default: here), and writes FILE.meta in bmake's layout
+  (CMD/CWD/TARGET header, the output, a failing command's "*** Error code N", the filemon
+  section), so that builders other than bmake can use `check`: `check --cmd TEXT` with the
+  same TEXT then compares the commands. The output is also shown. --probes records
+  absent-path probes (N lines, for `check --probes`; ptrace, preload, ebpf and auto).
+  SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to it are passed on to the command, as by
+  `filemon`. Exit status, as `filemon`'s: the first failing command's own status (else 0),
+  or 125 usage (bad options, unknown backend), 126 cannot trace (backend unavailable here, a
+  command that cannot start), 127 cannot write FILE.meta.
 Every option that takes a value may be written --name=VALUE or --name VALUE.
 )";
 

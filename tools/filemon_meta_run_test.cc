@@ -120,7 +120,8 @@ TEST(FilemonMeta, UsageErrorsExitTwoAndHelpTeaches) {
   EXPECT_EQ(Shell(dir.path(), absl::StrCat("'", Tool(), "' frobnicate")).status, 2);
   Result help = Shell(dir.path(), absl::StrCat("'", Tool(), "' --help"));
   EXPECT_EQ(help.status, 0);
-  for (const char* word : {"check", "deps", "run", "newer", "--cmp-filter", "--compat"}) {
+  for (const char* word : {"check", "deps", "run", "newer", "--cmp-filter", "--compat", "--probes",
+                           "appeared", "ebpf", "125", "126", "127"}) {
     EXPECT_TRUE(absl::StrContains(help.out, word)) << word;
   }
   dir.Write("bad.meta", "x");

@@ -12,7 +12,8 @@ check() {  # check NAME CONDITION...
 "$FILEMON" --help > help.txt
 check "--help exits 0" [ $? -eq 0 ]
 for word in --backend= -o --format= --absolute --probes "N pid" "E pid" "F pid" "R pid" "W pid" "A pid" "C pid" \
-            "D pid" "M pid" "L pid" "X pid" "V 5" "# Stop"; do
+            "D pid" "M pid" "L pid" "X pid" "V 5" "# Stop" ptrace preload ebpf kernel auto SIGTERM 125 126 \
+            127; do
   check "--help explains $word" grep -q -e "$word" help.txt
 done
 
