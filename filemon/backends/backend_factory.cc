@@ -25,8 +25,8 @@ constexpr absl::string_view kEbpfChosen =
     "program, static and set-ID ones included, at the lowest cost)";
 
 // `auto` where ebpf can run: `Run()` traces with ebpf, its log opening with kEbpfChosen;
-// sessions (bmake's filemon API, one per target) stay with preload's auto, because each ebpf
-// session loads a BPF program of its own, whose start-up every target of a build would pay.
+// sessions (bmake's filemon API, one per target) stay with preload's auto (README.md, "How
+// auto decides").
 class AutoWithEbpf : public Backend {
  public:
   AutoWithEbpf(std::unique_ptr<Backend> ebpf, std::unique_ptr<Backend> sessions)

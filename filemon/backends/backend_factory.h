@@ -47,8 +47,8 @@ struct AutoOptions {
   AutoEbpf ebpf = AutoEbpf::kWhereAvailable;
 };
 
-// `MakeBackend("auto")` is `MakeAutoBackend({})`. Sessions (`StartSession`, bmake's filemon
-// API) never use ebpf: each would load a BPF program of its own, once per target.
+// `MakeBackend("auto")` is `MakeAutoBackend({})`. Its sessions (`StartSession`, bmake's filemon
+// API) never use ebpf, root or not; `MakeBackend("ebpf")` serves sessions too.
 absl::StatusOr<std::unique_ptr<Backend>> MakeAutoBackend(AutoOptions options = {});
 
 // The names `MakeBackend` accepts, "auto" last.

@@ -58,7 +58,7 @@ extern "C" {
 struct FILEMON_HANDLE;
 
 /* What bmake shows in `.MAKE.PATH_FILEMON`: "/dev/filemon" on the device, the session
- * backend's name elsewhere ("auto", or $FILEMON_BACKEND's: "preload", "ptrace").
+ * backend's name elsewhere ("auto", or $FILEMON_BACKEND's: "preload", "ptrace", "ebpf").
  * A static string. Never fails. */
 const char *filemon_path(void);
 
