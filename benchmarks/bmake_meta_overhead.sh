@@ -17,24 +17,16 @@
 #   meta-auto       the same with FILEMON_BACKEND=auto (the default: preload sessions)
 # Scratch files live in $FILEMON_BENCH_DIR (default /tmp/filemon-bench)/bmake-meta.
 set -euo pipefail
+source "$(dirname "$0")/common.sh"
 
 rounds=9
 jobs=2
 bmake=""
 workload=cc
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --rounds) rounds=$2; shift 2 ;;
-    --jobs) jobs=$2; shift 2 ;;
-    --bmake) bmake=$2; shift 2 ;;
-    --workload) workload=$2; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
-    *) echo "bmake_meta_overhead.sh: unknown argument $1" >&2; exit 2 ;;
-  esac
-done
-repo=$(cd "$(dirname "$0")/.." && pwd)
-[[ -n "$bmake" ]] || bmake=$("$repo/scripts/bmake-filemon")
-dir=${FILEMON_BENCH_DIR:-/tmp/filemon-bench}/bmake-meta
+bench_parse_args "--rounds=rounds --jobs=jobs --bmake=bmake --workload=workload" "$@"
+[[ -n "$bmake" ]] || bmake=$("$REPO/scripts/bmake-filemon")
+bench_scratch
+dir=$SCRATCH/bmake-meta
 rm -rf "$dir"
 mkdir -p "$dir"
 cd "$dir"
@@ -46,7 +38,7 @@ printf 'int main(void) { return 0; }\n' > main.c
 case "$workload" in
   cc) compile='cc -O0 -c ${s} -o ${.TARGET}'; link='cc -o prog ${OBJS}' ;;
   true) compile='true ${s}'; link='true' ;;
-  *) echo "bmake_meta_overhead.sh: unknown workload $workload" >&2; exit 2 ;;
+  *) bench_die "unknown workload $workload" ;;
 esac
 cat > Makefile <<EOF
 SRCS != echo *.c
@@ -102,14 +94,14 @@ for v in 2 3; do
     { echo "${names[$v]} did not write 22 .meta files with complete filemon sections" >&2; exit 1; }
 done
 
-median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 printf '%-16s %10s %7s %10s %7s   (%s: medians of %d rounds, -j%d, %s cores)\n' \
   variant wall_s ratio cpu_s ratio "$workload" "$rounds" "$jobs" "$(nproc)"
-wall_base=$(echo "${wall_samples[0]}" | median)
-cpu_base=$(echo "${cpu_samples[0]:-0}" | median)
+# The samples are words of one string per variant.
+wall_base=$(bench_median ${wall_samples[0]})
+cpu_base=$(bench_median ${cpu_samples[0]:-0})
 for ((v = 0; v < ${#names[@]}; v++)); do
-  w=$(echo "${wall_samples[$v]}" | median)
-  c=$(echo "${cpu_samples[$v]:-0}" | median)
+  w=$(bench_median ${wall_samples[$v]})
+  c=$(bench_median ${cpu_samples[$v]:-0})
   awk -v n="${names[$v]}" -v w="$w" -v wb="$wall_base" -v c="$c" -v cb="$cpu_base" \
     'BEGIN {printf "%-16s %10.3f %7.2f %10.3f %7s\n", n, w, w / wb, c, (cb > 0 ? sprintf("%.2f", c / cb) : "-")}'
 done

@@ -3,28 +3,27 @@
 # processes, over the same 10,000 .meta files (benchmarks/meta_gen: 200 filemon records each, 4
 # processes reading ~150 distinct sources under SRCTOP/src), with the arguments gendirdeps.mk
 # passes (-R -H -O, MACHINE= SRCTOP= RELDIR= CURDIR=, @LIST). filemon-meta reads the files on
-# every core (its default; also timed with --jobs 1), meta2deps.py on one. The two outputs are compared first. Then
-# ROUNDS pairs run one after the other (hyperfine would run each command's rounds in a block):
-# each pair's wall and user+system times, and the medians of the per-pair ratios, which cancel
-# the drift of a shared machine.
+# every core (its default; also timed with --jobs 1), meta2deps.py on one. The two outputs are
+# compared first. Then ROUNDS pairs run one after the other (hyperfine would run each command's
+# rounds in a block): each pair's wall and user+system times, and the medians of the per-pair
+# ratios, which cancel the drift of a shared machine.
 #
 # Usage: benchmarks/deps_vs_meta2deps.sh [WORKDIR]   (ROUNDS=11 by default; WORKDIR is removed)
 # Needs: python3, Debian's bmake (/usr/share/bmake/mk-bmake/meta2deps.py).
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
+source "$(dirname "$0")/common.sh"
 # A directory of this run's own (removed at exit): another run must not regenerate it mid-way.
-work="${1:-$HOME/.cache/filemon-bench/deps_vs_meta2deps.$$}"
+work="$HOME/.cache/filemon-bench/deps_vs_meta2deps.$$"
+bench_parse_args "WORKDIR=work" "$@"
 trap 'rm -rf "$work"' EXIT
 rounds="${ROUNDS:-11}"
 m2d=/usr/share/bmake/mk-bmake/meta2deps.py
-[ -r "$m2d" ] || { echo "deps_vs_meta2deps.sh: needs $m2d (apt-get install bmake)" >&2; exit 2; }
+[ -r "$m2d" ] || bench_die "needs $m2d (apt-get install bmake)"
 unset MACHINE MACHINE_ARCH SB_SRC SB_OBJROOT
 
-(cd "$root" && bazel build --config=opt --noshow_progress //tools:filemon-meta \
-    //benchmarks:meta_gen_main >&2)
-bin="$(cd "$root" && bazel info --config=opt bazel-bin 2>/dev/null)"
-tool="$bin/tools/filemon-meta"
-gen="$bin/benchmarks/meta_gen_main"
+bench_build //tools:filemon-meta //benchmarks:meta_gen_main
+tool="$BENCH_BIN/tools/filemon-meta"
+gen="$BENCH_BIN/benchmarks/meta_gen_main"
 
 rm -rf "$work"
 read -r meta objdir _ _ _ < <("$gen" "$work" 200 4 150 same)
@@ -68,7 +67,6 @@ for i in $(seq 1 "$rounds"); do
   printf 'round %2d: filemon-meta %6.3f s (cpu %.3f + %.3f)  meta2deps.py %6.3f s (cpu %.3f + %.3f)  wall ratio %5.1f  cpu ratio %5.1f\n' \
     "$i" "$ow" "$ou" "$os" "$pw" "$pu" "$ps" "$r" "$c"
 done
-median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 printf 'median of per-pair ratios (meta2deps.py / filemon-meta): wall %.1fx, user+sys %.1fx; load average: %s\n' \
-  "$(median "${ratios[@]}")" "$(median "${cpu_ratios[@]}")" "$(cut -d' ' -f1-3 /proc/loadavg)"
-printf 'filemon-meta --jobs 1 (for comparison), median wall: %.3f s\n' "$(median "${ones[@]}")"
+  "$(bench_median "${ratios[@]}")" "$(bench_median "${cpu_ratios[@]}")" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf 'filemon-meta --jobs 1 (for comparison), median wall: %.3f s\n' "$(bench_median "${ones[@]}")"

@@ -15,27 +15,26 @@
 # HYPERFINE_JSON=PREFIX, hyperfine also writes PREFIX-up-to-date.json, PREFIX-newer.json and
 # PREFIX-many.json (benchmarks/run_all.sh makes its tables from them).
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-work="${1:-$HOME/.cache/filemon-bench/meta_vs_bmake}"
+source "$(dirname "$0")/common.sh"
+work="$HOME/.cache/filemon-bench/meta_vs_bmake"
+bench_parse_args "WORKDIR=work" "$@"
 case "$work" in
   /tmp*|/var/tmp*|/dev*|/etc*|/proc*|/var/run*|/run*)
-    echo "meta_vs_bmake.sh: $work is under a path bmake ignores; pick another WORKDIR" >&2
-    exit 2 ;;
+    bench_die "$work is under a path bmake ignores; pick another WORKDIR" ;;
 esac
 for tool in bmake hyperfine; do
-  command -v "$tool" >/dev/null || { echo "meta_vs_bmake.sh: needs $tool" >&2; exit 2; }
+  command -v "$tool" >/dev/null || bench_die "needs $tool"
 done
 unset TMPDIR MAKEFLAGS MAKEOBJDIR MAKEOBJDIRPREFIX
 runs="${RUNS:-30}"
 export_json() { [ -z "${HYPERFINE_JSON:-}" ] || echo "--export-json ${HYPERFINE_JSON}-$1.json"; }
 
-(cd "$root" && bazel build --config=opt --noshow_progress //tools:filemon-meta //benchmarks:meta_gen_main >&2)
+bench_build //tools:filemon-meta //benchmarks:meta_gen_main
 mkdir -p "$HOME/.cache/filemon-bench"
 floor="$HOME/.cache/filemon-bench/stat_floor"
-cc -O2 -o "$floor" "$root/benchmarks/stat_floor.c"
-bin="$(cd "$root" && bazel info --config=opt bazel-bin 2>/dev/null)"
-meta_tool="$bin/tools/filemon-meta"
-gen="$bin/benchmarks/meta_gen_main"
+cc -O2 -o "$floor" "$REPO/benchmarks/stat_floor.c"
+meta_tool="$BENCH_BIN/tools/filemon-meta"
+gen="$BENCH_BIN/benchmarks/meta_gen_main"
 
 for variant in up-to-date newer; do
   rm -rf "$work"
@@ -61,7 +60,7 @@ for variant in up-to-date newer; do
     -n "filemon-meta check --jobs 1 ($variant)" \
     "$meta_tool check --compat 20200710 --jobs 1 --cmd 'sh build.sh' $meta" \
     -n "stat floor ($variant)" "$floor $meta"
-  cd "$root"
+  cd "$REPO"
 done
 
 # 10,000 small .meta files (200 records each) checked at once.

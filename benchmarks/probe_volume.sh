@@ -11,33 +11,16 @@
 #   WORKLOAD: N lines ptrace P, preload L (R lines R); failed lookups without the rule F,
 #   distinct (pid, path) by strace D
 set -euo pipefail
+source "$(dirname "$0")/common.sh"
 
 WORKLOADS=gcc,make
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --workloads) WORKLOADS=$2; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
-    *) echo "probe_volume.sh: unknown argument $1" >&2; exit 2 ;;
-  esac
-done
-
-REPO=$(cd "$(dirname "$0")/.." && pwd)
-SCRATCH=${FILEMON_BENCH_DIR:-/tmp/filemon-bench}
+bench_parse_args "--workloads=WORKLOADS" "$@"
+bench_scratch
 mkdir -p "$SCRATCH/probes"
-if [[ -z "${FILEMON:-}" ]]; then
-  (cd "$REPO" && bazel build //tools:filemon >&2)
-  FILEMON=$REPO/bazel-bin/tools/filemon
-fi
+bench_filemon
 source "$REPO/benchmarks/bmake_workload.sh"
-
-# One compile of the trace_overhead.sh gcc workload's kind of file: libc headers.
-setup_gcc() {
-  printf '#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <unistd.h>\n'\
-'#include <sys/stat.h>\nint main(void) { printf("%%zu\\n", strlen("x")); return 0; }\n' \
-    > "$SCRATCH/probes/a.c"
-}
-prepare_gcc() { rm -f "$SCRATCH/probes/a.o"; }
-run_gcc() { (cd "$SCRATCH/probes" && $1 gcc -O1 -c a.c); }
+GCC_DIR=$SCRATCH/probes
+source "$REPO/benchmarks/gcc_one_workload.sh"
 label_gcc="gcc -O1 -c a.c"
 label_make="make -j2 -f Makefile.boot (bmake)"
 

@@ -15,38 +15,24 @@
 # Scratch files live in $FILEMON_BENCH_DIR (default /tmp/filemon-bench). $FILEMON overrides the
 # filemon binary.
 set -euo pipefail
+source "$(dirname "$0")/common.sh"
 
 ROUNDS=400
 BACKEND=preload
 LIBRARIES=()
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --rounds) ROUNDS=$2; shift 2 ;;
-    --backend) BACKEND=$2; shift 2 ;;
-    --library) LIBRARIES+=("keep=$2"); shift 2 ;;
-    --) shift; break ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
-    *) echo "process_overhead.sh: unknown argument $1 (the program follows --)" >&2; exit 2 ;;
-  esac
-done
-if [[ $# -eq 0 || "$1" != /* ]]; then
-  echo "process_overhead.sh: give the program as an absolute path after --" >&2
-  exit 2
+PROGRAM=()
+bench_parse_args "--rounds=ROUNDS --backend=BACKEND --library=LIBRARIES+ --=PROGRAM" "$@"
+if [[ ${#PROGRAM[@]} -eq 0 || "${PROGRAM[0]}" != /* ]]; then
+  bench_die "give the program as an absolute path after --"
 fi
 
-REPO=$(cd "$(dirname "$0")/.." && pwd)
-SCRATCH=${FILEMON_BENCH_DIR:-/tmp/filemon-bench}
-mkdir -p "$SCRATCH"
-if [[ -z "${FILEMON:-}" ]]; then
-  (cd "$REPO" && bazel build --config=opt //tools:filemon >&2)
-  FILEMON=$(cd "$REPO" && bazel info --config=opt bazel-bin 2>/dev/null)/tools/filemon
-fi
+bench_scratch
+bench_filemon
 cc -O2 -o "$SCRATCH/process_overhead" "$REPO/benchmarks/process_overhead.c"
-echo 'int filemon_bench_empty_preload(void) { return 0; }' |
-  cc -O2 -shared -fPIC -x c -o "$SCRATCH/libempty_preload.so" -
+bench_empty_preload
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $ROUNDS interleaved rounds"
-echo "# command: benchmarks/process_overhead.sh --rounds $ROUNDS --backend $BACKEND -- $*"
+echo "# command: benchmarks/process_overhead.sh --rounds $ROUNDS --backend $BACKEND -- ${PROGRAM[*]}"
 "$FILEMON" --backend="$BACKEND" -o "$SCRATCH/process_overhead.log" -- \
   "$SCRATCH/process_overhead" "$ROUNDS" clean "preload=$SCRATCH/libempty_preload.so" inherit \
-  ${LIBRARIES[@]+"${LIBRARIES[@]}"} -- "$@" 2>&1
+  ${LIBRARIES[@]+"${LIBRARIES[@]/#/keep=}"} -- "${PROGRAM[@]}" 2>&1

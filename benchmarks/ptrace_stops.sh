@@ -12,39 +12,23 @@
 # Prints one line per workload and variant:
 #   WORKLOAD, ptrace[ --probes]: W waits, S to the exit stop
 set -euo pipefail
+source "$(dirname "$0")/common.sh"
 
 WORKLOADS=gcc,make
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --workloads) WORKLOADS=$2; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
-    *) echo "ptrace_stops.sh: unknown argument $1" >&2; exit 2 ;;
-  esac
-done
+bench_parse_args "--workloads=WORKLOADS" "$@"
 if ! command -v bpftrace >/dev/null || [[ $(id -u) != 0 ]]; then
-  echo "ptrace_stops.sh: needs bpftrace, run as root" >&2
-  exit 2
+  bench_die "needs bpftrace, run as root"
 fi
 
-REPO=$(cd "$(dirname "$0")/.." && pwd)
-SCRATCH=${FILEMON_BENCH_DIR:-/tmp/filemon-bench}
+bench_scratch
 mkdir -p "$SCRATCH/stops"
-if [[ -z "${FILEMON:-}" ]]; then
-  (cd "$REPO" && bazel build --config=opt //tools:filemon >&2)
-  FILEMON=$(cd "$REPO" && bazel info --config=opt bazel-bin 2>/dev/null)/tools/filemon
-fi
+bench_filemon
 # bpftrace matches the tracer by its name (15 characters at most): a copy with a known one.
 cp "$FILEMON" "$SCRATCH/stops/fm-stops"
 FILEMON=$SCRATCH/stops/fm-stops
 source "$REPO/benchmarks/bmake_workload.sh"
-
-setup_gcc() {
-  printf '#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <unistd.h>\n'\
-'#include <sys/stat.h>\nint main(void) { printf("%%zu\\n", strlen("x")); return 0; }\n' \
-    > "$SCRATCH/stops/a.c"
-}
-prepare_gcc() { rm -f "$SCRATCH/stops/a.o"; }
-run_gcc() { (cd "$SCRATCH/stops" && $1 gcc -O1 -c a.c); }
+GCC_DIR=$SCRATCH/stops
+source "$REPO/benchmarks/gcc_one_workload.sh"
 
 # PTRACE_SYSCALL is request 24. bpftrace prints both counts when the workload ends.
 PROGRAM='tracepoint:syscalls:sys_enter_wait4 /comm == "fm-stops"/ { @waits = count(); }
@@ -58,8 +42,8 @@ for w in "${workloads[@]}"; do
     "prepare_$w"
     # bpftrace starts the workload itself (-c), so that it is attached before the first stop.
     {
-      printf 'SCRATCH=%q\nsource %q\n' "$SCRATCH" "$REPO/benchmarks/bmake_workload.sh"
-      declare -f setup_gcc run_gcc
+      printf 'SCRATCH=%q\nGCC_DIR=%q\n' "$SCRATCH" "$GCC_DIR"
+      printf 'source %q\n' "$REPO/benchmarks/bmake_workload.sh" "$REPO/benchmarks/gcc_one_workload.sh"
       printf 'setup_%s >/dev/null\nrun_%s %q >/dev/null 2>&1\n' "$w" "$w" \
         "$FILEMON --backend=ptrace$probes -o $SCRATCH/stops/$w.log --"
     } > "$runner"

@@ -20,8 +20,8 @@
 # /tmp/filemon-bench); the .meta workloads in ~/.cache/filemon-bench (bmake ignores /tmp).
 # Exit status: 0 if every selected section ran, 1 otherwise.
 set -uo pipefail
+source "$(dirname "$0")/common.sh"
 
-REPO=$(cd "$(dirname "$0")/.." && pwd)
 export FILEMON_BENCH_DIR=${FILEMON_BENCH_DIR:-/tmp/filemon-bench}
 RAW="$FILEMON_BENCH_DIR/run_all"
 SECTIONS=(format parse trace ebpf probes process meta-vs-bmake meta-bench bmake-meta deps
@@ -36,18 +36,14 @@ only=""
 out=""
 update=""
 set_rounds=""
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --quick) quick=1; shift ;;
-    --only) only=$2; shift 2 ;;
-    --rounds) set_rounds=$2; shift 2 ;;
-    --out) out=$2; shift 2 ;;
-    --update) update=$(cd "$(dirname "$2")" && pwd)/$(basename "$2"); shift 2 ;;
-    --list) for s in "${SECTIONS[@]}"; do echo "$s ${ROUNDS[$s]}"; done; exit 0 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
-    *) echo "run_all.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
-  esac
-done
+list=0
+bench_parse_args "--quick=quick! --only=only --rounds=set_rounds --out=out --update=update
+  --list=list!" "$@"
+if [[ $list -eq 1 ]]; then
+  for s in "${SECTIONS[@]}"; do echo "$s ${ROUNDS[$s]}"; done
+  exit 0
+fi
+[[ -z "$update" ]] || update=$(cd "$(dirname "$update")" && pwd)/$(basename "$update")
 if [[ $quick -eq 1 ]]; then
   [[ -z "$update" ]] || { echo "run_all.sh: --quick figures do not go in $update" >&2; exit 2; }
   for s in "${SECTIONS[@]}"; do ROUNDS[$s]=${QUICK[$s]}; done
@@ -223,8 +219,8 @@ section_trace() {
 section_ebpf() {
   local variants=untraced,ebpf,ptrace,preload
   command -v bpftrace >/dev/null && variants=$variants,bpftrace
-  bazel build --config=opt //tools:filemon >/dev/null 2>&1
-  if ! "$(bazel info --config=opt bazel-bin 2>/dev/null)/tools/filemon" --backend=ebpf \
+  bench_build //tools:filemon 2>/dev/null
+  if ! "$BENCH_BIN/tools/filemon" --backend=ebpf \
       -o /dev/null -- /bin/true 2> "$RAW/ebpf.why.tmp"; then
     why ebpf "the ebpf backend cannot run here: $(cat "$RAW/ebpf.why.tmp")"
     return 1

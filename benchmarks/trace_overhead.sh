@@ -46,30 +46,17 @@
 # Scratch files (sources, objects, logs) live in $FILEMON_BENCH_DIR (default /tmp/filemon-bench),
 # never in the repository. $FILEMON overrides the filemon binary.
 set -euo pipefail
+source "$(dirname "$0")/common.sh"
 
 ROUNDS=7
 WORKLOADS=gcc,make
 VARIANTS=untraced,ptrace,floor,preload,auto,strace,strace-seccomp
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --rounds) ROUNDS=$2; shift 2 ;;
-    --workloads) WORKLOADS=$2; shift 2 ;;
-    --variants) VARIANTS=$2; shift 2 ;;
-    -h|--help) sed -n '2,/^[^#]/{/^#/p}' "$0"; exit 0 ;;
-    *) echo "trace_overhead.sh: unknown argument $1" >&2; exit 2 ;;
-  esac
-done
-
-REPO=$(cd "$(dirname "$0")/.." && pwd)
-SCRATCH=${FILEMON_BENCH_DIR:-/tmp/filemon-bench}
-mkdir -p "$SCRATCH"
+bench_parse_args "--rounds=ROUNDS --workloads=WORKLOADS --variants=VARIANTS" "$@"
+bench_scratch
 SYSCALLS=open,openat,openat2,creat,chdir,fchdir,rename,renameat,renameat2,link,linkat,symlink
 SYSCALLS=$SYSCALLS,symlinkat,unlink,unlinkat,rmdir,execve,execveat
 
-if [[ -z "${FILEMON:-}" ]]; then
-  (cd "$REPO" && bazel build --config=opt //tools:filemon >&2)
-  FILEMON=$(cd "$REPO" && bazel info --config=opt bazel-bin 2>/dev/null)/tools/filemon
-fi
+bench_filemon
 
 variant_prefix() {
   case "$1" in
@@ -84,18 +71,12 @@ variant_prefix() {
     floor) echo "$SCRATCH/ptrace_floor $SCRATCH/floor.log" ;;
     preload-floor) echo "env LD_PRELOAD=$SCRATCH/libempty_preload.so" ;;
     ptrace-probes-base|preload-probes-base|auto-probes-base)
-      if [[ -z "${FILEMON_BASE:-}" ]]; then
-        echo "trace_overhead.sh: variant $1 needs FILEMON_BASE (another filemon binary)" >&2
-        exit 2
-      fi
+      [[ -n "${FILEMON_BASE:-}" ]] || bench_die "variant $1 needs FILEMON_BASE (another filemon binary)"
       echo "$FILEMON_BASE --backend=${1%-probes-base} --probes -o $SCRATCH/filemon-base.log --" ;;
     ptrace-base|preload-base|auto-base)
-      if [[ -z "${FILEMON_BASE:-}" ]]; then
-        echo "trace_overhead.sh: variant $1 needs FILEMON_BASE (another filemon binary)" >&2
-        exit 2
-      fi
+      [[ -n "${FILEMON_BASE:-}" ]] || bench_die "variant $1 needs FILEMON_BASE (another filemon binary)"
       echo "$FILEMON_BASE --backend=${1%-base} -o $SCRATCH/filemon-base.log --" ;;
-    *) echo "trace_overhead.sh: unknown variant $1" >&2; exit 2 ;;
+    *) bench_die "unknown variant $1" ;;
   esac
 }
 
@@ -130,10 +111,7 @@ source "$REPO/benchmarks/bmake_workload.sh"
 if [[ ",$VARIANTS," == *,floor,* ]]; then
   cc -O2 -o "$SCRATCH/ptrace_floor" "$REPO/benchmarks/ptrace_floor.c"
 fi
-if [[ ",$VARIANTS," == *,preload-floor,* ]]; then
-  echo 'int filemon_bench_empty_preload(void) { return 0; }' |
-    cc -O2 -shared -fPIC -x c -o "$SCRATCH/libempty_preload.so" -
-fi
+if [[ ",$VARIANTS," == *,preload-floor,* ]]; then bench_empty_preload; fi
 
 # Why the fsatrace variant cannot run here (empty if it can): fsatrace preloads the library
 # named after its own path plus `.so`.
@@ -157,7 +135,7 @@ for v in "${requested[@]}"; do
   variants+=("$v")
 done
 for v in "${variants[@]}"; do variant_prefix "$v" >/dev/null; done
-[[ ${#variants[@]} -gt 0 ]] || { echo "trace_overhead.sh: no variant left to run" >&2; exit 2; }
+[[ ${#variants[@]} -gt 0 ]] || bench_die "no variant left to run"
 RESULTS="$SCRATCH/results.txt"
 TIMEFORMAT='%3R %3U %3S'
 : > "$RESULTS"
@@ -204,7 +182,7 @@ echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $ROUNDS interleaved ro
 echo "# command: benchmarks/trace_overhead.sh --rounds $ROUNDS --workloads $WORKLOADS --variants $VARIANTS"
 printf '%s' "$SKIPPED"
 report() {  # report FIELD TITLE: medians and ratios of column FIELD (3: wall, 4: cpu)
-  awk -v field="$1" -v title="$2" '
+  awk -v field="$1" -v title="$2" "$BENCH_AWK"'
     { t[$1 " " $2] = t[$1 " " $2] " " $field
       if (!index(order[$1], " " $2 " ")) order[$1] = order[$1] " " $2 " " }
     END {
@@ -214,11 +192,10 @@ report() {  # report FIELD TITLE: medians and ratios of column FIELD (3: wall, 4
         base = 0
         for (i = 1; i <= nv; ++i) {
           m = split(t[w " " vs[i]], s, " ")
-          for (a = 1; a <= m; ++a) for (b = a + 1; b <= m; ++b) if (s[b] + 0 < s[a] + 0) { x = s[a]; s[a] = s[b]; s[b] = x }
-          meds[i] = (m % 2) ? s[(m + 1) / 2] : (s[m / 2] + s[m / 2 + 1]) / 2
+          sort_numbers(s, m)
+          meds[i] = median(s, m)
           if (vs[i] == "untraced") base = meds[i]
-          lines[i] = ""
-          for (a = 1; a <= m; ++a) lines[i] = lines[i] sprintf(" %.2f", s[a])
+          lines[i] = joined(s, m, " %.2f")
         }
         for (i = 1; i <= nv; ++i) {
           printf "%-16s %9.3f %7s  %s\n", vs[i], meds[i], base ? sprintf("%.2fx", meds[i] / base) : "-", lines[i]
@@ -232,10 +209,13 @@ report 4 "CPU time (user + system, tracer included)"
 # Paired: each variant against the untraced run of the same round (run minutes apart at most), so
 # that the machine's drift over the whole run cancels; the median of those ratios. Of the wall
 # time and of the CPU time (steadier on a shared machine).
+# BY_ROUND, the first rule of the paired reports (awk -v n=VARIANT_COUNT -v field=FIELD):
+# t[WORKLOAD, ROUND, VARIANT] is that run's FIELD, rounds[WORKLOAD] the count of rounds and
+# order[WORKLOAD] the variants in the order they first ran.
+BY_ROUND='{ k = $1; i = seen[k]++; r = int(i / n); t[k, r, $2] = $field; rounds[k] = r + 1
+      if (!index(order[k], " " $2 " ")) order[k] = order[k] " " $2 " " }'
 paired() {  # paired FIELD TITLE (3: wall, 4: cpu)
-  awk -v n="${#variants[@]}" -v field="$1" -v title="$2" '
-    { k = $1; i = seen[k]++; r = int(i / n); t[k, r, $2] = $field; rounds[k] = r + 1
-      if (!index(order[k], " " $2 " ")) order[k] = order[k] " " $2 " " }
+  awk -v n="${#variants[@]}" -v field="$1" -v title="$2" "$BENCH_AWK$BY_ROUND"'
     END {
       for (k in order) {
         printf "\nworkload %s, %s paired with the same round'"'"'s untraced run\n", k, title
@@ -247,11 +227,8 @@ paired() {  # paired FIELD TITLE (3: wall, 4: cpu)
           for (r = 0; r < rounds[k]; ++r) {
             if (t[k, r, "untraced"] > 0 && t[k, r, vs[j]] > 0) s[++m] = t[k, r, vs[j]] / t[k, r, "untraced"]
           }
-          for (a = 1; a <= m; ++a) for (b = a + 1; b <= m; ++b) if (s[b] < s[a]) { x = s[a]; s[a] = s[b]; s[b] = x }
-          med = (m % 2) ? s[(m + 1) / 2] : (s[m / 2] + s[m / 2 + 1]) / 2
-          line = ""
-          for (a = 1; a <= m; ++a) line = line sprintf(" %.2f", s[a])
-          printf "%-16s %11.3fx  %s\n", vs[j], med, line
+          sort_numbers(s, m)
+          printf "%-16s %11.3fx  %s\n", vs[j], median(s, m), joined(s, m, " %.2f")
         }
       }
     }' "$RESULTS"
@@ -263,9 +240,7 @@ paired 4 "CPU time"
 # BACKEND, the median of the per-round differences of their ratios to untraced (+0.05: probes
 # add 5 % of the untraced time).
 probes_paired() {  # probes_paired FIELD TITLE
-  awk -v n="${#variants[@]}" -v field="$1" -v title="$2" '
-    { k = $1; i = seen[k]++; r = int(i / n); t[k, r, $2] = $field; rounds[k] = r + 1
-      if (!index(order[k], " " $2 " ")) order[k] = order[k] " " $2 " " }
+  awk -v n="${#variants[@]}" -v field="$1" -v title="$2" "$BENCH_AWK$BY_ROUND"'
     END {
       for (k in order) {
         nv = split(order[k], vs, " ")
@@ -286,11 +261,8 @@ probes_paired() {  # probes_paired FIELD TITLE
             u = t[k, r, "untraced"]
             if (u > 0 && t[k, r, v] > 0 && t[k, r, base] > 0) s[++m] = (t[k, r, v] - t[k, r, base]) / u
           }
-          for (a = 1; a <= m; ++a) for (b = a + 1; b <= m; ++b) if (s[b] < s[a]) { x = s[a]; s[a] = s[b]; s[b] = x }
-          med = (m % 2) ? s[(m + 1) / 2] : (s[m / 2] + s[m / 2 + 1]) / 2
-          line = ""
-          for (a = 1; a <= m; ++a) line = line sprintf(" %+.3f", s[a])
-          printf "%-16s %+15.3f  %s\n", v, med, line
+          sort_numbers(s, m)
+          printf "%-16s %+15.3f  %s\n", v, median(s, m), joined(s, m, " %+.3f")
         }
       }
     }' "$RESULTS"
