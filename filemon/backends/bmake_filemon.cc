@@ -154,6 +154,13 @@ bool ChildrenBornTraced() {
 #endif
 
 #if defined(FILEMON_BMAKE_SESSIONS)
+// True if this process's sessions take their child over from an enclosing preload trace
+// (FreeBSD's rule, bmake_filemon.h "Nested"): preload's and auto's do, at the child's exec.
+bool SessionsHandOver() {
+  const std::string name = SessionBackendName();
+  return name == "preload" || name == "auto";
+}
+
 // One backend for the whole process, made at the first filemon_open (bmake opens a filemon per
 // target or job): what a backend finds once (preload's interposer and helper) is not looked
 // for again per command. Never destroyed, like filemon_path()'s string.
@@ -240,14 +247,14 @@ struct filemon_handle* filemon_open(void) {
         "filemon, strace -f, a debugger); ptrace cannot trace them a second time"));
     return nullptr;
   }
-  if (std::getenv("FILEMON_PRELOAD_FD") != nullptr) {
-    // Under an enclosing preload trace (an enclosing bmake's auto filemon): its interposer,
-    // loaded in this process, would give every child this process starts the enclosing
-    // trace's channel in place of ours, and our logs would stay empty. As under ptrace, the
-    // enclosing trace records every command instead.
+  if (std::getenv("FILEMON_PRELOAD_FD") != nullptr && !SessionsHandOver()) {
+    // Under an enclosing preload trace (an enclosing bmake's auto filemon), a session of
+    // another backend would trace children that the enclosing interposer traces too. The
+    // enclosing trace records every command instead, as under ptrace.
     errno = Report(absl::FailedPreconditionError(
         "this process runs under an enclosing preload trace (FILEMON_PRELOAD_FD is set: an "
-        "enclosing bmake's filemon), which keeps its children"));
+        "enclosing bmake's filemon), which keeps its children unless this filemon is preload "
+        "or auto"));
     return nullptr;
   }
   absl::StatusOr<filemon::Backend*> backend = SharedBackend();

@@ -36,6 +36,17 @@
  * filemon may trace several children in turn (bmake's compat mode runs every command of a
  * target under one filemon); the log then holds them all. Unlike the device, which stops
  * logging at close, a child is done when its whole tree has exited, orphans included.
+ *
+ * Nested (a traced command runs another bmake, whose meta mode opens filemons of its own):
+ * FreeBSD's device gives each process one filemon, inherited at fork; a child that sets a
+ * filemon on itself (filemon_setpid_child) leaves the one it inherited, for itself and all it
+ * starts later. The enclosing log keeps the F that created the child and nothing after; the
+ * child's exec, records and exit are in the inner log. preload and auto sessions do the same:
+ * the enclosing trace's interposer, loaded in the inner bmake, hands the child over at its
+ * exec. ptrace cannot (a process has one tracer): under an enclosing ptrace trace (or another
+ * tracer that follows forks) filemon_open refuses with EBUSY, bmake builds on without filemon,
+ * and the enclosing log records every command; so does an enclosing preload trace when this
+ * filemon is ptrace.
  */
 
 #ifndef FILEMON_BACKENDS_BMAKE_FILEMON_H_
@@ -64,7 +75,8 @@ const char *filemon_path(void);
 
 /* A new filemon handle, not yet logging. Returns NULL with errno set when this system cannot
  * trace (device missing: ENOENT/ENXIO; backend unavailable: ENOSYS; the caller's children are
- * already traced by an enclosing tracer: EBUSY; the reason on stderr). */
+ * already traced by an enclosing tracer that cannot hand them over, see "Nested": EBUSY; the
+ * reason on stderr). */
 struct FILEMON_HANDLE *filemon_open(void);
 
 /* Ends logging and frees F (also when it fails). Call `filemon_process` until it returns

@@ -15,7 +15,8 @@
 #   - nothing rebuilds when nothing changed;
 #   - touching a header rebuilds exactly the objects that read it, each with bmake's
 #     "file '...' is newer than the target..." message (-dM);
-#   - `filemon-meta check --compat 20200710` gives bmake's verdict and message on every .meta.
+#   - `filemon-meta check --compat 20200710` gives bmake's verdict and message on every .meta;
+#   - a nested bmake (a command that runs bmake) follows FreeBSD's rule (run_nested).
 # When the bmake could not be built (no source package: an offline machine), the test reports
 # itself skipped with the reason, in the XML that scripts/test counts.
 set -euo pipefail
@@ -189,6 +190,57 @@ EOF
   echo "ok ($mode)"
 }
 
+# A nested bmake: a target's command runs another bmake through a script (bmake runs a command
+# naming ${MAKE} without a .meta, so a script is how a traced command starts one), whose meta
+# mode opens filemons of its own (bmake_filemon.h, "Nested"). FreeBSD's rule: the inner filemon
+# takes its child over; the enclosing log keeps the F that created it. preload and auto do
+# that; ptrace cannot (one tracer per process): the inner bmake gets EBUSY, builds without
+# filemon, and the enclosing log records the inner commands.
+run_nested() {
+  local mode="$1"; shift
+  local dir="$TEST_TMPDIR/nested$mode"
+  rm -rf "$dir"
+  mkdir -p "$dir/sub"
+  cd "$dir"
+  printf 'sub\n' > sub/s.in
+  printf '.MAKE.MODE = meta verbose curdirOk=yes\nall: sub.done\nsub.done:\n\tsh ./recurse.sh %s\n\ttouch sub.done\n' \
+    "$bmake" > Makefile
+  printf '.MAKE.MODE = meta verbose curdirOk=yes\nall: s.out\ns.out: s.in\n\tcat s.in > s.out\n' \
+    > sub/Makefile
+  printf 'cd sub && exec "$1" -r\n' > recurse.sh
+  echo "== nested bmake ($mode)"
+  "$bmake" -r "$@" > nested.log 2>&1 || { cat nested.log; fail "nested build failed"; }
+  [[ -f sub/s.out && -f sub.done.meta && -f sub/s.out.meta ]] ||
+    { cat nested.log; fail "nested: no output"; }
+  check_logs
+  if [[ "$FILEMON_BACKEND" == ptrace ]]; then
+    grep -q 'Could not open filemon' nested.log ||
+      { cat nested.log; fail "nested under ptrace: no EBUSY warning"; }
+    grep -q '^R [0-9]* s\.in$' sub.done.meta ||
+      { cat sub.done.meta; fail "the enclosing log lacks the inner cat's read"; }
+  else
+    if grep -q 'Could not open filemon' nested.log; then
+      cat nested.log; fail "the nested bmake could not open filemon"
+    fi
+    (cd sub && check_logs)
+    grep -q '^R [0-9]* s\.in$' sub/s.out.meta ||
+      { cat sub/s.out.meta; fail "the inner log lacks cat's read of s.in"; }
+    if grep -q '^R [0-9]* s\.in$' sub.done.meta; then
+      cat sub.done.meta; fail "the enclosing log kept a record of the handed-over child"
+    fi
+    grep -q '^# preload: pid [0-9]* execs .* under a nested filemon' sub.done.meta ||
+      { cat sub.done.meta; fail "the enclosing log does not say that the child was handed over"; }
+    touch -d '2 minutes ago' sub/* ./*
+    touch sub/s.in
+    (cd sub && "$meta_tool" check --compat 20200710 s.out.meta > check.log 2>&1 || true)
+    grep -q '^out-of-date: newer' sub/check.log ||
+      { cat sub/check.log; fail "filemon-meta check: the inner .meta is not out of date by s.in"; }
+  fi
+  echo "ok nested ($mode)"
+}
+
 run_project ""
 run_project "-j2" -j2
+run_nested ""
+run_nested "-j2" -j2
 echo PASS

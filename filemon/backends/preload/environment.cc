@@ -151,6 +151,15 @@ void FixEnvironment(const EnvRequest& request, const OurVariables& ours, char** 
   w.End();
 }
 
+bool PreparedForSession(char* const* envp, long pid, int fd, int pipe) {
+  long named, env_fd, env_pipe = -1;
+  if (!ParseInt(EnvValue(envp, kEnvSession), &named) || named != pid) return false;
+  if (!ParseInt(EnvValue(envp, kEnvFd), &env_fd)) return false;
+  const char* pipe_value = EnvValue(envp, kEnvPipe);
+  if (pipe_value != nullptr && !ParseInt(pipe_value, &env_pipe)) return false;
+  return env_fd != fd && env_pipe != pipe;
+}
+
 // Each "NAME=value" with its NUL: sizeof a name counts its NUL, which stands for the '='.
 size_t EnvScratchSize(const EnvRequest& request, const OurVariables& ours) {
   const char* user = EnvValue(request.envp, kEnvLdPreload);

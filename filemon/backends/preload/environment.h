@@ -81,6 +81,13 @@ inline constexpr size_t kOurEnvEntries = 13;
 void FixEnvironment(const EnvRequest& request, const OurVariables& ours, char** out, char* scratch,
                     size_t scratch_size);
 
+// True if `envp` is the environment another trace's session prepared for process `pid`
+// between its fork and exec (launch_protocol.h, "Nested traces"): it names `pid` in
+// FILEMON_PRELOAD_SESSION and a channel other than ours (`fd`, `pipe`: our socket and pipe).
+// That exec hands `pid` over to the session, with `envp` as it is. The session's own command,
+// which starts with that environment and execs again in the same pid, names its own channel.
+bool PreparedForSession(char* const* envp, long pid, int fd, int pipe);
+
 // The bytes FixEnvironment needs in `scratch` for these arguments (an upper bound).
 size_t EnvScratchSize(const EnvRequest& request, const OurVariables& ours);
 

@@ -68,6 +68,27 @@ TEST(Environment, OurVariablesAreReplacedAndTheProgramsKeptInOrder) {
                                 "FILEMON_PRELOAD_FD=5", "FILEMON_PRELOAD_PID=1234"}));
 }
 
+// A nested session's child (launch_protocol.h, "Nested traces"): its exec is handed over only
+// when the environment names that very process; any other exec strips the name with the rest.
+TEST(Environment, OnlyTheNamedProcessIsHandedOverToASession) {
+  Env prepared({"PATH=/bin", "FILEMON_PRELOAD_FD=9", "FILEMON_PRELOAD_PIPE=10",
+                "FILEMON_PRELOAD_SESSION=4321"});
+  EXPECT_TRUE(PreparedForSession(prepared.get(), 4321, /*fd=*/5, /*pipe=*/6));
+  // A stale entry: another process.
+  EXPECT_FALSE(PreparedForSession(prepared.get(), 4322, 5, 6));
+  // The session's own command execs again in the same pid, on the channel it was given.
+  EXPECT_FALSE(PreparedForSession(prepared.get(), 4321, 9, 10));
+  EXPECT_FALSE(PreparedForSession(prepared.get(), 4321, 5, 10));
+  Env plain({"PATH=/bin", "FILEMON_PRELOAD_FD=9", "FILEMON_PRELOAD_PID=4321"});
+  EXPECT_FALSE(PreparedForSession(plain.get(), 4321, 5, 6));
+  Env garbled({"FILEMON_PRELOAD_FD=9", "FILEMON_PRELOAD_SESSION=4321x"});
+  EXPECT_FALSE(PreparedForSession(garbled.get(), 4321, 5, 6));
+  EXPECT_FALSE(PreparedForSession(nullptr, 4321, 5, 6));
+  EXPECT_EQ(Fixed(prepared, Ours(), EnvRequest{nullptr}),
+            (std::vector<std::string>{"PATH=/bin", std::string("LD_PRELOAD=") + kLib,
+                                      "FILEMON_PRELOAD_FD=5", "FILEMON_PRELOAD_PID=1234"}));
+}
+
 TEST(Environment, LdPreloadPutsThisLibraryFirstOnce) {
   struct Case {
     const char* entry;  // nullptr: no LD_PRELOAD

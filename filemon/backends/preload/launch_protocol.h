@@ -28,6 +28,21 @@
 // `F P self N`, then the actions' records under its own pid, then its E. A process whose
 // FILEMON_PRELOAD_PID is its own pid was exec'd by a traced process and writes no F.
 //
+// A session (the fork-it-yourself protocol of bmake's filemon API, session_environment.h)
+// prepares its child between fork and exec with the full set of variables above, its own, and
+//
+//   FILEMON_PRELOAD_SESSION=C   the child C, which the session traces from its exec on
+//
+// Nested traces follow FreeBSD's filemon rule: a process has one filemon; a child inherits its
+// parent's, and a process that sets a filemon on itself leaves the one it inherited, for itself
+// and for everything it starts from then on. The enclosing log keeps the F that created the
+// child and nothing after it (its exec, its records, its X are the inner log's). So when a
+// traced process (a nested bmake, traced by an enclosing bmake's session) execs with an
+// environment that names it in FILEMON_PRELOAD_SESSION, the interposer loaded in it hands it
+// over: the exec gets that environment as it is, and this trace's channel descriptors close at
+// the exec (they stay if the exec fails). Any other exec strips FILEMON_PRELOAD_SESSION with
+// the rest.
+//
 // Actions are encoded as a sequence of KIND LENGTH ':' BYTES (LENGTH in decimal): KIND 'R' or
 // 'W' (an open, path as passed), 'C' (a chdir, path as passed), 'c' (an fchdir: the
 // directory's absolute path, resolved by the parent, where the descriptor was valid) or 'N'
@@ -58,6 +73,7 @@ inline constexpr char kEnvLocale[] = "FILEMON_PRELOAD_LOCALE";
 inline constexpr char kEnvLocaleShm[] = "FILEMON_PRELOAD_LOCALE_SHM";
 inline constexpr char kEnvToken[] = "FILEMON_PRELOAD_TOKEN";
 inline constexpr char kEnvActions[] = "FILEMON_PRELOAD_ACTIONS";
+inline constexpr char kEnvSession[] = "FILEMON_PRELOAD_SESSION";
 
 // The size of the tree-wide setlocale cache's shared memory.
 inline constexpr size_t kLocaleShmBytes = 64 * 1024;

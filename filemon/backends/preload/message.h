@@ -131,6 +131,11 @@ class MessageBuilder {
     const record::NumbersArgs args{WireKind::kUnenterable, pid, 0, 0};
     Put(record::AppendNumbers, &args);
   }
+  // `pid` is handed over to a nested trace's session (WireKind::kHandedOver).
+  void AddHandedOver(int pid) {
+    const record::NumbersArgs args{WireKind::kHandedOver, pid, 0, 0};
+    Put(record::AppendNumbers, &args);
+  }
   void AddExit(int pid, int code, int signal) {
     const record::NumbersArgs args{WireKind::kExit, pid, code, signal};
     Put(record::AppendNumbers, &args);

@@ -121,8 +121,13 @@ void RecordDispatcher::MarkUnenterable(int32_t pid) {
 }
 
 RecordSink* RecordDispatcher::Dispatch(const WireRecord& w, const char* path1, const char* path2) {
-  if (w.kind == WireKind::kUnenterable) {
-    MarkUnenterable(w.pid);
+  if (w.kind == WireKind::kUnenterable || w.kind == WireKind::kHandedOver) {
+    if (sender_ != nullptr && !Allowed(*sender_, w.pid)) return nullptr;
+    if (w.kind == WireKind::kUnenterable) {
+      MarkUnenterable(w.pid);
+    } else if (Route(w.pid) != nullptr) {
+      Disown(w.pid);  // its X is the nested log's
+    }
     return nullptr;
   }
   RecordKind kind;

@@ -14,6 +14,8 @@
 //   F whose kernel parent is no process of the log (one of the program's forks, or the
 //   reaper) names the program's process instead (WireRecord::signal): the kernel's order,
 //   with the program standing for its invisible forks.
+// - A process handed over to a nested trace (WireKind::kHandedOver, FreeBSD's rule): its
+//   reaping writes no X here, as for `Disown`.
 // - Routing: `AddRoot(pid, sink)` makes `pid` a root; every process it creates (an F naming it
 //   or one of its descendants as parent) goes to the same sink, so that the records of several
 //   trees traced at once (one per bmake job) never mix. A pid of no root goes to the fallback

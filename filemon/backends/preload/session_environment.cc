@@ -38,6 +38,20 @@ bool Append(char** out, const char* end, const char* s) {
   return true;
 }
 
+// Writes "NAME=PID" to `out` (room for the name, '=', 20 digits and the NUL).
+// Async-signal-safe.
+void WritePidEntry(char* out, const char* name, unsigned long pid) {
+  char digits[24];
+  size_t count = 0;
+  for (; count == 0 || pid != 0; pid /= 10) digits[count++] = static_cast<char>('0' + pid % 10);
+  const size_t name_length = std::strlen(name);
+  std::memcpy(out, name, name_length);
+  out += name_length;
+  *out++ = '=';
+  while (count > 0) *out++ = digits[--count];
+  *out = '\0';
+}
+
 size_t CountEntries(char** v) {
   size_t n = 0;
   while (v != nullptr && v[n] != nullptr) ++n;
@@ -62,8 +76,8 @@ absl::StatusOr<std::unique_ptr<SessionEnvironment>> SessionEnvironment::Create(O
 }
 
 SessionEnvironment::SessionEnvironment(Options options) : options_(std::move(options)) {
-  // The caller's entries, the variables, LD_PRELOAD, the pid, the NULL.
-  array_.assign(options_.max_entries + options_.variables.size() + 3, nullptr);
+  // The caller's entries, the variables, LD_PRELOAD, the pid, the session, the NULL.
+  array_.assign(options_.max_entries + options_.variables.size() + 4, nullptr);
   preload_.assign(sizeof(kLdPreload) + options_.library.size() + 1 + options_.max_user_preload,
                   '\0');
   skipped_.assign(options_.max_entries, nullptr);
@@ -110,20 +124,13 @@ int SessionEnvironment::Enter() {
   if (!fits) return E2BIG;
   *out = '\0';
   array_[n++] = preload_.data();
-  // FILEMON_PRELOAD_PID: the child's own pid, digits written backwards.
-  char digits[24];
-  size_t count = 0;
-  for (unsigned long pid = static_cast<unsigned long>(getpid()); count == 0 || pid != 0;
-       pid /= 10) {
-    digits[count++] = static_cast<char>('0' + pid % 10);
-  }
-  char* p = pid_entry_;
-  std::memcpy(p, kEnvPid, sizeof(kEnvPid) - 1);
-  p += sizeof(kEnvPid) - 1;
-  *p++ = '=';
-  while (count > 0) *p++ = digits[--count];
-  *p = '\0';
+  // FILEMON_PRELOAD_PID and FILEMON_PRELOAD_SESSION: the child's own pid (the second hands it
+  // over from an enclosing preload trace, launch_protocol.h).
+  const unsigned long self = static_cast<unsigned long>(getpid());
+  WritePidEntry(pid_entry_, kEnvPid, self);
   array_[n++] = pid_entry_;
+  WritePidEntry(session_entry_, kEnvSession, self);
+  array_[n++] = session_entry_;
   for (std::string& v : options_.variables) array_[n++] = &v[0];
   array_[n] = nullptr;
   skipped_count_ = skipped;
@@ -134,7 +141,7 @@ int SessionEnvironment::Enter() {
 }
 
 bool SessionEnvironment::Ours(const char* entry) const {
-  if (entry == preload_.data() || entry == pid_entry_) return true;
+  if (entry == preload_.data() || entry == pid_entry_ || entry == session_entry_) return true;
   for (const std::string& v : options_.variables) {
     if (entry == v.data()) return true;
   }

@@ -5,7 +5,9 @@
 // its `LD_PRELOAD` and `FILEMON_PRELOAD_*` entries, plus the session's (launch_protocol.h):
 // `LD_PRELOAD=LIBRARY[:the caller's]`, the channel's descriptors, and
 // `FILEMON_PRELOAD_PID=<the child's own pid>` (the command's start writes no F: its parent, the
-// caller, is not traced).
+// caller, is not traced), and `FILEMON_PRELOAD_SESSION=<the same pid>`: where the caller is
+// itself traced by preload (a nested bmake), the enclosing trace's interposer then hands the
+// child over to this session at its exec (launch_protocol.h, "Nested traces").
 //
 // The child runs the caller's code between `PrepareChild()` and its exec, with the caller's
 // `execv*()`, which reads `environ`; the only way to give that exec another environment is to
@@ -86,10 +88,11 @@ class SessionEnvironment {
   static void PutBack(char** array, size_t* count, char* entry);
 
   Options options_;
-  std::vector<char*> array_;    // the child's environment: caller's entries, then ours
-  std::vector<char> preload_;   // "LD_PRELOAD=LIBRARY[:user]", filled by Enter
-  char pid_entry_[48] = {};     // "FILEMON_PRELOAD_PID=N", filled by Enter
-  std::vector<char*> skipped_;  // the caller's entries Enter left out, for Restore
+  std::vector<char*> array_;     // the child's environment: caller's entries, then ours
+  std::vector<char> preload_;    // "LD_PRELOAD=LIBRARY[:user]", filled by Enter
+  char pid_entry_[48] = {};      // "FILEMON_PRELOAD_PID=N", filled by Enter
+  char session_entry_[48] = {};  // "FILEMON_PRELOAD_SESSION=N", likewise
+  std::vector<char*> skipped_;   // the caller's entries Enter left out, for Restore
   size_t skipped_count_ = 0;
   // Written by Enter (seen by the parent only after vfork).
   char** saved_environ_ = nullptr;

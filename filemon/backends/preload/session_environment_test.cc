@@ -98,6 +98,8 @@ TEST_F(SessionEnvironmentTest, TheCommandGetsTheSessionsVariablesAndTheCallersOt
   EXPECT_THAT(seen, Contains("SESSION_TEST_KEPT=1"));
   EXPECT_THAT(seen, Contains(absl::StrCat("LD_PRELOAD=", kLibrary, ":", kUserPreload)));
   EXPECT_THAT(seen, Contains(absl::StrCat("FILEMON_PRELOAD_PID=", pid)));
+  // Names the child for an enclosing preload trace, which hands it over at its exec.
+  EXPECT_THAT(seen, Contains(absl::StrCat("FILEMON_PRELOAD_SESSION=", pid)));
   EXPECT_THAT(seen, Contains("FILEMON_PRELOAD_FD=1001"));
   EXPECT_THAT(seen, Contains("FILEMON_PRELOAD_PIPE=1002"));
   EXPECT_THAT(seen, Not(Contains("FILEMON_PRELOAD_FD=77")));

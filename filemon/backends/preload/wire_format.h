@@ -102,6 +102,10 @@ enum class WireKind : uint8_t {
   // so that a descendant that shows itself later (a dynamically linked program it started)
   // can still be introduced by an F naming it, before that X (see kFork's `signal`).
   kUnenterable = 'u',
+  // Not a record: `pid` execs under a nested trace's session (launch_protocol.h, "Nested
+  // traces"); its records and its X are that log's from now on, and its reaping writes none
+  // here.
+  kHandedOver = 'h',
 };
 
 struct WireRecord {

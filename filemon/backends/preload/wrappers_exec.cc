@@ -20,6 +20,7 @@
 #include "filemon/backends/preload/path_rule.h"
 #include "filemon/backends/preload/raw_syscall.h"
 #include "filemon/backends/preload/real_function.h"
+#include "filemon/backends/preload/safe_string.h"
 #include "filemon/backends/preload/untraced.h"
 #include "filemon/backends/preload/wire_format.h"
 #include "filemon/core/path_search.h"
@@ -127,6 +128,34 @@ int ExecByDescriptor(const EnvRequest& request, Exec exec) {
   return ExecByDescriptorUntraced(request, exec, UntracedWhy::kNoRoom, E2BIG);
 }
 
+// A nested trace's session prepared this process for this exec (launch_protocol.h, "Nested
+// traces"): the program runs with that session's environment as it is, and without this
+// trace's channel, whose descriptors close at the exec (kept if it fails). This log gets a
+// comment and no X for the process: its exec, records and exit belong to the inner log.
+__attribute__((noinline, cold)) int ExecHandedOver(const char* path, char* const argv[],
+                                                   char* const envp[]) {
+  const int self = static_cast<int>(RawSyscall0(SYS_getpid));
+  char number[24];
+  number[FormatUnsigned(static_cast<unsigned long>(self), number)] = '\0';
+  Message m;
+  m.AddComment("pid ", number, " execs ", path != nullptr ? path : "",
+               " under a nested filemon, whose log has its records from now on");
+  m.AddHandedOver(self);
+  m.Send();
+  const int channel[2] = {g_fd.load(std::memory_order_relaxed),
+                          g_pipe.load(std::memory_order_relaxed)};
+  for (int fd : channel) {
+    if (fd >= 0) RawSyscall3(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC);
+  }
+  REAL(execve)(path, argv, envp);
+  const int error = errno;
+  for (int fd : channel) {
+    if (fd >= 0) RawSyscall3(SYS_fcntl, fd, F_SETFD, 0);
+  }
+  errno = error;
+  return -1;
+}
+
 // Runs `path`, which is no executable format, with /bin/sh, as glibc's execvp does (ENOEXEC
 // unless the exec succeeds); the shell's argv is in a frame of its own.
 __attribute__((noinline)) void ExecWithShell(const char* path, char* const argv[],
@@ -165,6 +194,10 @@ bool HelperTakes(const ExecProbe& probe) {
 // untraced at once: the log says so in both cases (untraced.h).
 int ExecveImpl(const char* path, char* const argv[], char* const envp[]) {
   if (!Active()) return REAL(execve)(path, argv, envp);
+  if (PreparedForSession(envp, RawSyscall0(SYS_getpid), g_fd.load(std::memory_order_relaxed),
+                         g_pipe.load(std::memory_order_relaxed))) {
+    return ExecHandedOver(path, argv, envp);
+  }
   const ExecPlan plan = PrepareExec(path, argv);
   if (plan == ExecPlan::kHelper) return ExecHelper(path, argv, envp);
   if (plan == ExecPlan::kPreload) {
