@@ -322,6 +322,39 @@ TEST_P(SessionTest, AJobCannotWriteIntoAnotherJobsLog) {
   }
 }
 
+// A nested bmake under a session (bmake_filemon.h, "Nested"): the traced command opens a
+// filemon of its own for its child (bmake_filemon_nested_open.c, through the bmake API).
+// preload and auto hand the child over, as FreeBSD's device does: the inner log has the
+// child's records, this session's log the F that created it and a comment, none of its
+// records. ptrace cannot (one tracer per process): the inner filemon_open refuses with EBUSY.
+TEST_P(SessionTest, ANestedFilemonTakesItsChildOverWhereItCan) {
+  const std::string backend = GetParam();
+  if (backend == "ebpf") GTEST_SKIP() << "ebpf traces every descendant in the kernel: no hand-over";
+  const std::string input = dir_ + "/nested_input";
+  const std::string inner_log = dir_ + "/inner.log";
+  ASSERT_EQ(system(absl::StrCat("echo x > ", input).c_str()), 0);
+  const std::string helper = absl::StrCat(getenv("TEST_SRCDIR"), "/", getenv("TEST_WORKSPACE"),
+                                          "/filemon/backends/bmake_filemon_nested_open");
+  Traced outer(backend_.get(), absl::StrCat("exec ", helper, " ", inner_log, " ", input));
+  const int status = outer.Finish();
+  EXPECT_EQ(outer.OrderError(), "");
+  if (backend == "ptrace") {
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    return;
+  }
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 10) << status;
+  const std::string inner = testing_internal::ReadFileOrEmpty(inner_log);
+  EXPECT_TRUE(absl::StrContains(inner, absl::StrCat(" ", input, "\n"))) << inner;
+  bool forked = false, said = false;
+  for (const OwnedRecord& r : outer.records()) {
+    EXPECT_NE(r.path, input) << "this session's log kept the handed-over child's read";
+    forked = forked || (r.kind == RecordKind::kFork && r.pid == outer.pid());
+    said = said || (r.kind == RecordKind::kComment && absl::StrContains(r.path, "nested filemon"));
+  }
+  EXPECT_TRUE(forked) << "no F for the handed-over child";
+  EXPECT_TRUE(said) << "no comment on the hand-over";
+}
+
 // The tids of the calling process's threads.
 std::vector<std::string> Threads() {
   std::vector<std::string> tids;
