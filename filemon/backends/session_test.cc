@@ -170,6 +170,23 @@ TEST_P(SessionTest, ACommandKilledByASignalGetsItsExit) {
   EXPECT_EQ(job.OrderError(), "");
 }
 
+// A record larger than a pipe write (a rename of two long paths) goes by the socket, sent by
+// the command's last act: the session still ends with it in the log.
+TEST_P(SessionTest, ARecordSentByTheSocketAsTheCommandEndsIsKept) {
+  std::string from = dir_, to = dir_;
+  for (int i = 0; i < 1500; ++i) absl::StrAppend(&from, "/."), absl::StrAppend(&to, "/.");
+  absl::StrAppend(&from, "/from");
+  absl::StrAppend(&to, "/to");
+  Traced job(backend_.get(), absl::StrCat("touch ", from, " && exec mv ", from, " ", to));
+  EXPECT_EQ(job.Finish(), 0);
+  bool moved = false;
+  for (const OwnedRecord& r : job.records()) {
+    moved = moved || (r.kind == RecordKind::kMove && r.path == from && r.path2 == to);
+  }
+  EXPECT_TRUE(moved);
+  EXPECT_EQ(job.OrderError(), "");
+}
+
 // --probes: a lookup of an absent path is an N record under every backend.
 TEST_P(SessionTest, ProbesRecordAnAbsentPath) {
   TraceOptions options;

@@ -121,21 +121,6 @@ struct TreeState : public RecordSink {
     if (info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED) root_signal = info.si_status;
   }
 
-  // The pipe hung up, the pidfd was not seen readable: the root releases its descriptors just
-  // before it becomes a zombie, so it has usually exited by now. Asks without waiting for
-  // another poll (a wakeup per command); a root still running is left to its pidfd.
-  void PeekRootIfExited() {
-    siginfo_t info{};
-    const int rc = waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(root_pidfd.get()),
-                          &info, WEXITED | WNOHANG | WNOWAIT);
-    if (rc != 0) {
-      root_exited = errno == ECHILD;  // reaped by the caller already
-    } else if (info.si_pid != 0) {
-      root_exited = true;
-      if (info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED) root_signal = info.si_status;
-    }
-  }
-
   void MarkDone() {
     {
       absl::MutexLock lock(&mu);
@@ -149,9 +134,10 @@ struct TreeState : public RecordSink {
 
 // The thread: one pump over the shared channel and every tree's pipe. It waits as a run's
 // supervisor does (pump_wait.h: the pipes drained on an adaptive tick, never woken by a
-// write), and also for each tree's pipe hangup (POLLHUP needs no event bit: no wakeup per
-// write) and its root's pidfd. A tree whose pipe hung up and whose root exited is finished
-// after one more drain of everything.
+// write), and also for each tree's root's pidfd, then for its pipe's hangup (POLLHUP needs no
+// event bit: no wakeup per write). Watching the pipe only once the root has exited (SeeEnds)
+// makes a command's end one wakeup, not two. A tree whose pipe hung up and whose root exited
+// is finished after its pipe is read to the end.
 class SharedSupervisor::Impl : public WaitStrategy, public ControlHandler {
  public:
   Impl(SupervisorChannel channel, OwnedFd locale_shm, OwnedFd wake)
@@ -188,6 +174,7 @@ class SharedSupervisor::Impl : public WaitStrategy, public ControlHandler {
   static void AddRefusals(TreeState* tree, const RecordDispatcher::Refused& refused,
                           absl::string_view from);
   void FinishEnded(const absl::Status& status);
+  bool SeeEnds(const std::vector<pollfd>& fds, size_t own, bool polled, bool* sockets);
 
   SupervisorChannel channel_;  // its child socket is constant: read by any thread
   OwnedFd locale_shm_;         // held for as long as the process lives
@@ -259,10 +246,10 @@ absl::StatusOr<WaitStrategy::Wakeup> SharedSupervisor::Impl::Wait(std::vector<po
   for (pollfd& p : *fds) {
     if (p.fd == channel_.control()) p.fd = -1;  // no reaper holds its other end: hung up
   }
-  const size_t first = fds->size();
   for (const std::shared_ptr<TreeState>& tree : active_) {
-    fds->push_back({tree->pipe_gone ? -1 : tree->pipe_read.get(), 0, 0});  // POLLHUP only
     const bool watch_root = tree->root_pidfd.valid() && !tree->root_exited;
+    const bool watch_pipe = !tree->pipe_gone && !watch_root;
+    fds->push_back({watch_pipe ? tree->pipe_read.get() : -1, 0, 0});  // POLLHUP only
     fds->push_back({watch_root ? tree->root_pidfd.get() : -1, POLLIN, 0});
   }
   int n;
@@ -273,30 +260,56 @@ absl::StatusOr<WaitStrategy::Wakeup> SharedSupervisor::Impl::Wait(std::vector<po
   Wakeup wakeup;
   bool sockets = false;
   for (size_t i = 1; n > 0 && i < own; ++i) sockets = sockets || (*fds)[i].revents != 0;
-  bool ended = false;
-  for (size_t t = 0; t < active_.size(); ++t) {
-    TreeState& tree = *active_[t];
-    if (n > 0 && (*fds)[first + 2 * t].revents != 0) tree.pipe_gone = true;
-    if (n > 0 && (*fds)[first + 2 * t + 1].revents != 0) {
-      tree.PeekRoot();
-    } else if (tree.pipe_gone && tree.root_pidfd.valid() && !tree.root_exited) {
-      tree.PeekRootIfExited();
-    }
-    ended = ended || tree.ended();
-  }
+  const bool ended = SeeEnds(*fds, own, n > 0, &sockets);
   wakeup.watched_exited = ended;
-  // A tree that ended needs the sockets read only if this poll saw them readable: every
-  // process of the tree exited before its pipe hung up, so whatever it sent on a socket was
-  // queued before this poll looked (a reconnection waiting for its decision needs the
-  // decision, which a drain of everything makes). Reading idle sockets costs an accept4 that
-  // allocates a socket to find none, and two recvs, per command. The pipe of a tree that
-  // ended is read to its end as the tree is finished (FinishTree).
+  // The pipe of a tree that ended is read to its end as the tree is finished (FinishTree); a
+  // reconnection waiting for its decision needs the decision, which a drain of everything
+  // makes.
   if (sockets || (ended && channel_.has_waiting_peers())) {
     wakeup.drain = Drain::kAll;
   } else if (!active_.empty() && !ended) {
     wakeup.drain = Drain::kPipe;
   }
   return wakeup;
+}
+
+// After a poll over `fds` (the pump's own descriptors up to `own`, then two per active tree;
+// `polled`: it found something): whether a tree has ended, and `*sockets` set if the sockets
+// must be read for it. The root holds its pipe until it exits and releases it just before its
+// exit is reported, so the pipe of a root seen exited is asked at once. A tree that ended
+// needs the sockets read only if they are readable once its end is known (its processes all
+// exited before: whatever they sent is queued); poll scans in order, so they are asked again
+// after those pipes, in the same poll without waiting. Reading idle sockets would cost an
+// accept4 that allocates a socket to find none, and two recvs, per command.
+bool SharedSupervisor::Impl::SeeEnds(const std::vector<pollfd>& fds, size_t own, bool polled,
+                                     bool* sockets) {
+  std::vector<pollfd> again;
+  std::vector<TreeState*> asked;
+  bool ended = false;
+  for (size_t t = 0; t < active_.size(); ++t) {
+    TreeState& tree = *active_[t];
+    if (polled && fds[own + 2 * t].revents != 0) tree.pipe_gone = true;
+    if (polled && fds[own + 2 * t + 1].revents != 0) {
+      tree.PeekRoot();
+      if (!tree.pipe_gone) {
+        again.push_back({tree.pipe_read.get(), 0, 0});
+        asked.push_back(&tree);
+      }
+    }
+    ended = ended || tree.ended();
+  }
+  if (asked.empty() && (!ended || *sockets)) return ended;
+  const size_t pipes = again.size();
+  again.insert(again.end(), fds.begin() + 1, fds.begin() + static_cast<std::ptrdiff_t>(own));
+  for (pollfd& p : again) p.revents = 0;
+  if (poll(again.data(), again.size(), 0) <= 0) return ended;
+  for (size_t i = 0; i < pipes; ++i) {
+    if (again[i].revents == 0) continue;
+    asked[i]->pipe_gone = true;
+    ended = ended || asked[i]->ended();
+  }
+  for (size_t i = pipes; i < again.size(); ++i) *sockets = *sockets || again[i].revents != 0;
+  return ended;
 }
 
 void SharedSupervisor::Impl::Drained(size_t /*messages*/, size_t pipe_bytes) {
