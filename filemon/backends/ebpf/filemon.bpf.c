@@ -55,8 +55,8 @@ __u64 lost_records[FE_SLOTS] = {};
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(map_flags, BPF_F_NO_PREALLOC); /* allocating 65536 entries up front costs the start */
-  __uint(max_entries, 1 << 16);
+  __uint(map_flags, BPF_F_NO_PREALLOC); /* allocating every entry up front costs the start */
+  __uint(max_entries, 1 << 16);         /* the loader sets it (loader.cc: kTracedProcesses) */
   __type(key, __u32);
   __type(value, __u32); /* the tree's slot */
 } traced SEC(".maps");

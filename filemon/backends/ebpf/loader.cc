@@ -51,6 +51,12 @@ namespace {
 using ptrace_internal::Abi;
 using ptrace_internal::SyscallEntry;
 
+// The processes of every tree that one filemon process can trace at once (the `traced` map's
+// entries: a fork beyond them is counted as lost). Far more than a parallel build runs at once;
+// the kernel initialises a bucket per entry when it creates the map, and a larger map cost the
+// start measurably.
+constexpr uint32_t kTracedProcesses = 8192;
+
 // libbpf's warnings for the failure being reported, per thread. libbpf_set_print is libbpf's
 // one global setting: it is set once, to this, and prints nothing itself.
 thread_local std::string* t_libbpf_messages = nullptr;
@@ -94,6 +100,9 @@ absl::Status LoadShared(const TraceOptions& options, int first_ring, SharedProgr
   skel->rodata->probes = options.probes;
   static_assert(sizeof(skel->rodata->field_offset) == sizeof(fields->offset));
   memcpy(const_cast<uint32_t*>(skel->rodata->field_offset), fields->offset, sizeof(fields->offset));
+  if (int err = bpf_map__set_max_entries(skel->maps.traced, kTracedProcesses); err != 0) {
+    return LoadError(-err, "cannot size the map of traced processes", messages);
+  }
   if (int err = bpf_map__set_inner_map_fd(skel->maps.rings, first_ring); err != 0) {
     return LoadError(-err, "cannot set the ring buffers' model", messages);
   }
