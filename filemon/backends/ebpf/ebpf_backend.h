@@ -34,8 +34,10 @@ absl::Status EbpfBackendAvailable();
 
 struct EbpfOptions {
   // The ring buffer between the kernel and filemon, per run: a power of two, at least a page.
-  // The default holds the records of a parallel build while filemon is not scheduled.
-  size_t ring_buffer_bytes = size_t{16} << 20;
+  // The default holds the records of a parallel build while filemon is not scheduled (the
+  // program wakes filemon when it is half full); each page of it costs the start and the end
+  // of every run (allocated, mapped, copied at fork, freed).
+  size_t ring_buffer_bytes = size_t{8} << 20;
 };
 
 // Fails with `EbpfBackendAvailable()`'s status where the host cannot load the program (the

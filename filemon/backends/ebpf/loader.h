@@ -10,7 +10,7 @@
 //
 // Example:
 //   Program program;
-//   absl::Status s = LoadProgram(options, size_t{16} << 20, &reader, &program);
+//   absl::Status s = LoadProgram(options, size_t{8} << 20, &reader, &program);
 //   program.Add(pid);          // the command: its tree is traced from now on
 //   program.Consume();         // events so far into the reader
 //   if (TreeEmpty(program)) ... // every process of the tree has exited
