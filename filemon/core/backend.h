@@ -95,9 +95,9 @@ struct ExitStatus {
   int ShellStatus() const { return signal != 0 ? 128 + signal : code; }
 };
 
-// `Run` may be called from any number of threads at once: ptrace and kernel on one instance or
-// several; preload and auto one instance per thread (PreloadBackend keeps per-run state in the
-// object for now). See `Run` for what the calling process must leave alone meanwhile.
+// `Run` may be called from any number of threads at once, on one instance or several (a run's
+// state lives in the run, not in the backend object). See `Run` for what the calling process
+// must leave alone meanwhile.
 class Backend {
  public:
   virtual ~Backend() = default;
