@@ -133,6 +133,12 @@ RecordSink* RecordDispatcher::Dispatch(const WireRecord& w, const char* path1, c
   RecordKind kind;
   if (!RecordKindFromWire(w.kind, &kind)) return nullptr;
   const int32_t pid = kind == RecordKind::kFork ? ForkParent(w) : w.pid;
+  if (kind == RecordKind::kComment && pid == 0 && sender_ != nullptr && sender_->tree != nullptr) {
+    // A comment of no process (auto's ptrace helper forwards the ptrace backend's): its
+    // sender's log.
+    sender_->tree->Add(Record::Comment(absl::string_view(path1, w.len1)));
+    return sender_->tree;
+  }
   if (sender_ != nullptr && !Allowed(*sender_, pid)) return nullptr;
   RecordSink* sink = Route(pid);
   if (sink == nullptr) {

@@ -224,11 +224,13 @@ TEST(RecordDispatcher, ACheckedSenderWritesOnlyForItsOwnTree) {
   Body().Path(WireKind::kWrite, 20, "/forged").SendTo(&dispatcher, from_first);
   Body().Fork(20, 11, 0).Path(WireKind::kWrite, 11, "/adopted").SendTo(&dispatcher, from_first);
   dispatcher.HandleExit(Body::ExitRecord(20, 0, 9), from_first);
+  // A comment of no process (auto's helper forwards the ptrace backend's) is its sender's.
+  Body().Path(WireKind::kComment, 0, " helper note").SendTo(&dispatcher, from_first);
   // A sender of no tree writes for nobody.
   Body()
       .Path(WireKind::kWrite, 20, "/stranger")
       .SendTo(&dispatcher, MessageSender{true, nullptr, 99});
-  EXPECT_EQ(first.lines, (Lines{"F 10 11", "R 11 /own", "W 11 /adopted"}));
+  EXPECT_EQ(first.lines, (Lines{"F 10 11", "R 11 /own", "W 11 /adopted", "# helper note"}));
   EXPECT_TRUE(second.lines.empty());
   const RecordDispatcher::Refused refused = dispatcher.TakeRefused(&first);
   EXPECT_EQ(refused.count, 3u);
