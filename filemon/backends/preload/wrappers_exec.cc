@@ -16,6 +16,7 @@
 #include "filemon/backends/preload/exec_probe.h"
 #include "filemon/backends/preload/interposer_probes.h"
 #include "filemon/backends/preload/interposer_state.h"
+#include "filemon/backends/preload/launch_protocol.h"
 #include "filemon/backends/preload/message.h"
 #include "filemon/backends/preload/path_rule.h"
 #include "filemon/backends/preload/raw_syscall.h"
@@ -194,7 +195,9 @@ bool HelperTakes(const ExecProbe& probe) {
 // untraced at once: the log says so in both cases (untraced.h).
 int ExecveImpl(const char* path, char* const argv[], char* const envp[]) {
   if (!Active()) return REAL(execve)(path, argv, envp);
-  if (PreparedForSession(envp, RawSyscall0(SYS_getpid), g_fd.load(std::memory_order_relaxed),
+  // The pid is asked for only when a session is named (a system call the usual exec skips).
+  if (__builtin_expect(EnvValue(envp, kEnvSession) != nullptr, 0) &&
+      PreparedForSession(envp, RawSyscall0(SYS_getpid), g_fd.load(std::memory_order_relaxed),
                          g_pipe.load(std::memory_order_relaxed))) {
     return ExecHandedOver(path, argv, envp);
   }
