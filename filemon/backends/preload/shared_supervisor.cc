@@ -93,6 +93,7 @@ struct TreeState : public RecordSink {
   bool pipe_gone = false, root_exited = false;
   int root_signal = 0;
   size_t refused_before = 0, forged_before = 0;
+  size_t added = 0;  // records the dispatcher wrote here
 
   // Shared with the caller.
   absl::Mutex mu;
@@ -102,6 +103,7 @@ struct TreeState : public RecordSink {
 
   // The dispatcher's sink for this tree (the thread).
   void Add(const Record& record) override {
+    ++added;
     absl::MutexLock lock(&mu);
     queue.Push(record);
   }
@@ -337,6 +339,9 @@ void SharedSupervisor::Impl::AddRefusals(TreeState* tree, const RecordDispatcher
 // root's X if a signal killed it, what the log must say, and the caller is told.
 void SharedSupervisor::Impl::FinishTree(TreeState* tree, const absl::Status& status) {
   pump_.RemovePipe(tree->pipe_read.get());
+  // The root is routed to the tree from the start: whether it sent anything is whether the
+  // tree got a record (the root's interposer writes E first).
+  const bool root_sent = tree->added > 0;
   if (tree->root_signal != 0) {
     WireRecord exit{};
     exit.kind = WireKind::kExit;
@@ -344,7 +349,6 @@ void SharedSupervisor::Impl::FinishTree(TreeState* tree, const absl::Status& sta
     exit.signal = tree->root_signal;
     dispatcher_.HandleExit(exit);  // unless it wrote its own
   }
-  const bool root_sent = dispatcher_.InTree(tree->root);
   AddRefusals(tree, dispatcher_.TakeRefused(tree), "processes of this tree");
   AddRefusals(tree, dispatcher_.TakeRefused(nullptr), "processes of no traced tree");
   dispatcher_.RemoveSink(tree);  // writes the X held for programs the interposer cannot enter
