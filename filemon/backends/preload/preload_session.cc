@@ -52,9 +52,14 @@ int PreloadSession::PrepareChild() const {
   for (int fd : {socket_, tree_->child_pipe()}) {
     if (fd >= 0 && fcntl(fd, F_SETFD, 0) != 0) return errno;
   }
-  // auto: the caller's own exec of a program the interposer cannot enter goes to the helper.
-  // Without Syscall User Dispatch such a program is not traced (the log says so).
-  if (!helper_.empty()) ArmExecHandoff(helper_.c_str());
+  // The caller's own exec goes through the hand-off: under auto a program the interposer
+  // cannot enter goes to the helper, and an exec refused with E2BIG is tried with fewer of our
+  // variables. Without Syscall User Dispatch neither happens (the log says the command sent no
+  // record).
+  HandoffOptions handoff;
+  handoff.helper = helper_.empty() ? nullptr : helper_.c_str();
+  handoff.fallbacks = env_.get();
+  ArmExecHandoff(handoff);
   return 0;
 }
 

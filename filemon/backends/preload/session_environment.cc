@@ -157,6 +157,29 @@ void SessionEnvironment::PutBack(char** array, size_t* count, char* entry) {
   array[*count] = nullptr;
 }
 
+size_t SessionEnvironment::Room(char* const* envp) const {
+  size_t n = 0;
+  while (envp != nullptr && envp[n] != nullptr) ++n;
+  return n + skipped_count_ + 1;
+}
+
+bool SessionEnvironment::Fill(int step, char* const* envp, const char** out) const {
+  if (step < 0 || step > 1) return false;
+  const bool untraced = step == 1;
+  size_t n = 0;
+  for (size_t i = 0; envp != nullptr && envp[i] != nullptr; ++i) {
+    if (Ours(envp[i]) && (untraced || StartsWith(envp[i], kEnvLocale))) continue;
+    out[n++] = envp[i];
+  }
+  out[n] = nullptr;
+  if (untraced) {
+    for (size_t i = 0; i < skipped_count_; ++i) {
+      PutBack(const_cast<char**>(out), &n, skipped_[i]);
+    }
+  }
+  return true;
+}
+
 void SessionEnvironment::Restore() {
   if (!entered_) return;  // never entered here, or entered after fork() in another memory
   entered_ = false;

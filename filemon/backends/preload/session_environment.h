@@ -31,6 +31,11 @@
 //     back the caller's `LD_PRELOAD` and `FILEMON_PRELOAD_*` entries (the caller sees the added
 //     variable, as after any vfork child's setenv()).
 //
+// It is also the session's exec fallbacks (session_exec_handoff.h): for an exec the kernel
+// refused with E2BIG, the same environment without the setlocale cache, then untraced: without
+// the session's entries and with the caller's own LD_PRELOAD and FILEMON_PRELOAD_* entries
+// back, the environment the caller's exec would have had without the session.
+//
 // Not thread-safe: one child per object (one per session); the parent must not change its
 // environment from another thread between `Enter` and `Restore` (bmake has one thread).
 
@@ -43,11 +48,12 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "filemon/backends/preload/session_exec_handoff.h"
 
 namespace filemon {
 namespace preload_internal {
 
-class SessionEnvironment {
+class SessionEnvironment : public ExecFallbacks {
  public:
   struct Options {
     // The interposer library, put first in `LD_PRELOAD`.
@@ -62,7 +68,7 @@ class SessionEnvironment {
   };
 
   static absl::StatusOr<std::unique_ptr<SessionEnvironment>> Create(Options options);
-  ~SessionEnvironment();
+  ~SessionEnvironment() override;
   // Holds the strings `environ` points at between Enter and the exec: neither copied nor moved.
   SessionEnvironment(const SessionEnvironment&) = delete;
   SessionEnvironment& operator=(const SessionEnvironment&) = delete;
@@ -75,6 +81,11 @@ class SessionEnvironment {
   // In the parent, after the child has exec'd or exited (`TraceSession::SetChild`): gives the
   // caller its environment back if a vforked child changed `environ`. Nothing after fork().
   void Restore();
+
+  // ExecFallbacks, in the child after `Enter`: step 0 without the setlocale cache, step 1
+  // untraced.
+  size_t Room(char* const* envp) const override;
+  bool Fill(int step, char* const* envp, const char** out) const override;
 
   // The entry `Enter` made for the caller's `LD_PRELOAD` value `user` (null: none), for tests.
   std::string PreloadEntryFor(const char* user) const;

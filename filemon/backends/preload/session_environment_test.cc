@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -176,6 +177,42 @@ TEST_F(SessionEnvironmentTest, AnEnvironmentLargerThanItsRoomIsRefused) {
   EXPECT_EQ(environ, before);
   (*small)->Restore();
   EXPECT_EQ(environ, before);
+}
+
+// For an exec the kernel refused with E2BIG (session_exec_handoff.h): without the setlocale
+// cache, then the environment the caller's exec would have had without the session.
+TEST_F(SessionEnvironmentTest, FallbacksDropTheCacheThenEverySessionVariable) {
+  SessionEnvironment::Options options;
+  options.library = kLibrary;
+  options.variables = {"FILEMON_PRELOAD_FD=1001", "FILEMON_PRELOAD_LOCALE_SHM=/shm"};
+  auto env = SessionEnvironment::Create(options);
+  ASSERT_TRUE(env.ok()) << env.status();
+  ASSERT_EQ((*env)->Enter(), 0);
+  char** const session = environ;
+  std::vector<const char*> out((*env)->Room(session), nullptr);
+  ASSERT_TRUE((*env)->Fill(0, session, out.data()));
+  const std::vector<std::string> without_cache = Entries(const_cast<char**>(out.data()));
+  ASSERT_TRUE((*env)->Fill(1, session, out.data()));
+  const std::vector<std::string> untraced = Entries(const_cast<char**>(out.data()));
+  const bool third = (*env)->Fill(2, session, out.data());
+  (*env)->Restore();
+  EXPECT_FALSE(third);
+  EXPECT_THAT(without_cache, Contains("FILEMON_PRELOAD_FD=1001"));
+  EXPECT_THAT(without_cache, Contains(absl::StrCat("LD_PRELOAD=", kLibrary, ":", kUserPreload)));
+  EXPECT_THAT(without_cache, Not(Contains("FILEMON_PRELOAD_LOCALE_SHM=/shm")));
+  EXPECT_EQ(without_cache.size(), Entries(session).size() - 1);
+  EXPECT_THAT(untraced, Contains("SESSION_TEST_KEPT=1"));
+  EXPECT_THAT(untraced, Contains(absl::StrCat("LD_PRELOAD=", kUserPreload)));
+  EXPECT_THAT(untraced, Contains("FILEMON_PRELOAD_FD=77"));  // the caller's own
+  for (const std::string& entry : untraced) {
+    EXPECT_EQ(entry.find("1001"), std::string::npos) << entry;
+    EXPECT_EQ(entry.find("FILEMON_PRELOAD_PID"), std::string::npos) << entry;
+  }
+  std::vector<std::string> caller = Entries(environ);
+  std::vector<std::string> sorted = untraced;
+  std::sort(caller.begin(), caller.end());
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(sorted, caller);
 }
 
 TEST_F(SessionEnvironmentTest, OnlyTheSessionsVariablesAreAccepted) {

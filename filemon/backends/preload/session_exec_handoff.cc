@@ -77,6 +77,7 @@ namespace {
 // the caller's memory after vfork: written only by the child, which the parent waits for.
 volatile char g_selector = SYSCALL_DISPATCH_FILTER_ALLOW;
 const char* g_helper = nullptr;
+const ExecFallbacks* g_fallbacks = nullptr;
 
 long Call(long nr, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 = 0, long a6 = 0) {
   return filemon_handoff_syscall(nr, a1, a2, a3, a4, a5, a6);
@@ -103,6 +104,18 @@ void ExecHelper(const char* path, char* const* argv, char* const* envp, const si
   Call(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(mask), 0, sizeof(long));
   Call(SYS_execve, reinterpret_cast<long>(g_helper), reinterpret_cast<long>(helper_argv.args()),
        reinterpret_cast<long>(helper_env.args()));
+}
+
+// The caller's execve(path, argv, envp); if the kernel refuses it with E2BIG, again with each
+// fallback environment in turn. Returns the last result.
+long ExecWithFallbacks(long path, long argv, char* const* envp) {
+  long rc = Call(SYS_execve, path, argv, reinterpret_cast<long>(envp));
+  for (int step = 0; rc == -E2BIG && g_fallbacks != nullptr; ++step) {
+    ArgvRoom env(g_fallbacks->Room(envp));
+    if (env.args() == nullptr || !g_fallbacks->Fill(step, envp, env.args())) break;
+    rc = Call(SYS_execve, path, argv, reinterpret_cast<long>(env.args()));
+  }
+  return rc;
 }
 
 // rt_sigprocmask(how, set, old) made by the caller's code, applied to `mask`, the mask its code
@@ -167,7 +180,12 @@ void OnSyscall(int, siginfo_t* info, void* context) {
     // The program starts with the mask the caller's code left, not the handler's.
     Call(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&uc->uc_sigmask), 0, sizeof(long));
   }
-  r[REG_RAX] = Call(nr, r[REG_RDI], r[REG_RSI], r[REG_RDX], r[REG_R10], r[REG_R8], r[REG_R9]);
+  if (nr == SYS_execve) {
+    r[REG_RAX] =
+        ExecWithFallbacks(r[REG_RDI], r[REG_RSI], reinterpret_cast<char* const*>(r[REG_RDX]));
+  } else {
+    r[REG_RAX] = Call(nr, r[REG_RDI], r[REG_RSI], r[REG_RDX], r[REG_R10], r[REG_R8], r[REG_R9]);
+  }
   g_selector = SYSCALL_DISPATCH_FILTER_BLOCK;
 }
 
@@ -182,8 +200,9 @@ struct KernelSigaction {
 
 }  // namespace
 
-int ArmExecHandoff(const char* helper) {
-  g_helper = helper;
+int ArmExecHandoff(const HandoffOptions& options) {
+  g_helper = options.helper;
+  g_fallbacks = options.fallbacks;
   KernelSigaction action{};
   action.handler = OnSyscall;
   action.flags = SA_SIGINFO | 0x04000000 /* SA_RESTORER */;
@@ -214,7 +233,7 @@ int ArmExecHandoff(const char* helper) {
 namespace filemon {
 namespace preload_internal {
 
-int ArmExecHandoff(const char*) { return ENOSYS; }
+int ArmExecHandoff(const HandoffOptions&) { return ENOSYS; }
 
 }  // namespace preload_internal
 }  // namespace filemon

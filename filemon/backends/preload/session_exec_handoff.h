@@ -1,12 +1,18 @@
 // File: filemon/backends/preload/session_exec_handoff.h
 //
-// auto's hand-off for the command a session's caller execs itself. Inside a traced tree the
-// interposer execs auto's ptrace helper in place of a program it cannot enter (statically
-// linked, 32-bit, Go). The command of a session is exec'd by the caller's own code (bmake's
-// compat mode execs a command without shell syntax directly), where no interposer runs; so the
-// child arms this hand-off in `PrepareChild`, and the caller's exec of such a program becomes,
-// in the same process, the exec of `helper PROGRAM -- ARGV...` (helper_main.cc) without
-// LD_PRELOAD, exactly as the interposer does it.
+// The exec of the command a session's caller execs itself, made as the interposer makes the
+// execs inside a traced tree. The command of a session is exec'd by the caller's own code
+// (bmake's compat mode execs a command without shell syntax directly), where no interposer
+// runs; so the child arms this hand-off in `PrepareChild`, and the caller's exec goes through
+// it:
+//   - auto: a program the interposer cannot enter (statically linked, 32-bit, Go) becomes, in
+//     the same process, the exec of `helper PROGRAM -- ARGV...` (helper_main.cc) without
+//     LD_PRELOAD, exactly as the interposer does it;
+//   - an exec the kernel refuses with E2BIG (the session's variables left no room at the
+//     kernel's limit on argv and environment) is tried again with the smaller environments
+//     `ExecFallbacks` gives (without the setlocale cache, then untraced), as the interposer's
+//     exec wrappers do (environment.h, EnvLevel). The log's note of an untraced command is
+//     the supervisor's: its root sent no record.
 //
 // How: Syscall User Dispatch (Linux 5.11+, x86-64). Every system call the child makes from the
 // caller's code between `ArmExecHandoff` and its exec stops in a SIGSYS handler, which makes
@@ -14,19 +20,39 @@
 // it first probes the program (exec_probe.h). The exec ends the dispatch and resets the
 // handler; the signal mask the program starts with is the one the caller's code left.
 // Nothing outlives the exec, and nothing of the caller's process changes (after vfork the
-// child's signal actions and dispatch are its own; it writes only this file's two variables).
+// child's signal actions and dispatch are its own; it writes only this file's variables).
 // A few system calls cost a signal each: only the child's few calls before its exec.
 
 #ifndef FILEMON_BACKENDS_PRELOAD_SESSION_EXEC_HANDOFF_H_
 #define FILEMON_BACKENDS_PRELOAD_SESSION_EXEC_HANDOFF_H_
 
+#include <cstddef>
+
 namespace filemon {
 namespace preload_internal {
 
-// In the child after fork/vfork, before the caller's exec. `helper` must stay valid until the
-// exec. Async-signal-safe, allocates nothing. Returns 0, or an errno value when the kernel or
-// the architecture has no Syscall User Dispatch (the exec is then left alone).
-int ArmExecHandoff(const char* helper);
+// The smaller environments to try, in order, when the kernel refused the caller's exec with
+// E2BIG. Called in the child, inside the signal handler: async-signal-safe, allocating nothing.
+class ExecFallbacks {
+ public:
+  virtual ~ExecFallbacks() = default;
+  // The entries (the null included) `Fill` may write for the refused environment `envp`.
+  virtual size_t Room(char* const* envp) const = 0;
+  // Writes fallback `step` (0, 1, ...) for `envp` to `out`; false when there is no such step.
+  virtual bool Fill(int step, char* const* envp, const char** out) const = 0;
+};
+
+struct HandoffOptions {
+  const char* helper = nullptr;              // auto's ptrace helper; null: none
+  const ExecFallbacks* fallbacks = nullptr;  // null: an E2BIG is the caller's
+};
+
+// In the child after fork/vfork, before the caller's exec. What `options` points to must stay
+// valid until the exec. Async-signal-safe; allocates nothing but the room of a helper's argv
+// or a fallback environment too long for the stack (exec_argv.h). Returns 0, or an errno
+// value when the kernel or the architecture has no Syscall User Dispatch (the exec is then
+// left alone).
+int ArmExecHandoff(const HandoffOptions& options);
 
 }  // namespace preload_internal
 }  // namespace filemon

@@ -1,5 +1,6 @@
 #include "filemon/backends/preload/session_exec_handoff.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -53,7 +54,7 @@ class SessionExecHandoffTest : public ::testing::Test {
     const char* helper = helper_.c_str();
     pid_t pid = vfork();
     if (pid == 0) {
-      if (ArmExecHandoff(helper) != 0) _exit(120);
+      if (ArmExecHandoff({helper, nullptr}) != 0) _exit(120);
       if (dup2(2, 9) != 9) _exit(121);
       if (out_fd >= 0 && dup2(out_fd, 1) != 1) _exit(122);
       sigset_t usr1;
@@ -96,6 +97,40 @@ TEST_F(SessionExecHandoffTest, AStaticProgramWithManyArgumentsIsHandedToTheHelpe
   EXPECT_EQ(out.rfind("helper: " + static_program_ + " -- static-name x x ", 0), 0u) << out;
   EXPECT_NE(out.find(" x last\nLD_PRELOAD=\n"), std::string::npos) << out.substr(0, 200);
   EXPECT_EQ(std::count(out.begin(), out.end(), 'x'), 4998);
+}
+
+// Gives one smaller environment: {"SMALL=1"}.
+class OneFallback : public ExecFallbacks {
+ public:
+  size_t Room(char* const*) const override { return 2; }
+  bool Fill(int step, char* const*, const char** out) const override {
+    if (step != 0) return false;
+    out[0] = "SMALL=1";
+    out[1] = nullptr;
+    return true;
+  }
+};
+
+// An exec the kernel refuses with E2BIG (an entry over its 128 KiB limit on one string) is
+// made again with the fallback's environment.
+TEST_F(SessionExecHandoffTest, AnExecRefusedWithE2bigIsTriedWithTheFallback) {
+  std::string huge = "HUGE=" + std::string(200 * 1024, 'x');
+  char* envp[] = {huge.data(), nullptr};
+  const std::string script = "echo \"$SMALL ${HUGE:+huge}\" > " + out_;
+  char sh[] = "sh";
+  char dash_c[] = "-c";
+  char* argv[] = {sh, dash_c, const_cast<char*>(script.c_str()), nullptr};
+  const OneFallback fallback;
+  pid_t pid = vfork();
+  if (pid == 0) {
+    if (ArmExecHandoff({nullptr, &fallback}) != 0) _exit(120);
+    execve("/bin/sh", argv, envp);
+    _exit(errno == E2BIG ? 121 : 127);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(ReadFile(out_), "1 \n");
 }
 
 TEST_F(SessionExecHandoffTest, ADynamicProgramRunsItselfWithTheCallersMask) {

@@ -357,7 +357,8 @@ void SharedSupervisor::Impl::FinishTree(TreeState* tree, const absl::Status& sta
     tree->Add(Record::Comment(
         StrCat(" preload: pid ", tree->root,
                " sent no record: a program the interposer cannot enter (statically linked, 32-bit, "
-               "Go, set-ID), exec'd by the caller itself, is not traced")));
+               "Go, set-ID), exec'd by the caller itself, is not traced, nor is one whose argv and "
+               "environment left no room for the interposer's variables (E2BIG)")));
   }
   if (channel_.refused() > tree->refused_before) {
     tree->Add(Record::Comment(
