@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "filemon/backends/ebpf/field_cache.h"
 #include "filemon/core/owned_fd.h"
 
 namespace filemon {
@@ -325,10 +326,12 @@ absl::StatusOr<uint32_t> FindField(Btf* btf, uint32_t id, const FieldSpec& spec)
   return total;
 }
 
+}  // namespace
+
 // /sys/kernel/btf/vmlinux searched: mapped where the kernel allows it (6.16 and later: the
 // kernel maps its own copy, nothing is read or populated), else read (sysfs gives it a page per
 // read(2)).
-absl::StatusOr<KernelFields> LoadRunningKernelFields() {
+absl::StatusOr<KernelFields> SearchRunningKernel() {
   constexpr const char* kPath = "/sys/kernel/btf/vmlinux";
   OwnedFd fd(open(kPath, O_RDONLY | O_CLOEXEC));
   struct stat st;
@@ -360,8 +363,6 @@ absl::StatusOr<KernelFields> LoadRunningKernelFields() {
   return fields;
 }
 
-}  // namespace
-
 absl::StatusOr<KernelFields> FindKernelFields(absl::string_view data) {
   absl::string_view names[FE_FIELDS];
   uint32_t ids[FE_FIELDS];
@@ -382,9 +383,19 @@ absl::StatusOr<KernelFields> FindKernelFields(absl::string_view data) {
   return fields;
 }
 
+std::string DescribeField(fe_field field) {
+  for (const FieldSpec& spec : kFields) {
+    if (spec.field == field) return absl::StrCat(spec.type, " ", spec.member, " ", spec.size);
+  }
+  return "";
+}
+
 absl::StatusOr<KernelFields> RunningKernelFields() {
-  static const absl::StatusOr<KernelFields>* const kFound =
-      new absl::StatusOr<KernelFields>(LoadRunningKernelFields());
+  static const absl::StatusOr<KernelFields>* const kFound = [] {
+    bool hit = false;
+    return new absl::StatusOr<KernelFields>(
+        CachedKernelFields(FieldCachePaths{}, SearchRunningKernel, &hit));
+  }();
   return *kFound;
 }
 

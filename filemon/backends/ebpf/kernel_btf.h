@@ -27,6 +27,7 @@
 #include <linux/types.h>
 
 #include <cstdint>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -44,8 +45,16 @@ struct KernelFields {
 // missing or does not have the size the program reads.
 absl::StatusOr<KernelFields> FindKernelFields(absl::string_view btf);
 
-// The running kernel's offsets: /sys/kernel/btf/vmlinux mapped (read where the kernel cannot
-// map it) and searched once per process; the answer, or the error, is kept. Thread-safe.
+// What the program reads of `field`, as text: its struct, member path and size in bytes
+// ("task_struct exit_code 4"). An offset found for one text is not valid for another.
+std::string DescribeField(fe_field field);
+
+// The running kernel's offsets, searched: /sys/kernel/btf/vmlinux mapped (read where the kernel
+// cannot map it) and searched.
+absl::StatusOr<KernelFields> SearchRunningKernel();
+
+// The running kernel's offsets, from root's cache of them (field_cache.h) or searched, once per
+// process; the answer, or the error, is kept. Thread-safe.
 absl::StatusOr<KernelFields> RunningKernelFields();
 
 }  // namespace ebpf_internal
