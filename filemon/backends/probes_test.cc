@@ -201,16 +201,42 @@ TEST_P(Probes, ALookupInAnotherMountNamespaceIsTheTraceesOwn) {
 }
 
 // An exec fails with ENOENT when the program exists but its interpreter does not: the exec
-// failed that way, so under ptrace it is a probe of the program's path, as the format says
-// (preload's exec wrapper, which looks the program up itself, writes none).
-TEST(PtraceProbes, AnExecFailingWithENOENTIsAProbeAlsoWhenTheProgramExists) {
+// failed that way, so it is a probe of the program's path, as the format says.
+TEST_P(Probes, AnExecFailingWithENOENTIsAProbeAlsoWhenTheProgramExists) {
   const std::string dir = MakeTempDir("probe_interpreter");
   ASSERT_TRUE(WriteFile(dir + "/script", "#!/nonexistent/interpreter\n").ok());
   ASSERT_EQ(chmod((dir + "/script").c_str(), 0755), 0);
   absl::StatusOr<TraceResult> r =
-      TraceCommand("ptrace", ShellCommand("./script 2>/dev/null; exit 0", dir), WithProbes());
+      TraceCommand(GetParam(), ShellCommand("./script 2>/dev/null; exit 0", dir), WithProbes());
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->Count(RecordKind::kNotFound, "./script"), 1) << r->log;
+}
+
+// The same through posix_spawn and posix_spawnp (probe_spawn.c lists the calls): the exec is
+// made in glibc's child, which exits at once when it failed (preload writes those probes as
+// the parent's: the child's pid is never known to it); posix_spawnp's child goes on to the
+// next PATH entry after a script of an absent interpreter, as after an absent program.
+TEST_P(Probes, ASpawnWhoseExecFailsIsAProbe) {
+  const std::string dir = MakeTempDir("probe_spawn");
+  const std::string script = "#!/nonexistent/interpreter\n";
+  ASSERT_EQ(mkdir((dir + "/bin1").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir((dir + "/bin2").c_str(), 0755), 0);
+  for (const char* name : {"/script", "/bin1/tool"}) {
+    ASSERT_TRUE(WriteFile(dir + name, script).ok());
+    ASSERT_EQ(chmod((dir + name).c_str(), 0755), 0);
+  }
+  ASSERT_EQ(symlink("/bin/true", (dir + "/bin2/tool").c_str()), 0);
+  Command c;
+  c.argv = {TestProgram("probe_spawn_bin"), dir};
+  absl::StatusOr<TraceResult> r = TraceCommand(GetParam(), c, WithProbes());
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->exit.ShellStatus(), 0) << r->log;
+  for (const std::string& path : {std::string("./script"), std::string("./absent"),
+                                  dir + "/bin1/tool", dir + "/bin1/gone", dir + "/bin2/gone"}) {
+    EXPECT_EQ(r->Count(RecordKind::kNotFound, path), 1) << path << "\n" << r->log;
+  }
+  EXPECT_TRUE(r->Has(RecordKind::kExec, dir + "/bin2/tool")) << r->log;
+  EXPECT_FALSE(r->Has(RecordKind::kNotFound, dir + "/bin2/tool")) << r->log;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Probes,

@@ -103,11 +103,13 @@ ExecKind ProbeElf(int fd, const Head& head) {
 }
 
 // One file: an ELF program is judged; of a `#!` script, `*script` is set and its interpreter
-// copied to `interp`, to be judged next.
-ExecKind ProbeFile(const char* path, Head* head, char* interp, size_t interp_size, bool* script) {
+// copied to `interp`, to be judged next. `*absent`: the file does not exist.
+ExecKind ProbeFile(const char* path, Head* head, char* interp, size_t interp_size, bool* script,
+                   bool* absent) {
   *script = false;
   long fd =
       RawSyscall4(SYS_openat, AT_FDCWD, reinterpret_cast<long>(path), O_RDONLY | O_CLOEXEC, 0);
+  *absent = fd == -ENOENT || fd == -ENOTDIR;
   if (fd < 0) return ExecKind::kUnknown;
   struct stat st;
   ExecKind kind = ExecKind::kUnknown;
@@ -184,7 +186,7 @@ ExecProbe ProbeExecutable(const char* path) {
     CopyName(file, probe.judged, sizeof(probe.judged));
     bool script = false;
     char* next = interp[depth % 2];  // not the buffer `file` points into
-    probe.kind = ProbeFile(file, &head, next, sizeof(interp[0]), &script);
+    probe.kind = ProbeFile(file, &head, next, sizeof(interp[0]), &script, &probe.absent);
     if (!script) break;
     if (depth >= kMaxScriptDepth) {  // the kernel refuses deeper nesting
       probe.kind = ExecKind::kUnknown;

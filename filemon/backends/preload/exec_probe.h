@@ -33,6 +33,9 @@ struct ExecProbe {
   ExecKind kind = ExecKind::kUnknown;
   // The file judged: `path`, or the interpreter of a `#!` script (NUL-terminated).
   char judged[256] = {};
+  // `judged` does not exist (its open failed with ENOENT or ENOTDIR): an exec of `path` fails
+  // with that error, also when `path` itself exists but is a script of a missing interpreter.
+  bool absent = false;
 };
 
 // A short human reason for `kind` ("statically linked", ...).

@@ -162,6 +162,23 @@ TEST(ProbeExecutable, ScriptsAreJudgedByTheirInterpreter) {
   EXPECT_EQ(ProbeExecutable((dir + "/no_interpreter").c_str()).kind, ExecKind::kUnknown);
 }
 
+// An exec fails with ENOENT when the file, or the interpreter of its `#!` line, is absent.
+TEST(ProbeExecutable, AbsentFileOrInterpreter) {
+  const std::string dir = Dir();
+  EXPECT_FALSE(ProbeExecutable("/bin/true").absent);
+  EXPECT_FALSE(ProbeExecutable("/").absent);  // exists: the exec fails otherwise
+  EXPECT_TRUE(ProbeExecutable((dir + "/absent_program").c_str()).absent);
+  EXPECT_TRUE(ProbeExecutable("/bin/true/x").absent);  // ENOTDIR
+  WriteFile(dir + "/absent_interpreter", "#!" + dir + "/absent_program\n");
+  ExecProbe p = ProbeExecutable((dir + "/absent_interpreter").c_str());
+  EXPECT_TRUE(p.absent);
+  EXPECT_EQ(std::string(p.judged), dir + "/absent_program");
+  WriteFile(dir + "/on_absent_script", "#!" + dir + "/absent_interpreter\n");
+  EXPECT_TRUE(ProbeExecutable((dir + "/on_absent_script").c_str()).absent);
+  WriteFile(dir + "/unreadable", "#!/bin/sh\n", 0111);
+  if (geteuid() != 0) EXPECT_FALSE(ProbeExecutable((dir + "/unreadable").c_str()).absent);
+}
+
 TEST(ProbeExecutable, SetUserIdOfTheCallerIsNotSecure) {
   // The bits alone do not make a program secure: the loader keeps LD_PRELOAD when the file's
   // owner and group are the caller's effective ones.

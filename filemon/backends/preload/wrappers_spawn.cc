@@ -49,17 +49,38 @@ DECLARE_REAL(posix_spawnp, int (*)(pid_t*, const char*, const posix_spawn_file_a
 DECLARE_REAL(system, int (*)(const char*));
 DECLARE_REAL(popen, FILE* (*)(const char*, const char*));
 
-// The path of a program for posix_spawnp: the first PATH entry where it is executable. With
-// `misses`, the entries before it where the program is absent are appended there as 'N'
-// actions: glibc's child tries them with execve, the probes ptrace sees.
-bool SearchPath(const char* file, char* out, size_t size, ByteAppender* misses) {
+// What the parent of a spawn decided: the program, and who writes what.
+struct SpawnPlan {
+  const char* path;     // the program (after posix_spawnp's search)
+  ExecProbe probe;      // what the loader will make of it
+  bool probed;          // `probe` is known already (posix_spawnp's search judged `path`)
+  bool helper;          // auto's ptrace helper runs it
+  bool child_starts;    // the interposer (or the helper) starts in the child: it writes F
+  bool actions_in_env;  // the encoded actions fit in the child's environment
+  // The program runs untraced (untraced.h): `why`, for the errno value `why_error`.
+  bool untraced;
+  UntracedWhy why;
+  int why_error;
+};
+
+// The path of a program for posix_spawnp: the first PATH entry where it is executable and
+// present (judged into `plan->probe` on the way when probes are recorded). With `misses`, the
+// entries before it where an exec fails with ENOENT or ENOTDIR (the program is absent, or the
+// interpreter of its `#!` line) are appended there as 'N' actions: glibc's child tries them
+// with execve and goes on, the probes ptrace sees.
+bool SearchPath(const char* file, char* out, size_t size, ByteAppender* misses, SpawnPlan* plan) {
   if (IsPathName(file)) return false;
   return !ForEachSearchCandidate(getenv("PATH"), file, out, size, [&](const char* path) {
     const long rc = RawSyscall4(SYS_faccessat, AT_FDCWD, reinterpret_cast<long>(path), X_OK, 0);
-    if (misses != nullptr && (rc == -ENOENT || rc == -ENOTDIR)) {
-      AppendSpawnAction(*misses, 'N', path, Length(path));
+    if (misses == nullptr) return rc != 0;
+    bool absent = rc == -ENOENT || rc == -ENOTDIR;
+    if (rc == 0) {
+      plan->probe = ProbeExecutable(path);
+      absent = plan->probe.absent;
+      plan->probed = !absent;
     }
-    return rc != 0;
+    if (absent) AppendSpawnAction(*misses, 'N', path, Length(path));
+    return rc != 0 || absent;
   });
 }
 
@@ -83,25 +104,12 @@ __attribute__((noinline)) int SpawnHelper(pid_t* child, const char* path,
   return rc == E2BIG ? RetryWithoutCaches(request, spawn) : rc;
 }
 
-// What the parent of a spawn decided: the program, and who writes what.
-struct SpawnPlan {
-  const char* path;     // the program (after posix_spawnp's search)
-  ExecProbe probe;      // what the loader will make of it
-  bool helper;          // auto's ptrace helper runs it
-  bool child_starts;    // the interposer (or the helper) starts in the child: it writes F
-  bool actions_in_env;  // the encoded actions fit in the child's environment
-  // The program runs untraced (untraced.h): `why`, for the errno value `why_error`.
-  bool untraced;
-  UntracedWhy why;
-  int why_error;
-};
-
 // Plans the spawn of `plan->path` with `argv`: whether the helper runs it, whether it runs
 // untraced, and whether the child starts; then the file actions and the PATH entries missed
 // (`missed`) are encoded into `encoded` (of `encoded_size` bytes) for the child's start.
 void PlanSpawn(SpawnPlan* plan, char* const argv[], const posix_spawn_file_actions_t* actions,
                const ByteAppender& misses, const char* missed, char* encoded, size_t encoded_size) {
-  plan->probe = ProbeExecutable(plan->path);
+  if (!plan->probed) plan->probe = ProbeExecutable(plan->path);
   const bool unpreloadable = IsUnpreloadable(plan->probe);
   plan->helper = unpreloadable && HelperTakes(plan->probe);
   plan->why = UntracedWhy::kLibraryDenied;
@@ -156,6 +164,24 @@ void RecordSpawned(const SpawnPlan& plan, pid_t child, uint32_t token,
   if (plan.untraced) SayRunsUntraced(child, plan.path, plan.why, plan.why_error);
 }
 
+// The probes of a spawn that failed. Its exec failed in glibc's child (or a file action did),
+// which exits at once and is reaped inside posix_spawn: its pid is never known here, so the
+// lookups its exec made are written as the parent's: the PATH entries posix_spawnp's child
+// tried, or the program when it (or its interpreter) is absent. Each path is absent, so that a
+// spawn that failed before its exec (a file action) at worst names a path that is not there.
+__attribute__((noinline, cold)) void RecordFailedSpawn(const SpawnPlan& plan, bool searched,
+                                                       const ByteAppender& misses, char* missed) {
+  if (!searched) {
+    if (plan.probe.absent) SendProbe(AT_FDCWD, plan.path);
+    return;
+  }
+  if (misses.overflow() || misses.size() == 0) return;
+  missed[misses.size()] = '\0';
+  BatchMessage m;
+  AddSpawnActions(&m, Pid(), missed);
+  m.Send();
+}
+
 // The spawned program's start writes its F and its file actions' records when the interposer
 // (or, in auto, the ptrace helper) runs in it; the parent writes its own F as soon as the spawn
 // returned, and writes the actions itself only when the child cannot (or they did not fit).
@@ -168,7 +194,7 @@ int SpawnImpl(SpawnFn real, bool search, pid_t* pid, const char* file,
   plan.path = file;
   char missed[2048];  // the PATH entries before `found`, when probes are recorded
   ByteAppender misses(missed, sizeof(missed) - 1);
-  if (search && SearchPath(file, found, sizeof(found), ProbesWanted() ? &misses : nullptr)) {
+  if (search && SearchPath(file, found, sizeof(found), ProbesWanted() ? &misses : nullptr, &plan)) {
     plan.path = found;
   }
   char encoded[8192];
@@ -184,6 +210,9 @@ int SpawnImpl(SpawnFn real, bool search, pid_t* pid, const char* file,
       [&](char** env) { return real(&child, file, actions, attr, argv, env); });
   if (pid != nullptr) *pid = child;
   if (rc == 0) RecordSpawned(plan, child, start.token, actions, misses, missed);
+  if (rc != 0 && ProbesWanted()) {
+    RecordFailedSpawn(plan, search && !IsPathName(file), misses, missed);
+  }
   g_creations_in_flight.fetch_sub(1, std::memory_order_acq_rel);
   return rc;
 }

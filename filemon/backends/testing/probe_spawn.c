@@ -1,0 +1,38 @@
+// Spawns whose exec fails with ENOENT, for the probes (`N`) of TraceOptions::probes. In
+// directory argv[1], which holds `script` (a `#!` script of an absent interpreter),
+// `bin1/tool` (the same script) and `bin2/tool` (an executable), but no `absent`:
+//   posix_spawn("./script")                     -> fails: N ./script
+//   posix_spawn("./absent")                     -> fails: N ./absent
+//   posix_spawnp("tool"), PATH=DIR/bin1:DIR/bin2 -> N DIR/bin1/tool, E DIR/bin2/tool
+//   posix_spawnp("gone"), the same PATH         -> fails: N DIR/bin1/gone, N DIR/bin2/gone
+// Exits 0 when every spawn did what the list says.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+static int Spawn(int search, const char* program) {
+  char* argv[] = {(char*)program, NULL};
+  pid_t pid = 0;
+  int rc = search ? posix_spawnp(&pid, program, NULL, NULL, argv, environ)
+                  : posix_spawn(&pid, program, NULL, NULL, argv, environ);
+  int status = 0;
+  if (rc == 0 && (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))) return -1;
+  return rc == 0 ? WEXITSTATUS(status) : rc;
+}
+
+int main(int argc, char** argv) {
+  if (argc != 2 || chdir(argv[1]) != 0) return 2;
+  if (Spawn(0, "./script") != ENOENT || Spawn(0, "./absent") != ENOENT) return 3;
+  char path[4096];
+  snprintf(path, sizeof path, "%s/bin1:%s/bin2", argv[1], argv[1]);
+  setenv("PATH", path, 1);
+  if (Spawn(1, "tool") != 0) return 4;
+  if (Spawn(1, "gone") != ENOENT) return 5;
+  return 0;
+}
