@@ -24,12 +24,12 @@ source "$(dirname "$0")/common.sh"
 
 export FILEMON_BENCH_DIR=${FILEMON_BENCH_DIR:-/tmp/filemon-bench}
 RAW="$FILEMON_BENCH_DIR/run_all"
-SECTIONS=(format parse trace ebpf probes process meta-vs-bmake meta-bench bmake-meta deps
-  run-and-record)
+SECTIONS=(format parse trace ebpf probes probe-floor process meta-vs-bmake meta-bench bmake-meta
+  deps run-and-record)
 # Rounds per section (probes counts, its "rounds" are unused).
-declare -A ROUNDS=([format]=5 [parse]=5 [trace]=15 [ebpf]=9 [probes]=1 [process]=800 [meta-vs-bmake]=30
+declare -A ROUNDS=([format]=5 [parse]=5 [trace]=15 [ebpf]=9 [probes]=1 [probe-floor]=5 [process]=800 [meta-vs-bmake]=30
   [meta-bench]=3 [bmake-meta]=11 [deps]=11 [run-and-record]=500)
-declare -A QUICK=([format]=1 [parse]=1 [trace]=1 [ebpf]=1 [probes]=1 [process]=20 [meta-vs-bmake]=3
+declare -A QUICK=([format]=1 [parse]=1 [trace]=1 [ebpf]=1 [probes]=1 [probe-floor]=1 [process]=20 [meta-vs-bmake]=3
   [meta-bench]=1 [bmake-meta]=1 [deps]=1 [run-and-record]=10)
 quick=0
 only=""
@@ -239,6 +239,14 @@ section_probes() {
       "$RAW/probes.log"
   } >> "$RAW/probes.md"
   grep -q '^| `' "$RAW/probes.md" || grep ': N lines' "$RAW/probes.log" | fenced >> "$RAW/probes.md"
+}
+
+# What --probes must add to ptrace at least (the stat family's calls x one stop), against the
+# goal and the measured addition: the script's own lines.
+section_probe-floor() {
+  run probe-floor "benchmarks/probe_floor.sh --rounds ${ROUNDS[probe-floor]}" || return 1
+  grep -E '^(stat-family|one stop|floor|goal|measured)' "$RAW/probe-floor.log" | fenced \
+    >> "$RAW/probe-floor.md"
 }
 
 process_table() {  # the wall and CPU blocks of process_overhead.c, one row per variant

@@ -80,30 +80,8 @@ variant_prefix() {
   esac
 }
 
-setup_gcc() {
-  mkdir -p "$SCRATCH/gcc"
-  for i in $(seq 20); do
-    cat > "$SCRATCH/gcc/unit$i.c" <<C
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-struct item$i { char name[32]; int value; };
-int compare$i(const void* a, const void* b) {
-  return ((const struct item$i*)a)->value - ((const struct item$i*)b)->value;
-}
-int run$i(int n) {
-  struct item$i* items = calloc((size_t)n, sizeof(*items));
-  for (int k = 0; k < n; ++k) { snprintf(items[k].name, 32, "x%d", k); items[k].value = (k * $i) % 17; }
-  qsort(items, (size_t)n, sizeof(*items), compare$i);
-  int r = items[0].value + (int)strlen(items[n - 1].name);
-  free(items);
-  return r;
-}
-C
-  done
-}
-prepare_gcc() { rm -f "$SCRATCH"/gcc/*.o; }
-run_gcc() { (cd "$SCRATCH/gcc" && $1 sh -c 'for i in $(seq 20); do gcc -O1 -c unit$i.c -o unit$i.o; done'); }
+# The gcc workload: benchmarks/gcc_workload.sh (setup_gcc, prepare_gcc, run_gcc).
+source "$REPO/benchmarks/gcc_workload.sh"
 
 # The make workload: benchmarks/bmake_workload.sh (setup_make, prepare_make, run_make).
 source "$REPO/benchmarks/bmake_workload.sh"
