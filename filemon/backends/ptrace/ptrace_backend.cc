@@ -364,13 +364,25 @@ struct TraceJob {
   _exit(127);
 }
 
+// Whether this process discards SIGCHLD (no handler: the default action or SIG_IGN).
+bool SigchldDiscarded() {
+  struct sigaction action;
+  if (sigaction(SIGCHLD, nullptr, &action) != 0) return false;
+  return (action.sa_flags & SA_SIGINFO) == 0 &&
+         (action.sa_handler == SIG_DFL || action.sa_handler == SIG_IGN);
+}
+
 // The tracing thread: forks the command (its only child, so that waiting with __WNOTHREAD sees
 // nothing of the caller's), seizes it and follows its tree. Blocks every signal: the caller's
-// handlers run on the caller's threads, never here.
+// handlers run on the caller's threads, never here. But SIGCHLD while the process discards it:
+// every stop of a tracee sends one to its tracer, this thread; blocked here, it would be queued
+// and wake one of the caller's threads only to be discarded there (a switch per stop), while
+// the kernel drops one that this thread does not block without queueing it.
 void* TraceThread(void* arg) {
   TraceJob& job = *static_cast<TraceJob*>(arg);
   sigset_t all;
   sigfillset(&all);
+  if (SigchldDiscarded()) sigdelset(&all, SIGCHLD);
   pthread_sigmask(SIG_SETMASK, &all, nullptr);
   pid_t pid = fork();
   if (pid == 0) RunTracedChild(job);
