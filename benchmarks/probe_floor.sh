@@ -7,8 +7,12 @@
 # not the path they point to, so it cannot tell a lookup of an absent path from any other. Each
 # such call costs at least one ptrace stop, so the floor is
 #   (stat-family calls of the workload, counted by strace) x (CPU of one stop, stop_cost.c)
-# printed beside 0.05 x the untraced CPU, and, with --rounds N > 0, beside what --probes adds
-# to ptrace measured in N paired rounds (ptrace and ptrace --probes after each untraced run).
+# printed beside 0.05 x the untraced CPU. With --rounds N > 0, N paired rounds (each an
+# untraced run, then the rest) also measure that floor on the workload itself: what stopping at
+# the entry of those calls and resuming them at once adds to a bare seccomp+ptrace tracer
+# (ptrace_floor.c --stat-entry against ptrace_floor.c), which includes what a stop costs a big
+# program beyond stop_cost.c's small loop (its caches refilled after each switch); and what
+# --probes adds to filemon's ptrace backend, above that.
 # Results in BENCHMARKS.md ("Tracing overhead", the ptrace --probes paragraph). Scratch files go
 # to $FILEMON_BENCH_DIR (default /tmp/filemon-bench).
 #
@@ -23,7 +27,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --rounds) ROUNDS=$2; shift 2 ;;
     --stop-calls) STOP_CALLS=$2; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "probe_floor.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -54,7 +58,7 @@ stop_out=$("$SCRATCH/floor/stop_cost" "$STOP_CALLS" 5)
 stop_us=$(printf '%s\n' "$stop_out" | awk '$1 == "ptrace-entry" { print $4 }')
 
 # 3. The untraced CPU (user + system of the whole tree), median of 5 runs; with --rounds, the
-# paired rounds of ptrace and ptrace --probes too.
+# paired rounds of the bare tracer and of filemon, with and without the stat family.
 if [[ "$ROUNDS" -gt 0 && -z "${FILEMON:-}" ]]; then
   (cd "$REPO" && bazel build -c opt //tools:filemon >&2)
   FILEMON=$(cd "$REPO" && bazel info -c opt bazel-bin 2>/dev/null)/tools/filemon
@@ -67,21 +71,30 @@ cpu_of() {  # cpu_of PREFIX: the CPU seconds of one run of the workload under PR
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 untraced=$(for _ in 1 2 3 4 5; do cpu_of ""; done | median)
+cc -O2 -o "$SCRATCH/floor/ptrace_floor" "$REPO/benchmarks/ptrace_floor.c"
+bare=$SCRATCH/floor/ptrace_floor
 added=()
+floor_added=()
 for ((round = 0; round < ROUNDS; ++round)); do
   base=$(cpu_of "")
+  floor=$(cpu_of "$bare $SCRATCH/floor/bare.log")
+  floor_stat=$(cpu_of "$bare --stat-entry $SCRATCH/floor/bare.log")
   plain=$(cpu_of "$FILEMON --backend=ptrace -o $SCRATCH/floor/plain.log --")
   probes=$(cpu_of "$FILEMON --backend=ptrace --probes -o $SCRATCH/floor/probes.log --")
+  floor_added+=("$(echo "($floor_stat - $floor) / $base" | bc -l)")
   added+=("$(echo "($probes - $plain) / $base" | bc -l)")
 done
 
 awk -v calls="$calls" -v units="$GCC_UNITS" -v stop="$stop_us" -v untraced="$untraced" \
   -v by="$by_call" -v measured="$(printf '%s\n' "${added[@]}" | grep . | median || true)" \
+  -v workload_floor="$(printf '%s\n' "${floor_added[@]}" | grep . | median || true)" \
   -v rounds="$ROUNDS" 'BEGIN {
   floor_ms = calls * stop / 1000; goal_ms = 0.05 * untraced * 1000
   printf "stat-family calls that stop (strace, %d compiles): %d, %.0f per compile (%s)\n", units, calls, calls / units, by
   printf "one stop (stop_cost.c, ptrace-entry, CPU above the call): %.2f us\n", stop
   printf "floor: %d calls x %.2f us = %.1f ms of CPU = +%.3f of the untraced CPU (%.3f s, median of 5)\n", calls, stop, floor_ms, floor_ms / (untraced * 1000), untraced
   printf "goal: +0.05 = %.1f ms; the floor is %.1fx the goal\n", goal_ms, floor_ms / goal_ms
-  if (rounds > 0 && measured != "") printf "measured: --probes adds +%.3f to ptrace (median of %d paired rounds), +%.3f above the floor\n", measured, rounds, measured - floor_ms / (untraced * 1000)
+  if (rounds == 0 || measured == "") exit
+  printf "floor on the workload: the entry stops add +%.3f to a bare tracer (ptrace_floor.c --stat-entry, median of %d paired rounds)\n", workload_floor, rounds
+  printf "measured: --probes adds +%.3f to ptrace (the same rounds), +%.3f above the floor on the workload\n", measured, measured - workload_floor
 }'

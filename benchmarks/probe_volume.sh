@@ -10,6 +10,10 @@
 # Prints one line per workload:
 #   WORKLOAD: N lines ptrace P, preload L (R lines R); failed lookups without the rule F,
 #   distinct (pid, path) by strace D
+# and for the gcc workload, what --probes costs the preload backend in system calls (strace -f
+# -c of the whole run, supervisor included: each N is one write of its own, made by the process
+# that probed; anything more is the interposer's or the supervisor's extra work):
+#   WORKLOAD, preload system calls: S without --probes, T with (writes W, X): Y more per N line
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -55,6 +59,19 @@ for w in "${workloads[@]}"; do
     distinct="-"
   fi
   label="label_$w"
+  if [[ "$w" == gcc ]] && command -v strace >/dev/null; then
+    for probes in "" --probes; do
+      "prepare_$w"
+      "run_$w" "strace -f -qq -c -o $out.calls$probes $FILEMON --backend=preload $probes -o $out.count.log --" > /dev/null
+    done
+    calls() { awk -v want="$2" '$NF == want { print $4 }' "$1"; }
+    n=$(grep -c '^N ' "$out.count.log" || true)
+    echo "${!label}, preload system calls: $(calls "$out.calls" total) without --probes," \
+      "$(calls "$out.calls--probes" total) with (writes $(calls "$out.calls" write)," \
+      "$(calls "$out.calls--probes" write)): $(awk -v a="$(calls "$out.calls" total)" \
+        -v b="$(calls "$out.calls--probes" total)" -v n="$n" 'BEGIN { printf "%.2f", (b - a) / n }')" \
+      "more per N line ($n)"
+  fi
   echo "${!label}: N lines ptrace $ptrace_n, preload $preload_n (R lines $reads); failed" \
     "lookups without the rule $without_rule, distinct (pid, path) by strace $distinct"
 done
