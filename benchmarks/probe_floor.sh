@@ -20,24 +20,13 @@
 #        (--rounds: measured paired rounds, default 3, 0 for none; --stop-calls: the calls
 #        stop_cost.c makes per mode and round, default 20000; $FILEMON overrides the binary)
 set -euo pipefail
+source "$(dirname "$0")/common.sh"
 
 ROUNDS=3
 STOP_CALLS=20000
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --rounds) ROUNDS=$2; shift 2 ;;
-    --stop-calls) STOP_CALLS=$2; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
-    *) echo "probe_floor.sh: unknown argument $1" >&2; exit 2 ;;
-  esac
-done
-if ! command -v strace >/dev/null; then
-  echo "probe_floor.sh: needs strace (apt-get install strace)" >&2
-  exit 2
-fi
-
-REPO=$(cd "$(dirname "$0")/.." && pwd)
-SCRATCH=${FILEMON_BENCH_DIR:-/tmp/filemon-bench}
+bench_parse_args "--rounds=ROUNDS --stop-calls=STOP_CALLS" "$@"
+command -v strace >/dev/null || bench_die "needs strace (apt-get install strace)"
+bench_scratch
 mkdir -p "$SCRATCH/floor"
 source "$REPO/benchmarks/gcc_workload.sh"
 setup_gcc
@@ -59,18 +48,14 @@ stop_us=$(printf '%s\n' "$stop_out" | awk '$1 == "ptrace-entry" { print $4 }')
 
 # 3. The untraced CPU (user + system of the whole tree), median of 5 runs; with --rounds, the
 # paired rounds of the bare tracer and of filemon, with and without the stat family.
-if [[ "$ROUNDS" -gt 0 && -z "${FILEMON:-}" ]]; then
-  (cd "$REPO" && bazel build -c opt //tools:filemon >&2)
-  FILEMON=$(cd "$REPO" && bazel info -c opt bazel-bin 2>/dev/null)/tools/filemon
-fi
+if [[ "$ROUNDS" -gt 0 ]]; then bench_filemon; fi
 TIMEFORMAT='%3U %3S'
 cpu_of() {  # cpu_of PREFIX: the CPU seconds of one run of the workload under PREFIX
   prepare_gcc
   { time run_gcc "$1" > /dev/null 2>&1; } 2> "$SCRATCH/floor/time.txt"
   awk '{ print $1 + $2 }' "$SCRATCH/floor/time.txt"
 }
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-untraced=$(for _ in 1 2 3 4 5; do cpu_of ""; done | median)
+untraced=$(bench_median $(for _ in 1 2 3 4 5; do cpu_of ""; done))
 cc -O2 -o "$SCRATCH/floor/ptrace_floor" "$REPO/benchmarks/ptrace_floor.c"
 bare=$SCRATCH/floor/ptrace_floor
 added=()
@@ -86,8 +71,8 @@ for ((round = 0; round < ROUNDS; ++round)); do
 done
 
 awk -v calls="$calls" -v units="$GCC_UNITS" -v stop="$stop_us" -v untraced="$untraced" \
-  -v by="$by_call" -v measured="$(printf '%s\n' "${added[@]}" | grep . | median || true)" \
-  -v workload_floor="$(printf '%s\n' "${floor_added[@]}" | grep . | median || true)" \
+  -v by="$by_call" -v measured="$(bench_median ${added[@]+"${added[@]}"})" \
+  -v workload_floor="$(bench_median ${floor_added[@]+"${floor_added[@]}"})" \
   -v rounds="$ROUNDS" 'BEGIN {
   floor_ms = calls * stop / 1000; goal_ms = 0.05 * untraced * 1000
   printf "stat-family calls that stop (strace, %d compiles): %d, %.0f per compile (%s)\n", units, calls, calls / units, by
