@@ -127,6 +127,18 @@ class Traced {
   OrderedSink sink_;
 };
 
+// Forks a child that prepares itself and runs `sh -c script`, as a caller of the session
+// protocol does; returns its pid (-1 if fork failed).
+pid_t ForkShell(TraceSession* session, const char* script) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (session->PrepareChild() != 0) _exit(121);
+    execl("/bin/sh", "sh", "-c", script, static_cast<char*>(nullptr));
+    _exit(122);
+  }
+  return pid;
+}
+
 class SessionTest : public ::testing::TestWithParam<const char*> {
  protected:
   void SetUp() override {
@@ -178,6 +190,30 @@ TEST_P(SessionTest, TheSessionWaitsForAnOrphan) {
   EXPECT_EQ(job.Finish(), 0);
   EXPECT_TRUE(job.Has(RecordKind::kRead, marker));
   EXPECT_EQ(job.OrderError(), "");
+}
+
+// bmake's loop when the command leaves an orphan: once the caller has reaped the command, a
+// poll of ReadFd() with no deadline of its own returns when the orphan exits (the contract:
+// readable at the latest when the tree is done), never at its timeout.
+TEST_P(SessionTest, ReadFdTurnsReadableWhenTheOrphanExits) {
+  absl::StatusOr<std::unique_ptr<TraceSession>> session = backend_->StartSession({});
+  ASSERT_TRUE(session.ok()) << session.status();
+  const pid_t pid = ForkShell(session->get(), "(sleep 0.3; true) & exit 0");
+  ASSERT_GE(pid, 0);
+  ASSERT_TRUE((*session)->SetChild(pid).ok());
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  CollectingSink sink;
+  bool done = false;
+  for (int i = 0; i < 100 && !done; ++i) {
+    pollfd p{(*session)->ReadFd(), POLLIN, 0};
+    ASSERT_EQ(poll(&p, 1, 30 * 1000), 1) << "ReadFd() stayed unreadable after the tree ended";
+    absl::StatusOr<bool> processed = (*session)->Process(&sink);
+    ASSERT_TRUE(processed.ok()) << processed.status();
+    done = *processed;
+  }
+  EXPECT_TRUE(done);
+  EXPECT_EQ(sink.records().back().kind, RecordKind::kExit);
 }
 
 // The command killed by a signal: its X says so, though only its parent (the caller) reaps it.
@@ -310,13 +346,8 @@ TEST_P(SessionTest, TracesAChildTheCallerForksAndReaps) {
 TEST_P(SessionTest, ProcessReportsDoneAfterTheTreeExits) {
   absl::StatusOr<std::unique_ptr<TraceSession>> session = backend_->StartSession({});
   ASSERT_TRUE(session.ok()) << session.status();
-  const pid_t pid = fork();
+  const pid_t pid = ForkShell(session->get(), "exec /bin/true");
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    if ((*session)->PrepareChild() != 0) _exit(121);
-    execl("/bin/true", "true", static_cast<char*>(nullptr));
-    _exit(122);
-  }
   ASSERT_TRUE((*session)->SetChild(pid).ok());
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);

@@ -118,7 +118,8 @@ ExitStatus FollowTree(Program& program, pid_t pid, int pidfd, RunControl* contro
     pollfd fds[3] = {{program.events_fd(), POLLIN, 0},
                      {reaped ? -1 : pidfd, POLLIN, 0},
                      {RunControlInternal::WakeFd(control), POLLIN, 0}};
-    // The program wakes this loop only for an exit or a half-full buffer: drain every 50 ms.
+    // The program wakes this loop only for the tree's last exit or a half-full buffer, the
+    // pidfd for the command's exit: drain every 50 ms.
     // After the root's exit, only the map says when the rest has gone: look every tick.
     poll(fds, 3, reaped ? 10 : 50);
     program.Consume();

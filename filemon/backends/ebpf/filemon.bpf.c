@@ -52,6 +52,9 @@ const volatile __u32 field_offset[FE_FIELDS] = {};
 
 /* Per slot, read by the loader at the end of a run; reset when the slot is given out. */
 __u64 lost_records[FE_SLOTS] = {};
+/* Per slot, the processes of its tree in `traced` (the loader counts the ones it adds, before
+ * it adds them); reset when the slot is given out. */
+__s64 live[FE_SLOTS] = {};
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -106,9 +109,20 @@ struct {
   __type(value, struct walk);
 } walk_scratch SEC(".maps");
 
+/* Whether plans[key] records a call (an array lookup: the verifier inlines it). */
+static __always_inline bool plan_op(__u32 key) {
+  struct fe_plan* plan = bpf_map_lookup_elem(&plans, &key);
+  return plan && plan->op != 0;
+}
+
 /* The slot of process `tgid`'s tree, or null when it is not traced. */
 static __always_inline __u32* traced_slot(__u32 tgid) {
   return bpf_map_lookup_elem(&traced, &tgid);
+}
+
+/* Adds `n` to slot's count of live processes; returns the count before. */
+static __always_inline __s64 add_live(__u32 slot, __s64 n) {
+  return slot < FE_SLOTS ? __sync_fetch_and_add(&live[slot], n) : 0;
 }
 
 static __always_inline void count_lost(__u32 slot) {
@@ -140,8 +154,9 @@ static __always_inline struct fe_event* new_event(__u32 type, __u32 pid) {
   return e;
 }
 
-/* Wakes the reader only for an exit (the tree's last X ends a run) or a buffer half full: a
- * wakeup per event would cost a context switch each. The reader drains on its own tick too. */
+/* Wakes the reader only when the buffer is half full: a wakeup costs the kernel an interrupt
+ * (tens of microseconds in a virtual machine) and the reader a context switch. The reader drains
+ * on its own tick; the tree's last exit wakes it (wake_reader). */
 static __always_inline void send(struct fe_event* e, __u32 data_size, __u32 slot) {
   __u64 size = sizeof(e->h) + data_size;
   if (size > sizeof(*e)) size = sizeof(*e);
@@ -151,11 +166,18 @@ static __always_inline void send(struct fe_event* e, __u32 data_size, __u32 slot
     return;
   }
   __u64 flags = BPF_RB_NO_WAKEUP;
-  if (e->h.type == FE_EXIT ||
-      bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(ring, BPF_RB_RING_SIZE) / 2) {
+  if (bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(ring, BPF_RB_RING_SIZE) / 2) {
     flags = BPF_RB_FORCE_WAKEUP;
   }
   if (bpf_ringbuf_output(ring, e, size, flags) != 0) count_lost(slot);
+}
+
+/* Wakes slot's reader without an event: a discarded record, which the consumer skips. */
+static __always_inline void wake_reader(__u32 slot) {
+  void* ring = bpf_map_lookup_elem(&rings, &slot);
+  if (!ring) return;
+  void* mark = bpf_ringbuf_reserve(ring, 8, 0);
+  if (mark) bpf_ringbuf_discard(mark, BPF_RB_FORCE_WAKEUP);
 }
 
 /* bpf_loop's context: the walk (a pointer to the stack is what bpf_loop passes). */
@@ -281,16 +303,19 @@ int BPF_PROG(on_sys_exit, struct pt_regs* regs_ptr, long ret) {
   __u32* in_tree = traced_slot(tgid);
   if (!in_tree) return 0;
   __u32 slot = *in_tree;
-  struct pt_regs regs;
-  if (bpf_probe_read_kernel(&regs, sizeof(regs), regs_ptr) != 0) return 0;
+  /* The number first: most calls of a traced process are not recorded under either ABI, and
+   * need neither the registers nor the task's ABI (two more reads). */
+  __u64 nr = 0;
+  if (bpf_probe_read_kernel(&nr, sizeof(nr), &regs_ptr->orig_ax) != 0) return 0;
+  if (nr >= FE_SYSCALL_MAX || !plan_op(nr) && !plan_op(FE_SYSCALL_MAX + nr)) return 0;
   __u32 abi = (read_u32(bpf_get_current_task(), FE_TASK_STATUS) & TS_COMPAT) ? 1 : 0;
-  unsigned long nr = regs.orig_ax;
-  if (nr >= FE_SYSCALL_MAX) return 0;
   __u32 key = abi * FE_SYSCALL_MAX + (__u32)nr;
   struct fe_plan* plan = bpf_map_lookup_elem(&plans, &key);
   if (!plan || plan->op == 0) return 0;
   struct fe_plan p = *plan;
   if (probe ? !(p.plan_flags & FE_PLAN_PROBE) : (p.plan_flags & FE_PLAN_PROBE_ONLY)) return 0;
+  struct pt_regs regs;
+  if (bpf_probe_read_kernel(&regs, sizeof(regs), regs_ptr) != 0) return 0;
 
   __u64 args[6];
   if (abi == 0) {
@@ -353,7 +378,11 @@ int BPF_PROG(on_fork, void* parent, void* child) {
   __u32* in_tree = traced_slot(parent_tgid);
   if (!in_tree) return 0;
   __u32 slot = *in_tree;
-  if (bpf_map_update_elem(&traced, &child_pid, &slot, BPF_ANY) != 0) count_lost(slot);
+  add_live(slot, 1); /* before the child can run, and exit */
+  if (bpf_map_update_elem(&traced, &child_pid, &slot, BPF_ANY) != 0) {
+    add_live(slot, -1);
+    count_lost(slot);
+  }
   struct fe_event* e = new_event(FE_FORK, parent_tgid);
   if (!e) return 0;
   e->h.ret = child_pid;
@@ -383,6 +412,8 @@ int BPF_PROG(on_exit, void* task_ptr, bool group_dead) {
   }
   /* After the event: once the map is empty, every event of the tree is in the ring buffer. */
   bpf_map_delete_elem(&traced, &tgid);
+  /* After the event too: the last process to leave wakes the reader once every X is in. */
+  if (add_live(slot, -1) == 1) wake_reader(slot);
   return 0;
 }
 

@@ -200,20 +200,26 @@ int Program::events_fd() const { return ring_buffer__epoll_fd(events_); }
 void Program::Consume() { ring_buffer__consume(events_); }
 
 absl::Status Program::Add(pid_t pid) {
-  uint32_t key = static_cast<uint32_t>(pid);
-  uint32_t slot = slot_;
-  if (bpf_map_update_elem(bpf_map__fd(shared_->skel->maps.traced), &key, &slot, BPF_ANY) != 0) {
-    return absl::ErrnoToStatus(errno, "ebpf backend: cannot add the command to the tree");
+  if (int error = AddPid(static_cast<uint32_t>(pid)); error != 0) {
+    return absl::ErrnoToStatus(error, "ebpf backend: cannot add the command to the tree");
   }
   return absl::OkStatus();
 }
 
-int Program::AddSelf() const {
-  uint32_t key = static_cast<uint32_t>(getpid());
+int Program::AddSelf() const { return AddPid(static_cast<uint32_t>(getpid())); }
+
+int Program::AddPid(uint32_t pid) const {
+  // Counted before it is in the map, where its exit can uncount it (filemon.bpf.c's `live`);
+  // the count is in the program's mapped memory: async-signal-safe.
+  auto* live = &shared_->skel->bss->live[slot_];
+  __atomic_fetch_add(live, 1, __ATOMIC_SEQ_CST);
   uint32_t slot = slot_;
-  return bpf_map_update_elem(bpf_map__fd(shared_->skel->maps.traced), &key, &slot, BPF_ANY) == 0
-             ? 0
-             : errno;
+  if (bpf_map_update_elem(bpf_map__fd(shared_->skel->maps.traced), &pid, &slot, BPF_ANY) != 0) {
+    int error = errno;
+    __atomic_fetch_sub(live, 1, __ATOMIC_SEQ_CST);
+    return error;
+  }
+  return 0;
 }
 
 std::vector<uint32_t> Program::Pids() const {
@@ -295,6 +301,7 @@ absl::Status LoadProgram(const TraceOptions& options, size_t ring_bytes, EventRe
   }
   program->route_->reader = reader;
   shared->skel->bss->lost_records[program->slot_] = 0;
+  shared->skel->bss->live[program->slot_] = 0;
   uint32_t slot = program->slot_;
   if (bpf_map_update_elem(bpf_map__fd(shared->skel->maps.rings), &slot, &program->ring_fd_,
                           BPF_ANY) != 0) {
