@@ -178,7 +178,9 @@ RecordSink* RecordDispatcher::Dispatch(const WireRecord& w, const char* path1, c
 
 bool RecordDispatcher::Allowed(const Sender& sender, int32_t pid) {
   if (!sender.checked) return true;
-  RecordSink* tree = TreeOf(pid);
+  // Without a fallback, Route is the lookup the record's dispatch makes next, cached, and adds
+  // nothing for a pid of no tree.
+  RecordSink* tree = fallback_ == nullptr ? Route(pid) : TreeOf(pid);
   if (sender.tree != nullptr && tree == sender.tree) return true;
   Refused& refused = refused_[sender.tree];
   if (refused.count++ == 0) {
