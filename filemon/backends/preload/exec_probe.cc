@@ -183,10 +183,14 @@ ExecProbe ProbeExecutable(const char* path) {
   char interp[2][sizeof(probe.judged)];
   const char* file = path;
   for (int depth = 0;; ++depth) {
-    CopyName(file, probe.judged, sizeof(probe.judged));
     bool script = false;
     char* next = interp[depth % 2];  // not the buffer `file` points into
     probe.kind = ProbeFile(file, &head, next, sizeof(interp[0]), &script, &probe.absent);
+    // Named only once the kernel could read the path (it opened the file, or found it absent):
+    // a path it refused (EFAULT) fails the exec itself, as untraced, where reading it here
+    // would crash the program.
+    if (probe.kind == ExecKind::kUnknown && !script && !probe.absent) break;
+    CopyName(file, probe.judged, sizeof(probe.judged));
     if (!script) break;
     if (depth >= kMaxScriptDepth) {  // the kernel refuses deeper nesting
       probe.kind = ExecKind::kUnknown;

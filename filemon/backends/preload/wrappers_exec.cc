@@ -74,7 +74,9 @@ __attribute__((noinline, cold)) int ExecUntraced(const char* path, char* const a
     return errno;
   });
   if (runs) SayUntracedExecFailed(Pid(), path, failed);
-  if (!runs && path != nullptr && path[0] != '\0') OnFailedLookup(AT_FDCWD, path, failed);
+  if (!runs && failed != EFAULT && path != nullptr && path[0] != '\0') {
+    OnFailedLookup(AT_FDCWD, path, failed);
+  }
   errno = failed;
   return -1;
 }
@@ -214,7 +216,8 @@ int ExecveImpl(const char* path, char* const argv[], char* const envp[]) {
   int error = WithExecEnvironment(EnvRequest{envp}, exec);
   if (error == E2BIG) error = RetryWithoutCaches(EnvRequest{envp}, exec);
   if (error == E2BIG) return ExecUntraced(path, argv, envp, UntracedWhy::kNoRoom, E2BIG);
-  if (path != nullptr && path[0] != '\0') OnFailedLookup(AT_FDCWD, path, error);
+  // A path the kernel could not read (EFAULT) is not read here either.
+  if (error != EFAULT && path != nullptr && path[0] != '\0') OnFailedLookup(AT_FDCWD, path, error);
   errno = error;
   return -1;
 }
@@ -341,6 +344,6 @@ FILEMON_EXPORT int execveat(int dirfd, const char* path, char* const argv[], cha
                                          reinterpret_cast<long>(argv), reinterpret_cast<long>(env),
                                          flags, 0));
   });
-  if (path[0] != '\0') OnFailedLookup(dirfd, path, errno);
+  if (errno != EFAULT && path[0] != '\0') OnFailedLookup(dirfd, path, errno);
   return -1;
 }

@@ -3,8 +3,9 @@
 // untraced, else the line number of the first check that failed (and says which on stderr).
 //   faults  calls given a pointer the kernel cannot read or write (a PROT_NONE page) fail with
 //           EFAULT and nothing crashes: raw openat2 with a bad struct open_how or a bad path,
-//           raw clone3 with bad arguments, open with a bad path, and the reaping of an exited
-//           child into a bad status (waitpid, wait4, raw wait4)
+//           raw clone3 with bad arguments, open, execve (libc and raw), unlink, rename,
+//           chdir, stat and access with a bad path, and the reaping of an exited child into a
+//           bad status (waitpid, wait4, raw wait4)
 //   nohang  waitpid, wait4 and raw wait4 with WNOHANG of a running child return 0 and leave
 //           the status word as it was
 //   errno   failed calls leave the errno their failure set (ENOENT, ENOTDIR, EBADF, EEXIST,
@@ -76,6 +77,15 @@ static int Faults(void) {
   FAILS_WITH(syscall(SYS_clone3, bad, 64L), EFAULT);
   FAILS_WITH(open((const char*)bad, O_RDONLY), EFAULT);
   FAILS_WITH(openat(AT_FDCWD, (const char*)bad, O_RDONLY), EFAULT);
+  char* argv[] = {"x", NULL};
+  FAILS_WITH(execve((const char*)bad, argv, environ), EFAULT);
+  FAILS_WITH(syscall(SYS_execve, bad, argv, environ), EFAULT);
+  FAILS_WITH(unlink((const char*)bad), EFAULT);
+  FAILS_WITH(rename((const char*)bad, (const char*)bad), EFAULT);
+  FAILS_WITH(chdir((const char*)bad), EFAULT);
+  struct stat st;
+  FAILS_WITH(stat((const char*)bad, &st), EFAULT);
+  FAILS_WITH(access((const char*)bad, R_OK), EFAULT);
   // The kernel reaps the child, then cannot store its status.
   pid_t pid = ExitedChild();
   CHECK(pid > 0);
