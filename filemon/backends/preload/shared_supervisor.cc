@@ -423,9 +423,14 @@ absl::StatusOr<SharedSupervisor*> SharedSupervisor::Make() {
   Impl* thread_impl = impl.get();
   auto* supervisor = new SharedSupervisor(std::move(impl));
   supervisor->locale_shm_path_ = std::move(locale_shm_path);
-  // The thread blocks every signal (the caller's handlers run in its own threads).
+  // The thread blocks every signal (the caller's handlers run in its own threads) but those a
+  // fault raises in the thread itself: blocked, such a signal kills the process. One is SIGSYS
+  // of Syscall User Dispatch: under an enclosing preload trace (a nested bmake) that trace's
+  // interposer traps libc's system calls in some calls this thread makes (sysconf's processor
+  // count, for a contended lock) and needs its handler to run here.
   sigset_t all, old;
   sigfillset(&all);
+  for (int fault : {SIGSYS, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP}) sigdelset(&all, fault);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   std::thread thread(&Impl::Loop, thread_impl);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
