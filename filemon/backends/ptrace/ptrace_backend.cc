@@ -168,6 +168,13 @@ void PtraceSession::TracerMain(const TraceOptions& options, int ready_fd, int go
   for (int sig : {SIGINT, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU, SIGTERM, SIGHUP, SIGPIPE}) {
     signal(sig, SIG_IGN);
   }
+  // Every stop of a tracee sends this process SIGCHLD: a handler inherited from the caller
+  // (bmake has one) would run here once per stop, for nothing. The default action drops it.
+  signal(SIGCHLD, SIG_DFL);
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_UNBLOCK, &chld, nullptr);
 
   int status = 0;
   {

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -149,6 +150,51 @@ TEST(PtraceBackend, StopsOfTheTraceesDoNotWakeTheCaller) {
   ASSERT_EQ(r->exit.ShellStatus(), 0);
   EXPECT_EQ(r->Count(RecordKind::kRead, "/dev/null"), 2000);
   EXPECT_LT(switches, 200) << "the calling thread was woken " << switches << " times";
+}
+
+// The SIGCHLD handler's count, in memory shared with the session's tracer process.
+std::atomic<long>* g_sigchld_count = nullptr;
+void CountSigchld(int) { g_sigchld_count->fetch_add(1, std::memory_order_relaxed); }
+
+// A session's tracer is a process forked from the caller, with the caller's handlers; bmake's
+// handles SIGCHLD. Every stop of a tracee sends the tracer SIGCHLD: the caller's handler does
+// not run there for each (2,000 opens, 4,000 stops).
+TEST(PtraceSession, TheCallersSigchldHandlerDoesNotRunInTheTracer) {
+  void* shared = mmap(nullptr, sizeof(std::atomic<long>), PROT_READ | PROT_WRITE,
+                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(shared, MAP_FAILED);
+  g_sigchld_count = new (shared) std::atomic<long>(0);
+  struct sigaction counting, old;
+  memset(&counting, 0, sizeof(counting));
+  counting.sa_handler = CountSigchld;
+  counting.sa_flags = SA_RESTART;
+  ASSERT_EQ(sigaction(SIGCHLD, &counting, &old), 0);
+  absl::StatusOr<std::unique_ptr<Backend>> backend = MakePtraceBackend();
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  absl::StatusOr<std::unique_ptr<TraceSession>> session = (*backend)->StartSession({});
+  ASSERT_TRUE(session.ok()) << session.status();
+  const std::string program = TestProgram("open_storm_bin");
+  TraceSession* s = session->get();
+  const pid_t pid = vfork();
+  if (pid == 0) {
+    if (s->PrepareChild() != 0) _exit(126);
+    execl(program.c_str(), program.c_str(), "/dev/null", "1", "2000", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ASSERT_GT(pid, 0);
+  EXPECT_TRUE((*session)->SetChild(pid).ok());
+  CollectingSink sink;
+  EXPECT_TRUE((*session)->Finish(&sink).ok());
+  int status = -1;
+  EXPECT_EQ(waitpid(pid, &status, 0), pid);
+  sigaction(SIGCHLD, &old, nullptr);
+  EXPECT_EQ(status, 0);
+  long opens = 0;
+  for (const OwnedRecord& r : sink.records()) opens += r.kind == RecordKind::kRead;
+  EXPECT_GE(opens, 2000);
+  EXPECT_LT(g_sigchld_count->load(), 100)
+      << "the handler ran " << g_sigchld_count->load() << " times";
+  munmap(shared, sizeof(std::atomic<long>));
 }
 
 }  // namespace
