@@ -369,7 +369,7 @@ static __always_inline int record_call(struct pt_regs* regs_ptr, __u32 abi, __u6
   return 0;
 }
 
-/* Every system call's exit, where compat calls can run: most calls of a traced
+/* Every system call's exit, where compat calls can run or with `probes`: most calls of a traced
  * process are not recorded under either ABI, and need neither the registers nor the task's ABI
  * (two more reads), so the number is read first. */
 SEC("raw_tp/sys_exit")
@@ -393,9 +393,9 @@ struct sys_exit_args {
 };
 
 /* The native ABI's recorded calls, each at its own tracepoint (the loader attaches this program
- * to syscalls/sys_exit_NAME of each, instead of on_sys_exit, where no compat call can run): no
- * other system call runs a program, which costs every call on the machine the program's
- * dispatch. Those tracepoints skip compat calls, hence on_sys_exit elsewhere. */
+ * to syscalls/sys_exit_NAME of each, instead of on_sys_exit, where no compat call can run and
+ * without `probes`): no other system call runs a program, which costs every call on the machine
+ * the program's dispatch. Those tracepoints skip compat calls, hence on_sys_exit elsewhere. */
 SEC("tp")
 int on_native_exit(struct sys_exit_args* ctx) {
   long ret = ctx->ret;

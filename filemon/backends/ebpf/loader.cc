@@ -54,7 +54,6 @@ struct SharedProgram {
 namespace {
 
 using ptrace_internal::Abi;
-using ptrace_internal::Op;
 using ptrace_internal::SyscallEntry;
 
 // The processes of every tree that one filemon process can trace at once (the `traced` map's
@@ -115,58 +114,24 @@ bool I386CallsRun() {
   return run;
 }
 
-// The kernel's name of an x86-64 call of the stat family (syscall_table_x86_64.cc), which
-// shares its operation with others; null if not one of them.
-const char* StatCallName(uint32_t nr) {
-  switch (nr) {
-    case 4:
-      return "newstat";
-    case 6:
-      return "newlstat";
-    case 21:
-      return "access";
-    case 89:
-      return "readlink";
-    case 262:
-      return "newfstatat";
-    case 267:
-      return "readlinkat";
-    case 269:
-      return "faccessat";
-    case 332:
-      return "statx";
-    case 439:
-      return "faccessat2";
-    default:
-      return nullptr;
-  }
-}
-
 // The tracepoints (syscalls/sys_exit_NAME) of the native calls the program records, if
-// on_native_exit can watch them instead of on_sys_exit watching every call: not where i386
-// calls run (those tracepoints skip them), nor without tracefs or a name for each call. Empty
-// otherwise.
+// on_native_exit can watch them instead of on_sys_exit watching every call: not with probes
+// (the stat family shares one operation, hence no name), nor where i386 calls run (those
+// tracepoints skip them), nor without tracefs. Empty otherwise.
 std::vector<std::string> CallTracepoints(const TraceOptions& options) {
   std::vector<std::string> names;
-  if (I386CallsRun()) return names;
+  if (options.probes || I386CallsRun()) return names;
   // Where libbpf looks for them (debugfs's mount first).
   const char* events = access("/sys/kernel/debug/tracing", F_OK) == 0
-                           ? "/sys/kernel/debug/tracing/events/syscalls/sys_exit_"
-                           : "/sys/kernel/tracing/events/syscalls/sys_exit_";
+                           ? "/sys/kernel/debug/tracing/events/syscalls/"
+                           : "/sys/kernel/tracing/events/syscalls/";
   for (const ptrace_internal::AbiTable& abi : ptrace_internal::HostAbis()) {
     if (abi.abi != Abi::kX86_64) continue;
-    for (auto entries :
-         {abi.entries, options.probes ? abi.probe_entries : absl::Span<const SyscallEntry>()}) {
-      for (const SyscallEntry& entry : entries) {
-        if (PlanFor(entry.op, options).op == 0) continue;
-        const char* stat = StatCallName(entry.nr);
-        absl::string_view call = stat != nullptr ? stat : ptrace_internal::OpName(entry.op);
-        if (entry.op == Op::kStatPath || entry.op == Op::kStatAt) {
-          if (stat == nullptr) return {};
-        }
-        if (access(absl::StrCat(events, call).c_str(), F_OK) != 0) return {};
-        names.push_back(absl::StrCat("sys_exit_", call));
-      }
+    for (const SyscallEntry& entry : abi.entries) {
+      if (PlanFor(entry.op, options).op == 0) continue;
+      std::string name = absl::StrCat("sys_exit_", ptrace_internal::OpName(entry.op));
+      if (access(absl::StrCat(events, name).c_str(), F_OK) != 0) return {};
+      names.push_back(std::move(name));
     }
   }
   return names;
