@@ -1,9 +1,9 @@
 // File: filemon/backends/ebpf/ebpf_backend.h
 //
 // The ebpf backend (Linux, root or CAP_BPF + CAP_PERFMON): a BPF program (filemon.bpf.c) that
-// the kernel runs at the exit of the recorded system calls, fork, exec and exit, records the
-// command's tree into a ring buffer in the kernel's order, and this loader turns the events into
-// records with the ptrace backend's letters and path rules. Nothing is injected into the traced
+// the kernel runs at the exit of every system call, fork, exec and exit, records the command's
+// tree into a ring buffer in the kernel's order, and this loader turns the events into records
+// with the ptrace backend's letters and path rules. Nothing is injected into the traced
 // programs: static, 32-bit and Go programs are seen, set-ID programs keep their privilege.
 // Nothing is lost silently: when the ring buffer was full, the log says
 // `# filemon: lost N records` and `Run()` fails with DataLoss.

@@ -5,8 +5,7 @@
  * ids: the loader puts the command's pid in, sched_process_fork adds every child (and writes
  * `F` there, in the parent's fork, before the child can run), and sched_process_exit removes a
  * process when its last thread ends (after writing `X`). Any other process costs one map
- * lookup per system call exit watched: every exit (on_sys_exit), or only the recorded calls'
- * where the loader can attach to their own tracepoints (on_native_exit).
+ * lookup per system call exit.
  *
  * One loaded program serves every run and session of a process (loader.h): each is a slot,
  * with a ring buffer of its own in `rings` and a `lost_records` counter. A traced process's
@@ -296,24 +295,24 @@ __noinline long append_arg(struct fe_event* e, long off, int slot_how, __u64 add
   return absolute_paths ? append_dir(e, off, slot + 1, AT_FDCWD) : off;
 }
 
-/* The tree's slot of the process that made a call returning `ret`, or null when nothing is
- * recorded: the process is not traced, or the call failed (with `probes`, failed otherwise than
- * for an absent path). */
-static __always_inline __u32* caller_slot(long ret) {
-  if (ret < 0 && !(probes && (ret == -ENOENT || ret == -ENOTDIR))) return 0;
-  return traced_slot(bpf_get_current_pid_tgid() >> 32);
-}
-
-/* Records call `nr` of ABI `abi` (0 native, 1 compat), which returned `ret`, made by a process
- * of slot's tree whose saved user registers are at `regs_ptr`, if its plan says so. */
-static __always_inline int record_call(struct pt_regs* regs_ptr, __u32 abi, __u64 nr, long ret,
-                                       __u32 slot) {
-  if (nr >= FE_SYSCALL_MAX) return 0;
+SEC("raw_tp/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs* regs_ptr, long ret) {
+  __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+  bool probe = ret < 0;
+  if (probe && !(probes && (ret == -ENOENT || ret == -ENOTDIR))) return 0;
+  __u32* in_tree = traced_slot(tgid);
+  if (!in_tree) return 0;
+  __u32 slot = *in_tree;
+  /* The number first: most calls of a traced process are not recorded under either ABI, and
+   * need neither the registers nor the task's ABI (two more reads). */
+  __u64 nr = 0;
+  if (bpf_probe_read_kernel(&nr, sizeof(nr), &regs_ptr->orig_ax) != 0) return 0;
+  if (nr >= FE_SYSCALL_MAX || !plan_op(nr) && !plan_op(FE_SYSCALL_MAX + nr)) return 0;
+  __u32 abi = (read_u32(bpf_get_current_task(), FE_TASK_STATUS) & TS_COMPAT) ? 1 : 0;
   __u32 key = abi * FE_SYSCALL_MAX + (__u32)nr;
   struct fe_plan* plan = bpf_map_lookup_elem(&plans, &key);
   if (!plan || plan->op == 0) return 0;
   struct fe_plan p = *plan;
-  bool probe = ret < 0;
   if (probe ? !(p.plan_flags & FE_PLAN_PROBE) : (p.plan_flags & FE_PLAN_PROBE_ONLY)) return 0;
   struct pt_regs regs;
   if (bpf_probe_read_kernel(&regs, sizeof(regs), regs_ptr) != 0) return 0;
@@ -336,7 +335,7 @@ static __always_inline int record_call(struct pt_regs* regs_ptr, __u32 abi, __u6
     for (int i = 0; i < 6; i++) args[i] = (unsigned long)(long)(int)args[i];
   }
 
-  struct fe_event* e = new_event(FE_CALL, bpf_get_current_pid_tgid() >> 32);
+  struct fe_event* e = new_event(FE_CALL, tgid);
   if (!e) return 0;
   e->h.op = p.op;
   e->h.ret = ret;
@@ -367,43 +366,6 @@ static __always_inline int record_call(struct pt_regs* regs_ptr, __u32 abi, __u6
   }
   send(e, (__u32)off, slot);
   return 0;
-}
-
-/* Every system call's exit, where compat calls can run or with `probes`: most calls of a traced
- * process are not recorded under either ABI, and need neither the registers nor the task's ABI
- * (two more reads), so the number is read first. */
-SEC("raw_tp/sys_exit")
-int BPF_PROG(on_sys_exit, struct pt_regs* regs_ptr, long ret) {
-  __u32* in_tree = caller_slot(ret);
-  if (!in_tree) return 0;
-  __u32 slot = *in_tree;
-  __u64 nr = 0;
-  if (bpf_probe_read_kernel(&nr, sizeof(nr), &regs_ptr->orig_ax) != 0) return 0;
-  if (nr >= FE_SYSCALL_MAX || !plan_op(nr) && !plan_op(FE_SYSCALL_MAX + nr)) return 0;
-  __u32 abi = (read_u32(bpf_get_current_task(), FE_TASK_STATUS) & TS_COMPAT) ? 1 : 0;
-  return record_call(regs_ptr, abi, nr, ret, slot);
-}
-
-/* The format of the syscalls/sys_exit_NAME tracepoints: the common fields, then the number and
- * the result. */
-struct sys_exit_args {
-  __u64 common;
-  int nr;
-  long ret;
-};
-
-/* The native ABI's recorded calls, each at its own tracepoint (the loader attaches this program
- * to syscalls/sys_exit_NAME of each, instead of on_sys_exit, where no compat call can run and
- * without `probes`): no other system call runs a program, which costs every call on the machine
- * the program's dispatch. Those tracepoints skip compat calls, hence on_sys_exit elsewhere. */
-SEC("tp")
-int on_native_exit(struct sys_exit_args* ctx) {
-  long ret = ctx->ret;
-  __u32* in_tree = caller_slot(ret);
-  if (!in_tree) return 0;
-  __u32 slot = *in_tree;
-  struct pt_regs* regs_ptr = (struct pt_regs*)bpf_task_pt_regs(bpf_get_current_task_btf());
-  return record_call(regs_ptr, 0, (__u32)ctx->nr, ret, slot);
 }
 
 /* current is the parent: kernel_clone() fires the tracepoint. */

@@ -3,13 +3,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <memory>
@@ -47,8 +44,6 @@ struct SharedProgram {
     RingRoute* route;
   };
   std::vector<Ring> free_rings;  // under mu
-  // on_native_exit's attachments, one per recorded call (none when on_sys_exit is attached).
-  std::vector<bpf_link*> call_links;
 };
 
 namespace {
@@ -87,73 +82,6 @@ absl::Status LoadError(int error, absl::string_view what, const std::string& mes
                                            : absl::InternalError(text);
 }
 
-// The child of I386CallsRun(): an i386 getpid, which faults where the kernel runs no i386 call.
-int TryI386Call(void*) {
-  // This child's own settings (it shares only memory): no core file, no caller's handler.
-  const rlimit no_core{1, 1};  // 1 byte: too small for a core file, and stops a piped one
-  setrlimit(RLIMIT_CORE, &no_core);
-  signal(SIGSEGV, SIG_DFL);
-  long ret = 20;
-  asm volatile("int $0x80" : "+a"(ret) : : "memory");
-  return 0;
-}
-
-// Whether the kernel runs i386 system calls (int $0x80 of a 64-bit process, or a 32-bit
-// program): not when it was built or booted without IA32 emulation. Asked once, of a child
-// that shares this process's memory and that no waitpid(-1) collects (no exit signal).
-bool I386CallsRun() {
-  static const bool run = [] {
-    alignas(16) static char stack[16384];
-    const int pid = clone(TryI386Call, stack + sizeof(stack), CLONE_VM | CLONE_VFORK, nullptr);
-    if (pid < 0) return true;  // unknown: as if they did
-    int status = 0;
-    while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {
-    }
-    return !WIFSIGNALED(status);
-  }();
-  return run;
-}
-
-// The tracepoints (syscalls/sys_exit_NAME) of the native calls the program records, if
-// on_native_exit can watch them instead of on_sys_exit watching every call: not with probes
-// (the stat family shares one operation, hence no name), nor where i386 calls run (those
-// tracepoints skip them), nor without tracefs. Empty otherwise.
-std::vector<std::string> CallTracepoints(const TraceOptions& options) {
-  std::vector<std::string> names;
-  if (options.probes || I386CallsRun()) return names;
-  // Where libbpf looks for them (debugfs's mount first).
-  const char* events = access("/sys/kernel/debug/tracing", F_OK) == 0
-                           ? "/sys/kernel/debug/tracing/events/syscalls/"
-                           : "/sys/kernel/tracing/events/syscalls/";
-  for (const ptrace_internal::AbiTable& abi : ptrace_internal::HostAbis()) {
-    if (abi.abi != Abi::kX86_64) continue;
-    for (const SyscallEntry& entry : abi.entries) {
-      if (PlanFor(entry.op, options).op == 0) continue;
-      std::string name = absl::StrCat("sys_exit_", ptrace_internal::OpName(entry.op));
-      if (access(absl::StrCat(events, name).c_str(), F_OK) != 0) return {};
-      names.push_back(std::move(name));
-    }
-  }
-  return names;
-}
-
-// Attaches on_native_exit to each of `names` (syscalls/NAME), into `links`; on failure, none.
-absl::Status AttachCalls(filemon_bpf* skel, const std::vector<std::string>& names,
-                         std::vector<bpf_link*>* links, const std::string& messages) {
-  for (const std::string& name : names) {
-    bpf_link* link =
-        bpf_program__attach_tracepoint(skel->progs.on_native_exit, "syscalls", name.c_str());
-    if (link == nullptr) {
-      const int error = errno;
-      for (bpf_link* l : *links) bpf_link__destroy(l);
-      links->clear();
-      return LoadError(error, absl::StrCat("cannot attach the BPF program to ", name), messages);
-    }
-    links->push_back(link);
-  }
-  return absl::OkStatus();
-}
-
 // Loads, fills and attaches the program for `options`; `first_ring` (a ring buffer map) is the
 // model of every slot's ring.
 absl::Status LoadShared(const TraceOptions& options, int first_ring, SharedProgram* shared,
@@ -175,10 +103,6 @@ absl::Status LoadShared(const TraceOptions& options, int first_ring, SharedProgr
   if (int err = bpf_map__set_max_entries(skel->maps.traced, kTracedProcesses); err != 0) {
     return LoadError(-err, "cannot size the map of traced processes", messages);
   }
-  // One of the two programs of system call exits is loaded (filemon.bpf.c).
-  const std::vector<std::string> calls = CallTracepoints(options);
-  bpf_program__set_autoload(calls.empty() ? skel->progs.on_native_exit : skel->progs.on_sys_exit,
-                            false);
   if (int err = bpf_map__set_inner_map_fd(skel->maps.rings, first_ring); err != 0) {
     return LoadError(-err, "cannot set the ring buffers' model", messages);
   }
@@ -206,8 +130,6 @@ absl::Status LoadShared(const TraceOptions& options, int first_ring, SharedProgr
   if (int err = filemon_bpf__attach(skel); err != 0) {
     return LoadError(-err, "cannot attach the BPF program", messages);
   }
-  absl::Status attached = AttachCalls(skel, calls, &shared->call_links, messages);
-  if (!attached.ok()) return attached;
   shared->skel = skel;
   skel = nullptr;
   return absl::OkStatus();
