@@ -42,8 +42,10 @@ struct EbpfOptions {
 
 // Fails with `EbpfBackendAvailable()`'s status where the host cannot load the program (the
 // shape of every backend's factory: backend_factory.h).
-// `Run()` reaps only its own child (waitpid(pid)); it may run in several threads at once, each
-// run with a program of its own. `StartSession()` needs no tracer process (ebpf_session.h).
+// `Run()` reaps only its own child (waitpid(pid)); it may run in several threads at once. The
+// program is loaded once per process and shared by every run and session, each with a slot
+// and a ring buffer of its own (loader.h). `StartSession()` needs no tracer process
+// (ebpf_session.h).
 absl::StatusOr<std::unique_ptr<Backend>> MakeEbpfBackend(EbpfOptions options = {});
 
 }  // namespace filemon
