@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -41,11 +42,17 @@ bool ParentFromStat(const char* stat, pid_t* parent) {
 }
 
 bool DescendsFrom(pid_t pid, pid_t root) {
+  const std::vector<pid_t> line = LineOf(pid);
+  return std::find(line.begin(), line.end(), root) != line.end();
+}
+
+std::vector<pid_t> LineOf(pid_t pid) {
+  std::vector<pid_t> line;
   for (int depth = 0; depth < 4096 && pid > 0; ++depth) {
-    if (pid == root) return true;
-    if (!ReadParent(pid, &pid)) return false;
+    line.push_back(pid);
+    if (!ReadParent(pid, &pid)) break;
   }
-  return false;
+  return line;
 }
 
 std::vector<pid_t> Descendants(pid_t root) {

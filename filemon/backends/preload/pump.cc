@@ -40,11 +40,18 @@ void Pump::RemoveTreeRoot(pid_t root) {
       roots_.end());
 }
 
-bool Pump::Admissible(pid_t pid) const {
+// The first root (in the order they were added) that `pid` descends from, or null.
+const Pump::Root* Pump::RootAbove(pid_t pid) const {
+  if (roots_.empty()) return nullptr;
+  const std::vector<pid_t> line = LineOf(pid);
   for (const Root& root : roots_) {
-    if (DescendsFrom(pid, root.pid)) return true;
+    if (std::find(line.begin(), line.end(), root.pid) != line.end()) return &root;
   }
-  return dispatcher_->InTree(pid);
+  return nullptr;
+}
+
+bool Pump::Admissible(pid_t pid) const {
+  return RootAbove(pid) != nullptr || dispatcher_->InTree(pid);
 }
 
 Pump::Sender Pump::SocketSender(pid_t pid) const {
@@ -53,8 +60,8 @@ Pump::Sender Pump::SocketSender(pid_t pid) const {
   sender.pid = pid;
   if (!check_senders_ || pid <= 0) return sender;
   sender.tree = dispatcher_->TreeOf(pid);
-  for (size_t i = 0; sender.tree == nullptr && i < roots_.size(); ++i) {
-    if (DescendsFrom(pid, roots_[i].pid)) sender.tree = roots_[i].tree;
+  if (sender.tree == nullptr) {
+    if (const Root* root = RootAbove(pid)) sender.tree = root->tree;
   }
   return sender;
 }

@@ -143,6 +143,7 @@ class Pump {
     pid_t pid;
     RecordSink* tree;
   };
+  const Root* RootAbove(pid_t pid) const;
   std::vector<Root> roots_;
   bool check_senders_ = false;
   std::vector<char> buffer_;
