@@ -20,6 +20,7 @@
 #include <cstdint>
 
 #include "filemon/backends/preload/safe_string.h"
+#include "filemon/backends/preload/user_memory.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -60,6 +61,12 @@ enum class EnvLevel : unsigned char {
                    // own environment as it would be without filemon; it runs untraced
 };
 
+// Whether an environment is known to be readable (user_memory.h).
+enum class EnvCheck : unsigned char {
+  kUnchecked,  // WithExecEnvironment checks it first
+  kReadable,   // the caller checked it
+};
+
 // What one exec or spawn asks for.
 struct EnvRequest {
   char* const* envp;  // the program's environment (may be nullptr)
@@ -69,6 +76,7 @@ struct EnvRequest {
   const char* exec_path = nullptr;    // FILEMON_PRELOAD_EXEC: execveat/fexecve's program
   const ChildStart* child = nullptr;  // a process created inside glibc: what its start writes
   EnvLevel level = EnvLevel::kFull;
+  EnvCheck check = EnvCheck::kUnchecked;
 };
 
 // The most entries FixEnvironment adds (LD_PRELOAD and our variables), plus the null.
@@ -121,9 +129,13 @@ __attribute__((noinline)) auto WithEnvironmentIn(const EnvRequest& request,
 // Calls `fn(char** envp)` with the environment an exec or spawn wrapper passes: FixEnvironment's
 // for `request` with this process's values, or, for one with more entries than kMaxEnvEntries
 // or new strings beyond kEnvScratch, the program's own, unchanged, and the log says so:
-// nothing is allocated.
+// nothing is allocated. An environment the kernel cannot read (its array or one of its
+// strings) is passed on as it is, unread: the kernel refuses the exec (EFAULT) as untraced.
 template <typename Fn>
 auto WithExecEnvironment(const EnvRequest& request, Fn fn) -> decltype(fn(nullptr)) {
+  if (request.check == EnvCheck::kUnchecked && !ReadableStrings(request.envp)) {
+    return fn(const_cast<char**>(request.envp));
+  }
   const OurVariables ours = CurrentVariables();
   const size_t entries = CountEntries(request.envp) + kOurEnvEntries;
   const size_t scratch = EnvScratchSize(request, ours);

@@ -23,6 +23,7 @@
 #include "filemon/backends/preload/real_function.h"
 #include "filemon/backends/preload/safe_string.h"
 #include "filemon/backends/preload/untraced.h"
+#include "filemon/backends/preload/user_memory.h"
 #include "filemon/backends/preload/wire_format.h"
 #include "filemon/core/path_search.h"
 
@@ -61,7 +62,7 @@ ExecPlan PrepareExec(const char* path, char* const argv[]) {
 }
 
 // Execs `path` untraced (untraced.h), with the note first if the exec can succeed. Returns -1
-// with errno as execve does.
+// with errno as execve does. REQUIRES: `envp` is readable (ExecveImpl checked it).
 __attribute__((noinline, cold)) int ExecUntraced(const char* path, char* const argv[],
                                                  char* const envp[], UntracedWhy why, int error) {
   const bool runs =
@@ -69,6 +70,7 @@ __attribute__((noinline, cold)) int ExecUntraced(const char* path, char* const a
   if (runs) SayRunsUntraced(Pid(), path, why, error);
   EnvRequest request{envp};
   request.level = EnvLevel::kUntraced;
+  request.check = EnvCheck::kReadable;
   const int failed = WithExecEnvironment(request, [&](char** env) {
     REAL(execve)(path, argv, env);
     return errno;
@@ -82,15 +84,18 @@ __attribute__((noinline, cold)) int ExecUntraced(const char* path, char* const a
 }
 
 // Execs the ptrace helper in place of `path`; the helper's argv is in a frame of its own, which
-// only this rare exec pays for.
+// only this rare exec pays for. An argv the kernel cannot read is not read here: the program's
+// own exec fails with EFAULT. REQUIRES: `envp` is readable (ExecveImpl checked it).
 __attribute__((noinline)) int ExecHelper(const char* path, char* const argv[], char* const envp[]) {
+  if (!ReadableArray(argv)) return REAL(execve)(path, argv, envp);
   ArgvRoom helper_argv(HelperArgvEntries(argv));
   if (helper_argv.args() == nullptr) {
     errno = ENOMEM;
     return -1;
   }
   BuildHelperArgv(g_helper, path, argv, helper_argv.args());
-  const EnvRequest request{envp, /*preload=*/false};
+  EnvRequest request{envp, /*preload=*/false};
+  request.check = EnvCheck::kReadable;
   auto exec = [&](char** env) {
     REAL(execve)(g_helper, const_cast<char* const*>(helper_argv.args()), env);
     return errno;
@@ -137,11 +142,12 @@ int ExecByDescriptor(const EnvRequest& request, Exec exec) {
 // comment and no X for the process: its exec, records and exit belong to the inner log.
 __attribute__((noinline, cold)) int ExecHandedOver(const char* path, char* const argv[],
                                                    char* const envp[]) {
+  if (!ReadableString(path)) return REAL(execve)(path, argv, envp);  // EFAULT, nothing handed
   const int self = static_cast<int>(RawSyscall0(SYS_getpid));
   char number[24];
   number[FormatUnsigned(static_cast<unsigned long>(self), number)] = '\0';
   Message m;
-  m.AddComment("pid ", number, " execs ", path != nullptr ? path : "",
+  m.AddComment("pid ", number, " execs ", path,
                " under a nested filemon, whose log has its records from now on");
   m.AddHandedOver(self);
   m.Send();
@@ -155,6 +161,15 @@ __attribute__((noinline, cold)) int ExecHandedOver(const char* path, char* const
   for (int fd : channel) {
     if (fd >= 0) RawSyscall3(SYS_fcntl, fd, F_SETFD, 0);
   }
+  errno = error;
+  return -1;
+}
+
+// The end of an exec of `path` that failed with `error`: with probes, the lookup of an absent
+// program. A path the kernel could not read (EFAULT) is not read here either; any other error
+// comes after the kernel read it. Returns -1 with `error` in errno.
+int ExecFailed(const char* path, int error) {
+  if (error != EFAULT && path != nullptr && path[0] != '\0') OnFailedLookup(AT_FDCWD, path, error);
   errno = error;
   return -1;
 }
@@ -197,6 +212,11 @@ bool HelperTakes(const ExecProbe& probe) {
 // untraced at once: the log says so in both cases (untraced.h).
 int ExecveImpl(const char* path, char* const argv[], char* const envp[]) {
   if (!Active()) return REAL(execve)(path, argv, envp);
+  // An environment the kernel cannot read is passed on unread: the exec fails (EFAULT).
+  if (__builtin_expect(!ReadableStrings(envp), 0)) {
+    REAL(execve)(path, argv, envp);
+    return ExecFailed(path, errno);
+  }
   // The pid is asked for only when a session is named (a system call the usual exec skips).
   if (__builtin_expect(EnvValue(envp, kEnvSession) != nullptr, 0) &&
       PreparedForSession(envp, RawSyscall0(SYS_getpid), g_fd.load(std::memory_order_relaxed),
@@ -213,13 +233,12 @@ int ExecveImpl(const char* path, char* const argv[], char* const envp[]) {
     REAL(execve)(path, argv, env);
     return errno;
   };
-  int error = WithExecEnvironment(EnvRequest{envp}, exec);
-  if (error == E2BIG) error = RetryWithoutCaches(EnvRequest{envp}, exec);
+  EnvRequest request{envp};
+  request.check = EnvCheck::kReadable;
+  int error = WithExecEnvironment(request, exec);
+  if (error == E2BIG) error = RetryWithoutCaches(request, exec);
   if (error == E2BIG) return ExecUntraced(path, argv, envp, UntracedWhy::kNoRoom, E2BIG);
-  // A path the kernel could not read (EFAULT) is not read here either.
-  if (error != EFAULT && path != nullptr && path[0] != '\0') OnFailedLookup(AT_FDCWD, path, error);
-  errno = error;
-  return -1;
+  return ExecFailed(path, error);
 }
 
 // `file` with a '/' is used as is; otherwise each PATH entry in turn. EACCES from any entry is
@@ -319,6 +338,11 @@ FILEMON_EXPORT int execle(const char* path, const char* arg, ...) noexcept {
 
 FILEMON_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) noexcept {
   if (!Active()) return REAL(fexecve)(fd, argv, envp);
+  // glibc's own checks, made before ours give the exec an environment it did not have.
+  if (fd < 0 || argv == nullptr || envp == nullptr) {
+    errno = EINVAL;
+    return -1;
+  }
   char exec_path[4096];
   bool known = ExecPathAt(fd, "", exec_path, sizeof(exec_path));
   errno = ExecByDescriptor(EnvRequest{envp, true, known ? exec_path : nullptr}, [&](char** env) {
@@ -330,7 +354,8 @@ FILEMON_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) noexc
 
 FILEMON_EXPORT int execveat(int dirfd, const char* path, char* const argv[], char* const envp[],
                             int flags) noexcept {
-  if (!Active()) {
+  // A path the kernel cannot read is not read here: the call fails with EFAULT, untouched.
+  if (!Active() || !ReadableString(path)) {
     long rc = RawSyscall6(SYS_execveat, dirfd, reinterpret_cast<long>(path),
                           reinterpret_cast<long>(argv), reinterpret_cast<long>(envp), flags, 0);
     errno = static_cast<int>(-rc);

@@ -7,7 +7,6 @@
 #include <stdarg.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -22,6 +21,7 @@
 #include "filemon/backends/preload/real_function.h"
 #include "filemon/backends/preload/records.h"
 #include "filemon/backends/preload/syscall_decode.h"
+#include "filemon/backends/preload/user_memory.h"
 
 #ifndef CLONE_VM
 #define CLONE_VM 0x00000100
@@ -88,16 +88,12 @@ long CloneSyscall(const SyscallCall& c, unsigned long flags) {
 }
 
 // clone3's flags, the first 64 bits of the struct clone_args at args[0] (args[1] bytes), read
-// as the kernel reads it: through process_vm_readv, which fails where the kernel's copy would
-// (the call then passes through and fails with EFAULT, as untraced) instead of crashing.
+// as the kernel reads it (user_memory.h): where the kernel's copy would fail, the call passes
+// through and fails with EFAULT, as untraced, instead of crashing.
 long Clone3Syscall(const SyscallCall& c) {
   uint64_t flags = 0;
-  struct iovec ours = {&flags, sizeof(flags)};
-  struct iovec theirs = {reinterpret_cast<void*>(c.args[0]), sizeof(flags)};
-  const long read =
-      RawSyscall6(SYS_process_vm_readv, RawSyscall0(SYS_getpid), reinterpret_cast<long>(&ours), 1,
-                  reinterpret_cast<long>(&theirs), 1, 0);
-  if (read != static_cast<long>(sizeof(flags)) || c.args[1] < static_cast<long>(sizeof(flags))) {
+  if (c.args[1] < static_cast<long>(sizeof(flags)) ||
+      !CopyReadable(&flags, reinterpret_cast<const void*>(c.args[0]), sizeof(flags))) {
     return Real(c);
   }
   return CloneSyscall(c, static_cast<unsigned long>(flags));

@@ -6,6 +6,12 @@
 //           raw clone3 with bad arguments, open, execve (libc and raw), unlink, rename,
 //           chdir, stat and access with a bad path, and the reaping of an exited child into a
 //           bad status (waitpid, wait4, raw wait4)
+//   execfaults  the exec and spawn calls given an environment (envp, or one of its strings), a
+//           path or an argv the kernel cannot read fail as untraced (EFAULT; posix_spawn and
+//           posix_spawnp return it), fexecve and execveat with a bad descriptor or flags fail
+//           with glibc's and the kernel's errno; every program named would exit non-zero if
+//           it ran. With a third argument, a statically linked program, the same for it (auto
+//           hands such a program to its ptrace helper)
 //   nohang  waitpid, wait4 and raw wait4 with WNOHANG of a running child return 0 and leave
 //           the status word as it was
 //   errno   failed calls leave the errno their failure set (ENOENT, ENOTDIR, EBADF, EEXIST,
@@ -96,6 +102,66 @@ static int Faults(void) {
   pid = ExitedChild();
   CHECK(pid > 0);
   FAILS_WITH(syscall(SYS_wait4, pid, bad, 0L, 0L), EFAULT);
+  return 0;
+}
+
+// Each exec of `program` with `argv` and `envp` fails with `error`: execve, execle (`envp`
+// only), raw execve, posix_spawn; and by name from a PATH that has the program's directory
+// first, execvpe and posix_spawnp.
+static int ExecsFail(const char* program, char* const argv[], char* const envp[], int error) {
+  FAILS_WITH(execve(program, argv, envp), error);
+  FAILS_WITH(execle(program, "x", (char*)NULL, envp), error);
+  FAILS_WITH(syscall(SYS_execve, program, argv, envp), error);
+  pid_t pid = 0;
+  CHECK(posix_spawn(&pid, program, NULL, NULL, argv, envp) == error);
+  const char* slash = strrchr(program, '/');
+  if (slash != NULL && getenv("PATH") != NULL) {
+    // By name, from the program's directory first in PATH.
+    char path[4096];
+    snprintf(path, sizeof(path), "PATH=%.*s:/usr/bin:/bin", (int)(slash - program), program);
+    char* saved = strdup(getenv("PATH"));
+    setenv("PATH", path + 5, 1);
+    FAILS_WITH(execvpe(slash + 1, argv, envp), error);
+    CHECK(posix_spawnp(&pid, slash + 1, NULL, NULL, argv, envp) == error);
+    setenv("PATH", saved, 1);
+    free(saved);
+  }
+  return 0;
+}
+
+static int ExecFaults(const char* static_program) {
+  char* bad = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  CHECK(bad != MAP_FAILED);
+  char* argv[] = {"false", NULL};
+  char* bad_string_env[] = {"A=1", bad, NULL};
+  char* bad_string_argv[] = {"false", bad, NULL};
+  const char* programs[] = {"/bin/false", static_program};
+  for (int i = 0; i < 2 && programs[i] != NULL; ++i) {
+    int failed = ExecsFail(programs[i], argv, (char* const*)bad, EFAULT);
+    if (failed == 0) failed = ExecsFail(programs[i], argv, bad_string_env, EFAULT);
+    if (failed == 0) FAILS_WITH(execve(programs[i], (char* const*)bad, environ), EFAULT);
+    if (failed == 0) FAILS_WITH(execve(programs[i], bad_string_argv, environ), EFAULT);
+    if (failed != 0) return failed;
+  }
+  // execveat: a bad path, with and without AT_EMPTY_PATH; bad flags; a bad descriptor.
+  FAILS_WITH(execveat(AT_FDCWD, bad, argv, environ, 0), EFAULT);
+  int fd = open("/bin/false", O_RDONLY | O_CLOEXEC);
+  CHECK(fd >= 0);
+  FAILS_WITH(execveat(fd, bad, argv, environ, AT_EMPTY_PATH), EFAULT);
+  FAILS_WITH(execveat(fd, "", argv, (char* const*)bad, AT_EMPTY_PATH), EFAULT);
+  FAILS_WITH(execveat(fd, "", argv, bad_string_env, AT_EMPTY_PATH), EFAULT);
+  FAILS_WITH(execveat(AT_FDCWD, "/bin/false", argv, environ, 0x40000000), EINVAL);
+  FAILS_WITH(execveat(12345, "false", argv, environ, 0), EBADF);
+  FAILS_WITH(execveat(-7, "", argv, environ, AT_EMPTY_PATH), EBADF);
+  FAILS_WITH(syscall(SYS_execveat, fd, bad, argv, environ, (long)AT_EMPTY_PATH), EFAULT);
+  // fexecve: glibc refuses a negative descriptor and a null argv or envp (EINVAL) itself.
+  FAILS_WITH(fexecve(fd, argv, (char* const*)bad), EFAULT);
+  FAILS_WITH(fexecve(fd, argv, bad_string_env), EFAULT);
+  FAILS_WITH(fexecve(-1, argv, environ), EINVAL);
+  char* const* volatile none = NULL;  // hidden from glibc's nonnull attributes
+  FAILS_WITH(fexecve(fd, argv, none), EINVAL);
+  FAILS_WITH(fexecve(fd, none, environ), EINVAL);
+  FAILS_WITH(fexecve(12345, argv, environ), EBADF);
   return 0;
 }
 
@@ -192,9 +258,11 @@ static int SuccessfulCalls(void) {
 }
 
 int main(int argc, char** argv) {
+  if (argc == 4 && strcmp(argv[1], "execfaults") == 0) return ExecFaults(argv[3]);
   if (argc != 3) return 2;
   dir = argv[2];
   if (strcmp(argv[1], "faults") == 0) return Faults();
+  if (strcmp(argv[1], "execfaults") == 0) return ExecFaults(NULL);
   if (strcmp(argv[1], "nohang") == 0) return NoHang();
   if (strcmp(argv[1], "errno") == 0) {
     // DIR/file (a regular file) and DIR/full (a directory that is not empty) are made here.

@@ -5,6 +5,7 @@
 // lookups are looked at.
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "filemon/backends/testing/backend_conformance.h"
@@ -16,16 +17,18 @@ namespace filemon {
 namespace testing_internal {
 namespace {
 
-// Runs call_results MODE in a fresh directory, untraced and then traced: it exits 0 both times.
-void ExpectCallResults(const char* mode) {
+// Runs call_results MODE in a fresh directory (and `extra`, if any), untraced and then traced:
+// it exits 0 both times.
+void ExpectCallResults(const char* mode, const std::string& extra = "") {
   for (const bool probes : {false, true}) {
     SCOPED_TRACE(absl::StrCat(mode, probes ? ", --probes" : ""));
     const std::string untraced_dir = MakeTempDir(absl::StrCat(mode, "_untraced"));
-    ASSERT_TRUE(RunsUntraced({TestProgram("call_results_bin"), mode, untraced_dir}, {}))
-        << "call_results " << mode << " fails untraced";
-    const std::string dir = MakeTempDir(mode);
+    std::vector<std::string> argv = {TestProgram("call_results_bin"), mode, untraced_dir};
+    if (!extra.empty()) argv.push_back(extra);
+    ASSERT_TRUE(RunsUntraced(argv, {})) << "call_results " << mode << " fails untraced";
+    argv[2] = MakeTempDir(mode);
     Command c;
-    c.argv = {TestProgram("call_results_bin"), mode, dir};
+    c.argv = argv;
     TraceOptions options;
     options.probes = probes;
     absl::StatusOr<TraceResult> r = TraceCommand(BackendConformanceTest::GetParam(), c, options);
@@ -39,6 +42,14 @@ void ExpectCallResults(const char* mode) {
 // openat2 with an unreadable struct open_how or path, clone3 with unreadable arguments, an
 // open of an unreadable path, and a reaped child's status stored to an unwritable word.
 TEST_P(BackendConformanceTest, BadPointersFailWithEfault) { ExpectCallResults("faults"); }
+
+// execve, execle, execvpe, posix_spawn, posix_spawnp, execveat and fexecve given an
+// unreadable environment, environment string, argv or path fail as untraced (EFAULT), for a
+// dynamically and a statically linked program (which auto hands to its ptrace helper), and
+// fexecve and execveat with a bad descriptor or flags fail with libc's and the kernel's errno.
+TEST_P(BackendConformanceTest, ExecsOfUnreadableArgumentsFailAsUntraced) {
+  ExpectCallResults("execfaults", TestProgram("static_open_bin"));
+}
 
 // waitpid, wait4 and raw wait4 with WNOHANG that find no child to reap leave the status word.
 TEST_P(BackendConformanceTest, WaitWithoutAChildToReapLeavesTheStatus) {
