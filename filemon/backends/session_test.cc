@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -27,6 +28,8 @@
 #include "filemon/core/record.h"
 #include "filemon/core/tree_order.h"
 #include "gtest/gtest.h"
+
+extern char** environ;
 
 namespace filemon {
 namespace {
@@ -463,6 +466,38 @@ TEST_P(SessionTest, ANestedFilemonTakesItsChildOverWhereItCan) {
   }
   EXPECT_TRUE(forked) << "no F for the handed-over child";
   EXPECT_TRUE(said) << "no comment on the hand-over";
+}
+
+// A command that creates a process before its exec, or instead of one: the caller's child,
+// once prepared, runs `cat FILE` with posix_spawn and exits with its status (a caller's child
+// may run any code before its exec). Its spawn and its child are traced as any.
+TEST_P(SessionTest, TheCallersChildMaySpawnBeforeItsExec) {
+  const std::string input = dir_ + "/spawned_input";
+  ASSERT_EQ(system(absl::StrCat("echo x > ", input).c_str()), 0);
+  absl::StatusOr<std::unique_ptr<TraceSession>> session = backend_->StartSession({});
+  ASSERT_TRUE(session.ok()) << session.status();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if ((*session)->PrepareChild() != 0) _exit(121);
+    char* argv[] = {const_cast<char*>("cat"), const_cast<char*>(input.c_str()), nullptr};
+    pid_t child;
+    int status = 0;
+    if (posix_spawn(&child, "/bin/cat", nullptr, nullptr, argv, environ) != 0 ||
+        waitpid(child, &status, 0) != child) {
+      _exit(122);
+    }
+    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 123);
+  }
+  ASSERT_GE(pid, 0);
+  ASSERT_TRUE((*session)->SetChild(pid).ok());
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  CollectingSink sink;
+  ASSERT_TRUE((*session)->Finish(&sink).ok());
+  std::string log;
+  for (const OwnedRecord& r : sink.records()) absl::StrAppend(&log, r.ToString(), "\n");
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status << "\n" << log;
+  EXPECT_TRUE(absl::StrContains(log, absl::StrCat(" ", input, "\n"))) << log;
 }
 
 // The tids of the calling process's threads.

@@ -78,6 +78,21 @@ namespace {
 volatile char g_selector = SYSCALL_DISPATCH_FILTER_ALLOW;
 const char* g_helper = nullptr;
 const ExecFallbacks* g_fallbacks = nullptr;
+// Whether the caller's code has SIGSYS blocked. The dispatch needs it unblocked (a blocked
+// SIGSYS at a dispatched call kills the process), so the mask the caller's code runs with
+// never blocks it; the caller's wish is kept here, and applied once the dispatch is over.
+bool g_sigsys_blocked = false;
+
+constexpr unsigned long kSigsysBit = 1UL << (SIGSYS - 1);
+
+// The mask `mask` the caller's code runs with, with SIGSYS as the caller asked for it.
+void CallersFullMask(const sigset_t* mask, sigset_t* out) {
+  unsigned long bits;
+  std::memcpy(&bits, mask, sizeof(bits));
+  if (g_sigsys_blocked) bits |= kSigsysBit;
+  std::memcpy(out, mask, sizeof(*out));
+  std::memcpy(out, &bits, sizeof(bits));
+}
 
 long Call(long nr, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 = 0, long a6 = 0) {
   return filemon_handoff_syscall(nr, a1, a2, a3, a4, a5, a6);
@@ -123,6 +138,7 @@ long ExecWithFallbacks(long path, long argv, char* const* envp) {
 long SetCallersMask(int how, const unsigned long* set, unsigned long* old, sigset_t* mask) {
   unsigned long current;
   std::memcpy(&current, mask, sizeof(current));
+  if (g_sigsys_blocked) current |= kSigsysBit;
   if (old != nullptr) *old = current;
   if (set == nullptr) return 0;
   const unsigned long unblockable = (1UL << (SIGKILL - 1)) | (1UL << (SIGSTOP - 1));
@@ -140,8 +156,14 @@ long SetCallersMask(int how, const unsigned long* set, unsigned long* old, sigse
       return -EINVAL;
   }
   current &= ~unblockable;
+  g_sigsys_blocked = (current & kSigsysBit) != 0;
+  current &= ~kSigsysBit;
   std::memcpy(mask, &current, sizeof(current));
   return 0;
+}
+
+bool CreatesProcess(long nr) {
+  return nr == SYS_clone || nr == SYS_clone3 || nr == SYS_fork || nr == SYS_vfork;
 }
 
 void OnSyscall(int, siginfo_t* info, void* context) {
@@ -149,11 +171,13 @@ void OnSyscall(int, siginfo_t* info, void* context) {
   auto* uc = static_cast<ucontext_t*>(context);
   greg_t* r = uc->uc_mcontext.gregs;
   const long nr = info->si_syscall;
-  if (nr == SYS_rt_sigreturn) {
-    // The return of a handler of the caller's (a signal in the window): it cannot be made from
-    // here. Stop dispatching and make it run again, for real (the hand-off is off for this
-    // child).
+  if (nr == SYS_rt_sigreturn || CreatesProcess(nr)) {
+    // The return of a handler of the caller's (a signal in the window), or a process creation
+    // (posix_spawn's clone, whose child starts on a stack of its own, or a fork whose child
+    // would run the caller's code without the dispatch): neither can be made from here. Stop
+    // dispatching and make it run again, for real (the hand-off is off for this child).
     Call(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_OFF, 0, 0, 0);
+    CallersFullMask(&uc->uc_sigmask, &uc->uc_sigmask);
     r[REG_RIP] -= 2;  // back onto the 2-byte `syscall`
     r[REG_RAX] = nr;
     return;
@@ -171,14 +195,16 @@ void OnSyscall(int, siginfo_t* info, void* context) {
     g_selector = SYSCALL_DISPATCH_FILTER_BLOCK;
     return;
   }
+  sigset_t program_mask;  // the mask the caller's code left: the program starts with it
+  CallersFullMask(&uc->uc_sigmask, &program_mask);
   if (nr == SYS_execve && g_helper != nullptr) {
     ExecHelper(reinterpret_cast<const char*>(r[REG_RDI]),
                reinterpret_cast<char* const*>(r[REG_RSI]),
-               reinterpret_cast<char* const*>(r[REG_RDX]), &uc->uc_sigmask);
+               reinterpret_cast<char* const*>(r[REG_RDX]), &program_mask);
   }
   if (nr == SYS_execve || nr == SYS_execveat) {
     // The program starts with the mask the caller's code left, not the handler's.
-    Call(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&uc->uc_sigmask), 0, sizeof(long));
+    Call(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&program_mask), 0, sizeof(long));
   }
   if (nr == SYS_execve) {
     r[REG_RAX] =
@@ -210,13 +236,18 @@ int ArmExecHandoff(const HandoffOptions& options) {
   action.mask = ~0UL;  // nothing interrupts the handler
   long rc = Call(SYS_rt_sigaction, SIGSYS, reinterpret_cast<long>(&action), 0, sizeof(long));
   if (rc < 0) return static_cast<int>(-rc);
-  const unsigned long sys = 1UL << (SIGSYS - 1);
-  Call(SYS_rt_sigprocmask, SIG_UNBLOCK, reinterpret_cast<long>(&sys), 0, sizeof(long));
+  unsigned long before = 0;
+  Call(SYS_rt_sigprocmask, SIG_UNBLOCK, reinterpret_cast<long>(&kSigsysBit),
+       reinterpret_cast<long>(&before), sizeof(long));
+  g_sigsys_blocked = (before & kSigsysBit) != 0;
   g_selector = SYSCALL_DISPATCH_FILTER_ALLOW;
   rc = Call(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON,
             reinterpret_cast<long>(filemon_handoff_begin),
             filemon_handoff_end - filemon_handoff_begin, reinterpret_cast<long>(&g_selector));
   if (rc < 0) {
+    if (g_sigsys_blocked) {
+      Call(SYS_rt_sigprocmask, SIG_BLOCK, reinterpret_cast<long>(&kSigsysBit), 0, sizeof(long));
+    }
     struct KernelSigaction dfl {};
     Call(SYS_rt_sigaction, SIGSYS, reinterpret_cast<long>(&dfl), 0, sizeof(long));
     return static_cast<int>(-rc);

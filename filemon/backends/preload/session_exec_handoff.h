@@ -18,7 +18,10 @@
 // caller's code between `ArmExecHandoff` and its exec stops in a SIGSYS handler, which makes
 // the call from code of its own (the one range allowed) and returns its result; for `execve`
 // it first probes the program (exec_probe.h). The exec ends the dispatch and resets the
-// handler; the signal mask the program starts with is the one the caller's code left.
+// handler; the signal mask the program starts with is the one the caller's code left. A
+// process creation (fork, vfork, clone, clone3: posix_spawn in the child) ends the dispatch
+// too, and is made as the caller's code made it: the hand-off is off for the rest of the
+// child.
 // Nothing outlives the exec, and nothing of the caller's process changes (after vfork the
 // child's signal actions and dispatch are its own; it writes only this file's variables).
 // A few system calls cost a signal each: only the child's few calls before its exec.
