@@ -1,27 +1,65 @@
-/* Test helper for bmake_filemon_test: a nested bmake's filemon calls, run under an enclosing
- * filemon trace. Usage: bmake_filemon_nested_open LOG FILE.
+/* Test helper for bmake_filemon_test and session_test: a nested bmake's filemon calls, run
+ * under an enclosing filemon trace. Usage: bmake_filemon_nested_open LOG FILE [HOW].
  *
  * Where the enclosing trace cannot hand its children over (ptrace: one tracer per process),
  * filemon_open must refuse with EBUSY: exit status 0. Where it can (preload, auto: FreeBSD's
- * rule, see bmake_filemon.h), the helper traces `cat FILE` into LOG the bmake way (vfork,
- * filemon_setpid_child, exec) and exits 10 once that worked. Any other outcome: 1 (opened
- * although it should refuse is decided by the test), 2 (refused otherwise), 3 (the nested
- * trace failed). */
+ * rule, see bmake_filemon.h), the helper traces a child into LOG the bmake way (vfork or fork,
+ * filemon_setpid_child, then HOW) and exits 10 once the child exited 0. HOW (default execl):
+ *   execl     the child execs `cat FILE` with execl
+ *   fexecve   ... with fexecve of an open /bin/cat
+ *   execveat  ... with execveat
+ *   spawn     the child (forked) runs `cat FILE` with posix_spawn, waits for it and exits
+ *             with its status
+ *   spawnp    ... with posix_spawnp of `cat`
+ *   absent    the child's exec of an absent program fails: it exits 127, the helper 11.
+ * Any other outcome: 1 (opened although it should refuse is decided by the test), 2 (refused
+ * otherwise, or a bad HOW), 3 (the nested trace failed). */
 
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <spawn.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "filemon/backends/bmake_filemon.h"
 
+extern char **environ;
+
 /* Under ptrace LeakSanitizer cannot work (--config=asan): the sanitizer's documented hook turns
  * it off. */
 int __lsan_is_turned_off(void) { return 1; }
 
+/* In the child, traced by F from now on: runs `cat file` as `how` says; returns only if that
+ * failed (or, for the spawns, with the exit status to pass on). */
+static int RunChild(const char *how, const char *file) {
+  char *argv[] = {"cat", (char *)file, NULL};
+  if (strcmp(how, "execl") == 0) {
+    execl("/bin/cat", "cat", file, (char *)NULL);
+  } else if (strcmp(how, "absent") == 0) {
+    execl("/nonexistent/filemon-absent", "absent", (char *)NULL);
+  } else if (strcmp(how, "fexecve") == 0) {
+    int fd = open("/bin/cat", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) fexecve(fd, argv, environ);
+  } else if (strcmp(how, "execveat") == 0) {
+    execveat(AT_FDCWD, "/bin/cat", argv, environ, 0);
+  } else if (strcmp(how, "spawn") == 0 || strcmp(how, "spawnp") == 0) {
+    pid_t pid;
+    int error = strcmp(how, "spawn") == 0 ? posix_spawn(&pid, "/bin/cat", NULL, NULL, argv, environ)
+                                          : posix_spawnp(&pid, "cat", NULL, NULL, argv, environ);
+    int status = 0;
+    if (error != 0 || waitpid(pid, &status, 0) != pid) return 125;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 125;
+  }
+  return 127;
+}
+
 int main(int argc, char **argv) {
-  if (argc != 3) return 2;
+  if (argc != 3 && argc != 4) return 2;
+  const char *how = argc == 4 ? argv[3] : "execl";
+  const int forks = strncmp(how, "spawn", 5) == 0; /* the child runs code: no vfork */
   struct filemon *F = filemon_open();
   if (F == NULL) {
     if (errno != EBUSY) {
@@ -32,11 +70,10 @@ int main(int argc, char **argv) {
   }
   int log = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (log < 0 || filemon_setfd(F, log) != 0) return 3;
-  pid_t pid = vfork();
+  pid_t pid = forks ? fork() : vfork();
   if (pid == 0) {
     if (filemon_setpid_child(F, getpid()) != 0) _exit(126);
-    execl("/bin/cat", "cat", argv[2], (char *)NULL);
-    _exit(127);
+    _exit(RunChild(how, argv[2]));
   }
   if (pid < 0) return 3;
   filemon_setpid_parent(F, pid);
@@ -47,5 +84,7 @@ int main(int argc, char **argv) {
   while (filemon_process(F) > 0) {
   }
   if (filemon_close(F) != 0) return 3;
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 10 : 3;
+  if (!WIFEXITED(status)) return 3;
+  if (strcmp(how, "absent") == 0) return WEXITSTATUS(status) == 127 ? 11 : 3;
+  return WEXITSTATUS(status) == 0 ? 10 : 3;
 }

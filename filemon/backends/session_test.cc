@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cinttypes>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +27,7 @@
 #include "filemon/backends/backend_factory.h"
 #include "filemon/backends/testing/trace_harness.h"
 #include "filemon/core/backend.h"
+#include "filemon/core/parser.h"
 #include "filemon/core/record.h"
 #include "filemon/core/tree_order.h"
 #include "gtest/gtest.h"
@@ -498,6 +501,74 @@ TEST_P(SessionTest, TheCallersChildMaySpawnBeforeItsExec) {
   for (const OwnedRecord& r : sink.records()) absl::StrAppend(&log, r.ToString(), "\n");
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status << "\n" << log;
   EXPECT_TRUE(absl::StrContains(log, absl::StrCat(" ", input, "\n"))) << log;
+}
+
+// A process of `records` without its X: the root (the first process named) or one with an F,
+// except one a comment says it handed over to a nested filemon (whose X is the inner log's,
+// as with FreeBSD's device); "" if every one has its X.
+std::string ExitlessProcess(const std::vector<OwnedRecord>& records) {
+  std::vector<int64_t> live, handed_over;
+  bool root_seen = false;
+  for (const OwnedRecord& r : records) {
+    int64_t pid = 0;
+    if (r.kind == RecordKind::kComment && absl::StrContains(r.path, "nested filemon") &&
+        sscanf(r.path.c_str(), " preload: pid %" SCNd64, &pid) == 1) {
+      handed_over.push_back(pid);
+    }
+    if (r.kind >= RecordKind::kVersion) continue;
+    if (!root_seen) live.push_back(r.pid);
+    root_seen = true;
+    if (r.kind == RecordKind::kFork) live.push_back(r.child_pid);
+    if (r.kind == RecordKind::kExit)
+      live.erase(std::remove(live.begin(), live.end(), r.pid), live.end());
+  }
+  for (int64_t pid : live) {
+    if (std::find(handed_over.begin(), handed_over.end(), pid) == handed_over.end()) {
+      return absl::StrCat("pid ", pid, " has no X");
+    }
+  }
+  return "";
+}
+
+// The records of the log text `log` (strict), or a comment saying why it does not parse.
+std::vector<OwnedRecord> ParseLog(const std::string& log) {
+  Parser parser(log, ParserOptions());
+  std::vector<OwnedRecord> records;
+  Record r;
+  while (parser.Next(&r)) records.push_back(OwnedRecord::From(r));
+  if (!parser.ok())
+    records.push_back(
+        OwnedRecord{RecordKind::kComment, 0, 0, 0, 0, std::string(parser.status().message()), ""});
+  return records;
+}
+
+// The nested hand-over of every way a child may start its program (bmake_filemon_nested_open's
+// HOW), as for execl above: fexecve, execveat, and posix_spawn(p) from the child (which leaves
+// this trace for what it starts, FreeBSD's per-process rule).
+TEST_P(SessionTest, ANestedFilemonTakesItsChildOverHoweverItStarts) {
+  const std::string backend = GetParam();
+  if (backend == "ebpf" || backend == "ptrace") {
+    GTEST_SKIP() << backend << ": no hand-over (see ANestedFilemonTakesItsChildOverWhereItCan)";
+  }
+  const std::string helper = absl::StrCat(getenv("TEST_SRCDIR"), "/", getenv("TEST_WORKSPACE"),
+                                          "/filemon/backends/bmake_filemon_nested_open");
+  for (const char* how : {"fexecve", "execveat", "spawn", "spawnp"}) {
+    SCOPED_TRACE(how);
+    const std::string input = absl::StrCat(dir_, "/input_", how);
+    const std::string inner_log = absl::StrCat(dir_, "/inner_", how, ".log");
+    ASSERT_EQ(system(absl::StrCat("echo x > ", input).c_str()), 0);
+    Traced outer(backend_.get(),
+                 absl::StrCat("exec ", helper, " ", inner_log, " ", input, " ", how));
+    const int status = outer.Finish();
+    EXPECT_EQ(outer.OrderError(), "");
+    const std::string inner = testing_internal::ReadFileOrEmpty(inner_log);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 10) << status << "\nouter:\n"
+                                                                << outer.Log() << "inner:\n"
+                                                                << inner;
+    EXPECT_TRUE(absl::StrContains(inner, absl::StrCat(" ", input, "\n"))) << inner;
+    EXPECT_FALSE(absl::StrContains(outer.Log(), input)) << outer.Log();
+    EXPECT_TRUE(outer.Says("nested filemon")) << outer.Log();
+  }
 }
 
 // The tids of the calling process's threads.

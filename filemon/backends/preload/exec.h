@@ -33,6 +33,23 @@ int ExecveImpl(const char* path, char* const argv[], char* const envp[]);
 // that is no executable format run by /bin/sh. Returns -1 with errno as execvpe does.
 int ExecvpeImpl(const char* file, char* const argv[], char* const envp[]);
 
+// Nested traces (launch_protocol.h): whether an exec or spawn with `envp` (readable) hands this
+// process over to the session of a nested trace, which prepared `envp` for this very process.
+bool HandsOver(char* const envp[]);
+
+// How a process is handed over to a nested trace: its exec (the process and its program are
+// the inner log's), or a spawn (the spawned program is the inner log's, and so is the
+// spawning process's X, as after FreeBSD's FILEMON_SET_PID on itself).
+enum class HandOverBy : unsigned char { kExec, kSpawn };
+
+// Around the exec or spawn of `path` (or nullptr: unknown) that hands this process over:
+// BeginHandOver writes this log's comment and marker (the process's X is the inner log's from
+// now on) and lets this trace's channel close at an exec; EndHandOver keeps the channel open
+// again (the exec failed, or the spawn is done). The program gets the environment the nested
+// session prepared, as it is. Both keep errno.
+void BeginHandOver(HandOverBy by, const char* path);
+void EndHandOver();
+
 }  // namespace preload_internal
 }  // namespace filemon
 

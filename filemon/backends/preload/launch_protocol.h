@@ -40,8 +40,11 @@
 // traced process (a nested bmake, traced by an enclosing bmake's session) execs with an
 // environment that names it in FILEMON_PRELOAD_SESSION, the interposer loaded in it hands it
 // over: the exec gets that environment as it is, and this trace's channel descriptors close at
-// the exec (they stay if the exec fails). Any other exec strips FILEMON_PRELOAD_SESSION with
-// the rest.
+// the exec (they stay if the exec fails). So do fexecve and execveat; a posix_spawn(p) of
+// such a process spawns its program with that environment as it is (into the inner log,
+// without this trace's channel; its file actions are recorded by neither log), and the
+// spawning process's X is the inner log's too. Any other exec strips FILEMON_PRELOAD_SESSION
+// with the rest.
 //
 // Actions are encoded as a sequence of KIND LENGTH ':' BYTES (LENGTH in decimal): KIND 'R' or
 // 'W' (an open, path as passed), 'C' (a chdir, path as passed), 'c' (an fchdir: the

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstddef>
+#include <initializer_list>
 
 #include "filemon/backends/preload/environment.h"
 #include "filemon/backends/preload/exec.h"
@@ -140,29 +141,13 @@ int ExecByDescriptor(const EnvRequest& request, Exec exec) {
 // traces"): the program runs with that session's environment as it is, and without this
 // trace's channel, whose descriptors close at the exec (kept if it fails). This log gets a
 // comment and no X for the process: its exec, records and exit belong to the inner log.
-__attribute__((noinline, cold)) int ExecHandedOver(const char* path, char* const argv[],
-                                                   char* const envp[]) {
-  if (!ReadableString(path)) return REAL(execve)(path, argv, envp);  // EFAULT, nothing handed
-  const int self = static_cast<int>(RawSyscall0(SYS_getpid));
-  char number[24];
-  number[FormatUnsigned(static_cast<unsigned long>(self), number)] = '\0';
-  Message m;
-  m.AddComment("pid ", number, " execs ", path,
-               " under a nested filemon, whose log has its records from now on");
-  m.AddHandedOver(self);
-  m.Send();
-  const int channel[2] = {g_fd.load(std::memory_order_relaxed),
-                          g_pipe.load(std::memory_order_relaxed)};
-  for (int fd : channel) {
-    if (fd >= 0) RawSyscall3(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC);
-  }
-  REAL(execve)(path, argv, envp);
-  const int error = errno;
-  for (int fd : channel) {
-    if (fd >= 0) RawSyscall3(SYS_fcntl, fd, F_SETFD, 0);
-  }
-  errno = error;
-  return -1;
+// `exec()` returns the errno value of its failure.
+template <typename Exec>
+__attribute__((noinline, cold)) int ExecHandedOver(const char* path, Exec exec) {
+  BeginHandOver(HandOverBy::kExec, path);
+  const int error = exec();
+  EndHandOver();
+  return error;
 }
 
 // The end of an exec of `path` that failed with `error`: with probes, the lookup of an absent
@@ -203,6 +188,37 @@ bool SearchGoesOn(int error) {
 
 }  // namespace
 
+bool HandsOver(char* const envp[]) {
+  // The pid is asked for only when a session is named (a system call the usual exec skips).
+  return __builtin_expect(EnvValue(envp, kEnvSession) != nullptr, 0) &&
+         PreparedForSession(envp, RawSyscall0(SYS_getpid), g_fd.load(std::memory_order_relaxed),
+                            g_pipe.load(std::memory_order_relaxed));
+}
+
+void BeginHandOver(HandOverBy by, const char* path) {
+  const int saved_errno = errno;
+  const int self = static_cast<int>(RawSyscall0(SYS_getpid));
+  char number[24];
+  number[FormatUnsigned(static_cast<unsigned long>(self), number)] = '\0';
+  Message m;
+  const bool exec = by == HandOverBy::kExec;
+  m.AddComment("pid ", number, exec ? " execs " : " spawns ", path != nullptr ? path : "a program",
+               exec ? " under a nested filemon, whose log has its records from now on"
+                    : " under a nested filemon, whose log has that program's records");
+  m.AddHandedOver(self);
+  m.Send();
+  for (int fd : {g_fd.load(std::memory_order_relaxed), g_pipe.load(std::memory_order_relaxed)}) {
+    if (fd >= 0) RawSyscall3(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC);
+  }
+  errno = saved_errno;
+}
+
+void EndHandOver() {
+  for (int fd : {g_fd.load(std::memory_order_relaxed), g_pipe.load(std::memory_order_relaxed)}) {
+    if (fd >= 0) RawSyscall3(SYS_fcntl, fd, F_SETFD, 0);
+  }
+}
+
 bool HelperTakes(const ExecProbe& probe) {
   return g_auto && g_helper[0] != '\0' && probe.kind != ExecKind::kSecure;
 }
@@ -217,11 +233,14 @@ int ExecveImpl(const char* path, char* const argv[], char* const envp[]) {
     REAL(execve)(path, argv, envp);
     return ExecFailed(path, errno);
   }
-  // The pid is asked for only when a session is named (a system call the usual exec skips).
-  if (__builtin_expect(EnvValue(envp, kEnvSession) != nullptr, 0) &&
-      PreparedForSession(envp, RawSyscall0(SYS_getpid), g_fd.load(std::memory_order_relaxed),
-                         g_pipe.load(std::memory_order_relaxed))) {
-    return ExecHandedOver(path, argv, envp);
+  if (HandsOver(envp)) {
+    // A path the kernel cannot read is not named: the exec fails (EFAULT), nothing handed over.
+    if (!ReadableString(path)) return REAL(execve)(path, argv, envp);
+    errno = ExecHandedOver(path, [&] {
+      REAL(execve)(path, argv, envp);
+      return errno;
+    });
+    return -1;
   }
   const ExecPlan plan = PrepareExec(path, argv);
   if (plan == ExecPlan::kHelper) return ExecHelper(path, argv, envp);
@@ -343,9 +362,20 @@ FILEMON_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) noexc
     errno = EINVAL;
     return -1;
   }
+  // An environment the kernel cannot read is passed on unread: the exec fails (EFAULT).
+  if (!ReadableStrings(envp)) return REAL(fexecve)(fd, argv, envp);
   char exec_path[4096];
   bool known = ExecPathAt(fd, "", exec_path, sizeof(exec_path));
-  errno = ExecByDescriptor(EnvRequest{envp, true, known ? exec_path : nullptr}, [&](char** env) {
+  if (HandsOver(envp)) {
+    errno = ExecHandedOver(known ? exec_path : nullptr, [&] {
+      REAL(fexecve)(fd, argv, envp);
+      return errno;
+    });
+    return -1;
+  }
+  EnvRequest request{envp, true, known ? exec_path : nullptr};
+  request.check = EnvCheck::kReadable;
+  errno = ExecByDescriptor(request, [&](char** env) {
     REAL(fexecve)(fd, argv, env);
     return errno;
   });
@@ -354,8 +384,9 @@ FILEMON_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) noexc
 
 FILEMON_EXPORT int execveat(int dirfd, const char* path, char* const argv[], char* const envp[],
                             int flags) noexcept {
-  // A path the kernel cannot read is not read here: the call fails with EFAULT, untouched.
-  if (!Active() || !ReadableString(path)) {
+  // A path or environment the kernel cannot read is not read here: the call fails with EFAULT,
+  // untouched.
+  if (!Active() || !ReadableString(path) || !ReadableStrings(envp)) {
     long rc = RawSyscall6(SYS_execveat, dirfd, reinterpret_cast<long>(path),
                           reinterpret_cast<long>(argv), reinterpret_cast<long>(envp), flags, 0);
     errno = static_cast<int>(-rc);
@@ -364,11 +395,18 @@ FILEMON_EXPORT int execveat(int dirfd, const char* path, char* const argv[], cha
   char exec_path[4096];
   bool known = ExecPathAt(dirfd, (flags & AT_EMPTY_PATH) && path[0] == '\0' ? "" : path, exec_path,
                           sizeof(exec_path));
-  errno = ExecByDescriptor(EnvRequest{envp, true, known ? exec_path : nullptr}, [&](char** env) {
+  auto exec = [&](char* const* env) {
     return static_cast<int>(-RawSyscall6(SYS_execveat, dirfd, reinterpret_cast<long>(path),
                                          reinterpret_cast<long>(argv), reinterpret_cast<long>(env),
                                          flags, 0));
-  });
+  };
+  if (HandsOver(envp)) {
+    errno = ExecHandedOver(known ? exec_path : nullptr, [&] { return exec(envp); });
+    return -1;
+  }
+  EnvRequest request{envp, true, known ? exec_path : nullptr};
+  request.check = EnvCheck::kReadable;
+  errno = ExecByDescriptor(request, exec);
   if (errno != EFAULT && path[0] != '\0') OnFailedLookup(dirfd, path, errno);
   return -1;
 }

@@ -33,6 +33,7 @@
 #include "filemon/backends/preload/safe_string.h"
 #include "filemon/backends/preload/spawn_actions.h"
 #include "filemon/backends/preload/untraced.h"
+#include "filemon/backends/preload/user_memory.h"
 #include "filemon/backends/preload/wire_format.h"
 #include "filemon/core/path_search.h"
 
@@ -182,6 +183,19 @@ __attribute__((noinline, cold)) void RecordFailedSpawn(const SpawnPlan& plan, bo
   m.Send();
 }
 
+// A nested trace's session prepared this process (launch_protocol.h, "Nested traces"): the
+// program is spawned with that session's environment as it is, into the inner log, which
+// also has this process's X; this log gets a comment, and neither F nor the file actions.
+__attribute__((noinline, cold)) int SpawnHandedOver(SpawnFn real, pid_t* pid, const char* file,
+                                                    const posix_spawn_file_actions_t* actions,
+                                                    const posix_spawnattr_t* attr,
+                                                    char* const argv[], char* const envp[]) {
+  BeginHandOver(HandOverBy::kSpawn, ReadableString(file) ? file : nullptr);
+  const int rc = real(pid, file, actions, attr, argv, envp);
+  EndHandOver();
+  return rc;
+}
+
 // The spawned program's start writes its F and its file actions' records when the interposer
 // (or, in auto, the ptrace helper) runs in it; the parent writes its own F as soon as the spawn
 // returned, and writes the actions itself only when the child cannot (or they did not fit).
@@ -189,6 +203,9 @@ int SpawnImpl(SpawnFn real, bool search, pid_t* pid, const char* file,
               const posix_spawn_file_actions_t* actions, const posix_spawnattr_t* attr,
               char* const argv[], char* const envp[]) {
   if (!Active()) return real(pid, file, actions, attr, argv, envp);
+  // An environment the kernel cannot read is passed on unread: the spawn fails (EFAULT).
+  if (!ReadableStrings(envp)) return real(pid, file, actions, attr, argv, envp);
+  if (HandsOver(envp)) return SpawnHandedOver(real, pid, file, actions, attr, argv, envp);
   char found[4096];
   SpawnPlan plan{};
   plan.path = file;
@@ -202,6 +219,7 @@ int SpawnImpl(SpawnFn real, bool search, pid_t* pid, const char* file,
   const ChildStart start{NextToken(), encoded};
   EnvRequest request{envp, /*preload=*/!plan.helper, nullptr, plan.child_starts ? &start : nullptr};
   if (plan.untraced) request.level = EnvLevel::kUntraced;
+  request.check = EnvCheck::kReadable;
   pid_t child = 0;
   g_creations_in_flight.fetch_add(1, std::memory_order_acq_rel);
   const int rc = SpawnByPlan(
