@@ -203,11 +203,13 @@ int StartSession(struct filemon_handle* F) {
   return 0;
 }
 
-// The current child's tree is done: its records are in the log; get ready for the next child.
+// The current child's tree is done: its records are in the writer's buffer, which reaches the
+// log when it fills and at filemon_close (where bmake reads the log back), not per child: one
+// write(2) of the log file less per command. Get ready for the next child.
 int ChildDone(struct filemon_handle* F) {
   F->child = -1;
   F->session.reset();
-  if (absl::Status s = F->writer->Flush(); !s.ok()) return Fail(F, Report(s));
+  if (absl::Status s = F->writer->status(); !s.ok()) return Fail(F, Report(s));
   return StartSession(F);
 }
 

@@ -31,8 +31,8 @@
  * session's supervisor is a thread of the caller), ptrace's tracer is a separate process.
  * `filemon_setfd` writes the header and starts the session; `filemon_setpid_child` prepares
  * the child (preload: its environment; ptrace: names its tracer with prctl(PR_SET_PTRACER)
- * and waits until it is traced); records reach the log through `filemon_process`;
- * `filemon_close` writes the footer. One
+ * and waits until it is traced); `filemon_process` collects the records, which are all in the
+ * log once `filemon_close` has written the footer (bmake reads the log after it). One
  * filemon may trace several children in turn (bmake's compat mode runs every command of a
  * target under one filemon); the log then holds them all. Unlike the device, which stops
  * logging at close, a child is done when its whole tree has exited, orphans included.
@@ -106,8 +106,8 @@ int filemon_setpid_child(const struct FILEMON_HANDLE *F, pid_t pid);
 int filemon_readfd(const struct FILEMON_HANDLE *F);
 
 /* Makes progress. Returns > 0 while a child named with `filemon_setpid_parent` is still
- * being traced (more may follow), 0 when every such child has finished and its records are in
- * the log, -1 with errno on failure. Before the caller has reaped the child it does not block
+ * being traced (more may follow), 0 when every such child has finished and all its records are
+ * collected (in the log by `filemon_close`), -1 with errno on failure. Before the caller has reaped the child it does not block
  * (it delivers what is ready: call it when `filemon_readfd` is readable); after, it blocks
  * until the traced tree is done, so that `while (filemon_process(F) > 0)` does not spin. */
 int filemon_process(struct FILEMON_HANDLE *F);
