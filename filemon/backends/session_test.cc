@@ -222,6 +222,40 @@ TEST_P(SessionTest, ReadFdTurnsReadableWhenTheOrphanExits) {
   EXPECT_EQ(sink.records().back().kind, RecordKind::kExit);
 }
 
+// preload and auto: the shared supervisor sleeps without a timeout once no command has run
+// for a while, and a command started then must still be read while it runs: its root writes
+// more records than its pipe holds before it exits, which it can only if the supervisor
+// drains the pipe meanwhile.
+TEST_P(SessionTest, ACommandAfterAnIdleSpellFillsItsPipeAndEnds) {
+  if (std::string(GetParam()) != "preload" && std::string(GetParam()) != "auto") {
+    GTEST_SKIP() << "the preload supervisor's idle sleep";
+  }
+  const std::string file = dir_ + "/f";
+  ASSERT_EQ(system(absl::StrCat("echo f > ", file).c_str()), 0);
+  usleep(1500 * 1000);  // longer than the supervisor ticks without a command
+  // `: < file` opens the file in the shell itself (the root): 30000 records, over 1 MiB.
+  absl::StatusOr<std::unique_ptr<TraceSession>> session = backend_->StartSession({});
+  ASSERT_TRUE(session.ok()) << session.status();
+  const pid_t pid = ForkShell(
+      session->get(),
+      absl::StrCat("i=0; while [ $i -lt 30000 ]; do : < ", file, "; i=$((i+1)); done").c_str());
+  ASSERT_GE(pid, 0);
+  ASSERT_TRUE((*session)->SetChild(pid).ok());
+  pollfd p{(*session)->ReadFd(), POLLIN, 0};
+  const int ready = poll(&p, 1, 40 * 1000);
+  if (ready != 1) kill(pid, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_EQ(ready, 1) << "the command still ran after 40 s: its pipe was never drained";
+  CollectingSink sink;
+  ASSERT_TRUE((*session)->Finish(&sink).ok());
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  size_t reads = 0;
+  for (const OwnedRecord& r : sink.records())
+    reads += r.kind == RecordKind::kRead && r.path == file;
+  EXPECT_EQ(reads, 30000u);
+}
+
 // The command killed by a signal: its X says so, though only its parent (the caller) reaps it.
 TEST_P(SessionTest, ACommandKilledByASignalGetsItsExit) {
   Traced job(backend_.get(), "kill -TERM $$");

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -41,6 +42,10 @@ namespace preload_internal {
 namespace {
 
 using absl::StrCat;
+
+// How long the thread keeps ticking once no tree is traced, before it sleeps until woken: a
+// caller such as bmake starts its next command well within it.
+constexpr double kIdleTicksMs = 1000;
 
 double NowMs() {
   struct timespec now;
@@ -87,6 +92,7 @@ struct TreeState : public RecordSink {
   OwnedFd ready;  // eventfd, written once done
   pid_t root = -1;
   OwnedFd root_pidfd;
+  uint64_t id = 0;  // names the tree in the supervisor's epoll set (never reused)
 
   // The thread's.
   bool adopted = false;
@@ -136,16 +142,20 @@ struct TreeState : public RecordSink {
 
 // The thread: one pump over the shared channel and every tree's pipe. It waits as a run's
 // supervisor does (pump_wait.h: the pipes drained on an adaptive tick, never woken by a
-// write), and also for each tree's root's pidfd, then for its pipe's hangup (POLLHUP needs no
+// write), and also for the trees' roots' pidfds (an epoll set the callers add them to, so that
+// a new command needs no wakeup: Submit), then for a tree's pipe's hangup (POLLHUP needs no
 // event bit: no wakeup per write). Watching the pipe only once the root has exited (SeeEnds)
 // makes a command's end one wakeup, not two. A tree whose pipe hung up and whose root exited
-// is finished after its pipe is read to the end.
+// is finished after its pipe is read to the end. Every wakeup adopts the trees submitted
+// since the last one first, so that whatever woke the thread (a root's exit, a reconnecting
+// process, a message on the socket) finds its tree known.
 class SharedSupervisor::Impl : public WaitStrategy, public ControlHandler {
  public:
-  Impl(SupervisorChannel channel, OwnedFd locale_shm, OwnedFd wake)
+  Impl(SupervisorChannel channel, OwnedFd locale_shm, OwnedFd wake, OwnedFd roots)
       : channel_(std::move(channel)),
         locale_shm_(std::move(locale_shm)),
         wake_(std::move(wake)),
+        roots_(std::move(roots)),
         dispatcher_(/*fallback=*/nullptr),
         pump_(&channel_, &dispatcher_, this),
         last_drain_ms_(NowMs()) {
@@ -176,30 +186,65 @@ class SharedSupervisor::Impl : public WaitStrategy, public ControlHandler {
   static void AddRefusals(TreeState* tree, const RecordDispatcher::Refused& refused,
                           absl::string_view from);
   void FinishEnded(const absl::Status& status);
+  int SleepMs();
+  void RootsExited(std::vector<TreeState*>* exited);
   bool SeeEnds(const std::vector<pollfd>& fds, size_t own, bool polled, bool* sockets);
 
   SupervisorChannel channel_;  // its child socket is constant: read by any thread
   OwnedFd locale_shm_;         // held for as long as the process lives
-  OwnedFd wake_;               // eventfd: a tree was submitted
+  OwnedFd wake_;               // eventfd: the thread sleeps without a timeout and is needed
+  OwnedFd roots_;              // epoll: the submitted trees' root pidfds, one-shot
 
   absl::Mutex mu_;
   std::vector<std::shared_ptr<TreeState>> submitted_ ABSL_GUARDED_BY(mu_);
+  bool asleep_ ABSL_GUARDED_BY(mu_) = false;  // in poll without a timeout: Submit wakes it
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
 
   // The thread's.
   RecordDispatcher dispatcher_;
   Pump pump_;
   std::vector<std::shared_ptr<TreeState>> active_;
+  std::vector<TreeState*> hangups_;  // the trees whose pipe's hangup the last poll watched
   int tick_ms_ = 1;
   double last_drain_ms_;
+  double idle_since_ms_ = 0;  // when the last tree ended (the thread's)
 };
 
+// A started tree is not announced by a wakeup (the thread would pay a context switch per
+// command for it): its root's pidfd goes into the thread's epoll set, which wakes the thread
+// when the root exits, and the thread adopts it at its next tick at the latest. The thread is
+// woken only when it sleeps without a timeout, for a dropped tree, or for a tree without a
+// pidfd (kernels before 5.3: its pipe's hangup is its end, watched from its adoption).
 void SharedSupervisor::Impl::Submit(std::shared_ptr<TreeState> state) {
+  TreeState* tree = state.get();
+  bool dropped;  // set by the caller's thread, this one
+  {
+    absl::MutexLock lock(&tree->mu);
+    dropped = tree->dropped;
+  }
+  bool wake;
   {
     absl::MutexLock lock(&mu_);
+    if (tree->id == 0) tree->id = next_id_++;
+    wake = asleep_ || dropped || !tree->root_pidfd.valid();
+    if (wake) asleep_ = false;
     submitted_.push_back(std::move(state));
+    // After the push: the epoll's event finds the tree submitted. Once only: a tree is
+    // submitted again only when dropped.
+    if (!dropped && tree->root_pidfd.valid()) {
+      struct epoll_event event {};
+      event.events = EPOLLIN | EPOLLONESHOT;
+      event.data.u64 = tree->id;
+      if (epoll_ctl(roots_.get(), EPOLL_CTL_ADD, tree->root_pidfd.get(), &event) != 0) {
+        tree->root_pidfd.reset();  // its end is its pipe's hangup then
+        wake = true;
+      }
+    }
   }
-  const uint64_t one = 1;
-  if (write(wake_.get(), &one, sizeof(one)) < 0) {
+  if (wake) {
+    const uint64_t one = 1;
+    if (write(wake_.get(), &one, sizeof(one)) < 0) {
+    }
   }
 }
 
@@ -242,23 +287,48 @@ void SharedSupervisor::Impl::Drop(TreeState* tree) {
       active_.end());
 }
 
+// How long the next poll may sleep: the tick while trees are read; without any, the longest
+// tick for a while (a tree submitted meanwhile is adopted at it, unannounced), then without a
+// timeout, from which Submit wakes the thread.
+int SharedSupervisor::Impl::SleepMs() {
+  if (!active_.empty()) return tick_ms_;
+  const double now = NowMs();
+  if (idle_since_ms_ == 0) idle_since_ms_ = now;
+  if (now - idle_since_ms_ < kIdleTicksMs) return TickWait::kMaxTickMs;
+  absl::MutexLock lock(&mu_);
+  if (!submitted_.empty()) return 0;
+  asleep_ = true;
+  return -1;
+}
+
 absl::StatusOr<WaitStrategy::Wakeup> SharedSupervisor::Impl::Wait(std::vector<pollfd>* fds) {
   Adopt();
   const size_t own = fds->size();
   for (pollfd& p : *fds) {
     if (p.fd == channel_.control()) p.fd = -1;  // no reaper holds its other end: hung up
   }
+  fds->push_back({roots_.get(), POLLIN, 0});
+  // A tree's pipe is watched for its hangup (no event bit: no wakeup per write) only once its
+  // root has exited, or if the root has no pidfd.
+  hangups_.clear();
   for (const std::shared_ptr<TreeState>& tree : active_) {
     const bool watch_root = tree->root_pidfd.valid() && !tree->root_exited;
-    const bool watch_pipe = !tree->pipe_gone && !watch_root;
-    fds->push_back({watch_pipe ? tree->pipe_read.get() : -1, 0, 0});  // POLLHUP only
-    fds->push_back({watch_root ? tree->root_pidfd.get() : -1, POLLIN, 0});
+    if (tree->pipe_gone || watch_root) continue;
+    fds->push_back({tree->pipe_read.get(), 0, 0});
+    hangups_.push_back(tree.get());
   }
+  const int sleep_ms = SleepMs();
   int n;
   do {
-    n = poll(fds->data(), fds->size(), active_.empty() ? -1 : tick_ms_);
+    n = poll(fds->data(), fds->size(), sleep_ms);
   } while (n < 0 && errno == EINTR);
   if (n < 0) return absl::ErrnoToStatus(errno, "preload supervisor: poll");
+  if (sleep_ms < 0) {
+    absl::MutexLock lock(&mu_);
+    asleep_ = false;
+  }
+  Adopt();  // the trees submitted while it slept: an exited root's event names one of them
+  if (!active_.empty()) idle_since_ms_ = 0;
   Wakeup wakeup;
   bool sockets = false;
   for (size_t i = 1; n > 0 && i < own; ++i) sockets = sockets || (*fds)[i].revents != 0;
@@ -287,19 +357,20 @@ bool SharedSupervisor::Impl::SeeEnds(const std::vector<pollfd>& fds, size_t own,
                                      bool* sockets) {
   std::vector<pollfd> again;
   std::vector<TreeState*> asked;
-  bool ended = false;
-  for (size_t t = 0; t < active_.size(); ++t) {
-    TreeState& tree = *active_[t];
-    if (polled && fds[own + 2 * t].revents != 0) tree.pipe_gone = true;
-    if (polled && fds[own + 2 * t + 1].revents != 0) {
-      tree.PeekRoot();
-      if (!tree.pipe_gone) {
-        again.push_back({tree.pipe_read.get(), 0, 0});
-        asked.push_back(&tree);
-      }
-    }
-    ended = ended || tree.ended();
+  for (size_t h = 0; polled && h < hangups_.size(); ++h) {
+    if (fds[own + 1 + h].revents != 0) hangups_[h]->pipe_gone = true;
   }
+  std::vector<TreeState*> exited;
+  if (polled && fds[own].revents != 0) RootsExited(&exited);
+  for (TreeState* tree : exited) {
+    tree->PeekRoot();
+    if (!tree->pipe_gone) {
+      again.push_back({tree->pipe_read.get(), 0, 0});
+      asked.push_back(tree);
+    }
+  }
+  bool ended = false;
+  for (const std::shared_ptr<TreeState>& tree : active_) ended = ended || tree->ended();
   if (asked.empty() && (!ended || *sockets)) return ended;
   const size_t pipes = again.size();
   again.insert(again.end(), fds.begin() + 1, fds.begin() + static_cast<std::ptrdiff_t>(own));
@@ -312,6 +383,21 @@ bool SharedSupervisor::Impl::SeeEnds(const std::vector<pollfd>& fds, size_t own,
   }
   for (size_t i = pipes; i < again.size(); ++i) *sockets = *sockets || again[i].revents != 0;
   return ended;
+}
+
+// The active trees whose root's pidfd the epoll reports readable (each once: one-shot).
+void SharedSupervisor::Impl::RootsExited(std::vector<TreeState*>* exited) {
+  struct epoll_event events[32];
+  int n;
+  do {
+    n = epoll_wait(roots_.get(), events, 32, 0);
+    for (int i = 0; i < n; ++i) {
+      for (const std::shared_ptr<TreeState>& tree : active_) {
+        // An id of no active tree: one dropped before its root exited.
+        if (tree->id == events[i].data.u64 && !tree->root_exited) exited->push_back(tree.get());
+      }
+    }
+  } while (n == 32);
 }
 
 void SharedSupervisor::Impl::Drained(size_t /*messages*/, size_t pipe_bytes) {
@@ -417,9 +503,12 @@ absl::StatusOr<SharedSupervisor*> SharedSupervisor::Make() {
   channel->ShareSocketOnly();
   OwnedFd wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake.valid()) return absl::ErrnoToStatus(errno, "eventfd(preload supervisor)");
+  OwnedFd roots(epoll_create1(EPOLL_CLOEXEC));
+  if (!roots.valid()) return absl::ErrnoToStatus(errno, "epoll_create1(preload supervisor)");
   std::string locale_shm_path;
   OwnedFd locale_shm = CreateLocaleShm(&locale_shm_path);
-  auto impl = std::make_unique<Impl>(*std::move(channel), std::move(locale_shm), std::move(wake));
+  auto impl = std::make_unique<Impl>(*std::move(channel), std::move(locale_shm), std::move(wake),
+                                     std::move(roots));
   Impl* thread_impl = impl.get();
   auto* supervisor = new SharedSupervisor(std::move(impl));
   supervisor->locale_shm_path_ = std::move(locale_shm_path);

@@ -4,7 +4,8 @@
 // preload and auto `TraceSession`s (preload_session.h). bmake opens a filemon handle per job
 // and starts one session per command: what does not depend on the command (a thread, the
 // socket, the reconnection listener, the setlocale cache, the pump and the record dispatcher)
-// is made once, and a tree costs a pipe, an eventfd and a pidfd.
+// is made once, and a tree costs a pipe, an eventfd and a pidfd, and no wakeup of the thread
+// but the one for its end.
 //
 // What keeps the trees apart:
 //   - Each tree has a pipe of its own. Every process of the tree holds its write end until it
@@ -31,8 +32,9 @@
 // Lifetime (a pattern for any per-process tracing state, e.g. a loaded BPF program):
 //   - Held by a `PerProcess` (filemon/backends/per_process.h), which states the rules below for
 //     any such state. Made by the first `ForThisProcess()` of a process; never destroyed (like the
-//     backend object of bmake's API): its thread sleeps in poll with no timeout while no tree is
-//     traced, and exit() ends it. It creates no process, blocks every signal, and never waits
+//     backend object of bmake's API): once no tree has been traced for a second, its thread
+//     sleeps in poll with no timeout (before that it ticks, so that the next command needs no
+//     wakeup), and exit() ends it. It creates no process, blocks every signal, and never waits
 //     for a child (the caller keeps reaping its own with waitpid(-1)).
 //   - Fork: the supervisor belongs to the process that made it (it remembers its pid). A forked
 //     child of that process has no supervisor thread (fork copies only the calling thread), so
