@@ -9,6 +9,7 @@
 #include <initializer_list>
 
 #include "filemon/backends/preload/safe_string.h"
+#include "filemon/backends/preload/start_text.h"
 
 namespace filemon {
 namespace preload_internal {
@@ -80,7 +81,7 @@ bool Reconnect(int broken_fd) {
   return true;
 }
 
-bool IsOurSocket(int fd) {
+FILEMON_START_TEXT bool IsOurSocket(int fd) {
   struct stat st;
   if (RawSyscall2(SYS_fstat, fd, reinterpret_cast<long>(&st)) != 0) return false;
   if (!S_ISSOCK(st.st_mode)) return false;
@@ -93,7 +94,7 @@ bool IsOurSocket(int fd) {
   return type == SOCK_SEQPACKET;
 }
 
-bool IsOurPipe(int fd) {
+FILEMON_START_TEXT bool IsOurPipe(int fd) {
   if (fd < 0) return false;
   struct stat st;
   if (RawSyscall2(SYS_fstat, fd, reinterpret_cast<long>(&st)) != 0) return false;

@@ -4,17 +4,18 @@
 #include <cstring>
 
 #include "filemon/backends/preload/safe_string.h"
+#include "filemon/backends/preload/start_text.h"
 
 namespace filemon {
 namespace preload_internal {
 
-bool IsSystemLibraryDir(const char* path) {
+FILEMON_START_TEXT bool IsSystemLibraryDir(const char* path) {
   return StartsWith(path, "/lib/") || StartsWith(path, "/lib64/") ||
          StartsWith(path, "/usr/lib/") || StartsWith(path, "/usr/lib64/") ||
          StartsWith(path, "/usr/local/lib/");
 }
 
-bool InDirectoryList(const char* path, const char* list) {
+FILEMON_START_TEXT bool InDirectoryList(const char* path, const char* list) {
   if (list == nullptr) return false;
   size_t path_len = Length(path);
   size_t dir_len = path_len;

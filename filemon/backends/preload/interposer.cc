@@ -57,6 +57,7 @@
 #include "filemon/backends/preload/safe_string.h"
 #include "filemon/backends/preload/spawn_actions.h"
 #include "filemon/backends/preload/start_environment.h"
+#include "filemon/backends/preload/start_text.h"
 #include "filemon/backends/preload/wire_format.h"
 
 extern "C" char** environ;
@@ -71,7 +72,7 @@ DECLARE_REAL(dlopen, void* (*)(const char*, int));
 // Process start: E, the loader's opens, and F for a process created behind our back.
 
 // True if `info`'s object holds this library's code; notes its text and path the first time.
-bool IsThisLibrary(const struct dl_phdr_info* info) {
+FILEMON_START_TEXT bool IsThisLibrary(const struct dl_phdr_info* info) {
   const uintptr_t self = reinterpret_cast<uintptr_t>(&IsThisLibrary);
   for (int i = 0; i < info->dlpi_phnum; ++i) {
     const ElfW(Phdr)& ph = info->dlpi_phdr[i];
@@ -97,7 +98,7 @@ struct LoadedObjects {
   const char* library_path = nullptr;  // LD_LIBRARY_PATH
 };
 
-int VisitObject(struct dl_phdr_info* info, size_t, void* data) {
+FILEMON_START_TEXT int VisitObject(struct dl_phdr_info* info, size_t, void* data) {
   auto* objects = static_cast<LoadedObjects*>(data);
   int index = objects->index++;
   if (index < objects->skip) return 0;
@@ -121,7 +122,7 @@ int VisitObject(struct dl_phdr_info* info, size_t, void* data) {
 }
 
 // The main program's PT_INTERP string.
-const char* InterpreterOf() {
+FILEMON_START_TEXT const char* InterpreterOf() {
   auto* phdr = reinterpret_cast<const ElfW(Phdr)*>(getauxval(AT_PHDR));
   size_t phnum = getauxval(AT_PHNUM);
   if (phdr == nullptr) return nullptr;
@@ -138,7 +139,7 @@ const char* InterpreterOf() {
 // Appends the loader's opens of the objects loaded after the first `skip` ones (the cache,
 // then each library), as the ptrace backend sees them. The first walk also finds this library
 // (g_lib_path, the syscall windows' text).
-void RecordLoadedObjects(BatchMessage* m, int skip, const char* library_path) {
+FILEMON_START_TEXT void RecordLoadedObjects(BatchMessage* m, int skip, const char* library_path) {
   LoadedObjects objects;
   objects.pid = Pid();
   objects.skip = skip;
@@ -159,11 +160,11 @@ int CountLoadedObjects() {
   return count;
 }
 
-void OnExit(int status, void*) { RecordExit(status); }
+FILEMON_START_TEXT void OnExit(int status, void*) { RecordExit(status); }
 
 // Takes the supervisor's channel (its socket `fd`) and options from `env`; false if the
 // channel is gone (this process is then not traced).
-bool AdoptSupervisor(const StartEnvironment& env, long fd) {
+FILEMON_START_TEXT bool AdoptSupervisor(const StartEnvironment& env, long fd) {
   if (env.socket != nullptr) CopyString(env.socket, g_socket_name, sizeof(g_socket_name));
   if (env.options != nullptr) {
     CopyString(env.options, g_options, sizeof(g_options));
@@ -194,7 +195,7 @@ bool AdoptSupervisor(const StartEnvironment& env, long fd) {
 // (launch_protocol.h). Without a token (an environment passed on by a program the interposer
 // could not enter) the parent is the kernel's, and the supervisor may name the program's
 // process instead (start_environment.h).
-void AddStartFork(BatchMessage* start, const StartEnvironment& env, int pid) {
+FILEMON_START_TEXT void AddStartFork(BatchMessage* start, const StartEnvironment& env, int pid) {
   const StartFork fork = StartForkOf(env, pid);
   switch (fork.kind) {
     case StartFork::Kind::kNone:
@@ -213,7 +214,7 @@ void AddStartFork(BatchMessage* start, const StartEnvironment& env, int pid) {
 
 // E with the program the kernel ran (for execveat/fexecve, the path our wrapper resolved
 // before the exec, in place of /dev/fd/N).
-void AddStartExec(BatchMessage* start, const StartEnvironment& env, int pid) {
+FILEMON_START_TEXT void AddStartExec(BatchMessage* start, const StartEnvironment& env, int pid) {
   const char* execfn = reinterpret_cast<const char*>(getauxval(AT_EXECFN));
   if (execfn != nullptr && StartsWith(execfn, "/dev/fd/") && env.exec != nullptr) {
     execfn = env.exec;
@@ -224,7 +225,7 @@ void AddStartExec(BatchMessage* start, const StartEnvironment& env, int pid) {
 // The start of a traced process. Every process pays for it, so it stays lean: one walk of the
 // environment, a few system calls, one message, and no stack or library page that an untraced
 // start would not touch anyway where that can be helped (page faults are its largest cost).
-void Init() {
+FILEMON_START_TEXT void Init() {
   const StartEnvironment env = ReadStartEnvironment(environ);
   long fd = -1;
   if (!ParseInt(env.fd, &fd)) return;
@@ -243,7 +244,7 @@ void Init() {
 
 }  // namespace
 
-void EnsureInit() {
+FILEMON_START_TEXT void EnsureInit() {
   int expected = 0;
   if (!g_init_state.compare_exchange_strong(expected, 1)) return;  // done or in progress
   Init();
@@ -252,7 +253,7 @@ void EnsureInit() {
 
 namespace {
 
-__attribute__((constructor)) void Constructor() { EnsureInit(); }
+FILEMON_START_TEXT __attribute__((constructor)) void Constructor() { EnsureInit(); }
 
 }  // namespace
 }  // namespace preload_internal

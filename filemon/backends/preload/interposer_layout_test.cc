@@ -6,6 +6,8 @@
 #include <elf.h>
 #include <stdlib.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -103,6 +105,50 @@ TEST_F(InterposerLayoutTest, NoDynamicInitializers) {
     const char* name = bytes_.data() + strtab.sh_offset + sym.st_name;
     EXPECT_NE(strncmp(name, "_GLOBAL__sub_I_", 15), 0) << name;
   }
+}
+
+// Every traced process runs the start (the constructor, the channel checks, the start message)
+// and the exit (X), and pays for each page of that code it touches (start_text.h): those
+// functions must lie together, in a few pages, not spread over the text.
+TEST_F(InterposerLayoutTest, StartAndExitCodeLiesTogether) {
+  // Mangled: the library's own symbols are local, found in .symtab only.
+  static constexpr const char* kStartPath[] = {
+      "_ZN7filemon16preload_internal12_GLOBAL__N_14InitEv",
+      "_ZN7filemon16preload_internal10EnsureInitEv",
+      "_ZN7filemon16preload_internal15PrefaultOwnTextEv",
+      "_ZN7filemon16preload_internal15LoadLocaleCacheERNS0_11LocaleCacheEPKc",
+      "_ZN7filemon16preload_internal11IsOurSocketEi",
+      "_ZN7filemon16preload_internal9IsOurPipeEi",
+      "_ZN7filemon16preload_internal18IsSystemLibraryDirEPKc",
+      "_ZN7filemon16preload_internal10RecordExitEi",
+  };
+  constexpr uint64_t kMaxSpan = 4 * 4096;
+  Elf64_Shdr symtab, strtab;
+  if (!FindSection(".symtab", &symtab) || !FindSection(".strtab", &strtab)) {
+    GTEST_SKIP() << "the library is stripped";
+  }
+  ASSERT_LE(symtab.sh_offset + symtab.sh_size, bytes_.size());
+  uint64_t low = UINT64_MAX, high = 0;
+  for (const char* wanted : kStartPath) {
+    bool found = false;
+    for (uint64_t off = 0; off + sizeof(Elf64_Sym) <= symtab.sh_size; off += sizeof(Elf64_Sym)) {
+      Elf64_Sym sym;
+      memcpy(&sym, bytes_.data() + symtab.sh_offset + off, sizeof(sym));
+      if (ELF64_ST_TYPE(sym.st_info) != STT_FUNC ||
+          strtab.sh_offset + sym.st_name >= bytes_.size()) {
+        continue;
+      }
+      if (strcmp(bytes_.data() + strtab.sh_offset + sym.st_name, wanted) != 0) continue;
+      low = std::min<uint64_t>(low, sym.st_value);
+      high = std::max<uint64_t>(high, sym.st_value + sym.st_size);
+      found = true;
+      break;
+    }
+    EXPECT_TRUE(found) << wanted << " is not in the library (renamed? update kStartPath)";
+  }
+  ASSERT_LT(low, high);
+  EXPECT_LE(high - low, kMaxSpan) << "the start and exit code spans " << high - low
+                                  << " bytes: mark what they run FILEMON_START_TEXT";
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "filemon/backends/preload/locale_cache.h"
 #include "filemon/backends/preload/records.h"
+#include "filemon/backends/preload/start_text.h"
 
 namespace filemon {
 namespace preload_internal {
@@ -64,7 +65,7 @@ void OnTrappedSyscall(int, siginfo_t* info, void* context) {
 }
 
 // This library's executable segment, found by the start's walk of the link map.
-void NoteOwnText(uintptr_t start, size_t size) {
+FILEMON_START_TEXT void NoteOwnText(uintptr_t start, size_t size) {
   g_text_start = start;
   g_text_size = size;
 }

@@ -8,6 +8,7 @@
 
 #include "filemon/backends/preload/raw_syscall.h"
 #include "filemon/backends/preload/safe_string.h"
+#include "filemon/backends/preload/start_text.h"
 #include "filemon/backends/preload/wire_format.h"
 
 namespace filemon {
@@ -32,7 +33,7 @@ bool HasSeparator(const char* s, size_t len) {
 
 }  // namespace
 
-void LoadLocaleCache(LocaleCache& cache, const char* inherited) {
+FILEMON_START_TEXT void LoadLocaleCache(LocaleCache& cache, const char* inherited) {
   if (inherited == nullptr || Length(inherited) >= sizeof(cache.text)) return;  // never cut
   CopyString(inherited, cache.text, sizeof(cache.text));
   cache.size = Length(cache.text);

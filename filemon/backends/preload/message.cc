@@ -1,6 +1,7 @@
 #include "filemon/backends/preload/message.h"
 
 #include "filemon/backends/preload/safe_string.h"
+#include "filemon/backends/preload/start_text.h"
 
 namespace filemon {
 namespace preload_internal {
@@ -28,7 +29,7 @@ void Finish(ByteAppender& out, size_t start, size_t len1, size_t len2) {
 
 }  // namespace
 
-void AppendPaths(ByteAppender& out, const void* args) {
+FILEMON_START_TEXT void AppendPaths(ByteAppender& out, const void* args) {
   const auto& a = *static_cast<const PathArgs*>(args);
   const PathOptions options{g_absolute};
   size_t start = Begin(out, a.kind, a.pid);
@@ -54,7 +55,7 @@ void AppendComment(ByteAppender& out, const void* args) {
   Finish(out, start, out.size() - before, 0);
 }
 
-void AppendNumbers(ByteAppender& out, const void* args) {
+FILEMON_START_TEXT void AppendNumbers(ByteAppender& out, const void* args) {
   const auto& n = *static_cast<const NumbersArgs*>(args);
   size_t start = Begin(out, n.kind, n.a);
   Finish(out, start, 0, 0);

@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 
 #include "filemon/backends/preload/raw_syscall.h"
+#include "filemon/backends/preload/start_text.h"
 
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22  // Linux 5.14's value, for older headers
@@ -19,7 +20,7 @@ extern "C" const ElfW(Ehdr) __ehdr_start __attribute__((visibility("hidden")));
 namespace filemon {
 namespace preload_internal {
 
-TextRange OwnTextRange() {
+FILEMON_START_TEXT TextRange OwnTextRange() {
   const uintptr_t header = reinterpret_cast<uintptr_t>(&__ehdr_start);
   const auto* phdr = reinterpret_cast<const ElfW(Phdr)*>(header + __ehdr_start.e_phoff);
   // The load bias: where the segment that maps the file's first byte (the header) was placed,
@@ -48,7 +49,7 @@ TextRange OwnTextRange() {
   return range;
 }
 
-long PrefaultOwnText() {
+FILEMON_START_TEXT long PrefaultOwnText() {
   const TextRange range = OwnTextRange();
   if (range.size == 0) return -ENOEXEC;
   return RawSyscall3(SYS_madvise, static_cast<long>(range.start), static_cast<long>(range.size),

@@ -6,6 +6,7 @@
 
 #include "filemon/backends/preload/raw_syscall.h"
 #include "filemon/backends/preload/safe_string.h"
+#include "filemon/backends/preload/start_text.h"
 
 namespace filemon {
 namespace preload_internal {
@@ -37,8 +38,8 @@ long ReadFdTarget(int fd, char* out, size_t size) {
                      reinterpret_cast<long>(out), static_cast<long>(size));
 }
 
-size_t AppendPath(ByteAppender& out, int dirfd, const char* path, PathRule rule,
-                  const PathOptions& options) {
+FILEMON_START_TEXT size_t AppendPath(ByteAppender& out, int dirfd, const char* path, PathRule rule,
+                                     const PathOptions& options) {
   const size_t before = out.size();
   const bool joined = rule == PathRule::kDirectory || rule == PathRule::kExec;
   if (rule != PathRule::kLiteral && path[0] != '/' &&

@@ -11,6 +11,7 @@
 #include "filemon/backends/preload/message.h"
 #include "filemon/backends/preload/raw_syscall.h"
 #include "filemon/backends/preload/safe_string.h"
+#include "filemon/backends/preload/start_text.h"
 #include "filemon/core/open_rule.h"
 
 namespace filemon {
@@ -77,7 +78,7 @@ void RecordFchdir(int fd) {
   m.Send();
 }
 
-void RecordExit(int code) {
+FILEMON_START_TEXT void RecordExit(int code) {
   if (!Active()) return;
   int pid = Pid();
   if (g_exit_recorded.exchange(pid) == pid) return;

@@ -1,0 +1,22 @@
+// File: filemon/backends/preload/start_text.h
+//
+// FILEMON_START_TEXT puts a function of libfilemon_preload.so among the code that every traced
+// process runs at its start and at its exit (the constructor, the checks of the channel, the
+// start message, the loader's objects, X), whatever unit defines it.
+//
+// Why: each page of the library that a process touches costs it a fault or, on a virtual
+// machine that shadows page tables, a fill of its entry, even after `PrefaultOwnText`
+// (own_text.h). Left where each unit's code falls, those functions spread over a dozen pages of
+// the text. GNU ld and gold place every `.text.startup*` input section together at the head of
+// `.text`, beside the PLT and `.init` that the loader touches anyway, so the start and the exit
+// run in a few pages (interposer_layout_test checks how few).
+//
+// Only for what nearly every process runs: a function marked here and rarely run costs every
+// process that does run the start a little room in those pages.
+
+#ifndef FILEMON_BACKENDS_PRELOAD_START_TEXT_H_
+#define FILEMON_BACKENDS_PRELOAD_START_TEXT_H_
+
+#define FILEMON_START_TEXT __attribute__((section(".text.startup.filemon")))
+
+#endif  // FILEMON_BACKENDS_PRELOAD_START_TEXT_H_
