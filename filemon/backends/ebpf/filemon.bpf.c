@@ -4,8 +4,8 @@
  * ring buffer (event.h), in the kernel's order. The tree is the `traced` map of thread-group
  * ids: the loader puts the command's pid in, sched_process_fork adds every child (and writes
  * `F` there, in the parent's fork, before the child can run), and sched_process_exit removes a
- * process when its last thread ends (after writing `X`). Any other process costs one map
- * lookup per system call exit.
+ * process when its last thread ends (after writing `X`). Any other process costs a bit test
+ * (`traced_bits`) per system call exit.
  *
  * One loaded program serves every run and session of a process (loader.h): each is a slot,
  * with a ring buffer of its own in `rings` and a `lost_records` counter. A traced process's
@@ -50,6 +50,14 @@ const volatile bool absolute_paths = false;
 const volatile bool probes = false;
 const volatile __u32 field_offset[FE_FIELDS] = {};
 
+/* One bit per thread-group id below PID_MAX_LIMIT (1 << 22 on 64-bit), set for every process
+ * in `traced` (by on_fork, and by the loader before it adds one) and cleared when it leaves.
+ * Every system call on the machine exits through on_sys_exit while the program is attached: this
+ * array lets the untraced ones out with a load and a bit test, where `traced` costs a hash.
+ * A bit may stay set for a process that is not in `traced` (a failed insertion): it then costs
+ * that lookup, never a record; `traced` stays the tree's one authority. */
+#define TRACED_WORDS (1 << 16)
+__u64 traced_bits[TRACED_WORDS] = {};
 /* Per slot, read by the loader at the end of a run; reset when the slot is given out. */
 __u64 lost_records[FE_SLOTS] = {};
 /* Per slot, the processes of its tree in `traced` (the loader counts the ones it adds, before
@@ -115,8 +123,22 @@ static __always_inline bool plan_op(__u32 key) {
   return plan && plan->op != 0;
 }
 
+/* Whether process `tgid` may be traced: false for every process outside `traced`. */
+static __always_inline bool maybe_traced(__u32 tgid) {
+  return traced_bits[(tgid >> 6) & (TRACED_WORDS - 1)] & (1ULL << (tgid & 63));
+}
+
+static __always_inline void set_traced_bit(__u32 tgid) {
+  __sync_fetch_and_or(&traced_bits[(tgid >> 6) & (TRACED_WORDS - 1)], 1ULL << (tgid & 63));
+}
+
+static __always_inline void clear_traced_bit(__u32 tgid) {
+  __sync_fetch_and_and(&traced_bits[(tgid >> 6) & (TRACED_WORDS - 1)], ~(1ULL << (tgid & 63)));
+}
+
 /* The slot of process `tgid`'s tree, or null when it is not traced. */
 static __always_inline __u32* traced_slot(__u32 tgid) {
+  if (!maybe_traced(tgid)) return 0;
   return bpf_map_lookup_elem(&traced, &tgid);
 }
 
@@ -300,14 +322,15 @@ int BPF_PROG(on_sys_exit, struct pt_regs* regs_ptr, long ret) {
   __u32 tgid = bpf_get_current_pid_tgid() >> 32;
   bool probe = ret < 0;
   if (probe && !(probes && (ret == -ENOENT || ret == -ENOTDIR))) return 0;
-  __u32* in_tree = traced_slot(tgid);
-  if (!in_tree) return 0;
-  __u32 slot = *in_tree;
-  /* The number first: most calls of a traced process are not recorded under either ABI, and
-   * need neither the registers nor the task's ABI (two more reads). */
+  if (!maybe_traced(tgid)) return 0;
+  /* The number before the tree's map: most calls of a traced process are not recorded under
+   * either ABI, and need neither the hash lookup nor the task's ABI. */
   __u64 nr = 0;
   if (bpf_probe_read_kernel(&nr, sizeof(nr), &regs_ptr->orig_ax) != 0) return 0;
   if (nr >= FE_SYSCALL_MAX || !plan_op(nr) && !plan_op(FE_SYSCALL_MAX + nr)) return 0;
+  __u32* in_tree = bpf_map_lookup_elem(&traced, &tgid);
+  if (!in_tree) return 0;
+  __u32 slot = *in_tree;
   __u32 abi = (read_u32(bpf_get_current_task(), FE_TASK_STATUS) & TS_COMPAT) ? 1 : 0;
   __u32 key = abi * FE_SYSCALL_MAX + (__u32)nr;
   struct fe_plan* plan = bpf_map_lookup_elem(&plans, &key);
@@ -379,6 +402,7 @@ int BPF_PROG(on_fork, void* parent, void* child) {
   if (!in_tree) return 0;
   __u32 slot = *in_tree;
   add_live(slot, 1); /* before the child can run, and exit */
+  set_traced_bit(child_pid);
   if (bpf_map_update_elem(&traced, &child_pid, &slot, BPF_ANY) != 0) {
     add_live(slot, -1);
     count_lost(slot);
@@ -412,6 +436,7 @@ int BPF_PROG(on_exit, void* task_ptr, bool group_dead) {
   }
   /* After the event: once the map is empty, every event of the tree is in the ring buffer. */
   bpf_map_delete_elem(&traced, &tgid);
+  clear_traced_bit(tgid);
   /* After the event too: the last process to leave wakes the reader once every X is in. */
   if (add_live(slot, -1) == 1) wake_reader(slot);
   return 0;

@@ -213,6 +213,10 @@ int Program::AddPid(uint32_t pid) const {
   // the count is in the program's mapped memory: async-signal-safe.
   auto* live = &shared_->skel->bss->live[slot_];
   __atomic_fetch_add(live, 1, __ATOMIC_SEQ_CST);
+  // Its bit before its entry (filemon.bpf.c's `traced_bits`): the program looks it up only then.
+  auto& bits = shared_->skel->bss->traced_bits;
+  __atomic_fetch_or(&bits[(pid / 64) % (sizeof(bits) / sizeof(bits[0]))], uint64_t{1} << (pid % 64),
+                    __ATOMIC_SEQ_CST);
   uint32_t slot = slot_;
   if (bpf_map_update_elem(bpf_map__fd(shared_->skel->maps.traced), &pid, &slot, BPF_ANY) != 0) {
     int error = errno;

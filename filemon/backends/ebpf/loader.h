@@ -5,8 +5,9 @@
 // shared: each run or session takes a slot of it, with a ring buffer of its own, and gives the
 // slot back when it ends, so that every run after the first costs a few map updates instead of
 // a load. The program stays attached until the process exits (the kernel then frees it): every
-// system call on the machine pays its untraced lookup meanwhile. Rings of ended slots are kept
-// for the next ones. Shared by `Run()` and the session (ebpf_backend.cc, ebpf_session.cc).
+// system call on the machine pays the program's dispatch and a bit test meanwhile. Rings of
+// ended slots are kept for the next ones. Shared by `Run()` and the session (ebpf_backend.cc,
+// ebpf_session.cc).
 //
 // Example:
 //   Program program;
