@@ -5,15 +5,20 @@
 // namespace, where bpf() is refused); elsewhere every test skips, saying why.
 #include "filemon/backends/ebpf/ebpf_backend.h"
 
+#include <bpf/bpf.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -130,6 +135,44 @@ TEST(EbpfBackendTest, SetuidProgramKeepsItsPrivilege) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(euid, "0") << r->log;
   EXPECT_TRUE(r->Has(RecordKind::kExec, program)) << r->log;
+}
+
+// Whether the kernel still has the BPF object `kind` ("prog", "link", "map") with `id`.
+bool BpfObjectExists(const std::string& kind, uint32_t id) {
+  int fd = kind == "prog"   ? bpf_prog_get_fd_by_id(id)
+           : kind == "link" ? bpf_link_get_fd_by_id(id)
+                            : bpf_map_get_fd_by_id(id);
+  if (fd >= 0) close(fd);
+  return fd >= 0 || errno != ENOENT;
+}
+
+// A run leaves nothing of it in the kernel once its process has exited: no program, link
+// (attachment) or map, hence nothing pinned and no helper process still holding them. The run
+// is another process's (bpf_objects_of_a_run), which prints the ids it holds and exits. The
+// kernel frees them after grace periods: they get seconds to go, a bound on correctness only.
+TEST(EbpfBackendTest, NothingOfARunOutlivesItsProcess) {
+  std::string ids_path = MakeTempDir("bpf_ids") + "/ids";
+  const char* srcdir = getenv("TEST_SRCDIR");
+  const char* workspace = getenv("TEST_WORKSPACE");
+  ASSERT_TRUE(srcdir != nullptr && workspace != nullptr) << "run it with bazel test";
+  const std::string command = absl::StrCat(
+      srcdir, "/", workspace, "/filemon/backends/ebpf/bpf_objects_of_a_run > '", ids_path, "'");
+  ASSERT_EQ(system(command.c_str()), 0) << command;
+  std::ifstream in(ids_path);
+  std::vector<std::pair<std::string, uint32_t>> objects;
+  std::string kind;
+  uint32_t id = 0;
+  while (in >> kind >> id) objects.emplace_back(kind, id);
+  int programs = 0;
+  for (const auto& object : objects) programs += object.first == "prog";
+  ASSERT_GE(programs, 4) << "the run held fewer BPF programs than it attaches";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (const auto& [object_kind, object_id] : objects) {
+    while (BpfObjectExists(object_kind, object_id) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_FALSE(BpfObjectExists(object_kind, object_id)) << object_kind << " " << object_id;
+  }
 }
 
 // The program sees the pids of the initial pid namespace; a process in another one (a
