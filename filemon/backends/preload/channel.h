@@ -63,10 +63,14 @@ inline void SendBytes(const char* data, size_t size) {
 bool Reconnect(int broken_fd);
 
 // The fd the supervisor gave us must still be our socket: a program may have closed it before
-// exec (e.g. a `posix_spawn` close action) and reused the number for its own file.
+// exec (e.g. a `posix_spawn` close action) and reused the number for its own file. True for
+// an open SOCK_SEQPACKET socket. One system call: every process makes it at its start.
 bool IsOurSocket(int fd);
 
-// A pipe's write end (what the supervisor passed, unless the program reused the number).
+// The pipe the supervisor passed, unless the program reused the number: true for an open pipe
+// or FIFO. One system call: every process makes it at its start. A read end passes, and is
+// dropped by the first write (the start's), which fails with EBADF: its message and every
+// later one go through the socket, in order, as if the check had refused it.
 bool IsOurPipe(int fd);
 
 // True if `fd` is the socket or the pipe.

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "filemon/backends/preload/channel.h"
 #include "filemon/backends/preload/interposer_state.h"
 #include "filemon/backends/preload/wire_format.h"
 #include "gtest/gtest.h"
@@ -202,6 +203,47 @@ TEST_F(MessageTest, ClosedPipeFallsBackToTheSocket) {
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_EQ(Decode(sent[0].data(), sent[0].size()).records,
             (std::vector<std::string>{"D 5 /gone"}));
+}
+
+// What the start adopts as its channels (channel.h): a descriptor number the program reused
+// for a file of its own is refused.
+TEST_F(MessageTest, StartAdoptsOnlyASeqpacketSocketAndAPipe) {
+  EXPECT_TRUE(IsOurSocket(socket_[1]));
+  EXPECT_TRUE(IsOurPipe(pipe_[1]));
+  int stream[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, stream), 0);
+  const int file = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(file, 0);
+  EXPECT_FALSE(IsOurSocket(stream[0]));
+  EXPECT_FALSE(IsOurSocket(pipe_[1]));
+  EXPECT_FALSE(IsOurSocket(file));
+  EXPECT_FALSE(IsOurPipe(stream[0]));
+  EXPECT_FALSE(IsOurPipe(socket_[1]));
+  EXPECT_FALSE(IsOurPipe(file));
+  for (int fd : {stream[0], stream[1], file}) close(fd);
+  EXPECT_FALSE(IsOurSocket(file));  // closed
+  EXPECT_FALSE(IsOurPipe(file));
+  EXPECT_FALSE(IsOurPipe(-1));
+}
+
+// A pipe's read end at the pipe's number passes IsOurPipe; the first write drops it, and that
+// message and the later ones go through the socket in order.
+TEST_F(MessageTest, ReadEndAtThePipesNumberIsDroppedByTheFirstWrite) {
+  ASSERT_TRUE(IsOurPipe(pipe_[0]));
+  g_pipe.store(pipe_[0]);
+  Message first;
+  first.Add(WireKind::kRead, 5, AT_FDCWD, "/first");
+  first.Send();
+  EXPECT_EQ(g_pipe.load(), -1);
+  Message second;
+  second.Add(WireKind::kRead, 5, AT_FDCWD, "/second");
+  second.Send();
+  const std::vector<std::string> sent = FromSocket();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(Decode(sent[0].data(), sent[0].size()).records,
+            (std::vector<std::string>{"R 5 /first"}));
+  EXPECT_EQ(Decode(sent[1].data(), sent[1].size()).records,
+            (std::vector<std::string>{"R 5 /second"}));
 }
 
 TEST_F(MessageTest, PathsFollowThePathRules) {
