@@ -226,10 +226,11 @@ FILEMON_START_TEXT void AddStartExec(BatchMessage* start, const StartEnvironment
 // environment, a few system calls, one message, and no stack or library page that an untraced
 // start would not touch anyway where that can be helped (page faults are its largest cost).
 FILEMON_START_TEXT void Init() {
+  // First: the rest of the start reads the library's text and read-only data (own_text.h).
+  PrefaultOwnText();
   const StartEnvironment env = ReadStartEnvironment(environ);
   long fd = -1;
   if (!ParseInt(env.fd, &fd)) return;
-  PrefaultOwnText();  // before the rest of the start runs over the text (own_text.h)
   const int pid = static_cast<int>(RawSyscall0(SYS_getpid));
   g_pid.store(pid, std::memory_order_relaxed);
   t_pid = pid;

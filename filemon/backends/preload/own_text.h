@@ -4,12 +4,14 @@
 // traced process), found from its own ELF header (`__ehdr_start`, which the linker defines in
 // every object it links).
 //
-// Why: every traced process runs code spread over most of the interposer's text (the start, the
-// exec and open wrappers, the setlocale cache, the exit). Touched one page at a time, that text
-// costs a page fault per 64 KiB window the kernel maps around each fault (two to three for
-// this library, depending on where it was loaded); `PrefaultOwnText` maps all of it with one
-// `madvise(MADV_POPULATE_READ)` (Linux >= 5.14; elsewhere the call fails and the text faults
-// in as before). The pages are the page cache's, shared by every process: nothing is copied.
+// Why: a traced process runs code spread over most of the interposer's text (the exec and open
+// wrappers, the setlocale cache; the start and the exit lie together, start_text.h). Touched
+// one page at a time, that text costs a page fault per 64 KiB window the kernel maps around
+// each fault (two to three for this library, depending on where it was loaded);
+// `PrefaultOwnText` maps all of it with one `madvise(MADV_POPULATE_READ)` (Linux >= 5.14;
+// elsewhere the call fails and the text faults in as before). The start calls it first, before
+// it reads the environment's names: as gold links the library, the same segment holds its
+// read-only data. The pages are the page cache's, shared by every process: nothing is copied.
 //
 // libc-only, async-signal-safe.
 
