@@ -537,6 +537,29 @@ TEST_P(SessionTest, TheCallersChildMaySpawnBeforeItsExec) {
   EXPECT_TRUE(absl::StrContains(log, absl::StrCat(" ", input, "\n"))) << log;
 }
 
+// A command whose exec fails: the caller's child exits 127 without running a program. Its log
+// still ends it with its X, as the device writes it for every process it traced.
+TEST_P(SessionTest, AChildWhoseExecFailsHasItsX) {
+  absl::StatusOr<std::unique_ptr<TraceSession>> session = backend_->StartSession({});
+  ASSERT_TRUE(session.ok()) << session.status();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if ((*session)->PrepareChild() != 0) _exit(121);
+    execl("/nonexistent/filemon-absent", "absent", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ASSERT_GE(pid, 0);
+  ASSERT_TRUE((*session)->SetChild(pid).ok());
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 127) << status;
+  CollectingSink sink;
+  ASSERT_TRUE((*session)->Finish(&sink).ok());
+  std::string log;
+  for (const OwnedRecord& r : sink.records()) absl::StrAppend(&log, r.ToString(), "\n");
+  EXPECT_TRUE(absl::StrContains(log, absl::StrCat("X ", pid, " 127 0\n"))) << log;
+}
+
 // A process of `records` without its X: the root (the first process named) or one with an F,
 // except one a comment says it handed over to a nested filemon (whose X is the inner log's,
 // as with FreeBSD's device); "" if every one has its X.
@@ -578,7 +601,9 @@ std::vector<OwnedRecord> ParseLog(const std::string& log) {
 
 // The nested hand-over of every way a child may start its program (bmake_filemon_nested_open's
 // HOW), as for execl above: fexecve, execveat, and posix_spawn(p) from the child (which leaves
-// this trace for what it starts, FreeBSD's per-process rule).
+// this trace for what it starts, FreeBSD's per-process rule); and an exec that fails, after
+// which the child exits 127. Each log ends every process it introduced with an X, as the
+// device does: the child's X is the inner log's (its root), never this one's.
 TEST_P(SessionTest, ANestedFilemonTakesItsChildOverHoweverItStarts) {
   const std::string backend = GetParam();
   if (backend == "ebpf" || backend == "ptrace") {
@@ -586,8 +611,9 @@ TEST_P(SessionTest, ANestedFilemonTakesItsChildOverHoweverItStarts) {
   }
   const std::string helper = absl::StrCat(getenv("TEST_SRCDIR"), "/", getenv("TEST_WORKSPACE"),
                                           "/filemon/backends/bmake_filemon_nested_open");
-  for (const char* how : {"fexecve", "execveat", "spawn", "spawnp"}) {
+  for (const char* how : {"fexecve", "execveat", "spawn", "spawnp", "absent"}) {
     SCOPED_TRACE(how);
+    const bool fails = std::string(how) == "absent";
     const std::string input = absl::StrCat(dir_, "/input_", how);
     const std::string inner_log = absl::StrCat(dir_, "/inner_", how, ".log");
     ASSERT_EQ(system(absl::StrCat("echo x > ", input).c_str()), 0);
@@ -596,12 +622,24 @@ TEST_P(SessionTest, ANestedFilemonTakesItsChildOverHoweverItStarts) {
     const int status = outer.Finish();
     EXPECT_EQ(outer.OrderError(), "");
     const std::string inner = testing_internal::ReadFileOrEmpty(inner_log);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 10) << status << "\nouter:\n"
-                                                                << outer.Log() << "inner:\n"
-                                                                << inner;
-    EXPECT_TRUE(absl::StrContains(inner, absl::StrCat(" ", input, "\n"))) << inner;
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == (fails ? 11 : 10))
+        << status << "\nouter:\n"
+        << outer.Log() << "inner:\n"
+        << inner;
     EXPECT_FALSE(absl::StrContains(outer.Log(), input)) << outer.Log();
     EXPECT_TRUE(outer.Says("nested filemon")) << outer.Log();
+    EXPECT_EQ(ExitlessProcess(outer.records()), "") << outer.Log();
+    const std::vector<OwnedRecord> inner_records = ParseLog(inner);
+    EXPECT_EQ(ExitlessProcess(inner_records), "") << inner;
+    int64_t child = 0;
+    for (const OwnedRecord& r : outer.records()) {
+      if (r.kind == RecordKind::kFork && r.pid == outer.pid()) child = r.child_pid;
+    }
+    EXPECT_TRUE(
+        absl::StrContains(inner, absl::StrCat("\nX ", child, fails ? " 127 0\n" : " 0 0\n")))
+        << "no X for the inner log's root " << child << "\n"
+        << inner;
+    if (!fails) EXPECT_TRUE(absl::StrContains(inner, absl::StrCat(" ", input, "\n"))) << inner;
   }
 }
 

@@ -52,6 +52,7 @@ int PreloadSession::PrepareChild() const {
   for (int fd : {socket_, tree_->child_pipe()}) {
     if (fd >= 0 && fcntl(fd, F_SETFD, 0) != 0) return errno;
   }
+  SendPrepared(tree_->child_pipe());  // this child's X is the log's from now on
   // The caller's own exec goes through the hand-off: under auto a program the interposer
   // cannot enter goes to the helper, and an exec refused with E2BIG is tried with fewer of our
   // variables. Without Syscall User Dispatch neither happens (the log says the command sent no

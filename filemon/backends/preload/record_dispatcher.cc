@@ -121,12 +121,17 @@ void RecordDispatcher::MarkUnenterable(int32_t pid) {
 }
 
 RecordSink* RecordDispatcher::Dispatch(const WireRecord& w, const char* path1, const char* path2) {
-  if (w.kind == WireKind::kUnenterable || w.kind == WireKind::kHandedOver) {
+  if (w.kind == WireKind::kUnenterable || w.kind == WireKind::kHandedOver ||
+      w.kind == WireKind::kPrepared) {
     if (sender_ != nullptr && !Allowed(*sender_, w.pid)) return nullptr;
     if (w.kind == WireKind::kUnenterable) {
       MarkUnenterable(w.pid);
-    } else if (Route(w.pid) != nullptr) {
+    } else if (Route(w.pid) == nullptr) {
+      return nullptr;
+    } else if (w.kind == WireKind::kHandedOver) {
       Disown(w.pid);  // its X is the nested log's
+    } else {
+      prepared_.insert(w.pid);
     }
     return nullptr;
   }
@@ -236,6 +241,15 @@ void RecordDispatcher::HandleExit(const WireRecord& record, const Sender& sender
         "load the interposer, or the program left by a raw system call)")));
   }
   WriteExit(sink, record.pid, record.status, record.signal);
+}
+
+void RecordDispatcher::HandleRootExit(int32_t pid, int32_t code, int32_t signal) {
+  if (prepared_.erase(pid) == 0) return;  // never traced: no X, as with the device
+  probes_.Forget(pid);
+  if (exit_written_.erase(pid) > 0) return;
+  RecordSink* sink = Route(pid);
+  if (sink == nullptr) return;
+  WriteExit(sink, pid, code, signal);
 }
 
 void RecordDispatcher::AddComment(int32_t pid, absl::string_view text) {

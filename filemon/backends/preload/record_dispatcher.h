@@ -90,6 +90,11 @@ class RecordDispatcher {
   void HandleRecords(const char* data, size_t size, const Sender& sender = Sender());
   // A process was reaped (kReaped, kind kExit); writes its X unless the process wrote its own.
   void HandleExit(const WireRecord& record, const Sender& sender = Sender());
+  // The X of the root `pid`, from the supervisor's own look at its end (the caller reaps it):
+  // written if the root prepared itself (WireKind::kPrepared) and wrote no X of its own (nor
+  // was handed over to a nested trace), without HandleExit's comment (a root that sent
+  // nothing is the supervisor's to say).
+  void HandleRootExit(int32_t pid, int32_t code, int32_t signal);
   // The tree `pid` is routed to; nullptr: none.
   RecordSink* TreeOf(int32_t pid) const {
     auto it = routes_.find(pid);
@@ -150,6 +155,7 @@ class RecordDispatcher {
   const Sender* sender_ = nullptr;  // of the message being handled
   absl::flat_hash_map<RecordSink*, Refused> refused_;
   absl::flat_hash_set<int32_t> unenterable_;  // processes running such a program
+  absl::flat_hash_set<int32_t> prepared_;     // roots that sent WireKind::kPrepared
   struct HeldExit {
     RecordSink* sink;
     int32_t pid, code, signal;

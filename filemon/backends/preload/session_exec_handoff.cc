@@ -9,11 +9,38 @@
 #include <unistd.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 
 #include "filemon/backends/preload/exec_argv.h"
 #include "filemon/backends/preload/exec_probe.h"
 #include "filemon/backends/preload/safe_string.h"
+#include "filemon/backends/preload/wire_format.h"
+
+namespace filemon {
+namespace preload_internal {
+
+void SendPrepared(int pipe) {
+  if (pipe < 0) return;
+  struct {
+    MessageHeader header;
+    WireRecord record;
+  } message{};
+  const int32_t self = static_cast<int32_t>(getpid());
+  message.header.type = MessageType::kRecords;
+  message.header.size = sizeof(message);
+  message.header.sender = self;
+  message.record.kind = WireKind::kPrepared;
+  message.record.pid = self;
+  static_assert(sizeof(message) <= kMaxPipeMessage, "one atomic pipe write");
+  const int saved_errno = errno;
+  while (write(pipe, &message, sizeof(message)) < 0 && errno == EINTR) {
+  }
+  errno = saved_errno;
+}
+
+}  // namespace preload_internal
+}  // namespace filemon
 
 #if defined(__x86_64__) && defined(__linux__)
 

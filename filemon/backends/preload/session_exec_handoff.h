@@ -57,6 +57,12 @@ struct HandoffOptions {
 // left alone).
 int ArmExecHandoff(const HandoffOptions& options);
 
+// In the child, once prepared: tells the session's supervisor through the tree's pipe `pipe`
+// that this process is traced from now on (wire_format.h, WireKind::kPrepared), so that its
+// log ends it with an X even if its exec fails. Async-signal-safe; a failed write is ignored
+// (the X is then missing, as before).
+void SendPrepared(int pipe);
+
 }  // namespace preload_internal
 }  // namespace filemon
 

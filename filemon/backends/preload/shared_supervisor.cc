@@ -26,6 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "filemon/backends/per_process.h"
 #include "filemon/backends/preload/launch_environment.h"
+#include "filemon/backends/preload/pidfd_exit.h"
 #include "filemon/backends/preload/pump.h"
 #include "filemon/backends/preload/pump_wait.h"
 #include "filemon/backends/preload/record_dispatcher.h"
@@ -97,7 +98,7 @@ struct TreeState : public RecordSink {
   // The thread's.
   bool adopted = false;
   bool pipe_gone = false, root_exited = false;
-  int root_signal = 0;
+  PidfdExit root_exit;  // how the root ended, once it did (the caller reaps it)
   size_t refused_before = 0, forged_before = 0;
   size_t added = 0;  // records the dispatcher wrote here
 
@@ -120,13 +121,7 @@ struct TreeState : public RecordSink {
   // caller does).
   void PeekRoot() {
     root_exited = true;
-    siginfo_t info{};
-    if (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(root_pidfd.get()), &info,
-               WEXITED | WNOHANG | WNOWAIT) != 0 ||
-        info.si_pid == 0) {
-      return;  // reaped first: its own X, if any, is what the log has
-    }
-    if (info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED) root_signal = info.si_status;
+    root_exit = ReadPidfdExit(root_pidfd.get());
   }
 
   void MarkDone() {
@@ -422,18 +417,17 @@ void SharedSupervisor::Impl::AddRefusals(TreeState* tree, const RecordDispatcher
 }
 
 // Everything the tree sent is read (the pump drained every source after its hangup): its
-// root's X if a signal killed it, what the log must say, and the caller is told.
+// root's X if it wrote none (a signal killed it, its exec failed, it ran a program the
+// interposer could not enter, it spawned into a nested trace), what the log must say, and the
+// caller is told.
 void SharedSupervisor::Impl::FinishTree(TreeState* tree, const absl::Status& status) {
   pump_.RemovePipe(tree->pipe_read.get());
   // The root is routed to the tree from the start: whether it sent anything is whether the
   // tree got a record (the root's interposer writes E first).
   const bool root_sent = tree->added > 0;
-  if (tree->root_signal != 0) {
-    WireRecord exit{};
-    exit.kind = WireKind::kExit;
-    exit.pid = tree->root;
-    exit.signal = tree->root_signal;
-    dispatcher_.HandleExit(exit);  // unless it wrote its own
+  if (!tree->root_exited) tree->PeekRoot();  // its pipe's end came first
+  if (tree->root_exit.known) {
+    dispatcher_.HandleRootExit(tree->root, tree->root_exit.code, tree->root_exit.signal);
   }
   AddRefusals(tree, dispatcher_.TakeRefused(tree), "processes of this tree");
   AddRefusals(tree, dispatcher_.TakeRefused(nullptr), "processes of no traced tree");

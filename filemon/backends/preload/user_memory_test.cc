@@ -17,7 +17,8 @@ class UserMemoryTest : public ::testing::Test {
  protected:
   void SetUp() override {
     page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    void* map = mmap(nullptr, 2 * page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void* map =
+        mmap(nullptr, 2 * page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     ASSERT_NE(map, MAP_FAILED);
     base_ = static_cast<char*>(map);
     ASSERT_EQ(mprotect(bad(), page_, PROT_NONE), 0);

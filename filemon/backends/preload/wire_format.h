@@ -106,6 +106,11 @@ enum class WireKind : uint8_t {
   // traces"); its records and its X are that log's from now on, and its reaping writes none
   // here.
   kHandedOver = 'h',
+  // Not a record: a session's child prepared itself to be traced (TraceSession::PrepareChild,
+  // FreeBSD's FILEMON_SET_PID), sent by the caller's code before its exec. Its X is then this
+  // log's even if it never runs a program the interposer enters (its exec failed): the
+  // supervisor writes it from the root's end.
+  kPrepared = 'p',
 };
 
 struct WireRecord {

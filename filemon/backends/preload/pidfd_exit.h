@@ -1,0 +1,31 @@
+// File: filemon/backends/preload/pidfd_exit.h
+//
+// How a process ended, read through its pidfd by a process that does not reap it: a session's
+// supervisor learns how its root ended, while the caller (bmake) reaps the root itself. Before
+// the reaping, waitid(WNOWAIT) tells without reaping; after it, Linux 6.15 and later keep the
+// status with the pidfd (PIDFD_GET_INFO, PIDFD_INFO_EXIT). On an older kernel, a caller that
+// reaped first leaves the status unknown.
+//
+// Example:
+//   PidfdExit exit = ReadPidfdExit(pidfd);
+//   if (exit.known) ... X pid exit.code exit.signal
+
+#ifndef FILEMON_BACKENDS_PRELOAD_PIDFD_EXIT_H_
+#define FILEMON_BACKENDS_PRELOAD_PIDFD_EXIT_H_
+
+namespace filemon {
+namespace preload_internal {
+
+struct PidfdExit {
+  bool known = false;  // false: still running, or reaped where the kernel keeps no status
+  int code = 0;        // the exit status, when no signal ended it
+  int signal = 0;      // the signal that ended it, or 0
+};
+
+// How the process of `pidfd` ended, as far as the kernel still says.
+PidfdExit ReadPidfdExit(int pidfd);
+
+}  // namespace preload_internal
+}  // namespace filemon
+
+#endif  // FILEMON_BACKENDS_PRELOAD_PIDFD_EXIT_H_

@@ -1,0 +1,74 @@
+#include "filemon/backends/preload/pidfd_exit.h"
+
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "gtest/gtest.h"
+
+namespace filemon {
+namespace preload_internal {
+namespace {
+
+// A child that exits with `code` (or is killed by `signal`), its pidfd, and a wait for its end
+// that does not reap it.
+struct Child {
+  explicit Child(int code, int signal = 0) {
+    pid = fork();
+    if (pid == 0) {
+      if (signal != 0) raise(signal);
+      _exit(code);
+    }
+    pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+    siginfo_t info;
+    waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT);
+  }
+  ~Child() {
+    if (pidfd >= 0) close(pidfd);
+    waitpid(pid, nullptr, WNOHANG);
+  }
+  pid_t pid;
+  int pidfd;
+};
+
+TEST(PidfdExit, AnExitedChildIsReadWithoutReapingIt) {
+  Child child(3);
+  ASSERT_GE(child.pidfd, 0);
+  PidfdExit exit = ReadPidfdExit(child.pidfd);
+  EXPECT_TRUE(exit.known);
+  EXPECT_EQ(exit.code, 3);
+  EXPECT_EQ(exit.signal, 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(child.pid, &status, WNOHANG), child.pid);  // still there to reap
+  EXPECT_EQ(WEXITSTATUS(status), 3);
+}
+
+TEST(PidfdExit, AKilledChildSaysItsSignal) {
+  Child child(0, SIGTERM);
+  PidfdExit exit = ReadPidfdExit(child.pidfd);
+  EXPECT_TRUE(exit.known);
+  EXPECT_EQ(exit.signal, SIGTERM);
+}
+
+TEST(PidfdExit, AReapedChildIsReadWhereTheKernelKeepsIt) {
+  Child child(7);
+  int status = 0;
+  ASSERT_EQ(waitpid(child.pid, &status, 0), child.pid);
+  PidfdExit exit = ReadPidfdExit(child.pidfd);
+  if (!exit.known) GTEST_SKIP() << "this kernel keeps no exit status with a pidfd (Linux < 6.15)";
+  EXPECT_EQ(exit.code, 7);
+  EXPECT_EQ(exit.signal, 0);
+}
+
+TEST(PidfdExit, ARunningProcessIsNotKnown) {
+  const int self = static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0));
+  ASSERT_GE(self, 0);
+  EXPECT_FALSE(ReadPidfdExit(self).known);
+  close(self);
+  EXPECT_FALSE(ReadPidfdExit(-1).known);
+}
+
+}  // namespace
+}  // namespace preload_internal
+}  // namespace filemon
