@@ -2,7 +2,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <utility>
@@ -22,6 +25,46 @@ namespace {
 
 using absl::StrCat;
 
+// SetHandoffArmedAtExec.
+std::atomic<bool> g_armed_at_exec{false};
+
+// Hand-offs `PrepareChild` left for the caller's exec function, one per prepared child until
+// its parent's `SetChild`. After vfork the child writes its slot in the caller's memory; the
+// parent finds the slot free again once `SetChild` has run (or the child exec'd: the exec
+// function frees it first). A slot: free (pid 0), being filled (-1), or the child's pid.
+struct PendingHandoff {
+  std::atomic<pid_t> pid{0};
+  HandoffOptions options;
+};
+PendingHandoff g_pending[8];
+
+pid_t RawGetpid() { return static_cast<pid_t>(syscall(SYS_getpid)); }
+
+// In the child: leaves `options` for its exec function. False if every slot is taken.
+bool LeavePending(const HandoffOptions& options) {
+  const pid_t self = RawGetpid();
+  for (PendingHandoff& slot : g_pending) {
+    pid_t expected = 0;
+    if (!slot.pid.compare_exchange_strong(expected, -1)) continue;
+    slot.options = options;
+    slot.pid.store(self, std::memory_order_release);
+    return true;
+  }
+  return false;
+}
+
+// In the parent: frees the slot of child `pid`, or every slot that points into `fallbacks`
+// (a session going away).
+void ForgetPending(pid_t pid, const ExecFallbacks* fallbacks) {
+  for (PendingHandoff& slot : g_pending) {
+    pid_t holder = slot.pid.load(std::memory_order_acquire);
+    if (holder <= 0) continue;
+    if (holder == pid || (fallbacks != nullptr && slot.options.fallbacks == fallbacks)) {
+      slot.pid.compare_exchange_strong(holder, 0);
+    }
+  }
+}
+
 class PreloadSession : public TraceSession {
  public:
   PreloadSession(std::string helper, int socket, std::unique_ptr<TracedTree> tree,
@@ -29,6 +72,7 @@ class PreloadSession : public TraceSession {
       : helper_(std::move(helper)), socket_(socket), tree_(std::move(tree)), env_(std::move(env)) {}
   ~PreloadSession() override {
     if (!child_set_) env_->Restore();
+    ForgetPending(0, env_.get());
   }
 
   int PrepareChild() const override;
@@ -60,7 +104,9 @@ int PreloadSession::PrepareChild() const {
   HandoffOptions handoff;
   handoff.helper = helper_.empty() ? nullptr : helper_.c_str();
   handoff.fallbacks = env_.get();
-  ArmExecHandoff(handoff);
+  if (!g_armed_at_exec.load(std::memory_order_relaxed) || !LeavePending(handoff)) {
+    ArmExecHandoff(handoff);
+  }
   return 0;
 }
 
@@ -68,6 +114,7 @@ absl::Status PreloadSession::SetChild(int pid) {
   if (child_set_) return absl::FailedPreconditionError("preload session: SetChild twice");
   child_set_ = true;
   env_->Restore();
+  if (pid > 0) ForgetPending(pid, nullptr);
   tree_->Start(pid);
   return absl::OkStatus();
 }
@@ -82,6 +129,20 @@ absl::Status PreloadSession::Finish(RecordSink* sink) {
 }
 
 }  // namespace
+
+void SetHandoffArmedAtExec(bool at_exec) { g_armed_at_exec.store(at_exec); }
+
+void ArmPendingHandoff() {
+  if (!g_armed_at_exec.load(std::memory_order_relaxed)) return;
+  const pid_t self = RawGetpid();
+  for (PendingHandoff& slot : g_pending) {
+    if (slot.pid.load(std::memory_order_acquire) != self) continue;
+    const HandoffOptions options = slot.options;
+    slot.pid.store(0, std::memory_order_release);
+    ArmExecHandoff(options);
+    return;
+  }
+}
 
 absl::StatusOr<std::unique_ptr<TraceSession>> StartPreloadSession(const SessionSettings& settings) {
   absl::StatusOr<SharedSupervisor*> supervisor = SharedSupervisor::ForThisProcess();

@@ -28,7 +28,8 @@
 //     (waitid WNOWAIT on its pidfd, as soon as it exits) and writes its X.
 //   - `auto` (helper set): a program the interposer cannot enter, exec'd inside the tree, is
 //     handed in place to the ptrace helper, as in `Run()`. The command the caller execs itself
-//     is handed over by the child's own Syscall User Dispatch (session_exec_handoff.h); where
+//     is handed over by the child's own Syscall User Dispatch (session_exec_handoff.h; armed by
+//     `PrepareChild`, or by the caller's exec function: `SetHandoffArmedAtExec`); where
 //     that is missing, its operations are lost and the log says so in a `#` comment naming it.
 //
 // Destroying a session before `Finish()` kills the command (through its pidfd) and stops
@@ -56,6 +57,17 @@ struct SessionSettings {
 };
 
 absl::StatusOr<std::unique_ptr<TraceSession>> StartPreloadSession(const SessionSettings& settings);
+
+// Where the child's exec hand-off is armed. By default `PrepareChild` arms it, and every
+// system call the caller's code makes in the child until its exec costs a SIGSYS (about 20
+// for bmake's job child). Where the caller's exec functions are this library's
+// (preload_session_exec.cc, linked into libbmake-filemon.so, says so once it has checked that
+// the process's execv, execvp... resolve to them), `PrepareChild` leaves the hand-off pending
+// and the exec function arms it right before the exec: one SIGSYS. Process-wide.
+void SetHandoffArmedAtExec(bool at_exec);
+// In a session's child, from the caller's exec function: arms the hand-off `PrepareChild` left
+// pending for this process, if any. Async-signal-safe; allocates nothing.
+void ArmPendingHandoff();
 
 }  // namespace preload_internal
 }  // namespace filemon
