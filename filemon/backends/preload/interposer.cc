@@ -109,7 +109,7 @@ FILEMON_START_TEXT int VisitObject(struct dl_phdr_info* info, size_t, void* data
   bool has_slash = false;
   for (const char* p = name; *p != '\0'; ++p) has_slash |= (*p == '/');
   if (!has_slash) return 0;
-  if (objects->interp != nullptr && strcmp(name, objects->interp) == 0) return 0;
+  if (objects->interp != nullptr && SameString(name, objects->interp)) return 0;
   if (IsThisLibrary(info)) return 0;
   if (objects->message == nullptr) {
     if (IsSystemLibraryDir(name) && !InDirectoryList(name, objects->library_path)) {

@@ -29,6 +29,12 @@ inline size_t Length(const char* s) {
   return n;
 }
 
+// strcmp(a, b) == 0, without a call into libc.
+inline bool SameString(const char* a, const char* b) {
+  while (*a != '\0' && *a == *b) ++a, ++b;
+  return *a == *b;
+}
+
 inline bool StartsWith(const char* s, const char* prefix) {
   while (*prefix != '\0') {
     if (*s++ != *prefix++) return false;

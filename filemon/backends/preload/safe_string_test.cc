@@ -19,6 +19,16 @@ TEST(SafeString, LengthAndStartsWith) {
   EXPECT_FALSE(StartsWith("LD_PRELOA", "LD_PRELOAD"));
 }
 
+TEST(SafeString, SameString) {
+  EXPECT_TRUE(SameString("", ""));
+  EXPECT_TRUE(SameString("/lib64/ld-linux-x86-64.so.2", "/lib64/ld-linux-x86-64.so.2"));
+  EXPECT_FALSE(SameString("/lib64/ld", "/lib64/ld-linux-x86-64.so.2"));
+  EXPECT_FALSE(SameString("/lib64/ld-linux-x86-64.so.2", "/lib64/ld"));
+  EXPECT_FALSE(SameString("a", ""));
+  EXPECT_FALSE(SameString("", "a"));
+  EXPECT_FALSE(SameString("abc", "abd"));
+}
+
 TEST(SafeString, EnvValuesTakesTheFirstEntryOfEachName) {
   char e0[] = "PATHX=no", e1[] = "PATH=/bin", e2[] = "HOME=/h", e3[] = "PATH=/second", e4[] = "P";
   char* envp[] = {e0, e1, e2, e3, e4, nullptr};
