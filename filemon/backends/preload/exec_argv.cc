@@ -10,6 +10,47 @@
 
 namespace filemon {
 namespace preload_internal {
+namespace {
+
+// The rooms mapped and not yet unmapped on this thread, with the pid that mapped each: a vfork
+// child's pid differs from its parent's. Four suffice (a wrapper nests at most three: execl's
+// list, the shell's argv, the helper's); a fifth is not noted, and leaks only if mapped in a
+// vfork child that execs.
+struct MappedRoom {
+  long address;  // 0: a free slot
+  long size;
+  long pid;
+};
+constexpr size_t kNotedRooms = 4;
+__thread MappedRoom t_rooms[kNotedRooms];
+
+void Note(long address, long size) {
+  for (MappedRoom& room : t_rooms) {
+    if (room.address == 0) {
+      room = {address, size, RawSyscall0(SYS_getpid)};
+      return;
+    }
+  }
+}
+
+void Forget(long address) {
+  for (MappedRoom& room : t_rooms) {
+    if (room.address == address) room.address = 0;
+  }
+}
+
+}  // namespace
+
+void ReleaseVforkChildRooms() {
+  long self = 0;
+  for (MappedRoom& room : t_rooms) {
+    if (room.address == 0) continue;
+    if (self == 0) self = RawSyscall0(SYS_getpid);
+    if (room.pid == self) continue;  // this thread's own, still in use
+    RawSyscall2(SYS_munmap, room.address, room.size);
+    room.address = 0;
+  }
+}
 
 size_t HelperArgvEntries(char* const argv[]) { return CountEntries(argv) + 4; }
 
@@ -46,10 +87,13 @@ ArgvRoom::ArgvRoom(size_t entries) : size_(entries * sizeof(const char*)) {
   if (map < 0 && map > -4096) return;  // args() is null
   args_ = reinterpret_cast<const char**>(map);
   mapped_ = true;
+  Note(map, static_cast<long>(size_));
 }
 
 ArgvRoom::~ArgvRoom() {
-  if (mapped_) RawSyscall2(SYS_munmap, reinterpret_cast<long>(args_), static_cast<long>(size_));
+  if (!mapped_) return;
+  Forget(reinterpret_cast<long>(args_));
+  RawSyscall2(SYS_munmap, reinterpret_cast<long>(args_), static_cast<long>(size_));
 }
 
 }  // namespace preload_internal

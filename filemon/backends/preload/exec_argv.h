@@ -28,7 +28,10 @@ namespace preload_internal {
 
 // Room for an argument vector of `entries` pointers (its null included): up to
 // kArgvOnStack in the object itself (on the stack), a longer one in pages of its own for the
-// object's lifetime.
+// object's lifetime. A vfork child that maps such pages and then execs never unmaps them, and
+// they are its parent's (the child borrowed its memory): each mapping is therefore noted for
+// the thread (the child runs on its parent's thread), and the parent calls
+// ReleaseVforkChildRooms() once the child exec'd or exited.
 inline constexpr size_t kArgvOnStack = 256;
 
 class ArgvRoom {
@@ -49,6 +52,11 @@ class ArgvRoom {
   size_t size_;
   bool mapped_ = false;
 };
+
+// In a vfork parent, once its child exec'd or exited, on the thread that called vfork: unmaps
+// the rooms that child mapped and left behind (a child's exec ends its part without running
+// any destructor). Cheap when there are none (no system call).
+void ReleaseVforkChildRooms();
 
 // The entries (the null included) of the helper's argv for the program argv `argv`.
 size_t HelperArgvEntries(char* const argv[]);

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <string>
@@ -124,6 +125,30 @@ TEST(ArgvRoom, LongVectorGetsPagesOfItsOwnUntilDestroyed) {
     EXPECT_TRUE(IsMapped(room + count));
   }
   EXPECT_FALSE(IsMapped(room));
+}
+
+// A vfork child that maps a long vector and execs leaves the pages in the parent's memory,
+// which it borrowed; the parent's ReleaseVforkChildRooms unmaps them, and only them.
+TEST(ArgvRoom, AVforkChildsRoomIsReleasedByItsParent) {
+  ArgvRoom own(100000);  // the parent's own room, in use across the vfork
+  ASSERT_NE(own.args(), nullptr);
+  const char** volatile left = nullptr;
+  const pid_t pid = vfork();
+  if (pid == 0) {
+    ArgvRoom room(100000);
+    left = room.args();
+    execl("/bin/true", "true", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ASSERT_GT(pid, 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_EQ(status, 0);
+  ASSERT_NE(left, nullptr);
+  EXPECT_TRUE(IsMapped(left));
+  ReleaseVforkChildRooms();
+  EXPECT_FALSE(IsMapped(left));
+  EXPECT_TRUE(IsMapped(own.args()));
 }
 
 }  // namespace

@@ -115,6 +115,7 @@ absl::Status PreloadSession::SetChild(int pid) {
   child_set_ = true;
   env_->Restore();
   if (pid > 0) ForgetPending(pid, nullptr);
+  ReleaseHandoffRooms();
   tree_->Start(pid);
   return absl::OkStatus();
 }

@@ -20,6 +20,8 @@
 namespace filemon {
 namespace preload_internal {
 
+void ReleaseHandoffRooms() { ReleaseVforkChildRooms(); }
+
 void SendPrepared(int pipe) {
   if (pipe < 0) return;
   struct {

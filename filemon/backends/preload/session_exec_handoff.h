@@ -57,6 +57,12 @@ struct HandoffOptions {
 // left alone).
 int ArmExecHandoff(const HandoffOptions& options);
 
+// In the parent, once its vforked child exec'd or exited, on the thread that called vfork: unmaps
+// what the child's hand-off mapped in the memory it borrowed (a helper's argv or a fallback
+// environment too long for the stack) and left there by exec'ing (exec_argv.h). Cheap when
+// there is nothing (no system call); nothing to do after fork.
+void ReleaseHandoffRooms();
+
 // In the child, once prepared: tells the session's supervisor through the tree's pipe `pipe`
 // that this process is traced from now on (wire_format.h, WireKind::kPrepared), so that its
 // log ends it with an X even if its exec fails. Async-signal-safe; a failed write is ignored

@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "filemon/backends/preload/exec_argv.h"
 #include "filemon/backends/preload/interposer_state.h"
 #include "filemon/backends/preload/process_creation.h"
 #include "filemon/backends/preload/raw_syscall.h"
@@ -157,7 +158,12 @@ extern "C" __attribute__((visibility("hidden"))) void filemon_preload_vfork_chil
   SendFork(g_pid.load(std::memory_order_relaxed), self, 0);
 }
 
-extern "C" __attribute__((visibility("hidden"))) void filemon_preload_vfork_parent() { t_pid = 0; }
+// The parent resumes: its child exec'd or exited, and what the child mapped for a long argv
+// and left behind is the parent's (exec_argv.h).
+extern "C" __attribute__((visibility("hidden"))) void filemon_preload_vfork_parent() {
+  t_pid = 0;
+  ReleaseVforkChildRooms();
+}
 
 extern "C" __attribute__((visibility("hidden"))) long filemon_preload_vfork_error(long error) {
   errno = static_cast<int>(-error);

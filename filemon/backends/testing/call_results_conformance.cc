@@ -1,6 +1,7 @@
 // What a traced program's calls return is what they return untraced: a backend may read the
 // program's memory only where the kernel could (a bad pointer is EFAULT, never a crash of the
-// program), and keeps the status words and errno values the calls set. The program checks
+// program), keeps the status words and errno values the calls set, and leaves the program's
+// address space as it would be untraced. The program checks
 // itself (call_results.c); each case runs with and without --probes, under which failed
 // lookups are looked at.
 
@@ -59,6 +60,18 @@ TEST_P(BackendConformanceTest, WaitWithoutAChildToReapLeavesTheStatus) {
 // Failed opens, path calls, execs, spawns, waits and closes keep their errno; successful ones
 // leave errno alone.
 TEST_P(BackendConformanceTest, CallsKeepTheirErrno) { ExpectCallResults("errno"); }
+
+// 64 vfork children in turn each exec with 300 arguments a script without "#!" (execvp runs it
+// with /bin/sh) and a static program (auto's helper runs it): the parent, whose memory each
+// child shares until its exec, does not grow (vfork_long_exec.c).
+TEST_P(BackendConformanceTest, VforkedLongExecsLeaveNothingInTheParent) {
+  const std::string dir = MakeTempDir("vfork_long_exec");
+  Command c;
+  c.argv = {TestProgram("vfork_long_exec_bin"), dir, TestProgram("static_open_bin")};
+  absl::StatusOr<TraceResult> r = TraceCommand(BackendConformanceTest::GetParam(), c, {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit.ShellStatus(), 0) << "1: the parent grew; 2-4: a child failed\n" << r->log;
+}
 
 }  // namespace
 }  // namespace testing_internal
