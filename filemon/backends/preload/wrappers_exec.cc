@@ -261,7 +261,8 @@ int ExecveImpl(const char* path, char* const argv[], char* const envp[]) {
 }
 
 // `file` with a '/' is used as is; otherwise each PATH entry in turn. EACCES from any entry is
-// what a search that found nothing returns.
+// what a search that found nothing returns; a name longer than NAME_MAX is searched for
+// nowhere (ENAMETOOLONG), as glibc does.
 int ExecvpeImpl(const char* file, char* const argv[], char* const envp[]) {
   if (file == nullptr || file[0] == '\0') {
     errno = ENOENT;
@@ -273,6 +274,10 @@ int ExecvpeImpl(const char* file, char* const argv[], char* const envp[]) {
   };
   if (IsPathName(file)) {
     run(file);
+    return -1;
+  }
+  if (Length(file) > NAME_MAX) {
+    errno = ENAMETOOLONG;
     return -1;
   }
   bool saw_eacces = false;

@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
@@ -224,6 +225,11 @@ static int FailedCalls(void) {
   FAILS_WITH(execve(In("absent"), argv, environ), ENOENT);
   FAILS_WITH(execv(In("file"), argv), EACCES);
   FAILS_WITH(execvp("filemon-absent-program", argv), ENOENT);
+  char long_name[PATH_MAX];  // longer than a file name may be, and than any PATH candidate
+  memset(long_name, 'n', sizeof(long_name) - 1);
+  long_name[sizeof(long_name) - 1] = '\0';
+  FAILS_WITH(execvp(long_name, argv), ENAMETOOLONG);
+  FAILS_WITH(execlp(long_name, "x", (char*)NULL), ENAMETOOLONG);
   pid_t pid;
   CHECK(posix_spawn(&pid, In("absent"), NULL, NULL, argv, environ) == ENOENT);
   int status;
@@ -254,6 +260,28 @@ static int SuccessfulCalls(void) {
   if (pid == 0) _exit(0);
   int status;
   KEEPS_ERRNO(waitpid(pid, &status, 0));
+  // Process creation: glibc leaves errno alone when these succeed (posix_spawnp's search
+  // does not: it is left out).
+  char* argv[] = {"true", NULL};
+  KEEPS_ERRNO(pid = fork());
+  if (pid == 0) _exit(0);
+  waitpid(pid, &status, 0);
+  errno = 4321;
+  pid = vfork();
+  if (pid == 0) {
+    execv("/bin/true", argv);
+    _exit(127);
+  }
+  CHECK(pid > 0 && errno == 4321);
+  waitpid(pid, &status, 0);
+  errno = 4321;
+  CHECK(posix_spawn(&pid, "/bin/true", NULL, NULL, argv, environ) == 0 && errno == 4321);
+  waitpid(pid, &status, 0);
+  KEEPS_ERRNO(system("true"));
+  errno = 4321;
+  FILE* shell = popen("true", "r");
+  CHECK(shell != NULL && errno == 4321);
+  KEEPS_ERRNO(pclose(shell));
   return 0;
 }
 
