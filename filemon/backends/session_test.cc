@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -558,6 +559,37 @@ TEST_P(SessionTest, AChildWhoseExecFailsHasItsX) {
   std::string log;
   for (const OwnedRecord& r : sink.records()) absl::StrAppend(&log, r.ToString(), "\n");
   EXPECT_TRUE(absl::StrContains(log, absl::StrCat("X ", pid, " 127 0\n"))) << log;
+}
+
+// The caller's child execs with an environment, or an argv, the kernel cannot read (a
+// PROT_NONE page): the exec fails with EFAULT as untraced, for a dynamically and a statically
+// linked program (auto's hand-off gives the latter to its ptrace helper), and nothing crashes.
+TEST_P(SessionTest, AChildsExecOfUnreadableArgumentsFailsWithEfault) {
+  const std::string static_program = testing_internal::TestProgram("static_open_bin");
+  for (const std::string& program : {std::string("/bin/true"), static_program}) {
+    SCOPED_TRACE(program);
+    absl::StatusOr<std::unique_ptr<TraceSession>> session = backend_->StartSession({});
+    ASSERT_TRUE(session.ok()) << session.status();
+    void* bad = mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(bad, MAP_FAILED);
+    char* argv[] = {const_cast<char*>("x"), nullptr};
+    const pid_t pid = fork();
+    if (pid == 0) {
+      if ((*session)->PrepareChild() != 0) _exit(121);
+      execve(program.c_str(), argv, static_cast<char* const*>(bad));
+      if (errno != EFAULT) _exit(122);
+      execve(program.c_str(), static_cast<char* const*>(bad), environ);
+      _exit(errno == EFAULT ? 0 : 123);
+    }
+    ASSERT_GE(pid, 0);
+    ASSERT_TRUE((*session)->SetChild(pid).ok());
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    CollectingSink sink;
+    ASSERT_TRUE((*session)->Finish(&sink).ok());
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+    munmap(bad, 4096);
+  }
 }
 
 // A process of `records` without its X: the root (the first process named) or one with an F,

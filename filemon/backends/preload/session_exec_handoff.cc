@@ -15,6 +15,7 @@
 #include "filemon/backends/preload/exec_argv.h"
 #include "filemon/backends/preload/exec_probe.h"
 #include "filemon/backends/preload/safe_string.h"
+#include "filemon/backends/preload/user_memory.h"
 #include "filemon/backends/preload/wire_format.h"
 
 namespace filemon {
@@ -136,6 +137,8 @@ void ExecHelper(const char* path, char* const* argv, char* const* envp, const si
     return;  // the interposer enters it (or a set-ID program keeps its privilege)
   }
   if (Call(SYS_faccessat, AT_FDCWD, reinterpret_cast<long>(path), X_OK, 0) != 0) return;
+  // What the kernel cannot read is not read here: the caller's own exec fails (EFAULT).
+  if (!ReadableArray(argv) || !ReadableStrings(envp)) return;
   ArgvRoom helper_argv(HelperArgvEntries(argv));
   ArgvRoom helper_env(CountEntries(envp) + 1);
   if (helper_argv.args() == nullptr || helper_env.args() == nullptr) return;
