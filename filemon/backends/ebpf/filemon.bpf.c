@@ -319,9 +319,10 @@ __noinline long append_arg(struct fe_event* e, long off, int slot_how, __u64 add
 
 SEC("raw_tp/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs* regs_ptr, long ret) {
-  __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+  /* The result first: it is in the context, and most failed calls end here, with no call. */
   bool probe = ret < 0;
   if (probe && !(probes && (ret == -ENOENT || ret == -ENOTDIR))) return 0;
+  __u32 tgid = bpf_get_current_pid_tgid() >> 32;
   if (!maybe_traced(tgid)) return 0;
   /* The number before the tree's map: most calls of a traced process are not recorded under
    * either ABI, and need neither the hash lookup nor the task's ABI. */
