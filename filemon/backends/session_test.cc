@@ -506,17 +506,40 @@ TEST_P(SessionTest, ANestedFilemonTakesItsChildOverWhereItCan) {
   EXPECT_TRUE(said) << "no comment on the hand-over";
 }
 
+// One command of a session whose child, once prepared, runs `child()` (which exits, or execs)
+// rather than a shell: forks it, sets it as the session's child, reaps it, finishes the
+// session. What it logged is in `log` (one line per record); returns its wait status, or -1.
+struct PreparedRun {
+  template <typename Fn>
+  PreparedRun(Backend* backend, Fn child) {
+    absl::StatusOr<std::unique_ptr<TraceSession>> session = backend->StartSession({});
+    EXPECT_TRUE(session.ok()) << session.status();
+    if (!session.ok()) return;
+    pid = fork();
+    if (pid == 0) {
+      if ((*session)->PrepareChild() != 0) _exit(121);
+      child();
+      _exit(120);
+    }
+    if (pid < 0 || !(*session)->SetChild(pid).ok() || waitpid(pid, &status, 0) != pid) return;
+    CollectingSink sink;
+    EXPECT_TRUE((*session)->Finish(&sink).ok());
+    for (const OwnedRecord& r : sink.records()) absl::StrAppend(&log, r.ToString(), "\n");
+  }
+  bool ExitedWith(int code) const { return WIFEXITED(status) && WEXITSTATUS(status) == code; }
+
+  pid_t pid = -1;
+  int status = -1;
+  std::string log;
+};
+
 // A command that creates a process before its exec, or instead of one: the caller's child,
 // once prepared, runs `cat FILE` with posix_spawn and exits with its status (a caller's child
 // may run any code before its exec). Its spawn and its child are traced as any.
 TEST_P(SessionTest, TheCallersChildMaySpawnBeforeItsExec) {
   const std::string input = dir_ + "/spawned_input";
   ASSERT_EQ(system(absl::StrCat("echo x > ", input).c_str()), 0);
-  absl::StatusOr<std::unique_ptr<TraceSession>> session = backend_->StartSession({});
-  ASSERT_TRUE(session.ok()) << session.status();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    if ((*session)->PrepareChild() != 0) _exit(121);
+  PreparedRun run(backend_.get(), [&] {
     char* argv[] = {const_cast<char*>("cat"), const_cast<char*>(input.c_str()), nullptr};
     pid_t child;
     int status = 0;
@@ -525,40 +548,20 @@ TEST_P(SessionTest, TheCallersChildMaySpawnBeforeItsExec) {
       _exit(122);
     }
     _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 123);
-  }
-  ASSERT_GE(pid, 0);
-  ASSERT_TRUE((*session)->SetChild(pid).ok());
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  CollectingSink sink;
-  ASSERT_TRUE((*session)->Finish(&sink).ok());
-  std::string log;
-  for (const OwnedRecord& r : sink.records()) absl::StrAppend(&log, r.ToString(), "\n");
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status << "\n" << log;
-  EXPECT_TRUE(absl::StrContains(log, absl::StrCat(" ", input, "\n"))) << log;
+  });
+  EXPECT_TRUE(run.ExitedWith(0)) << "status " << run.status << "\n" << run.log;
+  EXPECT_TRUE(absl::StrContains(run.log, absl::StrCat(" ", input, "\n"))) << run.log;
 }
 
 // A command whose exec fails: the caller's child exits 127 without running a program. Its log
 // still ends it with its X, as the device writes it for every process it traced.
 TEST_P(SessionTest, AChildWhoseExecFailsHasItsX) {
-  absl::StatusOr<std::unique_ptr<TraceSession>> session = backend_->StartSession({});
-  ASSERT_TRUE(session.ok()) << session.status();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    if ((*session)->PrepareChild() != 0) _exit(121);
+  PreparedRun run(backend_.get(), [] {
     execl("/nonexistent/filemon-absent", "absent", static_cast<char*>(nullptr));
     _exit(127);
-  }
-  ASSERT_GE(pid, 0);
-  ASSERT_TRUE((*session)->SetChild(pid).ok());
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 127) << status;
-  CollectingSink sink;
-  ASSERT_TRUE((*session)->Finish(&sink).ok());
-  std::string log;
-  for (const OwnedRecord& r : sink.records()) absl::StrAppend(&log, r.ToString(), "\n");
-  EXPECT_TRUE(absl::StrContains(log, absl::StrCat("X ", pid, " 127 0\n"))) << log;
+  });
+  ASSERT_TRUE(run.ExitedWith(127)) << run.status;
+  EXPECT_TRUE(absl::StrContains(run.log, absl::StrCat("X ", run.pid, " 127 0\n"))) << run.log;
 }
 
 // The caller's child execs with an environment, or an argv, the kernel cannot read (a
@@ -566,30 +569,20 @@ TEST_P(SessionTest, AChildWhoseExecFailsHasItsX) {
 // linked program (auto's hand-off gives the latter to its ptrace helper), and nothing crashes.
 TEST_P(SessionTest, AChildsExecOfUnreadableArgumentsFailsWithEfault) {
   const std::string static_program = testing_internal::TestProgram("static_open_bin");
+  void* bad = mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(bad, MAP_FAILED);
   for (const std::string& program : {std::string("/bin/true"), static_program}) {
     SCOPED_TRACE(program);
-    absl::StatusOr<std::unique_ptr<TraceSession>> session = backend_->StartSession({});
-    ASSERT_TRUE(session.ok()) << session.status();
-    void* bad = mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    ASSERT_NE(bad, MAP_FAILED);
-    char* argv[] = {const_cast<char*>("x"), nullptr};
-    const pid_t pid = fork();
-    if (pid == 0) {
-      if ((*session)->PrepareChild() != 0) _exit(121);
+    PreparedRun run(backend_.get(), [&] {
+      char* argv[] = {const_cast<char*>("x"), nullptr};
       execve(program.c_str(), argv, static_cast<char* const*>(bad));
       if (errno != EFAULT) _exit(122);
       execve(program.c_str(), static_cast<char* const*>(bad), environ);
       _exit(errno == EFAULT ? 0 : 123);
-    }
-    ASSERT_GE(pid, 0);
-    ASSERT_TRUE((*session)->SetChild(pid).ok());
-    int status = 0;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    CollectingSink sink;
-    ASSERT_TRUE((*session)->Finish(&sink).ok());
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
-    munmap(bad, 4096);
+    });
+    EXPECT_TRUE(run.ExitedWith(0)) << "status " << run.status;
   }
+  munmap(bad, 4096);
 }
 
 // A process of `records` without its X: the root (the first process named) or one with an F,
