@@ -133,16 +133,35 @@ absl::Status PreloadSession::Finish(RecordSink* sink) {
 
 void SetHandoffArmedAtExec(bool at_exec) { g_armed_at_exec.store(at_exec); }
 
-void ArmPendingHandoff() {
-  if (!g_armed_at_exec.load(std::memory_order_relaxed)) return;
+namespace {
+
+// The hand-off `PrepareChild` left for this process, taken from its slot; false if none.
+bool TakePending(HandoffOptions* options) {
+  if (!g_armed_at_exec.load(std::memory_order_relaxed)) return false;
   const pid_t self = RawGetpid();
   for (PendingHandoff& slot : g_pending) {
     if (slot.pid.load(std::memory_order_acquire) != self) continue;
-    const HandoffOptions options = slot.options;
+    *options = slot.options;
     slot.pid.store(0, std::memory_order_release);
-    ArmExecHandoff(options);
-    return;
+    return true;
   }
+  return false;
+}
+
+}  // namespace
+
+void ArmPendingHandoff() {
+  HandoffOptions options;
+  if (TakePending(&options)) ArmExecHandoff(options);
+}
+
+int ExecvePending(const char* path, char* const* argv, char* const* envp,
+                  int (*real)(const char*, char* const*, char* const*)) {
+  HandoffOptions options;
+  if (TakePending(&options)) return ExecHandedOff(path, argv, envp, options);
+  if (real != nullptr) return real(path, argv, envp);
+  errno = ENOSYS;
+  return -1;
 }
 
 absl::StatusOr<std::unique_ptr<TraceSession>> StartPreloadSession(const SessionSettings& settings) {

@@ -68,6 +68,11 @@ void SetHandoffArmedAtExec(bool at_exec);
 // In a session's child, from the caller's exec function: arms the hand-off `PrepareChild` left
 // pending for this process, if any. Async-signal-safe; allocates nothing.
 void ArmPendingHandoff();
+// The same for execve(path, argv, envp) itself: made as the hand-off makes it
+// (session_exec_handoff.h, `ExecHandedOff`: no signal at all) if a hand-off is pending for
+// this process; else by the C library's `real`. Returns only on failure (-1, errno).
+int ExecvePending(const char* path, char* const* argv, char* const* envp,
+                  int (*real)(const char*, char* const*, char* const*));
 
 }  // namespace preload_internal
 }  // namespace filemon

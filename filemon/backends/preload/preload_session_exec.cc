@@ -5,7 +5,9 @@
 // otherwise be a SIGSYS of the hand-off's Syscall User Dispatch; now only the exec is.
 //
 // Each function does what the C library's does (it calls it), after `ArmPendingHandoff()`,
-// which does nothing but in a session's prepared child. The caller's code reaches these only
+// which does nothing but in a session's prepared child; execve and execv (bmake's job mode),
+// which name the program's path, make the hand-off's exec themselves there (`ExecvePending`):
+// no signal at all. The caller's code reaches these only
 // if the process's lookup finds them first (the library comes before libc, and no LD_PRELOAD
 // library of an enclosing trace defines them): checked once at load, and only then does a
 // session leave the arming to them. A caller that execs otherwise (a raw system call, or libc's
@@ -31,7 +33,6 @@ using ExecvFn = int (*)(const char*, char* const*);
 // The C library's, found at load (dlsym is not async-signal-safe: never in a child).
 struct Real {
   ExecveFn execve = nullptr;
-  ExecvFn execv = nullptr;
   ExecvFn execvp = nullptr;
   ExecveFn execvpe = nullptr;
   int (*fexecve)(int, char* const*, char* const*) = nullptr;
@@ -59,14 +60,12 @@ bool FoundFirst() {
 
 __attribute__((constructor)) void FindReal() {
   g_real.execve = reinterpret_cast<ExecveFn>(dlsym(RTLD_NEXT, "execve"));
-  g_real.execv = reinterpret_cast<ExecvFn>(dlsym(RTLD_NEXT, "execv"));
   g_real.execvp = reinterpret_cast<ExecvFn>(dlsym(RTLD_NEXT, "execvp"));
   g_real.execvpe = reinterpret_cast<ExecveFn>(dlsym(RTLD_NEXT, "execvpe"));
   g_real.fexecve =
       reinterpret_cast<int (*)(int, char* const*, char* const*)>(dlsym(RTLD_NEXT, "fexecve"));
-  const bool complete = g_real.execve != nullptr && g_real.execv != nullptr &&
-                        g_real.execvp != nullptr && g_real.execvpe != nullptr &&
-                        g_real.fexecve != nullptr;
+  const bool complete = g_real.execve != nullptr && g_real.execvp != nullptr &&
+                        g_real.execvpe != nullptr && g_real.fexecve != nullptr;
   SetHandoffArmedAtExec(complete && FoundFirst());
 }
 
@@ -99,6 +98,7 @@ int WithArgv(const char* arg, va_list args, char* const** envp_out, Then then) {
 }  // namespace filemon
 
 using filemon::preload_internal::ArmPendingHandoff;
+using filemon::preload_internal::ExecvePending;
 using filemon::preload_internal::g_real;
 using filemon::preload_internal::Missing;
 using filemon::preload_internal::WithArgv;
@@ -106,13 +106,11 @@ using filemon::preload_internal::WithArgv;
 extern "C" {
 
 int execve(const char* path, char* const argv[], char* const envp[]) noexcept {
-  ArmPendingHandoff();
-  return g_real.execve != nullptr ? g_real.execve(path, argv, envp) : Missing();
+  return ExecvePending(path, argv, envp, g_real.execve);
 }
 
 int execv(const char* path, char* const argv[]) noexcept {
-  ArmPendingHandoff();
-  return g_real.execv != nullptr ? g_real.execv(path, argv) : Missing();
+  return ExecvePending(path, argv, environ, g_real.execve);
 }
 
 int execvp(const char* file, char* const argv[]) noexcept {

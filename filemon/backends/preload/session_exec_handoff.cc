@@ -288,6 +288,23 @@ int ArmExecHandoff(const HandoffOptions& options) {
   return 0;
 }
 
+int ExecHandedOff(const char* path, char* const* argv, char* const* envp,
+                  const HandoffOptions& options) {
+  g_helper = options.helper;
+  g_fallbacks = options.fallbacks;
+  g_sigsys_blocked = false;  // the dispatch is not armed: the mask is the caller's as it is
+  if (g_helper != nullptr) {
+    sigset_t mask;  // the program starts with the caller's mask, as it has it now
+    Call(SYS_rt_sigprocmask, SIG_BLOCK, 0, reinterpret_cast<long>(&mask), sizeof(long));
+    ExecHelper(path, argv, envp, &mask);
+  }
+  const long rc = ExecWithFallbacks(reinterpret_cast<long>(path), reinterpret_cast<long>(argv),
+                                    const_cast<char* const*>(envp));
+  ArmExecHandoff(options);  // a next exec of the child's is handed off too
+  errno = static_cast<int>(-rc);
+  return -1;
+}
+
 }  // namespace preload_internal
 }  // namespace filemon
 
@@ -297,6 +314,10 @@ namespace filemon {
 namespace preload_internal {
 
 int ArmExecHandoff(const HandoffOptions&) { return ENOSYS; }
+
+int ExecHandedOff(const char* path, char* const* argv, char* const* envp, const HandoffOptions&) {
+  return static_cast<int>(syscall(SYS_execve, path, argv, envp));
+}
 
 }  // namespace preload_internal
 }  // namespace filemon

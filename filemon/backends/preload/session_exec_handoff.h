@@ -57,6 +57,14 @@ struct HandoffOptions {
 // left alone).
 int ArmExecHandoff(const HandoffOptions& options);
 
+// In the child, from the caller's exec function (preload_session_exec.cc) instead of arming:
+// execve(path, argv, envp) made as the hand-off makes it (the helper for a program the
+// interposer cannot enter, the E2BIG fallbacks), without the dispatch or a signal. Returns
+// only on failure: -1 with errno set, the hand-off then armed for the child's next exec.
+// Async-signal-safe, as `ArmExecHandoff`.
+int ExecHandedOff(const char* path, char* const* argv, char* const* envp,
+                  const HandoffOptions& options);
+
 // In the parent, once its vforked child exec'd or exited, on the thread that called vfork: unmaps
 // what the child's hand-off mapped in the memory it borrowed (a helper's argv or a fallback
 // environment too long for the stack) and left there by exec'ing (exec_argv.h). Cheap when
