@@ -50,14 +50,21 @@ const volatile bool absolute_paths = false;
 const volatile bool probes = false;
 const volatile __u32 field_offset[FE_FIELDS] = {};
 
-/* One bit per thread-group id below PID_MAX_LIMIT (1 << 22 on 64-bit), set for every process
- * in `traced` (by on_fork, and by the loader before it adds one) and cleared when it leaves.
- * Every system call on the machine exits through on_sys_exit while the program is attached: this
- * array lets the untraced ones out with a load and a bit test, where `traced` costs a hash.
- * A bit may stay set for a process that is not in `traced` (a failed insertion): it then costs
- * that lookup, never a record; `traced` stays the tree's one authority. */
-#define TRACED_WORDS (1 << 16)
-__u64 traced_bits[TRACED_WORDS] = {};
+/* One bit per thread-group id below the kernel's pid_max when the program was loaded (the
+ * loader sizes it), set for every process in `traced` (by on_fork, and by the loader before it
+ * adds one) and cleared when it leaves. Every system call on the machine exits through
+ * on_sys_exit while the program is attached: this array lets the untraced ones out with a load
+ * and a bit test, where `traced` costs a hash. A pid beyond it (pid_max raised since) and a bit
+ * left set for a process not in `traced` (a failed insertion) cost that lookup, never a
+ * record: `traced` stays the tree's one authority. A map of its own, mapped by the loader,
+ * rather than global data, which libbpf would fill from an image at load. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(map_flags, BPF_F_MMAPABLE);
+  __uint(max_entries, 1 << 16); /* the loader sets it (loader.cc: TracedWords) */
+  __type(key, __u32);
+  __type(value, __u64);
+} traced_bits SEC(".maps");
 /* Per slot, read by the loader at the end of a run; reset when the slot is given out. */
 __u64 lost_records[FE_SLOTS] = {};
 /* Per slot, the processes of its tree in `traced` (the loader counts the ones it adds, before
@@ -123,17 +130,27 @@ static __always_inline bool plan_op(__u32 key) {
   return plan && plan->op != 0;
 }
 
+/* The word of `traced_bits` that holds process `tgid`'s bit, or null beyond the array (an
+ * array lookup: the verifier inlines it). */
+static __always_inline __u64* traced_word(__u32 tgid) {
+  __u32 index = tgid >> 6;
+  return bpf_map_lookup_elem(&traced_bits, &index);
+}
+
 /* Whether process `tgid` may be traced: false for every process outside `traced`. */
 static __always_inline bool maybe_traced(__u32 tgid) {
-  return traced_bits[(tgid >> 6) & (TRACED_WORDS - 1)] & (1ULL << (tgid & 63));
+  __u64* word = traced_word(tgid);
+  return !word || (*word & (1ULL << (tgid & 63)));
 }
 
 static __always_inline void set_traced_bit(__u32 tgid) {
-  __sync_fetch_and_or(&traced_bits[(tgid >> 6) & (TRACED_WORDS - 1)], 1ULL << (tgid & 63));
+  __u64* word = traced_word(tgid);
+  if (word) __sync_fetch_and_or(word, 1ULL << (tgid & 63));
 }
 
 static __always_inline void clear_traced_bit(__u32 tgid) {
-  __sync_fetch_and_and(&traced_bits[(tgid >> 6) & (TRACED_WORDS - 1)], ~(1ULL << (tgid & 63)));
+  __u64* word = traced_word(tgid);
+  if (word) __sync_fetch_and_and(word, ~(1ULL << (tgid & 63)));
 }
 
 /* The slot of process `tgid`'s tree, or null when it is not traced. */

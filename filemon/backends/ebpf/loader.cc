@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <memory>
@@ -34,6 +35,9 @@ struct RingRoute {
 // kernel frees it when the process exits.
 struct SharedProgram {
   filemon_bpf* skel = nullptr;
+  // filemon.bpf.c's `traced_bits`, mapped: set from a child between fork and exec (AddSelf).
+  uint64_t* traced_bits = nullptr;
+  size_t traced_words = 0;
   std::mutex mu;
   bool used[FE_SLOTS] = {};  // under mu
   // Rings of ended slots, drained and unreachable from the program, for the next slots.
@@ -56,6 +60,21 @@ using ptrace_internal::SyscallEntry;
 // the kernel initialises a bucket per entry when it creates the map, and a larger map cost the
 // start measurably.
 constexpr uint32_t kTracedProcesses = 8192;
+
+// The words of filemon.bpf.c's `traced_bits`: a bit per pid below the kernel's pid_max now
+// (PID_MAX_LIMIT, 1 << 22 on 64-bit, when it cannot be read). Pids above it, if pid_max is raised
+// later, are looked up in the map of the tree instead.
+uint32_t TracedWords() {
+  constexpr uint32_t kPidMaxLimit = 1u << 22;
+  uint32_t pid_max = kPidMaxLimit;
+  if (FILE* f = fopen("/proc/sys/kernel/pid_max", "re")) {
+    if (fscanf(f, "%u", &pid_max) != 1 || pid_max == 0 || pid_max > kPidMaxLimit) {
+      pid_max = kPidMaxLimit;
+    }
+    fclose(f);
+  }
+  return (pid_max + 63) / 64;
+}
 
 // libbpf's warnings for the failure being reported, per thread. libbpf_set_print is libbpf's
 // one global setting: it is set once, to this, and prints nothing itself.
@@ -103,6 +122,9 @@ absl::Status LoadShared(const TraceOptions& options, int first_ring, SharedProgr
   if (int err = bpf_map__set_max_entries(skel->maps.traced, kTracedProcesses); err != 0) {
     return LoadError(-err, "cannot size the map of traced processes", messages);
   }
+  if (int err = bpf_map__set_max_entries(skel->maps.traced_bits, TracedWords()); err != 0) {
+    return LoadError(-err, "cannot size the traced pids' bits", messages);
+  }
   if (int err = bpf_map__set_inner_map_fd(skel->maps.rings, first_ring); err != 0) {
     return LoadError(-err, "cannot set the ring buffers' model", messages);
   }
@@ -127,9 +149,16 @@ absl::Status LoadShared(const TraceOptions& options, int first_ring, SharedProgr
       }
     }
   }
+  const size_t words = bpf_map__max_entries(skel->maps.traced_bits);
+  void* bits = mmap(nullptr, words * sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED,
+                    bpf_map__fd(skel->maps.traced_bits), 0);
+  if (bits == MAP_FAILED) return LoadError(errno, "cannot map the traced pids' bits", messages);
   if (int err = filemon_bpf__attach(skel); err != 0) {
+    munmap(bits, words * sizeof(uint64_t));
     return LoadError(-err, "cannot attach the BPF program", messages);
   }
+  shared->traced_bits = static_cast<uint64_t*>(bits);
+  shared->traced_words = words;
   shared->skel = skel;
   skel = nullptr;
   return absl::OkStatus();
@@ -213,10 +242,11 @@ int Program::AddPid(uint32_t pid) const {
   // the count is in the program's mapped memory: async-signal-safe.
   auto* live = &shared_->skel->bss->live[slot_];
   __atomic_fetch_add(live, 1, __ATOMIC_SEQ_CST);
-  // Its bit before its entry (filemon.bpf.c's `traced_bits`): the program looks it up only then.
-  auto& bits = shared_->skel->bss->traced_bits;
-  __atomic_fetch_or(&bits[(pid / 64) % (sizeof(bits) / sizeof(bits[0]))], uint64_t{1} << (pid % 64),
-                    __ATOMIC_SEQ_CST);
+  // Its bit before its entry (filemon.bpf.c's `traced_bits`): the program looks it up only
+  // then. A pid beyond the bits is always looked up.
+  if (pid / 64 < shared_->traced_words) {
+    __atomic_fetch_or(&shared_->traced_bits[pid / 64], uint64_t{1} << (pid % 64), __ATOMIC_SEQ_CST);
+  }
   uint32_t slot = slot_;
   if (bpf_map_update_elem(bpf_map__fd(shared_->skel->maps.traced), &pid, &slot, BPF_ANY) != 0) {
     int error = errno;
