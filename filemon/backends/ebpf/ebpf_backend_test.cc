@@ -1,8 +1,8 @@
 // The ebpf backend on real programs: the backend conformance suite (with the kernel-order cases
 // and the strace cross-check), stress, a full ring buffer, and the errors where it cannot run.
-// Its sessions are tested with the other backends' (filemon/backends/session_test.cc).
-// Needs root and a kernel that lets it load BPF: tagged no-sandbox (Bazel's sandbox is a user
-// namespace, where bpf() is refused); elsewhere every test skips, saying why.
+// Its sessions are tested with the other backends' (filemon/backends/session_test.cc,
+// session_child_test.cc). Needs root and a kernel that lets it load BPF: tagged no-sandbox (Bazel's
+// sandbox is a user namespace, where bpf() is refused); elsewhere every test skips, saying why.
 #include "filemon/backends/ebpf/ebpf_backend.h"
 
 #include <bpf/bpf.h>
