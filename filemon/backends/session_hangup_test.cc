@@ -94,7 +94,13 @@ TEST_P(SessionHangup, ForegroundGroupIsHungUpWhenTheCommandEnds) {
     ended = waitpid(leader, &status, WNOHANG) == leader;
     if (!ended) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  const char state = sleep_pid > 0 ? ProcessState(sleep_pid) : 0;
+  // SIGHUP reaches the foreground group as the leader exits; `sleep` may still be on its way
+  // out (running, to act on the signal) when the leader has been reaped: it has a while to go.
+  char state = sleep_pid > 0 ? ProcessState(sleep_pid) : 0;
+  for (int i = 0; i < 200 && state != 0 && state != 'Z'; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    state = ProcessState(sleep_pid);
+  }
   if (sleep_pid > 0 && state != 0 && state != 'Z') kill(sleep_pid, SIGKILL);  // leave nothing
   if (!ended) {
     kill(leader, SIGKILL);
