@@ -8,7 +8,6 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,10 +33,6 @@
 #include "filemon/backends/preload/wire_format.h"
 #include "filemon/core/record.h"
 
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
-
 namespace filemon {
 namespace preload_internal {
 namespace {
@@ -47,12 +42,6 @@ using absl::StrCat;
 // How long the thread keeps ticking once no tree is traced, before it sleeps until woken: a
 // caller such as bmake starts its next command well within it.
 constexpr double kIdleTicksMs = 1000;
-
-double NowMs() {
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return now.tv_sec * 1e3 + now.tv_nsec / 1e6;
-}
 
 // Records kept for the caller, with their paths copied: the dispatcher's views end with the
 // call, and the caller reads them from another thread later.
@@ -199,7 +188,6 @@ class SharedSupervisor::Impl : public WaitStrategy, public ControlHandler {
   RecordDispatcher dispatcher_;
   Pump pump_;
   std::vector<std::shared_ptr<TreeState>> active_;
-  std::vector<TreeState*> hangups_;  // the trees whose pipe's hangup the last poll watched
   int tick_ms_ = 1;
   double last_drain_ms_;
   double idle_since_ms_ = 0;  // when the last tree ended (the thread's)
@@ -305,12 +293,12 @@ absl::StatusOr<WaitStrategy::Wakeup> SharedSupervisor::Impl::Wait(std::vector<po
   fds->push_back({roots_.get(), POLLIN, 0});
   // A tree's pipe is watched for its hangup (no event bit: no wakeup per write) only once its
   // root has exited, or if the root has no pidfd.
-  hangups_.clear();
+  std::vector<TreeState*> hangups;
   for (const std::shared_ptr<TreeState>& tree : active_) {
     const bool watch_root = tree->root_pidfd.valid() && !tree->root_exited;
     if (tree->pipe_gone || watch_root) continue;
     fds->push_back({tree->pipe_read.get(), 0, 0});
-    hangups_.push_back(tree.get());
+    hangups.push_back(tree.get());
   }
   const int sleep_ms = SleepMs();
   int n;
@@ -321,6 +309,10 @@ absl::StatusOr<WaitStrategy::Wakeup> SharedSupervisor::Impl::Wait(std::vector<po
   if (sleep_ms < 0) {
     absl::MutexLock lock(&mu_);
     asleep_ = false;
+  }
+  // Before Adopt, which may drop a tree, and free it, once its caller gave it up.
+  for (size_t h = 0; n > 0 && h < hangups.size(); ++h) {
+    if ((*fds)[own + 1 + h].revents != 0) hangups[h]->pipe_gone = true;
   }
   Adopt();  // the trees submitted while it slept: an exited root's event names one of them
   if (!active_.empty()) idle_since_ms_ = 0;
@@ -340,7 +332,8 @@ absl::StatusOr<WaitStrategy::Wakeup> SharedSupervisor::Impl::Wait(std::vector<po
   return wakeup;
 }
 
-// After a poll over `fds` (the pump's own descriptors up to `own`, then two per active tree;
+// After a poll over `fds` (the pump's own descriptors up to `own`, then the roots' epoll, then
+// the pipes watched for their hangup;
 // `polled`: it found something): whether a tree has ended, and `*sockets` set if the sockets
 // must be read for it. The root holds its pipe until it exits and releases it just before its
 // exit is reported, so the pipe of a root seen exited is asked at once. A tree that ended
@@ -352,9 +345,6 @@ bool SharedSupervisor::Impl::SeeEnds(const std::vector<pollfd>& fds, size_t own,
                                      bool* sockets) {
   std::vector<pollfd> again;
   std::vector<TreeState*> asked;
-  for (size_t h = 0; polled && h < hangups_.size(); ++h) {
-    if (fds[own + 1 + h].revents != 0) hangups_[h]->pipe_gone = true;
-  }
   std::vector<TreeState*> exited;
   if (polled && fds[own].revents != 0) RootsExited(&exited);
   for (TreeState* tree : exited) {
@@ -380,19 +370,26 @@ bool SharedSupervisor::Impl::SeeEnds(const std::vector<pollfd>& fds, size_t own,
   return ended;
 }
 
-// The active trees whose root's pidfd the epoll reports readable (each once: one-shot).
+// The active trees whose root's pidfd the epoll reports readable (each once: one-shot). A
+// tree submitted since the wakeup's Adopt may be one of them (Submit adds its pidfd to the
+// epoll after queueing it, under the same lock): the queue is adopted once the events are
+// taken, so that no event is consumed for a tree not yet known.
 void SharedSupervisor::Impl::RootsExited(std::vector<TreeState*>* exited) {
+  std::vector<uint64_t> ids;
   struct epoll_event events[32];
   int n;
   do {
     n = epoll_wait(roots_.get(), events, 32, 0);
-    for (int i = 0; i < n; ++i) {
-      for (const std::shared_ptr<TreeState>& tree : active_) {
-        // An id of no active tree: one dropped before its root exited.
-        if (tree->id == events[i].data.u64 && !tree->root_exited) exited->push_back(tree.get());
-      }
-    }
+    for (int i = 0; i < n; ++i) ids.push_back(events[i].data.u64);
   } while (n == 32);
+  if (ids.empty()) return;
+  Adopt();
+  for (uint64_t id : ids) {
+    for (const std::shared_ptr<TreeState>& tree : active_) {
+      // An id of no active tree: one dropped before its root exited.
+      if (tree->id == id && !tree->root_exited) exited->push_back(tree.get());
+    }
+  }
 }
 
 void SharedSupervisor::Impl::Drained(size_t /*messages*/, size_t pipe_bytes) {
