@@ -6,6 +6,10 @@
 
 #include <cstdint>
 
+#ifndef P_PIDFD  // glibc before 2.36
+#define P_PIDFD 3
+#endif
+
 namespace filemon {
 namespace preload_internal {
 namespace {

@@ -11,12 +11,6 @@ namespace filemon {
 namespace preload_internal {
 namespace {
 
-double NowMs() {
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<double>(now.tv_sec) * 1e3 + static_cast<double>(now.tv_nsec) / 1e6;
-}
-
 // poll(2) over `fds`; EINTR counts as nothing ready.
 absl::StatusOr<int> Poll(std::vector<pollfd>* fds, int timeout_ms) {
   const int n = poll(fds->data(), fds->size(), timeout_ms);
@@ -25,6 +19,12 @@ absl::StatusOr<int> Poll(std::vector<pollfd>* fds, int timeout_ms) {
 }
 
 }  // namespace
+
+double NowMs() {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<double>(now.tv_sec) * 1e3 + static_cast<double>(now.tv_nsec) / 1e6;
+}
 
 int NextTickMs(size_t bytes, size_t capacity, double elapsed_ms, int max_ms) {
   if (bytes >= capacity / 4) return 0;

@@ -50,6 +50,9 @@ class WaitStrategy {
   virtual void Drained(size_t messages, size_t pipe_bytes) = 0;
 };
 
+// CLOCK_MONOTONIC in milliseconds: the clock of the ticks.
+double NowMs();
+
 // The wait before the next drain of the pipe, from the last drain: `bytes` read after
 // `elapsed_ms`. Aims at an eighth of `capacity` per tick at the rate just seen; 0 (drain again
 // at once) when a drain found the pipe a quarter full; `max_ms` when nothing came.

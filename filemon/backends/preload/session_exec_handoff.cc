@@ -21,6 +21,8 @@
 namespace filemon {
 namespace preload_internal {
 
+// exec_argv.h is hidden inside the interposer's units: the session library reaches its release
+// through this unit, which links it.
 void ReleaseHandoffRooms() { ReleaseVforkChildRooms(); }
 
 void SendPrepared(int pipe) {
@@ -116,12 +118,10 @@ bool g_sigsys_blocked = false;
 constexpr unsigned long kSigsysBit = 1UL << (SIGSYS - 1);
 
 // The mask `mask` the caller's code runs with, with SIGSYS as the caller asked for it.
+// `out` may be `mask`.
 void CallersFullMask(const sigset_t* mask, sigset_t* out) {
-  unsigned long bits;
-  std::memcpy(&bits, mask, sizeof(bits));
-  if (g_sigsys_blocked) bits |= kSigsysBit;
-  std::memcpy(out, mask, sizeof(*out));
-  std::memcpy(out, &bits, sizeof(bits));
+  *out = *mask;
+  if (g_sigsys_blocked) sigaddset(out, SIGSYS);
 }
 
 long Call(long nr, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 = 0, long a6 = 0) {
