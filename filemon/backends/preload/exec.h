@@ -29,7 +29,20 @@ bool HelperTakes(const ExecProbe& probe);
 // execve(2) with our environment; an unpreloadable program as above. Returns as execve does.
 int ExecveImpl(const char* path, char* const argv[], char* const envp[]);
 
-// execvpe(3): glibc's search of PATH for `file`, each candidate through ExecveImpl, and a file
+// What an exec learns of its environment before it runs, the same for every candidate of an
+// execvp's search and its shell fallback: asked once (LookAtEnv), used by each (ExecveWith).
+struct ExecEnv {
+  char* const* envp = nullptr;
+  bool active = false;      // this process is traced (Active())
+  bool readable = false;    // the kernel can read `envp` (user_memory.h); if active
+  bool hands_over = false;  // a nested trace's session prepared this process (HandsOver)
+};
+ExecEnv LookAtEnv(char* const envp[]);
+
+// ExecveImpl with `env` already looked at.
+int ExecveWith(const char* path, char* const argv[], const ExecEnv& env);
+
+// execvpe(3): glibc's search of PATH for `file`, each candidate through ExecveWith, and a file
 // that is no executable format run by /bin/sh. Returns -1 with errno as execvpe does.
 int ExecvpeImpl(const char* file, char* const argv[], char* const envp[]);
 

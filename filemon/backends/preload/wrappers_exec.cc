@@ -162,11 +162,11 @@ int ExecFailed(const char* path, int error) {
 // Runs `path`, which is no executable format, with /bin/sh, as glibc's execvp does (ENOEXEC
 // unless the exec succeeds); the shell's argv is in a frame of its own.
 __attribute__((noinline)) void ExecWithShell(const char* path, char* const argv[],
-                                             char* const envp[]) {
+                                             const ExecEnv& env) {
   ArgvRoom sh_argv(ShellArgvEntries(argv));
   if (sh_argv.args() == nullptr) return;  // ENOEXEC, as glibc's execvp when out of memory
   BuildShellArgv(path, argv, sh_argv.args());
-  ExecveImpl("/bin/sh", const_cast<char* const*>(sh_argv.args()), envp);
+  ExecveWith("/bin/sh", const_cast<char* const*>(sh_argv.args()), env);
   errno = ENOEXEC;
 }
 
@@ -227,13 +227,28 @@ bool HelperTakes(const ExecProbe& probe) {
 // untraced (environment.h, EnvLevel); one whose program could not load this library runs
 // untraced at once: the log says so in both cases (untraced.h).
 int ExecveImpl(const char* path, char* const argv[], char* const envp[]) {
-  if (!Active()) return REAL(execve)(path, argv, envp);
+  return ExecveWith(path, argv, LookAtEnv(envp));
+}
+
+ExecEnv LookAtEnv(char* const envp[]) {
+  ExecEnv env;
+  env.envp = envp;
+  env.active = Active();
+  if (!env.active) return env;
+  env.readable = ReadableStrings(envp);
+  env.hands_over = env.readable && HandsOver(envp);
+  return env;
+}
+
+int ExecveWith(const char* path, char* const argv[], const ExecEnv& env) {
+  char* const* envp = env.envp;
+  if (!env.active) return REAL(execve)(path, argv, envp);
   // An environment the kernel cannot read is passed on unread: the exec fails (EFAULT).
-  if (__builtin_expect(!ReadableStrings(envp), 0)) {
+  if (__builtin_expect(!env.readable, 0)) {
     REAL(execve)(path, argv, envp);
     return ExecFailed(path, errno);
   }
-  if (HandsOver(envp)) {
+  if (env.hands_over) {
     // A path the kernel cannot read is not named: the exec fails (EFAULT), nothing handed over.
     if (!ReadableString(path)) return REAL(execve)(path, argv, envp);
     errno = ExecHandedOver(path, [&] {
@@ -268,9 +283,10 @@ int ExecvpeImpl(const char* file, char* const argv[], char* const envp[]) {
     errno = ENOENT;
     return -1;
   }
+  const ExecEnv env = LookAtEnv(envp);  // once for every candidate
   auto run = [&](const char* path) {
-    ExecveImpl(path, argv, envp);
-    if (errno == ENOEXEC) ExecWithShell(path, argv, envp);
+    ExecveWith(path, argv, env);
+    if (errno == ENOEXEC) ExecWithShell(path, argv, env);
   };
   if (IsPathName(file)) {
     run(file);
