@@ -135,7 +135,7 @@ for v in 2 3; do
       k = split(a, x, " "); split(b, y, " ")
       for (i = 1; i <= k; i++) d[i] = (x[i] - y[i]) / t * 1e6
       sort_numbers(d, k)
-      printf "%s - meta-nofilemon, CPU per traced command: %.0f us (median of %d paired rounds; %.0f to %.0f)\n",
-        n, median(d, k), k, d[1], d[k]
+      printf "%s - meta-nofilemon, CPU per traced command: %.0f us (median of %d paired rounds, " \
+        "95%% CI %s us; %.0f to %.0f)\n", n, median(d, k), k, median_ci(d, k, "%.0f"), d[1], d[k]
     }'
 done

@@ -14,7 +14,9 @@
 #   BENCH_AWK                 awk functions for the reports, put in front of an awk program:
 #                             sort_numbers(a, n) sorts a[1..n]; median(a, n) of a sorted a[1..n]
 #                             is its middle value or the mean of the two middle ones;
-#                             joined(a, n, format) is a[1..n], each formatted by `format`
+#                             joined(a, n, format) is a[1..n], each formatted by `format`;
+#                             median_ci(a, n, format) is a 95 % confidence interval for the
+#                             median of a sorted a[1..n], "LOW..HIGH" ("-" below 6 samples)
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_NAME=$(basename "$0")
@@ -108,6 +110,21 @@ function sort_numbers(a, n,   i, j, x) {
   for (i = 1; i <= n; ++i) for (j = i + 1; j <= n; ++j) if (a[j] + 0 < a[i] + 0) { x = a[i]; a[i] = a[j]; a[j] = x }
 }
 function median(a, n) { return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+# The rank k of the lower end of a distribution-free 95 % confidence interval for the median of
+# n samples, a sorted a[1..n]: [a[k], a[n + 1 - k]] holds the true median with probability at
+# least 0.95 (the largest k with P(Binomial(n, 1/2) < k) <= 0.025); 0 when n is too small (< 6).
+function median_ci_rank(n,   k, p, cdf) {
+  p = 0.5 ^ n; cdf = 0
+  for (k = 0; k < n; ++k) {
+    if (cdf + p > 0.025) return k
+    cdf += p; p = p * (n - k) / (k + 1)
+  }
+  return 0
+}
+function median_ci(a, n, format,   k) {
+  k = median_ci_rank(n)
+  return k ? sprintf(format ".." format, a[k], a[n + 1 - k]) : "-"
+}
 function joined(a, n, format,   i, line) {
   line = ""
   for (i = 1; i <= n; ++i) line = line sprintf(format, a[i])

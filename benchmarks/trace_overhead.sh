@@ -186,7 +186,8 @@ report 4 "CPU time (user + system, tracer included)"
 
 # Paired: each variant against the untraced run of the same round (run minutes apart at most), so
 # that the machine's drift over the whole run cancels; the median of those ratios. Of the wall
-# time and of the CPU time (steadier on a shared machine).
+# time and of the CPU time (steadier on a shared machine), with a 95 % confidence interval for
+# that median which assumes nothing about the ratios' distribution (see median_ci).
 # BY_ROUND, the first rule of the paired reports (awk -v n=VARIANT_COUNT -v field=FIELD):
 # t[WORKLOAD, ROUND, VARIANT] is that run's FIELD, rounds[WORKLOAD] the count of rounds and
 # order[WORKLOAD] the variants in the order they first ran.
@@ -197,7 +198,7 @@ paired() {  # paired FIELD TITLE (3: wall, 4: cpu)
     END {
       for (k in order) {
         printf "\nworkload %s, %s paired with the same round'"'"'s untraced run\n", k, title
-        printf "%-16s %12s   ratios (sorted)\n", "variant", "median ratio"
+        printf "%-16s %12s %13s   ratios (sorted)\n", "variant", "median ratio", "95% CI"
         nv = split(order[k], vs, " ")
         for (j = 1; j <= nv; ++j) {
           if (vs[j] == "untraced") continue
@@ -206,7 +207,7 @@ paired() {  # paired FIELD TITLE (3: wall, 4: cpu)
             if (t[k, r, "untraced"] > 0 && t[k, r, vs[j]] > 0) s[++m] = t[k, r, vs[j]] / t[k, r, "untraced"]
           }
           sort_numbers(s, m)
-          printf "%-16s %11.3fx  %s\n", vs[j], median(s, m), joined(s, m, " %.2f")
+          printf "%-16s %11.3fx %13s  %s\n", vs[j], median(s, m), median_ci(s, m, "%.3f"), joined(s, m, " %.2f")
         }
       }
     }' "$RESULTS"
