@@ -10,6 +10,9 @@
 #ifndef FILEMON_BACKENDS_PRELOAD_EXEC_H_
 #define FILEMON_BACKENDS_PRELOAD_EXEC_H_
 
+#include <spawn.h>
+#include <sys/types.h>
+
 #include "filemon/backends/preload/exec_probe.h"
 
 #pragma GCC visibility push(hidden)
@@ -45,6 +48,12 @@ int ExecveWith(const char* path, char* const argv[], const ExecEnv& env);
 // execvpe(3): glibc's search of PATH for `file`, each candidate through ExecveWith, and a file
 // that is no executable format run by /bin/sh. Returns -1 with errno as execvpe does.
 int ExecvpeImpl(const char* file, char* const argv[], char* const envp[]);
+
+// posix_spawn of `/bin/sh -c command`, the shell of system(3) and popen(3), through the
+// posix_spawn wrapper's work (F, file actions, auto's helper, the retries without room) with
+// `envp` passed as it is: no global of the process changes. Returns as posix_spawn does.
+int SpawnShell(pid_t* pid, const char* command, const posix_spawn_file_actions_t* actions,
+               const posix_spawnattr_t* attr, char* const envp[]);
 
 // Nested traces (launch_protocol.h): whether an exec or spawn with `envp` (readable) hands this
 // process over to the session of a nested trace, which prepared `envp` for this very process.

@@ -135,22 +135,6 @@ void SayRunsUntraced(int pid, const char* path, UntracedWhy why, int error) {
   m.Send();
 }
 
-void SayShellRunsUntraced(const char* function) {
-  char number[kNumber];
-  number[FormatUnsigned(static_cast<unsigned>(Pid()), number)] = '\0';
-  char text[512];
-  ByteAppender out(text, sizeof(text) - 1);
-  const char* const pieces[] = {
-      "pid ", number, ": the shell of its ", function, " runs untraced: ", kNoRoom, kLoss};
-  for (const char* piece : pieces) {
-    out.Append(piece, Length(piece));
-  }
-  text[out.size()] = '\0';
-  Message m;
-  m.AddComment(text);
-  m.Send();
-}
-
 void SayUntracedExecFailed(int pid, const char* path, int error) {
   NoteText text(pid, path);
   text.Add("did not run after all: its untraced exec failed too (").AddErrno(error).Add(")");

@@ -38,10 +38,6 @@ int LibraryAccessError(const char* library);
 // untraced: `why`, with the errno value `error` that decided it.
 void SayRunsUntraced(int pid, const char* path, UntracedWhy why, int error);
 
-// Sends the note for the shell that this process's `function` (system(3), popen(3)) started
-// untraced: glibc creates it, so its pid is not known (nor is it in the log).
-void SayShellRunsUntraced(const char* function);
-
 // Sends a comment: process `pid`'s untraced exec of `path`, announced by SayRunsUntraced,
 // failed with `error` (the process goes on with its old program).
 void SayUntracedExecFailed(int pid, const char* path, int error);

@@ -1,7 +1,7 @@
 // The wrappers of the libc functions that create a process and exec in it inside glibc:
-// posix_spawn, posix_spawnp, system and popen. The child's start writes its F with the parent
-// and token its parent passed in the environment (launch_protocol.h); the parent writes its own
-// F when it does not wait (process_creation.h).
+// posix_spawn and posix_spawnp (and the shell of system and popen, wrappers_shell.cc). The child's
+// start writes its F with the parent and token its parent passed in the environment
+// (launch_protocol.h); the parent writes its own F when it does not wait (process_creation.h).
 
 #include <errno.h>
 #include <fcntl.h>
@@ -47,8 +47,6 @@ DECLARE_REAL(posix_spawn, int (*)(pid_t*, const char*, const posix_spawn_file_ac
                                   const posix_spawnattr_t*, char* const[], char* const[]));
 DECLARE_REAL(posix_spawnp, int (*)(pid_t*, const char*, const posix_spawn_file_actions_t*,
                                    const posix_spawnattr_t*, char* const[], char* const[]));
-DECLARE_REAL(system, int (*)(const char*));
-DECLARE_REAL(popen, FILE* (*)(const char*, const char*));
 
 // What the parent of a spawn decided: the program, and who writes what.
 struct SpawnPlan {
@@ -235,60 +233,17 @@ int SpawnImpl(SpawnFn real, bool search, pid_t* pid, const char* file,
   return rc;
 }
 
-// Runs `fn` with our variables in `environ` (for system(3)/popen(3), whose internal spawn
-// passes `environ` to the shell), with this process as the parent and `token` as the
-// creation's token (launch_protocol.h).
-template <typename Fn>
-auto WithOurEnvironment(uint32_t token, Fn fn, EnvLevel level = EnvLevel::kFull) -> decltype(fn()) {
-  if (!Active()) return fn();
-  char** saved = environ;
-  const ChildStart start{token, nullptr};
-  EnvRequest request{saved, true, nullptr, &start};
-  request.level = level;
-  return WithExecEnvironment(request, [&](char** env) {
-    environ = env;
-    auto result = fn();
-    if (environ == env) environ = saved;
-    return result;
-  });
-}
-
-// For system(3) and popen(3), whose shell glibc starts with `environ`: runs `fn` as
-// WithOurEnvironment does and, while the shell may have failed to start for want of room
-// (`no_room(result)`, from glibc's errno), again without the caches, then untraced, as an exec
-// would; the note (untraced.h) once the untraced shell started. `*untraced` says whether the
-// last try was untraced. errno is the caller's again unless the last try set it.
-template <typename Fn, typename NoRoom>
-auto WithRoomForTheShell(uint32_t token, const char* function, bool* untraced, Fn fn,
-                         NoRoom no_room) -> decltype(fn()) {
-  const int caller_errno = errno;
-  *untraced = false;
-  errno = 0;
-  auto result = WithOurEnvironment(token, fn);
-  for (const EnvLevel level : {EnvLevel::kWithoutCaches, EnvLevel::kUntraced}) {
-    if (!Active() || !no_room(result)) break;
-    *untraced = level == EnvLevel::kUntraced;
-    errno = 0;
-    result = WithOurEnvironment(token, fn, level);
-  }
-  if (*untraced && !no_room(result)) SayShellRunsUntraced(function);
-  if (errno == 0) errno = caller_errno;
-  return result;
-}
-
-// The pid of a popen(3) child: glibc keeps it after the FILE and its vtable pointer
-// (struct _IO_proc_file, unchanged since glibc 2.0); checked to be a child of ours.
-pid_t PopenChild(FILE* stream) {
-  pid_t pid;
-  memcpy(&pid, reinterpret_cast<const char*>(stream) + sizeof(FILE) + sizeof(void*), sizeof(pid));
-  if (pid <= 0) return 0;
-  siginfo_t info;
-  const long rc = RawSyscall6(SYS_waitid, P_PID, pid, reinterpret_cast<long>(&info),
-                              WEXITED | WNOHANG | WNOWAIT, 0, 0);
-  return rc == 0 ? pid : 0;
-}
-
 }  // namespace
+
+int SpawnShell(pid_t* pid, const char* command, const posix_spawn_file_actions_t* actions,
+               const posix_spawnattr_t* attr, char* const envp[]) {
+  // glibc 2.36's argv; later ones add "--", which a command at the kernel's limit may not have
+  // room for.
+  char sh[] = "sh", c[] = "-c";
+  char* const argv[] = {sh, c, const_cast<char*>(command), nullptr};
+  return SpawnImpl(REAL(posix_spawn), false, pid, "/bin/sh", actions, attr, argv, envp);
+}
+
 }  // namespace preload_internal
 }  // namespace filemon
 
@@ -309,29 +264,4 @@ FILEMON_EXPORT int posix_spawnp(pid_t* pid, const char* file,
                                 const posix_spawnattr_t* attr, char* const argv[],
                                 char* const envp[]) {
   return SpawnImpl(REAL(posix_spawnp), true, pid, file, actions, attr, argv, envp);
-}
-
-// system(3) waits for its child: the child's F alone is in order (token 0).
-FILEMON_EXPORT int system(const char* command) {
-  if (command == nullptr) return REAL(system)(command);  // only asks whether a shell exists
-  bool untraced = false;
-  return WithRoomForTheShell(
-      0, "system(3)", &untraced, [&] { return REAL(system)(command); },
-      [](int status) { return status == W_EXITCODE(127, 0) && errno == E2BIG; });
-}
-
-// popen(3) returns at once: the parent writes its F too.
-FILEMON_EXPORT FILE* popen(const char* command, const char* mode) {
-  if (!Active()) return REAL(popen)(command, mode);
-  const uint32_t token = NextToken();
-  g_creations_in_flight.fetch_add(1, std::memory_order_acq_rel);
-  bool untraced = false;
-  FILE* stream = WithRoomForTheShell(
-      token, "popen(3)", &untraced, [&] { return REAL(popen)(command, mode); },
-      // glibc's popen says ENOMEM whatever its spawn's error: one more try at most.
-      [](FILE* f) { return f == nullptr && (errno == E2BIG || errno == ENOMEM); });
-  const pid_t child = stream != nullptr && !untraced ? PopenChild(stream) : 0;
-  if (child > 0) SendFork(Pid(), child, token);
-  g_creations_in_flight.fetch_sub(1, std::memory_order_acq_rel);
-  return stream;
 }

@@ -61,6 +61,18 @@ TEST_P(BackendConformanceTest, WaitWithoutAChildToReapLeavesTheStatus) {
 // leave errno alone.
 TEST_P(BackendConformanceTest, CallsKeepTheirErrno) { ExpectCallResults("errno"); }
 
+// system(3), popen(3) and pclose(3) keep glibc's behaviour (the signals system() ignores and
+// blocks, popen's streams and modes) and keep what other threads do to the environment
+// meanwhile (shell_calls.c).
+TEST_P(BackendConformanceTest, ShellCallsKeepOtherThreadsEnvironment) {
+  Command c;
+  c.argv = {TestProgram("shell_calls_bin")};
+  ASSERT_TRUE(RunsUntraced(c.argv, {})) << "shell_calls fails untraced";
+  absl::StatusOr<TraceResult> r = TraceCommand(BackendConformanceTest::GetParam(), c, {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit.ShellStatus(), 0) << "the line of the check that failed\n" << r->log;
+}
+
 // 64 vfork children in turn each exec with 300 arguments a script without "#!" (execvp runs it
 // with /bin/sh) and a static program (auto's helper runs it): the parent, whose memory each
 // child shares until its exec, does not grow (vfork_long_exec.c).
