@@ -49,6 +49,7 @@ void RecordDispatcher::RemoveSink(RecordSink* sink) {
   for (int32_t pid : gone) {
     routes_.erase(pid);
     exit_written_.erase(pid);
+    prepared_.erase(pid);  // a root whose end the supervisor could not learn
     probes_.Forget(pid);
   }
   if (last_sink_ == sink) {

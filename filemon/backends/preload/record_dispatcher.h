@@ -155,7 +155,8 @@ class RecordDispatcher {
   const Sender* sender_ = nullptr;  // of the message being handled
   absl::flat_hash_map<RecordSink*, Refused> refused_;
   absl::flat_hash_set<int32_t> unenterable_;  // processes running such a program
-  absl::flat_hash_set<int32_t> prepared_;     // roots that sent WireKind::kPrepared
+  // Roots that sent WireKind::kPrepared, until their X or the end of their tree.
+  absl::flat_hash_set<int32_t> prepared_;
   struct HeldExit {
     RecordSink* sink;
     int32_t pid, code, signal;

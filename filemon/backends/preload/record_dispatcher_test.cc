@@ -76,6 +76,13 @@ class Body {
     Append(w);
     return *this;
   }
+  Body& Prepared(int32_t pid) {
+    WireRecord w{};
+    w.kind = WireKind::kPrepared;
+    w.pid = pid;
+    Append(w);
+    return *this;
+  }
   Body& Exit(int32_t pid, int32_t status) {
     Append(ExitRecord(pid, status));
     return *this;
@@ -288,6 +295,21 @@ TEST(RecordDispatcher, ANewRootIsNotTheEarlierProcessOfItsPid) {
   Body().Path(WireKind::kNotFound, 10, "/absent").Exit(10, 1).SendTo(&dispatcher);
   EXPECT_EQ(first.lines, (Lines{"N 10 /absent", "X 10 0 0"}));
   EXPECT_EQ(second.lines, (Lines{"N 10 /absent", "X 10 1 0"}));
+}
+
+// A root that prepared itself (a session's child) is forgotten with its tree, also when the
+// supervisor never learnt its end (before Linux 6.15 it cannot): a long session keeps nothing
+// per command, and a later root of the same pid that did not prepare itself gets no X.
+TEST(RecordDispatcher, ARemovedTreeForgetsThatItsRootPrepared) {
+  LinesSink first, second;
+  RecordDispatcher dispatcher(/*fallback=*/nullptr);
+  dispatcher.AddRoot(10, &first);
+  Body().Prepared(10).SendTo(&dispatcher);
+  dispatcher.RemoveSink(&first);
+  dispatcher.AddRoot(10, &second);
+  dispatcher.HandleRootExit(10, 0, 0);
+  EXPECT_TRUE(first.lines.empty());
+  EXPECT_TRUE(second.lines.empty()) << second.lines[0];
 }
 
 }  // namespace
