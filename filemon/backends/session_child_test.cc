@@ -5,6 +5,7 @@
 // Bazel's sandbox for ebpf, whose cases skip with the reason where the kernel refuses BPF.
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -210,6 +211,36 @@ TEST_P(SessionChildTest, ANestedFilemonTakesItsChildOverHoweverItStarts) {
       EXPECT_TRUE(absl::StrContains(inner, absl::StrCat(" ", input, "\n"))) << inner;
     }
   }
+}
+
+// preload and auto: a child whose tree pipe cannot be written (here its descriptor is made a
+// read-only /dev/null, standing for any failed write) hears it from PrepareChild, which would
+// otherwise let the child run with its X lost from the log.
+TEST_P(SessionChildTest, PrepareChildSaysWhenItsMarkerCannotBeSent) {
+  const std::string backend = GetParam();
+  if (backend != "preload" && backend != "auto") GTEST_SKIP() << "no tree pipe";
+  absl::StatusOr<std::unique_ptr<TraceSession>> session = backend_->StartSession({});
+  ASSERT_TRUE(session.ok()) << session.status();
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const int null = open("/dev/null", O_RDONLY);
+    for (int fd = 3; fd < 1024; ++fd) {
+      struct stat st;
+      const int flags = fcntl(fd, F_GETFL);
+      if (fd != null && flags >= 0 && (flags & O_ACCMODE) == O_WRONLY && fstat(fd, &st) == 0 &&
+          S_ISFIFO(st.st_mode)) {
+        dup2(null, fd);
+      }
+    }
+    _exit((*session)->PrepareChild() == EBADF ? 0 : 1);
+  }
+  ASSERT_TRUE((*session)->SetChild(pid).ok());
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_EQ(status, 0) << "PrepareChild did not return EBADF";
+  testing_internal::CollectingSink sink;
+  EXPECT_TRUE((*session)->Finish(&sink).ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, SessionChildTest,

@@ -96,7 +96,8 @@ int PreloadSession::PrepareChild() const {
   for (int fd : {socket_, tree_->child_pipe()}) {
     if (fd >= 0 && fcntl(fd, F_SETFD, 0) != 0) return errno;
   }
-  SendPrepared(tree_->child_pipe());  // this child's X is the log's from now on
+  // This child's X is the log's from now on.
+  if (const int error = SendPrepared(tree_->child_pipe()); error != 0) return error;
   // The caller's own exec goes through the hand-off: under auto a program the interposer
   // cannot enter goes to the helper, and an exec refused with E2BIG is tried with fewer of our
   // variables. Without Syscall User Dispatch neither happens (the log says the command sent no

@@ -25,23 +25,19 @@ namespace preload_internal {
 // through this unit, which links it.
 void ReleaseHandoffRooms() { ReleaseVforkChildRooms(); }
 
-void SendPrepared(int pipe) {
-  if (pipe < 0) return;
-  struct {
-    MessageHeader header;
-    WireRecord record;
-  } message{};
+int SendPrepared(int pipe) {
+  if (pipe < 0) return 0;
   const int32_t self = static_cast<int32_t>(getpid());
-  message.header.type = MessageType::kRecords;
-  message.header.size = sizeof(message);
-  message.header.sender = self;
+  ControlMessage message = MakeControlMessage(MessageType::kRecords, self, self, 0, 0);
   message.record.kind = WireKind::kPrepared;
-  message.record.pid = self;
   static_assert(sizeof(message) <= kMaxPipeMessage, "one atomic pipe write");
   const int saved_errno = errno;
-  while (write(pipe, &message, sizeof(message)) < 0 && errno == EINTR) {
+  ssize_t written;
+  while ((written = write(pipe, &message, sizeof(message))) < 0 && errno == EINTR) {
   }
+  const int error = written < 0 ? errno : 0;
   errno = saved_errno;
+  return error;
 }
 
 }  // namespace preload_internal

@@ -73,9 +73,10 @@ void ReleaseHandoffRooms();
 
 // In the child, once prepared: tells the session's supervisor through the tree's pipe `pipe`
 // that this process is traced from now on (wire_format.h, WireKind::kPrepared), so that its
-// log ends it with an X even if its exec fails. Async-signal-safe; a failed write is ignored
-// (the X is then missing, as before).
-void SendPrepared(int pipe);
+// log ends it with an X even if its exec fails. Async-signal-safe, keeps errno. Returns 0,
+// or the errno value of the failed write (the pipe is not writable: the session cannot trace
+// this process).
+int SendPrepared(int pipe);
 
 }  // namespace preload_internal
 }  // namespace filemon

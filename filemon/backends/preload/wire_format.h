@@ -132,7 +132,7 @@ static_assert(sizeof(WireRecord) == 24, "WireRecord layout");
 
 // A control message of the supervisor's own processes (the reaper, through the control socket
 // only they hold): a header and one record of kind kExit (MessageType says what its fields mean
-// for each type).
+// for each type). Also the shape of any message of one record (a session child's kPrepared).
 struct ControlMessage {
   MessageHeader header;
   WireRecord record;
