@@ -8,6 +8,7 @@
  *   execl     the child execs `cat FILE` with execl
  *   fexecve   ... with fexecve of an open /bin/cat
  *   execveat  ... with execveat
+ *   execvp    ... with execvp of `cat`, PATH naming two absent directories before /bin
  *   spawn     the child (forked) runs `cat FILE` with posix_spawn, waits for it and exits
  *             with its status
  *   spawnp    ... with posix_spawnp of `cat`
@@ -20,6 +21,7 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,6 +45,8 @@ static int RunChild(const char *how, const char *file) {
   } else if (strcmp(how, "fexecve") == 0) {
     int fd = open("/bin/cat", O_RDONLY | O_CLOEXEC);
     if (fd >= 0) fexecve(fd, argv, environ);
+  } else if (strcmp(how, "execvp") == 0) {
+    execvp("cat", argv);
   } else if (strcmp(how, "execveat") == 0) {
     execveat(AT_FDCWD, "/bin/cat", argv, environ, 0);
   } else if (strcmp(how, "spawn") == 0 || strcmp(how, "spawnp") == 0) {
@@ -70,6 +74,10 @@ int main(int argc, char **argv) {
   }
   int log = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (log < 0 || filemon_setfd(F, log) != 0) return 3;
+  if (strcmp(how, "execvp") == 0 &&
+      setenv("PATH", "/nonexistent/filemon-a:/nonexistent/filemon-b:/bin:/usr/bin", 1) != 0) {
+    return 3;
+  }
   pid_t pid = forks ? fork() : vfork();
   if (pid == 0) {
     if (filemon_setpid_child(F, getpid()) != 0) _exit(126);

@@ -186,6 +186,22 @@ bool SearchGoesOn(int error) {
   }
 }
 
+// execvp's search of PATH for `file` (no '/'): `run(path)` for each candidate until one fails
+// otherwise than as glibc's search goes on. EACCES from any entry is what a search that found
+// nothing leaves in errno.
+template <typename Run>
+void SearchPathForExec(const char* file, Run run) {
+  bool saw_eacces = false;
+  char candidate[PATH_MAX];
+  const bool searched_all = ForEachSearchCandidate(getenv("PATH"), file, candidate,
+                                                   sizeof(candidate), [&](const char* path) {
+                                                     run(path);
+                                                     saw_eacces |= errno == EACCES;
+                                                     return SearchGoesOn(errno);
+                                                   });
+  if (searched_all && saw_eacces) errno = EACCES;
+}
+
 }  // namespace
 
 bool HandsOver(char* const envp[]) {
@@ -248,6 +264,7 @@ int ExecveWith(const char* path, char* const argv[], const ExecEnv& env) {
     REAL(execve)(path, argv, envp);
     return ExecFailed(path, errno);
   }
+  if (env.handed_over) return REAL(execve)(path, argv, envp);
   if (env.hands_over) {
     // A path the kernel cannot read is not named: the exec fails (EFAULT), nothing handed over.
     if (!ReadableString(path)) return REAL(execve)(path, argv, envp);
@@ -277,13 +294,14 @@ int ExecveWith(const char* path, char* const argv[], const ExecEnv& env) {
 
 // `file` with a '/' is used as is; otherwise each PATH entry in turn. EACCES from any entry is
 // what a search that found nothing returns; a name longer than NAME_MAX is searched for
-// nowhere (ENAMETOOLONG), as glibc does.
+// nowhere (ENAMETOOLONG), as glibc does. A process a nested trace's session prepared is
+// handed over once for the whole search.
 int ExecvpeImpl(const char* file, char* const argv[], char* const envp[]) {
   if (file == nullptr || file[0] == '\0') {
     errno = ENOENT;
     return -1;
   }
-  const ExecEnv env = LookAtEnv(envp);  // once for every candidate
+  ExecEnv env = LookAtEnv(envp);  // once for every candidate
   auto run = [&](const char* path) {
     ExecveWith(path, argv, env);
     if (errno == ENOEXEC) ExecWithShell(path, argv, env);
@@ -296,16 +314,15 @@ int ExecvpeImpl(const char* file, char* const argv[], char* const envp[]) {
     errno = ENAMETOOLONG;
     return -1;
   }
-  bool saw_eacces = false;
-  char candidate[PATH_MAX];
-  const bool searched_all = ForEachSearchCandidate(getenv("PATH"), file, candidate,
-                                                   sizeof(candidate), [&](const char* path) {
-                                                     run(path);
-                                                     saw_eacces |= errno == EACCES;
-                                                     return SearchGoesOn(errno);
-                                                   });
-  if (!searched_all) return -1;
-  if (saw_eacces) errno = EACCES;
+  if (!env.hands_over) {
+    SearchPathForExec(file, run);
+    return -1;
+  }
+  // One hand-over for the whole search, named by `file` (EndHandOver keeps errno).
+  BeginHandOver(HandOverBy::kExec, file);
+  env.handed_over = true;
+  SearchPathForExec(file, run);
+  EndHandOver();
   return -1;
 }
 
