@@ -239,6 +239,34 @@ TEST_P(Probes, ASpawnWhoseExecFailsIsAProbe) {
   EXPECT_FALSE(r->Has(RecordKind::kNotFound, dir + "/bin2/tool")) << r->log;
 }
 
+// posix_spawnp's child goes on past a `#!` script of an absent interpreter (the kernel says
+// ENOENT) with or without probes: the program the log names is the one that ran, here a
+// statically linked one, which ptrace and auto's helper trace and preload names.
+TEST_P(Probes, ASpawnpGoesOnPastAScriptOfAnAbsentInterpreter) {
+  const std::string dir = MakeTempDir("spawnp_interpreter");
+  ASSERT_EQ(mkdir((dir + "/bin1").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir((dir + "/bin2").c_str(), 0755), 0);
+  ASSERT_TRUE(WriteFile(dir + "/bin1/tool", "#!/nonexistent/interpreter\n").ok());
+  ASSERT_EQ(chmod((dir + "/bin1/tool").c_str(), 0755), 0);
+  ASSERT_EQ(symlink(TestProgram("static_open_bin").c_str(), (dir + "/bin2/tool").c_str()), 0);
+  ASSERT_TRUE(WriteFile(dir + "/in", "x").ok());
+  for (const bool probes : {false, true}) {
+    SCOPED_TRACE(probes ? "with probes" : "without probes");
+    TraceOptions options;
+    options.probes = probes;
+    Command c;
+    c.argv = {TestProgram("probe_spawn_bin"), dir, "static"};
+    absl::StatusOr<TraceResult> r = TraceCommand(GetParam(), c, options);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->exit.ShellStatus(), 0) << r->log;
+    EXPECT_TRUE(r->Has(RecordKind::kExec, dir + "/bin2/tool")) << r->log;
+    EXPECT_FALSE(r->Has(RecordKind::kExec, dir + "/bin1/tool")) << r->log;
+    if (GetParam() != std::string("preload")) {
+      EXPECT_TRUE(r->Has(RecordKind::kWrite, "out")) << r->log;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, Probes,
                          ::testing::Values("ptrace", "preload", kAutoWithoutEbpf, "ebpf"));
 

@@ -63,22 +63,22 @@ struct SpawnPlan {
 };
 
 // The path of a program for posix_spawnp: the first PATH entry where it is executable and
-// present (judged into `plan->probe` on the way when probes are recorded). With `misses`, the
-// entries before it where an exec fails with ENOENT or ENOTDIR (the program is absent, or the
-// interpreter of its `#!` line) are appended there as 'N' actions: glibc's child tries them
-// with execve and goes on, the probes ptrace sees.
+// present, judged into `plan->probe` on the way: an entry whose exec fails with ENOENT or
+// ENOTDIR (the program is absent, or the interpreter of its `#!` line: the kernel says ENOENT
+// for both) is passed over, as glibc's child tries it with execve and goes on. With `misses`
+// (probes are recorded), those entries are appended there as 'N' actions: the probes ptrace
+// sees.
 bool SearchPath(const char* file, char* out, size_t size, ByteAppender* misses, SpawnPlan* plan) {
   if (IsPathName(file)) return false;
   return !ForEachSearchCandidate(getenv("PATH"), file, out, size, [&](const char* path) {
     const long rc = RawSyscall4(SYS_faccessat, AT_FDCWD, reinterpret_cast<long>(path), X_OK, 0);
-    if (misses == nullptr) return rc != 0;
     bool absent = rc == -ENOENT || rc == -ENOTDIR;
     if (rc == 0) {
       plan->probe = ProbeExecutable(path);
       absent = plan->probe.absent;
       plan->probed = !absent;
     }
-    if (absent) AppendSpawnAction(*misses, 'N', path, Length(path));
+    if (absent && misses != nullptr) AppendSpawnAction(*misses, 'N', path, Length(path));
     return rc != 0 || absent;
   });
 }

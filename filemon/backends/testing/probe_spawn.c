@@ -5,7 +5,9 @@
 //   posix_spawn("./absent")                     -> fails: N ./absent
 //   posix_spawnp("tool"), PATH=DIR/bin1:DIR/bin2 -> N DIR/bin1/tool, E DIR/bin2/tool
 //   posix_spawnp("gone"), the same PATH         -> fails: N DIR/bin1/gone, N DIR/bin2/gone
-// Exits 0 when every spawn did what the list says.
+// Exits 0 when every spawn did what the list says. With a second argument, `static`, only:
+//   posix_spawnp("tool", "in", "out"), PATH=DIR/bin1:DIR/bin2 -> exits 0, where bin2/tool is
+//   a statically linked program that copies `in` to `out` (static_open.c)
 #define _GNU_SOURCE
 #include <errno.h>
 #include <spawn.h>
@@ -17,7 +19,7 @@
 extern char** environ;
 
 static int Spawn(int search, const char* program) {
-  char* argv[] = {(char*)program, NULL};
+  char* argv[] = {(char*)program, "in", "out", NULL};
   pid_t pid = 0;
   int rc = search ? posix_spawnp(&pid, program, NULL, NULL, argv, environ)
                   : posix_spawn(&pid, program, NULL, NULL, argv, environ);
@@ -27,10 +29,14 @@ static int Spawn(int search, const char* program) {
 }
 
 int main(int argc, char** argv) {
-  if (argc != 2 || chdir(argv[1]) != 0) return 2;
-  if (Spawn(0, "./script") != ENOENT || Spawn(0, "./absent") != ENOENT) return 3;
+  if ((argc != 2 && argc != 3) || chdir(argv[1]) != 0) return 2;
   char path[4096];
   snprintf(path, sizeof path, "%s/bin1:%s/bin2", argv[1], argv[1]);
+  if (argc == 3) {
+    setenv("PATH", path, 1);
+    return Spawn(1, "tool") == 0 ? 0 : 6;
+  }
+  if (Spawn(0, "./script") != ENOENT || Spawn(0, "./absent") != ENOENT) return 3;
   setenv("PATH", path, 1);
   if (Spawn(1, "tool") != 0) return 4;
   if (Spawn(1, "gone") != ENOENT) return 5;
