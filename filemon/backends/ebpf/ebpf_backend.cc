@@ -48,20 +48,22 @@ std::vector<char*> CArray(const std::vector<std::string>& strings) {
   return out;
 }
 
-// What the child needs between fork and exec (prepared before the fork: it allocates nothing).
+// What the child needs between vfork and exec (prepared before: it allocates nothing).
 struct ChildJob {
   const Command* command;
   const char* program;
   char* const* argv;
   char* const* env;
-  int ready_write;   // one byte once the child has done what is not to be traced
-  int go_read;       // one byte once the child is in the traced map
-  int failed_write;  // the errno and the failed step, if exec is not reached
-  sigset_t mask;     // the caller's signal mask, for the command
+  const Program* traced;  // the child puts itself in its tree
+  int failed_write;       // the errno and the failed step, if exec is not reached
+  sigset_t mask;          // the caller's signal mask, for the command
 };
 
+// The child of a vfork: it shares the caller's memory until it execs or exits, so it only
+// makes system calls and writes nothing but its own locals (errno aside).
 [[noreturn]] void RunChild(const ChildJob& job) {
-  // The caller's caught signals get their default action, as exec would give them.
+  // The caller's caught signals get their default action, as exec would give them (the child
+  // has a copy of the caller's handlers: vfork shares memory, not them).
   for (int sig = 1; sig < NSIG; ++sig) {
     struct sigaction old;
     if (sigaction(sig, nullptr, &old) == 0 && old.sa_handler != SIG_DFL &&
@@ -71,13 +73,12 @@ struct ChildJob {
   }
   int error = 0;
   const char* what = "chdir";
-  char go = 0;
   if (!job.command->cwd.empty() && chdir(job.command->cwd.c_str()) != 0) {
     error = errno;
   } else if ((error = RedirectCommandOutput(*job.command)) != 0) {
     what = "dup2";
-  } else if (write(job.ready_write, "r", 1) != 1 || read(job.go_read, &go, 1) != 1) {
-    error = ECHILD;
+  } else if ((error = job.traced->AddSelf()) != 0) {
+    // In the tree only now: the chdir and dup2 above are not the command's operations.
     what = "trace";
   } else {
     what = "execve";
@@ -92,6 +93,15 @@ struct ChildJob {
   _exit(127);
 }
 
+// Starts the child: returns once it has exec'd or given up (a vfork: no copy of the caller's
+// address space, whose ring buffer mappings alone are thousands of page table entries). A
+// function of its own so that nothing of the caller's frame is live across the vfork.
+__attribute__((noinline)) pid_t StartChild(const ChildJob& job) {
+  const pid_t pid = vfork();
+  if (pid == 0) RunChild(job);
+  return pid;
+}
+
 // The error the child reported before exec, if any.
 absl::Status ChildError(int failed_read, const Command& command, const std::string& program) {
   char report[sizeof(int) + 8] = {};
@@ -102,6 +112,9 @@ absl::Status ChildError(int failed_read, const Command& command, const std::stri
   int error;
   memcpy(&error, report, sizeof(int));
   absl::string_view what(report + sizeof(int));
+  if (what == "trace") {
+    return absl::ErrnoToStatus(error, "ebpf backend: cannot add the command to the tree");
+  }
   std::string target = what == "chdir"  ? command.cwd
                        : what == "dup2" ? std::string("the command's output")
                                         : program;
@@ -146,48 +159,6 @@ ExitStatus FollowTree(Program& program, pid_t pid, int pidfd, RunControl* contro
   }
 }
 
-// The three pipes of the child's handshake; every end still open is closed on destruction.
-// The child's handshake: ready (child -> parent), go (parent -> child), failed (the child's
-// exec error, close-on-exec).
-struct Pipes {
-  OwnedFd ready_read, ready_write, go_read, go_write, failed_read, failed_write;
-  absl::Status Make() {
-    absl::Status made = MakePipe(&ready_read, &ready_write);
-    if (made.ok()) made = MakePipe(&go_read, &go_write);
-    if (made.ok()) made = MakePipe(&failed_read, &failed_write);
-    return made;
-  }
-  static absl::Status MakePipe(OwnedFd* read_end, OwnedFd* write_end) {
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe2");
-    read_end->reset(p[0]);
-    write_end->reset(p[1]);
-    return absl::OkStatus();
-  }
-  void CloseChildEnds() {
-    ready_write.reset();
-    go_read.reset();
-    failed_write.reset();
-  }
-};
-
-// Once the child is ready: puts it in the traced map and lets it exec.
-absl::Status AddToTree(Program* program, pid_t pid, int pidfd, Pipes* pipes) {
-  char ready = 0;
-  ssize_t n;
-  while ((n = read(pipes->ready_read.get(), &ready, 1)) < 0 && errno == EINTR) {
-  }
-  if (n != 1) return absl::FailedPreconditionError("the command exited before it could be traced");
-  if (pidfd < 0) return absl::ErrnoToStatus(errno, "pidfd_open");
-  absl::Status added = program->Add(pid);
-  if (!added.ok()) return added;
-  if (write(pipes->go_write.get(), "g", 1) != 1) {
-    return absl::ErrnoToStatus(errno, "write(go pipe)");
-  }
-  pipes->go_write.reset();
-  return absl::OkStatus();
-}
-
 class EbpfBackend : public Backend {
  public:
   explicit EbpfBackend(const EbpfOptions& options) : options_(options) {}
@@ -216,43 +187,35 @@ absl::StatusOr<ExitStatus> EbpfBackend::Run(const Command& command, const TraceO
   absl::Status loaded = LoadProgram(options, options_.ring_buffer_bytes, &reader, &program);
   if (!loaded.ok()) return loaded;
 
-  // The child's handshake: `ready` when its chdir and dup2 are done (not the command's
-  // operations), `go` once it is in the traced map, `failed` if it cannot exec.
-  Pipes pipes;
-  absl::Status made = pipes.Make();
-  if (!made.ok()) return made;
-  ChildJob job{&command,
-               program_path->c_str(),
-               argv.data(),
-               command.env.has_value() ? envp.data() : environ,
-               pipes.ready_write.get(),
-               pipes.go_read.get(),
-               pipes.failed_write.get(),
-               {}};
-  // No caller's handler may run in the child between fork and exec.
+  // The child's exec error, if it does not get that far (close-on-exec: empty after exec).
+  int failed[2];
+  if (pipe2(failed, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe2");
+  OwnedFd failed_read(failed[0]), failed_write(failed[1]);
+  ChildJob job{
+      &command, program_path->c_str(), argv.data(), command.env.has_value() ? envp.data() : environ,
+      &program, failed_write.get(),    {}};
+  // No caller's handler may run in the child between vfork and exec.
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &job.mask);
-  pid_t pid = fork();
-  if (pid == 0) RunChild(job);
-  int fork_errno = errno;
+  const pid_t pid = StartChild(job);
+  const int fork_errno = errno;
   pthread_sigmask(SIG_SETMASK, &job.mask, nullptr);
-  pipes.CloseChildEnds();
-  if (pid < 0) return absl::ErrnoToStatus(fork_errno, "fork");
+  failed_write.reset();
+  if (pid < 0) return absl::ErrnoToStatus(fork_errno, "vfork");
   OwnedFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
-  absl::Status started = AddToTree(&program, pid, pidfd.get(), &pipes);
+  const int pidfd_errno = errno;
+  absl::Status started = ChildError(failed_read.get(), command, *program_path);
+  if (started.ok() && !pidfd.valid()) started = absl::ErrnoToStatus(pidfd_errno, "pidfd_open");
   if (!started.ok()) {
     kill(pid, SIGKILL);
     while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
-    absl::Status child_error = ChildError(pipes.failed_read.get(), command, *program_path);
-    return child_error.ok() ? started : child_error;
+    return started;
   }
   RunControlInternal::CommandStarted(options.control, pid);
   ExitStatus exit = FollowTree(program, pid, pidfd.get(), options.control);
   pidfd.reset();
-  absl::Status child_error = ChildError(pipes.failed_read.get(), command, *program_path);
-  if (!child_error.ok()) return child_error;
 
   uint64_t lost = program.lost_records() + reader.malformed();
   if (lost != 0) {

@@ -228,13 +228,6 @@ int Program::events_fd() const { return ring_buffer__epoll_fd(events_); }
 
 void Program::Consume() { ring_buffer__consume(events_); }
 
-absl::Status Program::Add(pid_t pid) {
-  if (int error = AddPid(static_cast<uint32_t>(pid)); error != 0) {
-    return absl::ErrnoToStatus(error, "ebpf backend: cannot add the command to the tree");
-  }
-  return absl::OkStatus();
-}
-
 int Program::AddSelf() const { return AddPid(static_cast<uint32_t>(getpid())); }
 
 int Program::AddPid(uint32_t pid) const {

@@ -12,7 +12,7 @@
 // Example:
 //   Program program;
 //   absl::Status s = LoadProgram(options, size_t{8} << 20, &reader, &program);
-//   program.Add(pid);          // the command: its tree is traced from now on
+//   program.AddSelf();         // in the command's child: its tree is traced from now on
 //   program.Consume();         // events so far into the reader
 //   if (TreeEmpty(program)) ... // every process of the tree has exited
 
@@ -47,10 +47,8 @@ class Program {
   Program& operator=(const Program&) = delete;
   ~Program();
 
-  // Puts process `pid` in the traced tree (its descendants follow at fork).
-  absl::Status Add(pid_t pid);
-  // Puts the calling process in the traced tree: for a child between fork (or vfork) and exec,
-  // async-signal-safe. Returns 0 or an errno value.
+  // Puts the calling process in the traced tree (its descendants follow at fork): for a child
+  // between fork (or vfork) and exec, async-signal-safe. Returns 0 or an errno value.
   int AddSelf() const;
   // Delivers the events in the ring buffer to the reader. Never blocks.
   void Consume();
