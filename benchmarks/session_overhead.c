@@ -10,7 +10,10 @@
 // filemon_setfd, filemon_setpid_parent, filemon_process until done, filemon_close, and the log
 // read back. CPU is user + system time of this process (every thread: the session's
 // supervisor included) and of its reaped children, per round; the report is the median of the
-// paired differences (traced minus untraced), which cancels the drift of a shared machine.
+// paired differences (traced minus untraced), which cancels the drift of a shared machine, and
+// the same median for each of three parts: the calling thread (the API's calls and the
+// caller's own), the process's other threads (the session's supervisor), and the children
+// (the command, its start with the interposer, and the child's steps before its exec).
 // `--only` runs one variant ROUNDS times and prints nothing, for a counter wrapped around it
 // (`perf stat`'s context switches, `perf trace -s`'s system calls per thread).
 // Link with libbmake-filemon.so (benchmarks/session_overhead.sh does).
@@ -29,16 +32,15 @@
 
 #include "filemon/backends/bmake_filemon.h"
 
-static double CpuUs(void) {
-  struct rusage self, children;
-  getrusage(RUSAGE_SELF, &self);
-  getrusage(RUSAGE_CHILDREN, &children);
-  const struct timeval* t[] = {&self.ru_utime, &self.ru_stime, &children.ru_utime,
-                               &children.ru_stime};
-  double us = 0;
-  for (int i = 0; i < 4; ++i) us += t[i]->tv_sec * 1e6 + t[i]->tv_usec;
-  return us;
+// User + system time of `who` (RUSAGE_SELF, RUSAGE_THREAD, RUSAGE_CHILDREN) in microseconds.
+static double UsageUs(int who) {
+  struct rusage u;
+  getrusage(who, &u);
+  return u.ru_utime.tv_sec * 1e6 + u.ru_utime.tv_usec + u.ru_stime.tv_sec * 1e6 +
+         u.ru_stime.tv_usec;
 }
+
+static double CpuUs(void) { return UsageUs(RUSAGE_SELF) + UsageUs(RUSAGE_CHILDREN); }
 
 static double NowUs(void) {
   struct timespec now;
@@ -151,6 +153,12 @@ int main(int argc, char** argv) {
   double* cpu[2];
   double* wall[2];
   double* diff = calloc(rounds, sizeof(double));
+  // Paired differences of the parts: the calling thread, the other threads, the children.
+  enum { kParts = 3 };
+  static const int kWho[kParts] = {RUSAGE_THREAD, RUSAGE_SELF, RUSAGE_CHILDREN};
+  static const char* const kPartNames[kParts] = {"calling thread", "other threads", "children"};
+  double* part_diff[kParts];
+  for (int p = 0; p < kParts; ++p) part_diff[p] = calloc(rounds, sizeof(double));
   for (int v = 0; v < 2; ++v) {
     cpu[v] = calloc(rounds, sizeof(double));
     wall[v] = calloc(rounds, sizeof(double));
@@ -161,10 +169,16 @@ int main(int argc, char** argv) {
   for (int r = 0; r < rounds; ++r) {
     for (int k = 0; k < 2; ++k) {
       const int traced = (r + k) % 2;
+      double p0[kParts];
+      for (int p = 0; p < kParts; ++p) p0[p] = UsageUs(kWho[p]);
       const double c0 = CpuUs(), w0 = NowUs();
       if (Run(program, traced) != 0) return 1;
       cpu[traced][r] = CpuUs() - c0;
       wall[traced][r] = NowUs() - w0;
+      double used[kParts];
+      for (int p = 0; p < kParts; ++p) used[p] = UsageUs(kWho[p]) - p0[p];
+      used[1] -= used[0];  // the process less its calling thread
+      for (int p = 0; p < kParts; ++p) part_diff[p][r] += traced ? used[p] : -used[p];
     }
     diff[r] = cpu[1][r] - cpu[0][r];
   }
@@ -175,5 +189,9 @@ int main(int argc, char** argv) {
   }
   printf("session - untraced, median of %d paired CPU differences: %.0f us (backend %s)\n", rounds,
          Median(diff, rounds), filemon_path());
+  for (int p = 0; p < kParts; ++p) {
+    printf("  %-15s %6.0f us (median of its paired differences)\n", kPartNames[p],
+           Median(part_diff[p], rounds));
+  }
   return 0;
 }
