@@ -164,8 +164,15 @@ bool SessionsHandOver() {
 // One backend for the whole process, made at the first filemon_open (bmake opens a filemon per
 // target or job): what a backend finds once (preload's interposer and helper) is not looked
 // for again per command. Never destroyed, like filemon_path()'s string.
+//
+// It also turns off absl::Mutex's deadlock detection for the process. An Abseil built without
+// NDEBUG (Debian's shared libabsl is) keeps a global graph of every mutex locked, which
+// each session's mutexes (a new traced tree per command) enter at their first lock and leave
+// at their destruction, under a global lock. bmake itself uses no Abseil: the setting reaches
+// only this library's mutexes, whose order the library's tests check in their own builds.
 absl::StatusOr<filemon::Backend*> SharedBackend() {
   static const absl::StatusOr<filemon::Backend*>* const shared = [] {
+    absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
     absl::StatusOr<std::unique_ptr<filemon::Backend>> made =
         filemon::MakeBackend(SessionBackendName());
     if (!made.ok()) return new absl::StatusOr<filemon::Backend*>(made.status());
