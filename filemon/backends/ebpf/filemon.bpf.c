@@ -482,15 +482,26 @@ int BPF_PROG(on_exec, void* task, pid_t old_pid, void* bprm_ptr) {
   /* execveat's names: "/dev/fd/N" and "/dev/fd/N/path" name the image by descriptor. */
   bool by_fd = n > 8 && head[0] == '/' && head[1] == 'd' && head[2] == 'e' && head[3] == 'v' &&
                head[4] == '/' && head[5] == 'f' && head[6] == 'd' && head[7] == '/';
+  /* The one directory walk, named here rather than through append_dir: this program then holds
+   * (and the verifier checks, and the JIT compiles) append_path alone. */
+  __u64 path = 0;
   if (by_fd) {
     __u64 file = read_ptr(bprm, FE_BPRM_FILE);
     if (file) {
       e->h.len[0] = 0;
-      off = append_path(e, 0, 1, file + field_offset[FE_FILE_PATH]);
+      off = 0;
+      path = file + field_offset[FE_FILE_PATH];
     }
   } else if (n <= 0 || head[0] != '/') {
-    off = append_dir(e, off, 1, AT_FDCWD);
+    /* A relative name, under the working directory (as append_dir names AT_FDCWD). */
+    __u64 fs = read_ptr(bpf_get_current_task(), FE_TASK_FS);
+    if (fs) {
+      path = fs + field_offset[FE_FS_PWD];
+    } else {
+      e->h.flags |= FE_DIR_UNNAMED;
+    }
   }
+  if (path) off = append_path(e, off, 1, path);
   send(e, (__u32)off, slot);
   return 0;
 }
