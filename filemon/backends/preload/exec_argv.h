@@ -19,6 +19,9 @@
 #ifndef FILEMON_BACKENDS_PRELOAD_EXEC_ARGV_H_
 #define FILEMON_BACKENDS_PRELOAD_EXEC_ARGV_H_
 
+#include <errno.h>
+#include <stdarg.h>
+
 #include <cstddef>
 
 #pragma GCC visibility push(hidden)
@@ -70,6 +73,28 @@ size_t ShellArgvEntries(char* const argv[]);
 // Fills `out` (ShellArgvEntries(argv) entries) with `/bin/sh path argv[1]...` and a null, the
 // argv with which glibc's execvp runs a file that is no executable format.
 void BuildShellArgv(const char* path, char* const argv[], const char** out);
+
+// execl's list as an argv in an ArgvRoom, counted as glibc's execl counts it: `first`, then
+// each argument of `args` up to and including the first null (a null `first` does not end
+// it). `envp_out`, if given, receives the pointer after that null (execle's environment).
+// Returns `then(argv)`, or -1 with ENOMEM if a long list could not be mapped.
+template <typename Then>
+int WithListArgv(const char* first, va_list args, char* const** envp_out, Then then) {
+  va_list counting;
+  va_copy(counting, args);
+  size_t count = 1;
+  while (va_arg(counting, const char*) != nullptr) ++count;
+  va_end(counting);
+  ArgvRoom list(count + 1);
+  if (list.args() == nullptr) {
+    errno = ENOMEM;
+    return -1;
+  }
+  list.args()[0] = first;
+  for (size_t i = 1; i <= count; ++i) list.args()[i] = va_arg(args, const char*);
+  if (envp_out != nullptr) *envp_out = va_arg(args, char* const*);
+  return then(const_cast<char* const*>(list.args()));
+}
 
 }  // namespace preload_internal
 }  // namespace filemon

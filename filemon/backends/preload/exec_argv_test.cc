@@ -3,6 +3,7 @@
 #include "filemon/backends/preload/exec_argv.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -149,6 +150,40 @@ TEST(ArgvRoom, AVforkChildsRoomIsReleasedByItsParent) {
   ReleaseVforkChildRooms();
   EXPECT_FALSE(IsMapped(left));
   EXPECT_TRUE(IsMapped(own.args()));
+}
+
+// An execle-like call: its list as WithListArgv makes it, and the environment after it.
+struct ListCall {
+  std::vector<std::string> argv;
+  char* const* envp = nullptr;
+};
+ListCall CollectList(const char* first, ...) {
+  ListCall call;
+  va_list args;
+  va_start(args, first);
+  WithListArgv(first, args, &call.envp, [&](char* const* argv) {
+    for (size_t i = 0; argv[i] != nullptr; ++i) call.argv.push_back(argv[i]);
+    return 0;
+  });
+  va_end(args);
+  return call;
+}
+
+#define TEN(x) x, x, x, x, x, x, x, x, x, x
+#define HUNDRED(x) TEN(x), TEN(x), TEN(x), TEN(x), TEN(x), TEN(x), TEN(x), TEN(x), TEN(x), TEN(x)
+
+// execl's list up to its null, then execle's environment: a short list on the stack, one
+// longer than kArgvOnStack in pages of its own.
+TEST(WithListArgv, TakesTheListUpToItsNullThenTheEnvironment) {
+  char* env[] = {const_cast<char*>("A=1"), nullptr};
+  ListCall short_call = CollectList("a", "b", static_cast<char*>(nullptr), env);
+  EXPECT_EQ(short_call.argv, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(short_call.envp, env);
+  ListCall long_call =
+      CollectList("a", HUNDRED("x"), HUNDRED("y"), HUNDRED("z"), static_cast<char*>(nullptr), env);
+  ASSERT_EQ(long_call.argv.size(), 301u);
+  EXPECT_EQ(long_call.argv[300], "z");
+  EXPECT_EQ(long_call.envp, env);
 }
 
 }  // namespace

@@ -13,7 +13,6 @@
 // session leave the arming to them. A caller that execs otherwise (a raw system call, or libc's
 // own internal calls) keeps the hand-off armed by `PrepareChild`.
 
-#include <alloca.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -21,6 +20,7 @@
 
 #include <cstddef>
 
+#include "filemon/backends/preload/exec_argv.h"
 #include "filemon/backends/preload/preload_session.h"
 
 namespace filemon {
@@ -74,25 +74,6 @@ int Missing() {
   return -1;
 }
 
-// execl's list as an argv on the stack, then `then(argv)`; `envp_out`, if given, receives the
-// pointer after the list's null (execle).
-template <typename Then>
-int WithArgv(const char* arg, va_list args, char* const** envp_out, Then then) {
-  va_list count;
-  va_copy(count, args);
-  size_t n = 1;
-  if (arg != nullptr) {
-    while (va_arg(count, const char*) != nullptr) ++n;
-  }
-  va_end(count);
-  const char** argv = static_cast<const char**>(alloca((n + 1) * sizeof(char*)));
-  argv[0] = arg;
-  for (size_t i = 1; i <= n && arg != nullptr; ++i) argv[i] = va_arg(args, const char*);
-  argv[n] = nullptr;
-  if (envp_out != nullptr) *envp_out = va_arg(args, char* const*);
-  return then(const_cast<char* const*>(argv));
-}
-
 }  // namespace
 }  // namespace preload_internal
 }  // namespace filemon
@@ -101,7 +82,7 @@ using filemon::preload_internal::ArmPendingHandoff;
 using filemon::preload_internal::ExecvePending;
 using filemon::preload_internal::g_real;
 using filemon::preload_internal::Missing;
-using filemon::preload_internal::WithArgv;
+using filemon::preload_internal::WithListArgv;
 
 extern "C" {
 
@@ -132,7 +113,7 @@ int execl(const char* path, const char* arg, ...) noexcept {
   va_list args;
   va_start(args, arg);
   const int rc =
-      WithArgv(arg, args, nullptr, [path](char* const* argv) { return execv(path, argv); });
+      WithListArgv(arg, args, nullptr, [path](char* const* argv) { return execv(path, argv); });
   va_end(args);
   return rc;
 }
@@ -141,7 +122,7 @@ int execlp(const char* file, const char* arg, ...) noexcept {
   va_list args;
   va_start(args, arg);
   const int rc =
-      WithArgv(arg, args, nullptr, [file](char* const* argv) { return execvp(file, argv); });
+      WithListArgv(arg, args, nullptr, [file](char* const* argv) { return execvp(file, argv); });
   va_end(args);
   return rc;
 }
@@ -150,8 +131,8 @@ int execle(const char* path, const char* arg, ...) noexcept {
   va_list args;
   va_start(args, arg);
   char* const* envp = nullptr;
-  const int rc = WithArgv(arg, args, &envp,
-                          [path, &envp](char* const* argv) { return execve(path, argv, envp); });
+  const int rc = WithListArgv(
+      arg, args, &envp, [path, &envp](char* const* argv) { return execve(path, argv, envp); });
   va_end(args);
   return rc;
 }

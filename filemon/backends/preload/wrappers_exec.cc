@@ -350,47 +350,32 @@ FILEMON_EXPORT int execvp(const char* file, char* const argv[]) noexcept {
   return ExecvpeImpl(file, argv, environ);
 }
 
-// Declares `list` (an ArgvRoom) holding the arguments from `first` to the terminating null, and
-// `envp_out`: the pointer after that null (execle's environment). Returns -1 with ENOMEM from
-// the enclosing function if a long list cannot be mapped.
-#define COLLECT_VARARGS(first, list, envp_out)                                    \
-  size_t count = 1;                                                               \
-  {                                                                               \
-    va_list ap;                                                                   \
-    va_start(ap, first);                                                          \
-    while (va_arg(ap, const char*) != nullptr) ++count;                           \
-    va_end(ap);                                                                   \
-  }                                                                               \
-  ArgvRoom list(count + 1);                                                       \
-  if (list.args() == nullptr) {                                                   \
-    errno = ENOMEM;                                                               \
-    return -1;                                                                    \
-  }                                                                               \
-  char* const* envp_out = environ;                                                \
-  {                                                                               \
-    va_list ap;                                                                   \
-    va_start(ap, first);                                                          \
-    list.args()[0] = first;                                                       \
-    for (size_t i = 1; i <= count; ++i) list.args()[i] = va_arg(ap, const char*); \
-    envp_out = va_arg(ap, char* const*);                                          \
-    va_end(ap);                                                                   \
-  }
-
 FILEMON_EXPORT int execl(const char* path, const char* arg, ...) noexcept {
-  COLLECT_VARARGS(arg, list, unused_envp);
-  (void)unused_envp;
-  return ExecveImpl(path, const_cast<char* const*>(list.args()), environ);
+  va_list args;
+  va_start(args, arg);
+  const int rc = WithListArgv(
+      arg, args, nullptr, [path](char* const* argv) { return ExecveImpl(path, argv, environ); });
+  va_end(args);
+  return rc;
 }
 
 FILEMON_EXPORT int execlp(const char* file, const char* arg, ...) noexcept {
-  COLLECT_VARARGS(arg, list, unused_envp);
-  (void)unused_envp;
-  return ExecvpeImpl(file, const_cast<char* const*>(list.args()), environ);
+  va_list args;
+  va_start(args, arg);
+  const int rc = WithListArgv(
+      arg, args, nullptr, [file](char* const* argv) { return ExecvpeImpl(file, argv, environ); });
+  va_end(args);
+  return rc;
 }
 
 FILEMON_EXPORT int execle(const char* path, const char* arg, ...) noexcept {
-  COLLECT_VARARGS(arg, list, envp);
-  return ExecveImpl(path, const_cast<char* const*>(list.args()), envp);
+  va_list args;
+  va_start(args, arg);
+  char* const* envp = nullptr;
+  const int rc = WithListArgv(
+      arg, args, &envp, [path, &envp](char* const* argv) { return ExecveImpl(path, argv, envp); });
+  va_end(args);
+  return rc;
 }
 
 FILEMON_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) noexcept {
