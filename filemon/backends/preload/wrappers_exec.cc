@@ -206,6 +206,14 @@ void SearchPathForExec(const char* file, Run run) {
   if (searched_all && saw_eacces) errno = EACCES;
 }
 
+// Sets the descriptor flags (FD_CLOEXEC or 0) of this trace's channels: a hand-over lets them
+// close at the exec (the nested trace's are the program's).
+void SetChannelsCloseOnExec(int flags) {
+  for (int fd : {g_fd.load(std::memory_order_relaxed), g_pipe.load(std::memory_order_relaxed)}) {
+    if (fd >= 0) RawSyscall3(SYS_fcntl, fd, F_SETFD, flags);
+  }
+}
+
 }  // namespace
 
 bool HandsOver(char* const envp[]) {
@@ -227,17 +235,11 @@ void BeginHandOver(HandOverBy by, const char* path) {
                     : " under a nested filemon, whose log has that program's records");
   m.AddHandedOver(self);
   m.Send();
-  for (int fd : {g_fd.load(std::memory_order_relaxed), g_pipe.load(std::memory_order_relaxed)}) {
-    if (fd >= 0) RawSyscall3(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC);
-  }
+  SetChannelsCloseOnExec(FD_CLOEXEC);
   errno = saved_errno;
 }
 
-void EndHandOver() {
-  for (int fd : {g_fd.load(std::memory_order_relaxed), g_pipe.load(std::memory_order_relaxed)}) {
-    if (fd >= 0) RawSyscall3(SYS_fcntl, fd, F_SETFD, 0);
-  }
-}
+void EndHandOver() { SetChannelsCloseOnExec(0); }
 
 bool HelperTakes(const ExecProbe& probe) {
   return g_auto && g_helper[0] != '\0' && probe.kind != ExecKind::kSecure;
