@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -39,11 +38,6 @@ bool ParentFromStat(const char* stat, pid_t* parent) {
   }
   *parent = static_cast<pid_t>(value);
   return true;
-}
-
-bool DescendsFrom(pid_t pid, pid_t root) {
-  const std::vector<pid_t> line = LineOf(pid);
-  return std::find(line.begin(), line.end(), root) != line.end();
 }
 
 std::vector<pid_t> LineOf(pid_t pid) {

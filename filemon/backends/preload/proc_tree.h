@@ -19,9 +19,6 @@ namespace preload_internal {
 // ')' and spaces). Returns false if `stat` is not of that shape.
 bool ParentFromStat(const char* stat, pid_t* parent);
 
-// True if `pid` is `root` or one of its descendants (false once /proc no longer shows it).
-bool DescendsFrom(pid_t pid, pid_t root);
-
 // `pid` followed by its ancestors as far as /proc shows them (`pid` alone once it is gone):
 // one walk up the tree, to test against several roots without walking it once per root.
 std::vector<pid_t> LineOf(pid_t pid);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -47,21 +48,30 @@ struct Sleeper {
   }
 };
 
-TEST(DescendsFrom, FollowsParentsUpToTheRoot) {
-  Sleeper child;
-  ASSERT_GT(child.pid, 0);
-  EXPECT_TRUE(DescendsFrom(child.pid, getpid()));
-  EXPECT_TRUE(DescendsFrom(child.pid, child.pid));
-  EXPECT_TRUE(DescendsFrom(getpid(), getppid()));
-  EXPECT_FALSE(DescendsFrom(getpid(), child.pid));
+// True if LineOf(pid) passes through `root`.
+bool InLineOf(pid_t pid, pid_t root) {
+  const std::vector<pid_t> line = LineOf(pid);
+  return std::find(line.begin(), line.end(), root) != line.end();
 }
 
-TEST(DescendsFrom, AProcessThatIsGoneDescendsFromNothing) {
+TEST(LineOf, FollowsParentsUpToTheRoot) {
+  Sleeper child;
+  ASSERT_GT(child.pid, 0);
+  const std::vector<pid_t> line = LineOf(child.pid);
+  ASSERT_GE(line.size(), 3u);
+  EXPECT_EQ(line[0], child.pid);
+  EXPECT_EQ(line[1], getpid());
+  EXPECT_EQ(line[2], getppid());
+  EXPECT_FALSE(InLineOf(getpid(), child.pid));
+}
+
+TEST(LineOf, AProcessThatIsGoneIsAlone) {
   pid_t gone = fork();
   if (gone == 0) _exit(0);
   ASSERT_GT(gone, 0);
   waitpid(gone, nullptr, 0);
-  EXPECT_FALSE(DescendsFrom(gone, getpid()));
+  EXPECT_EQ(LineOf(gone), std::vector<pid_t>{gone});
+  EXPECT_FALSE(InLineOf(gone, getpid()));
 }
 
 TEST(Descendants, ListsChildrenOfTheRootOnly) {
