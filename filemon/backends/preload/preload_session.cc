@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "filemon/backends/preload/launch_environment.h"
 #include "filemon/backends/preload/launch_protocol.h"
+#include "filemon/backends/preload/raw_syscall.h"
 #include "filemon/backends/preload/session_environment.h"
 #include "filemon/backends/preload/session_exec_handoff.h"
 #include "filemon/backends/preload/shared_supervisor.h"
@@ -38,11 +39,9 @@ struct PendingHandoff {
 };
 PendingHandoff g_pending[8];
 
-pid_t RawGetpid() { return static_cast<pid_t>(syscall(SYS_getpid)); }
-
 // In the child: leaves `options` for its exec function. False if every slot is taken.
 bool LeavePending(const HandoffOptions& options) {
-  const pid_t self = RawGetpid();
+  const pid_t self = static_cast<pid_t>(RawSyscall0(SYS_getpid));
   for (PendingHandoff& slot : g_pending) {
     pid_t expected = 0;
     if (!slot.pid.compare_exchange_strong(expected, -1)) continue;
@@ -139,7 +138,7 @@ namespace {
 // The hand-off `PrepareChild` left for this process, taken from its slot; false if none.
 bool TakePending(HandoffOptions* options) {
   if (!g_armed_at_exec.load(std::memory_order_relaxed)) return false;
-  const pid_t self = RawGetpid();
+  const pid_t self = static_cast<pid_t>(RawSyscall0(SYS_getpid));
   for (PendingHandoff& slot : g_pending) {
     if (slot.pid.load(std::memory_order_acquire) != self) continue;
     *options = slot.options;
