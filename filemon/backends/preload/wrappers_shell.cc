@@ -39,9 +39,10 @@ namespace filemon {
 namespace preload_internal {
 namespace {
 
-DECLARE_REAL(system, int (*)(const char*));
-DECLARE_REAL(popen, FILE* (*)(const char*, const char*));
-DECLARE_REAL(pclose, int (*)(FILE*));
+// Rarely written, like everything of this file: after .bss (interposer_state.h).
+FILEMON_COLD_BSS DECLARE_REAL(system, int (*)(const char*));
+FILEMON_COLD_BSS DECLARE_REAL(popen, FILE* (*)(const char*, const char*));
+FILEMON_COLD_BSS DECLARE_REAL(pclose, int (*)(FILE*));
 
 // waitpid for `pid` again after EINTR (the interposed waitpid: a shell killed by a signal
 // gets its X). Returns the status, or -1.
@@ -55,9 +56,9 @@ int WaitForShell(pid_t pid) {
 }
 
 // system(3)'s dispositions of SIGINT and SIGQUIT, shared by the threads inside system().
-pthread_mutex_t g_system_lock = PTHREAD_MUTEX_INITIALIZER;
-int g_system_calls = 0;
-struct sigaction g_caller_int, g_caller_quit;
+FILEMON_COLD_BSS pthread_mutex_t g_system_lock = PTHREAD_MUTEX_INITIALIZER;
+FILEMON_COLD_BSS int g_system_calls = 0;
+FILEMON_COLD_BSS struct sigaction g_caller_int = {}, g_caller_quit = {};
 
 int RunShell(const char* command) {
   struct sigaction ignore = {};
@@ -108,9 +109,9 @@ struct ShellStream {
   pid_t pid;
   ShellStream* next;
 };
-pthread_mutex_t g_streams_lock = PTHREAD_MUTEX_INITIALIZER;
-ShellStream* g_streams = nullptr;
-pthread_once_t g_streams_atfork = PTHREAD_ONCE_INIT;
+FILEMON_COLD_BSS pthread_mutex_t g_streams_lock = PTHREAD_MUTEX_INITIALIZER;
+FILEMON_COLD_BSS ShellStream* g_streams = nullptr;
+FILEMON_COLD_BSS pthread_once_t g_streams_atfork = PTHREAD_ONCE_INIT;
 
 void RegisterStreamsAtfork() {
   pthread_atfork([] { pthread_mutex_lock(&g_streams_lock); },
