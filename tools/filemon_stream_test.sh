@@ -44,6 +44,18 @@ grep -q "long.log: line 2 is longer than the limit of 1048576 bytes" err.txt ||
   fail "10 MB line: $(cat err.txt)"
 [[ $(cat out.txt) == "# filemon version 5" ]] || fail "10 MB line: the line before: $(cat out.txt)"
 
+# A regular .meta is mapped, not read: its size counts against the limit once, and the lines
+# that bmake reads in pieces (a file of NULs, a huge line without its newline) are not copied.
+truncate -s 300000K nul.meta
+{ printf -- '-- filemon acquired metadata --\n# filemon version 5\n'; head -c 150000K /dev/zero | tr '\0' x; } >huge_line.meta
+for input in nul.meta huge_line.meta; do
+  size_kb=$(($(stat -c %s "$input") / 1024))
+  (ulimit -v $((limit_kb + size_kb)) && exec "$meta" check --target / "$input") >out.txt 2>err.txt
+  status=$?
+  ((status == 0 || status == 1)) || fail "check of $input exited $status: $(cat err.txt)"
+done
+rm -f nul.meta huge_line.meta
+
 # A FIFO whose first line is bad: strict mode says so at once, not when the writer is done.
 rm -f fifo
 mkfifo fifo

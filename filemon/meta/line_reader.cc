@@ -8,17 +8,17 @@ namespace filemon {
 namespace meta {
 namespace internal {
 
-// bmake's fgets() of at most `room` - 1 bytes at pos_: through the next '\n', appended to
-// `*buf`. False at the end of the data (fgets() returns NULL).
-bool LineReader::Fgets(size_t room, std::string* buf) {
-  if (pos_ >= data_.size() || room <= 1) return false;
+// bmake's fgets() of at most `room` - 1 bytes at pos_: through the next '\n'. Empty at the end
+// of the data (fgets() returns NULL); never empty otherwise, as `room` > 1.
+absl::string_view LineReader::Fgets(size_t room) {
+  if (pos_ >= data_.size() || room <= 1) return {};
   const size_t max = std::min(room - 1, data_.size() - pos_);
   const void* nl = std::memchr(data_.data() + pos_, '\n', max);
   const size_t n =
       nl ? static_cast<size_t>(static_cast<const char*>(nl) - data_.data()) - pos_ + 1 : max;
-  buf->append(data_.data() + pos_, n);
+  const absl::string_view piece(data_.data() + pos_, n);
   pos_ += n;
-  return true;
+  return piece;
 }
 
 // A line as bmake's fgetLine() reads it, for the lines plain splitting would get wrong: one
@@ -28,34 +28,62 @@ bool LineReader::Fgets(size_t room, std::string* buf) {
 // onto the text before the NUL. A file too small to grow the buffer for gives the text before
 // the NUL, without its '\n' (a truncated line). The buffer size carries over from line to
 // line, as bmake's static buffer does.
+//
+// The bytes from a NUL to the end of its piece are never part of the text, so they are not
+// kept; and while no NUL has cut a piece that another follows, the text is a view of the data.
+// Memory thus follows the text, not the file: a huge line without a NUL, or a file of NULs,
+// costs no copy.
 bool LineReader::NextAsFgetLine(MetaLine* line, size_t offset) {
   constexpr size_t kBufSiz = 8192;  // glibc's BUFSIZ, bmake's unit
   const auto round_up = [](size_t n) { return (n + kBufSiz - 1) / kBufSiz * kBufSiz; };
-  std::string buf;  // bmake's buffer from `offset` on
-  Fgets(bufsz_ - offset, &buf);
+  // bmake's buffer from `offset` on, up to its strlen() `x`: [view, view + x) of the data, or
+  // `glued` once a piece follows one that a NUL cut.
+  const char* view = data_.data() + pos_;
+  std::string glued;
+  bool is_glued = false;
+  size_t x = 0;
+  // Appends one fgets() piece as strlen() sees it; false when fgets() read nothing.
+  const auto append = [&](absl::string_view piece) {
+    if (piece.empty()) return false;
+    const void* nul = std::memchr(piece.data(), 0, piece.size());
+    const size_t keep =
+        nul ? static_cast<size_t>(static_cast<const char*>(nul) - piece.data()) : piece.size();
+    if (!is_glued && x > 0 && keep > 0 && view + x != piece.data()) {
+      glued.assign(view, x);
+      is_glued = true;
+    }
+    if (is_glued) {
+      glued.append(piece.data(), keep);
+    } else if (x == 0) {
+      view = piece.data();
+    }
+    x += keep;
+    return true;
+  };
   // bmake tests buf[x - 1] == '\n' with x counted from the buffer's start: for an empty
   // string after `offset`, the '\n' of the line before.
-  const auto ends_line = [&buf, offset](size_t x) {
-    return x > 0 ? buf[x - 1] == '\n' : offset > 0;
+  const auto ends_line = [&]() {
+    if (x == 0) return offset > 0;
+    return (is_glued ? glued.back() : view[x - 1]) == '\n';
   };
-  size_t x;
-  for (;;) {
-    const size_t nul = buf.find('\0');
-    x = nul == std::string::npos ? buf.size() : nul;
-    buf.resize(x);
-    if (ends_line(x)) break;
+  append(Fgets(bufsz_ - offset));
+  while (!ends_line()) {
     size_t grown = round_up(data_.size() / 2);
     if (grown <= bufsz_) grown = round_up(data_.size());
     if (grown <= bufsz_) break;  // truncated
     notes_.push_back(absl::StrCat("growing buffer ", bufsz_, " -> ", grown));
     bufsz_ = grown;
-    if (!Fgets(bufsz_ - offset - x, &buf)) break;  // truncated
+    if (!append(Fgets(bufsz_ - offset - x))) break;  // truncated
   }
   line->read_length = x;
-  line->complete = ends_line(x);
-  if (x > 0 && line->complete) buf.pop_back();
-  glued_.push_back(std::move(buf));
-  line->text = glued_.back();
+  line->complete = ends_line();
+  const size_t length = x > 0 && line->complete ? x - 1 : x;
+  if (is_glued) {
+    glued_.push_back(std::move(glued));
+    line->text = absl::string_view(glued_.back().data(), length);
+  } else {
+    line->text = absl::string_view(view, length);
+  }
   return offset + x > 0;
 }
 

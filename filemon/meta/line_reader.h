@@ -59,8 +59,8 @@ inline const char* FindNewline(const char* p, const char* end) {
   return static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
 }
 
-// Views returned in a MetaLine point into the data, or (for a line holding a NUL) into the
-// reader: valid as long as both.
+// Views returned in a MetaLine point into the data, or (for a line glued across a NUL) into
+// the reader: valid as long as both.
 class LineReader {
  public:
   // Whether the data holds a NUL byte (bmake's strings end there), when the caller knows.
@@ -102,7 +102,7 @@ class LineReader {
   bool has_notes() const { return !notes_.empty(); }
 
  private:
-  bool Fgets(size_t room, std::string* buf);
+  absl::string_view Fgets(size_t room);
   bool NextAsFgetLine(MetaLine* line, size_t offset);
 
   absl::string_view data_;
