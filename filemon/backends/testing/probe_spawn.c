@@ -5,14 +5,18 @@
 //   posix_spawn("./absent")                     -> fails: N ./absent
 //   posix_spawnp("tool"), PATH=DIR/bin1:DIR/bin2 -> N DIR/bin1/tool, E DIR/bin2/tool
 //   posix_spawnp("gone"), the same PATH         -> fails: N DIR/bin1/gone, N DIR/bin2/gone
-// Exits 0 when every spawn did what the list says. With a second argument, `static`, only:
-//   posix_spawnp("tool", "in", "out"), PATH=DIR/bin1:DIR/bin2 -> exits 0, where bin2/tool is
-//   a statically linked program that copies `in` to `out` (static_open.c)
+// Exits 0 when every spawn did what the list says. With a second argument, only:
+//   static   posix_spawnp("tool", "in", "out"), PATH=DIR/bin1:DIR/bin2 -> exits 0, where
+//            bin2/tool is a statically linked program that copies `in` to `out` (static_open.c)
+//   actions  posix_spawn("/bin/true") with the file actions: open `made` (O_CREAT), then open
+//            `absent/x` -> fails with ENOENT in glibc's child after it created `made`
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,9 +36,18 @@ int main(int argc, char** argv) {
   if ((argc != 2 && argc != 3) || chdir(argv[1]) != 0) return 2;
   char path[4096];
   snprintf(path, sizeof path, "%s/bin1:%s/bin2", argv[1], argv[1]);
-  if (argc == 3) {
+  if (argc == 3 && strcmp(argv[2], "static") == 0) {
     setenv("PATH", path, 1);
     return Spawn(1, "tool") == 0 ? 0 : 6;
+  }
+  if (argc == 3) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 5, "made", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 6, "absent/x", O_RDONLY, 0);
+    char* spawn_argv[] = {"true", NULL};
+    pid_t pid;
+    return posix_spawn(&pid, "/bin/true", &actions, NULL, spawn_argv, environ) == ENOENT ? 0 : 7;
   }
   if (Spawn(0, "./script") != ENOENT || Spawn(0, "./absent") != ENOENT) return 3;
   setenv("PATH", path, 1);

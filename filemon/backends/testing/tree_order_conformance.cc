@@ -230,6 +230,31 @@ TEST_P(BackendConformanceTest, OrderRecordsLargerThanAPipeWrite) {
   }
 }
 
+// A posix_spawn whose file action fails in glibc's child, after an earlier action created a
+// file: the child's F, its W and its X 127, as the kernel ran them; preload and auto, which
+// cannot learn that child's pid (glibc reaps it inside posix_spawn), say what is missing.
+TEST_P(BackendConformanceTest, ASpawnWhoseFileActionFailsIsInTheLog) {
+  const std::string dir = MakeTempDir("spawn_action_fails");
+  Command c;
+  c.argv = {TestProgram("probe_spawn_bin"), dir, "actions"};
+  absl::StatusOr<TraceResult> r = Trace(c);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->exit.ShellStatus(), 0) << r->log;
+  const std::vector<const OwnedRecord*> forks = r->Of(RecordKind::kFork);
+  if (forks.empty()) {
+    EXPECT_TRUE(absl::StrContains(r->log, "failed in the child glibc created")) << r->log;
+    return;
+  }
+  const int64_t child = forks[0]->child_pid;
+  EXPECT_TRUE(HasRecord(*r, RecordKind::kWrite, child, dir + "/made") ||
+              HasRecord(*r, RecordKind::kWrite, child, "made"))
+      << r->log;
+  const std::vector<const OwnedRecord*> exits = r->Of(RecordKind::kExit);
+  EXPECT_TRUE(std::any_of(exits.begin(), exits.end(), [&](const OwnedRecord* x) {
+    return x->pid == child && x->status == 127;
+  })) << r->log;
+}
+
 }  // namespace
 }  // namespace testing_internal
 }  // namespace filemon
