@@ -105,13 +105,9 @@ Fn ResolveProbed(std::atomic<Fn>* slot, const char* name, const char* old_versio
 }
 
 // After the real call failed (`rc` < 0): a probe of `path` (relative to `dirfd`) when errno
-// says it is absent. errno is the real call's, kept as it was.
-// A path the call failed to read (EFAULT) is not read here either.
+// says it is absent (OnFailedLookup). errno is the real call's, kept as it was.
 __attribute__((noinline)) void Failed(int dirfd, const char* path) {
-  const int error = errno;
-  if (error != ENOENT && error != ENOTDIR) return;
-  if (path == nullptr || path[0] == '\0') return;  // names nothing: no probe (as ptrace)
-  OnFailedLookup(dirfd, path, error);
+  OnFailedLookup(dirfd, path, errno);
 }
 
 }  // namespace

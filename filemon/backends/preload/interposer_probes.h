@@ -38,7 +38,9 @@ void ForgetProbesInChild();
 // library's constructor, the answer is not known yet: false).
 inline bool ProbesOff() { return !g_probes && g_init_state.load(std::memory_order_relaxed) == 2; }
 
-// After a lookup of `path` failed with `error`: a probe if the path is absent.
+// After a lookup of `path` failed with `error`: a probe if the path is absent. `path` is read
+// only then (after ENOENT or ENOTDIR the kernel could read it; never after EFAULT); a null or
+// empty one names nothing (no probe, as under ptrace: SendProbe).
 inline void OnFailedLookup(int dirfd, const char* path, int error) {
   if ((error == ENOENT || error == ENOTDIR) && !ProbesOff()) SendProbe(dirfd, path);
 }

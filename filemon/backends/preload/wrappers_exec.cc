@@ -62,13 +62,6 @@ ExecPlan PrepareExec(const char* path, char* const argv[]) {
   return ExecPlan::kWithout;
 }
 
-// After an exec of `path` (from `dirfd`) failed with `error`: with probes, the lookup of an
-// absent program. A path the kernel could not read (EFAULT) is not read here either, and an
-// empty one names nothing; any other error comes after the kernel read it.
-void OnFailedExec(int dirfd, const char* path, int error) {
-  if (error != EFAULT && path != nullptr && path[0] != '\0') OnFailedLookup(dirfd, path, error);
-}
-
 // Execs `path` untraced (untraced.h), with the note first if the exec can succeed. Returns -1
 // with errno as execve does. REQUIRES: `envp` is readable (ExecveImpl checked it).
 __attribute__((noinline, cold)) int ExecUntraced(const char* path, char* const argv[],
@@ -84,7 +77,7 @@ __attribute__((noinline, cold)) int ExecUntraced(const char* path, char* const a
     return errno;
   });
   if (runs) SayUntracedExecFailed(Pid(), path, failed);
-  if (!runs) OnFailedExec(AT_FDCWD, path, failed);
+  if (!runs) OnFailedLookup(AT_FDCWD, path, failed);
   errno = failed;
   return -1;
 }
@@ -155,10 +148,11 @@ __attribute__((noinline, cold)) int ExecHandedOver(const char* path, Exec exec) 
   return error;
 }
 
-// The end of an exec of `path` that failed with `error` (OnFailedExec). Returns -1 with
-// `error` in errno.
+// The end of an exec of `path` that failed with `error`: with probes, the lookup of an absent
+// program (OnFailedLookup reads no path the kernel could not: it needs ENOENT or ENOTDIR).
+// Returns -1 with `error` in errno.
 int ExecFailed(const char* path, int error) {
-  OnFailedExec(AT_FDCWD, path, error);
+  OnFailedLookup(AT_FDCWD, path, error);
   errno = error;
   return -1;
 }
@@ -436,6 +430,6 @@ FILEMON_EXPORT int execveat(int dirfd, const char* path, char* const argv[], cha
   EnvRequest request{envp, true, known ? exec_path : nullptr};
   request.check = EnvCheck::kReadable;
   errno = ExecByDescriptor(request, exec);
-  OnFailedExec(dirfd, path, errno);
+  OnFailedLookup(dirfd, path, errno);
   return -1;
 }
