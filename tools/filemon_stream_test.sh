@@ -54,7 +54,16 @@ for input in nul.meta huge_line.meta; do
   status=$?
   ((status == 0 || status == 1)) || fail "check of $input exited $status: $(cat err.txt)"
 done
-rm -f nul.meta huge_line.meta
+# deps: a record longer than a line may be (a 300 MB name of NULs) is bad input, not a name
+# to copy.
+printf -- '-- filemon acquired metadata --\n# filemon version 5\nR 1 ' >nul_path.meta
+truncate -s 300000K nul_path.meta
+(ulimit -v $((limit_kb + 300000)) && exec "$meta" deps nul_path.meta) >out.txt 2>err.txt
+status=$?
+[[ $status == 2 ]] || fail "deps of a 300 MB name exited $status: $(cat err.txt)"
+grep -q "nul_path.meta: line 3 is longer than the limit of 1048576 bytes" err.txt ||
+  fail "deps of a 300 MB name: $(cat err.txt)"
+rm -f nul.meta huge_line.meta nul_path.meta
 
 # A FIFO whose first line is bad: strict mode says so at once, not when the writer is done.
 rm -f fifo

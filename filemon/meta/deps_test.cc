@@ -266,6 +266,18 @@ TEST(Deps, NeedsAFilemonSection) {
   EXPECT_FALSE(ReadDeps("/nonexistent/x.meta", {}).ok());
 }
 
+// No file has a name longer than a line may be (1 MiB, the limit for input read in pieces):
+// such a record is bad input, as in a pipe, not a name to resolve (a 300 MB path in a mapped
+// .meta made `deps` abort with std::bad_alloc under an address-space limit).
+TEST(Deps, APathLongerThanTheLineLimitIsBadInput) {
+  TestDir dir("deps");
+  const std::string huge(size_t{1} << 21, 'a');
+  absl::StatusOr<Deps> deps =
+      ExtractDeps(Meta(dir, "/", absl::StrCat("R 1 /ok\nR 1 ", huge, "\nX 1 0 0\n")), "x.meta", {});
+  ASSERT_FALSE(deps.ok());
+  EXPECT_EQ(deps.status().message(), "x.meta: line 10 is longer than the limit of 1048576 bytes");
+}
+
 }  // namespace
 }  // namespace meta
 }  // namespace filemon
