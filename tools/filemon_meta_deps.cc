@@ -2,6 +2,7 @@
 // directories they read from, as text, JSON, or meta2deps.py's own output (a drop-in for it in
 // gendirdeps.mk, which is why meta2deps's short options and KEY=VALUE arguments are accepted).
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "filemon/core/log_reader.h"
 #include "filemon/meta/deps.h"
 #include "tools/filemon_meta_commands.h"
 
@@ -154,17 +156,23 @@ bool LongOption(int argc, char** argv, int* i, DepsArgs* a, std::string* error) 
 }
 
 // FILE.meta, or @LIST (names separated by blanks and newlines). With `only_existing`
-// (meta2deps), a name that does not exist or is neither is skipped.
-void AddFiles(absl::string_view arg, bool only_existing, std::vector<std::string>* files) {
+// (meta2deps), a name that does not exist or is neither is skipped. A list that cannot be
+// read is an error (as for a .meta), not an empty list; it is read as a .meta from a pipe is,
+// with the same limits, so that @/dev/zero ends at once.
+absl::Status AddFiles(absl::string_view arg, bool only_existing, std::vector<std::string>* files) {
+  constexpr size_t kMaxList = size_t{64} << 20;
   std::vector<std::string> names;
   if (absl::StartsWith(arg, "@")) {
-    std::ifstream in{std::string(arg.substr(1))};
-    std::string line;
-    while (std::getline(in, line)) {
-      for (absl::string_view f :
-           absl::StrSplit(line, absl::ByAnyChar(" \t\r\n"), absl::SkipEmpty())) {
-        names.emplace_back(f);
-      }
+    const std::string list(arg.substr(1));
+    const int fd = open(list.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open(", list, ") (@LIST)"));
+    std::string text;
+    const absl::Status read = filemon::ReadWholeStream(fd, list, kMaxList, &text);
+    close(fd);
+    if (!read.ok()) return read;
+    for (absl::string_view f :
+         absl::StrSplit(text, absl::ByAnyChar(" \t\r\n"), absl::SkipEmpty())) {
+      names.emplace_back(f);
     }
   } else if (!only_existing || absl::EndsWith(arg, ".meta")) {
     names.emplace_back(arg);
@@ -173,6 +181,7 @@ void AddFiles(absl::string_view arg, bool only_existing, std::vector<std::string
     if (only_existing && access(n.c_str(), F_OK) != 0) continue;
     files->push_back(std::move(n));
   }
+  return absl::OkStatus();
 }
 
 // The directory relative to the first source root it is under (meta2deps's RELDIR from
@@ -259,7 +268,13 @@ int RunDeps(int argc, char** argv) {
   const bool meta2deps = a.format == "meta2deps";
   if (meta2deps) a.options.lists = filemon::meta::DepsLists::kDirectoriesOnly;
   a.options.dp_files = !a.dpdeps.empty();
-  for (const std::string& arg : args) AddFiles(arg, meta2deps, &a.files);
+  for (const std::string& arg : args) {
+    const absl::Status added = AddFiles(arg, meta2deps, &a.files);
+    if (!added.ok()) {
+      std::fprintf(stderr, "filemon-meta: %s\n", std::string(added.message()).c_str());
+      return kExitError;
+    }
+  }
   if (a.files.empty()) {
     if (meta2deps) return 0;  // meta2deps prints nothing when it read no file
     return UsageError("deps: no FILE.meta given");

@@ -36,6 +36,18 @@ status=$?
 [[ $status == 2 ]] || fail "deps /dev/zero exited $status: $(cat err.txt)"
 grep -q "/dev/zero: $line_limit" err.txt || fail "deps /dev/zero: $(cat err.txt)"
 
+# deps' @LIST is read with the same limits, and one that cannot be read is an error that names
+# it, not an empty list ("no FILE.meta given").
+bounded "$meta" deps @/dev/zero
+status=$?
+[[ $status == 2 ]] || fail "deps @/dev/zero exited $status: $(cat err.txt)"
+grep -q "/dev/zero: $line_limit" err.txt || fail "deps @/dev/zero: $(cat err.txt)"
+bounded "$meta" deps @/nonexistent/list
+status=$?
+[[ $status == 2 ]] || fail "deps @/nonexistent/list exited $status: $(cat err.txt)"
+grep -q "open(/nonexistent/list) (@LIST): No such file or directory" err.txt ||
+  fail "deps @/nonexistent/list: $(cat err.txt)"
+
 # A 10 MB line.
 { echo '# filemon version 5'; head -c 10000000 /dev/zero | tr '\0' x; echo; } >long.log
 bounded "$filemon" parse long.log
