@@ -112,8 +112,9 @@ constexpr char kUsage[] =
     "Exit status: the command's own (128+N if signal N killed it), or filemon's own failure:\n"
     "  125  usage: an unknown option or backend name, a missing value, no command\n"
     "  126  cannot trace: the backend is unavailable here, or the command cannot start\n"
-    "  127  cannot write the log (cannot create it, a full disk, a reader that closed the\n"
-    "       pipe of -o -): the command still runs to its end, the message says why\n"
+    "  127  cannot write the log: a full disk or a reader that closed the pipe of -o -\n"
+    "       (the command still runs to its end), or a log that cannot be created (the\n"
+    "       command is not started); the message says why\n"
     "filemon parse --help explains parse and its own exit statuses.\n";
 
 int Usage(const char* message) {

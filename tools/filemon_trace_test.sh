@@ -62,8 +62,12 @@ check "unavailable kernel backend suggests ptrace and preload" \
 "$FILEMON" -o log2 /nonexistent/program 2> err.txt
 check "command that cannot start exits 126" [ $? -eq 126 ]
 check "the error names the program" grep -q /nonexistent/program err.txt
-"$FILEMON" -o /nonexistent/dir/log true 2> err.txt
+rm -f started
+"$FILEMON" -o /nonexistent/dir/log -- touch started 2> err.txt
 check "unwritable log exits 127" [ $? -eq 127 ]
+check "unwritable log: the command is not started" [ ! -e started ]
+check "unwritable log: the message names the log and why" \
+  grep -q "cannot open the log /nonexistent/dir/log: No such file or directory" err.txt
 
 # Exit status 127 when the reader of -o - went away: filemon neither dies of SIGPIPE nor takes
 # the command down with it; the command runs to its end, and the message says why.
