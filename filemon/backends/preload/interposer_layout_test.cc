@@ -90,10 +90,10 @@ TEST_F(InterposerLayoutTest, NoRelro) {
 
 // The loader maps the writable segment's file bytes and zeroes the rest of their last page
 // before it reads anything there: if those bytes (.dynamic, the GOT, .data) lie in one page,
-// that write is the page's only fault. Then .bss: its first part shares that page, the rest is
-// fresh memory that the start writes, one fault more; a page more would be another. Rarely
-// written data goes in FILEMON_COLD_BSS (interposer_state.h), after .bss.
-TEST_F(InterposerLayoutTest, WritableDataInTwoPages) {
+// that write is the page's only fault, and .bss, if it ends in the same page, adds none.
+// .bss past that page is fresh memory that every start writes: one fault more per traced
+// process. Rarely written data goes in FILEMON_COLD_BSS (interposer_state.h), after .bss.
+TEST_F(InterposerLayoutTest, WritableDataInOnePage) {
   const Elf64_Phdr data = WritableSegment();
   ASSERT_GT(data.p_filesz, 0u);
   const uint64_t first_page = data.p_vaddr & ~uint64_t{4095};
@@ -105,9 +105,9 @@ TEST_F(InterposerLayoutTest, WritableDataInTwoPages) {
 #if defined(__x86_64__)
   Elf64_Shdr bss;
   ASSERT_TRUE(FindSection(".bss", &bss));
-  EXPECT_LE(bss.sh_addr + bss.sh_size, first_page + 2 * 4096)
-      << ".bss ends " << bss.sh_addr + bss.sh_size - (first_page + 2 * 4096)
-      << " bytes past the second page of the writable data: every traced process takes one "
+  EXPECT_LE(bss.sh_addr + bss.sh_size, first_page + 4096)
+      << ".bss ends " << bss.sh_addr + bss.sh_size - (first_page + 4096)
+      << " bytes past the page where the file's data ends: every traced process takes one "
          "more page fault at its start. Shrink it, or move rarely written data to "
          "FILEMON_COLD_BSS.";
 #endif

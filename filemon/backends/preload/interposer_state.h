@@ -20,9 +20,10 @@
 #include "filemon/backends/preload/raw_syscall.h"
 
 // Zero-initialized data that most processes never write. The loader zeroes .bss up to the end
-// of the page where the file's data ends, which it touches anyway; .bss beyond that page is
-// fresh memory, and its first write in each process is a page fault. So .bss must stay within
-// that page (interposer_layout_test checks it), and what is rarely written goes after it, in
+// of the page where the file's data ends, which it touches anyway (the library has no RELRO,
+// so that is the page of .dynamic and the GOT too); .bss beyond that page is fresh memory, and
+// its first write in each process is a page fault. So .bss must stay within that page
+// (interposer_layout_test checks it), and what is rarely written goes after it, in
 // .lbss (x86-64's large-data .bss, which the linker places after .bss), constant-initialized
 // (`= {}`: no startup code writes it).
 #if defined(__x86_64__)

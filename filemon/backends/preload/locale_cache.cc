@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "filemon/backends/preload/interposer_state.h"
 #include "filemon/backends/preload/raw_syscall.h"
 #include "filemon/backends/preload/safe_string.h"
 #include "filemon/backends/preload/start_text.h"
@@ -14,7 +15,8 @@
 namespace filemon {
 namespace preload_internal {
 
-LocaleCache g_locale;
+// Written at a start only when the process inherits a cache (interposer_state.h).
+FILEMON_COLD_BSS LocaleCache g_locale = {};
 char g_locale_shm_path[128];
 
 namespace {
