@@ -94,8 +94,8 @@ struct ChildJob {
 }
 
 // Starts the child: returns once it has exec'd or given up (a vfork: no copy of the caller's
-// address space, whose ring buffer mappings alone are thousands of page table entries). A
-// function of its own so that nothing of the caller's frame is live across the vfork.
+// address space, the ring buffer's large double mapping included). A function of its own so
+// that nothing of the caller's frame is live across the vfork.
 __attribute__((noinline)) pid_t StartChild(const ChildJob& job) {
   const pid_t pid = vfork();
   if (pid == 0) RunChild(job);
