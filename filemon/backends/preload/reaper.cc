@@ -33,7 +33,9 @@ void SendFromChild(int control, MessageType type, int pid, int status, int signa
   }
 }
 
-// The command's process: restores the group signals, then execs. Never returns.
+// The command's process: restores the group signals, then execs. Never returns. It is the
+// child of a vfork, sharing the reaper's memory until its exec or _exit: it only makes system
+// calls and writes nothing the reaper reads (the pid it sets in the exec arrays is its own).
 [[noreturn]] void ExecCommand(const ReaperLaunch& launch, const bool* restore) {
   struct sigaction default_action;
   std::memset(&default_action, 0, sizeof(default_action));
@@ -64,6 +66,17 @@ void SendFromChild(int control, MessageType type, int pid, int status, int signa
   _exit(127);
 }
 
+// Starts the command's process: returns once it has exec'd or given up. A vfork, not a fork:
+// the reaper is a copy of the supervisor's whole image, which a fork would copy again (page
+// tables, then copy-on-write faults on both sides until the exec). The reaper is
+// single-threaded, so the suspension is its alone. A function of its own so that nothing of
+// the caller's frame is live across the vfork.
+__attribute__((noinline)) pid_t StartCommand(const ReaperLaunch& launch, const bool* restore) {
+  const pid_t pid = vfork();
+  if (pid == 0) ExecCommand(launch, restore);
+  return pid;
+}
+
 // The reaper's body, between fork and _exit in a copy of a possibly multi-threaded process:
 // only async-signal-safe calls, no allocation.
 [[noreturn]] void RunReaper(const ReaperLaunch& launch, pid_t supervisor) {
@@ -87,8 +100,7 @@ void SendFromChild(int control, MessageType type, int pid, int status, int signa
   }
   sigprocmask(SIG_BLOCK, &group, nullptr);
   fcntl(launch.socket_fd, F_SETFD, 0);  // inherited by the command
-  const pid_t root = fork();
-  if (root == 0) ExecCommand(launch, restore);
+  const pid_t root = StartCommand(launch, restore);
   if (root < 0) {
     SendFromChild(launch.control_fd, MessageType::kRootExecError, getpid(), errno, 2);
     _exit(127);
