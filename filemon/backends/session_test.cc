@@ -99,6 +99,32 @@ TEST_P(SessionTest, ReadFdTurnsReadableWhenTheOrphanExits) {
   EXPECT_EQ(sink.records().back().kind, RecordKind::kExit);
 }
 
+// preload and auto make the ReadFd() descriptor at its first call: a caller that asks for it
+// only once the tree has ended gets one that polls readable at once.
+TEST_P(SessionTest, ReadFdAskedAfterTheTreeEndedIsReadable) {
+  if (std::string(GetParam()) != "preload" && std::string(GetParam()) != "auto") {
+    GTEST_SKIP() << "the preload supervisor's descriptor made at the first ReadFd()";
+  }
+  absl::StatusOr<std::unique_ptr<TraceSession>> session = backend_->StartSession({});
+  ASSERT_TRUE(session.ok()) << session.status();
+  const pid_t pid = ForkShell(session->get(), "exit 0");
+  ASSERT_GE(pid, 0);
+  ASSERT_TRUE((*session)->SetChild(pid).ok());
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  CollectingSink sink;
+  bool done = false;
+  for (int i = 0; i < 3000 && !done; ++i) {  // until the tree is done, without ReadFd()
+    absl::StatusOr<bool> processed = (*session)->Process(&sink);
+    ASSERT_TRUE(processed.ok()) << processed.status();
+    done = *processed;
+    if (!done) usleep(10 * 1000);
+  }
+  ASSERT_TRUE(done);
+  pollfd p{(*session)->ReadFd(), POLLIN, 0};
+  EXPECT_EQ(poll(&p, 1, 0), 1) << "ReadFd() asked after the end is not readable";
+}
+
 // preload and auto: the shared supervisor sleeps without a timeout once no command has run
 // for a while, and a command started then must still be read while it runs: its root writes
 // more records than its pipe holds before it exits, which it can only if the supervisor

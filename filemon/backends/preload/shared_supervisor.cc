@@ -79,7 +79,6 @@ struct TreeState : public RecordSink {
   // Set before the tree is submitted.
   OwnedFd pipe_read;  // non-blocking
   size_t pipe_capacity = 64 << 10;
-  OwnedFd ready;  // eventfd, written once done
   pid_t root = -1;
   OwnedFd root_pidfd;
   uint64_t id = 0;  // names the tree in the supervisor's epoll set (never reused)
@@ -96,6 +95,9 @@ struct TreeState : public RecordSink {
   RecordQueue queue ABSL_GUARDED_BY(mu);
   bool done ABSL_GUARDED_BY(mu) = false;
   bool dropped ABSL_GUARDED_BY(mu) = false;  // the caller's TracedTree is gone
+  // An eventfd, written once done; made at the caller's first ReadFd only: a caller that
+  // never polls (bmake's compat mode) pays no descriptor and no write per command.
+  OwnedFd ready ABSL_GUARDED_BY(mu);
 
   // The dispatcher's sink for this tree (the thread).
   void Add(const Record& record) override {
@@ -114,12 +116,18 @@ struct TreeState : public RecordSink {
   }
 
   void MarkDone() {
+    int fd;
     {
       absl::MutexLock lock(&mu);
       done = true;
+      fd = ready.get();
     }
+    if (fd >= 0) SignalReady(fd);
+  }
+
+  static void SignalReady(int fd) {
     const uint64_t one = 1;
-    if (write(ready.get(), &one, sizeof(one)) < 0) {
+    if (write(fd, &one, sizeof(one)) < 0) {
     }
   }
 };
@@ -531,8 +539,6 @@ absl::StatusOr<std::unique_ptr<TracedTree>> SharedSupervisor::NewTree() {
   OwnedFd child(fcntl(write_end.get(), F_DUPFD_CLOEXEC, child_socket() + 1));
   if (!child.valid()) return absl::ErrnoToStatus(errno, "fcntl(F_DUPFD_CLOEXEC, preload tree)");
   state->pipe_read = std::move(read_end);
-  state->ready.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!state->ready.valid()) return absl::ErrnoToStatus(errno, "eventfd(preload tree)");
   return std::unique_ptr<TracedTree>(new TracedTree(this, std::move(state), std::move(child)));
 }
 
@@ -551,7 +557,15 @@ TracedTree::~TracedTree() {
   supervisor_->Submit(state_);
 }
 
-int TracedTree::ready_fd() const { return state_->ready.get(); }
+int TracedTree::ready_fd() const {
+  absl::MutexLock lock(&state_->mu);
+  if (!state_->ready.valid()) {
+    state_->ready.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    // Done already: MarkDone found no descriptor to write.
+    if (state_->ready.valid() && state_->done) TreeState::SignalReady(state_->ready.get());
+  }
+  return state_->ready.get();
+}
 
 void TracedTree::Start(pid_t root) {
   started_ = true;

@@ -76,7 +76,8 @@ class TracedTree {
   // The write end of the tree's pipe, for the child (close-on-exec until the child clears it);
   // -1 once `Start` closed the parent's copy.
   int child_pipe() const { return child_pipe_.get(); }
-  // Polls readable once the tree is done and its last records are ready.
+  // Polls readable once the tree is done and its last records are ready; made at the first
+  // call. -1 if the eventfd cannot be made.
   int ready_fd() const;
 
   // After the fork: the supervisor reads the tree, whose root is `root` (-1: no child; the
@@ -110,7 +111,7 @@ class SharedSupervisor {
   const std::string& socket_name() const;
   const std::string& locale_shm_path() const { return locale_shm_path_; }
 
-  // A new tree: its pipe and its ready descriptor. Errors: pipe2, eventfd.
+  // A new tree and its pipe. Errors: pipe2, fcntl.
   absl::StatusOr<std::unique_ptr<TracedTree>> NewTree();
 
  private:
