@@ -41,7 +41,25 @@ using testing_internal::ForkShell;
 using testing_internal::OwnedRecord;
 using testing_internal::Traced;
 
-class SessionTest : public testing_internal::SessionSuite {};
+class SessionTest : public testing_internal::SessionSuite {
+ protected:
+  // A session whose command `shell` was forked, run and reaped as bmake does; null (the
+  // failure said) if it could not run. Its tree may still run (an orphan).
+  std::unique_ptr<TraceSession> ReapedSession(const char* shell) {
+    absl::StatusOr<std::unique_ptr<TraceSession>> session = backend_->StartSession({});
+    if (!session.ok()) {
+      ADD_FAILURE() << session.status();
+      return nullptr;
+    }
+    const pid_t pid = ForkShell(session->get(), shell);
+    int status = 0;
+    if (pid < 0 || !(*session)->SetChild(pid).ok() || waitpid(pid, &status, 0) != pid) {
+      ADD_FAILURE() << "could not run " << shell;
+      return nullptr;
+    }
+    return *std::move(session);
+  }
+};
 
 // bmake -j2: two jobs at once, a session each; neither log holds a record of the other.
 TEST_P(SessionTest, ConcurrentSessionsKeepTheirRecordsApart) {
@@ -79,19 +97,14 @@ TEST_P(SessionTest, TheSessionWaitsForAnOrphan) {
 // poll of ReadFd() with no deadline of its own returns when the orphan exits (the contract:
 // readable at the latest when the tree is done), never at its timeout.
 TEST_P(SessionTest, ReadFdTurnsReadableWhenTheOrphanExits) {
-  absl::StatusOr<std::unique_ptr<TraceSession>> session = backend_->StartSession({});
-  ASSERT_TRUE(session.ok()) << session.status();
-  const pid_t pid = ForkShell(session->get(), "(sleep 0.3; true) & exit 0");
-  ASSERT_GE(pid, 0);
-  ASSERT_TRUE((*session)->SetChild(pid).ok());
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  std::unique_ptr<TraceSession> session = ReapedSession("(sleep 0.3; true) & exit 0");
+  ASSERT_NE(session, nullptr);
   CollectingSink sink;
   bool done = false;
   for (int i = 0; i < 100 && !done; ++i) {
-    pollfd p{(*session)->ReadFd(), POLLIN, 0};
+    pollfd p{session->ReadFd(), POLLIN, 0};
     ASSERT_EQ(poll(&p, 1, 30 * 1000), 1) << "ReadFd() stayed unreadable after the tree ended";
-    absl::StatusOr<bool> processed = (*session)->Process(&sink);
+    absl::StatusOr<bool> processed = session->Process(&sink);
     ASSERT_TRUE(processed.ok()) << processed.status();
     done = *processed;
   }
@@ -105,23 +118,18 @@ TEST_P(SessionTest, ReadFdAskedAfterTheTreeEndedIsReadable) {
   if (std::string(GetParam()) != "preload" && std::string(GetParam()) != "auto") {
     GTEST_SKIP() << "the preload supervisor's descriptor made at the first ReadFd()";
   }
-  absl::StatusOr<std::unique_ptr<TraceSession>> session = backend_->StartSession({});
-  ASSERT_TRUE(session.ok()) << session.status();
-  const pid_t pid = ForkShell(session->get(), "exit 0");
-  ASSERT_GE(pid, 0);
-  ASSERT_TRUE((*session)->SetChild(pid).ok());
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  std::unique_ptr<TraceSession> session = ReapedSession("exit 0");
+  ASSERT_NE(session, nullptr);
   CollectingSink sink;
   bool done = false;
   for (int i = 0; i < 3000 && !done; ++i) {  // until the tree is done, without ReadFd()
-    absl::StatusOr<bool> processed = (*session)->Process(&sink);
+    absl::StatusOr<bool> processed = session->Process(&sink);
     ASSERT_TRUE(processed.ok()) << processed.status();
     done = *processed;
     if (!done) usleep(10 * 1000);
   }
   ASSERT_TRUE(done);
-  pollfd p{(*session)->ReadFd(), POLLIN, 0};
+  pollfd p{session->ReadFd(), POLLIN, 0};
   EXPECT_EQ(poll(&p, 1, 0), 1) << "ReadFd() asked after the end is not readable";
 }
 
