@@ -77,6 +77,40 @@ TEST_P(TracerDeath, StaticProgramEndsWhenTheTracerIsKilled) {
       << "pid " << pid << " still runs (state " << state << ") 2 s after its tracer died";
 }
 
+// A preloaded program that ignores SIGPIPE (python, many servers) must not outlive its tracer
+// either: its next record finds the supervisor's pipe and socket gone, and it ends there, as
+// one that does not ignore SIGPIPE ends by that signal (it used to run on, untraced).
+TEST(TracerDeathPreload, ProgramIgnoringSigpipeEndsAtItsNextRecord) {
+  const std::string dir = MakeTempDir("tracer_death_sigpipe");
+  ASSERT_TRUE(WriteFile(dir + "/in", "x").ok());
+  const std::string pidfile = dir + "/pid";
+  const pid_t tracer = fork();
+  ASSERT_GE(tracer, 0);
+  if (tracer == 0) {
+    (void)TraceCommand("preload",
+                       ShellCommand(absl::StrCat("trap '' PIPE; echo $$ > ", pidfile,
+                                                 "; while :; do : < ", dir, "/in; done")),
+                       TraceOptions());
+    _exit(0);
+  }
+  int pid = 0;
+  for (int i = 0; i < 200 && pid == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::ifstream(pidfile) >> pid;
+  }
+  kill(tracer, SIGKILL);
+  waitpid(tracer, nullptr, 0);
+  ASSERT_NE(pid, 0) << "the shell never started";
+  char state = ProcessState(pid);
+  for (int i = 0; i < 40 && state != 0 && state != 'Z'; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    state = ProcessState(pid);
+  }
+  if (state != 0 && state != 'Z') kill(pid, SIGKILL);  // leave nothing running
+  EXPECT_TRUE(state == 0 || state == 'Z')
+      << "pid " << pid << " still runs (state " << state << ") 2 s after its tracer died";
+}
+
 // kill -9 of the tracer at random moments of a command's start: whatever was forked must not
 // wait forever (a child between fork and exec waits for the tracer's word to go on). This
 // process is a child subreaper, so that what the tracer leaves becomes its child; each run's

@@ -1,6 +1,7 @@
 #include "filemon/backends/preload/channel.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -26,30 +27,36 @@ __attribute__((noinline, cold)) void SendDeferred(int pipe, const char* data, si
   char wrapped[kDeferredPrefix + kMaxMessage];
   MakeDeferredPrefix(wrapped, MessageType::kDeferred, id, size, sender);
   memcpy(wrapped + kDeferredPrefix, data, size);
-  SendToSocket(wrapped, kDeferredPrefix + size);
+  const bool sent = SendToSocket(wrapped, kDeferredPrefix + size);
   char marker[kDeferredPrefix];
   MakeDeferredPrefix(marker, MessageType::kMarker, id, 0, sender);
-  WritePipe(pipe, marker, sizeof(marker));
+  if (!WritePipe(pipe, marker, sizeof(marker)) && !sent) EndIfTheSupervisorIsGone();
 }
 
-void SendToSocket(const char* data, size_t size) {
+bool SendToSocket(const char* data, size_t size) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     int fd = g_fd.load(std::memory_order_relaxed);
-    if (fd < 0) return;
+    if (fd < 0) return false;
     long n;
     do {
       n = RawSyscall6(SYS_sendto, fd, reinterpret_cast<long>(data), static_cast<long>(size),
                       MSG_NOSIGNAL, 0, 0);
     } while (n == -EINTR);
-    if (n >= 0) return;
+    if (n >= 0) return true;
     // The program closed or replaced our descriptor behind our back (a raw close, an
     // inherited close-on-exec): reconnect through the supervisor's named socket.
     if (n != -EBADF && n != -ENOTSOCK && n != -ENOTCONN && n != -EPIPE && n != -ECONNREFUSED &&
         n != -EOPNOTSUPP) {
-      return;
+      return false;
     }
-    if (!Reconnect(fd)) return;
+    if (!Reconnect(fd)) return false;
   }
+  return false;
+}
+
+__attribute__((noinline, cold)) void EndIfTheSupervisorIsGone() {
+  if (!g_pipe_reader_gone.load(std::memory_order_relaxed)) return;
+  RawSyscall2(SYS_kill, RawSyscall0(SYS_getpid), SIGKILL);
 }
 
 bool Reconnect(int broken_fd) {

@@ -27,6 +27,10 @@
 namespace filemon {
 namespace preload_internal {
 
+// Set when a pipe write failed with EPIPE: the supervisor closed its end (it died, or dropped
+// the job). A process that does not ignore SIGPIPE never sees it: the signal ends it first.
+inline std::atomic<bool> g_pipe_reader_gone{false};
+
 // Writes `size` bytes to the pipe; false (and the socket from now on) if the pipe is gone.
 inline bool WritePipe(int pipe, const char* data, size_t size) {
   long n;
@@ -34,6 +38,7 @@ inline bool WritePipe(int pipe, const char* data, size_t size) {
     n = RawSyscall3(SYS_write, pipe, reinterpret_cast<long>(data), static_cast<long>(size));
   } while (n == -EINTR);
   if (n == static_cast<long>(size)) return true;
+  if (n == -EPIPE) g_pipe_reader_gone.store(true, std::memory_order_relaxed);
   // Closed behind our back (or the supervisor is gone): the socket from now on.
   int expected = pipe;
   g_pipe.compare_exchange_strong(expected, -1);
@@ -45,7 +50,14 @@ inline bool WritePipe(int pipe, const char* data, size_t size) {
 void SendDeferred(int pipe, const char* data, size_t size);
 
 // One message through the socket; reconnects once if the program closed or replaced it.
-void SendToSocket(const char* data, size_t size);
+// False if it could not be sent.
+bool SendToSocket(const char* data, size_t size);
+
+// Called when a message could be sent through neither channel: if the pipe's reader is gone
+// too, the supervisor is, and the process ends (SIGKILL), as a tracee of ptrace does with
+// PTRACE_O_EXITKILL and as a process that does not ignore SIGPIPE already did at the pipe;
+// otherwise nothing (the message is lost, as before).
+void EndIfTheSupervisorIsGone();
 
 // Sends one whole message (a MessageHeader and its records, `size` <= kMaxMessage bytes).
 inline void SendBytes(const char* data, size_t size) {
@@ -54,7 +66,7 @@ inline void SendBytes(const char* data, size_t size) {
     if (size > kMaxPipeMessage) return SendDeferred(pipe, data, size);
     if (WritePipe(pipe, data, size)) return;
   }
-  SendToSocket(data, size);
+  if (!SendToSocket(data, size)) EndIfTheSupervisorIsGone();
 }
 
 // Connects a new socket to the supervisor's named socket (g_socket_name) and makes it g_fd in
