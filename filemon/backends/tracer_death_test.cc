@@ -40,6 +40,35 @@ void PrintTo(const DeathCase& c, std::ostream* os) {
   *os << c.backend << (c.records ? ", records" : ", sleeps");
 }
 
+// Traces `command` with `backend` in a child process, waits until the command wrote its pid to
+// `pidfile`, kills that child with SIGKILL, and expects the pid gone within 2 s (killing it
+// if not, to leave nothing running).
+void ExpectGoneWhenTheTracerIsKilled(const char* backend, const std::string& command,
+                                     const std::string& pidfile) {
+  const pid_t tracer = fork();
+  ASSERT_GE(tracer, 0);
+  if (tracer == 0) {
+    (void)TraceCommand(backend, ShellCommand(command), TraceOptions());
+    _exit(0);
+  }
+  int pid = 0;
+  for (int i = 0; i < 200 && pid == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::ifstream(pidfile) >> pid;
+  }
+  kill(tracer, SIGKILL);
+  waitpid(tracer, nullptr, 0);
+  ASSERT_NE(pid, 0) << "the command never started";
+  char state = ProcessState(pid);
+  for (int i = 0; i < 40 && state != 0 && state != 'Z'; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    state = ProcessState(pid);
+  }
+  if (state != 0 && state != 'Z') kill(pid, SIGKILL);
+  EXPECT_TRUE(state == 0 || state == 'Z')
+      << "pid " << pid << " still runs (state " << state << ") 2 s after its tracer died";
+}
+
 class TracerDeath : public ::testing::TestWithParam<DeathCase> {};
 
 // Runs the static program under the backend in a child process, kills that process with
@@ -50,31 +79,10 @@ TEST_P(TracerDeath, StaticProgramEndsWhenTheTracerIsKilled) {
   ASSERT_TRUE(WriteFile(dir + "/in", "x").ok());
   const std::string pidfile = dir + "/pid", done = dir + "/done";
   const std::string input = param.records ? dir + "/in" : "-";
-  const pid_t tracer = fork();
-  ASSERT_GE(tracer, 0);
-  if (tracer == 0) {
-    (void)TraceCommand(param.backend,
-                       ShellCommand(absl::StrCat(TestProgram("static_loop_bin"), " ", pidfile, " ",
-                                                 input, " ", done, "; echo after")),
-                       TraceOptions());
-    _exit(0);
-  }
-  int pid = 0;
-  for (int i = 0; i < 200 && pid == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    std::ifstream(pidfile) >> pid;
-  }
-  kill(tracer, SIGKILL);
-  waitpid(tracer, nullptr, 0);
-  ASSERT_NE(pid, 0) << "the static program never started";
-  char state = ProcessState(pid);
-  for (int i = 0; i < 40 && state != 0 && state != 'Z'; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    state = ProcessState(pid);
-  }
-  if (state != 0 && state != 'Z') kill(pid, SIGKILL);  // leave nothing running
-  EXPECT_TRUE(state == 0 || state == 'Z')
-      << "pid " << pid << " still runs (state " << state << ") 2 s after its tracer died";
+  ExpectGoneWhenTheTracerIsKilled(param.backend,
+                                  absl::StrCat(TestProgram("static_loop_bin"), " ", pidfile, " ",
+                                               input, " ", done, "; echo after"),
+                                  pidfile);
 }
 
 // A preloaded program that ignores SIGPIPE (python, many servers) must not outlive its tracer
@@ -84,31 +92,10 @@ TEST(TracerDeathPreload, ProgramIgnoringSigpipeEndsAtItsNextRecord) {
   const std::string dir = MakeTempDir("tracer_death_sigpipe");
   ASSERT_TRUE(WriteFile(dir + "/in", "x").ok());
   const std::string pidfile = dir + "/pid";
-  const pid_t tracer = fork();
-  ASSERT_GE(tracer, 0);
-  if (tracer == 0) {
-    (void)TraceCommand("preload",
-                       ShellCommand(absl::StrCat("trap '' PIPE; echo $$ > ", pidfile,
-                                                 "; while :; do : < ", dir, "/in; done")),
-                       TraceOptions());
-    _exit(0);
-  }
-  int pid = 0;
-  for (int i = 0; i < 200 && pid == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    std::ifstream(pidfile) >> pid;
-  }
-  kill(tracer, SIGKILL);
-  waitpid(tracer, nullptr, 0);
-  ASSERT_NE(pid, 0) << "the shell never started";
-  char state = ProcessState(pid);
-  for (int i = 0; i < 40 && state != 0 && state != 'Z'; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    state = ProcessState(pid);
-  }
-  if (state != 0 && state != 'Z') kill(pid, SIGKILL);  // leave nothing running
-  EXPECT_TRUE(state == 0 || state == 'Z')
-      << "pid " << pid << " still runs (state " << state << ") 2 s after its tracer died";
+  ExpectGoneWhenTheTracerIsKilled(
+      "preload",
+      absl::StrCat("trap '' PIPE; echo $$ > ", pidfile, "; while :; do : < ", dir, "/in; done"),
+      pidfile);
 }
 
 // kill -9 of the tracer at random moments of a command's start: whatever was forked must not
