@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <new>
 #include <string>
 
 #include "absl/status/status.h"
@@ -211,10 +212,27 @@ int ParseParseArgs(int argc, char** argv, ParseArgs* args) {
   return -1;
 }
 
+int ParseToJsonHeld(const std::string& name, bool strict, filemon::LogReader* reader,
+                    filemon::Parser* parser, OrderCheck* order);
+
 // The whole log is collected before anything is printed (its memory grows with the records);
-// a strict error or order violation prints nothing.
+// a strict error or order violation prints nothing. A log too large for the memory left is
+// reported as output that cannot be written, not an abort.
 int ParseToJson(const std::string& name, bool strict, filemon::LogReader* reader,
                 filemon::Parser* parser, OrderCheck* order) {
+  try {
+    return ParseToJsonHeld(name, strict, reader, parser, order);
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr,
+                 "filemon parse: %s: out of memory holding the log for --format=json (%zu "
+                 "lines read); --format=filemon streams it\n",
+                 name.c_str(), parser->line());
+    return kExitLogError;
+  }
+}
+
+int ParseToJsonHeld(const std::string& name, bool strict, filemon::LogReader* reader,
+                    filemon::Parser* parser, OrderCheck* order) {
   filemon::LogProtoSink sink;
   const absl::Status read = Pump(reader, parser, order, &sink);
   if (!read.ok()) return ReadError(read);

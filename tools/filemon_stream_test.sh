@@ -97,6 +97,16 @@ status=$?
 [[ $status == 0 ]] || fail "check of a FIFO .meta exited $status: $(cat out.txt) $(cat err.txt)"
 wait
 
+# --format=json holds the whole log: one too large for the memory left is an error that says
+# so (status 127, the output cannot be written), not an abort with std::bad_alloc.
+{ echo '# filemon version 5'; yes 'R 1 /usr/include/stdio.h' | head -n 4000000; echo '# Bye bye'; } >big.log
+bounded "$filemon" parse --format=json big.log
+status=$?
+[[ $status == 127 ]] || fail "parse --format=json of a 100 MB log exited $status: $(head -c 300 err.txt)"
+grep -q "big.log: out of memory holding the log for --format=json" err.txt ||
+  fail "parse --format=json of a 100 MB log: $(head -c 300 err.txt)"
+rm -f big.log
+
 # A 1 GB log through a pipe: parsed in bounded pieces, every line printed again.
 { yes 'R 1 /usr/include/stdio.h' | head -n 40000000; echo '# Bye bye'; } |
   (ulimit -v $limit_kb && exec "$filemon" parse -) 2>err.txt | tail -2 >out.txt
