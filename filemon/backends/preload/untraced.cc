@@ -16,6 +16,7 @@
 #include "filemon/backends/preload/message.h"
 #include "filemon/backends/preload/raw_syscall.h"
 #include "filemon/backends/preload/safe_string.h"
+#include "filemon/backends/preload/user_memory.h"
 #include "filemon/backends/preload/wire_format.h"
 
 #ifndef SYS_faccessat2
@@ -32,16 +33,17 @@ constexpr char kNoRoom[] =
 constexpr char kLoss[] =
     "; neither its operations nor those of the programs it starts are recorded";
 
-// The text of a note: "pid N (PATH) " and the pieces.
+// The text of a note: "pid N" and the pieces.
 class NoteText {
  public:
-  NoteText(int pid, const char* path) : out_(text_, sizeof(text_) - 1) {
+  explicit NoteText(int pid) : out_(text_, sizeof(text_) - 1) {
     char number[kNumber];
     Add("pid ");
     out_.Append(number, FormatUnsigned(static_cast<unsigned>(pid), number));
-    Add(" (");
-    Add(path != nullptr ? path : "");
-    Add(") ");
+  }
+  // " (PATH) ": the program the process runs.
+  NoteText& AddProgram(const char* path) {
+    return Add(" (").Add(path != nullptr ? path : "").Add(") ");
   }
   NoteText& Add(const char* piece) {
     out_.Append(piece, Length(piece));
@@ -119,8 +121,8 @@ int LibraryAccessError(const char* library) {
 }
 
 void SayRunsUntraced(int pid, const char* path, UntracedWhy why, int error) {
-  NoteText text(pid, path);
-  text.Add("runs untraced: ");
+  NoteText text(pid);
+  text.AddProgram(path).Add("runs untraced: ");
   if (why == UntracedWhy::kNoRoom) {
     text.Add(kNoRoom);
   } else {
@@ -136,8 +138,21 @@ void SayRunsUntraced(int pid, const char* path, UntracedWhy why, int error) {
 }
 
 void SayUntracedExecFailed(int pid, const char* path, int error) {
-  NoteText text(pid, path);
-  text.Add("did not run after all: its untraced exec failed too (").AddErrno(error).Add(")");
+  NoteText text(pid);
+  text.AddProgram(path).Add("did not run after all: its untraced exec failed too (");
+  text.AddErrno(error).Add(")");
+  Message m;
+  m.AddComment(text.c_str());
+  m.Send();
+}
+
+void SayFailedSpawnsChildIsMissing(int pid, const char* path, int error) {
+  NoteText text(pid);
+  text.Add(": a posix_spawn of ").Add(ReadableString(path) ? path : "a program");
+  text.Add(" failed in the child glibc created for it (").AddErrno(error);
+  text.Add(
+      "), whose pid is not known here: that child's F, what its file actions did before it "
+      "failed, and its X are missing");
   Message m;
   m.AddComment(text.c_str());
   m.Send();

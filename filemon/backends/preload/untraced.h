@@ -13,6 +13,8 @@
 //   programs it starts are recorded
 //   E N PATH
 // and N is marked unenterable (its X is held to the end of the run, as for a static program).
+// Also here: the note of a posix_spawn whose child glibc created, failed and reaped unseen
+// (`SayFailedSpawnsChildIsMissing`).
 //
 // libc-only, async-signal-safe, vfork-safe; allocates nothing.
 
@@ -41,6 +43,11 @@ void SayRunsUntraced(int pid, const char* path, UntracedWhy why, int error);
 // Sends a comment: process `pid`'s untraced exec of `path`, announced by SayRunsUntraced,
 // failed with `error` (the process goes on with its old program).
 void SayUntracedExecFailed(int pid, const char* path, int error);
+
+// Sends a comment: process `pid`'s posix_spawn of `path` (unread if the kernel could not read
+// it) failed with `error` in the child glibc created for it, which glibc reaped: that child's
+// records (F, its file actions', X) are missing, as its pid is never known.
+void SayFailedSpawnsChildIsMissing(int pid, const char* path, int error);
 
 }  // namespace preload_internal
 }  // namespace filemon

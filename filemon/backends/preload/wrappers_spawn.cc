@@ -184,31 +184,15 @@ __attribute__((noinline, cold)) void RecordFailedSpawn(const SpawnPlan& plan, bo
 // A spawn that failed (`error`) with file actions ptrace would record (an open, a chdir): if
 // glibc's child failed at one of them or at its exec, the actions before it ran, but that
 // child's pid is never known here (glibc reaps it inside posix_spawn), so its records (F, what
-// its actions did, X) cannot be written: the log says they are missing. Not after EAGAIN (the
-// child was not created).
-__attribute__((noinline, cold)) void SayFailedSpawnsChildIsMissing(
+// its actions did, X) cannot be written: the log says they are missing. Not after EAGAIN or
+// ENOMEM, with which glibc fails when it cannot map the child's stack or clone it: no child
+// ran (a child's exec or open failing with ENOMEM is not told apart, and goes unsaid).
+__attribute__((noinline, cold)) void SayIfFailedSpawnsChildIsMissing(
     const char* path, const posix_spawn_file_actions_t* actions, int error) {
+  if (error == EAGAIN || error == ENOMEM) return;
   bool recorded = false;
   ForEachSpawnAction(actions, [&](char, const char*, int) { recorded = true; });
-  if (!recorded || error == EAGAIN) return;
-  char pid[24], number[24], text[1024];
-  pid[FormatUnsigned(static_cast<unsigned long>(Pid()), pid)] = '\0';
-  number[FormatUnsigned(static_cast<unsigned long>(error), number)] = '\0';
-  ByteAppender out(text, sizeof(text) - 1);
-  const char* const pieces[] = {
-      "pid ",
-      pid,
-      ": a posix_spawn of ",
-      ReadableString(path) ? path : "a program",
-      " failed in the child glibc created for it (errno ",
-      number,
-      "), whose pid is not known here: that child's F, what its file actions did before it "
-      "failed, and its X are missing"};
-  for (const char* piece : pieces) out.Append(piece, Length(piece));
-  text[out.size()] = '\0';
-  Message m;
-  m.AddComment(text);
-  m.Send();
+  if (recorded) SayFailedSpawnsChildIsMissing(Pid(), path, error);
 }
 
 // A nested trace's session prepared this process (launch_protocol.h, "Nested traces"): the
@@ -259,7 +243,7 @@ int SpawnImpl(SpawnFn real, bool search, pid_t* pid, const char* file,
   if (rc != 0 && ProbesWanted()) {
     RecordFailedSpawn(plan, search && !IsPathName(file), misses, missed);
   }
-  if (rc != 0 && actions != nullptr) SayFailedSpawnsChildIsMissing(plan.path, actions, rc);
+  if (rc != 0 && actions != nullptr) SayIfFailedSpawnsChildIsMissing(plan.path, actions, rc);
   g_creations_in_flight.fetch_sub(1, std::memory_order_acq_rel);
   return rc;
 }

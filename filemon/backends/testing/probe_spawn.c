@@ -10,6 +10,9 @@
 //            bin2/tool is a statically linked program that copies `in` to `out` (static_open.c)
 //   actions  posix_spawn("/bin/true") with the file actions: open `made` (O_CREAT), then open
 //            `absent/x` -> fails with ENOENT in glibc's child after it created `made`
+//   nomem    posix_spawn("/bin/true") with the file action: open `made` (O_CREAT), under an
+//            address-space limit just above what the process uses -> fails with ENOMEM before
+//            glibc creates a child (it cannot map the child's stack): no `made`
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,6 +36,35 @@ static int Spawn(int search, const char* program) {
   return rc == 0 ? WEXITSTATUS(status) : rc;
 }
 
+// Grows the stack once, so that the calls below need no new stack pages under the limit.
+static __attribute__((noinline)) void TouchStack(void) {
+  volatile char pad[1 << 18];
+  memset((char*)pad, 1, sizeof pad);
+}
+
+// posix_spawn of /bin/true (the action: open `made` with O_CREAT) with the address space limited
+// to what the process maps now and a page more. Returns posix_spawn's result.
+static int SpawnWithoutMemory(void) {
+  TouchStack();
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 5, "made", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  char* spawn_argv[] = {"true", NULL};
+  FILE* statm = fopen("/proc/self/statm", "r");
+  unsigned long pages = 0;
+  if (statm == NULL || fscanf(statm, "%lu", &pages) != 1) return -1;
+  fclose(statm);
+  struct rlimit before, limited;
+  if (getrlimit(RLIMIT_AS, &before) != 0) return -1;
+  limited = before;
+  limited.rlim_cur = (pages + 1) * (unsigned long)sysconf(_SC_PAGESIZE);
+  if (setrlimit(RLIMIT_AS, &limited) != 0) return -1;
+  pid_t pid;
+  const int rc = posix_spawn(&pid, "/bin/true", &actions, NULL, spawn_argv, environ);
+  setrlimit(RLIMIT_AS, &before);
+  return rc;
+}
+
 int main(int argc, char** argv) {
   if ((argc != 2 && argc != 3) || chdir(argv[1]) != 0) return 2;
   char path[4096];
@@ -39,6 +72,11 @@ int main(int argc, char** argv) {
   if (argc == 3 && strcmp(argv[2], "static") == 0) {
     setenv("PATH", path, 1);
     return Spawn(1, "tool") == 0 ? 0 : 6;
+  }
+  if (argc == 3 && strcmp(argv[2], "nomem") == 0) {
+    const int rc = SpawnWithoutMemory();
+    if (rc != ENOMEM) return rc == 0 ? 8 : 9;
+    return access("made", F_OK) != 0 ? 0 : 10;
   }
   if (argc == 3) {
     posix_spawn_file_actions_t actions;

@@ -255,6 +255,19 @@ TEST_P(BackendConformanceTest, ASpawnWhoseFileActionFailsIsInTheLog) {
   })) << r->log;
 }
 
+// A posix_spawn that fails with ENOMEM before glibc created a child (it could not map the
+// child's stack): no child ran, so the log has no F for it and does not say one is missing.
+TEST_P(BackendConformanceTest, ASpawnThatCreatedNoChildClaimsNone) {
+  const std::string dir = MakeTempDir("spawn_no_memory");
+  Command c;
+  c.argv = {TestProgram("probe_spawn_bin"), dir, "nomem"};
+  absl::StatusOr<TraceResult> r = Trace(c);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->exit.ShellStatus(), 0) << r->log;
+  EXPECT_TRUE(r->Of(RecordKind::kFork).empty()) << r->log;
+  EXPECT_FALSE(absl::StrContains(r->log, "failed in the child glibc created")) << r->log;
+}
+
 }  // namespace
 }  // namespace testing_internal
 }  // namespace filemon
