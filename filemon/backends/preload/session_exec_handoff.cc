@@ -32,6 +32,12 @@ int SendPrepared(int pipe) {
   message.record.kind = WireKind::kPrepared;
   static_assert(sizeof(message) <= kMaxPipeMessage, "one atomic pipe write");
   const int saved_errno = errno;
+  // No EPIPE (nor its SIGPIPE, which would kill the child before it could return the error):
+  // it needs every read end of the tree's pipe closed, and this child holds one itself, the
+  // copy its fork or vfork gave it of the supervisor's (made with the tree, before the fork;
+  // close-on-exec closes it at the exec only). The caller's own stays open too, as a rule,
+  // until every write end is closed (this child's included). A caller that closed descriptors
+  // it does not own, or put something else at `pipe`, broke PrepareChild's contract.
   ssize_t written;
   while ((written = write(pipe, &message, sizeof(message))) < 0 && errno == EINTR) {
   }
