@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "filemon/core/filemon.pb.h"
 #include "filemon/core/log_reader.h"
@@ -215,6 +216,12 @@ int ParseParseArgs(int argc, char** argv, ParseArgs* args) {
 int ParseToJsonHeld(const std::string& name, bool strict, filemon::LogReader* reader,
                     filemon::Parser* parser, OrderCheck* order);
 
+int OutOfMemory(const std::string& name, absl::string_view what) {
+  std::fprintf(stderr, "filemon parse: %s: %s; --format=filemon streams it\n", name.c_str(),
+               std::string(what).c_str());
+  return kExitLogError;
+}
+
 // The whole log is collected before anything is printed (its memory grows with the records);
 // a strict error or order violation prints nothing. A log too large for the memory left is
 // reported as output that cannot be written, not an abort.
@@ -223,11 +230,8 @@ int ParseToJson(const std::string& name, bool strict, filemon::LogReader* reader
   try {
     return ParseToJsonHeld(name, strict, reader, parser, order);
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr,
-                 "filemon parse: %s: out of memory holding the log for --format=json (%zu "
-                 "lines read); --format=filemon streams it\n",
-                 name.c_str(), parser->line());
-    return kExitLogError;
+    return OutOfMemory(name, absl::StrCat("out of memory holding the log for --format=json (",
+                                          parser->line(), " lines read)"));
   }
 }
 
@@ -241,9 +245,11 @@ int ParseToJsonHeld(const std::string& name, bool strict, filemon::LogReader* re
     return kExitBadInput;
   }
   if (order->Report()) return kExitBadInput;
+  if (absl::IsResourceExhausted(sink.status())) return OutOfMemory(name, sink.status().message());
   if (!sink.status().ok()) return ReadError(sink.status());
   Warn(name, *parser);
   absl::StatusOr<std::string> text = filemon::LogToJson(filemon::TakeParsedLog(*parser, &sink));
+  if (absl::IsResourceExhausted(text.status())) return OutOfMemory(name, text.status().message());
   if (!text.ok()) {
     std::fprintf(stderr, "filemon parse: %s\n", std::string(text.status().message()).c_str());
     return kExitLogError;

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <string>
 
 #include "absl/status/status.h"
@@ -130,6 +131,20 @@ absl::Status WriteAll(int fd, absl::string_view data) {
     data.remove_prefix(static_cast<size_t>(n));
   }
   return absl::OkStatus();
+}
+
+// The collected log as one JSON object. Running out of memory (the sink's status, or in the
+// conversion) is a failure to write the log, not an abort.
+absl::Status WriteJson(filemon::LogProtoSink* sink, int fd) {
+  if (!sink->status().ok()) return sink->status();
+  try {
+    absl::StatusOr<std::string> text = filemon::LogToJson(sink->TakeLog(), /*pretty=*/true);
+    if (!text.ok()) return text.status();
+    text->push_back('\n');
+    return WriteAll(fd, *text);
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError("out of memory writing the log as JSON");
+  }
 }
 
 // What the command line asks for.
@@ -261,10 +276,7 @@ int RunTrace(int argc, char** argv) {
   filemon::AddFooter(absl::Now(), sink);
   timed.Stop();
   absl::Status log_status;
-  if (json) {
-    absl::StatusOr<std::string> text = filemon::LogToJson(proto_sink.TakeLog(), /*pretty=*/true);
-    log_status = text.ok() ? WriteAll(fd, *text + "\n") : text.status();
-  }
+  if (json) log_status = WriteJson(&proto_sink, fd);
   absl::Status closed = writer.Close();
   if (log_status.ok()) log_status = closed;
 

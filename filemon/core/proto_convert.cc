@@ -1,6 +1,7 @@
 #include "filemon/core/proto_convert.h"
 
 #include <cstdint>
+#include <new>
 #include <string>
 
 #include "absl/status/status.h"
@@ -216,6 +217,16 @@ void CrashTailToProto(absl::string_view tail, proto::Log* log) {
 }
 
 absl::StatusOr<std::string> LogToJson(const proto::Log& log, bool pretty) {
+  // MessageToJsonString serializes the message to bytes, then those to JSON, partly inside code
+  // that cannot pass an exception on (a stream's destructor): std::bad_alloc there aborts the
+  // process. So the room for the bytes and the text (a few times the bytes) is tried first.
+  try {
+    std::string room;
+    room.reserve(log.ByteSizeLong() * 4 + 4096);
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(absl::StrCat("out of memory converting the log to JSON (",
+                                                     log.records_size(), " records)"));
+  }
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = pretty;
   std::string json;

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <new>
 #include <string>
 #include <utility>
 
@@ -64,7 +65,16 @@ void LogProtoSink::Add(const Record& record) {
     }
     return;
   }
-  RecordToProto(record, log_.add_records());
+  if (out_of_memory_) return;
+  try {
+    RecordToProto(record, log_.add_records());
+  } catch (const std::bad_alloc&) {
+    const int held = log_.records_size();
+    proto::Log().Swap(&log_);  // frees what it held (Clear() would keep the elements)
+    out_of_memory_ = true;
+    status_ = absl::ResourceExhaustedError(
+        absl::StrCat("out of memory holding the log for --format=json after ", held, " records"));
+  }
 }
 
 proto::Log LogProtoSink::TakeLog() {

@@ -27,7 +27,9 @@ namespace filemon {
 // Copies every record it is given (one heap string per path: not for hot paths that can write
 // text instead). Not thread-safe. Fails (sticky, `status()`) on a record whose pid, child pid,
 // status, signal or version does not fit in the proto's 32 bits (a text log may hold any
-// int64; a kernel never writes one that large); such records are dropped.
+// int64; a kernel never writes one that large); such records are dropped. Running out of
+// memory is a status too (ResourceExhausted), not an exception: what the sink held is freed and
+// every later record dropped, so that a tracer can run its command to the end and say why.
 class LogProtoSink : public RecordSink {
  public:
   LogProtoSink() = default;
@@ -50,6 +52,7 @@ class LogProtoSink : public RecordSink {
   proto::Log log_;
   LogVariant variant_ = LogVariant::kFreeBsdV5;
   absl::Status status_;
+  bool out_of_memory_ = false;
 };
 
 // Parses a whole text log into a `proto::Log` (variant, truncated, incomplete, the crash tail
