@@ -12,7 +12,8 @@
  *   spawn     the child (forked) runs `cat FILE` with posix_spawn, waits for it and exits
  *             with its status
  *   spawnp    ... with posix_spawnp of `cat`
- *   absent    the child's exec of an absent program fails: it exits 127, the helper 11.
+ *   absent    the child's exec of an absent program fails: it exits 127, the helper 11
+ *   absentp   ... its execvp of an absent name, PATH as for execvp
  * Any other outcome: 1 (opened although it should refuse is decided by the test), 2 (refused
  * otherwise, or a bad HOW), 3 (the nested trace failed). */
 
@@ -42,6 +43,8 @@ static int RunChild(const char *how, const char *file) {
     execl("/bin/cat", "cat", file, (char *)NULL);
   } else if (strcmp(how, "absent") == 0) {
     execl("/nonexistent/filemon-absent", "absent", (char *)NULL);
+  } else if (strcmp(how, "absentp") == 0) {
+    execvp("filemon-absent", argv);
   } else if (strcmp(how, "fexecve") == 0) {
     int fd = open("/bin/cat", O_RDONLY | O_CLOEXEC);
     if (fd >= 0) fexecve(fd, argv, environ);
@@ -74,7 +77,8 @@ int main(int argc, char **argv) {
   }
   int log = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (log < 0 || filemon_setfd(F, log) != 0) return 3;
-  if (strcmp(how, "execvp") == 0 &&
+  const int fails = strcmp(how, "absent") == 0 || strcmp(how, "absentp") == 0;
+  if ((strcmp(how, "execvp") == 0 || strcmp(how, "absentp") == 0) &&
       setenv("PATH", "/nonexistent/filemon-a:/nonexistent/filemon-b:/bin:/usr/bin", 1) != 0) {
     return 3;
   }
@@ -93,6 +97,6 @@ int main(int argc, char **argv) {
   }
   if (filemon_close(F) != 0) return 3;
   if (!WIFEXITED(status)) return 3;
-  if (strcmp(how, "absent") == 0) return WEXITSTATUS(status) == 127 ? 11 : 3;
+  if (fails) return WEXITSTATUS(status) == 127 ? 11 : 3;
   return WEXITSTATUS(status) == 0 ? 10 : 3;
 }

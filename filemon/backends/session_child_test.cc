@@ -169,9 +169,10 @@ std::vector<OwnedRecord> ParseLog(const std::string& log) {
 
 // The nested hand-over of every way a child may start its program (bmake_filemon_nested_open's
 // HOW), as for execl above: fexecve, execveat, and posix_spawn(p) from the child (which leaves
-// this trace for what it starts, FreeBSD's per-process rule); and an exec that fails, after
-// which the child exits 127. Each log ends every process it introduced with an X, as the
-// device does: the child's X is the inner log's (its root), never this one's.
+// this trace for what it starts, FreeBSD's per-process rule); and an exec (or execvp) that
+// fails, after which the child exits 127, and this log says that it goes on here. Each log
+// ends every process it introduced with an X, as the device does: the child's X is the inner
+// log's (its root), never this one's.
 TEST_P(SessionChildTest, ANestedFilemonTakesItsChildOverHoweverItStarts) {
   const std::string backend = GetParam();
   if (backend == "ebpf" || backend == "ptrace") {
@@ -179,9 +180,10 @@ TEST_P(SessionChildTest, ANestedFilemonTakesItsChildOverHoweverItStarts) {
   }
   const std::string helper = absl::StrCat(getenv("TEST_SRCDIR"), "/", getenv("TEST_WORKSPACE"),
                                           "/filemon/backends/bmake_filemon_nested_open");
-  for (const char* how : {"fexecve", "execveat", "execvp", "spawn", "spawnp", "absent"}) {
+  for (const char* how :
+       {"fexecve", "execveat", "execvp", "spawn", "spawnp", "absent", "absentp"}) {
     SCOPED_TRACE(how);
-    const bool fails = std::string(how) == "absent";
+    const bool fails = absl::StartsWith(how, "absent");
     const std::string input = absl::StrCat(dir_, "/input_", how);
     const std::string inner_log = absl::StrCat(dir_, "/inner_", how, ".log");
     ASSERT_EQ(system(absl::StrCat("echo x > ", input).c_str()), 0);
@@ -200,6 +202,8 @@ TEST_P(SessionChildTest, ANestedFilemonTakesItsChildOverHoweverItStarts) {
       hand_overs += r.kind == RecordKind::kComment && absl::StrContains(r.path, "nested filemon");
     }
     EXPECT_EQ(hand_overs, 1) << outer.Log();
+    // A failed exec: the process goes on in this log, which says so.
+    EXPECT_EQ(absl::StrContains(outer.Log(), "failed after its hand-over"), fails) << outer.Log();
     EXPECT_EQ(ExitlessProcess(outer.records()), "") << outer.Log();
     const std::vector<OwnedRecord> inner_records = ParseLog(inner);
     EXPECT_EQ(ExitlessProcess(inner_records), "") << inner;

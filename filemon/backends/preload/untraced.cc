@@ -146,6 +146,18 @@ void SayUntracedExecFailed(int pid, const char* path, int error) {
   m.Send();
 }
 
+void SayHandedOverExecFailed(int pid, const char* path, int error) {
+  const int saved_errno = errno;
+  NoteText text(pid);
+  text.Add(": its exec of ").Add(path != nullptr ? path : "a program");
+  text.Add(" failed after its hand-over to a nested trace (").AddErrno(error);
+  text.Add("): what it does next is in this log, its X in the nested one");
+  Message m;
+  m.AddComment(text.c_str());
+  m.Send();
+  errno = saved_errno;
+}
+
 void SayFailedSpawnsChildIsMissing(int pid, const char* path, int error) {
   NoteText text(pid);
   text.Add(": a posix_spawn of ").Add(ReadableString(path) ? path : "a program");

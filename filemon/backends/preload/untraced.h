@@ -13,8 +13,9 @@
 //   programs it starts are recorded
 //   E N PATH
 // and N is marked unenterable (its X is held to the end of the run, as for a static program).
-// Also here: the note of a posix_spawn whose child glibc created, failed and reaped unseen
-// (`SayFailedSpawnsChildIsMissing`).
+// Also here: the notes of a posix_spawn whose child glibc created, failed and reaped unseen
+// (`SayFailedSpawnsChildIsMissing`), and of an exec handed over to a nested trace that failed
+// (`SayHandedOverExecFailed`).
 //
 // libc-only, async-signal-safe, vfork-safe; allocates nothing.
 
@@ -43,6 +44,12 @@ void SayRunsUntraced(int pid, const char* path, UntracedWhy why, int error);
 // Sends a comment: process `pid`'s untraced exec of `path`, announced by SayRunsUntraced,
 // failed with `error` (the process goes on with its old program).
 void SayUntracedExecFailed(int pid, const char* path, int error);
+
+// Sends a comment: process `pid`'s exec of `path` (nullptr: unknown), handed over to a nested
+// trace (exec.h, BeginHandOver), failed with `error`: the process goes on with its old program,
+// whose records still come to this log, while its X is the nested log's (that session writes
+// its root's). Keeps errno.
+void SayHandedOverExecFailed(int pid, const char* path, int error);
 
 // Sends a comment: process `pid`'s posix_spawn of `path` (unread if the kernel could not read
 // it) failed with `error` in the child glibc created for it, which glibc reaped: that child's

@@ -138,13 +138,15 @@ int ExecByDescriptor(const EnvRequest& request, Exec exec) {
 // A nested trace's session prepared this process for this exec (launch_protocol.h, "Nested
 // traces"): the program runs with that session's environment as it is, and without this
 // trace's channel, whose descriptors close at the exec (kept if it fails). This log gets a
-// comment and no X for the process: its exec, records and exit belong to the inner log.
-// `exec()` returns the errno value of its failure.
+// comment and no X for the process: its exec, records and exit belong to the inner log. If the
+// exec fails, a second comment says so (the process goes on here). `exec()` returns the errno
+// value of its failure.
 template <typename Exec>
 __attribute__((noinline, cold)) int ExecHandedOver(const char* path, Exec exec) {
   BeginHandOver(HandOverBy::kExec, path);
   const int error = exec();
   EndHandOver();
+  SayHandedOverExecFailed(static_cast<int>(RawSyscall0(SYS_getpid)), path, error);
   return error;
 }
 
@@ -323,6 +325,7 @@ int ExecvpeImpl(const char* file, char* const argv[], char* const envp[]) {
   env.handed_over = true;
   SearchPathForExec(file, run);
   EndHandOver();
+  SayHandedOverExecFailed(static_cast<int>(RawSyscall0(SYS_getpid)), file, errno);
   return -1;
 }
 
