@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <new>
@@ -284,6 +285,10 @@ int ParseToLog(const std::string& name, bool strict, filemon::LogReader* reader,
 }  // namespace
 
 int RunParse(int argc, char** argv) {
+  // Output into a pipe whose reader went away (`filemon parse LOG | head`) is output that
+  // cannot be written: EPIPE, a message and exit 127 as for a full disk, not death by SIGPIPE.
+  // parse runs no other program, so ignoring the signal changes nothing else.
+  std::signal(SIGPIPE, SIG_IGN);
   ParseArgs args;
   const int usage = ParseParseArgs(argc, argv, &args);
   if (usage >= 0) return usage;

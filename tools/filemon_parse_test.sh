@@ -165,6 +165,17 @@ if [[ -w /dev/full ]]; then
   [[ $got == 127 ]] || fail "output to /dev/full exited $got, want 127"
 fi
 
+# A reader that goes away (`filemon parse LOG | head`): the same 127, not death by SIGPIPE.
+big="${TEST_TMPDIR:-/tmp}/parse_big.log"
+{
+  printf '# filemon version 5\n# Target pid 1\n'
+  for ((i = 0; i < 20000; ++i)); do printf 'R 1 /a/long/enough/path/%d\n' "$i"; done
+} >"$big"
+"$filemon" parse "$big" 2>"$err" | head -c1 >/dev/null
+got=${PIPESTATUS[0]}
+[[ $got == 127 ]] || fail "output into a closed pipe exited $got, want 127"
+grep -q "Broken pipe" "$err" || fail "closed pipe: no reason given: $(cat "$err")"
+
 if ((failures > 0)); then
   echo "$failures failure(s)"
   exit 1
