@@ -1,5 +1,7 @@
 #include "filemon/core/find_program.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +16,29 @@ extern "C" char** environ;
 
 namespace filemon {
 namespace {
+
+// `path` as seen from here when the command's directory is `cwd`.
+std::string SeenFromHere(const std::string& path, const std::string& cwd) {
+  return cwd.empty() || path[0] == '/' ? path : absl::StrCat(cwd, "/", path);
+}
+
+// The interpreter named by the "#!" line that begins the file `path`, or "" (not a script,
+// unreadable). The name ends at a blank or the line's end, as the kernel reads it.
+std::string InterpreterOf(const std::string& path) {
+  char head[256];
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return "";
+  ssize_t n;
+  do {
+    n = read(fd, head, sizeof(head));
+  } while (n < 0 && errno == EINTR);
+  close(fd);
+  if (n < 2 || head[0] != '#' || head[1] != '!') return "";
+  absl::string_view rest(head + 2, static_cast<size_t>(n) - 2);
+  while (!rest.empty() && (rest[0] == ' ' || rest[0] == '\t')) rest.remove_prefix(1);
+  const size_t end = rest.find_first_of(" \t\n");
+  return std::string(rest.substr(0, end));
+}
 
 // The value of PATH in the environment the command gets, or nullptr.
 const char* SearchPathOf(const Command& command) {
@@ -38,9 +63,7 @@ absl::StatusOr<std::string> FindProgram(const Command& command) {
         // "./name" for an empty DIR: a path name, whatever runs it.
         const std::string candidate = IsPathName(path) ? path : absl::StrCat("./", path);
         // Seen from here: the command's directory may differ from ours.
-        const std::string here = command.cwd.empty() || candidate[0] == '/'
-                                     ? candidate
-                                     : absl::StrCat(command.cwd, "/", candidate);
+        const std::string here = SeenFromHere(candidate, command.cwd);
         struct stat st;
         if (stat(here.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return true;
         if (access(here.c_str(), X_OK) == 0) {
@@ -55,6 +78,15 @@ absl::StatusOr<std::string> FindProgram(const Command& command) {
     return absl::PermissionDeniedError(absl::StrCat("cannot execute ", first_denied));
   }
   return absl::NotFoundError(absl::StrCat("command not found in PATH: ", name));
+}
+
+std::string DescribeFailedExec(int error, const std::string& program, const std::string& cwd) {
+  std::string call = absl::StrCat("execve(", program, ")");
+  if (error != ENOENT || program.empty()) return call;
+  const std::string interpreter = InterpreterOf(SeenFromHere(program, cwd));
+  struct stat st;
+  if (interpreter.empty() || stat(SeenFromHere(interpreter, cwd).c_str(), &st) == 0) return call;
+  return absl::StrCat(call, ": its interpreter ", interpreter);
 }
 
 }  // namespace filemon

@@ -115,11 +115,10 @@ absl::Status ChildError(int failed_read, const Command& command, const std::stri
   if (what == "trace") {
     return absl::ErrnoToStatus(error, "ebpf backend: cannot add the command to the tree");
   }
-  std::string target = what == "chdir"  ? command.cwd
-                       : what == "dup2" ? std::string("the command's output")
-                                        : program;
-  return absl::ErrnoToStatus(error,
-                             absl::StrCat("cannot start the command: ", what, "(", target, ")"));
+  const std::string call = what == "chdir"  ? absl::StrCat("chdir(", command.cwd, ")")
+                           : what == "dup2" ? std::string("dup2(the command's output)")
+                                            : DescribeFailedExec(error, program, command.cwd);
+  return absl::ErrnoToStatus(error, absl::StrCat("cannot start the command: ", call));
 }
 
 // Follows the tree until it has gone: events into the sink, the root's status, signals passed

@@ -136,9 +136,11 @@ void RunState::OnControl(MessageType type, const WireRecord& record) {
       no_room_ = record.status == E2BIG && record.signal == 0;
       if (no_room_) dispatcher_->Disown(record.pid);
       exec_error_ = absl::ErrnoToStatus(
-          record.status, StrCat("preload: cannot start ", command_.argv[0], ": ",
-                                record.signal == 1 ? "chdir(" + command_.cwd + ")"
-                                                   : "execve(" + plan_.program + ")"));
+          record.status,
+          StrCat("preload: cannot start ", command_.argv[0], ": ",
+                 record.signal == 1
+                     ? "chdir(" + command_.cwd + ")"
+                     : DescribeFailedExec(record.status, plan_.program, command_.cwd)));
       break;
     case MessageType::kDone:
       done_ = true;

@@ -473,11 +473,10 @@ absl::StatusOr<ExitStatus> PtraceBackend::Run(const Command& command, const Trac
     int error;
     memcpy(&error, report, sizeof(int));
     absl::string_view what(report + sizeof(int));
-    std::string target = what == "chdir"  ? command.cwd
-                         : what == "dup2" ? std::string("the command's output")
-                                          : *program;
-    return absl::ErrnoToStatus(error,
-                               absl::StrCat("cannot start the command: ", what, "(", target, ")"));
+    const std::string call = what == "chdir"  ? absl::StrCat("chdir(", command.cwd, ")")
+                             : what == "dup2" ? std::string("dup2(the command's output)")
+                                              : DescribeFailedExec(error, *program, command.cwd);
+    return absl::ErrnoToStatus(error, absl::StrCat("cannot start the command: ", call));
   }
   return job.result;
 }

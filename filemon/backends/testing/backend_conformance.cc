@@ -396,6 +396,23 @@ TEST_P(BackendConformanceTest, CannotStartCommandIsAnError) {
       << r.status();
 }
 
+// The kernel reports a script's missing interpreter as ENOENT of the script, which exists: the
+// message names the interpreter, not only the script.
+TEST_P(BackendConformanceTest, MissingInterpreterIsNamed) {
+  std::string dir = MakeTempDir("interp");
+  ASSERT_TRUE(WriteFile(dir + "/x.sh", "#!/nonexistent/sh -e\necho hi\n").ok());
+  ASSERT_EQ(chmod((dir + "/x.sh").c_str(), 0755), 0);
+  Command c;
+  c.argv = {"./x.sh"};
+  c.cwd = dir;
+  absl::StatusOr<TraceResult> r = Trace(c);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find(
+                "execve(./x.sh): its interpreter /nonexistent/sh: No such file or directory"),
+            absl::string_view::npos)
+      << r.status();
+}
+
 TEST_P(BackendConformanceTest, ThousandShortLivedChildrenLoseNoRecord) {
   std::string dir = MakeTempDir("many");
   ASSERT_TRUE(WriteFile(dir + "/f", "").ok());
