@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "filemon/backends/preload/proc_tree.h"
+#include "filemon/backends/preload/raw_process.h"
 #include "filemon/backends/preload/raw_syscall.h"
 #include "filemon/backends/preload/wire_format.h"
 
@@ -33,35 +34,6 @@ constexpr size_t kGroupSignalCount = sizeof(kGroupSignals) / sizeof(kGroupSignal
 // Reaper::Start) and with its thread pointer: they make raw system calls only, so that no libc
 // call writes `errno` or any other thread-local of the thread that started them.
 
-// The kernel's struct for rt_sigaction (libc's differs).
-struct KernelSigaction {
-  void (*handler)(int);
-  unsigned long flags;
-  void (*restorer)();
-  uint64_t mask;
-};
-
-constexpr uint64_t SignalBit(int sig) { return uint64_t{1} << (sig - 1); }
-
-void SetAction(int sig, void (*handler)(int)) {
-  KernelSigaction action = {};
-  action.handler = handler;
-  RawSyscall4(SYS_rt_sigaction, sig, reinterpret_cast<long>(&action), 0, sizeof(uint64_t));
-}
-
-// Returns false if `sig` has no action to read (SIGKILL, SIGSTOP, beyond the kernel's range).
-bool GetAction(int sig, KernelSigaction* old) {
-  return RawSyscall4(SYS_rt_sigaction, sig, 0, reinterpret_cast<long>(old), sizeof(uint64_t)) == 0;
-}
-
-void SetMask(uint64_t mask) {
-  RawSyscall4(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&mask), 0, sizeof(uint64_t));
-}
-
-[[noreturn]] void RawExit(int code) {
-  while (true) RawSyscall1(SYS_exit_group, code);
-}
-
 // Sends one message from the reaper or the command's child through the control socket, which
 // only they hold.
 void SendFromChild(int control, MessageType type, int pid, int status, int signal) {
@@ -72,27 +44,15 @@ void SendFromChild(int control, MessageType type, int pid, int status, int signa
   }
 }
 
-// RedirectCommandOutput's dup2s, without libc. Returns 0 or an errno value.
-int RedirectOutput(const Command& command) {
-  const int from[] = {command.stdout_fd, command.stderr_fd};
-  for (int to = 1; to <= 2; ++to) {
-    const int fd = from[to - 1];
-    if (fd < 0 || fd == to) continue;
-    const long r = RawSyscall3(SYS_dup3, fd, to, 0);
-    if (r < 0) return static_cast<int>(-r);
-  }
-  return 0;
-}
-
 // The command's process: restores the group signals, then execs. Never returns. It is the
 // child of a vfork, sharing the reaper's memory until its exec or exit: it writes nothing the
 // reaper reads (the pid it sets in the exec arrays is its own).
 [[noreturn]] __attribute__((noinline)) void ExecCommand(const ReaperLaunch& launch,
                                                         const bool* restore) {
   for (size_t i = 0; i < kGroupSignalCount; ++i) {
-    if (restore[i]) SetAction(kGroupSignals[i], SIG_DFL);
+    if (restore[i]) SetSignalAction(kGroupSignals[i], SIG_DFL);
   }
-  SetMask(0);
+  SetSignalMask(0);
   const int self = static_cast<int>(RawSyscall0(SYS_getpid));
   // FILEMON_PRELOAD_PID: this pid execs, so the interposer writes no F for it.
   launch.exec->SetPid(self);
@@ -151,23 +111,18 @@ struct ReaperJob {
   // fork on a busy machine): nobody would read the tree's pipe, which this process holds open.
   if (RawSyscall0(SYS_getppid) != job.supervisor) RawExit(127);
   if (launch.pipe_fd >= 0) RawSyscall3(SYS_fcntl, launch.pipe_fd, F_SETFD, 0);  // inherited
-  for (int sig = 1; sig <= 64; ++sig) {
-    KernelSigaction old;
-    if (GetAction(sig, &old) && old.handler != SIG_DFL && old.handler != SIG_IGN) {
-      SetAction(sig, SIG_DFL);
-    }
-  }
+  ResetCaughtSignals();
   bool restore[kGroupSignalCount] = {};
   // Also blocked, so that one sent to the command before it has its default action back stays
   // pending (a blocked signal is kept even while ignored) instead of being discarded.
   uint64_t group = 0;
   for (size_t i = 0; i < kGroupSignalCount; ++i) {
     KernelSigaction old;
-    restore[i] = GetAction(kGroupSignals[i], &old) && old.handler != SIG_IGN;
-    SetAction(kGroupSignals[i], SIG_IGN);
+    restore[i] = GetSignalAction(kGroupSignals[i], &old) && old.handler != SIG_IGN;
+    SetSignalAction(kGroupSignals[i], SIG_IGN);
     group |= SignalBit(kGroupSignals[i]);
   }
-  SetMask(group);
+  SetSignalMask(group);
   RawSyscall3(SYS_fcntl, launch.socket_fd, F_SETFD, 0);  // inherited by the command
   const long root = StartCommand(launch, restore);
   if (root < 0) {
