@@ -62,6 +62,13 @@ check "unavailable kernel backend suggests ptrace and preload" \
 "$FILEMON" -o log2 /nonexistent/program 2> err.txt
 check "command that cannot start exits 126" [ $? -eq 126 ]
 check "the error names the program" grep -q /nonexistent/program err.txt
+# A descriptor limit too small for the tracer: 126, and the message names the limit, not a bare
+# "Invalid argument" (preload's channel asks for a descriptor above the limit).
+for backend in ptrace preload; do
+  ( ulimit -n 8 && exec "$FILEMON" --backend=$backend -o fd.log true ) 2> err.txt
+  check "$backend under ulimit -n 8 exits 126" [ $? -eq 126 ]
+  check "$backend under ulimit -n 8 names the limit" grep -q "RLIMIT_NOFILE (ulimit -n).* 8" err.txt
+done
 rm -f started
 "$FILEMON" -o /nonexistent/dir/log -- touch started 2> err.txt
 check "unwritable log exits 127" [ $? -eq 127 ]

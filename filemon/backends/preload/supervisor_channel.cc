@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "filemon/core/descriptor_error.h"
 
 namespace filemon {
 namespace preload_internal {
@@ -61,7 +62,7 @@ absl::StatusOr<SupervisorChannel> SupervisorChannel::Open() {
   SupervisorChannel channel;
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
-    return absl::ErrnoToStatus(errno, "preload: socketpair(AF_UNIX, SOCK_SEQPACKET)");
+    return DescriptorError(errno, "preload: socketpair(AF_UNIX, SOCK_SEQPACKET)");
   }
   channel.connections_.emplace_back(pair[0]);
   OwnedFd child_low(pair[1]);
@@ -71,9 +72,11 @@ absl::StatusOr<SupervisorChannel> SupervisorChannel::Open() {
   if (setsockopt(child_low.get(), SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) != 0) {
     setsockopt(child_low.get(), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
   }
-  channel.child_socket_.reset(fcntl(child_low.get(), F_DUPFD_CLOEXEC, HighDescriptor()));
+  DescriptorRequest high;
+  high.lowest = HighDescriptor();
+  channel.child_socket_.reset(fcntl(child_low.get(), F_DUPFD_CLOEXEC, high.lowest));
   if (!channel.child_socket_.valid()) {
-    return absl::ErrnoToStatus(errno, "preload: fcntl(F_DUPFD_CLOEXEC)");
+    return DescriptorError(errno, "preload: fcntl(F_DUPFD_CLOEXEC)", high);
   }
   // The pipe, as large as an unprivileged process may make it: room for the records of many
   // ticks. Linux's default where F_SETPIPE_SZ is refused (quotas).
@@ -91,7 +94,7 @@ absl::StatusOr<SupervisorChannel> SupervisorChannel::Open() {
   }
   int control[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control) != 0) {
-    return absl::ErrnoToStatus(errno, "preload: socketpair(control)");
+    return DescriptorError(errno, "preload: socketpair(control)");
   }
   channel.control_.reset(control[0]);
   channel.control_child_.reset(control[1]);

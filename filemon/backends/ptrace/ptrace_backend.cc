@@ -35,6 +35,7 @@
 #include "filemon/backends/ptrace/process_tree.h"
 #include "filemon/backends/ptrace/syscall_table.h"
 #include "filemon/backends/session_log.h"
+#include "filemon/core/descriptor_error.h"
 #include "filemon/core/find_program.h"
 #include "filemon/core/owned_fd.h"
 #include "filemon/core/run_control_internal.h"
@@ -53,7 +54,7 @@ using ptrace_internal::ProcessTree;
 
 absl::Status MakePipe(int fds[2], absl::string_view what) {
   if (pipe2(fds, O_CLOEXEC) != 0) {
-    return absl::ErrnoToStatus(errno, absl::StrCat("pipe2(", what, ")"));
+    return DescriptorError(errno, absl::StrCat("pipe2(", what, ")"));
   }
   return absl::OkStatus();
 }
