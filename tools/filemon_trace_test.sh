@@ -64,7 +64,10 @@ check "command that cannot start exits 126" [ $? -eq 126 ]
 check "the error names the program" grep -q /nonexistent/program err.txt
 # A descriptor limit too small for the tracer: 126, and the message names the limit, not a bare
 # "Invalid argument" (preload's channel asks for a descriptor above the limit).
-for backend in ptrace preload; do
+# ebpf only where it loads here (root, outside a sandbox that refuses bpf()).
+backends="ptrace preload"
+"$FILEMON" --backend=ebpf -o fd.log true 2> /dev/null && backends="$backends ebpf"
+for backend in $backends; do
   ( ulimit -n 8 && exec "$FILEMON" --backend=$backend -o fd.log true ) 2> err.txt
   check "$backend under ulimit -n 8 exits 126" [ $? -eq 126 ]
   check "$backend under ulimit -n 8 names the limit" grep -q "RLIMIT_NOFILE (ulimit -n).* 8" err.txt

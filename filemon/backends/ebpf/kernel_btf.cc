@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "filemon/backends/ebpf/field_cache.h"
+#include "filemon/core/descriptor_error.h"
 #include "filemon/core/owned_fd.h"
 
 namespace filemon {
@@ -336,7 +337,7 @@ absl::StatusOr<KernelFields> SearchRunningKernel() {
   OwnedFd fd(open(kPath, O_RDONLY | O_CLOEXEC));
   struct stat st;
   if (!fd.valid() || fstat(fd.get(), &st) != 0) {
-    return absl::ErrnoToStatus(errno, absl::StrCat("ebpf backend: cannot read ", kPath));
+    return DescriptorError(errno, absl::StrCat("ebpf backend: cannot read ", kPath));
   }
   const size_t size = static_cast<size_t>(st.st_size);
   void* p = size == 0 ? MAP_FAILED : mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.get(), 0);

@@ -21,6 +21,7 @@
 #include "filemon/backends/ebpf/filemon.skel.h"
 #include "filemon/backends/ebpf/kernel_btf.h"
 #include "filemon/backends/ptrace/syscall_table.h"
+#include "filemon/core/descriptor_error.h"
 
 namespace filemon {
 namespace ebpf_internal {
@@ -89,7 +90,11 @@ int KeepLibbpfMessage(enum libbpf_print_level level, const char* format, va_list
 }
 
 absl::Status LoadError(int error, absl::string_view what, const std::string& messages) {
-  std::string text = absl::StrCat("ebpf backend: ", what, ": ", strerror(error));
+  // A descriptor limit too small for the maps reads as what it is (see descriptor_error.h).
+  std::string text =
+      error == EMFILE
+          ? std::string(DescriptorError(error, absl::StrCat("ebpf backend: ", what)).message())
+          : absl::StrCat("ebpf backend: ", what, ": ", strerror(error));
   if (error == EPERM || error == EACCES) {
     absl::StrAppend(&text,
                     " (the kernel refused BPF: it needs root or CAP_BPF + CAP_PERFMON outside "
