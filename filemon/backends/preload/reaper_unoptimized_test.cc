@@ -1,0 +1,52 @@
+// The reaper built without optimization (-O0, as a consumer's default `fastbuild` compiles
+// filemon): it starts the command and outlives it. The reaper starts the command with a vfork,
+// and the vfork's child runs on the reaper's stack; whether the child's frames overwrite what
+// the reaper returns through after the vfork can depend on how the compiler lays out and
+// inlines the frames, so this target compiles reaper.cc itself with -O0 (see BUILD.bazel).
+
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "filemon/backends/preload/launch_environment.h"
+#include "filemon/backends/preload/reaper.h"
+#include "filemon/core/backend.h"
+#include "gtest/gtest.h"
+
+namespace filemon {
+namespace preload_internal {
+namespace {
+
+TEST(ReaperUnoptimized, StartsTheCommandAndExitsAfterIt) {
+  int control[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control), 0);
+  Command command;
+  command.argv = {"/bin/true"};
+  ExecArrays exec(command.argv, BuildLaunchEnvironment({}, LaunchSettings()));
+  ReaperLaunch launch;
+  launch.command = &command;
+  launch.program = "/bin/true";
+  launch.exec = &exec;
+  launch.control_fd = control[1];
+  absl::StatusOr<Reaper> reaper = Reaper::Start(launch);
+  ASSERT_TRUE(reaper.ok()) << reaper.status();
+  int status = 0;
+  pid_t r;
+  do {
+    r = waitpid(reaper->pid(), &status, 0);
+  } while (r < 0 && errno == EINTR);
+  ASSERT_EQ(r, reaper->pid());
+  EXPECT_FALSE(WIFSIGNALED(status)) << "the reaper died by signal " << WTERMSIG(status);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  close(control[0]);
+  close(control[1]);
+}
+
+}  // namespace
+}  // namespace preload_internal
+}  // namespace filemon
