@@ -105,8 +105,14 @@ int WaitFor(pid_t pid) {
   return WEXITSTATUS(status);
 }
 
+// The hang guard's end. A handler, not SIGALRM's default action: the kernel drops a signal
+// whose action is the default for a namespace's pid 1 (unless sent from outside), so the
+// default would never end a hung pid 1.
+void FailOnAlarm(int) { _exit(kFailed); }
+
 // The namespace's first process: runs as pid 1, then has a child run as an ordinary pid.
 int FirstProcess(const char* backend_name, const std::string& dir) {
+  signal(SIGALRM, FailOnAlarm);
   alarm(kHangSeconds);
   if (getpid() != 1) {
     fprintf(stderr, "the namespace's first process is pid %d, not 1\n", getpid());
@@ -116,7 +122,10 @@ int FirstProcess(const char* backend_name, const std::string& dir) {
   if (as_init != kPassed) return as_init;
   pid_t child = fork();
   if (child < 0) return kFailed;
-  if (child == 0) _exit(RunAllInThisProcess(backend_name, dir));
+  if (child == 0) {
+    alarm(kHangSeconds);  // a fork does not inherit the pending alarm
+    _exit(RunAllInThisProcess(backend_name, dir));
+  }
   return WaitFor(child);
 }
 
