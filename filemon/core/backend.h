@@ -175,8 +175,9 @@ class TraceSession {
 
   // A descriptor that polls readable at the latest when the traced tree is done (so that an
   // event loop can wait for it next to its own descriptors); -1 if the backend has nothing to
-  // poll. `Process()` may deliver records before that (ptrace: in batches of the tracer's
-  // 64 KiB buffer).
+  // poll, or could not make it (preload, auto: it is made at the first call, and `errno` then
+  // says why, e.g. EMFILE): the caller then calls `Process()` on its own schedule. `Process()`
+  // may deliver records before that (ptrace: in batches of the tracer's 64 KiB buffer).
   virtual int ReadFd() const = 0;
 
   // Moves the records available now into `sink`. Returns true once the traced tree is done and

@@ -220,6 +220,8 @@ absl::StatusOr<std::string> LogToJson(const proto::Log& log, bool pretty) {
   // MessageToJsonString serializes the message to bytes, then those to JSON, partly inside code
   // that cannot pass an exception on (a stream's destructor): std::bad_alloc there aborts the
   // process. So the room for the bytes and the text (a few times the bytes) is tried first.
+  // That catches an address-space limit (`ulimit -v`); where the kernel overcommits, a machine
+  // short of memory may still grant this and fail later (the OOM killer).
   try {
     std::string room;
     room.reserve(log.ByteSizeLong() * 4 + 4096);
