@@ -13,11 +13,8 @@
 // would have run untraced. A process killed by a signal thus still gets its X.
 // It ignores (and blocks until the command's exec) the signals a terminal sends to the whole
 // group, so that a ^C reaches the command, which decides, while reaping goes on; the command
-// gets their default action back (or keeps the caller's SIG_IGN); every signal the caller
-// catches has its default action in the reaper. It dies with the supervisor
-// (PR_SET_PDEATHSIG). It is a process of its own that runs in the supervisor's memory (a
-// clone, not a fork's copy: nothing to copy, no copy-on-write fault on either side), so it
-// makes raw system calls only and touches nothing of the caller's but the launch it is given.
+// gets their default action back (or keeps the caller's SIG_IGN). It dies with the supervisor
+// (PR_SET_PDEATHSIG).
 
 #ifndef FILEMON_BACKENDS_PRELOAD_REAPER_H_
 #define FILEMON_BACKENDS_PRELOAD_REAPER_H_
@@ -35,8 +32,7 @@
 namespace filemon {
 namespace preload_internal {
 
-// What the reaper's child execs. Everything is built before Start (the reaper allocates
-// nothing) and outlives the reaper.
+// What the reaper's child execs. Everything is built before fork: the child allocates nothing.
 struct ReaperLaunch {
   const Command* command = nullptr;  // its cwd and output redirection
   const char* program = nullptr;     // the path execve gets
@@ -52,15 +48,10 @@ struct ReaperLaunch {
 
 class Reaper {
  public:
-  // Starts the reaper, in the caller's memory (a clone without a copy of it) but a process of
-  // its own. Returns the error of its creation.
-  // REQUIRES: what `launch` points to lives until the reaper is reaped (`Wait`, `Exited`).
+  // Forks the reaper. Returns the fork's error.
   static absl::StatusOr<Reaper> Start(const ReaperLaunch& launch);
 
-  Reaper(Reaper&& other) noexcept : pid_(other.pid_), stack_(other.stack_) {
-    other.pid_ = -1;
-    other.stack_ = nullptr;
-  }
+  Reaper(Reaper&& other) noexcept : pid_(other.pid_) { other.pid_ = -1; }
   Reaper& operator=(Reaper&&) = delete;
   Reaper(const Reaper&) = delete;
   // Reaps the reaper if `Wait` did not: it never stays a zombie.
@@ -79,11 +70,8 @@ class Reaper {
   std::vector<pid_t> Tree() const;
 
  private:
-  Reaper(pid_t pid, void* stack) : pid_(pid), stack_(stack) {}
-  // Unmaps the reaper's stack (Start): only once it is reaped, or was never started.
-  void ReleaseStack();
+  explicit Reaper(pid_t pid) : pid_(pid) {}
   pid_t pid_;
-  void* stack_;  // the reaper's stacks (Start), in the caller's memory unless forked; null: none
 };
 
 }  // namespace preload_internal

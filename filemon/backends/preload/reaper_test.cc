@@ -30,22 +30,6 @@ namespace filemon {
 namespace preload_internal {
 namespace {
 
-// A reaper's launch of `/bin/sleep SECONDS`, reporting on `control`.
-struct SleepLaunch {
-  SleepLaunch(const char* seconds, int control)
-      : exec(std::vector<std::string>{"/bin/sleep", seconds},
-             BuildLaunchEnvironment({}, LaunchSettings())) {
-    command.argv = {"/bin/sleep", seconds};
-    launch.command = &command;
-    launch.program = "/bin/sleep";
-    launch.exec = &exec;
-    launch.control_fd = control;
-  }
-  Command command;
-  ExecArrays exec;
-  ReaperLaunch launch;
-};
-
 // Forks a supervisor that starts a reaper (command: sleep) and dies by SIGKILL at once; returns
 // the reaper's pid (0 if the supervisor could not say).
 pid_t ReaperOfAKilledSupervisor() {
@@ -56,8 +40,15 @@ pid_t ReaperOfAKilledSupervisor() {
     close(report[0]);
     int control[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control) != 0) _exit(1);
-    const SleepLaunch sleeper("0.5", control[1]);
-    absl::StatusOr<Reaper> reaper = Reaper::Start(sleeper.launch);
+    Command command;
+    command.argv = {"/bin/sleep", "0.5"};
+    ExecArrays exec(command.argv, BuildLaunchEnvironment({}, LaunchSettings()));
+    ReaperLaunch launch;
+    launch.command = &command;
+    launch.program = "/bin/sleep";
+    launch.exec = &exec;
+    launch.control_fd = control[1];
+    absl::StatusOr<Reaper> reaper = Reaper::Start(launch);
     if (!reaper.ok()) _exit(1);
     const pid_t pid = reaper->pid();
     if (write(report[1], &pid, sizeof(pid)) != sizeof(pid)) _exit(1);
@@ -180,39 +171,6 @@ TEST(Reaper, ACommandAtTheKernelsLimitRunsWithFewerVariablesOrUntraced) {
   r = LaunchReports(command(with_own), full, lean, nullptr);
   EXPECT_EQ(r.exec_error, E2BIG);
   EXPECT_EQ(r.exit_code, 127);
-}
-
-volatile sig_atomic_t handler_ran = 0;
-void RecordHandlerRan(int) { handler_ran = 1; }
-
-// The reaper shares the caller's memory and thread pointer (reaper.h): a handler of the
-// caller's that ran there would run on another thread's state. So every caught signal has its
-// default action in the reaper: this one kills it, with nothing run and nothing reported.
-TEST(Reaper, RunsNoneOfTheCallersSignalHandlers) {
-  struct sigaction action = {}, old;
-  action.sa_handler = RecordHandlerRan;
-  ASSERT_EQ(sigaction(SIGUSR1, &action, &old), 0);
-  int control[2];
-  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control), 0);
-  const SleepLaunch sleeper("5", control[1]);
-  absl::StatusOr<Reaper> reaper = Reaper::Start(sleeper.launch);
-  close(control[1]);
-  ASSERT_TRUE(reaper.ok()) << reaper.status();
-  ControlMessage message;
-  ASSERT_EQ(recv(control[0], &message, sizeof(message), 0), sizeof(message));
-  ASSERT_EQ(message.header.type, MessageType::kRootStarted);
-  const pid_t root = message.record.pid;
-  ASSERT_EQ(kill(reaper->pid(), SIGUSR1), 0);
-  bool done = false;
-  while (recv(control[0], &message, sizeof(message), 0) == sizeof(message)) {
-    done = done || message.header.type == MessageType::kDone;
-  }
-  close(control[0]);
-  kill(root, SIGKILL);  // orphaned by the reaper's death
-  reaper->Wait();
-  sigaction(SIGUSR1, &old, nullptr);
-  EXPECT_EQ(handler_ran, 0);
-  EXPECT_FALSE(done) << "the reaper ran on after the signal";
 }
 
 }  // namespace

@@ -1,8 +1,8 @@
 // The reaper built without optimization (-O0, as a consumer's default `fastbuild` compiles
-// filemon): it starts the command and outlives it. The reaper starts the command with a
-// clone(CLONE_VM | CLONE_VFORK); a child that ran on the reaper's stack would overwrite the
-// frames the reaper returns through after it, which the optimizer may inline away, so this
-// target compiles reaper.cc itself with -O0 (see BUILD.bazel).
+// filemon): it starts the command and outlives it. The reaper starts the command with a vfork,
+// and the vfork's child runs on the reaper's stack; whether the child's frames overwrite what
+// the reaper returns through after the vfork can depend on how the compiler lays out and
+// inlines the frames, so this target compiles reaper.cc itself with -O0 (see BUILD.bazel).
 
 #include <sys/socket.h>
 #include <sys/wait.h>

@@ -9,7 +9,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "filemon/backends/preload/raw_syscall.h"
 #include "filemon/backends/ptrace/syscall_table.h"
 
 namespace filemon {
@@ -89,40 +88,34 @@ absl::Status BuildSeccompFilter(ChildSetup* setup, const FilterOptions& options)
 }
 
 int PrepareTracedChild(const ChildSetup& setup) {
-  using preload_internal::RawSyscall1;
-  using preload_internal::RawSyscall2;
-  using preload_internal::RawSyscall3;
   // Without Yama (or with ptrace_scope 0) this fails with EINVAL, which is harmless.
-  RawSyscall2(SYS_prctl, PR_SET_PTRACER, setup.tracer_pid);
+  prctl(PR_SET_PTRACER, setup.tracer_pid, 0, 0, 0);
   // A caller that changed its credentials (e.g. dropped root) is not dumpable, and nobody
   // without CAP_SYS_PTRACE may attach to it; exec recomputes this flag anyway.
-  RawSyscall2(SYS_prctl, PR_SET_DUMPABLE, 1);
-  const pid_t self = static_cast<pid_t>(preload_internal::RawSyscall0(SYS_getpid));
-  long n;
+  prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+  pid_t self = static_cast<pid_t>(syscall(SYS_getpid));
+  ssize_t n;
   do {
-    n = RawSyscall3(SYS_write, setup.ready_fd, reinterpret_cast<long>(&self), sizeof(self));
-  } while (n == -EINTR);
-  if (n != static_cast<long>(sizeof(self))) return n < 0 ? static_cast<int>(-n) : EPIPE;
+    n = write(setup.ready_fd, &self, sizeof(self));
+  } while (n < 0 && errno == EINTR);
+  if (n != static_cast<ssize_t>(sizeof(self))) return n < 0 ? errno : EPIPE;
   char go = 0;
   do {
-    n = RawSyscall3(SYS_read, setup.go_fd, reinterpret_cast<long>(&go), 1);
-  } while (n == -EINTR);
-  if (n < 0) return static_cast<int>(-n);
+    n = read(setup.go_fd, &go, 1);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return errno;
   if (n == 0 || go != 'g') return ECHILD;  // the tracer went away or could not attach
-  RawSyscall1(SYS_close, setup.ready_fd);
-  RawSyscall1(SYS_close, setup.go_fd);
+  close(setup.ready_fd);
+  close(setup.go_fd);
 
   sock_fprog prog;
   prog.len = setup.filter_length;
   prog.filter = const_cast<sock_filter*>(setup.filter);
-  const long program = reinterpret_cast<long>(&prog);
-  long r = RawSyscall3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, program);
-  if (r != 0) {
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) {
     // Unprivileged processes need no_new_privs; privileged ones keep set-id semantics.
-    if (r != -EACCES) return static_cast<int>(-r);
-    r = RawSyscall2(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1);
-    if (r == 0) r = RawSyscall3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, program);
-    if (r != 0) return static_cast<int>(-r);
+    if (errno != EACCES) return errno;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return errno;
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) return errno;
   }
   return 0;
 }

@@ -50,8 +50,7 @@ absl::Status BuildSeccompFilter(ChildSetup* setup, const FilterOptions& options)
 // In the child after fork(): names the tracer for Yama, makes itself dumpable (attachable),
 // hands its pid to the tracer, blocks
 // until seized, then installs the filter (setting no_new_privs first unless the process may
-// install a filter without it). Async-signal-safe, in raw system calls: it writes no `errno`
-// (for a child that shares its parent's memory). Returns 0 or an errno value.
+// install a filter without it). Async-signal-safe. Returns 0 or an errno value.
 int PrepareTracedChild(const ChildSetup& setup);
 
 // The PTRACE_SEIZE options the tracer uses for every tracee.

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +17,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdint>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -29,8 +27,6 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "filemon/backends/preload/raw_process.h"
-#include "filemon/backends/preload/raw_syscall.h"
 #include "filemon/backends/ptrace/child_setup.h"
 #include "filemon/backends/ptrace/process_tree.h"
 #include "filemon/backends/ptrace/syscall_table.h"
@@ -319,7 +315,7 @@ class PtraceBackend : public Backend {
 };
 
 // What the tracing thread needs, prepared by `Run()` in the caller's thread (the child between
-// clone and exec allocates nothing).
+// fork and exec allocates nothing).
 struct TraceJob {
   const Command* command;
   const TraceOptions* options;
@@ -330,82 +326,50 @@ struct TraceJob {
   const char* cwd;
   const ChildSetup* setup;
   int ready_read, go_write, failed_write;  // the parent's and the child's ends
-  uint64_t caller_mask;  // the caller thread's signal mask, for the command (KernelSignalSet)
+  sigset_t caller_mask;                    // the caller thread's signal mask, for the command
   absl::StatusOr<ExitStatus> result;
 };
 
-// The command between its clone and exec. It runs in the caller's memory and with the tracing
-// thread's thread pointer (StartTracedChild), so it makes raw system calls only: a libc call's
-// write to `errno` would land in the tracing thread, which runs meanwhile. The tracing thread
-// blocks every signal, so none can run a caller's handler here; the command gets the caller's
-// mask and default actions for the caught signals (as exec would give them).
+// The command between fork and exec: async-signal-safe calls only. The tracing thread blocks
+// every signal, so none can run a caller's handler here; the command gets the caller's mask and
+// default actions for the caught signals (as exec would give them).
 [[noreturn]] void RunTracedChild(const TraceJob& job) {
-  using preload_internal::RawSyscall1;
-  using preload_internal::RawSyscall3;
   // The tracer's ends of the handshake: with a copy here, the wait for the tracer's word would
   // never see EOF if the tracer died first (kill -9 of filemon), and this process, orphaned,
   // would wait forever.
-  RawSyscall1(SYS_close, job.ready_read);
-  RawSyscall1(SYS_close, job.go_write);
-  preload_internal::ResetCaughtSignals();
+  close(job.ready_read);
+  close(job.go_write);
+  for (int signal = 1; signal < NSIG; ++signal) {
+    struct sigaction old;
+    if (sigaction(signal, nullptr, &old) == 0 && old.sa_handler != SIG_DFL &&
+        old.sa_handler != SIG_IGN) {
+      struct sigaction dfl;
+      memset(&dfl, 0, sizeof(dfl));
+      dfl.sa_handler = SIG_DFL;
+      sigaction(signal, &dfl, nullptr);
+    }
+  }
   int error = 0;
   const char* what = "chdir";
-  long r = 0;
-  if (job.cwd != nullptr && (r = RawSyscall1(SYS_chdir, reinterpret_cast<long>(job.cwd))) != 0) {
-    error = static_cast<int>(-r);
-  } else if ((error = preload_internal::RedirectOutput(*job.command)) != 0) {
+  if (job.cwd != nullptr && chdir(job.cwd) != 0) {
+    error = errno;
+  } else if ((error = RedirectCommandOutput(*job.command)) != 0) {
     what = "dup2";
   } else {
     what = "trace";
     error = PrepareTracedChild(*job.setup);
     if (error == 0) {
       what = "execve";
-      preload_internal::SetSignalMask(job.caller_mask);
-      error = static_cast<int>(-RawSyscall3(SYS_execve, reinterpret_cast<long>(job.program),
-                                            reinterpret_cast<long>(job.argv),
-                                            reinterpret_cast<long>(job.env)));
+      pthread_sigmask(SIG_SETMASK, &job.caller_mask, nullptr);
+      execve(job.program, job.argv, job.env);
+      error = errno;
     }
   }
   char report[sizeof(int) + 8] = {};
   memcpy(report, &error, sizeof(int));
-  for (int i = 0; i < 7 && what[i] != '\0'; ++i) report[sizeof(int) + i] = what[i];
-  for (size_t done = 0; done < sizeof(report);) {
-    const long n = RawSyscall3(SYS_write, job.failed_write, reinterpret_cast<long>(report + done),
-                               static_cast<long>(sizeof(report) - done));
-    if (n == -EINTR) continue;
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
-  preload_internal::RawExit(127);
-}
-
-int TracedChildMain(void* job) { RunTracedChild(*static_cast<const TraceJob*>(job)); }
-
-// The child's stack (StartTracedChild), with a guard page below.
-constexpr size_t kChildStackBytes = size_t{64} << 10;
-
-// Sanitizers keep per-thread state that the child, sharing the tracing thread's thread
-// pointer, would corrupt: their builds fork it.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define FILEMON_PTRACE_CHILD_FORKS 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define FILEMON_PTRACE_CHILD_FORKS 1
-#endif
-#endif
-
-// Starts the command's process: a clone sharing the caller's memory (no copy of filemon's
-// page tables, no copy-on-write fault on either side until its exec) on `stack`, a mapping of
-// kChildStackBytes that must outlive it until its exec or exit. Returns its pid or -1 (errno).
-pid_t StartTracedChild(TraceJob* job, void* stack) {
-#ifdef FILEMON_PTRACE_CHILD_FORKS
-  const pid_t pid = fork();
-  if (pid == 0) RunTracedChild(*job);
-  return pid;
-#else
-  char* top = static_cast<char*>(stack) + kChildStackBytes;
-  return clone(TracedChildMain, top, CLONE_VM | SIGCHLD, job);
-#endif
+  strncpy(report + sizeof(int), what, 7);
+  WriteFull(job.failed_write, report, sizeof(report));
+  _exit(127);
 }
 
 // Whether this process discards SIGCHLD (no handler: the default action or SIG_IGN).
@@ -416,7 +380,7 @@ bool SigchldDiscarded() {
          (action.sa_handler == SIG_DFL || action.sa_handler == SIG_IGN);
 }
 
-// The tracing thread: starts the command (its only child, so that waiting with __WNOTHREAD sees
+// The tracing thread: forks the command (its only child, so that waiting with __WNOTHREAD sees
 // nothing of the caller's), seizes it and follows its tree. Blocks every signal: the caller's
 // handlers run on the caller's threads, never here. But SIGCHLD while the process discards it:
 // every stop of a tracee sends one to its tracer, this thread; blocked here, it would be queued
@@ -428,21 +392,14 @@ void* TraceThread(void* arg) {
   sigfillset(&all);
   if (SigchldDiscarded()) sigdelset(&all, SIGCHLD);
   pthread_sigmask(SIG_SETMASK, &all, nullptr);
-  void* stack = mmap(nullptr, kChildStackBytes, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  pid_t pid = -1;
-  if (stack != MAP_FAILED) {
-    mprotect(stack, static_cast<size_t>(sysconf(_SC_PAGESIZE)), PROT_NONE);
-    pid = StartTracedChild(&job, stack);
-  }
-  const int start_errno = errno;
+  pid_t pid = fork();
+  if (pid == 0) RunTracedChild(job);
   // The child holds its own copies; without ours, the handshake sees EOF if it dies early.
   close(job.setup->ready_fd);
   close(job.setup->go_fd);
   close(job.failed_write);
   if (pid < 0) {
-    if (stack != MAP_FAILED) munmap(stack, kChildStackBytes);
-    job.result = absl::ErrnoToStatus(start_errno, stack == MAP_FAILED ? "mmap" : "clone");
+    job.result = absl::ErrnoToStatus(errno, "fork");
     return nullptr;
   }
   ProcessTree tree(*job.options, job.sink);
@@ -459,8 +416,6 @@ void* TraceThread(void* arg) {
   } else {
     job.result = tree.Run();
   }
-  // The child has exec'd or is gone: nothing runs on its stack any more.
-  munmap(stack, kChildStackBytes);
   return nullptr;
 }
 
@@ -498,9 +453,7 @@ absl::StatusOr<ExitStatus> PtraceBackend::Run(const Command& command, const Trac
                failed[1],
                {},
                ExitStatus{}};
-  sigset_t caller_mask;
-  pthread_sigmask(SIG_SETMASK, nullptr, &caller_mask);
-  job.caller_mask = preload_internal::KernelSignalSet(caller_mask);
+  pthread_sigmask(SIG_SETMASK, nullptr, &job.caller_mask);
   pthread_t thread;
   int created = pthread_create(&thread, nullptr, TraceThread, &job);
   if (created != 0) {
