@@ -5,19 +5,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <spawn.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <initializer_list>
 
 #include "filemon/backends/preload/environment.h"
 #include "filemon/backends/preload/exec.h"
@@ -36,8 +31,6 @@
 #include "filemon/backends/preload/user_memory.h"
 #include "filemon/backends/preload/wire_format.h"
 #include "filemon/core/path_search.h"
-
-extern "C" char** environ;
 
 namespace filemon {
 namespace preload_internal {
