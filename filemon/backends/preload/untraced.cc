@@ -60,6 +60,12 @@ class NoteText {
     text_[out_.size()] = '\0';
     return text_;
   }
+  // Sends the note as a comment of its own.
+  void Send() {
+    Message m;
+    m.AddComment(c_str());
+    m.Send();
+  }
 
  private:
   char text_[PATH_MAX + 512];
@@ -141,9 +147,7 @@ void SayUntracedExecFailed(int pid, const char* path, int error) {
   NoteText text(pid);
   text.AddProgram(path).Add("did not run after all: its untraced exec failed too (");
   text.AddErrno(error).Add(")");
-  Message m;
-  m.AddComment(text.c_str());
-  m.Send();
+  text.Send();
 }
 
 void SayHandedOverExecFailed(int pid, const char* path, int error) {
@@ -152,9 +156,7 @@ void SayHandedOverExecFailed(int pid, const char* path, int error) {
   text.Add(": its exec of ").Add(path != nullptr ? path : "a program");
   text.Add(" failed after its hand-over to a nested trace (").AddErrno(error);
   text.Add("): what it does next is in this log, its X in the nested one");
-  Message m;
-  m.AddComment(text.c_str());
-  m.Send();
+  text.Send();
   errno = saved_errno;
 }
 
@@ -165,9 +167,7 @@ void SayFailedSpawnsChildIsMissing(int pid, const char* path, int error) {
   text.Add(
       "), whose pid is not known here: that child's F, what its file actions did before it "
       "failed, and its X are missing");
-  Message m;
-  m.AddComment(text.c_str());
-  m.Send();
+  text.Send();
 }
 
 }  // namespace preload_internal
