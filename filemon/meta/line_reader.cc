@@ -39,8 +39,7 @@ bool LineReader::NextAsFgetLine(MetaLine* line, size_t offset) {
   // bmake's buffer from `offset` on, up to its strlen() `x`: [view, view + x) of the data, or
   // `glued` once a piece follows one that a NUL cut.
   const char* view = data_.data() + pos_;
-  std::string glued;
-  bool is_glued = false;
+  std::string glued;  // empty until glued: it then holds at least the first piece's x > 0 bytes
   size_t x = 0;
   // Appends one fgets() piece as strlen() sees it; false when fgets() read nothing.
   const auto append = [&](absl::string_view piece) {
@@ -48,11 +47,8 @@ bool LineReader::NextAsFgetLine(MetaLine* line, size_t offset) {
     const void* nul = std::memchr(piece.data(), 0, piece.size());
     const size_t keep =
         nul ? static_cast<size_t>(static_cast<const char*>(nul) - piece.data()) : piece.size();
-    if (!is_glued && x > 0 && keep > 0 && view + x != piece.data()) {
-      glued.assign(view, x);
-      is_glued = true;
-    }
-    if (is_glued) {
+    if (glued.empty() && x > 0 && keep > 0 && view + x != piece.data()) glued.assign(view, x);
+    if (!glued.empty()) {
       glued.append(piece.data(), keep);
     } else if (x == 0) {
       view = piece.data();
@@ -64,7 +60,7 @@ bool LineReader::NextAsFgetLine(MetaLine* line, size_t offset) {
   // string after `offset`, the '\n' of the line before.
   const auto ends_line = [&]() {
     if (x == 0) return offset > 0;
-    return (is_glued ? glued.back() : view[x - 1]) == '\n';
+    return (glued.empty() ? view[x - 1] : glued.back()) == '\n';
   };
   append(Fgets(bufsz_ - offset));
   while (!ends_line()) {
@@ -78,7 +74,7 @@ bool LineReader::NextAsFgetLine(MetaLine* line, size_t offset) {
   line->read_length = x;
   line->complete = ends_line();
   const size_t length = x > 0 && line->complete ? x - 1 : x;
-  if (is_glued) {
+  if (!glued.empty()) {
     glued_.push_back(std::move(glued));
     line->text = absl::string_view(glued_.back().data(), length);
   } else {
