@@ -65,13 +65,12 @@ void LogProtoSink::Add(const Record& record) {
     }
     return;
   }
-  if (out_of_memory_) return;
+  if (absl::IsResourceExhausted(status_)) return;  // only running out of memory sets it
   try {
     RecordToProto(record, log_.add_records());
   } catch (const std::bad_alloc&) {
     const int held = log_.records_size();
     proto::Log().Swap(&log_);  // frees what it held (Clear() would keep the elements)
-    out_of_memory_ = true;
     status_ = absl::ResourceExhaustedError(
         absl::StrCat("out of memory holding the log for --format=json after ", held, " records"));
   }

@@ -52,7 +52,6 @@ class LogProtoSink : public RecordSink {
   proto::Log log_;
   LogVariant variant_ = LogVariant::kFreeBsdV5;
   absl::Status status_;
-  bool out_of_memory_ = false;
 };
 
 // Parses a whole text log into a `proto::Log` (variant, truncated, incomplete, the crash tail
