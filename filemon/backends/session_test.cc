@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cinttypes>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -30,8 +29,6 @@
 #include "filemon/core/record.h"
 #include "filemon/core/tree_order.h"
 #include "gtest/gtest.h"
-
-extern char** environ;
 
 namespace filemon {
 namespace {

@@ -69,20 +69,8 @@ class Body {
     Append(w);
     return *this;
   }
-  Body& Unenterable(int32_t pid) {
-    WireRecord w{};
-    w.kind = WireKind::kUnenterable;
-    w.pid = pid;
-    Append(w);
-    return *this;
-  }
-  Body& Prepared(int32_t pid) {
-    WireRecord w{};
-    w.kind = WireKind::kPrepared;
-    w.pid = pid;
-    Append(w);
-    return *this;
-  }
+  Body& Unenterable(int32_t pid) { return Path(WireKind::kUnenterable, pid, ""); }
+  Body& Prepared(int32_t pid) { return Path(WireKind::kPrepared, pid, ""); }
   Body& Exit(int32_t pid, int32_t status) {
     Append(ExitRecord(pid, status));
     return *this;
