@@ -91,10 +91,7 @@ int KeepLibbpfMessage(enum libbpf_print_level level, const char* format, va_list
 
 absl::Status LoadError(int error, absl::string_view what, const std::string& messages) {
   // A descriptor limit too small for the maps reads as what it is (see descriptor_error.h).
-  std::string text =
-      error == EMFILE
-          ? std::string(DescriptorError(error, absl::StrCat("ebpf backend: ", what)).message())
-          : absl::StrCat("ebpf backend: ", what, ": ", strerror(error));
+  std::string text(DescriptorError(error, absl::StrCat("ebpf backend: ", what)).message());
   if (error == EPERM || error == EACCES) {
     absl::StrAppend(&text,
                     " (the kernel refused BPF: it needs root or CAP_BPF + CAP_PERFMON outside "
