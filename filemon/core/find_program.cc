@@ -9,8 +9,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/string_view.h"
 #include "filemon/core/path_search.h"
+#include "filemon/core/shebang.h"
 
 extern "C" char** environ;
 
@@ -22,10 +22,10 @@ std::string SeenFromHere(const std::string& path, const std::string& cwd) {
   return cwd.empty() || path[0] == '/' ? path : absl::StrCat(cwd, "/", path);
 }
 
-// The interpreter named by the "#!" line that begins the file `path`, or "" (not a script,
-// unreadable). The name ends at a blank or the line's end, as the kernel reads it.
+// The interpreter named by the "#!" line that begins the file `path` (shebang.h), or "" (not a
+// script, unreadable, or a script of an empty name).
 std::string InterpreterOf(const std::string& path) {
-  char head[256];
+  char head[kShebangBufferSize];
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return "";
   ssize_t n;
@@ -33,11 +33,10 @@ std::string InterpreterOf(const std::string& path) {
     n = read(fd, head, sizeof(head));
   } while (n < 0 && errno == EINTR);
   close(fd);
-  if (n < 2 || head[0] != '#' || head[1] != '!') return "";
-  absl::string_view rest(head + 2, static_cast<size_t>(n) - 2);
-  while (!rest.empty() && (rest[0] == ' ' || rest[0] == '\t')) rest.remove_prefix(1);
-  const size_t end = rest.find_first_of(" \t\n");
-  return std::string(rest.substr(0, end));
+  const char* name;
+  size_t length;
+  if (n <= 0 || !ShebangInterpreter(head, static_cast<size_t>(n), &name, &length)) return "";
+  return std::string(name, length);
 }
 
 // The value of PATH in the environment the command gets, or nullptr.

@@ -34,7 +34,8 @@ absl::StatusOr<std::string> FindProgram(const Command& command);
 // in the directory `cwd` (empty: ours): "execve(PROGRAM)". When the error is ENOENT although
 // PROGRAM exists and begins with "#!", and that interpreter does not exist, names it:
 // "execve(./x.sh): its interpreter /nonexistent/sh", since the kernel reports a script's
-// missing interpreter as ENOENT of the script itself. Reads at most the first line's start.
+// missing interpreter as ENOENT of the script itself. Reads the "#!" line as the kernel does
+// (shebang.h): at most its first kShebangBufferSize bytes.
 std::string DescribeFailedExec(int error, const std::string& program, const std::string& cwd);
 
 }  // namespace filemon

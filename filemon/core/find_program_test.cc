@@ -1,5 +1,6 @@
 #include "filemon/core/find_program.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -80,6 +81,23 @@ TEST(FindProgram, RelativeEntriesAreSeenFromTheCommandsDirectory) {
   absl::StatusOr<std::string> here = FindProgram(empty);
   ASSERT_TRUE(here.ok()) << here.status();
   EXPECT_EQ(*here, "./here");
+}
+
+// A script's missing interpreter is named, read as the kernel reads the "#!" line (shebang.h):
+// a NUL ends the name.
+TEST(DescribeFailedExec, NamesTheMissingInterpreterOfAScript) {
+  const std::string dir = TmpDir("failed_exec");
+  std::ofstream(dir + "/x.sh") << "#! /nonexistent/sh -e\n";
+  std::ofstream(dir + "/nul.sh", std::ios::binary) << std::string("#!/nonexistent/sh\0x\n", 20);
+  EXPECT_EQ(DescribeFailedExec(ENOENT, "./x.sh", dir),
+            "execve(./x.sh): its interpreter /nonexistent/sh");
+  EXPECT_EQ(DescribeFailedExec(ENOENT, dir + "/nul.sh", ""),
+            "execve(" + dir + "/nul.sh): its interpreter /nonexistent/sh");
+  // Not named: another error, an interpreter that exists, a program that is no script.
+  EXPECT_EQ(DescribeFailedExec(EACCES, "./x.sh", dir), "execve(./x.sh)");
+  MakeFile(dir + "/sh.sh", 0755);
+  EXPECT_EQ(DescribeFailedExec(ENOENT, "./sh.sh", dir), "execve(./sh.sh)");
+  EXPECT_EQ(DescribeFailedExec(ENOENT, "./absent", dir), "execve(./absent)");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "filemon/backends/preload/raw_syscall.h"
+#include "filemon/core/shebang.h"
 
 namespace filemon {
 namespace preload_internal {
@@ -129,18 +130,14 @@ ExecKind ProbeFile(const char* path, Head* head, char* interp, size_t interp_siz
   if (n >= static_cast<long>(sizeof(Elf64_Ehdr)) &&
       std::memcmp(head->bytes, ELFMAG, SELFMAG) == 0) {
     kind = secure ? ExecKind::kSecure : ProbeElf(static_cast<int>(fd), *head);
-  } else if (n > 2 && head->bytes[0] == '#' && head->bytes[1] == '!') {
-    // "#! /interp arg": the interpreter is the first word after "#!", within the first
-    // kBinprmBufSize - 1 bytes, as the kernel reads it.
-    constexpr long kBinprmBufSize = 256;  // BINPRM_BUF_SIZE
-    const char* const limit = head->bytes + (n < kBinprmBufSize - 1 ? n : kBinprmBufSize - 1);
-    const char* p = head->bytes + 2;
-    while (p < limit && (*p == ' ' || *p == '\t')) ++p;
-    const char* end = p;
-    while (end < limit && *end != '\0' && *end != ' ' && *end != '\t' && *end != '\n') ++end;
-    if (end > p && end < limit && *end != '\0' && static_cast<size_t>(end - p) < interp_size) {
-      std::memcpy(interp, p, static_cast<size_t>(end - p));
-      interp[end - p] = '\0';
+  } else {
+    const char* name;
+    size_t length;
+    // An empty name is not judged: whether its exec fails with ENOENT depends on the kernel.
+    if (ShebangInterpreter(head->bytes, static_cast<size_t>(n), &name, &length) && length > 0 &&
+        length < interp_size) {
+      std::memcpy(interp, name, length);
+      interp[length] = '\0';
       *script = true;
     }
   }
