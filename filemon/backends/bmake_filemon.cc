@@ -306,9 +306,13 @@ int filemon_setfd(struct filemon_handle* F, int fd) {
   filemon::WriterOptions options;
   options.own_fd = true;
   F->writer = std::make_unique<filemon::Writer>(fd, options);
-  // The header now, as FILEMON_SET_FD writes it; "Target pid" is the caller's pid.
+  // The header as FILEMON_SET_FD makes it ("Target pid" is the caller's pid, the start is
+  // now), but into the writer's buffer: it reaches the file with the records at
+  // filemon_close, one write(2) per command rather than two. Nobody sees the difference:
+  // bmake's log is a temporary file it unlinks at once and reads back only after
+  // filemon_close (meta.c, meta_open_filemon and filemon_read), and a write error still
+  // fails the command, at the close (its error is the first one met, as the device's).
   F->writer->WriteHeader(::getpid(), absl::Now());
-  if (absl::Status s = F->writer->Flush(); !s.ok()) return Fail(F, Report(s));
   return StartSession(F);
 }
 

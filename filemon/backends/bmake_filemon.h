@@ -29,9 +29,9 @@
  * $FILEMON_BACKEND), which never gives the caller a child of its own, so that the caller's
  * wait(2) loops never see one: auto and preload load their interposer into the child (the
  * session's supervisor is a thread of the caller), ptrace's tracer is a separate process.
- * `filemon_setfd` writes the header and starts the session; `filemon_setpid_child` prepares
- * the child (preload: its environment; ptrace: names its tracer with prctl(PR_SET_PTRACER)
- * and waits until it is traced); `filemon_process` collects the records, which are all in the
+ * `filemon_setfd` starts the session; `filemon_setpid_child` prepares the child (preload:
+ * its environment; ptrace: names its tracer with prctl(PR_SET_PTRACER) and waits until it is
+ * traced); `filemon_process` collects the records, which are all in the
  * log once `filemon_close` has written the footer (bmake reads the log after it). One
  * filemon may trace several children in turn (bmake's compat mode runs every command of a
  * target under one filemon); the log then holds them all. Unlike the device, which stops
@@ -86,8 +86,10 @@ struct FILEMON_HANDLE *filemon_open(void);
 int filemon_close(struct FILEMON_HANDLE *F);
 
 /* Sets the log: F takes ownership of `fd` (it is closed by this call or by filemon_close, also
- * on failure). The header is written at once. Returns 0, or -1 with errno (EEXIST: a log is
- * already set; EBADF: not open for writing; EIO/ENOSYS: the session could not start). */
+ * on failure). Without the device, the header reaches the file with the records, at
+ * `filemon_close` (or once 64 KiB have gathered), and a write error is reported there.
+ * Returns 0, or -1 with errno (EEXIST: a log is already set; EBADF: not open for writing;
+ * EIO/ENOSYS: the session could not start). */
 int filemon_setfd(struct FILEMON_HANDLE *F, int fd);
 
 /* Parent side, right after fork: tells F which child it will be tracing, so that

@@ -107,10 +107,40 @@ TEST(BmakeFilemon, LogWriteErrorIsReported) {
     filemon_close(F);
     GTEST_SKIP() << "no /dev/full";
   }
-  EXPECT_EQ(filemon_setfd(F, full), -1) << "the header cannot be written";
+#if defined(__FreeBSD__) || defined(__NetBSD__)
+  EXPECT_EQ(filemon_setfd(F, full), -1) << "the device writes the header at once";
   EXPECT_EQ(errno, ENOSPC);
+#else
+  EXPECT_EQ(filemon_setfd(F, full), 0) << "the header waits in the buffer until the close";
+#endif
   EXPECT_EQ(filemon_close(F), -1);
   EXPECT_EQ(errno, ENOSPC);
+}
+
+// The log is written once per handle, at the close (bmake reads it only then): neither the
+// header at filemon_setfd nor a child's records when it is done reach the file earlier.
+TEST(BmakeFilemon, LogIsWrittenOnceAtClose) {
+#if defined(__FreeBSD__) || defined(__NetBSD__)
+  GTEST_SKIP() << "the device writes as the kernel sees the operations";
+#endif
+  std::string why;
+  struct filemon_handle* F = OpenOrSkip(&why);
+  if (F == nullptr) GTEST_SKIP() << why;
+  Log log = NewLog("once.log");
+  ASSERT_EQ(filemon_setfd(F, log.handover_fd), 0);
+  EXPECT_EQ(ReadBack(log.read_fd), "") << "the header waits for the records";
+  pid_t pid = Start(F, "exit 0");
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  while (filemon_process(F) > 0) {
+  }
+  EXPECT_EQ(ReadBack(log.read_fd), "") << "a child's records wait for the close";
+  EXPECT_EQ(filemon_close(F), 0);
+  std::string text = ReadBack(log.read_fd);
+  ::close(log.read_fd);
+  EXPECT_TRUE(absl::StartsWith(text, "# filemon version 5\n")) << text;
+  EXPECT_TRUE(absl::StrContains(text, absl::StrCat("\nX ", pid, " 0 0\n"))) << text;
+  EXPECT_TRUE(absl::EndsWith(text, "\n# Bye bye\n")) << text;
 }
 
 TEST(BmakeFilemon, FailingCommandAndItsOrphan) {
