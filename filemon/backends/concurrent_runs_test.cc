@@ -22,15 +22,14 @@
 #include "filemon/backends/backend_factory.h"
 #include "filemon/backends/testing/trace_harness.h"
 #include "filemon/core/backend.h"
-#include "filemon/core/record.h"
+#include "filemon/core/test_child.h"
 #include "gtest/gtest.h"
 
 namespace filemon {
 namespace {
 
-using testing_internal::CollectingSink;
 using testing_internal::MakeTempDir;
-using testing_internal::OwnedRecord;
+using testing_internal::ProblemOfARun;
 using testing_internal::ShellCommand;
 using testing_internal::TestProgram;
 using testing_internal::WriteFile;
@@ -76,25 +75,8 @@ void RunMany(Backend* backend, const std::string& dir, int thread, bool static_r
     const bool is_static = i % 2 == 1;
     Command command = is_static ? Command{{TestProgram("static_open_bin"), input, output}, {}, ""}
                                 : ShellCommand(absl::StrCat("cat ", input, " > ", output));
-    CollectingSink sink;
-    absl::StatusOr<ExitStatus> exit = backend->Run(command, {}, &sink);
-    std::string problem;
-    int own_writes = 0;
-    if (!exit.ok()) {
-      problem = exit.status().ToString();
-    } else if (exit->ShellStatus() != 0) {
-      problem = absl::StrCat("exit status ", exit->ShellStatus());
-    } else {
-      for (const OwnedRecord& r : sink.records()) {
-        if (r.kind != RecordKind::kWrite) continue;
-        if (r.path == output) {
-          ++own_writes;
-        } else if (r.path.find("/out_") != std::string::npos) {
-          problem = absl::StrCat("another run's record: ", r.ToString());
-        }
-      }
-      if (own_writes == 0 && (!is_static || static_records)) problem = "no W of its own output";
-    }
+    const std::string problem =
+        ProblemOfARun(backend, command, output, !is_static || static_records);
     if (!problem.empty()) {
       failures->fetch_add(1);
       errors->push_back(absl::StrCat("thread ", thread, " run ", i, ": ", problem));
@@ -134,11 +116,7 @@ TEST_P(ConcurrentRunsTest, EveryRunCompletesWithItsOwnRecordsAndTheHostKeepsItsO
         _exit(7);
       }
       int status = 0;
-      pid_t r;
-      do {
-        r = waitpid(pid, &status, 0);
-      } while (r < 0 && errno == EINTR);
-      if (r == pid && WIFEXITED(status) && WEXITSTATUS(status) == 7) {
+      if (WaitPid(pid, &status) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 7) {
         reaped.fetch_add(1);
       } else {
         lost_children.fetch_add(1);

@@ -23,15 +23,14 @@
 #include "filemon/backends/backend_factory.h"
 #include "filemon/backends/testing/trace_harness.h"
 #include "filemon/core/backend.h"
-#include "filemon/core/record.h"
+#include "filemon/core/test_child.h"
 #include "gtest/gtest.h"
 
 namespace filemon {
 namespace {
 
-using testing_internal::CollectingSink;
 using testing_internal::MakeTempDir;
-using testing_internal::OwnedRecord;
+using testing_internal::ProblemOfARun;
 using testing_internal::ShellCommand;
 using testing_internal::WriteFile;
 
@@ -49,21 +48,8 @@ constexpr unsigned kHangSeconds = 120;
 void RunMany(Backend* backend, const std::string& dir, int thread, std::atomic<int>* failures) {
   for (int i = 0; i < kRunsPerThread; ++i) {
     const std::string output = absl::StrCat(dir, "/out_", getpid(), "_", thread, "_", i);
-    CollectingSink sink;
-    absl::StatusOr<ExitStatus> exit =
-        backend->Run(ShellCommand(absl::StrCat("cat ", dir, "/input > ", output)), {}, &sink);
-    std::string problem;
-    if (!exit.ok()) {
-      problem = exit.status().ToString();
-    } else if (exit->ShellStatus() != 0) {
-      problem = absl::StrCat("exit status ", exit->ShellStatus());
-    } else {
-      bool own_write = false;
-      for (const OwnedRecord& r : sink.records()) {
-        if (r.kind == RecordKind::kWrite && r.path == output) own_write = true;
-      }
-      if (!own_write) problem = "no W of its own output";
-    }
+    const std::string problem = ProblemOfARun(
+        backend, ShellCommand(absl::StrCat("cat ", dir, "/input > ", output)), output, true);
     if (!problem.empty()) {
       failures->fetch_add(1);
       fprintf(stderr, "pid %d thread %d run %d: %s\n", getpid(), thread, i, problem.c_str());
@@ -93,11 +79,7 @@ int RunAllInThisProcess(const char* backend_name, const std::string& dir) {
 
 int WaitFor(pid_t pid) {
   int status = 0;
-  pid_t r;
-  do {
-    r = waitpid(pid, &status, 0);
-  } while (r < 0 && errno == EINTR);
-  if (r != pid) return kFailed;
+  if (WaitPid(pid, &status) != pid) return kFailed;
   if (WIFSIGNALED(status)) {
     fprintf(stderr, "pid %d killed by signal %d\n", pid, WTERMSIG(status));
     return kFailed;

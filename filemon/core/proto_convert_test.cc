@@ -1,10 +1,5 @@
 #include "filemon/core/proto_convert.h"
 
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -17,6 +12,7 @@
 #include "filemon/core/proto_sink.h"
 #include "filemon/core/record.h"
 #include "filemon/core/record_sink.h"
+#include "filemon/core/test_child.h"
 #include "filemon/core/writer.h"
 #include "gtest/gtest.h"
 
@@ -174,70 +170,43 @@ TEST(LogProtoSink, CollectsWhatATracerProduces) {
 // a status, frees what it held and drops the rest, so that the tracer can run the command to
 // its end and say why there is no log; it used to abort the tracer with std::bad_alloc. Run in
 // a child whose address space is limited to 64 MiB more than it uses.
-TEST(LogProtoSink, RunningOutOfMemoryIsAStatusNotAnAbort) {
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    struct rlimit limit {};
-    if (getrlimit(RLIMIT_AS, &limit) != 0) _exit(10);
-    size_t used = 0;
-    std::ifstream("/proc/self/statm") >> used;
-    used *= static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    limit.rlim_cur = used + (size_t{64} << 20);
-    if (setrlimit(RLIMIT_AS, &limit) != 0) _exit(11);
-    try {
-      LogProtoSink sink;
-      const std::string path(200, 'p');
-      for (long added = 0; added < 10000000 && sink.status().ok(); ++added) {
-        sink.Add(Record::Path(RecordKind::kRead, 1, path));
-      }
-      if (sink.status().ok()) _exit(12);  // never ran out: the limit did not hold
-      if (!absl::IsResourceExhausted(sink.status())) _exit(13);
-      sink.Add(Record::Path(RecordKind::kRead, 1, path));  // dropped, no abort
-      if (sink.TakeLog().records_size() != 0) _exit(14);
-    } catch (...) {
-      _exit(15);  // std::bad_alloc escaped the sink
-    }
-    _exit(0);
+int FillASinkPastTheLimit() {
+  if (!LimitAddressSpace(size_t{64} << 20)) return 11;
+  LogProtoSink sink;
+  const std::string path(200, 'p');
+  for (long added = 0; added < 10000000 && sink.status().ok(); ++added) {
+    sink.Add(Record::Path(RecordKind::kRead, 1, path));
   }
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status)) << "the child died of signal " << WTERMSIG(status);
-  EXPECT_EQ(WEXITSTATUS(status), 0);
+  if (sink.status().ok()) return 12;  // never ran out: the limit did not hold
+  if (!absl::IsResourceExhausted(sink.status())) return 13;
+  sink.Add(Record::Path(RecordKind::kRead, 1, path));  // dropped, no abort
+  if (sink.TakeLog().records_size() != 0) return 14;
+  return 0;
+}
+
+TEST(LogProtoSink, RunningOutOfMemoryIsAStatusNotAnAbort) {
+  EXPECT_EQ(ExitCodeOfChild(FillASinkPastTheLimit), 0) << "125: std::bad_alloc escaped the sink";
 }
 
 // Converting a log too large for the memory left says so; protobuf's converter would abort
 // the process (std::bad_alloc inside a destructor) where the room ran out.
-TEST(LogProto, JsonOfALogTooLargeForTheMemoryLeftIsAStatus) {
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    proto::Log log;
-    const std::string path(200, 'p');
-    for (int i = 0; i < 200000; ++i) {
-      proto::Record* r = log.add_records();
-      r->set_kind(proto::Record::READ);
-      r->set_pid(1);
-      r->set_path(path);
-    }
-    size_t used = 0;
-    std::ifstream("/proc/self/statm") >> used;
-    used *= static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    struct rlimit limit {};
-    if (getrlimit(RLIMIT_AS, &limit) != 0) _exit(10);
-    limit.rlim_cur = used + log.ByteSizeLong();  // room for the bytes, not for the text
-    if (setrlimit(RLIMIT_AS, &limit) != 0) _exit(11);
-    try {
-      absl::StatusOr<std::string> json = LogToJson(log);
-      _exit(absl::IsResourceExhausted(json.status()) ? 0 : 12);
-    } catch (...) {
-      _exit(15);  // std::bad_alloc escaped the conversion
-    }
+int ConvertALogTooLargeForTheLimit() {
+  proto::Log log;
+  const std::string path(200, 'p');
+  for (int i = 0; i < 200000; ++i) {
+    proto::Record* r = log.add_records();
+    r->set_kind(proto::Record::READ);
+    r->set_pid(1);
+    r->set_path(path);
   }
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status)) << "the child died of signal " << WTERMSIG(status);
-  EXPECT_EQ(WEXITSTATUS(status), 0);
+  if (!LimitAddressSpace(log.ByteSizeLong())) return 11;  // room for the bytes, not the text
+  absl::StatusOr<std::string> json = LogToJson(log);
+  return absl::IsResourceExhausted(json.status()) ? 0 : 12;
+}
+
+TEST(LogProto, JsonOfALogTooLargeForTheMemoryLeftIsAStatus) {
+  EXPECT_EQ(ExitCodeOfChild(ConvertALogTooLargeForTheLimit), 0)
+      << "125: std::bad_alloc escaped the conversion";
 }
 
 TEST(LogProto, StrictErrorAndLenientCounts) {

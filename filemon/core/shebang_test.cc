@@ -6,12 +6,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <string>
 
+#include "filemon/core/test_child.h"
 #include "gtest/gtest.h"
 
 namespace filemon {
@@ -83,17 +83,12 @@ TEST(ShebangInterpreter, ReadsOnlyTheBufferAndNothingPastSize) {
 
 // The errno of an execve of `path` in a child.
 int ExecError(const std::string& path) {
-  const pid_t pid = fork();
-  if (pid == 0) {
+  return ExitCodeOfChild([&] {
     char* const argv[] = {const_cast<char*>(path.c_str()), nullptr};
     char* const envp[] = {nullptr};
     execve(path.c_str(), argv, envp);
-    _exit(errno);
-  }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return errno;
+  });
 }
 
 TEST(ShebangInterpreter, AgreesWithTheKernel) {

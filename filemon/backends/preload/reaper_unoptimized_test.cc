@@ -8,7 +8,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <string>
 #include <vector>
 
@@ -16,6 +15,7 @@
 #include "filemon/backends/preload/launch_environment.h"
 #include "filemon/backends/preload/reaper.h"
 #include "filemon/core/backend.h"
+#include "filemon/core/test_child.h"
 #include "gtest/gtest.h"
 
 namespace filemon {
@@ -36,11 +36,7 @@ TEST(ReaperUnoptimized, StartsTheCommandAndExitsAfterIt) {
   absl::StatusOr<Reaper> reaper = Reaper::Start(launch);
   ASSERT_TRUE(reaper.ok()) << reaper.status();
   int status = 0;
-  pid_t r;
-  do {
-    r = waitpid(reaper->pid(), &status, 0);
-  } while (r < 0 && errno == EINTR);
-  ASSERT_EQ(r, reaper->pid());
+  ASSERT_EQ(WaitPid(reaper->pid(), &status), reaper->pid());
   EXPECT_FALSE(WIFSIGNALED(status)) << "the reaper died by signal " << WTERMSIG(status);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
   close(control[0]);

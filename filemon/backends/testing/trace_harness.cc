@@ -24,6 +24,7 @@
 #include "absl/strings/strip.h"
 #include "filemon/backends/backend_factory.h"
 #include "filemon/core/parser.h"
+#include "filemon/core/test_child.h"
 #include "filemon/core/tree_order.h"
 #include "filemon/core/writer.h"
 #include "gtest/gtest.h"
@@ -192,6 +193,25 @@ std::string Difference(const std::map<std::string, int>& a, const std::map<std::
     if (n > m) lines.push_back(absl::StrCat(key, " x", n - m));
   }
   return absl::StrJoin(lines, "\n");
+}
+
+std::string ProblemOfARun(Backend* backend, const Command& command, const std::string& output,
+                          bool own_write_expected) {
+  CollectingSink sink;
+  absl::StatusOr<ExitStatus> exit = backend->Run(command, {}, &sink);
+  if (!exit.ok()) return exit.status().ToString();
+  if (exit->ShellStatus() != 0) return absl::StrCat("exit status ", exit->ShellStatus());
+  bool own_write = false;
+  for (const OwnedRecord& r : sink.records()) {
+    if (r.kind != RecordKind::kWrite) continue;
+    if (r.path == output) {
+      own_write = true;
+    } else if (r.path.find("/out_") != std::string::npos) {
+      return absl::StrCat("another run's record: ", r.ToString());
+    }
+  }
+  if (!own_write && own_write_expected) return "no W of its own output";
+  return "";
 }
 
 Command ShellCommand(absl::string_view script, absl::string_view cwd) {
@@ -500,8 +520,7 @@ absl::StatusOr<std::vector<OwnedRecord>> StraceFileRecords(const Command& comman
     _exit(127);
   }
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  WaitPid(pid, &status);
   std::ifstream in(log);
   if (!in) return absl::InternalError(absl::StrCat("strace wrote no log (status ", status, ")"));
   std::vector<OwnedRecord> records;

@@ -99,6 +99,13 @@ std::string HostRefusal(absl::string_view backend_name);
 // nothing. For comparing two backends' records of the same command.
 std::string Difference(const std::map<std::string, int>& a, const std::map<std::string, int>& b);
 
+// For tests that run many commands at once, each writing a file of its own whose path holds
+// "/out_": runs `command` on `backend` and says what is wrong with the run, "" when nothing: it
+// failed or exited non-zero, a W names another run's file (a path holding "/out_" that is not
+// `output`), or, when `own_write_expected`, no W names `output`.
+std::string ProblemOfARun(Backend* backend, const Command& command, const std::string& output,
+                          bool own_write_expected);
+
 // `/bin/sh -c script` in `cwd` (empty: the caller's).
 Command ShellCommand(absl::string_view script, absl::string_view cwd = "");
 
