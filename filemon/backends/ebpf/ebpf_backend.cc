@@ -25,6 +25,7 @@
 #include "filemon/backends/ebpf/event_reader.h"
 #include "filemon/backends/ebpf/loader.h"
 #include "filemon/backends/ptrace/syscall_table.h"
+#include "filemon/backends/start_report.h"
 #include "filemon/core/find_program.h"
 #include "filemon/core/owned_fd.h"
 #include "filemon/core/record.h"
@@ -72,24 +73,21 @@ struct ChildJob {
     }
   }
   int error = 0;
-  const char* what = "chdir";
+  StartStep step = StartStep::kChdir;
   if (!job.command->cwd.empty() && chdir(job.command->cwd.c_str()) != 0) {
     error = errno;
   } else if ((error = RedirectCommandOutput(*job.command)) != 0) {
-    what = "dup2";
+    step = StartStep::kRedirect;
   } else if ((error = job.traced->AddSelf()) != 0) {
     // In the tree only now: the chdir and dup2 above are not the command's operations.
-    what = "trace";
+    step = StartStep::kTrace;
   } else {
-    what = "execve";
+    step = StartStep::kExec;
     pthread_sigmask(SIG_SETMASK, &job.mask, nullptr);
     execve(job.program, job.argv, job.env);
     error = errno;
   }
-  char report[sizeof(int) + 8] = {};
-  memcpy(report, &error, sizeof(int));
-  strncpy(report + sizeof(int), what, 7);
-  (void)!write(job.failed_write, report, sizeof(report));
+  WriteStartReport(job.failed_write, step, error);
   _exit(127);
 }
 
@@ -100,25 +98,6 @@ __attribute__((noinline)) pid_t StartChild(const ChildJob& job) {
   const pid_t pid = vfork();
   if (pid == 0) RunChild(job);
   return pid;
-}
-
-// The error the child reported before exec, if any.
-absl::Status ChildError(int failed_read, const Command& command, const std::string& program) {
-  char report[sizeof(int) + 8] = {};
-  fcntl(failed_read, F_SETFL, O_NONBLOCK);
-  if (read(failed_read, report, sizeof(report)) != static_cast<ssize_t>(sizeof(report))) {
-    return absl::OkStatus();
-  }
-  int error;
-  memcpy(&error, report, sizeof(int));
-  absl::string_view what(report + sizeof(int));
-  if (what == "trace") {
-    return absl::ErrnoToStatus(error, "ebpf backend: cannot add the command to the tree");
-  }
-  const std::string call = what == "chdir"  ? absl::StrCat("chdir(", command.cwd, ")")
-                           : what == "dup2" ? std::string("dup2(the command's output)")
-                                            : DescribeFailedExec(error, program, command.cwd);
-  return absl::ErrnoToStatus(error, absl::StrCat("cannot start the command: ", call));
 }
 
 // Follows the tree until it has gone: events into the sink, the root's status, signals passed
@@ -204,7 +183,8 @@ absl::StatusOr<ExitStatus> EbpfBackend::Run(const Command& command, const TraceO
   if (pid < 0) return absl::ErrnoToStatus(fork_errno, "vfork");
   OwnedFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
   const int pidfd_errno = errno;
-  absl::Status started = ChildError(failed_read.get(), command, *program_path);
+  absl::Status started = ReadStartReport(failed_read.get(), command, *program_path,
+                                         "ebpf backend: cannot add the command to the tree");
   if (started.ok() && !pidfd.valid()) started = absl::ErrnoToStatus(pidfd_errno, "pidfd_open");
   if (!started.ok()) {
     kill(pid, SIGKILL);

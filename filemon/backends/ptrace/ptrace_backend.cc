@@ -31,6 +31,7 @@
 #include "filemon/backends/ptrace/process_tree.h"
 #include "filemon/backends/ptrace/syscall_table.h"
 #include "filemon/backends/session_log.h"
+#include "filemon/backends/start_report.h"
 #include "filemon/core/descriptor_error.h"
 #include "filemon/core/find_program.h"
 #include "filemon/core/owned_fd.h"
@@ -350,25 +351,22 @@ struct TraceJob {
     }
   }
   int error = 0;
-  const char* what = "chdir";
+  StartStep step = StartStep::kChdir;
   if (job.cwd != nullptr && chdir(job.cwd) != 0) {
     error = errno;
   } else if ((error = RedirectCommandOutput(*job.command)) != 0) {
-    what = "dup2";
+    step = StartStep::kRedirect;
   } else {
-    what = "trace";
+    step = StartStep::kTrace;
     error = PrepareTracedChild(*job.setup);
     if (error == 0) {
-      what = "execve";
+      step = StartStep::kExec;
       pthread_sigmask(SIG_SETMASK, &job.caller_mask, nullptr);
       execve(job.program, job.argv, job.env);
       error = errno;
     }
   }
-  char report[sizeof(int) + 8] = {};
-  memcpy(report, &error, sizeof(int));
-  strncpy(report + sizeof(int), what, 7);
-  WriteFull(job.failed_write, report, sizeof(report));
+  WriteStartReport(job.failed_write, step, error);
   _exit(127);
 }
 
@@ -463,22 +461,13 @@ absl::StatusOr<ExitStatus> PtraceBackend::Run(const Command& command, const Trac
   CloseFd(&job.ready_read);
   CloseFd(&job.go_write);
 
-  // The tree is gone: the child either exec'd or wrote its whole report (one atomic write)
-  // before exiting. Not read to EOF: a process the caller forks meanwhile may hold a copy of
-  // the write end.
-  char report[sizeof(int) + 8] = {};
-  fcntl(failed[0], F_SETFL, O_NONBLOCK);
-  ssize_t n = ReadFull(failed[0], report, sizeof(report));
+  // The tree is gone: the child either exec'd or wrote its whole report before exiting.
+  absl::Status started = ReadStartReport(
+      failed[0], command, *program,
+      "ptrace backend: cannot prepare the command for tracing (the handshake with its tracer, "
+      "its seccomp filter)");
   close(failed[0]);
-  if (n == static_cast<ssize_t>(sizeof(report))) {
-    int error;
-    memcpy(&error, report, sizeof(int));
-    absl::string_view what(report + sizeof(int));
-    const std::string call = what == "chdir"  ? absl::StrCat("chdir(", command.cwd, ")")
-                             : what == "dup2" ? std::string("dup2(the command's output)")
-                                              : DescribeFailedExec(error, *program, command.cwd);
-    return absl::ErrnoToStatus(error, absl::StrCat("cannot start the command: ", call));
-  }
+  if (!started.ok()) return started;
   return job.result;
 }
 

@@ -1,12 +1,17 @@
 #include "filemon/backends/ptrace/ptrace_backend.h"
 
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +27,7 @@
 #include "filemon/backends/testing/trace_harness.h"
 #include "filemon/core/backend.h"
 #include "filemon/core/record.h"
+#include "filemon/core/test_child.h"
 #include "gtest/gtest.h"
 
 namespace filemon {
@@ -150,6 +156,37 @@ TEST(PtraceBackend, StopsOfTheTraceesDoNotWakeTheCaller) {
   ASSERT_EQ(r->exit.ShellStatus(), 0);
   EXPECT_EQ(r->Count(RecordKind::kRead, "/dev/null"), 2000);
   EXPECT_LT(switches, 200) << "the calling thread was woken " << switches << " times";
+}
+
+// In a child whose seccomp filter refuses seccomp(2) itself (EPERM), so that the command's
+// process cannot install its filter: the run fails, said as a failed preparation for tracing,
+// not as a failed execve of a program that exists. 0 when it is so said.
+int RunWhereSeccompIsRefused() {
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_seccomp, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog program{static_cast<unsigned short>(sizeof(filter) / sizeof(filter[0])), filter};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+      prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) {
+    return 10;
+  }
+  Command command;
+  command.argv = {"/bin/true"};
+  absl::StatusOr<TraceResult> r = TraceCommand("ptrace", command, {});
+  if (r.ok()) return 11;
+  fprintf(stderr, "%s\n", r.status().ToString().c_str());
+  return r.status().message() ==
+                 "ptrace backend: cannot prepare the command for tracing (the handshake with its "
+                 "tracer, its seccomp filter): Operation not permitted"
+             ? 0
+             : 12;
+}
+
+TEST(PtraceBackend, AFailedPreparationForTracingIsNotCalledAFailedExec) {
+  EXPECT_EQ(ExitCodeOfChild(RunWhereSeccompIsRefused), 0) << "the message is on stderr";
 }
 
 // The SIGCHLD handler's count, in memory shared with the session's tracer process.
