@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "filemon/backends/preload/launch_environment.h"
+#include "filemon/backends/preload/reaper_testing.h"
 #include "filemon/backends/preload/wire_format.h"
 #include "filemon/backends/testing/trace_harness.h"
 #include "filemon/core/backend.h"
@@ -38,17 +39,9 @@ pid_t ReaperOfAKilledSupervisor() {
   const pid_t supervisor = fork();
   if (supervisor == 0) {
     close(report[0]);
-    int control[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control) != 0) _exit(1);
-    Command command;
-    command.argv = {"/bin/sleep", "0.5"};
-    ExecArrays exec(command.argv, BuildLaunchEnvironment({}, LaunchSettings()));
-    ReaperLaunch launch;
-    launch.command = &command;
-    launch.program = "/bin/sleep";
-    launch.exec = &exec;
-    launch.control_fd = control[1];
-    absl::StatusOr<Reaper> reaper = Reaper::Start(launch);
+    TestLaunch test({"/bin/sleep", "0.5"});
+    if (!test.reaper_end.valid()) _exit(1);
+    absl::StatusOr<Reaper> reaper = Reaper::Start(test.launch);
     if (!reaper.ok()) _exit(1);
     const pid_t pid = reaper->pid();
     if (write(report[1], &pid, sizeof(pid)) != sizeof(pid)) _exit(1);
@@ -103,26 +96,19 @@ struct Reported {
 // `without_caches`) and, if not null, `untraced`, and collects its reports until it is done.
 Reported LaunchReports(const std::vector<std::string>& argv, std::vector<std::string> full,
                        std::vector<std::string> lean, const std::vector<std::string>* untraced) {
-  int control[2];
   Reported reported;
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control) != 0) return reported;
-  Command command;
-  command.argv = argv;
-  ExecArrays exec(argv, std::move(full)), without_caches(argv, std::move(lean));
+  TestLaunch test(argv, std::move(full));
+  if (!test.reaper_end.valid()) return reported;
+  ExecArrays without_caches(argv, std::move(lean));
   std::unique_ptr<ExecArrays> bare;
   if (untraced != nullptr) bare = std::make_unique<ExecArrays>(argv, *untraced);
-  ReaperLaunch launch;
-  launch.command = &command;
-  launch.program = argv[0].c_str();
-  launch.exec = &exec;
-  launch.without_caches = &without_caches;
-  launch.untraced = bare.get();
-  launch.control_fd = control[1];
-  absl::StatusOr<Reaper> reaper = Reaper::Start(launch);
-  close(control[1]);
+  test.launch.without_caches = &without_caches;
+  test.launch.untraced = bare.get();
+  absl::StatusOr<Reaper> reaper = Reaper::Start(test.launch);
+  test.reaper_end.reset();
   if (!reaper.ok()) return reported;
   ControlMessage message;
-  while (recv(control[0], &message, sizeof(message), 0) == sizeof(message)) {
+  while (recv(test.supervisor_end.get(), &message, sizeof(message), 0) == sizeof(message)) {
     reported.types.push_back(message.header.type);
     if (message.header.type == MessageType::kRootExecError) {
       reported.exec_error = message.record.status;
@@ -130,7 +116,6 @@ Reported LaunchReports(const std::vector<std::string>& argv, std::vector<std::st
     if (message.header.type == MessageType::kRootExit) reported.exit_code = message.record.status;
     if (message.header.type == MessageType::kDone) break;
   }
-  close(control[0]);
   reaper->Wait();
   return reported;
 }

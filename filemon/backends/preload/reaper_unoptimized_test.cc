@@ -4,16 +4,11 @@
 // the reaper returns through after the vfork can depend on how the compiler lays out and
 // inlines the frames, so this target compiles reaper.cc itself with -O0 (see BUILD.bazel).
 
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <unistd.h>
-
-#include <string>
-#include <vector>
 
 #include "absl/status/statusor.h"
-#include "filemon/backends/preload/launch_environment.h"
 #include "filemon/backends/preload/reaper.h"
+#include "filemon/backends/preload/reaper_testing.h"
 #include "filemon/core/backend.h"
 #include "filemon/core/test_child.h"
 #include "gtest/gtest.h"
@@ -23,24 +18,14 @@ namespace preload_internal {
 namespace {
 
 TEST(ReaperUnoptimized, StartsTheCommandAndExitsAfterIt) {
-  int control[2];
-  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control), 0);
-  Command command;
-  command.argv = {"/bin/true"};
-  ExecArrays exec(command.argv, BuildLaunchEnvironment({}, LaunchSettings()));
-  ReaperLaunch launch;
-  launch.command = &command;
-  launch.program = "/bin/true";
-  launch.exec = &exec;
-  launch.control_fd = control[1];
-  absl::StatusOr<Reaper> reaper = Reaper::Start(launch);
+  TestLaunch test({"/bin/true"});
+  ASSERT_TRUE(test.reaper_end.valid());
+  absl::StatusOr<Reaper> reaper = Reaper::Start(test.launch);
   ASSERT_TRUE(reaper.ok()) << reaper.status();
   int status = 0;
   ASSERT_EQ(WaitPid(reaper->pid(), &status), reaper->pid());
   EXPECT_FALSE(WIFSIGNALED(status)) << "the reaper died by signal " << WTERMSIG(status);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
-  close(control[0]);
-  close(control[1]);
 }
 
 }  // namespace
