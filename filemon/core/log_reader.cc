@@ -27,12 +27,12 @@ size_t CountLines(absl::string_view s) {
   return static_cast<size_t>(std::count(s.begin(), s.end(), '\n'));
 }
 
-absl::Status LineTooLong(absl::string_view name, size_t line, size_t limit) {
+}  // namespace
+
+absl::Status LineTooLongError(absl::string_view name, size_t line, size_t limit) {
   return absl::ResourceExhaustedError(
       absl::StrCat(name, ": line ", line, " is longer than the limit of ", limit, " bytes"));
 }
-
-}  // namespace
 
 LogReader::LogReader(int fd, std::string name, size_t max_line)
     : fd_(fd), name_(std::move(name)), capacity_(max_line + 1), buffer_(new char[capacity_]) {}
@@ -47,7 +47,7 @@ absl::StatusOr<absl::string_view> LogReader::Next() {
   }
   size_t scanned = 0;  // bytes known to hold no '\n'
   while (!eof_) {
-    if (end_ == capacity_) return LineTooLong(name_, lines_ + 1, capacity_ - 1);
+    if (end_ == capacity_) return LineTooLongError(name_, lines_ + 1, capacity_ - 1);
     const ssize_t n = ReadSome(fd_, buffer_.get() + end_, capacity_ - end_);
     if (n < 0) return absl::ErrnoToStatus(static_cast<int>(-n), absl::StrCat("read(", name_, ")"));
     if (n == 0) {
@@ -97,7 +97,7 @@ absl::Status ReadWholeStream(int fd, absl::string_view name, size_t max_total, s
       line_start = static_cast<size_t>(static_cast<const char*>(nl) - out->data()) + 1;
     }
     if (out->size() - line_start > kMaxLineBytes)
-      return LineTooLong(name, lines + 1, kMaxLineBytes);
+      return LineTooLongError(name, lines + 1, kMaxLineBytes);
   }
 }
 

@@ -63,6 +63,11 @@ class LogReader {
   bool eof_ = false;
 };
 
+// The error for line `line` of `name` being longer than `limit` bytes (ResourceExhausted:
+// "NAME: line N is longer than the limit of LIMIT bytes"), as `LogReader` returns it; for
+// other readers of logs, so that the same input fails alike wherever it is read.
+absl::Status LineTooLongError(absl::string_view name, size_t line, size_t limit);
+
 // Reads all of `fd` into `*out` (for readers that need the whole text at once), failing as
 // `LogReader` does on a line longer than `kMaxLineBytes`, and on input longer than
 // `max_total` bytes ("NAME: longer than the limit of N bytes for input that is not a regular

@@ -15,7 +15,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/optional.h"
-#include "filemon/core/log_reader.h"
 #include "filemon/core/parser.h"
 #include "filemon/core/record.h"
 #include "filemon/meta/dirdeps.h"
@@ -294,26 +293,10 @@ absl::StatusOr<Deps> Extractor::Extract(absl::string_view data, absl::string_vie
   if (cwd.empty()) cwd = std::string(DirName(Absolute(filename)));
   FileRun run(this, Absolute(cwd));
   size_t malformed = 0;
-  // No file has a name longer than a line may be: such a record is bad input, as it is in a
-  // pipe (LogReader), not a name to copy and resolve.
-  size_t too_long_line = 0;
   const absl::Status parsed = ForEachFilemonRecord(
-      meta, filename, /*strict=*/false,
-      [&](const Record& r, size_t line) {
-        if (too_long_line != 0) return;
-        if (r.path.size() + r.path2.size() > kMaxLineBytes) {
-          too_long_line = line;
-          return;
-        }
-        run.OnRecord(r);
-      },
+      meta, filename, /*strict=*/false, [&](const Record& r, size_t) { run.OnRecord(r); },
       &malformed);
   if (!parsed.ok()) return parsed;
-  if (too_long_line != 0) {
-    return absl::ResourceExhaustedError(absl::StrCat(filename, ": line ", too_long_line,
-                                                     " is longer than the limit of ", kMaxLineBytes,
-                                                     " bytes"));
-  }
   Deps deps = run.Finish();
   deps.malformed_lines = malformed;
   if (!meta.filemon.text.empty() && meta.filemon.text.back() != '\n') deps.truncated = true;

@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "filemon/core/log_reader.h"
 #include "filemon/core/parser.h"
 
 namespace filemon {
@@ -136,7 +137,14 @@ absl::Status ForEachFilemonRecord(const MetaFile& meta, absl::string_view filena
   Parser parser(meta.filemon.text, {/*strict=*/false, filename, UnterminatedLine::kRecord});
   Record record;
   const size_t base = meta.filemon.line - 1;
-  while (parser.Next(&record)) fn(record, base + parser.line());
+  while (parser.Next(&record)) {
+    // No file has a name longer than a line may be: such a record is bad input, as it is in a
+    // pipe (LogReader), not a name to copy and resolve.
+    if (record.path.size() + record.path2.size() > kMaxLineBytes) {
+      return LineTooLongError(filename, base + parser.line(), kMaxLineBytes);
+    }
+    fn(record, base + parser.line());
+  }
   if (skipped != nullptr) *skipped = parser.skipped_lines();
   if (strict && parser.skipped_lines() > 0) {
     return absl::InvalidArgumentError(

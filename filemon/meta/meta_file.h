@@ -63,7 +63,9 @@ MetaFile ParseMetaFile(absl::string_view data);
 // Parses `meta.filemon` with core's lenient `filemon::Parser` and calls `fn(record, line)` for
 // each record, `line` being the .meta line. Lines the parser cannot read are skipped; the
 // returned status names the first one ("FILE:LINE:COL: why") if `strict`, else it is OK, and
-// `*skipped` (if not null) receives their number.
+// `*skipped` (if not null) receives their number. A record whose paths are longer than a line
+// may be (kMaxLineBytes, log_reader.h) ends the walk before `fn` sees it, with
+// `LineTooLongError` ("FILE: line N is longer than the limit of 1048576 bytes"), in either mode.
 absl::Status ForEachFilemonRecord(const MetaFile& meta, absl::string_view filename, bool strict,
                                   absl::FunctionRef<void(const Record&, size_t)> fn,
                                   size_t* skipped = nullptr);

@@ -3,7 +3,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "filemon/core/log_reader.h"
 #include "gtest/gtest.h"
 
 namespace filemon {
@@ -69,6 +71,22 @@ TEST(ParseMetaFile, RecordsCarryMetaLineNumbers) {
   s = ForEachFilemonRecord(m, "foo.meta", /*strict=*/true, [](const Record&, size_t) {});
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("foo.meta"), absl::string_view::npos) << s.message();
+}
+
+// A record longer than a line may be (a name of megabytes) is bad input in either mode, said as
+// a stream reader says it, and neither it nor what follows reaches `fn`.
+TEST(ParseMetaFile, ARecordLongerThanTheLineLimitEndsTheWalk) {
+  const std::string data = absl::StrCat("-- filemon acquired metadata --\nR 1 /ok\nR 1 /",
+                                        std::string(kMaxLineBytes + 1, 'a'), "\nR 1 /after\n");
+  const MetaFile m = ParseMetaFile(data);
+  for (const bool strict : {false, true}) {
+    std::vector<std::string> seen;
+    const absl::Status s = ForEachFilemonRecord(
+        m, "x.meta", strict, [&](const Record& r, size_t) { seen.emplace_back(r.path); });
+    EXPECT_EQ(s, LineTooLongError("x.meta", 3, kMaxLineBytes));
+    EXPECT_EQ(s.message(), "x.meta: line 3 is longer than the limit of 1048576 bytes");
+    EXPECT_EQ(seen, std::vector<std::string>{"/ok"});
+  }
 }
 
 TEST(ParseMetaFile, BuildmonLineIsTheSectionsFirstLine) {
