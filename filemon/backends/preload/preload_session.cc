@@ -39,9 +39,8 @@ struct PendingHandoff {
 };
 PendingHandoff g_pending[8];
 
-// In the child: leaves `options` for its exec function. False if every slot is taken.
-bool LeavePending(const HandoffOptions& options) {
-  const pid_t self = static_cast<pid_t>(RawSyscall0(SYS_getpid));
+// In the child `self`: leaves `options` for its exec function. False if every slot is taken.
+bool LeavePending(const HandoffOptions& options, pid_t self) {
   for (PendingHandoff& slot : g_pending) {
     pid_t expected = 0;
     if (!slot.pid.compare_exchange_strong(expected, -1)) continue;
@@ -90,13 +89,15 @@ class PreloadSession : public TraceSession {
 };
 
 int PreloadSession::PrepareChild() const {
-  const int error = env_->Enter();
+  // The child's pid, asked once (getpid is a system call each time).
+  const pid_t self = static_cast<pid_t>(RawSyscall0(SYS_getpid));
+  const int error = env_->Enter(self);
   if (error != 0) return error;
   for (int fd : {socket_, tree_->child_pipe()}) {
     if (fd >= 0 && fcntl(fd, F_SETFD, 0) != 0) return errno;
   }
   // This child's X is the log's from now on.
-  if (const int error = SendPrepared(tree_->child_pipe()); error != 0) return error;
+  if (const int error = SendPrepared(tree_->child_pipe(), self); error != 0) return error;
   // The caller's own exec goes through the hand-off: under auto a program the interposer
   // cannot enter goes to the helper, and an exec refused with E2BIG is tried with fewer of our
   // variables. Without Syscall User Dispatch neither happens (the log says the command sent no
@@ -104,7 +105,7 @@ int PreloadSession::PrepareChild() const {
   HandoffOptions handoff;
   handoff.helper = helper_.empty() ? nullptr : helper_.c_str();
   handoff.fallbacks = env_.get();
-  if (!g_armed_at_exec.load(std::memory_order_relaxed) || !LeavePending(handoff)) {
+  if (!g_armed_at_exec.load(std::memory_order_relaxed) || !LeavePending(handoff, self)) {
     ArmExecHandoff(handoff);
   }
   return 0;

@@ -91,7 +91,7 @@ std::string SessionEnvironment::PreloadEntryFor(const char* user) const {
   return absl::StrCat(kLdPreload, options_.library, ":", user);
 }
 
-int SessionEnvironment::Enter() {
+int SessionEnvironment::Enter(pid_t self) {
   if (entered_) return EBUSY;
   char** const caller = environ;
   const size_t max_entries = options_.max_entries;
@@ -126,10 +126,9 @@ int SessionEnvironment::Enter() {
   array_[n++] = preload_.data();
   // FILEMON_PRELOAD_PID and FILEMON_PRELOAD_SESSION: the child's own pid (the second hands it
   // over from an enclosing preload trace, launch_protocol.h).
-  const unsigned long self = static_cast<unsigned long>(getpid());
-  WritePidEntry(pid_entry_, kEnvPid, self);
+  WritePidEntry(pid_entry_, kEnvPid, static_cast<unsigned long>(self));
   array_[n++] = pid_entry_;
-  WritePidEntry(session_entry_, kEnvSession, self);
+  WritePidEntry(session_entry_, kEnvSession, static_cast<unsigned long>(self));
   array_[n++] = session_entry_;
   for (std::string& v : options_.variables) array_[n++] = &v[0];
   array_[n] = nullptr;

@@ -42,6 +42,8 @@
 #ifndef FILEMON_BACKENDS_PRELOAD_SESSION_ENVIRONMENT_H_
 #define FILEMON_BACKENDS_PRELOAD_SESSION_ENVIRONMENT_H_
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -74,9 +76,10 @@ class SessionEnvironment : public ExecFallbacks {
   SessionEnvironment& operator=(const SessionEnvironment&) = delete;
 
   // In the child, between fork/vfork and exec: points `environ` at the session's environment.
-  // Async-signal-safe, allocates nothing. Returns 0, or E2BIG when the caller's environment
-  // exceeds the room reserved (then `environ` is unchanged), or EBUSY on a second call.
-  int Enter();
+  // `self` is the child's own pid (getpid()). Async-signal-safe, allocates nothing. Returns 0,
+  // or E2BIG when the caller's environment exceeds the room reserved (then `environ` is
+  // unchanged), or EBUSY on a second call.
+  int Enter(pid_t self);
 
   // In the parent, after the child has exec'd or exited (`TraceSession::SetChild`): gives the
   // caller its environment back if a vforked child changed `environ`. Nothing after fork().

@@ -69,7 +69,7 @@ class SessionEnvironmentTest : public ::testing::Test {
     EXPECT_EQ(pipe(out), 0);
     pid_t pid = use_vfork ? vfork() : fork();
     if (pid == 0) {
-      if (env_->Enter() != 0) _exit(126);
+      if (env_->Enter(getpid()) != 0) _exit(126);
       before_exec();
       dup2(out[1], 1);
       char* const argv[] = {const_cast<char*>("env"), nullptr};
@@ -173,7 +173,7 @@ TEST_F(SessionEnvironmentTest, AnEnvironmentLargerThanItsRoomIsRefused) {
   auto small = SessionEnvironment::Create(options);
   ASSERT_TRUE(small.ok());
   char** const before = environ;
-  EXPECT_EQ((*small)->Enter(), E2BIG);
+  EXPECT_EQ((*small)->Enter(getpid()), E2BIG);
   EXPECT_EQ(environ, before);
   (*small)->Restore();
   EXPECT_EQ(environ, before);
@@ -187,7 +187,7 @@ TEST_F(SessionEnvironmentTest, FallbacksDropTheCacheThenEverySessionVariable) {
   options.variables = {"FILEMON_PRELOAD_FD=1001", "FILEMON_PRELOAD_LOCALE_SHM=/shm"};
   auto env = SessionEnvironment::Create(options);
   ASSERT_TRUE(env.ok()) << env.status();
-  ASSERT_EQ((*env)->Enter(), 0);
+  ASSERT_EQ((*env)->Enter(getpid()), 0);
   char** const session = environ;
   std::vector<const char*> out((*env)->Room(session), nullptr);
   ASSERT_TRUE((*env)->Fill(0, session, out.data()));

@@ -25,10 +25,10 @@ namespace preload_internal {
 // through this unit, which links it.
 void ReleaseHandoffRooms() { ReleaseVforkChildRooms(); }
 
-int SendPrepared(int pipe) {
+int SendPrepared(int pipe, pid_t self) {
   if (pipe < 0) return 0;
-  const int32_t self = static_cast<int32_t>(getpid());
-  ControlMessage message = MakeControlMessage(MessageType::kRecords, self, self, 0, 0);
+  const int32_t pid = static_cast<int32_t>(self);
+  ControlMessage message = MakeControlMessage(MessageType::kRecords, pid, pid, 0, 0);
   message.record.kind = WireKind::kPrepared;
   static_assert(sizeof(message) <= kMaxPipeMessage, "one atomic pipe write");
   const int saved_errno = errno;

@@ -29,6 +29,8 @@
 #ifndef FILEMON_BACKENDS_PRELOAD_SESSION_EXEC_HANDOFF_H_
 #define FILEMON_BACKENDS_PRELOAD_SESSION_EXEC_HANDOFF_H_
 
+#include <sys/types.h>
+
 #include <cstddef>
 
 namespace filemon {
@@ -72,11 +74,11 @@ int ExecHandedOff(const char* path, char* const* argv, char* const* envp,
 void ReleaseHandoffRooms();
 
 // In the child, once prepared: tells the session's supervisor through the tree's pipe `pipe`
-// that this process is traced from now on (wire_format.h, WireKind::kPrepared), so that its
-// log ends it with an X even if its exec fails. Async-signal-safe, keeps errno. Returns 0,
-// or the errno value of the failed write (the pipe is not writable: the session cannot trace
-// this process).
-int SendPrepared(int pipe);
+// that this process, `self` (its getpid()), is traced from now on (wire_format.h,
+// WireKind::kPrepared), so that its log ends it with an X even if its exec fails.
+// Async-signal-safe, keeps errno. Returns 0, or the errno value of the failed write (the pipe is
+// not writable: the session cannot trace this process).
+int SendPrepared(int pipe, pid_t self);
 
 }  // namespace preload_internal
 }  // namespace filemon
