@@ -26,16 +26,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define CHECK(cond)                                                               \
-  do {                                                                            \
-    if (!(cond)) {                                                                \
-      fprintf(stderr, "shell_calls:%d: %s (errno %d)\n", __LINE__, #cond, errno); \
-      return __LINE__ % 250 + 1;                                                  \
-    }                                                                             \
+// Says on stderr that the check `what` at `line` failed; returns the exit code for it.
+static int Failure(int line, const char* what) {
+  fprintf(stderr, "shell_calls:%d: %s (errno %d)\n", line, what, errno);
+  return line % 250 + 1;
+}
+
+#define CHECK(cond)                               \
+  do {                                            \
+    if (!(cond)) return Failure(__LINE__, #cond); \
   } while (0)
 
 static atomic_int stop;
-static atomic_int lost;  // the line of a lost setenv, or 0
+static atomic_int lost;  // set once a thread found its setenv lost (it says so on stderr)
 
 static void* ChangeEnvironment(void* name) {
   char value[32];
@@ -47,7 +50,7 @@ static void* ChangeEnvironment(void* name) {
     if (now == NULL || strcmp(now, value) != 0) {
       fprintf(stderr, "shell_calls: %s is %s, set to %s\n", (char*)name, now ? now : "unset",
               value);
-      atomic_store(&lost, __LINE__);
+      atomic_store(&lost, 1);
       break;
     }
   }
@@ -73,14 +76,17 @@ static int Racing(void) {
   int failed = 0;
   for (int round = 0; round < 30 && failed == 0 && atomic_load(&lost) == 0; ++round) {
     char line[256];
-    if (system("exit 3") != W_EXITCODE(3, 0)) failed = __LINE__;
+    // Not CHECK: the threads must be stopped before the exit.
+    if (system("exit 3") != W_EXITCODE(3, 0)) failed = Failure(__LINE__, "system(\"exit 3\")");
     if (failed == 0) failed = ReadLine("echo \"$SHELL_CALLS_MAIN\"", line, sizeof(line));
-    if (failed == 0 && strcmp(line, "main value") != 0) failed = __LINE__;
+    if (failed == 0 && strcmp(line, "main value") != 0) {
+      failed = Failure(__LINE__, "the shell's SHELL_CALLS_MAIN");
+    }
   }
   atomic_store(&stop, 1);
   pthread_join(threads[0], NULL);
   pthread_join(threads[1], NULL);
-  CHECK(failed == 0);
+  if (failed != 0) return failed;
   CHECK(atomic_load(&lost) == 0);
   return 0;
 }
