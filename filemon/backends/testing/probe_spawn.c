@@ -5,7 +5,8 @@
 //   posix_spawn("./absent")                     -> fails: N ./absent
 //   posix_spawnp("tool"), PATH=DIR/bin1:DIR/bin2 -> N DIR/bin1/tool, E DIR/bin2/tool
 //   posix_spawnp("gone"), the same PATH         -> fails: N DIR/bin1/gone, N DIR/bin2/gone
-// Exits 0 when every spawn did what the list says. With a second argument, only:
+// Exits 0 when every spawn did what the list says (2: a usage error, said on stderr). With a
+// second argument, only:
 //   static   posix_spawnp("tool", "in", "out"), PATH=DIR/bin1:DIR/bin2 -> exits 0, where
 //            bin2/tool is a statically linked program that copies `in` to `out` (static_open.c)
 //   actions  posix_spawn("/bin/true") with the file actions: open `made` (O_CREAT), then open
@@ -66,19 +67,32 @@ static int SpawnWithoutMemory(void) {
 }
 
 int main(int argc, char** argv) {
-  if ((argc != 2 && argc != 3) || chdir(argv[1]) != 0) return 2;
+  const char* mode = argc == 3 ? argv[2] : "";
+  if (argc != 2 && argc != 3) {
+    fprintf(stderr, "usage: probe_spawn DIR [static|actions|nomem]\n");
+    return 2;
+  }
+  if (argc == 3 && strcmp(mode, "static") != 0 && strcmp(mode, "actions") != 0 &&
+      strcmp(mode, "nomem") != 0) {
+    fprintf(stderr, "probe_spawn: unknown mode '%s' (static, actions or nomem)\n", mode);
+    return 2;
+  }
+  if (chdir(argv[1]) != 0) {
+    fprintf(stderr, "probe_spawn: chdir(%s): %s\n", argv[1], strerror(errno));
+    return 2;
+  }
   char path[4096];
   snprintf(path, sizeof path, "%s/bin1:%s/bin2", argv[1], argv[1]);
-  if (argc == 3 && strcmp(argv[2], "static") == 0) {
+  if (strcmp(mode, "static") == 0) {
     setenv("PATH", path, 1);
     return Spawn(1, "tool") == 0 ? 0 : 6;
   }
-  if (argc == 3 && strcmp(argv[2], "nomem") == 0) {
+  if (strcmp(mode, "nomem") == 0) {
     const int rc = SpawnWithoutMemory();
     if (rc != ENOMEM) return rc == 0 ? 8 : 9;
     return access("made", F_OK) != 0 ? 0 : 10;
   }
-  if (argc == 3) {
+  if (strcmp(mode, "actions") == 0) {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 5, "made", O_WRONLY | O_CREAT | O_TRUNC, 0644);
