@@ -20,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "filemon/core/log_reader.h"
+#include "filemon/core/owned_fd.h"
 #include "filemon/meta/deps.h"
 #include "tools/filemon_meta_commands.h"
 
@@ -164,11 +165,10 @@ absl::Status AddFiles(absl::string_view arg, bool only_existing, std::vector<std
   std::vector<std::string> names;
   if (absl::StartsWith(arg, "@")) {
     const std::string list(arg.substr(1));
-    const int fd = open(list.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open(", list, ") (@LIST)"));
+    const filemon::OwnedFd fd(open(list.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) return absl::ErrnoToStatus(errno, absl::StrCat("open(", list, ") (@LIST)"));
     std::string text;
-    const absl::Status read = filemon::ReadWholeStream(fd, list, kMaxList, &text);
-    close(fd);
+    const absl::Status read = filemon::ReadWholeStream(fd.get(), list, kMaxList, &text);
     if (!read.ok()) return read;
     for (absl::string_view f :
          absl::StrSplit(text, absl::ByAnyChar(" \t\r\n"), absl::SkipEmpty())) {
