@@ -214,28 +214,13 @@ int ParseParseArgs(int argc, char** argv, ParseArgs* args) {
   return -1;
 }
 
-int ParseToJsonHeld(const std::string& name, bool strict, filemon::LogReader* reader,
-                    filemon::Parser* parser, OrderCheck* order);
-
 int OutOfMemory(const std::string& name, absl::string_view what) {
   std::fprintf(stderr, "filemon parse: %s: %s; --format=filemon streams it\n", name.c_str(),
                std::string(what).c_str());
   return kExitLogError;
 }
 
-// The whole log is collected before anything is printed (its memory grows with the records);
-// a strict error or order violation prints nothing. A log too large for the memory left is
-// reported as output that cannot be written, not an abort.
-int ParseToJson(const std::string& name, bool strict, filemon::LogReader* reader,
-                filemon::Parser* parser, OrderCheck* order) {
-  try {
-    return ParseToJsonHeld(name, strict, reader, parser, order);
-  } catch (const std::bad_alloc&) {
-    return OutOfMemory(name, absl::StrCat("out of memory holding the log for --format=json (",
-                                          parser->line(), " lines read)"));
-  }
-}
-
+// ParseToJson's work; a std::bad_alloc goes through to it.
 int ParseToJsonHeld(const std::string& name, bool strict, filemon::LogReader* reader,
                     filemon::Parser* parser, OrderCheck* order) {
   filemon::LogProtoSink sink;
@@ -258,6 +243,19 @@ int ParseToJsonHeld(const std::string& name, bool strict, filemon::LogReader* re
   text->push_back('\n');
   if (!WriteStdout(*text)) return kExitLogError;
   return ReportIncomplete(name, *parser, strict) ? kExitIncomplete : 0;
+}
+
+// The whole log is collected before anything is printed (its memory grows with the records);
+// a strict error or order violation prints nothing. A log too large for the memory left is
+// reported as output that cannot be written, not an abort.
+int ParseToJson(const std::string& name, bool strict, filemon::LogReader* reader,
+                filemon::Parser* parser, OrderCheck* order) {
+  try {
+    return ParseToJsonHeld(name, strict, reader, parser, order);
+  } catch (const std::bad_alloc&) {
+    return OutOfMemory(name, absl::StrCat("out of memory holding the log for --format=json (",
+                                          parser->line(), " lines read)"));
+  }
 }
 
 // Streamed: records before an error have been printed when it is reported.
