@@ -230,9 +230,9 @@ int Program::events_fd() const { return ring_buffer__epoll_fd(events_); }
 
 void Program::Consume() { ring_buffer__consume(events_); }
 
-int Program::AddSelf() const { return AddPid(static_cast<uint32_t>(getpid())); }
-
-int Program::AddPid(uint32_t pid) const {
+int Program::AddSelf() const {
+  // In the map, counted among the slot's live processes.
+  const uint32_t pid = static_cast<uint32_t>(getpid());
   // Counted before it is in the map, where its exit can uncount it (filemon.bpf.c's `live`);
   // the count is in the program's mapped memory: async-signal-safe.
   auto* live = &shared_->skel->bss->live[slot_];

@@ -62,8 +62,6 @@ class Program {
 
  private:
   friend absl::Status LoadProgram(const TraceOptions&, size_t, EventReader*, Program*);
-  // Puts `pid` in the map, counted among the slot's live processes. 0 or an errno value.
-  int AddPid(uint32_t pid) const;
   SharedProgram* shared_ = nullptr;
   uint32_t slot_ = 0;
   size_t ring_bytes_ = 0;
