@@ -7,7 +7,7 @@
 //   - `StartPreloadSession` (the parent, before fork) takes the process's shared supervisor
 //     (shared_supervisor.h: made by the first session, one thread, socket, listener and
 //     setlocale cache for every session of the process), a traced tree of it (a pipe of its
-//     own, an eventfd), and the child's environment (session_environment.h). The records of
+//     own), and the child's environment (session_environment.h). The records of
 //     bmake's concurrent jobs, one session each, cannot mix: each tree's records are routed to
 //     its own log from its root down, and a job's processes hold only their own tree's pipe
 //     (the others are close-on-exec in the caller).
@@ -20,12 +20,17 @@
 //     and hands the tree to the supervisor, which creates no process (the caller's waitpid(-1)
 //     never meets one of ours). The end of the traced tree is the hangup of its pipe: every
 //     process of the tree (orphans included) holds it until it exits. The records wait in
-//     memory for `Process`/`Finish`, which move them into the caller's sink; `ReadFd` polls
-//     readable once the tree is done.
+//     memory for `Process`/`Finish`, which move them into the caller's sink; once the command
+//     has exited, they finish the tree themselves, in the caller's thread (bmake reaps, then
+//     asks: the supervisor thread is not woken per command); a tree whose orphans outlive the
+//     command is the thread's to finish. `ReadFd` polls readable once the command has exited
+//     (then `Process` finishes the tree or leaves it to the thread, and the descriptor turns
+//     readable again only once the thread is done with it).
 //   - Exits: each process writes its own X; a process killed by a signal gets it from its
 //     parent's interposed wait. The command itself is the caller's child, reaped by the
-//     caller: when it dies by a signal, the supervisor reads the status without reaping it
-//     (waitid WNOWAIT on its pidfd, as soon as it exits) and writes its X.
+//     caller: when it dies by a signal, the supervisor reads the status from its pidfd (waitid
+//     WNOWAIT before the caller reaps it; after, Linux 6.15+ keeps it: on older kernels a
+//     command that bmake reaps before it asks for the records has no X then) and writes its X.
 //   - `auto` (helper set): a program the interposer cannot enter, exec'd inside the tree, is
 //     handed in place to the ptrace helper, as in `Run()`. The command the caller execs itself
 //     is handed over by the child's own Syscall User Dispatch (session_exec_handoff.h; armed by

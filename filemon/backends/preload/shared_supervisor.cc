@@ -7,11 +7,11 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <thread>
@@ -29,6 +29,7 @@
 #include "filemon/backends/preload/pump.h"
 #include "filemon/backends/preload/pump_wait.h"
 #include "filemon/backends/preload/record_dispatcher.h"
+#include "filemon/backends/preload/shared_supervisor_impl.h"
 #include "filemon/backends/preload/supervisor_channel.h"
 #include "filemon/backends/preload/wire_format.h"
 #include "filemon/core/record.h"
@@ -43,169 +44,13 @@ using absl::StrCat;
 // caller such as bmake starts its next command well within it.
 constexpr double kIdleTicksMs = 1000;
 
-// Records kept for the caller, with their paths copied: the dispatcher's views end with the
-// call, and the caller reads them from another thread later.
-class RecordQueue {
- public:
-  void Push(const Record& record) {
-    Stored& s = stored_.emplace_back();
-    s.record = record;
-    s.path.assign(record.path.data(), record.path.size());
-    s.path2.assign(record.path2.data(), record.path2.size());
-  }
-  void DeliverTo(RecordSink* sink) {
-    for (Stored& s : stored_) {
-      s.record.path = s.path;
-      s.record.path2 = s.path2;
-      sink->Add(s.record);
-    }
-    stored_.clear();
-  }
-  void Swap(RecordQueue* other) { stored_.swap(other->stored_); }
-
- private:
-  struct Stored {
-    Record record;
-    std::string path, path2;
-  };
-  std::vector<Stored> stored_;
-};
-
 }  // namespace
 
-// What a tree's caller and the supervisor thread share. The thread's fields are read and
-// written by the thread alone once the tree is submitted.
-struct TreeState : public RecordSink {
-  // Set before the tree is submitted.
-  OwnedFd pipe_read;  // non-blocking
-  size_t pipe_capacity = 64 << 10;
-  pid_t root = -1;
-  OwnedFd root_pidfd;
-  uint64_t id = 0;  // names the tree in the supervisor's epoll set (never reused)
-
-  // The thread's.
-  bool adopted = false;
-  bool pipe_gone = false, root_exited = false;
-  PidfdExit root_exit;  // how the root ended, once it did (the caller reaps it)
-  size_t refused_before = 0, forged_before = 0;
-  size_t added = 0;  // records the dispatcher wrote here
-
-  // Shared with the caller.
-  absl::Mutex mu;
-  RecordQueue queue ABSL_GUARDED_BY(mu);
-  bool done ABSL_GUARDED_BY(mu) = false;
-  bool dropped ABSL_GUARDED_BY(mu) = false;  // the caller's TracedTree is gone
-  // An eventfd, written once done; made at the caller's first ReadFd only: a caller that
-  // never polls (bmake's compat mode) pays no descriptor and no write per command.
-  OwnedFd ready ABSL_GUARDED_BY(mu);
-
-  // The dispatcher's sink for this tree (the thread).
-  void Add(const Record& record) override {
-    ++added;
-    absl::MutexLock lock(&mu);
-    queue.Push(record);
-  }
-
-  bool ended() const { return pipe_gone && (!root_pidfd.valid() || root_exited); }
-
-  // The root has exited (its pidfd polled readable): its status, without reaping it (the
-  // caller does).
-  void PeekRoot() {
-    root_exited = true;
-    root_exit = ReadPidfdExit(root_pidfd.get());
-  }
-
-  void MarkDone() {
-    int fd;
-    {
-      absl::MutexLock lock(&mu);
-      done = true;
-      fd = ready.get();
-    }
-    if (fd >= 0) SignalReady(fd);
-  }
-
-  static void SignalReady(int fd) {
-    const uint64_t one = 1;
-    if (write(fd, &one, sizeof(one)) < 0) {
-    }
-  }
-};
-
-// The thread: one pump over the shared channel and every tree's pipe. It waits as a run's
-// supervisor does (pump_wait.h: the pipes drained on an adaptive tick, never woken by a
-// write), and also for the trees' roots' pidfds (an epoll set the callers add them to, so that
-// a new command needs no wakeup: Submit), then for a tree's pipe's hangup (POLLHUP needs no
-// event bit: no wakeup per write). Watching the pipe only once the root has exited (SeeEnds)
-// makes a command's end one wakeup, not two. A tree whose pipe hung up and whose root exited
-// is finished after its pipe is read to the end. Every wakeup adopts the trees submitted
-// since the last one first, so that whatever woke the thread (a root's exit, a reconnecting
-// process, a message on the socket) finds its tree known.
-class SharedSupervisor::Impl : public WaitStrategy, public ControlHandler {
- public:
-  Impl(SupervisorChannel channel, OwnedFd locale_shm, OwnedFd wake, OwnedFd roots)
-      : channel_(std::move(channel)),
-        locale_shm_(std::move(locale_shm)),
-        wake_(std::move(wake)),
-        roots_(std::move(roots)),
-        dispatcher_(/*fallback=*/nullptr),
-        pump_(&channel_, &dispatcher_, this),
-        last_drain_ms_(NowMs()) {
-    pump_.CheckSenders();  // one tree's processes never write into another's log
-  }
-
-  void Loop();
-  void Submit(std::shared_ptr<TreeState> state);
-
-  const SupervisorChannel& channel() const { return channel_; }
-
-  // WaitStrategy
-  absl::StatusOr<Wakeup> Wait(std::vector<pollfd>* fds) override;
-  void Drained(size_t messages, size_t pipe_bytes) override;
-  // ControlHandler: no reaper, so no control message; the wake descriptor says a tree came.
-  void OnControl(MessageType, const WireRecord&) override {}
-  void OnWake() override {
-    uint64_t count;
-    if (read(wake_.get(), &count, sizeof(count)) < 0) {
-    }
-  }
-  bool finished() const override { return false; }
-
- private:
-  void Adopt();
-  void Drop(TreeState* tree);
-  void FinishTree(TreeState* tree, const absl::Status& status);
-  static void AddRefusals(TreeState* tree, const RecordDispatcher::Refused& refused,
-                          absl::string_view from);
-  void FinishEnded(const absl::Status& status);
-  int SleepMs();
-  void RootsExited(std::vector<TreeState*>* exited);
-  bool SeeEnds(const std::vector<pollfd>& fds, size_t own, bool polled, bool* sockets);
-
-  SupervisorChannel channel_;  // its child socket is constant: read by any thread
-  OwnedFd locale_shm_;         // held for as long as the process lives
-  OwnedFd wake_;               // eventfd: the thread sleeps without a timeout and is needed
-  OwnedFd roots_;              // epoll: the submitted trees' root pidfds, one-shot
-
-  absl::Mutex mu_;
-  std::vector<std::shared_ptr<TreeState>> submitted_ ABSL_GUARDED_BY(mu_);
-  bool asleep_ ABSL_GUARDED_BY(mu_) = false;  // in poll without a timeout: Submit wakes it
-  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
-
-  // The thread's.
-  RecordDispatcher dispatcher_;
-  Pump pump_;
-  std::vector<std::shared_ptr<TreeState>> active_;
-  int tick_ms_ = 1;
-  double last_drain_ms_;
-  double idle_since_ms_ = 0;  // when the last tree ended (the thread's)
-};
-
 // A started tree is not announced by a wakeup (the thread would pay a context switch per
-// command for it): its root's pidfd goes into the thread's epoll set, which wakes the thread
-// when the root exits, and the thread adopts it at its next tick at the latest. The thread is
-// woken only when it sleeps without a timeout, for a dropped tree, or for a tree without a
-// pidfd (kernels before 5.3: its pipe's hangup is its end, watched from its adoption).
+// command for it): the thread adopts it at its next tick, and its caller finishes it (Step).
+// The thread is woken only when it sleeps without a timeout, for a dropped tree, or for a tree
+// handed back from its start (no pidfd: kernels before 5.3; its pipe's hangup is its end,
+// watched from its adoption).
 void SharedSupervisor::Impl::Submit(std::shared_ptr<TreeState> state) {
   TreeState* tree = state.get();
   bool dropped;  // set by the caller's thread, this one
@@ -217,26 +62,14 @@ void SharedSupervisor::Impl::Submit(std::shared_ptr<TreeState> state) {
   {
     absl::MutexLock lock(&mu_);
     if (tree->id == 0) tree->id = next_id_++;
-    wake = asleep_ || dropped || !tree->root_pidfd.valid();
-    if (wake) asleep_ = false;
+    wake = asleep_ || dropped;
     submitted_.push_back(std::move(state));
-    // After the push: the epoll's event finds the tree submitted. Once only: a tree is
-    // submitted again only when dropped.
-    if (!dropped && tree->root_pidfd.valid()) {
-      struct epoll_event event {};
-      event.events = EPOLLIN | EPOLLONESHOT;
-      event.data.u64 = tree->id;
-      if (epoll_ctl(roots_.get(), EPOLL_CTL_ADD, tree->root_pidfd.get(), &event) != 0) {
-        tree->root_pidfd.reset();  // its end is its pipe's hangup then
-        wake = true;
-      }
-    }
+    // After the push: the epoll's event finds the tree submitted. Not the thread's yet: the
+    // caller sets `handed_back` before its first submission only.
+    if (!dropped && tree->handed_back) wake = !WatchRoot(tree) || wake;
+    if (wake) asleep_ = false;
   }
-  if (wake) {
-    const uint64_t one = 1;
-    if (write(wake_.get(), &one, sizeof(one)) < 0) {
-    }
-  }
+  if (wake) Wake();
 }
 
 // Takes the trees submitted since the last wait: a new one is routed and read from now on; a
@@ -268,10 +101,15 @@ void SharedSupervisor::Impl::Adopt() {
 }
 
 void SharedSupervisor::Impl::Drop(TreeState* tree) {
+  tree->finished = true;
   pump_.RemovePipe(tree->pipe_read.get());
   tree->pipe_read.reset();
   dispatcher_.RemoveSink(tree);
   pump_.RemoveTreeRoot(tree->root);
+  Deactivate(tree);
+}
+
+void SharedSupervisor::Impl::Deactivate(TreeState* tree) {
   active_.erase(
       std::remove_if(active_.begin(), active_.end(),
                      [tree](const std::shared_ptr<TreeState>& t) { return t.get() == tree; }),
@@ -293,32 +131,38 @@ int SharedSupervisor::Impl::SleepMs() {
 }
 
 absl::StatusOr<WaitStrategy::Wakeup> SharedSupervisor::Impl::Wait(std::vector<pollfd>* fds) {
+  if (stepping_ != nullptr) return StepWait(fds);
   Adopt();
   const size_t own = fds->size();
   for (pollfd& p : *fds) {
     if (p.fd == channel_.control()) p.fd = -1;  // no reaper holds its other end: hung up
   }
   fds->push_back({roots_.get(), POLLIN, 0});
-  // A tree's pipe is watched for its hangup (no event bit: no wakeup per write) only once its
-  // root has exited, or if the root has no pidfd.
-  std::vector<TreeState*> hangups;
+  // A tree handed back has its pipe watched for its hangup (no event bit: no wakeup per write)
+  // once its root has exited, or if the root has no pidfd. No caller steps such a tree, but a
+  // caller's step may drop it (Adopt) while the thread sleeps unlocked: held here till then.
+  std::vector<std::shared_ptr<TreeState>> hangups;
   for (const std::shared_ptr<TreeState>& tree : active_) {
     const bool watch_root = tree->root_pidfd.valid() && !tree->root_exited;
-    if (tree->pipe_gone || watch_root) continue;
+    if (!tree->handed_back || tree->pipe_gone || watch_root) continue;
     fds->push_back({tree->pipe_read.get(), 0, 0});
-    hangups.push_back(tree.get());
+    hangups.push_back(tree);
   }
   const int sleep_ms = SleepMs();
   int n;
+  work_.Unlock();  // callers step their trees meanwhile
   do {
     n = poll(fds->data(), fds->size(), sleep_ms);
   } while (n < 0 && errno == EINTR);
-  if (n < 0) return absl::ErrnoToStatus(errno, "preload supervisor: poll");
+  const int poll_errno = errno;
+  work_.Lock();
+  if (n < 0) return absl::ErrnoToStatus(poll_errno, "preload supervisor: poll");
+  if (n > 0) woken_.fetch_add(1, std::memory_order_relaxed);
   if (sleep_ms < 0) {
     absl::MutexLock lock(&mu_);
     asleep_ = false;
   }
-  // Before Adopt, which may drop a tree, and free it, once its caller gave it up.
+  // Before Adopt, which may drop a tree once its caller gave it up (then this is moot).
   for (size_t h = 0; n > 0 && h < hangups.size(); ++h) {
     if ((*fds)[own + 1 + h].revents != 0) hangups[h]->pipe_gone = true;
   }
@@ -459,6 +303,7 @@ void SharedSupervisor::Impl::FinishTree(TreeState* tree, const absl::Status& sta
     tree->Add(Record::Comment(StrCat(" preload: supervisor error: ", status.ToString())));
   }
   tree->pipe_read.reset();
+  tree->finished = true;
   tree->MarkDone();
 }
 
@@ -477,10 +322,15 @@ void SharedSupervisor::Impl::FinishEnded(const absl::Status& run) {
 }
 
 void SharedSupervisor::Impl::Loop() {
+  work_.Lock();  // released only in Wait's poll (and the pause below)
   while (true) {
     const absl::Status run = pump_.Run(this, wake_.get());
     FinishEnded(run);
-    if (!run.ok()) usleep(10 * 1000);  // not a busy loop if poll keeps failing
+    if (!run.ok()) {  // not a busy loop if poll keeps failing
+      work_.Unlock();
+      usleep(10 * 1000);
+      work_.Lock();
+    }
   }
 }
 
@@ -490,6 +340,8 @@ int SharedSupervisor::child_socket() const { return impl_->channel().child_socke
 const std::string& SharedSupervisor::socket_name() const { return impl_->channel().socket_name(); }
 
 void SharedSupervisor::Submit(std::shared_ptr<TreeState> state) { impl_->Submit(std::move(state)); }
+
+uint64_t SharedSupervisor::thread_wakeups() const { return impl_->woken(); }
 
 absl::StatusOr<SharedSupervisor*> SharedSupervisor::ForThisProcess() {
   static PerProcess<SharedSupervisor> supervisors;  // a forked child makes its own
@@ -540,63 +392,6 @@ absl::StatusOr<std::unique_ptr<TracedTree>> SharedSupervisor::NewTree() {
   if (!child.valid()) return absl::ErrnoToStatus(errno, "fcntl(F_DUPFD_CLOEXEC, preload tree)");
   state->pipe_read = std::move(read_end);
   return std::unique_ptr<TracedTree>(new TracedTree(this, std::move(state), std::move(child)));
-}
-
-TracedTree::~TracedTree() {
-  if (!started_) return;
-  {
-    absl::MutexLock lock(&state_->mu);
-    if (state_->done) return;
-    state_->dropped = true;
-    // Before it is done: the root is killed (through its pidfd: never another process that
-    // reuses its pid); the rest of the tree ends at its next record once the pipe is closed.
-    if (state_->root_pidfd.valid()) {
-      syscall(SYS_pidfd_send_signal, state_->root_pidfd.get(), SIGKILL, 0, 0);
-    }
-  }
-  supervisor_->Submit(state_);
-}
-
-int TracedTree::ready_fd() const {
-  absl::MutexLock lock(&state_->mu);
-  if (!state_->ready.valid()) {
-    state_->ready.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    // Done already: MarkDone found no descriptor to write.
-    if (state_->ready.valid() && state_->done) TreeState::SignalReady(state_->ready.get());
-  }
-  return state_->ready.get();
-}
-
-void TracedTree::Start(pid_t root) {
-  started_ = true;
-  child_pipe_.reset();
-  if (root <= 0) {
-    state_->MarkDone();  // no child: nothing to trace
-    return;
-  }
-  state_->root = root;
-  state_->root_pidfd.reset(static_cast<int>(syscall(SYS_pidfd_open, root, 0)));
-  supervisor_->Submit(state_);
-}
-
-bool TracedTree::Take(RecordSink* sink) {
-  RecordQueue ready;
-  bool done;
-  {
-    absl::MutexLock lock(&state_->mu);
-    ready.Swap(&state_->queue);
-    done = state_->done;
-  }
-  ready.DeliverTo(sink);
-  return done;
-}
-
-void TracedTree::Finish(RecordSink* sink) {
-  {
-    absl::MutexLock lock(&state_->mu);
-    state_->mu.Await(absl::Condition(&state_->done));
-  }
-  Take(sink);
 }
 
 }  // namespace preload_internal

@@ -4,8 +4,11 @@
 // preload and auto `TraceSession`s (preload_session.h). bmake opens a filemon handle per job
 // and starts one session per command: what does not depend on the command (a thread, the
 // socket, the reconnection listener, the setlocale cache, the pump and the record dispatcher)
-// is made once, and a tree costs a pipe, an eventfd and a pidfd, and no wakeup of the thread
-// but the one for its end.
+// is made once, and a tree costs a pipe and a pidfd (and, for a caller that polls, an epoll
+// set), and no wakeup of the thread: the caller finishes its own tree in its own thread when it
+// asks for the records once the root has exited, as bmake does after reaping it. The thread
+// reads long commands' pipes on its tick, and watches the end of a tree that outlives its root
+// (orphans, daemons), which the caller then waits for.
 //
 // What keeps the trees apart:
 //   - Each tree has a pipe of its own. Every process of the tree holds its write end until it
@@ -50,6 +53,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -76,27 +80,42 @@ class TracedTree {
   // The write end of the tree's pipe, for the child (close-on-exec until the child clears it);
   // -1 once `Start` closed the parent's copy.
   int child_pipe() const { return child_pipe_.get(); }
-  // Polls readable once the tree is done and its last records are ready; made at the first
-  // call. -1 if the eventfd cannot be made.
+  // Polls readable at the latest once the tree is done and its last records are ready: from
+  // the start, once its root has exited (an epoll set holding the root's pidfd; `Take` then
+  // finishes the tree, or, if orphans hold it, hands it to the thread and the descriptor turns
+  // readable only once the thread has finished it). Made at the first call. -1 (errno set) if
+  // it cannot be made.
   int ready_fd() const;
 
   // After the fork: the supervisor reads the tree, whose root is `root` (-1: no child; the
   // tree is done at once). Closes the parent's copy of the pipe's write end. Call once.
   void Start(pid_t root);
-  // Moves the records ready now into `sink`; true once the tree is done and all are moved.
+  // Moves the records ready now into `sink`; true once the tree is done and all are moved. If
+  // the tree has ended, finishes it first, in this thread.
   bool Take(RecordSink* sink);
-  // Blocks until the tree is done, then moves the rest into `sink`.
+  // Blocks until the tree is done, then moves the rest into `sink`. While the root runs, this
+  // thread waits for it and finishes the tree; the thread finishes a tree its root left to
+  // orphans.
   void Finish(RecordSink* sink);
 
  private:
   friend class SharedSupervisor;
   TracedTree(SharedSupervisor* supervisor, std::shared_ptr<TreeState> state, OwnedFd child_pipe)
       : supervisor_(supervisor), state_(std::move(state)), child_pipe_(std::move(child_pipe)) {}
+  // One look at the tree's end, finishing it if it ended (`always_hand_back`: else hands it to
+  // the thread). True while it runs, still this caller's to look at.
+  bool Step(bool always_hand_back);
+  int ReadyEventfd() const;
 
   SharedSupervisor* const supervisor_;
   const std::shared_ptr<TreeState> state_;
   OwnedFd child_pipe_;
   bool started_ = false;
+  // Started with a root's pidfd, neither finished nor handed to the thread: the caller looks
+  // for the tree's end (Step).
+  bool caller_steps_ = false;
+  mutable OwnedFd poll_set_;  // ready_fd() while the caller steps: the root's pidfd, epoll
+  mutable int ready_fd_ = -1;
 };
 
 class SharedSupervisor {
@@ -113,6 +132,9 @@ class SharedSupervisor {
 
   // A new tree and its pipe. Errors: pipe2, fcntl.
   absl::StatusOr<std::unique_ptr<TracedTree>> NewTree();
+
+  // For tests: how often the thread's sleep ended on an event (not its tick's timeout).
+  uint64_t thread_wakeups() const;
 
  private:
   friend class TracedTree;

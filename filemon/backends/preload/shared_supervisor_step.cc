@@ -1,0 +1,216 @@
+// The caller's side of the shared supervisor (shared_supervisor.h): a traced tree, and the
+// step in which its caller finishes it, in the caller's own thread, under the thread's work lock.
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "filemon/backends/preload/shared_supervisor.h"
+#include "filemon/backends/preload/shared_supervisor_impl.h"
+
+namespace filemon {
+namespace preload_internal {
+
+// Under `work_` (the caller's step): the thread watches the tree's end from now on. The root's
+// exit wakes it through the epoll set; a root that exited already, or one without a pidfd,
+// leaves the pipe's hangup to watch, which the thread's poll holds from its next round.
+void SharedSupervisor::Impl::HandBack(TreeState* tree) {
+  tree->handed_back = true;
+  bool wake;
+  {
+    absl::MutexLock lock(&mu_);
+    wake = asleep_ || tree->root_exited || !WatchRoot(tree);
+    asleep_ = asleep_ && !wake;
+  }
+  if (wake) Wake();
+}
+
+// Under `mu_`: the tree's root's pidfd into the thread's epoll set, once. False if the root
+// has no pidfd (then its end is its pipe's hangup).
+bool SharedSupervisor::Impl::WatchRoot(TreeState* tree) {
+  if (!tree->root_pidfd.valid() || tree->root_exited) return false;
+  struct epoll_event event {};
+  event.events = EPOLLIN | EPOLLONESHOT;
+  event.data.u64 = tree->id;
+  if (epoll_ctl(roots_.get(), EPOLL_CTL_ADD, tree->root_pidfd.get(), &event) == 0) return true;
+  tree->root_pidfd.reset();
+  return false;
+}
+
+void SharedSupervisor::Impl::Wake() {
+  const uint64_t one = 1;
+  if (write(wake_.get(), &one, sizeof(one)) < 0) {
+  }
+}
+
+// A caller's step (Step): a look at its tree's root and pipe, without waiting, as the thread's
+// SeeEnds has it: the root first (it releases the pipe just before its exit is reported),
+// then the pipe's hangup, then the sockets, readable once the tree's end is seen if its
+// processes sent anything there (poll scans in order). One round: the pump returns after the
+// drain asked for (the sockets, if the tree ended and they hold messages or a reconnection
+// waits for its decision); its pipe is read to its end as the tree is finished.
+absl::StatusOr<WaitStrategy::Wakeup> SharedSupervisor::Impl::StepWait(std::vector<pollfd>* fds) {
+  Adopt();
+  TreeState* tree = stepping_;
+  std::vector<pollfd> ask;
+  const bool ask_root = tree->root_pidfd.valid() && !tree->root_exited;
+  if (ask_root) ask.push_back({tree->root_pidfd.get(), POLLIN, 0});
+  const size_t pipe = ask.size();
+  ask.push_back({tree->pipe_gone ? -1 : tree->pipe_read.get(), 0, 0});
+  for (size_t i = 1; i < fds->size(); ++i) {  // no reaper holds the control socket's other end
+    if ((*fds)[i].fd != channel_.control()) ask.push_back({(*fds)[i].fd, POLLIN, 0});
+  }
+  int n;
+  do {
+    n = poll(ask.data(), ask.size(), 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return absl::ErrnoToStatus(errno, "preload session: poll");
+  Wakeup wakeup;
+  wakeup.watched_exited = true;  // one round
+  if (ask_root && ask[0].revents != 0) tree->PeekRoot();
+  if (ask[pipe].revents != 0) tree->pipe_gone = true;
+  bool sockets = false;
+  for (size_t i = pipe + 1; i < ask.size(); ++i) sockets = sockets || ask[i].revents != 0;
+  if (tree->ended() && (sockets || channel_.has_waiting_peers())) wakeup.drain = Drain::kAll;
+  return wakeup;
+}
+
+StepResult SharedSupervisor::Impl::Step(TreeState* tree, HandBackWhen hand_back) {
+  absl::MutexLock lock(&work_);
+  if (tree->finished) return StepResult::kFinished;
+  if (tree->handed_back) return StepResult::kHandedBack;
+  stepping_ = tree;
+  const absl::Status run = pump_.Run(this, /*wake_fd=*/-1);
+  stepping_ = nullptr;
+  if (run.ok() && tree->ended()) {
+    FinishTree(tree, pump_.status());
+    Deactivate(tree);
+    return StepResult::kFinished;
+  }
+  const bool root_gone = tree->root_exited || !tree->root_pidfd.valid();
+  if (hand_back == HandBackWhen::kAlways || root_gone || !run.ok()) {
+    HandBack(tree);
+    return StepResult::kHandedBack;
+  }
+  return StepResult::kRunning;
+}
+
+TracedTree::~TracedTree() {
+  if (!started_) return;
+  {
+    absl::MutexLock lock(&state_->mu);
+    if (state_->done) return;
+    state_->dropped = true;
+    // Before it is done: the root is killed (through its pidfd: never another process that
+    // reuses its pid); the rest of the tree ends at its next record once the pipe is closed.
+    if (state_->root_pidfd.valid()) {
+      syscall(SYS_pidfd_send_signal, state_->root_pidfd.get(), SIGKILL, 0, 0);
+    }
+  }
+  supervisor_->Submit(state_);
+}
+
+int TracedTree::ready_fd() const {
+  if (ready_fd_ >= 0) return ready_fd_;
+  if (!caller_steps_) return ready_fd_ = ReadyEventfd();
+  // The root's exit is the caller's event: Take finishes the tree then, or hands it back and
+  // swaps in the eventfd (Step), so that the descriptor is not left readable meanwhile.
+  poll_set_.reset(epoll_create1(EPOLL_CLOEXEC));
+  if (!poll_set_.valid()) return -1;
+  struct epoll_event event {};
+  event.events = EPOLLIN;
+  if (epoll_ctl(poll_set_.get(), EPOLL_CTL_ADD, state_->root_pidfd.get(), &event) != 0) {
+    const int error = errno;
+    poll_set_.reset();
+    errno = error;
+    return -1;
+  }
+  return ready_fd_ = poll_set_.get();
+}
+
+// The eventfd the tree's end writes; made at the first call.
+int TracedTree::ReadyEventfd() const {
+  absl::MutexLock lock(&state_->mu);
+  if (!state_->ready.valid()) {
+    state_->ready.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    // Done already: MarkDone found no descriptor to write.
+    if (state_->ready.valid() && state_->done) TreeState::SignalReady(state_->ready.get());
+  }
+  return state_->ready.get();
+}
+
+void TracedTree::Start(pid_t root) {
+  started_ = true;
+  child_pipe_.reset();
+  if (root <= 0) {
+    state_->MarkDone();  // no child: nothing to trace
+    return;
+  }
+  state_->root = root;
+  state_->root_pidfd.reset(static_cast<int>(syscall(SYS_pidfd_open, root, 0)));
+  // Not the caller's to finish without a pidfd (its end is then its pipe's hangup alone), nor
+  // if it polls an eventfd asked for before the start, which only the tree's end writes.
+  caller_steps_ = state_->root_pidfd.valid() && ready_fd_ < 0;
+  state_->handed_back = !caller_steps_;  // before the thread knows the tree
+  supervisor_->Submit(state_);
+}
+
+bool TracedTree::Step(bool always_hand_back) {
+  const StepResult result = supervisor_->impl_->Step(
+      state_.get(), always_hand_back ? HandBackWhen::kAlways : HandBackWhen::kIfRootExited);
+  if (result == StepResult::kRunning) return true;
+  caller_steps_ = false;
+  if (result == StepResult::kHandedBack && poll_set_.valid()) {
+    // The root has exited (its pidfd stays readable): the thread's end of the tree wakes a
+    // caller that polls, not the root's.
+    const int ready = ReadyEventfd();
+    struct epoll_event event {};
+    event.events = EPOLLIN;
+    if (ready >= 0 && epoll_ctl(poll_set_.get(), EPOLL_CTL_ADD, ready, &event) == 0) {
+      epoll_ctl(poll_set_.get(), EPOLL_CTL_DEL, state_->root_pidfd.get(), nullptr);
+    }
+  }
+  return false;
+}
+
+bool TracedTree::Take(RecordSink* sink) {
+  if (caller_steps_) Step(/*always_hand_back=*/false);
+  RecordQueue ready;
+  bool done;
+  {
+    absl::MutexLock lock(&state_->mu);
+    ready.Swap(&state_->queue);
+    done = state_->done;
+  }
+  ready.DeliverTo(sink);
+  return done;
+}
+
+void TracedTree::Finish(RecordSink* sink) {
+  while (caller_steps_ && Step(/*always_hand_back=*/false)) {
+    // The root runs: wait for its exit in this thread, not the supervisor's.
+    pollfd root{state_->root_pidfd.get(), POLLIN, 0};
+    int n;
+    do {
+      n = poll(&root, 1, -1);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) Step(/*always_hand_back=*/true);
+  }
+  {
+    absl::MutexLock lock(&state_->mu);
+    state_->mu.Await(absl::Condition(&state_->done));
+  }
+  Take(sink);
+}
+
+}  // namespace preload_internal
+}  // namespace filemon

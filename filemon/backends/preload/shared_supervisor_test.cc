@@ -1,0 +1,214 @@
+// The shared supervisor (shared_supervisor.h) as bmake drives it through preload sessions:
+// the caller finishes its own tree, so that a plain command costs the supervisor thread no
+// wakeup; what the caller cannot finish (orphans) the thread finishes; an event loop that
+// polls ReadFd() alone, never reaping first, gets every record without spinning.
+
+#include "filemon/backends/preload/shared_supervisor.h"
+
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "filemon/backends/preload/preload_backend.h"
+#include "filemon/core/backend.h"
+#include "filemon/core/record.h"
+#include "filemon/core/record_sink.h"
+#include "gtest/gtest.h"
+
+namespace filemon {
+namespace preload_internal {
+namespace {
+
+class PathSink : public RecordSink {
+ public:
+  void Add(const Record& record) override { paths.emplace_back(record.path); }
+  bool Has(const std::string& path) const {
+    for (const std::string& p : paths) {
+      if (p == path) return true;
+    }
+    return false;
+  }
+  std::vector<std::string> paths;
+};
+
+std::string Scratch(const std::string& name) {
+  const char* tmp = getenv("TEST_TMPDIR");
+  const std::string dir = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/", name);
+  EXPECT_EQ(system(absl::StrCat("rm -rf ", dir, " && mkdir -p ", dir).c_str()), 0);
+  return dir;
+}
+
+// How a command's process is made: vfork as bmake's compat mode (one thread), fork where
+// threads start commands at once (after vfork the child points the shared `environ` at its
+// session's environment until it execs).
+enum class Fork { kVfork, kFork };
+
+class SharedSupervisorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<Backend>> backend = MakePreloadBackend();
+    ASSERT_TRUE(backend.ok()) << backend.status();
+    backend_ = *std::move(backend);
+  }
+
+  // `sh -c script` under a new session, as bmake runs a command.
+  std::unique_ptr<TraceSession> Start(const std::string& script, pid_t* pid,
+                                      Fork how = Fork::kVfork) {
+    absl::StatusOr<std::unique_ptr<TraceSession>> session = backend_->StartSession({});
+    EXPECT_TRUE(session.ok()) << session.status();
+    if (!session.ok()) return nullptr;
+    TraceSession* s = session->get();
+    const char* text = script.c_str();
+    *pid = how == Fork::kVfork ? vfork() : fork();
+    if (*pid == 0) {
+      if (s->PrepareChild() != 0) _exit(121);
+      execl("/bin/sh", "sh", "-c", text, static_cast<char*>(nullptr));
+      _exit(122);
+    }
+    EXPECT_GT(*pid, 0);
+    EXPECT_TRUE(s->SetChild(*pid).ok());
+    return *std::move(session);
+  }
+
+  // bmake's compat mode: reaps the command, then finishes its session.
+  void RunReaped(const std::string& script, PathSink* sink, Fork how = Fork::kVfork) {
+    pid_t pid = -1;
+    std::unique_ptr<TraceSession> session = Start(script, &pid, how);
+    if (session == nullptr) return;
+    int status = -1;
+    EXPECT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << script << ": " << status;
+    EXPECT_TRUE(session->Finish(sink).ok());
+  }
+
+  std::unique_ptr<Backend> backend_;
+};
+
+uint64_t ThreadWakeups() {
+  absl::StatusOr<SharedSupervisor*> supervisor = SharedSupervisor::ForThisProcess();
+  EXPECT_TRUE(supervisor.ok());
+  return supervisor.ok() ? (*supervisor)->thread_wakeups() : 0;
+}
+
+// The point of the caller finishing its tree: a command that leaves no orphan ends without
+// waking the supervisor thread (its ticks are timeouts, not counted).
+TEST_F(SharedSupervisorTest, APlainCommandWakesNoSupervisorThread) {
+  const std::string dir = Scratch("plain");
+  PathSink warm;
+  RunReaped("true", &warm);  // the supervisor exists and ticks from now on
+  const uint64_t before = ThreadWakeups();
+  constexpr int kCommands = 40;
+  for (int i = 0; i < kCommands; ++i) {
+    PathSink sink;
+    const std::string file = absl::StrCat(dir, "/", i);
+    RunReaped(absl::StrCat(": > ", file), &sink);
+    EXPECT_TRUE(sink.Has(file)) << i;
+  }
+  // A command that starts after a second's idleness wakes the thread once; none of these
+  // should, but the machine may be slow enough for one such gap.
+  EXPECT_LE(ThreadWakeups() - before, 2u) << "per " << kCommands << " commands";
+}
+
+// An event loop that polls ReadFd() alone and calls Process() when it is readable, never
+// reaping first: done with every record, orphans' included, in a few wakeups (the descriptor
+// is not left readable while an orphan runs).
+TEST_F(SharedSupervisorTest, AnEventLoopOnReadFdAloneEndsWithoutSpinning) {
+  const std::string dir = Scratch("readfd");
+  for (const bool orphan : {false, true}) {
+    const std::string file = absl::StrCat(dir, "/", orphan ? "orphan" : "plain");
+    const std::string script = orphan ? absl::StrCat("(sleep 0.3; : > ", file, ") &")
+                                      : absl::StrCat("sleep 0.2; : > ", file);
+    pid_t pid = -1;
+    std::unique_ptr<TraceSession> session = Start(script, &pid);
+    ASSERT_NE(session, nullptr);
+    PathSink sink;
+    int wakeups = 0;
+    bool done = false;
+    while (!done && wakeups < 100) {
+      pollfd p{session->ReadFd(), POLLIN, 0};
+      ASSERT_GE(p.fd, 0);
+      ASSERT_EQ(poll(&p, 1, 30 * 1000), 1) << "ReadFd() stayed unreadable";
+      ++wakeups;
+      absl::StatusOr<bool> d = session->Process(&sink);
+      ASSERT_TRUE(d.ok()) << d.status();
+      done = *d;
+    }
+    EXPECT_TRUE(done);
+    EXPECT_LE(wakeups, 3) << "orphan " << orphan;
+    EXPECT_TRUE(sink.Has(file)) << "orphan " << orphan;
+    int status = -1;
+    EXPECT_EQ(waitpid(pid, &status, 0), pid);
+  }
+}
+
+// Two callers finish their trees at once, while a long command keeps the thread ticking on its
+// pipe: each log holds its own command's records only.
+TEST_F(SharedSupervisorTest, TwoThreadsFinishTheirTreesAtOnce) {
+  const std::string dir = Scratch("threads");
+  pid_t long_pid = -1;
+  std::unique_ptr<TraceSession> long_session =
+      Start(absl::StrCat("i=0; while [ $i -lt 2000 ]; do : > ", dir, "/long; i=$((i+1)); done"),
+            &long_pid, Fork::kFork);
+  ASSERT_NE(long_session, nullptr);
+  constexpr int kCommands = 15;
+  auto job = [this, &dir](int thread) {
+    for (int i = 0; i < kCommands; ++i) {
+      PathSink sink;
+      const std::string mine = absl::StrCat(dir, "/", thread, "_", i);
+      RunReaped(absl::StrCat(": > ", mine), &sink, Fork::kFork);
+      EXPECT_TRUE(sink.Has(mine)) << mine;
+      for (const std::string& path : sink.paths) {
+        EXPECT_TRUE(path.find(dir) != 0 || path == mine) << mine << " got " << path;
+      }
+    }
+  };
+  std::thread a(job, 0), b(job, 1);
+  a.join();
+  b.join();
+  PathSink long_sink;
+  EXPECT_TRUE(long_session->Finish(&long_sink).ok());
+  size_t long_opens = 0;
+  for (const std::string& path : long_sink.paths) {
+    EXPECT_TRUE(path.find(dir) != 0 || path == dir + "/long") << path;
+    long_opens += path == dir + "/long";
+  }
+  EXPECT_EQ(long_opens, 2000u);
+  int status = -1;
+  EXPECT_EQ(waitpid(long_pid, &status, 0), long_pid);
+}
+
+// A session given up after its command was reaped, before it was asked for records: the next
+// commands are traced as usual.
+TEST_F(SharedSupervisorTest, ASessionDroppedAfterTheReapLeavesTheOthersAlone) {
+  const std::string dir = Scratch("dropped");
+  for (int i = 0; i < 5; ++i) {
+    pid_t pid = -1;
+    std::unique_ptr<TraceSession> dropped = Start(absl::StrCat(": > ", dir, "/dropped"), &pid);
+    ASSERT_NE(dropped, nullptr);
+    int status = -1;
+    EXPECT_EQ(waitpid(pid, &status, 0), pid);
+    if (i % 2 == 1) {
+      PathSink partial;  // a look first: the tree may be finished by it
+      ASSERT_TRUE(dropped->Process(&partial).ok());
+    }
+    dropped.reset();
+    PathSink sink;
+    const std::string mine = absl::StrCat(dir, "/", i);
+    RunReaped(absl::StrCat(": > ", mine), &sink);
+    EXPECT_TRUE(sink.Has(mine));
+    EXPECT_FALSE(sink.Has(dir + "/dropped"));
+  }
+}
+
+}  // namespace
+}  // namespace preload_internal
+}  // namespace filemon
