@@ -14,6 +14,8 @@
  *   spawnp    ... with posix_spawnp of `cat`
  *   absent    the child's exec of an absent program fails: it exits 127, the helper 11
  *   absentp   ... its execvp of an absent name, PATH as for execvp
+ *   script    ... its execvp of LOG.sh, a script without "#!" that runs `cat FILE` (the
+ *             exec fails with ENOEXEC and execvp runs it with /bin/sh)
  * Any other outcome: 1 (opened although it should refuse is decided by the test), 2 (refused
  * otherwise, or a bad HOW), 3 (the nested trace failed). */
 
@@ -24,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,10 +40,13 @@ int __lsan_is_turned_off(void) { return 1; }
 
 /* In the child, traced by F from now on: runs `cat file` as `how` says; returns only if that
  * failed (or, for the spawns, with the exit status to pass on). */
-static int RunChild(const char *how, const char *file) {
+static int RunChild(const char *how, const char *file, const char *script) {
   char *argv[] = {"cat", (char *)file, NULL};
   if (strcmp(how, "execl") == 0) {
     execl("/bin/cat", "cat", file, (char *)NULL);
+  } else if (strcmp(how, "script") == 0) {
+    char *script_argv[] = {(char *)script, NULL};
+    execvp(script, script_argv);
   } else if (strcmp(how, "absent") == 0) {
     execl("/nonexistent/filemon-absent", "absent", (char *)NULL);
   } else if (strcmp(how, "absentp") == 0) {
@@ -82,10 +88,19 @@ int main(int argc, char **argv) {
       setenv("PATH", "/nonexistent/filemon-a:/nonexistent/filemon-b:/bin:/usr/bin", 1) != 0) {
     return 3;
   }
+  char script[4096];
+  if (snprintf(script, sizeof(script), "%s.sh", argv[1]) >= (int)sizeof(script)) return 3;
+  if (strcmp(how, "script") == 0) {
+    FILE *out = fopen(script, "w");
+    if (out == NULL || fprintf(out, "cat %s\n", argv[2]) < 0 || fclose(out) != 0 ||
+        chmod(script, 0755) != 0) {
+      return 3;
+    }
+  }
   pid_t pid = forks ? fork() : vfork();
   if (pid == 0) {
     if (filemon_setpid_child(F, getpid()) != 0) _exit(126);
-    _exit(RunChild(how, argv[2]));
+    _exit(RunChild(how, argv[2], script));
   }
   if (pid < 0) return 3;
   filemon_setpid_parent(F, pid);

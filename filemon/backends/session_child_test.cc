@@ -169,7 +169,9 @@ std::vector<OwnedRecord> ParseLog(const std::string& log) {
 
 // The nested hand-over of every way a child may start its program (bmake_filemon_nested_open's
 // HOW), as for execl above: fexecve, execveat, and posix_spawn(p) from the child (which leaves
-// this trace for what it starts, FreeBSD's per-process rule); and an exec (or execvp) that
+// this trace for what it starts, FreeBSD's per-process rule); an execvp of a script without
+// "#!" (one exec whose program fails with ENOEXEC and is run again with /bin/sh, one hand-over
+// for both, as for a search of PATH); and an exec (or execvp) that
 // fails, after which the child exits 127, and this log says that it goes on here. Each log
 // ends every process it introduced with an X, as the device does: the child's X is the inner
 // log's (its root), never this one's.
@@ -181,7 +183,7 @@ TEST_P(SessionChildTest, ANestedFilemonTakesItsChildOverHoweverItStarts) {
   const std::string helper = absl::StrCat(getenv("TEST_SRCDIR"), "/", getenv("TEST_WORKSPACE"),
                                           "/filemon/backends/bmake_filemon_nested_open");
   for (const char* how :
-       {"fexecve", "execveat", "execvp", "spawn", "spawnp", "absent", "absentp"}) {
+       {"fexecve", "execveat", "execvp", "script", "spawn", "spawnp", "absent", "absentp"}) {
     SCOPED_TRACE(how);
     const bool fails = absl::StartsWith(how, "absent");
     const std::string input = absl::StrCat(dir_, "/input_", how);
@@ -197,7 +199,7 @@ TEST_P(SessionChildTest, ANestedFilemonTakesItsChildOverHoweverItStarts) {
         << outer.Log() << "inner:\n"
         << inner;
     EXPECT_FALSE(absl::StrContains(outer.Log(), input)) << outer.Log();
-    int hand_overs = 0;  // one, however many programs an execvp tried
+    int hand_overs = 0;  // one, however many programs an execvp tried, /bin/sh included
     for (const OwnedRecord& r : outer.records()) {
       hand_overs += r.kind == RecordKind::kComment && absl::StrContains(r.path, "nested filemon");
     }

@@ -39,8 +39,8 @@ struct ExecEnv {
   bool active = false;      // this process is traced (Active())
   bool readable = false;    // the kernel can read `envp` (user_memory.h); if active
   bool hands_over = false;  // a nested trace's session prepared this process (HandsOver)
-  // The caller began the hand-over (BeginHandOver) for a whole search: the exec is made with
-  // `envp` as it is, and nothing more is said.
+  // The caller began the hand-over (BeginHandOver) for a whole execvp (its search, its shell): the
+  // exec is made with `envp` as it is, and nothing more is said.
   bool handed_over = false;
 };
 ExecEnv LookAtEnv(char* const envp[]);

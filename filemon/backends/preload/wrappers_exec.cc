@@ -297,10 +297,16 @@ int ExecveWith(const char* path, char* const argv[], const ExecEnv& env) {
 // `file` with a '/' is used as is; otherwise each PATH entry in turn. EACCES from any entry is
 // what a search that found nothing returns; a name longer than NAME_MAX is searched for
 // nowhere (ENAMETOOLONG), as glibc does. A process a nested trace's session prepared is
-// handed over once for the whole search.
+// handed over once for the whole exec: every candidate of the search, and /bin/sh for a
+// program that failed with ENOEXEC.
 int ExecvpeImpl(const char* file, char* const argv[], char* const envp[]) {
   if (file == nullptr || file[0] == '\0') {
     errno = ENOENT;
+    return -1;
+  }
+  const bool path_name = IsPathName(file);
+  if (!path_name && Length(file) > NAME_MAX) {
+    errno = ENAMETOOLONG;
     return -1;
   }
   ExecEnv env = LookAtEnv(envp);  // once for every candidate
@@ -308,22 +314,21 @@ int ExecvpeImpl(const char* file, char* const argv[], char* const envp[]) {
     ExecveWith(path, argv, env);
     if (errno == ENOEXEC) ExecWithShell(path, argv, env);
   };
-  if (IsPathName(file)) {
-    run(file);
-    return -1;
-  }
-  if (Length(file) > NAME_MAX) {
-    errno = ENAMETOOLONG;
-    return -1;
-  }
+  auto exec = [&] {
+    if (path_name) {
+      run(file);
+    } else {
+      SearchPathForExec(file, run);
+    }
+  };
   if (!env.hands_over) {
-    SearchPathForExec(file, run);
+    exec();
     return -1;
   }
-  // One hand-over for the whole search, named by `file` (EndHandOver keeps errno).
+  // One hand-over, named by `file` (EndHandOver keeps errno).
   BeginHandOver(HandOverBy::kExec, file);
   env.handed_over = true;
-  SearchPathForExec(file, run);
+  exec();
   EndHandOver();
   SayHandedOverExecFailed(static_cast<int>(RawSyscall0(SYS_getpid)), file, errno);
   return -1;
