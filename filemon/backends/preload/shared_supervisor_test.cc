@@ -118,6 +118,45 @@ TEST_F(SharedSupervisorTest, APlainCommandWakesNoSupervisorThread) {
   EXPECT_LE(ThreadWakeups() - before, 2u) << "per " << kCommands << " commands";
 }
 
+// Finish() before the command has exited (a caller that finishes, then reaps): the caller's
+// thread waits for the root, not the supervisor's, and the log is whole.
+TEST_F(SharedSupervisorTest, FinishBeforeTheExitWaitsInTheCallersThread) {
+  const std::string dir = Scratch("early");
+  PathSink warm;
+  RunReaped("true", &warm);
+  const uint64_t before = ThreadWakeups();
+  for (int i = 0; i < 3; ++i) {
+    const std::string file = absl::StrCat(dir, "/", i);
+    pid_t pid = -1;
+    std::unique_ptr<TraceSession> session = Start(absl::StrCat("sleep 0.1; : > ", file), &pid);
+    ASSERT_NE(session, nullptr);
+    PathSink sink;
+    EXPECT_TRUE(session->Finish(&sink).ok());
+    EXPECT_TRUE(sink.Has(file)) << i;
+    int status = -1;
+    EXPECT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  }
+  EXPECT_LE(ThreadWakeups() - before, 1u);
+}
+
+// bmake's order with an orphan that outlives the command: reaped first, then Finish(), which
+// returns once the orphan has exited, with its records (the thread finishes such a tree).
+TEST_F(SharedSupervisorTest, AnOrphanOutlivingTheReapedCommandIsWaitedFor) {
+  const std::string dir = Scratch("orphan");
+  for (const char* how : {"background", "daemon"}) {
+    const std::string file = absl::StrCat(dir, "/", how);
+    const std::string late = absl::StrCat("sleep 0.3; : > ", file);
+    PathSink sink;
+    RunReaped(how == std::string("daemon") ? absl::StrCat("setsid sh -c '", late, "' &")
+                                           : absl::StrCat("(", late, ") &"),
+              &sink);
+    EXPECT_TRUE(sink.Has(file)) << how;
+    struct stat st;
+    EXPECT_EQ(stat(file.c_str(), &st), 0) << how << ": Finish returned before the orphan ended";
+  }
+}
+
 // An event loop that polls ReadFd() alone and calls Process() when it is readable, never
 // reaping first: done with every record, orphans' included, in a few wakeups (the descriptor
 // is not left readable while an orphan runs).
