@@ -229,6 +229,28 @@ TEST_P(SessionTest, ACommandAtTheKernelsLimitRuns) {
   EXPECT_EQ(job.OrderError(), "");
 }
 
+// The caller's environment may grow between its commands (bmake's .export, a vforked child's
+// setenv): the next command still gets all of it, however many entries came (a session made
+// for a smaller environment, kept by the backend for the next command, is not used then).
+TEST_P(SessionTest, AnEnvironmentThatGrewSinceTheLastCommandFits) {
+  {
+    Traced before(backend_.get(), "true");
+    EXPECT_EQ(before.Finish(), 0);
+  }  // the session ends
+  size_t count = 0;
+  while (environ[count] != nullptr) ++count;
+  std::vector<std::string> added;
+  for (size_t i = 0; i < 2 * count + 300; ++i) {
+    added.push_back(absl::StrCat("FILEMON_SESSION_TEST_GREW_", i));
+    ASSERT_EQ(setenv(added.back().c_str(), "x", 1), 0);
+  }
+  Traced after(backend_.get(), absl::StrCat("test \"$", added.back(), "\" = x"));
+  const int status = after.Finish();
+  for (const std::string& name : added) unsetenv(name.c_str());
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << after.Log();
+  EXPECT_TRUE(after.Has(RecordKind::kExec, "/bin/sh")) << after.Log();
+}
+
 // A statically linked command, which the caller execs itself: traced (auto hands it to ptrace
 // in place), or the log says that its operations are missing; never a silent loss.
 TEST_P(SessionTest, AStaticCommandIsTracedOrSaidToBeMissing) {

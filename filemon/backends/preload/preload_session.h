@@ -7,7 +7,8 @@
 //   - `StartPreloadSession` (the parent, before fork) takes the process's shared supervisor
 //     (shared_supervisor.h: made by the first session, one thread, socket, listener and
 //     setlocale cache for every session of the process), a traced tree of it (a pipe of its
-//     own), and the child's environment (session_environment.h). The records of
+//     own), and the child's environment (session_environment.h: made once per process,
+//     settings and pipe descriptor, and kept between sessions). The records of
 //     bmake's concurrent jobs, one session each, cannot mix: each tree's records are routed to
 //     its own log from its root down, and a job's processes hold only their own tree's pipe
 //     (the others are close-on-exec in the caller).

@@ -58,6 +58,9 @@ size_t CountEntries(char** v) {
   return n;
 }
 
+// The room for the caller's entries that `Create` reserves by default.
+size_t DefaultMaxEntries() { return 2 * CountEntries(environ) + 256; }
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SessionEnvironment>> SessionEnvironment::Create(Options options) {
@@ -71,8 +74,12 @@ absl::StatusOr<std::unique_ptr<SessionEnvironment>> SessionEnvironment::Create(O
           absl::StrCat("session environment: not a session variable: ", v));
     }
   }
-  if (options.max_entries == 0) options.max_entries = 2 * CountEntries(environ) + 256;
+  if (options.max_entries == 0) options.max_entries = DefaultMaxEntries();
   return std::unique_ptr<SessionEnvironment>(new SessionEnvironment(std::move(options)));
+}
+
+bool SessionEnvironment::HasRoomOfNew() const {
+  return !entered_ && options_.max_entries >= DefaultMaxEntries();
 }
 
 SessionEnvironment::SessionEnvironment(Options options) : options_(std::move(options)) {

@@ -81,6 +81,11 @@ class SessionEnvironment : public ExecFallbacks {
   // unchanged), or EBUSY on a second call.
   int Enter(pid_t self);
 
+  // True if this object has at least the room `Create` would give for the caller's
+  // environment now (it may have grown since): a session may then use it again once the
+  // previous child is done with it (`Restore`).
+  bool HasRoomOfNew() const;
+
   // In the parent, after the child has exec'd or exited (`TraceSession::SetChild`): gives the
   // caller its environment back if a vforked child changed `environ`. Nothing after fork().
   void Restore();
