@@ -12,6 +12,8 @@
  *   spawn     the child (forked) runs `cat FILE` with posix_spawn, waits for it and exits
  *             with its status
  *   spawnp    ... with posix_spawnp of `cat`
+ *   spawnabsent  the child's posix_spawn of an absent program fails: it exits 127, the
+ *             helper 11
  *   absent    the child's exec of an absent program fails: it exits 127, the helper 11
  *   absentp   ... its execvp of an absent name, PATH as for execvp
  *   script    ... its execvp of LOG.sh, a script without "#!" that runs `cat FILE` (the
@@ -58,6 +60,11 @@ static int RunChild(const char *how, const char *file, const char *script) {
     execvp("cat", argv);
   } else if (strcmp(how, "execveat") == 0) {
     execveat(AT_FDCWD, "/bin/cat", argv, environ, 0);
+  } else if (strcmp(how, "spawnabsent") == 0) {
+    pid_t pid;
+    return posix_spawn(&pid, "/nonexistent/filemon-absent", NULL, NULL, argv, environ) == ENOENT
+               ? 127
+               : 125;
   } else if (strcmp(how, "spawn") == 0 || strcmp(how, "spawnp") == 0) {
     pid_t pid;
     int error = strcmp(how, "spawn") == 0 ? posix_spawn(&pid, "/bin/cat", NULL, NULL, argv, environ)
@@ -83,7 +90,8 @@ int main(int argc, char **argv) {
   }
   int log = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (log < 0 || filemon_setfd(F, log) != 0) return 3;
-  const int fails = strcmp(how, "absent") == 0 || strcmp(how, "absentp") == 0;
+  const int fails =
+      strcmp(how, "absent") == 0 || strcmp(how, "absentp") == 0 || strcmp(how, "spawnabsent") == 0;
   if ((strcmp(how, "execvp") == 0 || strcmp(how, "absentp") == 0) &&
       setenv("PATH", "/nonexistent/filemon-a:/nonexistent/filemon-b:/bin:/usr/bin", 1) != 0) {
     return 3;

@@ -160,6 +160,18 @@ void SayHandedOverExecFailed(int pid, const char* path, int error) {
   errno = saved_errno;
 }
 
+void SayHandedOverSpawnFailed(int pid, const char* path, int error) {
+  const int saved_errno = errno;
+  NoteText text(pid);
+  text.Add(": its posix_spawn of ").Add(path != nullptr ? path : "a program");
+  text.Add(" failed after its hand-over to a nested trace (").AddErrno(error);
+  text.Add(
+      "): the program did not run, and the child glibc created for it, if any, is in neither "
+      "log");
+  text.Send();
+  errno = saved_errno;
+}
+
 void SayFailedSpawnsChildIsMissing(int pid, const char* path, int error) {
   NoteText text(pid);
   text.Add(": a posix_spawn of ").Add(ReadableString(path) ? path : "a program");

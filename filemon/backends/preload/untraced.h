@@ -51,6 +51,12 @@ void SayUntracedExecFailed(int pid, const char* path, int error);
 // its root's). Keeps errno.
 void SayHandedOverExecFailed(int pid, const char* path, int error);
 
+// Sends a comment: process `pid`'s posix_spawn of `path` (nullptr: unknown), handed over to a
+// nested trace (exec.h, BeginHandOver), failed with `error`: the program did not run, and
+// whatever child glibc created for it (glibc reaped it, its pid is never known) is in neither
+// log. Keeps errno.
+void SayHandedOverSpawnFailed(int pid, const char* path, int error);
+
 // Sends a comment: process `pid`'s posix_spawn of `path` (unread if the kernel could not read
 // it) failed with `error` in the child glibc created for it, which glibc reaped: that child's
 // records (F, its file actions', X) are missing, as its pid is never known.

@@ -190,14 +190,17 @@ __attribute__((noinline, cold)) void SayIfFailedSpawnsChildIsMissing(
 
 // A nested trace's session prepared this process (launch_protocol.h, "Nested traces"): the
 // program is spawned with that session's environment as it is, into the inner log, which
-// also has this process's X; this log gets a comment, and neither F nor the file actions.
+// also has this process's X; this log gets a comment, and neither F nor the file actions. A
+// spawn that failed gets a second comment: its program is in neither log.
 __attribute__((noinline, cold)) int SpawnHandedOver(SpawnFn real, pid_t* pid, const char* file,
                                                     const posix_spawn_file_actions_t* actions,
                                                     const posix_spawnattr_t* attr,
                                                     char* const argv[], char* const envp[]) {
-  BeginHandOver(HandOverBy::kSpawn, ReadableString(file) ? file : nullptr);
+  const char* named = ReadableString(file) ? file : nullptr;
+  BeginHandOver(HandOverBy::kSpawn, named);
   const int rc = real(pid, file, actions, attr, argv, envp);
   EndHandOver();
+  if (rc != 0) SayHandedOverSpawnFailed(static_cast<int>(RawSyscall0(SYS_getpid)), named, rc);
   return rc;
 }
 
