@@ -131,7 +131,9 @@ long Call(long nr, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 =
 }
 
 // The caller's execve(path, argv, envp) of a program the interposer cannot enter: the helper
-// instead, without LD_PRELOAD, with the mask the caller's code left. Returns only on failure.
+// instead, without LD_PRELOAD, with the mask the caller's code left: `mask`, or, if null, the
+// thread's as it is (called from the caller's code, not from the handler). Returns only on
+// failure.
 void ExecHelper(const char* path, char* const* argv, char* const* envp, const sigset_t* mask) {
   const ExecProbe probe = ProbeExecutable(path);
   if (probe.kind == ExecKind::kPreloadable || probe.kind == ExecKind::kUnknown ||
@@ -150,7 +152,9 @@ void ExecHelper(const char* path, char* const* argv, char* const* envp, const si
     if (std::strncmp(envp[i], "LD_PRELOAD=", 11) != 0) helper_env.args()[n++] = envp[i];
   }
   helper_env.args()[n] = nullptr;
-  Call(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(mask), 0, sizeof(long));
+  if (mask != nullptr) {
+    Call(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(mask), 0, sizeof(long));
+  }
   Call(SYS_execve, reinterpret_cast<long>(g_helper), reinterpret_cast<long>(helper_argv.args()),
        reinterpret_cast<long>(helper_env.args()));
 }
@@ -295,11 +299,7 @@ int ExecHandedOff(const char* path, char* const* argv, char* const* envp,
   g_helper = options.helper;
   g_fallbacks = options.fallbacks;
   g_sigsys_blocked = false;  // the dispatch is not armed: the mask is the caller's as it is
-  if (g_helper != nullptr) {
-    sigset_t mask;  // the program starts with the caller's mask, as it has it now
-    Call(SYS_rt_sigprocmask, SIG_BLOCK, 0, reinterpret_cast<long>(&mask), sizeof(long));
-    ExecHelper(path, argv, envp, &mask);
-  }
+  if (g_helper != nullptr) ExecHelper(path, argv, envp, nullptr);
   const long rc = ExecWithFallbacks(reinterpret_cast<long>(path), reinterpret_cast<long>(argv),
                                     const_cast<char* const*>(envp));
   ArmExecHandoff(options);  // a next exec of the child's is handed off too
