@@ -148,8 +148,11 @@ run: runs each --cmd TEXT with `/bin/sh -c`, as bmake does (or COMMAND as given)
   same TEXT then compares the commands. The output is also shown. --probes records
   absent-path probes (N lines, for `check --probes`; ptrace, preload, ebpf and auto).
   SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to it are passed on to the command, as by
-  `filemon`. Exit status, as `filemon`'s: the first failing command's own status (else 0),
-  or 125 usage (bad options, unknown backend), 126 cannot trace (backend unavailable here, a
+  `filemon`; then, as an interrupted bmake: no further command, FILE.meta written, the target
+  removed, and run dies of the signal itself (SIGQUIT: exits 131). A command killed by
+  signal N has "*** Error code N" in FILE.meta, as bmake writes it. Exit status, as
+  `filemon`'s: the first failing command's own status (else 0; 128+N for signal N), or 125
+  usage (bad options, unknown backend), 126 cannot trace (backend unavailable here, a
   command that cannot start), 127 cannot write FILE.meta.
 Every option that takes a value may be written --name=VALUE or --name VALUE.
 )";

@@ -2,6 +2,7 @@
 // layout (filemon/meta/run_and_record.h). The only part of filemon-meta that uses a backend.
 
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -63,13 +64,32 @@ int RunFailure(int status, absl::string_view message) {
 
 // RunAndRecord with SIGINT/SIGTERM/SIGHUP/SIGQUIT passed on to the command running, and once
 // it has exited to what it left (the library installs no handler: the tool does, for the run
-// only).
+// only). A signal received interrupts the run (RunAndRecordOptions::interrupted).
 absl::StatusOr<filemon::meta::RunAndRecordResult> RunPassingSignals(
     filemon::Backend& backend, filemon::meta::RunAndRecordOptions options) {
   filemon::RunControl control;
   options.trace.control = &control;
   filemon::ScopedSignalPassing passing(&control);
+  options.interrupted = [&passing] { return passing.received(); };
   return filemon::meta::RunAndRecord(backend, options);
+}
+
+// Ends the process by `signal`, as interrupted bmake does (CompatInterrupt): the shell or make
+// that started it sees the signal, and stops too. SIGQUIT is not raised (its default action
+// dumps core): that exits 128 + 3, as does a signal that could not end the process.
+int DieOf(int signal) {
+  std::fflush(nullptr);
+  if (signal != SIGQUIT) {
+    struct sigaction action {};
+    action.sa_handler = SIG_DFL;
+    sigaction(signal, &action, nullptr);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, signal);
+    sigprocmask(SIG_UNBLOCK, &set, nullptr);
+    raise(signal);
+  }
+  return 128 + signal;
 }
 
 }  // namespace
@@ -141,6 +161,7 @@ int RunRun(int argc, char** argv) {
     const bool trace = absl::StartsWith(result.status().message(), "cannot trace");
     return RunFailure(trace ? kRunCannotTrace : kRunCannotWrite, result.status().message());
   }
+  if (result->interrupted != 0) return DieOf(result->interrupted);
   if (result->exit.signal_after_exit != 0) return 128 + result->exit.signal_after_exit;
   return result->failed ? result->exit.ShellStatus() : 0;
 }

@@ -2,6 +2,7 @@
 // up-to-date, and `newer` naming the header once the header is touched; Debian's bmake reads
 // the same traced .meta and agrees.
 
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -169,6 +170,44 @@ TEST(FilemonMetaRun, ExitStatusConvention) {
   // 127: the .meta cannot be written.
   Result unwritable = Shell(dir.path(), run + "--meta /nonexistent/dir/m.meta --target m -- true");
   EXPECT_EQ(unwritable.status, 127) << unwritable.out;
+}
+
+// Interrupted as a terminal's ^C interrupts bmake: the tool leads a process group of its own
+// (a foreground job's), and the command's `kill -INT 0` reaches the whole group, the tool
+// included. bmake's compat mode (CompatInterrupt) writes the .meta with the signal's number as
+// its error code, removes the target, and dies of the signal, so that the shell that started
+// it stops too; `run` does the same. A command killed alone keeps the exit-status convention.
+TEST(FilemonMetaRun, AnInterruptedRunDiesOfTheSignalAsBmakeDoes) {
+  filemon::meta::TestDir dir("run_interrupt");
+  const std::string tool = Tool();
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (setpgid(0, 0) != 0 || chdir(dir.path().c_str()) != 0) _exit(124);
+    execl("/usr/bin/env", "env", "-u", "TMPDIR", "-u", "MAKEFLAGS", tool.c_str(), "run", "--meta",
+          "t.meta", "--target", "t", "--cmd", "touch t; kill -INT 0; echo after",
+          static_cast<char*>(nullptr));
+    _exit(124);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 126) GTEST_SKIP() << "no tracing backend here";
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) << "status " << status;
+  std::ifstream meta(dir / "t.meta");
+  std::stringstream text;
+  text << meta.rdbuf();
+  EXPECT_TRUE(absl::StrContains(text.str(), "\n*** Error code 2\n")) << text.str();
+  EXPECT_FALSE(absl::StrContains(text.str(), "\nafter\n")) << text.str();
+  EXPECT_NE(access((dir / "t").c_str(), F_OK), 0) << "the target was not removed";
+
+  Result alone =
+      Shell(dir.path(),
+            absl::StrCat(kEnv, " '", tool, "' run --meta u.meta --target u --cmd 'kill -INT $$'"));
+  EXPECT_EQ(alone.status, 130) << alone.out;
+  std::ifstream meta_u(dir / "u.meta");
+  std::stringstream text_u;
+  text_u << meta_u.rdbuf();
+  EXPECT_TRUE(absl::StrContains(text_u.str(), "\n*** Error code 2\n")) << text_u.str();
 }
 
 // The kernel's order matters to the verdict: the subshell chdirs to s1, starts `cat hdr` in

@@ -48,7 +48,8 @@ struct MetaHeader {
   std::vector<std::string> env;       // "ENV %s" each (MAKE_MODE=env)
 };
 
-// How the commands failed, for "*** Error code N" (bmake: the shell's exit status).
+// How the commands failed, for "*** Error code N" (bmake: the exit status, or the signal that
+// killed the command).
 struct MetaError {
   int code = 0;
   bool ignored = false;  // "(ignored)": a '-' command

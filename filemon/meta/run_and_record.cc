@@ -77,17 +77,21 @@ absl::StatusOr<RunAndRecordResult> RunAndRecord(Backend& backend,
                                                              "': ", exit.status().message()));
     }
     result.exit = *exit;
+    if (options.interrupted) result.interrupted = options.interrupted();
     if (exit->ShellStatus() != 0) {
       result.failed = true;
       break;
     }
+    if (result.interrupted != 0) break;
   }
   AddFooter(absl::Now(), &log);
   absl::optional<MetaError> error;
-  if (result.failed) error = MetaError{result.exit.ShellStatus(), false};
+  // bmake's compat mode: the exit status, or the number of the signal that killed the command.
+  const ExitStatus& failed = result.exit;
+  if (result.failed) error = MetaError{failed.signal != 0 ? failed.signal : failed.code, false};
   absl::Status written =
       WriteMetaFile(result.meta_path, FormatMeta(header, result.output, error, &log.text()));
-  if (result.failed && !options.keep_target_on_failure) {
+  if ((result.failed || result.interrupted != 0) && !options.keep_target_on_failure) {
     absl::Status removed = RemoveTarget(header.cwd, options.target);
     if (written.ok()) written = removed;
   }

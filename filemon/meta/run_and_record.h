@@ -3,10 +3,11 @@
 // Runs a target's commands under a tracing backend and writes its `.meta` the way bmake's meta
 // mode does (meta_writer.h has the layout): the commands' output captured into the
 // `-- command output --` section (and copied to the caller if asked), `*** Error code N` when
-// a command fails, the filemon section, written atomically; and, when a command failed, the
-// target removed, so that the next check finds it out of date (`target_missing`) rather than
-// up to date. The caller chooses the backend (filemon/backends/backend_factory.h): this
-// library depends on core only.
+// a command fails (N: its exit status, or the number of the signal that killed it, as bmake's
+// compat mode writes it), the filemon section, written atomically; and, when a command failed
+// or the run was interrupted, the target removed, so that the next check finds it out of date
+// (`target_missing`) rather than up to date. The caller chooses the backend
+// (filemon/backends/backend_factory.h): this library depends on core only.
 //
 // Thread-safety: concurrent calls for different targets are fine as far as the backend's
 // `Run()` is (one backend per thread is always safe); nothing process-wide changes.
@@ -25,6 +26,7 @@
 #ifndef FILEMON_META_RUN_AND_RECORD_H_
 #define FILEMON_META_RUN_AND_RECORD_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -62,8 +64,14 @@ struct RunAndRecordOptions {
   int passthrough_fd = -1;
   // Passed to `Backend::Run` for each command (absolute paths, signal forwarding).
   TraceOptions trace;
-  // Keep the target when a command fails (bmake's .PRECIOUS).
+  // Keep the target when a command fails or the run is interrupted (bmake's .PRECIOUS).
   bool keep_target_on_failure = false;
+  // Asked after each command: the signal the caller received meanwhile (a tool's handlers,
+  // e.g. ScopedSignalPassing::received()), or 0. A signal interrupts the run as it interrupts
+  // bmake's compat mode (its CompatInterrupt): no further command runs, the target is
+  // removed (unless keep_target_on_failure) and the signal is in `interrupted`; the caller
+  // then dies of it as bmake does. Unset: never interrupted.
+  std::function<int()> interrupted;
 };
 
 struct RunAndRecordResult {
@@ -71,6 +79,8 @@ struct RunAndRecordResult {
   bool failed = false;
   // The failing command's status, or the last command's.
   ExitStatus exit;
+  // The signal that interrupted the run (RunAndRecordOptions::interrupted), else 0.
+  int interrupted = 0;
   // The commands' stdout and stderr, as in the .meta's output section.
   std::string output;
   // The .meta as written (absolute).

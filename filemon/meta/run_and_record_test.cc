@@ -1,6 +1,7 @@
 #include "filemon/meta/run_and_record.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -150,6 +151,42 @@ TEST(RunAndRecord, KeepTargetOnFailureAndArgvCommands) {
   EXPECT_TRUE(r->failed);
   EXPECT_TRUE(Exists(dir / "t.o"));
   EXPECT_TRUE(absl::StrContains(Slurp(dir / "t.o.meta"), "CMD false\n"));
+}
+
+// A command killed by signal N: bmake's compat mode writes "*** Error code N" (the signal's
+// number, not a shell's 128+N).
+TEST(RunAndRecord, ACommandKilledByASignalHasItsNumberAsErrorCode) {
+  TestDir dir("rr_signal");
+  FakeBackend backend(dir / "t.c");
+  absl::StatusOr<RunAndRecordResult> r =
+      RunAndRecord(backend, Options(dir, {{"kill -INT $$", {}}}));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->failed);
+  EXPECT_EQ(r->exit.signal, SIGINT);
+  const std::string meta = Slurp(dir / "t.o.meta");
+  EXPECT_TRUE(absl::StrContains(meta, "\n*** Error code 2\n")) << meta;
+}
+
+// Interrupted (the caller got a signal) after a command that succeeded: as bmake's compat mode
+// (CompatInterrupt), no further command runs and the target is removed; no error is written.
+TEST(RunAndRecord, AnInterruptedRunStopsAndRemovesTheTarget) {
+  TestDir dir("rr_interrupted");
+  dir.Write("t.o", "old object\n");
+  FakeBackend backend(dir / "t.c");
+  RunAndRecordOptions o = Options(dir, {{"true", {}}, {"echo never", {}}});
+  o.interrupted = [] { return SIGTERM; };
+  absl::StatusOr<RunAndRecordResult> r = RunAndRecord(backend, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->interrupted, SIGTERM);
+  EXPECT_FALSE(r->failed);
+  EXPECT_EQ(backend.runs, 1);
+  EXPECT_FALSE(Exists(dir / "t.o"));
+  const std::string meta = Slurp(dir / "t.o.meta");
+  EXPECT_FALSE(absl::StrContains(meta, "*** Error code")) << meta;
+  o.keep_target_on_failure = true;  // .PRECIOUS: kept
+  dir.Write("t.o", "old object\n");
+  ASSERT_TRUE(RunAndRecord(backend, o).ok());
+  EXPECT_TRUE(Exists(dir / "t.o"));
 }
 
 TEST(RunAndRecord, InvalidOptions) {
