@@ -35,7 +35,7 @@ namespace preload_internal {
 namespace {
 
 DECLARE_REAL(execve, int (*)(const char*, char* const[], char* const[]));
-DECLARE_REAL(fexecve, int (*)(int, char* const[], char* const[]));
+FILEMON_COLD_BSS DECLARE_REAL(fexecve, int (*)(int, char* const[], char* const[]));
 
 // What an exec does with its program.
 enum class ExecPlan {

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "filemon/backends/preload/interposer_probes.h"
+#include "filemon/backends/preload/interposer_state.h"
 #include "filemon/backends/preload/real_function.h"
 #include "filemon/backends/preload/records.h"
 #include "filemon/backends/preload/wire_format.h"
@@ -27,35 +28,35 @@ DECLARE_REAL(openat, int (*)(int, const char*, int, ...));
 DECLARE_REAL(openat64, int (*)(int, const char*, int, ...));
 DECLARE_REAL(__openat_2, int (*)(int, const char*, int));
 DECLARE_REAL(__openat64_2, int (*)(int, const char*, int));
-DECLARE_REAL(creat, int (*)(const char*, mode_t));
-DECLARE_REAL(creat64, int (*)(const char*, mode_t));
+FILEMON_COLD_BSS DECLARE_REAL(creat, int (*)(const char*, mode_t));
+FILEMON_COLD_BSS DECLARE_REAL(creat64, int (*)(const char*, mode_t));
 DECLARE_REAL(fopen, FILE* (*)(const char*, const char*));
 DECLARE_REAL(fopen64, FILE* (*)(const char*, const char*));
-DECLARE_REAL(freopen, FILE* (*)(const char*, const char*, FILE*));
-DECLARE_REAL(freopen64, FILE* (*)(const char*, const char*, FILE*));
+FILEMON_COLD_BSS DECLARE_REAL(freopen, FILE* (*)(const char*, const char*, FILE*));
+FILEMON_COLD_BSS DECLARE_REAL(freopen64, FILE* (*)(const char*, const char*, FILE*));
 DECLARE_REAL(opendir, DIR* (*)(const char*));
-DECLARE_REAL(mkstemp, int (*)(char*));
-DECLARE_REAL(mkstemp64, int (*)(char*));
-DECLARE_REAL(mkostemp, int (*)(char*, int));
-DECLARE_REAL(mkostemp64, int (*)(char*, int));
-DECLARE_REAL(mkstemps, int (*)(char*, int));
-DECLARE_REAL(mkstemps64, int (*)(char*, int));
-DECLARE_REAL(mkostemps, int (*)(char*, int, int));
-DECLARE_REAL(mkostemps64, int (*)(char*, int, int));
+FILEMON_COLD_BSS DECLARE_REAL(mkstemp, int (*)(char*));
+FILEMON_COLD_BSS DECLARE_REAL(mkstemp64, int (*)(char*));
+FILEMON_COLD_BSS DECLARE_REAL(mkostemp, int (*)(char*, int));
+FILEMON_COLD_BSS DECLARE_REAL(mkostemp64, int (*)(char*, int));
+FILEMON_COLD_BSS DECLARE_REAL(mkstemps, int (*)(char*, int));
+FILEMON_COLD_BSS DECLARE_REAL(mkstemps64, int (*)(char*, int));
+FILEMON_COLD_BSS DECLARE_REAL(mkostemps, int (*)(char*, int, int));
+FILEMON_COLD_BSS DECLARE_REAL(mkostemps64, int (*)(char*, int, int));
 DECLARE_REAL(rename, int (*)(const char*, const char*));
 DECLARE_REAL(renameat, int (*)(int, const char*, int, const char*));
-DECLARE_REAL(renameat2, int (*)(int, const char*, int, const char*, unsigned));
+FILEMON_COLD_BSS DECLARE_REAL(renameat2, int (*)(int, const char*, int, const char*, unsigned));
 DECLARE_REAL(link, int (*)(const char*, const char*));
-DECLARE_REAL(linkat, int (*)(int, const char*, int, const char*, int));
+FILEMON_COLD_BSS DECLARE_REAL(linkat, int (*)(int, const char*, int, const char*, int));
 DECLARE_REAL(symlink, int (*)(const char*, const char*));
-DECLARE_REAL(symlinkat, int (*)(const char*, int, const char*));
+FILEMON_COLD_BSS DECLARE_REAL(symlinkat, int (*)(const char*, int, const char*));
 DECLARE_REAL(unlink, int (*)(const char*));
 DECLARE_REAL(unlinkat, int (*)(int, const char*, int));
 DECLARE_REAL(rmdir, int (*)(const char*));
 DECLARE_REAL(chdir, int (*)(const char*));
 DECLARE_REAL(fchdir, int (*)(int));
-DECLARE_REAL(tmpfile, FILE* (*)());
-DECLARE_REAL(tmpfile64, FILE* (*)());
+FILEMON_COLD_BSS DECLARE_REAL(tmpfile, FILE* (*)());
+FILEMON_COLD_BSS DECLARE_REAL(tmpfile64, FILE* (*)());
 
 mode_t ModeArg(int flags, va_list ap) {
   return (flags & (O_CREAT | O_TMPFILE)) ? static_cast<mode_t>(va_arg(ap, int)) : 0;

@@ -35,20 +35,23 @@ DECLARE_REAL(newlocale, locale_t (*)(int, const char*, locale_t));
 DECLARE_REAL(iconv_open, iconv_t (*)(const char*, const char*));
 DECLARE_REAL(tzset, void (*)());
 DECLARE_REAL(sysconf, long (*)(int));
-DECLARE_REAL(get_nprocs, int (*)());
-DECLARE_REAL(get_nprocs_conf, int (*)());
-DECLARE_REAL(scandir, int (*)(const char*, struct dirent***, int (*)(const struct dirent*),
-                              int (*)(const struct dirent**, const struct dirent**)));
-DECLARE_REAL(nftw, int (*)(const char*, int (*)(const char*, const struct stat*, int, struct FTW*),
-                           int, int));
-DECLARE_REAL(glob, int (*)(const char*, int, int (*)(const char*, int), glob_t*));
+FILEMON_COLD_BSS DECLARE_REAL(get_nprocs, int (*)());
+FILEMON_COLD_BSS DECLARE_REAL(get_nprocs_conf, int (*)());
+FILEMON_COLD_BSS DECLARE_REAL(scandir,
+                              int (*)(const char*, struct dirent***, int (*)(const struct dirent*),
+                                      int (*)(const struct dirent**, const struct dirent**)));
+FILEMON_COLD_BSS DECLARE_REAL(nftw,
+                              int (*)(const char*,
+                                      int (*)(const char*, const struct stat*, int, struct FTW*),
+                                      int, int));
+FILEMON_COLD_BSS DECLARE_REAL(glob, int (*)(const char*, int, int (*)(const char*, int), glob_t*));
 DECLARE_REAL(localtime, struct tm* (*)(const time_t*));
 DECLARE_REAL(localtime_r, struct tm* (*)(const time_t*, struct tm*));
 DECLARE_REAL(mktime, time_t (*)(struct tm*));
-DECLARE_REAL(getpwnam, struct passwd* (*)(const char*));
-DECLARE_REAL(getpwuid, struct passwd* (*)(uid_t));
-DECLARE_REAL(getgrnam, struct group* (*)(const char*));
-DECLARE_REAL(getgrgid, struct group* (*)(gid_t));
+FILEMON_COLD_BSS DECLARE_REAL(getpwnam, struct passwd* (*)(const char*));
+FILEMON_COLD_BSS DECLARE_REAL(getpwuid, struct passwd* (*)(uid_t));
+FILEMON_COLD_BSS DECLARE_REAL(getgrnam, struct group* (*)(const char*));
+FILEMON_COLD_BSS DECLARE_REAL(getgrgid, struct group* (*)(gid_t));
 
 // The first local-time conversion reads the time zone (/etc/localtime); later ones reuse it
 // (glibc reloads only when TZ changes, which goes through tzset again).

@@ -37,8 +37,9 @@ namespace preload_internal {
 namespace {
 
 DECLARE_REAL(fork, pid_t (*)());
-DECLARE_REAL(daemon, int (*)(int, int));
-DECLARE_REAL(forkpty, pid_t (*)(int*, char*, const struct termios*, const struct winsize*));
+FILEMON_COLD_BSS DECLARE_REAL(daemon, int (*)(int, int));
+FILEMON_COLD_BSS DECLARE_REAL(forkpty,
+                              pid_t (*)(int*, char*, const struct termios*, const struct winsize*));
 DECLARE_REAL(_Fork, pid_t (*)());
 DECLARE_REAL(clone, int (*)(int (*)(void*), void*, int, void*, ...));
 DECLARE_REAL(_exit, void (*)(int));
