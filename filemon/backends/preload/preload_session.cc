@@ -71,8 +71,7 @@ void ForgetPending(pid_t pid, const ExecFallbacks* fallbacks) {
 // A session's environment and what it is made from: the process's supervisor, the settings,
 // and the tree's pipe descriptor. All but the descriptor are the same for every command of a
 // process, and the descriptor takes one of a few numbers (the lowest free above the socket), so
-// an environment is made once per such key (its strings and arrays: about 30 allocations and
-// a few KiB) and kept between sessions (TakeBase, KeepBase).
+// an environment is made once per such key and kept between sessions (TakeBase, KeepBase).
 struct SessionBase {
   const SharedSupervisor* supervisor = nullptr;
   std::string library;
@@ -248,7 +247,7 @@ absl::StatusOr<std::unique_ptr<SessionBase>> MakeBase(const SharedSupervisor* su
   launch.socket_name = supervisor->socket_name();
   launch.locale_shm_path = supervisor->locale_shm_path();
   launch.options = options;
-  launch.helper = settings.helper;
+  launch.helper = base->helper;  // as the key has it (Matches): auto's alone
   // The launch protocol's variables, as a run's command gets them; LD_PRELOAD and the pid are
   // made by the environment at the fork, from the caller's environment then.
   SessionEnvironment::Options env_options;
