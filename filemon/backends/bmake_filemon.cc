@@ -74,6 +74,9 @@ struct filemon_handle {
   // since bmake's compat mode forks the next command of a target under the same filemon
   // without calling the API in between.
   filemon::Backend* backend = nullptr;  // SharedBackend()
+  // The process that opened the handle, the one that uses it (sessions belong to the process
+  // that made them): the log's "Target pid", asked once.
+  pid_t owner = -1;
   std::unique_ptr<filemon::Writer> writer;
   std::unique_ptr<filemon::TraceSession> session;
   pid_t child = -1;     // the child named by filemon_setpid_parent, while traced
@@ -138,11 +141,10 @@ bool ProbeChildrenBornTraced() {
 
 // `ProbeChildrenBornTraced()` once per process (bmake opens a filemon per command; a tracer
 // comes with the process's start, as the enclosing trace that starts a nested bmake): the
-// answer of this process's first filemon_open. A forked child asks again.
-bool ChildrenBornTraced() {
+// answer of this process's first filemon_open. A forked child asks again. `self`: getpid().
+bool ChildrenBornTraced(pid_t self) {
   static std::atomic<pid_t> asked_by{0};
   static std::atomic<bool> answer{false};
-  const pid_t self = ::getpid();
   if (asked_by.load(std::memory_order_acquire) == self) {
     return answer.load(std::memory_order_relaxed);
   }
@@ -248,7 +250,8 @@ struct filemon_handle* filemon_open(void) {
     return F.release();
   }
 #if defined(FILEMON_BMAKE_SESSIONS)
-  if (ChildrenBornTraced()) {
+  F->owner = ::getpid();
+  if (ChildrenBornTraced(F->owner)) {
     // bmake then warns "Could not open filemon" and runs this make without it; the enclosing
     // trace still records every command.
     errno = Report(absl::FailedPreconditionError(
@@ -312,7 +315,7 @@ int filemon_setfd(struct filemon_handle* F, int fd) {
   // bmake's log is a temporary file it unlinks at once and reads back only after
   // filemon_close (meta.c, meta_open_filemon and filemon_read), and a write error still
   // fails the command, at the close (its error is the first one met, as the device's).
-  F->writer->WriteHeader(::getpid(), absl::Now());
+  F->writer->WriteHeader(F->owner, absl::Now());
   return StartSession(F);
 }
 

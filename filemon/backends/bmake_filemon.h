@@ -76,7 +76,8 @@ const char *filemon_path(void);
 /* A new filemon handle, not yet logging. Returns NULL with errno set when this system cannot
  * trace (device missing: ENOENT/ENXIO; backend unavailable: ENOSYS; the caller's children are
  * already traced by an enclosing tracer that cannot hand them over, see "Nested": EBUSY; the
- * reason on stderr). */
+ * reason on stderr). The process that opens a handle is the one that uses it (as bmake does:
+ * only the child's `filemon_setpid_child` runs elsewhere); the log names it ("Target pid"). */
 struct FILEMON_HANDLE *filemon_open(void);
 
 /* Ends logging and frees F (also when it fails). Call `filemon_process` until it returns
