@@ -28,7 +28,6 @@
 #include "filemon/backends/start_report.h"
 #include "filemon/core/find_program.h"
 #include "filemon/core/owned_fd.h"
-#include "filemon/core/record.h"
 #include "filemon/core/run_control_internal.h"
 
 extern char** environ;
@@ -196,12 +195,8 @@ absl::StatusOr<ExitStatus> EbpfBackend::Run(const Command& command, const TraceO
   ExitStatus exit = FollowTree(program, pid, pidfd.get(), options.control);
   pidfd.reset();
 
-  uint64_t lost = program.lost_records() + reader.malformed();
-  if (lost != 0) {
-    sink->Add(Record::Comment(absl::StrCat(" filemon: lost ", lost, " records")));
-    return absl::DataLossError(absl::StrCat(
-        "ebpf backend: lost ", lost, " records (the ring buffer was full); the log is incomplete"));
-  }
+  absl::Status losses = reader.ReportLosses(program.lost_records(), sink);
+  if (!losses.ok()) return losses;
   return exit;
 }
 

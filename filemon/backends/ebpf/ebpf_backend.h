@@ -6,7 +6,9 @@
 // with the ptrace backend's letters and path rules. Nothing is injected into the traced
 // programs: static, 32-bit and Go programs are seen, set-ID programs keep their privilege.
 // Nothing is lost silently: when the ring buffer was full, the log says
-// `# filemon: lost N records` and `Run()` fails with DataLoss.
+// `# filemon: lost N records`; when the kernel's map of traced processes was full (8192 at
+// once per filemon process), a child it could not take runs untraced and the log says
+// `# filemon: pid N: not traced: ...` after its F; either way `Run()` fails with DataLoss.
 //
 // Example:
 //   absl::StatusOr<std::unique_ptr<filemon::Backend>> backend = filemon::MakeEbpfBackend();

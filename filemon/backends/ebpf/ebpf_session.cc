@@ -9,11 +9,9 @@
 #include <utility>
 
 #include "absl/status/status.h"
-#include "absl/strings/str_cat.h"
 #include "filemon/backends/ebpf/event_reader.h"
 #include "filemon/backends/ebpf/loader.h"
 #include "filemon/core/owned_fd.h"
-#include "filemon/core/record.h"
 #include "filemon/core/run_control_internal.h"
 
 namespace filemon {
@@ -96,12 +94,8 @@ absl::StatusOr<bool> EbpfSession::CheckDone(RecordSink* sink) {
   if (!child_set_ || !gone) return false;
   program_.Consume();
   done_ = true;
-  lost = program_.lost_records() + reader_.malformed();
-  if (lost != 0) {
-    sink->Add(Record::Comment(absl::StrCat(" filemon: lost ", lost, " records")));
-    return absl::DataLossError(absl::StrCat(
-        "ebpf backend: lost ", lost, " records (the ring buffer was full); the log is incomplete"));
-  }
+  absl::Status losses = reader_.ReportLosses(program_.lost_records(), sink);
+  if (!losses.ok()) return losses;
   return true;
 }
 

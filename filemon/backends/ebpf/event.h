@@ -33,6 +33,8 @@ enum fe_flag {
   FE_DIR1_FD = 2,     /* dir1 is a dirfd's directory (not the cwd) */
   FE_DIR2_FD = 4,     /* dir2 likewise */
   FE_DIR_UNNAMED = 8, /* a directory could not be named (too deep, or no file there) */
+  FE_UNTRACED = 16,   /* FE_FORK: the child is not traced (the map of traced processes was
+                       * full): nothing of it, or of its descendants, follows */
 };
 
 struct fe_header {

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "filemon/backends/path_rules.h"
 #include "filemon/core/record.h"
@@ -144,6 +145,22 @@ void EventReader::Comment(uint32_t pid, absl::string_view text) {
   sink_->Add(Record::Comment(c.view()));
 }
 
+absl::Status EventReader::ReportLosses(uint64_t lost_records, RecordSink* sink) const {
+  const uint64_t lost = lost_records + malformed_;
+  if (lost == 0 && untraced_ == 0) return absl::OkStatus();
+  std::string what;
+  if (lost != 0) {
+    sink->Add(Record::Comment(absl::StrCat(" filemon: lost ", lost, " records")));
+    what = absl::StrCat("lost ", lost, " records (the ring buffer was full)");
+  }
+  if (untraced_ != 0) {
+    absl::StrAppend(&what, what.empty() ? "" : "; ", untraced_,
+                    " processes not traced (the kernel's map of traced processes was full; "
+                    "the log names each)");
+  }
+  return absl::DataLossError(absl::StrCat("ebpf backend: ", what, "; the log is incomplete"));
+}
+
 void EventReader::Add(const void* data, size_t size) {
   fe_header h;
   if (size < sizeof(h)) {
@@ -165,8 +182,15 @@ void EventReader::Add(const void* data, size_t size) {
   }
   switch (h.type) {
     case FE_FORK:
-      live_.insert(static_cast<uint32_t>(h.ret));
       sink_->Add(Record::Fork(h.pid, h.ret));
+      if (h.flags & FE_UNTRACED) {  // no X will come
+        ++untraced_;
+        Comment(static_cast<uint32_t>(h.ret),
+                "not traced: the kernel's map of traced processes was full; its records, and "
+                "its descendants', are missing");
+        return;
+      }
+      live_.insert(static_cast<uint32_t>(h.ret));
       return;
     case FE_EXIT:
       live_.erase(h.pid);

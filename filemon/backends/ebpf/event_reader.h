@@ -23,6 +23,7 @@
 #include <memory>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
 #include "filemon/backends/ebpf/event.h"
 #include "filemon/backends/path_rules.h"
 #include "filemon/backends/ptrace/syscall_table.h"
@@ -47,6 +48,14 @@ class EventReader {
   void Add(const void* data, size_t size);
 
   uint64_t malformed() const { return malformed_; }
+  // Children the kernel could not add to the tree (FE_UNTRACED): each said in a comment.
+  uint64_t untraced() const { return untraced_; }
+
+  // The end of a run or session: what was lost, `lost_records` events the kernel could not
+  // put in the full ring buffer and the malformed ones, said in `sink` (`# filemon: lost N
+  // records`), and with the children it could not trace (each said already), returned as
+  // DataLoss naming both; OK when nothing was lost.
+  absl::Status ReportLosses(uint64_t lost_records, RecordSink* sink) const;
 
   // Where the next records go (a session is given a sink per call).
   void set_sink(RecordSink* sink) { sink_ = sink; }
@@ -67,6 +76,7 @@ class EventReader {
   RecordSink* sink_;
   std::unique_ptr<Scratch> scratch_;
   uint64_t malformed_ = 0;
+  uint64_t untraced_ = 0;
   absl::flat_hash_set<uint32_t> live_;
   path_rules::ProbeMemory probed_;
 };

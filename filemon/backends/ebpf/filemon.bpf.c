@@ -54,9 +54,9 @@ const volatile __u32 field_offset[FE_FIELDS] = {};
  * loader sizes it), set for every process in `traced` (by on_fork, and by the loader before it
  * adds one) and cleared when it leaves. Every system call on the machine exits through
  * on_sys_exit while the program is attached: this array lets the untraced ones out with a load
- * and a bit test, where `traced` costs a hash. A pid beyond it (pid_max raised since) and a bit
- * left set for a process not in `traced` (a failed insertion) cost that lookup, never a
- * record: `traced` stays the tree's one authority. A map of its own, mapped by the loader,
+ * and a bit test, where `traced` costs a hash. A pid beyond it (pid_max raised since) costs
+ * that lookup, never a record: `traced` stays the tree's one authority (a failed insertion
+ * clears the bit it set). A map of its own, mapped by the loader,
  * rather than global data, which libbpf would fill from an image at load. */
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -421,13 +421,20 @@ int BPF_PROG(on_fork, void* parent, void* child) {
   __u32 slot = *in_tree;
   add_live(slot, 1); /* before the child can run, and exit */
   set_traced_bit(child_pid);
+  __u32 flags = 0;
   if (bpf_map_update_elem(&traced, &child_pid, &slot, BPF_ANY) != 0) {
+    /* The map is full: the child runs untraced, and its F says so (FE_UNTRACED). */
     add_live(slot, -1);
-    count_lost(slot);
+    clear_traced_bit(child_pid);
+    flags = FE_UNTRACED;
   }
   struct fe_event* e = new_event(FE_FORK, parent_tgid);
-  if (!e) return 0;
+  if (!e) {
+    if (flags) count_lost(slot); /* not said: at least counted */
+    return 0;
+  }
   e->h.ret = child_pid;
+  e->h.flags = flags;
   send(e, 0, slot);
   return 0;
 }

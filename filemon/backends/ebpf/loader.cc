@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -20,6 +21,7 @@
 #include "absl/types/span.h"
 #include "filemon/backends/ebpf/filemon.skel.h"
 #include "filemon/backends/ebpf/kernel_btf.h"
+#include "filemon/backends/ebpf/loader_testing.h"
 #include "filemon/backends/ptrace/syscall_table.h"
 #include "filemon/core/descriptor_error.h"
 
@@ -57,10 +59,11 @@ using ptrace_internal::Abi;
 using ptrace_internal::SyscallEntry;
 
 // The processes of every tree that one filemon process can trace at once (the `traced` map's
-// entries: a fork beyond them is counted as lost). Far more than a parallel build runs at once;
-// the kernel initialises a bucket per entry when it creates the map, and a larger map cost the
-// start measurably.
+// entries: a child forked beyond them runs untraced, and the log says so). Far more than a
+// parallel build runs at once; the kernel initialises a bucket per entry when it creates the
+// map, and a larger map cost the start measurably. Tests may make it smaller (loader_testing.h).
 constexpr uint32_t kTracedProcesses = 8192;
+std::atomic<uint32_t> g_traced_processes{kTracedProcesses};
 
 // The words of filemon.bpf.c's `traced_bits`: a bit per pid below the kernel's pid_max now
 // (PID_MAX_LIMIT, 1 << 22 on 64-bit, when it cannot be read). Pids above it, if pid_max is raised
@@ -121,7 +124,9 @@ absl::Status LoadShared(const TraceOptions& options, int first_ring, SharedProgr
   skel->rodata->probes = options.probes;
   static_assert(sizeof(skel->rodata->field_offset) == sizeof(fields->offset));
   memcpy(const_cast<uint32_t*>(skel->rodata->field_offset), fields->offset, sizeof(fields->offset));
-  if (int err = bpf_map__set_max_entries(skel->maps.traced, kTracedProcesses); err != 0) {
+  if (int err = bpf_map__set_max_entries(skel->maps.traced,
+                                         g_traced_processes.load(std::memory_order_relaxed));
+      err != 0) {
     return LoadError(-err, "cannot size the map of traced processes", messages);
   }
   if (int err = bpf_map__set_max_entries(skel->maps.traced_bits, TracedWords()); err != 0) {
@@ -364,6 +369,10 @@ bool TreeEmpty(const Program& program) { return program.Pids().empty(); }
 // Sends `signals` to every process of the tree still running.
 void SignalTree(const Program& program, const TreeSignals& signals) {
   for (uint32_t pid : program.Pids()) signals.SendTo(static_cast<pid_t>(pid));
+}
+
+void SetTracedProcessesForTesting(uint32_t entries) {
+  g_traced_processes.store(entries, std::memory_order_relaxed);
 }
 
 }  // namespace ebpf_internal

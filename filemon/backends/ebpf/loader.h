@@ -56,8 +56,8 @@ class Program {
   int events_fd() const;
   // The pids of the tree still in the kernel's map of traced processes.
   std::vector<uint32_t> Pids() const;
-  // Events the kernel could not put in the full ring buffer (and processes it could not add
-  // to the tree), so far.
+  // Events the kernel could not put in the full ring buffer, so far (a child it could not add
+  // to the tree is said by its F event instead: event.h, FE_UNTRACED).
   uint64_t lost_records() const;
 
  private:
