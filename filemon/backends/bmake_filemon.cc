@@ -357,22 +357,22 @@ int filemon_readfd(const struct filemon_handle* F) {
 
 int filemon_process(struct filemon_handle* F) {
   if (F->device != nullptr || F->child < 0) return 0;
-  // Once the caller has reaped its child (bmake's meta_cmd_finish loop), nothing but the end
-  // of the trace is left to wait for: block for it instead of spinning. Before that (the
-  // event loop, called when filemon_readfd is readable), deliver what is ready.
-  bool reaped = Reaped(F->child);
-  if (reaped) {
+  // What is ready first: after the caller reaped its child (bmake's meta_cmd_finish loop) the
+  // tree is usually done then, and whether it was reaped needs no asking. If it is not done,
+  // once the caller has reaped its child nothing but the end of the trace (orphans) is left to
+  // wait for: block for it instead of spinning. Before that (the event loop, called when
+  // filemon_readfd is readable), return.
+  absl::StatusOr<bool> done = F->session->Process(F->writer.get());
+  if (!done.ok()) {
+    ChildDone(F);
+    return Fail(F, Report(done.status()));
+  }
+  if (!*done) {
+    if (!Reaped(F->child)) return 1;
     if (absl::Status s = F->session->Finish(F->writer.get()); !s.ok()) {
       ChildDone(F);
       return Fail(F, Report(s));
     }
-  } else {
-    absl::StatusOr<bool> done = F->session->Process(F->writer.get());
-    if (!done.ok()) {
-      ChildDone(F);
-      return Fail(F, Report(done.status()));
-    }
-    if (!*done) return 1;
   }
   return ChildDone(F) == 0 ? 0 : -1;
 }
