@@ -28,7 +28,12 @@ void SharedSupervisor::Impl::HandBack(TreeState* tree) {
   bool wake;
   {
     absl::MutexLock lock(&mu_);
-    wake = asleep_ || tree->root_exited || !WatchRoot(tree);
+    // The root's pidfd goes into the epoll set whatever else wakes the thread: a root that
+    // still runs is watched there alone (the thread watches a pipe's hangup only once its root
+    // has exited or has no pidfd), so without it nothing would end the tree. False (an exited
+    // root, none, or no room in the set): the hangup is watched from the thread's next round.
+    const bool watched = WatchRoot(tree);
+    wake = asleep_ || !watched;
     asleep_ = asleep_ && !wake;
   }
   if (wake) Wake();
