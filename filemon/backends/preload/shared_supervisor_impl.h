@@ -8,6 +8,7 @@
 #define FILEMON_BACKENDS_PRELOAD_SHARED_SUPERVISOR_IMPL_H_
 
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -102,6 +103,10 @@ struct TreeState : public RecordSink {
   // An eventfd, written once done; made only for a caller that polls a tree the thread
   // finishes (TracedTree::ready_fd): bmake's compat mode pays no descriptor and no write.
   OwnedFd ready ABSL_GUARDED_BY(mu);
+  // The epoll set of a caller that polls (TracedTree::ready_fd) when no eventfd could be made
+  // for it (EMFILE): the tree's end adds the root's pidfd back to it, which takes no new
+  // descriptor (the root has exited: the pidfd stays readable). -1: none.
+  int caller_poll_set ABSL_GUARDED_BY(mu) = -1;
 
   // The dispatcher's sink for this tree (under the work lock).
   void Add(const Record& record) override {
@@ -125,8 +130,25 @@ struct TreeState : public RecordSink {
       absl::MutexLock lock(&mu);
       done = true;
       fd = ready.get();
+      if (caller_poll_set >= 0) AddRootTo(caller_poll_set);  // under `mu`: the set stays open
     }
     if (fd >= 0) SignalReady(fd);
+  }
+
+  // The caller's poll set `set` turns readable once the tree is done (caller_poll_set).
+  void ReadyThroughPollSet(int set) {
+    absl::MutexLock lock(&mu);
+    if (done) {
+      AddRootTo(set);
+    } else {
+      caller_poll_set = set;
+    }
+  }
+
+  void AddRootTo(int set) const {
+    struct epoll_event event {};
+    event.events = EPOLLIN;
+    epoll_ctl(set, EPOLL_CTL_ADD, root_pidfd.get(), &event);
   }
 
   static void SignalReady(int fd) {

@@ -113,6 +113,7 @@ TracedTree::~TracedTree() {
   if (!started_) return;
   {
     absl::MutexLock lock(&state_->mu);
+    state_->caller_poll_set = -1;  // closed with this object
     if (state_->done) return;
     state_->dropped = true;
     // Before it is done: the root is killed (through its pidfd: never another process that
@@ -176,12 +177,13 @@ bool TracedTree::Step(bool always_hand_back) {
   caller_steps_ = false;
   if (result == StepResult::kHandedBack && poll_set_.valid()) {
     // The root has exited (its pidfd stays readable): the thread's end of the tree wakes a
-    // caller that polls, not the root's.
+    // caller that polls, not the root's, which would leave the set readable while orphans run.
+    epoll_ctl(poll_set_.get(), EPOLL_CTL_DEL, state_->root_pidfd.get(), nullptr);
     const int ready = ReadyEventfd();
     struct epoll_event event {};
     event.events = EPOLLIN;
-    if (ready >= 0 && epoll_ctl(poll_set_.get(), EPOLL_CTL_ADD, ready, &event) == 0) {
-      epoll_ctl(poll_set_.get(), EPOLL_CTL_DEL, state_->root_pidfd.get(), nullptr);
+    if (ready < 0 || epoll_ctl(poll_set_.get(), EPOLL_CTL_ADD, ready, &event) != 0) {
+      state_->ReadyThroughPollSet(poll_set_.get());  // no eventfd (EMFILE)
     }
   }
   return false;

@@ -7,6 +7,8 @@
 
 #include <poll.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -187,6 +189,47 @@ TEST_F(SharedSupervisorTest, AnEventLoopOnReadFdAloneEndsWithoutSpinning) {
     int status = -1;
     EXPECT_EQ(waitpid(pid, &status, 0), pid);
   }
+}
+
+// The same loop where no descriptor can be made once ReadFd() exists (EMFILE), as the tree is
+// handed to the thread for its orphan: no eventfd for the thread's end, and the descriptor is
+// still not left readable while the orphan runs (it turns readable at the end). In a forked
+// child, whose descriptor limit is lowered and its table filled.
+TEST_F(SharedSupervisorTest, AnEventLoopOnReadFdDoesNotSpinWithoutDescriptors) {
+  const std::string file = Scratch("emfile") + "/orphan";
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    pid_t pid = -1;
+    std::unique_ptr<TraceSession> session =
+        Start(absl::StrCat("(sleep 0.3; : > ", file, ") &"), &pid);
+    if (session == nullptr || session->ReadFd() < 0) _exit(10);
+    const struct rlimit limit = {64, 64};
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) _exit(11);
+    while (dup(0) >= 0) {
+    }
+    if (eventfd(0, EFD_CLOEXEC) >= 0) _exit(12);  // the table is not full
+    PathSink sink;
+    int wakeups = 0;
+    bool done = false;
+    while (!done && wakeups < 100) {
+      pollfd p{session->ReadFd(), POLLIN, 0};
+      if (poll(&p, 1, 30 * 1000) != 1) _exit(13);  // stayed unreadable
+      ++wakeups;
+      absl::StatusOr<bool> d = session->Process(&sink);
+      if (!d.ok()) _exit(14);
+      done = *d;
+    }
+    if (!done) _exit(15);
+    if (!sink.Has(file)) _exit(16);
+    _exit(wakeups <= 3 ? 0 : 17);
+  }
+  int status = -1;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "10 no session, 11 setrlimit, 12 table not full, "
+                                       "13 unreadable, 14 Process failed, 15 spun (100 wakeups), "
+                                       "16 record missing, 17 over 3 wakeups";
 }
 
 // Two callers finish their trees at once, while a long command keeps the thread ticking on its
