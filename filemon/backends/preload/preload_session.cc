@@ -189,8 +189,7 @@ absl::Status PreloadSession::Finish(RecordSink* sink) {
     absl::Status s = SetChild(-1);
     if (!s.ok()) return s;
   }
-  tree_->Finish(sink);
-  return absl::OkStatus();
+  return tree_->Finish(sink);
 }
 
 }  // namespace

@@ -52,11 +52,13 @@
 #define FILEMON_BACKENDS_PRELOAD_SHARED_SUPERVISOR_H_
 
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "filemon/core/owned_fd.h"
 #include "filemon/core/record_sink.h"
@@ -92,23 +94,33 @@ class TracedTree {
   void Start(pid_t root);
   // Moves the records ready now into `sink`; true once the tree is done and all are moved. If
   // the tree has ended, finishes it first, in this thread.
-  bool Take(RecordSink* sink);
+  absl::StatusOr<bool> Take(RecordSink* sink);
   // Blocks until the tree is done, then moves the rest into `sink`. While the root runs, this
   // thread waits for it and finishes the tree; the thread finishes a tree its root left to
   // orphans.
-  void Finish(RecordSink* sink);
+  absl::Status Finish(RecordSink* sink);
+  // `Take` and `Finish` fail (FailedPrecondition) in any process but the one that made the tree
+  // (a forked child of the caller that did not exec): the supervisor's thread is not there, and
+  // its locks may have been held at the fork, so the tree is neither read nor finished nor,
+  // when the child drops it, killed from there. The tree stays its maker's.
 
  private:
   friend class SharedSupervisor;
   TracedTree(SharedSupervisor* supervisor, std::shared_ptr<TreeState> state, OwnedFd child_pipe)
-      : supervisor_(supervisor), state_(std::move(state)), child_pipe_(std::move(child_pipe)) {}
+      : supervisor_(supervisor),
+        state_(std::move(state)),
+        owner_(getpid()),
+        child_pipe_(std::move(child_pipe)) {}
   // One look at the tree's end, finishing it if it ended (`always_hand_back`: else hands it to
   // the thread). True while it runs, still this caller's to look at.
   bool Step(bool always_hand_back);
   int ReadyEventfd() const;
 
+  bool Foreign() const;  // this process did not make the tree
+
   SharedSupervisor* const supervisor_;
   const std::shared_ptr<TreeState> state_;
+  const pid_t owner_;  // the process that made the tree
   OwnedFd child_pipe_;
   bool started_ = false;
   // Started with a root's pidfd, neither finished nor handed to the thread: the caller looks

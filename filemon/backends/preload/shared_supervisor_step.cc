@@ -20,6 +20,16 @@
 namespace filemon {
 namespace preload_internal {
 
+namespace {
+
+absl::Status ForeignError() {
+  return absl::FailedPreconditionError(
+      "preload session: used in a forked child of the process that started it (the session is "
+      "its parent's)");
+}
+
+}  // namespace
+
 // Under `work_` (the caller's step): the thread watches the tree's end from now on. The root's
 // exit wakes it through the epoll set; a root that exited already, or one without a pidfd,
 // leaves the pipe's hangup to watch, which the thread's poll holds from its next round.
@@ -109,8 +119,10 @@ StepResult SharedSupervisor::Impl::Step(TreeState* tree, HandBackWhen hand_back)
   return StepResult::kRunning;
 }
 
+bool TracedTree::Foreign() const { return getpid() != owner_; }
+
 TracedTree::~TracedTree() {
-  if (!started_) return;
+  if (!started_ || Foreign()) return;  // a forked child's copy: the tree is its parent's
   {
     absl::MutexLock lock(&state_->mu);
     state_->caller_poll_set = -1;  // closed with this object
@@ -189,7 +201,8 @@ bool TracedTree::Step(bool always_hand_back) {
   return false;
 }
 
-bool TracedTree::Take(RecordSink* sink) {
+absl::StatusOr<bool> TracedTree::Take(RecordSink* sink) {
+  if (Foreign()) return ForeignError();
   if (caller_steps_) Step(/*always_hand_back=*/false);
   RecordQueue ready;
   bool done;
@@ -202,7 +215,8 @@ bool TracedTree::Take(RecordSink* sink) {
   return done;
 }
 
-void TracedTree::Finish(RecordSink* sink) {
+absl::Status TracedTree::Finish(RecordSink* sink) {
+  if (Foreign()) return ForeignError();
   while (caller_steps_ && Step(/*always_hand_back=*/false)) {
     // The root runs: wait for its exit in this thread, not the supervisor's.
     pollfd root{state_->root_pidfd.get(), POLLIN, 0};
@@ -216,7 +230,7 @@ void TracedTree::Finish(RecordSink* sink) {
     absl::MutexLock lock(&state_->mu);
     state_->mu.Await(absl::Condition(&state_->done));
   }
-  Take(sink);
+  return Take(sink).status();
 }
 
 }  // namespace preload_internal

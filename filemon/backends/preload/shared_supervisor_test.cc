@@ -6,6 +6,7 @@
 #include "filemon/backends/preload/shared_supervisor.h"
 
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -18,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "filemon/backends/preload/preload_backend.h"
@@ -230,6 +232,44 @@ TEST_F(SharedSupervisorTest, AnEventLoopOnReadFdDoesNotSpinWithoutDescriptors) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << "10 no session, 11 setrlimit, 12 table not full, "
                                        "13 unreadable, 14 Process failed, 15 spun (100 wakeups), "
                                        "16 record missing, 17 over 3 wakeups";
+}
+
+// A forked child of the caller (no exec) that uses an inherited session: Process and Finish
+// fail at once rather than wait for a thread the child does not have, and dropping its copy
+// leaves the parent's command alone; the parent finishes the session as usual.
+TEST_F(SharedSupervisorTest, AForkedChildCannotUseItsParentsSession) {
+  const std::string file = Scratch("forked") + "/late";
+  pid_t pid = -1;
+  std::unique_ptr<TraceSession> session = Start(absl::StrCat("sleep 0.3; : > ", file), &pid);
+  ASSERT_NE(session, nullptr);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    PathSink sink;
+    const absl::StatusOr<bool> processed = session->Process(&sink);
+    if (processed.ok() || !absl::IsFailedPrecondition(processed.status())) _exit(10);
+    if (!absl::IsFailedPrecondition(session->Finish(&sink))) _exit(11);
+    session.reset();
+    _exit(0);
+  }
+  int status = -1;
+  pid_t reaped = 0;
+  for (int i = 0; i < 1000 && reaped == 0; ++i) {
+    reaped = waitpid(child, &status, WNOHANG);
+    if (reaped == 0) usleep(10 * 1000);
+  }
+  if (reaped == 0) {
+    kill(child, SIGKILL);
+    waitpid(child, &status, 0);
+    FAIL() << "the forked child hung in its parent's session";
+  }
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << status << " (10: Process, 11: Finish did not fail as expected)";
+  PathSink sink;
+  EXPECT_TRUE(session->Finish(&sink).ok());
+  EXPECT_TRUE(sink.Has(file)) << "the child's drop killed the parent's command";
+  EXPECT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
 // Two callers finish their trees at once, while a long command keeps the thread ticking on its
