@@ -1,13 +1,23 @@
 #include "filemon/backends/preload/pidfd_exit.h"
 
+#include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
+
+#include "filemon/backends/preload/raw_syscall.h"
 
 #ifndef P_PIDFD  // glibc before 2.36
 #define P_PIDFD 3
+#endif
+#ifndef CLONE_PIDFD  // glibc before 2.31
+#define CLONE_PIDFD 0x00001000
 #endif
 
 namespace filemon {
@@ -39,7 +49,47 @@ PidfdExit FromWaitStatus(int status) {
   return exit;
 }
 
+std::atomic<bool> g_simulate_no_reaped_exit{false};
+
+// The status PIDFD_GET_INFO gives for the process of `pidfd`, once it has exited.
+PidfdExit GetInfoExit(int pidfd) {
+  PidfdInfo pidfd_info{};
+  pidfd_info.mask = kPidfdInfoExit;
+  if (ioctl(pidfd, kPidfdGetInfo, &pidfd_info) != 0 || !(pidfd_info.mask & kPidfdInfoExit)) {
+    return PidfdExit();
+  }
+  return FromWaitStatus(pidfd_info.exit_code);
+}
+
+// A child made by a fork-like clone with no exit signal and a pidfd, which exits with a known
+// code at once (a raw system call: nothing else runs in it); reaped, then asked.
+bool ProbeReapedExit() {
+  constexpr int kCode = 42;
+  int pidfd = -1;
+  const long pid = RawSyscall6(SYS_clone, CLONE_PIDFD, 0, reinterpret_cast<long>(&pidfd), 0, 0, 0);
+  if (pid == 0) RawSyscall1(SYS_exit_group, kCode);
+  if (pid < 0 || pidfd < 0) return false;  // no CLONE_PIDFD: older than any kernel that keeps it
+  siginfo_t info{};
+  int waited;
+  do {
+    waited =
+        waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, WEXITED | __WALL);
+  } while (waited != 0 && errno == EINTR);
+  // Reaped here, or by a caller's waitid(__WALL) (waited fails then): asked either way.
+  const PidfdExit exit = GetInfoExit(pidfd);
+  close(pidfd);
+  return exit.known && exit.code == kCode;
+}
+
 }  // namespace
+
+bool KernelKeepsReapedExit() {
+  if (g_simulate_no_reaped_exit.load(std::memory_order_relaxed)) return false;
+  static const bool keeps = ProbeReapedExit();
+  return keeps;
+}
+
+void SimulateNoReapedExitForTesting(bool simulate) { g_simulate_no_reaped_exit.store(simulate); }
 
 PidfdExit ReadPidfdExit(int pidfd) {
   PidfdExit exit;
@@ -57,12 +107,8 @@ PidfdExit ReadPidfdExit(int pidfd) {
     return exit;
   }
   // Reaped already (or not this process's child): what the kernel kept, if it keeps it.
-  PidfdInfo pidfd_info{};
-  pidfd_info.mask = kPidfdInfoExit;
-  if (ioctl(pidfd, kPidfdGetInfo, &pidfd_info) != 0 || !(pidfd_info.mask & kPidfdInfoExit)) {
-    return exit;
-  }
-  return FromWaitStatus(pidfd_info.exit_code);
+  if (g_simulate_no_reaped_exit.load(std::memory_order_relaxed)) return exit;
+  return GetInfoExit(pidfd);
 }
 
 }  // namespace preload_internal

@@ -25,6 +25,16 @@ struct PidfdExit {
 // How the process of `pidfd` ended, as far as the kernel still says.
 PidfdExit ReadPidfdExit(int pidfd);
 
+// Whether this kernel keeps the exit status of a reaped process for its pidfd (ReadPidfdExit
+// after the reaping). Found once per process from a child made and reaped for the purpose: one
+// that sends no SIGCHLD when it exits, which a waitpid(-1) of the caller's never reaps (only
+// __WALL does).
+bool KernelKeepsReapedExit();
+
+// For tests only: act as a kernel that keeps no status for a reaped pidfd (`KernelKeepsReapedExit`
+// is false, and `ReadPidfdExit` no longer asks after the reaping). Process-wide.
+void SimulateNoReapedExitForTesting(bool simulate);
+
 }  // namespace preload_internal
 }  // namespace filemon
 

@@ -1,5 +1,6 @@
 #include "filemon/backends/preload/pidfd_exit.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -59,6 +60,27 @@ TEST(PidfdExit, AReapedChildIsReadWhereTheKernelKeepsIt) {
   if (!exit.known) GTEST_SKIP() << "this kernel keeps no exit status with a pidfd (Linux < 6.15)";
   EXPECT_EQ(exit.code, 7);
   EXPECT_EQ(exit.signal, 0);
+}
+
+// The probe agrees with what a reaped child's pidfd says, and leaves no child behind.
+TEST(PidfdExit, TheProbeAgreesWithAReapedChild) {
+  Child child(5);
+  int status = 0;
+  ASSERT_EQ(waitpid(child.pid, &status, 0), child.pid);
+  EXPECT_EQ(KernelKeepsReapedExit(), ReadPidfdExit(child.pidfd).known);
+  EXPECT_EQ(waitpid(-1, &status, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+}
+
+TEST(PidfdExit, TheSimulatedOldKernelKeepsNoReapedStatus) {
+  SimulateNoReapedExitForTesting(true);
+  Child child(9);
+  EXPECT_EQ(ReadPidfdExit(child.pidfd).code, 9);  // before the reaping: known still
+  int status = 0;
+  ASSERT_EQ(waitpid(child.pid, &status, 0), child.pid);
+  EXPECT_FALSE(ReadPidfdExit(child.pidfd).known);
+  EXPECT_FALSE(KernelKeepsReapedExit());
+  SimulateNoReapedExitForTesting(false);
 }
 
 TEST(PidfdExit, ARunningProcessIsNotKnown) {

@@ -30,8 +30,10 @@
 //   - Exits: each process writes its own X; a process killed by a signal gets it from its
 //     parent's interposed wait. The command itself is the caller's child, reaped by the
 //     caller: when it dies by a signal, the supervisor reads the status from its pidfd (waitid
-//     WNOWAIT before the caller reaps it; after, Linux 6.15+ keeps it: on older kernels a
-//     command that bmake reaps before it asks for the records has no X then) and writes its X.
+//     WNOWAIT before the caller reaps it; after, Linux 6.15+ keeps it) and writes its X. On a
+//     kernel that keeps no status for a reaped pidfd (found once per process), the supervisor
+//     thread is woken by the command's exit to read it from the zombie, racing the caller's
+//     waitpid: a command that bmake reaps before that look has no X.
 //   - `auto` (helper set): a program the interposer cannot enter, exec'd inside the tree, is
 //     handed in place to the ptrace helper, as in `Run()`. The command the caller execs itself
 //     is handed over by the child's own Syscall User Dispatch (session_exec_handoff.h; armed by

@@ -51,8 +51,15 @@ constexpr double kIdleTicksMs = 1000;
 // The thread is woken only when it sleeps without a timeout, for a dropped tree, or for a tree
 // handed back from its start (no pidfd: kernels before 5.3; its pipe's hangup is its end,
 // watched from its adoption).
+//
+// Where the kernel keeps no exit status for a reaped pidfd (before Linux 6.15), the root's
+// pidfd goes into the thread's epoll set even for a tree its caller steps: bmake reaps before
+// it asks for the records, and only a look at the zombie before that reaping (the thread's,
+// woken by the root's exit, racing bmake's waitpid) can say which signal killed it. Whichever
+// of the thread and the caller sees the end first finishes the tree.
 void SharedSupervisor::Impl::Submit(std::shared_ptr<TreeState> state) {
   TreeState* tree = state.get();
+  const bool peek_zombie = !KernelKeepsReapedExit();
   bool dropped;  // set by the caller's thread, this one
   {
     absl::MutexLock lock(&tree->mu);
@@ -66,7 +73,11 @@ void SharedSupervisor::Impl::Submit(std::shared_ptr<TreeState> state) {
     submitted_.push_back(std::move(state));
     // After the push: the epoll's event finds the tree submitted. Not the thread's yet: the
     // caller sets `handed_back` before its first submission only.
-    if (!dropped && tree->handed_back) wake = !WatchRoot(tree) || wake;
+    if (!dropped && tree->handed_back) {
+      wake = !WatchRoot(tree) || wake;
+    } else if (!dropped && peek_zombie) {
+      WatchRoot(tree);  // the caller's step finishes the tree if this fails
+    }
     if (wake) asleep_ = false;
   }
   if (wake) Wake();
@@ -201,6 +212,7 @@ bool SharedSupervisor::Impl::SeeEnds(const std::vector<pollfd>& fds, size_t own,
   if (polled && fds[own].revents != 0) RootsExited(&exited);
   for (TreeState* tree : exited) {
     tree->PeekRoot();
+    roots_seen_.fetch_add(1, std::memory_order_relaxed);
     if (!tree->pipe_gone) {
       again.push_back({tree->pipe_read.get(), 0, 0});
       asked.push_back(tree);
@@ -342,6 +354,7 @@ const std::string& SharedSupervisor::socket_name() const { return impl_->channel
 void SharedSupervisor::Submit(std::shared_ptr<TreeState> state) { impl_->Submit(std::move(state)); }
 
 uint64_t SharedSupervisor::thread_wakeups() const { return impl_->woken(); }
+uint64_t SharedSupervisor::thread_root_exits() const { return impl_->roots_seen(); }
 
 absl::StatusOr<SharedSupervisor*> SharedSupervisor::ForThisProcess() {
   static PerProcess<SharedSupervisor> supervisors;  // a forked child makes its own
@@ -358,6 +371,7 @@ absl::StatusOr<SharedSupervisor*> SharedSupervisor::Make() {
   if (!roots.valid()) return absl::ErrnoToStatus(errno, "epoll_create1(preload supervisor)");
   std::string locale_shm_path;
   OwnedFd locale_shm = CreateLocaleShm(&locale_shm_path);
+  KernelKeepsReapedExit();  // asked once per process, here rather than at a command's start
   auto impl = std::make_unique<Impl>(*std::move(channel), std::move(locale_shm), std::move(wake),
                                      std::move(roots));
   Impl* thread_impl = impl.get();

@@ -147,6 +147,9 @@ class SharedSupervisor {
 
   // For tests: how often the thread's sleep ended on an event (not its tick's timeout).
   uint64_t thread_wakeups() const;
+  // For tests: how many trees' root exits the thread saw before their callers did, and read
+  // their status from the zombie.
+  uint64_t thread_root_exits() const;
 
  private:
   friend class TracedTree;

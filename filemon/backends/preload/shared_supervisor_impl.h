@@ -84,7 +84,8 @@ struct TreeState : public RecordSink {
   size_t pipe_capacity = 64 << 10;
   pid_t root = -1;
   OwnedFd root_pidfd;
-  uint64_t id = 0;  // names the tree in the supervisor's epoll set (never reused)
+  uint64_t id = 0;            // names the tree in the supervisor's epoll set (never reused)
+  bool root_watched = false;  // its root's pidfd is in that set (under the supervisor's mu_)
 
   // Under the supervisor's work lock (Impl::work_): the thread's, or the caller's step's.
   bool adopted = false;
@@ -194,6 +195,7 @@ class SharedSupervisor::Impl : public WaitStrategy, public ControlHandler {
   // else hands it to the thread if `hand_back` says so.
   StepResult Step(TreeState* tree, HandBackWhen hand_back);
   uint64_t woken() const { return woken_.load(std::memory_order_relaxed); }
+  uint64_t roots_seen() const { return roots_seen_.load(std::memory_order_relaxed); }
 
   const SupervisorChannel& channel() const { return channel_; }
 
@@ -234,6 +236,7 @@ class SharedSupervisor::Impl : public WaitStrategy, public ControlHandler {
   absl::Mutex work_;
   TreeState* stepping_ = nullptr;   // the tree of the caller's step under way; null: the thread
   std::atomic<uint64_t> woken_{0};  // the thread's sleeps that an event ended (tests)
+  std::atomic<uint64_t> roots_seen_{0};  // roots whose exit the thread saw first (tests)
 
   absl::Mutex mu_;
   std::vector<std::shared_ptr<TreeState>> submitted_ ABSL_GUARDED_BY(mu_);

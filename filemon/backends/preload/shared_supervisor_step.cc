@@ -50,15 +50,17 @@ void SharedSupervisor::Impl::HandBack(TreeState* tree) {
 }
 
 // Under `mu_`: the tree's root's pidfd into the thread's epoll set, once. False if the root
-// has no pidfd (then its end is its pipe's hangup).
+// has exited or has no pidfd, or the set has no room for it: then the end of a tree handed back
+// is its pipe's hangup (its pidfd is closed), and a tree its caller steps is the caller's alone.
 bool SharedSupervisor::Impl::WatchRoot(TreeState* tree) {
   if (!tree->root_pidfd.valid() || tree->root_exited) return false;
+  if (tree->root_watched) return true;
   struct epoll_event event {};
   event.events = EPOLLIN | EPOLLONESHOT;
   event.data.u64 = tree->id;
-  if (epoll_ctl(roots_.get(), EPOLL_CTL_ADD, tree->root_pidfd.get(), &event) == 0) return true;
-  tree->root_pidfd.reset();
-  return false;
+  tree->root_watched = epoll_ctl(roots_.get(), EPOLL_CTL_ADD, tree->root_pidfd.get(), &event) == 0;
+  if (!tree->root_watched && tree->handed_back) tree->root_pidfd.reset();
+  return tree->root_watched;
 }
 
 void SharedSupervisor::Impl::Wake() {

@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "filemon/backends/preload/pidfd_exit.h"
 #include "filemon/backends/preload/preload_backend.h"
 #include "filemon/core/backend.h"
 #include "filemon/core/record.h"
@@ -106,6 +107,10 @@ uint64_t ThreadWakeups() {
 // The point of the caller finishing its tree: a command that leaves no orphan ends without
 // waking the supervisor thread (its ticks are timeouts, not counted).
 TEST_F(SharedSupervisorTest, APlainCommandWakesNoSupervisorThread) {
+  if (!KernelKeepsReapedExit()) {
+    GTEST_SKIP() << "this kernel keeps no exit status for a reaped pidfd (Linux < 6.15): the "
+                    "thread is woken by each command's exit to read it before the reaping";
+  }
   const std::string dir = Scratch("plain");
   PathSink warm;
   RunReaped("true", &warm);  // the supervisor exists and ticks from now on
@@ -120,6 +125,55 @@ TEST_F(SharedSupervisorTest, APlainCommandWakesNoSupervisorThread) {
   // A command that starts after a second's idleness wakes the thread once; none of these
   // should, but the machine may be slow enough for one such gap.
   EXPECT_LE(ThreadWakeups() - before, 2u) << "per " << kCommands << " commands";
+}
+
+class ExitSink : public RecordSink {
+ public:
+  void Add(const Record& record) override {
+    if (record.kind == RecordKind::kExit) exits.push_back(record);
+  }
+  std::vector<Record> exits;
+};
+
+// bmake's job mode: the command is reaped (Job_CatchChildren), then its records are asked for
+// (meta_job_finish). A command killed by a signal still gets its X with that signal: read
+// through its pidfd after the reaping where the kernel keeps it (Linux 6.15+); elsewhere (here
+// simulated) the thread, woken by the root's exit, reads it from the zombie. bmake's waitpid
+// races that look and usually follows it; this test reaps once the thread has looked.
+TEST_F(SharedSupervisorTest, AKilledCommandReapedBeforeFinishHasItsX) {
+  absl::StatusOr<SharedSupervisor*> supervisor = SharedSupervisor::ForThisProcess();
+  ASSERT_TRUE(supervisor.ok());
+  for (const bool simulate_old_kernel : {false, true}) {
+    SCOPED_TRACE(simulate_old_kernel ? "kernel without a reaped pidfd's status" : "this kernel");
+    SimulateNoReapedExitForTesting(simulate_old_kernel);
+    const uint64_t seen_before = (*supervisor)->thread_root_exits();
+    pid_t pid = -1;
+    std::unique_ptr<TraceSession> session = Start("kill -TERM $$", &pid);
+    ASSERT_NE(session, nullptr);
+    siginfo_t info{};
+    ASSERT_EQ(waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT), 0);
+    for (int i = 0; simulate_old_kernel && i < 1000; ++i) {
+      if ((*supervisor)->thread_root_exits() > seen_before) break;
+      usleep(10 * 1000);
+    }
+    if (simulate_old_kernel) {
+      EXPECT_GT((*supervisor)->thread_root_exits(), seen_before)
+          << "the thread did not look at the exited root before the reaping";
+    }
+    int status = -1;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) << status;
+    ExitSink sink;
+    EXPECT_TRUE(session->Finish(&sink).ok());
+    bool found = false;
+    for (const Record& x : sink.exits) {
+      if (x.pid != pid) continue;
+      found = true;
+      EXPECT_EQ(x.signal, SIGTERM);
+    }
+    EXPECT_TRUE(found) << "no X for the killed command " << pid;
+  }
+  SimulateNoReapedExitForTesting(false);
 }
 
 // Finish() before the command has exited (a caller that finishes, then reaps): the caller's
