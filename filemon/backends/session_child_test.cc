@@ -25,6 +25,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "filemon/backends/preload/pidfd_exit.h"
 #include "filemon/backends/testing/session_harness.h"
 #include "filemon/backends/testing/trace_harness.h"
 #include "filemon/core/backend.h"
@@ -42,6 +43,17 @@ using testing_internal::PreparedRun;
 using testing_internal::Traced;
 
 class SessionChildTest : public testing_internal::SessionSuite {};
+
+// preload and auto read the X of a root that wrote none (a failed exec, a signal) through its
+// pidfd. A kernel that keeps no exit status after the reap (Linux before 6.15) leaves it to a
+// race with the caller's waitpid, which these cases' callers win (README, preload_session.h):
+// there they skip, saying so.
+bool RootExitRacesTheReap(const std::string& backend) {
+  return (backend == "preload" || backend == "auto") && !preload_internal::KernelKeepsReapedExit();
+}
+constexpr char kNoReapedExit[] =
+    "this kernel keeps no exit status after the reap (Linux < 6.15): the X of a root the "
+    "caller reaped first is a race";
 
 // A nested bmake under a session (bmake_filemon.h, "Nested"): the traced command opens a
 // filemon of its own for its child (bmake_filemon_nested_open.c, through the bmake API).
@@ -99,6 +111,7 @@ TEST_P(SessionChildTest, TheCallersChildMaySpawnBeforeItsExec) {
 // A command whose exec fails: the caller's child exits 127 without running a program. Its log
 // still ends it with its X, as the device writes it for every process it traced.
 TEST_P(SessionChildTest, AChildWhoseExecFailsHasItsX) {
+  if (RootExitRacesTheReap(GetParam())) GTEST_SKIP() << kNoReapedExit;
   PreparedRun run(backend_.get(), [] {
     execl("/nonexistent/filemon-absent", "absent", static_cast<char*>(nullptr));
     _exit(127);
@@ -180,6 +193,7 @@ TEST_P(SessionChildTest, ANestedFilemonTakesItsChildOverHoweverItStarts) {
   if (backend == "ebpf" || backend == "ptrace") {
     GTEST_SKIP() << backend << ": no hand-over (see ANestedFilemonTakesItsChildOverWhereItCan)";
   }
+  if (RootExitRacesTheReap(backend)) GTEST_SKIP() << kNoReapedExit;
   const std::string helper = absl::StrCat(getenv("TEST_SRCDIR"), "/", getenv("TEST_WORKSPACE"),
                                           "/filemon/backends/bmake_filemon_nested_open");
   for (const char* how : {"fexecve", "execveat", "execvp", "script", "spawn", "spawnp", "absent",
