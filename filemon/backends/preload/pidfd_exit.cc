@@ -68,14 +68,28 @@ bool ProbeReapedExit() {
   int pidfd = -1;
   const long pid = RawSyscall6(SYS_clone, CLONE_PIDFD, 0, reinterpret_cast<long>(&pidfd), 0, 0, 0);
   if (pid == 0) RawSyscall1(SYS_exit_group, kCode);
-  if (pid < 0 || pidfd < 0) return false;  // no CLONE_PIDFD: older than any kernel that keeps it
-  siginfo_t info{};
-  int waited;
-  do {
-    waited =
-        waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, WEXITED | __WALL);
-  } while (waited != 0 && errno == EINTR);
-  // Reaped here, or by a caller's waitid(__WALL) (waited fails then): asked either way.
+  if (pid < 0) return false;
+  int waited = -1;
+  int wait_errno = EINVAL;
+  if (pidfd >= 0) {
+    siginfo_t info{};
+    do {
+      waited =
+          waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, WEXITED | __WALL);
+    } while (waited != 0 && errno == EINTR);
+    wait_errno = waited == 0 ? 0 : errno;
+  }
+  // No pidfd (CLONE_PIDFD ignored: Linux < 5.2) or no waitid(P_PIDFD) (EINVAL: < 5.4): reaped by
+  // its pid, or it stays a zombie for the process's life (it sends no SIGCHLD, so a caller's
+  // waitpid(-1) never reaps it). ECHILD: a caller's waitid(__WALL) reaped it, and the pid may
+  // be another child's already.
+  if (waited != 0 && wait_errno != ECHILD) {
+    int status;
+    while (waitpid(static_cast<pid_t>(pid), &status, __WALL) < 0 && errno == EINTR) {
+    }
+  }
+  if (pidfd < 0) return false;  // older than any kernel that keeps the status
+  // Reaped here, or by a caller's waitid(__WALL): asked either way.
   const PidfdExit exit = GetInfoExit(pidfd);
   close(pidfd);
   return exit.known && exit.code == kCode;
