@@ -35,6 +35,16 @@ bool KernelKeepsReapedExit();
 // is false, and `ReadPidfdExit` no longer asks after the reaping). Process-wide.
 void SimulateNoReapedExitForTesting(bool simulate);
 
+// For tests only: `SimulateNoReapedExitForTesting(simulate)` for the object's scope, switched
+// off at its end, also when a failed ASSERT returns early.
+class ScopedNoReapedExitForTesting {
+ public:
+  explicit ScopedNoReapedExitForTesting(bool simulate) { SimulateNoReapedExitForTesting(simulate); }
+  ~ScopedNoReapedExitForTesting() { SimulateNoReapedExitForTesting(false); }
+  ScopedNoReapedExitForTesting(const ScopedNoReapedExitForTesting&) = delete;
+  ScopedNoReapedExitForTesting& operator=(const ScopedNoReapedExitForTesting&) = delete;
+};
+
 }  // namespace preload_internal
 }  // namespace filemon
 

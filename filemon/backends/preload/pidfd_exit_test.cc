@@ -75,14 +75,23 @@ TEST(PidfdExit, TheProbeAgreesWithAReapedChild) {
 }
 
 TEST(PidfdExit, TheSimulatedOldKernelKeepsNoReapedStatus) {
-  SimulateNoReapedExitForTesting(true);
+  ScopedNoReapedExitForTesting simulated(true);
   Child child(9);
   EXPECT_EQ(ReadPidfdExit(child.pidfd).code, 9);  // before the reaping: known still
   int status = 0;
   ASSERT_EQ(waitpid(child.pid, &status, 0), child.pid);
   EXPECT_FALSE(ReadPidfdExit(child.pidfd).known);
   EXPECT_FALSE(KernelKeepsReapedExit());
-  SimulateNoReapedExitForTesting(false);
+}
+
+// A test that fails inside the simulation's scope leaves the next tests the real kernel.
+TEST(PidfdExit, TheSimulationEndsWithItsScope) {
+  const bool keeps = KernelKeepsReapedExit();
+  {
+    ScopedNoReapedExitForTesting simulated(true);
+    EXPECT_FALSE(KernelKeepsReapedExit());
+  }
+  EXPECT_EQ(KernelKeepsReapedExit(), keeps);
 }
 
 TEST(PidfdExit, ARunningProcessIsNotKnown) {

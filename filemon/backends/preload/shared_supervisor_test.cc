@@ -145,7 +145,7 @@ TEST_F(SharedSupervisorTest, AKilledCommandReapedBeforeFinishHasItsX) {
   ASSERT_TRUE(supervisor.ok());
   for (const bool simulate_old_kernel : {false, true}) {
     SCOPED_TRACE(simulate_old_kernel ? "kernel without a reaped pidfd's status" : "this kernel");
-    SimulateNoReapedExitForTesting(simulate_old_kernel);
+    ScopedNoReapedExitForTesting simulated(simulate_old_kernel);
     const uint64_t seen_before = (*supervisor)->thread_root_exits();
     pid_t pid = -1;
     std::unique_ptr<TraceSession> session = Start("kill -TERM $$", &pid);
@@ -173,7 +173,6 @@ TEST_F(SharedSupervisorTest, AKilledCommandReapedBeforeFinishHasItsX) {
     }
     EXPECT_TRUE(found) << "no X for the killed command " << pid;
   }
-  SimulateNoReapedExitForTesting(false);
 }
 
 // Finish() before the command has exited (a caller that finishes, then reaps): the caller's
