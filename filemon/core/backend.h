@@ -160,10 +160,11 @@ class Backend {
 //   (PR_SET_CHILD_SUBREAPER) would inherit it as a child.
 // - preload, auto: one supervisor thread per process serves every session (every signal
 //   blocked, no process created; made by the first session, kept until exit; a forked child
-//   of the caller makes its own, and its `Process()`/`Finish()` of a session it inherited
-//   fail with FailedPrecondition); `PrepareChild()` points the child's `environ` at the
-//   session's environment, and after vfork() the caller's memory is as it was once
-//   `SetChild()` has run. Records of concurrent sessions never mix (a pipe and a log each).
+//   of the caller makes its own, and its `SetChild()`/`Process()`/`Finish()` of a session it
+//   inherited fail with FailedPrecondition, its `ReadFd()` with -1 and errno EPERM);
+//   `PrepareChild()` points the child's `environ` at the session's environment, and after vfork()
+//   the caller's memory is as it was once `SetChild()` has run. Records of concurrent sessions
+//   never mix (a pipe and a log each).
 class TraceSession {
  public:
   virtual ~TraceSession() = default;

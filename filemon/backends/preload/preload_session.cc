@@ -175,6 +175,8 @@ int PreloadSession::PrepareChild() const {
 }
 
 absl::Status PreloadSession::SetChild(int pid) {
+  // Before Start's locks, which a forked child's copy may hold.
+  if (absl::Status maker = tree_->CheckMaker(); !maker.ok()) return maker;
   if (child_set_) return absl::FailedPreconditionError("preload session: SetChild twice");
   child_set_ = true;
   base_->env->Restore();
@@ -185,6 +187,7 @@ absl::Status PreloadSession::SetChild(int pid) {
 }
 
 absl::Status PreloadSession::Finish(RecordSink* sink) {
+  if (absl::Status maker = tree_->CheckMaker(); !maker.ok()) return maker;
   if (!child_set_) {
     absl::Status s = SetChild(-1);
     if (!s.ok()) return s;

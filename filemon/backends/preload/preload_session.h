@@ -43,8 +43,8 @@
 // Destroying a session before `Finish()` kills the command (through its pidfd) and stops
 // reading its tree's pipe; the rest of the tree ends at its next record (SIGPIPE), as when a
 // run's supervisor dies. A session is the process's that started it: in a forked child that
-// did not exec, `Process` and `Finish` fail (FailedPrecondition) and destroying the child's
-// copy leaves the command alone.
+// did not exec, `SetChild`, `Process` and `Finish` fail (FailedPrecondition), `ReadFd` returns
+// -1 (EPERM), and destroying the child's copy leaves the command alone.
 
 #ifndef FILEMON_BACKENDS_PRELOAD_PRELOAD_SESSION_H_
 #define FILEMON_BACKENDS_PRELOAD_PRELOAD_SESSION_H_

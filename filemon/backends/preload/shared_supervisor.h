@@ -86,7 +86,7 @@ class TracedTree {
   // the start, once its root has exited (an epoll set holding the root's pidfd; `Take` then
   // finishes the tree, or, if orphans hold it, hands it to the thread and the descriptor turns
   // readable only once the thread has finished it). Made at the first call. -1 (errno set) if
-  // it cannot be made.
+  // it cannot be made, or (EPERM) in a process that did not make the tree.
   int ready_fd() const;
 
   // After the fork: the supervisor reads the tree, whose root is `root` (-1: no child; the
@@ -103,6 +103,10 @@ class TracedTree {
   // (a forked child of the caller that did not exec): the supervisor's thread is not there, and
   // its locks may have been held at the fork, so the tree is neither read nor finished nor,
   // when the child drops it, killed from there. The tree stays its maker's.
+
+  // OK in the process that made the tree; FailedPrecondition elsewhere, where neither the above
+  // nor `Start` may run (their locks may have been copied held).
+  absl::Status CheckMaker() const;
 
  private:
   friend class SharedSupervisor;

@@ -123,6 +123,10 @@ StepResult SharedSupervisor::Impl::Step(TreeState* tree, HandBackWhen hand_back)
 
 bool TracedTree::Foreign() const { return getpid() != owner_; }
 
+absl::Status TracedTree::CheckMaker() const {
+  return Foreign() ? ForeignError() : absl::OkStatus();
+}
+
 TracedTree::~TracedTree() {
   if (!started_ || Foreign()) return;  // a forked child's copy: the tree is its parent's
   {
@@ -140,6 +144,10 @@ TracedTree::~TracedTree() {
 }
 
 int TracedTree::ready_fd() const {
+  if (Foreign()) {  // the tree's lock may have been copied held
+    errno = EPERM;
+    return -1;
+  }
   if (ready_fd_ >= 0) return ready_fd_;
   if (!caller_steps_) return ready_fd_ = ReadyEventfd();
   // The root's exit is the caller's event: Take finishes the tree then, or hands it back and

@@ -5,6 +5,7 @@
 
 #include "filemon/backends/preload/shared_supervisor.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -298,6 +299,8 @@ TEST_F(SharedSupervisorTest, AForkedChildCannotUseItsParentsSession) {
   pid_t pid = -1;
   std::unique_ptr<TraceSession> session = Start(absl::StrCat("sleep 0.3; : > ", file), &pid);
   ASSERT_NE(session, nullptr);
+  absl::StatusOr<std::unique_ptr<TraceSession>> unstarted = backend_->StartSession({});
+  ASSERT_TRUE(unstarted.ok()) << unstarted.status();
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
@@ -305,6 +308,10 @@ TEST_F(SharedSupervisorTest, AForkedChildCannotUseItsParentsSession) {
     const absl::StatusOr<bool> processed = session->Process(&sink);
     if (processed.ok() || !absl::IsFailedPrecondition(processed.status())) _exit(10);
     if (!absl::IsFailedPrecondition(session->Finish(&sink))) _exit(11);
+    errno = 0;
+    if (session->ReadFd() != -1 || errno != EPERM) _exit(12);
+    // Without SetChild, Finish would start the tree (taking its locks): it fails first.
+    if (!absl::IsFailedPrecondition((*unstarted)->Finish(&sink))) _exit(13);
     session.reset();
     _exit(0);
   }
@@ -320,8 +327,10 @@ TEST_F(SharedSupervisorTest, AForkedChildCannotUseItsParentsSession) {
     FAIL() << "the forked child hung in its parent's session";
   }
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-      << status << " (10: Process, 11: Finish did not fail as expected)";
+      << status << " (10: Process, 11: Finish, 12: ReadFd, 13: Finish without SetChild did "
+      << "not fail as expected)";
   PathSink sink;
+  EXPECT_TRUE((*unstarted)->Finish(&sink).ok());
   EXPECT_TRUE(session->Finish(&sink).ok());
   EXPECT_TRUE(sink.Has(file)) << "the child's drop killed the parent's command";
   EXPECT_EQ(waitpid(pid, &status, 0), pid);
