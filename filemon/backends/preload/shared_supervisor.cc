@@ -150,12 +150,12 @@ absl::StatusOr<WaitStrategy::Wakeup> SharedSupervisor::Impl::Wait(std::vector<po
   }
   fds->push_back({roots_.get(), POLLIN, 0});
   // A tree handed back has its pipe watched for its hangup (no event bit: no wakeup per write)
-  // once its root has exited, or if the root has no pidfd. No caller steps such a tree, but a
-  // caller's step may drop it (Adopt) while the thread sleeps unlocked: held here till then.
+  // once its root has exited, if the root has no pidfd, or if the set had no room for it. No caller
+  // steps such a tree, but a caller's step may drop it (Adopt) while the thread sleeps unlocked:
+  // held here till then.
   std::vector<std::shared_ptr<TreeState>> hangups;
   for (const std::shared_ptr<TreeState>& tree : active_) {
-    const bool watch_root = tree->root_pidfd.valid() && !tree->root_exited;
-    if (!tree->handed_back || tree->pipe_gone || watch_root) continue;
+    if (!tree->handed_back || tree->pipe_gone || tree->root_to_watch()) continue;
     fds->push_back({tree->pipe_read.get(), 0, 0});
     hangups.push_back(tree);
   }

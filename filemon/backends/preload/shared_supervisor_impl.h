@@ -92,6 +92,11 @@ struct TreeState : public RecordSink {
   bool handed_back = false;  // the thread watches its end: the caller's steps leave it alone
   bool finished = false;     // FinishTree or Drop ran
   bool pipe_gone = false, root_exited = false;
+  // Handed back while the root ran, with no room for its pidfd in the thread's epoll set
+  // (ENOSPC, ENOMEM): the pipe's hangup alone ends the tree. The pidfd stays open: a caller's
+  // poll set may turn readable through it at the end (caller_poll_set), and FinishTree reads
+  // the root's status through it.
+  bool root_unwatched = false;
   PidfdExit root_exit;  // how the root ended, once it did (the caller reaps it)
   size_t refused_before = 0, forged_before = 0;
   size_t added = 0;  // records the dispatcher wrote here
@@ -106,7 +111,9 @@ struct TreeState : public RecordSink {
   OwnedFd ready ABSL_GUARDED_BY(mu);
   // The epoll set of a caller that polls (TracedTree::ready_fd) when no eventfd could be made
   // for it (EMFILE): the tree's end adds the root's pidfd back to it, which takes no new
-  // descriptor (the root has exited: the pidfd stays readable). -1: none.
+  // descriptor: the pidfd, never closed before the TreeState (root_unwatched), is readable
+  // from the root's exit on, which has come by the tree's end unless the root closed the pipe
+  // itself and still runs. -1: none.
   int caller_poll_set ABSL_GUARDED_BY(mu) = -1;
 
   // The dispatcher's sink for this tree (under the work lock).
@@ -116,7 +123,9 @@ struct TreeState : public RecordSink {
     queue.Push(record);
   }
 
-  bool ended() const { return pipe_gone && (!root_pidfd.valid() || root_exited); }
+  // The root's exit is still to be seen through its pidfd before the tree can end.
+  bool root_to_watch() const { return root_pidfd.valid() && !root_exited && !root_unwatched; }
+  bool ended() const { return pipe_gone && !root_to_watch(); }
 
   // The root has exited (its pidfd polled readable): its status, without reaping it (the
   // caller does).

@@ -51,15 +51,16 @@ void SharedSupervisor::Impl::HandBack(TreeState* tree) {
 
 // Under `mu_`: the tree's root's pidfd into the thread's epoll set, once. False if the root
 // has exited or has no pidfd, or the set has no room for it: then the end of a tree handed back
-// is its pipe's hangup (its pidfd is closed), and a tree its caller steps is the caller's alone.
+// is its pipe's hangup (root_unwatched; the pidfd stays open, as the caller's poll set may
+// hold it or get it back at the end), and a tree its caller steps is the caller's alone.
 bool SharedSupervisor::Impl::WatchRoot(TreeState* tree) {
-  if (!tree->root_pidfd.valid() || tree->root_exited) return false;
+  if (!tree->root_to_watch()) return false;
   if (tree->root_watched) return true;
   struct epoll_event event {};
   event.events = EPOLLIN | EPOLLONESHOT;
   event.data.u64 = tree->id;
   tree->root_watched = epoll_ctl(roots_.get(), EPOLL_CTL_ADD, tree->root_pidfd.get(), &event) == 0;
-  if (!tree->root_watched && tree->handed_back) tree->root_pidfd.reset();
+  if (!tree->root_watched && tree->handed_back) tree->root_unwatched = true;
   return tree->root_watched;
 }
 
@@ -79,7 +80,7 @@ absl::StatusOr<WaitStrategy::Wakeup> SharedSupervisor::Impl::StepWait(std::vecto
   Adopt();
   TreeState* tree = stepping_;
   std::vector<pollfd> ask;
-  const bool ask_root = tree->root_pidfd.valid() && !tree->root_exited;
+  const bool ask_root = tree->root_to_watch();
   if (ask_root) ask.push_back({tree->root_pidfd.get(), POLLIN, 0});
   const size_t pipe = ask.size();
   ask.push_back({tree->pipe_gone ? -1 : tree->pipe_read.get(), 0, 0});
