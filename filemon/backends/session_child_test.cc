@@ -193,7 +193,9 @@ TEST_P(SessionChildTest, ANestedFilemonTakesItsChildOverHoweverItStarts) {
   if (backend == "ebpf" || backend == "ptrace") {
     GTEST_SKIP() << backend << ": no hand-over (see ANestedFilemonTakesItsChildOverWhereItCan)";
   }
-  if (RootExitRacesTheReap(backend)) GTEST_SKIP() << kNoReapedExit;
+  // The inner log's root X of a root that wrote none is read by the helper's own supervisor
+  // after its waitpid: a race on such a kernel (only that expectation is left out there).
+  const bool inner_x_races = RootExitRacesTheReap(backend);
   const std::string helper = absl::StrCat(getenv("TEST_SRCDIR"), "/", getenv("TEST_WORKSPACE"),
                                           "/filemon/backends/bmake_filemon_nested_open");
   for (const char* how : {"fexecve", "execveat", "execvp", "script", "spawn", "spawnp", "absent",
@@ -221,15 +223,20 @@ TEST_P(SessionChildTest, ANestedFilemonTakesItsChildOverHoweverItStarts) {
     // A failed exec: the process goes on in this log, which says so.
     EXPECT_EQ(absl::StrContains(outer.Log(), "failed after its hand-over"), fails) << outer.Log();
     EXPECT_EQ(ExitlessProcess(outer.records()), "") << outer.Log();
-    const std::vector<OwnedRecord> inner_records = ParseLog(inner);
-    EXPECT_EQ(ExitlessProcess(inner_records), "") << inner;
     int64_t child = 0;
     for (const OwnedRecord& r : outer.records()) {
       if (r.kind == RecordKind::kFork && r.pid == outer.pid()) child = r.child_pid;
     }
-    EXPECT_TRUE(
-        absl::StrContains(inner, absl::StrCat("\nX ", child, fails ? " 127 0\n" : " 0 0\n")))
-        << "no X for the inner log's root " << child << "\n"
+    const std::string exitless = ExitlessProcess(ParseLog(inner));
+    const bool root_x =
+        absl::StrContains(inner, absl::StrCat("\nX ", child, fails ? " 127 0\n" : " 0 0\n"));
+    if (!inner_x_races || exitless != absl::StrCat("pid ", child, " has no X")) {
+      EXPECT_EQ(exitless, "") << inner;
+    }
+    // Where it races, a root X the log has must still be the right one.
+    const bool some_root_x = absl::StrContains(inner, absl::StrCat("\nX ", child, " "));
+    EXPECT_TRUE(root_x || (inner_x_races && !some_root_x))
+        << "no right X for the inner log's root " << child << "\n"
         << inner;
     if (!fails) {
       EXPECT_TRUE(absl::StrContains(inner, absl::StrCat(" ", input, "\n"))) << inner;
