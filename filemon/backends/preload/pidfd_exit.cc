@@ -1,23 +1,19 @@
 #include "filemon/backends/preload/pidfd_exit.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
 
-#include "filemon/backends/preload/raw_syscall.h"
-
 #ifndef P_PIDFD  // glibc before 2.36
 #define P_PIDFD 3
-#endif
-#ifndef CLONE_PIDFD  // glibc before 2.31
-#define CLONE_PIDFD 0x00001000
 #endif
 
 namespace filemon {
@@ -61,45 +57,24 @@ PidfdExit GetInfoExit(int pidfd) {
   return FromWaitStatus(pidfd_info.exit_code);
 }
 
-// A child made by a fork-like clone with no exit signal and a pidfd, which exits with a known
-// code at once (a raw system call: nothing else runs in it); reaped, then asked.
-bool ProbeReapedExit() {
-  constexpr int kCode = 42;
-  int pidfd = -1;
-  const long pid = RawSyscall6(SYS_clone, CLONE_PIDFD, 0, reinterpret_cast<long>(&pidfd), 0, 0, 0);
-  if (pid == 0) RawSyscall1(SYS_exit_group, kCode);
-  if (pid < 0) return false;
-  int waited = -1;
-  int wait_errno = EINVAL;
-  if (pidfd >= 0) {
-    siginfo_t info{};
-    do {
-      waited =
-          waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, WEXITED | __WALL);
-    } while (waited != 0 && errno == EINTR);
-    wait_errno = waited == 0 ? 0 : errno;
-  }
-  // No pidfd (CLONE_PIDFD ignored: Linux < 5.2) or no waitid(P_PIDFD) (EINVAL: < 5.4): reaped by
-  // its pid, or it stays a zombie for the process's life (it sends no SIGCHLD, so a caller's
-  // waitpid(-1) never reaps it). ECHILD: a caller's waitid(__WALL) reaped it, and the pid may
-  // be another child's already.
-  if (waited != 0 && wait_errno != ECHILD) {
-    int status;
-    while (waitpid(static_cast<pid_t>(pid), &status, __WALL) < 0 && errno == EINTR) {
-    }
-  }
-  if (pidfd < 0) return false;  // older than any kernel that keeps the status
-  // Reaped here, or by a caller's waitid(__WALL): asked either way.
-  const PidfdExit exit = GetInfoExit(pidfd);
-  close(pidfd);
-  return exit.known && exit.code == kCode;
+// Linux keeps a reaped process's exit status for PIDFD_GET_INFO from 6.15 on (PIDFD_INFO_EXIT
+// is filled at the reaping). Asked of the release rather than of a child made for the purpose:
+// a fork here would make every page the caller writes afterwards take a copy-on-write fault,
+// and a clone sharing the memory would run on the caller's stack. A kernel that backports it
+// under an older number takes the older kernels' path, which is correct there too.
+bool ReleaseKeepsReapedExit() {
+  struct utsname name;
+  if (uname(&name) != 0) return false;
+  unsigned major = 0, minor = 0;
+  if (sscanf(name.release, "%u.%u", &major, &minor) != 2) return false;
+  return major > 6 || (major == 6 && minor >= 15);
 }
 
 }  // namespace
 
 bool KernelKeepsReapedExit() {
   if (g_simulate_no_reaped_exit.load(std::memory_order_relaxed)) return false;
-  static const bool keeps = ProbeReapedExit();
+  static const bool keeps = ReleaseKeepsReapedExit();
   return keeps;
 }
 

@@ -26,9 +26,9 @@ struct PidfdExit {
 PidfdExit ReadPidfdExit(int pidfd);
 
 // Whether this kernel keeps the exit status of a reaped process for its pidfd (ReadPidfdExit
-// after the reaping). Found once per process from a child made and reaped for the purpose: one
-// that sends no SIGCHLD when it exits, which a waitpid(-1) of the caller's never reaps (only
-// __WALL does).
+// after the reaping): Linux 6.15 and later, by the kernel's release (uname), asked once per
+// process. No child is made for it: a fork would turn every page the caller writes afterwards
+// into a copy-on-write fault.
 bool KernelKeepsReapedExit();
 
 // For tests only: act as a kernel that keeps no status for a reaped pidfd (`KernelKeepsReapedExit`

@@ -62,13 +62,14 @@ TEST(PidfdExit, AReapedChildIsReadWhereTheKernelKeepsIt) {
   EXPECT_EQ(exit.signal, 0);
 }
 
-// The probe agrees with what a reaped child's pidfd says, and leaves no child behind.
-TEST(PidfdExit, TheProbeAgreesWithAReapedChild) {
+// The release check agrees with what a reaped child's pidfd says, and asking it leaves no child
+// behind (a check that made a child of its own, with no exit signal, would: waitpid(-1) alone
+// never sees such a child, so __WALL).
+TEST(PidfdExit, TheReleaseCheckAgreesWithAReapedChild) {
   Child child(5);
   int status = 0;
   ASSERT_EQ(waitpid(child.pid, &status, 0), child.pid);
   EXPECT_EQ(KernelKeepsReapedExit(), ReadPidfdExit(child.pidfd).known);
-  // __WALL: the probe's child sends no exit signal, which waitpid(-1) alone never sees.
   siginfo_t left{};
   const int waited = waitid(P_ALL, 0, &left, WEXITED | WNOHANG | __WALL);
   EXPECT_TRUE(waited == -1 && errno == ECHILD) << "child " << left.si_pid << " left behind";
