@@ -43,23 +43,16 @@ inline bool ShebangInterpreter(const char* head, size_t size, const char** name,
   auto blank = [](char c) { return c == ' ' || c == '\t'; };
   constexpr size_t last = kShebangBufferSize - 1;
   const void* newline = std::memchr(head, '\n', size);
-  size_t end;  // one past the line
-  if (newline != nullptr) {
-    end = static_cast<size_t>(static_cast<const char*>(newline) - head);
-  } else {
-    size_t start = 2;
-    while (start <= last && blank(at(start))) ++start;
-    if (start > last) return false;  // nothing but blanks
-    size_t stop = start;
-    while (stop <= last && !blank(at(stop)) && at(stop) != '\0') ++stop;
-    if (stop > last) return false;  // the name may go on past the buffer
-    end = last;
-  }
+  // One past the line: its newline, or else the buffer's last byte.
+  const size_t end =
+      newline != nullptr ? static_cast<size_t>(static_cast<const char*>(newline) - head) : last;
   size_t first = 2;
   while (first < end && blank(at(first))) ++first;
   if (first == end) return false;  // nothing but blanks
   size_t stop = first;
   while (stop < end && !blank(at(stop)) && at(stop) != '\0') ++stop;
+  // Without a newline, a name that fills the buffer to its last byte may go on past it.
+  if (newline == nullptr && stop == last && !blank(at(last)) && at(last) != '\0') return false;
   *name = head + first;
   *length = stop - first;
   return true;
