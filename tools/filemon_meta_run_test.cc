@@ -27,15 +27,20 @@ struct Result {
   std::string out;
 };
 
+// The file's text ("" if it cannot be read).
+std::string Slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
 Result Shell(const std::string& dir, const std::string& command) {
   Result r;
   const std::string out = dir + "/.out";
   const int rc = system(absl::StrCat("cd '", dir, "' && ", command, " >'", out, "' 2>&1").c_str());
   r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  std::ifstream f(out);
-  std::stringstream s;
-  s << f.rdbuf();
-  r.out = s.str();
+  r.out = Slurp(out);
   return r;
 }
 
@@ -57,11 +62,9 @@ TEST(FilemonMetaRun, CompileThenCheck) {
     GTEST_SKIP() << "no tracing backend here: " << run.out;
   }
   ASSERT_EQ(run.status, 0) << run.out;
-  std::ifstream meta(dir / "a.o.meta");
-  std::stringstream text;
-  text << meta.rdbuf();
-  ASSERT_TRUE(absl::StrContains(text.str(), "-- filemon acquired metadata --")) << text.str();
-  ASSERT_TRUE(absl::StrContains(text.str(), "CMD cc -c a.c\n")) << text.str();
+  const std::string text = Slurp(dir / "a.o.meta");
+  ASSERT_TRUE(absl::StrContains(text, "-- filemon acquired metadata --")) << text;
+  ASSERT_TRUE(absl::StrContains(text, "CMD cc -c a.c\n")) << text;
   // The compiler read a.h (relative to its cwd); the .o is newer than every input.
   dir.SetMtime("a.o", now);
 
@@ -105,13 +108,11 @@ TEST(FilemonMetaRun, FailingCommandRecordsItsErrorCode) {
   }
   EXPECT_EQ(run.status, 3) << run.out;
   EXPECT_EQ(run.out, "out\n");
-  std::ifstream meta(dir / "x.meta");
-  std::stringstream text;
-  text << meta.rdbuf();
-  EXPECT_TRUE(absl::StrContains(text.str(),
+  const std::string text = Slurp(dir / "x.meta");
+  EXPECT_TRUE(absl::StrContains(text,
                                 "-- command output --\nout\n\n*** Error code 3\n\n"
                                 "-- filemon acquired metadata --\n"))
-      << text.str();
+      << text;
 }
 
 TEST(FilemonMeta, UsageErrorsExitTwoAndHelpTeaches) {
@@ -193,21 +194,17 @@ TEST(FilemonMetaRun, AnInterruptedRunDiesOfTheSignalAsBmakeDoes) {
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 126) GTEST_SKIP() << "no tracing backend here";
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) << "status " << status;
-  std::ifstream meta(dir / "t.meta");
-  std::stringstream text;
-  text << meta.rdbuf();
-  EXPECT_TRUE(absl::StrContains(text.str(), "\n*** Error code 2\n")) << text.str();
-  EXPECT_FALSE(absl::StrContains(text.str(), "\nafter\n")) << text.str();
+  const std::string text = Slurp(dir / "t.meta");
+  EXPECT_TRUE(absl::StrContains(text, "\n*** Error code 2\n")) << text;
+  EXPECT_FALSE(absl::StrContains(text, "\nafter\n")) << text;
   EXPECT_NE(access((dir / "t").c_str(), F_OK), 0) << "the target was not removed";
 
   Result alone =
       Shell(dir.path(),
             absl::StrCat(kEnv, " '", tool, "' run --meta u.meta --target u --cmd 'kill -INT $$'"));
   EXPECT_EQ(alone.status, 130) << alone.out;
-  std::ifstream meta_u(dir / "u.meta");
-  std::stringstream text_u;
-  text_u << meta_u.rdbuf();
-  EXPECT_TRUE(absl::StrContains(text_u.str(), "\n*** Error code 2\n")) << text_u.str();
+  const std::string text_u = Slurp(dir / "u.meta");
+  EXPECT_TRUE(absl::StrContains(text_u, "\n*** Error code 2\n")) << text_u;
 }
 
 // The kernel's order matters to the verdict: the subshell chdirs to s1, starts `cat hdr` in
@@ -236,12 +233,10 @@ TEST_P(FilemonMetaRunOrder, NewerHeaderReadByAnOrphanIsSeen) {
     dir.SetMtime("t", now);
     dir.SetMtime("s1/hdr", now + 2);
     Result newer = Shell(dir.path(), check);
-    std::ifstream meta(dir / "t.meta");
-    std::stringstream text;
-    text << meta.rdbuf();
-    ASSERT_TRUE(absl::StartsWith(newer.out, "out-of-date: newer\n")) << newer.out << text.str();
+    const std::string text = Slurp(dir / "t.meta");
+    ASSERT_TRUE(absl::StartsWith(newer.out, "out-of-date: newer\n")) << newer.out << text;
     ASSERT_TRUE(absl::StrContains(newer.out, "file '" + dir / "s1/hdr" + "' is newer"))
-        << newer.out << text.str();
+        << newer.out << text;
   }
 }
 
@@ -287,12 +282,10 @@ TEST_P(FilemonMetaProbes, AHeaderThatNowShadowsTheOneCompiled) {
   dir.Write("a.c", "#include <same.h>\nint f(void) { return A; }\n", now - 100);
   constexpr char kCmd[] = "cc -I inc1 -I inc2 -c a.c";
   if (!Run(dir, "a.o", kCmd)) GTEST_SKIP() << "no tracing backend here";
-  std::ifstream meta(dir / "a.o.meta");
-  std::stringstream text;
-  text << meta.rdbuf();
-  ASSERT_TRUE(absl::StrContains(text.str(), " inc1/same.h\n")) << text.str();
+  const std::string text = Slurp(dir / "a.o.meta");
+  ASSERT_TRUE(absl::StrContains(text, " inc1/same.h\n")) << text;
   dir.SetMtime("a.o", now);
-  EXPECT_EQ(Check(dir, "a.o", kCmd, "--probes").out, "up-to-date\n") << text.str();
+  EXPECT_EQ(Check(dir, "a.o", kCmd, "--probes").out, "up-to-date\n") << text;
 
   dir.Write("inc1/same.h", "#define A 1\n", now - 100);  // older than a.o: no mtime shows it
   Result probes = Check(dir, "a.o", kCmd, "--probes");
@@ -344,13 +337,11 @@ TEST_P(FilemonMetaProbes, AProbeTheBuildsOwnWriteExplains) {
   // Looks for gen.h, does not find it, makes it: gen.h exists afterwards because of the build.
   constexpr char kCmd[] = "test -e gen.h || echo x > gen.h; cat gen.h > t";
   if (!Run(dir, "t", kCmd)) GTEST_SKIP() << "no tracing backend here";
-  std::ifstream meta(dir / "t.meta");
-  std::stringstream text;
-  text << meta.rdbuf();
-  ASSERT_TRUE(absl::StrContains(text.str(), " gen.h\n")) << text.str();
+  const std::string text = Slurp(dir / "t.meta");
+  ASSERT_TRUE(absl::StrContains(text, " gen.h\n")) << text;
   dir.SetMtime("gen.h", now - 100);
   dir.SetMtime("t", now);
-  EXPECT_EQ(Check(dir, "t", kCmd, "--probes").out, "up-to-date\n") << text.str();
+  EXPECT_EQ(Check(dir, "t", kCmd, "--probes").out, "up-to-date\n") << text;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, FilemonMetaProbes,
