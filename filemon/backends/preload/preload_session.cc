@@ -187,7 +187,7 @@ absl::Status PreloadSession::SetChild(int pid) {
 }
 
 absl::Status PreloadSession::Finish(RecordSink* sink) {
-  if (absl::Status maker = tree_->CheckMaker(); !maker.ok()) return maker;
+  // In a forked child, SetChild and the tree's Finish fail (CheckMaker).
   if (!child_set_) {
     absl::Status s = SetChild(-1);
     if (!s.ok()) return s;

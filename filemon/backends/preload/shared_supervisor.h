@@ -119,6 +119,8 @@ class TracedTree {
   // the thread). True while it runs, still this caller's to look at.
   bool Step(bool always_hand_back);
   int ReadyEventfd() const;
+  // `Take` once `Foreign()` has been asked (a system call): true once the tree is done.
+  bool TakeAsMaker(RecordSink* sink);
 
   bool Foreign() const;  // this process did not make the tree
 

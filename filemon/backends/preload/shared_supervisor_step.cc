@@ -214,6 +214,10 @@ bool TracedTree::Step(bool always_hand_back) {
 
 absl::StatusOr<bool> TracedTree::Take(RecordSink* sink) {
   if (Foreign()) return ForeignError();
+  return TakeAsMaker(sink);
+}
+
+bool TracedTree::TakeAsMaker(RecordSink* sink) {
   if (caller_steps_) Step(/*always_hand_back=*/false);
   RecordQueue ready;
   bool done;
@@ -241,7 +245,8 @@ absl::Status TracedTree::Finish(RecordSink* sink) {
     absl::MutexLock lock(&state_->mu);
     state_->mu.Await(absl::Condition(&state_->done));
   }
-  return Take(sink).status();
+  TakeAsMaker(sink);
+  return absl::OkStatus();
 }
 
 }  // namespace preload_internal
