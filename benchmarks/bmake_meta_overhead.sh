@@ -6,8 +6,11 @@
 # BENCHMARKS.md ("bmake meta mode with filemon").
 #
 # usage: benchmarks/bmake_meta_overhead.sh [--rounds N] [--jobs J] [--bmake PATH]
-#                                          [--workload cc|true]
+#                                          [--workload cc|true] [--compare PATH]
 #   --bmake     the bmake built by scripts/bmake-filemon (default: build it now)
+#   --compare   another such bmake (another commit's): adds the variant meta-auto-compare, and
+#               the paired CPU difference per command of meta-auto against it (an A/B of two
+#               commits in one run, interleaved like the rest)
 #   --workload  cc: 21 `cc -O0 -c` and a link (default); true: the same targets whose commands
 #               are `true` (what tracing costs per command, fixed part)
 # As root, CPU is measured too (user + system of the whole tree, from the children's rusage, in
@@ -27,7 +30,8 @@ rounds=9
 jobs=2
 bmake=""
 workload=cc
-bench_parse_args "--rounds=rounds --jobs=jobs --bmake=bmake --workload=workload" "$@"
+compare=""
+bench_parse_args "--rounds=rounds --jobs=jobs --bmake=bmake --workload=workload --compare=compare" "$@"
 [[ -n "$bmake" ]] || bmake=$("$REPO/scripts/bmake-filemon")
 bench_scratch
 dir=$SCRATCH/bmake-meta
@@ -68,6 +72,13 @@ commands=(
   "env FILEMON_BACKEND=ptrace $bmake -r -j$jobs -f filemon.mk"
   "env FILEMON_BACKEND=auto $bmake -r -j$jobs -f filemon.mk"
 )
+traced_variants=(2 3)
+if [[ -n "$compare" ]]; then
+  [[ -x "$compare" ]] || bench_die "--compare: $compare is not an executable bmake"
+  names+=(meta-auto-compare)
+  commands+=("env FILEMON_BACKEND=auto $compare -r -j$jobs -f filemon.mk")
+  traced_variants+=(4)
+fi
 # CPU time must include the tracer processes (ptrace), which are not bmake's children (auto's
 # supervisor is a thread of bmake): as root, each run is the child of a shell that is pid 1 of
 # a new pid namespace, which reaps every orphan, so the children's rusage of the process that
@@ -111,14 +122,14 @@ for ((r = 0; r < rounds; r++)); do
 done
 # The traced variants once more, untimed, to check that they did their job.
 traced=22  # commands: one per .meta file
-for v in 2 3; do
+for v in "${traced_variants[@]}"; do
   rm -f ./*.o ./*.meta prog
   ${commands[$v]} > /dev/null 2>&1
   [[ $(grep -c -- '^# Bye bye$' ./*.meta | grep -c ':1$') -eq $traced ]] ||
     { echo "${names[$v]} did not write $traced .meta files with complete filemon sections" >&2; exit 1; }
 done
 
-printf '%-16s %10s %7s %10s %7s   (%s: medians of %d rounds, -j%d, %s cores)\n' \
+printf '%-18s %10s %7s %10s %7s   (%s: medians of %d rounds, -j%d, %s cores)\n' \
   variant wall_s ratio cpu_s ratio "$workload" "$rounds" "$jobs" "$(nproc)"
 # The samples are words of one string per variant.
 wall_base=$(bench_median ${wall_samples[0]})
@@ -127,18 +138,24 @@ for ((v = 0; v < ${#names[@]}; v++)); do
   w=$(bench_median ${wall_samples[$v]})
   c=$(bench_median ${cpu_samples[$v]:-0})
   awk -v n="${names[$v]}" -v w="$w" -v wb="$wall_base" -v c="$c" -v cb="$cpu_base" \
-    'BEGIN {printf "%-16s %10.3f %7.2f %10.3f %7s\n", n, w, w / wb, c, (cb > 0 ? sprintf("%.2f", c / cb) : "-")}'
+    'BEGIN {printf "%-18s %10.3f %7.2f %10.3f %7s\n", n, w, w / wb, c, (cb > 0 ? sprintf("%.2f", c / cb) : "-")}'
 done
 [[ $cpu -eq 1 ]] || exit 0
-# Per traced command, paired by round against meta-nofilemon (index 1).
-for v in 2 3; do
-  awk -v n="${names[$v]}" -v t="$traced" -v a="${cpu_samples[$v]}" -v b="${cpu_samples[1]}" \
-    "$BENCH_AWK"'
+# Per traced command, paired by round: each traced variant against meta-nofilemon (index 1),
+# and with --compare, meta-auto (3) against meta-auto-compare (4).
+pairs=()
+for v in "${traced_variants[@]}"; do pairs+=("$v 1"); done
+[[ -z "$compare" ]] || pairs+=("3 4")
+for pair in "${pairs[@]}"; do
+  read -r v b <<< "$pair"
+  awk -v n="${names[$v]}" -v bn="${names[$b]}" -v t="$traced" -v a="${cpu_samples[$v]}" \
+    -v b="${cpu_samples[$b]}" "$BENCH_AWK"'
     BEGIN {
       k = split(a, x, " "); split(b, y, " ")
       for (i = 1; i <= k; i++) d[i] = (x[i] - y[i]) / t * 1e6
       sort_numbers(d, k)
-      printf "%s - meta-nofilemon, CPU per traced command: %.0f us (median of %d paired rounds, " \
-        "95%% CI %s us; %.0f to %.0f)\n", n, median(d, k), k, median_ci(d, k, "%.0f"), d[1], d[k]
+      printf "%s - %s, CPU per traced command: %.0f us (median of %d paired rounds, " \
+        "95%% CI %s us; %.0f to %.0f)\n", n, bn, median(d, k), k, median_ci(d, k, "%.0f"), d[1],
+        d[k]
     }'
 done
