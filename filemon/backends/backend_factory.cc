@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "absl/base/call_once.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -24,26 +25,39 @@ constexpr absl::string_view kEbpfChosen =
     " auto: tracing with ebpf: root, and the kernel loads BPF programs (ebpf sees every "
     "program, static and set-ID ones included, at the lowest cost)";
 
-// `auto` where ebpf can run: `Run()` traces with ebpf, its log opening with kEbpfChosen;
-// sessions (bmake's filemon API, one per target) stay with preload's auto (README.md, "How
-// auto decides").
+// `auto` as root: `Run()` traces with ebpf where it can load, its log opening with
+// kEbpfChosen, and otherwise with preload's auto; sessions (bmake's filemon API, one per target)
+// stay with preload's auto (README.md, "How auto decides"). Whether ebpf can load is asked at
+// the first `Run()`, not when the backend is made: the question costs a trial load of a BPF
+// program, which a caller of sessions only (bmake, once per run) never needs.
 class AutoWithEbpf : public Backend {
  public:
-  AutoWithEbpf(std::unique_ptr<Backend> ebpf, std::unique_ptr<Backend> sessions)
-      : ebpf_(std::move(ebpf)), sessions_(std::move(sessions)) {}
+  explicit AutoWithEbpf(std::unique_ptr<Backend> preload) : preload_(std::move(preload)) {}
   absl::string_view name() const override { return "auto"; }
   absl::StatusOr<ExitStatus> Run(const Command& command, const TraceOptions& options,
                                  RecordSink* sink) override {
+    Backend* ebpf = Ebpf();
+    if (ebpf == nullptr) return preload_->Run(command, options, sink);
     sink->Add(Record::Comment(kEbpfChosen));
-    return ebpf_->Run(command, options, sink);
+    return ebpf->Run(command, options, sink);
   }
   absl::StatusOr<std::unique_ptr<TraceSession>> StartSession(const TraceOptions& options) override {
-    return sessions_->StartSession(options);
+    return preload_->StartSession(options);
   }
 
  private:
-  std::unique_ptr<Backend> ebpf_;
-  std::unique_ptr<Backend> sessions_;
+  // The ebpf backend, made once, by the first run; null where it cannot run.
+  Backend* Ebpf() {
+    absl::call_once(ebpf_once_, [this] {
+      BackendOr ebpf = MakeEbpfBackend();
+      if (ebpf.ok()) ebpf_ = *std::move(ebpf);
+    });
+    return ebpf_.get();
+  }
+
+  std::unique_ptr<Backend> preload_;
+  absl::once_flag ebpf_once_;
+  std::unique_ptr<Backend> ebpf_;  // set once, under ebpf_once_
 };
 
 }  // namespace
@@ -63,11 +77,7 @@ BackendOr MakeAutoBackend(AutoOptions auto_options) {
   if (ptrace.ok()) options.fallback = *std::move(ptrace);
   BackendOr preload = MakePreloadBackend(std::move(options));
   if (auto_options.ebpf != AutoEbpf::kNever && preload.ok() && geteuid() == 0) {
-    BackendOr ebpf = MakeEbpfBackend();
-    if (ebpf.ok()) {
-      return std::unique_ptr<Backend>(
-          std::make_unique<AutoWithEbpf>(*std::move(ebpf), *std::move(preload)));
-    }
+    return std::unique_ptr<Backend>(std::make_unique<AutoWithEbpf>(*std::move(preload)));
   }
   return preload;
 }
