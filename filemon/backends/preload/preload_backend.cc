@@ -2,7 +2,9 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -337,12 +339,11 @@ absl::StatusOr<bool> PreloadBackend::FindFiles(std::string* library, std::string
 absl::StatusOr<bool> PreloadBackend::LocateFiles(std::string* library, std::string* helper) const {
   *library = options_.library;
   if (library->empty()) {
-    absl::StatusOr<std::string> found = FindPreloadFile("libfilemon_preload.so");
+    absl::StatusOr<std::string> found = FindPreloadFile("libfilemon_preload.so");  // readable
     if (!found.ok() && CanFallBack()) return false;
     if (!found.ok()) return found.status();
     *library = *std::move(found);
-  }
-  if (access(library->c_str(), R_OK) != 0) {
+  } else if (access(library->c_str(), R_OK) != 0) {
     return absl::ErrnoToStatus(errno, StrCat("preload: access(", *library, ")"));
   }
   if (options_.auto_mode) {
@@ -428,51 +429,99 @@ absl::StatusOr<std::unique_ptr<Backend>> MakePreloadBackend(PreloadOptions optio
 
 namespace {
 
-// `root/REPO/rel` for every repository REPO of a runfiles tree: the consumer may have given
-// filemon's repository any name.
-void AddRunfilesCandidates(const std::string& root, const std::string& rel,
-                           std::vector<std::string>* candidates) {
-  DIR* dir = opendir(root.c_str());
-  if (dir == nullptr) return;
-  while (const struct dirent* entry = readdir(dir)) {
-    if (entry->d_name[0] == '.') continue;
-    candidates->push_back(absl::StrCat(root, "/", entry->d_name, "/", rel));
+// This program's path (/proc/self/exe), read once per process (the library and the helper are
+// both looked for beside it); empty if unknown.
+const std::string& SelfExe() {
+  static const std::string* const self = [] {
+    char exe[4096];
+    const ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    return new std::string(exe, n > 0 ? static_cast<size_t>(n) : 0);
+  }();
+  return *self;
+}
+
+// The absolute path, free of symbolic links, of the readable file `path`: the kernel's name
+// of the file opened (/proc/self/fd/N: three system calls, where realpath(3) asks once per
+// component of the path); realpath's where /proc is not mounted; `path` itself if both fail.
+std::string CanonicalPath(const std::string& path) {
+  const OwnedFd fd(open(path.c_str(), O_PATH | O_CLOEXEC));
+  if (fd.valid()) {
+    char link[32];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd.get());
+    char resolved[PATH_MAX];
+    const ssize_t n = readlink(link, resolved, sizeof(resolved));
+    if (n > 0 && n < static_cast<ssize_t>(sizeof(resolved)) && resolved[0] == '/') {
+      return std::string(resolved, static_cast<size_t>(n));
+    }
   }
-  closedir(dir);
+  char resolved[PATH_MAX];
+  if (realpath(path.c_str(), resolved) != nullptr) return resolved;
+  return path;
+}
+
+// The places a file is looked for, tried in order until one is readable; all of them are
+// kept for the message that says none was.
+class FileSearch {
+ public:
+  // True if `path` is readable: it is the one found.
+  bool Try(std::string path) {
+    tried_.push_back(std::move(path));
+    return access(tried_.back().c_str(), R_OK) == 0;
+  }
+  // `root/REPO/rel` for every repository REPO of a runfiles tree (the consumer may have given
+  // filemon's repository any name): true at the first readable one.
+  bool TryRunfiles(const std::string& root, const std::string& rel) {
+    DIR* dir = opendir(root.c_str());
+    if (dir == nullptr) return false;
+    bool found = false;
+    while (const struct dirent* entry = readdir(dir)) {
+      if (entry->d_name[0] == '.') continue;
+      if ((found = Try(absl::StrCat(root, "/", entry->d_name, "/", rel)))) break;
+    }
+    closedir(dir);
+    return found;
+  }
+  // The last path tried, canonical (after a Try that returned true).
+  std::string Found() const { return CanonicalPath(tried_.back()); }
+  const std::vector<std::string>& tried() const { return tried_; }
+
+ private:
+  std::vector<std::string> tried_;
+};
+
+// True once `search` found `name` in one of the places beside this program (see
+// FindPreloadFile).
+bool SearchBesideProgram(const std::string& name, FileSearch* search) {
+  const std::string& self = SelfExe();
+  if (self.empty()) return false;
+  const std::string dir = self.substr(0, self.rfind('/'));
+  const std::string rel = absl::StrCat("filemon/backends/preload/", name);
+  if (search->Try(absl::StrCat(dir, "/", name)) ||
+      search->Try(absl::StrCat(dir, "/../lib/filemon/", name))) {  // bazel run //:install
+    return true;
+  }
+  for (const char* env : {"RUNFILES_DIR", "TEST_SRCDIR"}) {
+    const char* root = getenv(env);
+    if (root != nullptr && search->TryRunfiles(root, rel)) return true;
+  }
+  if (search->TryRunfiles(self + ".runfiles", rel)) return true;
+  // bazel-bin: tools/filemon -> filemon/backends/preload/...; tests one level deeper.
+  return search->Try(absl::StrCat(dir, "/../", rel)) ||
+         search->Try(absl::StrCat(dir, "/../../", rel)) ||
+         search->Try(absl::StrCat(dir, "/../../../", rel));
 }
 
 }  // namespace
 
 absl::StatusOr<std::string> FindPreloadFile(const std::string& name) {
-  std::vector<std::string> candidates;
-  if (const char* dir = getenv("FILEMON_PRELOAD_DIR"))
-    candidates.push_back(absl::StrCat(dir, "/", name));
-  char exe[4096];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  if (n > 0) {
-    std::string self(exe, static_cast<size_t>(n));
-    std::string dir = self.substr(0, self.rfind('/'));
-    const std::string rel = absl::StrCat("filemon/backends/preload/", name);
-    candidates.push_back(absl::StrCat(dir, "/", name));
-    candidates.push_back(absl::StrCat(dir, "/../lib/filemon/", name));  // bazel run //:install
-    for (const char* env : {"RUNFILES_DIR", "TEST_SRCDIR"}) {
-      if (const char* r = getenv(env)) AddRunfilesCandidates(r, rel, &candidates);
-    }
-    AddRunfilesCandidates(self + ".runfiles", rel, &candidates);
-    // bazel-bin: tools/filemon -> filemon/backends/preload/...; tests one level deeper.
-    candidates.push_back(absl::StrCat(dir, "/../", rel));
-    candidates.push_back(absl::StrCat(dir, "/../../", rel));
-    candidates.push_back(absl::StrCat(dir, "/../../../", rel));
-  }
-  for (const std::string& c : candidates) {
-    if (access(c.c_str(), R_OK) == 0) {
-      char resolved[PATH_MAX];
-      if (realpath(c.c_str(), resolved) != nullptr) return std::string(resolved);
-      return c;
-    }
+  FileSearch search;
+  const char* dir = getenv("FILEMON_PRELOAD_DIR");
+  if ((dir != nullptr && search.Try(absl::StrCat(dir, "/", name))) ||
+      SearchBesideProgram(name, &search)) {
+    return search.Found();
   }
   return absl::NotFoundError(absl::StrCat("preload: cannot find ", name, " (tried ",
-                                          absl::StrJoin(candidates, ", "),
+                                          absl::StrJoin(search.tried(), ", "),
                                           "; set FILEMON_PRELOAD_DIR)"));
 }
 
