@@ -131,8 +131,9 @@ TEST_F(InterposerLayoutTest, NoDynamicInitializers) {
 }
 
 // Every traced process runs the start (the constructor, the channel checks, the start message)
-// and the exit (X), and pays for each page of that code it touches (start_text.h): those
-// functions must lie together, in a few pages, not spread over the text.
+// and the exit (X), and calls libc through the PLT, and pays for each page of that code it
+// touches (start_text.h): those functions must lie together, right after the PLT, in a few
+// pages, not spread over the text or behind the cold code (BUILD.bazel's section order).
 TEST_F(InterposerLayoutTest, StartAndExitCodeLiesTogether) {
   // Mangled: the library's own symbols are local, found in .symtab only.
   static constexpr const char* kStartPath[] = {
@@ -172,6 +173,13 @@ TEST_F(InterposerLayoutTest, StartAndExitCodeLiesTogether) {
   ASSERT_LT(low, high);
   EXPECT_LE(high - low, kMaxSpan) << "the start and exit code spans " << high - low
                                   << " bytes: mark what they run FILEMON_START_TEXT";
+  Elf64_Shdr plt;
+  ASSERT_TRUE(FindSection(".plt", &plt));
+  const uint64_t plt_end = plt.sh_addr + plt.sh_size;
+  ASSERT_GE(low, plt_end);
+  EXPECT_LT(low - plt_end, 4096u) << low - plt_end
+                                  << " bytes of other code lie between the PLT and the start "
+                                     "code (see interposer_order.txt)";
 }
 
 }  // namespace

@@ -88,8 +88,10 @@ void ForgetProbesInChild() {
 
 namespace {
 
-// The real function `name` (of `old_version`, if not null), looked up once.
-__attribute__((noinline, cold)) void* LookUp(const char* name, const char* old_version) {
+// The real function `name` (of `old_version`, if not null), looked up once per process: not
+// cold (every process that calls a wrapper of the stat family runs it; .text.unlikely lies
+// far from the wrappers, one more page to touch).
+__attribute__((noinline)) void* LookUp(const char* name, const char* old_version) {
   // The __xstat family survives only as compat symbols, which dlsym does not return.
   return old_version != nullptr ? dlvsym(RTLD_NEXT, name, old_version) : dlsym(RTLD_NEXT, name);
 }

@@ -7,9 +7,10 @@
 // Why: each page of the library that a process touches costs it a fault or, on a virtual
 // machine that shadows page tables, a fill of its entry, even after `PrefaultOwnText`
 // (own_text.h). Left where each unit's code falls, those functions spread over a dozen pages of
-// the text. GNU ld and gold place every `.text.startup*` input section together at the head of
-// `.text`, beside the PLT and `.init` that the loader touches anyway, so the start and the exit
-// run in a few pages (interposer_layout_test checks how few).
+// the text. The linker places every `.text.startup.filemon` input section together at the head
+// of `.text` (gold by interposer_order.txt; left to itself it would put the cold code
+// first), right after the PLT that the start's calls to libc touch anyway, so the start and
+// the exit run in a few pages (interposer_layout_test checks how few).
 //
 // Only for what nearly every process runs: a function marked here and rarely run costs every
 // process that does run the start a little room in those pages.
