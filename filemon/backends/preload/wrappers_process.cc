@@ -25,6 +25,7 @@
 #include "filemon/backends/preload/raw_syscall.h"
 #include "filemon/backends/preload/real_function.h"
 #include "filemon/backends/preload/records.h"
+#include "filemon/backends/preload/start_text.h"
 
 #ifndef CLONE_VM
 #define CLONE_VM 0x00000100
@@ -42,8 +43,6 @@ FILEMON_COLD_BSS DECLARE_REAL(forkpty,
                               pid_t (*)(int*, char*, const struct termios*, const struct winsize*));
 DECLARE_REAL(_Fork, pid_t (*)());
 DECLARE_REAL(clone, int (*)(int (*)(void*), void*, int, void*, ...));
-DECLARE_REAL(_exit, void (*)(int));
-DECLARE_REAL(_Exit, void (*)(int));
 DECLARE_REAL(waitpid, pid_t (*)(pid_t, int*, int));
 DECLARE_REAL(wait4, pid_t (*)(pid_t, int*, int, struct rusage*));
 DECLARE_REAL(waitid, int (*)(idtype_t, id_t, siginfo_t*, int));
@@ -257,16 +256,28 @@ FILEMON_EXPORT int clone(int (*fn)(void*), void* stack, int flags, void* arg, ..
   });
 }
 
-FILEMON_EXPORT void _exit(int status) {
+// _exit and _Exit end the process as glibc's own do (exit_group, then exit, then nothing
+// returns), not through dlsym(RTLD_NEXT): every process that leaves through them (a shell
+// does) would pay for the lookup, the loader's lock and their pages in libc at its exit, and
+// libc's functions are these same calls. A library preloaded after this one that wraps _exit
+// is not reached (its atexit handlers are: exit() runs them before _exit).
+namespace {
+[[noreturn]] FILEMON_START_TEXT void EndProcess(int status) {
+  for (;;) {
+    RawSyscall1(SYS_exit_group, status);
+    RawSyscall1(SYS_exit, status);
+  }
+}
+}  // namespace
+
+FILEMON_EXPORT FILEMON_START_TEXT void _exit(int status) {
   RecordExit(status);
-  REAL(_exit)(status);
-  __builtin_unreachable();
+  EndProcess(status);
 }
 
-FILEMON_EXPORT void _Exit(int status) noexcept {
+FILEMON_EXPORT FILEMON_START_TEXT void _Exit(int status) noexcept {
   RecordExit(status);
-  REAL(_Exit)(status);
-  __builtin_unreachable();
+  EndProcess(status);
 }
 
 // --- reaping: X for children that could not write their own ---
