@@ -135,6 +135,7 @@ void Pump::HandleMarker(const MessageHeader& header, const char* body, size_t bo
 // in `*plain`, each with its sender's pid if the socket passes credentials. Returns true when
 // the peer closed.
 bool Pump::Receive(int fd, std::vector<Received>* plain) {
+  if (fd < 0) return false;  // a shared supervisor's control socket (none)
   while (true) {
     struct iovec iov = {buffer_.data(), buffer_.size()};
     union {

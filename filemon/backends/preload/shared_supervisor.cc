@@ -146,7 +146,7 @@ absl::StatusOr<WaitStrategy::Wakeup> SharedSupervisor::Impl::Wait(std::vector<po
   Adopt();
   const size_t own = fds->size();
   for (pollfd& p : *fds) {
-    if (p.fd == channel_.control()) p.fd = -1;  // no reaper holds its other end: hung up
+    if (p.fd == channel_.control()) p.fd = -1;  // none (ChannelUse::kShared)
   }
   fds->push_back({roots_.get(), POLLIN, 0});
   // A tree handed back has its pipe watched for its hangup (no event bit: no wakeup per write)
@@ -362,9 +362,8 @@ absl::StatusOr<SharedSupervisor*> SharedSupervisor::ForThisProcess() {
 }
 
 absl::StatusOr<SharedSupervisor*> SharedSupervisor::Make() {
-  absl::StatusOr<SupervisorChannel> channel = SupervisorChannel::Open();
+  absl::StatusOr<SupervisorChannel> channel = SupervisorChannel::Open(ChannelUse::kShared);
   if (!channel.ok()) return channel.status();
-  channel->ShareSocketOnly();
   OwnedFd wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake.valid()) return absl::ErrnoToStatus(errno, "eventfd(preload supervisor)");
   OwnedFd roots(epoll_create1(EPOLL_CLOEXEC));

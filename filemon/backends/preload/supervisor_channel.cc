@@ -58,7 +58,7 @@ int HighDescriptor() {
 
 }  // namespace
 
-absl::StatusOr<SupervisorChannel> SupervisorChannel::Open() {
+absl::StatusOr<SupervisorChannel> SupervisorChannel::Open(ChannelUse use) {
   SupervisorChannel channel;
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
@@ -78,20 +78,14 @@ absl::StatusOr<SupervisorChannel> SupervisorChannel::Open() {
   if (!channel.child_socket_.valid()) {
     return DescriptorError(errno, "preload: fcntl(F_DUPFD_CLOEXEC)", high);
   }
-  // The pipe, as large as an unprivileged process may make it: room for the records of many
-  // ticks. Linux's default where F_SETPIPE_SZ is refused (quotas).
-  channel.pipe_capacity_ = 64 << 10;
-  int p[2];
-  if (pipe2(p, O_CLOEXEC) == 0) {
-    OwnedFd read_end(p[0]), write_end(p[1]);
-    fcntl(read_end.get(), F_SETPIPE_SZ, 1 << 20);
-    const int capacity = fcntl(read_end.get(), F_GETPIPE_SZ);
-    if (capacity > 0) channel.pipe_capacity_ = static_cast<size_t>(capacity);
-    fcntl(read_end.get(), F_SETFL, O_NONBLOCK);
-    channel.child_pipe_.reset(
-        fcntl(write_end.get(), F_DUPFD_CLOEXEC, channel.child_socket_.get() + 1));
-    if (channel.child_pipe_.valid()) channel.pipe_read_ = std::move(read_end);
+  if (use == ChannelUse::kShared) {
+    // Every tree holds the child end: each message then carries its sender's pid as the
+    // kernel knows it (SCM_CREDENTIALS), which decides the tree it may write for (pump.h).
+    const int on = 1;
+    setsockopt(channel.connections_[0].get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof(on));
+    return channel;
   }
+  channel.OpenPipe();
   int control[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control) != 0) {
     return DescriptorError(errno, "preload: socketpair(control)");
@@ -101,22 +95,25 @@ absl::StatusOr<SupervisorChannel> SupervisorChannel::Open() {
   return channel;
 }
 
+// The pipe, as large as an unprivileged process may make it: room for the records of many
+// ticks. Linux's default where F_SETPIPE_SZ is refused (quotas).
+void SupervisorChannel::OpenPipe() {
+  pipe_capacity_ = 64 << 10;
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return;
+  OwnedFd read_end(p[0]), write_end(p[1]);
+  fcntl(read_end.get(), F_SETPIPE_SZ, 1 << 20);
+  const int capacity = fcntl(read_end.get(), F_GETPIPE_SZ);
+  if (capacity > 0) pipe_capacity_ = static_cast<size_t>(capacity);
+  fcntl(read_end.get(), F_SETFL, O_NONBLOCK);
+  child_pipe_.reset(fcntl(write_end.get(), F_DUPFD_CLOEXEC, child_socket_.get() + 1));
+  if (child_pipe_.valid()) pipe_read_ = std::move(read_end);
+}
+
 void SupervisorChannel::CloseChildEnds() {
   child_socket_.reset();
   child_pipe_.reset();
   control_child_.reset();
-}
-
-void SupervisorChannel::ShareSocketOnly() {
-  child_pipe_.reset();
-  pipe_read_.reset();
-  control_child_.reset();
-  // Every tree holds the child end: each message then carries its sender's pid as the kernel
-  // knows it (SCM_CREDENTIALS), which decides the tree it may write for (pump.h).
-  const int on = 1;
-  if (!connections_.empty()) {
-    setsockopt(connections_[0].get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof(on));
-  }
 }
 
 void SupervisorChannel::CloseConnection(size_t i) {

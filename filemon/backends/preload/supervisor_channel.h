@@ -37,11 +37,23 @@
 namespace filemon {
 namespace preload_internal {
 
+// Who reads the channel.
+enum class ChannelUse {
+  // One run's supervisor, with its reaper: every descriptor above.
+  kRun,
+  // A supervisor shared by several trees (shared_supervisor.h): the socket and the listener
+  // only (each tree has its own pipe, and there is no reaper: `pipe()`, `control()` and the
+  // child ends but the socket are -1). The child socket, which every tree inherits, stays open
+  // for good, and its messages carry their sender's pid (SO_PASSCRED), as those of every
+  // reconnection do.
+  kShared,
+};
+
 class SupervisorChannel {
  public:
-  // Creates the socketpair and the control socketpair (errors), the pipe and the listener
-  // (best effort).
-  static absl::StatusOr<SupervisorChannel> Open();
+  // Creates the socketpair and, for a run, the control socketpair (errors), the pipe and the
+  // listener (best effort).
+  static absl::StatusOr<SupervisorChannel> Open(ChannelUse use = ChannelUse::kRun);
 
   SupervisorChannel(SupervisorChannel&&) = default;
   SupervisorChannel& operator=(SupervisorChannel&&) = default;
@@ -86,14 +98,9 @@ class SupervisorChannel {
   // Closes every socket the supervisor reads from (not the pipe).
   void CloseSockets();
 
-  // For a supervisor shared by several trees (shared_supervisor.h): drops the pipe (each tree
-  // has its own) and the reaper's control end (there is no reaper; `control()` then only
-  // hangs up), and keeps the child socket, which every tree inherits, open for good. Its
-  // messages then carry their sender's pid (SO_PASSCRED), as those of every reconnection do.
-  void ShareSocketOnly();
-
  private:
   SupervisorChannel() = default;
+  void OpenPipe();  // best effort: without it, pipe() and child_pipe() are -1
   void Refuse(const struct ucred& peer);
 
   OwnedFd child_socket_, child_pipe_, control_child_;
