@@ -5,7 +5,8 @@
 // Each round runs PROGRAM (an absolute path: no PATH search) once per VARIANT, in a rotating
 // order, and reports per variant the median wall and CPU time (user + system of the child and
 // of what it waited for) and the median of its differences to the first variant *of the same
-// round*, which cancels a VM's drift. Variants say which environment the child gets:
+// round*, which cancels a VM's drift; then the same for its minor page faults (a count, steadier
+// than times on a loaded machine). Variants say which environment the child gets:
 //   clean          this process's environment without LD_PRELOAD and FILEMON_* (untraced)
 //   inherit        this process's environment as is (traced, when run under filemon)
 //   preload=LIB    clean, plus LD_PRELOAD=LIB (e.g. an empty library: the floor for any
@@ -79,7 +80,8 @@ static char** VariantEnvironment(const char* variant) {
   return env;
 }
 
-static void Report(const char* title, double* times, int rounds, int variants, char** names) {
+static void Report(const char* title, const char* unit, double* times, int rounds, int variants,
+                   char** names) {
   fprintf(stderr, "%s\n", title);
   double* values = calloc(rounds, sizeof(double));
   double* diffs = calloc(rounds, sizeof(double));
@@ -90,10 +92,11 @@ static void Report(const char* title, double* times, int rounds, int variants, c
     }
     qsort(values, rounds, sizeof(double), CompareDoubles);
     qsort(diffs, rounds, sizeof(double), CompareDoubles);
-    fprintf(stderr,
-            "  %-40.40s median %9.0f us   paired difference %+7.0f us (quartiles %+.0f, %+.0f)\n",
-            names[v], values[rounds / 2], diffs[rounds / 2], diffs[rounds / 4],
-            diffs[3 * rounds / 4]);
+    fprintf(
+        stderr,
+        "  %-40.40s median %9.0f %-2s   paired difference %+7.0f %-2s (quartiles %+.0f, %+.0f)\n",
+        names[v], values[rounds / 2], unit, diffs[rounds / 2], unit, diffs[rounds / 4],
+        diffs[3 * rounds / 4]);
   }
   free(values);
   free(diffs);
@@ -119,6 +122,7 @@ int main(int argc, char** argv) {
   for (int v = 0; v < variants; ++v) envs[v] = VariantEnvironment(names[v]);
   double* wall = calloc((size_t)rounds * variants, sizeof(double));
   double* cpu = calloc((size_t)rounds * variants, sizeof(double));
+  double* faults = calloc((size_t)rounds * variants, sizeof(double));
   for (int r = 0; r < rounds; ++r) {
     for (int k = 0; k < variants; ++k) {
       const int v = (k + r) % variants;
@@ -142,10 +146,12 @@ int main(int argc, char** argv) {
       wall[r * variants + v] = NowUs() - start;
       cpu[r * variants + v] = usage.ru_utime.tv_sec * 1e6 + usage.ru_utime.tv_usec +
                               usage.ru_stime.tv_sec * 1e6 + usage.ru_stime.tv_usec;
+      faults[r * variants + v] = (double)usage.ru_minflt;
     }
   }
   fprintf(stderr, "%d rounds of %s; differences to %s\n", rounds, program[0], names[0]);
-  Report("wall time", wall, rounds, variants, names);
-  Report("CPU time (user + system)", cpu, rounds, variants, names);
+  Report("wall time", "us", wall, rounds, variants, names);
+  Report("CPU time (user + system)", "us", cpu, rounds, variants, names);
+  Report("minor page faults", "", faults, rounds, variants, names);
   return 0;
 }
