@@ -113,6 +113,15 @@ TEST_F(InterposerLayoutTest, WritableDataInOnePage) {
 #endif
 }
 
+// The writable segment starts on a page, whatever the size of the text before it: left to
+// itself, gold starts it mid-page when that spans no more pages, and .bss may then cross into
+// the next page (interposer_state.cc's aligner prevents it).
+TEST_F(InterposerLayoutTest, WritableSegmentStartsOnAPage) {
+#if defined(__x86_64__)
+  EXPECT_EQ(WritableSegment().p_vaddr % 4096, 0u);
+#endif
+}
+
 // A global with a dynamic initializer (a `_GLOBAL__sub_I_` function) writes its pages at every
 // process's start: globals must be constant-initialized (e.g. `T array[N] = {};`).
 TEST_F(InterposerLayoutTest, NoDynamicInitializers) {

@@ -25,5 +25,15 @@ __thread uint32_t t_fork_token = 0;
 
 std::atomic<int> g_init_state{0};
 
+#if defined(__x86_64__)
+// Starts the writable segment on a page boundary (interposer_layout_test). gold starts it
+// mid-page, right after the text's last byte, whenever that spans no more pages of memory;
+// from there .bss can reach past the page the loader writes anyway (FILEMON_COLD_BSS). A
+// page-aligned object raises the segment's alignment to a page; in .lbss, it moves only .lbss,
+// and nothing ever touches it. Kept (`retain`) though nothing refers to it.
+FILEMON_COLD_BSS
+    __attribute__((used, retain)) alignas(4096) char g_writable_segment_aligner[1] = {};
+#endif
+
 }  // namespace preload_internal
 }  // namespace filemon
