@@ -73,8 +73,9 @@ BackendOr MakeAutoBackend(AutoOptions auto_options) {
   }
   PreloadOptions options;
   options.auto_mode = true;
-  BackendOr ptrace = MakePtraceBackend();
-  if (ptrace.ok()) options.fallback = *std::move(ptrace);
+  // ptrace's own checks (the kernel's release, Yama, seccomp) at the first run, or a session
+  // without the library: bmake's sessions never need them.
+  options.make_fallback = [] { return MakePtraceBackend(); };
   BackendOr preload = MakePreloadBackend(std::move(options));
   if (auto_options.ebpf != AutoEbpf::kNever && preload.ok() && geteuid() == 0) {
     return std::unique_ptr<Backend>(std::make_unique<AutoWithEbpf>(*std::move(preload)));

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/call_once.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -241,7 +242,8 @@ LaunchArrays MakeLaunchArrays(const Command& command, const LaunchSettings& sett
 
 class PreloadBackend : public Backend {
  public:
-  explicit PreloadBackend(PreloadOptions options) : options_(std::move(options)) {}
+  explicit PreloadBackend(PreloadOptions options)
+      : fallback_(std::move(options.fallback)), options_(std::move(options)) {}
 
   absl::string_view name() const override { return options_.auto_mode ? "auto" : "preload"; }
 
@@ -252,7 +254,9 @@ class PreloadBackend : public Backend {
 
  private:
   // True if auto mode has a fallback for what the interposer cannot do.
-  bool CanFallBack() const { return options_.auto_mode && options_.fallback != nullptr; }
+  bool CanFallBack() const { return options_.auto_mode && Fallback() != nullptr; }
+  // The fallback backend (made by `make_fallback` at the first call); null if none.
+  Backend* Fallback() const;
   // Decides how to run `command`; sets `plan->delegate` when the fallback must run it all.
   absl::Status Plan(const Command& command, RecordSink* sink, RunPlan* plan);
   // The interposer and, in auto mode, the helper (empty if missing). False: auto without the
@@ -266,6 +270,8 @@ class PreloadBackend : public Backend {
   absl::StatusOr<ExitStatus> Trace(const Command& command, const TraceOptions& options,
                                    const RunPlan& plan, RecordSink* sink, bool* no_room);
 
+  mutable std::unique_ptr<Backend> fallback_;  // set once, under fallback_once_
+  mutable absl::once_flag fallback_once_;
   const PreloadOptions options_;
   std::atomic<bool> said_no_library_{false};  // auto's fallback note is written once
   mutable absl::Mutex files_mu_;
@@ -274,13 +280,22 @@ class PreloadBackend : public Backend {
   mutable std::string found_helper_ ABSL_GUARDED_BY(files_mu_);
 };
 
+Backend* PreloadBackend::Fallback() const {
+  absl::call_once(fallback_once_, [this] {
+    if (fallback_ != nullptr || !options_.make_fallback) return;
+    absl::StatusOr<std::unique_ptr<Backend>> made = options_.make_fallback();
+    if (made.ok()) fallback_ = *std::move(made);
+  });
+  return fallback_.get();
+}
+
 absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const TraceOptions& options,
                                                RecordSink* sink) {
   if (command.argv.empty()) return absl::InvalidArgumentError("preload: empty command");
   RunPlan plan;
   absl::Status planned = Plan(command, sink, &plan);
   if (!planned.ok()) return planned;
-  if (plan.delegate) return options_.fallback->Run(command, options, sink);
+  if (plan.delegate) return Fallback()->Run(command, options, sink);
   bool no_room = false;
   absl::StatusOr<ExitStatus> traced = Trace(command, options, plan, sink, &no_room);
   if (!no_room) return traced;
@@ -288,8 +303,8 @@ absl::StatusOr<ExitStatus> PreloadBackend::Run(const Command& command, const Tra
   sink->Add(Record::Comment(StrCat(" auto: the arguments and environment of ", plan.program,
                                    " leave no room for the interposer's variables (execve: "
                                    "E2BIG): tracing with ",
-                                   options_.fallback->name())));
-  return options_.fallback->Run(command, options, sink);
+                                   Fallback()->name())));
+  return Fallback()->Run(command, options, sink);
 }
 
 absl::Status PreloadBackend::Plan(const Command& command, RecordSink* sink, RunPlan* plan) {
@@ -309,7 +324,7 @@ absl::Status PreloadBackend::Plan(const Command& command, RecordSink* sink, RunP
   // it would run without its privilege.
   if (plan->unpreloadable && kind != ExecKind::kSecure && CanFallBack()) {
     sink->Add(Record::Comment(StrCat(" auto: ", plan->program, " is ", ExecKindReason(kind),
-                                     ": tracing with ", options_.fallback->name())));
+                                     ": tracing with ", Fallback()->name())));
     plan->delegate = true;
     return absl::OkStatus();
   }
@@ -321,7 +336,7 @@ absl::Status PreloadBackend::Plan(const Command& command, RecordSink* sink, RunP
       sink->Add(Record::Comment(StrCat(
           " auto: libfilemon_preload.so not found beside the program or in its runfiles (set "
           "FILEMON_PRELOAD_DIR): tracing every command with ",
-          options_.fallback->name())));
+          Fallback()->name())));
     }
     plan->delegate = true;
   }
@@ -361,7 +376,7 @@ absl::StatusOr<std::unique_ptr<TraceSession>> PreloadBackend::StartSession(
   preload_internal::SessionSettings settings;
   absl::StatusOr<bool> found = FindFiles(&settings.library, &settings.helper);
   if (!found.ok()) return found.status();
-  if (!*found) return options_.fallback->StartSession(options);
+  if (!*found) return Fallback()->StartSession(options);
   settings.auto_mode = options_.auto_mode;
   settings.absolute_paths = options.absolute_paths;
   settings.probes = options.probes;

@@ -20,6 +20,7 @@
 #ifndef FILEMON_BACKENDS_PRELOAD_PRELOAD_BACKEND_H_
 #define FILEMON_BACKENDS_PRELOAD_PRELOAD_BACKEND_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -36,6 +37,10 @@ struct PreloadOptions {
   // says so in a `#` comment, as in plain preload mode.
   bool auto_mode = false;
   std::unique_ptr<Backend> fallback;
+  // Where `fallback` is null: makes it at its first need (a run, or a session without the
+  // library), once; a failure means no fallback. A caller of sessions alone (bmake) then
+  // never pays for the fallback's own checks.
+  std::function<absl::StatusOr<std::unique_ptr<Backend>>()> make_fallback;
   // The `filemon_preload_helper` program; empty in auto mode:
   // `FindPreloadFile("filemon_preload_helper")` if it exists.
   std::string helper;
