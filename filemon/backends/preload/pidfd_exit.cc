@@ -80,13 +80,21 @@ bool KernelKeepsReapedExit() {
 
 void SimulateNoReapedExitForTesting(bool simulate) { g_simulate_no_reaped_exit.store(simulate); }
 
+// Where the kernel keeps the status of a reaped process, it is asked first: the caller (bmake)
+// has reaped the process as a rule by the time its end is read, and then one ioctl answers
+// where waitid would fail first. A zombie has no such status yet (the kernel keeps it at the
+// reaping): waitid(WNOWAIT) reads it; a reaping between the two is caught by asking again.
 PidfdExit ReadPidfdExit(int pidfd) {
+  if (pidfd < 0) return PidfdExit();
+  const bool kept = KernelKeepsReapedExit();
+  if (kept) {
+    if (PidfdExit exit = GetInfoExit(pidfd); exit.known) return exit;
+  }
   PidfdExit exit;
-  if (pidfd < 0) return exit;
   siginfo_t info{};
   if (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info,
-             WEXITED | WNOHANG | WNOWAIT) == 0 &&
-      info.si_pid != 0) {
+             WEXITED | WNOHANG | WNOWAIT) == 0) {
+    if (info.si_pid == 0) return exit;  // still running
     exit.known = true;
     if (info.si_code == CLD_EXITED) {
       exit.code = info.si_status;
@@ -95,9 +103,8 @@ PidfdExit ReadPidfdExit(int pidfd) {
     }
     return exit;
   }
-  // Reaped already (or not this process's child): what the kernel kept, if it keeps it.
-  if (g_simulate_no_reaped_exit.load(std::memory_order_relaxed)) return exit;
-  return GetInfoExit(pidfd);
+  // Reaped since the first look (or not this process's child): what the kernel kept.
+  return kept ? GetInfoExit(pidfd) : exit;
 }
 
 }  // namespace preload_internal
