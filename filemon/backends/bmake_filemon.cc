@@ -29,6 +29,7 @@
 // (Linux: BUILD.bazel defines FILEMON_BMAKE_SESSIONS); FreeBSD/NetBSD need only the device.
 #if defined(FILEMON_BMAKE_SESSIONS)
 #include "filemon/backends/backend_factory.h"
+#include "filemon/backends/per_process.h"
 #endif
 #include "filemon/backends/kernel/filemon_device.h"
 #include "filemon/core/backend.h"
@@ -141,7 +142,7 @@ bool ProbeChildrenBornTraced() {
 
 // `ProbeChildrenBornTraced()` once per process (bmake opens a filemon per command; a tracer
 // comes with the process's start, as the enclosing trace that starts a nested bmake): the
-// answer of this process's first filemon_open. A forked child asks again. `self`: getpid().
+// answer of this process's first filemon_open. A forked child asks again. `self`: its pid.
 bool ChildrenBornTraced(pid_t self) {
   static std::atomic<pid_t> asked_by{0};
   static std::atomic<bool> answer{false};
@@ -250,7 +251,7 @@ struct filemon_handle* filemon_open(void) {
     return F.release();
   }
 #if defined(FILEMON_BMAKE_SESSIONS)
-  F->owner = ::getpid();
+  F->owner = filemon::ThisProcessId();
   if (ChildrenBornTraced(F->owner)) {
     // bmake then warns "Could not open filemon" and runs this make without it; the enclosing
     // trace still records every command.

@@ -14,6 +14,10 @@
 //
 // A failed `make` is not remembered: the next `Get` tries again.
 //
+// `ThisProcessId()`: getpid() without a system call but the first in each process, for the
+// guards that tell a forked child from the process that made an object (this file's `Get`,
+// a session's tree).
+//
 // Example:
 //   static PerProcess<Supervisor> supervisors;
 //   absl::StatusOr<Supervisor*> s = supervisors.Get([] { return Supervisor::Make(); });
@@ -32,6 +36,15 @@
 #include "absl/synchronization/mutex.h"
 
 namespace filemon {
+
+// The calling process's pid, asked of the kernel once per process: kept in a page the kernel
+// empties in every child made by fork (MADV_WIPEONFORK: any clone without CLONE_VM, raw system
+// calls included), so a forked child asks again. Where the kernel has no such page (before
+// Linux 4.14), getpid() each time.
+// REQUIRES: not called in a child that shares the caller's memory (vfork, clone with CLONE_VM
+// but without CLONE_THREAD): there it returns the parent's pid, and a first call there would
+// leave the child's in the parent's page. Such a child's code uses getpid() itself.
+pid_t ThisProcessId();
 
 template <typename T>
 class PerProcess {
@@ -63,7 +76,7 @@ class PerProcess {
 
   // This process's slot; a parent's (inherited by fork) is replaced, not touched.
   Slot* SlotOfThisProcess() {
-    const pid_t self = getpid();
+    const pid_t self = ThisProcessId();
     Slot* slot = current_.load(std::memory_order_acquire);
     while (slot == nullptr || slot->owner != self) {
       Slot* fresh = new Slot(self);

@@ -1,5 +1,6 @@
 #include "filemon/backends/per_process.h"
 
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -59,6 +60,30 @@ TEST(PerProcess, AForkedChildMakesItsOwn) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(*again, *parent);
   EXPECT_EQ(made, 1);
+}
+
+TEST(ThisProcessId, IsThePid) {
+  EXPECT_EQ(ThisProcessId(), getpid());
+  EXPECT_EQ(ThisProcessId(), getpid());  // from the page now
+}
+
+// A child that fork made, by the C library or by a raw system call that runs no atfork
+// handler, is told its own pid, not the one its parent kept.
+TEST(ThisProcessId, AForkedChildIsToldItsOwnPid) {
+  ASSERT_EQ(ThisProcessId(), getpid());  // the parent's is kept
+  for (const bool raw : {false, true}) {
+    SCOPED_TRACE(raw ? "raw fork" : "fork");
+    const pid_t child = raw ? static_cast<pid_t>(syscall(SYS_fork)) : fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      const pid_t self = static_cast<pid_t>(syscall(SYS_getpid));
+      _exit(ThisProcessId() == self && ThisProcessId() == self ? 0 : 1);
+    }
+    int status = -1;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    EXPECT_EQ(ThisProcessId(), getpid());
+  }
 }
 
 }  // namespace

@@ -60,6 +60,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "filemon/backends/per_process.h"
 #include "filemon/core/owned_fd.h"
 #include "filemon/core/record_sink.h"
 
@@ -113,7 +114,7 @@ class TracedTree {
   TracedTree(SharedSupervisor* supervisor, std::shared_ptr<TreeState> state, OwnedFd child_pipe)
       : supervisor_(supervisor),
         state_(std::move(state)),
-        owner_(getpid()),
+        owner_(ThisProcessId()),
         child_pipe_(std::move(child_pipe)) {}
   // One look at the tree's end, finishing it if it ended (`always_hand_back`: else hands it to
   // the thread). True while it runs, still this caller's to look at.

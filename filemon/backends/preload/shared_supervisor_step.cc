@@ -122,7 +122,7 @@ StepResult SharedSupervisor::Impl::Step(TreeState* tree, HandBackWhen hand_back)
   return StepResult::kRunning;
 }
 
-bool TracedTree::Foreign() const { return getpid() != owner_; }
+bool TracedTree::Foreign() const { return ThisProcessId() != owner_; }
 
 absl::Status TracedTree::CheckMaker() const {
   return Foreign() ? ForeignError() : absl::OkStatus();
