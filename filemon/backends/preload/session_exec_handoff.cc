@@ -14,6 +14,7 @@
 
 #include "filemon/backends/preload/exec_argv.h"
 #include "filemon/backends/preload/exec_probe.h"
+#include "filemon/backends/preload/exec_probe_cache.h"
 #include "filemon/backends/preload/safe_string.h"
 #include "filemon/backends/preload/user_memory.h"
 #include "filemon/backends/preload/wire_format.h"
@@ -135,7 +136,7 @@ long Call(long nr, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 =
 // thread's as it is (called from the caller's code, not from the handler). Returns only on
 // failure.
 void ExecHelper(const char* path, char* const* argv, char* const* envp, const sigset_t* mask) {
-  const ExecProbe probe = ProbeExecutable(path);
+  const ExecProbe probe = ProbeExecutableRemembered(path);
   if (probe.kind == ExecKind::kPreloadable || probe.kind == ExecKind::kUnknown ||
       probe.kind == ExecKind::kSecure) {
     return;  // the interposer enters it (or a set-ID program keeps its privilege)
