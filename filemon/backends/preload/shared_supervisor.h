@@ -124,6 +124,7 @@ class TracedTree {
   bool TakeAsMaker(RecordSink* sink);
 
   bool Foreign() const;  // this process did not make the tree
+  void KeepPollSet();
 
   SharedSupervisor* const supervisor_;
   const std::shared_ptr<TreeState> state_;
@@ -133,7 +134,8 @@ class TracedTree {
   // Started with a root's pidfd, neither finished nor handed to the thread: the caller looks
   // for the tree's end (Step).
   bool caller_steps_ = false;
-  mutable OwnedFd poll_set_;  // ready_fd() while the caller steps: the root's pidfd, epoll
+  mutable OwnedFd poll_set_;       // ready_fd() while the caller steps: the root's pidfd, epoll
+  bool poll_set_swapped_ = false;  // Step put the thread's end of the tree into it
   mutable int ready_fd_ = -1;
 };
 

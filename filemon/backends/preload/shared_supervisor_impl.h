@@ -208,6 +208,12 @@ class SharedSupervisor::Impl : public WaitStrategy, public ControlHandler {
 
   const SupervisorChannel& channel() const { return channel_; }
 
+  // An empty epoll set for a caller that polls its tree (TracedTree::ready_fd): one kept by
+  // the caller of an earlier tree, or a new one (-1, errno set, if it cannot be made).
+  int TakePollSet();
+  // Keeps the empty epoll set `set` for a next tree's caller (closes it if enough are kept).
+  void KeepPollSet(int set);
+
   // WaitStrategy
   absl::StatusOr<Wakeup> Wait(std::vector<pollfd>* fds) override;
   void Drained(size_t messages, size_t pipe_bytes) override;
@@ -251,6 +257,9 @@ class SharedSupervisor::Impl : public WaitStrategy, public ControlHandler {
   std::vector<std::shared_ptr<TreeState>> submitted_ ABSL_GUARDED_BY(mu_);
   bool asleep_ ABSL_GUARDED_BY(mu_) = false;  // in poll without a timeout: Submit wakes it
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+
+  // Empty epoll sets kept for the callers' next trees (-1: none); any thread takes and keeps.
+  std::atomic<int> spare_poll_sets_[2] = {{-1}, {-1}};
 
   // Under `work_`.
   RecordDispatcher dispatcher_;

@@ -112,6 +112,9 @@ StepResult SharedSupervisor::Impl::Step(TreeState* tree, HandBackWhen hand_back)
   if (run.ok() && tree->ended()) {
     FinishTree(tree, pump_.status());
     Deactivate(tree);
+    // Needed no more: closed now rather than with the tree, which leaves its caller's poll set
+    // empty for the next tree (TracedTree::KeepPollSet; an epoll set forgets a closed file).
+    tree->root_pidfd.reset();
     return StepResult::kFinished;
   }
   const bool root_gone = tree->root_exited || !tree->root_pidfd.valid();
@@ -130,6 +133,7 @@ absl::Status TracedTree::CheckMaker() const {
 
 TracedTree::~TracedTree() {
   if (!started_ || Foreign()) return;  // a forked child's copy: the tree is its parent's
+  KeepPollSet();
   {
     absl::MutexLock lock(&state_->mu);
     state_->caller_poll_set = -1;  // closed with this object
@@ -144,6 +148,30 @@ TracedTree::~TracedTree() {
   supervisor_->Submit(state_);
 }
 
+// The caller's poll set goes back to the supervisor for the next tree's caller if it is empty
+// again: it held only the root's pidfd (no eventfd swapped in: Step), which the caller's step
+// closed when it finished the tree (the thread never closes it). Else it is closed.
+void TracedTree::KeepPollSet() {
+  if (!poll_set_.valid() || poll_set_swapped_ || state_->root_pidfd.valid()) return;
+  supervisor_->impl_->KeepPollSet(poll_set_.release());
+}
+
+int SharedSupervisor::Impl::TakePollSet() {
+  for (std::atomic<int>& spare : spare_poll_sets_) {
+    const int set = spare.exchange(-1, std::memory_order_acquire);
+    if (set >= 0) return set;
+  }
+  return epoll_create1(EPOLL_CLOEXEC);
+}
+
+void SharedSupervisor::Impl::KeepPollSet(int set) {
+  for (std::atomic<int>& spare : spare_poll_sets_) {
+    int none = -1;
+    if (spare.compare_exchange_strong(none, set, std::memory_order_release)) return;
+  }
+  close(set);
+}
+
 int TracedTree::ready_fd() const {
   if (Foreign()) {  // the tree's lock may have been copied held
     errno = EPERM;
@@ -153,7 +181,7 @@ int TracedTree::ready_fd() const {
   if (!caller_steps_) return ready_fd_ = ReadyEventfd();
   // The root's exit is the caller's event: Take finishes the tree then, or hands it back and
   // swaps in the eventfd (Step), so that the descriptor is not left readable meanwhile.
-  poll_set_.reset(epoll_create1(EPOLL_CLOEXEC));
+  poll_set_.reset(supervisor_->impl_->TakePollSet());
   if (!poll_set_.valid()) return -1;
   struct epoll_event event {};
   event.events = EPOLLIN;
@@ -199,6 +227,7 @@ bool TracedTree::Step(bool always_hand_back) {
   if (result == StepResult::kRunning) return true;
   caller_steps_ = false;
   if (result == StepResult::kHandedBack && poll_set_.valid()) {
+    poll_set_swapped_ = true;
     // The root has exited (its pidfd stays readable): the thread's end of the tree wakes a
     // caller that polls, not the root's, which would leave the set readable while orphans run.
     epoll_ctl(poll_set_.get(), EPOLL_CTL_DEL, state_->root_pidfd.get(), nullptr);

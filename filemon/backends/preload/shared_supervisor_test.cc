@@ -250,6 +250,42 @@ TEST_F(SharedSupervisorTest, AnEventLoopOnReadFdAloneEndsWithoutSpinning) {
   }
 }
 
+// bmake's jobs one after another, each polled on its ReadFd(): a command's descriptor is
+// readable only once that command has exited, also when it is the set an earlier command
+// polled, kept for it once empty (reused: the same number), and after a command whose orphan
+// the thread finished (its set is not kept).
+TEST_F(SharedSupervisorTest, AReadFdTurnsReadableOnlyOnceItsOwnCommandExited) {
+  const std::string dir = Scratch("readfd_again");
+  const std::vector<std::string> scripts = {"true", "sleep 0.2", "(sleep 0.2) &", "sleep 0.2",
+                                            "sleep 0.2"};
+  std::vector<int> fds;
+  for (size_t i = 0; i < scripts.size(); ++i) {
+    SCOPED_TRACE(scripts[i]);
+    const std::string file = absl::StrCat(dir, "/", i);
+    pid_t pid = -1;
+    std::unique_ptr<TraceSession> session = Start(absl::StrCat(scripts[i], "\n: > ", file), &pid);
+    ASSERT_NE(session, nullptr);
+    const int fd = session->ReadFd();
+    ASSERT_GE(fd, 0);
+    fds.push_back(fd);
+    pollfd p{fd, POLLIN, 0};
+    if (i > 0) EXPECT_EQ(poll(&p, 1, 0), 0) << "readable while its command runs";
+    PathSink sink;
+    bool done = false;
+    for (int wakeups = 0; !done && wakeups < 100; ++wakeups) {
+      ASSERT_EQ(poll(&p, 1, 30 * 1000), 1) << "ReadFd() stayed unreadable";
+      absl::StatusOr<bool> d = session->Process(&sink);
+      ASSERT_TRUE(d.ok()) << d.status();
+      done = *d;
+    }
+    EXPECT_TRUE(done);
+    EXPECT_TRUE(sink.Has(file));
+    int status = -1;
+    EXPECT_EQ(waitpid(pid, &status, 0), pid);
+  }
+  EXPECT_EQ(fds[1], fds[0]) << "the first command's set was not kept for the second";
+}
+
 // The same loop where no descriptor can be made once ReadFd() exists (EMFILE), as the tree is
 // handed to the thread for its orphan: no eventfd for the thread's end, and the descriptor is
 // still not left readable while the orphan runs (it turns readable at the end). In a forked
