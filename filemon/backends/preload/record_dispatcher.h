@@ -95,6 +95,11 @@ class RecordDispatcher {
   // was handed over to a nested trace), without HandleExit's comment (a root that sent
   // nothing is the supervisor's to say).
   void HandleRootExit(int32_t pid, int32_t code, int32_t signal);
+  // True if `HandleRootExit(pid, ...)` would write an X: the root prepared itself and wrote
+  // none of its own. Else it only forgets the root, whatever the status.
+  bool WantsRootExit(int32_t pid) const {
+    return prepared_.contains(pid) && !exit_written_.contains(pid);
+  }
   // The tree `pid` is routed to; nullptr: none.
   RecordSink* TreeOf(int32_t pid) const {
     auto it = routes_.find(pid);

@@ -127,11 +127,15 @@ struct TreeState : public RecordSink {
   bool root_to_watch() const { return root_pidfd.valid() && !root_exited && !root_unwatched; }
   bool ended() const { return pipe_gone && !root_to_watch(); }
 
-  // The root has exited (its pidfd polled readable): its status, without reaping it (the
-  // caller does).
+  // The root has exited (its pidfd polled readable). Its status, without reaping it (the
+  // caller does), is read now where the kernel keeps none after the reaping; else only when
+  // the tree is finished, if the log needs it (ReadRootExit: the root wrote no X of its own).
   void PeekRoot() {
     root_exited = true;
-    root_exit = ReadPidfdExit(root_pidfd.get());
+    if (!KernelKeepsReapedExit()) ReadRootExit();
+  }
+  void ReadRootExit() {
+    if (!root_exit.known) root_exit = ReadPidfdExit(root_pidfd.get());
   }
 
   void MarkDone() {
