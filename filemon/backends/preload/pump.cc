@@ -19,7 +19,7 @@ Pump::Pump(SupervisorChannel* channel, RecordDispatcher* dispatcher, ControlHand
     : channel_(channel),
       dispatcher_(dispatcher),
       control_(control),
-      buffer_(kMaxMessage + kDeferredPrefix + 1) {
+      buffer_(new char[kBufferSize]) {
   if (channel_->pipe() >= 0) pipes_.push_back({channel_->pipe(), std::string(), nullptr});
 }
 
@@ -137,7 +137,7 @@ void Pump::HandleMarker(const MessageHeader& header, const char* body, size_t bo
 bool Pump::Receive(int fd, std::vector<Received>* plain) {
   if (fd < 0) return false;  // a shared supervisor's control socket (none)
   while (true) {
-    struct iovec iov = {buffer_.data(), buffer_.size()};
+    struct iovec iov = {buffer_.get(), kBufferSize};
     union {
       char bytes[CMSG_SPACE(sizeof(struct ucred))];
       struct cmsghdr align;
@@ -161,16 +161,16 @@ bool Pump::Receive(int fd, std::vector<Received>* plain) {
     }
     if (static_cast<size_t>(n) < sizeof(MessageHeader)) continue;
     MessageHeader header;
-    std::memcpy(&header, buffer_.data(), sizeof(header));
+    std::memcpy(&header, buffer_.get(), sizeof(header));
     if (header.type == MessageType::kDeferred && static_cast<size_t>(n) >= kDeferredPrefix) {
       uint64_t id;
-      std::memcpy(&id, buffer_.data() + sizeof(header), sizeof(id));
+      std::memcpy(&id, buffer_.get() + sizeof(header), sizeof(id));
       Received& stashed = deferred_[id];
-      stashed.data.assign(buffer_.data() + kDeferredPrefix,
+      stashed.data.assign(buffer_.get() + kDeferredPrefix,
                           static_cast<size_t>(n) - kDeferredPrefix);
       stashed.pid = pid;
     } else {
-      plain->push_back({std::string(buffer_.data(), static_cast<size_t>(n)), pid});
+      plain->push_back({std::string(buffer_.get(), static_cast<size_t>(n)), pid});
     }
   }
 }
@@ -224,11 +224,11 @@ void Pump::DrainPipe() {
 void Pump::DrainStream(PipeStream* stream) {
   std::string& pending = stream->pending;
   while (!control_->finished()) {
-    const ssize_t n = read(stream->fd, buffer_.data(), buffer_.size());
+    const ssize_t n = read(stream->fd, buffer_.get(), kBufferSize);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return;
     pipe_bytes_ += static_cast<size_t>(n);
-    pending.append(buffer_.data(), static_cast<size_t>(n));
+    pending.append(buffer_.get(), static_cast<size_t>(n));
     size_t pos = 0;
     while (pending.size() - pos >= sizeof(MessageHeader)) {
       MessageHeader header;
@@ -251,7 +251,7 @@ void Pump::DrainStream(PipeStream* stream) {
     pending.erase(0, pos);
     // A short read emptied the pipe: what a sender queues from now on waits for the next
     // tick, instead of a read here that would find nothing (one system call a tick).
-    if (static_cast<size_t>(n) < buffer_.size()) return;
+    if (static_cast<size_t>(n) < kBufferSize) return;
   }
 }
 

@@ -49,6 +49,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -146,7 +147,10 @@ class Pump {
   const Root* RootAbove(pid_t pid) const;
   std::vector<Root> roots_;
   bool check_senders_ = false;
-  std::vector<char> buffer_;
+  // Left uninitialised: a read fills it (zeroed, its pages would all be touched at the
+  // pump's construction, a page fault each, although most reads fill one).
+  static constexpr size_t kBufferSize = kMaxMessage + kDeferredPrefix + 1;
+  std::unique_ptr<char[]> buffer_;
   // Deferred messages by id, until their marker (wire_format.h).
   absl::flat_hash_map<uint64_t, Received> deferred_;
   std::vector<Received> unmarked_;       // plain socket messages, until the next pipe drain
