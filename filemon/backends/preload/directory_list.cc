@@ -9,10 +9,17 @@
 namespace filemon {
 namespace preload_internal {
 
+namespace {
+FILEMON_START_RODATA constexpr char kLib[] = "/lib/";
+FILEMON_START_RODATA constexpr char kLib64[] = "/lib64/";
+FILEMON_START_RODATA constexpr char kUsrLib[] = "/usr/lib/";
+FILEMON_START_RODATA constexpr char kUsrLib64[] = "/usr/lib64/";
+FILEMON_START_RODATA constexpr char kUsrLocalLib[] = "/usr/local/lib/";
+}  // namespace
+
 FILEMON_START_TEXT bool IsSystemLibraryDir(const char* path) {
-  return StartsWith(path, "/lib/") || StartsWith(path, "/lib64/") ||
-         StartsWith(path, "/usr/lib/") || StartsWith(path, "/usr/lib64/") ||
-         StartsWith(path, "/usr/local/lib/");
+  return StartsWith(path, kLib) || StartsWith(path, kLib64) || StartsWith(path, kUsrLib) ||
+         StartsWith(path, kUsrLib64) || StartsWith(path, kUsrLocalLib);
 }
 
 FILEMON_START_TEXT bool InDirectoryList(const char* path, const char* list) {

@@ -62,11 +62,19 @@
 
 extern "C" char** environ;
 
+// The library links without the C runtime's start files (BUILD.bazel), whose crtbeginS.o
+// defines this: the object's identity, which pthread_atfork (libc_nonshared.a) passes to
+// libc so that a dlclose drops its handlers. Any address unique to this object serves.
+extern "C" __attribute__((visibility("hidden"))) const char __dso_handle = 0;
+
 namespace filemon {
 namespace preload_internal {
 namespace {
 
 DECLARE_REAL(dlopen, void* (*)(const char*, int));
+
+FILEMON_START_RODATA constexpr char kLoaderCache[] = "/etc/ld.so.cache";
+FILEMON_START_RODATA constexpr char kDevFd[] = "/dev/fd/";
 
 // ---------------------------------------------------------------------------------------------
 // Process start: E, the loader's opens, and F for a process created behind our back.
@@ -146,7 +154,7 @@ FILEMON_START_TEXT void RecordLoadedObjects(BatchMessage* m, int skip, const cha
   objects.interp = InterpreterOf();
   objects.library_path = library_path;
   dl_iterate_phdr(VisitObject, &objects);
-  if (objects.used_cache) m->Add(WireKind::kRead, objects.pid, AT_FDCWD, "/etc/ld.so.cache");
+  if (objects.used_cache) m->Add(WireKind::kRead, objects.pid, AT_FDCWD, kLoaderCache);
   objects.message = m;
   objects.index = 0;
   dl_iterate_phdr(VisitObject, &objects);
@@ -216,7 +224,7 @@ FILEMON_START_TEXT void AddStartFork(BatchMessage* start, const StartEnvironment
 // before the exec, in place of /dev/fd/N).
 FILEMON_START_TEXT void AddStartExec(BatchMessage* start, const StartEnvironment& env, int pid) {
   const char* execfn = reinterpret_cast<const char*>(getauxval(AT_EXECFN));
-  if (execfn != nullptr && StartsWith(execfn, "/dev/fd/") && env.exec != nullptr) {
+  if (execfn != nullptr && StartsWith(execfn, kDevFd) && env.exec != nullptr) {
     execfn = env.exec;
   }
   if (execfn != nullptr) start->AddExecPath(WireKind::kExec, pid, execfn);

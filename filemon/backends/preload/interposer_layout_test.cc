@@ -139,6 +139,15 @@ TEST_F(InterposerLayoutTest, NoDynamicInitializers) {
   }
 }
 
+// No .init and no .fini (BUILD.bazel links without the C runtime's start files): the loader
+// would run _fini, at the end of all of the text, in every process's exit, and crtbeginS.o's
+// constructor and destructor besides the library's own.
+TEST_F(InterposerLayoutTest, NoStartFiles) {
+  Elf64_Shdr section;
+  EXPECT_FALSE(FindSection(".fini", &section)) << "a page of text touched only for _fini";
+  EXPECT_FALSE(FindSection(".init", &section));
+}
+
 // Every traced process runs the start (the constructor, the channel checks, the start message)
 // and the exit (X), and calls libc through the PLT, and pays for each page of that code it
 // touches (start_text.h): those functions must lie together, right after the PLT, in a few
@@ -155,6 +164,9 @@ TEST_F(InterposerLayoutTest, StartAndExitCodeLiesTogether) {
       "_ZN7filemon16preload_internal18IsSystemLibraryDirEPKc",
       "_ZN7filemon16preload_internal10RecordExitEi",
       "_exit",  // a shell's way out
+      // Data the start reads (FILEMON_START_RODATA), not in .rodata after all of the text.
+      "_ZN7filemon16preload_internal12_GLOBAL__N_1L3kFdE",
+      "_ZN7filemon16preload_internal12_GLOBAL__N_1L12kLoaderCacheE",
   };
   constexpr uint64_t kMaxSpan = 4 * 4096;
   Elf64_Shdr symtab, strtab;
@@ -168,7 +180,8 @@ TEST_F(InterposerLayoutTest, StartAndExitCodeLiesTogether) {
     for (uint64_t off = 0; off + sizeof(Elf64_Sym) <= symtab.sh_size; off += sizeof(Elf64_Sym)) {
       Elf64_Sym sym;
       memcpy(&sym, bytes_.data() + symtab.sh_offset + off, sizeof(sym));
-      if (ELF64_ST_TYPE(sym.st_info) != STT_FUNC ||
+      const unsigned type = ELF64_ST_TYPE(sym.st_info);
+      if ((type != STT_FUNC && type != STT_OBJECT) ||
           strtab.sh_offset + sym.st_name >= bytes_.size()) {
         continue;
       }

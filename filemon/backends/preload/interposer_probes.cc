@@ -30,6 +30,7 @@
 #include "filemon/backends/preload/message.h"
 #include "filemon/backends/preload/probe_set.h"
 #include "filemon/backends/preload/raw_syscall.h"
+#include "filemon/backends/preload/start_text.h"
 #include "filemon/backends/preload/wire_format.h"
 
 namespace filemon {
@@ -127,20 +128,21 @@ using filemon::preload_internal::SendProbe;
 // `ret name params`: calls the real `name` with `args`; `version`: the symbol version to bind
 // (nullptr: the default one); `failed`: what to do when it returned < 0. Without probes the
 // real function is called in tail position after one test of a flag; the rest is out of line.
-#define PROBED_WRAPPER(ret, name, version, params, args, failed)            \
-  namespace {                                                               \
-  std::atomic<ret(*) params> real_probed_##name{nullptr};                   \
-  __attribute__((noinline)) ret Probed_##name params {                      \
-    const ret rc = ResolveProbed(&real_probed_##name, #name, version) args; \
-    if (__builtin_expect(rc < 0, 0)) failed;                                \
-    return rc;                                                              \
-  }                                                                         \
-  }                                                                         \
-  FILEMON_PROBE_EXPORT ret name params noexcept {                           \
-    if (__builtin_expect(ProbesOff(), 1)) {                                 \
-      return ResolveProbed(&real_probed_##name, #name, version) args;       \
-    }                                                                       \
-    return Probed_##name args;                                              \
+#define PROBED_WRAPPER(ret, name, version, params, args, failed)                         \
+  namespace {                                                                            \
+  std::atomic<ret(*) params> real_probed_##name{nullptr};                                \
+  FILEMON_NAME_RODATA constexpr char probed_name_##name[] = #name;                       \
+  __attribute__((noinline)) ret Probed_##name params {                                   \
+    const ret rc = ResolveProbed(&real_probed_##name, probed_name_##name, version) args; \
+    if (__builtin_expect(rc < 0, 0)) failed;                                             \
+    return rc;                                                                           \
+  }                                                                                      \
+  }                                                                                      \
+  FILEMON_PROBE_EXPORT ret name params noexcept {                                        \
+    if (__builtin_expect(ProbesOff(), 1)) {                                              \
+      return ResolveProbed(&real_probed_##name, probed_name_##name, version) args;       \
+    }                                                                                    \
+    return Probed_##name args;                                                           \
   }
 
 #define PATH_WRAPPER(ret, name, version, params, args, path) \
@@ -206,6 +208,9 @@ namespace {
 std::atomic<char* (*)(const char*, char*)> real_probed_realpath{nullptr};
 std::atomic<char* (*)(const char*)> real_probed_canonicalize_file_name{nullptr};
 std::atomic<char* (*)(const char*, char*, size_t)> real_probed___realpath_chk{nullptr};
+FILEMON_NAME_RODATA constexpr char kRealpath[] = "realpath";
+FILEMON_NAME_RODATA constexpr char kCanonicalize[] = "canonicalize_file_name";
+FILEMON_NAME_RODATA constexpr char kRealpathChk[] = "__realpath_chk";
 
 __attribute__((noinline)) void RealpathFailed(const char* path, char* resolved) {
   const int error = errno;
@@ -213,7 +218,7 @@ __attribute__((noinline)) void RealpathFailed(const char* path, char* resolved) 
   char prefix[PATH_MAX];
   if (resolved == nullptr) {
     prefix[0] = '\0';
-    ResolveProbed(&real_probed_realpath, "realpath", nullptr)(path, prefix);
+    ResolveProbed(&real_probed_realpath, kRealpath, nullptr)(path, prefix);
     resolved = prefix;
   }
   if (resolved[0] == '/') SendProbe(AT_FDCWD, resolved);
@@ -222,7 +227,7 @@ __attribute__((noinline)) void RealpathFailed(const char* path, char* resolved) 
 }  // namespace
 
 FILEMON_PROBE_EXPORT char* realpath(const char* path, char* resolved) noexcept {
-  const auto real = ResolveProbed(&real_probed_realpath, "realpath", nullptr);
+  const auto real = ResolveProbed(&real_probed_realpath, kRealpath, nullptr);
   if (__builtin_expect(ProbesOff(), 1)) return real(path, resolved);
   char* r = real(path, resolved);
   if (__builtin_expect(r == nullptr, 0)) RealpathFailed(path, resolved);
@@ -231,7 +236,7 @@ FILEMON_PROBE_EXPORT char* realpath(const char* path, char* resolved) noexcept {
 
 // _FORTIFY_SOURCE's form, for a buffer of known size.
 FILEMON_PROBE_EXPORT char* __realpath_chk(const char* path, char* resolved, size_t size) noexcept {
-  const auto real = ResolveProbed(&real_probed___realpath_chk, "__realpath_chk", nullptr);
+  const auto real = ResolveProbed(&real_probed___realpath_chk, kRealpathChk, nullptr);
   if (__builtin_expect(ProbesOff(), 1)) return real(path, resolved, size);
   char* r = real(path, resolved, size);
   if (__builtin_expect(r == nullptr, 0)) RealpathFailed(path, resolved);
@@ -239,8 +244,7 @@ FILEMON_PROBE_EXPORT char* __realpath_chk(const char* path, char* resolved, size
 }
 
 FILEMON_PROBE_EXPORT char* canonicalize_file_name(const char* path) noexcept {
-  const auto real =
-      ResolveProbed(&real_probed_canonicalize_file_name, "canonicalize_file_name", nullptr);
+  const auto real = ResolveProbed(&real_probed_canonicalize_file_name, kCanonicalize, nullptr);
   if (__builtin_expect(ProbesOff(), 1)) return real(path);
   char* r = real(path);
   if (__builtin_expect(r == nullptr, 0)) RealpathFailed(path, nullptr);

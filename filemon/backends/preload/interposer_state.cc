@@ -1,5 +1,7 @@
 #include "filemon/backends/preload/interposer_state.h"
 
+#include "filemon/backends/preload/start_text.h"
+
 namespace filemon {
 namespace preload_internal {
 
@@ -11,7 +13,10 @@ std::atomic<int> g_exit_recorded{0};
 bool g_absolute = false;
 bool g_auto = false;
 bool g_probes = false;
-const char* g_lib_path = "";
+namespace {
+FILEMON_START_RODATA constexpr char kNoPath[] = "";
+}  // namespace
+const char* g_lib_path = kNoPath;
 char g_socket_name[108];
 char g_options[64];
 char g_helper[512];
@@ -32,7 +37,7 @@ std::atomic<int> g_init_state{0};
 // page-aligned object raises the segment's alignment to a page; in .lbss, it moves only .lbss,
 // and nothing ever touches it. Kept (`retain`) though nothing refers to it.
 FILEMON_COLD_BSS
-    __attribute__((used, retain)) alignas(4096) char g_writable_segment_aligner[1] = {};
+__attribute__((used, retain)) alignas(4096) char g_writable_segment_aligner[1] = {};
 #endif
 
 }  // namespace preload_internal

@@ -19,6 +19,8 @@
 
 #include <atomic>
 
+#include "filemon/backends/preload/start_text.h"
+
 // An interposed entry point: exported (the rest of the library is hidden; interposer.lds).
 #define FILEMON_EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -42,8 +44,11 @@ Fn Resolve(std::atomic<Fn>* slot, const char* name) {
 
 #pragma GCC visibility pop
 
-#define REAL(name) Resolve(&real_##name, #name)
-#define DECLARE_REAL(name, type) \
-  std::atomic<type> real_##name { nullptr }
+// The slot, then the name (beside the start code: a process's first call of a wrapper reads it,
+// start_text.h). An attribute before DECLARE_REAL applies to the slot.
+#define REAL(name) Resolve(&real_##name, real_name_##name)
+#define DECLARE_REAL(name, type)          \
+  std::atomic<type> real_##name{nullptr}; \
+  FILEMON_NAME_RODATA constexpr char real_name_##name[] = #name
 
 #endif  // FILEMON_BACKENDS_PRELOAD_REAL_FUNCTION_H_

@@ -6,7 +6,7 @@
 // token from the environment its parent passed (launch_protocol.h); one whose environment came
 // through a program the interposer could not enter names the kernel's parent.
 //
-// Pure and header-only: libc-only, allocates nothing, makes no system call.
+// Pure: libc-only, allocates nothing, makes no system call.
 
 #ifndef FILEMON_BACKENDS_PRELOAD_START_ENVIRONMENT_H_
 #define FILEMON_BACKENDS_PRELOAD_START_ENVIRONMENT_H_
@@ -64,13 +64,14 @@ inline int AlternateParent(int exec_pid, int ppid) {
   return exec_pid > 0 && exec_pid != ppid ? exec_pid : 0;
 }
 
+// The names ReadStartEnvironment looks for, in StartEnvironment's order: launch_protocol.h's
+// and LD_LIBRARY_PATH, copied into the start's read-only data (start_text.h).
+inline constexpr size_t kStartVariableCount = 12;
+extern const char* const kStartVariables[kStartVariableCount];
+
 inline StartEnvironment ReadStartEnvironment(char* const* envp) {
-  static const char* const kNames[] = {kEnvFd,        kEnvPipe,          kEnvPid,   kEnvSocket,
-                                       kEnvOptions,   kEnvHelper,        kEnvExec,  kEnvLocale,
-                                       kEnvLocaleShm, "LD_LIBRARY_PATH", kEnvToken, kEnvActions};
-  constexpr size_t kCount = sizeof(kNames) / sizeof(kNames[0]);
-  const char* v[kCount];
-  EnvValues(envp, kNames, kCount, v);
+  const char* v[kStartVariableCount];
+  EnvValues(envp, kStartVariables, kStartVariableCount, v);
   StartEnvironment env;
   env.fd = v[0];
   env.pipe = v[1];

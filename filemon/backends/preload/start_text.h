@@ -14,10 +14,21 @@
 //
 // Only for what nearly every process runs: a function marked here and rarely run costs every
 // process that does run the start a little room in those pages.
+//
+// FILEMON_START_RODATA does the same for a constant that the start reads (the names of its
+// environment variables, the loader's paths): in .rodata, which follows all of the text, the
+// first read costs each process one more page (two when the constants straddle a page
+// boundary). FILEMON_NAME_RODATA places the names of the real functions, which the wrappers
+// look up at their first call in a process, right after those. Only named arrays can go
+// there (with internal linkage: gcc cannot place `inline` ones); string literals and the
+// compiler's constants stay in .rodata (BUILD.bazel compiles the interposer without
+// vectorizing, whose constants would go there).
 
 #ifndef FILEMON_BACKENDS_PRELOAD_START_TEXT_H_
 #define FILEMON_BACKENDS_PRELOAD_START_TEXT_H_
 
 #define FILEMON_START_TEXT __attribute__((section(".text.startup.filemon")))
+#define FILEMON_START_RODATA __attribute__((section(".text.startup.filemon.rodata")))
+#define FILEMON_NAME_RODATA __attribute__((section(".text.startup.filemon.names")))
 
 #endif  // FILEMON_BACKENDS_PRELOAD_START_TEXT_H_
