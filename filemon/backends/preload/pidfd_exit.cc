@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -57,16 +56,27 @@ PidfdExit GetInfoExit(int pidfd) {
   return FromWaitStatus(pidfd_info.exit_code);
 }
 
+// The decimal number at `*p`, and `*p` past its digits; false if there are none.
+bool ReadNumber(const char** p, unsigned* value) {
+  const char* start = *p;
+  *value = 0;
+  while (**p >= '0' && **p <= '9') *value = *value * 10 + static_cast<unsigned>(*(*p)++ - '0');
+  return *p != start;
+}
+
 // Linux keeps a reaped process's exit status for PIDFD_GET_INFO from 6.15 on (PIDFD_INFO_EXIT
 // is filled at the reaping). Asked of the release rather than of a child made for the purpose:
 // a fork here would make every page the caller writes afterwards take a copy-on-write fault,
 // and a clone sharing the memory would run on the caller's stack. A kernel that backports it
-// under an older number takes the older kernels' path, which is correct there too.
+// under an older number takes the older kernels' path, which is correct there too. The
+// release is read without sscanf: its first call in a process (bmake makes none of its own)
+// costs more than the rest of this check.
 bool ReleaseKeepsReapedExit() {
   struct utsname name;
   if (uname(&name) != 0) return false;
+  const char* p = name.release;
   unsigned major = 0, minor = 0;
-  if (sscanf(name.release, "%u.%u", &major, &minor) != 2) return false;
+  if (!ReadNumber(&p, &major) || *p++ != '.' || !ReadNumber(&p, &minor)) return false;
   return major > 6 || (major == 6 && minor >= 15);
 }
 

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -461,10 +460,9 @@ const std::string& SelfExe() {
 std::string CanonicalPath(const std::string& path) {
   const OwnedFd fd(open(path.c_str(), O_PATH | O_CLOEXEC));
   if (fd.valid()) {
-    char link[32];
-    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd.get());
+    const std::string link = absl::StrCat("/proc/self/fd/", fd.get());
     char resolved[PATH_MAX];
-    const ssize_t n = readlink(link, resolved, sizeof(resolved));
+    const ssize_t n = readlink(link.c_str(), resolved, sizeof(resolved));
     if (n > 0 && n < static_cast<ssize_t>(sizeof(resolved)) && resolved[0] == '/') {
       return std::string(resolved, static_cast<size_t>(n));
     }
