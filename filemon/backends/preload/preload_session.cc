@@ -156,9 +156,8 @@ int PreloadSession::PrepareChild() const {
   const pid_t self = static_cast<pid_t>(RawSyscall0(SYS_getpid));
   const int error = base_->env->Enter(self);
   if (error != 0) return error;
-  for (int fd : {socket_, tree_->child_pipe()}) {
-    if (fd >= 0 && fcntl(fd, F_SETFD, 0) != 0) return errno;
-  }
+  if (socket_ >= 0 && fcntl(socket_, F_SETFD, 0) != 0) return errno;
+  if (const int error = tree_->PlaceChildPipe(); error != 0) return error;
   // This child's X is the log's from now on.
   if (const int error = SendPrepared(tree_->child_pipe(), self); error != 0) return error;
   // The caller's own exec goes through the hand-off: under auto a program the interposer

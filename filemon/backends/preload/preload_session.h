@@ -13,8 +13,10 @@
 //     its own log from its root down, and a job's processes hold only their own tree's pipe
 //     (the others are close-on-exec in the caller).
 //   - `PrepareChild` (the child, after fork or vfork): points `environ` at the session's
-//     environment (LD_PRELOAD, the descriptors, FILEMON_PRELOAD_PID = the child itself) and
-//     clears close-on-exec on the socket and the tree's pipe. Async-signal-safe, allocates
+//     environment (LD_PRELOAD, the descriptors, FILEMON_PRELOAD_PID = the child itself),
+//     clears close-on-exec on the socket and puts the tree's pipe at the number the
+//     environment names (a place the supervisor keeps beside the socket, replaced in the
+//     child's descriptor table only: TracedTree::PlaceChildPipe). Async-signal-safe, allocates
 //     nothing; after vfork the caller's memory is as it was once `SetChild` has run (`environ`
 //     is restored).
 //   - `SetChild` (the parent): restores `environ`, closes the parent's copy of the tree's pipe

@@ -380,6 +380,11 @@ absl::StatusOr<SharedSupervisor*> SharedSupervisor::Make() {
   Impl* thread_impl = impl.get();
   auto* supervisor = new SharedSupervisor(std::move(impl));
   supervisor->locale_shm_path_ = std::move(locale_shm_path);
+  // The place every tree's child puts its pipe at (NewTree): held by a copy of the socket,
+  // close-on-exec, so that the number stays this process's. None (the table is full there):
+  // each tree's pipe is moved to a free number beside the socket instead.
+  supervisor->pipe_place_.reset(
+      fcntl(supervisor->child_socket(), F_DUPFD_CLOEXEC, supervisor->child_socket() + 1));
   // The thread blocks every signal (the caller's handlers run in its own threads) but those a
   // fault raises in the thread itself: blocked, such a signal kills the process. One is SIGSYS
   // of Syscall User Dispatch: under an enclosing preload trace (a nested bmake) that trace's
@@ -404,11 +409,18 @@ absl::StatusOr<std::unique_ptr<TracedTree>> SharedSupervisor::NewTree() {
   const int capacity = fcntl(read_end.get(), F_SETPIPE_SZ, 1 << 20);  // the size it got
   if (capacity > 0) state->pipe_capacity = static_cast<size_t>(capacity);
   fcntl(read_end.get(), F_SETFL, O_NONBLOCK);
-  // Out of the way of the programs' low descriptors, beside the socket.
+  state->pipe_read = std::move(read_end);
+  // Out of the way of the programs' low descriptors, beside the socket: the child moves it onto
+  // the place kept for it (PlaceChildPipe); without one, it is moved there now.
+  if (pipe_place_.valid()) {
+    return std::unique_ptr<TracedTree>(
+        new TracedTree(this, std::move(state), std::move(write_end), pipe_place_.get()));
+  }
   OwnedFd child(fcntl(write_end.get(), F_DUPFD_CLOEXEC, child_socket() + 1));
   if (!child.valid()) return absl::ErrnoToStatus(errno, "fcntl(F_DUPFD_CLOEXEC, preload tree)");
-  state->pipe_read = std::move(read_end);
-  return std::unique_ptr<TracedTree>(new TracedTree(this, std::move(state), std::move(child)));
+  const int placed = child.get();
+  return std::unique_ptr<TracedTree>(
+      new TracedTree(this, std::move(state), std::move(child), placed));
 }
 
 }  // namespace preload_internal

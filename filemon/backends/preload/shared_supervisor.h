@@ -80,9 +80,15 @@ class TracedTree {
   TracedTree(const TracedTree&) = delete;
   TracedTree& operator=(const TracedTree&) = delete;
 
-  // The write end of the tree's pipe, for the child (close-on-exec until the child clears it);
-  // -1 once `Start` closed the parent's copy.
-  int child_pipe() const { return child_pipe_.get(); }
+  // The descriptor the child holds the write end of the tree's pipe at, as its environment
+  // names it (the same for every tree of a process, as a rule); -1 once `Start` closed the
+  // parent's copy.
+  int child_pipe() const { return child_pipe_.valid() ? child_pipe_at_ : -1; }
+  // In the child after fork or vfork: puts the write end at `child_pipe()`, open across the
+  // exec (dup3 onto the place the supervisor keeps for it in this process, replacing that
+  // place in the child's table only; or, where there is none, clears close-on-exec where the
+  // parent put it). Returns 0 or an errno value. Async-signal-safe.
+  int PlaceChildPipe() const;
   // Polls readable at the latest once the tree is done and its last records are ready: from
   // the start, once its root has exited (an epoll set holding the root's pidfd; `Take` then
   // finishes the tree, or, if orphans hold it, hands it to the thread and the descriptor turns
@@ -111,11 +117,13 @@ class TracedTree {
 
  private:
   friend class SharedSupervisor;
-  TracedTree(SharedSupervisor* supervisor, std::shared_ptr<TreeState> state, OwnedFd child_pipe)
+  TracedTree(SharedSupervisor* supervisor, std::shared_ptr<TreeState> state, OwnedFd child_pipe,
+             int child_pipe_at)
       : supervisor_(supervisor),
         state_(std::move(state)),
         owner_(ThisProcessId()),
-        child_pipe_(std::move(child_pipe)) {}
+        child_pipe_(std::move(child_pipe)),
+        child_pipe_at_(child_pipe_at) {}
   // One look at the tree's end, finishing it if it ended (`always_hand_back`: else hands it to
   // the thread). True while it runs, still this caller's to look at.
   bool Step(bool always_hand_back);
@@ -128,8 +136,9 @@ class TracedTree {
 
   SharedSupervisor* const supervisor_;
   const std::shared_ptr<TreeState> state_;
-  const pid_t owner_;  // the process that made the tree
-  OwnedFd child_pipe_;
+  const pid_t owner_;        // the process that made the tree
+  OwnedFd child_pipe_;       // the write end, close-on-exec, where it was made
+  const int child_pipe_at_;  // where the child holds it (child_pipe())
   bool started_ = false;
   // Started with a root's pidfd, neither finished nor handed to the thread: the caller looks
   // for the tree's end (Step).
@@ -172,6 +181,7 @@ class SharedSupervisor {
 
   std::unique_ptr<Impl> impl_;
   std::string locale_shm_path_;
+  OwnedFd pipe_place_;  // where each tree's child puts its pipe (NewTree); may be none
 };
 
 }  // namespace preload_internal

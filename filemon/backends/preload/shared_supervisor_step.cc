@@ -2,6 +2,7 @@
 // step in which its caller finishes it, in the caller's own thread, under the thread's work lock.
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -203,6 +204,14 @@ int TracedTree::ReadyEventfd() const {
     if (state_->ready.valid() && state_->done) TreeState::SignalReady(state_->ready.get());
   }
   return state_->ready.get();
+}
+
+int TracedTree::PlaceChildPipe() const {
+  if (!child_pipe_.valid()) return 0;  // started: nothing to place (as SendPrepared)
+  const int placed = child_pipe_.get() == child_pipe_at_
+                         ? fcntl(child_pipe_at_, F_SETFD, 0)
+                         : dup3(child_pipe_.get(), child_pipe_at_, 0);
+  return placed < 0 ? errno : 0;
 }
 
 void TracedTree::Start(pid_t root) {
