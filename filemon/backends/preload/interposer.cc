@@ -50,7 +50,6 @@
 #include "filemon/backends/preload/libc_window.h"
 #include "filemon/backends/preload/locale_cache.h"
 #include "filemon/backends/preload/message.h"
-#include "filemon/backends/preload/own_text.h"
 #include "filemon/backends/preload/raw_syscall.h"
 #include "filemon/backends/preload/real_function.h"
 #include "filemon/backends/preload/records.h"
@@ -234,8 +233,6 @@ FILEMON_START_TEXT void AddStartExec(BatchMessage* start, const StartEnvironment
 // environment, a few system calls, one message, and no stack or library page that an untraced
 // start would not touch anyway where that can be helped (page faults are its largest cost).
 FILEMON_START_TEXT void Init() {
-  // First: the rest of the start reads the library's text and read-only data (own_text.h).
-  PrefaultOwnText();
   const StartEnvironment env = ReadStartEnvironment(environ);
   long fd = -1;
   if (!ParseInt(env.fd, &fd)) return;

@@ -157,7 +157,6 @@ TEST_F(InterposerLayoutTest, StartAndExitCodeLiesTogether) {
   static constexpr const char* kStartPath[] = {
       "_ZN7filemon16preload_internal12_GLOBAL__N_14InitEv",
       "_ZN7filemon16preload_internal10EnsureInitEv",
-      "_ZN7filemon16preload_internal15PrefaultOwnTextEv",
       "_ZN7filemon16preload_internal15LoadLocaleCacheERNS0_11LocaleCacheEPKc",
       "_ZN7filemon16preload_internal11IsOurSocketEi",
       "_ZN7filemon16preload_internal9IsOurPipeEi",

@@ -38,8 +38,8 @@ struct StartEnvironment {
   const char* actions = nullptr;
 };
 
-// Inline, as StartForkOf: the start runs them before it maps the library's text at once
-// (own_text.h), so they belong in the start's own code, not in a page of their own.
+// Inline, as StartForkOf: part of the start's own code (start_text.h), not in a page of their
+// own.
 StartEnvironment ReadStartEnvironment(char* const* envp);
 
 // The F a process writes at its start.

@@ -4,13 +4,15 @@
 // process runs at its start and at its exit (the constructor, the checks of the channel, the
 // start message, the loader's objects, X), whatever unit defines it.
 //
-// Why: each page of the library that a process touches costs it a fault or, on a virtual
-// machine that shadows page tables, a fill of its entry, even after `PrefaultOwnText`
-// (own_text.h). Left where each unit's code falls, those functions spread over a dozen pages of
-// the text. The linker places every `.text.startup.filemon` input section together at the head
-// of `.text` (gold by interposer_order.txt; left to itself it would put the cold code
-// first), right after the PLT that the start's calls to libc touch anyway, so the start and
-// the exit run in a few pages (interposer_layout_test checks how few).
+// Why: each page of the library that a process touches costs it a fill of its page table
+// entry (on a virtual machine that shadows page tables, a VM exit even when the kernel mapped
+// the page already), and each 64 KiB window of the text a fault, in which the kernel maps the
+// window's pages (fault-around). Left where each unit's code falls, those functions spread
+// over a dozen pages of the text. The linker places every `.text.startup.filemon` input
+// section together at the head of `.text` (gold by interposer_order.txt; left to itself it
+// would put the cold code first), right after the PLT that the start's calls to libc touch
+// anyway, so the start and the exit run in a few pages (interposer_layout_test checks how
+// few), within the window of the loader's own first fault in the library.
 //
 // Only for what nearly every process runs: a function marked here and rarely run costs every
 // process that does run the start a little room in those pages.
