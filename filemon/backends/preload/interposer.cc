@@ -60,6 +60,8 @@
 #include "filemon/backends/preload/wire_format.h"
 
 extern "C" char** environ;
+// The loader's: where the process's initial stack begins (at argc).
+extern "C" void* __libc_stack_end;
 
 // The library links without the C runtime's start files (BUILD.bazel), whose crtbeginS.o
 // defines this: the object's identity, which pthread_atfork (libc_nonshared.a) passes to
@@ -128,10 +130,16 @@ FILEMON_START_TEXT int VisitObject(struct dl_phdr_info* info, size_t, void* data
   return 0;
 }
 
+// getauxval(type), from the initial stack (StartAuxValue).
+FILEMON_START_TEXT uintptr_t AuxValue(uintptr_t type) {
+  if (__libc_stack_end == nullptr) return getauxval(type);
+  return StartAuxValue(static_cast<const uintptr_t*>(__libc_stack_end), type);
+}
+
 // The main program's PT_INTERP string.
 FILEMON_START_TEXT const char* InterpreterOf() {
-  auto* phdr = reinterpret_cast<const ElfW(Phdr)*>(getauxval(AT_PHDR));
-  size_t phnum = getauxval(AT_PHNUM);
+  auto* phdr = reinterpret_cast<const ElfW(Phdr)*>(AuxValue(AT_PHDR));
+  size_t phnum = AuxValue(AT_PHNUM);
   if (phdr == nullptr) return nullptr;
   uintptr_t base = 0;
   for (size_t i = 0; i < phnum; ++i) {
@@ -222,7 +230,7 @@ FILEMON_START_TEXT void AddStartFork(BatchMessage* start, const StartEnvironment
 // E with the program the kernel ran (for execveat/fexecve, the path our wrapper resolved
 // before the exec, in place of /dev/fd/N).
 FILEMON_START_TEXT void AddStartExec(BatchMessage* start, const StartEnvironment& env, int pid) {
-  const char* execfn = reinterpret_cast<const char*>(getauxval(AT_EXECFN));
+  const char* execfn = reinterpret_cast<const char*>(AuxValue(AT_EXECFN));
   if (execfn != nullptr && StartsWith(execfn, kDevFd) && env.exec != nullptr) {
     execfn = env.exec;
   }

@@ -1,6 +1,9 @@
 #include "filemon/backends/preload/start_environment.h"
 
+#include <elf.h>
+
 #include <cstddef>
+#include <cstdint>
 
 #include "filemon/backends/preload/launch_protocol.h"
 #include "filemon/backends/preload/start_text.h"
@@ -36,6 +39,16 @@ FILEMON_START_RODATA constexpr auto kToken = CopyOf(kEnvToken);
 FILEMON_START_RODATA constexpr auto kActions = CopyOf(kEnvActions);
 
 }  // namespace
+
+FILEMON_START_TEXT uintptr_t StartAuxValue(const uintptr_t* stack, uintptr_t type) {
+  const uintptr_t* p = stack + 1 + stack[0] + 1;  // the environment, past argc and argv
+  while (*p != 0) ++p;
+  while (*p == 0) ++p;  // the environment's NULL, and those unsetenv left
+  for (; p[0] != AT_NULL; p += 2) {
+    if (p[0] == type) return p[1];
+  }
+  return 0;
+}
 
 const char* const kStartVariables[kStartVariableCount] = {
     kFd.text,   kPipe.text,   kPid.text,       kSocket.text,      kOptions.text, kHelper.text,

@@ -42,6 +42,13 @@ struct StartEnvironment {
 // own.
 StartEnvironment ReadStartEnvironment(char* const* envp);
 
+// The value of the auxiliary vector's entry `type` (AT_PHDR, AT_EXECFN...) as getauxval gives
+// it, read from the process's initial stack `stack` (the loader's __libc_stack_end: argc, argv
+// and its NULL, the environment and its NULL, then the vector); 0 if there is none. The start
+// reads it there, not through getauxval: a page of libc less per process. unsetenv shortens
+// the initial environment in place, leaving more NULLs before the vector: they are skipped.
+uintptr_t StartAuxValue(const uintptr_t* stack, uintptr_t type);
+
 // The F a process writes at its start.
 struct StartFork {
   enum class Kind {

@@ -3,6 +3,9 @@
 
 #include "filemon/backends/preload/start_environment.h"
 
+#include <elf.h>
+
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -47,6 +50,39 @@ TEST(ReadStartEnvironment, FindsEachVariableByItsWholeName) {
   EXPECT_STREQ(s.library_path, "/lib/x");
   EXPECT_STREQ(s.token, "7");
   EXPECT_STREQ(s.actions, "R1:a");
+}
+
+// A process's initial stack: argc, argv, NULL, the environment, `extra_nulls` + 1 NULLs (as
+// unsetenv leaves them), then an auxiliary vector of AT_PHNUM 9 and AT_EXECFN 0x1234.
+std::vector<uintptr_t> InitialStack(size_t argc, size_t envc, size_t extra_nulls) {
+  std::vector<uintptr_t> stack = {argc};
+  for (size_t i = 0; i < argc; ++i) stack.push_back(0x1000 + i);
+  stack.push_back(0);
+  for (size_t i = 0; i < envc; ++i) stack.push_back(0x2000 + i);
+  for (size_t i = 0; i <= extra_nulls; ++i) stack.push_back(0);
+  for (uintptr_t word : {uintptr_t{AT_PHNUM}, uintptr_t{9}, uintptr_t{AT_EXECFN}, uintptr_t{0x1234},
+                         uintptr_t{AT_NULL}, uintptr_t{0}}) {
+    stack.push_back(word);
+  }
+  return stack;
+}
+
+TEST(StartAuxValue, FindsTheEntriesPastArgvAndTheEnvironment) {
+  for (size_t argc : {0, 1, 3}) {
+    for (size_t envc : {0, 1, 5}) {
+      SCOPED_TRACE(testing::Message() << "argc " << argc << ", envc " << envc);
+      const std::vector<uintptr_t> stack = InitialStack(argc, envc, 0);
+      EXPECT_EQ(StartAuxValue(stack.data(), AT_PHNUM), 9u);
+      EXPECT_EQ(StartAuxValue(stack.data(), AT_EXECFN), 0x1234u);
+      EXPECT_EQ(StartAuxValue(stack.data(), AT_PHDR), 0u);  // absent
+    }
+  }
+}
+
+TEST(StartAuxValue, SkipsTheNullsThatUnsetenvLeft) {
+  const std::vector<uintptr_t> stack = InitialStack(2, 4, 2);
+  EXPECT_EQ(StartAuxValue(stack.data(), AT_EXECFN), 0x1234u);
+  EXPECT_EQ(StartAuxValue(stack.data(), AT_PHNUM), 9u);
 }
 
 TEST(ReadStartEnvironment, UnsetAndPrefixedNamesAreNull) {
