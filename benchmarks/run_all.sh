@@ -249,10 +249,11 @@ section_probe-floor() {
     >> "$RAW/probe-floor.md"
 }
 
-process_table() {  # the wall and CPU blocks of process_overhead.c, one row per variant
+process_table() {  # the wall, CPU and fault blocks of process_overhead.c, one row per variant
   awk '
     /^wall time/ { mode = "wall"; next }
     /^CPU time/ { mode = "cpu"; next }
+    /^minor page faults/ { mode = "faults"; next }
     mode != "" && / median / {
       v = $1; sub(/^preload=.*/, "empty LD_PRELOAD library", v)
       sub(/^clean$/, "untraced", v); sub(/^inherit$/, "traced", v)
@@ -261,11 +262,12 @@ process_table() {  # the wall and CPU blocks of process_overhead.c, one row per 
       med[mode, v] = $3; diff[mode, v] = d
     }
     END {
-      print "| variant | wall median | wall, paired difference | CPU median | CPU, paired difference |"
-      print "|---|---|---|---|---|"
+      print "| variant | wall median | wall, paired difference | CPU median | CPU, paired difference | minor faults | faults, paired difference |"
+      print "|---|---|---|---|---|---|---|"
       for (i = 1; i <= n; ++i)
-        printf "| %s | %s us | %s | %s us | %s |\n", vs[i], med["wall", vs[i]], diff["wall", vs[i]],
-          med["cpu", vs[i]], diff["cpu", vs[i]]
+        printf "| %s | %s us | %s | %s us | %s | %s | %s |\n", vs[i], med["wall", vs[i]],
+          diff["wall", vs[i]], med["cpu", vs[i]], diff["cpu", vs[i]], med["faults", vs[i]],
+          diff["faults", vs[i]]
     }'
 }
 section_process() {
