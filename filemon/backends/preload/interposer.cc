@@ -62,6 +62,8 @@
 extern "C" char** environ;
 // The loader's: where the process's initial stack begins (at argc).
 extern "C" void* __libc_stack_end;
+// This library's ELF header, mapped with its first segment (the linker defines it).
+extern "C" const ElfW(Ehdr) __ehdr_start __attribute__((visibility("hidden")));
 
 // The library links without the C runtime's start files (BUILD.bazel), whose crtbeginS.o
 // defines this: the object's identity, which pthread_atfork (libc_nonshared.a) passes to
@@ -107,27 +109,59 @@ struct LoadedObjects {
   const char* library_path = nullptr;  // LD_LIBRARY_PATH
 };
 
-FILEMON_START_TEXT int VisitObject(struct dl_phdr_info* info, size_t, void* data) {
-  auto* objects = static_cast<LoadedObjects*>(data);
-  int index = objects->index++;
-  if (index < objects->skip) return 0;
-  const char* name = info->dlpi_name;
+// One loaded object, by the name the loader keeps for it; `self`: this library.
+FILEMON_START_TEXT void VisitName(LoadedObjects* objects, const char* name, bool self) {
   // The main program (""), the vDSO (no '/'), the loader and this library are not opened by
   // the loader on the program's behalf.
-  if (name == nullptr || name[0] == '\0') return 0;
+  if (name == nullptr || name[0] == '\0' || self) return;
   bool has_slash = false;
   for (const char* p = name; *p != '\0'; ++p) has_slash |= (*p == '/');
-  if (!has_slash) return 0;
-  if (objects->interp != nullptr && SameString(name, objects->interp)) return 0;
-  if (IsThisLibrary(info)) return 0;
+  if (!has_slash) return;
+  if (objects->interp != nullptr && SameString(name, objects->interp)) return;
   if (objects->message == nullptr) {
     if (IsSystemLibraryDir(name) && !InDirectoryList(name, objects->library_path)) {
       objects->used_cache = true;
     }
-    return 0;
+    return;
   }
   objects->message->Add(WireKind::kRead, objects->pid, AT_FDCWD, name);
+}
+
+FILEMON_START_TEXT int VisitObject(struct dl_phdr_info* info, size_t, void* data) {
+  auto* objects = static_cast<LoadedObjects*>(data);
+  if (objects->index++ < objects->skip) return 0;
+  VisitName(objects, info->dlpi_name, IsThisLibrary(info));
   return 0;
+}
+
+// Notes this library's path and text (as IsThisLibrary does) from its entry in the loader's
+// list and its own program headers.
+FILEMON_START_TEXT void NoteThisLibrary(const struct link_map* self) {
+  if (g_lib_path[0] != '\0' || self->l_name == nullptr) return;
+  g_lib_path = self->l_name;  // the loader's, for as long as the library is loaded
+  const auto* phdr = reinterpret_cast<const ElfW(Phdr)*>(
+      reinterpret_cast<uintptr_t>(&__ehdr_start) + __ehdr_start.e_phoff);
+  for (int i = 0; i < __ehdr_start.e_phnum; ++i) {
+    if (phdr[i].p_type == PT_LOAD && (phdr[i].p_flags & PF_X) != 0) {
+      NoteOwnText(self->l_addr + phdr[i].p_vaddr, phdr[i].p_memsz);
+      return;
+    }
+  }
+}
+
+// The objects loaded before the program started, from the loader's list for debuggers
+// (_r_debug), without dl_iterate_phdr's lock: its pthread_mutex_lock and _unlock are two pages
+// of libc that a small program never touches otherwise (next_symbol.h looks the wrappers' real
+// functions up the same way). False while the list is being changed (a dlopen in another
+// thread during a lazy start): dl_iterate_phdr then.
+FILEMON_START_TEXT bool VisitStartObjects(LoadedObjects* objects) {
+  if (_r_debug.r_state != r_debug::RT_CONSISTENT || _r_debug.r_map == nullptr) return false;
+  for (const struct link_map* l = _r_debug.r_map; l != nullptr; l = l->l_next) {
+    const bool self = l->l_ld == _DYNAMIC;
+    if (self) NoteThisLibrary(l);
+    VisitName(objects, l->l_name, self);
+  }
+  return true;
 }
 
 // getauxval(type), from the initial stack (StartAuxValue).
@@ -153,18 +187,20 @@ FILEMON_START_TEXT const char* InterpreterOf() {
 
 // Appends the loader's opens of the objects loaded after the first `skip` ones (the cache,
 // then each library), as the ptrace backend sees them. The first walk also finds this library
-// (g_lib_path, the syscall windows' text).
+// (g_lib_path, the syscall windows' text). `skip` 0 (the start's objects): without the
+// loader's lock where it can be (VisitStartObjects).
 FILEMON_START_TEXT void RecordLoadedObjects(BatchMessage* m, int skip, const char* library_path) {
   LoadedObjects objects;
   objects.pid = Pid();
   objects.skip = skip;
   objects.interp = InterpreterOf();
   objects.library_path = library_path;
-  dl_iterate_phdr(VisitObject, &objects);
+  const bool lock_free = skip == 0 && VisitStartObjects(&objects);
+  if (!lock_free) dl_iterate_phdr(VisitObject, &objects);
   if (objects.used_cache) m->Add(WireKind::kRead, objects.pid, AT_FDCWD, kLoaderCache);
   objects.message = m;
   objects.index = 0;
-  dl_iterate_phdr(VisitObject, &objects);
+  if (!lock_free || !VisitStartObjects(&objects)) dl_iterate_phdr(VisitObject, &objects);
 }
 
 int CountLoadedObjects() {

@@ -28,6 +28,7 @@
 
 #include "filemon/backends/preload/interposer_state.h"
 #include "filemon/backends/preload/message.h"
+#include "filemon/backends/preload/next_symbol.h"
 #include "filemon/backends/preload/probe_set.h"
 #include "filemon/backends/preload/raw_syscall.h"
 #include "filemon/backends/preload/start_text.h"
@@ -92,9 +93,10 @@ namespace {
 // The real function `name` (of `old_version`, if not null), looked up once per process: not
 // cold (every process that calls a wrapper of the stat family runs it; .text.unlikely lies
 // far from the wrappers, one more page to touch).
-__attribute__((noinline)) void* LookUp(const char* name, const char* old_version) {
+FILEMON_FIRST_CALL_TEXT __attribute__((noinline)) void* LookUp(const char* name,
+                                                               const char* old_version) {
   // The __xstat family survives only as compat symbols, which dlsym does not return.
-  return old_version != nullptr ? dlvsym(RTLD_NEXT, name, old_version) : dlsym(RTLD_NEXT, name);
+  return old_version != nullptr ? dlvsym(RTLD_NEXT, name, old_version) : ResolveNext(name);
 }
 
 template <typename Fn>

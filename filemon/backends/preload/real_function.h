@@ -1,9 +1,9 @@
 // File: filemon/backends/preload/real_function.h
 //
-// How the interposer reaches the libc function it wraps: one slot per function, resolved with
-// dlsym(RTLD_NEXT) at its first use (the constructor's calls resolve most; a call that comes
-// earlier, from another library's constructor, resolves its own on the spot), read lock-free
-// afterwards. Each unit of libfilemon_preload.so declares the slots it uses:
+// How the interposer reaches the libc function it wraps: one slot per function, resolved as
+// dlsym(RTLD_NEXT) would (next_symbol.h) at its first use (a call that comes early, from
+// another library's constructor, resolves its own on the spot), read lock-free afterwards. Each
+// unit of libfilemon_preload.so declares the slots it uses:
 //
 //   namespace {
 //   DECLARE_REAL(open, int (*)(const char*, int, ...));
@@ -19,6 +19,7 @@
 
 #include <atomic>
 
+#include "filemon/backends/preload/next_symbol.h"
 #include "filemon/backends/preload/start_text.h"
 
 // An interposed entry point: exported (the rest of the library is hidden; interposer.lds).
@@ -33,7 +34,7 @@ template <typename Fn>
 Fn Resolve(std::atomic<Fn>* slot, const char* name) {
   Fn fn = slot->load(std::memory_order_relaxed);
   if (__builtin_expect(fn == nullptr, 0)) {
-    fn = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
+    fn = reinterpret_cast<Fn>(ResolveNext(name));
     slot->store(fn, std::memory_order_relaxed);
   }
   return fn;

@@ -21,7 +21,8 @@
 // environment variables, the loader's paths): in .rodata, which follows all of the text, the
 // first read costs each process one more page (two when the constants straddle a page
 // boundary). FILEMON_NAME_RODATA places the names of the real functions, which the wrappers
-// look up at their first call in a process, right after those. Only named arrays can go
+// look up at their first call in a process, right after those, and FILEMON_FIRST_CALL_TEXT
+// the code that looks them up after the names. Only named arrays can go
 // there (with internal linkage: gcc cannot place `inline` ones); string literals and the
 // compiler's constants stay in .rodata (BUILD.bazel compiles the interposer without
 // vectorizing, whose constants would go there).
@@ -32,5 +33,7 @@
 #define FILEMON_START_TEXT __attribute__((section(".text.startup.filemon")))
 #define FILEMON_START_RODATA __attribute__((section(".text.startup.filemon.rodata")))
 #define FILEMON_NAME_RODATA __attribute__((section(".text.startup.filemon.names")))
+// The code that looks the real functions up (next_symbol.h), after the names.
+#define FILEMON_FIRST_CALL_TEXT __attribute__((section(".text.startup.filemon.first_call")))
 
 #endif  // FILEMON_BACKENDS_PRELOAD_START_TEXT_H_
