@@ -12,6 +12,7 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -259,6 +260,7 @@ TEST_F(SharedSupervisorTest, AReadFdTurnsReadableOnlyOnceItsOwnCommandExited) {
   const std::vector<std::string> scripts = {"true", "sleep 0.2", "(sleep 0.2) &", "sleep 0.2",
                                             "sleep 0.2"};
   std::vector<int> fds;
+  int first_set = -1;  // a copy of the first command's descriptor, which keeps its file apart
   for (size_t i = 0; i < scripts.size(); ++i) {
     SCOPED_TRACE(scripts[i]);
     const std::string file = absl::StrCat(dir, "/", i);
@@ -268,6 +270,12 @@ TEST_F(SharedSupervisorTest, AReadFdTurnsReadableOnlyOnceItsOwnCommandExited) {
     const int fd = session->ReadFd();
     ASSERT_GE(fd, 0);
     fds.push_back(fd);
+    if (i == 0) first_set = dup(fd);
+    if (i == 1) {  // the same open file, not only the same number (kcmp KCMP_FILE)
+      const long same = syscall(SYS_kcmp, getpid(), getpid(), 0, fd, first_set);
+      if (same < 0 && errno != ENOSYS && errno != EPERM) ADD_FAILURE() << "kcmp: " << errno;
+      if (same >= 0) EXPECT_EQ(same, 0) << "the first command's set was not kept for the second";
+    }
     pollfd p{fd, POLLIN, 0};
     if (i > 0) EXPECT_EQ(poll(&p, 1, 0), 0) << "readable while its command runs";
     PathSink sink;
@@ -284,6 +292,7 @@ TEST_F(SharedSupervisorTest, AReadFdTurnsReadableOnlyOnceItsOwnCommandExited) {
     EXPECT_EQ(waitpid(pid, &status, 0), pid);
   }
   EXPECT_EQ(fds[1], fds[0]) << "the first command's set was not kept for the second";
+  close(first_set);
 }
 
 // The same loop where no descriptor can be made once ReadFd() exists (EMFILE), as the tree is
