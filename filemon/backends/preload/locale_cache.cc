@@ -41,23 +41,47 @@ FILEMON_START_TEXT void LoadLocaleCache(LocaleCache& cache, const char* inherite
   cache.size = Length(cache.text);
 }
 
+namespace {
+
+// What LocaleKey reads, beside the names of the real functions (start_text.h): most programs
+// call setlocale at their start, and string literals would put a page of .rodata in its way.
+FILEMON_NAME_RODATA constexpr char kLcAll[] = "LC_ALL";
+FILEMON_NAME_RODATA constexpr char kLcCtype[] = "LC_CTYPE";
+FILEMON_NAME_RODATA constexpr char kLcNumeric[] = "LC_NUMERIC";
+FILEMON_NAME_RODATA constexpr char kLcTime[] = "LC_TIME";
+FILEMON_NAME_RODATA constexpr char kLcCollate[] = "LC_COLLATE";
+FILEMON_NAME_RODATA constexpr char kLcMonetary[] = "LC_MONETARY";
+FILEMON_NAME_RODATA constexpr char kLcMessages[] = "LC_MESSAGES";
+FILEMON_NAME_RODATA constexpr char kLcPaper[] = "LC_PAPER";
+FILEMON_NAME_RODATA constexpr char kLcName[] = "LC_NAME";
+FILEMON_NAME_RODATA constexpr char kLcAddress[] = "LC_ADDRESS";
+FILEMON_NAME_RODATA constexpr char kLcTelephone[] = "LC_TELEPHONE";
+FILEMON_NAME_RODATA constexpr char kLcMeasurement[] = "LC_MEASUREMENT";
+FILEMON_NAME_RODATA constexpr char kLcIdentification[] = "LC_IDENTIFICATION";
+FILEMON_NAME_RODATA constexpr char kLang[] = "LANG";
+FILEMON_NAME_RODATA constexpr char kLocPath[] = "LOCPATH";
+FILEMON_NAME_RODATA constexpr char kKeyCategory[] = "|";
+FILEMON_NAME_RODATA constexpr char kKeyValue[] = ";";
+
+}  // namespace
+
 size_t LocaleKey(const LocaleCache& cache, int category, char* const* envp, char* out,
                  size_t size) {
   static const char* const kVars[] = {
-      "LC_ALL",       "LC_CTYPE",       "LC_NUMERIC",        "LC_TIME", "LC_COLLATE",
-      "LC_MONETARY",  "LC_MESSAGES",    "LC_PAPER",          "LC_NAME", "LC_ADDRESS",
-      "LC_TELEPHONE", "LC_MEASUREMENT", "LC_IDENTIFICATION", "LANG",    "LOCPATH"};
+      kLcAll,       kLcCtype,       kLcNumeric,        kLcTime, kLcCollate,
+      kLcMonetary,  kLcMessages,    kLcPaper,          kLcName, kLcAddress,
+      kLcTelephone, kLcMeasurement, kLcIdentification, kLang,   kLocPath};
   constexpr size_t kCount = sizeof(kVars) / sizeof(kVars[0]);
   const char* values[kCount];
   EnvValues(envp, kVars, kCount, values);
   ByteAppender key(out, size);
   key.Append(cache.history, cache.history_size < sizeof(cache.history) ? cache.history_size
                                                                        : sizeof(cache.history));
-  key.Append("|", 1);
+  key.Append(kKeyCategory, 1);
   char number[24];
   key.Append(number, FormatUnsigned(static_cast<unsigned>(category), number));
   for (const char* value : values) {
-    key.Append(";", 1);
+    key.Append(kKeyValue, 1);
     if (value != nullptr) {
       const size_t len = Length(value);
       if (HasSeparator(value, len)) return 0;
