@@ -195,6 +195,10 @@ TEST_F(InterposerLayoutTest, StartAndExitCodeLiesTogether) {
   ASSERT_LT(low, high);
   EXPECT_LE(high - low, kMaxSpan) << "the start and exit code spans " << high - low
                                   << " bytes: mark what they run FILEMON_START_TEXT";
+#ifndef FILEMON_GOLD_LAYOUT
+  GTEST_SKIP() << "built without gold's section order (--define=filemon_gold_layout=on): "
+                  "the start code need not follow the PLT";
+#endif
   Elf64_Shdr plt;
   ASSERT_TRUE(FindSection(".plt", &plt));
   const uint64_t plt_end = plt.sh_addr + plt.sh_size;
