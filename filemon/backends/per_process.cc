@@ -7,29 +7,50 @@
 #include <new>
 
 namespace filemon {
+namespace per_process_internal {
+// For tests only (declared by the test, in no header): called while the process's first call
+// sets the page up, before the page is published.
+void (*g_page_setup_hook)() = nullptr;
+}  // namespace per_process_internal
 namespace {
 
-// The page holding the pid; null where the kernel cannot empty it in a forked child.
-std::atomic<pid_t>* PidPage() {
+// The page holding the pid, once set up; kNoPage where the kernel cannot empty it in a forked
+// child. A plain atomic rather than a function-local static: a C++ init guard held by a thread
+// while another forks stays held in the child, whose first call would wait on it forever. Here
+// a child forked during the set-up finds no page yet and sets up its own; two threads that set
+// one up at once keep the first published, and the other unmaps its own.
+std::atomic<pid_t>* const kNoPage =
+    reinterpret_cast<std::atomic<pid_t>*>(alignof(std::atomic<pid_t>));
+std::atomic<std::atomic<pid_t>*> g_page{nullptr};
+
+std::atomic<pid_t>* SetUpPage() {
 #if defined(__linux__)
 #ifndef MADV_WIPEONFORK
 #define MADV_WIPEONFORK 18
 #endif
-  static std::atomic<pid_t>* const page = []() -> std::atomic<pid_t>* {
-    const long size = sysconf(_SC_PAGESIZE);
-    void* mapped = mmap(nullptr, static_cast<size_t>(size), PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (mapped == MAP_FAILED) return nullptr;
-    if (madvise(mapped, static_cast<size_t>(size), MADV_WIPEONFORK) != 0) {
-      munmap(mapped, static_cast<size_t>(size));
-      return nullptr;
-    }
-    return new (mapped) std::atomic<pid_t>(0);
-  }();
-  return page;
+  const size_t size = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  void* mapped = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mapped == MAP_FAILED) return kNoPage;
+  if (per_process_internal::g_page_setup_hook != nullptr) per_process_internal::g_page_setup_hook();
+  std::atomic<pid_t>* page = kNoPage;  // remembered too: the kernel will not wipe a page
+  if (madvise(mapped, size, MADV_WIPEONFORK) == 0) page = new (mapped) std::atomic<pid_t>(0);
+  std::atomic<pid_t>* published = nullptr;
+  if (g_page.compare_exchange_strong(published, page, std::memory_order_acq_rel)) {
+    if (page == kNoPage) munmap(mapped, size);
+    return page;
+  }
+  munmap(mapped, size);  // another thread's came first
+  return published;
 #else
-  return nullptr;
+  return kNoPage;
 #endif
+}
+
+// The page holding the pid; null where the kernel cannot empty it in a forked child.
+std::atomic<pid_t>* PidPage() {
+  std::atomic<pid_t>* page = g_page.load(std::memory_order_acquire);
+  if (page == nullptr) page = SetUpPage();
+  return page == kNoPage ? nullptr : page;
 }
 
 }  // namespace

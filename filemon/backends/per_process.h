@@ -40,7 +40,8 @@ namespace filemon {
 // The calling process's pid, asked of the kernel once per process: kept in a page the kernel
 // empties in every child made by fork (MADV_WIPEONFORK: any clone without CLONE_VM, raw system
 // calls included), so a forked child asks again. Where the kernel has no such page (before
-// Linux 4.14), getpid() each time.
+// Linux 4.14), getpid() each time. The page is set up without an init guard: a child forked by
+// another thread while the process's first call runs asks for itself rather than waiting.
 // REQUIRES: not called in a child that shares the caller's memory (vfork, clone with CLONE_VM
 // but without CLONE_THREAD): there it returns the parent's pid, and a first call there would
 // leave the child's in the parent's page. Such a child's code uses getpid() itself.
