@@ -145,6 +145,7 @@ class TracedTree {
   bool caller_steps_ = false;
   mutable OwnedFd poll_set_;       // ready_fd() while the caller steps: the root's pidfd, epoll
   bool poll_set_swapped_ = false;  // Step put the thread's end of the tree into it
+  bool poll_set_emptied_ = false;  // Step took the finished root's pidfd out of it
   mutable int ready_fd_ = -1;
 };
 

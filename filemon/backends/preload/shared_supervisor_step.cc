@@ -112,10 +112,7 @@ StepResult SharedSupervisor::Impl::Step(TreeState* tree, HandBackWhen hand_back)
   stepping_ = nullptr;
   if (run.ok() && tree->ended()) {
     FinishTree(tree, pump_.status());
-    Deactivate(tree);
-    // Needed no more: closed now rather than with the tree, which leaves its caller's poll set
-    // empty for the next tree (TracedTree::KeepPollSet; an epoll set forgets a closed file).
-    tree->root_pidfd.reset();
+    Deactivate(tree);  // the root's pidfd is the caller's alone from here (TracedTree::Step)
     return StepResult::kFinished;
   }
   const bool root_gone = tree->root_exited || !tree->root_pidfd.valid();
@@ -151,9 +148,9 @@ TracedTree::~TracedTree() {
 
 // The caller's poll set goes back to the supervisor for the next tree's caller if it is empty
 // again: it held only the root's pidfd (no eventfd swapped in: Step), which the caller's step
-// closed when it finished the tree (the thread never closes it). Else it is closed.
+// took out when it finished the tree. Else it is closed.
 void TracedTree::KeepPollSet() {
-  if (!poll_set_.valid() || poll_set_swapped_ || state_->root_pidfd.valid()) return;
+  if (!poll_set_.valid() || !poll_set_emptied_) return;
   supervisor_->impl_->KeepPollSet(poll_set_.release());
 }
 
@@ -235,6 +232,16 @@ bool TracedTree::Step(bool always_hand_back) {
       state_.get(), always_hand_back ? HandBackWhen::kAlways : HandBackWhen::kIfRootExited);
   if (result == StepResult::kRunning) return true;
   caller_steps_ = false;
+  if (result == StepResult::kFinished) {
+    // The root's pidfd is needed no more: taken out of the caller's poll set, which is then
+    // empty for the next tree (KeepPollSet), and closed now rather than with the tree. Closing
+    // alone would not empty the set: epoll forgets a file only when its last copy closes, and
+    // a child forked by another of the caller's threads may hold one until it execs.
+    poll_set_emptied_ =
+        poll_set_.valid() && !poll_set_swapped_ &&
+        epoll_ctl(poll_set_.get(), EPOLL_CTL_DEL, state_->root_pidfd.get(), nullptr) == 0;
+    state_->root_pidfd.reset();
+  }
   if (result == StepResult::kHandedBack && poll_set_.valid()) {
     poll_set_swapped_ = true;
     // The root has exited (its pidfd stays readable): the thread's end of the tree wakes a
