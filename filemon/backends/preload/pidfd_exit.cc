@@ -45,14 +45,27 @@ PidfdExit FromWaitStatus(int status) {
 }
 
 std::atomic<bool> g_simulate_no_reaped_exit{false};
+std::atomic<bool> g_simulate_refused_info{false};
+// PIDFD_GET_INFO was refused once (not: this process's status is gone): the kernel's release
+// is not to be trusted for it in this process from then on.
+std::atomic<bool> g_info_refused{false};
+
+// An errno of an ioctl the kernel (or a sandbox, or a seccomp filter) does not serve at all,
+// rather than one about this pidfd (ESRCH: reaped where no status was kept).
+bool Refused(int error) {
+  return error == ENOTTY || error == EINVAL || error == EPERM || error == ENOSYS ||
+         error == EOPNOTSUPP;
+}
 
 // The status PIDFD_GET_INFO gives for the process of `pidfd`, once it has exited.
 PidfdExit GetInfoExit(int pidfd) {
   PidfdInfo pidfd_info{};
   pidfd_info.mask = kPidfdInfoExit;
-  if (ioctl(pidfd, kPidfdGetInfo, &pidfd_info) != 0 || !(pidfd_info.mask & kPidfdInfoExit)) {
-    return PidfdExit();
-  }
+  const int asked = g_simulate_refused_info.load(std::memory_order_relaxed)
+                        ? (errno = ENOTTY, -1)
+                        : ioctl(pidfd, kPidfdGetInfo, &pidfd_info);
+  if (asked != 0 && Refused(errno)) g_info_refused.store(true, std::memory_order_relaxed);
+  if (asked != 0 || !(pidfd_info.mask & kPidfdInfoExit)) return PidfdExit();
   return FromWaitStatus(pidfd_info.exit_code);
 }
 
@@ -83,12 +96,24 @@ bool ReleaseKeepsReapedExit() {
 }  // namespace
 
 bool KernelKeepsReapedExit() {
-  if (g_simulate_no_reaped_exit.load(std::memory_order_relaxed)) return false;
+  if (g_simulate_no_reaped_exit.load(std::memory_order_relaxed) ||
+      g_info_refused.load(std::memory_order_relaxed)) {
+    return false;
+  }
   static const bool keeps = ReleaseKeepsReapedExit();
   return keeps;
 }
 
 void SimulateNoReapedExitForTesting(bool simulate) { g_simulate_no_reaped_exit.store(simulate); }
+
+ScopedRefusedPidfdInfoForTesting::ScopedRefusedPidfdInfoForTesting() {
+  g_simulate_refused_info.store(true);
+}
+
+ScopedRefusedPidfdInfoForTesting::~ScopedRefusedPidfdInfoForTesting() {
+  g_simulate_refused_info.store(false);
+  g_info_refused.store(false);
+}
 
 // Where the kernel keeps the status of a reaped process, it is asked first: the caller (bmake)
 // has reaped the process as a rule by the time its end is read, and then one ioctl answers
@@ -114,7 +139,7 @@ PidfdExit ReadPidfdExit(int pidfd) {
     return exit;
   }
   // Reaped since the first look (or not this process's child): what the kernel kept.
-  return kept ? GetInfoExit(pidfd) : exit;
+  return kept && KernelKeepsReapedExit() ? GetInfoExit(pidfd) : exit;
 }
 
 }  // namespace preload_internal

@@ -29,6 +29,10 @@ PidfdExit ReadPidfdExit(int pidfd);
 // after the reaping): Linux 6.15 and later, by the kernel's release (uname), asked once per
 // process. No child is made for it: a fork would turn every page the caller writes afterwards
 // into a copy-on-write fault.
+// False from the first PIDFD_GET_INFO the kernel refuses (ENOTTY, EINVAL, EPERM, ENOSYS,
+// EOPNOTSUPP: gVisor, a seccomp filter) on: a release that says 6.15+ is not trusted then, and
+// callers read the status before the reaping, as on an older kernel. The status of the root
+// whose read found the refusal is lost if it was reaped already.
 bool KernelKeepsReapedExit();
 
 // For tests only: act as a kernel that keeps no status for a reaped pidfd (`KernelKeepsReapedExit`
@@ -43,6 +47,16 @@ class ScopedNoReapedExitForTesting {
   ~ScopedNoReapedExitForTesting() { SimulateNoReapedExitForTesting(false); }
   ScopedNoReapedExitForTesting(const ScopedNoReapedExitForTesting&) = delete;
   ScopedNoReapedExitForTesting& operator=(const ScopedNoReapedExitForTesting&) = delete;
+};
+
+// For tests only: act as a kernel that says 6.15+ but refuses PIDFD_GET_INFO (gVisor, a seccomp
+// filter: ENOTTY), for the object's scope. Its end also forgets a refusal seen meanwhile.
+class ScopedRefusedPidfdInfoForTesting {
+ public:
+  ScopedRefusedPidfdInfoForTesting();
+  ~ScopedRefusedPidfdInfoForTesting();
+  ScopedRefusedPidfdInfoForTesting(const ScopedRefusedPidfdInfoForTesting&) = delete;
+  ScopedRefusedPidfdInfoForTesting& operator=(const ScopedRefusedPidfdInfoForTesting&) = delete;
 };
 
 }  // namespace preload_internal

@@ -95,6 +95,24 @@ TEST(PidfdExit, TheSimulationEndsWithItsScope) {
   EXPECT_EQ(KernelKeepsReapedExit(), keeps);
 }
 
+// A kernel whose release says 6.15+ but that refuses PIDFD_GET_INFO (gVisor, a seccomp
+// filter): the first refusal turns KernelKeepsReapedExit off, so that callers read the status
+// before the reaping from then on; a zombie's status is still read (waitid).
+TEST(PidfdExit, ARefusedInfoIoctlTurnsTheKeptStatusOff) {
+  const bool keeps = KernelKeepsReapedExit();
+  {
+    ScopedRefusedPidfdInfoForTesting refused;
+    Child zombie(4);
+    EXPECT_EQ(ReadPidfdExit(zombie.pidfd).code, 4);
+    Child child(6);
+    int status = 0;
+    ASSERT_EQ(waitpid(child.pid, &status, 0), child.pid);
+    EXPECT_FALSE(ReadPidfdExit(child.pidfd).known);
+    EXPECT_FALSE(KernelKeepsReapedExit()) << "still trusted after the ioctl was refused";
+  }
+  EXPECT_EQ(KernelKeepsReapedExit(), keeps);
+}
+
 TEST(PidfdExit, ARunningProcessIsNotKnown) {
   const int self = static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0));
   ASSERT_GE(self, 0);

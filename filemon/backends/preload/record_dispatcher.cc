@@ -244,6 +244,12 @@ void RecordDispatcher::HandleExit(const WireRecord& record, const Sender& sender
   WriteExit(sink, record.pid, record.status, record.signal);
 }
 
+void RecordDispatcher::ForgetRoot(int32_t pid) {
+  if (prepared_.erase(pid) == 0) return;
+  probes_.Forget(pid);
+  exit_written_.erase(pid);
+}
+
 void RecordDispatcher::HandleRootExit(int32_t pid, int32_t code, int32_t signal) {
   if (prepared_.erase(pid) == 0) return;  // never traced: no X, as with the device
   probes_.Forget(pid);

@@ -300,6 +300,20 @@ TEST(RecordDispatcher, ARemovedTreeForgetsThatItsRootPrepared) {
   EXPECT_TRUE(second.lines.empty()) << second.lines[0];
 }
 
+// A root whose end the supervisor could not learn is forgotten at its tree's end without an X,
+// before the tree is removed.
+TEST(RecordDispatcher, AForgottenRootIsNoLongerWanted) {
+  LinesSink sink;
+  RecordDispatcher dispatcher(/*fallback=*/nullptr);
+  dispatcher.AddRoot(10, &sink);
+  Body().Prepared(10).SendTo(&dispatcher);
+  EXPECT_TRUE(dispatcher.WantsRootExit(10));
+  dispatcher.ForgetRoot(10);
+  EXPECT_FALSE(dispatcher.WantsRootExit(10));
+  dispatcher.HandleRootExit(10, 0, 9);
+  EXPECT_TRUE(sink.lines.empty()) << sink.lines[0];
+}
+
 }  // namespace
 }  // namespace preload_internal
 }  // namespace filemon

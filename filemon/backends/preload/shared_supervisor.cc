@@ -288,11 +288,13 @@ void SharedSupervisor::Impl::FinishTree(TreeState* tree, const absl::Status& sta
   const bool root_sent = tree->added > 0;
   if (!tree->root_exited) tree->PeekRoot();  // its pipe's end came first
   // The root's status matters only if it wrote no X of its own (as a rule it did: no system
-  // call for it then); the dispatcher forgets the root either way.
+  // call for it then); the dispatcher forgets the root either way, status known or not.
   const bool wanted = dispatcher_.WantsRootExit(tree->root);
   if (wanted) tree->ReadRootExit();
   if (tree->root_exit.known || !wanted) {
     dispatcher_.HandleRootExit(tree->root, tree->root_exit.code, tree->root_exit.signal);
+  } else {
+    dispatcher_.ForgetRoot(tree->root);
   }
   AddRefusals(tree, dispatcher_.TakeRefused(tree), "processes of this tree");
   AddRefusals(tree, dispatcher_.TakeRefused(nullptr), "processes of no traced tree");
