@@ -144,10 +144,7 @@ int SharedSupervisor::Impl::SleepMs() {
 absl::StatusOr<WaitStrategy::Wakeup> SharedSupervisor::Impl::Wait(std::vector<pollfd>* fds) {
   if (stepping_ != nullptr) return StepWait(fds);
   Adopt();
-  const size_t own = fds->size();
-  for (pollfd& p : *fds) {
-    if (p.fd == channel_.control()) p.fd = -1;  // none (ChannelUse::kShared)
-  }
+  const size_t own = fds->size();  // the control socket's entry among them is -1 (kShared)
   fds->push_back({roots_.get(), POLLIN, 0});
   // A tree handed back has its pipe watched for its hangup (no event bit: no wakeup per write)
   // once its root has exited, if the root has no pidfd, or if the set had no room for it. No caller

@@ -85,8 +85,8 @@ absl::StatusOr<WaitStrategy::Wakeup> SharedSupervisor::Impl::StepWait(std::vecto
   if (ask_root) ask.push_back({tree->root_pidfd.get(), POLLIN, 0});
   const size_t pipe = ask.size();
   ask.push_back({tree->pipe_gone ? -1 : tree->pipe_read.get(), 0, 0});
-  for (size_t i = 1; i < fds->size(); ++i) {  // no reaper holds the control socket's other end
-    if ((*fds)[i].fd != channel_.control()) ask.push_back({(*fds)[i].fd, POLLIN, 0});
+  for (size_t i = 1; i < fds->size(); ++i) {  // the sockets; the control socket is none (-1)
+    if ((*fds)[i].fd >= 0) ask.push_back({(*fds)[i].fd, POLLIN, 0});
   }
   int n;
   do {
