@@ -1,5 +1,6 @@
 #include "filemon/backends/preload/exec_probe_cache.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -13,6 +14,11 @@
 
 namespace filemon {
 namespace preload_internal {
+
+// For tests only (declared by the test, in no header): called by a writer that has claimed an
+// entry, before it fills it.
+void (*g_after_claim_hook)() = nullptr;
+
 namespace {
 
 // What says that a file is the one probed before: a new file (another inode), a rewrite (size,
@@ -29,7 +35,7 @@ Key KeyOf(const struct stat& st) {
               static_cast<uint64_t>(st.st_ctim.tv_sec), static_cast<uint64_t>(st.st_ctim.tv_nsec)}};
 }
 
-// A file remembered as preloadable. `sequence`: 0 empty, odd while a writer fills it.
+// A file remembered as preloadable. `sequence`: 0 empty, odd while a writer fills it (Remember).
 struct Entry {
   std::atomic<uint64_t> sequence{0};
   std::atomic<uint64_t> key[kKeyWords] = {};
@@ -53,18 +59,31 @@ bool Remembered(const Key& key) {
   return same && entry.sequence.load(std::memory_order_relaxed) == before;
 }
 
+// An entry's writer claims it by making `sequence` odd with its pid in the high half (a
+// process, so that a vforked child killed before its last store can be told gone); the low half
+// counts. A writer that finds the entry claimed by a process that no longer exists takes it
+// over; one that finds its writer alive (a zombie counts: until its reaping) leaves it alone.
+// The kill(2) for that look, and the getpid, are paid only after a full probe.
+constexpr uint64_t kCounter = 0xffffffffu;
+
 void Remember(const Key& key) {
   Entry& entry = EntryFor(key);
   uint64_t before = entry.sequence.load(std::memory_order_relaxed);
-  if ((before & 1) != 0 ||
-      !entry.sequence.compare_exchange_strong(before, before + 1, std::memory_order_acquire)) {
-    return;  // another writer is at it
+  if ((before & 1) != 0) {
+    const long writer = static_cast<long>(before >> 32);
+    if (writer == 0 || RawSyscall2(SYS_kill, writer, 0) != -ESRCH) return;  // at it still
   }
+  const uint64_t self = static_cast<uint64_t>(RawSyscall0(SYS_getpid));
+  const uint64_t claimed = (self << 32) | (((before & kCounter) + 1) & kCounter) | 1;
+  if (!entry.sequence.compare_exchange_strong(before, claimed, std::memory_order_acquire)) {
+    return;  // another writer came first
+  }
+  if (g_after_claim_hook != nullptr) g_after_claim_hook();
   std::atomic_thread_fence(std::memory_order_release);
   for (size_t i = 0; i < kKeyWords; ++i) {
     entry.key[i].store(key.words[i], std::memory_order_relaxed);
   }
-  entry.sequence.store(before + 2, std::memory_order_release);
+  entry.sequence.store(((claimed & kCounter) + 1) & kCounter, std::memory_order_release);
 }
 
 // The identity of `path`'s file, if it is a regular file without set-ID bits.

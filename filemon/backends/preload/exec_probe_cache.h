@@ -12,7 +12,13 @@
 // table of the parent it borrows, which finds it there afterwards; a forked child has a copy.
 // Entries are sequence-locked: any thread, and a vforked child, may look up and fill at once;
 // a reader never takes an entry that a writer is changing (it probes in full instead), and a
-// writer that meets another leaves the entry alone. Async-signal-safe; raw system calls only.
+// writer that meets another leaves the entry alone, unless that writer's process is gone (a
+// vforked child killed while it filled the entry: once it is reaped, the next writer takes the
+// entry over; a look paid only after a full probe). Async-signal-safe; raw system calls only.
+//
+// Limit: a rewrite in place that keeps the size, within one tick of the filesystem's
+// timestamps (coarse on some filesystems, and the times a file's writer may set itself), keeps
+// the identity and is not noticed: the limit make's own modification-time test has.
 
 #ifndef FILEMON_BACKENDS_PRELOAD_EXEC_PROBE_CACHE_H_
 #define FILEMON_BACKENDS_PRELOAD_EXEC_PROBE_CACHE_H_

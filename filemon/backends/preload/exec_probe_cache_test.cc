@@ -1,6 +1,7 @@
 #include "filemon/backends/preload/exec_probe_cache.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -18,6 +19,7 @@
 
 namespace filemon {
 namespace preload_internal {
+extern void (*g_after_claim_hook)();
 namespace {
 
 std::string Slurp(const std::string& path) {
@@ -129,6 +131,30 @@ TEST_F(ExecProbeCacheTest, AVforkedChildFillsTheParentsTable) {
   bool remembered = false;
   EXPECT_EQ(Probe(path, &remembered), ExecKind::kPreloadable);
   EXPECT_TRUE(remembered);
+}
+
+// A vforked child killed while it fills an entry (after its claim, before its last store)
+// leaves the entry to a later writer once the child is gone: the program is remembered again.
+TEST_F(ExecProbeCacheTest, AWriterKilledMidWayLeavesTheEntryToTheNext) {
+  const std::string path = dir_ + "/killed_writer";
+  Write(path, dynamic_);
+  const char* name = path.c_str();
+  g_after_claim_hook = [] { kill(getpid(), SIGKILL); };
+  const pid_t child = vfork();
+  if (child == 0) {
+    ProbeExecutableRemembered(name);
+    _exit(0);
+  }
+  g_after_claim_hook = nullptr;
+  ASSERT_GT(child, 0);
+  int status = -1;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  bool remembered = true;
+  EXPECT_EQ(Probe(path, &remembered), ExecKind::kPreloadable);
+  EXPECT_FALSE(remembered);
+  EXPECT_EQ(Probe(path, &remembered), ExecKind::kPreloadable);
+  EXPECT_TRUE(remembered) << "the killed writer's entry is never filled again";
 }
 
 // Threads probing at once, one of them changing its program between preloadable and static
