@@ -14,13 +14,15 @@ void (*g_page_setup_hook)() = nullptr;
 }  // namespace per_process_internal
 namespace {
 
+// kNoPage's address only; constant-initialized (no order to fear in static constructors).
+std::atomic<pid_t> g_no_page_marker{0};
+constexpr std::atomic<pid_t>* kNoPage = &g_no_page_marker;
+
 // The page holding the pid, once set up; kNoPage where the kernel cannot empty it in a forked
 // child. A plain atomic rather than a function-local static: a C++ init guard held by a thread
 // while another forks stays held in the child, whose first call would wait on it forever. Here
 // a child forked during the set-up finds no page yet and sets up its own; two threads that set
 // one up at once keep the first published, and the other unmaps its own.
-std::atomic<pid_t>* const kNoPage =
-    reinterpret_cast<std::atomic<pid_t>*>(alignof(std::atomic<pid_t>));
 std::atomic<std::atomic<pid_t>*> g_page{nullptr};
 
 std::atomic<pid_t>* SetUpPage() {
