@@ -83,6 +83,16 @@ bench_parse_args() {
 bench_scratch() {
   SCRATCH=${FILEMON_BENCH_DIR:-/tmp/filemon-bench}
   mkdir -p "$SCRATCH"
+  # Two runs of one script in one folder would remove each other's files mid-run (a run then
+  # fails, or measures a half-built tree): the second one stops here instead, naming the way out.
+  # The lock is held until the script exits (its descriptor stays open).
+  [[ -z "${BENCH_SCRATCH_LOCK:-}" ]] || return 0
+  command -v flock > /dev/null || return 0
+  local name
+  name=$(basename "$0" .sh)
+  exec {BENCH_SCRATCH_LOCK}> "$SCRATCH/.lock-$name"
+  flock -n "$BENCH_SCRATCH_LOCK" ||
+    bench_die "another $name run uses $SCRATCH; give this one its own folder with FILEMON_BENCH_DIR"
 }
 
 bench_build() {
