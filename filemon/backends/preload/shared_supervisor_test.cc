@@ -302,10 +302,14 @@ TEST_F(SharedSupervisorTest, AReadFdTurnsReadableOnlyOnceItsOwnCommandExited) {
     if (i == 1) {  // the same open file, not only the same number (kcmp KCMP_FILE)
       const long same = syscall(SYS_kcmp, getpid(), getpid(), 0, fd, first_set);
       if (same < 0 && errno != ENOSYS && errno != EPERM) ADD_FAILURE() << "kcmp: " << errno;
-      if (same >= 0) EXPECT_EQ(same, 0) << "the first command's set was not kept for the second";
+      if (same >= 0) {
+        EXPECT_EQ(same, 0) << "the first command's set was not kept for the second";
+      }
     }
     pollfd p{fd, POLLIN, 0};
-    if (i > 0) EXPECT_EQ(poll(&p, 1, 0), 0) << "readable while its command runs";
+    if (i > 0) {
+      EXPECT_EQ(poll(&p, 1, 0), 0) << "readable while its command runs";
+    }
     PathSink sink;
     ProcessOnReadFd(session.get(), &sink);
     EXPECT_TRUE(sink.Has(file));
