@@ -110,6 +110,16 @@ class SharedSupervisorTest : public ::testing::Test {
     EXPECT_TRUE(done) << "not done after 100 wakeups";
   }
 
+  // Ends the command |pid| of |session| on its ReadFd(), which must have written |file|, and
+  // reaps it.
+  static void FinishOnReadFd(TraceSession* session, pid_t pid, const std::string& file) {
+    PathSink sink;
+    ProcessOnReadFd(session, &sink);
+    EXPECT_TRUE(sink.Has(file));
+    int status = -1;
+    EXPECT_EQ(waitpid(pid, &status, 0), pid);
+  }
+
   std::unique_ptr<Backend> backend_;
 };
 
@@ -310,11 +320,7 @@ TEST_F(SharedSupervisorTest, AReadFdTurnsReadableOnlyOnceItsOwnCommandExited) {
     if (i > 0) {
       EXPECT_EQ(poll(&p, 1, 0), 0) << "readable while its command runs";
     }
-    PathSink sink;
-    ProcessOnReadFd(session.get(), &sink);
-    EXPECT_TRUE(sink.Has(file));
-    int status = -1;
-    EXPECT_EQ(waitpid(pid, &status, 0), pid);
+    FinishOnReadFd(session.get(), pid, file);
   }
   EXPECT_EQ(fds[1], fds[0]) << "the first command's set was not kept for the second";
   close(first_set);
@@ -348,11 +354,7 @@ TEST_F(SharedSupervisorTest, AKeptReadFdForgetsARootWhosePidfdAForkedChildHolds)
     } else {
       EXPECT_EQ(poll(&p, 1, 0), 0) << "readable while its command runs";
     }
-    PathSink sink;
-    ProcessOnReadFd(session.get(), &sink);
-    EXPECT_TRUE(sink.Has(file));
-    int status = -1;
-    EXPECT_EQ(waitpid(pid, &status, 0), pid);
+    FinishOnReadFd(session.get(), pid, file);
   }
   kill(holder, SIGKILL);
   EXPECT_EQ(waitpid(holder, nullptr, 0), holder);
