@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "filemon/backends/preload/safe_string.h"
 #include "filemon/backends/preload/start_text.h"
 
 namespace filemon {
@@ -59,11 +60,6 @@ FILEMON_FIRST_CALL_TEXT uint32_t GnuHash(const char* name) {
   return h;
 }
 
-FILEMON_FIRST_CALL_TEXT bool SameName(const char* a, const char* b) {
-  while (*a != '\0' && *a == *b) ++a, ++b;
-  return *a == *b;
-}
-
 enum class Lookup { kNotHere, kFound, kAskDlsym };
 
 // Looks `name` (hash `hash`) up in `object`; on kFound, `*found` is the function's address.
@@ -92,7 +88,7 @@ FILEMON_FIRST_CALL_TEXT Lookup LookUpIn(const struct link_map* object, const cha
     // The default version only (a hidden one is an older version: versym bit 15), as dlsym.
     const bool hidden = t.versions != nullptr && (t.versions[index] & 0x8000) != 0;
     if ((entry | 1) == (hash | 1) && !hidden && symbol.st_shndx != SHN_UNDEF &&
-        SameName(name, t.strings + symbol.st_name)) {
+        SameString(name, t.strings + symbol.st_name)) {
       const unsigned type = ELF64_ST_TYPE(symbol.st_info);
       const unsigned bind = ELF64_ST_BIND(symbol.st_info);
       if (type == STT_GNU_IFUNC || (bind != STB_GLOBAL && bind != STB_WEAK)) {
