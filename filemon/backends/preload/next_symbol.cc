@@ -91,10 +91,8 @@ FILEMON_FIRST_CALL_TEXT Lookup LookUpIn(const struct link_map* object, const cha
         SameString(name, t.strings + symbol.st_name)) {
       const unsigned type = ELF64_ST_TYPE(symbol.st_info);
       const unsigned bind = ELF64_ST_BIND(symbol.st_info);
-      if (type == STT_GNU_IFUNC || (bind != STB_GLOBAL && bind != STB_WEAK)) {
-        return Lookup::kAskDlsym;
-      }
-      if (type != STT_FUNC) return Lookup::kAskDlsym;
+      // An IFUNC, data or a local symbol: dlsym's to answer.
+      if (type != STT_FUNC || (bind != STB_GLOBAL && bind != STB_WEAK)) return Lookup::kAskDlsym;
       *found = reinterpret_cast<void*>(object->l_addr + symbol.st_value);
       return Lookup::kFound;
     }
