@@ -8,8 +8,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -27,20 +25,14 @@ struct Result {
   std::string out;
 };
 
-// The file's text ("" if it cannot be read).
-std::string Slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+using filemon::testing_internal::ReadFileOrEmpty;
 
 Result Shell(const std::string& dir, const std::string& command) {
   Result r;
   const std::string out = dir + "/.out";
   const int rc = system(absl::StrCat("cd '", dir, "' && ", command, " >'", out, "' 2>&1").c_str());
   r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  r.out = Slurp(out);
+  r.out = ReadFileOrEmpty(out);
   return r;
 }
 
@@ -62,7 +54,7 @@ TEST(FilemonMetaRun, CompileThenCheck) {
     GTEST_SKIP() << "no tracing backend here: " << run.out;
   }
   ASSERT_EQ(run.status, 0) << run.out;
-  const std::string text = Slurp(dir / "a.o.meta");
+  const std::string text = ReadFileOrEmpty(dir / "a.o.meta");
   ASSERT_TRUE(absl::StrContains(text, "-- filemon acquired metadata --")) << text;
   ASSERT_TRUE(absl::StrContains(text, "CMD cc -c a.c\n")) << text;
   // The compiler read a.h (relative to its cwd); the .o is newer than every input.
@@ -108,7 +100,7 @@ TEST(FilemonMetaRun, FailingCommandRecordsItsErrorCode) {
   }
   EXPECT_EQ(run.status, 3) << run.out;
   EXPECT_EQ(run.out, "out\n");
-  const std::string text = Slurp(dir / "x.meta");
+  const std::string text = ReadFileOrEmpty(dir / "x.meta");
   EXPECT_TRUE(absl::StrContains(text,
                                 "-- command output --\nout\n\n*** Error code 3\n\n"
                                 "-- filemon acquired metadata --\n"))
@@ -194,7 +186,7 @@ TEST(FilemonMetaRun, AnInterruptedRunDiesOfTheSignalAsBmakeDoes) {
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 126) GTEST_SKIP() << "no tracing backend here";
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) << "status " << status;
-  const std::string text = Slurp(dir / "t.meta");
+  const std::string text = ReadFileOrEmpty(dir / "t.meta");
   EXPECT_TRUE(absl::StrContains(text, "\n*** Error code 2\n")) << text;
   EXPECT_FALSE(absl::StrContains(text, "\nafter\n")) << text;
   EXPECT_NE(access((dir / "t").c_str(), F_OK), 0) << "the target was not removed";
@@ -203,7 +195,7 @@ TEST(FilemonMetaRun, AnInterruptedRunDiesOfTheSignalAsBmakeDoes) {
       Shell(dir.path(),
             absl::StrCat(kEnv, " '", tool, "' run --meta u.meta --target u --cmd 'kill -INT $$'"));
   EXPECT_EQ(alone.status, 130) << alone.out;
-  const std::string text_u = Slurp(dir / "u.meta");
+  const std::string text_u = ReadFileOrEmpty(dir / "u.meta");
   EXPECT_TRUE(absl::StrContains(text_u, "\n*** Error code 2\n")) << text_u;
 }
 
@@ -233,7 +225,7 @@ TEST_P(FilemonMetaRunOrder, NewerHeaderReadByAnOrphanIsSeen) {
     dir.SetMtime("t", now);
     dir.SetMtime("s1/hdr", now + 2);
     Result newer = Shell(dir.path(), check);
-    const std::string text = Slurp(dir / "t.meta");
+    const std::string text = ReadFileOrEmpty(dir / "t.meta");
     ASSERT_TRUE(absl::StartsWith(newer.out, "out-of-date: newer\n")) << newer.out << text;
     ASSERT_TRUE(absl::StrContains(newer.out, "file '" + dir / "s1/hdr" + "' is newer"))
         << newer.out << text;
@@ -282,7 +274,7 @@ TEST_P(FilemonMetaProbes, AHeaderThatNowShadowsTheOneCompiled) {
   dir.Write("a.c", "#include <same.h>\nint f(void) { return A; }\n", now - 100);
   constexpr char kCmd[] = "cc -I inc1 -I inc2 -c a.c";
   if (!Run(dir, "a.o", kCmd)) GTEST_SKIP() << "no tracing backend here";
-  const std::string text = Slurp(dir / "a.o.meta");
+  const std::string text = ReadFileOrEmpty(dir / "a.o.meta");
   ASSERT_TRUE(absl::StrContains(text, " inc1/same.h\n")) << text;
   dir.SetMtime("a.o", now);
   EXPECT_EQ(Check(dir, "a.o", kCmd, "--probes").out, "up-to-date\n") << text;
@@ -337,7 +329,7 @@ TEST_P(FilemonMetaProbes, AProbeTheBuildsOwnWriteExplains) {
   // Looks for gen.h, does not find it, makes it: gen.h exists afterwards because of the build.
   constexpr char kCmd[] = "test -e gen.h || echo x > gen.h; cat gen.h > t";
   if (!Run(dir, "t", kCmd)) GTEST_SKIP() << "no tracing backend here";
-  const std::string text = Slurp(dir / "t.meta");
+  const std::string text = ReadFileOrEmpty(dir / "t.meta");
   ASSERT_TRUE(absl::StrContains(text, " gen.h\n")) << text;
   dir.SetMtime("gen.h", now - 100);
   dir.SetMtime("t", now);
