@@ -244,16 +244,14 @@ void RecordDispatcher::HandleExit(const WireRecord& record, const Sender& sender
   WriteExit(sink, record.pid, record.status, record.signal);
 }
 
-void RecordDispatcher::ForgetRoot(int32_t pid) {
-  if (prepared_.erase(pid) == 0) return;
+bool RecordDispatcher::ForgetRoot(int32_t pid) {
+  if (prepared_.erase(pid) == 0) return false;  // never traced: no X, as with the device
   probes_.Forget(pid);
-  exit_written_.erase(pid);
+  return exit_written_.erase(pid) == 0;
 }
 
 void RecordDispatcher::HandleRootExit(int32_t pid, int32_t code, int32_t signal) {
-  if (prepared_.erase(pid) == 0) return;  // never traced: no X, as with the device
-  probes_.Forget(pid);
-  if (exit_written_.erase(pid) > 0) return;
+  if (!ForgetRoot(pid)) return;
   RecordSink* sink = Route(pid);
   if (sink == nullptr) return;
   WriteExit(sink, pid, code, signal);

@@ -96,8 +96,8 @@ class RecordDispatcher {
   // nothing is the supervisor's to say).
   void HandleRootExit(int32_t pid, int32_t code, int32_t signal);
   // The root `pid` whose end the supervisor could not learn (reaped where the kernel kept no
-  // status): forgotten as by HandleRootExit, with no X.
-  void ForgetRoot(int32_t pid);
+  // status): forgotten as by HandleRootExit, with no X. Returns `WantsRootExit(pid)` as it was.
+  bool ForgetRoot(int32_t pid);
   // True if `HandleRootExit(pid, ...)` would write an X: the root prepared itself and wrote
   // none of its own. Else it only forgets the root, whatever the status.
   bool WantsRootExit(int32_t pid) const {

@@ -288,7 +288,7 @@ void SharedSupervisor::Impl::FinishTree(TreeState* tree, const absl::Status& sta
   // call for it then); the dispatcher forgets the root either way, status known or not.
   const bool wanted = dispatcher_.WantsRootExit(tree->root);
   if (wanted) tree->ReadRootExit();
-  if (tree->root_exit.known || !wanted) {
+  if (tree->root_exit.known) {
     dispatcher_.HandleRootExit(tree->root, tree->root_exit.code, tree->root_exit.signal);
   } else {
     dispatcher_.ForgetRoot(tree->root);
