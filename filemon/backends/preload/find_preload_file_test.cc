@@ -6,32 +6,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <string>
 
-#include "absl/strings/str_cat.h"
 #include "filemon/backends/preload/preload_backend.h"
+#include "filemon/backends/testing/trace_harness.h"
 #include "gtest/gtest.h"
 
 namespace filemon {
 namespace {
 
-// A fresh folder under the test's temporary one, canonical.
-std::string FreshDir(const std::string& name) {
-  const char* tmp = getenv("TEST_TMPDIR");
-  const std::string dir = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/", name, "-", getpid());
-  mkdir(dir.c_str(), 0755);
-  char resolved[PATH_MAX];
-  EXPECT_NE(realpath(dir.c_str(), resolved), nullptr) << dir;
-  return resolved;
-}
-
-void WriteFile(const std::string& path) {
-  FILE* f = fopen(path.c_str(), "w");
-  ASSERT_NE(f, nullptr) << path;
-  fputs("x", f);
-  fclose(f);
-}
+using testing_internal::MakeTempDir;
+using testing_internal::WriteFile;
 
 // Sets FILEMON_PRELOAD_DIR for one test.
 class PreloadDir {
@@ -41,10 +26,11 @@ class PreloadDir {
 };
 
 TEST(FindPreloadFile, ReturnsTheFilesPathWithoutLinksOrDots) {
-  const std::string dir = FreshDir("canonical");
+  const std::string dir = MakeTempDir("canonical");
+  ASSERT_FALSE(dir.empty());
   mkdir((dir + "/real").c_str(), 0755);
   mkdir((dir + "/other").c_str(), 0755);
-  WriteFile(dir + "/other/target.so");
+  ASSERT_TRUE(WriteFile(dir + "/other/target.so", "x").ok());
   ASSERT_EQ(symlink("real", (dir + "/alias").c_str()), 0);
   ASSERT_EQ(symlink("../other/target.so", (dir + "/real/probe.so").c_str()), 0);
   PreloadDir env(dir + "/alias/./../alias");
@@ -54,9 +40,10 @@ TEST(FindPreloadFile, ReturnsTheFilesPathWithoutLinksOrDots) {
 }
 
 TEST(FindPreloadFile, ARelativeDirectoryGivesAnAbsolutePath) {
-  const std::string dir = FreshDir("relative");
+  const std::string dir = MakeTempDir("relative");
+  ASSERT_FALSE(dir.empty());
   mkdir((dir + "/lib").c_str(), 0755);
-  WriteFile(dir + "/lib/probe.so");
+  ASSERT_TRUE(WriteFile(dir + "/lib/probe.so", "x").ok());
   char here[PATH_MAX];
   ASSERT_NE(getcwd(here, sizeof(here)), nullptr);
   ASSERT_EQ(chdir(dir.c_str()), 0);
@@ -71,7 +58,8 @@ TEST(FindPreloadFile, ARelativeDirectoryGivesAnAbsolutePath) {
 }
 
 TEST(FindPreloadFile, NotFoundNamesThePlacesTried) {
-  const std::string dir = FreshDir("missing");
+  const std::string dir = MakeTempDir("missing");
+  ASSERT_FALSE(dir.empty());
   PreloadDir env(dir);
   absl::StatusOr<std::string> found = FindPreloadFile("no-such-file.so");
   ASSERT_FALSE(found.ok());
