@@ -241,8 +241,7 @@ LaunchArrays MakeLaunchArrays(const Command& command, const LaunchSettings& sett
 
 class PreloadBackend : public Backend {
  public:
-  explicit PreloadBackend(PreloadOptions options)
-      : fallback_(std::move(options.fallback)), options_(std::move(options)) {}
+  explicit PreloadBackend(PreloadOptions options) : options_(std::move(options)) {}
 
   absl::string_view name() const override { return options_.auto_mode ? "auto" : "preload"; }
 
@@ -281,7 +280,7 @@ class PreloadBackend : public Backend {
 
 Backend* PreloadBackend::Fallback() const {
   absl::call_once(fallback_once_, [this] {
-    if (fallback_ != nullptr || !options_.make_fallback) return;
+    if (!options_.make_fallback) return;
     absl::StatusOr<std::unique_ptr<Backend>> made = options_.make_fallback();
     if (made.ok()) fallback_ = *std::move(made);
   });

@@ -32,14 +32,13 @@ namespace filemon {
 struct PreloadOptions {
   // The interposer library; empty: `FindPreloadFile("libfilemon_preload.so")`.
   std::string library;
-  // `auto`: unpreloadable programs are traced by `fallback` (whole run) or `helper` (a
+  // `auto`: unpreloadable programs are traced by the fallback (whole run) or `helper` (a
   // program exec'd during the run). Without them, such programs are run untraced and the log
   // says so in a `#` comment, as in plain preload mode.
   bool auto_mode = false;
-  std::unique_ptr<Backend> fallback;
-  // Where `fallback` is null: makes it at its first need (a run, or a session without the
-  // library), once; a failure means no fallback. A caller of sessions alone (bmake) then
-  // never pays for the fallback's own checks.
+  // Makes the fallback at its first need (a run, or a session without the library), once; a
+  // failure, or none given, means no fallback. A caller of sessions alone (bmake) then never
+  // pays for the fallback's own checks.
   std::function<absl::StatusOr<std::unique_ptr<Backend>>()> make_fallback;
   // The `filemon_preload_helper` program; empty in auto mode:
   // `FindPreloadFile("filemon_preload_helper")` if it exists.
