@@ -104,7 +104,13 @@ bool KernelKeepsReapedExit() {
   return keeps;
 }
 
-void SimulateNoReapedExitForTesting(bool simulate) { g_simulate_no_reaped_exit.store(simulate); }
+ScopedNoReapedExitForTesting::ScopedNoReapedExitForTesting(bool simulate) {
+  g_simulate_no_reaped_exit.store(simulate);
+}
+
+ScopedNoReapedExitForTesting::~ScopedNoReapedExitForTesting() {
+  g_simulate_no_reaped_exit.store(false);
+}
 
 ScopedRefusedPidfdInfoForTesting::ScopedRefusedPidfdInfoForTesting() {
   g_simulate_refused_info.store(true);

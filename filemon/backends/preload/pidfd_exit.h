@@ -35,16 +35,14 @@ PidfdExit ReadPidfdExit(int pidfd);
 // whose read found the refusal is lost if it was reaped already.
 bool KernelKeepsReapedExit();
 
-// For tests only: act as a kernel that keeps no status for a reaped pidfd (`KernelKeepsReapedExit`
-// is false, and `ReadPidfdExit` no longer asks after the reaping). Process-wide.
-void SimulateNoReapedExitForTesting(bool simulate);
-
-// For tests only: `SimulateNoReapedExitForTesting(simulate)` for the object's scope, switched
-// off at its end, also when a failed ASSERT returns early.
+// For tests only: if `simulate`, act as a kernel that keeps no status for a reaped pidfd
+// (`KernelKeepsReapedExit` is false, and `ReadPidfdExit` no longer asks after the reaping),
+// process-wide, for the object's scope: switched off at its end, also when a failed ASSERT
+// returns early.
 class ScopedNoReapedExitForTesting {
  public:
-  explicit ScopedNoReapedExitForTesting(bool simulate) { SimulateNoReapedExitForTesting(simulate); }
-  ~ScopedNoReapedExitForTesting() { SimulateNoReapedExitForTesting(false); }
+  explicit ScopedNoReapedExitForTesting(bool simulate);
+  ~ScopedNoReapedExitForTesting();
   ScopedNoReapedExitForTesting(const ScopedNoReapedExitForTesting&) = delete;
   ScopedNoReapedExitForTesting& operator=(const ScopedNoReapedExitForTesting&) = delete;
 };
